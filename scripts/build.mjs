@@ -1,0 +1,75 @@
+// Builds the bundles (client, server, CLI) and the test files with esbuild.
+//
+// Usage: node scripts/build.mjs [--minify] [--no-tests] [--no-bundles]
+//                               [--dist DIR] [--test-out DIR] [--only test/PATH]...
+// --dist and --test-out let several builds run side by side without removing each other's output;
+// --only limits the test build to files under the given folders.
+import * as esbuild from 'esbuild';
+import { readdirSync, statSync, rmSync, chmodSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+
+const argv = process.argv.slice(2);
+const flag = (name) => argv.includes(name);
+const values = (name) => argv.flatMap((a, i) => (a === name && argv[i + 1] ? [argv[i + 1]] : []));
+const minify = flag('--minify');
+const distDir = values('--dist')[0] ?? 'dist';
+const testOut = values('--test-out')[0] ?? 'dist-test';
+const only = values('--only');
+
+/** Collects files under a folder whose names end with one of the suffixes. */
+function collect(dir, suffixes, out = []) {
+  if (!existsSync(dir)) return out;
+  for (const name of readdirSync(dir)) {
+    if (name === 'node_modules' || name.startsWith('.')) continue;
+    const path = join(dir, name);
+    if (statSync(path).isDirectory()) collect(path, suffixes, out);
+    else if (suffixes.some((s) => name.endsWith(s))) out.push(path);
+  }
+  return out;
+}
+
+const common = {
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'cjs',
+  sourcemap: 'linked',
+  minify,
+  logLevel: 'warning',
+  legalComments: 'none',
+};
+
+if (!flag('--no-bundles')) {
+  rmSync(distDir, { recursive: true, force: true });
+  const entryPoints = {
+    client: 'client/src/extension.ts',
+    server: 'server/src/server.ts',
+    cli: 'client/src/cli/main.ts',
+  };
+  await esbuild.build({
+    ...common,
+    entryPoints: Object.fromEntries(Object.entries(entryPoints).filter(([, file]) => existsSync(file))),
+    outdir: distDir,
+    external: ['vscode'],
+  });
+  if (existsSync(join(distDir, 'cli.js'))) chmodSync(join(distDir, 'cli.js'), 0o755);
+}
+
+if (!flag('--no-tests')) {
+  rmSync(testOut, { recursive: true, force: true });
+  // Tests end in .test.ts; runnable helpers (peer starters, fuzzers, benchmarks) end in .main.ts.
+  const roots = only.length > 0 ? only : ['test', 'bench'];
+  const entryPoints = roots.flatMap((root) => collect(root, ['.test.ts', '.main.ts']));
+  if (entryPoints.length > 0) {
+    await esbuild.build({
+      ...common,
+      entryPoints,
+      outdir: testOut,
+      outbase: '.',
+      // Test files keep npm packages external so they load the same copies as the product does.
+      packages: 'external',
+      external: ['vscode'],
+      define: { 'process.env.SMTPWB_DIST': JSON.stringify(distDir) },
+    });
+  }
+}
