@@ -19,6 +19,10 @@ const only = values('--only');
 /** Collects files under a folder whose names end with one of the suffixes. */
 function collect(dir, suffixes, out = []) {
   if (!existsSync(dir)) return out;
+  if (!statSync(dir).isDirectory()) {
+    if (suffixes.some((s) => dir.endsWith(s))) out.push(dir);
+    return out;
+  }
   for (const name of readdirSync(dir)) {
     if (name === 'node_modules' || name.startsWith('.')) continue;
     const path = join(dir, name);

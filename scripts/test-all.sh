@@ -16,6 +16,6 @@ step "typecheck"
 npx tsc --noEmit -p .
 
 step "unit and integration tests"
-node --test --test-concurrency=2 --test-reporter=spec dist-test/test/
+node --test --test-concurrency=2 --test-reporter=spec $(find dist-test/test -name "*.test.js" | sort)
 
 step "done"

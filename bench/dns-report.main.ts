@@ -1,0 +1,60 @@
+// Benchmark: the full mail DNS report of the good fixture domain, through a loopback UDP proxy that
+// adds 20 ms to every DNS answer. It prints the wall time, the dependency depth, and the ratio to
+// (depth + 1) × 20 ms + 50 ms; the goal is a ratio of at most 1.0.
+//
+// node scripts/build.mjs --only bench && node dist-test/bench/dns-report.main.js [--runs N]
+import { promises as dnsPromises } from 'node:dns';
+import { runReport, countErrors } from '../client/src/dns/index';
+import { startDnsTestEnv } from '../test/dns/env';
+import { startDelayProxy } from './dnsDelayProxy';
+
+const DELAY_MS = 20;
+
+async function main(): Promise<void> {
+  const runsArg = process.argv.indexOf('--runs');
+  const runs = runsArg !== -1 ? Number(process.argv[runsArg + 1]) : 7;
+  const env = await startDnsTestEnv();
+  const proxy = await startDelayProxy({ host: env.knot.host, port: env.knot.port }, DELAY_MS);
+  try {
+    const once = async (): Promise<{ wall: number; depth: number; queries: number; errors: number }> => {
+      // A fresh resolver per run, so nothing is cached between runs.
+      const resolver = new dnsPromises.Resolver({ timeout: 2000, tries: 2 });
+      resolver.setServers([proxy.address]);
+      const started = performance.now();
+      const report = await runReport('example.test', { resolver, fetcher: env.fetcher, selectors: ['ed'], probeSelectors: true });
+      return { wall: performance.now() - started, depth: report.depth, queries: report.queries, errors: countErrors(report) };
+    };
+    await once(); // Warm-up: loads code paths and the TLS context.
+    const results = [];
+    for (let i = 0; i < runs; i++) results.push(await once());
+    const walls = results.map((r) => r.wall).sort((a, b) => a - b);
+    const median = walls[Math.floor(walls.length / 2)];
+    const depth = Math.max(...results.map((r) => r.depth));
+    const budget = (depth + 1) * DELAY_MS + 50;
+    const ratio = median / budget;
+    const line = {
+      domain: 'example.test',
+      delayMs: DELAY_MS,
+      runs,
+      queries: results[0].queries,
+      errors: results[0].errors,
+      depth,
+      wallMsMedian: Math.round(median * 10) / 10,
+      wallMsMin: Math.round(walls[0] * 10) / 10,
+      wallMsMax: Math.round(walls[walls.length - 1] * 10) / 10,
+      budgetMs: budget,
+      ratio: Math.round(ratio * 1000) / 1000,
+      goal: ratio <= 1 ? 'met (≤ 1.0)' : 'NOT met (> 1.0)',
+    };
+    process.stdout.write(
+      `dns-report: ${line.queries} queries, depth ${depth}, wall ${line.wallMsMedian} ms (median of ${runs}; min ${line.wallMsMin}, max ${line.wallMsMax}), ` +
+        `budget (${depth} + 1) × ${DELAY_MS} + 50 = ${budget} ms, ratio ${line.ratio} — goal ${line.goal}\n${JSON.stringify(line)}\n`,
+    );
+    process.exitCode = ratio <= 1 ? 0 : 1;
+  } finally {
+    await proxy.stop();
+    await env.stop();
+  }
+}
+
+void main();

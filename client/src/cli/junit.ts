@@ -1,0 +1,43 @@
+/**
+ * Writes session results as JUnit XML: one `<testsuite>` per script, one `<testcase>` per session.
+ * A failed expectation is a `<failure>`; a connection, TLS, DNS, timeout, protocol or script
+ * problem is an `<error>`, as CI systems distinguish "the test failed" from "the test could not run".
+ */
+import type { SessionResult } from '../engine/types';
+import { formatTranscript } from './transcriptFormat';
+
+/** Escapes text for XML content and attributes (XML 1.0 §2.4); characters XML 1.0 cannot hold are dropped. */
+export function xmlEscape(text: string): string {
+  return text
+    .replace(/[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]/g, '')
+    .replace(/&/g, '&amp;')
+    .replace(/</g, '&lt;')
+    .replace(/>/g, '&gt;')
+    .replace(/"/g, '&quot;')
+    .replace(/'/g, '&apos;');
+}
+
+export function junitXml(file: string, results: readonly SessionResult[], timestamp: Date = new Date()): string {
+  const failures = results.filter((r) => !r.ok && r.failure?.kind === 'expectation').length;
+  const errors = results.filter((r) => !r.ok && r.failure?.kind !== 'expectation').length;
+  const seconds = (ms: number): string => (ms / 1000).toFixed(3);
+  const total = results.reduce((n, r) => n + r.timings.totalMs, 0);
+  const cases = results.map((r) => {
+    const name = xmlEscape(r.name ? `${r.title} [${r.name}]` : r.title);
+    const out = `      <system-out>${xmlEscape(formatTranscript(r.transcript))}</system-out>\n`;
+    let verdict = '';
+    if (!r.ok && r.failure) {
+      const tag = r.failure.kind === 'expectation' ? 'failure' : 'error';
+      const where = r.failure.line !== undefined ? ` (line ${r.failure.line + 1})` : '';
+      verdict = `      <${tag} message="${xmlEscape(r.failure.message + where)}" type="${r.failure.kind}">${xmlEscape(r.failure.message + where)}</${tag}>\n`;
+    }
+    return `    <testcase classname="${xmlEscape(file)}" name="${name}" time="${seconds(r.timings.totalMs)}">\n${verdict}${out}    </testcase>\n`;
+  });
+  return (
+    '<?xml version="1.0" encoding="UTF-8"?>\n' +
+    `<testsuites tests="${results.length}" failures="${failures}" errors="${errors}" time="${seconds(total)}">\n` +
+    `  <testsuite name="${xmlEscape(file)}" tests="${results.length}" failures="${failures}" errors="${errors}" skipped="0" time="${seconds(total)}" timestamp="${timestamp.toISOString().replace(/\.\d+Z$/, '')}">\n` +
+    cases.join('') +
+    '  </testsuite>\n</testsuites>\n'
+  );
+}

@@ -1,0 +1,69 @@
+#!/usr/bin/env node
+/**
+ * `smtpwb`: the command-line tool on the same pure core as the extension. Each subcommand lives
+ * in its own module; this file only dispatches. Installed also as `smtp-language-server`, which
+ * starts the language server directly.
+ */
+import { basename } from 'node:path';
+import type { CliIo } from './cliIo';
+import { lintCommand } from './lintCommand';
+
+const VERSION = '0.1.0';
+
+const HELP = `smtpwb ${VERSION}: SMTP Workbench on the command line
+
+usage:
+  smtpwb lint FILE|DIR... [--json] [--list-codes]     lint .smtp scripts and .eml messages
+  smtpwb lsp --stdio                                  start the language server (for Neovim, Helix, Emacs…)
+  smtpwb --version
+
+Exit codes: 0 no errors, 1 errors found, 2 usage or unreadable files.
+`;
+
+type Command = (args: string[], io: CliIo) => Promise<number>;
+
+const COMMANDS: Record<string, Command> = {
+  lint: lintCommand,
+  lsp: async (args) => {
+    if (!args.includes('--stdio') && !args.includes('--node-ipc') && !args.some((a) => a.startsWith('--socket') || a.startsWith('--pipe'))) {
+      process.argv.push('--stdio');
+    }
+    const { startServer } = await import('../../../server/src/server');
+    const { createConnection, ProposedFeatures } = await import('vscode-languageserver/node');
+    startServer(createConnection(ProposedFeatures.all));
+    // The connection keeps the process alive until the client sends exit.
+    return new Promise<number>(() => undefined);
+  },
+};
+
+export async function main(argv: string[], io: CliIo): Promise<number> {
+  const [command, ...rest] = argv;
+  if (command === undefined || command === '-h' || command === '--help' || command === 'help') {
+    io.stdout.write(HELP);
+    return command === undefined ? 2 : 0;
+  }
+  if (command === '--version' || command === '-v') {
+    io.stdout.write(`${VERSION}\n`);
+    return 0;
+  }
+  const run = COMMANDS[command];
+  if (!run) {
+    io.stderr.write(`smtpwb: unknown command "${command}"\n\n${HELP}`);
+    return 2;
+  }
+  return run(rest, io);
+}
+
+if (require.main === module) {
+  const io: CliIo = { stdout: process.stdout, stderr: process.stderr, env: process.env, cwd: process.cwd(), stdin: process.stdin };
+  const argv = basename(process.argv[1] ?? '') === 'smtp-language-server' ? ['lsp', ...process.argv.slice(2)] : process.argv.slice(2);
+  main(argv, io).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (error: unknown) => {
+      process.stderr.write(`smtpwb: internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+      process.exitCode = 2;
+    },
+  );
+}

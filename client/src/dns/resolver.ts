@@ -1,0 +1,242 @@
+/**
+ * The DNS layer the checks share. It wraps an injected resolver with the shape of Node's
+ * `dns.promises.Resolver`, gives every query a timeout, runs each distinct query once (checks that
+ * need the same record share one promise), keeps DNS failures apart from "no record", and records how
+ * deep the chain of dependent queries goes, so a report can say how many round trips it cost.
+ */
+import { promises as dnsPromises } from 'node:dns';
+import type { RrType } from './types';
+
+export interface MxData {
+  exchange: string;
+  priority: number;
+}
+
+/** The data of each record type as the checks see it. TXT strings are already joined (RFC 7208 §3.3). */
+export interface RrData {
+  A: string;
+  AAAA: string;
+  MX: MxData;
+  TXT: string;
+  CNAME: string;
+  PTR: string;
+}
+
+/** The resolver the checks need; `dns.promises.Resolver` has this shape. Errors carry Node's codes. */
+export interface RawResolver {
+  resolve4(name: string): Promise<string[]>;
+  resolve6(name: string): Promise<string[]>;
+  resolveMx(name: string): Promise<MxData[]>;
+  resolveTxt(name: string): Promise<string[][]>;
+  resolveCname(name: string): Promise<string[]>;
+  resolvePtr(name: string): Promise<string[]>;
+}
+
+/** A failure to get an answer, which is never the same thing as "no record". */
+export type DnsFailure = 'SERVFAIL' | 'TIMEOUT' | 'REFUSED' | 'UNREACHABLE' | 'OTHER';
+
+interface AnswerBase {
+  name: string;
+  type: RrType;
+  /** 1 for a query that needed no earlier answer, 1 + the deepest answer it needed otherwise. */
+  depth: number;
+}
+
+export type DnsAnswer<T> =
+  | (AnswerBase & { status: 'ok'; data: T[] })
+  | (AnswerBase & { status: 'nxdomain'; data: T[] })
+  | (AnswerBase & { status: 'nodata'; data: T[] })
+  | (AnswerBase & { status: 'error'; failure: DnsFailure; detail: string; data: T[] });
+
+/** Something a query depended on: an earlier answer, or anything else that carries a depth. */
+export interface Dependency {
+  depth: number;
+}
+
+export interface DnsClientOptions {
+  /** The timeout of each query, in milliseconds. */
+  timeoutMs?: number;
+}
+
+/** Lower-cases a domain name and removes a trailing dot, so cache keys and comparisons agree. */
+export function normalizeName(name: string): string {
+  const lower = name.toLowerCase();
+  return lower.endsWith('.') ? lower.slice(0, -1) : lower;
+}
+
+/** Maps a Node DNS error code to an answer status. */
+export function classifyDnsError(code: string | undefined): { status: 'nxdomain' | 'nodata' } | { status: 'error'; failure: DnsFailure } {
+  switch (code) {
+    case 'ENOTFOUND':
+      return { status: 'nxdomain' };
+    case 'ENODATA':
+      return { status: 'nodata' };
+    case 'ESERVFAIL':
+      return { status: 'error', failure: 'SERVFAIL' };
+    case 'ETIMEOUT':
+      return { status: 'error', failure: 'TIMEOUT' };
+    case 'EREFUSED':
+      return { status: 'error', failure: 'REFUSED' };
+    case 'ECONNREFUSED':
+    case 'ECONNRESET':
+    case 'ENETUNREACH':
+    case 'EHOSTUNREACH':
+      return { status: 'error', failure: 'UNREACHABLE' };
+    default:
+      return { status: 'error', failure: 'OTHER' };
+  }
+}
+
+export class DnsClient {
+  private readonly cache = new Map<string, Promise<DnsAnswer<unknown>>>();
+  private readonly answers: Array<DnsAnswer<unknown>> = [];
+  private readonly timeoutMs: number;
+
+  constructor(private readonly resolver: RawResolver, options: DnsClientOptions = {}) {
+    this.timeoutMs = options.timeoutMs ?? 5000;
+  }
+
+  /** The number of distinct queries sent so far. */
+  get queryCount(): number {
+    return this.cache.size;
+  }
+
+  /** The deepest chain of dependent queries answered so far. */
+  get depth(): number {
+    return this.answers.reduce((d, a) => Math.max(d, a.depth), 0);
+  }
+
+  /** True when queries were sent and every one failed to reach a server. */
+  get unreachable(): boolean {
+    return (
+      this.answers.length > 0 &&
+      this.answers.every((a) => a.status === 'error' && (a.failure === 'TIMEOUT' || a.failure === 'UNREACHABLE' || a.failure === 'REFUSED'))
+    );
+  }
+
+  /**
+   * Queries one name and type. `after` lists the answers the name was derived from; the new query's
+   * depth is one more than the deepest of them. A repeated query returns the first one's promise.
+   */
+  query<T extends RrType>(name: string, type: T, after: readonly Dependency[] = []): Promise<DnsAnswer<RrData[T]>> {
+    const norm = normalizeName(name);
+    const key = `${type} ${norm}`;
+    const cached = this.cache.get(key);
+    if (cached) return cached as Promise<DnsAnswer<RrData[T]>>;
+    const depth = 1 + after.reduce((d, a) => Math.max(d, a.depth), 0);
+    const promise = this.run(norm, type, depth).then((answer) => {
+      this.answers.push(answer as DnsAnswer<unknown>);
+      return answer;
+    });
+    this.cache.set(key, promise as Promise<DnsAnswer<unknown>>);
+    return promise;
+  }
+
+  private async run<T extends RrType>(name: string, type: T, depth: number): Promise<DnsAnswer<RrData[T]>> {
+    const base = { name, type, depth };
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(Object.assign(new Error(`query ${type} ${name} timed out`), { code: 'ETIMEOUT' })), this.timeoutMs);
+    });
+    try {
+      const data = (await Promise.race([this.send(name, type), timeout])) as Array<RrData[T]>;
+      if (data.length === 0) return { ...base, status: 'nodata', data: [] };
+      return { ...base, status: 'ok', data };
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      const kind = classifyDnsError(code);
+      if (kind.status === 'error') {
+        return { ...base, status: 'error', failure: kind.failure, detail: `${code ?? 'error'}: ${(err as Error).message}`, data: [] };
+      }
+      return { ...base, status: kind.status, data: [] };
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private async send(name: string, type: RrType): Promise<unknown[]> {
+    switch (type) {
+      case 'A':
+        return this.resolver.resolve4(name);
+      case 'AAAA':
+        return this.resolver.resolve6(name);
+      case 'MX':
+        return (await this.resolver.resolveMx(name)).map((m) => ({ exchange: normalizeName(m.exchange), priority: m.priority }));
+      case 'TXT':
+        return (await this.resolver.resolveTxt(name)).map((chunks) => chunks.join(''));
+      case 'CNAME':
+        return (await this.resolver.resolveCname(name)).map(normalizeName);
+      case 'PTR':
+        return (await this.resolver.resolvePtr(name)).map(normalizeName);
+    }
+  }
+}
+
+export interface NodeResolverOptions {
+  /** A server as `IP`, `IP:PORT` or `[IPv6]:PORT`; the system's servers when absent. */
+  server?: string;
+  /** Node's per-try timeout, in milliseconds. */
+  timeoutMs?: number;
+  tries?: number;
+}
+
+/** Creates a Node resolver; it does not read /etc/hosts, only DNS. */
+export function createNodeResolver(options: NodeResolverOptions = {}): RawResolver {
+  const resolver = new dnsPromises.Resolver({ timeout: options.timeoutMs ?? 2000, tries: options.tries ?? 2 });
+  if (options.server) resolver.setServers([options.server]);
+  return resolver;
+}
+
+/** A failure's wording for messages. */
+export function describeFailure(answer: DnsAnswer<unknown>): string {
+  if (answer.status !== 'error') return answer.status;
+  switch (answer.failure) {
+    case 'SERVFAIL':
+      return 'the server answered SERVFAIL';
+    case 'TIMEOUT':
+      return 'the query timed out';
+    case 'REFUSED':
+      return 'the server refused the query';
+    case 'UNREACHABLE':
+      return 'no DNS server could be reached';
+    default:
+      return `the query failed (${answer.detail})`;
+  }
+}
+
+/** The reverse-DNS name of an IPv4 or IPv6 address (RFC 1035 §3.5, RFC 3596 §2.5). */
+export function reverseName(address: string): string | undefined {
+  if (/^\d+\.\d+\.\d+\.\d+$/.test(address)) return `${address.split('.').reverse().join('.')}.in-addr.arpa`;
+  if (address.includes(':')) {
+    const groups = expandIpv6(address);
+    if (!groups) return undefined;
+    const nibbles = groups.map((g) => g.padStart(4, '0')).join('');
+    return `${nibbles.split('').reverse().join('.')}.ip6.arpa`;
+  }
+  return undefined;
+}
+
+/** Expands an IPv6 address to its eight groups, or undefined when it is not one. */
+export function expandIpv6(address: string): string[] | undefined {
+  let text = address.toLowerCase();
+  let tail: string[] = [];
+  const v4 = /(\d+\.\d+\.\d+\.\d+)$/.exec(text);
+  if (v4) {
+    const o = v4[1].split('.').map(Number);
+    if (o.some((n) => n > 255)) return undefined;
+    tail = [((o[0] << 8) | o[1]).toString(16), ((o[2] << 8) | o[3]).toString(16)];
+    text = text.slice(0, -v4[1].length);
+    if (text.endsWith(':') && !text.endsWith('::')) text = text.slice(0, -1);
+  }
+  const parts = text.split('::');
+  if (parts.length > 2) return undefined;
+  const head = parts[0] ? parts[0].split(':') : [];
+  const rest = parts.length === 2 && parts[1] ? parts[1].split(':') : [];
+  const total = head.length + rest.length + tail.length;
+  if (parts.length === 1 && total !== 8) return undefined;
+  if (parts.length === 2 && total > 7) return undefined;
+  const fill = parts.length === 2 ? new Array<string>(8 - total).fill('0') : [];
+  const groups = [...head, ...fill, ...rest, ...tail];
+  if (!groups.every((g) => /^[0-9a-f]{1,4}$/.test(g))) return undefined;
+  return groups;
+}

@@ -1,0 +1,64 @@
+/**
+ * The TLS-RPT check (RFC 8460 §3): one record at _smtp._tls.<domain> with v=TLSRPTv1 and rua= URIs
+ * that are mailto: or https:.
+ */
+import { type CheckContext, finding, rfc } from './context';
+import { describeFailure } from './resolver';
+import { getTag, parseTagList } from './tagList';
+import { CHECK_TITLES, type CheckResult, type Finding, type RawRecord, type RecordRef, type TextRange } from './types';
+
+export async function checkTlsRpt(ctx: CheckContext): Promise<CheckResult> {
+  const findings: Finding[] = [];
+  const records: RawRecord[] = [];
+  const result: CheckResult = { id: 'tls-rpt', title: CHECK_TITLES['tls-rpt'], findings, records };
+  const name = `_smtp._tls.${ctx.domain}`;
+  const answer = await ctx.dns.query(name, 'TXT');
+  if (answer.status === 'error') {
+    findings.push(finding('error', 'tls-rpt-dns-error', `The TXT query for ${name} failed: ${describeFailure(answer)}.`, rfc(8460, '3')));
+    return result;
+  }
+  // §3: records that do not begin with "v=TLSRPTv1" are discarded; exactly one must remain.
+  const rpt = answer.data.filter((t) => /^v=TLSRPTv1\s*(;|$)/.test(t));
+  for (const r of rpt) records.push({ name, type: 'TXT', data: r });
+  if (rpt.length === 0) {
+    findings.push(finding('info', 'tls-rpt-none', `No TLS-RPT record at ${name}; you will get no reports of TLS failures.`, rfc(8460, '3')));
+    return result;
+  }
+  if (rpt.length > 1) {
+    findings.push(
+      finding('error', 'tls-rpt-multiple', `${name} has ${rpt.length} TLS-RPT records; senders then send no reports.`, rfc(8460, '3'), {
+        name, type: 'TXT', text: rpt[1], range: { start: 0, end: rpt[1].length },
+      }),
+    );
+    return result;
+  }
+  const text = rpt[0];
+  const at = (range: TextRange): RecordRef => ({ name, type: 'TXT', text, range });
+  const list = parseTagList(text);
+  for (const e of list.errors) findings.push(finding('error', 'tls-rpt-syntax', `Syntax error at column ${e.range.start + 1}: ${e.message}.`, rfc(8460, '3'), at(e.range)));
+  for (const d of list.duplicates) findings.push(finding('error', 'tls-rpt-syntax', `The field "${d.name}" appears more than once.`, rfc(8460, '3'), at(d.range)));
+  const rua = getTag(list, 'rua');
+  if (!rua) {
+    findings.push(finding('error', 'tls-rpt-no-rua', 'The required rua= field is missing.', rfc(8460, '3'), at({ start: 0, end: text.length })));
+    return result;
+  }
+  let offset = rua.valueRange.start;
+  for (const part of rua.value.split(',')) {
+    const lead = part.length - part.trimStart().length;
+    const uri = part.trim();
+    const range = { start: offset + lead, end: offset + lead + uri.length };
+    offset += part.length + 1;
+    let ok = false;
+    try {
+      const url = new URL(uri);
+      ok = (url.protocol === 'mailto:' && /^[^@\s]+@[^@\s]+$/.test(decodeURIComponent(url.pathname))) || (url.protocol === 'https:' && url.hostname !== '');
+    } catch {
+      ok = false;
+    }
+    if (!ok) {
+      findings.push(finding('error', 'tls-rpt-bad-uri', `rua=: "${uri}" is not a mailto: or https: URI.`, rfc(8460, '3'), at(range)));
+    }
+  }
+  if (findings.length === 0) findings.push(finding('pass', 'tls-rpt-ok', `TLS reports go to ${rua.value}.`, rfc(8460, '3')));
+  return result;
+}

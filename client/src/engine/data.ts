@@ -1,0 +1,152 @@
+/**
+ * Message data on the wire: CRLF line endings and dot-stuffing for DATA (RFC 5321 §4.5.2), the
+ * unchanged message for BDAT (RFC 3030 §2), and the escapes of RAW lines.
+ */
+
+const CR = 13;
+const LF = 10;
+const DOT = 0x2e;
+const CRLF = Buffer.from('\r\n');
+const END_OF_DATA = Buffer.from('.\r\n');
+
+/**
+ * Builds the bytes sent after DATA's 354 for an inline body, which the script holds already
+ * dot-stuffed. The lines are joined with CRLF and followed by `.` CRLF. A line can only hold a CR or
+ * LF when a plan was built by hand; such a line is split there, and the pieces are stuffed, so that
+ * no bare CR or LF and no early `<CRLF>.<CRLF>` ever reaches the wire (RFC 5321 §2.3.8, §4.5.2; the
+ * "SMTP smuggling" attacks rely on exactly those). A line that is exactly `.` would end the data
+ * early, so it is sent stuffed as `..`.
+ */
+export function inlineDataBytes(lines: readonly string[]): Buffer {
+  let clean = true;
+  for (const line of lines) {
+    if (line === '.' || line.includes('\r') || line.includes('\n')) {
+      clean = false;
+      break;
+    }
+  }
+  if (clean) {
+    return Buffer.from(lines.length === 0 ? '.\r\n' : `${lines.join('\r\n')}\r\n.\r\n`, 'utf8');
+  }
+  const out: string[] = [];
+  for (const line of lines) {
+    const pieces = line.split(/\r\n|\r|\n/);
+    out.push(pieces[0] === '.' ? '..' : pieces[0]);
+    for (let i = 1; i < pieces.length; i++) out.push(pieces[i].startsWith('.') ? `.${pieces[i]}` : pieces[i]);
+  }
+  return Buffer.from(`${out.join('\r\n')}\r\n.\r\n`, 'utf8');
+}
+
+/**
+ * Converts a message to CRLF line endings (a bare CR or LF becomes CRLF), optionally dot-stuffs it,
+ * and ends it with CRLF when it does not already end so. With `stuff`, the terminating `.` CRLF is
+ * appended too: the result is exactly the bytes to send after 354 (RFC 5321 §4.5.2).
+ */
+export function canonicalMessage(input: Buffer, stuff: boolean): Buffer {
+  // A first pass counts what the output needs, so the copy is done once into an exact buffer.
+  let extra = 0;
+  let atLineStart = true;
+  for (let i = 0; i < input.length; i++) {
+    const b = input[i];
+    if (atLineStart && stuff && b === DOT) extra++;
+    if (b === CR) {
+      if (input[i + 1] === LF) {
+        i++;
+      } else extra++;
+      atLineStart = true;
+    } else if (b === LF) {
+      extra++;
+      atLineStart = true;
+    } else atLineStart = false;
+  }
+  const needsFinalCrlf = input.length > 0 && !atLineStart;
+  const size = input.length + extra + (needsFinalCrlf ? 2 : 0) + (stuff ? 3 : 0);
+  const out = Buffer.allocUnsafe(size);
+  let o = 0;
+  atLineStart = true;
+  for (let i = 0; i < input.length; i++) {
+    const b = input[i];
+    if (atLineStart && stuff && b === DOT) out[o++] = DOT;
+    if (b === CR || b === LF) {
+      out[o++] = CR;
+      out[o++] = LF;
+      if (b === CR && input[i + 1] === LF) i++;
+      atLineStart = true;
+    } else {
+      out[o++] = b;
+      atLineStart = false;
+    }
+  }
+  if (needsFinalCrlf) {
+    CRLF.copy(out, o);
+    o += 2;
+  }
+  if (stuff) {
+    END_OF_DATA.copy(out, o);
+    o += 3;
+  }
+  return out.subarray(0, o);
+}
+
+/**
+ * The message of an inline BDAT body: the script writes it dot-stuffed like a DATA body, so a
+ * leading `..` becomes `.`; lines end with CRLF (RFC 3030 §2 sends the message unchanged).
+ */
+export function inlineBdatMessage(lines: readonly string[]): Buffer {
+  if (lines.length === 0) return Buffer.alloc(0);
+  const text = lines.map((l) => (l.startsWith('.') ? l.slice(1) : l)).join('\n');
+  return canonicalMessage(Buffer.from(text, 'utf8'), false);
+}
+
+/** Decodes the escapes of a RAW line: `\r`, `\n`, `\t`, `\\` and `\xHH`. Anything else is kept as written. */
+export function decodeRaw(text: string): Buffer {
+  const bytes: number[] = [];
+  const utf8 = Buffer.from(text, 'utf8');
+  for (let i = 0; i < utf8.length; i++) {
+    const b = utf8[i];
+    if (b !== 0x5c || i + 1 >= utf8.length) {
+      bytes.push(b);
+      continue;
+    }
+    const n = utf8[i + 1];
+    if (n === 0x72) {
+      bytes.push(CR);
+      i++;
+    } else if (n === 0x6e) {
+      bytes.push(LF);
+      i++;
+    } else if (n === 0x74) {
+      bytes.push(9);
+      i++;
+    } else if (n === 0x5c) {
+      bytes.push(0x5c);
+      i++;
+    } else if ((n === 0x78 || n === 0x58) && i + 3 < utf8.length && isHex(utf8[i + 2]) && isHex(utf8[i + 3])) {
+      bytes.push(parseInt(String.fromCharCode(utf8[i + 2], utf8[i + 3]), 16));
+      i += 3;
+    } else {
+      bytes.push(b);
+    }
+  }
+  return Buffer.from(bytes);
+}
+
+function isHex(b: number | undefined): boolean {
+  return b !== undefined && ((b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x46) || (b >= 0x61 && b <= 0x66));
+}
+
+/** Shows bytes in a transcript with control characters escaped, as a RAW line would write them. */
+export function showBytes(bytes: Buffer): string {
+  let out = '';
+  const text = bytes.toString('utf8');
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === CR) out += '\\r';
+    else if (c === LF) out += '\\n';
+    else if (c === 9) out += '\\t';
+    else if (c === 0x5c) out += '\\\\';
+    else if (c < 0x20 || c === 0x7f) out += `\\x${c.toString(16).padStart(2, '0')}`;
+    else out += text[i];
+  }
+  return out;
+}

@@ -1,0 +1,1000 @@
+/**
+ * Runs one session plan against a server: connection (plain, STARTTLS, implicit TLS, MX), the
+ * steps with their expectations, AUTH, DATA/BDAT, RAW, pipelining and repeats. The runner is pure:
+ * every socket, DNS query, clock, random number and file read comes through `RunOptions`.
+ */
+import * as dns from 'node:dns';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as path from 'node:path';
+import * as tls from 'node:tls';
+import { performance } from 'node:perf_hooks';
+import { parseConnectTarget } from '../../../common/connectTarget';
+import { DEFAULT_TIMEOUTS, type Expectation, type PlanStep, type SessionPlan, type Timeouts } from '../../../common/sessionPlan';
+import { cramMd5Response, loginPayload, plainPayload, xoauth2Payload } from './auth';
+import { canonicalMessage, decodeRaw, inlineBdatMessage, inlineDataBytes, showBytes } from './data';
+import { checkExpectation, classExpectation, describeExpectation } from './expect';
+import { MASK, Masker } from './mask';
+import { hostAddresses, lookupMx } from './mx';
+import { parseCapabilities, type Reply } from './replies';
+import type {
+  Capabilities,
+  EngineIo,
+  EventDirection,
+  FailureKind,
+  MxDetails,
+  ReplyInfo,
+  RunOptions,
+  SessionResult,
+  StepResult,
+  TlsDetails,
+  TranscriptEvent,
+} from './types';
+import { EngineError, Wire, formatMs, waitConnect, waitSecure } from './wire';
+
+/** The I/O of a real run: Node's sockets and resolver, `performance.now()` and `Math.random()`. */
+export function nodeIo(): EngineIo {
+  return {
+    connect: (o) => net.connect(o),
+    tlsConnect: (o) => tls.connect(o),
+    resolver: new dns.promises.Resolver(),
+    now: () => performance.now(),
+    random: () => Math.random(),
+  };
+}
+
+/** How long the polite QUIT after a failure may take. */
+const QUIT_GRACE_MS = 2000;
+/** The most octets of a message body shown in one transcript event. */
+const MAX_BODY_SHOWN = 64 * 1024;
+/** Verbs that RFC 2920 §3.1 lets a client send without waiting, as long as a waiting command ends the group. */
+const PIPELINABLE = new Set(['RSET', 'MAIL', 'RCPT', 'SEND', 'SOML', 'SAML']);
+
+type CommandStep = Extract<PlanStep, { kind: 'command' }>;
+type DataStep = Extract<PlanStep, { kind: 'data' }>;
+type BdatStep = Extract<PlanStep, { kind: 'bdat' }>;
+type AuthStep = Extract<PlanStep, { kind: 'auth' }>;
+type RawStep = Extract<PlanStep, { kind: 'raw' }>;
+
+/** Why a session stopped; thrown inside the runner and turned into `SessionResult.failure`. */
+class StepFailure extends Error {
+  constructor(
+    readonly kind: FailureKind,
+    message: string,
+    readonly line?: number,
+  ) {
+    super(message);
+  }
+}
+
+function info(reply: Reply): ReplyInfo {
+  return reply.enhanced === undefined ? { code: reply.code, lines: reply.lines } : { code: reply.code, enhanced: reply.enhanced, lines: reply.lines };
+}
+
+function certName(name: tls.PeerCertificate['subject'] | undefined): string | undefined {
+  if (!name) return undefined;
+  return Object.entries(name)
+    .map(([k, v]) => `${k}=${Array.isArray(v) ? v.join('+') : String(v)}`)
+    .join(', ');
+}
+
+/** Runs one session plan. Never throws: every failure is reported in the result. */
+export async function runSession(plan: SessionPlan, options: RunOptions = {}): Promise<SessionResult> {
+  const runner = new SessionRunner(plan, options);
+  return runner.run();
+}
+
+class SessionRunner {
+  private readonly io: EngineIo;
+  private readonly masker: Masker;
+  private readonly timeouts: Timeouts;
+  private readonly events: TranscriptEvent[] = [];
+  private readonly keep: boolean;
+  private readonly onEvent: ((e: TranscriptEvent) => void) | undefined;
+  /** False while later repeats run, so their events do not flood the transcript. */
+  private recording = true;
+  private readonly start: number;
+  private wire: Wire | undefined;
+  /** A socket being connected, so cancellation can destroy it. */
+  private connecting: net.Socket | undefined;
+  private caps: Capabilities | undefined;
+  private tlsDetails: TlsDetails | undefined;
+  private readonly steps: StepResult[] = [];
+  private lmtp = false;
+  /** Recipients accepted in the current transaction; LMTP gives one reply per each after DATA (RFC 2033 §4.2). */
+  private accepted = 0;
+  /** Set after RAW: the engine no longer knows the session's state. */
+  private stateUnknown = false;
+  /** Set between a 354 and the end of the data, when a QUIT would be read as message text. */
+  private inData = false;
+  private quitDone = false;
+  private host = '';
+  private readonly fileCache = new Map<string, Promise<Buffer>>();
+  private readonly result: SessionResult;
+  private cancelled = false;
+  private abortReject: ((e: EngineError) => void) | undefined;
+  private readonly abortPromise: Promise<never>;
+
+  constructor(
+    private readonly plan: SessionPlan,
+    private readonly options: RunOptions,
+  ) {
+    this.io = { ...nodeIo(), ...options.io };
+    this.masker = new Masker(options.secrets ?? []);
+    for (const step of plan.steps) if (step.kind === 'auth') this.masker.add(step.secret);
+    this.timeouts = { ...DEFAULT_TIMEOUTS, ...plan.options.timeouts, ...options.timeouts };
+    this.keep = options.keepTranscript !== false;
+    this.onEvent = options.onEvent;
+    this.start = this.io.now();
+    this.result = {
+      file: plan.file,
+      title: plan.title,
+      name: plan.name,
+      line: plan.line,
+      ok: false,
+      steps: this.steps,
+      transcript: this.events,
+      timings: { totalMs: 0 },
+    };
+    this.abortPromise = new Promise<never>((_, reject) => {
+      this.abortReject = reject;
+    });
+    this.abortPromise.catch(() => undefined);
+  }
+
+  private emit(dir: EventDirection, text: string, bytes = 0): void {
+    if ((!this.keep && !this.onEvent) || (!this.recording && dir !== 'error')) return;
+    const event: TranscriptEvent = { t: Math.round((this.io.now() - this.start) * 1000) / 1000, dir, text: this.masker.mask(text), bytes };
+    if (this.keep) this.events.push(event);
+    this.onEvent?.(event);
+  }
+
+  async run(): Promise<SessionResult> {
+    const signal = this.options.signal;
+    const onAbort = (): void => this.cancel();
+    if (signal) {
+      if (signal.aborted) this.cancel();
+      else signal.addEventListener('abort', onAbort, { once: true });
+    }
+    try {
+      if (this.cancelled) throw new EngineError('cancelled', 'the run was cancelled');
+      await this.connectAndGreet();
+      await this.runSteps();
+      if (!this.quitDone && !this.stateUnknown) await this.politeQuit('the script ended without QUIT; sending QUIT');
+      this.result.ok = true;
+    } catch (e) {
+      const failure = this.toFailure(e);
+      this.result.failure = failure;
+      // Failures of the connection itself were already reported by the wire's hook.
+      if (!(e instanceof EngineError && e === this.wire?.failed)) this.emit('error', failure.message);
+      if (failure.kind === 'expectation' || failure.kind === 'script') {
+        await this.politeQuit('sending QUIT after the failure').catch(() => undefined);
+      }
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+      this.wire?.destroy();
+      this.connecting?.destroy();
+    }
+    if (this.caps) {
+      this.result.capabilities = {
+        keywords: Object.fromEntries(this.caps.keywords),
+        size: this.caps.size,
+        authMechanisms: this.caps.authMechanisms,
+      };
+    }
+    this.result.tls = this.tlsDetails;
+    this.result.timings.totalMs = Math.round((this.io.now() - this.start) * 1000) / 1000;
+    return this.result;
+  }
+
+  private toFailure(e: unknown): { kind: FailureKind; message: string; line?: number } {
+    if (this.cancelled) return { kind: 'cancelled', message: 'the run was cancelled' };
+    if (e instanceof StepFailure) return { kind: e.kind, message: this.masker.mask(e.message), line: e.line };
+    if (e instanceof EngineError) return { kind: e.kind, message: this.masker.mask(e.message), line: this.currentLine };
+    const message = e instanceof Error ? e.message : String(e);
+    return { kind: 'script', message: this.masker.mask(`internal error: ${message}`), line: this.currentLine };
+  }
+
+  private currentLine: number | undefined;
+
+  private cancel(): void {
+    if (this.cancelled) return;
+    this.cancelled = true;
+    const err = new EngineError('cancelled', 'the run was cancelled');
+    this.emit('error', 'cancelled');
+    this.abortReject?.(err);
+    this.connecting?.destroy(new Error('the run was cancelled'));
+    this.wire?.fail(err);
+  }
+
+  /** Races an operation against cancellation. */
+  private guard<T>(p: Promise<T>): Promise<T> {
+    return Promise.race([p, this.abortPromise]);
+  }
+
+  private readFile(file: string): Promise<Buffer> {
+    const full = path.resolve(this.options.scriptDir ?? process.cwd(), file);
+    let p = this.fileCache.get(full);
+    if (!p) {
+      p = (this.options.readFile ?? ((f: string) => fs.promises.readFile(f)))(full);
+      this.fileCache.set(full, p);
+    }
+    return this.guard(p).catch((e: unknown) => {
+      if (e instanceof EngineError) throw e;
+      throw new StepFailure('script', `cannot read ${file}: ${e instanceof Error ? e.message : String(e)}`);
+    });
+  }
+
+  // ---- Connection ----------------------------------------------------------------------------
+
+  private async connectAndGreet(): Promise<void> {
+    const connect = this.plan.connect;
+    let targetText = connect ? connect.template.trim() : 'local';
+    this.currentLine = connect?.line;
+    const parsed = parseConnectTarget(targetText);
+    if (!parsed.ok) throw new StepFailure('script', `CONNECT ${targetText}: ${parsed.message}`, connect?.line);
+    const target = parsed.target;
+    if (target.kind === 'local') {
+      const local = this.options.localTarget;
+      if (!local) {
+        throw new StepFailure(
+          'script',
+          connect
+            ? 'CONNECT local needs the embedded capture server, and none is running (the CLI takes --local HOST:PORT)'
+            : 'this session has no CONNECT, so it targets the embedded capture server, and none is running (the CLI takes --local HOST:PORT)',
+          connect?.line ?? this.plan.line,
+        );
+      }
+      targetText = `local (${local.host}:${local.port})`;
+      await this.connectHost(local.host, local.port, false, 'smtp');
+    } else if (target.kind === 'host') {
+      this.lmtp = target.scheme === 'lmtp';
+      await this.connectHost(target.host, target.port, target.implicitTls, target.scheme);
+    } else {
+      await this.connectMx(target.domain, target.port);
+    }
+    const greetStart = this.io.now();
+    const greeting = await this.wire!.read(this.timeouts.greeting, 'greeting');
+    this.result.timings.greetingMs = Math.round((this.io.now() - greetStart) * 1000) / 1000;
+    if (Math.floor(greeting.code / 100) !== 2) {
+      // RFC 5321 §3.1: a 554 greeting refuses the session; the client should send QUIT and close.
+      const text = `the server refused the session in its greeting: ${greeting.lines.join(' / ')}`;
+      await this.politeQuit('sending QUIT after the refusal (RFC 5321 §3.1)').catch(() => undefined);
+      throw new StepFailure('connection', text, connect?.line ?? this.plan.line);
+    }
+  }
+
+  private tlsOptions(host: string): Promise<tls.ConnectionOptions> {
+    return this.buildTlsOptions(host);
+  }
+
+  private async buildTlsOptions(host: string): Promise<tls.ConnectionOptions> {
+    const t = this.plan.tls;
+    const name = t.sni ?? host;
+    const o: tls.ConnectionOptions = {
+      // Verification is done below from `authorized`, so the certificate can be reported even when it fails.
+      rejectUnauthorized: false,
+      host: name,
+      minVersion: t.minVersion,
+    };
+    // RFC 6066 §3: SNI carries host names only, never address literals.
+    if (net.isIP(name) === 0) o.servername = name;
+    if (t.ca) o.ca = await this.readFile(t.ca);
+    if (t.cert) o.cert = await this.readFile(t.cert);
+    if (t.key) o.key = await this.readFile(t.key);
+    return o;
+  }
+
+  /** Records the TLS details and enforces verification unless `TLS verify=off`. */
+  private afterHandshake(socket: tls.TLSSocket, mode: 'implicit' | 'starttls', host: string): void {
+    const cert = socket.getPeerCertificate(false);
+    const cipher = socket.getCipher();
+    const verifyDisabled = !this.plan.tls.verify;
+    const details: TlsDetails = {
+      protocol: socket.getProtocol(),
+      cipher: cipher?.standardName ?? cipher?.name ?? 'unknown',
+      mode,
+      servername: this.plan.tls.sni ?? host,
+      verified: socket.authorized,
+      verifyDisabled,
+    };
+    if (cert && Object.keys(cert).length > 0) {
+      details.subject = certName(cert.subject);
+      details.issuer = certName(cert.issuer);
+      details.subjectAltNames = cert.subjectaltname ? cert.subjectaltname.split(/,\s*/) : [];
+      details.validFrom = cert.valid_from;
+      details.validTo = cert.valid_to;
+      details.fingerprint256 = cert.fingerprint256;
+    }
+    if (!socket.authorized) details.verifyError = String(socket.authorizationError ?? 'unknown');
+    this.tlsDetails = details;
+    this.emit('tls', `TLS started (${mode === 'implicit' ? 'implicit, RFC 8314' : 'STARTTLS, RFC 3207'}): ${details.protocol} ${details.cipher}`);
+    if (details.subject) this.emit('tls', `peer certificate: subject ${details.subject}; issuer ${details.issuer}`);
+    if (details.subjectAltNames) this.emit('tls', `names: ${details.subjectAltNames.join(', ') || '(none)'}; valid ${details.validFrom} to ${details.validTo}`);
+    if (details.verified) this.emit('tls', `certificate verified for ${details.servername}`);
+    else if (verifyDisabled) this.emit('tls', `certificate NOT verified (${details.verifyError}); continuing because verify=off`);
+    else {
+      throw new StepFailure('tls', `certificate verification failed for ${details.servername}: ${describeVerifyError(details.verifyError, details)}`, this.currentLine);
+    }
+  }
+
+  private async connectHost(host: string, port: number, implicitTls: boolean, scheme: string): Promise<void> {
+    this.host = host;
+    const started = this.io.now();
+    const where = net.isIPv6(host) ? `[${host}]:${port}` : `${host}:${port}`;
+    this.emit('info', `connecting to ${where}${implicitTls ? ' (implicit TLS)' : ''}`);
+    const plain = this.io.connect({ host, port });
+    this.connecting = plain;
+    await this.guard(waitConnect(plain, this.timeouts.connect, where));
+    let socket: net.Socket = plain;
+    if (implicitTls) {
+      const opts = await this.tlsOptions(host);
+      const secure = this.io.tlsConnect({ ...opts, socket: plain });
+      this.connecting = secure;
+      await this.guard(waitSecure(secure, this.timeouts.tls));
+      socket = secure;
+    }
+    this.connecting = undefined;
+    this.result.timings.connectMs = Math.round((this.io.now() - started) * 1000) / 1000;
+    this.result.target = { scheme, host, address: plain.remoteAddress, port, lmtp: this.lmtp };
+    this.emit('info', `connected to ${plain.remoteAddress ?? host} port ${port} in ${this.result.timings.connectMs.toFixed(1)} ms`);
+    this.wire = this.makeWire(socket);
+    if (implicitTls) {
+      this.wire.tlsActive = true;
+      this.afterHandshake(socket as tls.TLSSocket, 'implicit', host);
+    }
+  }
+
+  private makeWire(socket: net.Socket): Wire {
+    return new Wire(socket, {
+      onReply: (reply) => {
+        if (!this.keep && !this.onEvent) return;
+        if (!this.recording) return;
+        for (let i = 0; i < reply.lines.length; i++) {
+          const line = reply.lines[i];
+          this.emit('server', line, i === reply.lines.length - 1 ? reply.bytes - sumBefore(reply.lines, i) : Buffer.byteLength(line) + 2);
+        }
+      },
+      onFailure: (error) => {
+        if (this.quitDone && error.kind === 'connection') return;
+        this.emit('error', error.message);
+      },
+    });
+  }
+
+  /** Connects to the MX hosts of a domain in order (RFC 5321 §5.1), moving on when one cannot be reached. */
+  private async connectMx(domain: string, port: number): Promise<void> {
+    const mx: MxDetails = { domain, candidates: [], attempts: [] };
+    this.result.mx = mx;
+    this.emit('info', `looking up the MX records of ${domain}`);
+    const lookup = await this.guard(lookupMx(this.io.resolver, domain, this.io.random));
+    if (lookup.kind === 'null') {
+      mx.nullMx = true;
+      throw new StepFailure('dns', `${domain} accepts no mail: it publishes a null MX (RFC 7505)`, this.currentLine);
+    }
+    mx.candidates = lookup.candidates;
+    if (lookup.candidates[0].implicit) this.emit('info', `${domain} has no MX records; using its own address records (implicit MX, RFC 5321 §5.1)`);
+    else this.emit('info', `MX hosts in order: ${lookup.candidates.map((c) => `${c.host} (${c.preference})`).join(', ')}`);
+    const errors: string[] = [];
+    for (const candidate of lookup.candidates) {
+      const { addresses, error } = await this.guard(hostAddresses(this.io.resolver, candidate.host));
+      if (addresses.length === 0) {
+        const why = error ? `its address lookup failed (${error})` : 'it has no A or AAAA records';
+        this.emit('info', `skipping ${candidate.host}: ${why}`);
+        mx.attempts.push({ host: candidate.host, address: '', port, error: why });
+        errors.push(`${candidate.host}: ${why}`);
+        continue;
+      }
+      for (const address of addresses) {
+        try {
+          await this.connectHost(address, port, false, 'smtp');
+          this.host = candidate.host;
+          mx.attempts.push({ host: candidate.host, address, port });
+          mx.chosen = { host: candidate.host, address, port };
+          this.emit('info', `using MX ${candidate.host} (preference ${candidate.preference}) at ${address}`);
+          return;
+        } catch (e) {
+          if (this.cancelled) throw e;
+          const why = e instanceof Error ? e.message : String(e);
+          mx.attempts.push({ host: candidate.host, address, port, error: why });
+          errors.push(`${candidate.host} (${address}): ${why}`);
+          this.emit('info', `${candidate.host} (${address}) cannot be reached: ${why}; trying the next host`);
+        }
+      }
+    }
+    const dnsOnly = mx.attempts.every((a) => a.address === '');
+    throw new StepFailure(dnsOnly ? 'dns' : 'connection', `no MX host of ${domain} could be reached: ${errors.join('; ')}`, this.currentLine);
+  }
+
+  // ---- Steps ---------------------------------------------------------------------------------
+
+  private async runSteps(): Promise<void> {
+    const steps = this.plan.steps;
+    const repeat = Math.max(1, Math.floor(this.options.repeat ?? 1));
+    let first = -1;
+    let last = -1;
+    if (repeat > 1) {
+      first = steps.findIndex((s) => s.kind === 'command' && (s.verb.toUpperCase() === 'MAIL' || s.verb.toUpperCase() === 'RSET'));
+      for (let i = steps.length - 1; i >= 0; i--) {
+        if (steps[i].kind === 'data' || steps[i].kind === 'bdat') {
+          last = i;
+          break;
+        }
+      }
+      if (first < 0 || last < first) {
+        this.emit('info', 'repeat ignored: the session has no mail transaction (MAIL … DATA/BDAT)');
+        first = -1;
+      }
+    }
+    if (first < 0) {
+      await this.runRange(0, steps.length, true);
+      return;
+    }
+    await this.runRange(0, first, true);
+    const started = this.io.now();
+    let delivered = 0;
+    let iterations = 0;
+    try {
+      for (let n = 0; n < repeat; n++) {
+        iterations++;
+        if (n === 1 && this.keep) {
+          this.emit('info', `repeating the mail transaction ${repeat - 1} more times; their transcript is omitted`);
+          this.recording = false;
+        }
+        await this.runRange(first, last + 1, n === 0);
+        delivered++;
+      }
+    } finally {
+      this.recording = true;
+      const elapsedMs = this.io.now() - started;
+      this.result.repeat = {
+        transactions: iterations,
+        delivered,
+        elapsedMs: Math.round(elapsedMs * 1000) / 1000,
+        perSecond: elapsedMs > 0 ? Math.round((delivered * 1000 * 1000) / elapsedMs) / 1000 : 0,
+      };
+      this.emit('info', `${delivered} of ${repeat} transactions done in ${formatMs(Math.round(elapsedMs))} (${this.result.repeat.perSecond} per second)`);
+    }
+    await this.runRange(last + 1, steps.length, true);
+  }
+
+  /** Runs steps[from, to); `record` keeps each step's result (later repeats keep only failures). */
+  private async runRange(from: number, to: number, record: boolean): Promise<void> {
+    const steps = this.plan.steps;
+    for (let i = from; i < to; ) {
+      if (this.cancelled) throw new EngineError('cancelled', 'the run was cancelled');
+      const group = this.pipelineGroup(i, to);
+      if (group > 1) {
+        await this.runPipelined(steps.slice(i, i + group), record);
+        i += group;
+      } else {
+        await this.runStep(steps[i], record);
+        i++;
+      }
+    }
+  }
+
+  /** The size of the RFC 2920 group starting at `i` (1 when pipelining does not apply). */
+  private pipelineGroup(i: number, to: number): number {
+    if (!this.plan.options.pipelining || this.stateUnknown || !this.caps?.keywords.has('PIPELINING')) return 1;
+    const steps = this.plan.steps;
+    let n = 0;
+    while (i + n < to) {
+      const s = steps[i + n];
+      if (s.kind === 'command' && PIPELINABLE.has(s.verb.toUpperCase())) {
+        n++;
+        continue;
+      }
+      // RFC 2920 §3.1: DATA (and BDAT, RFC 3030 §4.2) may end a group.
+      if (s.kind === 'data' || s.kind === 'bdat') n++;
+      break;
+    }
+    return n;
+  }
+
+  private record(result: StepResult, record: boolean): void {
+    if (record || !result.ok) this.steps.push(result);
+  }
+
+  private fail(step: PlanStep, result: StepResult, record: boolean, kind: FailureKind = 'expectation'): never {
+    this.record(result, true);
+    void record;
+    throw new StepFailure(kind, `line ${step.line + 1}: ${result.command}: ${result.message}`, step.line);
+  }
+
+  private async runStep(step: PlanStep, record: boolean): Promise<void> {
+    this.currentLine = step.line;
+    this.checkUnsolicited(step);
+    switch (step.kind) {
+      case 'command':
+        return this.runCommand(step, record);
+      case 'starttls':
+        return this.runStartTls(step, record);
+      case 'auth':
+        return this.runAuth(step, record);
+      case 'data':
+        return this.runData(step, record);
+      case 'bdat':
+        return this.runBdat(step, record);
+      case 'raw':
+        return this.runRaw(step, record);
+    }
+  }
+
+  private commandTimeout(verb: string): { ms: number; what: string } {
+    switch (verb) {
+      case 'MAIL':
+        return { ms: this.timeouts.mail, what: 'reply to MAIL' };
+      case 'RCPT':
+        return { ms: this.timeouts.rcpt, what: 'reply to RCPT' };
+      default:
+        return { ms: this.timeouts.command, what: `reply to ${verb}` };
+    }
+  }
+
+  /** The wire bytes of a command line; a CR or LF inside would smuggle a second command, so it is refused. */
+  private commandLine(step: { line: number; source: string }, text: string): string {
+    if (text.includes('\r') || text.includes('\n')) {
+      throw new StepFailure('script', `line ${step.line + 1}: a command cannot contain CR or LF (use RAW to send such bytes)`, step.line);
+    }
+    return `${text}\r\n`;
+  }
+
+  private sendLine(wireText: string, shown: string): void {
+    this.emit('client', shown, Buffer.byteLength(wireText));
+    void this.wire!.write(wireText).catch(() => undefined);
+  }
+
+  /** Updates the session state after a command's reply (capabilities, transaction, QUIT). */
+  private afterCommand(verb: string, reply: Reply): void {
+    const ok = reply.code >= 200 && reply.code < 300;
+    if ((verb === 'EHLO' || verb === 'LHLO') && ok) {
+      this.caps = parseCapabilities(reply);
+      if (this.recording) {
+        const k = [...this.caps.keywords.keys()];
+        this.emit('info', `capabilities: ${k.join(', ') || '(none)'}`);
+      }
+    } else if (verb === 'HELO' && ok) {
+      this.caps = { keywords: new Map(), authMechanisms: [] };
+    } else if (verb === 'MAIL' || verb === 'RSET') {
+      this.accepted = 0;
+    } else if (verb === 'RCPT' && ok) {
+      this.accepted++;
+    }
+  }
+
+  private stepResult(step: PlanStep, command: string, reply: Reply | undefined, started: number, expectation: Expectation | undefined): StepResult {
+    const result: StepResult = {
+      line: step.line,
+      command: this.masker.mask(command),
+      ok: true,
+      durationMs: Math.round((this.io.now() - started) * 1000) / 1000,
+    };
+    if (reply) result.reply = info(reply);
+    if (expectation) {
+      result.expected = expectation.implicit ? `${describeExpectation(expectation)} (implicit)` : expectation.source;
+      if (reply) {
+        const why = checkExpectation(expectation, reply);
+        if (why) {
+          result.ok = false;
+          result.message = this.masker.mask(`${why}: ${reply.lines.join(' / ')}`);
+        }
+      }
+    }
+    return result;
+  }
+
+  private async runCommand(step: CommandStep, record: boolean): Promise<void> {
+    const started = this.io.now();
+    const verb = step.verb.toUpperCase();
+    const wireText = this.commandLine(step, step.template);
+    this.sendLine(wireText, step.template);
+    if (verb === 'QUIT') {
+      this.quitDone = true;
+      // Exim answers QUIT at once when the client half-closes after sending it.
+      this.wire!.end();
+    }
+    const t = this.commandTimeout(verb);
+    const reply = await this.wire!.read(t.ms, t.what);
+    this.afterCommand(verb, reply);
+    const result = this.stepResult(step, step.template, reply, started, step.expect);
+    if (!result.ok) this.fail(step, result, record);
+    this.record(result, record);
+  }
+
+  /**
+   * Outside RAW, a reply can only answer a command (RFC 5321 §4.2); one that is waiting before the
+   * next command was sent answers nothing, and every later reply would be matched to the wrong command.
+   */
+  private checkUnsolicited(step: PlanStep): void {
+    if (this.stateUnknown || !this.wire) return;
+    const extra = this.wire.peekUnread();
+    if (extra) {
+      throw new StepFailure('protocol', `line ${step.line + 1}: the server sent a reply that answers no command (${extra.lines.join(' / ')}); its replies can no longer be matched to commands`, step.line);
+    }
+  }
+
+  private async runPipelined(group: PlanStep[], record: boolean): Promise<void> {
+    const started = this.io.now();
+    this.currentLine = group[0].line;
+    this.checkUnsolicited(group[0]);
+    const parts: string[] = [];
+    const last = group[group.length - 1];
+    for (const s of group) {
+      if (s.kind === 'command') {
+        parts.push(this.commandLine(s, s.template));
+        this.emit('client', s.template, Buffer.byteLength(s.template) + 2);
+      }
+    }
+    let bdatChunks: Buffer[] | undefined;
+    if (last.kind === 'data') {
+      parts.push('DATA\r\n');
+      this.emit('client', 'DATA', 6);
+    }
+    let payload: Buffer | string = parts.join('');
+    if (last.kind === 'bdat') {
+      const message = await this.bdatMessage(last);
+      bdatChunks = this.bdatFrames(last, message).frames;
+      payload = Buffer.concat([Buffer.from(payload, 'utf8'), ...bdatChunks]);
+    }
+    this.emit('info', `pipelining ${group.length} commands in one write (RFC 2920)`);
+    await this.wire!.write(payload);
+    let failed: { step: PlanStep; result: StepResult } | undefined;
+    for (const s of group) {
+      if (s.kind !== 'command') continue;
+      this.currentLine = s.line;
+      const verb = s.verb.toUpperCase();
+      const t = this.commandTimeout(verb);
+      const reply = await this.wire!.read(t.ms, t.what);
+      this.afterCommand(verb, reply);
+      const result = this.stepResult(s, s.template, reply, started, s.expect);
+      if (!result.ok && !failed) failed = { step: s, result };
+      else this.record(result, record);
+    }
+    if (last.kind === 'data') {
+      this.currentLine = last.line;
+      const reply = await this.wire!.read(this.timeouts.dataInit, 'reply to DATA');
+      if (failed) {
+        if (reply.code === 354) {
+          // The body must not be sent for a transaction that failed; closing is the only clean way out of the data phase.
+          this.inData = true;
+        }
+        this.fail(failed.step, failed.result, record);
+      }
+      await this.finishData(last, reply, started, record);
+      return;
+    }
+    if (last.kind === 'bdat' && bdatChunks) {
+      this.currentLine = last.line;
+      if (failed) {
+        // The chunks were already sent; read their replies so the failure report is complete.
+        for (let i = 0; i < bdatChunks.length; i++) await this.wire!.read(this.timeouts.dataTermination, 'reply to BDAT');
+        this.fail(failed.step, failed.result, record);
+      }
+      await this.readBdatReplies(last, bdatChunks.length, started, record);
+      return;
+    }
+    if (failed) this.fail(failed.step, failed.result, record);
+  }
+
+  private async runStartTls(step: Extract<PlanStep, { kind: 'starttls' }>, record: boolean): Promise<void> {
+    const started = this.io.now();
+    this.sendLine('STARTTLS\r\n', 'STARTTLS');
+    const reply = await this.wire!.read(this.timeouts.command, 'reply to STARTTLS');
+    const result = this.stepResult(step, 'STARTTLS', reply, started, step.expect);
+    if (!result.ok) this.fail(step, result, record);
+    if (reply.code === 220) {
+      if (this.wire!.unread > 0 || this.wire!.midReply) {
+        // RFC 3207 §5 and CVE-2011-0411: bytes after the 220 and before the handshake would be read as if they came over TLS.
+        result.ok = false;
+        result.message = 'the server sent more data after its 220 reply to STARTTLS, before TLS started (a response injection); refusing to continue';
+        this.fail(step, result, record, 'protocol');
+      }
+      const wire = this.wire!;
+      const opts = await this.tlsOptions(this.host);
+      const secure = await this.guard(wire.startTls((socket) => this.io.tlsConnect({ ...opts, socket }), this.timeouts.tls));
+      // RFC 3207 §4.2: the client must discard what it knew from the server before TLS and send EHLO again.
+      this.caps = undefined;
+      this.afterHandshake(secure, 'starttls', this.host);
+      this.emit('info', 'capabilities from before TLS are forgotten; EHLO again (RFC 3207 §4.2)');
+    }
+    this.record(result, record);
+  }
+
+  private async runAuth(step: AuthStep, record: boolean): Promise<void> {
+    const started = this.io.now();
+    const mech = step.mechanism;
+    if (!this.wire!.tlsActive && !this.plan.options.allowCleartextAuth) {
+      // RFC 4954 §4 and RFC 8314 §3: credentials must not cross a cleartext connection unless the script opts in.
+      const result: StepResult = {
+        line: step.line,
+        command: `AUTH ${mech} ${MASK}`,
+        ok: false,
+        message: 'AUTH on a connection without TLS is refused (STARTTLS first, use smtps://, or add "# @allow-cleartext-auth")',
+        durationMs: 0,
+      };
+      this.fail(step, result, record, 'script');
+    }
+    if (this.caps && !this.caps.authMechanisms.includes(mech)) {
+      this.emit('info', `the server does not advertise AUTH ${mech} (it offers ${this.caps.authMechanisms.join(' ') || 'no AUTH'}); trying anyway`);
+    }
+    const wire = this.wire!;
+    const t = this.timeouts.command;
+    const replies: Reply[] = [];
+    const send = (line: string, shown: string): void => {
+      this.emit('client', shown, Buffer.byteLength(line) + 2);
+      void wire.write(`${line}\r\n`).catch(() => undefined);
+    };
+    let reply: Reply;
+    if (mech === 'PLAIN') {
+      // RFC 4954 §4: the initial response rides on the AUTH command.
+      const payload = plainPayload(step.user, step.secret);
+      this.masker.add(payload);
+      send(`AUTH PLAIN ${payload}`, `AUTH PLAIN ${MASK}`);
+      reply = await wire.read(t, 'reply to AUTH');
+    } else if (mech === 'XOAUTH2') {
+      const payload = xoauth2Payload(step.user, step.secret);
+      this.masker.add(payload);
+      send(`AUTH XOAUTH2 ${payload}`, `AUTH XOAUTH2 ${MASK}`);
+      reply = await wire.read(t, 'reply to AUTH');
+      if (reply.code === 334) {
+        // The server sends an error description as a challenge; an empty response ends the exchange.
+        replies.push(reply);
+        send('', '');
+        reply = await wire.read(t, 'reply to AUTH');
+      }
+    } else if (mech === 'LOGIN') {
+      send('AUTH LOGIN', 'AUTH LOGIN');
+      reply = await wire.read(t, 'reply to AUTH');
+      if (reply.code === 334) {
+        replies.push(reply);
+        const user = loginPayload(step.user);
+        send(user, MASK);
+        reply = await wire.read(t, 'reply to AUTH');
+        if (reply.code === 334) {
+          replies.push(reply);
+          const pass = loginPayload(step.secret);
+          this.masker.add(pass);
+          send(pass, MASK);
+          reply = await wire.read(t, 'reply to AUTH');
+        }
+      }
+    } else {
+      send('AUTH CRAM-MD5', 'AUTH CRAM-MD5');
+      reply = await wire.read(t, 'reply to AUTH');
+      if (reply.code === 334) {
+        replies.push(reply);
+        const response = cramMd5Response(step.user, step.secret, reply.text);
+        this.masker.add(response);
+        send(response, MASK);
+        reply = await wire.read(t, 'reply to AUTH');
+      }
+    }
+    const result = this.stepResult(step, `AUTH ${mech} ${MASK}`, reply, started, step.expect);
+    if (replies.length > 0) result.replies = replies.map(info);
+    if (!result.ok) {
+      if (reply.code === 535) result.message = `authentication failed (wrong user name or secret?): ${reply.lines.join(' / ')}`;
+      this.fail(step, result, record);
+    }
+    this.record(result, record);
+  }
+
+  private async dataBody(step: DataStep): Promise<Buffer> {
+    if (step.body.kind === 'inline') return inlineDataBytes(step.body.lines);
+    // RFC 5321 §4.5.2: a file is converted to CRLF and dot-stuffed by the engine.
+    return canonicalMessage(await this.readFile(step.body.path), true);
+  }
+
+  private async runData(step: DataStep, record: boolean): Promise<void> {
+    const started = this.io.now();
+    // Read the file first, so that a missing file stops the session before DATA is sent.
+    const body = await this.dataBody(step);
+    this.sendLine('DATA\r\n', 'DATA');
+    const reply = await this.wire!.read(this.timeouts.dataInit, 'reply to DATA');
+    await this.finishData(step, reply, started, record, body);
+  }
+
+  /** Handles the reply to DATA: the refusal, or the body and its final reply(ies). */
+  private async finishData(step: DataStep, reply: Reply, started: number, record: boolean, preparedBody?: Buffer): Promise<void> {
+    if (reply.code !== 354) {
+      // RFC 5321 §4.1.1.4: DATA refused; the body is not sent and the refusal is checked against EXPECT.
+      const result = this.stepResult(step, 'DATA', reply, started, step.expect);
+      if (!result.ok) this.fail(step, result, record);
+      this.record(result, record);
+      return;
+    }
+    const intermediate = this.stepResult(step, 'DATA', reply, started, step.intermediate);
+    if (!intermediate.ok) {
+      this.inData = true;
+      this.fail(step, intermediate, record);
+    }
+    const body = preparedBody ?? (await this.dataBody(step));
+    this.inData = true;
+    if (this.recording && (this.keep || this.onEvent)) this.emit('client', bodyText(body, true), body.length);
+    await this.wire!.write(body, this.timeouts.dataBlock, 'message data');
+    this.inData = false;
+    const replies = await this.readFinalReplies('end of data', this.timeouts.dataTermination);
+    this.finishTransaction(step, 'DATA', replies, [reply], started, record);
+  }
+
+  /** After the end of the data: one reply, or with LMTP one per accepted recipient (RFC 2033 §4.2). */
+  private async readFinalReplies(what: string, timeout: number): Promise<Reply[]> {
+    const count = this.lmtp ? Math.max(1, this.accepted) : 1;
+    const replies: Reply[] = [];
+    for (let i = 0; i < count; i++) replies.push(await this.wire!.read(timeout, `reply to the ${what}`));
+    this.accepted = 0;
+    return replies;
+  }
+
+  private finishTransaction(step: PlanStep, command: string, finals: Reply[], earlier: Reply[], started: number, record: boolean): void {
+    const expectation = step.kind === 'data' || step.kind === 'bdat' ? step.expect : undefined;
+    const result = this.stepResult(step, command, finals[0], started, expectation);
+    const extra = [...earlier, ...finals.slice(1)];
+    if (extra.length > 0) result.replies = extra.map(info);
+    if (result.ok && expectation) {
+      for (let i = 1; i < finals.length; i++) {
+        const why = checkExpectation(expectation, finals[i]);
+        if (why) {
+          result.ok = false;
+          result.message = this.masker.mask(`recipient ${i + 1} of the LMTP transaction: ${why}: ${finals[i].lines.join(' / ')}`);
+          break;
+        }
+      }
+    }
+    if (!result.ok) this.fail(step, result, record);
+    this.record(result, record);
+  }
+
+  private async bdatMessage(step: BdatStep): Promise<Buffer> {
+    if (step.body.kind === 'inline') return inlineBdatMessage(step.body.lines);
+    return canonicalMessage(await this.readFile(step.body.path), false);
+  }
+
+  /** RFC 3030 §2: `BDAT size` chunks, the last marked `LAST`. */
+  private bdatFrames(step: BdatStep, message: Buffer): { frames: Buffer[]; chunks: number } {
+    const size = step.chunkSize && step.chunkSize > 0 ? step.chunkSize : Math.max(1, message.length);
+    const frames: Buffer[] = [];
+    if (message.length === 0) {
+      frames.push(Buffer.from('BDAT 0 LAST\r\n'));
+      this.emit('client', 'BDAT 0 LAST', 13);
+      return { frames, chunks: 1 };
+    }
+    for (let off = 0; off < message.length; ) {
+      let end = Math.min(off + size, message.length);
+      // A chunk never ends between the CR and LF of a line ending, so no bare CR precedes the next BDAT on the wire.
+      if (end < message.length && message[end - 1] === 13 && message[end] === 10) end++;
+      const chunk = message.subarray(off, end);
+      off = end;
+      const isLast = end >= message.length;
+      const head = `BDAT ${chunk.length}${isLast ? ' LAST' : ''}`;
+      this.emit('client', head, head.length + 2);
+      if (this.recording && (this.keep || this.onEvent)) this.emit('client', bodyText(chunk, false), chunk.length);
+      frames.push(Buffer.concat([Buffer.from(`${head}\r\n`), chunk]));
+    }
+    return { frames, chunks: frames.length };
+  }
+
+  private async runBdat(step: BdatStep, record: boolean): Promise<void> {
+    const started = this.io.now();
+    if (this.caps && !this.caps.keywords.has('CHUNKING')) this.emit('info', 'the server does not advertise CHUNKING (RFC 3030); sending BDAT anyway');
+    const message = await this.bdatMessage(step);
+    const { frames, chunks } = this.bdatFrames(step, message);
+    if (step.chunkSize) this.emit('info', `${message.length} octets in ${chunks} BDAT chunk${chunks === 1 ? '' : 's'} (RFC 3030)`);
+    if (this.caps?.keywords.has('PIPELINING')) {
+      // RFC 3030 §4.2: BDAT chunks may be pipelined when the server offers PIPELINING.
+      await this.wire!.write(Buffer.concat(frames), this.timeouts.dataBlock, 'message data');
+      await this.readBdatReplies(step, chunks, started, record);
+      return;
+    }
+    const earlier: Reply[] = [];
+    for (let c = 0; c < chunks; c++) {
+      const frame = frames[c];
+      await this.wire!.write(frame, this.timeouts.dataBlock, 'message data');
+      if (c === chunks - 1) break;
+      const reply = await this.wire!.read(this.timeouts.dataBlock, 'reply to BDAT');
+      earlier.push(reply);
+      if (reply.code !== 250) {
+        const result = this.stepResult(step, `BDAT (chunk ${c + 1} of ${chunks})`, reply, started, classExpectation(step.line, 2));
+        result.ok = false;
+        result.message ??= `chunk ${c + 1} of ${chunks} was refused: ${reply.lines.join(' / ')}`;
+        this.fail(step, result, record);
+      }
+    }
+    const finals = await this.readFinalReplies('last BDAT chunk', this.timeouts.dataTermination);
+    this.finishTransaction(step, `BDAT (${chunks} chunk${chunks === 1 ? '' : 's'}, ${message.length} octets)`, finals, earlier, started, record);
+  }
+
+  private async readBdatReplies(step: BdatStep, chunks: number, started: number, record: boolean): Promise<void> {
+    const earlier: Reply[] = [];
+    for (let c = 0; c < chunks - 1; c++) earlier.push(await this.wire!.read(this.timeouts.dataBlock, 'reply to BDAT'));
+    const finals = await this.readFinalReplies('last BDAT chunk', this.timeouts.dataTermination);
+    const refused = earlier.findIndex((r) => r.code !== 250);
+    if (refused >= 0) {
+      const result = this.stepResult(step, 'BDAT', earlier[refused], started, undefined);
+      result.ok = false;
+      result.message = `chunk ${refused + 1} of ${chunks} was refused: ${earlier[refused].lines.join(' / ')}`;
+      result.replies = [...earlier, ...finals].map(info);
+      this.fail(step, result, record);
+    }
+    this.finishTransaction(step, `BDAT (${chunks} chunk${chunks === 1 ? '' : 's'})`, finals, earlier, started, record);
+  }
+
+  private async runRaw(step: RawStep, record: boolean): Promise<void> {
+    const started = this.io.now();
+    const bytes = decodeRaw(step.template);
+    this.stateUnknown = true;
+    this.emit('client', `[raw] ${showBytes(bytes)}`, bytes.length);
+    await this.wire!.write(bytes, this.timeouts.dataBlock, 'RAW bytes');
+    if (step.expects.length === 0) {
+      this.record({ line: step.line, command: this.masker.mask(step.source), ok: true, durationMs: this.io.now() - started }, record);
+      return;
+    }
+    const replies: Reply[] = [];
+    for (const expectation of step.expects) {
+      const reply = await this.wire!.read(this.timeouts.command, 'reply after RAW');
+      replies.push(reply);
+      const why = checkExpectation(expectation, reply);
+      if (why) {
+        const result = this.stepResult(step, step.source, reply, started, expectation);
+        result.replies = replies.map(info);
+        result.message = this.masker.mask(`EXPECT on line ${expectation.line + 1}: ${why}: ${reply.lines.join(' / ')}`);
+        this.fail(step, result, record);
+      }
+    }
+    const result = this.stepResult(step, step.source, replies[replies.length - 1], started, undefined);
+    result.expected = step.expects.map((e) => e.source).join('; ');
+    if (replies.length > 1) result.replies = replies.slice(0, -1).map(info);
+    this.record(result, record);
+  }
+
+  /** Sends QUIT and waits briefly for 221; never fails. Skipped when the connection is gone or mid-data. */
+  private async politeQuit(note: string): Promise<void> {
+    const wire = this.wire;
+    if (!wire || wire.failed || wire.closed || this.quitDone || this.inData || this.cancelled) return;
+    this.quitDone = true;
+    if (this.stateUnknown) return;
+    this.emit('info', note);
+    this.emit('client', 'QUIT', 6);
+    try {
+      await wire.write('QUIT\r\n');
+      wire.end();
+      await wire.read(Math.min(QUIT_GRACE_MS, this.timeouts.command), 'reply to QUIT');
+    } catch {
+      // The session's outcome is already decided; a server that ignores QUIT changes nothing.
+    }
+  }
+}
+
+function sumBefore(lines: string[], i: number): number {
+  let n = 0;
+  for (let k = 0; k < i; k++) n += Buffer.byteLength(lines[k]) + 2;
+  return n;
+}
+
+/** The text of a message for the transcript: CRLF shown as line breaks, long bodies shortened. */
+function bodyText(body: Buffer, hasTerminator: boolean): string {
+  const shown = body.length > MAX_BODY_SHOWN ? body.subarray(0, MAX_BODY_SHOWN) : body;
+  let text = shown.toString('utf8').replace(/\r\n/g, '\n');
+  if (text.endsWith('\n')) text = text.slice(0, -1);
+  if (body.length > MAX_BODY_SHOWN) text += `\n… (${body.length - MAX_BODY_SHOWN} more octets${hasTerminator ? ', then .' : ''})`;
+  return text;
+}
+
+function describeVerifyError(code: string | undefined, d: TlsDetails): string {
+  switch (code) {
+    case 'CERT_HAS_EXPIRED':
+      return `the certificate expired on ${d.validTo} (CERT_HAS_EXPIRED)`;
+    case 'CERT_NOT_YET_VALID':
+      return `the certificate is not valid before ${d.validFrom} (CERT_NOT_YET_VALID)`;
+    case 'ERR_TLS_CERT_ALTNAME_INVALID':
+      return `the certificate is not for this name; it names ${d.subjectAltNames?.join(', ') || d.subject} (ERR_TLS_CERT_ALTNAME_INVALID)`;
+    case 'DEPTH_ZERO_SELF_SIGNED_CERT':
+    case 'SELF_SIGNED_CERT_IN_CHAIN':
+      return `the certificate is self-signed (${code}); trust it with TLS ca=FILE or use verify=off`;
+    case 'UNABLE_TO_VERIFY_LEAF_SIGNATURE':
+    case 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY':
+      return `the certificate's issuer is not trusted (${code}); give its CA with TLS ca=FILE`;
+    default:
+      return code ?? 'unknown reason';
+  }
+}

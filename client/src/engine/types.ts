@@ -1,0 +1,174 @@
+/**
+ * Types of the session engine: what it needs from its caller (I/O, secrets, timeouts) and what it
+ * reports (transcript events and a result). The engine is pure: it never imports `vscode`, and
+ * every socket, DNS query, clock and random number comes through `EngineIo`.
+ */
+import type * as net from 'node:net';
+import type * as tls from 'node:tls';
+import type { SessionPlan, Timeouts } from '../../../common/sessionPlan';
+
+/** The part of `dns.promises.Resolver` the engine uses. */
+export interface MxRecordLike {
+  exchange: string;
+  priority: number;
+}
+export interface ResolverLike {
+  resolveMx(domain: string): Promise<MxRecordLike[]>;
+  resolve4(host: string): Promise<string[]>;
+  resolve6(host: string): Promise<string[]>;
+}
+
+/** Socket factories, resolver, clock and randomness, injected so tests can control them. */
+export interface EngineIo {
+  connect(options: net.NetConnectOpts): net.Socket;
+  tlsConnect(options: tls.ConnectionOptions): tls.TLSSocket;
+  resolver: ResolverLike;
+  /** Milliseconds from an arbitrary origin (monotonic), as `performance.now()`. */
+  now(): number;
+  /** A number in [0, 1), as `Math.random()`; used to shuffle MX hosts of equal preference. */
+  random(): number;
+}
+
+export type EventDirection = 'client' | 'server' | 'tls' | 'info' | 'error';
+
+/** One transcript event. Text is already masked; `bytes` counts the octets on the wire (0 for notes). */
+export interface TranscriptEvent {
+  /** Milliseconds since the session started. */
+  t: number;
+  dir: EventDirection;
+  text: string;
+  bytes: number;
+}
+
+export type FailureKind =
+  | 'expectation'
+  | 'protocol'
+  | 'connection'
+  | 'tls'
+  | 'dns'
+  | 'timeout'
+  | 'cancelled'
+  | 'script';
+
+export interface ReplyInfo {
+  code: number;
+  /** The enhanced status code (RFC 3463) of the reply, e.g. `5.1.1`, when it carries one. */
+  enhanced?: string;
+  /** The reply's lines as received, without CRLF (`250-PIPELINING`, `250 OK`). */
+  lines: string[];
+}
+
+export interface StepResult {
+  /** The 0-based script line of the step. */
+  line: number;
+  /** The command as sent, masked (`AUTH PLAIN ********`), or the step's source line. */
+  command: string;
+  /** The reply that decided the step (the final reply of DATA, BDAT and AUTH). */
+  reply?: ReplyInfo;
+  /** Further replies: the intermediate reply of DATA, BDAT chunk replies, LMTP per-recipient replies, RAW reads. */
+  replies?: ReplyInfo[];
+  ok: boolean;
+  /** Why the step failed, or a note. */
+  message?: string;
+  /** The expectation's `EXPECT` line as written, or the implicit class. */
+  expected?: string;
+  durationMs: number;
+}
+
+export interface TlsDetails {
+  protocol: string | null;
+  cipher: string;
+  /** How TLS began: `implicit` (RFC 8314) or `starttls` (RFC 3207). */
+  mode: 'implicit' | 'starttls';
+  servername?: string;
+  subject?: string;
+  issuer?: string;
+  subjectAltNames?: string[];
+  validFrom?: string;
+  validTo?: string;
+  fingerprint256?: string;
+  verified: boolean;
+  /** Why verification failed (e.g. `CERT_HAS_EXPIRED`, `ERR_TLS_CERT_ALTNAME_INVALID`). */
+  verifyError?: string;
+  /** True when verification was switched off (`TLS verify=off`). */
+  verifyDisabled: boolean;
+}
+
+export interface MxCandidate {
+  host: string;
+  preference: number;
+  /** True for the implicit MX of RFC 5321 §5.1 (the domain itself, when it has no MX). */
+  implicit: boolean;
+}
+
+export interface MxAttempt {
+  host: string;
+  address: string;
+  port: number;
+  error?: string;
+}
+
+export interface MxDetails {
+  domain: string;
+  candidates: MxCandidate[];
+  attempts: MxAttempt[];
+  chosen?: { host: string; address: string; port: number };
+  nullMx?: boolean;
+}
+
+export interface Capabilities {
+  /** Upper-case keyword to its parameters, as advertised in the last EHLO/LHLO reply. */
+  keywords: Map<string, string[]>;
+  /** The SIZE limit (RFC 1870), 0 for "no fixed limit", undefined when SIZE is not advertised. */
+  size?: number;
+  /** Upper-case AUTH mechanisms (RFC 4954). */
+  authMechanisms: string[];
+}
+
+export interface RepeatStats {
+  /** Transactions run (each iteration of the MAIL..DATA/BDAT block). */
+  transactions: number;
+  /** Transactions whose final reply met its expectation. */
+  delivered: number;
+  elapsedMs: number;
+  perSecond: number;
+}
+
+export interface SessionResult {
+  file: string;
+  title: string;
+  name?: string;
+  line: number;
+  ok: boolean;
+  failure?: { kind: FailureKind; message: string; line?: number };
+  steps: StepResult[];
+  /** The session's events, when `keepTranscript` is not false. */
+  transcript: TranscriptEvent[];
+  target?: { scheme: string; host: string; address?: string; port: number; lmtp: boolean };
+  tls?: TlsDetails;
+  mx?: MxDetails;
+  capabilities?: { keywords: Record<string, string[]>; size?: number; authMechanisms: string[] };
+  timings: { connectMs?: number; greetingMs?: number; totalMs: number };
+  repeat?: RepeatStats;
+}
+
+export interface RunOptions {
+  io?: Partial<EngineIo>;
+  /** Values to mask in every event and result (`********`). */
+  secrets?: string[];
+  /** Overrides the plan's timeouts (and the defaults). */
+  timeouts?: Partial<Timeouts>;
+  signal?: AbortSignal;
+  /** Reads `DATA < file`, `TLS ca=…` and the like; paths are already resolved against `scriptDir`. */
+  readFile?: (path: string) => Promise<Buffer>;
+  scriptDir?: string;
+  /** Where sessions without CONNECT (or with `CONNECT local`) go. */
+  localTarget?: { host: string; port: number };
+  /** Runs the session's mail transactions this many times on the one connection (default 1). */
+  repeat?: number;
+  onEvent?: (event: TranscriptEvent) => void;
+  /** Keep the events in `SessionResult.transcript` (default true). */
+  keepTranscript?: boolean;
+}
+
+export type { SessionPlan };

@@ -1,0 +1,258 @@
+/**
+ * One SMTP connection: a socket (plain or TLS), the streaming reply parser, and reads with
+ * timeouts. Every failure becomes an `EngineError` with its kind, so a hostile or broken server
+ * ends a session with a clear message, never a crash or a hang.
+ */
+import type * as net from 'node:net';
+import type * as tls from 'node:tls';
+import { ReplyParser, ReplyProtocolError, type Reply } from './replies';
+import type { FailureKind } from './types';
+
+export class EngineError extends Error {
+  constructor(
+    readonly kind: FailureKind,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+interface Waiter {
+  resolve(reply: Reply): void;
+  reject(error: EngineError): void;
+  timer: NodeJS.Timeout;
+}
+
+export interface WireHooks {
+  /** Called for every reply line, in order, as soon as its reply is complete. */
+  onReply(reply: Reply): void;
+  /** Called when the connection fails (closed, reset, protocol error). */
+  onFailure(error: EngineError): void;
+}
+
+export class Wire {
+  socket: net.Socket;
+  private parser = new ReplyParser();
+  private queue: Reply[] = [];
+  private waiter: Waiter | undefined;
+  /** The error that ended the connection, once it has ended. */
+  failed: EngineError | undefined;
+  closed = false;
+  tlsActive = false;
+  private readonly onData = (chunk: Buffer): void => this.receive(chunk);
+  private readonly onError = (err: Error): void => this.fail(new EngineError('connection', `connection error: ${describeSocketError(err)}`));
+  private readonly onClose = (): void => {
+    this.closed = true;
+    const partial = this.parser.partialLines();
+    const why =
+      partial.length > 0
+        ? `the server closed the connection in the middle of a multi-line reply (after ${JSON.stringify(partial[partial.length - 1])})`
+        : this.parser.midReply
+          ? `the server closed the connection in the middle of a reply line (${JSON.stringify(this.parser.pendingText().slice(0, 80))})`
+          : 'the server closed the connection';
+    this.fail(new EngineError(partial.length > 0 || this.parser.midReply ? 'protocol' : 'connection', why));
+  };
+
+  constructor(
+    socket: net.Socket,
+    private readonly hooks: WireHooks,
+  ) {
+    this.socket = socket;
+    this.attach(socket);
+  }
+
+  private attach(socket: net.Socket): void {
+    socket.on('data', this.onData);
+    socket.on('error', this.onError);
+    socket.on('close', this.onClose);
+  }
+
+  private detach(socket: net.Socket): void {
+    socket.off('data', this.onData);
+    socket.off('error', this.onError);
+    socket.off('close', this.onClose);
+  }
+
+  private receive(chunk: Buffer): void {
+    if (this.failed) return;
+    let replies: Reply[];
+    try {
+      replies = this.parser.push(chunk);
+    } catch (e) {
+      const message = e instanceof ReplyProtocolError ? e.message : `reply parser failure: ${String(e)}`;
+      this.fail(new EngineError('protocol', message));
+      return;
+    }
+    for (const reply of replies) {
+      this.hooks.onReply(reply);
+      if (this.waiter) {
+        const w = this.waiter;
+        this.waiter = undefined;
+        clearTimeout(w.timer);
+        w.resolve(reply);
+      } else this.queue.push(reply);
+    }
+  }
+
+  /** Ends the connection with an error: pending and later reads reject with it. */
+  fail(error: EngineError): void {
+    if (this.failed) return;
+    this.failed = error;
+    this.hooks.onFailure(error);
+    if (this.waiter) {
+      const w = this.waiter;
+      this.waiter = undefined;
+      clearTimeout(w.timer);
+      w.reject(error);
+    }
+    this.socket.destroy();
+  }
+
+  /** Replies that arrived before anyone asked for them (e.g. unsolicited lines). */
+  get unread(): number {
+    return this.queue.length;
+  }
+
+  /** The first reply that arrived before anyone asked for it. */
+  peekUnread(): Reply | undefined {
+    return this.queue[0];
+  }
+
+  /** True when bytes of an unfinished reply are buffered. */
+  get midReply(): boolean {
+    return this.parser.midReply;
+  }
+
+  /** Reads the next reply, failing with a timeout after `timeoutMs` (`what` names it in messages). */
+  read(timeoutMs: number, what: string): Promise<Reply> {
+    const queued = this.queue.shift();
+    if (queued) return Promise.resolve(queued);
+    if (this.failed) return Promise.reject(this.failed);
+    return new Promise<Reply>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.waiter = undefined;
+        const partial = this.parser.partialLines();
+        const detail =
+          partial.length > 0
+            ? `; the multi-line reply never ended (last line ${JSON.stringify(partial[partial.length - 1])})`
+            : this.parser.midReply
+              ? `; a partial line arrived without CRLF (${JSON.stringify(this.parser.pendingText().slice(0, 80))})`
+              : '';
+        const err = new EngineError('timeout', `no ${what} within ${formatMs(timeoutMs)}${detail}`);
+        this.fail(err);
+        reject(err);
+      }, timeoutMs);
+      this.waiter = { resolve, reject, timer };
+    });
+  }
+
+  /** Writes bytes; resolves when they are handed to the OS, failing after `timeoutMs`. */
+  write(data: Buffer | string, timeoutMs?: number, what = 'write'): Promise<void> {
+    if (this.failed) return Promise.reject(this.failed);
+    if (timeoutMs === undefined) {
+      this.socket.write(data);
+      return Promise.resolve();
+    }
+    return new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        const err = new EngineError('timeout', `could not send the ${what} within ${formatMs(timeoutMs)} (the server stopped reading)`);
+        this.fail(err);
+        reject(err);
+      }, timeoutMs);
+      this.socket.write(data, (err) => {
+        clearTimeout(timer);
+        if (err) reject(this.failed ?? new EngineError('connection', `write failed: ${describeSocketError(err)}`));
+        else resolve();
+      });
+    });
+  }
+
+  /**
+   * Upgrades the connection to TLS (RFC 3207 §4.2). Returns the TLS socket once the handshake is
+   * done. Bytes that arrived after the 220 and before the handshake would be a response injection,
+   * so the caller checks `unread` and `midReply` first.
+   */
+  async startTls(connectTls: (socket: net.Socket) => tls.TLSSocket, timeoutMs: number): Promise<tls.TLSSocket> {
+    const plain = this.socket;
+    this.detach(plain);
+    const secure = connectTls(plain);
+    this.socket = secure;
+    this.parser = new ReplyParser();
+    await waitSecure(secure, timeoutMs);
+    this.attach(secure);
+    this.tlsActive = true;
+    return secure;
+  }
+
+  /** Half-closes after sending (Exim answers QUIT at once when the client half-closes). */
+  end(): void {
+    if (!this.socket.destroyed) this.socket.end();
+  }
+
+  destroy(): void {
+    this.closed = true;
+    this.detach(this.socket);
+    this.socket.on('error', () => undefined);
+    this.socket.destroy();
+    if (this.waiter) {
+      const w = this.waiter;
+      this.waiter = undefined;
+      clearTimeout(w.timer);
+      w.reject(this.failed ?? new EngineError('cancelled', 'the connection was closed'));
+    }
+  }
+}
+
+/** Waits for a TLS handshake, failing with a `tls` error on a handshake error or timeout. */
+export function waitSecure(socket: tls.TLSSocket, timeoutMs: number): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const done = (err?: EngineError): void => {
+      clearTimeout(timer);
+      socket.off('secureConnect', onSecure);
+      socket.off('error', onError);
+      socket.off('close', onClose);
+      if (err) {
+        socket.on('error', () => undefined);
+        socket.destroy();
+        reject(err);
+      } else resolve();
+    };
+    const onSecure = (): void => done();
+    const onError = (e: Error): void => done(new EngineError('tls', `TLS handshake failed: ${describeSocketError(e)}`));
+    const onClose = (): void => done(new EngineError('tls', 'TLS handshake failed: the server closed the connection'));
+    const timer = setTimeout(() => done(new EngineError('timeout', `the TLS handshake did not finish within ${formatMs(timeoutMs)}`)), timeoutMs);
+    socket.on('secureConnect', onSecure);
+    socket.on('error', onError);
+    socket.on('close', onClose);
+  });
+}
+
+/** Connects a plain socket, failing with a `connection` error or a timeout. */
+export function waitConnect(socket: net.Socket, timeoutMs: number, what: string): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const done = (err?: EngineError): void => {
+      clearTimeout(timer);
+      socket.off('connect', onConnect);
+      socket.off('error', onError);
+      if (err) {
+        socket.on('error', () => undefined);
+        socket.destroy();
+        reject(err);
+      } else resolve();
+    };
+    const onConnect = (): void => done();
+    const onError = (e: Error): void => done(new EngineError('connection', `could not connect to ${what}: ${describeSocketError(e)}`));
+    const timer = setTimeout(() => done(new EngineError('timeout', `could not connect to ${what} within ${formatMs(timeoutMs)}`)), timeoutMs);
+    socket.on('connect', onConnect);
+    socket.on('error', onError);
+  });
+}
+
+export function describeSocketError(err: Error): string {
+  const code = (err as NodeJS.ErrnoException).code;
+  return code && !err.message.includes(code) ? `${err.message} (${code})` : err.message;
+}
+
+export function formatMs(ms: number): string {
+  return ms >= 1000 && ms % 1000 === 0 ? `${ms / 1000} s` : ms >= 1000 ? `${(ms / 1000).toFixed(1)} s` : `${ms} ms`;
+}

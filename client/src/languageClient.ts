@@ -1,0 +1,34 @@
+/**
+ * Starts the language server for `.smtp` and `.eml` documents and keeps it told about the
+ * variables the selected environment defines.
+ */
+import * as vscode from 'vscode';
+import { LanguageClient, TransportKind, type LanguageClientOptions, type ServerOptions } from 'vscode-languageclient/node';
+import { SettingsNotification, type ServerSettings } from '../../common/protocol';
+
+export async function startLanguageClient(context: vscode.ExtensionContext, settings: () => ServerSettings): Promise<LanguageClient> {
+  const module = context.asAbsolutePath('dist/server.js');
+  const serverOptions: ServerOptions = {
+    run: { module, transport: TransportKind.ipc },
+    debug: { module, transport: TransportKind.ipc, options: { execArgv: ['--nolazy', '--inspect=6011'] } },
+  };
+  const clientOptions: LanguageClientOptions = {
+    documentSelector: [
+      { language: 'smtp', scheme: 'file' },
+      { language: 'smtp', scheme: 'untitled' },
+      { language: 'eml', scheme: 'file' },
+      { language: 'eml', scheme: 'untitled' },
+      { language: 'eml', scheme: 'smtp-inbox' },
+    ],
+    initializationOptions: settings(),
+    outputChannelName: 'SMTP Language Server',
+  };
+  const client = new LanguageClient('smtpWorkbench', 'SMTP Language Server', serverOptions, clientOptions);
+  await client.start();
+  context.subscriptions.push(client);
+  return client;
+}
+
+export function sendSettings(client: LanguageClient, settings: ServerSettings): void {
+  void client.sendNotification(SettingsNotification, settings);
+}

@@ -1,0 +1,85 @@
+/**
+ * Renders an AuthReport as plain text (CLI), Markdown (editor) or JSON. The Authentication-Results
+ * field (RFC 8601) is always shown as mailauth built it.
+ */
+import type { AuthReport, MethodReport, SmtpIdentities } from './verify';
+
+function methodLabel(m: MethodReport, index?: number): string {
+  const name = m.method.toUpperCase();
+  return index === undefined ? name : `${name} #${index + 1}`;
+}
+
+function allMethods(report: AuthReport): Array<{ label: string; m: MethodReport }> {
+  return [
+    ...report.dkim.map((m, i) => ({ label: report.dkim.length > 1 || m.result !== 'none' ? methodLabel(m, i) : methodLabel(m), m })),
+    { label: 'SPF', m: report.spf },
+    { label: 'DMARC', m: report.dmarc },
+    { label: 'ARC', m: report.arc },
+    { label: 'BIMI', m: report.bimi },
+  ];
+}
+
+function identityLine(smtp: SmtpIdentities): string {
+  const part = (name: string, value: string | undefined, source: string): string =>
+    `${name} ${value === undefined ? '(unknown)' : value === '' ? '<>' : value}${value === undefined ? '' : ` [${source}]`}`;
+  const where = smtp.receivedIndex === undefined ? '' : ` (Received field #${smtp.receivedIndex + 1} from the top)`;
+  return `${part('client IP', smtp.ip, smtp.sources.ip)}, ${part('HELO', smtp.helo, smtp.sources.helo)}, ${part('MAIL FROM', smtp.mailFrom, smtp.sources.mailFrom)}${where}`;
+}
+
+/** A short "key=value" summary of a DKIM signature's identity. */
+function dkimSummary(m: MethodReport): string {
+  const d = m.details;
+  return [d.domain && `d=${d.domain}`, d.selector && `s=${d.selector}`, d.algorithm && `a=${d.algorithm}`].filter(Boolean).join(' ');
+}
+
+/** Renders the report for a terminal. */
+export function formatReportText(report: AuthReport): string {
+  const lines: string[] = [];
+  const rows = allMethods(report);
+  const width = Math.max(...rows.map((r) => r.label.length)) + 2;
+  for (const { label, m } of rows) {
+    const status = m.failed ? `${m.result} ✗` : m.result;
+    const extra = m.method === 'dkim' ? dkimSummary(m) : m.method === 'spf' || m.method === 'dmarc' ? m.details.domain ?? '' : '';
+    lines.push(`${label.padEnd(width)}${status.padEnd(12)}${extra}`.trimEnd());
+    if (m.reason) lines.push(`${''.padEnd(width)}reason: ${m.reason}`);
+  }
+  lines.push('');
+  lines.push(`SMTP: ${identityLine(report.smtp)}`);
+  if (report.dnsUnreachable.length > 0) {
+    const first = report.dnsUnreachable[0];
+    lines.push(`DNS: ${report.dnsUnreachable.length} queries got no answer (first: ${first.name} ${first.rrtype}: ${first.code})`);
+  }
+  lines.push('');
+  lines.push(report.authenticationResults.replace(/\r\n/g, '\n').trimEnd());
+  if (report.receivedSpf) lines.push(report.receivedSpf.replace(/\r\n/g, '\n').trimEnd());
+  return `${lines.join('\n')}\n`;
+}
+
+function mdEscape(text: string): string {
+  return text.replace(/([\\`*_{}[\]()#+!|<>-])/g, '\\$1');
+}
+
+/** Renders the report as a Markdown document. */
+export function formatReportMarkdown(report: AuthReport, title = 'Authentication report'): string {
+  const out: string[] = [`# ${mdEscape(title)}`, ''];
+  out.push(report.failed ? '**Result: something failed.**' : '**Result: nothing failed.**', '');
+  out.push('| Check | Result | Reason | Details |', '|---|---|---|---|');
+  for (const { label, m } of allMethods(report)) {
+    const details = Object.entries(m.details)
+      .filter(([k]) => !/record$/i.test(k))
+      .map(([k, v]) => `${mdEscape(k)}: ${mdEscape(v)}`)
+      .join('<br>');
+    out.push(`| ${label} | ${m.failed ? '❌ ' : m.result === 'pass' ? '✅ ' : ''}${mdEscape(m.result)} | ${mdEscape(m.reason ?? '')} | ${details} |`);
+  }
+  out.push('', `SMTP identities used for SPF: ${mdEscape(identityLine(report.smtp))}`, '');
+  if (report.dnsUnreachable.length > 0) out.push(`DNS: ${report.dnsUnreachable.length} queries got no answer.`, '');
+  out.push('```', report.authenticationResults.replace(/\r\n/g, '\n').trimEnd());
+  if (report.receivedSpf) out.push(report.receivedSpf.replace(/\r\n/g, '\n').trimEnd());
+  out.push('```', '');
+  return out.join('\n');
+}
+
+/** The JSON form (stable keys) for `--json`. */
+export function reportJson(report: AuthReport): string {
+  return `${JSON.stringify(report, null, 2)}\n`;
+}

@@ -1,0 +1,118 @@
+/**
+ * Typed access to the parts of mailauth 4.13.3 this extension uses. Its bundled `.d.ts` is partly
+ * wrong (dkimSign takes `signatureData: [...]`, not top-level key fields, and results carry more
+ * fields than declared), so the module is loaded once and viewed through the interfaces below, which
+ * were checked against lib/*.js of that version.
+ */
+import * as mailauthModule from 'mailauth';
+import type { MailauthResolver } from './resolver';
+
+/** A method result's status, as every mailauth check returns it (RFC 8601 §2.7 result values). */
+export interface MaStatus {
+  result?: string;
+  comment?: string | false;
+  aligned?: string | false;
+  underSized?: number;
+  header?: Record<string, string | false | undefined>;
+  smtp?: Record<string, string | undefined>;
+  policy?: Record<string, string | undefined>;
+}
+
+export interface MaDkimResult {
+  id?: string;
+  signingDomain?: string;
+  selector?: string;
+  algo?: string;
+  format?: string;
+  bodyHash?: string;
+  bodyHashExpecting?: string;
+  status: MaStatus;
+  info: string;
+  signTime?: string | null;
+  expiresAfter?: string | null;
+  modulusLength?: number;
+  rr?: string;
+}
+
+export interface MaParsedHeaders {
+  parsed: Array<{ key: string; line: Buffer | string }>;
+}
+
+export interface MaDkimVerifyResult {
+  headerFrom?: string[];
+  envelopeFrom?: string | false;
+  results: MaDkimResult[];
+  /** Non-enumerable. */
+  readonly headers?: MaParsedHeaders;
+  /** Non-enumerable: the ARC chain collected while parsing. */
+  readonly arc?: unknown;
+}
+
+export interface MaSpfResult {
+  domain: string;
+  'client-ip'?: string;
+  helo?: string;
+  'envelope-from'?: string;
+  status: MaStatus;
+  header: string;
+  info: string;
+  rr?: string;
+  lookups?: { limit: number; count: number; void: number };
+}
+
+export interface MaArcResult {
+  i?: number | false;
+  status: MaStatus;
+  info?: string;
+}
+
+export interface MaDmarcResult {
+  domain?: string;
+  policy?: string;
+  p?: string;
+  sp?: string;
+  pct?: number;
+  rr?: string;
+  status: MaStatus;
+  info?: string;
+  error?: string;
+  alignment?: { spf?: { result: string | false; strict: boolean }; dkim?: { result: string | false; strict: boolean } };
+}
+
+export interface MaBimiResult {
+  status: MaStatus;
+  info?: string;
+  location?: string;
+  authority?: string;
+  rr?: string;
+}
+
+export interface MaDkimSignatureData {
+  signingDomain: string;
+  selector: string;
+  privateKey: string | Buffer;
+  algorithm?: 'rsa-sha256' | 'ed25519-sha256';
+  canonicalization?: string;
+  maxBodyLength?: number;
+}
+
+interface MailauthApi {
+  dkimVerify(input: Buffer, options: { resolver?: MailauthResolver; sender?: string; minBitLength?: number }): Promise<MaDkimVerifyResult>;
+  dkimSign(
+    input: Buffer,
+    options: { signatureData: MaDkimSignatureData[]; signTime?: Date; headerList?: string[]; canonicalization?: string; expires?: Date },
+  ): Promise<{ signatures: string; errors: Array<Error & { code?: string }> }>;
+  spf(options: { sender?: string; ip: string; helo?: string; mta?: string; resolver?: MailauthResolver }): Promise<MaSpfResult>;
+  arc(chain: unknown, options: { resolver?: MailauthResolver; minBitLength?: number }): Promise<MaArcResult>;
+  dmarc(options: {
+    headerFrom: string | string[];
+    spfDomains: string[];
+    dkimDomains: Array<{ id?: string; domain?: string; aligned?: string | false; underSized?: number }>;
+    arcResult?: MaArcResult;
+    resolver?: MailauthResolver;
+  }): Promise<MaDmarcResult | false>;
+  bimi(options: { dmarc: MaDmarcResult | false; headers?: MaParsedHeaders; resolver?: MailauthResolver; bimiWithAlignedDkim?: boolean }): Promise<MaBimiResult | false>;
+}
+
+/** The mailauth module, viewed through checked types. */
+export const mailauth: MailauthApi = mailauthModule as unknown as MailauthApi;

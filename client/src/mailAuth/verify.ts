@@ -1,0 +1,271 @@
+/**
+ * Verifies a message's authentication the way a receiving MTA would, with mailauth: DKIM (RFC 6376)
+ * per signature, SPF (RFC 7208), ARC (RFC 8617), DMARC (RFC 7489) and BIMI, and builds the
+ * `Authentication-Results` field (RFC 8601) that mailauth's `authenticate()` would prepend. The SMTP
+ * identities SPF needs (client IP, HELO, MAIL FROM) come from the caller or, failing that, from the
+ * topmost `Received` field and `Return-Path`. All DNS goes through the injected resolver.
+ */
+import { isIP } from 'node:net';
+import { hostname } from 'node:os';
+import { libmime } from './libmime';
+import { mailauth, type MaArcResult, type MaDmarcResult, type MaSpfResult, type MaStatus } from './mailauthApi';
+import { parseHeaderFields } from './headers';
+import { returnPath, topReceived } from './received';
+import { trackResolver, type MailauthResolver } from './resolver';
+
+export type AuthMethod = 'dkim' | 'spf' | 'dmarc' | 'arc' | 'bimi';
+
+/** Where an SMTP identity used for SPF came from. */
+export type IdentitySource = 'caller' | 'received' | 'return-path' | 'derived' | 'none';
+
+export interface VerifyOptions {
+  /** The DNS resolver; every query goes through it. */
+  resolver: MailauthResolver;
+  /** The SMTP client's IP address. */
+  ip?: string;
+  /** The EHLO/HELO name. */
+  helo?: string;
+  /** The MAIL FROM address ('' for the null reverse-path). */
+  mailFrom?: string;
+  /** The authserv-id of the `Authentication-Results` field (RFC 8601 §2.5); the host name by default. */
+  authServId?: string;
+  /** Read missing identities from the topmost `Received` field and `Return-Path` (default true). */
+  useReceived?: boolean;
+  /** Smallest RSA key accepted, in bits (default 1024, as RFC 8301 §3.2 requires). */
+  minBitLength?: number;
+}
+
+/** One method's outcome. `result` is an RFC 8601 §2.7 result value. */
+export interface MethodReport {
+  method: AuthMethod;
+  result: string;
+  /** Why, in words (the comment mailauth puts in parentheses). */
+  reason?: string;
+  /** Whether this result counts as a failure for the exit status and the summary. */
+  failed: boolean;
+  /** The method's clause of the `Authentication-Results` field, e.g. `spf=pass (…) smtp.mailfrom=…`. */
+  info: string;
+  /** Extra facts worth showing (domain, selector, policy, DNS record…). */
+  details: Record<string, string>;
+}
+
+export interface DkimSignatureReport extends MethodReport {
+  method: 'dkim';
+  domain?: string;
+  selector?: string;
+  algorithm?: string;
+  canonicalization?: string;
+  /** The From domain this signature aligns with (RFC 7489 §3.1.1), if any. */
+  aligned?: string;
+}
+
+export interface SmtpIdentities {
+  ip?: string;
+  helo?: string;
+  mailFrom?: string;
+  sources: { ip: IdentitySource; helo: IdentitySource; mailFrom: IdentitySource };
+  /** Which `Received` field the identities came from (0 = topmost), when one was used. */
+  receivedIndex?: number;
+}
+
+export interface AuthReport {
+  dkim: DkimSignatureReport[];
+  spf: MethodReport;
+  dmarc: MethodReport;
+  arc: MethodReport;
+  bimi: MethodReport;
+  smtp: SmtpIdentities;
+  /** The From addresses mailauth found (RFC 5322 §3.6.2). */
+  headerFrom: string[];
+  /** The `Authentication-Results` field, folded, with CRLF line ends and a final CRLF. */
+  authenticationResults: string;
+  /** The `Received-SPF` field (RFC 7208 §9.1), when SPF ran. */
+  receivedSpf?: string;
+  /** DNS queries that failed because the server did not answer. */
+  dnsUnreachable: Array<{ name: string; rrtype: string; code: string }>;
+  /** Whether any method failed (see `isFailing`). */
+  failed: boolean;
+}
+
+/**
+ * Decides whether a result is a failure. fail, softfail, permerror, temperror and policy are; so is
+ * DKIM's neutral, which mailauth uses for a signature whose body hash did not match (a PERMFAIL in
+ * RFC 6376 §6.1.3). SPF's neutral is a policy statement (RFC 7208 §2.6.2), not a failure, and BIMI's
+ * skipped only says that DMARC did not allow a logo.
+ */
+export function isFailing(method: AuthMethod, result: string): boolean {
+  if (['fail', 'softfail', 'permerror', 'temperror', 'temperr', 'policy'].includes(result)) return true;
+  return method === 'dkim' && result === 'neutral';
+}
+
+function reasonOf(status: MaStatus | undefined): string | undefined {
+  return typeof status?.comment === 'string' && status.comment !== '' ? status.comment : undefined;
+}
+
+function report(method: AuthMethod, status: MaStatus | undefined, info: string | undefined, details: Record<string, string> = {}): MethodReport {
+  const result = status?.result ?? 'none';
+  return { method, result, reason: reasonOf(status), failed: isFailing(method, result), info: info ?? `${method}=${result}`, details };
+}
+
+function clean(details: Record<string, string | number | boolean | undefined | null | false>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(details)) if (v !== undefined && v !== null && v !== false && v !== '') out[k] = String(v);
+  return out;
+}
+
+/** Works out the SMTP identities for SPF from the options and the message's trace fields. */
+export function smtpIdentities(message: Buffer, options: Pick<VerifyOptions, 'ip' | 'helo' | 'mailFrom' | 'useReceived'>): SmtpIdentities {
+  const fields = parseHeaderFields(message);
+  const useReceived = options.useReceived !== false;
+  const rcvd = useReceived ? topReceived(fields) : undefined;
+  const sources: SmtpIdentities['sources'] = { ip: 'none', helo: 'none', mailFrom: 'none' };
+  let ip = options.ip;
+  if (ip !== undefined) sources.ip = 'caller';
+  else if (rcvd?.ip !== undefined) {
+    ip = rcvd.ip;
+    sources.ip = 'received';
+  }
+  let helo = options.helo;
+  if (helo !== undefined) sources.helo = 'caller';
+  else if (rcvd?.helo !== undefined && (options.ip === undefined || options.ip === rcvd.ip)) {
+    // The HELO name of a Received field describes that field's connection only; it is not mixed
+    // with an IP address the caller gave for a different connection.
+    helo = rcvd.helo;
+    sources.helo = 'received';
+  } else if (ip !== undefined) {
+    helo = `[${ip}]`;
+    sources.helo = 'derived';
+  }
+  let mailFrom = options.mailFrom;
+  if (mailFrom !== undefined) sources.mailFrom = 'caller';
+  else if (rcvd?.envelopeFrom !== undefined) {
+    mailFrom = rcvd.envelopeFrom;
+    sources.mailFrom = 'received';
+  } else if (useReceived) {
+    const rp = returnPath(fields);
+    if (rp !== undefined) {
+      mailFrom = rp;
+      sources.mailFrom = 'return-path';
+    }
+  }
+  const identities: SmtpIdentities = { ip, helo, mailFrom, sources };
+  if (rcvd && (sources.ip === 'received' || sources.helo === 'received' || sources.mailFrom === 'received')) identities.receivedIndex = rcvd.index;
+  return identities;
+}
+
+/** Verifies the message. Never throws for DNS problems: they become temperror results. */
+export async function verifyMessage(message: Buffer, options: VerifyOptions): Promise<AuthReport> {
+  const tracked = trackResolver(options.resolver);
+  const resolver = tracked.resolve;
+  const mta = options.authServId ?? hostname();
+  const smtp = smtpIdentities(message, options);
+
+  const dkimResult = await mailauth.dkimVerify(message, {
+    resolver,
+    // mailauth reads Return-Path itself when no sender is given; pass ours so both agree.
+    sender: smtp.mailFrom === '' ? undefined : smtp.mailFrom,
+    minBitLength: options.minBitLength,
+  });
+
+  // SPF (RFC 7208 §4) needs the client IP; without one there is nothing to check.
+  let spfResult: MaSpfResult | undefined;
+  if (smtp.ip !== undefined && isIP(smtp.ip) !== 0) {
+    // mailauth writes HELO address literals in brackets and uses postmaster@HELO for a null MAIL FROM (RFC 7208 §2.4).
+    const helo = smtp.helo !== undefined && isIP(smtp.helo) !== 0 ? `[${smtp.helo}]` : smtp.helo;
+    spfResult = await mailauth.spf({ sender: smtp.mailFrom === '' ? undefined : smtp.mailFrom, ip: smtp.ip, helo, mta, resolver });
+  }
+
+  const arcResult: MaArcResult = await mailauth.arc(dkimResult.arc, { resolver, minBitLength: options.minBitLength });
+
+  let dmarcResult: MaDmarcResult | false = false;
+  if (dkimResult.headerFrom && dkimResult.headerFrom.length > 0) {
+    dmarcResult = await mailauth.dmarc({
+      headerFrom: dkimResult.headerFrom,
+      spfDomains: spfResult && spfResult.status.result === 'pass' && spfResult.domain ? [spfResult.domain] : [],
+      dkimDomains: dkimResult.results
+        .filter((r) => r.status.result === 'pass')
+        .map((r) => ({ id: r.id, domain: r.signingDomain, aligned: r.status.aligned, underSized: r.status.underSized })),
+      arcResult,
+      resolver,
+    });
+  }
+  const bimiResult = await mailauth.bimi({ dmarc: dmarcResult, headers: dkimResult.headers, resolver });
+
+  // Assemble the Authentication-Results field in mailauth's order: DKIM, SPF, ARC, DMARC, BIMI.
+  const clauses: string[] = [];
+  for (const r of dkimResult.results) clauses.push(libmime.foldLines(r.info, 160));
+  const spfInfo = spfResult ? spfResult.info : 'spf=none (no SMTP client IP address known)';
+  clauses.push(libmime.foldLines(spfInfo, 160));
+  if (arcResult.info) clauses.push(libmime.foldLines(arcResult.info, 160));
+  if (dmarcResult && dmarcResult.info) clauses.push(libmime.foldLines(dmarcResult.info, 160));
+  if (bimiResult && bimiResult.info) clauses.push(libmime.foldLines(bimiResult.info, 160));
+  const authenticationResults = `Authentication-Results: ${mta};\r\n ${clauses.join(';\r\n ')}\r\n`;
+
+  const dkim: DkimSignatureReport[] = dkimResult.results.map((r) => {
+    const base = report('dkim', r.status, r.info, clean({
+      domain: r.signingDomain,
+      selector: r.selector,
+      algorithm: r.algo,
+      canonicalization: r.format,
+      aligned: r.status.aligned,
+      'key bits': r.modulusLength,
+      'signed at': r.signTime,
+      'expires at': r.expiresAfter,
+      'body hash (computed)': r.status.result === 'neutral' ? r.bodyHash : undefined,
+      'body hash (signed)': r.status.result === 'neutral' ? r.bodyHashExpecting : undefined,
+      'DNS record': r.rr,
+    }));
+    const sig: DkimSignatureReport = { ...base, method: 'dkim' };
+    if (r.signingDomain) sig.domain = r.signingDomain;
+    if (r.selector) sig.selector = r.selector;
+    if (r.algo) sig.algorithm = r.algo;
+    if (r.format) sig.canonicalization = r.format;
+    if (typeof r.status.aligned === 'string') sig.aligned = r.status.aligned;
+    return sig;
+  });
+
+  const spf: MethodReport = spfResult
+    ? report('spf', spfResult.status, spfResult.info, clean({
+        domain: spfResult.domain,
+        'client IP': spfResult['client-ip'],
+        HELO: spfResult.helo,
+        'MAIL FROM': spfResult['envelope-from'],
+        'SPF record': spfResult.rr,
+        'DNS lookups': spfResult.lookups ? `${spfResult.lookups.count} of ${spfResult.lookups.limit}` : undefined,
+      }))
+    : { method: 'spf', result: 'none', reason: 'no SMTP client IP address: give one, or verify a message with a Received field', failed: false, info: spfInfo, details: {} };
+
+  const dmarc: MethodReport = dmarcResult
+    ? report('dmarc', dmarcResult.status, dmarcResult.info, clean({
+        domain: dmarcResult.domain,
+        policy: dmarcResult.policy,
+        p: dmarcResult.p,
+        sp: dmarcResult.sp,
+        pct: dmarcResult.pct,
+        'DMARC record': dmarcResult.rr,
+        'SPF alignment': dmarcResult.alignment?.spf?.result,
+        'DKIM alignment': dmarcResult.alignment?.dkim?.result,
+        error: dmarcResult.error,
+      }))
+    : { method: 'dmarc', result: 'none', reason: 'the message needs exactly one From address', failed: false, info: 'dmarc=none', details: {} };
+
+  const arc = report('arc', arcResult.status, arcResult.info, clean({ instance: arcResult.i }));
+  const bimi: MethodReport = bimiResult
+    ? report('bimi', bimiResult.status, bimiResult.info, clean({ location: bimiResult.location, authority: bimiResult.authority, 'BIMI record': bimiResult.rr }))
+    : { method: 'bimi', result: 'none', reason: 'DMARC was not evaluated', failed: false, info: 'bimi=none', details: {} };
+
+  const all = [...dkim, spf, dmarc, arc, bimi];
+  return {
+    dkim,
+    spf,
+    dmarc,
+    arc,
+    bimi,
+    smtp,
+    headerFrom: dkimResult.headerFrom ?? [],
+    authenticationResults,
+    receivedSpf: spfResult?.header,
+    dnsUnreachable: [...tracked.unreachable],
+    failed: all.some((m) => m.failed),
+  };
+}

@@ -1,0 +1,273 @@
+/**
+ * The "Mail DNS" sidebar: a tree per domain with a node per check and a child per finding. It is the
+ * only part of the mail DNS feature that imports `vscode`; the tree itself is built by the pure
+ * module mailDnsTree.ts.
+ *
+ * In an untrusted workspace it sends nothing but DNS queries: MTA-STS policies are not fetched and the
+ * STARTTLS probe is unavailable. Even in a trusted one, the probe asks before it connects.
+ */
+import * as vscode from 'vscode';
+import {
+  createNodeHttpsFetcher,
+  createNodeResolver,
+  createNodeStartTlsProber,
+  type DomainReport,
+  type HttpsFetcher,
+  normalizeDomain,
+  type RawResolver,
+  renderMarkdown,
+  reportToJson,
+  runReport,
+  type StartTlsProber,
+} from '../dns/index';
+import { buildDomainNode, type DomainState, type MailDnsNode, type NodeIcon, parseSelectorInput, rememberRecent } from './mailDnsTree';
+
+export const MAIL_DNS_VIEW_ID = 'smtpWorkbench.mailDns';
+
+export const MAIL_DNS_COMMANDS = {
+  checkDomain: 'smtpWorkbench.mailDns.checkDomain',
+  refresh: 'smtpWorkbench.mailDns.refresh',
+  refreshAll: 'smtpWorkbench.mailDns.refreshAll',
+  remove: 'smtpWorkbench.mailDns.remove',
+  setSelectors: 'smtpWorkbench.mailDns.setSelectors',
+  openRfc: 'smtpWorkbench.mailDns.openRfc',
+  exportReport: 'smtpWorkbench.mailDns.exportReport',
+  probeStartTls: 'smtpWorkbench.mailDns.probeStartTls',
+} as const;
+
+const STATE_RECENT = 'smtpWorkbench.mailDns.recent';
+const STATE_DOMAINS = 'smtpWorkbench.mailDns.domains';
+const STATE_SELECTORS = 'smtpWorkbench.mailDns.selectors';
+
+export interface MailDnsOptions {
+  /** A resolver to use instead of the system's (tests); else the `smtpWorkbench.mailDns.dnsServer` setting decides. */
+  resolver?: RawResolver;
+  /** An HTTPS fetcher for MTA-STS policies (tests); a verifying Node fetcher otherwise. */
+  fetcher?: HttpsFetcher;
+  /** A STARTTLS prober (tests); a Node prober on port 25 otherwise. */
+  prober?: StartTlsProber;
+}
+
+const ICONS: Record<NodeIcon, vscode.ThemeIcon> = {
+  error: new vscode.ThemeIcon('error', new vscode.ThemeColor('problemsErrorIcon.foreground')),
+  warning: new vscode.ThemeIcon('warning', new vscode.ThemeColor('problemsWarningIcon.foreground')),
+  info: new vscode.ThemeIcon('info', new vscode.ThemeColor('problemsInfoIcon.foreground')),
+  pass: new vscode.ThemeIcon('pass', new vscode.ThemeColor('testing.iconPassed')),
+  skipped: new vscode.ThemeIcon('circle-slash'),
+  running: new vscode.ThemeIcon('loading~spin'),
+  failed: new vscode.ThemeIcon('debug-disconnect', new vscode.ThemeColor('problemsErrorIcon.foreground')),
+  record: new vscode.ThemeIcon('symbol-string'),
+  tree: new vscode.ThemeIcon('list-tree'),
+  domain: new vscode.ThemeIcon('globe'),
+};
+
+class MailDnsProvider implements vscode.TreeDataProvider<MailDnsNode> {
+  private readonly changed = new vscode.EventEmitter<MailDnsNode | undefined>();
+  readonly onDidChangeTreeData = this.changed.event;
+  readonly states = new Map<string, DomainState>();
+
+  refresh(): void {
+    this.changed.fire(undefined);
+  }
+
+  getTreeItem(node: MailDnsNode): vscode.TreeItem {
+    const collapsible =
+      node.children.length === 0
+        ? vscode.TreeItemCollapsibleState.None
+        : node.kind === 'domain'
+          ? vscode.TreeItemCollapsibleState.Expanded
+          : vscode.TreeItemCollapsibleState.Collapsed;
+    const item = new vscode.TreeItem(node.label, collapsible);
+    item.id = node.id;
+    item.description = node.description;
+    item.tooltip = node.tooltip;
+    item.iconPath = ICONS[node.icon];
+    item.contextValue = node.contextValue;
+    if (node.kind === 'finding') {
+      item.command = { command: MAIL_DNS_COMMANDS.openRfc, title: 'Open RFC section', arguments: [node] };
+    }
+    return item;
+  }
+
+  getChildren(node?: MailDnsNode): MailDnsNode[] {
+    if (node) return node.children;
+    return [...this.states.values()].map(buildDomainNode);
+  }
+}
+
+/** Registers the Mail DNS view and its commands. */
+export function registerMailDns(context: vscode.ExtensionContext, options: MailDnsOptions = {}): void {
+  const provider = new MailDnsProvider();
+  const view = vscode.window.createTreeView(MAIL_DNS_VIEW_ID, { treeDataProvider: provider, showCollapseAll: true });
+  context.subscriptions.push(view);
+  const state = context.workspaceState;
+  const selectorsOf = (domain: string): string[] => state.get<Record<string, string[]>>(STATE_SELECTORS, {})[domain] ?? [];
+  for (const domain of state.get<string[]>(STATE_DOMAINS, [])) {
+    provider.states.set(domain, { domain, running: false, selectors: selectorsOf(domain) });
+  }
+  const saveDomains = (): Thenable<void> => state.update(STATE_DOMAINS, [...provider.states.keys()]);
+
+  const resolver = (): RawResolver => {
+    if (options.resolver) return options.resolver;
+    const server = vscode.workspace.getConfiguration('smtpWorkbench.mailDns').get<string>('dnsServer');
+    return createNodeResolver({ server: server && server.trim() !== '' ? server.trim() : undefined });
+  };
+
+  /** Runs the report for a domain, with progress in the view. */
+  const run = async (domain: string, probe: boolean): Promise<DomainReport | undefined> => {
+    const s = provider.states.get(domain) ?? { domain, running: false, selectors: selectorsOf(domain) };
+    provider.states.set(domain, { ...s, running: true, error: undefined });
+    provider.refresh();
+    try {
+      // Untrusted workspaces send nothing but DNS queries: no HTTPS fetch, no SMTP connection.
+      const trusted = vscode.workspace.isTrusted;
+      const report = await vscode.window.withProgress(
+        { location: { viewId: MAIL_DNS_VIEW_ID }, title: `Checking ${domain}` },
+        () =>
+          runReport(domain, {
+            resolver: resolver(),
+            fetcher: trusted ? (options.fetcher ?? createNodeHttpsFetcher()) : undefined,
+            prober: trusted && probe ? (options.prober ?? createNodeStartTlsProber()) : undefined,
+            selectors: s.selectors,
+          }),
+      );
+      provider.states.set(domain, { ...s, running: false, report });
+      return report;
+    } catch (err) {
+      provider.states.set(domain, { ...s, running: false, error: (err as Error).message });
+      return undefined;
+    } finally {
+      provider.refresh();
+    }
+  };
+
+  const domainOf = (node: MailDnsNode | undefined): string | undefined => node?.domain ?? view.selection[0]?.domain;
+
+  const register = (id: string, fn: (...args: never[]) => unknown): void => {
+    context.subscriptions.push(vscode.commands.registerCommand(id, fn as (...args: unknown[]) => unknown));
+  };
+
+  register(MAIL_DNS_COMMANDS.checkDomain, async (given?: string) => {
+    let input = typeof given === 'string' ? given : undefined;
+    if (input === undefined) {
+      const recent = state.get<string[]>(STATE_RECENT, []);
+      const pick = vscode.window.createQuickPick();
+      pick.title = 'Check a domain\'s mail DNS';
+      pick.placeholder = 'example.com';
+      pick.items = recent.map((d) => ({ label: d, description: 'recent' }));
+      input = await new Promise<string | undefined>((resolve) => {
+        pick.onDidAccept(() => {
+          resolve(pick.selectedItems[0]?.label ?? pick.value);
+          pick.hide();
+        });
+        pick.onDidHide(() => {
+          resolve(undefined);
+          pick.dispose();
+        });
+        pick.show();
+      });
+    }
+    if (!input) return;
+    const n = normalizeDomain(input);
+    if ('error' in n) {
+      void vscode.window.showErrorMessage(`Mail DNS: ${n.error}.`);
+      return;
+    }
+    await state.update(STATE_RECENT, rememberRecent(state.get<string[]>(STATE_RECENT, []), n.domain));
+    if (!provider.states.has(n.domain)) {
+      provider.states.set(n.domain, { domain: n.domain, running: false, selectors: selectorsOf(n.domain) });
+      await saveDomains();
+    }
+    return run(n.domain, false);
+  });
+
+  register(MAIL_DNS_COMMANDS.refresh, async (node?: MailDnsNode) => {
+    const domain = domainOf(node);
+    if (domain) await run(domain, false);
+  });
+
+  register(MAIL_DNS_COMMANDS.refreshAll, async () => {
+    await Promise.all([...provider.states.keys()].map((d) => run(d, false)));
+  });
+
+  register(MAIL_DNS_COMMANDS.remove, async (node?: MailDnsNode) => {
+    const domain = domainOf(node);
+    if (!domain) return;
+    provider.states.delete(domain);
+    await saveDomains();
+    provider.refresh();
+  });
+
+  register(MAIL_DNS_COMMANDS.setSelectors, async (node?: MailDnsNode) => {
+    const domain = domainOf(node);
+    if (!domain) return;
+    const current = selectorsOf(domain);
+    const text = await vscode.window.showInputBox({
+      title: `DKIM selectors for ${domain}`,
+      prompt: 'Selector names, separated by commas. Common names are probed as well.',
+      value: current.join(', '),
+      validateInput: (v) => {
+        const parsed = parseSelectorInput(v);
+        return 'error' in parsed ? parsed.error : undefined;
+      },
+    });
+    if (text === undefined) return;
+    const parsed = parseSelectorInput(text);
+    if ('error' in parsed) return;
+    const all = state.get<Record<string, string[]>>(STATE_SELECTORS, {});
+    await state.update(STATE_SELECTORS, { ...all, [domain]: parsed.selectors });
+    const s = provider.states.get(domain);
+    if (s) provider.states.set(domain, { ...s, selectors: parsed.selectors });
+    await run(domain, false);
+  });
+
+  register(MAIL_DNS_COMMANDS.openRfc, async (node?: MailDnsNode) => {
+    const target = node ?? view.selection[0];
+    if (target?.kind === 'finding') await vscode.env.openExternal(vscode.Uri.parse(target.link));
+  });
+
+  register(MAIL_DNS_COMMANDS.probeStartTls, async (node?: MailDnsNode) => {
+    const domain = domainOf(node);
+    if (!domain) return;
+    if (!vscode.workspace.isTrusted) {
+      void vscode.window.showWarningMessage('The STARTTLS probe is unavailable in an untrusted workspace: it connects to mail servers, and only DNS queries are allowed here.');
+      return;
+    }
+    const go = 'Connect';
+    const answer = await vscode.window.showWarningMessage(
+      `Probe STARTTLS on the MX hosts of ${domain}? This opens SMTP connections to port 25 of each host (EHLO, STARTTLS, QUIT); no mail is sent.`,
+      { modal: true },
+      go,
+    );
+    if (answer === go) await run(domain, true);
+  });
+
+  register(MAIL_DNS_COMMANDS.exportReport, async (node?: MailDnsNode) => {
+    const domain = domainOf(node);
+    const reports = [...provider.states.values()]
+      .filter((s) => s.report && (!domain || s.domain === domain))
+      .map((s) => s.report as DomainReport);
+    if (reports.length === 0) {
+      void vscode.window.showInformationMessage('Mail DNS: check a domain first.');
+      return;
+    }
+    const format = await vscode.window.showQuickPick(['Markdown', 'JSON'], { title: 'Export the mail DNS report as' });
+    if (!format) return;
+    const content = format === 'Markdown' ? renderMarkdown(reports) : `${JSON.stringify(reports.map(reportToJson), null, 2)}\n`;
+    const ext = format === 'Markdown' ? 'md' : 'json';
+    const folder = vscode.workspace.workspaceFolders?.[0]?.uri;
+    const name = `mail-dns-${reports.length === 1 ? reports[0].domain : 'report'}.${ext}`;
+    const target = await vscode.window.showSaveDialog({
+      title: 'Export the mail DNS report',
+      defaultUri: folder ? vscode.Uri.joinPath(folder, name) : undefined,
+      filters: format === 'Markdown' ? { Markdown: ['md'] } : { JSON: ['json'] },
+    });
+    if (!target) return;
+    await vscode.workspace.fs.writeFile(target, Buffer.from(content, 'utf8'));
+    await vscode.window.showTextDocument(target);
+  });
+
+  context.subscriptions.push(
+    vscode.workspace.onDidGrantWorkspaceTrust(() => provider.refresh()),
+  );
+}

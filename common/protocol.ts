@@ -1,0 +1,58 @@
+/**
+ * The custom messages between the extension (client) and the language server, typed once and
+ * imported by both sides, as vscode-eslint does. Positions are LSP positions (0-based line and
+ * UTF-16 character).
+ */
+import { NotificationType, RequestType } from 'vscode-languageserver-protocol';
+import type { SessionPlan } from './sessionPlan';
+
+export interface SessionsParams {
+  uri: string;
+}
+
+export interface SessionSummary {
+  title: string;
+  name?: string;
+  index: number;
+  /** 0-based lines of the session's first and last line. */
+  line: number;
+  endLine: number;
+  /** True when the session has at least one explicit EXPECT, which makes it a test. */
+  hasExpectations: boolean;
+  /** Error diagnostics inside the session: a session with errors is not run. */
+  errors: number;
+}
+
+export interface SessionsResult {
+  sessions: SessionSummary[];
+}
+
+/** Lists a script's sessions, for CodeLenses and the Test Explorer. */
+export const SessionsRequest = new RequestType<SessionsParams, SessionsResult, void>('smtp/sessions');
+
+export interface SessionPlanParams {
+  uri: string;
+  /** The session that holds this line, or… */
+  line?: number;
+  /** …the session with this index. */
+  index?: number;
+}
+
+export interface SessionPlanResult {
+  plan?: SessionPlan;
+  /** The messages of the error diagnostics that prevent running it. */
+  errors: Array<{ line: number; message: string; code: string }>;
+}
+
+/** Gives the client the resolved structure of one session, which the client then runs with the engine. */
+export const SessionPlanRequest = new RequestType<SessionPlanParams, SessionPlanResult, void>('smtp/sessionPlan');
+
+/** Settings the server needs from the client: the names the selected environment defines. */
+export interface ServerSettings {
+  externalVariables: string[];
+}
+
+export const SETTINGS_SECTION = 'smtp';
+
+/** The client tells the server which variables the selected environment defines (so they are not "undefined"). */
+export const SettingsNotification = new NotificationType<ServerSettings>('smtp/settings');

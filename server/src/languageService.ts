@@ -1,0 +1,148 @@
+/**
+ * One facade over the `.smtp` and `.eml` services, keyed by document, as vscode-json-languageservice
+ * does: the LSP server and the CLI ask it, and it decides which pure service answers. Analyses are
+ * cached per document version, so a hover after an edit reuses the analysis the diagnostics made.
+ */
+import type { TextDocument } from 'vscode-languageserver-textdocument';
+import type { OffsetRange, Problem } from '../../common/problem';
+import type { SessionPlanParams, SessionPlanResult, SessionSummary } from '../../common/protocol';
+// Temporary until the .eml service lands in this working tree.
+const lintMessage = (_text: string, _options?: { embedded?: boolean }): Problem[] => [];
+const emlHover = (_text: string, _offset: number): { markdown: string; range: OffsetRange } | undefined => undefined;
+const emlSymbols = (_text: string): OutlineEntry[] => [];
+const emlFolding = (_text: string): FoldingRegion[] => [];
+import { smtpCompletion, type CompletionItem as SmtpCompletionItem } from './smtp/smtpCompletion';
+import { smtpHover } from './smtp/smtpHover';
+import { smtpFolding, smtpOutline, type FoldingRegion, type OutlineNode } from './smtp/smtpOutline';
+import { pairSteps } from './smtp/smtpAnalyzer';
+import { analyzeSmtp, sessionAt, sessionPlans, type SmtpAnalysis } from './smtp/smtpService';
+import { ParseCache } from './smtp/smtpParser';
+
+export type CompletionEntry = SmtpCompletionItem;
+
+export interface OutlineEntry {
+  name: string;
+  detail?: string;
+  kind: string;
+  range: OffsetRange;
+  selectionRange: OffsetRange;
+  children: OutlineEntry[];
+}
+
+export type DocumentKind = 'smtp' | 'eml';
+
+/** Decides the language of a document from its language id, or from its file name in the CLI. */
+export function documentKind(languageIdOrPath: string): DocumentKind {
+  if (languageIdOrPath === 'eml' || /\.(eml|msg|mbox-part)$/i.test(languageIdOrPath)) return 'eml';
+  return 'smtp';
+}
+
+interface CacheEntry {
+  version: number;
+  parseCache?: ParseCache;
+  kind: DocumentKind;
+  smtp?: SmtpAnalysis;
+  problems: Problem[];
+}
+
+/** Lints a DATA body of a `.smtp` script as a message, skipping what the script form makes moot. */
+export function lintEmbeddedMessage(body: string): Problem[] {
+  return lintMessage(body, { embedded: true });
+}
+
+export class LanguageService {
+  private readonly cache = new Map<string, CacheEntry>();
+  private externalVariables: ReadonlySet<string> = new Set();
+
+  setExternalVariables(names: string[]): void {
+    this.externalVariables = new Set(names);
+    this.cache.clear();
+  }
+
+  forget(uri: string): void {
+    this.cache.delete(uri);
+  }
+
+  private entry(document: TextDocument): CacheEntry {
+    const cached = this.cache.get(document.uri);
+    if (cached && cached.version === document.version) return cached;
+    const kind = documentKind(document.languageId === 'eml' || document.languageId === 'smtp' ? document.languageId : document.uri);
+    const text = document.getText();
+    let entry: CacheEntry;
+    if (kind === 'eml') {
+      entry = { version: document.version, kind, problems: lintMessage(text) };
+    } else {
+      const parseCache = cached?.parseCache ?? new ParseCache();
+      const smtp = analyzeSmtp(text, document.uri, { externalVariables: this.externalVariables, lintMessageBody: lintEmbeddedMessage, cache: parseCache });
+      entry = { version: document.version, kind, smtp, problems: smtp.problems, parseCache };
+    }
+    this.cache.set(document.uri, entry);
+    return entry;
+  }
+
+  problems(document: TextDocument): Problem[] {
+    return this.entry(document).problems;
+  }
+
+  hover(document: TextDocument, offset: number): { markdown: string; range: OffsetRange } | undefined {
+    const entry = this.entry(document);
+    if (entry.smtp) return smtpHover(entry.smtp, offset, { processEnv: process.env }) ?? undefined;
+    return emlHover(document.getText(), offset) ?? undefined;
+  }
+
+  completion(document: TextDocument, offset: number): CompletionEntry[] {
+    const entry = this.entry(document);
+    return entry.smtp ? smtpCompletion(entry.smtp, offset) : [];
+  }
+
+  outline(document: TextDocument): OutlineEntry[] {
+    const entry = this.entry(document);
+    if (entry.smtp) return smtpOutline(entry.smtp) as OutlineNode[];
+    return emlSymbols(document.getText()) as OutlineEntry[];
+  }
+
+  folding(document: TextDocument): FoldingRegion[] {
+    const entry = this.entry(document);
+    if (entry.smtp) return smtpFolding(entry.smtp);
+    return emlFolding(document.getText());
+  }
+
+  sessions(document: TextDocument): SessionSummary[] {
+    const entry = this.entry(document);
+    if (!entry.smtp) return [];
+    const errors = entry.problems.filter((p) => p.severity === 'error');
+    return entry.smtp.document.sessions.map((session) => {
+      const name = session.items.find((i) => i.kind === 'metadata' && i.key.text.toLowerCase() === 'name');
+      const start = session.separator?.range.start ?? session.range.start;
+      return {
+        title: session.title,
+        ...(name && name.kind === 'metadata' && name.value ? { name: name.value.text } : {}),
+        index: session.index,
+        line: session.line,
+        endLine: session.endLine,
+        hasExpectations: pairSteps(session).some((s) => s.expects.length > 0),
+        errors: errors.filter((p) => p.range.start >= start && p.range.start <= session.range.end).length,
+      };
+    });
+  }
+
+  sessionPlan(document: TextDocument, params: SessionPlanParams): SessionPlanResult {
+    const entry = this.entry(document);
+    if (!entry.smtp) return { errors: [{ line: 0, message: 'only .smtp scripts have sessions', code: 'not-smtp' }] };
+    const sessions = entry.smtp.document.sessions;
+    const session =
+      params.index !== undefined ? sessions[params.index] : params.line !== undefined ? sessionAt(entry.smtp, document.offsetAt({ line: params.line, character: 0 })) ?? sessions[0] : undefined;
+    if (!session) return { errors: [{ line: params.line ?? 0, message: 'there is no session here', code: 'no-session' }] };
+    const plan = sessionPlans(entry.smtp)[session.index];
+    const start = session.separator?.range.start ?? session.range.start;
+    // File-level errors (in the variables before the first ###) prevent every session from running.
+    const errors = entry.problems
+      .filter((p) => p.severity === 'error' && ((p.range.start >= start && p.range.start <= session.range.end) || !inAnySession(entry.smtp!, p.range.start)))
+      .map((p) => ({ line: document.positionAt(p.range.start).line, message: p.message, code: p.code }));
+    return { plan, errors };
+  }
+}
+
+function inAnySession(analysis: SmtpAnalysis, offset: number): boolean {
+  return analysis.document.sessions.some((s) => (s.separator?.range.start ?? s.range.start) <= offset && offset <= s.range.end);
+}

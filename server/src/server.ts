@@ -1,0 +1,181 @@
+/**
+ * The language server: LSP wiring only. Everything it answers comes from the pure services in
+ * smtp/ and eml/ through languageService.ts; this file adapts requests and positions.
+ */
+import {
+  CodeAction,
+  CodeActionKind,
+  CompletionItemKind,
+  InsertTextFormat,
+  ProposedFeatures,
+  SymbolKind,
+  TextDocumentSyncKind,
+  TextDocuments,
+  createConnection,
+  type CompletionItem,
+  type Connection,
+  type DocumentSymbol,
+  type InitializeResult,
+  type Range,
+} from 'vscode-languageserver/node';
+import { TextDocument } from 'vscode-languageserver-textdocument';
+import { SessionPlanRequest, SessionsRequest, SettingsNotification, type ServerSettings } from '../../common/protocol';
+import type { OffsetRange } from '../../common/problem';
+import { toDiagnostics } from './diagnostics';
+import { LanguageService, type CompletionEntry, type OutlineEntry } from './languageService';
+
+export function startServer(connection: Connection): void {
+  const documents = new TextDocuments(TextDocument);
+  const service = new LanguageService();
+
+  connection.onInitialize((params): InitializeResult => {
+    const options = params.initializationOptions as Partial<ServerSettings> | undefined;
+    if (options?.externalVariables) service.setExternalVariables(options.externalVariables);
+    return {
+      capabilities: {
+        textDocumentSync: TextDocumentSyncKind.Incremental,
+        hoverProvider: true,
+        completionProvider: { triggerCharacters: ['{', '$', '@', ' ', ':', '=', '<'] },
+        documentSymbolProvider: true,
+        foldingRangeProvider: true,
+        codeActionProvider: { codeActionKinds: [CodeActionKind.QuickFix] },
+      },
+      serverInfo: { name: 'smtp-workbench', version: '0.1.0' },
+    };
+  });
+
+  const validate = (document: TextDocument) => {
+    const problems = service.problems(document);
+    void connection.sendDiagnostics({ uri: document.uri, version: document.version, diagnostics: toDiagnostics(problems, document) });
+  };
+
+  documents.onDidChangeContent((change) => validate(change.document));
+  documents.onDidClose((event) => {
+    service.forget(event.document.uri);
+    void connection.sendDiagnostics({ uri: event.document.uri, diagnostics: [] });
+  });
+
+  connection.onNotification(SettingsNotification, (settings) => {
+    service.setExternalVariables(settings.externalVariables);
+    for (const document of documents.all()) validate(document);
+  });
+
+  const toRange = (document: TextDocument, range: OffsetRange) => ({ start: document.positionAt(range.start), end: document.positionAt(range.end) });
+
+  connection.onHover((params) => {
+    const document = documents.get(params.textDocument.uri);
+    if (!document) return null;
+    const hover = service.hover(document, document.offsetAt(params.position));
+    return hover ? { contents: { kind: 'markdown', value: hover.markdown }, range: toRange(document, hover.range) } : null;
+  });
+
+  connection.onCompletion((params) => {
+    const document = documents.get(params.textDocument.uri);
+    if (!document) return [];
+    return service.completion(document, document.offsetAt(params.position)).map((entry) => toCompletionItem(entry, document, toRange));
+  });
+
+  connection.onDocumentSymbol((params) => {
+    const document = documents.get(params.textDocument.uri);
+    if (!document) return [];
+    const convert = (node: OutlineEntry): DocumentSymbol => ({
+      name: node.name || '(unnamed)',
+      detail: node.detail,
+      kind: SYMBOL_KINDS[node.kind] ?? SymbolKind.Field,
+      range: toRange(document, node.range),
+      selectionRange: toRange(document, node.selectionRange),
+      children: node.children.map(convert),
+    });
+    return service.outline(document).map(convert);
+  });
+
+  connection.onFoldingRanges((params) => {
+    const document = documents.get(params.textDocument.uri);
+    if (!document) return [];
+    return service.folding(document).map((f) => ({ startLine: f.startLine, endLine: f.endLine, ...(f.kind ? { kind: f.kind } : {}) }));
+  });
+
+  connection.onCodeAction((params) => {
+    const document = documents.get(params.textDocument.uri);
+    if (!document) return [];
+    const actions: CodeAction[] = [];
+    const wanted = new Set(params.context.diagnostics.map((d) => `${String(d.code)}@${d.range.start.line}:${d.range.start.character}`));
+    const start = document.offsetAt(params.range.start);
+    const end = document.offsetAt(params.range.end);
+    for (const problem of service.problems(document)) {
+      if (!problem.fixes) continue;
+      const position = document.positionAt(problem.range.start);
+      const key = `${problem.code}@${position.line}:${position.character}`;
+      const touches = problem.range.start <= end && problem.range.end >= start;
+      if (!wanted.has(key) && !touches) continue;
+      const diagnostic = params.context.diagnostics.find((d) => `${String(d.code)}@${d.range.start.line}:${d.range.start.character}` === key);
+      for (const fix of problem.fixes) {
+        actions.push({
+          title: fix.title,
+          kind: CodeActionKind.QuickFix,
+          isPreferred: fix.preferred,
+          diagnostics: diagnostic ? [diagnostic] : undefined,
+          edit: { changes: { [document.uri]: fix.edits.map((e) => ({ range: toRange(document, e.range), newText: e.newText })) } },
+        });
+      }
+    }
+    return actions;
+  });
+
+  connection.onRequest(SessionsRequest, (params) => {
+    const document = documents.get(params.uri);
+    return { sessions: document ? service.sessions(document) : [] };
+  });
+
+  connection.onRequest(SessionPlanRequest, (params) => {
+    const document = documents.get(params.uri);
+    if (!document) return { errors: [{ line: 0, message: 'the document is not open', code: 'not-open' }] };
+    return service.sessionPlan(document, params);
+  });
+
+  documents.listen(connection);
+  connection.listen();
+}
+
+const SYMBOL_KINDS: Record<string, SymbolKind> = {
+  session: SymbolKind.Namespace,
+  command: SymbolKind.Method,
+  directive: SymbolKind.Property,
+  variable: SymbolKind.Variable,
+  message: SymbolKind.String,
+  header: SymbolKind.Field,
+  part: SymbolKind.Module,
+  body: SymbolKind.String,
+};
+
+const COMPLETION_KINDS: Record<string, CompletionItemKind> = {
+  keyword: CompletionItemKind.Keyword,
+  command: CompletionItemKind.Function,
+  directive: CompletionItemKind.Keyword,
+  parameter: CompletionItemKind.Property,
+  variable: CompletionItemKind.Variable,
+  builtin: CompletionItemKind.Constant,
+  value: CompletionItemKind.EnumMember,
+  snippet: CompletionItemKind.Snippet,
+  code: CompletionItemKind.Value,
+};
+
+function toCompletionItem(entry: CompletionEntry, document: TextDocument, toRange: (d: TextDocument, r: OffsetRange) => Range): CompletionItem {
+  const item: CompletionItem = {
+    label: entry.label,
+    kind: COMPLETION_KINDS[entry.kind] ?? CompletionItemKind.Text,
+    detail: entry.detail,
+    sortText: entry.sortText,
+    insertTextFormat: entry.snippet ? InsertTextFormat.Snippet : InsertTextFormat.PlainText,
+  };
+  if (entry.documentation) item.documentation = { kind: 'markdown', value: entry.documentation };
+  const text = entry.insertText ?? entry.label;
+  if (entry.replaceRange) item.textEdit = { range: toRange(document, entry.replaceRange), newText: text };
+  else item.insertText = text;
+  return item;
+}
+
+// Started directly (dist/server.js, by the extension over IPC, or by `node dist/server.js --stdio`).
+if (require.main === module) {
+  startServer(createConnection(ProposedFeatures.all));
+}

@@ -1,0 +1,792 @@
+/**
+ * The rules of a `.smtp` script beyond its syntax: variables, the order of commands (RFC 5321
+ * §4.1.4 and the extensions' RFCs), the limits of RFC 5321 §4.5.3.1, security and
+ * internationalisation. It reads the tree from smtpParser.ts and never throws.
+ */
+import { parseConnectTarget, checkHostName, isIpv4, isIpv6 } from '../../../common/connectTarget';
+import type { Problem, QuickFix } from '../../../common/problem';
+import { commandFact } from '../facts/commands';
+import { mailParameter, rcptParameter } from '../facts/esmtpKeywords';
+import type {
+  AuthNode,
+  CommandNode,
+  ExpectNode,
+  MessageNode,
+  MetadataNode,
+  SessionItem,
+  SessionNode,
+  SmtpDocument,
+  TlsNode,
+  Token,
+  VariableNode,
+  VariableReference,
+} from './smtpAst';
+import { BUILTINS } from './smtpParser';
+import { problem } from './smtpProblems';
+import { fileScope, looksSecret, sessionScope, staticValue, type Scope } from './smtpScopes';
+
+export const ENGINE_AUTH_MECHANISMS = ['PLAIN', 'LOGIN', 'CRAM-MD5', 'XOAUTH2'] as const;
+const KNOWN_UNSUPPORTED_MECHANISMS = new Set(['SCRAM-SHA-1', 'SCRAM-SHA-256', 'OAUTHBEARER', 'GSSAPI', 'NTLM', 'DIGEST-MD5', 'EXTERNAL', 'ANONYMOUS']);
+export const TLS_OPTIONS = ['verify', 'sni', 'ca', 'cert', 'key', 'min'] as const;
+export const TLS_VERSIONS = ['TLSv1', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3'] as const;
+export const METADATA_KEYS = ['name', 'allow-cleartext-auth', 'pipelining', 'timeout'] as const;
+export const TIMEOUT_PHASES = ['connect', 'greeting', 'command', 'mail', 'rcpt', 'data-init', 'data-block', 'data-end', 'tls', 'all'] as const;
+
+export interface AnalyzeOptions {
+  /** Variable names defined outside the file (the selected environment, `--var`). */
+  externalVariables?: ReadonlySet<string>;
+}
+
+/** A command, AUTH, STARTTLS, DATA, BDAT or RAW item with the EXPECT lines that follow it. */
+export interface PairedStep {
+  item: CommandNode | AuthNode | MessageNode | import('./smtpAst').RawNode;
+  expects: ExpectNode[];
+}
+
+/** Pairs each step of a session with its EXPECT lines, reporting orphans and duplicates. */
+export function pairSteps(session: SessionNode, problems?: Problem[]): PairedStep[] {
+  const steps: PairedStep[] = [];
+  let current: PairedStep | undefined;
+  for (const item of session.items) {
+    if (item.kind === 'comment' || item.kind === 'metadata' || item.kind === 'variable') continue;
+    if (item.kind === 'expect') {
+      if (!current) {
+        problems?.push(problem('smtp-expect-orphan', item.range, 'EXPECT must follow the command whose reply it checks'));
+      } else if (current.expects.length > 0 && current.item.kind !== 'raw') {
+        problems?.push(problem('smtp-expect-duplicate', item.range, 'a second EXPECT for the same command: list every accepted reply on one EXPECT line'));
+      } else {
+        current.expects.push(item);
+      }
+      continue;
+    }
+    if (item.kind === 'command' || item.kind === 'auth' || item.kind === 'data' || item.kind === 'bdat' || item.kind === 'raw') {
+      current = { item, expects: [] };
+      steps.push(current);
+    } else {
+      // CONNECT and TLS take no EXPECT; an EXPECT after them is an orphan.
+      current = undefined;
+    }
+  }
+  return steps;
+}
+
+/** True when a step's EXPECT (or its implicit success) says the command is meant to succeed. */
+function expectsSuccess(step: PairedStep): boolean {
+  if (step.expects.length === 0) return true;
+  const e = step.expects[0];
+  if (e.codes.length === 0) return true;
+  return e.codes.some((c) => (c.kind === 'code' ? c.code < 400 : c.kind === 'class' ? c.class < 4 : false));
+}
+
+/** What the analysis of one session yields: cacheable while its text and the file's variables stay the same. */
+export interface SessionAnalysis {
+  problems: Problem[];
+  /** The user variables the session references, in its commands and in its own definitions. */
+  referenced: Set<string>;
+  /** The names the session defines itself. */
+  defined: Set<string>;
+  /** Its `# @name` lines, checked for uniqueness across the file. */
+  names: MetadataNode[];
+}
+
+/** Lints one DATA or BDAT body as a message; offsets are relative to the body. */
+export type BodyLinter = (body: string) => Problem[];
+
+/** Analyses one session against the file's variables. Never throws. */
+export function analyzeSession(document: SmtpDocument, session: SessionNode, file: Scope, lintBody?: BodyLinter): SessionAnalysis {
+  const problems: Problem[] = [];
+  const scope = sessionScope(file, session);
+  const used = new Set<VariableNode>();
+  checkVariableDefinitions(session.items, problems);
+  checkReferences(session.items, scope, problems, used);
+  const names: MetadataNode[] = [];
+  checkSessionRules(session, scope, problems, names);
+  const defined = new Set<string>();
+  const own: VariableNode[] = [];
+  for (const item of session.items) {
+    if (item.kind === 'variable' && item.value) {
+      defined.add(item.name.text);
+      own.push(item);
+    }
+  }
+  checkCycles(scope, own, problems);
+  for (const def of own) {
+    if (!used.has(def) && !file.external.has(def.name.text)) problems.push(unused(def));
+  }
+  const referenced = new Set<string>();
+  for (const item of session.items) for (const ref of item.references) if (!ref.builtin) referenced.add(ref.name);
+  if (lintBody) {
+    for (const item of session.items) {
+      if ((item.kind === 'data' || item.kind === 'bdat') && item.body && item.body.lines.length > 0) {
+        const base = item.body.range.start;
+        for (const p of lintBody(document.text.slice(base, item.body.range.end))) problems.push(shiftProblem(p, base));
+      }
+    }
+  }
+  return { problems, referenced, defined, names };
+}
+
+function shiftProblem(p: Problem, base: number): Problem {
+  const shifted: Problem = { ...p, range: { start: p.range.start + base, end: p.range.end + base } };
+  if (p.fixes) shifted.fixes = p.fixes.map((f) => ({ ...f, edits: f.edits.map((e) => ({ ...e, range: { start: e.range.start + base, end: e.range.end + base } })) }));
+  return shifted;
+}
+
+function unused(def: VariableNode): Problem {
+  return { ...problem('smtp-variable-unused', def.name.range, `the variable "${def.name.text}" is never used`), tags: ['unnecessary'] };
+}
+
+export interface AnalyzeDocumentOptions extends AnalyzeOptions {
+  lintBody?: BodyLinter;
+  /** Supplies a session's analysis, from a cache when the session has not changed. */
+  sessionAnalysis?: (session: SessionNode, file: Scope, fileSignature: string) => SessionAnalysis;
+}
+
+/** A key that changes whenever the file's variables change, so cached session analyses stay valid. */
+export function fileSignature(document: SmtpDocument, external: ReadonlySet<string>): string {
+  let out = [...external].sort().join(',');
+  for (const item of document.preamble) if (item.kind === 'variable') out += `\n${item.name.text}=${item.value?.text ?? ''}`;
+  return out;
+}
+
+export function analyzeDocument(document: SmtpDocument, options: AnalyzeDocumentOptions = {}): Problem[] {
+  const problems: Problem[] = [];
+  const external = options.externalVariables ?? new Set<string>();
+  const file = fileScope(document, external);
+  const usedInPreamble = new Set<VariableNode>();
+
+  checkVariableDefinitions(document.preamble, problems);
+  checkReferences(document.preamble, file, problems, usedInPreamble);
+  for (const item of document.preamble) {
+    if (item.kind === 'metadata') problems.push(problem('smtp-metadata-unknown', item.range, 'metadata belongs inside a session, after its ### line'));
+  }
+  checkCycles(file, [...file.variables.values()], problems);
+
+  const signature = fileSignature(document, external);
+  const analyses = document.sessions.map((session) =>
+    options.sessionAnalysis ? options.sessionAnalysis(session, file, signature) : analyzeSession(document, session, file, options.lintBody),
+  );
+  const names = new Map<string, MetadataNode>();
+  for (const analysis of analyses) {
+    problems.push(...analysis.problems);
+    for (const node of analysis.names) {
+      const value = node.value!.text;
+      const previous = names.get(value);
+      if (previous) problems.push(problem('smtp-session-name', node.value!.range, `the name "${value}" is already used on line ${previous.line + 1}`));
+      else names.set(value, node);
+    }
+  }
+  // A file variable is used when the preamble references it, or a session that does not define
+  // the same name itself.
+  for (const item of document.preamble) {
+    if (item.kind !== 'variable' || !item.value || usedInPreamble.has(item) || external.has(item.name.text)) continue;
+    if (file.variables.get(item.name.text) !== item) continue; // A duplicate, reported as such.
+    const name = item.name.text;
+    if (!analyses.some((a) => a.referenced.has(name) && !a.defined.has(name))) problems.push(unused(item));
+  }
+  return problems;
+}
+
+function checkVariableDefinitions(items: SessionItem[], problems: Problem[]): void {
+  const seen = new Map<string, VariableNode>();
+  for (const item of items) {
+    if (item.kind !== 'variable' || !item.value) continue;
+    const previous = seen.get(item.name.text);
+    if (previous) {
+      problems.push(problem('smtp-variable-duplicate', item.name.range, `"${item.name.text}" is already defined above in the same scope; this later definition wins`));
+    }
+    seen.set(item.name.text, item);
+    if (looksSecret(item.name.text) && item.value.text !== '' && !item.value.text.includes('{{')) {
+      problems.push(secretFix(item.value, item.name.text, 'a secret written literally ends up in git and in every copy of the script'));
+    }
+  }
+}
+
+function secretFix(token: Token, suggestedName: string, message: string): Problem {
+  const name = suggestedName.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^-+|-+$/g, '') || 'smtp-password';
+  return problem('smtp-security-literal-secret', token.range, message, [
+    { title: `Move the secret to {{$secret ${name}}}`, edits: [{ range: token.range, newText: `{{$secret ${name}}}` }], preferred: true },
+  ]);
+}
+
+/** Checks every reference: defined, well-formed built-ins. Marks the definitions used. */
+function checkReferences(items: SessionItem[], scope: Scope, problems: Problem[], used: Set<VariableNode>): void {
+  for (const item of items) {
+    for (const ref of item.references) checkReference(ref, scope, problems, used);
+  }
+}
+
+function checkReference(ref: VariableReference, scope: Scope, problems: Problem[], used: Set<VariableNode>): void {
+  if (ref.builtin) {
+    const builtin = BUILTINS[ref.name];
+    if (!builtin) {
+      problems.push(problem('smtp-variable-builtin-unknown', ref.nameRange, `unknown built-in "$${ref.name}": use ${Object.keys(BUILTINS).map((b) => '$' + b).join(', ')}`));
+    } else if (builtin.argument && !ref.argument) {
+      problems.push(problem('smtp-variable-builtin-argument', ref.range, `$${ref.name} needs a name: {{$${ref.name} NAME}}`));
+    } else if (!builtin.argument && ref.argument) {
+      problems.push(problem('smtp-variable-builtin-argument', ref.argument.range, `$${ref.name} takes no argument`));
+    }
+    return;
+  }
+  if (!/^[A-Za-z_][\w.-]*$/.test(ref.name)) return; // Reported by the parser.
+  const definition = scope.variables.get(ref.name);
+  if (definition) {
+    used.add(definition);
+    return;
+  }
+  if (scope.external.has(ref.name)) return;
+  problems.push(problem('smtp-variable-undefined', ref.nameRange, `the variable "${ref.name}" is not defined: add "@${ref.name} = value" or define it in the selected environment`));
+}
+
+/** Reports variables, among `starts`, whose values reference each other in a cycle. */
+function checkCycles(scope: Scope, starts: VariableNode[], problems: Problem[]): void {
+  for (const start of starts) {
+    const path: VariableNode[] = [];
+    const visit = (node: VariableNode): boolean => {
+      if (path.includes(node)) return node === start;
+      if (path.length > 64) return false;
+      path.push(node);
+      for (const ref of node.references) {
+        if (ref.builtin) continue;
+        const next = scope.variables.get(ref.name);
+        if (next && visit(next)) return true;
+      }
+      path.pop();
+      return false;
+    };
+    if (visit(start)) {
+      problems.push(problem('smtp-variable-cycle', start.name.range, `"${start.name.text}" references itself through ${path.map((p) => p.name.text).join(' → ')} → ${start.name.text}`));
+    }
+  }
+}
+
+/** The state of a session as the linter follows it (RFC 5321 §4.1.4). */
+interface SessionState {
+  scheme: 'smtp' | 'submission' | 'smtps' | 'lmtp' | 'mx' | 'local' | 'unknown';
+  greeted: boolean;
+  /** TLS is in force: implicit TLS, or after STARTTLS. */
+  tls: boolean;
+  starttls: boolean;
+  /** STARTTLS happened and no EHLO followed yet (RFC 3207 §4.2). */
+  needGreetingAfterTls: boolean;
+  authenticated: boolean;
+  /** The MAIL command of the current transaction, if one is open. */
+  mail?: CommandNode;
+  recipients: number;
+  usedBdat: boolean;
+  quit: boolean;
+  /** After RAW, the linter no longer knows the session's state. */
+  raw: boolean;
+}
+
+function checkSessionRules(session: SessionNode, scope: Scope, problems: Problem[], names: MetadataNode[]): void {
+  let allowCleartextAuth = false;
+  let firstCommandSeen = false;
+  let connect: SessionItem | undefined;
+  const tlsOptions = new Map<string, Token>();
+
+  for (const item of session.items) if (item.kind === 'metadata') allowCleartextAuth ||= checkMetadata(item, problems, names);
+
+  const state: SessionState = {
+    scheme: 'local',
+    greeted: false,
+    tls: false,
+    starttls: false,
+    needGreetingAfterTls: false,
+    authenticated: false,
+    recipients: 0,
+    usedBdat: false,
+    quit: false,
+    raw: false,
+  };
+
+  // CONNECT and TLS first, since they decide the rules for everything else.
+  for (const item of session.items) {
+    if (item.kind === 'connect') {
+      if (connect) {
+        problems.push(problem('smtp-connect-duplicate', item.range, 'the session already has a CONNECT line'));
+        continue;
+      }
+      connect = item;
+      state.scheme = checkConnect(item, scope, problems);
+      state.tls = state.scheme === 'smtps';
+    }
+  }
+
+  const steps = pairSteps(session, problems);
+  const stepOf = new Map(steps.map((s) => [s.item as SessionItem, s]));
+
+  for (const item of session.items) {
+    if (item.kind === 'connect') {
+      if (firstCommandSeen && item === connect) problems.push(problem('smtp-connect-late', item.range, 'CONNECT must come before the first command of the session'));
+      continue;
+    }
+    if (item.kind === 'tls') {
+      checkTls(item, tlsOptions, problems);
+      if (state.tls && state.scheme !== 'smtps') problems.push(problem('smtp-tls-late', item.range, 'TLS has already started on this connection; these options do not apply to it'));
+      continue;
+    }
+    const step = stepOf.get(item);
+    if (!step) continue;
+    firstCommandSeen = true;
+    if (state.quit && !state.raw) {
+      problems.push(problem('smtp-order-after-quit', rangeOfVerb(item), 'nothing can follow QUIT: the server closes the connection (RFC 5321 §4.1.1.10)'));
+    }
+    const ok = expectsSuccess(step);
+    switch (item.kind) {
+      case 'raw':
+        state.raw = true;
+        break;
+      case 'auth':
+        checkAuth(item, state, allowCleartextAuth, problems);
+        if (ok) state.authenticated = true;
+        break;
+      case 'data':
+      case 'bdat':
+        checkMessage(item, state, step, problems);
+        break;
+      case 'command':
+        checkCommand(item, state, scope, ok, problems);
+        break;
+    }
+  }
+}
+
+function rangeOfVerb(item: SessionItem) {
+  if (item.kind === 'command' || item.kind === 'data' || item.kind === 'bdat') return item.verbToken.range;
+  if (item.kind === 'auth' || item.kind === 'raw') return item.keyword.range;
+  return item.range;
+}
+
+/** Checks a metadata line; returns true when it opts in to cleartext AUTH. */
+function checkMetadata(item: MetadataNode, problems: Problem[], names: MetadataNode[]): boolean {
+  const key = item.key.text.toLowerCase();
+  switch (key) {
+    case 'name': {
+      const value = item.value?.text ?? '';
+      if (!/^[\w.-]+$/.test(value)) {
+        problems.push(problem('smtp-session-name', item.value?.range ?? item.key.range, 'a session name is letters, digits, "-", "_" and "."'));
+      } else {
+        names.push(item);
+      }
+      return false;
+    }
+    case 'allow-cleartext-auth':
+    case 'pipelining':
+      if (item.value) problems.push(problem('smtp-metadata-value', item.value.range, `# @${key} takes no value`));
+      return key === 'allow-cleartext-auth';
+    case 'timeout': {
+      const parts = (item.value?.text ?? '').split(/\s+/).filter(Boolean);
+      if (parts.length === 0) problems.push(problem('smtp-metadata-value', item.range, `# @timeout needs phase=seconds, with phases ${TIMEOUT_PHASES.join(', ')}`));
+      let offset = item.value?.range.start ?? item.range.end;
+      for (const part of parts) {
+        const at = item.value ? item.value.range.start + item.value.text.indexOf(part, offset - item.value.range.start) : offset;
+        const m = /^([a-z-]+)=(\d+(?:\.\d+)?)$/.exec(part);
+        if (!m || !(TIMEOUT_PHASES as readonly string[]).includes(m[1]) || Number(m[2]) <= 0) {
+          problems.push(problem('smtp-metadata-value', { start: at, end: at + part.length }, `"${part}" is not phase=seconds, with phases ${TIMEOUT_PHASES.join(', ')}`));
+        }
+        offset = at + part.length;
+      }
+      return false;
+    }
+    default:
+      problems.push(problem('smtp-metadata-unknown', item.key.range, `unknown metadata "@${item.key.text}": use ${METADATA_KEYS.map((k) => '@' + k).join(', ')}`));
+      return false;
+  }
+}
+
+function checkConnect(item: Extract<SessionItem, { kind: 'connect' }>, scope: Scope, problems: Problem[]): SessionState['scheme'] {
+  if (!item.url) {
+    problems.push(problem('smtp-connect-url', item.range, 'CONNECT needs a target: smtp://host:port, smtps://host, submission://host, lmtp://host:port, mx:domain or local'));
+    return 'unknown';
+  }
+  const value = staticValue(item.url.text, scope);
+  if (value === undefined) {
+    // The target depends on a value known only at run time; guess the scheme from what is written.
+    const scheme = /^(smtp|submission|smtps|lmtp|mx)\b/i.exec(item.url.text)?.[1]?.toLowerCase();
+    return (scheme as SessionState['scheme'] | undefined) ?? 'unknown';
+  }
+  const parsed = parseConnectTarget(value);
+  if (!parsed.ok) {
+    const exact = value === item.url.text;
+    problems.push(
+      problem(
+        'smtp-connect-url',
+        exact ? { start: item.url.range.start + parsed.start, end: item.url.range.start + parsed.end } : item.url.range,
+        exact ? parsed.message : `${parsed.message} (the target is "${value}")`,
+      ),
+    );
+    return 'unknown';
+  }
+  const target = parsed.target;
+  return target.kind === 'host' ? target.scheme : target.kind;
+}
+
+function checkTls(item: TlsNode, seen: Map<string, Token>, problems: Problem[]): void {
+  for (const option of item.options) {
+    const key = option.key.text.toLowerCase();
+    if (!(TLS_OPTIONS as readonly string[]).includes(key)) {
+      problems.push(problem('smtp-tls-option', option.key.range, `unknown TLS option "${option.key.text}": use ${TLS_OPTIONS.map((o) => o + '=').join(', ')}`));
+      continue;
+    }
+    if (!option.value || option.value.text === '') {
+      problems.push(problem('smtp-tls-option', option.range, `${key} needs a value: ${key}=…`));
+      continue;
+    }
+    const previous = seen.get(key);
+    if (previous) problems.push(problem('smtp-tls-option', option.key.range, `${key} is already set`));
+    seen.set(key, option.value);
+    const value = option.value.text;
+    if (key === 'verify') {
+      if (!/^(on|off|true|false|yes|no)$/i.test(value)) problems.push(problem('smtp-tls-option', option.value.range, 'verify is on or off'));
+      else if (/^(off|false|no)$/i.test(value)) {
+        problems.push(problem('smtp-security-tls-verify-off', option.range, 'certificate verification is off: the session cannot tell the real server from an impostor; prefer ca=FILE for a private CA'));
+      }
+    } else if (key === 'min' && !(TLS_VERSIONS as readonly string[]).includes(value)) {
+      problems.push(problem('smtp-tls-option', option.value.range, `min is one of ${TLS_VERSIONS.join(', ')}`));
+    } else if (key === 'sni' && !value.includes('{{') && checkHostName(value)) {
+      problems.push(problem('smtp-tls-option', option.value.range, `sni must be a host name: ${checkHostName(value)}`));
+    }
+  }
+  const keys = new Set(item.options.map((o) => o.key.text.toLowerCase()));
+  if (keys.has('cert') !== keys.has('key') && !(seen.has('cert') && seen.has('key'))) {
+    problems.push(problem('smtp-tls-option', item.range, 'a client certificate needs both cert=FILE and key=FILE'));
+  }
+}
+
+function checkAuth(item: AuthNode, state: SessionState, allowCleartext: boolean, problems: Problem[]): void {
+  if (!item.mechanism) {
+    problems.push(problem('smtp-auth-arguments', item.range, `AUTH needs a mechanism, a user and a secret: AUTH PLAIN user {{$secret smtp-password}}`));
+  } else {
+    const mech = item.mechanism.text.toUpperCase();
+    if (!(ENGINE_AUTH_MECHANISMS as readonly string[]).includes(mech)) {
+      problems.push(
+        problem(
+          'smtp-auth-mechanism',
+          item.mechanism.range,
+          KNOWN_UNSUPPORTED_MECHANISMS.has(mech)
+            ? `the engine does not perform ${mech}; use ${ENGINE_AUTH_MECHANISMS.join(', ')}, or RAW lines for a manual exchange`
+            : `unknown mechanism "${item.mechanism.text}": use ${ENGINE_AUTH_MECHANISMS.join(', ')}`,
+        ),
+      );
+    }
+    if (item.args.length !== 2) {
+      problems.push(problem('smtp-auth-arguments', item.args.length > 2 ? item.args[2].range : item.range, `AUTH ${mech} needs exactly a user and a ${mech === 'XOAUTH2' ? 'token' : 'secret'}`));
+    } else if (!item.args[1].text.includes('{{')) {
+      problems.push(secretFix(item.args[1], mech === 'XOAUTH2' ? 'oauth-token' : 'smtp-password', 'the password is written in the script: it ends up in git and in every copy'));
+    }
+  }
+  if (state.raw) return;
+  if (!state.greeted) problems.push(problem('smtp-order-auth-before-ehlo', item.keyword.range, 'send EHLO first: servers offer AUTH only in the EHLO reply (RFC 4954 §3)'));
+  if (state.mail) problems.push(problem('smtp-order-auth-in-transaction', item.keyword.range, 'AUTH is not permitted during a mail transaction (RFC 4954 §4)'));
+  if (state.authenticated) problems.push(problem('smtp-order-auth-twice', item.keyword.range, 'the session is already authenticated; a second AUTH is refused with 503 (RFC 4954 §4)'));
+  if (!state.tls && !allowCleartext) {
+    problems.push(
+      problem(
+        'smtp-security-cleartext-auth',
+        item.keyword.range,
+        'AUTH on a connection without TLS sends the credentials in clear: add STARTTLS before it, connect with smtps://, or opt in with "# @allow-cleartext-auth"',
+      ),
+    );
+  }
+}
+
+function checkCommand(item: CommandNode, state: SessionState, scope: Scope, ok: boolean, problems: Problem[]): void {
+  const fact = commandFact(item.name);
+  const verb = item.verbToken.range;
+  if (!fact || item.name === 'AUTH') {
+    problems.push(problem('smtp-command-unknown', verb, `unknown command "${item.verbToken.text}": it is sent as written`));
+  }
+  checkCommandLineLength(item, problems);
+  if (fact) {
+    if (fact.args === 'none' && item.argument && item.name !== 'DATA') {
+      problems.push(problem('smtp-syntax-argument', item.argument.range, `${item.name} takes no argument`, [
+        { title: `Remove the argument of ${item.name}`, edits: [{ range: { start: item.verbToken.range.end, end: item.argument.range.end }, newText: '' }] },
+      ]));
+    } else if (fact.args === 'required' && !item.argument) {
+      problems.push(problem('smtp-syntax-argument', verb, `${item.name} needs an argument: ${fact.syntax}`));
+    }
+  }
+  if (state.raw) return;
+
+  switch (item.name) {
+    case 'HELO':
+    case 'EHLO':
+    case 'LHLO': {
+      if (item.argument) checkGreetingArgument(item.argument, scope, problems);
+      if (item.name === 'LHLO' && state.scheme !== 'lmtp' && state.scheme !== 'unknown') {
+        problems.push(problem('smtp-order-lhlo-on-smtp', verb, 'LHLO is LMTP\'s greeting; an SMTP server expects EHLO (RFC 2033 §4.1)'));
+      }
+      if (item.name !== 'LHLO' && state.scheme === 'lmtp') {
+        problems.push(problem('smtp-order-ehlo-on-lmtp', verb, `an LMTP server expects LHLO, not ${item.name} (RFC 2033 §4.1)`, [
+          { title: 'Replace with LHLO', edits: [{ range: verb, newText: 'LHLO' }], preferred: true },
+        ]));
+      }
+      if (ok) {
+        state.greeted = true;
+        state.needGreetingAfterTls = false;
+        state.mail = undefined;
+        state.recipients = 0;
+      }
+      break;
+    }
+    case 'STARTTLS':
+      if (state.scheme === 'smtps') problems.push(problem('smtp-order-starttls-implicit-tls', verb, 'smtps:// already uses TLS from the start (RFC 8314); STARTTLS would be refused'));
+      else if (state.starttls) problems.push(problem('smtp-order-starttls-twice', verb, 'TLS is already active: a second STARTTLS is refused with 503 (RFC 3207 §4.2)'));
+      else if (!state.greeted) problems.push(problem('smtp-order-starttls-before-ehlo', verb, 'send EHLO first: STARTTLS is offered only in the EHLO reply (RFC 3207 §4)'));
+      if (state.mail) problems.push(problem('smtp-order-starttls-in-transaction', verb, 'STARTTLS during a mail transaction'));
+      if (ok) {
+        state.starttls = true;
+        state.tls = true;
+        state.greeted = false;
+        state.needGreetingAfterTls = true;
+        state.mail = undefined;
+        state.recipients = 0;
+      }
+      break;
+    case 'MAIL':
+      checkPath(item, 'FROM', state, scope, problems);
+      if (state.needGreetingAfterTls) {
+        problems.push(problem('smtp-order-ehlo-after-starttls', verb, 'after STARTTLS the client must send EHLO again before MAIL (RFC 3207 §4.2)'));
+      } else if (!state.greeted) {
+        problems.push(problem('smtp-order-mail-before-helo', verb, 'MAIL before EHLO or HELO: the server expects a greeting first (RFC 5321 §4.1.4)'));
+      }
+      if (state.mail && ok) problems.push(problem('smtp-order-mail-in-transaction', verb, `a transaction is already open (MAIL FROM:<${state.mail.path?.address.text ?? ''}>): finish it with DATA or RSET first`));
+      if (ok) {
+        state.mail = item;
+        state.recipients = 0;
+        state.usedBdat = false;
+      }
+      break;
+    case 'RCPT':
+      checkPath(item, 'TO', state, scope, problems);
+      if (!state.mail) problems.push(problem('smtp-order-rcpt-before-mail', verb, 'RCPT before MAIL: a recipient needs an open transaction (RFC 5321 §4.1.4)'));
+      if (ok) state.recipients++;
+      break;
+    case 'RSET':
+      state.mail = undefined;
+      state.recipients = 0;
+      break;
+    case 'QUIT':
+      state.quit = true;
+      break;
+    case 'TURN':
+      problems.push(problem('smtp-security-turn', verb, 'TURN reverses the roles without authenticating the client: obsolete and insecure (RFC 2645 §1)'));
+      break;
+    case 'VRFY':
+    case 'EXPN':
+      problems.push(problem('smtp-security-harvesting', verb, `${item.name} tells the client which addresses exist; servers often disable it against address harvesting (RFC 5321 §7.3)`));
+      break;
+  }
+}
+
+function checkCommandLineLength(item: CommandNode, problems: Problem[]): void {
+  // RFC 5321 §4.5.3.1.4: a command line is at most 512 octets, CRLF included.
+  const text = item.verbToken.text + (item.argument ? ' ' + item.argument.text : '');
+  const octets = Buffer.byteLength(text, 'utf8') + 2;
+  if (octets > 512) problems.push(problem('smtp-limit-command-line', item.range, `the command line is ${octets} octets with CRLF; the limit is 512`));
+}
+
+function checkGreetingArgument(arg: Token, scope: Scope, problems: Problem[]): void {
+  const value = staticValue(arg.text, scope);
+  if (value === undefined) return;
+  if (/\s/.test(value)) {
+    problems.push(problem('smtp-syntax-domain', arg.range, 'the greeting takes one domain or address literal'));
+    return;
+  }
+  if (value.startsWith('[')) {
+    const inner = value.endsWith(']') ? value.slice(1, -1) : '';
+    if (!(isIpv4(inner) || (/^IPv6:/i.test(inner) && isIpv6(inner.slice(5))))) {
+      problems.push(problem('smtp-syntax-domain', arg.range, 'an address literal is [IPv4] or [IPv6:address] (RFC 5321 §4.1.3)'));
+    }
+    return;
+  }
+  const bad = checkHostName(value);
+  if (bad) problems.push(problem('smtp-syntax-domain', arg.range, `${bad}; use the client's fully qualified domain name or an address literal like [192.0.2.1]`));
+}
+
+/** Checks the path and parameters of MAIL FROM or RCPT TO (RFC 5321 §4.1.2, §4.5.3.1). */
+function checkPath(item: CommandNode, keyword: 'FROM' | 'TO', state: SessionState, scope: Scope, problems: Problem[]): void {
+  const verb = item.name;
+  if (!item.argument) {
+    problems.push(problem('smtp-syntax-path-keyword', item.verbToken.range, `${verb} needs ${keyword}:<address>`));
+    return;
+  }
+  if (!item.pathKeyword || item.pathKeyword.text.replace(/\s*:$/, '').toUpperCase() !== keyword) {
+    const range = item.pathKeyword?.range ?? item.argument.range;
+    problems.push(problem('smtp-syntax-path-keyword', range, `${verb} is written ${verb} ${keyword}:<address>`));
+    return;
+  }
+  if (/\s:$/.test(item.pathKeyword.text)) {
+    problems.push(problem('smtp-syntax-path-keyword', item.pathKeyword.range, `no blank before the colon: ${keyword}:`));
+  }
+  const path = item.path;
+  if (!path) {
+    problems.push(problem('smtp-syntax-path-brackets', item.pathKeyword.range, `${keyword}: needs an address in angle brackets, e.g. ${keyword}:<${keyword === 'FROM' ? '' : 'bob@example.test'}>`));
+    return;
+  }
+  if (path.range.start > item.pathKeyword.range.end) {
+    problems.push(problem('smtp-syntax-path-space', { start: item.pathKeyword.range.end, end: path.range.start }, `RFC 5321 allows no blank after "${keyword}:"; strict servers answer 501`, [
+      { title: 'Remove the blank', edits: [{ range: { start: item.pathKeyword.range.end, end: path.range.start }, newText: '' }], preferred: true },
+    ]));
+  }
+  if (!path.bracketed) {
+    problems.push(
+      problem('smtp-syntax-path-brackets', path.range, 'the path must be written in angle brackets', [
+        {
+          title: 'Add angle brackets',
+          edits: path.range.start === path.address.range.start
+            ? [{ range: path.range, newText: `<${path.address.text}>` }]
+            : [{ range: { start: path.range.end, end: path.range.end }, newText: '>' }],
+          preferred: true,
+        },
+      ]),
+    );
+  }
+  const raw = path.address.text;
+  const address = staticValue(raw, scope);
+  if (address !== undefined) checkAddress(item, address, raw === address, path.address.range, keyword, state, problems);
+  checkParameters(item, keyword, problems);
+}
+
+function checkAddress(
+  item: CommandNode,
+  address: string,
+  exact: boolean,
+  range: { start: number; end: number },
+  keyword: 'FROM' | 'TO',
+  state: SessionState,
+  problems: Problem[],
+): void {
+  if (address === '') {
+    if (keyword === 'TO') problems.push(problem('smtp-syntax-null-path', range.start === range.end ? item.path!.range : range, 'the null path <> is allowed only in MAIL FROM (RFC 5321 §4.1.1.3)'));
+    return;
+  }
+  // A source route (@a,@b:user@domain) is obsolete but must be accepted (RFC 5321 §4.1.2, C).
+  const mailbox = address.replace(/^(@[^,:]+,)*@[^,:]+:/, '');
+  const at = mailbox.lastIndexOf('@');
+  if (at < 0) {
+    if (keyword === 'TO' && /^postmaster$/i.test(mailbox)) return;
+    problems.push(problem('smtp-syntax-address', range, `"${address}" has no domain: write local-part@domain`));
+    return;
+  }
+  const local = mailbox.slice(0, at);
+  const domain = mailbox.slice(at + 1);
+  const localOctets = Buffer.byteLength(local, 'utf8');
+  const domainOctets = Buffer.byteLength(domain, 'utf8');
+  const pathOctets = Buffer.byteLength(address, 'utf8') + 2;
+  const sub = (from: number, length: number) => (exact ? { start: range.start + from, end: range.start + from + length } : range);
+  const localStart = address.length - mailbox.length;
+  if (!validLocalPart(local)) problems.push(problem('smtp-syntax-address', sub(localStart, local.length), `"${local}" is not a valid local-part: use a dot-atom or a quoted string`));
+  if (domainOctets <= 255 && !validDomainOrLiteral(domain)) problems.push(problem('smtp-syntax-address', sub(localStart + at + 1, domain.length), `"${domain}" is not a valid domain or address literal`));
+  if (localOctets > 64) problems.push(problem('smtp-limit-local-part', sub(localStart, local.length), `the local-part is ${localOctets} octets; the limit is 64`));
+  if (domainOctets > 255) problems.push(problem('smtp-limit-domain', sub(localStart + at + 1, domain.length), `the domain is ${domainOctets} octets; the limit is 255`));
+  if (pathOctets > 256) problems.push(problem('smtp-limit-path', item.path!.range, `the path is ${pathOctets} octets with its brackets; the limit is 256`));
+  // RFC 6531 §3.4: a non-ASCII address needs SMTPUTF8 on the transaction's MAIL FROM.
+  if (/[^\x00-\x7f]/.test(address)) {
+    const mail = keyword === 'FROM' ? item : state.mail;
+    if (mail && !mail.parameters.some((p) => p.name.text.toUpperCase() === 'SMTPUTF8')) {
+      problems.push(problem('smtp-i18n-smtputf8-required', range, 'a non-ASCII address needs SMTPUTF8 on MAIL FROM (RFC 6531 §3.4)', [appendParameter(mail, 'SMTPUTF8')]));
+    }
+  }
+}
+
+function appendParameter(mail: CommandNode, parameter: string): QuickFix {
+  return { title: `Add ${parameter} to MAIL FROM`, edits: [{ range: { start: mail.range.end, end: mail.range.end }, newText: ` ${parameter}` }], preferred: true };
+}
+
+const ATEXT = /^[A-Za-z0-9!#$%&'*+/=?^_`{|}~\u0080-\uffff-]+$/;
+
+function validLocalPart(local: string): boolean {
+  if (local.startsWith('"')) return /^"(?:[^"\\\r\n]|\\[\x20-\x7e])*"$/.test(local);
+  return local !== '' && local.split('.').every((atom) => ATEXT.test(atom));
+}
+
+function validDomainOrLiteral(domain: string): boolean {
+  if (domain.startsWith('[')) {
+    const inner = domain.endsWith(']') ? domain.slice(1, -1) : '';
+    return isIpv4(inner) || (/^IPv6:/i.test(inner) && isIpv6(inner.slice(5))) || /^[A-Za-z0-9-]*[A-Za-z0-9]:[\x21-\x5a\x5e-\x7e]+$/.test(inner);
+  }
+  return checkHostName(domain) === undefined;
+}
+
+function checkParameters(item: CommandNode, keyword: 'FROM' | 'TO', problems: Problem[]): void {
+  const seen = new Set<string>();
+  for (const param of item.parameters) {
+    const name = param.name.text.toUpperCase();
+    if (seen.has(name)) problems.push(problem('smtp-param-duplicate', param.range, `${name} is given twice`));
+    seen.add(name);
+    if (param.name.text.includes('{{') || param.value?.text.includes('{{')) continue;
+    const fact = keyword === 'FROM' ? mailParameter(name) : rcptParameter(name);
+    if (!fact) {
+      const other = keyword === 'FROM' ? rcptParameter(name) : mailParameter(name);
+      if (other) problems.push(problem('smtp-param-value', param.name.range, `${name} is a ${keyword === 'FROM' ? 'RCPT TO' : 'MAIL FROM'} parameter`));
+      else problems.push(problem('smtp-param-unknown', param.name.range, `unknown ${keyword === 'FROM' ? 'MAIL' : 'RCPT'} parameter "${param.name.text}": it is sent as written`));
+      continue;
+    }
+    const error = fact.validate(param.value?.text);
+    if (error) problems.push(problem('smtp-param-value', param.value?.range ?? param.range, `${name}: ${error}`));
+  }
+}
+
+function checkMessage(item: MessageNode, state: SessionState, step: PairedStep, problems: Problem[]): void {
+  const verb = item.verbToken.range;
+  const name = item.kind === 'data' ? 'DATA' : 'BDAT';
+  if (item.extra) {
+    problems.push(problem('smtp-syntax-argument', item.extra.range, item.kind === 'data' ? 'DATA takes no argument but "< file"' : 'BDAT takes "< file" and "chunk=N"'));
+  }
+  if (item.body) checkBody(item, state, problems);
+  if (state.raw) return;
+  if (state.needGreetingAfterTls) {
+    problems.push(problem('smtp-order-ehlo-after-starttls', verb, 'after STARTTLS the client must send EHLO again (RFC 3207 §4.2)'));
+  }
+  // A DATA that the script expects to be refused (EXPECT 554 …) is a deliberate probe.
+  const probing = !expectsSuccess(step);
+  if (!probing) {
+    if (!state.mail) problems.push(problem('smtp-order-data-before-rcpt', verb, `${name} before MAIL and RCPT: there is no transaction (RFC 5321 §4.1.4)`));
+    else if (state.recipients === 0) problems.push(problem('smtp-order-data-before-rcpt', verb, `${name} before a successful RCPT: the server answers 554 (RFC 5321 §4.1.1.4)`));
+  }
+  if (item.kind === 'data' && state.usedBdat) problems.push(problem('smtp-order-bdat-after-data', verb, 'DATA after BDAT in the same transaction is refused (RFC 3030 §2)'));
+  if (item.kind === 'bdat') state.usedBdat = true;
+  state.mail = undefined;
+  state.recipients = 0;
+  state.usedBdat = false;
+}
+
+/** Checks an inline body: leading dots, line lengths, 8-bit data (RFC 5321 §4.5.2, §4.5.3.1.6; RFC 6152, 6532). */
+function checkBody(item: MessageNode, state: SessionState, problems: Problem[]): void {
+  let inHeaders = true;
+  let eightBitHeaders: Token | undefined;
+  let eightBitBody: Token | undefined;
+  for (const line of item.body!.lines) {
+    const text = line.text;
+    if (inHeaders && text === '') inHeaders = false;
+    if (text.startsWith('.') && !text.startsWith('..')) {
+      problems.push(
+        problem('smtp-data-single-dot', { start: line.range.start, end: line.range.start + 1 }, 'the server removes a leading "." (RFC 5321 §4.5.2): write ".." for a line that starts with a dot', [
+          { title: 'Double the leading dot', edits: [{ range: { start: line.range.start, end: line.range.start }, newText: '.' }], preferred: true },
+        ]),
+      );
+    }
+    if (text.length > 300) {
+      const octets = Buffer.byteLength(text, 'utf8') + 2;
+      if (octets > 1000) problems.push(problem('smtp-limit-text-line', line.range, `the line is ${octets} octets with CRLF; the limit is 1000 (RFC 5321 §4.5.3.1.6)`));
+    }
+    if (/[^\x00-\x7f]/.test(text) && !text.includes('{{')) {
+      if (inHeaders) eightBitHeaders ??= line;
+      else eightBitBody ??= line;
+    }
+  }
+  const mail = state.mail;
+  if (!mail || state.raw) return;
+  const params = new Map(mail.parameters.map((p) => [p.name.text.toUpperCase(), p.value?.text.toUpperCase() ?? '']));
+  if (eightBitHeaders && !params.has('SMTPUTF8')) {
+    problems.push(problem('smtp-i18n-utf8-headers', eightBitHeaders.range, 'UTF-8 in header fields needs SMTPUTF8 on MAIL FROM (RFC 6532 §3)', [appendParameter(mail, 'SMTPUTF8')]));
+  }
+  const body = params.get('BODY');
+  if (eightBitBody && body !== '8BITMIME' && body !== 'BINARYMIME') {
+    problems.push(problem('smtp-i18n-8bit-body', eightBitBody.range, '8-bit text in the body needs BODY=8BITMIME on MAIL FROM (RFC 6152 §3); without it the server may refuse or damage the message', [
+      appendParameter(mail, 'BODY=8BITMIME'),
+    ]));
+  }
+}

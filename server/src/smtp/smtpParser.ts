@@ -1,0 +1,712 @@
+/**
+ * A hand-written, never-throwing parser for `.smtp` scripts (docs/smtp-language.md). It works line
+ * by line: each line is classified by how it starts, so a broken line never disturbs the next one,
+ * and `DATA`/`BDAT` bodies are consumed up to their `.` terminator. A `###` line always starts a
+ * session, even inside a body that was never terminated: that is how the parser recovers while the
+ * user is still typing a message.
+ *
+ * The parser only builds the tree and reports problems of form (syntax); the rules of order,
+ * limits, security and variables live in smtpAnalyzer.ts.
+ */
+import type { Problem } from '../../../common/problem';
+import type {
+  AuthNode,
+  CommandNode,
+  ConnectNode,
+  ExpectNode,
+  ExpectPatternNode,
+  MessageNode,
+  MetadataNode,
+  OffsetRange,
+  ParameterNode,
+  PathNode,
+  RawNode,
+  SessionItem,
+  SessionNode,
+  SmtpDocument,
+  TlsNode,
+  TlsOptionNode,
+  Token,
+  VariableNode,
+  VariableReference,
+} from './smtpAst';
+import { problem } from './smtpProblems';
+
+export interface ParseResult {
+  document: SmtpDocument;
+  problems: Problem[];
+}
+
+/** One physical line of the document. */
+export interface SourceLine {
+  start: number;
+  /** The end of the line's text, before its line break. */
+  end: number;
+  text: string;
+}
+
+/**
+ * Splits text into lines. CRLF, LF and a lone CR all end a line, as they do for the LSP's
+ * positions, so offsets computed here agree with the editor's.
+ */
+export function splitLines(text: string): SourceLine[] {
+  const lines: SourceLine[] = [];
+  let start = 0;
+  const length = text.length;
+  for (let i = 0; i < length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 10 || c === 13) {
+      lines.push({ start, end: i, text: text.slice(start, i) });
+      if (c === 13 && text.charCodeAt(i + 1) === 10) i++;
+      start = i + 1;
+    }
+  }
+  lines.push({ start, end: length, text: text.slice(start) });
+  return lines;
+}
+
+/** Words that are directives of the language rather than SMTP verbs. */
+const DIRECTIVES = new Set(['CONNECT', 'TLS', 'AUTH', 'EXPECT', 'RAW']);
+
+const SEPARATOR = /^\s*###/;
+
+/** Parses a whole document. */
+/**
+ * What the parser keeps of a document between edits: each session's items and problems, keyed by
+ * the session's text. An edit changes one session's text, so every other session is reused; when
+ * it has moved, its offsets and lines are shifted in place. The session's analysis is kept with it
+ * (see smtpService.ts), so unchanged sessions are not analysed again either.
+ */
+export interface ChunkEntry {
+  text: string;
+  start: number;
+  line: number;
+  items: SessionItem[];
+  problems: Problem[];
+  /** The session's analysis, valid while the file's variables have the given signature. */
+  analysis?: { signature: string; problems: Problem[]; extra: unknown };
+}
+
+export class ParseCache {
+  private entries = new Map<string, ChunkEntry[]>();
+  private next = new Map<string, ChunkEntry[]>();
+
+  /** Takes an entry for a chunk's text, shifted to its new place, or undefined. */
+  take(text: string, start: number, line: number): ChunkEntry | undefined {
+    const list = this.entries.get(text);
+    const entry = list?.pop();
+    if (!entry) return undefined;
+    if (entry.start !== start || entry.line !== line) {
+      shiftInPlace([entry.items, entry.problems, entry.analysis?.problems, entry.analysis?.extra], start - entry.start, line - entry.line);
+      entry.start = start;
+      entry.line = line;
+    }
+    return entry;
+  }
+
+  keep(entry: ChunkEntry): void {
+    const list = this.next.get(entry.text);
+    if (list) list.push(entry);
+    else this.next.set(entry.text, [entry]);
+  }
+
+  /** Ends a parse: only the chunks of the latest text stay cached. */
+  commit(): void {
+    this.entries = this.next;
+    this.next = new Map();
+  }
+}
+
+/**
+ * Adds an offset delta to every range and a line delta to every line number found in the given
+ * trees. Objects shared between trees (a problem's range that is also a node's) move once.
+ */
+function shiftInPlace(roots: unknown[], offsetDelta: number, lineDelta: number): void {
+  const seen = new Set<object>();
+  const visit = (value: unknown): void => {
+    if (value === null || typeof value !== 'object' || seen.has(value)) return;
+    seen.add(value);
+    if (Array.isArray(value)) {
+      for (const element of value) if (element !== null && typeof element === 'object') visit(element);
+      return;
+    }
+    if (value instanceof Set || value instanceof Map) return;
+    const record = value as Record<string, unknown>;
+    if (typeof record.start === 'number' && typeof record.end === 'number') {
+      record.start += offsetDelta;
+      record.end += offsetDelta;
+    }
+    if (lineDelta !== 0) {
+      if (typeof record.line === 'number') record.line += lineDelta;
+      if (typeof record.firstLine === 'number') record.firstLine += lineDelta;
+    }
+    for (const key in record) {
+      const child = record[key];
+      if (child !== null && typeof child === 'object') visit(child);
+    }
+  };
+  for (const root of roots) visit(root);
+}
+
+/** The cache entry of each session parsed with a cache, for its analysis. */
+export const sessionEntries = new WeakMap<SessionNode, ChunkEntry>();
+
+export function parseSmtp(text: string, cache?: ParseCache): ParseResult {
+  const lines = splitLines(text);
+  const problems: Problem[] = [];
+  const sessions: SessionNode[] = [];
+  const preamble: SessionItem[] = [];
+
+  // Sessions are delimited by `###` lines; the lines before the first one form the preamble,
+  // whose commands (if any) become an untitled first session.
+  let index = 0;
+  let chunkStart = 0;
+  const chunks: Array<{ from: number; to: number; separator: boolean }> = [];
+  for (let i = 0; i < lines.length; i++) {
+    if (SEPARATOR.test(lines[i].text)) {
+      chunks.push({ from: chunkStart, to: i, separator: chunkStart !== 0 || SEPARATOR.test(lines[0].text) });
+      chunkStart = i;
+    }
+  }
+  chunks.push({ from: chunkStart, to: lines.length, separator: SEPARATOR.test(lines[chunkStart]?.text ?? '') });
+
+  for (const chunk of chunks) {
+    if (chunk.from === chunk.to) continue;
+    let items: SessionItem[] = [];
+    let first = chunk.from;
+    let separator: SessionNode['separator'];
+    if (chunk.separator) {
+      const line = lines[chunk.from];
+      const hashes = line.text.indexOf('###');
+      const titleStart = hashes + 3;
+      const rawTitle = line.text.slice(titleStart);
+      const trimmed = rawTitle.trim();
+      const lead = rawTitle.length - rawTitle.trimStart().length;
+      separator = {
+        range: { start: line.start, end: line.end },
+        title: trimmed ? { text: trimmed, range: { start: line.start + titleStart + lead, end: line.start + titleStart + lead + trimmed.length } } : undefined,
+      };
+      first = chunk.from + 1;
+    }
+    let entry: ChunkEntry | undefined;
+    if (cache) {
+      const chunkText = text.slice(lines[chunk.from].start, lines[chunk.to - 1].end);
+      entry = cache.take(chunkText, lines[chunk.from].start, chunk.from);
+      if (!entry) {
+        const chunkProblems: Problem[] = [];
+        parseItems(lines, first, chunk.to, items, chunkProblems);
+        entry = { text: chunkText, start: lines[chunk.from].start, line: chunk.from, items, problems: chunkProblems };
+      }
+      cache.keep(entry);
+      items = entry.items;
+      for (const p of entry.problems) problems.push(p);
+    } else {
+      parseItems(lines, first, chunk.to, items, problems);
+    }
+    if (!separator) {
+      // The preamble: file variables and comments stay in the preamble; commands make a session.
+      const commands = items.filter((item) => item.kind !== 'comment' && item.kind !== 'variable' && item.kind !== 'metadata');
+      if (commands.length === 0) {
+        for (const item of items) preamble.push(item);
+        continue;
+      }
+      // Variables defined before the first command of an untitled session are file variables.
+      const firstCommand = items.indexOf(commands[0]);
+      for (const item of items.slice(0, firstCommand)) if (item.kind === 'variable') preamble.push(item);
+      const sessionItems = items.slice(firstCommand);
+      const startItem = sessionItems[0];
+      const lastLine = lastNonBlankLine(lines, chunk.from, chunk.to);
+      sessions.push({
+        title: `Session ${index + 1}`,
+        index: index++,
+        range: { start: startItem.range.start, end: lines[lastLine].end },
+        line: startItem.line,
+        endLine: lastLine,
+        items: items.slice(0, firstCommand).filter((item): boolean => item.kind !== 'variable').concat(sessionItems),
+        separator: undefined,
+      });
+      continue;
+    }
+    const lastLine = Math.max(chunk.from, lastNonBlankLine(lines, chunk.from, chunk.to));
+    const session: SessionNode = {
+      separator,
+      title: separator.title?.text ?? `Session ${index + 1}`,
+      index: index++,
+      range: { start: lines[chunk.from].start, end: lines[lastLine].end },
+      line: chunk.from,
+      endLine: lastLine,
+      items,
+    };
+    if (entry) sessionEntries.set(session, entry);
+    sessions.push(session);
+  }
+  cache?.commit();
+
+  return {
+    document: { text, preamble, sessions, lineStarts: lines.map((l) => l.start) },
+    problems,
+  };
+}
+
+function lastNonBlankLine(lines: SourceLine[], from: number, to: number): number {
+  for (let i = to - 1; i >= from; i--) if (lines[i].text.trim() !== '') return i;
+  return from;
+}
+
+/** Parses lines [from, to) into items. */
+function parseItems(lines: SourceLine[], from: number, to: number, items: SessionItem[], problems: Problem[]): void {
+  for (let i = from; i < to; i++) {
+    const line = lines[i];
+    const text = line.text;
+    const lead = text.length - text.trimStart().length;
+    const content = text.slice(lead).trimEnd();
+    if (content === '') continue;
+    const start = line.start + lead;
+    const range = { start, end: start + content.length };
+
+    if (content.startsWith('#') || content.startsWith('//')) {
+      const meta = /^#\s*@([A-Za-z][\w-]*)(?:\s+(.*))?$/.exec(content);
+      if (meta) {
+        const keyStart = start + content.indexOf('@');
+        const node: MetadataNode = {
+          kind: 'metadata',
+          line: i,
+          range,
+          references: [],
+          key: { text: meta[1], range: { start: keyStart + 1, end: keyStart + 1 + meta[1].length } },
+        };
+        if (meta[2] !== undefined && meta[2].trim() !== '') {
+          const value = meta[2].trim();
+          const valueStart = start + content.lastIndexOf(value);
+          node.value = { text: value, range: { start: valueStart, end: valueStart + value.length } };
+          node.references = findReferences(value, valueStart, problems);
+        }
+        items.push(node);
+      } else {
+        items.push({ kind: 'comment', line: i, range, references: [], text: content });
+      }
+      continue;
+    }
+
+    if (content.startsWith('@')) {
+      items.push(parseVariable(content, start, i, problems));
+      continue;
+    }
+
+    const word = /^\S+/.exec(content)![0];
+    const upper = word.toUpperCase();
+    const keyword: Token = { text: word, range: { start, end: start + word.length } };
+    const restOffset = word.length + (content.length > word.length ? 1 : 0);
+    const rest = content.slice(restOffset);
+    const restStart = start + restOffset;
+
+    if (DIRECTIVES.has(upper) && (upper !== 'AUTH' || true)) {
+      const references = upper === 'RAW' ? findReferences(rest, restStart, problems) : findReferences(content, start, problems);
+      switch (upper) {
+        case 'CONNECT':
+          items.push(parseConnect(keyword, rest, restStart, i, range, references));
+          break;
+        case 'TLS':
+          items.push(parseTls(keyword, rest, restStart, i, range, references, problems));
+          break;
+        case 'AUTH':
+          items.push(parseAuth(keyword, rest, restStart, i, range, references));
+          break;
+        case 'EXPECT':
+          items.push(parseExpect(keyword, rest, restStart, i, range, references, problems));
+          break;
+        case 'RAW':
+          items.push(parseRaw(keyword, content.slice(word.length + 1), start + word.length + 1, i, range, references, problems));
+          break;
+      }
+      continue;
+    }
+
+    if (upper === 'DATA' || upper === 'BDAT') {
+      const consumed = parseMessage(lines, i, to, keyword, upper === 'DATA' ? 'data' : 'bdat', rest, restStart, range, items, problems);
+      i = consumed;
+      continue;
+    }
+
+    items.push(parseCommand(keyword, upper, rest, restStart, i, range, findReferences(content, start, problems)));
+  }
+}
+
+function parseVariable(content: string, start: number, line: number, problems: Problem[]): VariableNode {
+  const match = /^@([^\s=]*)\s*(=)?\s*(.*)$/.exec(content)!;
+  const spaced = /^@([^\s=]+)\s+([^\s=][^=]*?)\s*=/.exec(content);
+  if (spaced && match[2] === undefined) {
+    const end = start + spaced[0].length - 1;
+    problems.push(problem('smtp-variable-syntax', { start: start + 1, end: end }, `a variable name cannot contain blanks: "${spaced[1]} ${spaced[2].trim()}"`));
+    return { kind: 'variable', line, range: { start, end: start + content.length }, references: [], name: { text: spaced[1], range: { start: start + 1, end: start + 1 + spaced[1].length } } };
+  }
+  const name = match[1];
+  const nameToken: Token = { text: name, range: { start: start + 1, end: start + 1 + name.length } };
+  const node: VariableNode = { kind: 'variable', line, range: { start, end: start + content.length }, references: [], name: nameToken };
+  if (name === '' || !/^[A-Za-z_][\w.-]*$/.test(name)) {
+    problems.push(
+      problem('smtp-variable-syntax', name === '' ? { start, end: start + 1 } : nameToken.range, name === '' ? 'a variable definition needs a name: @name = value' : `"${name}" is not a valid variable name: use letters, digits, "_", "-" and "." and start with a letter or "_"`),
+    );
+  }
+  if (match[2] === undefined) {
+    problems.push(problem('smtp-variable-syntax', node.range, `a variable definition needs "=": @${name || 'name'} = value`));
+    return node;
+  }
+  const value = match[3].trimEnd();
+  const valueStart = start + content.length - match[3].length;
+  node.value = { text: value, range: { start: valueStart, end: valueStart + value.length } };
+  node.references = findReferences(value, valueStart, problems);
+  return node;
+}
+
+/** Built-in variables, with whether they take an argument. */
+export const BUILTINS: Record<string, { argument: boolean; summary: string }> = {
+  env: { argument: true, summary: 'the process environment variable NAME' },
+  dotenv: { argument: true, summary: 'NAME from a .env file beside the script or at the workspace root' },
+  secret: { argument: true, summary: "a secret from the editor's SecretStorage (CLI: the environment variable SMTPWB_SECRET_<NAME>)" },
+  prompt: { argument: true, summary: 'a value asked at run time (masked when NAME looks like a password)' },
+  uuid: { argument: false, summary: 'a new random UUID' },
+  date: { argument: false, summary: 'the current date and time in RFC 5322 §3.3 form' },
+  messageId: { argument: false, summary: 'a new Message-ID: <uuid@host>' },
+};
+
+/**
+ * Finds the `{{…}}` references in a piece of text. A `{{` without its `}}` is reported once, and
+ * the rest of the text is not searched further.
+ */
+export function findReferences(text: string, base: number, problems: Problem[] | undefined): VariableReference[] {
+  const refs: VariableReference[] = [];
+  let from = 0;
+  for (;;) {
+    const open = text.indexOf('{{', from);
+    if (open < 0) break;
+    const close = text.indexOf('}}', open + 2);
+    if (close < 0) {
+      problems?.push(problem('smtp-variable-syntax', { start: base + open, end: base + text.length }, 'a variable reference "{{" has no closing "}}"'));
+      break;
+    }
+    const inner = text.slice(open + 2, close);
+    const innerLead = inner.length - inner.trimStart().length;
+    const trimmed = inner.trim();
+    const range = { start: base + open, end: base + close + 2 };
+    const nameStart = base + open + 2 + innerLead;
+    if (trimmed.startsWith('$')) {
+      const m = /^\$([A-Za-z]+)(?:\s+(\S+))?\s*$/.exec(trimmed);
+      const name = m ? m[1] : trimmed.slice(1).split(/\s/)[0];
+      const ref: VariableReference = { name, builtin: true, range, nameRange: { start: nameStart, end: nameStart + 1 + name.length } };
+      if (m && m[2] !== undefined) {
+        const argStart = nameStart + trimmed.lastIndexOf(m[2]);
+        ref.argument = { text: m[2], range: { start: argStart, end: argStart + m[2].length } };
+      }
+      refs.push(ref);
+      if (!m) problems?.push(problem('smtp-variable-syntax', range, `malformed built-in reference "{{${inner}}}": write {{$name}} or {{$name ARGUMENT}}`));
+    } else {
+      refs.push({ name: trimmed, builtin: false, range, nameRange: { start: nameStart, end: nameStart + trimmed.length } });
+      if (!/^[A-Za-z_][\w.-]*$/.test(trimmed)) {
+        problems?.push(problem('smtp-variable-syntax', range, trimmed === '' ? 'an empty variable reference "{{}}"' : `"${trimmed}" is not a valid variable name`));
+      }
+    }
+    from = close + 2;
+  }
+  return refs;
+}
+
+function parseConnect(keyword: Token, rest: string, restStart: number, line: number, range: OffsetRange, references: VariableReference[]): ConnectNode {
+  const node: ConnectNode = { kind: 'connect', line, range, references, keyword };
+  const url = rest.trim();
+  if (url !== '') {
+    const s = restStart + rest.indexOf(url);
+    node.url = { text: url, range: { start: s, end: s + url.length } };
+  }
+  return node;
+}
+
+/**
+ * Splits text into blank-separated words with their offsets. A `{{…}}` reference is part of the
+ * word it stands in, even when it holds a blank (`{{$secret smtp-password}}`).
+ */
+export function words(text: string, base: number): Token[] {
+  const out: Token[] = [];
+  const re = /(?:\{\{[^}]*\}\}|[^\s{]|\{(?!\{))+|\{\{[^}]*$|\S+/g;
+  let m: RegExpExecArray | null;
+  while ((m = re.exec(text)) !== null) out.push({ text: m[0], range: { start: base + m.index, end: base + m.index + m[0].length } });
+  return out;
+}
+
+function parseTls(keyword: Token, rest: string, restStart: number, line: number, range: OffsetRange, references: VariableReference[], problems: Problem[]): TlsNode {
+  const options: TlsOptionNode[] = [];
+  for (const w of words(rest, restStart)) {
+    const eq = w.text.indexOf('=');
+    if (eq < 0) {
+      options.push({ key: w, range: w.range });
+      continue;
+    }
+    const key: Token = { text: w.text.slice(0, eq), range: { start: w.range.start, end: w.range.start + eq } };
+    const value: Token = { text: w.text.slice(eq + 1), range: { start: w.range.start + eq + 1, end: w.range.end } };
+    options.push({ key, value, range: w.range });
+  }
+  if (options.length === 0) problems.push(problem('smtp-tls-option', range, 'TLS needs at least one option: verify=on|off, sni=NAME, ca=FILE, cert=FILE key=FILE, min=TLSv1.2'));
+  return { kind: 'tls', line, range, references, keyword, options };
+}
+
+function parseAuth(keyword: Token, rest: string, restStart: number, line: number, range: OffsetRange, references: VariableReference[]): AuthNode {
+  const parts = words(rest, restStart);
+  return { kind: 'auth', line, range, references, keyword, mechanism: parts[0], args: parts.slice(1) };
+}
+
+function parseExpect(keyword: Token, rest: string, restStart: number, line: number, range: OffsetRange, references: VariableReference[], problems: Problem[]): ExpectNode {
+  const node: ExpectNode = { kind: 'expect', line, range, references, keyword, codes: [], enhanced: [] };
+  let i = 0;
+  const n = rest.length;
+  while (i < n) {
+    while (i < n && (rest[i] === ' ' || rest[i] === '\t')) i++;
+    if (i >= n) break;
+    const at = restStart + i;
+    if (rest[i] === '"') {
+      const close = rest.indexOf('"', i + 1);
+      if (close < 0) {
+        problems.push(problem('smtp-expect-syntax', { start: at, end: restStart + n }, 'the expected text has no closing quote'));
+        return node;
+      }
+      node.text = { kind: 'substring', value: rest.slice(i + 1, close), range: { start: at, end: restStart + close + 1 } };
+      i = close + 1;
+      if (rest.slice(i).trim() !== '') {
+        problems.push(problem('smtp-expect-syntax', { start: restStart + i, end: restStart + n }, 'nothing may follow the expected text'));
+      }
+      return node;
+    }
+    if (rest[i] === '/') {
+      const m = /^\/((?:\\.|[^\\/])*)\/([a-z]*)\s*$/.exec(rest.slice(i));
+      if (!m) {
+        problems.push(problem('smtp-expect-syntax', { start: at, end: restStart + n }, 'a regular expression is written /pattern/flags and ends the line'));
+        return node;
+      }
+      const tokenRange = { start: at, end: restStart + n };
+      const flagProblem = /[^gimsuy]/.exec(m[2]);
+      try {
+        new RegExp(m[1], m[2].replace(/g/g, ''));
+        if (flagProblem) throw new Error(`unknown flag "${flagProblem[0]}"`);
+        node.text = { kind: 'regex', source: m[1], flags: m[2].replace(/g/g, ''), range: tokenRange };
+      } catch (error) {
+        problems.push(problem('smtp-expect-syntax', tokenRange, `invalid regular expression: ${(error as Error).message}`));
+      }
+      return node;
+    }
+    let j = i;
+    while (j < n && rest[j] !== ' ' && rest[j] !== '\t') j++;
+    const word = rest.slice(i, j);
+    const wordRange = { start: at, end: restStart + j };
+    const pattern = parseReplyPattern(word, wordRange);
+    if (pattern) {
+      (pattern.kind === 'enhanced' ? node.enhanced : node.codes).push(pattern);
+    } else {
+      problems.push(
+        problem('smtp-expect-syntax', wordRange, `"${word}" is not a reply code (250), a class (2xx), an enhanced status code (5.1.1), "text" or /regex/`),
+      );
+    }
+    i = j;
+  }
+  if (node.codes.length === 0 && node.enhanced.length === 0 && !node.text) {
+    problems.push(problem('smtp-expect-syntax', range, 'EXPECT needs a reply code, a class, an enhanced status code or a text'));
+  }
+  return node;
+}
+
+/**
+ * Reads one reply pattern: a three-digit code whose first digit is 2 to 5 and second 0 to 5
+ * (RFC 5321 §4.2.1), a class `Nxx`, or an enhanced status code `class.subject.detail`
+ * (RFC 3463 §2: class 2, 4 or 5, subject and detail of one to three digits), where `x` may stand
+ * for the detail or the subject and detail.
+ */
+export function parseReplyPattern(word: string, range: OffsetRange): ExpectPatternNode | undefined {
+  if (/^[2-5][0-5]\d$/.test(word)) return { kind: 'code', code: Number(word), range };
+  const cls = /^([2-5])xx$/i.exec(word);
+  if (cls) return { kind: 'class', class: Number(cls[1]) as 2 | 3 | 4 | 5, range };
+  if (/^[245]\.(?:\d{1,3}|x)\.(?:\d{1,3}|x)$/i.test(word) && !/^\d\.x\.\d/i.test(word)) {
+    return { kind: 'enhanced', code: word.toLowerCase(), range };
+  }
+  return undefined;
+}
+
+function parseRaw(keyword: Token, rest: string, restStart: number, line: number, range: OffsetRange, references: VariableReference[], problems: Problem[]): RawNode {
+  const payload: Token = { text: rest, range: { start: restStart, end: restStart + rest.length } };
+  if (rest.trim() === '') problems.push(problem('smtp-raw-escape', range, 'RAW needs the text to send, with escapes such as \\r\\n'));
+  const bad = /\\(?![rnt\\]|x[0-9a-fA-F]{2})/g;
+  let m: RegExpExecArray | null;
+  while ((m = bad.exec(rest)) !== null) {
+    problems.push(problem('smtp-raw-escape', { start: restStart + m.index, end: restStart + m.index + 2 }, 'unknown escape: use \\r, \\n, \\t, \\\\ or \\xHH'));
+  }
+  return { kind: 'raw', line, range, references, keyword, payload };
+}
+
+/**
+ * Decodes the escapes of a RAW payload: `\r`, `\n`, `\t`, `\\` and `\xHH`. An unknown escape is
+ * kept as written. Returns bytes, since `\xHH` can produce any octet.
+ */
+export function decodeRawEscapes(text: string): Buffer {
+  const bytes: number[] = [];
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (c === '\\' && i + 1 < text.length) {
+      const next = text[i + 1];
+      if (next === 'r') { bytes.push(13); i++; continue; }
+      if (next === 'n') { bytes.push(10); i++; continue; }
+      if (next === 't') { bytes.push(9); i++; continue; }
+      if (next === '\\') { bytes.push(92); i++; continue; }
+      if (next === 'x' && /^[0-9a-fA-F]{2}$/.test(text.slice(i + 2, i + 4))) {
+        bytes.push(parseInt(text.slice(i + 2, i + 4), 16));
+        i += 3;
+        continue;
+      }
+    }
+    for (const b of Buffer.from(c, 'utf8')) bytes.push(b);
+  }
+  return Buffer.from(bytes);
+}
+
+function parseMessage(
+  lines: SourceLine[],
+  lineIndex: number,
+  to: number,
+  verbToken: Token,
+  kind: 'data' | 'bdat',
+  rest: string,
+  restStart: number,
+  range: OffsetRange,
+  items: SessionItem[],
+  problems: Problem[],
+): number {
+  const node: MessageNode = { kind, line: lineIndex, range: { ...range }, references: findReferences(rest, restStart, problems), verbToken };
+  items.push(node);
+  // The options after the verb: `< file` and, for BDAT, `chunk=N`.
+  let remaining = rest;
+  let remainingStart = restStart;
+  const fileMatch = /^(.*?)<\s*(\S+)(.*)$/.exec(remaining);
+  if (fileMatch) {
+    const before = fileMatch[1];
+    const fileStart = remainingStart + remaining.indexOf(fileMatch[2], before.length);
+    node.file = { text: fileMatch[2], range: { start: fileStart, end: fileStart + fileMatch[2].length } };
+    remaining = before + ' '.repeat(remaining.length - before.length - fileMatch[3].length) + fileMatch[3];
+  } else if (/^\s*<\s*$/.test(remaining)) {
+    problems.push(problem('smtp-data-file', { start: restStart, end: restStart + rest.length }, `${verbToken.text.toUpperCase()} < needs a file name`));
+    // The author meant the file form: no inline body follows.
+    return lineIndex;
+  }
+  for (const w of words(remaining, remainingStart)) {
+    const chunk = /^chunk=(.*)$/i.exec(w.text);
+    if (kind === 'bdat' && chunk) {
+      const key: Token = { text: 'chunk', range: { start: w.range.start, end: w.range.start + 5 } };
+      const value: Token = { text: chunk[1], range: { start: w.range.start + 6, end: w.range.end } };
+      const size = /^\d{1,9}$/.test(chunk[1]) && Number(chunk[1]) > 0 ? Number(chunk[1]) : undefined;
+      if (size === undefined) problems.push(problem('smtp-syntax-argument', value.range, 'chunk= needs a positive number of octets'));
+      node.chunkOption = { key, value, size };
+      continue;
+    }
+    node.extra = node.extra ?? w;
+  }
+  if (node.extra) {
+    const extraEnd = restStart + rest.trimEnd().length;
+    node.extra = { text: node.extra.text, range: { start: node.extra.range.start, end: Math.max(node.extra.range.end, extraEnd) } };
+  }
+  if (node.file) return lineIndex;
+
+  // An inline body: every following line up to a line holding only "." (RFC 5321 §4.1.1.4).
+  const bodyLines: Token[] = [];
+  let i = lineIndex + 1;
+  for (; i < to; i++) {
+    const l = lines[i];
+    if (l.text === '.') {
+      node.terminator = { text: '.', range: { start: l.start, end: l.end } };
+      break;
+    }
+    bodyLines.push({ text: l.text, range: { start: l.start, end: l.end } });
+  }
+  if (!node.terminator && i >= to && bodyLines.length > 0 && lines[i - 1]?.text.trim() === '.') {
+    // A terminator with blanks around it is almost certainly meant as one; say so precisely.
+    const l = lines[i - 1];
+    problems.push(problem('smtp-data-unterminated', { start: l.start, end: l.end }, 'the end-of-data line must hold only "." with no blanks around it'));
+  } else if (!node.terminator) {
+    problems.push(
+      problem('smtp-data-unterminated', verbToken.range, `the ${verbToken.text.toUpperCase()} body has no terminating line holding only "."`),
+    );
+  }
+  // Trailing blank lines before the next session belong to the session, not to an unterminated body.
+  if (!node.terminator) {
+    while (bodyLines.length > 0 && bodyLines[bodyLines.length - 1].text.trim() === '') bodyLines.pop();
+  }
+  if (bodyLines.length > 0 || node.terminator) {
+    const first = bodyLines[0] ?? { range: { start: node.terminator!.range.start, end: node.terminator!.range.start } };
+    const last = bodyLines[bodyLines.length - 1] ?? first;
+    node.body = { range: { start: first.range.start, end: last.range.end }, firstLine: lineIndex + 1, lines: bodyLines };
+    for (const body of bodyLines) node.references.push(...findReferences(body.text, body.range.start, problems));
+  }
+  node.range = { start: range.start, end: node.terminator ? node.terminator.range.end : node.body ? node.body.range.end : range.end };
+  return node.terminator ? i : lineIndex + bodyLines.length;
+}
+
+function parseCommand(verbToken: Token, name: string, rest: string, restStart: number, line: number, range: OffsetRange, references: VariableReference[]): CommandNode {
+  const node: CommandNode = { kind: 'command', line, range, references, verbToken, name, parameters: [] };
+  if (rest.trim() !== '') {
+    const lead = rest.length - rest.trimStart().length;
+    node.argument = { text: rest.trim(), range: { start: restStart + lead, end: restStart + lead + rest.trim().length } };
+  }
+  if ((name === 'MAIL' || name === 'RCPT') && node.argument) parsePathAndParameters(node, node.argument);
+  return node;
+}
+
+/**
+ * Reads `FROM:<path> params` or `TO:<path> params` (RFC 5321 §4.1.1.2–3). Common mistakes are kept
+ * in the tree so the analyser can report them: a missing `FROM:`, a blank after the colon, a path
+ * without angle brackets.
+ */
+function parsePathAndParameters(node: CommandNode, argument: Token): void {
+  const text = argument.text;
+  const base = argument.range.start;
+  const keywordMatch = /^(FROM|TO)\s*:/i.exec(text);
+  let pos = 0;
+  if (keywordMatch) {
+    node.pathKeyword = { text: keywordMatch[0], range: { start: base, end: base + keywordMatch[0].length } };
+    pos = keywordMatch[0].length;
+  }
+  while (pos < text.length && text[pos] === ' ') pos++;
+  let path: PathNode | undefined;
+  if (text[pos] === '<') {
+    // The path ends at the matching ">" outside a quoted local-part.
+    let j = pos + 1;
+    let quoted = false;
+    for (; j < text.length; j++) {
+      const c = text[j];
+      if (c === '\\' && quoted) { j++; continue; }
+      if (c === '"') quoted = !quoted;
+      else if (c === '>' && !quoted) break;
+    }
+    const closed = j < text.length;
+    const end = closed ? j + 1 : text.length;
+    const inner = text.slice(pos + 1, closed ? j : text.length);
+    path = {
+      address: { text: inner, range: { start: base + pos + 1, end: base + pos + 1 + inner.length } },
+      range: { start: base + pos, end: base + end },
+      bracketed: closed,
+    };
+    pos = end;
+  } else if (pos < text.length) {
+    let j = pos;
+    while (j < text.length && text[j] !== ' ') j++;
+    const bare = text.slice(pos, j);
+    path = { address: { text: bare, range: { start: base + pos, end: base + j } }, range: { start: base + pos, end: base + j }, bracketed: false };
+    pos = j;
+  }
+  node.path = path;
+  for (const w of words(text.slice(pos), base + pos)) {
+    const eq = w.text.indexOf('=');
+    const param: ParameterNode =
+      eq < 0
+        ? { name: w, range: w.range }
+        : {
+            name: { text: w.text.slice(0, eq), range: { start: w.range.start, end: w.range.start + eq } },
+            value: { text: w.text.slice(eq + 1), range: { start: w.range.start + eq + 1, end: w.range.end } },
+            range: w.range,
+          };
+    node.parameters.push(param);
+  }
+}

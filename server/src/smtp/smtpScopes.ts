@@ -1,0 +1,56 @@
+/**
+ * Variable scopes of a `.smtp` document: file variables (before the first `###`) and each session's
+ * own variables, which override file variables of the same name (docs/smtp-language.md#variables).
+ */
+import type { SessionNode, SmtpDocument, VariableNode } from './smtpAst';
+
+export interface Scope {
+  /** The definition that wins for each visible name. */
+  variables: Map<string, VariableNode>;
+  /** Names defined outside the file (the selected environment, `--var`), which are always defined. */
+  external: ReadonlySet<string>;
+}
+
+export function fileScope(document: SmtpDocument, external: ReadonlySet<string> = new Set()): Scope {
+  const variables = new Map<string, VariableNode>();
+  for (const item of document.preamble) if (item.kind === 'variable' && item.value) variables.set(item.name.text, item);
+  return { variables, external };
+}
+
+export function sessionScope(file: Scope, session: SessionNode): Scope {
+  const variables = new Map(file.variables);
+  for (const item of session.items) if (item.kind === 'variable' && item.value) variables.set(item.name.text, item);
+  return { variables, external: file.external };
+}
+
+/**
+ * Substitutes user variables whose values are known statically, for checks that need the text a
+ * command will have (addresses, CONNECT targets). Returns undefined when the text depends on a
+ * built-in, an external value, an undefined variable or a cycle: such text is checked at run time.
+ */
+export function staticValue(text: string, scope: Scope, depth = 0): string | undefined {
+  if (!text.includes('{{')) return text;
+  if (depth > 16) return undefined;
+  let out = '';
+  let from = 0;
+  for (;;) {
+    const open = text.indexOf('{{', from);
+    if (open < 0) break;
+    const close = text.indexOf('}}', open + 2);
+    if (close < 0) return undefined;
+    const name = text.slice(open + 2, close).trim();
+    if (name.startsWith('$') || scope.external.has(name)) return undefined;
+    const definition = scope.variables.get(name);
+    if (!definition?.value) return undefined;
+    const value = staticValue(definition.value.text, scope, depth + 1);
+    if (value === undefined) return undefined;
+    out += text.slice(from, open) + value;
+    from = close + 2;
+  }
+  return out + text.slice(from);
+}
+
+/** Names that suggest a value is a secret, for masking hovers and flagging literal passwords. */
+export function looksSecret(name: string): boolean {
+  return /pass|secret|token|key|credential|pwd/i.test(name);
+}

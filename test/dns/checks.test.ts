@@ -1,0 +1,259 @@
+// End-to-end tests of the mail DNS checks against real peers: Knot serves the fixture zones, a local
+// HTTPS server with a certificate from the test CA serves the MTA-STS policies (the CA is injected as
+// trusted; verification stays on), and Exim answers the STARTTLS probe.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { promises as dnsPromises } from 'node:dns';
+import {
+  createNodeHttpsFetcher,
+  createNodeStartTlsProber,
+  type DomainReport,
+  type Finding,
+  runReport,
+  type ReportOptions,
+} from '../../client/src/dns/index';
+import { startExim, type EximPeer } from '../peers/exim';
+import { findBinary } from '../peers/require';
+import { startDnsTestEnv, type DnsTestEnv } from './env';
+import { startFakeDns } from './fakeDns';
+import { SPF_SYNTAX_COLUMN, SPF_SYNTAX_RECORD } from './fixtures';
+
+let env: DnsTestEnv;
+
+before(async () => {
+  env = await startDnsTestEnv();
+});
+
+after(async () => {
+  await env?.stop();
+});
+
+function report(domain: string, options: Partial<ReportOptions> = {}): Promise<DomainReport> {
+  return runReport(domain, { resolver: env.resolver, fetcher: env.fetcher, probeSelectors: false, timeoutMs: 3000, ...options });
+}
+
+function findings(r: DomainReport, check?: string): Finding[] {
+  return r.checks.filter((c) => !check || c.id === check).flatMap((c) => c.findings);
+}
+
+function one(r: DomainReport, code: string): Finding {
+  const f = findings(r).filter((x) => x.code === code);
+  assert.equal(f.length, 1, `expected one ${code} in ${r.domain}, got ${f.length}: ${findings(r).map((x) => x.code).join(', ')}`);
+  return f[0];
+}
+
+/** The text a finding's range covers inside its record. */
+function covered(f: Finding): string {
+  assert.ok(f.record?.range, `${f.code} has no range`);
+  return f.record.text.slice(f.record.range.start, f.record.range.end);
+}
+
+test('the good domain has no errors and no warnings, and every check passes', async () => {
+  const r = await report('example.test', { selectors: ['ed'], probeSelectors: true });
+  const bad = findings(r).filter((f) => f.severity === 'error' || f.severity === 'warning');
+  assert.deepEqual(bad, []);
+  for (const code of ['mx-ok', 'ptr-ok', 'spf-ok', 'dmarc-ok', 'dmarc-external-authorized', 'mta-sts-ok', 'tls-rpt-ok', 'bimi-ok']) one(r, code);
+  // The probe found the "default" selector; the user gave "ed".
+  const dkim = findings(r, 'dkim').filter((f) => f.code === 'dkim-key-ok').map((f) => f.message);
+  assert.equal(dkim.length, 2);
+  assert.ok(dkim.some((m) => /default: RSA key of 2048 bits/.test(m)));
+  assert.ok(dkim.some((m) => /ed: Ed25519/.test(m)));
+  const spf = r.checks.find((c) => c.id === 'spf')!;
+  assert.equal(spf.spfTree?.children[0].domain, '_spf.example.test');
+  assert.equal(spf.spfTree?.children[0].via, 'include');
+  assert.ok(r.depth >= 2 && r.depth <= 4, `depth ${r.depth}`);
+  for (const c of r.checks) assert.ok(c.findings.every((f) => f.link.startsWith('https://')));
+});
+
+test('SPF: too many lookups points at the 11th lookup term (RFC 7208 §4.6.4)', async () => {
+  const r = await report('spf-many.test');
+  const f = one(r, 'spf-lookup-limit');
+  assert.equal(f.severity, 'error');
+  assert.equal(f.record?.name, 'l3.spf-many.test');
+  assert.equal(covered(f), 'a:mx2.example.test');
+  assert.match(f.message, /12 DNS-querying terms/);
+});
+
+test('SPF: an include loop, void lookups, two records, a syntax error at its column', async () => {
+  const loop = one(await report('spf-loop.test'), 'spf-loop');
+  assert.equal(loop.record?.name, 'b.spf-loop.test');
+  assert.equal(covered(loop), 'include:a.spf-loop.test');
+
+  const voids = one(await report('spf-void.test'), 'spf-void-limit');
+  assert.equal(covered(voids), 'a:nx3.spf-void.test');
+
+  one(await report('spf-two.test'), 'spf-multiple');
+
+  const syntax = one(await report('spf-syntax.test'), 'spf-syntax');
+  assert.equal(syntax.record?.text, SPF_SYNTAX_RECORD);
+  assert.equal(syntax.record!.range!.start + 1, SPF_SYNTAX_COLUMN);
+  assert.equal(covered(syntax), '192.0.2.300');
+  assert.match(syntax.message, new RegExp(`column ${SPF_SYNTAX_COLUMN}`));
+});
+
+test('SPF: ptr, ?all, +all, redirect beside all, macros', async () => {
+  const lax = await report('spf-lax.test');
+  assert.equal(covered(one(lax, 'spf-ptr')), 'ptr');
+  assert.equal(covered(one(lax, 'spf-all-neutral')), '?all');
+  assert.equal(one(await report('spf-open.test'), 'spf-all-pass').severity, 'error');
+  assert.equal(covered(one(await report('spf-redir.test'), 'spf-redirect-with-all')), 'redirect=_spf.example.test');
+  const macro = await report('spf-macro.test');
+  assert.equal(covered(one(macro, 'spf-syntax')), '%{z}');
+  assert.equal(findings(macro).filter((f) => f.code === 'spf-macro').length, 2);
+});
+
+test('DKIM: revoked, testing, RSA-1024, RSA-512, Ed25519, sha1, syntax, missing selector', async () => {
+  const r = await report('dkim.test', { selectors: ['revoked', 'testing', 'rsa1024', 'rsa512', 'ed', 'sha1', 'broken', 'missing'] });
+  assert.equal(covered(one(r, 'dkim-revoked')), 'p=');
+  assert.equal(covered(one(r, 'dkim-testing')), 'y');
+  assert.equal(one(r, 'dkim-key-short').severity, 'warning');
+  assert.match(one(r, 'dkim-key-short').message, /1024 bits/);
+  assert.equal(one(r, 'dkim-key-too-short').severity, 'error');
+  assert.equal(covered(one(r, 'dkim-sha1')), 'sha1');
+  const syntax = one(r, 'dkim-syntax');
+  assert.equal(covered(syntax), 'bogus');
+  assert.equal(syntax.record!.range!.start, 'v=DKIM1; k=rsa; '.length);
+  assert.match(one(r, 'dkim-selector-missing').message, /missing\._domainkey\.dkim\.test/);
+  const ed = findings(r).filter((f) => f.code === 'dkim-key-ok' && /Ed25519/.test(f.message));
+  assert.equal(ed.length, 1);
+});
+
+test('DMARC: duplicate tags, bad pct, unauthorized external rua, organizational fallback', async () => {
+  const dup = one(await report('dmarc-dup.test'), 'dmarc-duplicate-tag');
+  assert.equal(covered(dup), 'p=reject');
+  assert.equal(covered(one(await report('dmarc-pct.test'), 'dmarc-bad-pct')), '150');
+  const ext = one(await report('dmarc-ext.test'), 'dmarc-external-unauthorized');
+  assert.equal(covered(ext), 'mailto:agg@unauth.test');
+  assert.match(ext.message, /dmarc-ext\.test\._report\._dmarc\.unauth\.test/);
+  const fb = await report('sub.orgfb.test');
+  one(fb, 'dmarc-org-fallback');
+  // The subdomain gets the organizational domain's sp=none.
+  assert.equal(covered(one(fb, 'dmarc-monitoring')), 'none');
+  assert.equal(one(fb, 'dmarc-monitoring').record?.name, '_dmarc.orgfb.test');
+});
+
+test('MX: null MX, null MX mixed, CNAME, IP literal, implicit MX; reverse DNS missing and unconfirmed', async () => {
+  assert.equal(one(await report('nullmx.test'), 'mx-null').severity, 'info');
+  assert.equal(one(await report('nullmixed.test'), 'mx-null-mixed').severity, 'error');
+  assert.equal(covered(one(await report('mxcname.test'), 'mx-cname')), 'alias.mxcname.test');
+  assert.equal(covered(one(await report('mxip.test'), 'mx-ip-literal')), '192.0.2.1');
+  one(await report('nomx.test'), 'mx-implicit');
+  const noptr = await report('noptr.test');
+  assert.equal(covered(one(noptr, 'ptr-missing')), '127.0.0.20');
+  assert.equal(one(noptr, 'ptr-not-confirmed').record?.name, '30.0.0.127.in-addr.arpa');
+});
+
+test('MTA-STS: a wildcard covers one label only, testing mode is noted (RFC 8461 §4.1)', async () => {
+  const r = await report('sts.test');
+  const mismatch = one(r, 'mta-sts-mx-mismatch');
+  assert.equal(covered(mismatch), 'mx.backup.sts.test');
+  assert.equal(mismatch.severity, 'warning');
+  assert.equal(covered(one(r, 'mta-sts-testing')), 'testing');
+  const policy = r.checks.find((c) => c.id === 'mta-sts')!.records.find((x) => x.type === 'HTTPS');
+  assert.match(policy!.data, /mx: \*\.sts\.test/);
+});
+
+test('MTA-STS: without the test CA the certificate is refused; without a fetcher only DNS is used', async () => {
+  const untrusted = createNodeHttpsFetcher({ port: env.httpsPort });
+  const r = await report('example.test', { fetcher: untrusted });
+  assert.equal(one(r, 'mta-sts-certificate').severity, 'error');
+  const dnsOnly = await report('example.test', { fetcher: undefined });
+  one(dnsOnly, 'mta-sts-not-fetched');
+});
+
+test('TLS-RPT and BIMI problems', async () => {
+  assert.equal(covered(one(await report('tlsrpt-bad.test'), 'tls-rpt-bad-uri')), 'ftp://reports.tlsrpt-bad.test');
+  const bimi = await report('bimi-bad.test');
+  assert.equal(covered(one(bimi, 'bimi-logo-url')), 'http://bimi-bad.test/logo.png');
+  one(bimi, 'bimi-dmarc-not-enforced');
+});
+
+test('DNS failures are reported as failures, never as "no record"', async () => {
+  for (const mode of ['servfail', 'refused'] as const) {
+    const fake = await startFakeDns(mode);
+    try {
+      const resolver = new dnsPromises.Resolver({ timeout: 500, tries: 1 });
+      resolver.setServers([fake.address]);
+      const r = await runReport('example.test', { resolver, probeSelectors: false, timeoutMs: 2000 });
+      const codes = findings(r).map((f) => f.code);
+      for (const code of ['mx-dns-error', 'spf-dns-error', 'dmarc-dns-error', 'mta-sts-dns-error', 'tls-rpt-dns-error', 'bimi-dns-error']) {
+        assert.ok(codes.includes(code), `${mode}: ${code} missing from ${codes.join(', ')}`);
+      }
+      for (const code of ['spf-none', 'dmarc-none', 'mta-sts-none', 'tls-rpt-none', 'bimi-none', 'mx-none']) {
+        assert.ok(!codes.includes(code), `${mode}: ${code} must not appear`);
+      }
+      const expected = mode === 'servfail' ? /SERVFAIL/ : /refused/;
+      assert.match(one(r, 'mx-dns-error').message, expected);
+      assert.equal(r.dnsUnreachable, mode === 'refused');
+    } finally {
+      await fake.stop();
+    }
+  }
+});
+
+test('every query has a timeout', async () => {
+  const fake = await startFakeDns('silent');
+  try {
+    const resolver = new dnsPromises.Resolver({ timeout: 5000, tries: 1 });
+    resolver.setServers([fake.address]);
+    const started = Date.now();
+    const r = await runReport('example.test', { resolver, probeSelectors: false, timeoutMs: 300 });
+    assert.ok(Date.now() - started < 2000, `took ${Date.now() - started} ms`);
+    assert.match(one(r, 'mx-dns-error').message, /timed out/);
+    assert.equal(r.dnsUnreachable, true);
+  } finally {
+    await fake.stop();
+  }
+});
+
+test('pyspf agrees that the over-limit and looping records are permerrors and the good one is not', async (t) => {
+  // Debian's python3-spf lives in the system Python, which may not be the first python3 on PATH.
+  const python = ['/usr/bin/python3', findBinary('python3')].find((p) => p !== undefined);
+  const probe = python ? await promisify(execFile)(python, ['-c', 'import spf, dns.resolver']).then(() => true, () => false) : false;
+  if (!probe) {
+    t.skip('python3-spf is not installed (apt-get install python3-spf)');
+    return;
+  }
+  const [, port] = env.knot.address.split(':');
+  const script = [
+    'import sys, spf, dns.resolver',
+    'res = dns.resolver.Resolver(configure=False)',
+    "res.nameservers = ['127.0.0.1']",
+    `res.port = ${port}`,
+    'dns.resolver.default_resolver = res',
+    'for d in sys.argv[1:]:',
+    "    r = spf.check2(i='192.0.2.7', s='user@' + d, h='client.invalid')",
+    "    print(d, r[0])",
+  ].join('\n');
+  const { stdout } = await promisify(execFile)(python!, ['-c', script, 'example.test', 'spf-many.test', 'spf-loop.test', 'spf-void.test', 'spf-two.test', 'spf-syntax.test']);
+  const results = Object.fromEntries(stdout.trim().split('\n').map((l) => l.split(' ')));
+  assert.equal(results['example.test'], 'pass');
+  for (const d of ['spf-many.test', 'spf-loop.test', 'spf-void.test', 'spf-two.test', 'spf-syntax.test']) {
+    assert.equal(results[d], 'permerror', `pyspf on ${d}: ${results[d]}`);
+    const r = await report(d);
+    assert.ok(findings(r, 'spf').some((f) => f.severity === 'error'), `${d} has no SPF error`);
+  }
+});
+
+let exim: EximPeer | undefined;
+after(async () => {
+  await exim?.stop();
+});
+
+test('STARTTLS probe against Exim: offered, TLS version, certificate valid for the MX name', async () => {
+  exim = await startExim();
+  const prober = createNodeStartTlsProber({ port: exim.port, extraCa: [exim.caPem] });
+  const r = await report('tls.test', { prober });
+  const ok = one(r, 'starttls-ok');
+  assert.match(ok.message, /mail\.example\.test \(127\.0\.0\.1\): STARTTLS with TLSv1\.[23]/);
+  // Without the test CA the chain does not verify, and that is reported, not hidden.
+  const untrusted = await report('tls.test', { prober: createNodeStartTlsProber({ port: exim.port }) });
+  one(untrusted, 'starttls-cert-untrusted');
+  // An MX host whose name the certificate does not cover.
+  const wrongName = await report('sts.test', { prober });
+  assert.ok(findings(wrongName).some((f) => f.code === 'starttls-cert-name'));
+  // Without a prober the check is skipped.
+  assert.ok((await report('tls.test')).checks.find((c) => c.id === 'starttls')?.skipped);
+});

@@ -1,0 +1,140 @@
+// The fixture zones for the mail DNS tests and the benchmark: one zone for "test." that covers every
+// finding, and the reverse zones for the loopback addresses the MX hosts use. DKIM keys are real keys
+// generated when the fixtures are built.
+import { generateKeyPairSync } from 'node:crypto';
+
+export interface DkimFixtureKeys {
+  rsa2048: string;
+  rsa1024: string;
+  rsa512: string;
+  ed25519: string;
+}
+
+/** Generates the public keys, base64 as DKIM p= wants them (RFC 6376 §3.6.1, RFC 8463 §4.2). */
+export function generateDkimKeys(): DkimFixtureKeys {
+  const rsa = (bits: number): string =>
+    generateKeyPairSync('rsa', { modulusLength: bits }).publicKey.export({ format: 'der', type: 'spki' }).toString('base64');
+  const ed = generateKeyPairSync('ed25519').publicKey.export({ format: 'der', type: 'spki' });
+  return { rsa2048: rsa(2048), rsa1024: rsa(1024), rsa512: rsa(512), ed25519: ed.subarray(ed.length - 32).toString('base64') };
+}
+
+/** Quotes a TXT value as zone-file character strings of at most 255 bytes. */
+export function txt(value: string): string {
+  const chunks: string[] = [];
+  for (let i = 0; i < value.length; i += 255) chunks.push(value.slice(i, i + 255));
+  if (chunks.length === 0) chunks.push('');
+  return `( ${chunks.map((c) => `"${c.replace(/(["\\])/g, '\\$1')}"`).join(' ')} )`;
+}
+
+/** The MTA-STS policies the local HTTPS server serves, by host. */
+export const MTA_STS_POLICIES: Record<string, string> = {
+  'mta-sts.example.test': 'version: STSv1\r\nmode: enforce\r\nmx: mail.example.test\r\nmx: *.example.test\r\nmax_age: 604800\r\n',
+  'mta-sts.sts.test': 'version: STSv1\nmode: testing\nmx: *.sts.test\nmax_age: 86400\n',
+};
+
+export const MTA_STS_HOSTS = Object.keys(MTA_STS_POLICIES);
+
+/** The value of the SPF record with a syntax error, and where the error is. */
+export const SPF_SYNTAX_RECORD = 'v=spf1 ip4:192.0.2.300 mx -all';
+export const SPF_SYNTAX_COLUMN = 12;
+
+/** The zone texts, by origin. */
+export function fixtureZones(keys: DkimFixtureKeys): Record<string, string> {
+  const k = keys;
+  const test = `$ORIGIN test.
+$TTL 300
+ns1                          A     127.0.0.1
+
+; ---- example.test: the good domain ----
+example                      MX    10 mail.example
+example                      MX    20 mx2.example
+mail.example                 A     127.0.0.1
+mail.example                 AAAA  ::1
+mx2.example                  A     127.0.0.2
+example                      TXT   "v=spf1 mx include:_spf.example.test -all"
+_spf.example                 TXT   "v=spf1 ip4:192.0.2.0/24 ip6:2001:db8::/32 -all"
+default._domainkey.example   TXT   ${txt(`v=DKIM1; k=rsa; p=${k.rsa2048}`)}
+ed._domainkey.example        TXT   ${txt(`v=DKIM1; k=ed25519; p=${k.ed25519}`)}
+_dmarc.example               TXT   "v=DMARC1; p=reject; sp=quarantine; adkim=s; aspf=r; fo=1; rua=mailto:dmarc@example.test,mailto:agg@reports.test; ruf=mailto:forensic@example.test"
+example.test._report._dmarc.reports TXT "v=DMARC1"
+_mta-sts.example             TXT   "v=STSv1; id=20240101T000000;"
+mta-sts.example              A     127.0.0.1
+_smtp._tls.example           TXT   "v=TLSRPTv1; rua=mailto:tlsrpt@example.test,https://reports.example.test/tlsrpt"
+default._bimi.example        TXT   "v=BIMI1; l=https://example.test/logo.svg; a=https://example.test/vmc.pem"
+
+; ---- SPF ----
+spf-many                     TXT   "v=spf1 include:l1.spf-many.test include:l2.spf-many.test include:l3.spf-many.test -all"
+l1.spf-many                  TXT   "v=spf1 a:mail.example.test a:mx2.example.test mx:example.test -all"
+l2.spf-many                  TXT   "v=spf1 a:mail.example.test a:mx2.example.test mx:example.test -all"
+l3.spf-many                  TXT   "v=spf1 a:mail.example.test a:mx2.example.test mx:example.test -all"
+spf-loop                     TXT   "v=spf1 include:a.spf-loop.test -all"
+a.spf-loop                   TXT   "v=spf1 include:b.spf-loop.test -all"
+b.spf-loop                   TXT   "v=spf1 include:a.spf-loop.test -all"
+spf-void                     TXT   "v=spf1 a:nx1.spf-void.test a:nx2.spf-void.test a:nx3.spf-void.test -all"
+spf-two                      TXT   "v=spf1 mx -all"
+spf-two                      TXT   "v=spf1 ip4:192.0.2.1 -all"
+spf-syntax                   TXT   "${SPF_SYNTAX_RECORD}"
+spf-lax                      TXT   "v=spf1 ptr ?all"
+spf-open                     TXT   "v=spf1 +all"
+spf-redir                    TXT   "v=spf1 redirect=_spf.example.test ~all"
+spf-macro                    TXT   "v=spf1 exists:%{ir}.%{l1r+-}._spf.%{d} include:%{z}.bad.test -all"
+
+; ---- DKIM (selectors given by the tests) ----
+dkim                         A     127.0.0.1
+revoked._domainkey.dkim      TXT   "v=DKIM1; k=rsa; p="
+testing._domainkey.dkim      TXT   ${txt(`v=DKIM1; t=y; k=rsa; p=${k.rsa2048}`)}
+rsa1024._domainkey.dkim      TXT   ${txt(`v=DKIM1; k=rsa; p=${k.rsa1024}`)}
+rsa512._domainkey.dkim       TXT   ${txt(`v=DKIM1; k=rsa; p=${k.rsa512}`)}
+ed._domainkey.dkim           TXT   ${txt(`v=DKIM1; k=ed25519; p=${k.ed25519}`)}
+sha1._domainkey.dkim         TXT   ${txt(`v=DKIM1; h=sha1; k=rsa; p=${k.rsa2048}`)}
+broken._domainkey.dkim       TXT   ${txt(`v=DKIM1; k=rsa; bogus; p=${k.rsa2048}`)}
+
+; ---- DMARC ----
+_dmarc.dmarc-dup             TXT   "v=DMARC1; p=none; p=reject"
+_dmarc.dmarc-pct             TXT   "v=DMARC1; p=reject; pct=150"
+_dmarc.dmarc-ext             TXT   "v=DMARC1; p=quarantine; rua=mailto:agg@unauth.test"
+sub.orgfb                    A     127.0.0.1
+_dmarc.orgfb                 TXT   "v=DMARC1; p=reject; sp=none"
+
+; ---- MX ----
+nullmx                       MX    0 .
+nullmixed                    MX    0 .
+nullmixed                    MX    10 mail.example.test.
+mxcname                      MX    10 alias.mxcname
+alias.mxcname                CNAME mail.example.test.
+mxip                         MX    10 192.0.2.1.
+noptr                        MX    10 mail.noptr
+noptr                        MX    20 mx2.noptr
+mail.noptr                   A     127.0.0.20
+mx2.noptr                    A     127.0.0.30
+elsewhere.noptr              A     127.0.0.31
+nomx                         A     127.0.0.1
+
+; ---- MTA-STS with a pattern that does not match ----
+sts                          MX    10 mail.sts
+sts                          MX    20 mx.backup.sts
+mail.sts                     A     127.0.0.1
+mx.backup.sts                A     127.0.0.1
+_mta-sts.sts                 TXT   "v=STSv1; id=abc123"
+mta-sts.sts                  A     127.0.0.1
+
+; ---- TLS-RPT and BIMI ----
+_smtp._tls.tlsrpt-bad        TXT   "v=TLSRPTv1; rua=ftp://reports.tlsrpt-bad.test"
+_dmarc.bimi-bad              TXT   "v=DMARC1; p=none"
+default._bimi.bimi-bad       TXT   "v=BIMI1; l=http://bimi-bad.test/logo.png; a="
+
+; ---- STARTTLS: the MX is the Exim test server's name ----
+tls                          MX    10 mail.example.test.
+`;
+  const v4 = `$ORIGIN 127.in-addr.arpa.
+$TTL 300
+1.0.0                        PTR   mail.example.test.
+2.0.0                        PTR   mx2.example.test.
+30.0.0                       PTR   elsewhere.noptr.test.
+`;
+  const v6 = `$ORIGIN ip6.arpa.
+$TTL 300
+1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0 PTR mail.example.test.
+`;
+  return { test: test, '127.in-addr.arpa': v4, 'ip6.arpa': v6 };
+}

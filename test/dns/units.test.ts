@@ -1,0 +1,197 @@
+// Unit tests of the mail DNS parsers, the DNS client, the sidebar's tree model and the renderers,
+// with an in-memory resolver.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { DnsClient, type MxData, type RawResolver, reverseName } from '../../client/src/dns/resolver';
+import { parseSpf } from '../../client/src/dns/spfParse';
+import { parseTagList } from '../../client/src/dns/tagList';
+import { matchesMxPattern, parseStsPolicy } from '../../client/src/dns/mtaSts';
+import { renderMarkdown, reportToJson, runReport, normalizeDomain } from '../../client/src/dns/index';
+import { pslOrgDomain } from '../../client/src/dns/context';
+import { buildDomainNode, parseSelectorInput, rememberRecent } from '../../client/src/views/mailDnsTree';
+import { parseDnsArgs } from '../../client/src/cli/dnsCommand';
+
+/** An in-memory resolver: zone data by "TYPE name"; absent names give NXDOMAIN, a delay per answer. */
+function memoryResolver(data: Record<string, unknown[]>, delayMs = 0): RawResolver & { calls: string[] } {
+  const calls: string[] = [];
+  const names = new Set(Object.keys(data).map((k) => k.split(' ')[1]));
+  const answer = async <T>(type: string, name: string): Promise<T[]> => {
+    calls.push(`${type} ${name}`);
+    if (delayMs) await new Promise((r) => setTimeout(r, delayMs));
+    const v = data[`${type} ${name}`];
+    if (v) return v as T[];
+    throw Object.assign(new Error(`${type} ${name}`), { code: names.has(name) ? 'ENODATA' : 'ENOTFOUND' });
+  };
+  return {
+    calls,
+    resolve4: (n) => answer<string>('A', n),
+    resolve6: (n) => answer<string>('AAAA', n),
+    resolveMx: (n) => answer<MxData>('MX', n),
+    resolveTxt: (n) => answer<string[]>('TXT', n),
+    resolveCname: (n) => answer<string>('CNAME', n),
+    resolvePtr: (n) => answer<string>('PTR', n),
+  };
+}
+
+test('SPF parser: terms, qualifiers, CIDR, and the column of each problem', () => {
+  const p = parseSpf('v=spf1 -ip4:192.0.2.0/24 a:mail.example.com/28//64 mx/30 ~all');
+  assert.deepEqual(p.errors, []);
+  assert.equal(p.terms.length, 4);
+  const [ip4, a, mx, all] = p.terms;
+  assert.ok(ip4.kind === 'mechanism' && ip4.qualifier === '-' && ip4.cidr4 === 24);
+  assert.ok(a.kind === 'mechanism' && a.value === 'mail.example.com' && a.cidr4 === 28 && a.cidr6 === 64);
+  assert.ok(mx.kind === 'mechanism' && mx.cidr4 === 30 && mx.value === undefined);
+  assert.ok(all.kind === 'mechanism' && all.qualifier === '~');
+
+  const cases: Array<[string, number, string]> = [
+    ['v=spf1 ip4:10.0.0.1/33 -all', 20, '/33'],
+    ['v=spf1 foo -all', 8, 'foo'],
+    ['v=spf1 include:example -all', 16, 'example'],
+    ['v=spf1 ip6:2001:db8::zz -all', 12, '2001:db8::zz'],
+    ['v=spf1 a:%{q}.example.com -all', 10, '%{q}'],
+    ['v=spf1 exists:%{i}.%{c}.example.com', 20, '%{c}'],
+    ['v=spf1 all:x', 11, ':x'],
+  ];
+  for (const [record, column, text] of cases) {
+    const r = parseSpf(record);
+    assert.equal(r.errors.length, 1, `${record}: ${JSON.stringify(r.errors)}`);
+    assert.equal(r.errors[0].range.start + 1, column, record);
+    assert.equal(record.slice(r.errors[0].range.start, r.errors[0].range.end), text, record);
+  }
+  // Macros are parsed; %% %_ %- and exp's c/r/t letters are fine where allowed.
+  assert.deepEqual(parseSpf('v=spf1 exists:%{ir}.%{l1r+-}.%%._spf.%{d} exp=explain.%{d2} -all').errors, []);
+  assert.equal(parseSpf('v=spf1 ip6:::1 ip6:::ffff:192.0.2.1/128 -all').errors.length, 0);
+});
+
+test('tag lists keep ranges and report duplicates and bad specs', () => {
+  const t = parseTagList('v=DMARC1; p=none; p=reject; junk');
+  assert.equal(t.tags.length, 3);
+  assert.equal(t.duplicates.length, 1);
+  assert.equal(t.duplicates[0].value, 'reject');
+  assert.equal(t.errors.length, 1);
+  assert.deepEqual(t.errors[0].range, { start: 28, end: 32 });
+  const spaced = parseTagList(' k = rsa ;  p = AB CD ');
+  assert.equal(spaced.tags[1].value, 'AB CD');
+  assert.equal(spaced.tags[0].name, 'k');
+});
+
+test('MTA-STS: a wildcard covers exactly one label (RFC 8461 §4.1); the policy parser', () => {
+  assert.equal(matchesMxPattern('mail.example.com', '*.example.com'), true);
+  assert.equal(matchesMxPattern('a.b.example.com', '*.example.com'), false);
+  assert.equal(matchesMxPattern('example.com', '*.example.com'), false);
+  assert.equal(matchesMxPattern('MX.Example.com.', 'mx.example.com'), true);
+  const p = parseStsPolicy('version: STSv1\r\nmode: enforce\r\nmx: a.example.com\r\nmx: *.example.net\r\nmax_age: 86400\r\n');
+  assert.equal(p.version, 'STSv1');
+  assert.equal(p.mode, 'enforce');
+  assert.equal(p.maxAge, 86400);
+  assert.deepEqual(p.mx.map((m) => m.value), ['a.example.com', '*.example.net']);
+  assert.deepEqual(p.errors, []);
+});
+
+test('reverse names for IPv4 and IPv6', () => {
+  assert.equal(reverseName('192.0.2.1'), '1.2.0.192.in-addr.arpa');
+  assert.equal(reverseName('::1'), `1.${'0.'.repeat(31)}ip6.arpa`);
+  assert.equal(reverseName('2001:db8::10'), '0.1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa');
+});
+
+test('the organizational domain: the public suffix list, and unknown TLDs as suffixes', () => {
+  assert.equal(pslOrgDomain('sub.example.test'), 'example.test');
+  assert.equal(pslOrgDomain('a.b.example.co.uk'), 'example.co.uk');
+  assert.equal(pslOrgDomain('example.com'), 'example.com');
+});
+
+test('the DNS client runs each query once and counts the dependency depth', async () => {
+  const resolver = memoryResolver({ 'MX example.com': [{ exchange: 'mx.example.com', priority: 10 }], 'A mx.example.com': ['192.0.2.1'] });
+  const dns = new DnsClient(resolver);
+  const [a, b] = await Promise.all([dns.query('example.com', 'MX'), dns.query('Example.COM.', 'MX')]);
+  assert.equal(a, b);
+  const addr = await dns.query('mx.example.com', 'A', [a]);
+  assert.equal(addr.depth, 2);
+  assert.equal(dns.depth, 2);
+  assert.equal(resolver.calls.filter((c) => c === 'MX example.com').length, 1);
+  const missing = await dns.query('nope.example.com', 'TXT');
+  assert.equal(missing.status, 'nxdomain');
+  const nodata = await dns.query('mx.example.com', 'TXT');
+  assert.equal(nodata.status, 'nodata');
+});
+
+test('a report costs about (depth + 1) round trips, not one per query', async () => {
+  const data: Record<string, unknown[]> = {
+    'MX example.com': [{ exchange: 'mx.example.com', priority: 10 }],
+    'A mx.example.com': ['192.0.2.1'],
+    'PTR 1.2.0.192.in-addr.arpa': ['mx.example.com'],
+    'TXT example.com': [['v=spf1 mx include:_spf.example.com -all']],
+    'TXT _spf.example.com': [['v=spf1 include:_spf2.example.com -all']],
+    'TXT _spf2.example.com': [['v=spf1 ip4:192.0.2.0/24 -all']],
+    'TXT _dmarc.example.com': [['v=DMARC1; p=reject']],
+  };
+  const resolver = memoryResolver(data, 25);
+  const started = Date.now();
+  const r = await runReport('example.com', { resolver, probeSelectors: true });
+  const elapsed = Date.now() - started;
+  assert.ok(resolver.calls.length > 20, `${resolver.calls.length} queries`);
+  // One query after another would take more than a second; concurrently it is a few round trips.
+  assert.ok(elapsed < (r.depth + 1) * 25 + 150, `${elapsed} ms for depth ${r.depth}`);
+});
+
+test('the sidebar tree: a node per check, a child per finding, raw records and the SPF tree', async () => {
+  const resolver = memoryResolver({
+    'MX example.com': [{ exchange: 'mx.example.com', priority: 10 }],
+    'A mx.example.com': ['192.0.2.1'],
+    'TXT example.com': [['v=spf1 ptr +all']],
+  });
+  const report = await runReport('example.com', { resolver, probeSelectors: false, clock: { now: () => 0 } });
+  const node = buildDomainNode({ domain: 'example.com', report, running: false, selectors: [] });
+  assert.equal(node.icon, 'error');
+  assert.match(node.description ?? '', /errors?, \d+ warnings?/);
+  const spf = node.children.find((c) => c.kind === 'check' && c.checkId === 'spf');
+  assert.ok(spf);
+  const codes = spf.children.filter((c) => c.kind === 'finding').map((c) => (c.kind === 'finding' ? c.code : ''));
+  assert.ok(codes.includes('spf-all-pass') && codes.includes('spf-ptr'));
+  assert.ok(spf.children.some((c) => c.label === 'Raw records'));
+  assert.ok(spf.children.some((c) => c.label === 'Include and redirect tree'));
+  const finding = spf.children.find((c) => c.kind === 'finding');
+  assert.equal(finding?.contextValue, 'mailDnsFinding');
+  assert.match(finding?.kind === 'finding' ? finding.link : '', /rfc7208#section-/);
+  const ids = new Set<string>();
+  const walk = (n: { id: string; children: Array<{ id: string; children: unknown[] }> }): void => {
+    assert.ok(!ids.has(n.id), `duplicate id ${n.id}`);
+    ids.add(n.id);
+    for (const c of n.children) walk(c as typeof n);
+  };
+  walk(node);
+  const running = buildDomainNode({ domain: 'example.com', running: true, selectors: ['s1'] });
+  assert.equal(running.icon, 'running');
+  assert.deepEqual(rememberRecent(['a.com', 'b.com'], 'b.com'), ['b.com', 'a.com']);
+  assert.deepEqual(parseSelectorInput('s1, s2 s1'), { selectors: ['s1', 's2'] });
+  assert.ok('error' in parseSelectorInput('bad/selector'));
+});
+
+test('Markdown and JSON renderings carry codes, ranges and raw records', async () => {
+  const resolver = memoryResolver({ 'TXT example.com': [['v=spf1 ip4:192.0.2.300 -all']] });
+  const report = await runReport('example.com', { resolver, probeSelectors: false, clock: { now: () => 0 } });
+  const md = renderMarkdown([report]);
+  assert.match(md, /^# Mail DNS report for example\.com/);
+  assert.match(md, /`spf-syntax`/);
+  assert.match(md, /column 12/);
+  assert.match(md, /Raw records/);
+  const json = reportToJson(report);
+  const spf = json.checks.find((c) => c.id === 'spf');
+  const f = spf?.findings.find((x) => x.code === 'spf-syntax');
+  assert.deepEqual(f?.record?.range, { start: 11, end: 22 });
+  assert.equal(spf?.status, 'error');
+});
+
+test('CLI arguments and domain names', () => {
+  const a = parseDnsArgs(['example.com', '--selector', 's1', '--selector=s2', '--dns-server', '127.0.0.1:5353', '--json', '--probe-starttls']);
+  assert.ok(!('error' in a));
+  assert.deepEqual(a.selectors, ['s1', 's2']);
+  assert.equal(a.server, '127.0.0.1:5353');
+  assert.ok('error' in parseDnsArgs([]));
+  assert.ok('error' in parseDnsArgs(['example.com', '--dns-server', 'dns.example.com:53']));
+  assert.ok('error' in parseDnsArgs(['example.com', '--bogus']));
+  assert.ok(!('error' in parseDnsArgs(['example.com', '--dns-server', '[::1]:53'])));
+  assert.deepEqual(normalizeDomain('Bücher.Example.'), { domain: 'xn--bcher-kva.example' });
+  assert.ok('error' in normalizeDomain('localhost'));
+  assert.ok('error' in normalizeDomain('exa mple.com'));
+});

@@ -1,0 +1,245 @@
+// The flows of issue 5 in a real editor: code-server (VS Code 1.100) driven through Debian's
+// Chromium with playwright-core. Each flow is its own test and leaves a screenshot in
+// .test-artifacts/editor/<timestamp>/ (the folder is printed at the start of the run).
+//
+// These tests run only with SMTPWB_EDITOR_TESTS=1 (scripts/test-all.sh sets it in its own step,
+// after scripts/install-editor.sh), because they need code-server and Chromium and take about a
+// minute. When enabled and something is missing, they fail and say what to install.
+//
+// Flows whose feature does not exist yet fail with a message naming what was missing, e.g.
+// "no CodeLens 'Run' within 20 s".
+import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync } from 'node:fs';
+import * as net from 'node:net';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { startExim, EximPeer } from '../peers/exim';
+import { CodeServer, startCodeServer } from './codeServer';
+import { editorUnavailableReason } from './paths';
+import { Workbench } from './workbench';
+
+const ENABLED = process.env.SMTPWB_EDITOR_TESTS === '1';
+
+/** Why the suite is skipped, or false when it runs. */
+const skip: string | false = ENABLED ? false : 'in-editor tests run only with SMTPWB_EDITOR_TESTS=1 (after bash scripts/install-editor.sh)';
+
+/**
+ * Names the tests rely on, in one place for when the extension settles on them. The view titles
+ * are what the view headers show; the ids are those of package.json's contributes.views.
+ */
+const UI = {
+  languageMode: 'SMTP',
+  emlLanguageMode: /^(Email Message|EML)$/i,
+  runLens: 'Run',
+  runAllLens: 'Run all',
+  localInboxTitle: 'Local Inbox',
+  testExplorerView: 'workbench.view.testing',
+  testExplorerTitle: 'Test Explorer',
+  /** The subject of hello.smtp's message, as the Local Inbox lists it. */
+  helloSubject: 'Editor test hello',
+  eximSubject: 'Editor test via Exim',
+  /** The title of hello.smtp's session (the Test Explorer's item label). */
+  helloSession: 'Send hello to the local inbox',
+} as const;
+
+/** User settings for every flow (the defaults of codeServer.ts apply underneath). */
+const EDITOR_SETTINGS: Record<string, unknown> = {};
+
+/**
+ * Runs one flow in a fresh browser page on the given code-server: always takes a screenshot
+ * named after the flow, and on failure also a failure screenshot and the logs.
+ */
+async function flow(server: CodeServer, name: string, body: (workbench: Workbench) => Promise<void>): Promise<void> {
+  const workbench = await Workbench.open(server, { name });
+  try {
+    await body(workbench);
+    const shot = await workbench.screenshot(name);
+    process.stdout.write(`# ${name}: screenshot ${shot}\n`);
+  } catch (error) {
+    const shot = await workbench.screenshot(`${name}-FAILED`).catch(() => 'none');
+    const logs = workbench.saveLogs(name);
+    process.stdout.write(`# ${name} failed: screenshot ${shot}, logs ${logs}\n`);
+    throw error;
+  } finally {
+    await workbench.close();
+  }
+}
+
+/** A loopback listener that counts connections (and answers like an SMTP server would start). */
+interface Sentinel {
+  port: number;
+  connections(): number;
+  close(): Promise<void>;
+}
+
+async function startSentinel(): Promise<Sentinel> {
+  let count = 0;
+  const server = net.createServer((socket) => {
+    count += 1;
+    socket.end('554 5.7.0 this listener must not be reached by an untrusted workspace\r\n');
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  if (address === null || typeof address === 'string') throw new Error('the sentinel has no port');
+  return {
+    port: address.port,
+    connections: () => count,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+/** Replaces the placeholder target smtp://127.0.0.1:2525 of a workspace file with a real port. */
+function pointAt(workspace: string, file: string, port: number): void {
+  const path = join(workspace, file);
+  writeFileSync(path, readFileSync(path, 'utf8').replace('smtp://127.0.0.1:2525', `smtp://127.0.0.1:${port}`));
+}
+
+describe('SMTP Workbench in a real editor (code-server + Chromium)', { skip, concurrency: 1 }, () => {
+  let server: CodeServer | undefined;
+
+  before(async () => {
+    const missing = editorUnavailableReason();
+    if (missing !== undefined) throw new Error(missing);
+    const t0 = Date.now();
+    server = await startCodeServer({ folder: 'basic', settings: EDITOR_SETTINGS });
+    process.stdout.write(`# code-server up in ${Date.now() - t0} ms (extension installed by ${server.extension}) at ${server.folderUrl}\n`);
+  });
+
+  after(async () => {
+    await server?.stop();
+  });
+
+  /** The shared code-server, or a clear failure when before() could not start it. */
+  const running = (): CodeServer => {
+    if (server === undefined) throw new Error('code-server did not start (see the first failure)');
+    return server;
+  };
+
+  test('(a) a .smtp file: language mode SMTP, syntax colours, CodeLens "Run"', { timeout: 90_000 }, async () => {
+    await flow(running(), 'a-open-smtp', async (wb) => {
+      await wb.openFileFromExplorer('hello.smtp');
+      await wb.waitForEditorText('EHLO client.example.test');
+      await wb.waitForLanguageMode(UI.languageMode);
+      const classes = new Set((await wb.renderedTokens()).map((t) => t.className.split(/\s+/).find((c) => /^mtk\d+$/.test(c))));
+      classes.delete(undefined);
+      classes.delete('mtk1');
+      assert.ok(classes.size >= 2, `expected syntax colours (token classes other than the default mtk1), got: ${[...classes].join(' ') || 'none'}`);
+      await wb.waitForCodeLens(UI.runLens, 20_000);
+      await wb.waitForCodeLens(UI.runAllLens, 5_000);
+    });
+  });
+
+  test('(b) a broken script: its diagnostic shows in the Problems panel', { timeout: 90_000 }, async () => {
+    await flow(running(), 'b-problems', async (wb) => {
+      await wb.openFileFromExplorer('broken.smtp');
+      await wb.waitForEditorText('undefinedSender');
+      await wb.waitForProblem(/undefinedSender|smtp-variable-undefined/, 20_000);
+    });
+  });
+
+  test('(c) Run via CodeLens against the local capture server: the transcript shows 250', { timeout: 90_000 }, async () => {
+    await flow(running(), 'c-run-local', async (wb) => {
+      await wb.openFileFromExplorer('hello.smtp');
+      await wb.waitForEditorText('EHLO client.example.test');
+      await wb.clickCodeLens(UI.runLens, 20_000);
+      const transcript = await wb.waitForWebviewText(/\b250\b/, 20_000);
+      assert.match(transcript, /EHLO client\.example\.test/, 'the transcript should show the commands sent');
+    });
+  });
+
+  test('(d) Run via CodeLens against a real Exim: the transcript shows 250 and Exim delivers', { timeout: 120_000 }, async () => {
+    const exim: EximPeer = await startExim();
+    try {
+      pointAt(running().workspace, 'exim.smtp', exim.port);
+      await flow(running(), 'd-run-exim', async (wb) => {
+        await wb.openFileFromExplorer('exim.smtp');
+        await wb.waitForEditorText(`127.0.0.1:${exim.port}`);
+        await wb.clickCodeLens(UI.runLens, 20_000);
+        const transcript = await wb.waitForWebviewText(/\b250\b/, 20_000);
+        assert.match(transcript, /mail\.example\.test/, "the transcript should show Exim's greeting");
+        const messages = await exim.waitForMessages(1, 20_000);
+        assert.match(messages[0]?.toString('utf8') ?? '', new RegExp(`Subject: ${UI.eximSubject}`));
+      });
+    } finally {
+      await exim.stop();
+    }
+  });
+
+  test('(e) the Local Inbox view lists the received message and opens it as .eml', { timeout: 90_000 }, async () => {
+    await flow(running(), 'e-local-inbox', async (wb) => {
+      // Send a message first, so that this flow does not depend on (c).
+      await wb.openFileFromExplorer('hello.smtp');
+      await wb.waitForEditorText('EHLO client.example.test');
+      await wb.clickCodeLens(UI.runLens, 20_000);
+      await wb.focusView({ name: UI.localInboxTitle });
+      const row = await wb.waitForTreeRow(UI.localInboxTitle, UI.helloSubject, 20_000);
+      await row.dblclick();
+      await wb.waitForLanguageMode(UI.emlLanguageMode, 15_000);
+      await wb.waitForEditorText(`Subject: ${UI.helloSubject}`);
+    });
+  });
+
+  test('(f) the Test Explorer shows the session and its result', { timeout: 90_000 }, async () => {
+    await flow(running(), 'f-test-explorer', async (wb) => {
+      const harness = await running().harness();
+      await wb.focusView(UI.testExplorerView);
+      // The item appears once the TestController has discovered the workspace's .smtp files.
+      const row = await wb.waitForTreeRow(UI.testExplorerTitle, UI.helloSession, 20_000);
+      await harness.executeCommand('testing.runAll');
+      const deadline = Date.now() + 30_000;
+      let label = '';
+      for (;;) {
+        label = (await row.getAttribute('aria-label').catch(() => null)) ?? '';
+        const passedIcons = await row.locator('.codicon-testing-passed-icon').count().catch(() => 0);
+        if (/passed/i.test(label) || passedIcons > 0) break;
+        if (/failed|errored/i.test(label)) throw new Error(`the Test Explorer shows the session as failed: ${label}`);
+        if (Date.now() > deadline) {
+          throw new Error(`the Test Explorer did not show "${UI.helloSession}" as passed within 30 s (row: ${label})`);
+        }
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+    });
+  });
+
+  test('(g) untrusted workspace: nothing connects, and Run explains why', { timeout: 120_000 }, async () => {
+    const sentinel = await startSentinel();
+    let untrusted: CodeServer | undefined;
+    try {
+      untrusted = await startCodeServer({
+        folder: 'untrusted',
+        trusted: false,
+        settings: EDITOR_SETTINGS,
+        prepare: (workspace) => pointAt(workspace, 'probe.smtp', sentinel.port),
+      });
+      const server = untrusted;
+      await flow(server, 'g-untrusted', async (wb) => {
+        await wb.answerTrustDialog(false);
+        const state = await (await server.harness()).ping();
+        assert.equal(state.trusted, false, 'the workspace should be untrusted after declining');
+        await wb.openFileFromExplorer('probe.smtp');
+        await wb.waitForEditorText('CONNECT {{server}}');
+        await wb.clickCodeLens(UI.runLens, 20_000).catch((error: unknown) => {
+          throw new Error(
+            `${error instanceof Error ? error.message : String(error)}; in an untrusted workspace the extension should still ` +
+              'offer Run (capabilities.untrustedWorkspaces: limited) and explain that running needs trust',
+          );
+        });
+        await wb.waitForNotification(/trust/i, 15_000);
+        // Give a wrongly started session the time to connect before looking.
+        await new Promise((resolve) => setTimeout(resolve, 2000));
+        assert.equal(sentinel.connections(), 0, 'an untrusted workspace must not connect anywhere');
+      });
+      assert.equal(sentinel.connections(), 0, 'an untrusted workspace must not connect anywhere');
+    } finally {
+      await untrusted?.stop();
+      await sentinel.close();
+    }
+  });
+
+  test('the in-editor suite (vscode API) passes inside code-server through the harness', { timeout: 180_000 }, async () => {
+    const harness = await running().harness();
+    const report = await harness.runSuite();
+    const failures = report.results.filter((r) => !r.ok).map((r) => `${r.name}: ${(r.error ?? '').split('\n')[0]}`);
+    assert.equal(report.failed, 0, `in-editor suite failures:\n${failures.join('\n')}`);
+  });
+});

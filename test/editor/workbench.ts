@@ -1,0 +1,477 @@
+// Drives VS Code's workbench in Debian's Chromium with playwright-core: what a user sees and does.
+// Every wait has an explicit time limit and fails with a message that says what was missing
+// (for example "no CodeLens 'Run' within 20 s"). See docs/testing-in-the-editor.md.
+import { mkdirSync, writeFileSync, appendFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { chromium, Browser, BrowserContext, Locator, Page } from 'playwright-core';
+import type { CodeServer } from './codeServer';
+import { artifactsDir, chromiumPath } from './paths';
+
+/** The little of the DOM that the page functions below use (the project compiles without lib.dom). */
+interface DomElement {
+  className: string;
+  textContent: string | null;
+  getAttribute(name: string): string | null;
+}
+
+/** The Chromium flags that work in a root container without a display or GPU. */
+export const CHROMIUM_ARGS: readonly string[] = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--disable-dev-shm-usage',
+];
+
+/** Options for Workbench.open(). */
+export interface WorkbenchOptions {
+  /** Viewport size (default 1440 x 900). */
+  width?: number;
+  height?: number;
+  /** Milliseconds to wait for the workbench to show (default 30000). */
+  timeoutMs?: number;
+  /** A name for this workbench's screenshots and logs (default: "workbench"). */
+  name?: string;
+}
+
+/** One token of the editor's rendering: its text and its CSS classes (mtk1 is the default colour). */
+export interface RenderedToken {
+  text: string;
+  className: string;
+}
+
+/** A row of the Problems panel. */
+export interface ProblemRow {
+  /** The row's accessible label, e.g. "Error: … at line 7 column 13". */
+  label: string;
+  /** The visible text. */
+  text: string;
+}
+
+/** Replaces the non-breaking spaces of rendered editor text and trims. */
+function normalise(text: string): string {
+  return text.replace(/\u00a0/g, ' ').replace(/[\ue000-\uf8ff]/g, '').trim();
+}
+
+/** Escapes a string for use in a regular expression. */
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+/** Polls check() until it returns a value other than undefined, or throws `message` after ms. */
+export async function poll<T>(check: () => Promise<T | undefined>, ms: number, message: string | (() => string)): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const value = await check().catch(() => undefined);
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(typeof message === 'string' ? message : message());
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+let screenshotCounter = 0;
+
+/** A browser showing code-server's workbench, with helpers for what the tests do. */
+export class Workbench {
+  /** Messages of the page's console and its errors, kept for the artifacts. */
+  readonly consoleLog: string[] = [];
+
+  private constructor(
+    readonly server: CodeServer,
+    readonly browser: Browser,
+    readonly context: BrowserContext,
+    readonly page: Page,
+    readonly name: string,
+  ) {}
+
+  /** Launches Chromium, opens the server's folder and waits until the workbench shows. */
+  static async open(server: CodeServer, options: WorkbenchOptions = {}): Promise<Workbench> {
+    const browser = await chromium.launch({
+      executablePath: chromiumPath(),
+      headless: true,
+      args: [...CHROMIUM_ARGS],
+      // Chromium writes to ~/.config/chromium: keep it in the test's own HOME.
+      env: { ...process.env, HOME: server.home, XDG_CONFIG_HOME: join(server.home, '.config') },
+    });
+    try {
+      const context = await browser.newContext({
+        viewport: { width: options.width ?? 1440, height: options.height ?? 900 },
+        // The clipboard and the like must not prompt.
+        permissions: ['clipboard-read', 'clipboard-write'],
+      });
+      const page = await context.newPage();
+      const workbench = new Workbench(server, browser, context, page, options.name ?? 'workbench');
+      page.on('console', (message) => workbench.consoleLog.push(`[${message.type()}] ${message.text()}`));
+      page.on('pageerror', (error) => workbench.consoleLog.push(`[pageerror] ${error.message}`));
+      await page.goto(server.folderUrl, { waitUntil: 'domcontentloaded', timeout: options.timeoutMs ?? 30_000 });
+      await workbench.waitForWorkbench(options.timeoutMs ?? 30_000);
+      return workbench;
+    } catch (error) {
+      await browser.close().catch(() => undefined);
+      throw error;
+    }
+  }
+
+  /** Waits for the workbench and its explorer (or, in an untrusted folder, the trust dialog). */
+  async waitForWorkbench(timeoutMs = 30_000): Promise<void> {
+    try {
+      await this.page.locator('.monaco-workbench').waitFor({ state: 'visible', timeout: timeoutMs });
+      await this.page.locator('.part.statusbar').waitFor({ state: 'visible', timeout: timeoutMs });
+    } catch {
+      throw new Error(`the workbench did not show within ${timeoutMs / 1000} s at ${this.server.folderUrl}`);
+    }
+  }
+
+  /** Saves a screenshot as <artifacts>/<n>-<name>.png and returns its path. */
+  async screenshot(name: string): Promise<string> {
+    screenshotCounter += 1;
+    const safe = name.replace(/[^a-zA-Z0-9._-]+/g, '-').slice(0, 80);
+    const path = join(artifactsDir(), `${String(screenshotCounter).padStart(2, '0')}-${safe}.png`);
+    await this.page.screenshot({ path, timeout: 15_000 });
+    return path;
+  }
+
+  /** Writes the page's console log and code-server's logs into <artifacts>/<name>-logs/. */
+  saveLogs(name: string): string {
+    const dir = join(artifactsDir(), `${name.replace(/[^a-zA-Z0-9._-]+/g, '-')}-logs`);
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'browser-console.log'), this.consoleLog.join('\n') + '\n');
+    this.server.collectLogs(dir);
+    return dir;
+  }
+
+  /** Closes the browser (not code-server). */
+  async close(): Promise<void> {
+    await this.browser.close().catch(() => undefined);
+  }
+
+  // --- Files and editors --------------------------------------------------------------------
+
+  /** A row of the explorer by file or folder name. */
+  private explorerRow(name: string): Locator {
+    return this.page.locator(`.explorer-folders-view .monaco-list-row[aria-label="${name.replace(/"/g, '\\"')}"]`);
+  }
+
+  /**
+   * Opens a file by clicking it in the explorer; `path` is relative to the workspace ("a/b.smtp"
+   * expands folder a first). Waits until its editor tab is active.
+   */
+  async openFileFromExplorer(path: string, timeoutMs = 15_000): Promise<void> {
+    const explorer = this.page.locator('.explorer-folders-view');
+    if (!(await explorer.isVisible())) await this.page.keyboard.press('Control+Shift+E');
+    await explorer.waitFor({ state: 'visible', timeout: timeoutMs }).catch(() => {
+      throw new Error(`the explorer did not show within ${timeoutMs / 1000} s`);
+    });
+    const parts = path.split('/');
+    for (const [index, part] of parts.entries()) {
+      const row = this.explorerRow(part).first();
+      await row.waitFor({ state: 'visible', timeout: timeoutMs }).catch(() => {
+        throw new Error(`no "${part}" in the explorer within ${timeoutMs / 1000} s (opening ${path})`);
+      });
+      const isFolder = index < parts.length - 1;
+      if (isFolder) {
+        if ((await row.getAttribute('aria-expanded')) !== 'true') await row.click();
+      } else {
+        await row.dblclick();
+      }
+    }
+    await this.waitForActiveTab(parts[parts.length - 1] ?? path, timeoutMs);
+  }
+
+  /** Opens a file through Quick Open (Ctrl+P), by its path relative to the workspace. */
+  async quickOpen(path: string, timeoutMs = 15_000): Promise<void> {
+    await this.focusWorkbench();
+    await this.page.keyboard.press('Control+P');
+    const input = this.page.locator('.quick-input-widget input');
+    await input.waitFor({ state: 'visible', timeout: timeoutMs });
+    await input.fill(path);
+    const name = path.split('/').pop() ?? path;
+    await this.page
+      .locator('.quick-input-list .monaco-list-row', { hasText: name })
+      .first()
+      .waitFor({ state: 'visible', timeout: timeoutMs })
+      .catch(() => {
+        throw new Error(`Quick Open found no "${path}" within ${timeoutMs / 1000} s`);
+      });
+    await this.page.keyboard.press('Enter');
+    await this.waitForActiveTab(name, timeoutMs);
+  }
+
+  /** Waits until the active editor tab has the given label. */
+  async waitForActiveTab(label: string, timeoutMs = 15_000): Promise<void> {
+    const tab = this.page.locator('.tabs-container .tab.active', { hasText: label });
+    await tab.first().waitFor({ state: 'visible', timeout: timeoutMs }).catch(() => {
+      throw new Error(`no active editor tab "${label}" within ${timeoutMs / 1000} s`);
+    });
+  }
+
+  /** The active editor. */
+  activeEditor(): Locator {
+    return this.page.locator('.editor-group-container.active .monaco-editor').first();
+  }
+
+  /** The rendered text of the active editor's visible lines. */
+  async editorText(): Promise<string> {
+    const lines = this.activeEditor().locator('.view-lines');
+    return normalise(await lines.innerText({ timeout: 5000 }));
+  }
+
+  /** Waits until the active editor shows the text. */
+  async waitForEditorText(text: string, timeoutMs = 15_000): Promise<void> {
+    await poll(
+      async () => ((await this.editorText()).includes(text) ? true : undefined),
+      timeoutMs,
+      `the editor did not show "${text}" within ${timeoutMs / 1000} s`,
+    );
+  }
+
+  /** The tokens of the active editor's visible lines with their classes (mtkN = colour N). */
+  async renderedTokens(): Promise<RenderedToken[]> {
+    return this.activeEditor()
+      .locator('.view-lines .view-line span > span')
+      .evaluateAll((elements) =>
+        (elements as unknown as DomElement[]).map((e) => ({ text: e.textContent ?? '', className: e.className })),
+      );
+  }
+
+  /** The language mode shown in the status bar (e.g. "SMTP"). */
+  async languageMode(timeoutMs = 10_000): Promise<string> {
+    const item = this.page.locator('[id="status.editor.mode"]');
+    await item.waitFor({ state: 'visible', timeout: timeoutMs }).catch(() => {
+      throw new Error(`the status bar shows no language mode within ${timeoutMs / 1000} s`);
+    });
+    return normalise(await item.innerText());
+  }
+
+  /** Waits until the status bar's language mode matches. */
+  async waitForLanguageMode(expected: string | RegExp, timeoutMs = 15_000): Promise<string> {
+    let last = '';
+    return poll(
+      async () => {
+        last = await this.languageMode(timeoutMs);
+        const ok = typeof expected === 'string' ? last === expected : expected.test(last);
+        return ok ? last : undefined;
+      },
+      timeoutMs,
+      () => `the status bar language mode is "${last}", not ${String(expected)}, after ${timeoutMs / 1000} s`,
+    );
+  }
+
+  // --- CodeLens -------------------------------------------------------------------------------
+
+  /** The CodeLens links of the active editor, e.g. ["Run all", "Run"]. */
+  async codeLenses(): Promise<string[]> {
+    const links = this.activeEditor().locator('.codelens-decoration a');
+    return (await links.allInnerTexts()).map(normalise);
+  }
+
+  /** The CodeLens link with the label (exactly, ignoring icons), waiting for it. */
+  async waitForCodeLens(label: string, timeoutMs = 20_000, index = 0): Promise<Locator> {
+    const pattern = new RegExp(`^\\s*(?:\\$\\([^)]*\\)\\s*)?[\\ue000-\\uf8ff]?\\s*${escapeRegExp(label)}\\s*$`, 'i');
+    const link = this.activeEditor().locator('.codelens-decoration a', { hasText: pattern }).nth(index);
+    await link.waitFor({ state: 'visible', timeout: timeoutMs }).catch(async () => {
+      const seen = await this.codeLenses().catch(() => []);
+      throw new Error(
+        `no CodeLens '${label}' within ${timeoutMs / 1000} s (CodeLenses shown: ${seen.length > 0 ? seen.join(' | ') : 'none'})`,
+      );
+    });
+    return link;
+  }
+
+  /** Clicks a CodeLens by label (the index-th one with that label). */
+  async clickCodeLens(label: string, timeoutMs = 20_000, index = 0): Promise<void> {
+    const link = await this.waitForCodeLens(label, timeoutMs, index);
+    await link.click();
+  }
+
+  // --- Commands, views, panels ----------------------------------------------------------------
+
+  /** Gives the keyboard focus to the workbench (not to a webview or the browser chrome). */
+  async focusWorkbench(): Promise<void> {
+    await this.page.locator('.monaco-workbench').focus().catch(() => undefined);
+  }
+
+  /**
+   * Runs a command through the command palette: F1, type the title, Enter. The first row must
+   * contain the title, so give it exactly as the palette shows it ("SMTP: Run All Sessions").
+   */
+  async runCommand(title: string, timeoutMs = 10_000): Promise<void> {
+    await this.focusWorkbench();
+    await this.page.keyboard.press('F1');
+    const input = this.page.locator('.quick-input-widget input');
+    await input.waitFor({ state: 'visible', timeout: timeoutMs }).catch(() => {
+      throw new Error(`the command palette did not open within ${timeoutMs / 1000} s`);
+    });
+    await input.fill(`>${title}`);
+    const first = this.page.locator('.quick-input-list .monaco-list-row').first();
+    await poll(
+      async () => {
+        const label = normalise((await first.getAttribute('aria-label', { timeout: 500 })) ?? (await first.innerText({ timeout: 500 })));
+        return label.toLowerCase().includes(title.toLowerCase()) ? true : undefined;
+      },
+      timeoutMs,
+      `no command "${title}" in the command palette within ${timeoutMs / 1000} s`,
+    ).catch(async (error: unknown) => {
+      await this.page.keyboard.press('Escape');
+      throw error;
+    });
+    await this.page.keyboard.press('Enter');
+  }
+
+  /**
+   * Focuses a view. With an id ("workbench.view.testing", "smtpWorkbench.inbox") it runs the
+   * view's `<id>.focus` command through the harness; with { name } it uses the palette's
+   * "view " quick access ("Local Inbox").
+   */
+  async focusView(view: string | { name: string }, timeoutMs = 10_000): Promise<void> {
+    if (typeof view === 'string') {
+      const harness = await this.server.harness(timeoutMs);
+      await harness.executeCommand(`${view}.focus`).catch((error: unknown) => {
+        throw new Error(`cannot focus view ${view}: ${error instanceof Error ? error.message : String(error)}`);
+      });
+      return;
+    }
+    await this.focusWorkbench();
+    await this.page.keyboard.press('F1');
+    const input = this.page.locator('.quick-input-widget input');
+    await input.waitFor({ state: 'visible', timeout: timeoutMs });
+    await input.fill(`view ${view.name}`);
+    const row = this.page.locator('.quick-input-list .monaco-list-row', { hasText: view.name }).first();
+    await row.waitFor({ state: 'visible', timeout: timeoutMs }).catch(async () => {
+      await this.page.keyboard.press('Escape');
+      throw new Error(`no view "${view.name}" in "Open View" within ${timeoutMs / 1000} s`);
+    });
+    await this.page.keyboard.press('Enter');
+  }
+
+  /** The pane (view) whose header has the title, e.g. "Local Inbox". */
+  pane(title: string): Locator {
+    return this.page.locator('.pane', {
+      has: this.page.locator('.pane-header', { hasText: new RegExp(`^\\s*${escapeRegExp(title)}`, 'i') }),
+    });
+  }
+
+  /** The labels of the visible rows of a tree or list view, by the view's title. */
+  async treeRows(viewTitle: string): Promise<string[]> {
+    const rows = this.pane(viewTitle).first().locator('.pane-body .monaco-list-row');
+    const labels = await rows.evaluateAll((elements) =>
+      (elements as unknown as DomElement[]).map((e) => e.getAttribute('aria-label') ?? e.textContent ?? ''),
+    );
+    return labels.map(normalise);
+  }
+
+  /** Waits for a row of a view whose label contains the text, and returns it. */
+  async waitForTreeRow(viewTitle: string, text: string | RegExp, timeoutMs = 20_000): Promise<Locator> {
+    const row = this.pane(viewTitle).first().locator('.pane-body .monaco-list-row', { hasText: text }).first();
+    await row.waitFor({ state: 'visible', timeout: timeoutMs }).catch(async () => {
+      const rows = await this.treeRows(viewTitle).catch(() => []);
+      throw new Error(
+        `no row ${String(text)} in the view "${viewTitle}" within ${timeoutMs / 1000} s (rows: ${rows.length > 0 ? rows.join(' | ') : 'none'})`,
+      );
+    });
+    return row;
+  }
+
+  /** Opens the Problems panel and returns its rows. */
+  async problems(timeoutMs = 10_000): Promise<ProblemRow[]> {
+    const panel = this.page.locator('.markers-panel');
+    if (!(await panel.isVisible())) {
+      await this.focusWorkbench();
+      await this.page.keyboard.press('Control+Shift+M');
+      await panel.waitFor({ state: 'visible', timeout: timeoutMs }).catch(() => {
+        throw new Error(`the Problems panel did not open within ${timeoutMs / 1000} s`);
+      });
+    }
+    const rows = panel.locator('.monaco-list-row');
+    const items = await rows.evaluateAll((elements) =>
+      (elements as unknown as DomElement[]).map((e) => ({ label: e.getAttribute('aria-label') ?? '', text: e.textContent ?? '' })),
+    );
+    return items.map((item) => ({ label: normalise(item.label), text: normalise(item.text) }));
+  }
+
+  /** Waits until a row of the Problems panel contains the text. */
+  async waitForProblem(text: string | RegExp, timeoutMs = 20_000): Promise<ProblemRow> {
+    let last: ProblemRow[] = [];
+    return poll(
+      async () => {
+        last = await this.problems(timeoutMs);
+        return last.find((row) => (typeof text === 'string' ? `${row.label} ${row.text}`.includes(text) : text.test(`${row.label} ${row.text}`)));
+      },
+      timeoutMs,
+      () => `no problem ${String(text)} in the Problems panel within ${timeoutMs / 1000} s (rows: ${last.map((r) => r.label || r.text).join(' | ') || 'none'})`,
+    );
+  }
+
+  // --- Webviews -----------------------------------------------------------------------------
+
+  /** The text of every webview's inner document (iframe.webview → #active-frame). */
+  async webviewTexts(): Promise<string[]> {
+    const count = await this.page.locator('iframe.webview').count();
+    const texts: string[] = [];
+    for (let i = 0; i < count; i++) {
+      const body = this.page.frameLocator('iframe.webview').nth(i).frameLocator('#active-frame').locator('body');
+      const text = await body.innerText({ timeout: 2000 }).catch(() => undefined);
+      if (text !== undefined) texts.push(text);
+    }
+    return texts;
+  }
+
+  /** Waits until some webview's document contains the text (or matches), and returns that text. */
+  async waitForWebviewText(text: string | RegExp, timeoutMs = 20_000): Promise<string> {
+    let seen: string[] = [];
+    return poll(
+      async () => {
+        seen = await this.webviewTexts();
+        return seen.find((t) => (typeof text === 'string' ? t.includes(text) : text.test(t)));
+      },
+      timeoutMs,
+      () =>
+        seen.length === 0
+          ? `no webview within ${timeoutMs / 1000} s (expected one showing ${String(text)})`
+          : `no webview showing ${String(text)} within ${timeoutMs / 1000} s (webviews show: ${seen.map((t) => JSON.stringify(t.slice(0, 200))).join(', ')})`,
+    );
+  }
+
+  // --- Notifications and dialogs --------------------------------------------------------------
+
+  /** The messages of the visible notification toasts. */
+  async notifications(): Promise<string[]> {
+    const messages = this.page.locator('.notifications-toasts .notification-list-item-message');
+    return (await messages.allInnerTexts()).map(normalise);
+  }
+
+  /** Waits for a notification whose message matches. */
+  async waitForNotification(text: string | RegExp, timeoutMs = 15_000): Promise<string> {
+    let seen: string[] = [];
+    return poll(
+      async () => {
+        seen = await this.notifications();
+        return seen.find((m) => (typeof text === 'string' ? m.includes(text) : text.test(m)));
+      },
+      timeoutMs,
+      () => `no notification ${String(text)} within ${timeoutMs / 1000} s (shown: ${seen.join(' | ') || 'none'})`,
+    );
+  }
+
+  /**
+   * Answers the workspace trust modal that an untrusted folder shows at startup: accept clicks
+   * "Yes, I trust the authors", decline clicks "No, I don't trust the authors".
+   */
+  async answerTrustDialog(accept: boolean, timeoutMs = 20_000): Promise<void> {
+    const dialog = this.page.locator('.monaco-dialog-box');
+    await dialog.waitFor({ state: 'visible', timeout: timeoutMs }).catch(() => {
+      throw new Error(`no workspace trust dialog within ${timeoutMs / 1000} s (was code-server started with trusted: false?)`);
+    });
+    const label = accept ? /Yes, I trust/i : /No, I don.t trust/i;
+    await dialog.locator('.monaco-button', { hasText: label }).first().click({ timeout: timeoutMs });
+    await dialog.waitFor({ state: 'hidden', timeout: timeoutMs });
+  }
+
+  /** Appends a line to <artifacts>/<name>.log (for notes a test wants to keep). */
+  note(line: string): void {
+    appendFileSync(join(artifactsDir(), `${this.name}.log`), `${new Date().toISOString()} ${line}\n`);
+  }
+}

@@ -1,0 +1,57 @@
+/**
+ * Shared helpers of the `.eml` fixture tests: where the fixtures are, how a fixture is linted and how
+ * problems are turned into the `{code, range}` entries of `expected.json` (0-based lines/characters).
+ */
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { Problem } from '../../common/problem';
+import { LineIndex, Position } from '../../server/src/eml/lines';
+import { lintMessage, LintOptions } from '../../server/src/eml/lint';
+
+export interface ExpectedProblem {
+  code: string;
+  range: { start: Position; end: Position };
+}
+
+/** Finds `test/eml/fixtures` from the build output folder or the working directory. */
+export function fixturesDir(): string {
+  const candidates = [resolve(process.cwd(), 'test/eml/fixtures')];
+  let dir = __dirname;
+  for (let i = 0; i < 8; i++) {
+    candidates.push(join(dir, 'test/eml/fixtures'));
+    dir = resolve(dir, '..');
+  }
+  candidates.push('/work/main/test/eml/fixtures');
+  const found = candidates.find((c) => existsSync(c));
+  if (!found) throw new Error('test/eml/fixtures not found; run the tests from the repository root');
+  return found;
+}
+
+export function fixtureNames(): string[] {
+  return readdirSync(fixturesDir(), { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name).sort();
+}
+
+export function readFixture(name: string): { text: string; options: LintOptions; expectedPath: string } {
+  const dir = join(fixturesDir(), name);
+  const text = readFileSync(join(dir, 'message.eml'), 'utf8');
+  const optionsPath = join(dir, 'options.json');
+  const options = existsSync(optionsPath) ? (JSON.parse(readFileSync(optionsPath, 'utf8')) as LintOptions) : {};
+  return { text, options, expectedPath: join(dir, 'expected.json') };
+}
+
+export function toExpected(text: string, problems: Problem[]): ExpectedProblem[] {
+  const index = new LineIndex(text);
+  return problems
+    .map((p) => ({ code: p.code, range: { start: index.positionAt(p.range.start), end: index.positionAt(p.range.end) } }))
+    .sort(compareExpected);
+}
+
+export function compareExpected(a: ExpectedProblem, b: ExpectedProblem): number {
+  return a.range.start.line - b.range.start.line || a.range.start.character - b.range.start.character || a.code.localeCompare(b.code) || a.range.end.line - b.range.end.line || a.range.end.character - b.range.end.character;
+}
+
+export function lintFixture(name: string): { actual: ExpectedProblem[]; problems: Problem[]; text: string } {
+  const { text, options } = readFixture(name);
+  const problems = lintMessage(text, options);
+  return { actual: toExpected(text, problems), problems, text };
+}

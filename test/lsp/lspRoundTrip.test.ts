@@ -1,0 +1,103 @@
+/**
+ * LSP round trips over stdio against the built server (`smtpwb lsp --stdio`): diagnostics,
+ * hover, completion, outline, folding, quick fixes and the custom session-plan request.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { startLspClient, type LspClient } from '../support/lspClient';
+
+const uri = 'file:///tmp/roundtrip.smtp';
+const script = [
+  '@from = alice@example.test',
+  '',
+  '### First',
+  '# @name first',
+  'EHLO client.example.test',
+  'MAIL FROM:<{{from}}>',
+  'RCPT TO:<bob@example.test>',
+  'DATA',
+  'Subject: hi',
+  '',
+  '.leading dot',
+  '.',
+  'EXPECT 250',
+  'QUIT',
+  '',
+  '### Second',
+  'RCPT TO:<{{nobody}}>',
+].join('\n');
+
+let client: LspClient;
+
+before(async () => {
+  client = await startLspClient();
+  await client.connection.sendNotification('textDocument/didOpen', { textDocument: { uri, languageId: 'smtp', version: 1, text: script } });
+});
+
+after(async () => {
+  await client.stop();
+});
+
+test('diagnostics arrive with codes, ranges, severities and links', async () => {
+  const published = await client.nextDiagnostics(uri, 1);
+  const codes = published.diagnostics.map((d) => `${String(d.code)}@${d.range.start.line}:${d.range.start.character}`).sort();
+  assert.ok(codes.includes('smtp-data-single-dot@10:0'), codes.join(', '));
+  assert.ok(codes.includes('smtp-variable-undefined@16:11'), codes.join(', '));
+  assert.ok(codes.includes('smtp-order-rcpt-before-mail@16:0'), codes.join(', '));
+  const undefinedVariable = published.diagnostics.find((d) => d.code === 'smtp-variable-undefined')!;
+  assert.equal(undefinedVariable.severity, 1);
+  assert.match(JSON.stringify(undefinedVariable), /docs\/smtp-language\.md#variables/);
+});
+
+test('an incremental edit republishes for the new version', async () => {
+  await client.connection.sendNotification('textDocument/didChange', {
+    textDocument: { uri, version: 2 },
+    contentChanges: [{ range: { start: { line: 16, character: 0 }, end: { line: 16, character: 0 } }, text: 'MAIL FROM:<a@example.test>\n' }],
+  });
+  const published = await client.nextDiagnostics(uri, 2);
+  assert.ok(!published.diagnostics.some((d) => d.code === 'smtp-order-rcpt-before-mail'));
+  assert.ok(published.diagnostics.some((d) => d.code === 'smtp-order-mail-before-helo'));
+});
+
+test('hover on a command shows its RFC section', async () => {
+  const hover = (await client.connection.sendRequest('textDocument/hover', { textDocument: { uri }, position: { line: 4, character: 1 } })) as { contents: { value: string } } | null;
+  assert.ok(hover, 'a hover');
+  assert.match(hover.contents.value, /5321/);
+});
+
+test('completion after EHLO offers MAIL FROM', async () => {
+  const items = (await client.connection.sendRequest('textDocument/completion', { textDocument: { uri }, position: { line: 5, character: 0 } })) as Array<{ label: string }>;
+  assert.ok(items.some((i) => /MAIL/.test(i.label)), items.map((i) => i.label).join(', '));
+});
+
+test('outline lists sessions with their commands, folding covers sessions and bodies', async () => {
+  const symbols = (await client.connection.sendRequest('textDocument/documentSymbol', { textDocument: { uri } })) as Array<{ name: string; children: Array<{ name: string }> }>;
+  const first = symbols.find((s) => s.name === 'First');
+  assert.ok(first, JSON.stringify(symbols.map((s) => s.name)));
+  assert.deepEqual(first.children.map((c) => c.name).slice(0, 4), ['EHLO', 'MAIL', 'RCPT', 'DATA']);
+  const folds = (await client.connection.sendRequest('textDocument/foldingRange', { textDocument: { uri } })) as Array<{ startLine: number; endLine: number }>;
+  assert.ok(folds.some((f) => f.startLine === 2), JSON.stringify(folds));
+  assert.ok(folds.some((f) => f.startLine === 7 && f.endLine === 11), JSON.stringify(folds));
+});
+
+test('the quick fix doubles a single leading dot', async () => {
+  const range = { start: { line: 10, character: 0 }, end: { line: 10, character: 1 } };
+  const actions = (await client.connection.sendRequest('textDocument/codeAction', {
+    textDocument: { uri },
+    range,
+    context: { diagnostics: [{ range, code: 'smtp-data-single-dot', message: '' }] },
+  })) as Array<{ title: string; edit: { changes: Record<string, Array<{ newText: string; range: typeof range }>> } }>;
+  const fix = actions.find((a) => /dot/i.test(a.title));
+  assert.ok(fix, JSON.stringify(actions));
+  assert.deepEqual(fix.edit.changes[uri], [{ range: { start: range.start, end: range.start }, newText: '.' }]);
+});
+
+test('the custom request gives the session plan under a line', async () => {
+  const result = (await client.connection.sendRequest('smtp/sessionPlan', { uri, line: 5 })) as { plan?: { title: string; name?: string; steps: Array<{ kind: string }> }; errors: unknown[] };
+  assert.equal(result.plan?.title, 'First');
+  assert.equal(result.plan?.name, 'first');
+  assert.deepEqual(result.plan?.steps.map((s) => s.kind), ['command', 'command', 'command', 'data', 'command']);
+  const sessions = (await client.connection.sendRequest('smtp/sessions', { uri })) as { sessions: Array<{ title: string; hasExpectations: boolean; errors: number }> };
+  assert.deepEqual(sessions.sessions.map((s) => [s.title, s.hasExpectations]), [['First', true], ['Second', false]]);
+  assert.ok(sessions.sessions[1].errors > 0);
+});

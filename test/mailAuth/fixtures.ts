@@ -1,0 +1,85 @@
+// Shared fixtures for the mail authentication tests: keys, zone text and a capturing CommandIo.
+import { generateKeyPairSync } from 'node:crypto';
+import { PassThrough } from 'node:stream';
+import { publicKeyRecord } from '../../client/src/mailAuth/sign';
+import type { CommandIo } from '../../client/src/cli/verifyCommand';
+
+/** Splits a TXT value into quoted character-strings of at most 255 octets (RFC 1035 §3.3.14). */
+export function txt(value: string): string {
+  const chunks: string[] = [];
+  for (let i = 0; i < value.length; i += 200) chunks.push(`"${value.slice(i, i + 200)}"`);
+  return `( ${chunks.join(' ')} )`;
+}
+
+export interface TestKeys {
+  rsaPem: string;
+  edPem: string;
+}
+
+/** Generates a 2048-bit RSA key and an Ed25519 key, PEM (PKCS#8). */
+export function makeKeys(): TestKeys {
+  const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const ed = generateKeyPairSync('ed25519');
+  return {
+    rsaPem: rsa.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+    edPem: ed.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+  };
+}
+
+/**
+ * The example.test zone: DKIM keys under rsa1 and ed1, SPF allowing 127.0.0.0/8 and failing the rest
+ * (-all), DMARC p=reject with strict DKIM alignment. softfail.example.test ends in ~all and has no DMARC.
+ */
+export function exampleZone(keys: TestKeys): string {
+  return [
+    '$ORIGIN example.test.',
+    '$TTL 300',
+    '@ IN SOA ns1.example.test. hostmaster.example.test. 1 3600 600 86400 300',
+    '@ IN NS ns1.example.test.',
+    'ns1 IN A 127.0.0.1',
+    '@ IN MX 10 mail.example.test.',
+    'mail IN A 127.0.0.1',
+    '@ IN TXT "v=spf1 ip4:127.0.0.0/8 -all"',
+    'mail IN TXT "v=spf1 a -all"',
+    '_dmarc IN TXT "v=DMARC1; p=reject; adkim=s; aspf=r"',
+    `rsa1._domainkey IN TXT ${txt(publicKeyRecord(keys.rsaPem))}`,
+    `ed1._domainkey IN TXT ${txt(publicKeyRecord(keys.edPem))}`,
+    'softfail IN TXT "v=spf1 ip4:192.0.2.0/24 ~all"',
+    '',
+  ].join('\n');
+}
+
+/** The same message in every test: CRLF line ends, one From address in example.test. */
+export function sampleMessage(from = 'alice@example.test', extraHeaders: string[] = []): Buffer {
+  return Buffer.from(
+    [
+      ...extraHeaders,
+      `From: Alice <${from}>`,
+      'To: Bob <bob@example.net>',
+      'Subject: DKIM test',
+      'Date: Mon, 23 Nov 2026 04:00:00 +0000',
+      'Message-ID: <dkim-test-1@example.test>',
+      'MIME-Version: 1.0',
+      'Content-Type: text/plain; charset=utf-8',
+      '',
+      'Hello Bob,',
+      'this message is signed.',
+      '',
+    ].join('\r\n'),
+  );
+}
+
+/** A CommandIo whose output is collected. */
+export function captureIo(cwd: string): { io: CommandIo; stdout(): Buffer; stderr(): string } {
+  const out: Buffer[] = [];
+  const err: Buffer[] = [];
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  stdout.on('data', (c: Buffer) => out.push(c));
+  stderr.on('data', (c: Buffer) => err.push(c));
+  return {
+    io: { stdout, stderr, env: {}, cwd },
+    stdout: () => Buffer.concat(out),
+    stderr: () => Buffer.concat(err).toString('utf8'),
+  };
+}
