@@ -8,6 +8,8 @@ import type { SessionPlan } from './sessionPlan';
 
 export interface SessionsParams {
   uri: string;
+  /** The script's text, for a file the editor has not opened (the Test Explorer's discovery). */
+  text?: string;
 }
 
 export interface SessionSummary {
@@ -32,6 +34,8 @@ export const SessionsRequest = new RequestType<SessionsParams, SessionsResult, v
 
 export interface SessionPlanParams {
   uri: string;
+  /** The script's text, for a file the editor has not opened. */
+  text?: string;
   /** The session that holds this line, or… */
   line?: number;
   /** …the session with this index. */

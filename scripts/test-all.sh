@@ -18,4 +18,7 @@ npx tsc --noEmit -p .
 step "unit and integration tests"
 node --test --test-concurrency=2 --test-reporter=spec $(find dist-test/test -name "*.test.js" | sort)
 
+step "grammar tests"
+bash scripts/test-grammar.sh
+
 step "done"

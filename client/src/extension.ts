@@ -1,13 +1,128 @@
 /**
  * Activation and wiring only: each feature lives in its own module and registers itself here.
  */
+import { appendFileSync } from 'node:fs';
 import * as vscode from 'vscode';
-import { startLanguageClient } from './languageClient';
+import { HistoryStore } from './history/historyStore';
+import { sendSettings, startLanguageClient } from './languageClient';
+import { EnvironmentState } from './runs/environmentState';
+import { RunController } from './runs/runController';
+import { SecretProvider } from './runs/secretProvider';
+import { registerSessionTests } from './testing/sessionTests';
+import { registerEmlCommands } from './views/emlCommands';
+import { registerHistoryView } from './views/historyView';
+import { registerLocalInbox } from './views/localInbox';
+import { registerMailDns } from './views/mailDnsView';
+import { SessionCodeLensProvider } from './views/sessionCodeLens';
+import { TranscriptPanels, registerTranscriptSerializer } from './views/transcriptPanel';
 
 export async function activate(context: vscode.ExtensionContext): Promise<void> {
-  await startLanguageClient(context, () => ({ externalVariables: [] }));
+  const activateStart = performance.now();
+  const log = vscode.window.createOutputChannel('SMTP Workbench', { log: true });
+  context.subscriptions.push(log);
+
+  const environments = new EnvironmentState(context);
+  context.subscriptions.push(environments);
+  const serverStart = performance.now();
+  const client = await startLanguageClient(context, () => ({ externalVariables: environments.names() }));
+  const serverMs = performance.now() - serverStart;
+  context.subscriptions.push(environments.onDidChange(() => sendSettings(client, { externalVariables: environments.names() })));
+
+  const history = new HistoryStore(context.globalState, () => vscode.workspace.getConfiguration('smtp.history').get<number>('size') ?? 50);
+  const panels = new TranscriptPanels(context, history);
+  registerTranscriptSerializer(context, panels);
+  const secrets = new SecretProvider(context);
+  const inbox = registerLocalInbox(context, {
+    getSettings: () => {
+      const config = vscode.workspace.getConfiguration('smtp.localServer');
+      return {
+        host: config.get<string>('host') ?? '127.0.0.1',
+        port: config.get<number>('port') ?? 2525,
+        dir: config.get<string>('folder') || undefined,
+        auth: config.get<string>('auth') || undefined,
+      };
+    },
+  });
+
+  const runs = new RunController({
+    client,
+    log,
+    environments,
+    secrets,
+    ensureLocalServer: () => inbox.ensureServer(),
+    showRecord: (record) => panels.show(record),
+    updateRecord: (record) => panels.update(record),
+    storeRecord: (record, secretValues) => history.add(record, secretValues),
+    findRecord: (id) => history.get(id),
+  });
+  context.subscriptions.push(runs);
+  registerHistoryView(context, history, panels);
+
+  const lenses = new SessionCodeLensProvider(runs);
+  context.subscriptions.push(vscode.languages.registerCodeLensProvider({ language: 'smtp' }, lenses));
+  registerSessionTests(context, runs);
+
+  const command = (id: string, handler: (...args: never[]) => unknown) => context.subscriptions.push(vscode.commands.registerCommand(id, handler));
+  command('smtp.runSession', (uri?: vscode.Uri, index?: number) =>
+    uri && typeof index === 'number' ? runs.run(uri, [index]) : runs.runAtCursor(vscode.window.activeTextEditor),
+  );
+  command('smtp.runSessionAtCursor', () => runs.runAtCursor(vscode.window.activeTextEditor));
+  command('smtp.runAllSessions', (uri?: vscode.Uri) => runs.runAll(uri));
+  command('smtp.rerunLast', () => runs.rerunLast());
+  command('smtp.rerunRecord', (id?: string) => (id ? runs.rerunRecord(id) : undefined));
+  command('smtp.cancelRun', () => runs.cancelAll());
+  command('smtp.selectEnvironment', () => environments.pick());
+  command('smtp.setSecret', () => secrets.setInteractive());
+  command('smtp.deleteSecret', () => secrets.deleteInteractive());
+  command('smtp.showLog', () => log.show());
+  command('smtp.walkthrough.openExample', async () => {
+    const document = await vscode.workspace.openTextDocument({ language: 'smtp', content: WALKTHROUGH_EXAMPLE });
+    const editor = await vscode.window.showTextDocument(document);
+    editor.selection = new vscode.Selection(3, 0, 3, 0);
+  });
+
+  registerMailDns(context, { log });
+  registerEmlCommands(context, { ensureLocalServer: () => inbox.ensureServer(), secrets: context.secrets, log });
+  traceActivation(activateStart, serverMs);
 }
 
+/**
+ * For bench/activation: with SMTPWB_ACTIVATION_TRACE set, appends the times from the bundle's
+ * first statement to the end of activate, the language server's start excluded.
+ */
+function traceActivation(activateStart: number, serverMs: number): void {
+  const file = process.env.SMTPWB_ACTIVATION_TRACE;
+  if (!file) return;
+  const loadStart = (globalThis as { __smtpwbLoadStart?: number }).__smtpwbLoadStart ?? activateStart;
+  const end = performance.now();
+  const entry = { loadToActivateMs: activateStart - loadStart, activateMs: end - activateStart - serverMs, serverStartMs: serverMs, totalMs: end - loadStart - serverMs };
+  try {
+    appendFileSync(file, `${JSON.stringify(entry)}\n`);
+  } catch {
+    // The trace is for benchmarks only; failing to write it must not break activation.
+  }
+}
+
+/** The walkthrough's first script: no CONNECT, so it goes to the local capture server. */
+const WALKTHROUGH_EXAMPLE = `# Sessions without CONNECT go to the embedded local capture server.
+
+### Hello, local inbox
+EHLO client.example.test
+MAIL FROM:<alice@example.test>
+RCPT TO:<bob@example.test>
+DATA
+From: Alice <alice@example.test>
+To: Bob <bob@example.test>
+Subject: Hello from SMTP Workbench
+Date: {{$date}}
+Message-ID: {{$messageId}}
+
+Hi Bob! This message was captured by the local server.
+.
+EXPECT 250
+QUIT
+`;
+
 export function deactivate(): void {
-  // The language client is disposed through the context's subscriptions.
+  // Everything is disposed through the context's subscriptions.
 }

@@ -122,15 +122,22 @@ export function startServer(connection: Connection): void {
     return actions;
   });
 
+  // A script the editor has not opened arrives with its text; it is analysed once and not kept.
+  const scriptFor = (uri: string, text: string | undefined) => documents.get(uri) ?? (text !== undefined ? TextDocument.create(uri, 'smtp', -1, text) : undefined);
+
   connection.onRequest(SessionsRequest, (params) => {
-    const document = documents.get(params.uri);
-    return { sessions: document ? service.sessions(document) : [] };
+    const document = scriptFor(params.uri, params.text);
+    const sessions = document ? service.sessions(document) : [];
+    if (document && !documents.get(params.uri)) service.forget(params.uri);
+    return { sessions };
   });
 
   connection.onRequest(SessionPlanRequest, (params) => {
-    const document = documents.get(params.uri);
-    if (!document) return { errors: [{ line: 0, message: 'the document is not open', code: 'not-open' }] };
-    return service.sessionPlan(document, params);
+    const document = scriptFor(params.uri, params.text);
+    if (!document) return { errors: [{ line: 0, message: 'the script is neither open nor given', code: 'not-open' }] };
+    const result = service.sessionPlan(document, params);
+    if (!documents.get(params.uri)) service.forget(params.uri);
+    return result;
   });
 
   documents.listen(connection);

@@ -4,6 +4,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import * as net from 'node:net';
 import { promisify } from 'node:util';
 import { promises as dnsPromises } from 'node:dns';
 import {
@@ -14,7 +15,9 @@ import {
   runReport,
   type ReportOptions,
 } from '../../client/src/dns/index';
+import { createEngineStartTlsProber } from '../../client/src/dns/engineProber';
 import { startExim, type EximPeer } from '../peers/exim';
+import { freePort } from '../peers/ports';
 import { findBinary } from '../peers/require';
 import { startDnsTestEnv, type DnsTestEnv } from './env';
 import { startFakeDns } from './fakeDns';
@@ -102,6 +105,10 @@ test('SPF: ptr, ?all, +all, redirect beside all, macros', async () => {
   const macro = await report('spf-macro.test');
   assert.equal(covered(one(macro, 'spf-syntax')), '%{z}');
   assert.equal(findings(macro).filter((f) => f.code === 'spf-macro').length, 2);
+  const exp = one(await report('spf-exp.test'), 'spf-exp');
+  assert.match(exp.message, /%\{i\} is not one of %\{d\}'s designated mail servers/);
+  assert.equal(covered(exp), 'exp=explain.spf-exp.test');
+  assert.equal(covered(one(await report('spf-exp2.test'), 'spf-exp-missing')), 'exp=nothing.spf-exp.test');
 });
 
 test('DKIM: revoked, testing, RSA-1024, RSA-512, Ed25519, sha1, syntax, missing selector', async () => {
@@ -176,12 +183,14 @@ test('DNS failures are reported as failures, never as "no record"', async () => 
     try {
       const resolver = new dnsPromises.Resolver({ timeout: 500, tries: 1 });
       resolver.setServers([fake.address]);
-      const r = await runReport('example.test', { resolver, probeSelectors: false, timeoutMs: 2000 });
+      const r = await runReport('example.test', { resolver, selectors: ['default'], probeSelectors: true, timeoutMs: 2000 });
       const codes = findings(r).map((f) => f.code);
+      // One finding for the given selector, one for all the probed ones.
+      assert.equal(codes.filter((c) => c === 'dkim-dns-error').length, 2);
       for (const code of ['mx-dns-error', 'spf-dns-error', 'dmarc-dns-error', 'mta-sts-dns-error', 'tls-rpt-dns-error', 'bimi-dns-error']) {
         assert.ok(codes.includes(code), `${mode}: ${code} missing from ${codes.join(', ')}`);
       }
-      for (const code of ['spf-none', 'dmarc-none', 'mta-sts-none', 'tls-rpt-none', 'bimi-none', 'mx-none']) {
+      for (const code of ['spf-none', 'dmarc-none', 'mta-sts-none', 'tls-rpt-none', 'bimi-none', 'mx-none', 'dkim-selector-missing', 'dkim-none-found']) {
         assert.ok(!codes.includes(code), `${mode}: ${code} must not appear`);
       }
       const expected = mode === 'servfail' ? /SERVFAIL/ : /refused/;
@@ -242,18 +251,58 @@ after(async () => {
   await exim?.stop();
 });
 
-test('STARTTLS probe against Exim: offered, TLS version, certificate valid for the MX name', async () => {
-  exim = await startExim();
-  const prober = createNodeStartTlsProber({ port: exim.port, extraCa: [exim.caPem] });
-  const r = await report('tls.test', { prober });
-  const ok = one(r, 'starttls-ok');
-  assert.match(ok.message, /mail\.example\.test \(127\.0\.0\.1\): STARTTLS with TLSv1\.[23]/);
-  // Without the test CA the chain does not verify, and that is reported, not hidden.
-  const untrusted = await report('tls.test', { prober: createNodeStartTlsProber({ port: exim.port }) });
-  one(untrusted, 'starttls-cert-untrusted');
-  // An MX host whose name the certificate does not cover.
-  const wrongName = await report('sts.test', { prober });
-  assert.ok(findings(wrongName).some((f) => f.code === 'starttls-cert-name'));
-  // Without a prober the check is skipped.
-  assert.ok((await report('tls.test')).checks.find((c) => c.id === 'starttls')?.skipped);
-});
+for (const [name, make] of [
+  ['the session engine', createEngineStartTlsProber],
+  ['node:tls', createNodeStartTlsProber],
+] as const) {
+  test(`STARTTLS probe on ${name} against Exim: offered, TLS version, certificate valid for the MX name`, async () => {
+    exim ??= await startExim();
+    const prober = make({ port: exim.port, extraCa: [exim.caPem] });
+    const r = await report('tls.test', { prober });
+    const ok = one(r, 'starttls-ok');
+    assert.match(ok.message, /mail\.example\.test \(127\.0\.0\.1\): STARTTLS with TLSv1\.[23]/);
+    assert.deepEqual(findings(r, 'starttls').map((f) => f.code), ['starttls-ok']);
+    // Without the test CA the chain does not verify, and that is reported, not hidden.
+    const untrusted = await report('tls.test', { prober: make({ port: exim.port }) });
+    assert.deepEqual(findings(untrusted, 'starttls').map((f) => f.code), ['starttls-cert-untrusted']);
+    // MX hosts whose name the certificate does not cover (the chain itself is fine).
+    const wrongName = await report('sts.test', { prober });
+    const codes = findings(wrongName, 'starttls').map((f) => f.code);
+    assert.deepEqual(codes, ['starttls-cert-name', 'starttls-cert-name']);
+    // A port where nothing listens.
+    const closed = await report('tls.test', { prober: make({ port: await freePort() }) });
+    assert.deepEqual(findings(closed, 'starttls').map((f) => f.code), ['starttls-connect-failed']);
+    // A server that does not offer STARTTLS.
+    const plain = await startPlainSmtp();
+    try {
+      const r2 = await report('tls.test', { prober: make({ port: plain.port }) });
+      assert.deepEqual(findings(r2, 'starttls').map((f) => f.code), ['starttls-not-offered']);
+    } finally {
+      plain.server.close();
+    }
+    // Without a prober the check is skipped.
+    assert.ok((await report('tls.test')).checks.find((c) => c.id === 'starttls')?.skipped);
+  });
+}
+
+/** A minimal SMTP server without STARTTLS: a greeting, EHLO with SIZE only, and QUIT. */
+async function startPlainSmtp(): Promise<{ server: net.Server; port: number }> {
+  const server = net.createServer((socket) => {
+    socket.write('220 plain.test ESMTP\r\n');
+    let buffer = '';
+    socket.on('data', (chunk) => {
+      buffer += chunk.toString('latin1');
+      let nl: number;
+      while ((nl = buffer.indexOf('\r\n')) !== -1) {
+        const line = buffer.slice(0, nl).toUpperCase();
+        buffer = buffer.slice(nl + 2);
+        if (line.startsWith('EHLO')) socket.write('250-plain.test\r\n250 SIZE 1000000\r\n');
+        else if (line === 'QUIT') socket.end('221 bye\r\n');
+        else socket.write('502 5.5.1 not implemented\r\n');
+      }
+    });
+    socket.on('error', () => undefined);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { server, port: (server.address() as net.AddressInfo).port };
+}

@@ -77,6 +77,9 @@ spf-syntax                   TXT   "${SPF_SYNTAX_RECORD}"
 spf-lax                      TXT   "v=spf1 ptr ?all"
 spf-open                     TXT   "v=spf1 +all"
 spf-redir                    TXT   "v=spf1 redirect=_spf.example.test ~all"
+spf-exp                      TXT   "v=spf1 ip4:192.0.2.1 exp=explain.spf-exp.test -all"
+explain.spf-exp              TXT   "%{i} is not one of %{d}'s designated mail servers."
+spf-exp2                     TXT   "v=spf1 ip4:192.0.2.1 -all exp=nothing.spf-exp.test"
 spf-macro                    TXT   "v=spf1 exists:%{ir}.%{l1r+-}._spf.%{d} include:%{z}.bad.test -all"
 
 ; ---- DKIM (selectors given by the tests) ----

@@ -11,7 +11,6 @@ import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, sym
 import { join } from 'node:path';
 import { freePort } from '../peers/ports';
 import { logTail, makeTempDir, removeTempDir, spawnPeer, PeerProcess } from '../peers/process';
-import { HarnessClient, connectHarness } from './harnessClient';
 import { buildHarnessExtension } from './harnessBuild';
 import { codeServerEntry, editorUnavailableReason, extensionManifest, fixturesDir, repoRoot } from './paths';
 
@@ -68,8 +67,11 @@ export interface CodeServer {
   trusted: boolean;
   /** Milliseconds from spawn until HTTP answered. */
   startupMs: number;
-  /** The harness's control channel; undefined when started without the harness. */
-  harness(timeoutMs?: number): Promise<HarnessClient>;
+  /**
+   * Where the harness extension writes its control files and results.json (undefined without the
+   * harness). Each browser window has its own extension host: use Workbench.harness().
+   */
+  harnessDir: string | undefined;
   /** The last characters of code-server's log. */
   logTail(maxChars?: number): string;
   /** Copies code-server's and VS Code's logs into a folder (for the artifacts of a failed test). */
@@ -250,7 +252,6 @@ export async function startCodeServer(options: CodeServerOptions): Promise<CodeS
     const startupMs = Date.now() - started;
 
     let stopped = false;
-    let harnessClient: Promise<HarnessClient> | undefined;
     const server: CodeServer = {
       baseUrl,
       folderUrl: `${baseUrl}/?folder=${encodeURIComponent(workspace)}`,
@@ -264,13 +265,7 @@ export async function startCodeServer(options: CodeServerOptions): Promise<CodeS
       extension: install,
       trusted,
       startupMs,
-      harness(timeoutMs = 30_000): Promise<HarnessClient> {
-        if (!withHarness) return Promise.reject(new Error('code-server was started without the harness extension'));
-        harnessClient ??= connectHarness(harnessDir, timeoutMs);
-        // A failed attempt may be retried later (the extension host may just have been slow).
-        harnessClient.catch(() => (harnessClient = undefined));
-        return harnessClient;
-      },
+      harnessDir: withHarness ? harnessDir : undefined,
       logTail: (maxChars = 4000) => logTail(logPath, maxChars),
       collectLogs(dest: string): void {
         mkdirSync(dest, { recursive: true });

@@ -1,6 +1,10 @@
 // The test side of the harness extension's control channel (see harnessExtension/extension.ts):
-// it waits for control.json, then sends JSON requests that run in the extension host.
-import { existsSync, readFileSync } from 'node:fs';
+// it waits for a control-<pid>.json, then sends JSON requests that run in the extension host.
+//
+// code-server starts one extension host per browser window, and calls that need the window
+// (opening an editor, running most commands) hang once the window is gone. So a client belongs to
+// one Workbench: it ignores the control files that existed before its page opened.
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { SuiteReport } from './suite/miniTest';
 
@@ -58,14 +62,32 @@ interface ControlFile {
   token: string;
 }
 
-/** Waits for the harness to publish control.json in ioDir, then returns a client for it. */
-export async function connectHarness(ioDir: string, timeoutMs: number): Promise<HarnessClient> {
-  const controlPath = join(ioDir, 'control.json');
+/** Lists the control files in ioDir (one per extension host that ran the harness). */
+export function controlFiles(ioDir: string): string[] {
+  try {
+    return readdirSync(ioDir).filter((name) => /^control-\d+\.json$/.test(name));
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * Waits for an extension host's harness to publish a control file in ioDir that is not among
+ * `ignore` (the files that existed before the window opened), then returns a client for it.
+ */
+export async function connectHarness(ioDir: string, timeoutMs: number, ignore: ReadonlySet<string> = new Set()): Promise<HarnessClient> {
   const deadline = Date.now() + timeoutMs;
-  while (!existsSync(controlPath)) {
+  let controlPath: string | undefined;
+  for (;;) {
+    const fresh = controlFiles(ioDir)
+      .filter((name) => !ignore.has(name))
+      .map((name) => join(ioDir, name))
+      .sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs);
+    controlPath = fresh[0];
+    if (controlPath !== undefined) break;
     if (Date.now() > deadline) {
       throw new Error(
-        `the harness extension did not start within ${timeoutMs / 1000} s (no ${controlPath}); ` +
+        `the harness extension did not start within ${timeoutMs / 1000} s (no new control file in ${ioDir}); ` +
           'is the extension host running? See code-server.log and the exthost log in the artifacts',
       );
     }

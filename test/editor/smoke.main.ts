@@ -23,7 +23,7 @@ async function main(): Promise<void> {
       await workbench.answerTrustDialog(false);
       console.log(`trust declined at ${ms()}`);
     }
-    const harness = await server.harness();
+    const harness = await workbench.harness();
     const state = await harness.ping();
     console.log(`harness answered at ${ms()}: ${JSON.stringify(state)}`);
     await workbench.openFileFromExplorer('hello.smtp');

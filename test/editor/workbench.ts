@@ -5,6 +5,7 @@ import { mkdirSync, writeFileSync, appendFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium, Browser, BrowserContext, Locator, Page } from 'playwright-core';
 import type { CodeServer } from './codeServer';
+import { connectHarness, controlFiles, HarnessClient } from './harnessClient';
 import { artifactsDir, chromiumPath } from './paths';
 
 /** The little of the DOM that the page functions below use (the project compiles without lib.dom). */
@@ -79,13 +80,30 @@ export class Workbench {
   /** Messages of the page's console and its errors, kept for the artifacts. */
   readonly consoleLog: string[] = [];
 
+  private harnessClient: Promise<HarnessClient> | undefined;
+
   private constructor(
     readonly server: CodeServer,
     readonly browser: Browser,
     readonly context: BrowserContext,
     readonly page: Page,
     readonly name: string,
+    /** The harness control files that existed before this page opened (other windows' hosts). */
+    private readonly oldControlFiles: ReadonlySet<string>,
   ) {}
+
+  /**
+   * The harness in this window's extension host: runs vscode API calls there (commands, open a
+   * file, diagnostics, the in-editor suite). Needs code-server started with the harness (default).
+   */
+  harness(timeoutMs = 30_000): Promise<HarnessClient> {
+    const dir = this.server.harnessDir;
+    if (dir === undefined) return Promise.reject(new Error('code-server was started without the harness extension'));
+    this.harnessClient ??= connectHarness(dir, timeoutMs, this.oldControlFiles);
+    // A failed attempt may be retried later (the extension host may just have been slow).
+    this.harnessClient.catch(() => (this.harnessClient = undefined));
+    return this.harnessClient;
+  }
 
   /** Launches Chromium, opens the server's folder and waits until the workbench shows. */
   static async open(server: CodeServer, options: WorkbenchOptions = {}): Promise<Workbench> {
@@ -103,7 +121,8 @@ export class Workbench {
         permissions: ['clipboard-read', 'clipboard-write'],
       });
       const page = await context.newPage();
-      const workbench = new Workbench(server, browser, context, page, options.name ?? 'workbench');
+      const oldControlFiles = new Set(server.harnessDir !== undefined ? controlFiles(server.harnessDir) : []);
+      const workbench = new Workbench(server, browser, context, page, options.name ?? 'workbench', oldControlFiles);
       page.on('console', (message) => workbench.consoleLog.push(`[${message.type()}] ${message.text()}`));
       page.on('pageerror', (error) => workbench.consoleLog.push(`[pageerror] ${error.message}`));
       await page.goto(server.folderUrl, { waitUntil: 'domcontentloaded', timeout: options.timeoutMs ?? 30_000 });
@@ -237,6 +256,28 @@ export class Workbench {
       );
   }
 
+  /** The distinct colour classes (mtkN) of the visible tokens, without the default mtk1. */
+  async colourClasses(): Promise<string[]> {
+    const classes = new Set<string>();
+    for (const token of await this.renderedTokens()) {
+      for (const name of token.className.split(/\s+/)) if (/^mtk\d+$/.test(name) && name !== 'mtk1') classes.add(name);
+    }
+    return [...classes].sort();
+  }
+
+  /** Waits until the active editor shows at least `min` token colours besides the default. */
+  async waitForSyntaxColours(min = 2, timeoutMs = 15_000): Promise<string[]> {
+    let last: string[] = [];
+    return poll(
+      async () => {
+        last = await this.colourClasses();
+        return last.length >= min ? last : undefined;
+      },
+      timeoutMs,
+      () => `no syntax colours within ${timeoutMs / 1000} s: ${last.length} token colour(s) besides the default (${last.join(' ') || 'none'}), expected ${min}`,
+    );
+  }
+
   /** The language mode shown in the status bar (e.g. "SMTP"). */
   async languageMode(timeoutMs = 10_000): Promise<string> {
     const item = this.page.locator('[id="status.editor.mode"]');
@@ -328,7 +369,7 @@ export class Workbench {
    */
   async focusView(view: string | { name: string }, timeoutMs = 10_000): Promise<void> {
     if (typeof view === 'string') {
-      const harness = await this.server.harness(timeoutMs);
+      const harness = await this.harness();
       await harness.executeCommand(`${view}.focus`).catch((error: unknown) => {
         throw new Error(`cannot focus view ${view}: ${error instanceof Error ? error.message : String(error)}`);
       });

@@ -163,7 +163,7 @@ export function exercise(text: string, rnd: () => number): string | undefined {
 export interface FuzzResult {
   passed: number;
   failed: FuzzFailure[];
-  slow: Array<{ index: number; ms: number; length: number }>;
+  slow: Array<{ index: number; ms: number; length: number; input?: string }>;
 }
 
 /** Runs `count` mutated inputs with a seed; inputs slower than `capMs` fail as hangs. */
@@ -180,7 +180,7 @@ export function runFuzz(count: number, seed: number, capMs = 2000, slowMs = 250,
     if (reason) result.failed.push({ index: i, reason, input });
     else if (ms > capMs) result.failed.push({ index: i, reason: `took ${ms.toFixed(0)} ms (cap ${capMs} ms)`, input });
     else result.passed++;
-    if (ms > slowMs) result.slow.push({ index: i, ms, length: input.length });
+    if (ms > slowMs) result.slow.push({ index: i, ms, length: input.length, input: result.slow.length < 5 ? input : undefined });
   }
   return result;
 }

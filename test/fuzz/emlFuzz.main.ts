@@ -54,8 +54,15 @@ if (!isMainThread) {
     }
     clearInterval(watchdog);
     const { result } = message;
-    for (const slow of result.slow.slice(0, 20)) console.log(`slow: input #${slow.index} (${slow.length} chars) took ${slow.ms.toFixed(0)} ms`);
-    if (result.failed.length > 0) mkdirSync(saveDir, { recursive: true });
+    if (result.failed.length > 0 || result.slow.length > 0) mkdirSync(saveDir, { recursive: true });
+    for (const slow of result.slow.slice(0, 20)) {
+      let saved = '';
+      if (slow.input !== undefined) {
+        saved = join(saveDir, `seed${job.seed}-slow${slow.index}.eml`);
+        writeFileSync(saved, slow.input);
+      }
+      console.log(`slow: input #${slow.index} (${slow.length} chars) took ${slow.ms.toFixed(0)} ms${saved ? ` (saved to ${saved})` : ''}`);
+    }
     for (const failure of result.failed.slice(0, 50)) {
       const file = join(saveDir, `seed${job.seed}-input${failure.index}.eml`);
       writeFileSync(file, failure.input);

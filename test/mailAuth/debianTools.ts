@@ -87,3 +87,31 @@ export async function dkimsign(message: Buffer, selector: string, domain: string
     child.stdin?.end(message);
   });
 }
+
+/**
+ * Runs `opendkim-testkey` (opendkim-tools): it fetches `<selector>._domainkey.<domain>` through
+ * libunbound, configured with a stub zone pointing at the tests' Knot (`local-zone: "test."
+ * nodefault` lifts unbound's built-in refusal of the .test TLD), and checks that the published key
+ * matches the private key file.
+ */
+export async function opendkimTestkey(knotPort: number, domain: string, selector: string, keyFile: string): Promise<{ code: number; output: string }> {
+  const tool = requireBinary('opendkim-testkey');
+  const dir = mkdtempSync(join(tmpdir(), 'smtpwb-opendkim-'));
+  try {
+    const unbound = join(dir, 'unbound.conf');
+    writeFileSync(
+      unbound,
+      ['server:', '    do-not-query-localhost: no', '    local-zone: "test." nodefault', `    domain-insecure: "${domain}"`, 'stub-zone:', `    name: "${domain}"`, `    stub-addr: 127.0.0.1@${knotPort}`, ''].join('\n'),
+    );
+    const conf = join(dir, 'opendkim-testkey.conf');
+    writeFileSync(conf, `ResolverConfiguration ${unbound}\n`);
+    return await new Promise((resolve) => {
+      execFile(tool, ['-x', conf, '-d', domain, '-s', selector, '-k', keyFile, '-vvv'], { encoding: 'utf8' }, (err, stdout, stderr) => {
+        const code = err ? (typeof err.code === 'number' ? err.code : -1) : 0;
+        resolve({ code, output: `${stdout}${stderr}` });
+      });
+    });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}

@@ -141,3 +141,13 @@ test('a message signed by Debian dkimsign verifies with verifyCommand', async ()
   assert.equal(res.report.dkim[0].result, 'pass', JSON.stringify(res.report.dkim[0]));
   assert.equal(res.code, 0);
 });
+
+test('opendkim-testkey finds the published RSA key in Knot and matches it with the private key', async () => {
+  const { opendkimTestkey } = await import('./debianTools');
+  const res = await opendkimTestkey(knot.port, 'example.test', 'rsa1', join(dir, 'rsa.pem'));
+  assert.equal(res.code, 0, res.output);
+  assert.match(res.output, /key OK/);
+  // A selector whose record holds another key does not match.
+  const other = await opendkimTestkey(knot.port, 'example.test', 'rsa1', join(dir, 'ed.pem'));
+  assert.notEqual(other.code, 0, other.output);
+});

@@ -41,6 +41,16 @@ test('remote content is kept only when allowed', () => {
   assert.match(allowed.html, /url\(&quot;https:\/\/img\.example\/b\.png&quot;\)/);
 });
 
+test('CSS that could fetch without url() is dropped whole', () => {
+  for (const css of ['background:image-set("https://x.test/a.png" 1x)', 'background:-webkit-image-set("https://x.test/a.png" 1x)', 'background:image("https://x.test/a.png")', 'background:src("https://x.test/a.png")', 'background:-webkit-cross-fade(url(a), url(b), 50%)', 'background:u\\72l(https://x.test/a.png)', 'width:expression(alert(1))', '-moz-binding:url(x)']) {
+    const r = sanitizeHtml(`<div style='${css}'>x</div>`, { allowRemote: true });
+    assert.equal(r.html, '<div>x</div>', css);
+    assert.equal(r.removed['unsafe CSS'], 1, css);
+  }
+  // Ordinary CSS with "image" in a property name stays.
+  assert.equal(sanitizeHtml('<p style="list-style-image:none;color:red">x</p>', { allowRemote: false }).html, '<p style="list-style-image:none;color:red">x</p>');
+});
+
 test('text and attribute values are escaped; unknown tags unwrap', () => {
   const r = sanitizeHtml('<p title="a&quot;b<c>">1 < 2 & <custom-el>x</custom-el></p><p>unclosed', { allowRemote: false });
   assert.equal(r.html, '<p title="a&quot;b&lt;c&gt;">1 &lt; 2 & x</p><p>unclosed</p>');

@@ -10,7 +10,7 @@ import { resolve } from 'node:path';
 import {
   createNodeHttpsFetcher,
   createNodeResolver,
-  createNodeStartTlsProber,
+  createEngineStartTlsProber,
   countErrors,
   type DomainReport,
   normalizeDomain,
@@ -148,7 +148,7 @@ export async function dnsCommand(args: string[], io: DnsCommandIo): Promise<numb
   };
   const resolver = createNodeResolver({ server: parsed.server, timeoutMs: Math.min(parsed.timeoutMs, 2000), tries: 2 });
   const fetcher = createNodeHttpsFetcher({ extraCa, port: port('SMTPWB_DNS_HTTPS_PORT') });
-  const prober = parsed.probeStartTls ? createNodeStartTlsProber({ port: port('SMTPWB_DNS_SMTP_PORT'), extraCa }) : undefined;
+  const prober = parsed.probeStartTls ? createEngineStartTlsProber({ port: port('SMTPWB_DNS_SMTP_PORT'), extraCa }) : undefined;
   const reports: DomainReport[] = await Promise.all(
     domains.map((domain) =>
       runReport(domain, { resolver, fetcher, prober, selectors: parsed.selectors, probeSelectors: parsed.probeSelectors, timeoutMs: parsed.timeoutMs }),

@@ -10,3 +10,4 @@ export { parseSpf, isSpfRecord } from './spfParse';
 export { parseTagList } from './tagList';
 export { matchesMxPattern, parseStsPolicy } from './mtaSts';
 export { COMMON_SELECTORS } from './dkim';
+export { createEngineStartTlsProber, type EngineStartTlsProberOptions } from './engineProber';

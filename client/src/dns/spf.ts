@@ -4,7 +4,7 @@
  */
 import { type CheckContext, finding, rfc } from './context';
 import { type DnsAnswer, type Dependency, describeFailure, normalizeName } from './resolver';
-import { isSpfRecord, parseSpf, type SpfMechanism, type SpfModifier } from './spfParse';
+import { checkMacroString, isSpfRecord, parseSpf, type SpfMechanism, type SpfModifier } from './spfParse';
 import { CHECK_TITLES, type CheckResult, type Finding, type RawRecord, type RecordRef, type SpfTreeNode, type TextRange } from './types';
 
 /** The terms that cause DNS lookups and count towards the limit of 10 (RFC 7208 §4.6.4). */
@@ -199,16 +199,42 @@ async function walkRecord(
       finding('warning', 'spf-ptr', `The "ptr" mechanism is slow, unreliable and should not be published.`, rfc(7208, '5.5'), ref(domain, record, ptr.range)),
     );
   }
+  const expTasks: Array<Promise<void>> = [];
   for (const exp of exps.slice(0, 1)) {
     if (!isRoot) {
       findings.push(finding('info', 'spf-exp-ignored', `"exp=" in an included record is ignored.`, rfc(7208, '6.2'), ref(domain, record, exp.range)));
     } else if (exp.hasMacros) {
       findings.push(finding('info', 'spf-exp', `"exp=${exp.value}" uses macros; its explanation depends on the message.`, rfc(7208, '6.2'), ref(domain, record, exp.range)));
+    } else {
+      // The explanation is fetched only when a message fails, and it is not a lookup that counts
+      // towards the limit (RFC 7208 §6.2); a missing or bad one gives no explanation, not an error.
+      expTasks.push(
+        ctx.dns.query(exp.value, 'TXT', [txt]).then((answer) => {
+          const expRef = ref(domain, record, exp.range);
+          if (answer.status === 'error') {
+            findings.push(finding('warning', 'spf-exp-missing', `The explanation at ${exp.value} could not be fetched: ${describeFailure(answer)}.`, rfc(7208, '6.2'), expRef));
+          } else if (answer.data.length !== 1) {
+            findings.push(finding('warning', 'spf-exp-missing', `exp=${exp.value} must name exactly one TXT record; there are ${answer.data.length}.`, rfc(7208, '6.2'), expRef));
+          } else {
+            records.push({ name: normalizeName(exp.value), type: 'TXT', data: answer.data[0] });
+            const bad = checkMacroString(answer.data[0], true);
+            if (bad) {
+              findings.push(
+                finding('warning', 'spf-exp-syntax', `The explanation at ${exp.value} is not a valid macro-string: ${bad.message}.`, rfc(7208, '6.2'), {
+                  name: normalizeName(exp.value), type: 'TXT', text: answer.data[0], range: { start: bad.offset, end: bad.offset + Math.max(bad.length, 1) },
+                }),
+              );
+            } else {
+              findings.push(finding('info', 'spf-exp', `Failing senders are told: "${answer.data[0]}".`, rfc(7208, '6.2'), expRef));
+            }
+          }
+        }),
+      );
     }
   }
 
   // Follow every term that queries DNS, all at once.
-  const tasks: Array<Promise<void>> = [];
+  const tasks: Array<Promise<void>> = [...expTasks];
   const childSlots: Array<{ index: number; promise: Promise<WalkNode> }> = [];
   const terms = parsed.terms.filter((t) => LOOKUP_TERMS.has(t.name));
   const ignoredRedirect = all !== undefined;

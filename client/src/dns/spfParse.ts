@@ -86,6 +86,11 @@ export function checkMacroString(text: string, explanation = false): { offset: n
       continue;
     }
     const code = ch.charCodeAt(0);
+    // An explain-string may also hold spaces: explain-string = *( macro-string / SP ) (§7.1).
+    if (explanation && ch === ' ') {
+      i++;
+      continue;
+    }
     if (code < 0x21 || code > 0x7e) return { offset: i, length: 1, message: `the character ${JSON.stringify(ch)} is not allowed in a domain-spec` };
     i++;
   }

@@ -57,7 +57,7 @@ export async function checkStartTls(ctx: CheckContext, mxPromise: Promise<MxOutc
         return;
       }
       const certText = describeCertificate(cert);
-      records.push({ name: host.name, type: 'TXT', data: `STARTTLS ${version} ${probe.cipher ?? ''}; ${certText}` });
+      records.push({ name: host.name, type: 'SMTP', data: `STARTTLS ${version} ${probe.cipher ?? ''}; ${certText}` });
       const certRef: RecordRef = { name: host.name, type: 'SMTP', text: certText };
       if (cert.expiresAt < now) {
         findings.push(finding('error', 'starttls-cert-expired', `The certificate of ${where} expired on ${cert.validTo}.`, rfc(5280, '4.1.2.5'), certRef));
@@ -239,8 +239,9 @@ export function createNodeStartTlsProber(options: NodeStartTlsProberOptions = {}
                   tlsVersion: s.getProtocol() ?? undefined,
                   cipher: s.getCipher()?.name,
                   certificate,
-                  chainTrusted: s.authorized,
-                  chainError: s.authorizationError ? String(s.authorizationError) : undefined,
+                  // Node folds the host name check into `authorized`; the name is reported on its own.
+                  chainTrusted: s.authorized || String(s.authorizationError) === 'ERR_TLS_CERT_ALTNAME_INVALID',
+                  chainError: s.authorizationError && String(s.authorizationError) !== 'ERR_TLS_CERT_ALTNAME_INVALID' ? String(s.authorizationError) : undefined,
                   nameMatches,
                   nameError,
                 });

@@ -50,7 +50,8 @@ export interface Finding {
 /** One record as it came from DNS (or, for MTA-STS, the policy body), shown raw in reports. */
 export interface RawRecord {
   name: string;
-  type: RrType | 'HTTPS';
+  /** HTTPS is the MTA-STS policy body; SMTP is what the STARTTLS probe saw. */
+  type: RrType | 'HTTPS' | 'SMTP';
   data: string;
 }
 

@@ -56,6 +56,15 @@ type BdatStep = Extract<PlanStep, { kind: 'bdat' }>;
 type AuthStep = Extract<PlanStep, { kind: 'auth' }>;
 type RawStep = Extract<PlanStep, { kind: 'raw' }>;
 
+/** A DATA body accepted with 354 but not yet sent, to open the next pipelined group. */
+interface Carry {
+  step: DataStep;
+  body: Buffer;
+  reply: Reply;
+  started: number;
+  record: boolean;
+}
+
 /** Why a session stopped; thrown inside the runner and turned into `SessionResult.failure`. */
 class StepFailure extends Error {
   constructor(
@@ -108,6 +117,8 @@ class SessionRunner {
   /** Set between a 354 and the end of the data, when a QUIT would be read as message text. */
   private inData = false;
   private quitDone = false;
+  /** Transactions whose final reply met the expectation, for repeat statistics. */
+  private transactionsOk = 0;
   private host = '';
   private readonly fileCache = new Map<string, Promise<Buffer>>();
   private readonly result: SessionResult;
@@ -323,7 +334,8 @@ class SessionRunner {
     const started = this.io.now();
     const where = net.isIPv6(host) ? `[${host}]:${port}` : `${host}:${port}`;
     this.emit('info', `connecting to ${where}${implicitTls ? ' (implicit TLS)' : ''}`);
-    const plain = this.io.connect({ host, port });
+    // Commands are small writes that wait for replies; Nagle's algorithm would only delay them.
+    const plain = this.io.connect({ host, port, noDelay: true });
     this.connecting = plain;
     await this.guard(waitConnect(plain, this.timeouts.connect, where));
     let socket: net.Socket = plain;
@@ -432,8 +444,12 @@ class SessionRunner {
     }
     await this.runRange(0, first, true);
     const started = this.io.now();
-    let delivered = 0;
+    const okBefore = this.transactionsOk;
     let iterations = 0;
+    // When the whole transaction is one RFC 2920 group ending in DATA, each body is sent in the same
+    // write as the next transaction's commands (RFC 2920 §3.1), so a transaction costs one round trip.
+    const oneGroup = steps[last].kind === 'data' && this.pipelineGroup(first, last + 1) === last + 1 - first;
+    let carry: Carry | undefined;
     try {
       for (let n = 0; n < repeat; n++) {
         iterations++;
@@ -441,11 +457,17 @@ class SessionRunner {
           this.emit('info', `repeating the mail transaction ${repeat - 1} more times; their transcript is omitted`);
           this.recording = false;
         }
-        await this.runRange(first, last + 1, n === 0);
-        delivered++;
+        if (oneGroup) carry = await this.runPipelined(steps.slice(first, last + 1), n === 0, carry, true);
+        else await this.runRange(first, last + 1, n === 0);
+      }
+      if (carry) {
+        const c = carry;
+        carry = undefined;
+        await this.flushCarry(c);
       }
     } finally {
       this.recording = true;
+      const delivered = this.transactionsOk - okBefore;
       const elapsedMs = this.io.now() - started;
       this.result.repeat = {
         transactions: iterations,
@@ -453,7 +475,7 @@ class SessionRunner {
         elapsedMs: Math.round(elapsedMs * 1000) / 1000,
         perSecond: elapsedMs > 0 ? Math.round((delivered * 1000 * 1000) / elapsedMs) / 1000 : 0,
       };
-      this.emit('info', `${delivered} of ${repeat} transactions done in ${formatMs(Math.round(elapsedMs))} (${this.result.repeat.perSecond} per second)`);
+      this.emit('info', `${delivered} of ${repeat} transactions accepted in ${formatMs(Math.round(elapsedMs))} (${this.result.repeat.perSecond} per second)`);
     }
     await this.runRange(last + 1, steps.length, true);
   }
@@ -523,6 +545,8 @@ class SessionRunner {
 
   private commandTimeout(verb: string): { ms: number; what: string } {
     switch (verb) {
+      case 'DATA':
+        return { ms: this.timeouts.dataInit, what: 'reply to DATA' };
       case 'MAIL':
         return { ms: this.timeouts.mail, what: 'reply to MAIL' };
       case 'RCPT':
@@ -594,9 +618,18 @@ class SessionRunner {
       // Exim answers QUIT at once when the client half-closes after sending it.
       this.wire!.end();
     }
+    if (verb === 'BDAT') {
+      // RFC 3030 §2: the server answers BDAT only after the chunk's octets, which the RAW lines that
+      // follow send; their EXPECT lines read the reply, so nothing is read here.
+      this.stateUnknown = true;
+      this.record({ line: step.line, command: this.masker.mask(step.template), ok: true, message: 'the reply is read by the RAW lines that send the chunk', durationMs: 0 }, record);
+      return;
+    }
     const t = this.commandTimeout(verb);
     const reply = await this.wire!.read(t.ms, t.what);
     this.afterCommand(verb, reply);
+    // After 354 the connection is in the data phase (RAW lines send the message), where QUIT would be message text.
+    if (verb === 'DATA' && reply.code === 354) this.inData = true;
     const result = this.stepResult(step, step.template, reply, started, step.expect);
     if (!result.ok) this.fail(step, result, record);
     this.record(result, record);
@@ -614,10 +647,16 @@ class SessionRunner {
     }
   }
 
-  private async runPipelined(group: PlanStep[], record: boolean): Promise<void> {
+  /**
+   * Sends an RFC 2920 group in one write and matches the replies in order. With `carry`, the body
+   * of the previous transaction goes first in the same write (RFC 2920 §3.1 lets message content
+   * open a group), and its final reply is read before the group's. With `deferBody`, a group that
+   * ends in an accepted DATA returns its body as the next carry instead of sending it.
+   */
+  private async runPipelined(group: PlanStep[], record: boolean, carry?: Carry, deferBody = false): Promise<Carry | undefined> {
     const started = this.io.now();
     this.currentLine = group[0].line;
-    this.checkUnsolicited(group[0]);
+    if (!carry) this.checkUnsolicited(group[0]);
     const parts: string[] = [];
     const last = group[group.length - 1];
     for (const s of group) {
@@ -638,7 +677,12 @@ class SessionRunner {
       payload = Buffer.concat([Buffer.from(payload, 'utf8'), ...bdatChunks]);
     }
     this.emit('info', `pipelining ${group.length} commands in one write (RFC 2920)`);
-    await this.wire!.write(payload);
+    if (carry) {
+      this.inData = true;
+      await this.wire!.write(Buffer.concat([carry.body, typeof payload === 'string' ? Buffer.from(payload, 'utf8') : payload]), this.timeouts.dataBlock, 'message data');
+      this.inData = false;
+      await this.finishCarry(carry);
+    } else await this.wire!.write(payload);
     let failed: { step: PlanStep; result: StepResult } | undefined;
     for (const s of group) {
       if (s.kind !== 'command') continue;
@@ -661,8 +705,12 @@ class SessionRunner {
         }
         this.fail(failed.step, failed.result, record);
       }
+      if (deferBody && reply.code === 354) {
+        const intermediate = this.stepResult(last, 'DATA', reply, started, last.intermediate);
+        if (intermediate.ok) return { step: last, body: await this.dataBody(last), reply, started, record };
+      }
       await this.finishData(last, reply, started, record);
-      return;
+      return undefined;
     }
     if (last.kind === 'bdat' && bdatChunks) {
       this.currentLine = last.line;
@@ -672,9 +720,31 @@ class SessionRunner {
         this.fail(failed.step, failed.result, record);
       }
       await this.readBdatReplies(last, bdatChunks.length, started, record);
-      return;
+      return undefined;
     }
     if (failed) this.fail(failed.step, failed.result, record);
+    return undefined;
+  }
+
+  /** Sends nothing; reads and checks the final reply(ies) of a body that was written as a carry. */
+  private async finishCarry(carry: Carry): Promise<void> {
+    this.currentLine = carry.step.line;
+    if (carry.record && (this.keep || this.onEvent)) {
+      const was = this.recording;
+      this.recording = true;
+      this.emit('client', bodyText(carry.body, true), carry.body.length);
+      this.recording = was;
+    }
+    const replies = await this.readFinalReplies('end of data', this.timeouts.dataTermination);
+    this.finishTransaction(carry.step, 'DATA', replies, [carry.reply], carry.started, carry.record);
+  }
+
+  /** Sends a carried body on its own and checks its final reply. */
+  private async flushCarry(carry: Carry): Promise<void> {
+    this.inData = true;
+    await this.wire!.write(carry.body, this.timeouts.dataBlock, 'message data');
+    this.inData = false;
+    await this.finishCarry(carry);
   }
 
   private async runStartTls(step: Extract<PlanStep, { kind: 'starttls' }>, record: boolean): Promise<void> {
@@ -779,8 +849,17 @@ class SessionRunner {
     this.record(result, record);
   }
 
+  private readonly bodyCache = new WeakMap<DataStep, Buffer>();
+
   private async dataBody(step: DataStep): Promise<Buffer> {
-    if (step.body.kind === 'inline') return inlineDataBytes(step.body.lines);
+    if (step.body.kind === 'inline') {
+      let body = this.bodyCache.get(step);
+      if (!body) {
+        body = inlineDataBytes(step.body.lines);
+        this.bodyCache.set(step, body);
+      }
+      return body;
+    }
     // RFC 5321 §4.5.2: a file is converted to CRLF and dot-stuffed by the engine.
     return canonicalMessage(await this.readFile(step.body.path), true);
   }
@@ -842,6 +921,7 @@ class SessionRunner {
       }
     }
     if (!result.ok) this.fail(step, result, record);
+    this.transactionsOk++;
     this.record(result, record);
   }
 

@@ -11,7 +11,7 @@ function methodLabel(m: MethodReport, index?: number): string {
 
 function allMethods(report: AuthReport): Array<{ label: string; m: MethodReport }> {
   return [
-    ...report.dkim.map((m, i) => ({ label: report.dkim.length > 1 || m.result !== 'none' ? methodLabel(m, i) : methodLabel(m), m })),
+    ...report.dkim.map((m, i) => ({ label: report.dkim.length > 1 ? methodLabel(m, i) : methodLabel(m), m })),
     { label: 'SPF', m: report.spf },
     { label: 'DMARC', m: report.dmarc },
     { label: 'ARC', m: report.arc },

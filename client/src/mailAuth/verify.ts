@@ -113,6 +113,21 @@ function clean(details: Record<string, string | number | boolean | undefined | n
   return out;
 }
 
+/**
+ * Lists tags that occur more than once in a DMARC record. mailauth silently uses the last value;
+ * RFC 7489 §6.4 gives no meaning to duplicates, so the report points them out.
+ */
+export function duplicateTags(record: string | undefined): string | undefined {
+  if (!record) return undefined;
+  const seen = new Map<string, number>();
+  for (const part of record.split(';')) {
+    const tag = part.split('=')[0].trim().toLowerCase();
+    if (tag !== '') seen.set(tag, (seen.get(tag) ?? 0) + 1);
+  }
+  const dups = [...seen].filter(([, n]) => n > 1).map(([t]) => t);
+  return dups.length > 0 ? `${dups.join(', ')} (mailauth used the last value of each)` : undefined;
+}
+
 /** Works out the SMTP identities for SPF from the options and the message's trace fields. */
 export function smtpIdentities(message: Buffer, options: Pick<VerifyOptions, 'ip' | 'helo' | 'mailFrom' | 'useReceived'>): SmtpIdentities {
   const fields = parseHeaderFields(message);
@@ -245,6 +260,7 @@ export async function verifyMessage(message: Buffer, options: VerifyOptions): Pr
         'DMARC record': dmarcResult.rr,
         'SPF alignment': dmarcResult.alignment?.spf?.result,
         'DKIM alignment': dmarcResult.alignment?.dkim?.result,
+        'duplicate tags': duplicateTags(dmarcResult.rr),
         error: dmarcResult.error,
       }))
     : { method: 'dmarc', result: 'none', reason: 'the message needs exactly one From address', failed: false, info: 'dmarc=none', details: {} };

@@ -114,12 +114,13 @@ class Run {
 
   /**
    * Sanitises CSS text (a style attribute or a style element). Returns undefined when the CSS must be
-   * dropped whole: escapes, expressions, bindings, @import and image-set() could load or run things
+   * dropped whole: escapes, expressions, bindings, @import and the image functions that take plain
+   * strings (image-set(), image(), src(), element(), cross-fade(), paint()) could load or run things
    * that a url() scan cannot see.
    */
   css(text: string): string | undefined {
     const noComments = text.replace(/\/\*[\s\S]*?(\*\/|$)/g, ' ');
-    if (/[\\<]|expression\s*\(|behaviou?r\s*:|-moz-binding|@import|image-set\s*\(|javascript:|vbscript:|@font-face|@namespace|@charset/i.test(noComments)) {
+    if (/[\\<]|expression\s*\(|behaviou?r\s*:|-moz-binding|@import|\b(?:image-set|image|src|element|cross-fade|paint)\s*\(|javascript:|vbscript:|@font-face|@namespace|@charset/i.test(noComments)) {
       this.note('unsafe CSS');
       return undefined;
     }

@@ -33,12 +33,17 @@ export function targetUri(arg: unknown): vscode.Uri | undefined {
 export class EmlPreviewManager implements vscode.Disposable {
   private readonly panels = new Map<string, PanelState>();
   private readonly disposables: vscode.Disposable[] = [];
+  private readonly timers = new Map<string, NodeJS.Timeout>();
 
   constructor() {
     this.disposables.push(
       vscode.workspace.onDidSaveTextDocument((doc) => void this.refresh(doc.uri)),
       vscode.workspace.onDidChangeTextDocument((e) => {
-        if (this.panels.has(e.document.uri.toString())) void this.refresh(e.document.uri);
+        const key = e.document.uri.toString();
+        if (!this.panels.has(key)) return;
+        // Re-render at most every 300 ms while the user types.
+        clearTimeout(this.timers.get(key));
+        this.timers.set(key, setTimeout(() => void this.refresh(e.document.uri), 300));
       }),
     );
   }
@@ -97,6 +102,7 @@ export class EmlPreviewManager implements vscode.Disposable {
     for (const s of this.panels.values()) s.panel.dispose();
     this.panels.clear();
     for (const d of this.disposables) d.dispose();
+    for (const t of this.timers.values()) clearTimeout(t);
   }
 }
 

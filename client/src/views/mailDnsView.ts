@@ -10,7 +10,7 @@ import * as vscode from 'vscode';
 import {
   createNodeHttpsFetcher,
   createNodeResolver,
-  createNodeStartTlsProber,
+  createEngineStartTlsProber,
   type DomainReport,
   type HttpsFetcher,
   normalizeDomain,
@@ -44,7 +44,7 @@ export interface MailDnsOptions {
   resolver?: RawResolver;
   /** An HTTPS fetcher for MTA-STS policies (tests); a verifying Node fetcher otherwise. */
   fetcher?: HttpsFetcher;
-  /** A STARTTLS prober (tests); a Node prober on port 25 otherwise. */
+  /** A STARTTLS prober (tests); the session engine on port 25 otherwise. */
   prober?: StartTlsProber;
 }
 
@@ -127,7 +127,7 @@ export function registerMailDns(context: vscode.ExtensionContext, options: MailD
           runReport(domain, {
             resolver: resolver(),
             fetcher: trusted ? (options.fetcher ?? createNodeHttpsFetcher()) : undefined,
-            prober: trusted && probe ? (options.prober ?? createNodeStartTlsProber()) : undefined,
+            prober: trusted && probe ? (options.prober ?? createEngineStartTlsProber()) : undefined,
             selectors: s.selectors,
           }),
       );

@@ -6,7 +6,7 @@ import { OffsetRange } from '../../../common/problem';
 import { arMethod, DKIM_TAGS } from './facts/authTags';
 import { HeaderField } from './parser';
 import { ProblemSink } from './problems';
-import { isFws, skipComment } from './structured';
+import { indexOfWithin, isFws, skipComment } from './structured';
 
 export interface Tag {
   name: string;
@@ -25,15 +25,15 @@ export function parseTagList(text: string, start: number, end: number, sink?: Pr
   const tags: Tag[] = [];
   let pos = start;
   while (pos < end) {
-    let semi = text.indexOf(';', pos);
-    if (semi === -1 || semi > end) semi = end;
+    let semi = indexOfWithin(text, ';', pos, end);
+    if (semi === -1) semi = end;
     let s = pos;
     while (s < semi && isFws(text.charCodeAt(s))) s++;
     if (s < semi) {
       let e = semi;
       while (e > s && isFws(text.charCodeAt(e - 1))) e--;
-      const eq = text.indexOf('=', s);
-      if (eq === -1 || eq >= e) {
+      const eq = indexOfWithin(text, '=', s, e);
+      if (eq === -1) {
         sink?.add(syntaxCode, { start: s, end: e }, 'Expected `tag=value` (RFC 6376 §3.2).');
       } else {
         let nameEnd = eq;
@@ -281,8 +281,8 @@ function arcInstance(text: string, field: HeaderField, sink: ProblemSink): { val
 }
 
 function nextSemicolonOrEnd(text: string, range: OffsetRange): number {
-  const at = text.indexOf(';', range.start);
-  return at === -1 || at > range.end ? range.end : at;
+  const at = indexOfWithin(text, ';', range.start, range.end);
+  return at === -1 ? range.end : at;
 }
 
 /** Checks the ARC fields of a header section: complete, numbered sets with consistent cv= (RFC 8617 §4). */

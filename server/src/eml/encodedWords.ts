@@ -5,6 +5,7 @@ import libmime from 'libmime';
 import { OffsetRange } from '../../../common/problem';
 import { isKnownCharset } from './facts/charsets';
 import { ProblemSink } from './problems';
+import { indexOfWithin } from './structured';
 
 export interface EncodedWord {
   range: OffsetRange;
@@ -16,7 +17,7 @@ export interface EncodedWord {
 }
 
 const STRICT = /=\?([^?\s()<>@,;:"/[\]=]+)\?([BbQq])\?([^?\s]*)\?=/y;
-const LOOSE = /=\?[^?\r\n]{0,80}\?[^?\r\n]{0,4}\?[^\r\n]*?\?=/y;
+const LOOSE = /=\?[^?\r\n]{0,80}\?[^?\r\n]{0,4}\?[^\r\n]{0,200}?\?=/y;
 
 /** True when a B-encoded text is valid base64 (RFC 2047 §4.1). */
 function validBase64(s: string): boolean {
@@ -31,7 +32,7 @@ function validQ(s: string): boolean {
 /** Finds the encoded words in `text[start, end)`; with a sink, reports their problems (RFC 2047 §2–§5). */
 export function findEncodedWords(text: string, start: number, end: number, sink?: ProblemSink): EncodedWord[] {
   const words: EncodedWord[] = [];
-  let pos = text.indexOf('=?', start);
+  let pos = indexOfWithin(text, '=?', start, end);
   while (pos !== -1 && pos < end) {
     STRICT.lastIndex = pos;
     const m = STRICT.exec(text);
@@ -54,7 +55,7 @@ export function findEncodedWords(text: string, start: number, end: number, sink?
         valid = false;
       }
       words.push({ range, charset: bareCharset, encoding, encodedText, valid });
-      pos = text.indexOf('=?', range.end);
+      pos = indexOfWithin(text, '=?', range.end, end);
       continue;
     }
     LOOSE.lastIndex = pos;
@@ -63,10 +64,10 @@ export function findEncodedWords(text: string, start: number, end: number, sink?
       const range = { start: pos, end: pos + loose[0].length };
       sink?.add('eml-ew-syntax', range, 'This looks like an encoded word but is not `=?charset?B?…?=` or `=?charset?Q?…?=` without spaces (RFC 2047 §2); readers will show it as it is.');
       words.push({ range, charset: '', encoding: 'Q', encodedText: '', valid: false });
-      pos = text.indexOf('=?', range.end);
+      pos = indexOfWithin(text, '=?', range.end, end);
       continue;
     }
-    pos = text.indexOf('=?', pos + 2);
+    pos = indexOfWithin(text, '=?', pos + 2, end);
   }
   return words;
 }

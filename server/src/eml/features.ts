@@ -12,7 +12,7 @@ import { headerFact } from './facts/headers';
 import { receivedDateStart } from './lint';
 import { decodeBytes } from './mimeParams';
 import { HeaderField, MimePart, parseMessage, ParsedMessage } from './parser';
-import { skipComment } from './structured';
+import { indexOfWithin, skipComment } from './structured';
 
 export interface EmlSymbol {
   name: string;
@@ -89,6 +89,14 @@ function fileName(part: MimePart, text: string): string | undefined {
   return decodeHeaderValue(raw);
 }
 
+/** The first line of a range (without its line break), used as the selection of body and tree nodes. */
+function firstLine(text: string, range: OffsetRange): OffsetRange {
+  const nl = text.indexOf('\n', range.start);
+  let end = nl === -1 || nl > range.end ? range.end : nl;
+  if (end > range.start && text.charCodeAt(end - 1) === 13) end--;
+  return { start: range.start, end };
+}
+
 function headerSymbol(text: string, field: HeaderField): EmlSymbol {
   const value = unfold(text, field.valueRange);
   const decoded = value.includes('=?') ? decodeHeaderValue(value) : value;
@@ -100,13 +108,12 @@ function partSymbol(text: string, part: MimePart, isRoot: boolean): EmlSymbol[] 
   const children: EmlSymbol[] = [];
   for (const child of part.children) children.push(...partSymbol(text, child, false));
   if (part.children.length === 0 && part.bodyRange.end > part.bodyRange.start) {
-    const firstLineEnd = text.indexOf('\n', part.bodyRange.start);
     children.push({
       name: 'body',
       detail: `${part.encoding}, ${partSize(part)}`,
       kind: 'body',
       range: { ...part.bodyRange },
-      selectionRange: { start: part.bodyRange.start, end: firstLineEnd === -1 || firstLineEnd > part.bodyRange.end ? part.bodyRange.end : firstLineEnd },
+      selectionRange: firstLine(text, part.bodyRange),
       children: [],
     });
   }
@@ -114,7 +121,7 @@ function partSymbol(text: string, part: MimePart, isRoot: boolean): EmlSymbol[] 
     if (part.children.length === 0) return [...headers, ...children];
     // The root's MIME tree gets one node so the outline shows the structure next to the headers.
     const name = part.mediaType;
-    return [...headers, { name, detail: `${part.children.length} part${part.children.length === 1 ? '' : 's'}, ${formatSize(part.bodyRange.end - part.bodyRange.start)}`, kind: 'part', range: { ...part.bodyRange }, selectionRange: part.contentTypeField ? { ...part.contentTypeField.range } : { start: part.bodyRange.start, end: part.bodyRange.start }, children }];
+    return [...headers, { name, detail: `${part.children.length} part${part.children.length === 1 ? '' : 's'}, ${formatSize(part.bodyRange.end - part.bodyRange.start)}`, kind: 'part', range: { ...part.bodyRange }, selectionRange: firstLine(text, part.bodyRange), children }];
   }
   const file = fileName(part, text);
   const name = file ? `${part.mediaType} “${file}”` : part.mediaType;
@@ -219,11 +226,13 @@ function hoverField(text: string, parsed: ParsedMessage, field: HeaderField, off
     }
     return { range: field.nameRange, markdown: `**${field.name}** — an optional field not defined by a standard the linter knows; readers that do not know it ignore it (${link(5322, '3.6.8')}).` };
   }
-  const words = findEncodedWords(text, field.valueRange.start, field.valueRange.end);
+  // Only the neighbourhood of the cursor is searched: an encoded word is at most a few hundred characters.
+  const words = findEncodedWords(text, Math.max(field.valueRange.start, offset - 400), Math.min(field.valueRange.end, offset + 400));
   const word = words.find((w) => offset >= w.range.start && offset < w.range.end);
   if (word) {
     const decoded = decodeEncodedWord(word);
-    const all = decodeHeaderValue(unfold(text, field.valueRange));
+    const long = field.valueRange.end - field.valueRange.start > 4000;
+    const all = long ? '(too long to show)' : decodeHeaderValue(unfold(text, field.valueRange));
     return {
       range: word.range,
       markdown: decoded === undefined ? `**Encoded word** that readers cannot decode (${link(2047, '2')}).` : `**Encoded word** (${word.charset}, ${word.encoding === 'B' ? 'base64' : 'quoted-printable'}): \`${escapeCode(decoded)}\`\n\nWhole field: ${escapeText(all)} (${link(2047, '2')})`,
@@ -242,7 +251,7 @@ function hoverField(text: string, parsed: ParsedMessage, field: HeaderField, off
   }
   if (kind === 'auth-results' || field.lname === 'arc-authentication-results') {
     if (field.lname === 'arc-authentication-results') {
-      const semi = text.indexOf(';', field.valueRange.start);
+      const semi = indexOfWithin(text, ';', field.valueRange.start, field.valueRange.end);
       if (semi !== -1 && offset < semi) {
         const tag = parseTagList(text, field.valueRange.start, semi).find((t) => inRange(offset, t.range));
         if (tag) return tagHover(tag, 'arc');

@@ -11,7 +11,7 @@ import { findEncodedWords } from './encodedWords';
 import { isKnownCharset } from './facts/charsets';
 import { headerFact, HeaderKind } from './facts/headers';
 import { parseMimeValue } from './mimeParams';
-import { HeaderField, MimePart, parseMessage, ParsedMessage } from './parser';
+import { clampProblems, HeaderField, MimePart, parseMessage, ParsedMessage } from './parser';
 import { ProblemSink } from './problems';
 import { isSpecial, skipComment, tokenize } from './structured';
 
@@ -57,7 +57,7 @@ export function lintParsed(parsed: ParsedMessage, options: LintOptions = {}): Pr
   // A quoted-printable line over 76 characters is reported once, not also as a line over 78.
   const qpEnds = new Set(sink.problems.filter((p) => p.code === 'eml-qp-line-length').map((p) => p.range.end));
   const lexical = qpEnds.size === 0 ? parsed.problems : parsed.problems.filter((p) => p.code !== 'eml-line-over-78' || !qpEnds.has(p.range.end));
-  const all = lexical.concat(sink.problems);
+  const all = lexical.concat(clampProblems(sink.problems, text.length));
   all.sort((a, b) => a.range.start - b.range.start || a.range.end - b.range.end);
   return all;
 }

@@ -312,8 +312,11 @@ class Parser {
     const end = part.bodyRange.end;
     const found: Array<{ start: number; contentEnd: number; next: number; close: boolean }> = [];
     let search = bodyStart;
+    // Search a view of this body only, so sibling multiparts never scan the rest of the document.
+    const body = text.slice(bodyStart, end);
     while (search < end) {
-      const at = text.indexOf(delimiter, search);
+      const found0 = body.indexOf(delimiter, search - bodyStart);
+      const at = found0 === -1 ? -1 : found0 + bodyStart;
       if (at === -1 || at + delimiter.length > end) break;
       search = at + delimiter.length;
       if (at !== bodyStart && text.charCodeAt(at - 1) !== 10) continue;
@@ -485,5 +488,14 @@ export function parseMessage(text: string, options: ParseOptions = {}): ParsedMe
   }
   const root = parser.parsePart(start, text.length, 0, 'message', 'text/plain');
   root.range = { start: 0, end: text.length };
-  return { text, root, parts: parser.parts, lineEnding, problems: parser.sink.problems, mboxFromLine };
+  return { text, root, parts: parser.parts, lineEnding, problems: clampProblems(parser.sink.problems, text.length), mboxFromLine };
+}
+
+/** Keeps every problem range inside the text, so a problem at the very end never points past it. */
+export function clampProblems(problems: Problem[], length: number): Problem[] {
+  for (const p of problems) {
+    p.range.start = Math.max(0, Math.min(p.range.start, length));
+    p.range.end = Math.max(p.range.start, Math.min(p.range.end, length));
+  }
+  return problems;
 }

@@ -121,8 +121,8 @@ export function tokenize(text: string, start: number, end: number): TokenizeResu
     }
     if (c === 91) {
       // domain-literal (RFC 5322 §3.4.1).
-      const close = text.indexOf(']', i);
-      if (close === -1 || close >= end) {
+      const close = indexOfWithin(text, ']', i, end);
+      if (close === -1) {
         error ??= { start: i, end, message: 'This domain literal is never closed with `]`.' };
         tokens.push({ kind: 'error', start: i, end, spaced });
         break;
@@ -148,6 +148,17 @@ export function tokenize(text: string, start: number, end: number): TokenizeResu
   return { tokens, comments, error };
 }
 
+/**
+ * `indexOf` limited to `text[from, end)`. Searching a slice (which V8 shares with the original
+ * string, without copying) keeps repeated searches over small ranges from scanning to the end of a
+ * large document, which would make them quadratic.
+ */
+export function indexOfWithin(text: string, needle: string, from: number, end: number): number {
+  if (from >= end) return -1;
+  const at = text.slice(from, end).indexOf(needle);
+  return at === -1 ? -1 : from + at;
+}
+
 /** True when the token is the special character `ch`. */
 export function isSpecial(text: string, token: Token | undefined, ch: string): boolean {
   return token !== undefined && token.kind === 'special' && text.charCodeAt(token.start) === ch.charCodeAt(0);
@@ -155,8 +166,12 @@ export function isSpecial(text: string, token: Token | undefined, ch: string): b
 
 /** Finds the first encoded word (`=?…?=`) in a range, or -1. */
 export function findEncodedWord(text: string, start: number, end: number): number {
-  const at = text.indexOf('=?', start);
-  if (at === -1 || at >= end) return -1;
-  const close = text.indexOf('?=', at + 2);
-  return close !== -1 && close + 2 <= end ? at : -1;
+  // Search only inside the range: an unbounded indexOf would make many small calls quadratic.
+  for (let i = start; i + 1 < end; i++) {
+    if (text.charCodeAt(i) === 61 && text.charCodeAt(i + 1) === 63) {
+      for (let j = i + 2; j + 1 < end; j++) if (text.charCodeAt(j) === 63 && text.charCodeAt(j + 1) === 61) return i;
+      return -1;
+    }
+  }
+  return -1;
 }

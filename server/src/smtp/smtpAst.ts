@@ -145,6 +145,8 @@ export interface MessageNode extends LineBase {
   body?: { range: OffsetRange; firstLine: number; lines: Token[] };
   /** The terminating `.` line, absent when the body never ends. */
   terminator?: Token;
+  /** Set when RAW lines follow directly: the script writes the message bytes itself. */
+  rawFollows?: boolean;
 }
 
 export type SessionItem =

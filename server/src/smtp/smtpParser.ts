@@ -609,6 +609,12 @@ function parseMessage(
     node.extra = { text: node.extra.text, range: { start: node.extra.range.start, end: Math.max(node.extra.range.end, extraEnd) } };
   }
   if (node.file) return lineIndex;
+  // A probe that writes the message itself with RAW lines: DATA (or BDAT) directly followed by RAW
+  // has no inline body (docs/smtp-language.md#raw-probing-servers).
+  if (lineIndex + 1 < to && /^\s*RAW(?:\s|$)/i.test(lines[lineIndex + 1].text)) {
+    node.rawFollows = true;
+    return lineIndex;
+  }
 
   // An inline body: every following line up to a line holding only "." (RFC 5321 §4.1.1.4).
   const bodyLines: Token[] = [];

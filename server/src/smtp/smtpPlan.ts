@@ -180,6 +180,12 @@ function messageStep(
     : { kind: 'inline' as const, lines: item.body?.lines.map((l) => l.text) ?? [], firstLine: item.body?.firstLine ?? item.line + 1 };
   const header = source({ start: item.verbToken.range.start, end: item.terminator ? item.verbToken.range.end : item.range.end }).split(/\r?\n/)[0];
   const final = withSource(expectation(first, success, item.line), first);
+  if (item.rawFollows) {
+    // DATA or BDAT written before RAW lines is sent as a plain command; RAW sends the message.
+    const verb = item.kind === 'data' ? 'DATA' : 'BDAT';
+    const template = source({ start: item.verbToken.range.start, end: item.range.end });
+    return { kind: 'command', line: item.line, source: template, verb, template, expect: withSource(expectation(first, item.kind === 'data' ? intermediate : success, item.line), first) };
+  }
   if (item.kind === 'data') {
     return { kind: 'data', line: item.line, source: header, body, intermediate: expectation(undefined, intermediate, item.line), expect: final };
   }

@@ -3,7 +3,7 @@
 // - The command "SMTP Workbench Harness: Run In-Editor Suite" (smtpwbHarness.runSuite) runs the
 //   suite of test/editor/suite/ in the extension host and writes the report to results.json.
 // - When $SMTPWB_HARNESS_DIR is set (codeServer.ts sets it), it listens on a loopback port and
-//   writes {port, token} to control.json there, so that a test can ask the extension host to run a
+//   writes {port, token} to control-<pid>.json there, so that a test can ask the extension host to run a
 //   command, list diagnostics, open a file, etc. (see harnessClient.ts for the protocol).
 import * as http from 'node:http';
 import { randomBytes } from 'node:crypto';
@@ -178,7 +178,9 @@ function startControlServer(ioDir: string, context: vscode.ExtensionContext): vo
   server.listen(0, '127.0.0.1', () => {
     const address = server.address();
     if (address === null || typeof address === 'string') return;
-    writeJsonAtomic(join(ioDir, 'control.json'), { port: address.port, token, pid: process.pid });
+    // Every browser window has its own extension host, so each writes its own file; a test talks
+    // to the one that appeared after it opened its page (see Workbench.harness()).
+    writeJsonAtomic(join(ioDir, `control-${process.pid}.json`), { port: address.port, token, pid: process.pid, startedAt: Date.now() });
   });
   context.subscriptions.push({ dispose: () => server.close() });
 }
