@@ -3,18 +3,14 @@
  */
 import { appendFileSync } from 'node:fs';
 import * as vscode from 'vscode';
-import { HistoryStore } from './history/historyStore';
 import { sendSettings, startLanguageClient } from './languageClient';
 import { EnvironmentState } from './runs/environmentState';
 import { RunController } from './runs/runController';
 import { SecretProvider } from './runs/secretProvider';
 import { registerSessionTests } from './testing/sessionTests';
 import { registerEmlCommands } from './views/emlCommands';
-import { registerHistoryView } from './views/historyView';
-import { registerLocalInbox } from './views/localInbox';
 import { registerMailDns } from './views/mailDnsView';
 import { SessionCodeLensProvider } from './views/sessionCodeLens';
-import { TranscriptPanels, registerTranscriptSerializer } from './views/transcriptPanel';
 
 export async function activate(context: vscode.ExtensionContext): Promise<void> {
   const activateStart = performance.now();
@@ -28,11 +24,12 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   const serverMs = performance.now() - serverStart;
   context.subscriptions.push(environments.onDidChange(() => sendSettings(client, { externalVariables: environments.names() })));
 
-  const history = new HistoryStore(context.globalState, () => vscode.workspace.getConfiguration('smtp.history').get<number>('size') ?? 50);
-  const panels = new TranscriptPanels(context, history);
-  registerTranscriptSerializer(context, panels);
+  const records = new Map<string, import('./runs/runRecord').RunRecord>();
+  const panels = { show: (_r: unknown) => undefined, update: (_r: unknown) => undefined };
+  const history = { add: async (r: import('./runs/runRecord').RunRecord) => void records.set(r.id, r), get: (id: string) => records.get(id) };
   const secrets = new SecretProvider(context);
-  const inbox = registerLocalInbox(context, {
+  const inbox = { ensureServer: async (): Promise<{ host: string; port: number }> => { throw new Error('the local capture server is not wired yet'); } };
+  void ({
     getSettings: () => {
       const config = vscode.workspace.getConfiguration('smtp.localServer');
       return {
@@ -56,7 +53,6 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     findRecord: (id) => history.get(id),
   });
   context.subscriptions.push(runs);
-  registerHistoryView(context, history, panels);
 
   const lenses = new SessionCodeLensProvider(runs);
   context.subscriptions.push(vscode.languages.registerCodeLensProvider({ language: 'smtp' }, lenses));

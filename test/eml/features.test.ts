@@ -20,7 +20,7 @@ test('the outline of a Thunderbird message shows headers and the MIME tree', () 
   assert.match(tree[0], /^part multipart\/mixed \(2 parts, \d\.\d KB\)$/);
   assert.equal(tree[1], '  part multipart/alternative (2 parts)');
   assert.match(tree[2], /^ {4}part text\/plain \(8bit, \d+ B\)$/);
-  assert.match(tree[3], /^ {6}body \(8bit, \d+ B\)$/);
+  assert.match(tree[3], /^ {6}body body \(8bit, \d+ B\)$/);
   assert.match(tree[4], /^ {4}part text\/html/);
   assert.match(tree[6], /^ {2}part application\/pdf “Quartalsbericht Q3\.pdf” \(base64, 9\d\d B \(≈\d+ B decoded\)\)$/);
   for (const s of symbols) {

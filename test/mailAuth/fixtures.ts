@@ -45,6 +45,8 @@ export function exampleZone(keys: TestKeys): string {
     `rsa1._domainkey IN TXT ${txt(publicKeyRecord(keys.rsaPem))}`,
     `ed1._domainkey IN TXT ${txt(publicKeyRecord(keys.edPem))}`,
     'softfail IN TXT "v=spf1 ip4:192.0.2.0/24 ~all"',
+    'dup IN TXT "v=spf1 ip4:127.0.0.0/8 -all"',
+    '_dmarc.dup IN TXT "v=DMARC1; p=reject; p=none"',
     '',
   ].join('\n');
 }

@@ -102,6 +102,14 @@ test('no client IP anywhere: SPF is none with a reason, and the text output show
   assert.match(out, /^Authentication-Results: mx\.test;$/m);
 });
 
+test('duplicate DMARC tags are pointed out (mailauth silently takes the last one)', async () => {
+  const { report } = await verify('dup.eml', sampleMessage('carol@dup.example.test'), ['--ip', '192.0.2.1', '--mail-from', 'carol@dup.example.test']);
+  assert.ok(report);
+  assert.equal(report.dmarc.result, 'fail');
+  assert.equal(report.dmarc.details.p, 'none');
+  assert.match(report.dmarc.details['duplicate tags'] ?? '', /^p \(mailauth used the last value/);
+});
+
 test('an unreachable DNS server exits 3', async () => {
   // A UDP port that nothing listens on: bind one, note its number and close it.
   const port = await new Promise<number>((resolve) => {

@@ -6,7 +6,11 @@
  */
 import { basename } from 'node:path';
 import type { CliIo } from './cliIo';
+import { dnsCommand } from './dnsCommand';
 import { lintCommand } from './lintCommand';
+import { runCommand } from './runCommand';
+import { signCommand } from './signCommand';
+import { verifyCommand } from './verifyCommand';
 
 const VERSION = '0.1.0';
 
@@ -14,16 +18,26 @@ const HELP = `smtpwb ${VERSION}: SMTP Workbench on the command line
 
 usage:
   smtpwb lint FILE|DIR... [--json] [--list-codes]     lint .smtp scripts and .eml messages
+  smtpwb run FILE [--session NAME|--all] [--var NAME=VALUE]... [--env NAME] [--json] [--junit FILE]
+             [--timeout SECONDS] [--repeat N] [--parallel N]     run sessions against real servers
+  smtpwb dns DOMAIN... [--selector NAME]... [--dns-server HOST:PORT] [--probe-starttls] [--json]
+  smtpwb verify FILE.eml [--ip IP] [--helo NAME] [--mail-from ADDR] [--dns-server HOST:PORT] [--json]
+  smtpwb sign FILE.eml --domain D --selector S --key FILE [--algorithm ed25519-sha256|rsa-sha256]
   smtpwb lsp --stdio                                  start the language server (for Neovim, Helix, Emacs…)
   smtpwb --version
 
-Exit codes: 0 no errors, 1 errors found, 2 usage or unreadable files.
+Each command has --help. Exit codes: 0 success, 1 errors or failed expectations, 2 usage or
+script errors, 3 network, TLS, DNS or timeout failures.
 `;
 
 type Command = (args: string[], io: CliIo) => Promise<number>;
 
 const COMMANDS: Record<string, Command> = {
   lint: lintCommand,
+  run: runCommand,
+  dns: dnsCommand,
+  verify: verifyCommand,
+  sign: signCommand,
   lsp: async (args) => {
     if (!args.includes('--stdio') && !args.includes('--node-ipc') && !args.some((a) => a.startsWith('--socket') || a.startsWith('--pipe'))) {
       process.argv.push('--stdio');

@@ -843,7 +843,7 @@ class SessionRunner {
     const result = this.stepResult(step, `AUTH ${mech} ${MASK}`, reply, started, step.expect);
     if (replies.length > 0) result.replies = replies.map(info);
     if (!result.ok) {
-      if (reply.code === 535) result.message = `authentication failed (wrong user name or secret?): ${reply.lines.join(' / ')}`;
+      if (reply.code === 535 && step.expect.implicit) result.message = `authentication failed (wrong user name or secret?): ${reply.lines.join(' / ')}`;
       this.fail(step, result, record);
     }
     this.record(result, record);

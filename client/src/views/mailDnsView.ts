@@ -22,25 +22,27 @@ import {
 } from '../dns/index';
 import { buildDomainNode, type DomainState, type MailDnsNode, type NodeIcon, parseSelectorInput, rememberRecent } from './mailDnsTree';
 
-export const MAIL_DNS_VIEW_ID = 'smtpWorkbench.mailDns';
+export const MAIL_DNS_VIEW_ID = 'smtp.mailDns';
 
 export const MAIL_DNS_COMMANDS = {
-  checkDomain: 'smtpWorkbench.mailDns.checkDomain',
-  refresh: 'smtpWorkbench.mailDns.refresh',
-  refreshAll: 'smtpWorkbench.mailDns.refreshAll',
-  remove: 'smtpWorkbench.mailDns.remove',
-  setSelectors: 'smtpWorkbench.mailDns.setSelectors',
-  openRfc: 'smtpWorkbench.mailDns.openRfc',
-  exportReport: 'smtpWorkbench.mailDns.exportReport',
-  probeStartTls: 'smtpWorkbench.mailDns.probeStartTls',
+  checkDomain: 'smtp.mailDns.checkDomain',
+  refresh: 'smtp.mailDns.refresh',
+  refreshAll: 'smtp.mailDns.refreshAll',
+  remove: 'smtp.mailDns.remove',
+  setSelectors: 'smtp.mailDns.setSelectors',
+  openRfc: 'smtp.mailDns.openRfc',
+  exportReport: 'smtp.mailDns.exportReport',
+  probeStartTls: 'smtp.mailDns.probeStartTls',
 } as const;
 
-const STATE_RECENT = 'smtpWorkbench.mailDns.recent';
-const STATE_DOMAINS = 'smtpWorkbench.mailDns.domains';
-const STATE_SELECTORS = 'smtpWorkbench.mailDns.selectors';
+const STATE_RECENT = 'smtp.mailDns.recent';
+const STATE_DOMAINS = 'smtp.mailDns.domains';
+const STATE_SELECTORS = 'smtp.mailDns.selectors';
 
 export interface MailDnsOptions {
-  /** A resolver to use instead of the system's (tests); else the `smtpWorkbench.mailDns.dnsServer` setting decides. */
+  /** Where runs and failures are logged. */
+  log?: vscode.LogOutputChannel;
+  /** A resolver to use instead of the system's (tests); else the `smtp.dns.server` setting decides. */
   resolver?: RawResolver;
   /** An HTTPS fetcher for MTA-STS policies (tests); a verifying Node fetcher otherwise. */
   fetcher?: HttpsFetcher;
@@ -109,8 +111,24 @@ export function registerMailDns(context: vscode.ExtensionContext, options: MailD
 
   const resolver = (): RawResolver => {
     if (options.resolver) return options.resolver;
-    const server = vscode.workspace.getConfiguration('smtpWorkbench.mailDns').get<string>('dnsServer');
-    return createNodeResolver({ server: server && server.trim() !== '' ? server.trim() : undefined });
+    // `smtp.dns.server` is shared with MX lookups and verification; it is a restricted setting, so an
+    // untrusted workspace cannot point it anywhere.
+    const server = vscode.workspace.getConfiguration('smtp.dns').get<string>('server')?.trim();
+    return createNodeResolver({ server: server ? server : undefined });
+  };
+
+  /** The extra CAs of `smtp.tls.caFile`, for the MTA-STS fetch and the STARTTLS probe (trusted only). */
+  const extraCa = async (): Promise<string[]> => {
+    const file = vscode.workspace.getConfiguration('smtp.tls').get<string>('caFile')?.trim();
+    if (!file) return [];
+    try {
+      const base = vscode.workspace.workspaceFolders?.[0]?.uri;
+      const uri = file.startsWith('/') || /^[A-Za-z]:[\\/]/.test(file) || !base ? vscode.Uri.file(file) : vscode.Uri.joinPath(base, file);
+      return [Buffer.from(await vscode.workspace.fs.readFile(uri)).toString('utf8')];
+    } catch (err) {
+      options.log?.warn(`Mail DNS: cannot read smtp.tls.caFile ${file}: ${(err as Error).message}`);
+      return [];
+    }
   };
 
   /** Runs the report for a domain, with progress in the view. */
@@ -121,19 +139,25 @@ export function registerMailDns(context: vscode.ExtensionContext, options: MailD
     try {
       // Untrusted workspaces send nothing but DNS queries: no HTTPS fetch, no SMTP connection.
       const trusted = vscode.workspace.isTrusted;
+      const ca = trusted ? await extraCa() : [];
       const report = await vscode.window.withProgress(
         { location: { viewId: MAIL_DNS_VIEW_ID }, title: `Checking ${domain}` },
         () =>
           runReport(domain, {
             resolver: resolver(),
-            fetcher: trusted ? (options.fetcher ?? createNodeHttpsFetcher()) : undefined,
-            prober: trusted && probe ? (options.prober ?? createEngineStartTlsProber()) : undefined,
+            fetcher: trusted ? (options.fetcher ?? createNodeHttpsFetcher({ extraCa: ca })) : undefined,
+            prober: trusted && probe ? (options.prober ?? createEngineStartTlsProber({ extraCa: ca })) : undefined,
             selectors: s.selectors,
           }),
       );
       provider.states.set(domain, { ...s, running: false, report });
+      const all = report.checks.flatMap((c) => c.findings);
+      options.log?.info(
+        `Mail DNS ${domain}: ${all.filter((f) => f.severity === 'error').length} error(s), ${all.filter((f) => f.severity === 'warning').length} warning(s); ${report.queries} queries, depth ${report.depth}, ${report.durationMs} ms${trusted ? '' : ' (untrusted workspace: DNS only)'}`,
+      );
       return report;
     } catch (err) {
+      options.log?.error(`Mail DNS ${domain}: ${(err as Error).message}`);
       provider.states.set(domain, { ...s, running: false, error: (err as Error).message });
       return undefined;
     } finally {

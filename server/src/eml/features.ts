@@ -197,9 +197,10 @@ function hover(text: string, offset: number, options: HoverOptions): EmlHover | 
   }
   // Bodies and boundaries: the deepest leaf whose body holds the offset.
   for (const part of parsed.parts) {
-    for (const d of part.delimiters) {
+    if (part.delimiters.length === 0 || offset < part.delimiters[0].range.start || offset > part.range.end) continue;
+    for (let index = 0; index < part.delimiters.length; index++) {
+      const d = part.delimiters[index];
       if (inRange(offset, d.range)) {
-        const index = part.delimiters.indexOf(d);
         return { range: d.range, markdown: d.close ? `**Close delimiter** of \`${part.mediaType}\`: ends its ${part.children.length} part${part.children.length === 1 ? '' : 's'} (${link(2046, '5.1.1')}).` : `**Boundary delimiter** of \`${part.mediaType}\`: starts part ${index + 1} of ${part.children.length} (${link(2046, '5.1.1')}).` };
       }
     }
