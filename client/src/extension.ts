@@ -9,6 +9,7 @@ import { RunController } from './runs/runController';
 import { SecretProvider } from './runs/secretProvider';
 import { registerSessionTests } from './testing/sessionTests';
 import { registerEmlCommands } from './views/emlCommands';
+import { registerEmlPreview } from './views/emlPreview';
 import { registerMailDns } from './views/mailDnsView';
 import { SessionCodeLensProvider } from './views/sessionCodeLens';
 
@@ -78,7 +79,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   });
 
   registerMailDns(context, { log });
-  registerEmlCommands(context, { ensureLocalServer: () => inbox.ensureServer(), secrets: context.secrets, log });
+  context.subscriptions.push(...registerEmlPreview(), ...registerEmlCommands(context, { localTarget: () => inbox.ensureServer() }));
   traceActivation(activateStart, serverMs);
 }
 

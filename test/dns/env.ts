@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { createNodeHttpsFetcher, type HttpsFetcher, type RawResolver } from '../../client/src/dns/index';
 import { serverCert, testCa } from '../peers/certs';
 import { startKnot, type KnotPeer } from '../peers/knot';
-import { fixtureZones, generateDkimKeys, MTA_STS_HOSTS, MTA_STS_POLICIES, type DkimFixtureKeys } from './fixtures';
+import { fixtureZones, generateDkimKeys, MTA_STS_HOSTS, MTA_STS_MISSING, MTA_STS_POLICIES, MTA_STS_REDIRECTS, type DkimFixtureKeys } from './fixtures';
 
 export interface DnsTestEnv {
   knot: KnotPeer;
@@ -23,10 +23,18 @@ export interface DnsTestEnv {
 }
 
 /** Starts an HTTPS server that serves each host's MTA-STS policy at /.well-known/mta-sts.txt. */
-export async function startPolicyServer(policies: Record<string, string>): Promise<{ server: https.Server; port: number }> {
-  const cert = await serverCert(Object.keys(policies));
+export async function startPolicyServer(
+  policies: Record<string, string>,
+  extra: { redirects?: Record<string, string>; missing?: string[] } = {},
+): Promise<{ server: https.Server; port: number }> {
+  const redirects = extra.redirects ?? {};
+  const cert = await serverCert([...Object.keys(policies), ...Object.keys(redirects), ...(extra.missing ?? [])]);
   const server = https.createServer({ key: cert.keyPem, cert: cert.certPem }, (req, res) => {
     const host = (req.headers.host ?? '').replace(/:\d+$/, '').toLowerCase();
+    if (redirects[host]) {
+      res.writeHead(301, { location: redirects[host] }).end();
+      return;
+    }
     const body = policies[host];
     if (req.url !== '/.well-known/mta-sts.txt' || body === undefined) {
       res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
@@ -41,7 +49,7 @@ export async function startPolicyServer(policies: Record<string, string>): Promi
 
 export async function startDnsTestEnv(): Promise<DnsTestEnv> {
   const keys = generateDkimKeys();
-  const [knot, policy, ca] = await Promise.all([startKnot({ zones: fixtureZones(keys) }), startPolicyServer(MTA_STS_POLICIES), testCa()]);
+  const [knot, policy, ca] = await Promise.all([startKnot({ zones: fixtureZones(keys) }), startPolicyServer(MTA_STS_POLICIES, { redirects: MTA_STS_REDIRECTS, missing: MTA_STS_MISSING }), testCa()]);
   const resolver = new dnsPromises.Resolver({ timeout: 1000, tries: 2 });
   resolver.setServers([knot.address]);
   return {

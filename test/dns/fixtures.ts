@@ -32,6 +32,14 @@ export const MTA_STS_POLICIES: Record<string, string> = {
   'mta-sts.sts.test': 'version: STSv1\nmode: testing\nmx: *.sts.test\nmax_age: 86400\n',
 };
 
+/** Policy hosts that answer with a redirect, which senders must not follow (RFC 8461 §3.3). */
+export const MTA_STS_REDIRECTS: Record<string, string> = {
+  'mta-sts.sts-redirect.test': 'https://mta-sts.example.test/.well-known/mta-sts.txt',
+};
+
+/** Policy hosts with a valid certificate but no policy (HTTP 404). */
+export const MTA_STS_MISSING: string[] = ['mta-sts.sts-404.test'];
+
 export const MTA_STS_HOSTS = Object.keys(MTA_STS_POLICIES);
 
 /** The value of the SPF record with a syntax error, and where the error is. */
@@ -120,6 +128,14 @@ mail.sts                     A     127.0.0.1
 mx.backup.sts                A     127.0.0.1
 _mta-sts.sts                 TXT   "v=STSv1; id=abc123"
 mta-sts.sts                  A     127.0.0.1
+
+_mta-sts.sts-redirect         TXT   "v=STSv1; id=1"
+mta-sts.sts-redirect         A     127.0.0.1
+_mta-sts.sts-404             TXT   "v=STSv1; id=2"
+mta-sts.sts-404              A     127.0.0.1
+_mta-sts.sts-bad             TXT   "v=STSv1; id=not-alnum!"
+_mta-sts.sts-two             TXT   "v=STSv1; id=1"
+_mta-sts.sts-two             TXT   "v=STSv1; id=2"
 
 ; ---- TLS-RPT and BIMI ----
 _smtp._tls.tlsrpt-bad        TXT   "v=TLSRPTv1; rua=ftp://reports.tlsrpt-bad.test"

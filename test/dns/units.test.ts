@@ -195,3 +195,25 @@ test('CLI arguments and domain names', () => {
   assert.ok('error' in normalizeDomain('localhost'));
   assert.ok('error' in normalizeDomain('exa mple.com'));
 });
+
+test('SPF with an in-memory zone: mx limit, include and redirect without records, terms after all', async () => {
+  const mx = Array.from({ length: 11 }, (_, i) => ({ exchange: `mx${i}.example.com`, priority: i }));
+  const resolver = memoryResolver({
+    'TXT example.com': [['v=spf1 mx:many.example.com include:none.example.com -all include:late.example.com']],
+    'MX many.example.com': mx,
+    'TXT none.example.com': [['google-site-verification=abc']],
+    'TXT late.example.com': [['v=spf1 -all']],
+    'TXT redir.example.com': [['v=spf1 redirect=gone.example.com']],
+  });
+  const r = await runReport('example.com', { resolver, probeSelectors: false });
+  const spf = r.checks.find((c) => c.id === 'spf')!;
+  const codes = spf.findings.map((f) => f.code);
+  assert.ok(codes.includes('spf-mx-limit'), codes.join(', '));
+  assert.ok(codes.includes('spf-include-none'), codes.join(', '));
+  assert.ok(codes.includes('spf-after-all'), codes.join(', '));
+  // The include after "all" is neither counted nor followed.
+  assert.match(spf.findings.find((f) => f.code === 'spf-lookup-count')!.message, /^2 of 10/);
+  assert.ok(!resolver.calls.includes('TXT late.example.com'));
+  const redir = await runReport('redir.example.com', { resolver, probeSelectors: false });
+  assert.ok(redir.checks.find((c) => c.id === 'spf')!.findings.some((f) => f.code === 'spf-redirect-none'));
+});

@@ -27,8 +27,11 @@ export interface CodeServerOptions {
   folder: string;
   /** Trust the workspace (default true): passes --disable-workspace-trust. */
   trusted?: boolean;
-  /** User settings merged over the defaults (written to <user-data>/User/settings.json). */
-  settings?: Record<string, unknown>;
+  /**
+   * User settings merged over the defaults (written to <user-data>/User/settings.json); a function
+   * gets the instance's temporary folder and the workspace, e.g. to put a data folder there.
+   */
+  settings?: Record<string, unknown> | ((paths: { base: string; workspace: string }) => Record<string, unknown>);
   /**
    * How to install SMTP Workbench: 'link' symlinks the repository root, 'vsix' installs the .vsix
    * (smtp-workbench.vsix at the root, or $SMTPWB_EDITOR_VSIX), 'none' starts without it.
@@ -98,6 +101,8 @@ export const DEFAULT_SETTINGS: Readonly<Record<string, unknown>> = {
   'editor.codeLens': true,
   'editor.minimap.enabled': false,
   'files.autoSave': 'off',
+  // The harness and the capture server listen on loopback ports; code-server would offer each one.
+  'remote.autoForwardPorts': false,
   'security.workspace.trust.startupPrompt': 'always',
   'security.workspace.trust.emptyWindow': false,
 };
@@ -188,10 +193,6 @@ export async function startCodeServer(options: CodeServerOptions): Promise<CodeS
     mkdirSync(join(userDataDir, 'User'), { recursive: true });
     mkdirSync(extensionsDir, { recursive: true });
     mkdirSync(harnessDir, { recursive: true });
-    writeFileSync(
-      join(userDataDir, 'User', 'settings.json'),
-      JSON.stringify({ ...DEFAULT_SETTINGS, ...options.settings }, null, 2),
-    );
 
     // The workspace: a fixture name is copied so that the editor (and the test) can write to it.
     let workspace = options.folder;
@@ -202,6 +203,9 @@ export async function startCodeServer(options: CodeServerOptions): Promise<CodeS
       cpSync(source, workspace, { recursive: true });
     }
     options.prepare?.(workspace);
+
+    const settings = typeof options.settings === 'function' ? options.settings({ base, workspace }) : options.settings;
+    writeFileSync(join(userDataDir, 'User', 'settings.json'), JSON.stringify({ ...DEFAULT_SETTINGS, ...settings }, null, 2));
 
     // The extensions: the harness first (a folder), then SMTP Workbench.
     if (withHarness) {

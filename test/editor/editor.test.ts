@@ -14,6 +14,7 @@ import * as net from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { startExim, EximPeer } from '../peers/exim';
+import { freePort } from '../peers/ports';
 import { CodeServer, startCodeServer } from './codeServer';
 import { editorUnavailableReason } from './paths';
 import { Workbench } from './workbench';
@@ -32,6 +33,7 @@ const UI = {
   emlLanguageMode: /^(Email Message|EML)$/i,
   runLens: 'Run',
   runAllLens: 'Run all',
+  localInboxView: 'smtp.localInbox',
   localInboxTitle: 'Local Inbox',
   testExplorerView: 'workbench.view.testing',
   testExplorerTitle: 'Test Explorer',
@@ -42,8 +44,29 @@ const UI = {
   helloSession: 'Send hello to the local inbox',
 } as const;
 
-/** User settings for every flow (the defaults of codeServer.ts apply underneath). */
-const EDITOR_SETTINGS: Record<string, unknown> = {};
+/**
+ * User settings for every flow (the defaults of codeServer.ts apply underneath): the embedded
+ * capture server listens on a free port (not 2525, which other tests may use) and keeps its
+ * messages in the instance's temporary folder.
+ */
+function editorSettings(localServerPort: number): (paths: { base: string }) => Record<string, unknown> {
+  return ({ base }) => ({
+    'smtp.localServer.port': localServerPort,
+    'smtp.localServer.folder': join(base, 'local-inbox'),
+  });
+}
+
+/** Resolves whether something accepts TCP connections on 127.0.0.1:port. */
+function listening(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host: '127.0.0.1', port });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
 
 /**
  * Runs one flow in a fresh browser page on the given code-server: always takes a screenshot
@@ -101,7 +124,7 @@ describe('SMTP Workbench in a real editor (code-server + Chromium)', { skip, con
     const missing = editorUnavailableReason();
     if (missing !== undefined) throw new Error(missing);
     const t0 = Date.now();
-    server = await startCodeServer({ folder: 'basic', settings: EDITOR_SETTINGS });
+    server = await startCodeServer({ folder: 'basic', settings: editorSettings(await freePort()) });
     process.stdout.write(`# code-server up in ${Date.now() - t0} ms (extension installed by ${server.extension}) at ${server.folderUrl}\n`);
   });
 
@@ -122,7 +145,11 @@ describe('SMTP Workbench in a real editor (code-server + Chromium)', { skip, con
       await wb.waitForLanguageMode(UI.languageMode);
       await wb.waitForSyntaxColours(2, 15_000);
       await wb.waitForCodeLens(UI.runLens, 20_000);
-      await wb.waitForCodeLens(UI.runAllLens, 5_000);
+      // "Run all" heads a file with more than one session.
+      await wb.openFileFromExplorer('pair.smtp');
+      await wb.waitForEditorText('### Second of a pair');
+      await wb.waitForCodeLens(UI.runAllLens, 20_000);
+      await wb.waitForCodeLens(UI.runLens, 5_000, 1);
     });
   });
 
@@ -168,7 +195,7 @@ describe('SMTP Workbench in a real editor (code-server + Chromium)', { skip, con
       await wb.openFileFromExplorer('hello.smtp');
       await wb.waitForEditorText('EHLO client.example.test');
       await wb.clickCodeLens(UI.runLens, 20_000);
-      await wb.focusView({ name: UI.localInboxTitle });
+      await wb.focusView(UI.localInboxView);
       const row = await wb.waitForTreeRow(UI.localInboxTitle, UI.helloSubject, 20_000);
       await row.dblclick();
       await wb.waitForLanguageMode(UI.emlLanguageMode, 15_000);
@@ -179,9 +206,15 @@ describe('SMTP Workbench in a real editor (code-server + Chromium)', { skip, con
   test('(f) the Test Explorer shows the session and its result', { timeout: 90_000 }, async () => {
     await flow(running(), 'f-test-explorer', async (wb) => {
       const harness = await wb.harness();
+      // The extension registers its TestController when it activates.
+      await wb.openFileFromExplorer('hello.smtp');
+      await wb.waitForEditorText('EHLO client.example.test');
+      await wb.activateExtension();
       await wb.focusView(UI.testExplorerView);
-      // The item appears once the TestController has discovered the workspace's .smtp files.
-      const row = await wb.waitForTreeRow(UI.testExplorerTitle, UI.helloSession, 20_000);
+      // The items appear once the controller has discovered the workspace's .smtp files; each
+      // file is a row whose children are its sessions.
+      await wb.expandRow(await wb.waitForTreeRow(UI.testExplorerTitle, 'hello.smtp', 20_000));
+      const row = await wb.waitForTreeRow(UI.testExplorerTitle, UI.helloSession, 10_000);
       await harness.executeCommand('testing.runAll');
       const deadline = Date.now() + 30_000;
       let label = '';
@@ -200,16 +233,16 @@ describe('SMTP Workbench in a real editor (code-server + Chromium)', { skip, con
 
   test('(g) untrusted workspace: nothing connects, and Run explains why', { timeout: 120_000 }, async () => {
     const sentinel = await startSentinel();
+    const localServerPort = await freePort();
     let untrusted: CodeServer | undefined;
     try {
       untrusted = await startCodeServer({
         folder: 'untrusted',
         trusted: false,
-        settings: EDITOR_SETTINGS,
+        settings: editorSettings(localServerPort),
         prepare: (workspace) => pointAt(workspace, 'probe.smtp', sentinel.port),
       });
-      const server = untrusted;
-      await flow(server, 'g-untrusted', async (wb) => {
+      await flow(untrusted, 'g-untrusted', async (wb) => {
         await wb.answerTrustDialog(false);
         const state = await (await wb.harness()).ping();
         assert.equal(state.trusted, false, 'the workspace should be untrusted after declining');
@@ -225,6 +258,7 @@ describe('SMTP Workbench in a real editor (code-server + Chromium)', { skip, con
         // Give a wrongly started session the time to connect before looking.
         await new Promise((resolve) => setTimeout(resolve, 2000));
         assert.equal(sentinel.connections(), 0, 'an untrusted workspace must not connect anywhere');
+        assert.equal(await listening(localServerPort), false, 'an untrusted workspace must not start the local capture server');
       });
       assert.equal(sentinel.connections(), 0, 'an untrusted workspace must not connect anywhere');
     } finally {

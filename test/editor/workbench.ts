@@ -144,6 +144,17 @@ export class Workbench {
     }
   }
 
+  /**
+   * Activates an extension in this window's extension host through the harness (SMTP Workbench by
+   * default), so that its views and commands exist before a test uses them.
+   */
+  async activateExtension(id = 'smtp-workbench.smtp-workbench', timeoutMs = 30_000): Promise<void> {
+    const harness = await this.harness(timeoutMs);
+    const state = await harness.extension(id, true);
+    if (!state.installed) throw new Error(`extension ${id} is not installed in code-server`);
+    if (!state.active) throw new Error(`extension ${id} did not activate`);
+  }
+
   /** Saves a screenshot as <artifacts>/<n>-<name>.png and returns its path. */
   async screenshot(name: string): Promise<string> {
     screenshotCounter += 1;
@@ -309,9 +320,13 @@ export class Workbench {
     return (await links.allInnerTexts()).map(normalise);
   }
 
-  /** The CodeLens link with the label (exactly, ignoring icons), waiting for it. */
+  /**
+   * The CodeLens link with the label, waiting for it. The label must match the whole link, apart
+   * from an icon before it and a parenthesised note after it ("Run all" matches "Run all (2)",
+   * "Run" does not match "Run all").
+   */
   async waitForCodeLens(label: string, timeoutMs = 20_000, index = 0): Promise<Locator> {
-    const pattern = new RegExp(`^\\s*(?:\\$\\([^)]*\\)\\s*)?[\\ue000-\\uf8ff]?\\s*${escapeRegExp(label)}\\s*$`, 'i');
+    const pattern = new RegExp(`^\\s*(?:\\$\\([^)]*\\)\\s*)?[\\ue000-\\uf8ff]?\\s*${escapeRegExp(label)}(?:\\s*\\([^)]*\\))?\\s*$`, 'i');
     const link = this.activeEditor().locator('.codelens-decoration a', { hasText: pattern }).nth(index);
     await link.waitFor({ state: 'visible', timeout: timeoutMs }).catch(async () => {
       const seen = await this.codeLenses().catch(() => []);
@@ -388,16 +403,22 @@ export class Workbench {
     await this.page.keyboard.press('Enter');
   }
 
-  /** The pane (view) whose header has the title, e.g. "Local Inbox". */
+  /**
+   * The view with the title, e.g. "Local Inbox": its pane, or, when the view is alone in its
+   * container (its title then shows in the container's title bar), the whole side bar or panel.
+   */
   pane(title: string): Locator {
-    return this.page.locator('.pane', {
-      has: this.page.locator('.pane-header', { hasText: new RegExp(`^\\s*${escapeRegExp(title)}`, 'i') }),
+    const titled = new RegExp(`^\\s*${escapeRegExp(title)}`, 'i');
+    const pane = this.page.locator('.pane', { has: this.page.locator('.pane-header', { hasText: titled }) });
+    const part = this.page.locator('.part.sidebar, .part.auxiliarybar, .part.panel', {
+      has: this.page.locator('.composite.title .title-label', { hasText: titled }),
     });
+    return pane.or(part).first();
   }
 
   /** The labels of the visible rows of a tree or list view, by the view's title. */
   async treeRows(viewTitle: string): Promise<string[]> {
-    const rows = this.pane(viewTitle).first().locator('.pane-body .monaco-list-row');
+    const rows = this.pane(viewTitle).locator('.monaco-list-row');
     const labels = await rows.evaluateAll((elements) =>
       (elements as unknown as DomElement[]).map((e) => e.getAttribute('aria-label') ?? e.textContent ?? ''),
     );
@@ -406,7 +427,7 @@ export class Workbench {
 
   /** Waits for a row of a view whose label contains the text, and returns it. */
   async waitForTreeRow(viewTitle: string, text: string | RegExp, timeoutMs = 20_000): Promise<Locator> {
-    const row = this.pane(viewTitle).first().locator('.pane-body .monaco-list-row', { hasText: text }).first();
+    const row = this.pane(viewTitle).locator('.monaco-list-row', { hasText: text }).first();
     await row.waitFor({ state: 'visible', timeout: timeoutMs }).catch(async () => {
       const rows = await this.treeRows(viewTitle).catch(() => []);
       throw new Error(
@@ -414,6 +435,11 @@ export class Workbench {
       );
     });
     return row;
+  }
+
+  /** Expands a collapsed tree row (clicking its twistie); does nothing when it is expanded or a leaf. */
+  async expandRow(row: Locator): Promise<void> {
+    if ((await row.getAttribute('aria-expanded')) === 'false') await row.locator('.monaco-tl-twistie').click();
   }
 
   /** Opens the Problems panel and returns its rows. */

@@ -54,3 +54,11 @@ test('every catalogue entry has a summary, a severity and an RFC link', () => {
   }
   assert.equal(new Set(EML_PROBLEMS.map((d) => d.code)).size, EML_PROBLEMS.length, 'duplicate codes');
 });
+
+test('docs/eml-diagnostics.md lists every code', () => {
+  const candidates = ['docs/eml-diagnostics.md', '../../docs/eml-diagnostics.md', '../../../docs/eml-diagnostics.md'];
+  const path = candidates.find((c) => existsSync(c)) ?? '/work/main/docs/eml-diagnostics.md';
+  const doc = readFileSync(path, 'utf8');
+  const missing = EML_PROBLEMS.filter((d) => !doc.includes(`| \`${d.code}\` | ${d.severity} |`)).map((d) => d.code);
+  assert.deepEqual(missing, [], 'codes missing from the table of docs/eml-diagnostics.md, or listed with another severity');
+});

@@ -129,3 +129,9 @@ test('no hover on plain body text and never a throw at any offset', () => {
   assert.equal(emlHover(text, text.indexOf('plain') + 2), undefined);
   for (let i = -2; i <= text.length + 2; i++) emlHover(text, i);
 });
+
+test('a Content-Disposition shows the disposition and the decoded file name', () => {
+  const { markdown } = hoverOf(`${HEAD}Date: Mon, 23 Nov 2026 10:00:00 +0000\r\nMIME-Version: 1.0\r\nContent-Disposition: attachment; filename*=UTF-8''Gr%C3%BC|%C3%9Fe.pdf\r\n\r\nx\r\n`);
+  assert.match(markdown, /\*\*attachment\*\* — offered as a separate file/);
+  assert.match(markdown, /`filename` = Grüße\.pdf \(RFC 2231, UTF-8\)/);
+});

@@ -31,6 +31,9 @@ alive    A 127.0.0.42
 noaddr   MX 10 missing.example.test.
 noaddr   MX 20 alive.example.test.
 alldown  MX 10 dead.example.test.
+busy     MX 10 busyhost.example.test.
+busy     MX 20 alive.example.test.
+busyhost A 127.0.0.51
 `;
 
 let knot: KnotPeer;
@@ -56,6 +59,18 @@ before(async () => {
   for (const [host, name] of hosts) {
     servers.push(await rawServer((c) => void politeSmtp(c, ['PIPELINING'], name), undefined, { host, port }));
   }
+  // A host that is busy: 421 in its greeting.
+  servers.push(
+    await rawServer(
+      async (c) => {
+        c.send('421 4.3.2 busyhost.example.test too busy, try later\r\n');
+        if ((await c.nextLine()) === 'QUIT') c.send('221 bye\r\n');
+        c.socket.end();
+      },
+      undefined,
+      { host: '127.0.0.51', port },
+    ),
+  );
 });
 after(async () => {
   for (const s of servers) await s.close();
@@ -140,6 +155,15 @@ test('an unreachable first MX is skipped for the next one', async () => {
   assert.equal(r.mx?.chosen?.host, 'alive.example.test');
   assert.match(r.mx?.attempts[0].error ?? '', /ECONNREFUSED/);
   assert.ok(r.transcript.some((e) => e.dir === 'info' && /dead\.example\.test \(127\.0\.0\.41\) cannot be reached: .*trying the next host/.test(e.text)));
+});
+
+test('an MX host that answers 421 in its greeting is skipped for the next one', async () => {
+  const r = await runMx('busy.example.test');
+  assert.ok(r.ok, r.failure?.message);
+  assert.equal(r.mx?.chosen?.host, 'alive.example.test');
+  assert.match(r.mx?.attempts[0].error ?? '', /refused the session for now: 421 4\.3\.2/);
+  assert.match(greeting(r) ?? '', /^421/);
+  assert.ok(r.transcript.some((e) => e.dir === 'server' && /^220 alive\.example\.test/.test(e.text)));
 });
 
 test('an MX host without addresses is skipped', async () => {

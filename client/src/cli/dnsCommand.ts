@@ -1,5 +1,5 @@
 /**
- * `smtpwb dns DOMAIN... [--selector NAME]... [--dns-server HOST:PORT] [--probe-starttls] [--json]`
+ * `smtpwb dns DOMAIN... [--selector NAME]... [--dns-server HOST:PORT] [--probe-starttls] [--json | --markdown]`
  *
  * Prints a mail DNS report per domain. Exit codes: 0 without errors, 1 with errors, 2 for a usage
  * error, 3 when DNS could not be reached.
@@ -14,6 +14,7 @@ import {
   countErrors,
   type DomainReport,
   normalizeDomain,
+  renderMarkdown,
   renderText,
   reportToJson,
   runReport,
@@ -37,6 +38,7 @@ Options:
   --probe-starttls      connect to each MX host on port 25 and inspect its STARTTLS
   --timeout MS          timeout of each query, fetch and probe (default 5000)
   --json                print one JSON object per domain, one per line
+  --markdown            print the report as Markdown (as the sidebar exports it)
   -h, --help            show this help
 
 Exit status: 0 no errors, 1 errors found, 2 usage error, 3 DNS could not be reached.
@@ -52,13 +54,14 @@ interface ParsedArgs {
   probeStartTls: boolean;
   probeSelectors: boolean;
   json: boolean;
+  markdown: boolean;
   timeoutMs: number;
   help: boolean;
 }
 
 /** Parses the arguments, or returns a usage error message. */
 export function parseDnsArgs(args: readonly string[]): ParsedArgs | { error: string } {
-  const out: ParsedArgs = { domains: [], selectors: [], probeStartTls: false, probeSelectors: true, json: false, timeoutMs: 5000, help: false };
+  const out: ParsedArgs = { domains: [], selectors: [], probeStartTls: false, probeSelectors: true, json: false, markdown: false, timeoutMs: 5000, help: false };
   for (let i = 0; i < args.length; i++) {
     const arg = args[i];
     const eq = arg.startsWith('--') ? arg.indexOf('=') : -1;
@@ -71,6 +74,9 @@ export function parseDnsArgs(args: readonly string[]): ParsedArgs | { error: str
         break;
       case '--json':
         out.json = true;
+        break;
+      case '--markdown':
+        out.markdown = true;
         break;
       case '--probe-starttls':
         out.probeStartTls = true;
@@ -102,6 +108,7 @@ export function parseDnsArgs(args: readonly string[]): ParsedArgs | { error: str
     }
   }
   if (!out.help && out.domains.length === 0) return { error: 'give at least one domain' };
+  if (out.json && out.markdown) return { error: '--json and --markdown cannot be combined' };
   return out;
 }
 
@@ -156,6 +163,8 @@ export async function dnsCommand(args: string[], io: DnsCommandIo): Promise<numb
   );
   if (parsed.json) {
     for (const r of reports) io.stdout.write(`${JSON.stringify(reportToJson(r))}\n`);
+  } else if (parsed.markdown) {
+    io.stdout.write(renderMarkdown(reports));
   } else {
     io.stdout.write(renderText(reports));
   }

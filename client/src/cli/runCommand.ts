@@ -12,7 +12,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { resolvePlan, secretEnvName, type VariableProviders } from '../../../common/variables';
-import type { SessionPlan, Timeouts } from '../../../common/sessionPlan';
+import { DEFAULT_TIMEOUTS, type SessionPlan, type Timeouts } from '../../../common/sessionPlan';
 import type { Problem } from '../../../common/problem';
 import { analyzeSmtpDocument } from '../../../server/src/smtp/smtpService';
 import { runSession } from '../engine/session';
@@ -372,12 +372,15 @@ export async function runCommand(args: string[], io: CliIo): Promise<number> {
     return 2;
   }
 
-  const timeouts: Partial<Timeouts> | undefined =
-    parsed.timeoutSeconds === undefined
-      ? undefined
-      : Object.fromEntries(
-          (['connect', 'greeting', 'command', 'mail', 'rcpt', 'dataInit', 'dataBlock', 'dataTermination', 'tls'] as const).map((k) => [k, Math.round(parsed.timeoutSeconds! * 1000)]),
-        );
+  /** --timeout caps every phase: the script's `@timeout` values and the defaults above it are lowered to it. */
+  const capTimeouts = (plan: SessionPlan): Partial<Timeouts> | undefined => {
+    if (parsed.timeoutSeconds === undefined) return undefined;
+    const cap = Math.round(parsed.timeoutSeconds * 1000);
+    const merged: Timeouts = { ...DEFAULT_TIMEOUTS, ...plan.options.timeouts };
+    const out: Partial<Timeouts> = {};
+    for (const k of Object.keys(merged) as Array<keyof Timeouts>) out[k] = Math.min(merged[k], cap);
+    return out;
+  };
   const controller = new AbortController();
   const onSigint = (): void => controller.abort();
   process.once('SIGINT', onSigint);
@@ -388,7 +391,7 @@ export async function runCommand(args: string[], io: CliIo): Promise<number> {
       const header = `### ${plan.title}${plan.name ? ` [${plan.name}]` : ''}\n`;
       const options = {
         secrets,
-        timeouts,
+        timeouts: capTimeouts(plan),
         signal: controller.signal,
         scriptDir,
         localTarget: parsed.local,

@@ -6,12 +6,20 @@ import { type CheckResult, type DomainReport, type Finding, type FindingSeverity
 
 const ICON: Record<FindingSeverity, string> = { error: '✗', warning: '!', info: 'i', pass: '✓' };
 
+/** "column N" for one-line records, "line L, column C" for multi-line ones (the MTA-STS policy). */
+export function position(text: string, offset: number): string {
+  if (!text.includes('\n')) return `column ${offset + 1}`;
+  const before = text.slice(0, offset);
+  const line = before.split('\n').length;
+  return `line ${line}, column ${offset - (before.lastIndexOf('\n') + 1) + 1}`;
+}
+
 function recordExcerpt(f: Finding): string | undefined {
   if (!f.record) return undefined;
   const r = f.record;
   const short = (t: string): string => (t.length > 100 ? `${t.slice(0, 60)}…${t.slice(-20)}` : t).replace(/\r?\n/g, '\\n');
   if (!r.range) return `${r.name} ${r.type} "${short(r.text)}"`;
-  return `${r.name} ${r.type} "${short(r.text)}" (column ${r.range.start + 1}: "${short(r.text.slice(r.range.start, r.range.end))}")`;
+  return `${r.name} ${r.type} "${short(r.text)}" (${position(r.text, r.range.start)}: "${short(r.text.slice(r.range.start, r.range.end))}")`;
 }
 
 function spfTreeLines(node: SpfTreeNode, indent: string, out: string[]): void {

@@ -236,7 +236,9 @@ async function walkRecord(
   // Follow every term that queries DNS, all at once.
   const tasks: Array<Promise<void>> = [...expTasks];
   const childSlots: Array<{ index: number; promise: Promise<WalkNode> }> = [];
-  const terms = parsed.terms.filter((t) => LOOKUP_TERMS.has(t.name));
+  // Mechanisms after "all" are never evaluated (RFC 7208 §5.1), so they neither count nor get followed.
+  const allAt = all ? parsed.terms.indexOf(all) : parsed.terms.length;
+  const terms = parsed.terms.filter((t, i) => LOOKUP_TERMS.has(t.name) && (t.kind === 'modifier' || i < allAt));
   const ignoredRedirect = all !== undefined;
   for (const term of terms) {
     if (term.kind === 'modifier' && term.name === 'redirect' && (ignoredRedirect || term !== redirects[0])) continue;
@@ -267,7 +269,6 @@ async function walkRecord(
     switch (term.name) {
       case 'include':
       case 'redirect': {
-        if (term.name === 'include' && all && parsed.terms.indexOf(term) > parsed.terms.indexOf(all)) continue;
         if (target === domain || ancestors.includes(target)) {
           findings.push(
             finding('error', 'spf-loop', `${label} loops back to ${target}, which is already being evaluated.`, rfc(7208, '4.6.4'), termRef),

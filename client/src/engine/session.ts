@@ -117,6 +117,8 @@ class SessionRunner {
   /** Set between a 354 and the end of the data, when a QUIT would be read as message text. */
   private inData = false;
   private quitDone = false;
+  /** The greeting, when the MX loop already read it. */
+  private greeting: Reply | undefined;
   /** Transactions whose final reply met the expectation, for repeat statistics. */
   private transactionsOk = 0;
   private host = '';
@@ -264,15 +266,20 @@ class SessionRunner {
     } else {
       await this.connectMx(target.domain, target.port);
     }
-    const greetStart = this.io.now();
-    const greeting = await this.wire!.read(this.timeouts.greeting, 'greeting');
-    this.result.timings.greetingMs = Math.round((this.io.now() - greetStart) * 1000) / 1000;
+    const greeting = this.greeting ?? (await this.readGreeting());
     if (Math.floor(greeting.code / 100) !== 2) {
       // RFC 5321 §3.1: a 554 greeting refuses the session; the client should send QUIT and close.
       const text = `the server refused the session in its greeting: ${greeting.lines.join(' / ')}`;
       await this.politeQuit('sending QUIT after the refusal (RFC 5321 §3.1)').catch(() => undefined);
       throw new StepFailure('connection', text, connect?.line ?? this.plan.line);
     }
+  }
+
+  private async readGreeting(): Promise<Reply> {
+    const greetStart = this.io.now();
+    const greeting = await this.wire!.read(this.timeouts.greeting, 'greeting');
+    this.result.timings.greetingMs = Math.round((this.io.now() - greetStart) * 1000) / 1000;
+    return greeting;
   }
 
   private tlsOptions(host: string): Promise<tls.ConnectionOptions> {
@@ -400,6 +407,16 @@ class SessionRunner {
       for (const address of addresses) {
         try {
           await this.connectHost(address, port, false, 'smtp');
+          const greeting = await this.readGreeting();
+          if (Math.floor(greeting.code / 100) === 4) {
+            // RFC 5321 §4.5.4.1 and §5.1: a temporary refusal sends the mail to the next MX host.
+            await this.politeQuit('sending QUIT after the temporary refusal').catch(() => undefined);
+            this.wire?.destroy();
+            this.wire = undefined;
+            this.quitDone = false;
+            throw new EngineError('connection', `it refused the session for now: ${greeting.lines.join(' / ')}`);
+          }
+          this.greeting = greeting;
           this.host = candidate.host;
           mx.attempts.push({ host: candidate.host, address, port });
           mx.chosen = { host: candidate.host, address, port };
@@ -888,12 +905,26 @@ class SessionRunner {
       this.fail(step, intermediate, record);
     }
     const body = preparedBody ?? (await this.dataBody(step));
+    if (this.recording) this.noteMessage(body, true);
     this.inData = true;
     if (this.recording && (this.keep || this.onEvent)) this.emit('client', bodyText(body, true), body.length);
     await this.wire!.write(body, this.timeouts.dataBlock, 'message data');
     this.inData = false;
     const replies = await this.readFinalReplies('end of data', this.timeouts.dataTermination);
     this.finishTransaction(step, 'DATA', replies, [reply], started, record);
+  }
+
+  /** Notes, without failing, a message over the advertised SIZE (RFC 1870) or 8-bit data the server did not offer 8BITMIME for (RFC 6152). */
+  private noteMessage(bytes: Buffer, stuffed: boolean): void {
+    const caps = this.caps;
+    if (!caps || (!this.keep && !this.onEvent)) return;
+    const size = stuffed ? bytes.length - 3 : bytes.length;
+    if (caps.size !== undefined && caps.size > 0 && size > caps.size) {
+      this.emit('info', `the message is ${size} octets and the server's SIZE limit is ${caps.size} (RFC 1870): expect a 552`);
+    }
+    if (!caps.keywords.has('8BITMIME') && !caps.keywords.has('SMTPUTF8') && bytes.some((b) => b >= 0x80)) {
+      this.emit('info', 'the message holds 8-bit octets but the server offers neither 8BITMIME (RFC 6152) nor SMTPUTF8 (RFC 6531)');
+    }
   }
 
   /** After the end of the data: one reply, or with LMTP one per accepted recipient (RFC 2033 §4.2). */
@@ -958,6 +989,7 @@ class SessionRunner {
     const started = this.io.now();
     if (this.caps && !this.caps.keywords.has('CHUNKING')) this.emit('info', 'the server does not advertise CHUNKING (RFC 3030); sending BDAT anyway');
     const message = await this.bdatMessage(step);
+    if (this.recording) this.noteMessage(message, false);
     const { frames, chunks } = this.bdatFrames(step, message);
     if (step.chunkSize) this.emit('info', `${message.length} octets in ${chunks} BDAT chunk${chunks === 1 ? '' : 's'} (RFC 3030)`);
     if (this.caps?.keywords.has('PIPELINING')) {

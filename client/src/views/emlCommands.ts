@@ -17,9 +17,9 @@ import { parseHeaderFields, firstField } from '../mailAuth/headers';
 import { readMessageBytes, targetUri } from './emlPreview';
 
 export const EML_COMMANDS = {
-  send: 'smtpWorkbench.eml.send',
-  verify: 'smtpWorkbench.eml.verify',
-  sign: 'smtpWorkbench.eml.signDkim',
+  send: 'smtp.eml.send',
+  verify: 'smtp.eml.verify',
+  sign: 'smtp.eml.sign',
 } as const;
 
 /** What the extension provides to the commands. */
@@ -37,10 +37,10 @@ export interface VerifyCommandArgs {
   mailFrom?: string;
 }
 
-const SECRET_PREFIX = 'smtpWorkbench.dkimKey:';
+const SECRET_PREFIX = 'smtp.dkimKey:';
 
 function config(): vscode.WorkspaceConfiguration {
-  return vscode.workspace.getConfiguration('smtpWorkbench');
+  return vscode.workspace.getConfiguration('smtp');
 }
 
 function errorText(err: unknown): string {
@@ -91,7 +91,7 @@ async function sendEml(uri: vscode.Uri, deps: EmlCommandDeps, output: vscode.Out
   if (isLocal) {
     localTarget = await deps.localTarget?.();
     if (!localTarget) {
-      void vscode.window.showErrorMessage('The local capture server is not running. Start it, or set "smtpWorkbench.eml.sendTarget" to a URL such as smtp://127.0.0.1:2525.');
+      void vscode.window.showErrorMessage('The local capture server is not running. Start it, or set "smtp.eml.sendTarget" to a URL such as smtp://127.0.0.1:2525.');
       return;
     }
   }
@@ -140,7 +140,7 @@ function verifyArgs(value: unknown): VerifyCommandArgs {
 async function verifyEml(uri: vscode.Uri, argValue: unknown): Promise<void> {
   const args = verifyArgs(argValue);
   const raw = await readMessageBytes(uri);
-  const server = config().get<string>('eml.dnsServer', '') || config().get<string>('mailDns.dnsServer', '');
+  const server = config().get<string>('dns.server', '');
   if (server !== '' && parseDnsServer(server) === undefined) {
     void vscode.window.showErrorMessage(`The DNS server setting "${server}" must be IP[:PORT] or [IPv6]:PORT.`);
     return;

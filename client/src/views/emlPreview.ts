@@ -9,8 +9,8 @@ import { randomBytes } from 'node:crypto';
 import { buildPreviewModel } from '../preview/model';
 import { renderPreviewHtml } from '../preview/webviewHtml';
 
-export const EML_PREVIEW_COMMAND = 'smtpWorkbench.eml.preview';
-export const EML_PREVIEW_VIEW_TYPE = 'smtpWorkbench.emlPreview';
+export const EML_PREVIEW_COMMAND = 'smtp.eml.preview';
+export const EML_PREVIEW_VIEW_TYPE = 'smtp.emlPreview';
 
 interface PanelState {
   panel: vscode.WebviewPanel;

@@ -3,6 +3,7 @@
  * finding, the SPF tree and the raw records. The view (mailDnsView.ts) only maps these nodes to
  * VS Code tree items, so this module has no `vscode` import and is unit-tested directly.
  */
+import { position } from '../dns/render';
 import { type CheckResult, type DomainReport, type FindingSeverity, type SpfTreeNode, worstSeverity } from '../dns/types';
 
 /** The icon a node shows: a severity, or a state. */
@@ -83,7 +84,7 @@ function checkNode(domain: string, c: CheckResult): CheckNode {
       `${f.severity.toUpperCase()} ${f.code}`,
       f.message,
       f.record ? `${f.record.name} ${f.record.type}: ${f.record.text}` : '',
-      f.record?.range ? `at column ${f.record.range.start + 1}: ${f.record.text.slice(f.record.range.start, f.record.range.end)}` : '',
+      f.record?.range ? `at ${position(f.record.text, f.record.range.start)}: ${f.record.text.slice(f.record.range.start, f.record.range.end)}` : '',
       f.link,
     ].filter(Boolean).join('\n'),
     icon: f.severity,

@@ -178,7 +178,13 @@ export function registerMailDns(context: vscode.ExtensionContext, options: MailD
       const pick = vscode.window.createQuickPick();
       pick.title = 'Check a domain\'s mail DNS';
       pick.placeholder = 'example.com';
-      pick.items = recent.map((d) => ({ label: d, description: 'recent' }));
+      const recentItems = recent.map((d) => ({ label: d, description: 'recent' }));
+      pick.items = recentItems;
+      // What the user typed comes first, so Enter checks it rather than a recent domain it resembles.
+      pick.onDidChangeValue((value) => {
+        const typed = value.trim();
+        pick.items = typed && !recent.includes(typed.toLowerCase()) ? [{ label: typed, description: 'check this domain' }, ...recentItems] : recentItems;
+      });
       input = await new Promise<string | undefined>((resolve) => {
         pick.onDidAccept(() => {
           resolve(pick.selectedItems[0]?.label ?? pick.value);

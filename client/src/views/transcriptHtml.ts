@@ -238,7 +238,7 @@ function tlsHtml(t: TlsDetails | undefined): string {
 
 function mxHtml(mx: MxDetails | undefined): string {
   if (!mx) return '';
-  const candidates = Array.isArray(mx.candidates) ? mx.candidates : [];
+  const candidates = (Array.isArray(mx.candidates) ? [...mx.candidates] : []).sort((a, b) => a.preference - b.preference);
   const attempts = Array.isArray(mx.attempts) ? mx.attempts : [];
   const chosen = mx.chosen ? `<span class="ok">${escapeHtml(`${mx.chosen.host} [${mx.chosen.address}]:${mx.chosen.port}`)}</span>` : '<span class="bad">none</span>';
   const list =
@@ -398,6 +398,41 @@ export function renderTranscriptHtml(record: RunRecord, opts: TranscriptHtmlOpti
     script,
     '</body></html>',
   ].join('');
+}
+
+// ---------------------------------------------------------------------------------------------
+// The panel's messages.
+
+/** A message from the panel's script to the extension. */
+export type WebviewMessage =
+  | { type: 'reveal'; line: number }
+  | { type: 'copy' | 'exportText' | 'exportJson' | 'rerun' }
+  | { type: 'ready'; recordId: string; doc: string };
+
+/** Checks a message from the webview; returns undefined for anything not understood. */
+export function parseWebviewMessage(msg: unknown): WebviewMessage | undefined {
+  if (typeof msg !== 'object' || msg === null) return undefined;
+  const m = msg as Record<string, unknown>;
+  switch (m.type) {
+    case 'reveal':
+      return typeof m.line === 'number' && Number.isInteger(m.line) && m.line >= 0 && m.line < 10_000_000 ? { type: 'reveal', line: m.line } : undefined;
+    case 'copy':
+    case 'exportText':
+    case 'exportJson':
+    case 'rerun':
+      return { type: m.type };
+    case 'ready':
+      return { type: 'ready', recordId: typeof m.recordId === 'string' ? m.recordId : '', doc: typeof m.doc === 'string' ? m.doc : '' };
+    default:
+      return undefined;
+  }
+}
+
+/** A file name for an export: the script's name, the start time and the extension. */
+export function exportFileName(record: RunRecord, ext: 'txt' | 'json'): string {
+  const base = String(record.fileName).replace(/\.smtp$/i, '').replace(/[^A-Za-z0-9._-]+/g, '_').slice(0, 80) || 'transcript';
+  const time = String(record.startedAt).replace(/\.\d+Z$/, 'Z').replace(/[^0-9TZ]/g, '').slice(0, 16);
+  return `${base}-${time || 'run'}.${ext}`;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -208,11 +208,15 @@ export function parseAuthResults(text: string, start: number, end: number, sink?
   const idSeg = segments[first];
   if (!idSeg) return results;
   const idText = blanked.slice(idSeg.start, idSeg.end);
-  if (!/^\s*(?:"(?:[^"\\]|\\.)*"|[^\s";]+)(?:\s+\d+)?\s*$/.test(idText)) {
+  let rest = segments.slice(first + 1);
+  if (RESINFO.test(idText) && /=/.test(idText)) {
+    // Microsoft 365 writes results without the authserv-id; report it and read the results anyway.
+    sink?.add('eml-ar-syntax', trimmed(start + idSeg.start, idText), 'Authentication-Results must start with the authserv-id of the server that made the checks (RFC 8601 §2.2); without it, readers cannot tell whose results these are.');
+    rest = segments.slice(first);
+  } else if (!/^\s*(?:"(?:[^"\\]|\\.)*"|[^\s";]+)(?:\s+\d+)?\s*$/.test(idText)) {
     sink?.add('eml-ar-syntax', { start: start + idSeg.start, end: start + Math.max(idSeg.end, idSeg.start + 1) }, 'Authentication-Results starts with the authserv-id of the server that made the checks, then `;` and the results (RFC 8601 §2.2).');
     return results;
   }
-  const rest = segments.slice(first + 1);
   if (rest.length === 0) {
     sink?.add('eml-ar-syntax', { start: start + idSeg.start, end: start + idSeg.end }, 'Authentication-Results needs at least one result, or `; none` (RFC 8601 §2.2).');
   }
@@ -325,8 +329,8 @@ export function checkArc(text: string, headers: HeaderField[], sink: ProblemSink
     if (set.seal) {
       const cv = set.cv?.value.toLowerCase();
       if (!set.cv) sink.add('eml-arc-cv', set.seal.nameRange, 'ARC-Seal needs a cv= tag (RFC 8617 §4.1.3).');
-      else if (n === 1 && cv !== 'none') sink.add('eml-arc-cv', set.cv.valueRange, 'The first ARC-Seal (i=1) must have cv=none (RFC 8617 §5.1.1).');
-      else if (n > 1 && cv === 'none') sink.add('eml-arc-cv', set.cv.valueRange, `ARC-Seal i=${n} must have cv=pass or cv=fail; cv=none is only for i=1 (RFC 8617 §5.1.1).`);
+      else if (n === 1 && cv !== 'none') sink.add('eml-arc-cv', set.cv.valueRange, 'The first ARC-Seal (i=1) must have cv=none (RFC 8617 §4.1.3, §5.2).');
+      else if (n > 1 && cv === 'none') sink.add('eml-arc-cv', set.cv.valueRange, `ARC-Seal i=${n} must have cv=pass or cv=fail; cv=none is only for i=1 (RFC 8617 §4.1.3, §5.2).`);
       else if (cv !== 'none' && cv !== 'pass' && cv !== 'fail') sink.add('eml-arc-cv', set.cv.valueRange, 'cv= is none, pass or fail (RFC 8617 §4.1.3).');
     }
   }

@@ -10,7 +10,8 @@ import { decodeEncodedWord, decodeHeaderValue, findEncodedWords } from './encode
 import { AR_RESULTS, arcTag, arMethod, dkimTag } from './facts/authTags';
 import { headerFact } from './facts/headers';
 import { receivedDateStart } from './lint';
-import { decodeBytes } from './mimeParams';
+import { decodeBytes, parseMimeValue } from './mimeParams';
+import { ProblemSink } from './problems';
 import { HeaderField, MimePart, parseMessage, ParsedMessage } from './parser';
 import { indexOfWithin, skipComment } from './structured';
 
@@ -124,8 +125,14 @@ function partSymbol(text: string, part: MimePart, isRoot: boolean): EmlSymbol[] 
     return [...headers, { name, detail: `${part.children.length} part${part.children.length === 1 ? '' : 's'}, ${formatSize(part.bodyRange.end - part.bodyRange.start)}`, kind: 'part', range: { ...part.bodyRange }, selectionRange: firstLine(text, part.bodyRange), children }];
   }
   const file = fileName(part, text);
-  const name = file ? `${part.mediaType} “${file}”` : part.mediaType;
-  const detail = part.children.length > 0 ? `${part.children.length} part${part.children.length === 1 ? '' : 's'}` : `${part.encoding}, ${partSize(part)}`;
+  let name = file ? `${part.mediaType} “${file}”` : part.mediaType;
+  let detail = part.children.length > 0 ? `${part.children.length} part${part.children.length === 1 ? '' : 's'}` : `${part.encoding}, ${partSize(part)}`;
+  if (part.kind === 'message') {
+    // An encapsulated message (message/rfc822) is named by its subject, like a mail program lists it.
+    const subject = part.headers.find((h) => h.lname === 'subject');
+    name = subject ? `message “${truncate(decodeHeaderValue(unfold(text, subject.valueRange)), 60)}”` : 'message';
+    detail = `${part.mediaType}, ${formatSize(part.range.end - part.range.start)}`;
+  }
   const selection = part.contentTypeField?.range ?? { start: part.range.start, end: part.range.start };
   return [{ name, detail, kind: 'part', range: { ...part.range }, selectionRange: { ...selection }, children: [...headers, ...children] }];
 }
@@ -266,6 +273,11 @@ function hoverField(text: string, parsed: ParsedMessage, field: HeaderField, off
       const prop = r.properties.find((p) => inRange(offset, p.range));
       if (prop) return { range: prop.range, markdown: `**${prop.name}** — ${propertyMeaning(prop.name)} (${link(8601, '2.3')})` };
     }
+  }
+  if (kind === 'content-disposition') {
+    const value = parseMimeValue(text, field.valueRange.start, field.valueRange.end, new ProblemSink(), 'disposition');
+    const params = [...value.params.values()].map((p) => `- \`${p.name}\` = ${escapeText(p.value)}${p.extended ? ` (RFC 2231${p.charset ? `, ${p.charset}` : ''})` : ''}`);
+    return { range: field.valueRange, markdown: `**${value.type || 'unknown'}** — ${value.type === 'inline' ? 'shown in the message body' : value.type === 'attachment' ? 'offered as a separate file' : 'an unknown disposition, treated as attachment'}${params.length ? `\n\n${params.join('\n')}` : ''}\n\n${link(2183, '2')}` };
   }
   if (kind === 'content-type') {
     const part = parsed.parts.find((p) => p.contentTypeField === field);

@@ -264,7 +264,7 @@ function assemble(raws: RawParam[], result: MimeValue, sink: ProblemSink, mode: 
       for (let i = 0; i < list.length; i++) {
         const r = list[i];
         if (r.section !== i || (r.sectionText !== undefined && r.sectionText.length > 1 && r.sectionText.startsWith('0'))) {
-          sink.add('eml-rfc2231-continuation', r.range, `Continuation \`${r.attribute}\` comes where section ${i} is expected: sections must run 0, 1, 2, … without gaps or leading zeros (RFC 2231 §3).`);
+          sink.add('eml-rfc2231-continuation', r.range, `Continuation \`${r.attribute}\` comes where section ${i} is expected: sections must run 0, 1, 2, … without gaps or leading zeros (RFC 2231 §3, §7).`);
           break;
         }
       }

@@ -609,9 +609,10 @@ function parseMessage(
     node.extra = { text: node.extra.text, range: { start: node.extra.range.start, end: Math.max(node.extra.range.end, extraEnd) } };
   }
   if (node.file) return lineIndex;
-  // A probe that writes the message itself with RAW lines: DATA (or BDAT) directly followed by RAW
-  // has no inline body (docs/smtp-language.md#raw-probing-servers).
-  if (lineIndex + 1 < to && /^\s*RAW(?:\s|$)/i.test(lines[lineIndex + 1].text)) {
+  // A probe that writes the message itself with RAW lines: DATA directly followed by RAW has no
+  // inline body (docs/smtp-language.md#raw-probing-servers). BDAT is not: its chunk sizes are part
+  // of the command, so a raw BDAT is written whole with RAW.
+  if (kind === 'data' && lineIndex + 1 < to && /^\s*RAW(?:\s|$)/i.test(lines[lineIndex + 1].text)) {
     node.rawFollows = true;
     return lineIndex;
   }

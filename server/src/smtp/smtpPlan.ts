@@ -181,10 +181,9 @@ function messageStep(
   const header = source({ start: item.verbToken.range.start, end: item.terminator ? item.verbToken.range.end : item.range.end }).split(/\r?\n/)[0];
   const final = withSource(expectation(first, success, item.line), first);
   if (item.rawFollows) {
-    // DATA or BDAT written before RAW lines is sent as a plain command; RAW sends the message.
-    const verb = item.kind === 'data' ? 'DATA' : 'BDAT';
+    // DATA written before RAW lines is sent as a plain command expecting 354; RAW sends the message.
     const template = source({ start: item.verbToken.range.start, end: item.range.end });
-    return { kind: 'command', line: item.line, source: template, verb, template, expect: withSource(expectation(first, item.kind === 'data' ? intermediate : success, item.line), first) };
+    return { kind: 'command', line: item.line, source: template, verb: 'DATA', template, expect: withSource(expectation(first, intermediate, item.line), first) };
   }
   if (item.kind === 'data') {
     return { kind: 'data', line: item.line, source: header, body, intermediate: expectation(undefined, intermediate, item.line), expect: final };

@@ -124,18 +124,25 @@ export const TESTS: SuiteTest[] = [
     },
   },
   {
-    name: 'CodeLens: "Run all" at the top and "Run" on each session',
+    name: 'CodeLens: "Run" on the session of a one-session file',
     timeoutMs: 30_000,
     fn: async () => {
       await activeExtension();
       const document = await openInEditor('hello.smtp');
       const titles = await codeLensTitles(document.uri, 20_000);
-      if (!titles.some((t) => /^Run$/i.test(t) || /^Run\b(?! all)/i.test(t))) {
-        throw new Error(`no CodeLens "Run" on hello.smtp (titles: ${titles.join(' | ')})`);
-      }
-      if (!titles.some((t) => /^Run all\b/i.test(t))) {
-        throw new Error(`no CodeLens "Run all" on hello.smtp (titles: ${titles.join(' | ')})`);
-      }
+      if (!titles.some((t) => /^Run$/i.test(t))) throw new Error(`no CodeLens "Run" on hello.smtp (titles: ${titles.join(' | ')})`);
+    },
+  },
+  {
+    name: 'CodeLens: "Run all" at the top and "Run" on each session of a two-session file',
+    timeoutMs: 30_000,
+    fn: async () => {
+      await activeExtension();
+      const document = await openInEditor('pair.smtp');
+      const titles = await codeLensTitles(document.uri, 20_000);
+      const runs = titles.filter((t) => /^Run$/i.test(t)).length;
+      if (!titles.some((t) => /^Run all\b/i.test(t))) throw new Error(`no CodeLens "Run all" on pair.smtp (titles: ${titles.join(' | ')})`);
+      if (runs !== 2) throw new Error(`expected 2 CodeLenses "Run" on pair.smtp, found ${runs} (titles: ${titles.join(' | ')})`);
     },
   },
 ];

@@ -73,6 +73,8 @@ export const TRANSCRIPT_SCRIPT = `
   var api = typeof acquireVsCodeApi === 'function' ? acquireVsCodeApi() : { postMessage: function () {}, getState: function () { return undefined; }, setState: function () {} };
   var ACTIONS = ['copy', 'exportText', 'exportJson', 'rerun'];
   var STATUSES = ['running', 'passed', 'failed', 'cancelled', 'error'];
+  // The nonce of this document identifies it to the extension, which may have replaced it since.
+  var doc = (document.currentScript && document.currentScript.nonce) || '';
   var body = document.body;
   var content = document.getElementById('content');
   function recordId() { return body.getAttribute('data-record-id') || ''; }
@@ -129,6 +131,6 @@ export const TRANSCRIPT_SCRIPT = `
     save();
   });
 
-  api.postMessage({ type: 'ready', recordId: recordId() });
+  api.postMessage({ type: 'ready', recordId: recordId(), doc: doc });
 })();
 `;

@@ -11,7 +11,7 @@ const NAMES = [
   'koi8-r', 'koi8-u', 'macintosh', 'mac', 'x-mac-roman',
   'iso-2022-jp', 'iso-2022-jp-2', 'iso-2022-kr', 'iso-2022-cn', 'shift_jis', 'shift-jis', 'sjis', 'cp932', 'windows-31j', 'euc-jp',
   'euc-kr', 'ks_c_5601-1987', 'cp949', 'gb2312', 'gbk', 'gb18030', 'big5', 'big5-hkscs', 'cp936', 'hz-gb-2312', 'tis-620', 'viscii',
-  'iso-10646-ucs-2', 'ucs-2', 'cesu-8', 'scsu', 'bocu-1', 'x-user-defined',
+  'iso-10646-ucs-2', 'ucs-2', 'unknown-8bit', 'unicode-1-1-utf-7', 'iso-ir-100', 'csisolatin1', 'cp1253', 'cp1254', 'cp1255', 'cp1256', 'cp1257', 'cp1258', 'cesu-8', 'scsu', 'bocu-1', 'x-user-defined',
 ];
 const KNOWN = new Set(NAMES);
 
