@@ -6,11 +6,7 @@
 import type { TextDocument } from 'vscode-languageserver-textdocument';
 import type { OffsetRange, Problem } from '../../common/problem';
 import type { SessionPlanParams, SessionPlanResult, SessionSummary } from '../../common/protocol';
-// Temporary until the .eml service lands in this working tree.
-const lintMessage = (_text: string, _options?: { embedded?: boolean }): Problem[] => [];
-const emlHover = (_text: string, _offset: number): { markdown: string; range: OffsetRange } | undefined => undefined;
-const emlSymbols = (_text: string): OutlineEntry[] => [];
-const emlFolding = (_text: string): FoldingRegion[] => [];
+import { emlFolding, emlHover, emlSymbols, lintMessage } from './eml/emlService';
 import { smtpCompletion, type CompletionItem as SmtpCompletionItem } from './smtp/smtpCompletion';
 import { smtpHover } from './smtp/smtpHover';
 import { smtpFolding, smtpOutline, type FoldingRegion, type OutlineNode } from './smtp/smtpOutline';
@@ -45,9 +41,43 @@ interface CacheEntry {
   problems: Problem[];
 }
 
-/** Lints a DATA body of a `.smtp` script as a message, skipping what the script form makes moot. */
+/**
+ * Lints a DATA body of a `.smtp` script as a message, skipping what the script form makes moot.
+ * A header field or body line that holds a `{{…}}` reference is only known at run time, so
+ * problems inside it are dropped (`Date: {{$date}}` is a valid date once substituted).
+ */
 export function lintEmbeddedMessage(body: string): Problem[] {
-  return lintMessage(body, { embedded: true });
+  // UTF-8 in header fields and line lengths are checked by the script itself, with what it knows of
+  // MAIL FROM (smtp-i18n-utf8-headers) and RFC 5321 §4.5.3.1.6 (smtp-limit-text-line).
+  const problems = lintMessage(body, { embedded: true }).filter((p) => p.code !== 'eml-utf8-header' && p.code !== 'eml-line-too-long');
+  if (!body.includes('{{')) return problems;
+  const spans: Array<{ start: number; end: number }> = [];
+  let inHeaders = true;
+  let offset = 0;
+  const lines = body.split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i];
+    const start = offset;
+    offset += line.length + 1;
+    if (inHeaders && line.replace(/\r$/, '') === '') inHeaders = false;
+    if (!line.includes('{{')) continue;
+    let end = start + line.length;
+    let first = start;
+    if (inHeaders) {
+      // The whole field: back to its first line, on over its folded continuation lines (RFC 5322 §2.2.3).
+      let j = i;
+      let back = start;
+      while (j > 0 && /^[ \t]/.test(lines[j])) {
+        j--;
+        back -= lines[j].length + 1;
+      }
+      first = back;
+      let k = i + 1;
+      while (k < lines.length && /^[ \t]/.test(lines[k])) end += lines[k++].length + 1;
+    }
+    spans.push({ start: first, end });
+  }
+  return problems.filter((p) => !spans.some((s) => p.range.start >= s.start && p.range.start <= s.end));
 }
 
 export class LanguageService {
@@ -104,7 +134,10 @@ export class LanguageService {
   folding(document: TextDocument): FoldingRegion[] {
     const entry = this.entry(document);
     if (entry.smtp) return smtpFolding(entry.smtp);
-    return emlFolding(document.getText());
+    // The .eml service folds by offsets; a fold needs at least two lines.
+    return emlFolding(document.getText())
+      .map((f) => ({ startLine: document.positionAt(f.start).line, endLine: document.positionAt(Math.max(f.start, f.end - 1)).line }))
+      .filter((f) => f.endLine > f.startLine);
   }
 
   sessions(document: TextDocument): SessionSummary[] {

@@ -31,6 +31,10 @@ async function main(): Promise<void> {
     console.log(`hello.smtp shown at ${ms()}; language mode: ${await workbench.languageMode()}`);
     const classes = new Set((await workbench.renderedTokens()).map((t) => t.className));
     console.log(`token classes: ${[...classes].join(' ')}`);
+    await workbench
+      .waitForCodeLens('Run', 20_000)
+      .then(() => console.log(`CodeLens "Run" shown at ${ms()}`))
+      .catch((error: unknown) => console.log(String(error instanceof Error ? error.message : error)));
     console.log(`CodeLenses: ${(await workbench.codeLenses()).join(' | ') || 'none'}`);
     console.log(`screenshot: ${await workbench.screenshot('smoke-hello-smtp')}`);
     if (keep) {

@@ -1,7 +1,7 @@
 // Drives VS Code's workbench in Debian's Chromium with playwright-core: what a user sees and does.
 // Every wait has an explicit time limit and fails with a message that says what was missing
 // (for example "no CodeLens 'Run' within 20 s"). See docs/testing-in-the-editor.md.
-import { mkdirSync, writeFileSync, appendFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium, Browser, BrowserContext, Locator, Page } from 'playwright-core';
 import type { CodeServer } from './codeServer';
@@ -25,7 +25,28 @@ export const CHROMIUM_ARGS: readonly string[] = [
   '--disable-component-update',
   '--disable-sync',
   '--disable-dev-shm-usage',
+  '--disable-crash-reporter',
 ];
+
+/** setpriv lets Chromium learn that the test process died (see chromiumLauncher()). */
+const SETPRIV = ['/usr/bin/setpriv', '/bin/setpriv'].find((p) => existsSync(p));
+
+/**
+ * The executable to launch: Chromium itself, or, when setpriv exists, a wrapper in `dir` that
+ * execs Chromium with a parent-death signal. Playwright closes the browser when the test process
+ * exits normally or on SIGINT/SIGTERM; the wrapper also covers a test process killed by SIGKILL
+ * (a timeout in CI), which would otherwise leave Chromium running.
+ */
+function chromiumLauncher(dir: string): string {
+  if (SETPRIV === undefined) return chromiumPath();
+  const wrapper = join(dir, 'chromium-with-pdeathsig.sh');
+  if (!existsSync(wrapper)) {
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(wrapper, `#!/bin/sh\nexec ${SETPRIV} --pdeathsig KILL -- ${chromiumPath()} "$@"\n`);
+    chmodSync(wrapper, 0o755);
+  }
+  return wrapper;
+}
 
 /** Options for Workbench.open(). */
 export interface WorkbenchOptions {
@@ -108,7 +129,7 @@ export class Workbench {
   /** Launches Chromium, opens the server's folder and waits until the workbench shows. */
   static async open(server: CodeServer, options: WorkbenchOptions = {}): Promise<Workbench> {
     const browser = await chromium.launch({
-      executablePath: chromiumPath(),
+      executablePath: chromiumLauncher(server.base),
       headless: true,
       args: [...CHROMIUM_ARGS],
       // Chromium writes to ~/.config/chromium: keep it in the test's own HOME.

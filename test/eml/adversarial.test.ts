@@ -6,6 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { emlFolding, emlHover, emlSymbols, lintMessage } from '../../server/src/eml/emlService';
+import { takeInternalError } from '../../server/src/eml/problems';
 
 const HEAD = 'Date: Mon, 23 Nov 2026 10:00:00 +0000\r\nFrom: a@example.org\r\nMessage-ID: <a@example.org>\r\n';
 const N = 200_000;
@@ -26,19 +27,28 @@ const CASES: Record<string, string> = {
   'many Received fields': 'Received: from a by b; Mon, 23 Nov 2026 10:00:00 +0000\r\n'.repeat(5000) + HEAD + '\r\nx\r\n',
   'many bare CRs and NULs': `${HEAD}\r\n${'\r\0'.repeat(N / 2)}\r\n`,
   'base64 garbage': `${HEAD}MIME-Version: 1.0\r\nContent-Transfer-Encoding: base64\r\n\r\n${'*=a'.repeat(N / 3)}\r\n`,
+  'huge Q encoded word': `${HEAD}Subject: =?utf-8?q?${'a=41'.repeat(N)}?=\r\n\r\nx\r\n`,
+  'huge B encoded word': `${HEAD}Subject: =?utf-8?b?${'QUFB'.repeat(N)}?=\r\n\r\nx\r\n`,
+  'huge quoted reason': `${HEAD}Authentication-Results: mx.example.net; spf=pass reason="${'\\"'.repeat(N)}" smtp.mailfrom=a.example\r\n\r\nx\r\n`,
+  'huge quoted display name': `${HEAD}To: "${'\\"a'.repeat(N)}" <b@example.net>\r\n\r\nx\r\n`,
+  'huge quoted parameter': `${HEAD}MIME-Version: 1.0\r\nContent-Type: text/plain; name="${'\\"'.repeat(N)}"\r\n\r\nx\r\n`,
   'qp escapes': `${HEAD}MIME-Version: 1.0\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n${'=Z'.repeat(N / 2)}\r\n`,
 };
 
 for (const [name, text] of Object.entries(CASES)) {
   test(`adversarial: ${name}`, () => {
+    takeInternalError();
     const started = performance.now();
     const problems = lintMessage(text);
     emlSymbols(text);
     emlFolding(text);
     for (let i = 0; i < 10; i++) emlHover(text, Math.floor((text.length * i) / 10), { timeZone: 'UTC' });
     const ms = performance.now() - started;
+    const internal = takeInternalError();
+    assert.equal(internal, undefined, `${name}: ${String(internal)}`);
     assert.ok(ms < 3000, `${name} took ${ms.toFixed(0)} ms`);
     assert.ok(problems.length <= 5000, `${name} reported ${problems.length} problems`);
+    assert.ok(!problems.some((p) => p.message.startsWith('Internal error')), `${name}: ${problems.find((p) => p.message.startsWith('Internal error'))?.message}`);
     for (const p of problems) assert.ok(p.range.start >= 0 && p.range.end <= text.length && p.range.start <= p.range.end);
   });
 }

@@ -74,6 +74,7 @@ const INVALID: Array<[string, string, string]> = [
   ['Date', 'Fri, 31 Apr 2026 10:00:00 +0000', 'eml-date-invalid'],
   ['Date', 'Sun, 29 Feb 2026 10:00:00 +0000', 'eml-date-invalid'],
   ['Date', 'Mon, 23 Nov 2026 24:00:00 +0000', 'eml-date-invalid'],
+  ['Date', 'Mon, 23 Nov 1850 10:00:00 +0000', 'eml-date-invalid'],
   ['Date', 'Mon, 23 Nov 2026 10:00:00 +0070', 'eml-date-zone'],
   ['Date', 'Mon, 23 Nov 2026 10:00:00 EST', 'eml-date-obsolete'],
   ['Date', 'Mon, 23 Nov 2026 10:00:00 Q', 'eml-date-obsolete'],
@@ -150,4 +151,17 @@ test('embedded mode skips line endings and the fields a submission server adds',
   const standalone = lintMessage(text).map((p) => p.code);
   assert.ok(standalone.includes('eml-mixed-line-endings'));
   assert.ok(standalone.includes('eml-message-id-missing'));
+});
+
+test('base64 bodies: the fast path and the detailed path agree', () => {
+  const lint = (body: string): string[] =>
+    lintMessage(`Date: Mon, 23 Nov 2026 10:00:00 +0000\r\nFrom: a@example.org\r\nMessage-ID: <b@example.org>\r\nMIME-Version: 1.0\r\nContent-Transfer-Encoding: base64\r\n\r\n${body}\r\n`).map((p) => p.code);
+  assert.deepEqual(lint('aGVsbG8gd29y\r\nbGQ='), []);
+  assert.deepEqual(lint('aGVsbG8gd29y \r\nbGQ= '), []);
+  assert.deepEqual(lint('aGVs=bG8='), ['eml-base64-padding']);
+  assert.deepEqual(lint('aGVs =bG8='), ['eml-base64-padding']);
+  assert.deepEqual(lint('aGVsbG8'), ['eml-base64-padding']);
+  assert.deepEqual(lint('aGVsbG8 '), ['eml-base64-padding']);
+  assert.deepEqual(lint('aGVsbG8==='), ['eml-base64-padding']);
+  assert.deepEqual(lint('aGVs!bG8='), ['eml-base64-char']);
 });

@@ -6,6 +6,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { emlFolding, emlHover, emlSymbols, EmlSymbol, lintMessage, parseMessage } from '../../server/src/eml/emlService';
+import { takeInternalError } from '../../server/src/eml/problems';
 import { fixturesDir } from './fixtureSupport';
 
 /** A small, fast, seeded PRNG (mulberry32). */
@@ -48,7 +49,7 @@ export function mutate(input: string, rnd: () => number): string {
   const n = 1 + Math.floor(rnd() * 4);
   const pos = (): number => Math.floor(rnd() * (s.length + 1));
   for (let k = 0; k < n; k++) {
-    const choice = Math.floor(rnd() * 10);
+    const choice = Math.floor(rnd() * 11);
     switch (choice) {
       case 0: {
         // Flip characters: any code unit, including controls and non-ASCII.
@@ -106,6 +107,14 @@ export function mutate(input: string, rnd: () => number): string {
         s = s.slice(0, p) + s.slice(a, b) + s.slice(p);
         break;
       }
+      case 8: {
+        // Long constructs that regular expressions with repeated groups would choke on.
+        const p = pos();
+        const k = Math.floor(rnd() * 50000);
+        const long = [`"${'\\"'.repeat(k)}"`, `=?utf-8?q?${'=41'.repeat(k)}?=`, `=?utf-8?b?${'QUFB'.repeat(k)}?=`, `(${'\\)'.repeat(k)})`, `[${'a.'.repeat(k)}]`][Math.floor(rnd() * 5)];
+        s = s.slice(0, p) + long + s.slice(p);
+        break;
+      }
       default: {
         const p = pos();
         let junk = '';
@@ -137,6 +146,11 @@ function checkSymbols(symbols: EmlSymbol[], length: number, depth = 0): string |
 
 /** Runs every entry point on one input; returns a failure reason or undefined. */
 export function exercise(text: string, rnd: () => number): string | undefined {
+  takeInternalError();
+  const caught = (): string | undefined => {
+    const error = takeInternalError();
+    return error === undefined ? undefined : `caught internally: ${error instanceof Error ? error.stack ?? error.message : String(error)}`;
+  };
   try {
     parseMessage(text);
     for (const embedded of [false, true]) {
@@ -146,13 +160,17 @@ export function exercise(text: string, rnd: () => number): string | undefined {
         if (p.message.startsWith('Internal error')) return p.message;
       }
     }
-    const symbolProblem = checkSymbols(emlSymbols(text), text.length);
+    const symbolProblem = checkSymbols(emlSymbols(text), text.length) ?? caught();
     if (symbolProblem) return symbolProblem;
     for (const f of emlFolding(text)) if (f.start < 0 || f.end > text.length || f.start >= f.end) return 'folding range out of bounds';
+    const foldingError = caught();
+    if (foldingError) return foldingError;
     for (let h = 0; h < 6; h++) {
       const offset = Math.floor(rnd() * (text.length + 1));
       const hover = emlHover(text, offset, { timeZone: 'UTC' });
       if (hover && (hover.range.start < 0 || hover.range.end > text.length)) return 'hover range out of bounds';
+      const hoverError = caught();
+      if (hoverError) return `hover at ${offset}: ${hoverError}`;
     }
   } catch (error) {
     return `threw: ${error instanceof Error ? error.stack ?? error.message : String(error)}`;

@@ -1,6 +1,7 @@
 /**
  * Fuzzes the `.eml` language service: N seeded mutations of realistic messages (byte flips, NUL/CR/LF
- * insertions, truncation, duplicated boundaries, huge lines, deep nesting, replacement characters)
+ * insertions, truncation, duplicated boundaries, huge lines, deep nesting, replacement characters,
+ * long quoted strings and encoded words)
  * go through parseMessage, lintMessage, emlSymbols, emlFolding and emlHover. Throws and inputs over
  * the time cap fail; a watchdog thread catches real hangs. The last line is `N passed, M failed`.
  *

@@ -4,7 +4,7 @@
 // AUTH, misbehaving clients and TLS handshake failures, concurrency, and list/delete/clear.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, readdirSync, writeFileSync, mkdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, writeFileSync, mkdirSync, rmSync, utimesSync } from 'node:fs';
 import * as net from 'node:net';
 import * as tls from 'node:tls';
 import { join } from 'node:path';
@@ -470,4 +470,27 @@ test('a port in use is an error; stop() ends idle sessions promptly and is idemp
     if (reply) assert.equal(reply.code, 421);
     idle.destroy();
   });
+});
+
+test('the folder can be removed while the server runs; stale partial files are cleaned at start', async () => {
+  const dir = makeTempDir('inbox-gone');
+  try {
+    mkdirSync(join(dir, '.smtpwb-incoming'), { recursive: true });
+    const stale = join(dir, '.smtpwb-incoming', 'old.part');
+    const fresh = join(dir, '.smtpwb-incoming', 'new.part');
+    writeFileSync(stale, 'half');
+    writeFileSync(fresh, 'half');
+    const twoHoursAgo = new Date(Date.now() - 2 * 60 * 60 * 1000);
+    utimesSync(stale, twoHoursAgo, twoHoursAgo);
+    await withCaptureServer({ dir, tls: false }, async (server) => {
+      assert.equal(existsSync(stale), false, 'a partial file from over an hour ago is removed');
+      assert.equal(existsSync(fresh), true, 'a recent one may belong to another running server');
+      rmSync(dir, { recursive: true, force: true });
+      const result = await sendLocal(server, makePlan({ steps: [cmd('EHLO c.example.test'), cmd('MAIL FROM:<a@example.test>'), cmd('RCPT TO:<b@example.test>'), data(['Subject: again', '', 'x']), cmd('QUIT')] }));
+      assert.equal(result.ok, true, why(result));
+      assert.deepEqual((await server.list()).map((m) => m.subject), ['again']);
+    });
+  } finally {
+    removeTempDir(dir);
+  }
 });

@@ -138,6 +138,7 @@ export const commands = {
 
 export const workspace = {
   workspaceFolders: undefined,
+  isTrusted: true,
   createFileSystemWatcher(): unknown {
     const noop = (): { dispose(): void } => ({ dispose: () => undefined });
     return { onDidCreate: noop, onDidDelete: noop, onDidChange: noop, dispose: () => undefined };

@@ -1,14 +1,14 @@
 // The Local Inbox glue (views/localInbox.ts) against a stand-in `vscode` module: the server starts
 // on demand (falling back to a free port when the configured one is taken), the tree lists what
 // arrives, and the commands open, copy, reveal, delete, clear (after confirmation), start and stop.
-import { recorded, Uri, type TreeItem } from './fakeVscode';
+import { recorded, Uri, workspace, type TreeItem } from './fakeVscode';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type * as vscode from 'vscode';
 import { registerLocalInbox, LOCAL_INBOX_COMMANDS, RUNNING_CONTEXT_KEY } from '../../client/src/views/localInbox';
-import { startCaptureServer, type StoredMessage } from '../../client/src/localServer';
+import { startCaptureServer, type CaptureServer, type StoredMessage } from '../../client/src/localServer';
 import type { LocalServerSettings } from '../../client/src/views/localInboxModel';
 import { runSession } from '../../client/src/engine';
 import { makeTempDir, removeTempDir } from '../peers/process';
@@ -100,8 +100,10 @@ test('Local Inbox: start on demand, list, open, copy, reveal, delete, clear, sto
     settings.port = 0;
     for (const listener of recorded.configurationListeners) listener({ affectsConfiguration: (s: string) => s === 'smtp.localServer' });
     await run(LOCAL_INBOX_COMMANDS.start);
-    assert.equal(inbox.server?.dir, join(storage, 'custom'));
-    assert.equal(inbox.server?.authMode, 'account');
+    // Read through a function: the assertion above narrowed `inbox.server` to undefined.
+    const current = (): CaptureServer | undefined => inbox.server;
+    assert.equal(current()?.dir, join(storage, 'custom'));
+    assert.equal(current()?.authMode, 'account');
     assert.ok(recorded.messages.some((m) => m.kind === 'info' && /listens on/.test(m.text)));
     const target = await inbox.ensureServer();
     await send(target, 'custom folder');
@@ -117,6 +119,12 @@ test('Local Inbox: start on demand, list, open, copy, reveal, delete, clear, sto
     await run(LOCAL_INBOX_COMMANDS.start);
     assert.ok(recorded.messages.some((m) => m.kind === 'error' && /smtp\.localServer\.auth/.test(m.text)));
     await assert.rejects(inbox.ensureServer(), /smtp\.localServer\.auth/);
+
+    // An untrusted workspace starts no server.
+    settings.auth = 'any';
+    workspace.isTrusted = false;
+    await assert.rejects(inbox.ensureServer(), /trusted workspace/);
+    workspace.isTrusted = true;
   } finally {
     inbox.dispose();
     await inbox.stop();

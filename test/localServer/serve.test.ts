@@ -9,9 +9,15 @@ import { join, resolve } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { runSession } from '../../client/src/engine';
 import { serveCommand } from '../../client/src/cli/serveCommand';
+import type { CliIo } from '../../client/src/cli/cliIo';
 import { startCaptureServer } from '../../client/src/localServer';
 import { makeTempDir, removeTempDir } from '../peers/process';
+import { repoRoot } from '../peers/require';
 import { cmd, data, makePlan, why } from './support';
+
+// serveCommand fits main.ts's command table as it is.
+const asMainCommand: (args: string[], io: CliIo) => Promise<number> = serveCommand;
+void asMainCommand;
 
 /** The command that runs `serve`: the CLI bundle when it dispatches `serve`, else the wrapper. */
 function serveCommandLine(): { argv: string[]; via: string } {
@@ -137,6 +143,37 @@ test('serve in process: --auth, --no-tls, --help, usage errors (2) and a port in
     assert.match(run.out.text, /stopped\n$/);
     assert.ok(existsSync(join(dir, 'box')), '--dir is taken from the working directory');
   } finally {
+    removeTempDir(dir);
+  }
+});
+
+test('smtpwb run sends a session without CONNECT to smtpwb serve (--local), through the parser and engine', async () => {
+  const cli = resolve(process.env.SMTPWB_DIST ?? 'dist', 'cli.js');
+  assert.ok(existsSync(cli), `the CLI bundle ${cli} is missing: build with node scripts/build.mjs`);
+  const dir = makeTempDir('serve');
+  const { argv } = serveCommandLine();
+  const child = spawn(process.execPath, [...argv, '--port', '0', '--dir', dir], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const exited = exitOf(child);
+  const stdout = new Output(child.stdout!);
+  try {
+    const [, host, port] = await stdout.waitFor(/listening on (\S+):(\d+)/);
+    const scriptPath = join(repoRoot(), 'examples', '01-hello-local.smtp');
+    const runResult = await new Promise<{ code: number | null; out: string }>((done) => {
+      const runner = spawn(process.execPath, [cli, 'run', scriptPath, '--local', `${host}:${port}`], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      runner.stdout!.on('data', (c: Buffer) => (out += c.toString()));
+      runner.stderr!.on('data', (c: Buffer) => (out += c.toString()));
+      runner.on('exit', (code) => done({ code, out }));
+    });
+    assert.equal(runResult.code, 0, runResult.out);
+    const [, file] = await stdout.waitFor(/subject "Hello from SMTP Workbench" \(\d+ octets\) -> (\S+\.eml)\n/);
+    const stored = readFileSync(file, 'utf8');
+    assert.match(stored, /^From: Alice <alice@example\.test>\r\n/);
+    assert.match(stored, /\r\n\.this line starts with a single dot once delivered\.\r\n$/);
+    child.kill('SIGINT');
+    assert.equal(await exited, 0);
+  } finally {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     removeTempDir(dir);
   }
 });

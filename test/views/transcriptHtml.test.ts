@@ -5,7 +5,9 @@ import assert from 'node:assert/strict';
 import {
   escapeAttr,
   escapeHtml,
+  exportFileName,
   formatMs,
+  parseWebviewMessage,
   MAX_EVENT_CHARS,
   renderTranscriptBody,
   renderTranscriptHtml,
@@ -198,4 +200,20 @@ test('records from older or damaged storage still render', () => {
   assert.ok(html.includes('&lt;b&gt;'));
   assert.ok(!html.includes('data-line="nope"'));
   assert.ok(renderTranscriptText(damaged).includes('<b>'));
+});
+
+test('messages from the webview are checked before use', () => {
+  assert.deepEqual(parseWebviewMessage({ type: 'reveal', line: 4 }), { type: 'reveal', line: 4 });
+  for (const bad of [{ type: 'reveal', line: -1 }, { type: 'reveal', line: 1.5 }, { type: 'reveal', line: '4' }, { type: 'reveal' }, { type: 'eval', code: 'x' }, null, 'copy', 42]) {
+    assert.equal(parseWebviewMessage(bad), undefined, JSON.stringify(bad));
+  }
+  assert.deepEqual(parseWebviewMessage({ type: 'copy', extra: 1 }), { type: 'copy' });
+  assert.deepEqual(parseWebviewMessage({ type: 'rerun', id: 'other' }), { type: 'rerun' });
+  assert.deepEqual(parseWebviewMessage({ type: 'ready', recordId: 'a', doc: 'n' }), { type: 'ready', recordId: 'a', doc: 'n' });
+});
+
+test('export file names are safe and stable', () => {
+  assert.equal(exportFileName(record(), 'txt'), 'submit-20261123T044201Z.txt');
+  assert.equal(exportFileName(record({ fileName: '../../etc/pass wd.smtp' }), 'json'), '.._.._etc_pass_wd-20261123T044201Z.json');
+  assert.doesNotMatch(exportFileName(record({ fileName: '/\\:*?"<>|' }), 'txt'), /[/\\:*?"<>|]/);
 });

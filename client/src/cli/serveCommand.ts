@@ -94,7 +94,8 @@ export function describeMessage(message: StoredMessage): string {
   const from = message.envelope ? `<${message.envelope.mailFrom}>` : (message.from ?? '?');
   const to = message.envelope ? message.envelope.rcptTo.map((r) => `<${r}>`).join(', ') : (message.to ?? '?');
   const subject = message.subject === undefined ? '(no subject)' : JSON.stringify(message.subject);
-  const time = message.receivedAt.toISOString().slice(11, 19);
+  const at = message.receivedAt;
+  const time = [at.getHours(), at.getMinutes(), at.getSeconds()].map((n) => String(n).padStart(2, '0')).join(':');
   return `[${time}] from ${from} to ${to} subject ${subject} (${message.size} octets) -> ${message.path}`;
 }
 

@@ -199,7 +199,7 @@ export async function startCaptureServer(options: CaptureServerOptions): Promise
 
   const onAuth = (
     auth: SMTPServerAuthentication,
-    _session: SMTPServerSession,
+    session: SMTPServerSession,
     callback: (err: Error | null | undefined, response?: SMTPServerAuthenticationResponse) => void,
   ): void => {
     const username = auth.username ?? '';
@@ -216,7 +216,7 @@ export async function startCaptureServer(options: CaptureServerOptions): Promise
     }
     if (!ok) {
       // RFC 4954 §6: 535 5.7.8 Authentication credentials invalid.
-      log({ level: 'info', message: `AUTH ${auth.method} refused for "${username}"`, remoteAddress: _session.remoteAddress });
+      log({ level: 'info', message: `AUTH ${auth.method} refused for "${username}"`, remoteAddress: session.remoteAddress });
       callback(smtpError(535, 'Authentication credentials invalid'));
       return;
     }
@@ -297,7 +297,7 @@ export async function startCaptureServer(options: CaptureServerOptions): Promise
   // 'error' on the server; without a listener that would crash the process. They concern one client
   // only, so they are logged and the server goes on.
   const onClientError = (error: Error & { remoteAddress?: string; code?: string }): void => {
-    log({ level: 'warn', message: `client error: ${error.message}${error.code ? ` (${error.code})` : ''}`, remoteAddress: error.remoteAddress });
+    log({ level: 'warn', message: `client error: ${error.message.trim()}${error.code ? ` (${error.code})` : ''}`, remoteAddress: error.remoteAddress });
   };
   server.on('error', onClientError);
 

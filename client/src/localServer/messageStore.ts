@@ -107,7 +107,7 @@ export interface IncomingMessage {
 
 export class MessageStore {
   readonly dir: string;
-  private readonly tempDir: string;
+  readonly tempDir: string;
 
   constructor(dir: string) {
     this.dir = dir;
@@ -146,6 +146,8 @@ export class MessageStore {
             callback(null, chunk);
           },
         });
+        // The folder may have been removed while the server ran; the stream waits meanwhile.
+        await fs.mkdir(store.tempDir, { recursive: true });
         await pipeline(stream, sink, createWriteStream(tempPath, { flags: 'wx' }));
       },
       async commit(input: EnvelopeInput): Promise<StoredMessage> {

@@ -8,7 +8,7 @@ import * as vscode from 'vscode';
 import { clampHistorySize, type HistoryEntry, type HistorySessionSummary, type HistoryStore } from '../history/historyStore';
 import type { RunStatus } from '../runs/runRecord';
 import { RERUN_RECORD_COMMAND, type TranscriptPanels } from './transcriptPanel';
-import { formatMs, formatTime } from './transcriptHtml';
+import { formatMs, formatTime, visibleText } from './transcriptHtml';
 
 export const HISTORY_VIEW_ID = 'smtp.history';
 export const HISTORY_SIZE_SETTING = 'smtp.history.size';
@@ -33,9 +33,13 @@ const STATUS_ICONS: Record<RunStatus, vscode.ThemeIcon> = {
 
 const STATUS_WORDS: Record<RunStatus, string> = { passed: 'passed', failed: 'failed', cancelled: 'cancelled', error: 'could not run', running: 'running' };
 
-/** Shortens text for a tree label or description (one line, at most `max` characters). */
+/**
+ * Shortens text for a tree label or description: one line (line breaks become spaces), control and
+ * bidirectional characters shown as `\x1B` or `\u202E` so they can neither hide nor reorder text,
+ * at most `max` characters.
+ */
 function oneLine(text: string, max: number): string {
-  const flat = String(text).replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]+/g, ' ');
+  const flat = visibleText(String(text).replace(/[\r\n\t\u2028\u2029]+/g, ' '));
   return flat.length > max ? `${flat.slice(0, max - 1)}…` : flat;
 }
 

@@ -65,6 +65,13 @@ class InboxTreeProvider implements vscode.TreeDataProvider<StoredMessage> {
     this.timer = setTimeout(() => {
       this.timer = undefined;
       this.changed.fire(undefined);
+      // The tree asks for its children only while it is visible; the status bar counts regardless.
+      this.storeOf()
+        .list()
+        .then(
+          (messages) => this.setCount(messages.length),
+          () => undefined,
+        );
     }, 100);
   }
 
@@ -83,9 +90,13 @@ class InboxTreeProvider implements vscode.TreeDataProvider<StoredMessage> {
   async getChildren(parent?: StoredMessage): Promise<StoredMessage[]> {
     if (parent !== undefined) return [];
     const messages = await this.storeOf().list();
-    this.count = messages.length;
-    this.onCount(messages.length);
+    this.setCount(messages.length);
     return messages;
+  }
+
+  private setCount(count: number): void {
+    this.count = count;
+    this.onCount(count);
   }
 
   dispose(): void {
@@ -184,6 +195,8 @@ export function registerLocalInbox(context: vscode.ExtensionContext, options: Lo
 
   const ensureServer = async (): Promise<{ host: string; port: number }> => {
     if (server) return { host: server.host, port: server.port };
+    // The extension declares that it connects and listens nowhere in an untrusted workspace.
+    if (!vscode.workspace.isTrusted) throw new Error('the local capture server needs a trusted workspace');
     starting ??= start().finally(() => {
       starting = undefined;
     });
@@ -214,8 +227,10 @@ export function registerLocalInbox(context: vscode.ExtensionContext, options: Lo
   };
 
   register(LOCAL_INBOX_COMMANDS.open, async (node, nodes) => {
-    for (const message of targets(node, nodes)) {
-      await vscode.window.showTextDocument(vscode.Uri.file(message.path), { preview: targets(node, nodes).length === 1 });
+    const chosen = targets(node, nodes);
+    for (const message of chosen) {
+      // A single message opens in the preview tab; several open side by side as tabs.
+      await vscode.window.showTextDocument(vscode.Uri.file(message.path), { preview: chosen.length === 1 });
     }
   });
   register(LOCAL_INBOX_COMMANDS.delete, async (node, nodes) => {

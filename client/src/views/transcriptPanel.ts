@@ -72,6 +72,10 @@ function missingHtml(cspSource: string, n: string): string {
 class TranscriptPanel {
   record: RunRecord;
   private ready = false;
+  /** True when messages have updated the document since `webview.html` was last set. */
+  private stale = false;
+  /** True when an update arrived while the document was loading. */
+  private pending = false;
   /** The nonce of the document last set: a 'ready' message must carry it to count. */
   private doc = '';
   private timer: NodeJS.Timeout | undefined;
@@ -87,6 +91,12 @@ class TranscriptPanel {
     this.disposables.push(
       panel.webview.onDidReceiveMessage((msg: unknown) => void this.onMessage(msg)),
       panel.onDidDispose(() => this.dispose()),
+      panel.onDidChangeViewState(() => {
+        // A hidden webview is discarded and rebuilt from `webview.html` when shown again, so a
+        // document that has since been updated by messages is set again with the latest record.
+        if (!panel.visible) this.ready = false;
+        else if (this.stale || this.pending) this.setDocument();
+      }),
     );
     this.setDocument();
   }
@@ -116,11 +126,17 @@ class TranscriptPanel {
   private render(): void {
     this.lastRender = Date.now();
     if (this.panel.visible && this.ready) {
+      this.stale = true;
       void this.panel.webview
         .postMessage({ type: 'render', recordId: this.record.id, status: this.record.status, title: transcriptTitle(this.record), html: renderTranscriptBody(this.record) })
         .then((delivered) => {
           if (!delivered) this.setDocument();
         });
+    } else if (this.panel.visible && this.record.status === 'running') {
+      // The document is still loading: it gets this state as soon as its script is ready, rather
+      // than being replaced again (which, with a big run, could keep it from ever finishing). The
+      // final state of a run is always set as a document, so it shows even if no 'ready' came.
+      this.pending = true;
     } else {
       this.setDocument();
     }
@@ -129,6 +145,8 @@ class TranscriptPanel {
   private setDocument(): void {
     this.lastRender = Date.now();
     this.ready = false;
+    this.stale = false;
+    this.pending = false;
     this.panel.title = transcriptTitle(this.record);
     this.doc = nonce();
     this.panel.webview.html = renderTranscriptHtml(this.record, { cspSource: this.panel.webview.cspSource, nonce: this.doc });
@@ -142,7 +160,13 @@ class TranscriptPanel {
       switch (msg.type) {
         case 'ready':
           // A document set before the current one may still report; only the current one counts.
-          if (msg.doc === this.doc && msg.recordId === record.id) this.ready = true;
+          if (msg.doc === this.doc && msg.recordId === record.id) {
+            this.ready = true;
+            if (this.pending) {
+              this.pending = false;
+              this.render();
+            }
+          }
           return;
         case 'reveal':
           await revealLine(record, msg.line);

@@ -112,6 +112,11 @@ export function parseDateTime(text: string, start: number, end: number, sink?: P
   const hour = Number(word(hourT));
   const minute = Number(word(minuteT));
   const second = secondT ? Number(word(secondT)) : 0;
+  if (year < 1900) {
+    // RFC 5322 §3.3: the year is any numeric year 1900 or later.
+    sink?.add('eml-date-invalid', yearT, `The year ${year} is before 1900, which RFC 5322 §3.3 does not allow.`);
+    return undefined;
+  }
   if (day < 1 || day > daysInMonth(year, month)) {
     sink?.add('eml-date-invalid', { start: dayT.start, end: yearT.end }, `${word(monthT)} ${year} has no day ${day}.`);
     return undefined;

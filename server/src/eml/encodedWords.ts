@@ -26,7 +26,15 @@ function validBase64(s: string): boolean {
 
 /** True when a Q-encoded text uses only the allowed characters and valid escapes (RFC 2047 §4.2). */
 function validQ(s: string): boolean {
-  return /^(?:[!-<>@-~]|=[0-9A-Fa-f]{2})*$/.test(s) && !/=(?![0-9A-Fa-f]{2})/.test(s);
+  // A loop rather than a repeated regular-expression group, which can exhaust the stack on long input.
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 61) {
+      if (!/^[0-9A-Fa-f]{2}$/.test(s.slice(i + 1, i + 3))) return false;
+      i += 2;
+    } else if (c < 33 || c > 126 || c === 63) return false;
+  }
+  return true;
 }
 
 /** Finds the encoded words in `text[start, end)`; with a sink, reports their problems (RFC 2047 §2–§5). */

@@ -11,7 +11,7 @@ import { AR_RESULTS, arcTag, arMethod, dkimTag } from './facts/authTags';
 import { headerFact } from './facts/headers';
 import { receivedDateStart } from './lint';
 import { decodeBytes, parseMimeValue } from './mimeParams';
-import { ProblemSink } from './problems';
+import { noteInternalError, ProblemSink } from './problems';
 import { HeaderField, MimePart, parseMessage, ParsedMessage } from './parser';
 import { indexOfWithin, skipComment } from './structured';
 
@@ -99,7 +99,8 @@ function firstLine(text: string, range: OffsetRange): OffsetRange {
 }
 
 function headerSymbol(text: string, field: HeaderField): EmlSymbol {
-  const value = unfold(text, field.valueRange);
+  // The outline shows 80 characters, so only the start of a long value is unfolded and decoded.
+  const value = unfold(text, { start: field.valueRange.start, end: Math.min(field.valueRange.end, field.valueRange.start + 2000) });
   const decoded = value.includes('=?') ? decodeHeaderValue(value) : value;
   return { name: field.name, detail: truncate(decoded, 80), kind: 'header', range: { ...field.range }, selectionRange: { ...field.nameRange }, children: [] };
 }
@@ -142,7 +143,8 @@ export function emlSymbols(text: string): EmlSymbol[] {
   try {
     const parsed = parseCached(text);
     return partSymbol(text, parsed.root, true);
-  } catch {
+  } catch (error) {
+    noteInternalError(error);
     return [];
   }
 }
@@ -177,7 +179,8 @@ export function emlFolding(text: string): EmlFoldingRange[] {
     }
     out.sort((a, b) => a.start - b.start || b.end - a.end);
     return out;
-  } catch {
+  } catch (error) {
+    noteInternalError(error);
     return [];
   }
 }
@@ -190,7 +193,8 @@ function inRange(offset: number, range: OffsetRange): boolean {
 export function emlHover(text: string, offset: number, options: HoverOptions = {}): EmlHover | undefined {
   try {
     return hover(text, offset, options);
-  } catch {
+  } catch (error) {
+    noteInternalError(error);
     return undefined;
   }
 }
@@ -251,7 +255,7 @@ function hoverField(text: string, parsed: ParsedMessage, field: HeaderField, off
     const value = parseDateTime(text, field.valueRange.start, field.valueRange.end);
     if (value) return { range: value.range, markdown: dateMarkdown(field.name, value, options) };
   }
-  if (kind === 'received') return hoverReceived(text, parsed, field, options);
+  if (kind === 'received') return hoverReceived(text, parsed, field);
   if (kind === 'dkim' || field.lname === 'arc-seal' || field.lname === 'arc-message-signature') {
     const tags = parseTagList(text, field.valueRange.start, field.valueRange.end);
     const tag = tags.find((t) => inRange(offset, t.range));
@@ -371,7 +375,7 @@ function formatDelay(ms: number): string {
   return `${sign}${Math.floor(m / 60)} h ${m % 60} min`;
 }
 
-function hoverReceived(text: string, parsed: ParsedMessage, field: HeaderField, options: HoverOptions): EmlHover {
+function hoverReceived(text: string, parsed: ParsedMessage, field: HeaderField): EmlHover {
   const owner = parsed.parts.find((p) => p.headers.includes(field)) ?? parsed.root;
   const hops: Hop[] = owner.headers
     .filter((h) => h.lname === 'received')
@@ -394,7 +398,6 @@ function hoverReceived(text: string, parsed: ParsedMessage, field: HeaderField, 
   const first = hops.find((h) => h.date)?.date;
   const last = [...hops].reverse().find((h) => h.date)?.date;
   const total = first && last && hops.length > 1 ? `\n\nTotal: ${formatDelay(last.epochMs - first.epochMs)} over ${hops.length} hops.` : '';
-  void options;
   return { range: field.range, markdown: `**Received chain** (oldest first)\n\n| # | from | by | time | delay |\n|---|---|---|---|---|\n${rows.join('\n')}${total}\n\n${link(5321, '4.4')}` };
 }
 

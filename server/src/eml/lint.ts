@@ -12,7 +12,7 @@ import { isKnownCharset } from './facts/charsets';
 import { headerFact, HeaderKind } from './facts/headers';
 import { parseMimeValue } from './mimeParams';
 import { clampProblems, HeaderField, MimePart, parseMessage, ParsedMessage } from './parser';
-import { ProblemSink } from './problems';
+import { noteInternalError, ProblemSink } from './problems';
 import { isSpecial, skipComment, tokenize } from './structured';
 
 export interface LintOptions {
@@ -34,6 +34,7 @@ export function lintMessage(text: string, options: LintOptions = {}): Problem[] 
     return lintParsed(parsed, options);
   } catch (error) {
     // The analysers are written not to throw; this keeps the editor alive should one still do so.
+    noteInternalError(error);
     return [{ code: 'eml-header-syntax', severity: 'error', message: `Internal error while checking this message: ${String(error)}`, range: { start: 0, end: 0 } }];
   }
 }

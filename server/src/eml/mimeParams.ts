@@ -208,7 +208,7 @@ export function parseMimeValue(text: string, start: number, end: number, sink: P
     });
     pos = valueEnd;
   }
-  assemble(raws, result, sink, mode);
+  assemble(raws, result, sink);
   return result;
 }
 
@@ -232,7 +232,7 @@ function nextSemicolon(text: string, pos: number, end: number): number {
 }
 
 /** Joins RFC 2231 sections (§3), decodes extended values (§4) and reports duplicates and gaps. */
-function assemble(raws: RawParam[], result: MimeValue, sink: ProblemSink, mode: 'content-type' | 'disposition'): void {
+function assemble(raws: RawParam[], result: MimeValue, sink: ProblemSink): void {
   const seen = new Set<string>();
   const groups = new Map<string, RawParam[]>();
   const simple = new Map<string, RawParam>();
@@ -275,7 +275,6 @@ function assemble(raws: RawParam[], result: MimeValue, sink: ProblemSink, mode: 
     let charset = '';
     let language: string | undefined;
     let value = '';
-    let ok = true;
     for (let i = 0; i < list.length; i++) {
       const r = list[i];
       let raw = r.raw;
@@ -289,7 +288,6 @@ function assemble(raws: RawParam[], result: MimeValue, sink: ProblemSink, mode: 
           const second = first === -1 ? -1 : raw.indexOf("'", first + 1);
           if (second === -1) {
             sink.add('eml-rfc2231-syntax', r.valueRange, "The first section of an RFC 2231 extended value must start with `charset'language'` (RFC 2231 §4).");
-            ok = false;
           } else {
             charset = raw.slice(0, first);
             language = raw.slice(first + 1, second) || undefined;
@@ -302,15 +300,12 @@ function assemble(raws: RawParam[], result: MimeValue, sink: ProblemSink, mode: 
         const decoded = percentDecode(raw, charset || 'us-ascii');
         if (decoded === undefined) {
           sink.add('eml-rfc2231-syntax', r.valueRange, 'A `%` in an RFC 2231 extended value must be followed by two hex digits (RFC 2231 §7).');
-          ok = false;
           value += raw;
         } else value += decoded;
       } else value += r.quoted ? unquote(raw) : raw;
     }
-    void ok;
     const first = list[0];
     const last = list[list.length - 1];
     result.params.set(name, { name, value, range: { start: first.range.start, end: last.range.end }, valueRange: first.valueRange, charset: charset || undefined, language, extended: true });
   }
-  void mode;
 }

@@ -29,3 +29,20 @@ export class ProblemSink {
     return this.counts.get(code) ?? 0;
   }
 }
+
+let lastInternal: unknown;
+
+/**
+ * Records an error caught by an entry point that must not throw (lint, outline, folding, hover), so
+ * the fuzzer can still detect it although the editor only sees an empty answer.
+ */
+export function noteInternalError(error: unknown): void {
+  lastInternal = error;
+}
+
+/** Returns and clears the last internal error recorded by {@link noteInternalError}. */
+export function takeInternalError(): unknown {
+  const error = lastInternal;
+  lastInternal = undefined;
+  return error;
+}
