@@ -3,6 +3,7 @@
  */
 import { appendFileSync } from 'node:fs';
 import * as vscode from 'vscode';
+import { HistoryStore } from './history/historyStore';
 import { sendSettings, startLanguageClient } from './languageClient';
 import { EnvironmentState } from './runs/environmentState';
 import { RunController } from './runs/runController';
@@ -10,8 +11,11 @@ import { SecretProvider } from './runs/secretProvider';
 import { registerSessionTests } from './testing/sessionTests';
 import { registerEmlCommands } from './views/emlCommands';
 import { registerEmlPreview } from './views/emlPreview';
+import { historySizeSetting, registerHistoryView } from './views/historyView';
+import { registerLocalInbox } from './views/localInbox';
 import { registerMailDns } from './views/mailDnsView';
 import { SessionCodeLensProvider } from './views/sessionCodeLens';
+import { TranscriptPanels, registerTranscriptSerializer } from './views/transcriptPanel';
 
 export async function activate(context: vscode.ExtensionContext): Promise<void> {
   const activateStart = performance.now();
@@ -25,12 +29,13 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   const serverMs = performance.now() - serverStart;
   context.subscriptions.push(environments.onDidChange(() => sendSettings(client, { externalVariables: environments.names() })));
 
-  const records = new Map<string, import('./runs/runRecord').RunRecord>();
-  const panels = { show: (_r: unknown) => undefined, update: (_r: unknown) => undefined };
-  const history = { add: async (r: import('./runs/runRecord').RunRecord) => void records.set(r.id, r), get: (id: string) => records.get(id) };
+  const state = context.workspaceState;
+  const history = new HistoryStore({ get: (key) => state.get(key), update: async (key, value) => state.update(key, value) }, { size: historySizeSetting });
+  const panels = new TranscriptPanels(context, history);
+  registerTranscriptSerializer(context, panels);
   const secrets = new SecretProvider(context);
-  const inbox = { ensureServer: async (): Promise<{ host: string; port: number }> => { throw new Error('the local capture server is not wired yet'); } };
-  void ({
+  const inbox = registerLocalInbox(context, {
+    log,
     getSettings: () => {
       const config = vscode.workspace.getConfiguration('smtp.localServer');
       return {
@@ -50,10 +55,14 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     ensureLocalServer: () => inbox.ensureServer(),
     showRecord: (record) => panels.show(record),
     updateRecord: (record) => panels.update(record),
-    storeRecord: (record, secretValues) => history.add(record, secretValues),
+    storeRecord: async (record, secretValues) => {
+      const stored = await history.add(record, secretValues);
+      panels.update(stored);
+    },
     findRecord: (id) => history.get(id),
   });
   context.subscriptions.push(runs);
+  registerHistoryView(context, history, panels);
 
   const lenses = new SessionCodeLensProvider(runs);
   context.subscriptions.push(vscode.languages.registerCodeLensProvider({ language: 'smtp' }, lenses));

@@ -9,6 +9,7 @@ import type { CliIo } from './cliIo';
 import { dnsCommand } from './dnsCommand';
 import { lintCommand } from './lintCommand';
 import { runCommand } from './runCommand';
+import { serveCommand } from './serveCommand';
 import { signCommand } from './signCommand';
 import { verifyCommand } from './verifyCommand';
 
@@ -23,6 +24,7 @@ usage:
   smtpwb dns DOMAIN... [--selector NAME]... [--dns-server HOST:PORT] [--probe-starttls] [--json|--markdown]
   smtpwb verify FILE.eml [--ip IP] [--helo NAME] [--mail-from ADDR] [--dns-server HOST:PORT] [--json]
   smtpwb sign FILE.eml --domain D --selector S --key FILE [--algorithm ed25519-sha256|rsa-sha256]
+  smtpwb serve [--port N] [--host H] [--dir DIR] [--auth USER:PASS]   run the local capture server
   smtpwb lsp --stdio                                  start the language server (for Neovim, Helix, Emacs…)
   smtpwb --version
 
@@ -38,6 +40,7 @@ const COMMANDS: Record<string, Command> = {
   dns: dnsCommand,
   verify: verifyCommand,
   sign: signCommand,
+  serve: serveCommand,
   lsp: async (args) => {
     if (!args.includes('--stdio') && !args.includes('--node-ipc') && !args.some((a) => a.startsWith('--socket') || a.startsWith('--pipe'))) {
       process.argv.push('--stdio');

@@ -8,7 +8,8 @@
  * script with errors is refused before anything is sent); 3 a connection, TLS, DNS, timeout or
  * protocol failure (the server could not be talked to properly), or a cancelled run.
  */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { hostname } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { resolvePlan, secretEnvName, type VariableProviders } from '../../../common/variables';
@@ -19,6 +20,7 @@ import { runSession } from '../engine/session';
 import { runParallel } from '../engine/parallel';
 import type { SessionResult, TranscriptEvent } from '../engine/types';
 import type { CliIo } from './cliIo';
+import { startCaptureServer, type CaptureServer } from '../localServer';
 import { junitXml } from './junit';
 import { formatEvent, formatTls, formatVerdict } from './transcriptFormat';
 
@@ -34,7 +36,9 @@ export const RUN_USAGE = `usage: smtpwb run FILE [--session NAME|--all] [--var N
   --junit FILE      also write JUnit XML, one testcase per session
   --repeat N        repeat each session's mail transactions N times on its connection
   --parallel N      run N copies of each session at once and report messages per second
-  --local HOST:PORT the capture server for sessions without CONNECT (or CONNECT local)
+  --local HOST:PORT a running capture server for sessions without CONNECT (or CONNECT local);
+                    without it, such sessions go to a capture server started for the run
+  --inbox DIR       where that capture server stores the messages (default: a temporary folder)
 
 Secrets ({{$secret NAME}}) come from the environment variable SMTPWB_SECRET_<NAME>.
 Exit codes: 0 all expectations held, 1 an expectation failed, 2 usage or script error,
@@ -52,6 +56,8 @@ export interface RunArgs {
   repeat: number;
   parallel: number;
   local?: { host: string; port: number };
+  /** Where the embedded capture server stores messages when this run starts one. */
+  inbox?: string;
 }
 
 export function parseRunArgs(args: string[]): RunArgs | string {
@@ -120,6 +126,12 @@ export function parseRunArgs(args: string[]): RunArgs | string {
         const n = count('--parallel');
         if (typeof n === 'string') return n;
         out.parallel = n;
+        break;
+      }
+      case '--inbox': {
+        const dir = args[++i];
+        if (!dir) return '--inbox needs a folder';
+        out.inbox = dir;
         break;
       }
       case '--local': {
@@ -364,13 +376,35 @@ export async function runCommand(args: string[], io: CliIo): Promise<number> {
     }
     resolved.push({ plan: r.plan, secrets: r.secrets });
   }
-  const needsLocal = resolved.filter(({ plan }) => !plan.connect || plan.connect.template.trim().toLowerCase() === 'local');
-  if (needsLocal.length > 0 && !parsed.local) {
-    io.stderr.write(
-      `smtpwb run: ${needsLocal.map((r) => JSON.stringify(r.plan.title)).join(', ')} ${needsLocal.length === 1 ? 'has' : 'have'} no CONNECT (or CONNECT local) and so target the embedded capture server; give its address with --local HOST:PORT\n`,
-    );
-    return 2;
+  // Sessions without CONNECT go to the embedded capture server: a running one given with --local,
+  // or one started in this process for the run, storing into --inbox (a temporary folder by default).
+  const needsLocal = resolved.some(({ plan }) => !plan.connect || plan.connect.template.trim().toLowerCase() === 'local');
+  let capture: CaptureServer | undefined;
+  if (needsLocal && !parsed.local) {
+    const dir = parsed.inbox ? resolve(io.cwd, parsed.inbox) : mkdtempSync(join(tmpdir(), 'smtpwb-inbox-'));
+    try {
+      capture = await startCaptureServer({ dir, port: 0 });
+    } catch (e) {
+      io.stderr.write(`smtpwb run: the embedded capture server could not start: ${e instanceof Error ? e.message : String(e)}\n`);
+      return 3;
+    }
+    parsed.local = { host: capture.host, port: capture.port };
+    if (!parsed.json) io.stdout.write(`=== embedded capture server on ${capture.address}, storing into ${capture.dir}\n`);
   }
+  try {
+    return await runResolved(parsed, resolved, scriptDir, io, capture);
+  } finally {
+    await capture?.stop();
+  }
+}
+
+async function runResolved(
+  parsed: RunArgs,
+  resolved: Array<{ plan: SessionPlan; secrets: string[] }>,
+  scriptDir: string,
+  io: CliIo,
+  capture: CaptureServer | undefined,
+): Promise<number> {
 
   /** --timeout caps every phase: the script's `@timeout` values and the defaults above it are lowered to it. */
   const capTimeouts = (plan: SessionPlan): Partial<Timeouts> | undefined => {
@@ -426,8 +460,13 @@ export async function runCommand(args: string[], io: CliIo): Promise<number> {
     process.off('SIGINT', onSigint);
   }
   const code = exitCodeOf(results);
+  const received = capture ? await capture.list() : [];
+  if (!parsed.json) {
+    for (const m of received) io.stdout.write(`=== the capture server stored a message from <${m.envelope?.mailFrom ?? ''}> to ${(m.envelope?.rcptTo ?? []).map((r) => `<${r}>`).join(', ')}: ${m.path}\n`);
+  }
   if (parsed.json) {
-    io.stdout.write(`${JSON.stringify({ ok: code === 0, file: parsed.file, sessions: json }, null, 2)}\n`);
+    const inbox = capture ? { inbox: received.map((m) => ({ path: m.path, from: m.envelope?.mailFrom, to: m.envelope?.rcptTo, subject: m.subject, size: m.size })) } : {};
+    io.stdout.write(`${JSON.stringify({ ok: code === 0, file: parsed.file, sessions: json, ...inbox }, null, 2)}\n`);
   } else if (resolved.length > 1 || parsed.parallel > 1) {
     const passed = results.filter((r) => r.ok).length;
     io.stdout.write(`\n${passed} of ${results.length} session${results.length === 1 ? '' : 's'} passed\n`);
