@@ -160,13 +160,22 @@ test('run: connection failures exit 3', async () => {
   assert.match(r.out, /\*\*\* could not connect to 127\.0\.0\.1:1/);
 });
 
-test('run: a session without CONNECT needs --local', async () => {
-  const file = script('local.smtp', 'EHLO client.example.test\nMAIL FROM:<a@example.test>\nRCPT TO:<b@example.test>\nQUIT\n');
-  const r = await run([file]);
-  assert.equal(r.code, 2);
-  assert.match(r.err, /--local HOST:PORT/);
+test('run: a session without CONNECT goes to an embedded capture server, or to the one --local names', async () => {
+  const file = script('local.smtp', 'EHLO client.example.test\nMAIL FROM:<a@example.test>\nRCPT TO:<b@example.test>\nDATA\nSubject: embedded\n\n..dot\n.\nQUIT\n');
+  const inbox = join(dir, 'inbox');
+  const r = await run([file, '--inbox', inbox]);
+  assert.equal(r.code, 0, r.out + r.err);
+  assert.match(r.out, /embedded capture server on 127\.0\.0\.1:\d+/);
+  const stored = /stored a message from <a@example\.test> to <b@example\.test>: (\S+\.eml)/.exec(r.out);
+  assert.ok(stored, r.out);
+  assert.equal(readFileSync(stored[1], 'utf8'), 'Subject: embedded\r\n\r\n.dot\r\n');
+  const json = await run([file, '--json']);
+  assert.equal(json.code, 0, json.out + json.err);
+  const parsed = JSON.parse(json.out) as { inbox?: Array<{ path: string; to: string[] }> };
+  assert.deepEqual(parsed.inbox?.map((m) => m.to), [['b@example.test']]);
   const ok = await run([file, '--local', `127.0.0.1:${local.port}`]);
   assert.equal(ok.code, 0, ok.out + ok.err);
+  assert.doesNotMatch(ok.out, /embedded capture server/);
 });
 
 test('run --env reads smtp.environments from .vscode/settings.json ($shared, then the environment, then --var)', async () => {
