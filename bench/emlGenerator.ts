@@ -2,18 +2,8 @@
  * Generates large, realistic `.eml` messages for benchmarks: a multipart/mixed with a text and HTML
  * alternative and many base64 attachments, CRLF line endings, 76-character base64 lines.
  */
+import { prng } from '../test/support/prng';
 
-/** A seeded PRNG (mulberry32), so every run measures the same message. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export interface GeneratorOptions {
   /** The approximate size of the message in bytes (default 10 MiB). */

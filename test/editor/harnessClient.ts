@@ -37,6 +37,8 @@ export interface HarnessState {
 
 /** The control channel into the extension host. */
 export interface HarnessClient {
+  /** The process id of the extension host the harness runs in. */
+  pid: number;
   /** Sends one raw request; rejects with the extension host's error. */
   request<T>(body: Record<string, unknown>, timeoutMs?: number): Promise<T>;
   ping(): Promise<HarnessState>;
@@ -60,6 +62,7 @@ export interface HarnessClient {
 interface ControlFile {
   port: number;
   token: string;
+  pid: number;
 }
 
 /** Lists the control files in ioDir (one per extension host that ran the harness). */
@@ -111,6 +114,7 @@ export async function connectHarness(ioDir: string, timeoutMs: number, ignore: R
   };
 
   return {
+    pid: control.pid,
     request,
     ping: () => request<HarnessState>({ op: 'ping' }),
     executeCommand: <T>(command: string, ...args: unknown[]) => request<T>({ op: 'command', command, args }),

@@ -83,6 +83,16 @@ function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
+/** Whether a process exists. */
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Polls check() until it returns a value other than undefined, or throws `message` after ms. */
 export async function poll<T>(check: () => Promise<T | undefined>, ms: number, message: string | (() => string)): Promise<T> {
   const deadline = Date.now() + ms;
@@ -194,8 +204,20 @@ export class Workbench {
     return dir;
   }
 
-  /** Closes the browser (not code-server). */
+  /**
+   * Closes the window and the browser (not code-server). The page first navigates away, which
+   * disconnects the window gracefully so that code-server ends its extension host; a browser that
+   * just closes leaves the extension host running for hours (for a reconnection that never comes),
+   * still holding what it opened, such as the capture server's port.
+   */
   async close(): Promise<void> {
+    // The harness knows this window's extension host; it is up by the time a flow ends.
+    const harness = this.server.harnessDir !== undefined ? await this.harness(3000).catch(() => undefined) : undefined;
+    await this.page.goto('about:blank', { timeout: 10_000 }).catch(() => undefined);
+    if (harness !== undefined) {
+      const deadline = Date.now() + 10_000;
+      while (Date.now() < deadline && processAlive(harness.pid)) await new Promise((resolve) => setTimeout(resolve, 100));
+    }
     await this.browser.close().catch(() => undefined);
   }
 

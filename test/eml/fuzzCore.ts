@@ -8,18 +8,9 @@ import { join } from 'node:path';
 import { emlFolding, emlHover, emlSymbols, EmlSymbol, lintMessage, parseMessage } from '../../server/src/eml/emlService';
 import { takeInternalError } from '../../server/src/eml/problems';
 import { fixturesDir } from './fixtureSupport';
+import { prng } from '../support/prng';
+export { prng };
 
-/** A small, fast, seeded PRNG (mulberry32). */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const BUILTIN = [
   'Date: Mon, 23 Nov 2026 10:00:00 +0000\r\nFrom: "A, B" <a@example.org>, =?utf-8?q?C?= <c@[192.0.2.1]>\r\nTo: g: x@y.z, (c) w@v.u;\r\nSubject: =?UTF-8?B?w7w=?= hi\r\nDKIM-Signature: v=1; a=rsa-sha256; d=x.org; s=s; h=from; bh=AAAA; b=AAAA; l=5\r\nAuthentication-Results: mx; spf=pass smtp.mailfrom=x.org; dkim=fail reason="bad" header.d=x.org\r\nARC-Seal: i=1; cv=none; b=AA==\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary="=_b"\r\n\r\npre\r\n--=_b\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\nGr=C3=BC=\r\nsse\r\n--=_b\r\nContent-Type: message/rfc822\r\n\r\nFrom: x@y.z\r\nContent-Type: multipart/alternative; boundary=in\r\n\r\n--in\r\nContent-Transfer-Encoding: base64\r\n\r\naGVsbG8=\r\n--in--\r\n--=_b--\r\nepi\r\n',

@@ -9,6 +9,7 @@ import { freePort } from '../peers/ports';
 import { lookupMx, nodeIo, runSession, type SessionResult } from '../../client/src/engine';
 import { cmd, makePlan } from './plan';
 import { politeSmtp, rawServer, type RawServer } from './rawServer';
+import { prng as seeded } from '../support/prng';
 
 const ZONE = `
 $TTL 60
@@ -77,17 +78,6 @@ after(async () => {
   await knot?.stop();
 });
 
-/** A seeded PRNG (mulberry32), so the equal-preference shuffle is reproducible. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 async function runMx(domain: string, random: () => number = () => 0.5): Promise<SessionResult> {
   return runSession(makePlan({ connect: `mx:${domain}:${port}`, steps: [cmd('EHLO client.example.test'), cmd('QUIT')] }), {

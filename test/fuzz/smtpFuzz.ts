@@ -8,18 +8,9 @@ import { TextDocument } from 'vscode-languageserver-textdocument';
 import { LanguageService } from '../../server/src/languageService';
 import { sessionPlans } from '../../server/src/smtp/smtpService';
 import { analyzeSmtp } from '../../server/src/smtp/smtpService';
+import { prng } from '../support/prng';
+export { prng };
 
-/** A small, fast, seeded PRNG (mulberry32), so every failure can be replayed from its seed. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const TOKENS = ['{{', '}}', '{{$', '###', '.', '..', '\r', '\n', '\r\n', '\0', 'DATA\n', 'BDAT chunk=1\n', 'EXPECT ', 'RAW \\x', '<', '>', '@', '=', ':', '"', '/', '\\', '\uFFFD', '\uD800', 'é', '𝄞', ' ', '\t', 'MAIL FROM:<', 'RCPT TO:<', 'AUTH PLAIN a ', '# @', 'CONNECT ', 'smtp://[', 'TLS verify=', '5.1.1', '2xx'];
 

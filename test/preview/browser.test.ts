@@ -6,44 +6,30 @@
 // "Load remote content" does fetch the remote images (still without running anything).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer, type Server } from 'node:http';
-import { existsSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
-import { chromium, type Browser, type Page, type Request } from 'playwright-core';
+import type { Browser, Page, Request } from 'playwright-core';
+import { launchChromium, startCountingServer, type CountingServer } from '../support/chromium';
 import { buildPreviewModel } from '../../client/src/preview/model';
 import { renderPreviewHtml } from '../../client/src/preview/webviewHtml';
 import { HOSTILE_HTML, hostileMessage } from './fixtures';
 
-const CHROMIUM = '/usr/bin/chromium';
 const CSP_SOURCE = 'https://file+.vscode-resource.vscode-cdn.net';
 
-let server: Server;
+let counting: CountingServer;
 let port: number;
 let hits: string[] = [];
 let browser: Browser;
 
 before(async () => {
-  if (!existsSync(CHROMIUM)) {
-    throw new Error('Chromium is missing, so this test cannot run: apt-get install -y chromium');
-  }
-  server = createServer((req, res) => {
-    hits.push(req.url ?? '');
-    res.writeHead(200, { 'content-type': req.url?.endsWith('.png') ? 'image/png' : 'text/plain' });
-    res.end('x');
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  port = (server.address() as AddressInfo).port;
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage'],
-  });
+  counting = await startCountingServer((url) => (url.endsWith('.png') ? 'image/png' : 'text/plain'));
+  port = counting.port;
+  hits = counting.hits;
+  browser = await launchChromium();
 });
 
 after(async () => {
   await browser?.close();
-  await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+  await counting?.close();
 });
 
 interface Observed {
@@ -77,7 +63,7 @@ function remote(): string {
 }
 
 test('control: the raw hostile HTML in a plain page runs scripts and fetches', async () => {
-  hits = [];
+  hits.length = 0;
   const html = HOSTILE_HTML.replace(/REMOTE/g, remote()).replace(/PORT/g, String(port));
   const { page, requests, dialogs } = await open(html);
   assert.ok(hits.length > 0, 'the counting server saw the raw page');
@@ -89,7 +75,7 @@ test('control: the raw hostile HTML in a plain page runs scripts and fetches', a
 });
 
 test('the webview document of a hostile message runs nothing and fetches nothing', async () => {
-  hits = [];
+  hits.length = 0;
   const model = await buildPreviewModel(hostileMessage(remote(), port));
   const nonce = randomBytes(16).toString('base64');
   const html = renderPreviewHtml(model, { cspSource: CSP_SOURCE, nonce });
@@ -129,7 +115,7 @@ test('the webview document of a hostile message runs nothing and fetches nothing
 });
 
 test('"Load remote content" fetches the remote images and still runs nothing', async () => {
-  hits = [];
+  hits.length = 0;
   const model = await buildPreviewModel(hostileMessage(remote(), port), { allowRemote: true });
   const html = renderPreviewHtml(model, { cspSource: CSP_SOURCE, nonce: randomBytes(16).toString('hex') });
   const { page, dialogs } = await open(html);
@@ -146,7 +132,7 @@ test('"Load remote content" fetches the remote images and still runs nothing', a
 });
 
 test('defence in depth: even unsanitised HTML in the sandboxed frame runs nothing and fetches nothing', async () => {
-  hits = [];
+  hits.length = 0;
   const model = await buildPreviewModel(hostileMessage(remote(), port));
   assert.ok(model.html);
   // Bypass the sanitiser: the frame gets the hostile HTML as it is, so only the CSPs and the sandbox act.

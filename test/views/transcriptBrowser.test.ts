@@ -7,44 +7,33 @@
 // A screenshot of a realistic run goes to .test-artifacts/views/transcript.png.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer, type Server } from 'node:http';
 import { existsSync, mkdirSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { launchChromium, startCountingServer, type CountingServer } from '../support/chromium';
 import { renderTranscriptBody, renderTranscriptHtml } from '../../client/src/views/transcriptHtml';
 import { HOSTILE, hostileRecord, hostileText, record } from './fixtures';
 
-const CHROMIUM = '/usr/bin/chromium';
 const CSP_SOURCE = 'https://file+.vscode-resource.vscode-cdn.net';
 const ARTIFACTS = '.test-artifacts/views';
 /** Where the panel document is served from; the only request a page may make. */
 const PANEL_URL = 'https://panel.invalid/transcript.html';
 
-let server: Server;
+let counting: CountingServer;
 let port: number;
 let hits: string[] = [];
 let browser: Browser;
 
 before(async () => {
-  if (!existsSync(CHROMIUM)) throw new Error('Chromium is missing, so this test cannot run: apt-get install -y chromium');
-  server = createServer((req, res) => {
-    hits.push(req.url ?? '');
-    res.writeHead(200, { 'content-type': 'text/plain' });
-    res.end('x');
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  port = (server.address() as AddressInfo).port;
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage'],
-  });
+  counting = await startCountingServer();
+  port = counting.port;
+  hits = counting.hits;
+  browser = await launchChromium();
 });
 
 after(async () => {
   await browser?.close();
-  await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+  await counting?.close();
 });
 
 function remote(): string {
@@ -94,7 +83,7 @@ async function open(html: string, viewport = { width: 1100, height: 900 }): Prom
 }
 
 test('control: the hostile strings in a plain page do run and fetch', async () => {
-  hits = [];
+  hits.length = 0;
   const { page, dialogs } = await open(`<!DOCTYPE html><html><body>${hostileText(remote())}</body></html>`);
   assert.ok(dialogs.length > 0 || (await page.evaluate('window.__pwned')) !== undefined, 'a script ran');
   assert.ok(hits.length > 0, `the counting server saw requests: ${JSON.stringify(hits)}`);
@@ -102,7 +91,7 @@ test('control: the hostile strings in a plain page do run and fetch', async () =
 });
 
 test('the panel document of a hostile run runs nothing and fetches nothing', async () => {
-  hits = [];
+  hits.length = 0;
   const r = hostileRecord(remote(), { hugeLine: true });
   const nonce = randomBytes(18).toString('base64');
   const { page, requests, dialogs } = await open(renderTranscriptHtml(r, { cspSource: CSP_SOURCE, nonce }));
@@ -147,7 +136,7 @@ test('the panel document of a hostile run runs nothing and fetches nothing', asy
 });
 
 test('the panel buttons post their messages; a live update swaps the content and still runs nothing', async () => {
-  hits = [];
+  hits.length = 0;
   const running = record({ status: 'running', sessions: [], durationMs: 5 });
   const { page, requests, dialogs } = await open(renderTranscriptHtml(running, { cspSource: CSP_SOURCE, nonce: randomBytes(18).toString('base64') }));
   assert.match((await page.textContent('body')) ?? '', /Waiting for the first session/);

@@ -1,0 +1,42 @@
+/**
+ * Debian's Chromium driven by playwright-core, for tests that check what a page does in a real
+ * browser, and a loopback HTTP server that counts every request, to prove nothing was fetched.
+ */
+import { existsSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { chromium, type Browser } from 'playwright-core';
+
+export const CHROMIUM = '/usr/bin/chromium';
+
+/** The flags this machine needs: no sandbox as root, and no background traffic to the outside. */
+export const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage'];
+
+export async function launchChromium(): Promise<Browser> {
+  if (!existsSync(CHROMIUM)) throw new Error('Chromium is missing, so this test cannot run: apt-get install -y chromium (scripts/install-peers.sh does it as root)');
+  return chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+}
+
+export interface CountingServer {
+  server: Server;
+  port: number;
+  /** The paths requested so far. */
+  hits: string[];
+  close(): Promise<void>;
+}
+
+export async function startCountingServer(contentType: (url: string) => string = () => 'text/plain'): Promise<CountingServer> {
+  const hits: string[] = [];
+  const server = createServer((req, res) => {
+    hits.push(req.url ?? '');
+    res.writeHead(200, { 'content-type': contentType(req.url ?? '') });
+    res.end('x');
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    server,
+    port: (server.address() as AddressInfo).port,
+    hits,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
