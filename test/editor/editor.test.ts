@@ -9,18 +9,20 @@
 // Flows whose feature does not exist yet fail with a message naming what was missing, e.g.
 // "no CodeLens 'Run' within 20 s".
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as net from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { startExim, EximPeer } from '../peers/exim';
 import { freePort } from '../peers/ports';
-import { CodeServer, startCodeServer } from './codeServer';
+import { CodeServer, readHarnessFile, startCodeServer } from './codeServer';
 import { editorUnavailableReason } from './paths';
-import { Workbench } from './workbench';
+import type { SuiteReport } from './suite/miniTest';
+import { poll, Workbench } from './workbench';
 
 /** Why the suite is skipped, or false when it runs. */
-const skip: string | false = process.env.SMTPWB_EDITOR_TESTS === '0' ? 'SMTPWB_EDITOR_TESTS=0 skips the in-editor tests' : false;
+// CI never skips them; on a developer's machine SMTPWB_EDITOR_TESTS=0 leaves them out.
+const skip: string | false = process.env.SMTPWB_EDITOR_TESTS === '0' && process.env.CI !== 'true' ? 'SMTPWB_EDITOR_TESTS=0 skips the in-editor tests' : false;
 
 /**
  * Names the tests rely on, in one place for when the extension settles on them. The view titles
@@ -80,6 +82,9 @@ async function flow(server: CodeServer, name: string, body: (workbench: Workbenc
     const shot = await workbench.screenshot(`${name}-FAILED`).catch(() => 'none');
     const logs = workbench.saveLogs(name);
     process.stdout.write(`# ${name} failed: screenshot ${shot}, logs ${logs}\n`);
+    // The browser console often says why (an exception in a webview, a failed request).
+    const errors = workbench.consoleErrors().filter((line) => !/Failed to load resource/.test(line));
+    if (error instanceof Error && errors.length > 0) error.message += `\n  browser console errors:\n    ${errors.join('\n    ')}`;
     throw error;
   } finally {
     await workbench.close();
@@ -250,6 +255,8 @@ describe('SMTP Workbench in a real editor (code-server + Chromium)', { skip, con
         prepare: (workspace) => pointAt(workspace, 'probe.smtp', sentinel.port),
       });
       await flow(untrusted, 'g-untrusted', async (wb) => {
+        await wb.waitForTrustDialog();
+        await wb.screenshot('g-untrusted-trust-dialog');
         await wb.answerTrustDialog(false);
         const state = await (await wb.harness()).ping();
         assert.equal(state.trusted, false, 'the workspace should be untrusted after declining');
@@ -275,9 +282,15 @@ describe('SMTP Workbench in a real editor (code-server + Chromium)', { skip, con
   });
 
   test('the in-editor suite (vscode API) passes inside code-server through the harness', { timeout: 180_000 }, async () => {
-    // The suite needs a window: its extension host opens editors through the browser.
-    await flow(running(), 'suite-in-code-server', async (wb) => {
-      const report = await (await wb.harness()).runSuite();
+    const server = running();
+    // The suite needs a window: its extension host opens editors through the browser. It runs
+    // the way a person would run it: from the command palette; the harness writes results.json.
+    await flow(server, 'suite-in-code-server', async (wb) => {
+      await wb.harness();
+      const resultsPath = join(server.harnessDir ?? '', 'results.json');
+      rmSync(resultsPath, { force: true });
+      await wb.runCommand('SMTP Workbench Harness: Run In-Editor Suite');
+      const report = await poll(async () => readHarnessFile<SuiteReport>(server, 'results.json'), 150_000, 'the harness wrote no results.json within 150 s');
       const lines = report.results.map((r) => `${r.ok ? 'ok  ' : 'FAIL'} ${r.name} (${r.durationMs} ms)${r.ok ? '' : `: ${(r.error ?? '').split('\n')[0]}`}`);
       process.stdout.write(`# in-editor suite (${report.durationMs} ms):\n# ${lines.join('\n# ')}\n`);
       assert.equal(report.failed, 0, `in-editor suite failures:\n${lines.filter((l) => l.startsWith('FAIL')).join('\n')}`);

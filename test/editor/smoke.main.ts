@@ -19,7 +19,8 @@ async function main(): Promise<void> {
     workbench = await Workbench.open(server, { name: 'smoke' });
     console.log(`workbench visible at ${ms()}`);
     if (untrusted) {
-      await workbench.screenshot('smoke-trust-dialog');
+      await workbench.waitForTrustDialog();
+      console.log(`trust dialog shown at ${ms()}; screenshot: ${await workbench.screenshot('smoke-trust-dialog')}`);
       await workbench.answerTrustDialog(false);
       console.log(`trust declined at ${ms()}`);
     }

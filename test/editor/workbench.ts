@@ -195,6 +195,11 @@ export class Workbench {
     return path;
   }
 
+  /** The last errors of the page's console (uncaught exceptions and console.error). */
+  consoleErrors(max = 5): string[] {
+    return this.consoleLog.filter((line) => line.startsWith('[error]') || line.startsWith('[pageerror]')).slice(-max);
+  }
+
   /** Writes the page's console log and code-server's logs into <artifacts>/<name>-logs/. */
   saveLogs(name: string): string {
     const dir = join(artifactsDir(), `${name.replace(/[^a-zA-Z0-9._-]+/g, '-')}-logs`);
@@ -532,16 +537,20 @@ export class Workbench {
   /** Waits until some webview's document contains the text (or matches), and returns that text. */
   async waitForWebviewText(text: string | RegExp, timeoutMs = 20_000): Promise<string> {
     let seen: string[] = [];
+    let frames = 0;
     return poll(
       async () => {
+        frames = await this.page.locator('iframe.webview').count();
         seen = await this.webviewTexts();
         return seen.find((t) => (typeof text === 'string' ? t.includes(text) : text.test(t)));
       },
       timeoutMs,
       () =>
-        seen.length === 0
+        frames === 0
           ? `no webview within ${timeoutMs / 1000} s (expected one showing ${String(text)})`
-          : `no webview showing ${String(text)} within ${timeoutMs / 1000} s (webviews show: ${seen.map((t) => JSON.stringify(t.slice(0, 200))).join(', ')})`,
+          : seen.length === 0
+            ? `${frames} webview(s) open but none loaded its document (no #active-frame) within ${timeoutMs / 1000} s; expected one showing ${String(text)}`
+            : `no webview showing ${String(text)} within ${timeoutMs / 1000} s (webviews show: ${seen.map((t) => JSON.stringify(t.slice(0, 200))).join(', ')})`,
     );
   }
 
@@ -566,15 +575,21 @@ export class Workbench {
     );
   }
 
+  /** Waits for the workspace trust modal that an untrusted folder shows at startup. */
+  async waitForTrustDialog(timeoutMs = 20_000): Promise<Locator> {
+    const dialog = this.page.locator('.monaco-dialog-box', { hasText: /trust/i });
+    await dialog.waitFor({ state: 'visible', timeout: timeoutMs }).catch(() => {
+      throw new Error(`no workspace trust dialog within ${timeoutMs / 1000} s (was code-server started with trusted: false?)`);
+    });
+    return dialog;
+  }
+
   /**
    * Answers the workspace trust modal that an untrusted folder shows at startup: accept clicks
    * "Yes, I trust the authors", decline clicks "No, I don't trust the authors".
    */
   async answerTrustDialog(accept: boolean, timeoutMs = 20_000): Promise<void> {
-    const dialog = this.page.locator('.monaco-dialog-box');
-    await dialog.waitFor({ state: 'visible', timeout: timeoutMs }).catch(() => {
-      throw new Error(`no workspace trust dialog within ${timeoutMs / 1000} s (was code-server started with trusted: false?)`);
-    });
+    const dialog = await this.waitForTrustDialog(timeoutMs);
     const label = accept ? /Yes, I trust/i : /No, I don.t trust/i;
     await dialog.locator('.monaco-button', { hasText: label }).first().click({ timeout: timeoutMs });
     await dialog.waitFor({ state: 'hidden', timeout: timeoutMs });

@@ -14,7 +14,8 @@ import { launchChromium, startCountingServer, type CountingServer } from '../sup
 import { renderTranscriptBody, renderTranscriptHtml } from '../../client/src/views/transcriptHtml';
 import { HOSTILE, hostileRecord, hostileText, record } from './fixtures';
 
-const CSP_SOURCE = 'https://file+.vscode-resource.vscode-cdn.net';
+// The form VS Code 1.100's extension host gives: several source expressions.
+const CSP_SOURCE = "'self' https://*.vscode-cdn.net";
 const ARTIFACTS = '.test-artifacts/views';
 /** Where the panel document is served from; the only request a page may make. */
 const PANEL_URL = 'https://panel.invalid/transcript.html';

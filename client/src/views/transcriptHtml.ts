@@ -382,7 +382,9 @@ export function transcriptCsp(cspSource: string, nonce: string): string {
 export function renderTranscriptHtml(record: RunRecord, opts: TranscriptHtmlOptions): string {
   const { cspSource, nonce } = opts;
   if (!/^[A-Za-z0-9+/=_-]{16,}$/.test(nonce)) throw new Error('the nonce must be at least 16 base64 or hex characters');
-  if (/[\s;,'"]/.test(cspSource) || cspSource === '') throw new Error('the CSP source must be one source expression');
+  // VS Code's cspSource may hold several source expressions ("'self' https://*.vscode-cdn.net"), so
+  // only what could end the directive or the attribute is refused.
+  if (/[;,"<>\r\n]/.test(cspSource) || cspSource.trim() === '') throw new Error('the CSP source must be source expressions without ";", "," or quotes');
   const style = opts.styleUri
     ? `<link rel="stylesheet" nonce="${nonce}" href="${escapeAttr(opts.styleUri)}">`
     : `<style nonce="${nonce}">${TRANSCRIPT_CSS}</style>`;
