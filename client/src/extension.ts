@@ -19,6 +19,14 @@ import { TranscriptPanels, registerTranscriptSerializer } from './views/transcri
 
 export async function activate(context: vscode.ExtensionContext): Promise<void> {
   const activateStart = performance.now();
+  // Per-phase times for bench/activation (cheap enough to keep always).
+  const phases: Record<string, number> = {};
+  let phaseStart = activateStart;
+  const phase = (name: string) => {
+    const now = performance.now();
+    phases[name] = Math.round((now - phaseStart) * 10) / 10;
+    phaseStart = now;
+  };
   const log = vscode.window.createOutputChannel('SMTP Workbench', { log: true });
   context.subscriptions.push(log);
 
@@ -27,12 +35,14 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   const serverStart = performance.now();
   const client = await startLanguageClient(context, () => ({ externalVariables: environments.names() }));
   const serverMs = performance.now() - serverStart;
+  phase('environment+languageServer');
   context.subscriptions.push(environments.onDidChange(() => sendSettings(client, { externalVariables: environments.names() })));
 
   const state = context.workspaceState;
   const history = new HistoryStore({ get: (key) => state.get(key), update: async (key, value) => state.update(key, value) }, { size: historySizeSetting });
   const panels = new TranscriptPanels(context, history);
   registerTranscriptSerializer(context, panels);
+  phase('history+panels');
   const secrets = new SecretProvider(context);
   const inbox = registerLocalInbox(context, {
     log,
@@ -63,10 +73,12 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   });
   context.subscriptions.push(runs);
   registerHistoryView(context, history, panels);
+  phase('inbox+runs+historyView');
 
   const lenses = new SessionCodeLensProvider(runs);
   context.subscriptions.push(vscode.languages.registerCodeLensProvider({ language: 'smtp' }, lenses));
   registerSessionTests(context, runs);
+  phase('codeLens+tests');
 
   const command = (id: string, handler: (...args: never[]) => unknown) => context.subscriptions.push(vscode.commands.registerCommand(id, handler));
   command('smtp.runSession', (uri?: vscode.Uri, index?: number) =>
@@ -87,21 +99,33 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     editor.selection = new vscode.Selection(3, 0, 3, 0);
   });
 
+  phase('commands');
   registerMailDns(context, { log });
+  phase('mailDns');
   context.subscriptions.push(...registerEmlPreview(), ...registerEmlCommands(context, { localTarget: () => inbox.ensureServer() }));
-  traceActivation(activateStart, serverMs);
+  phase('eml');
+  traceActivation(activateStart, serverMs, phases);
 }
 
 /**
  * For bench/activation: with SMTPWB_ACTIVATION_TRACE set, appends the times from the bundle's
  * first statement to the end of activate, the language server's start excluded.
  */
-function traceActivation(activateStart: number, serverMs: number): void {
+function traceActivation(activateStart: number, serverMs: number, phases: Record<string, number>): void {
   const file = process.env.SMTPWB_ACTIVATION_TRACE;
   if (!file) return;
-  const loadStart = (globalThis as { __smtpwbLoadStart?: number }).__smtpwbLoadStart ?? activateStart;
+  const marks = globalThis as { __smtpwbLoadStart?: number; __smtpwbLoadEnd?: number };
+  const loadStart = marks.__smtpwbLoadStart ?? activateStart;
+  const loadEnd = marks.__smtpwbLoadEnd ?? activateStart;
   const end = performance.now();
-  const entry = { loadToActivateMs: activateStart - loadStart, activateMs: end - activateStart - serverMs, serverStartMs: serverMs, totalMs: end - loadStart - serverMs };
+  const entry = {
+    evaluateMs: loadEnd - loadStart,
+    hostGapMs: activateStart - loadEnd,
+    activateMs: end - activateStart - serverMs,
+    serverStartMs: serverMs,
+    phases,
+    totalMs: end - loadStart - serverMs,
+  };
   try {
     appendFileSync(file, `${JSON.stringify(entry)}\n`);
   } catch {

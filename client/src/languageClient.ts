@@ -3,10 +3,16 @@
  * variables the selected environment defines.
  */
 import * as vscode from 'vscode';
-import { LanguageClient, TransportKind, type LanguageClientOptions, type ServerOptions } from 'vscode-languageclient/node';
+import type { LanguageClient, LanguageClientOptions, ServerOptions } from 'vscode-languageclient/node';
+import type * as LanguageClientToolsModule from './lazy/languageClientTools';
+import { lazyBundle } from './lazy/loader';
 import { SettingsNotification, type ServerSettings } from '../../common/protocol';
 
+/** The client library is part of starting the language server, so it loads with it (lazy/loader.ts). */
+const languageClientTools = lazyBundle<typeof LanguageClientToolsModule>('languageClientTools');
+
 export async function startLanguageClient(context: vscode.ExtensionContext, settings: () => ServerSettings): Promise<LanguageClient> {
+  const { LanguageClient, TransportKind } = languageClientTools();
   const module = context.asAbsolutePath('dist/server.js');
   const serverOptions: ServerOptions = {
     run: { module, transport: TransportKind.ipc },

@@ -5,16 +5,15 @@
  * for signing.
  */
 import * as vscode from 'vscode';
+import type * as EmlToolsModule from '../lazy/emlTools';
+import { lazyBundle } from '../lazy/loader';
 import { hostname } from 'node:os';
 import { runSession } from '../engine';
-import { buildSendPlan } from '../preview/sendPlan';
-import { envelopeFromHeaders, isPlausibleAddress } from '../preview/envelope';
-import { createResolver, parseDnsServer } from '../mailAuth/resolver';
-import { verifyMessage } from '../mailAuth/verify';
-import { formatReportMarkdown } from '../mailAuth/format';
-import { DkimSignError, keyAlgorithm, publicKeyRecord, signMessage } from '../mailAuth/sign';
-import { parseHeaderFields, firstField } from '../mailAuth/headers';
 import { readMessageBytes, targetUri } from './emlPreview';
+
+/** Loaded on first use (see lazy/loader.ts). */
+const emlTools = lazyBundle<typeof EmlToolsModule>('emlTools');
+
 
 export const EML_COMMANDS = {
   send: 'smtp.eml.send',
@@ -53,13 +52,13 @@ async function askAddress(prompt: string, value: string | undefined): Promise<st
     prompt,
     value: value ?? '',
     ignoreFocusOut: true,
-    validateInput: (text) => (text === '' || isPlausibleAddress(text.trim()) ? undefined : 'Enter an address such as user@example.com, or nothing for the null reverse-path <>'),
+    validateInput: (text) => (text === '' || emlTools().isPlausibleAddress(text.trim()) ? undefined : 'Enter an address such as user@example.com, or nothing for the null reverse-path <>'),
   });
 }
 
 async function sendEml(uri: vscode.Uri, deps: EmlCommandDeps, output: vscode.OutputChannel): Promise<void> {
   const raw = await readMessageBytes(uri);
-  const envelope = envelopeFromHeaders(raw);
+  const envelope = emlTools().envelopeFromHeaders(raw);
   let mailFrom = envelope.mailFrom;
   if (mailFrom === undefined) {
     mailFrom = await askAddress('Envelope sender (MAIL FROM): the message has no Return-Path, Sender or From address', undefined);
@@ -73,7 +72,7 @@ async function sendEml(uri: vscode.Uri, deps: EmlCommandDeps, output: vscode.Out
       validateInput: (text) => {
         const list = text.split(/[,\s]+/).filter((a) => a !== '');
         if (list.length === 0) return 'Enter at least one recipient';
-        const bad = list.find((a) => !isPlausibleAddress(a));
+        const bad = list.find((a) => !emlTools().isPlausibleAddress(a));
         return bad ? `"${bad}" is not an address` : undefined;
       },
     });
@@ -95,7 +94,7 @@ async function sendEml(uri: vscode.Uri, deps: EmlCommandDeps, output: vscode.Out
       return;
     }
   }
-  const plan = buildSendPlan({
+  const plan = emlTools().buildSendPlan({
     file: uri.fsPath,
     mailFrom,
     recipients,
@@ -141,14 +140,14 @@ async function verifyEml(uri: vscode.Uri, argValue: unknown): Promise<void> {
   const args = verifyArgs(argValue);
   const raw = await readMessageBytes(uri);
   const server = config().get<string>('dns.server', '');
-  if (server !== '' && parseDnsServer(server) === undefined) {
+  if (server !== '' && emlTools().parseDnsServer(server) === undefined) {
     void vscode.window.showErrorMessage(`The DNS server setting "${server}" must be IP[:PORT] or [IPv6]:PORT.`);
     return;
   }
   const report = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: 'Verifying DKIM, SPF, DMARC, ARC and BIMI' }, () =>
-    verifyMessage(raw, { resolver: createResolver({ server: server === '' ? undefined : server }), ip: args.ip, helo: args.helo, mailFrom: args.mailFrom }),
+    emlTools().verifyMessage(raw, { resolver: emlTools().createResolver({ server: server === '' ? undefined : server }), ip: args.ip, helo: args.helo, mailFrom: args.mailFrom }),
   );
-  let markdown = formatReportMarkdown(report, `Authentication of ${uri.path.split('/').pop() ?? 'message'}`);
+  let markdown = emlTools().formatReportMarkdown(report, `Authentication of ${uri.path.split('/').pop() ?? 'message'}`);
   if (report.dnsUnreachable.length > 0) markdown = `> **The DNS server did not answer** (${report.dnsUnreachable[0].code}); the results below are not meaningful.\n\n${markdown}`;
   const doc = await vscode.workspace.openTextDocument({ language: 'markdown', content: markdown });
   await vscode.window.showTextDocument(doc, { viewColumn: vscode.ViewColumn.Beside, preview: true });
@@ -156,7 +155,7 @@ async function verifyEml(uri: vscode.Uri, argValue: unknown): Promise<void> {
 
 /** The From domain, as a default signing domain. */
 function fromDomain(raw: Buffer): string | undefined {
-  const from = firstField(parseHeaderFields(raw), 'from')?.value;
+  const from = emlTools().firstField(emlTools().parseHeaderFields(raw), 'from')?.value;
   return from ? /@([a-z0-9.-]+)/i.exec(from)?.[1]?.toLowerCase() : undefined;
 }
 
@@ -191,7 +190,7 @@ async function chooseKey(secrets: vscode.SecretStorage, domain: string, selector
         ignoreFocusOut: true,
         validateInput: (text) => {
           try {
-            keyAlgorithm(normalisePem(text));
+            emlTools().keyAlgorithm(normalisePem(text));
             return undefined;
           } catch (err) {
             return errorText(err);
@@ -224,9 +223,9 @@ async function signEml(uri: vscode.Uri, secrets: vscode.SecretStorage): Promise<
   if (key === undefined) return;
   let signed: Buffer;
   try {
-    signed = await signMessage(raw, { domain: domain.trim(), selector: selector.trim(), privateKeyPem: key });
+    signed = await emlTools().signMessage(raw, { domain: domain.trim(), selector: selector.trim(), privateKeyPem: key });
   } catch (err) {
-    void vscode.window.showErrorMessage(`DKIM signing failed: ${err instanceof DkimSignError ? err.message : errorText(err)}`);
+    void vscode.window.showErrorMessage(`DKIM signing failed: ${err instanceof emlTools().DkimSignError ? err.message : errorText(err)}`);
     return;
   }
   const name = uri.path.split('/').pop() ?? 'message.eml';
@@ -234,7 +233,7 @@ async function signEml(uri: vscode.Uri, secrets: vscode.SecretStorage): Promise<
   const target = vscode.Uri.joinPath(uri, '..', signedName);
   await vscode.workspace.fs.writeFile(target, signed);
   await vscode.window.showTextDocument(target, { preview: false });
-  const record = publicKeyRecord(key);
+  const record = emlTools().publicKeyRecord(key);
   const copy = 'Copy DNS record';
   const choice = await vscode.window.showInformationMessage(`Signed ${signedName}. Publish the key as TXT at ${selector.trim()}._domainkey.${domain.trim()}.`, copy);
   if (choice === copy) await vscode.env.clipboard.writeText(record);

@@ -5,9 +5,13 @@
  * Remote images stay blocked until the user clicks "Load remote content" for that panel.
  */
 import * as vscode from 'vscode';
+import type * as EmlToolsModule from '../lazy/emlTools';
+import { lazyBundle } from '../lazy/loader';
 import { randomBytes } from 'node:crypto';
-import { buildPreviewModel } from '../preview/model';
-import { renderPreviewHtml } from '../preview/webviewHtml';
+
+/** Loaded on first use (see lazy/loader.ts). */
+const emlTools = lazyBundle<typeof EmlToolsModule>('emlTools');
+
 
 export const EML_PREVIEW_COMMAND = 'smtp.eml.preview';
 export const EML_PREVIEW_VIEW_TYPE = 'smtp.emlPreview';
@@ -91,8 +95,8 @@ export class EmlPreviewManager implements vscode.Disposable {
   private async render(uri: vscode.Uri, state: PanelState): Promise<void> {
     try {
       const raw = await readMessageBytes(uri);
-      const model = await buildPreviewModel(raw, { allowRemote: state.allowRemote });
-      state.panel.webview.html = renderPreviewHtml(model, { cspSource: state.panel.webview.cspSource, nonce: randomBytes(18).toString('base64') });
+      const model = await emlTools().buildPreviewModel(raw, { allowRemote: state.allowRemote });
+      state.panel.webview.html = emlTools().renderPreviewHtml(model, { cspSource: state.panel.webview.cspSource, nonce: randomBytes(18).toString('base64') });
     } catch (err) {
       void vscode.window.showErrorMessage(`Cannot preview ${uri.fsPath}: ${err instanceof Error ? err.message : String(err)}`);
     }

@@ -5,7 +5,9 @@
  * stored, newest first. The text of items and tooltips comes from the pure localInboxModel.ts.
  */
 import * as vscode from 'vscode';
-import { MessageStore, startCaptureServer, type CaptureLogEntry, type CaptureServer, type StoredMessage } from '../localServer';
+import type * as CaptureToolsModule from '../lazy/captureTools';
+import { lazyBundle } from '../lazy/loader';
+import type { CaptureLogEntry, CaptureServer, MessageStore, StoredMessage } from '../localServer';
 import {
   messageDescription,
   messageLabel,
@@ -15,6 +17,10 @@ import {
   statusText,
   type LocalServerSettings,
 } from './localInboxModel';
+
+/** Loaded on first use (see lazy/loader.ts). */
+const captureTools = lazyBundle<typeof CaptureToolsModule>('captureTools');
+
 
 export const LOCAL_INBOX_VIEW_ID = 'smtp.localInbox';
 
@@ -116,7 +122,11 @@ export function registerLocalInbox(context: vscode.ExtensionContext, options: Lo
   const folderOf = (settings: LocalServerSettings): string =>
     resolveInboxFolder(settings.dir, { defaultDir, workspaceFolder: vscode.workspace.workspaceFolders?.[0]?.uri.fsPath });
 
-  let store = new MessageStore(folderOf(options.getSettings()));
+  // The store (and with it the capture bundle) is created when the inbox is first listed or used,
+  // not during activation.
+  let storeDir = folderOf(options.getSettings());
+  let storeInstance: MessageStore | undefined;
+  const store = (): MessageStore => (storeInstance ??= new (captureTools().MessageStore)(storeDir));
   let server: CaptureServer | undefined;
   let starting: Promise<CaptureServer> | undefined;
   let serverSubscription: { dispose(): void } | undefined;
@@ -136,7 +146,7 @@ export function registerLocalInbox(context: vscode.ExtensionContext, options: Lo
     status.show();
   };
 
-  const provider = new InboxTreeProvider(() => store, updateStatus);
+  const provider = new InboxTreeProvider(store, updateStatus);
   disposables.push(provider);
   const view = vscode.window.createTreeView(LOCAL_INBOX_VIEW_ID, { treeDataProvider: provider, canSelectMany: true, showCollapseAll: false });
   disposables.push(view);
@@ -162,7 +172,7 @@ export function registerLocalInbox(context: vscode.ExtensionContext, options: Lo
     watcher.onDidCreate(() => provider.refresh());
     watcher.onDidDelete(() => provider.refresh());
   };
-  watchFolder(store.dir);
+  watchFolder(storeDir);
 
   const start = async (): Promise<CaptureServer> => {
     const settings = options.getSettings();
@@ -172,18 +182,19 @@ export function registerLocalInbox(context: vscode.ExtensionContext, options: Lo
     const common = { host: settings.host, dir, auth: auth.auth, logger: logEntry };
     let started: CaptureServer;
     try {
-      started = await startCaptureServer({ ...common, port: settings.port });
+      started = await captureTools().startCaptureServer({ ...common, port: settings.port });
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE' || settings.port === 0) throw error;
       // Another window (or program) has the port; a free one serves sessions just as well.
-      started = await startCaptureServer({ ...common, port: 0 });
+      started = await captureTools().startCaptureServer({ ...common, port: 0 });
       void vscode.window.showWarningMessage(
         `Port ${settings.port} is in use, so the local capture server listens on ${started.address} instead (setting smtp.localServer.port).`,
       );
     }
     server = started;
-    if (store.dir !== dir) {
-      store = new MessageStore(dir);
+    if (storeDir !== dir) {
+      storeDir = dir;
+      storeInstance = undefined;
       watchFolder(dir);
     }
     serverSubscription = started.onChange(() => provider.refresh());
@@ -237,26 +248,26 @@ export function registerLocalInbox(context: vscode.ExtensionContext, options: Lo
     const chosen = targets(node, nodes);
     for (const message of chosen) {
       if (server) await server.delete(message.id);
-      else await store.delete(message.id);
+      else await store().delete(message.id);
     }
     provider.refresh();
   });
   register(LOCAL_INBOX_COMMANDS.clear, async () => {
-    const count = (await store.list()).length;
+    const count = (await store().list()).length;
     if (count === 0) return;
     const answer = await vscode.window.showWarningMessage(
       `Delete all ${count} message${count === 1 ? '' : 's'} in the Local Inbox?`,
-      { modal: true, detail: store.dir },
+      { modal: true, detail: storeDir },
       'Delete All',
     );
     if (answer !== 'Delete All') return;
     if (server) await server.clear();
-    else await store.clear();
+    else await store().clear();
     provider.refresh();
   });
   register(LOCAL_INBOX_COMMANDS.reveal, async (node, nodes) => {
     const [message] = targets(node, nodes);
-    await vscode.commands.executeCommand('revealFileInOS', vscode.Uri.file(message ? message.path : store.dir));
+    await vscode.commands.executeCommand('revealFileInOS', vscode.Uri.file(message ? message.path : storeDir));
   });
   register(LOCAL_INBOX_COMMANDS.copyPath, async (node, nodes) => {
     const chosen = targets(node, nodes);
@@ -279,8 +290,9 @@ export function registerLocalInbox(context: vscode.ExtensionContext, options: Lo
       if (!event.affectsConfiguration('smtp.localServer')) return;
       const dir = folderOf(options.getSettings());
       if (!server) {
-        if (dir !== store.dir) {
-          store = new MessageStore(dir);
+        if (dir !== storeDir) {
+          storeDir = dir;
+          storeInstance = undefined;
           watchFolder(dir);
           provider.refresh();
         }

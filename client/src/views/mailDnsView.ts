@@ -7,20 +7,14 @@
  * STARTTLS probe is unavailable. Even in a trusted one, the probe asks before it connects.
  */
 import * as vscode from 'vscode';
-import {
-  createNodeHttpsFetcher,
-  createNodeResolver,
-  createEngineStartTlsProber,
-  type DomainReport,
-  type HttpsFetcher,
-  normalizeDomain,
-  type RawResolver,
-  renderMarkdown,
-  reportToJson,
-  runReport,
-  type StartTlsProber,
-} from '../dns/index';
+import type * as DnsToolsModule from '../lazy/dnsTools';
+import { lazyBundle } from '../lazy/loader';
+import type { DomainReport, HttpsFetcher, RawResolver, StartTlsProber } from '../dns/index';
 import { buildDomainNode, type DomainState, type MailDnsNode, type NodeIcon, parseSelectorInput, rememberRecent } from './mailDnsTree';
+
+/** Loaded on first use (see lazy/loader.ts). */
+const dnsTools = lazyBundle<typeof DnsToolsModule>('dnsTools');
+
 
 export const MAIL_DNS_VIEW_ID = 'smtp.mailDns';
 
@@ -114,7 +108,7 @@ export function registerMailDns(context: vscode.ExtensionContext, options: MailD
     // `smtp.dns.server` is shared with MX lookups and verification; it is a restricted setting, so an
     // untrusted workspace cannot point it anywhere.
     const server = vscode.workspace.getConfiguration('smtp.dns').get<string>('server')?.trim();
-    return createNodeResolver({ server: server ? server : undefined });
+    return dnsTools().createNodeResolver({ server: server ? server : undefined });
   };
 
   /** The extra CAs of `smtp.tls.caFile`, for the MTA-STS fetch and the STARTTLS probe (trusted only). */
@@ -143,10 +137,10 @@ export function registerMailDns(context: vscode.ExtensionContext, options: MailD
       const report = await vscode.window.withProgress(
         { location: { viewId: MAIL_DNS_VIEW_ID }, title: `Checking ${domain}` },
         () =>
-          runReport(domain, {
+          dnsTools().runReport(domain, {
             resolver: resolver(),
-            fetcher: trusted ? (options.fetcher ?? createNodeHttpsFetcher({ extraCa: ca })) : undefined,
-            prober: trusted && probe ? (options.prober ?? createEngineStartTlsProber({ extraCa: ca })) : undefined,
+            fetcher: trusted ? (options.fetcher ?? dnsTools().createNodeHttpsFetcher({ extraCa: ca })) : undefined,
+            prober: trusted && probe ? (options.prober ?? dnsTools().createEngineStartTlsProber({ extraCa: ca })) : undefined,
             selectors: s.selectors,
           }),
       );
@@ -198,7 +192,7 @@ export function registerMailDns(context: vscode.ExtensionContext, options: MailD
       });
     }
     if (!input) return;
-    const n = normalizeDomain(input);
+    const n = dnsTools().normalizeDomain(input);
     if ('error' in n) {
       void vscode.window.showErrorMessage(`Mail DNS: ${n.error}.`);
       return;
@@ -283,7 +277,7 @@ export function registerMailDns(context: vscode.ExtensionContext, options: MailD
     }
     const format = await vscode.window.showQuickPick(['Markdown', 'JSON'], { title: 'Export the mail DNS report as' });
     if (!format) return;
-    const content = format === 'Markdown' ? renderMarkdown(reports) : `${JSON.stringify(reports.map(reportToJson), null, 2)}\n`;
+    const content = format === 'Markdown' ? dnsTools().renderMarkdown(reports) : `${JSON.stringify(reports.map((r) => dnsTools().reportToJson(r)), null, 2)}\n`;
     const ext = format === 'Markdown' ? 'md' : 'json';
     const folder = vscode.workspace.workspaceFolders?.[0]?.uri;
     const name = `mail-dns-${reports.length === 1 ? reports[0].domain : 'report'}.${ext}`;

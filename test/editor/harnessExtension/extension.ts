@@ -8,6 +8,7 @@
 import * as http from 'node:http';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { isAbsolute, join } from 'node:path';
 import * as vscode from 'vscode';
 import { runSuite } from '../suite/index';
@@ -100,7 +101,18 @@ async function handle(request: HarnessRequest, ioDir: string): Promise<unknown> 
       const extension = vscode.extensions.getExtension(request.id ?? '');
       if (extension === undefined) return { installed: false, active: false };
       if (request.args?.[0] === 'activate') await extension.activate();
-      return { installed: true, active: extension.isActive, version: String(extension.packageJSON.version ?? '') };
+      return { installed: true, active: extension.isActive, version: String(extension.packageJSON.version ?? ''), path: extension.extensionPath };
+    }
+    case 'requireTimed': {
+      // A bare require of a module in this extension host (bench/activation's reference): the
+      // module is evaluated afresh and nothing is activated.
+      if (request.path === undefined) throw new Error('requireTimed: missing "path"');
+      const load = createRequire(__filename);
+      const id = load.resolve(request.path);
+      delete load.cache[id];
+      const started = performance.now();
+      load(id);
+      return { ms: performance.now() - started };
     }
     case 'openFile': {
       if (request.path === undefined) throw new Error('openFile: missing "path"');

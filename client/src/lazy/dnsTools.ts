@@ -1,0 +1,2 @@
+/** The feature bundle of the Mail DNS view: the checks, their resolver, fetcher and prober. */
+export { createNodeHttpsFetcher, createNodeResolver, createEngineStartTlsProber, normalizeDomain, renderMarkdown, reportToJson, runReport } from '../dns/index';
