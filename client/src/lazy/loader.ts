@@ -5,7 +5,7 @@
  * (dist/emlTools.js, dist/dnsTools.js, dist/captureTools.js). Types come from the modules themselves.
  */
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 
 export type LazyBundleName = 'emlTools' | 'dnsTools' | 'captureTools' | 'languageClientTools';
 
@@ -13,7 +13,7 @@ function locate(name: LazyBundleName): string {
   const beside = join(__dirname, `${name}.js`);
   if (existsSync(beside)) return beside;
   // Tests are bundled elsewhere; they find the feature bundles in the build's dist folder.
-  return join(process.env.SMTPWB_DIST ?? join(process.cwd(), 'dist'), `${name}.js`);
+  return resolve(process.env.SMTPWB_DIST ?? 'dist', `${name}.js`);
 }
 
 export function lazyBundle<T>(name: LazyBundleName): () => T {
