@@ -1,6 +1,6 @@
 /** The feature bundle of the .eml commands: authentication (mailauth), signing, preview and sending. */
 export { buildSendPlan } from '../preview/sendPlan';
-export { envelopeFromHeaders, isPlausibleAddress } from '../preview/envelope';
+export { envelopeFromHeaders, isPlausibleAddress, withoutBcc } from '../preview/envelope';
 export { createResolver, parseDnsServer } from '../mailAuth/resolver';
 export { verifyMessage } from '../mailAuth/verify';
 export { formatReportMarkdown } from '../mailAuth/format';

@@ -70,3 +70,30 @@ export function envelopeFromHeaders(raw: Buffer): DerivedEnvelope {
 export function isPlausibleAddress(text: string): boolean {
   return /^[^\s<>@]+@[^\s<>@]+$/.test(text);
 }
+
+/**
+ * Removes the Bcc field from a message before it is sent (RFC 5322 §3.6.3: the Bcc field's
+ * recipients get the message through the envelope, and the field must not reveal them to the
+ * others). Folded continuation lines go with it; every other byte stays as it was.
+ */
+export function withoutBcc(raw: Buffer): Buffer {
+  const text = raw.toString('latin1');
+  // The header section with the line break of its last field; the blank line starts the rest.
+  const end = /\r?\n(\r?\n)/.exec(text);
+  const headerEnd = end ? end.index + end[0].length - end[1].length : text.length;
+  const lines = text.slice(0, headerEnd).split(/(?<=\n)/);
+  const kept: string[] = [];
+  let dropping = false;
+  let removed = false;
+  for (const line of lines) {
+    if (/^[ \t]/.test(line)) {
+      if (!dropping) kept.push(line);
+      continue;
+    }
+    dropping = /^bcc[ \t]*:/i.test(line);
+    if (dropping) removed = true;
+    else kept.push(line);
+  }
+  if (!removed) return raw;
+  return Buffer.from(kept.join('') + text.slice(headerEnd), 'latin1');
+}

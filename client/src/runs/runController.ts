@@ -160,7 +160,8 @@ export class RunController implements vscode.Disposable {
           token.onCancellationRequested(() => source.cancel());
           for (const [n, index] of indexes.entries()) {
             if (source.token.isCancellationRequested) break;
-            progress.report({ message: sessions[index]?.title ?? `session ${index + 1}`, increment: n === 0 ? 0 : 100 / indexes.length });
+            // The title already names a single session; several get a counter.
+            if (indexes.length > 1) progress.report({ message: `${n + 1} of ${indexes.length}: ${sessions[index]?.title ?? `session ${index + 1}`}`, increment: n === 0 ? 0 : 100 / indexes.length });
             hooks.onSessionStart?.(index);
             const outcome = await this.runOne(uri, text, index, record, source.token, hooks);
             allSecrets.push(...outcome.secrets);

@@ -112,8 +112,8 @@ async function sendEml(uri: vscode.Uri, deps: EmlCommandDeps, output: vscode.Out
       return runSession(plan, {
         signal: abort.signal,
         localTarget,
-        // The file is read through the editor so unsaved changes are sent too.
-        readFile: async () => raw,
+        // The file is read through the editor so unsaved changes are sent too, without its Bcc field.
+        readFile: async () => emlTools().withoutBcc(raw),
         onEvent: (e) => output.appendLine(`${e.dir === 'client' ? 'C:' : e.dir === 'server' ? 'S:' : `[${e.dir}]`} ${e.text}`),
         keepTranscript: false,
       });
