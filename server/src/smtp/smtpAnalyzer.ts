@@ -273,7 +273,6 @@ interface SessionState {
   /** The MAIL command of the current transaction, if one is open. */
   mail?: CommandNode;
   recipients: number;
-  usedBdat: boolean;
   quit: boolean;
   /** After RAW, the linter no longer knows the session's state. */
   raw: boolean;
@@ -295,7 +294,6 @@ function checkSessionRules(session: SessionNode, scope: Scope, problems: Problem
     needGreetingAfterTls: false,
     authenticated: false,
     recipients: 0,
-    usedBdat: false,
     quit: false,
     raw: false,
   };
@@ -555,7 +553,6 @@ function checkCommand(item: CommandNode, state: SessionState, scope: Scope, ok: 
       if (ok) {
         state.mail = item;
         state.recipients = 0;
-        state.usedBdat = false;
       }
       break;
     case 'RCPT':
@@ -746,11 +743,9 @@ function checkMessage(item: MessageNode, state: SessionState, step: PairedStep, 
     if (!state.mail) problems.push(problem('smtp-order-data-before-rcpt', verb, `${name} before MAIL and RCPT: there is no transaction (RFC 5321 §4.1.4)`));
     else if (state.recipients === 0) problems.push(problem('smtp-order-data-before-rcpt', verb, `${name} before a successful RCPT: the server answers 554 (RFC 5321 §4.1.1.4)`));
   }
-  if (item.kind === 'data' && state.usedBdat) problems.push(problem('smtp-order-bdat-after-data', verb, 'DATA after BDAT in the same transaction is refused (RFC 3030 §2)'));
-  if (item.kind === 'bdat') state.usedBdat = true;
+  // BDAT here always ends with LAST (RFC 3030 §2), so DATA and BDAT never share a transaction.
   state.mail = undefined;
   state.recipients = 0;
-  state.usedBdat = false;
 }
 
 /** Checks an inline body: leading dots, line lengths, 8-bit data (RFC 5321 §4.5.2, §4.5.3.1.6; RFC 6152, 6532). */
