@@ -36,5 +36,7 @@ export async function startLanguageClient(context: vscode.ExtensionContext, sett
 }
 
 export function sendSettings(client: LanguageClient, settings: ServerSettings): void {
-  void client.sendNotification(SettingsNotification, settings);
+  // By method name: the message types live in this bundle, the client library in its own (lazy) one,
+  // and vscode-jsonrpc checks a type's parameter structure by identity.
+  void client.sendNotification(SettingsNotification.method, settings);
 }

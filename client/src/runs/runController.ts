@@ -8,7 +8,9 @@ import { readFile } from 'node:fs/promises';
 import { dirname, basename } from 'node:path';
 import * as vscode from 'vscode';
 import type { LanguageClient } from 'vscode-languageclient/node';
-import { SessionPlanRequest, SessionsRequest, type SessionSummary } from '../../../common/protocol';
+// Requests go by method name (typed through the generics): the client library is a separate bundle
+// whose vscode-jsonrpc would not recognise this bundle's RequestType objects.
+import { SessionPlanRequest, SessionsRequest, type SessionPlanResult, type SessionsResult, type SessionSummary } from '../../../common/protocol';
 import type { SessionPlan, Timeouts, TlsVersionName } from '../../../common/sessionPlan';
 import { maskSecrets, resolvePlan } from '../../../common/variables';
 import { runSession } from '../engine';
@@ -71,7 +73,7 @@ export class RunController implements vscode.Disposable {
   }
 
   async sessions(uri: vscode.Uri, text?: string): Promise<SessionSummary[]> {
-    const result = await this.deps.client.sendRequest(SessionsRequest, { uri: uri.toString(), ...(text !== undefined ? { text } : {}) });
+    const result = await this.deps.client.sendRequest<SessionsResult>(SessionsRequest.method, { uri: uri.toString(), ...(text !== undefined ? { text } : {}) });
     return result.sessions;
   }
 
@@ -196,7 +198,7 @@ export class RunController implements vscode.Disposable {
     token: vscode.CancellationToken,
     hooks: RunHooks,
   ): Promise<{ result?: SessionResult; error?: string; secrets: string[] }> {
-    const answer = await this.deps.client.sendRequest(SessionPlanRequest, { uri: uri.toString(), index, ...(text !== undefined ? { text } : {}) });
+    const answer = await this.deps.client.sendRequest<SessionPlanResult>(SessionPlanRequest.method, { uri: uri.toString(), index, ...(text !== undefined ? { text } : {}) });
     if (!answer.plan || answer.errors.length > 0) {
       const list = answer.errors.slice(0, 5).map((e) => `line ${e.line + 1}: ${e.message}`).join('; ');
       return { error: `The session has errors and was not run: ${list || 'no plan'}`, secrets: [] };
