@@ -211,6 +211,18 @@ describe('SMTP Workbench in a real editor (code-server + Chromium)', { skip, con
     });
   });
 
+  test('(h) an .eml message opens as Email Message, and Preview Message shows it in a webview', { timeout: 90_000 }, async () => {
+    await flow(running(), 'h-eml-preview', async (wb) => {
+      await wb.openFileFromExplorer('sample.eml');
+      await wb.waitForLanguageMode(UI.emlLanguageMode, 15_000);
+      await wb.waitForEditorText('Subject: A sample message');
+      // The preview comes from the feature bundle loaded on first use (client/src/lazy/emlTools).
+      const harness = await wb.harness();
+      await harness.executeCommand('smtp.eml.preview', { $uri: 'sample.eml' });
+      await wb.waitForWebviewText('A sample message for the in-editor tests.', 20_000);
+    });
+  });
+
   test('(f) the Test Explorer shows the session and its result', { timeout: 90_000 }, async () => {
     await flow(running(), 'f-test-explorer', async (wb) => {
       const harness = await wb.harness();
