@@ -14,6 +14,7 @@ import * as net from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { startExim, EximPeer } from '../peers/exim';
+import { startKnot, type KnotPeer } from '../peers/knot';
 import { freePort } from '../peers/ports';
 import { CodeServer, readHarnessFile, startCodeServer } from './codeServer';
 import { editorUnavailableReason } from './paths';
@@ -290,6 +291,36 @@ describe('SMTP Workbench in a real editor (code-server + Chromium)', { skip, con
     } finally {
       await untrusted?.stop();
       await sentinel.close();
+    }
+  });
+
+  test('(i) the Mail DNS sidebar checks a domain served by Knot and lists its checks', { timeout: 120_000 }, async () => {
+    // A small zone with the records of a well-configured domain; the sidebar asks Knot directly.
+    const zone = [
+      '@ 300 IN MX 10 mail.dns-editor.test.',
+      'mail 300 IN A 127.0.0.1',
+      '@ 300 IN TXT "v=spf1 mx -all"',
+      '_dmarc 300 IN TXT "v=DMARC1; p=reject; rua=mailto:dmarc@dns-editor.test"',
+    ].join('\n');
+    let knot: KnotPeer | undefined;
+    let server: CodeServer | undefined;
+    try {
+      knot = await startKnot({ zones: { 'dns-editor.test': zone } });
+      const dnsServer = knot.address;
+      const base = editorSettings(await freePort());
+      server = await startCodeServer({ folder: 'basic', settings: (paths) => ({ ...base(paths), 'smtp.dns.server': dnsServer }) });
+      await flow(server, 'i-mail-dns', async (wb) => {
+        const harness = await wb.harness();
+        await harness.extension('smtp-workbench.smtp-workbench', true);
+        await harness.executeCommand('smtp.mailDns.checkDomain', 'dns-editor.test');
+        await wb.focusView('smtp.mailDns');
+        await wb.waitForTreeRow('Mail DNS', /dns-editor\.test/, 30_000);
+        await wb.waitForTreeRow('Mail DNS', /SPF/, 30_000);
+        await wb.waitForTreeRow('Mail DNS', /DMARC/, 30_000);
+      });
+    } finally {
+      await server?.stop();
+      await knot?.stop();
     }
   });
 
