@@ -37,12 +37,35 @@ export interface ParseResult {
   problems: Problem[];
 }
 
-/** One physical line of the document. */
-export interface SourceLine {
-  start: number;
-  /** The end of the line's text, before its line break. */
-  end: number;
-  text: string;
+/** One physical line of the document. Its text is cut from the document only when asked for. */
+export class SourceLine {
+  constructor(
+    private readonly source: string,
+    /** The offset of the line's first character. */
+    readonly start: number,
+    /** The end of the line's text, before its line break. */
+    readonly end: number,
+  ) {}
+
+  get text(): string {
+    return this.source.slice(this.start, this.end);
+  }
+
+  /** True when the line, after leading blanks, starts with `###`: a session separator. */
+  isSeparator(): boolean {
+    let i = this.start;
+    while (i < this.end && (this.source.charCodeAt(i) === 32 || this.source.charCodeAt(i) === 9)) i++;
+    return this.end - i >= 3 && this.source.startsWith('###', i);
+  }
+
+  /** True when the line holds only blanks. */
+  isBlank(): boolean {
+    for (let i = this.start; i < this.end; i++) {
+      const c = this.source.charCodeAt(i);
+      if (c !== 32 && c !== 9 && c !== 12 && c !== 11) return false;
+    }
+    return true;
+  }
 }
 
 /**
@@ -56,19 +79,18 @@ export function splitLines(text: string): SourceLine[] {
   for (let i = 0; i < length; i++) {
     const c = text.charCodeAt(i);
     if (c === 10 || c === 13) {
-      lines.push({ start, end: i, text: text.slice(start, i) });
+      lines.push(new SourceLine(text, start, i));
       if (c === 13 && text.charCodeAt(i + 1) === 10) i++;
       start = i + 1;
     }
   }
-  lines.push({ start, end: length, text: text.slice(start) });
+  lines.push(new SourceLine(text, start, length));
   return lines;
 }
 
 /** Words that are directives of the language rather than SMTP verbs. */
 const DIRECTIVES = new Set(['CONNECT', 'TLS', 'AUTH', 'EXPECT', 'RAW']);
 
-const SEPARATOR = /^\s*###/;
 
 /** Parses a whole document. */
 /**
@@ -122,16 +144,17 @@ export class ParseCache {
  * trees. Objects shared between trees (a problem's range that is also a node's) move once.
  */
 function shiftInPlace(roots: unknown[], offsetDelta: number, lineDelta: number): void {
-  const seen = new Set<object>();
-  const visit = (value: unknown): void => {
-    if (value === null || typeof value !== 'object' || seen.has(value)) return;
-    seen.add(value);
+  // Each shift stamps the objects it moved, so an object reached twice moves once (cheaper than a Set).
+  const stamp = ++shiftGeneration;
+  const visit = (value: object): void => {
+    const record = value as Record<string | symbol, unknown>;
+    if (record[SHIFTED] === stamp) return;
+    record[SHIFTED] = stamp;
     if (Array.isArray(value)) {
-      for (const element of value) if (element !== null && typeof element === 'object') visit(element);
+      for (const element of value) if (element !== null && typeof element === 'object') visit(element as object);
       return;
     }
     if (value instanceof Set || value instanceof Map) return;
-    const record = value as Record<string, unknown>;
     if (typeof record.start === 'number' && typeof record.end === 'number') {
       record.start += offsetDelta;
       record.end += offsetDelta;
@@ -145,8 +168,11 @@ function shiftInPlace(roots: unknown[], offsetDelta: number, lineDelta: number):
       if (child !== null && typeof child === 'object') visit(child);
     }
   };
-  for (const root of roots) visit(root);
+  for (const root of roots) if (root !== null && typeof root === 'object') visit(root);
 }
+
+const SHIFTED = Symbol('shifted');
+let shiftGeneration = 0;
 
 /** The cache entry of each session parsed with a cache, for its analysis. */
 export const sessionEntries = new WeakMap<SessionNode, ChunkEntry>();
@@ -163,12 +189,12 @@ export function parseSmtp(text: string, cache?: ParseCache): ParseResult {
   let chunkStart = 0;
   const chunks: Array<{ from: number; to: number; separator: boolean }> = [];
   for (let i = 0; i < lines.length; i++) {
-    if (SEPARATOR.test(lines[i].text)) {
-      chunks.push({ from: chunkStart, to: i, separator: chunkStart !== 0 || SEPARATOR.test(lines[0].text) });
+    if (lines[i].isSeparator()) {
+      chunks.push({ from: chunkStart, to: i, separator: chunkStart !== 0 || lines[0].isSeparator() });
       chunkStart = i;
     }
   }
-  chunks.push({ from: chunkStart, to: lines.length, separator: SEPARATOR.test(lines[chunkStart]?.text ?? '') });
+  chunks.push({ from: chunkStart, to: lines.length, separator: lines[chunkStart]?.isSeparator() ?? false });
 
   for (const chunk of chunks) {
     if (chunk.from === chunk.to) continue;
@@ -249,7 +275,7 @@ export function parseSmtp(text: string, cache?: ParseCache): ParseResult {
 }
 
 function lastNonBlankLine(lines: SourceLine[], from: number, to: number): number {
-  for (let i = to - 1; i >= from; i--) if (lines[i].text.trim() !== '') return i;
+  for (let i = to - 1; i >= from; i--) if (!lines[i].isBlank()) return i;
   return from;
 }
 
