@@ -24,6 +24,7 @@ async function main(): Promise<void> {
   const text = generateLargeMessage();
   const bytes = Buffer.byteLength(text, 'utf8');
   const opens: number[] = [];
+  const afterHandOver: number[] = [];
   const peaks: number[] = [];
   const baselines: number[] = [];
   let diagnostics = 0;
@@ -35,8 +36,12 @@ async function main(): Promise<void> {
     const uri = `file:///tmp/bench-${r}.eml`;
     const sent = performance.now();
     await client.connection.sendNotification('textDocument/didOpen', { textDocument: { uri, languageId: 'eml', version: 1, text } });
+    // The client has serialised the 10 MB message and handed it to the pipe: what follows is the
+    // transfer, the server's parse of the JSON-RPC message, the lint, and the reply.
+    const handedOver = performance.now();
     const published = await client.nextDiagnostics(uri, 1);
     opens.push(published.receivedAt - sent);
+    afterHandOver.push(published.receivedAt - handedOver);
     peaks.push(procStatus(pid, 'VmHWM'));
     diagnostics = published.diagnostics.length;
     await client.stop();
@@ -54,7 +59,9 @@ async function main(): Promise<void> {
   const peak = median(peaks);
   const baseline = median(baselines);
   console.log(`eml-lsp: ${(bytes / MiB).toFixed(1)} MiB message over stdio, ${runs} fresh servers, ${diagnostics} diagnostics`);
-  console.log(`  didOpen → publishDiagnostics: median ${open.toFixed(1)} ms (runs: ${opens.map((x) => x.toFixed(0)).join(', ')}) — goal ≤ 100 ms: ${open <= 100 ? 'met' : 'NOT met'}`);
+  const server = median(afterHandOver);
+  console.log(`  didOpen → publishDiagnostics: median ${open.toFixed(1)} ms end to end, including the client's own JSON serialisation (runs: ${opens.map((x) => x.toFixed(0)).join(', ')}) — goal ≤ 100 ms: ${open <= 100 ? 'met' : 'NOT met'}`);
+  console.log(`    from the client's hand-over to the pipe: median ${server.toFixed(1)} ms (transfer, the server's JSON-RPC parse, the lint, the reply) — ${server <= 100 ? 'within' : 'over'} 100 ms`);
   console.log(`  reference, a plain line scan of the same text: ${scan.toFixed(1)} ms; ratio ${(open / scan).toFixed(1)}×`);
   console.log(`  server peak RSS ${(peak / MiB).toFixed(1)} MiB = ${(peak / bytes).toFixed(1)}× the file; above the idle server (${(baseline / MiB).toFixed(1)} MiB): ${((peak - baseline) / MiB).toFixed(1)} MiB = ${((peak - baseline) / bytes).toFixed(1)}× — goal ≤ 5×: ${(peak - baseline) / bytes <= 5 ? 'met' : 'NOT met'} (above idle)`);
 }
