@@ -6,9 +6,9 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { startExim, type EximPeer } from '../peers/exim';
 import { runCommand } from '../../client/src/cli/runCommand';
+import { captureCli, type CapturedRun } from '../support/cliCapture';
 import { politeSmtp, rawServer, type RawServer } from './rawServer';
 
 let exim: EximPeer;
@@ -27,23 +27,8 @@ after(async () => {
 
 const SECRET = 'pass';
 
-async function run(args: string[], env: Record<string, string> = {}): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const sink = (append: (s: string) => void): Writable =>
-    new Writable({
-      write(chunk: Buffer | string, _enc, cb) {
-        append(chunk.toString());
-        cb();
-      },
-    });
-  const code = await runCommand(args, {
-    stdout: sink((s) => (out += s)),
-    stderr: sink((s) => (err += s)),
-    env: { SMTPWB_SECRET_SMTP_PASSWORD: SECRET, ...env },
-    cwd: dir,
-  });
-  return { code, out, err };
+function run(args: string[], env: Record<string, string> = {}): Promise<CapturedRun> {
+  return captureCli(runCommand, args, { env: { SMTPWB_SECRET_SMTP_PASSWORD: SECRET, ...env }, cwd: dir });
 }
 
 function script(name: string, text: string): string {

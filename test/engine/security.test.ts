@@ -3,10 +3,10 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { startExim, type EximPeer } from '../peers/exim';
 import { repoRoot } from '../peers/require';
 import { runCommand } from '../../client/src/cli/runCommand';
+import { captureCli } from '../support/cliCapture';
 import { politeSmtp, rawServer, type RawServer } from './rawServer';
 
 let exim: EximPeer;
@@ -28,18 +28,9 @@ interface Verdicts {
 }
 
 async function probe(example: string, vars: Record<string, string>): Promise<Verdicts> {
-  let out = '';
-  let err = '';
-  const sink = (append: (s: string) => void): Writable =>
-    new Writable({
-      write(chunk: Buffer | string, _enc, cb) {
-        append(chunk.toString());
-        cb();
-      },
-    });
   const file = join(repoRoot(), 'examples', 'security', example);
   const args = [file, '--all', '--json', '--timeout', '5', ...Object.entries(vars).flatMap(([k, v]) => ['--var', `${k}=${v}`])];
-  const code = await runCommand(args, { stdout: sink((s) => (out += s)), stderr: sink((s) => (err += s)), env: {}, cwd: repoRoot() });
+  const { code, out, err } = await captureCli(runCommand, args, { env: {}, cwd: repoRoot() });
   if (code === 2) throw new Error(`${example}: ${err}`);
   const json = JSON.parse(out) as { sessions: Array<{ name: string; ok: boolean; failure?: { kind: string; message: string } }> };
   return { code, sessions: Object.fromEntries(json.sessions.map((s) => [s.name, { ok: s.ok, failure: s.failure }])), raw: out };

@@ -29,7 +29,7 @@ import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { serverCert, testCa } from './certs';
 import { freePort, ipv6LoopbackAvailable, waitForTcp } from './ports';
-import { logTail, makeTempDir, removeTempDir, spawnPeer, PeerProcess } from './process';
+import { logTail, makeTempDir, removeTempDir, spawnPeer, PeerProcess, startWithRetries } from './process';
 import { requireBinary } from './require';
 
 /** Options for startExim(). */
@@ -397,14 +397,5 @@ async function tryStart(options: EximOptions): Promise<EximPeer> {
  * process took one of them in the meantime.
  */
 export async function startExim(options: EximOptions = {}): Promise<EximPeer> {
-  let lastError: unknown;
-  for (let attempt = 0; attempt < 3; attempt++) {
-    try {
-      return await tryStart(options);
-    } catch (error) {
-      lastError = error;
-      if (!/in use|exited/i.test(String(error))) break;
-    }
-  }
-  throw lastError;
+  return startWithRetries(() => tryStart(options));
 }

@@ -16,7 +16,7 @@ import { writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { freePort, ipv6LoopbackAvailable } from './ports';
-import { logTail, makeTempDir, removeTempDir, spawnPeer, PeerProcess } from './process';
+import { logTail, makeTempDir, removeTempDir, spawnPeer, PeerProcess, startWithRetries } from './process';
 import { requireBinary } from './require';
 
 const run = promisify(execFile);
@@ -230,14 +230,5 @@ async function tryStart(options: KnotOptions): Promise<KnotPeer> {
  * a free port (UDP and TCP) on 127.0.0.1 (and [::1]), and resolves once every zone is served.
  */
 export async function startKnot(options: KnotOptions): Promise<KnotPeer> {
-  let lastError: unknown;
-  for (let attempt = 0; attempt < 3; attempt++) {
-    try {
-      return await tryStart(options);
-    } catch (error) {
-      lastError = error;
-      if (!/in use|exited/i.test(String(error))) break;
-    }
-  }
-  throw lastError;
+  return startWithRetries(() => tryStart(options));
 }

@@ -212,3 +212,20 @@ export function logTail(path: string, maxChars = 2000): string {
     return '';
   }
 }
+
+/**
+ * Starts a peer, trying again (up to three times) when a port it picked was taken by another
+ * process in the meantime, or the peer exited at once: tests start peers in parallel processes.
+ */
+export async function startWithRetries<T>(start: () => Promise<T>): Promise<T> {
+  let lastError: unknown;
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      return await start();
+    } catch (error) {
+      lastError = error;
+      if (!/in use|exited/i.test(String(error))) break;
+    }
+  }
+  throw lastError;
+}
