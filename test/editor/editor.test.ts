@@ -234,6 +234,32 @@ describe('SMTP Workbench in a real editor (code-server + Chromium)', { skip, con
     });
   });
 
+  test('(j) SMTP History keeps the run and reopens its transcript; the walkthrough opens its example', { timeout: 90_000 }, async () => {
+    await flow(running(), 'j-history-walkthrough', async (wb) => {
+      await wb.openFileFromExplorer('hello.smtp');
+      await wb.waitForEditorText('EHLO client.example.test');
+      await wb.clickCodeLens(UI.runLens, 20_000);
+      await wb.waitForWebviewText(/\b250\b/, 20_000);
+      // Close the live transcript, then open the run again from the history.
+      const harness = await wb.harness();
+      await harness.executeCommand('workbench.action.closeAllEditors');
+      await wb.focusView('smtp.history');
+      for (let attempt = 1; ; attempt++) {
+        const row = await wb.waitForTreeRow('SMTP History', UI.helloSession, 20_000);
+        await row.click();
+        const shown = await wb.waitForWebviewText(/Passed/, 5_000).then(() => true, () => false);
+        if (shown) break;
+        if (attempt === 3) {
+          await wb.waitForWebviewText(/Passed/, 10_000);
+          break;
+        }
+      }
+      await harness.executeCommand('smtp.walkthrough.openExample');
+      await wb.waitForEditorText('### Hello, local inbox');
+      await wb.waitForCodeLens(UI.runLens, 20_000);
+    });
+  });
+
   test('(f) the Test Explorer shows the session and its result', { timeout: 90_000 }, async () => {
     await flow(running(), 'f-test-explorer', async (wb) => {
       const harness = await wb.harness();
