@@ -54,6 +54,8 @@ export const SessionPlanRequest = new RequestType<SessionPlanParams, SessionPlan
 /** Settings the server needs from the client: the names the selected environment defines. */
 export interface ServerSettings {
   externalVariables: string[];
+  /** The selected environment's values, for hovers (settings are not secret; names that look secret are masked). */
+  environment?: Record<string, string>;
 }
 
 export const SETTINGS_SECTION = 'smtp';

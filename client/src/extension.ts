@@ -33,10 +33,10 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   const environments = new EnvironmentState(context);
   context.subscriptions.push(environments);
   const serverStart = performance.now();
-  const client = await startLanguageClient(context, () => ({ externalVariables: environments.names() }));
+  const client = await startLanguageClient(context, () => ({ externalVariables: environments.names(), environment: environments.values() }));
   const serverMs = performance.now() - serverStart;
   phase('environment+languageServer');
-  context.subscriptions.push(environments.onDidChange(() => sendSettings(client, { externalVariables: environments.names() })));
+  context.subscriptions.push(environments.onDidChange(() => sendSettings(client, { externalVariables: environments.names(), environment: environments.values() })));
 
   const state = context.workspaceState;
   const history = new HistoryStore({ get: (key) => state.get(key), update: async (key, value) => state.update(key, value) }, { size: historySizeSetting });

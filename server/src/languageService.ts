@@ -83,9 +83,11 @@ export function lintEmbeddedMessage(body: string): Problem[] {
 export class LanguageService {
   private readonly cache = new Map<string, CacheEntry>();
   private externalVariables: ReadonlySet<string> = new Set();
+  private environment: Record<string, string> = {};
 
-  setExternalVariables(names: string[]): void {
+  setExternalVariables(names: string[], environment: Record<string, string> = {}): void {
     this.externalVariables = new Set(names);
+    this.environment = environment;
     this.cache.clear();
   }
 
@@ -116,7 +118,7 @@ export class LanguageService {
 
   hover(document: TextDocument, offset: number): { markdown: string; range: OffsetRange } | undefined {
     const entry = this.entry(document);
-    if (entry.smtp) return smtpHover(entry.smtp, offset, { processEnv: process.env }) ?? undefined;
+    if (entry.smtp) return smtpHover(entry.smtp, offset, { processEnv: process.env, environment: this.environment }) ?? undefined;
     return emlHover(document.getText(), offset) ?? undefined;
   }
 

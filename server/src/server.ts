@@ -30,7 +30,7 @@ export function startServer(connection: Connection): void {
 
   connection.onInitialize((params): InitializeResult => {
     const options = params.initializationOptions as Partial<ServerSettings> | undefined;
-    if (options?.externalVariables) service.setExternalVariables(options.externalVariables);
+    if (options?.externalVariables) service.setExternalVariables(options.externalVariables, options.environment);
     return {
       capabilities: {
         textDocumentSync: TextDocumentSyncKind.Incremental,
@@ -56,7 +56,7 @@ export function startServer(connection: Connection): void {
   });
 
   connection.onNotification(SettingsNotification, (settings) => {
-    service.setExternalVariables(settings.externalVariables);
+    service.setExternalVariables(settings.externalVariables, settings.environment);
     for (const document of documents.all()) validate(document);
   });
 

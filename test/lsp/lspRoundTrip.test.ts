@@ -101,3 +101,17 @@ test('the custom request gives the session plan under a line', async () => {
   assert.deepEqual(sessions.sessions.map((s) => [s.title, s.hasExpectations]), [['First', true], ['Second', false]]);
   assert.ok(sessions.sessions[1].errors > 0);
 });
+
+test('the selected environment defines variables: no diagnostic, and the hover shows the value (masked when secret)', async () => {
+  const envUri = 'file:///tmp/environment.smtp';
+  const text = '### Env\nCONNECT {{server}}\nEHLO client.example.test\nAUTH PLAIN user {{api-token}}\n';
+  await client.connection.sendNotification('smtp/settings', { externalVariables: ['server', 'api-token'], environment: { server: 'smtp://staging.example.test:2525', 'api-token': 'hunter2' } });
+  await client.connection.sendNotification('textDocument/didOpen', { textDocument: { uri: envUri, languageId: 'smtp', version: 1, text } });
+  const published = await client.nextDiagnostics(envUri, 1);
+  assert.ok(!published.diagnostics.some((d) => d.code === 'smtp-variable-undefined'), JSON.stringify(published.diagnostics));
+  const hover = (await client.connection.sendRequest('textDocument/hover', { textDocument: { uri: envUri }, position: { line: 1, character: 11 } })) as { contents: { value: string } } | null;
+  assert.match(hover?.contents.value ?? '', /staging\.example\.test/);
+  const secret = (await client.connection.sendRequest('textDocument/hover', { textDocument: { uri: envUri }, position: { line: 3, character: 20 } })) as { contents: { value: string } } | null;
+  assert.ok(secret, 'a hover on the token');
+  assert.doesNotMatch(secret.contents.value, /hunter2/);
+});

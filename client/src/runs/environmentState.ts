@@ -21,7 +21,11 @@ export class EnvironmentState implements vscode.Disposable {
       this.item,
       this.changed,
       vscode.workspace.onDidChangeConfiguration((e) => {
-        if (e.affectsConfiguration('smtp.environments') || e.affectsConfiguration('smtp.defaultEnvironment')) this.refresh();
+        if (e.affectsConfiguration('smtp.environments') || e.affectsConfiguration('smtp.defaultEnvironment')) {
+          this.refresh();
+          // The language server learns the new names and values.
+          this.changed.fire();
+        }
       }),
       vscode.window.onDidChangeActiveTextEditor(() => this.refresh()),
     );
