@@ -114,4 +114,6 @@ test('the selected environment defines variables: no diagnostic, and the hover s
   const secret = (await client.connection.sendRequest('textDocument/hover', { textDocument: { uri: envUri }, position: { line: 3, character: 20 } })) as { contents: { value: string } } | null;
   assert.ok(secret, 'a hover on the token');
   assert.doesNotMatch(secret.contents.value, /hunter2/);
+  const items = (await client.connection.sendRequest('textDocument/completion', { textDocument: { uri: envUri }, position: { line: 1, character: 10 } })) as Array<{ label: string; detail?: string }>;
+  assert.ok(items.some((i) => i.label === 'server' && /environment/.test(i.detail ?? '')), JSON.stringify(items.map((i) => i.label)));
 });

@@ -354,6 +354,11 @@ function variableItems(analysis: SmtpAnalysis, session: SessionNode | undefined,
       sortText: `0-${name}`,
     });
   }
+  // Variables the selected environment (or --var) defines, unless the script defines them too.
+  for (const name of analysis.externalVariables ?? []) {
+    if (scope.variables.has(name)) continue;
+    items.push({ label: name, kind: 'variable', detail: 'from the selected environment', insertText: name + close, replaceRange, sortText: `0-${name}` });
+  }
   for (const [name, fact] of Object.entries(BUILTINS)) {
     items.push({
       label: '$' + name,

@@ -15,6 +15,8 @@ export interface SmtpAnalysis {
   text: string;
   document: SmtpDocument;
   problems: Problem[];
+  /** Names defined outside the file (the selected environment, `--var`), for completion. */
+  externalVariables?: ReadonlySet<string>;
 }
 
 export interface SmtpServiceOptions extends AnalyzeOptions {
@@ -47,7 +49,7 @@ export function analyzeSmtp(text: string, file: string, options: SmtpServiceOpti
   });
   for (const p of documentProblems) problems.push(p);
   problems.sort((a, b) => a.range.start - b.range.start || a.range.end - b.range.end);
-  return { file, text, document, problems };
+  return { file, text, document, problems, ...(options.externalVariables ? { externalVariables: options.externalVariables } : {}) };
 }
 
 /** The plans of every session in the script, for running. */
