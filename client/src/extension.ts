@@ -36,7 +36,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   const client = await startLanguageClient(context, () => ({ externalVariables: environments.names(), environment: environments.values() }));
   const serverMs = performance.now() - serverStart;
   phase('environment+languageServer');
-  context.subscriptions.push(environments.onDidChange(() => sendSettings(client, { externalVariables: environments.names(), environment: environments.values() })));
+
 
   const state = context.workspaceState;
   const history = new HistoryStore({ get: (key) => state.get(key), update: async (key, value) => state.update(key, value) }, { size: historySizeSetting });
@@ -77,7 +77,15 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
 
   const lenses = new SessionCodeLensProvider(runs);
   context.subscriptions.push(vscode.languages.registerCodeLensProvider({ language: 'smtp' }, lenses));
-  registerSessionTests(context, runs);
+  const tests = registerSessionTests(context, runs);
+  // A new environment changes which variables are defined: diagnostics, CodeLenses and test items follow.
+  context.subscriptions.push(
+    environments.onDidChange(() => {
+      sendSettings(client, { externalVariables: environments.names(), environment: environments.values() });
+      lenses.refresh();
+      void tests.refresh();
+    }),
+  );
   phase('codeLens+tests');
 
   const command = (id: string, handler: (...args: never[]) => unknown) => context.subscriptions.push(vscode.commands.registerCommand(id, handler));

@@ -145,8 +145,8 @@ export class LanguageService {
   sessions(document: TextDocument): SessionSummary[] {
     const entry = this.entry(document);
     if (!entry.smtp) return [];
-    const errors = entry.problems.filter((p) => p.severity === 'error');
-    return entry.smtp.document.sessions.map((session) => {
+    const analysis = entry.smtp;
+    return analysis.document.sessions.map((session) => {
       const name = session.items.find((i) => i.kind === 'metadata' && i.key.text.toLowerCase() === 'name');
       const start = session.separator?.range.start ?? session.range.start;
       return {
@@ -156,7 +156,7 @@ export class LanguageService {
         line: session.line,
         endLine: session.endLine,
         hasExpectations: pairSteps(session).some((s) => s.expects.length > 0),
-        errors: errors.filter((p) => p.range.start >= start && p.range.start <= session.range.end).length,
+        errors: blockingErrors(entry.problems, analysis, start, session.range.end).length,
       };
     });
   }
@@ -170,12 +170,20 @@ export class LanguageService {
     if (!session) return { errors: [{ line: params.line ?? 0, message: 'there is no session here', code: 'no-session' }] };
     const plan = sessionPlans(entry.smtp)[session.index];
     const start = session.separator?.range.start ?? session.range.start;
-    // File-level errors (in the variables before the first ###) prevent every session from running.
-    const errors = entry.problems
-      .filter((p) => p.severity === 'error' && ((p.range.start >= start && p.range.start <= session.range.end) || !inAnySession(entry.smtp!, p.range.start)))
-      .map((p) => ({ line: document.positionAt(p.range.start).line, message: p.message, code: p.code }));
+    const errors = blockingErrors(entry.problems, entry.smtp, start, session.range.end).map((p) => ({ line: document.positionAt(p.range.start).line, message: p.message, code: p.code }));
     return { plan, errors };
   }
+}
+
+/**
+ * The errors that keep a session from running, as `smtpwb run` decides too: the script's own errors
+ * inside the session or before the first `###` (file variables). Problems of the message body
+ * (`eml-*`) are advice about the message, which a probe may send malformed on purpose.
+ */
+function blockingErrors(problems: Problem[], analysis: SmtpAnalysis, start: number, end: number): Problem[] {
+  return problems.filter(
+    (p) => p.severity === 'error' && !p.code.startsWith('eml-') && ((p.range.start >= start && p.range.start <= end) || !inAnySession(analysis, p.range.start)),
+  );
 }
 
 function inAnySession(analysis: SmtpAnalysis, offset: number): boolean {

@@ -217,3 +217,13 @@ test('SPF with an in-memory zone: mx limit, include and redirect without records
   const redir = await runReport('redir.example.com', { resolver, probeSelectors: false });
   assert.ok(redir.checks.find((c) => c.id === 'spf')!.findings.some((f) => f.code === 'spf-redirect-none'));
 });
+
+test('a malformed %-escape in a DMARC rua= is a finding, not a failed report', async () => {
+  const { parseDmarcUris } = await import('../../client/src/dns/dmarc');
+  const { parseTagList } = await import('../../client/src/dns/tagList');
+  const text = 'v=DMARC1; p=none; rua=mailto:dmarc%zz@example.com';
+  const tag = parseTagList(text, { lowerCaseNames: true }).tags.find((t) => t.name === 'rua')!;
+  const findings: import('../../client/src/dns/types').Finding[] = [];
+  assert.doesNotThrow(() => parseDmarcUris(tag, 'rua', text, findings));
+  assert.ok(findings.some((f) => f.code === 'dmarc-bad-uri'), JSON.stringify(findings));
+});

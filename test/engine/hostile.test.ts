@@ -292,7 +292,7 @@ test('23. the server stops reading during DATA', async () => {
     }
   });
   const big = Array.from({ length: 40_000 }, (_, i) => `line ${i} ${'y'.repeat(900)}`);
-  await expectFailure(s, 'timeout', /could not send the message data within 400 ms/, {
+  await expectFailure(s, 'timeout', /could not send a block of the message data within 400 ms/, {
     steps: [cmd('EHLO c'), cmd('MAIL FROM:<a@example.test>'), cmd('RCPT TO:<b@example.test>'), data(big), cmd('QUIT')],
   }, 3000);
 });

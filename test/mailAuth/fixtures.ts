@@ -39,7 +39,8 @@ export function exampleZone(keys: TestKeys): string {
     'ns1 IN A 127.0.0.1',
     '@ IN MX 10 mail.example.test.',
     'mail IN A 127.0.0.1',
-    '@ IN TXT "v=spf1 ip4:127.0.0.0/8 -all"',
+    // 198.51.100.10 stands for the sending client in Received fields (loopback hops are internal).
+    '@ IN TXT "v=spf1 ip4:127.0.0.0/8 ip4:198.51.100.10 -all"',
     'mail IN TXT "v=spf1 a -all"',
     '_dmarc IN TXT "v=DMARC1; p=reject; adkim=s; aspf=r"',
     `rsa1._domainkey IN TXT ${txt(publicKeyRecord(keys.rsaPem))}`,

@@ -63,3 +63,18 @@ test('parseDnsServer accepts IP[:PORT] and [IPv6]:PORT only', () => {
   assert.equal(parseDnsServer('127.0.0.1:70000'), undefined);
   assert.equal(parseDnsServer('300.0.0.1'), undefined);
 });
+
+test('topReceived passes over hops inside the site: a loopback content filter and an LMTP hand-off', () => {
+  const msg = Buffer.from(
+    [
+      'Received: from mail.example.test by mx.example.test (Dovecot) with LMTP id x; Mon, 23 Nov 2026 04:00:03 +0000',
+      'Received: from localhost ([127.0.0.1]) by mx.example.test (amavis) with ESMTP id y; Mon, 23 Nov 2026 04:00:02 +0000',
+      'Received: from client.sender.example (client.sender.example [192.0.2.1]) by mx.example.test with ESMTPS id z; Mon, 23 Nov 2026 04:00:01 +0000',
+      'From: a@sender.example',
+      '',
+      'body',
+      '',
+    ].join('\r\n'),
+  );
+  assert.equal(topReceived(msg)?.ip, '192.0.2.1');
+});

@@ -32,7 +32,7 @@ async function verify(name: string, message: Buffer, args: string[], json = true
   return { code, report: json && out ? (JSON.parse(out) as AuthReport) : undefined, out, err: cap.stderr() };
 }
 
-const RECEIVED_OK = 'Received: from mail.example.test (mail.example.test [127.0.0.1])\r\n\tby mx.test (Postfix) with ESMTPS id 4ABC; Mon, 23 Nov 2026 04:00:01 +0000';
+const RECEIVED_OK = 'Received: from mail.example.test (mail.example.test [198.51.100.10])\r\n\tby mx.test (Postfix) with ESMTPS id 4ABC; Mon, 23 Nov 2026 04:00:01 +0000';
 const RECEIVED_BAD = 'Received: from relay.elsewhere.test ([192.0.2.55] helo=relay.elsewhere.test)\r\n\tby mx.test with esmtp (Exim 4.96)\r\n\t(envelope-from <alice@example.test>)\r\n\tid 1xyz; Mon, 23 Nov 2026 04:00:01 +0000';
 
 test('SPF pass from the top Received field and Return-Path; DMARC passes through aligned SPF', async () => {
@@ -40,7 +40,7 @@ test('SPF pass from the top Received field and Return-Path; DMARC passes through
   const { code, report } = await verify('spf-pass.eml', msg, []);
   assert.ok(report);
   assert.equal(code, 0, JSON.stringify(report, null, 2));
-  assert.equal(report.smtp.ip, '127.0.0.1');
+  assert.equal(report.smtp.ip, '198.51.100.10');
   assert.equal(report.smtp.sources.ip, 'received');
   assert.equal(report.smtp.helo, 'mail.example.test');
   assert.equal(report.smtp.mailFrom, 'alice@example.test');

@@ -13,3 +13,12 @@ test('LF files, a Bcc as the last field, and messages without Bcc', () => {
   const plain = Buffer.from('From: a@x.test\r\n\r\n\xff8-bit\r\n', 'latin1');
   assert.equal(withoutBcc(plain), plain);
 });
+
+test('Resent-Bcc goes too, and a resent message is not sent from the original Return-Path', async () => {
+  const { envelopeFromHeaders } = await import('../../client/src/preview/envelope');
+  const raw = Buffer.from('Return-Path: <orig-bounce@sender.example>\r\nFrom: a@sender.example\r\nTo: b@example.test\r\nResent-From: r@resender.example\r\nResent-To: c@example.test\r\nResent-Bcc: secret@example.org\r\n\r\nbody\r\n');
+  assert.doesNotMatch(withoutBcc(raw).toString(), /secret@example\.org/);
+  const envelope = envelopeFromHeaders(raw);
+  assert.equal(envelope.mailFrom, 'r@resender.example');
+  assert.ok(envelope.recipients.includes('secret@example.org'));
+});

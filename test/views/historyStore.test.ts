@@ -194,3 +194,14 @@ test('records over the size cap are cut with a note', async () => {
   assert.ok(capped.sessions[0].steps.some((x) => !x.ok));
   assert.ok(capped.sessions[0].transcript.some((e) => /passing steps not kept/.test(e.text)));
 });
+
+test('short and numeric secrets mask string values only and never break the stored record', async () => {
+  const { maskRecord } = await import('../../client/src/runs/runRecord');
+  const r = record();
+  for (const secret of ['1', '12', 'true', 'a', 'null']) {
+    const masked = maskRecord(r, [secret]);
+    assert.equal(masked.id, r.id.split(secret).join('********'));
+    assert.equal(typeof masked.durationMs, 'number');
+    assert.deepEqual(Object.keys(masked).sort(), Object.keys(r).sort());
+  }
+});

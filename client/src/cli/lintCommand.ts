@@ -66,7 +66,7 @@ export async function lintCommand(args: string[], io: CliIo): Promise<number> {
   for (const path of paths) {
     let text: string;
     try {
-      text = readFileSync(path, 'utf8');
+      text = decodeFile(readFileSync(path), documentKind(path));
     } catch (error) {
       io.stderr.write(`smtpwb lint: cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}\n`);
       unreadable = true;
@@ -92,6 +92,19 @@ export async function lintCommand(args: string[], io: CliIo): Promise<number> {
   }
   if (unreadable) return 2;
   return errors > 0 ? 1 : 0;
+}
+
+/**
+ * Reads a file as UTF-8. A message that is not valid UTF-8 is read as Latin-1 instead, byte for
+ * byte, so a correct 8-bit ISO-8859-1 body is not reported as damaged text (RFC 2045 §2.8).
+ */
+function decodeFile(bytes: Buffer, kind: 'smtp' | 'eml'): string {
+  if (kind !== 'eml') return bytes.toString('utf8');
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    return bytes.toString('latin1');
+  }
 }
 
 function relativeName(cwd: string, path: string): string {

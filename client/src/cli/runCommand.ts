@@ -129,7 +129,7 @@ export function parseRunArgs(args: string[]): RunArgs | string {
         break;
       }
       case '--inbox': {
-        const dir = args[++i];
+        const dir = value();
         if (!dir) return '--inbox needs a folder';
         out.inbox = dir;
         break;
@@ -332,6 +332,10 @@ export async function runCommand(args: string[], io: CliIo): Promise<number> {
       io.stderr.write(`${parsed.file}:${at.line}:${at.col} error ${p.code} ${p.message}\n`);
     }
     io.stderr.write(`smtpwb run: the script has ${errors.length} error${errors.length === 1 ? '' : 's'}; nothing was sent\n`);
+    if (parsed.json) {
+      const list = errors.map((p) => ({ ...lineCol(text, p.range.start), code: p.code, message: p.message }));
+      io.stdout.write(`${JSON.stringify({ ok: false, file: parsed.file, errors: list, sessions: [] }, null, 2)}\n`);
+    }
     return 2;
   }
   const plans = analysis.plans;
@@ -372,6 +376,10 @@ export async function runCommand(args: string[], io: CliIo): Promise<number> {
     if (!r.ok) {
       for (const e of r.errors) io.stderr.write(`${parsed.file}:${e.line + 1}: error ${e.message}\n`);
       io.stderr.write('smtpwb run: variables could not be resolved; nothing was sent\n');
+      if (parsed.json) {
+        const list = r.errors.map((e) => ({ line: e.line + 1, code: 'variable', message: e.message }));
+        io.stdout.write(`${JSON.stringify({ ok: false, file: parsed.file, errors: list, sessions: [] }, null, 2)}\n`);
+      }
       return 2;
     }
     resolved.push({ plan: r.plan, secrets: r.secrets });
@@ -391,9 +399,13 @@ export async function runCommand(args: string[], io: CliIo): Promise<number> {
     parsed.local = { host: capture.host, port: capture.port };
     if (!parsed.json) io.stdout.write(`=== embedded capture server on ${capture.address}, storing into ${capture.dir}\n`);
   }
+  // Only what this run delivers is reported, even when --inbox names a folder with older mail.
+  const receivedIds = new Set<string>();
+  const subscription = capture?.onMessage((message) => receivedIds.add(message.id));
   try {
-    return await runResolved(parsed, resolved, scriptDir, io, capture);
+    return await runResolved(parsed, resolved, scriptDir, io, capture, receivedIds);
   } finally {
+    subscription?.dispose();
     await capture?.stop();
   }
 }
@@ -404,6 +416,7 @@ async function runResolved(
   scriptDir: string,
   io: CliIo,
   capture: CaptureServer | undefined,
+  receivedIds: ReadonlySet<string>,
 ): Promise<number> {
 
   /** --timeout caps every phase: the script's `@timeout` values and the defaults above it are lowered to it. */
@@ -460,7 +473,7 @@ async function runResolved(
     process.off('SIGINT', onSigint);
   }
   const code = exitCodeOf(results);
-  const received = capture ? await capture.list() : [];
+  const received = capture ? (await capture.list()).filter((m) => receivedIds.has(m.id)) : [];
   if (!parsed.json) {
     for (const m of received) io.stdout.write(`=== the capture server stored a message from <${m.envelope?.mailFrom ?? ''}> to ${(m.envelope?.rcptTo ?? []).map((r) => `<${r}>`).join(', ')}: ${m.path}\n`);
   }

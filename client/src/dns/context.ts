@@ -16,7 +16,8 @@ export type OrgDomainLookup = (name: string) => string;
  * RFC 7489 §3.2 step 3 asks for when no rule matches.
  */
 export const pslOrgDomain: OrgDomainLookup = (name) => {
-  const org = getDomain(name, { allowPrivateDomains: false });
+  // Private suffixes count (as in mailauth, which `smtpwb verify` uses), so both commands agree.
+  const org = getDomain(name, { allowPrivateDomains: true });
   return org ?? name;
 };
 

@@ -67,7 +67,13 @@ export function parseDmarcUris(tag: Tag, name: string, text: string, findings: F
     const scheme = url.protocol.slice(0, -1).toLowerCase();
     let host: string | undefined;
     if (scheme === 'mailto') {
-      const addr = decodeURIComponent(url.pathname);
+      let addr: string;
+      try {
+        addr = decodeURIComponent(url.pathname);
+      } catch {
+        // A malformed %-escape is the record's problem, not a reason to stop the report.
+        addr = '';
+      }
       const at = addr.lastIndexOf('@');
       if (at <= 0 || at === addr.length - 1) {
         findings.push(finding('error', 'dmarc-bad-uri', `${tag.name}=: "${raw}" has no valid mail address.`, rfc(7489, '6.4'), ref));

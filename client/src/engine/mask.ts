@@ -37,3 +37,23 @@ export class Masker {
     return out;
   }
 }
+
+/**
+ * Masks every string in a value (a result, a record), never keys, numbers or booleans. Replies
+ * can echo what the client sent (a rejected address, a bad AUTH payload), so no field is exempt.
+ */
+export function maskDeep<T>(value: T, masker: Masker): T {
+  if (!masker.active) return value;
+  const walk = (v: unknown): unknown => {
+    if (typeof v === 'string') return masker.mask(v);
+    if (Array.isArray(v)) return v.map(walk);
+    if (v instanceof Map || v instanceof Set || v instanceof Date || v instanceof Uint8Array) return v;
+    if (v !== null && typeof v === 'object') {
+      const out: Record<string, unknown> = {};
+      for (const [key, child] of Object.entries(v)) out[key] = walk(child);
+      return out;
+    }
+    return v;
+  };
+  return walk(value) as T;
+}

@@ -14,7 +14,7 @@ import { DEFAULT_TIMEOUTS, type Expectation, type PlanStep, type SessionPlan, ty
 import { cramMd5Response, loginPayload, plainPayload, xoauth2Payload } from './auth';
 import { canonicalMessage, decodeRaw, inlineBdatMessage, inlineDataBytes, showBytes } from './data';
 import { checkExpectation, classExpectation, describeExpectation } from './expect';
-import { MASK, Masker } from './mask';
+import { MASK, Masker, maskDeep } from './mask';
 import { hostAddresses, lookupMx } from './mx';
 import { parseCapabilities, type Reply } from './replies';
 import type {
@@ -37,7 +37,8 @@ export function nodeIo(): EngineIo {
   return {
     connect: (o) => net.connect(o),
     tlsConnect: (o) => tls.connect(o),
-    resolver: new dns.promises.Resolver(),
+    // Each DNS query gives up after 5 s and one retry, so mx: targets cannot hang a run.
+    resolver: new dns.promises.Resolver({ timeout: 5000, tries: 2 }),
     now: () => performance.now(),
     random: () => Math.random(),
   };
@@ -90,12 +91,17 @@ function certName(name: tls.PeerCertificate['subject'] | undefined): string | un
 /** Runs one session plan. Never throws: every failure is reported in the result. */
 export async function runSession(plan: SessionPlan, options: RunOptions = {}): Promise<SessionResult> {
   const runner = new SessionRunner(plan, options);
-  return runner.run();
+  // Reply lines and notes are masked too: a server may echo a secret the client sent.
+  return maskDeep(await runner.run(), runner.secretMasker);
 }
 
 class SessionRunner {
   private readonly io: EngineIo;
   private readonly masker: Masker;
+
+  get secretMasker(): Masker {
+    return this.masker;
+  }
   private readonly timeouts: Timeouts;
   private readonly events: TranscriptEvent[] = [];
   private readonly keep: boolean;
@@ -135,7 +141,10 @@ class SessionRunner {
     this.io = { ...nodeIo(), ...options.io };
     this.masker = new Masker(options.secrets ?? []);
     for (const step of plan.steps) if (step.kind === 'auth') this.masker.add(step.secret);
-    this.timeouts = { ...DEFAULT_TIMEOUTS, ...plan.options.timeouts, ...options.timeouts };
+    const merged: Timeouts = { ...DEFAULT_TIMEOUTS, ...plan.options.timeouts, ...options.timeouts };
+    // Node's timers hold 1 to 2^31-1 ms; anything outside would fire at once.
+    for (const key of Object.keys(merged) as Array<keyof Timeouts>) merged[key] = Math.min(Math.max(Math.round(merged[key]), 1), 2_147_483_647);
+    this.timeouts = merged;
     this.keep = options.keepTranscript !== false;
     this.onEvent = options.onEvent;
     this.start = this.io.now();
@@ -717,8 +726,16 @@ class SessionRunner {
       const reply = await this.wire!.read(this.timeouts.dataInit, 'reply to DATA');
       if (failed) {
         if (reply.code === 354) {
-          // The body must not be sent for a transaction that failed; closing is the only clean way out of the data phase.
-          this.inData = true;
+          // RFC 2920 §3.1: DATA was accepted although the transaction failed, so the client sends a
+          // lone "." (an empty message the server then refuses for want of recipients) and reads its
+          // reply; the session can then end with QUIT.
+          try {
+            await this.wire!.write('.\r\n', this.timeouts.dataBlock, 'end of data');
+            await this.wire!.read(this.timeouts.dataTermination, 'reply to the end of data');
+          } catch {
+            // The failure reported below is the one that matters.
+            this.inData = true;
+          }
         }
         this.fail(failed.step, failed.result, record);
       }
@@ -992,8 +1009,9 @@ class SessionRunner {
     if (this.recording) this.noteMessage(message, false);
     const { frames, chunks } = this.bdatFrames(step, message);
     if (step.chunkSize) this.emit('info', `${message.length} octets in ${chunks} BDAT chunk${chunks === 1 ? '' : 's'} (RFC 3030)`);
-    if (this.caps?.keywords.has('PIPELINING')) {
-      // RFC 3030 §4.2: BDAT chunks may be pipelined when the server offers PIPELINING.
+    if (this.plan.options.pipelining && this.caps?.keywords.has('PIPELINING')) {
+      // RFC 3030 §4.2: BDAT chunks may be pipelined when the server offers PIPELINING; like every
+      // other command, they are only with `# @pipelining`, so a script can test chunk by chunk.
       await this.wire!.write(Buffer.concat(frames), this.timeouts.dataBlock, 'message data');
       await this.readBdatReplies(step, chunks, started, record);
       return;

@@ -8,6 +8,9 @@ import type * as tls from 'node:tls';
 import { ReplyParser, ReplyProtocolError, type Reply } from './replies';
 import type { FailureKind } from './types';
 
+/** The largest piece written under one data-block timer. */
+const WRITE_BLOCK = 64 * 1024;
+
 export class EngineError extends Error {
   constructor(
     readonly kind: FailureKind,
@@ -147,7 +150,18 @@ export class Wire {
   }
 
   /** Writes bytes; resolves when they are handed to the OS, failing after `timeoutMs`. */
-  write(data: Buffer | string, timeoutMs?: number, what = 'write'): Promise<void> {
+  /**
+   * Writes data. With a timeout, a large payload goes in blocks of 64 KiB, each with its own timer:
+   * RFC 5321 §4.5.3.2.5 times each block of message data, so a long upload over a slow link is fine
+   * as long as the server keeps reading.
+   */
+  async write(data: Buffer | string, timeoutMs?: number, what = 'write'): Promise<void> {
+    const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+    if (timeoutMs === undefined || bytes.length <= WRITE_BLOCK) return this.writeBlock(bytes, timeoutMs, what);
+    for (let from = 0; from < bytes.length; from += WRITE_BLOCK) await this.writeBlock(bytes.subarray(from, from + WRITE_BLOCK), timeoutMs, what);
+  }
+
+  private writeBlock(data: Buffer, timeoutMs: number | undefined, what: string): Promise<void> {
     if (this.failed) return Promise.reject(this.failed);
     if (timeoutMs === undefined) {
       this.socket.write(data);
@@ -155,7 +169,7 @@ export class Wire {
     }
     return new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
-        const err = new EngineError('timeout', `could not send the ${what} within ${formatMs(timeoutMs)} (the server stopped reading)`);
+        const err = new EngineError('timeout', `could not send a block of the ${what} within ${formatMs(timeoutMs)} (the server stopped reading)`);
         this.fail(err);
         reject(err);
       }, timeoutMs);

@@ -101,18 +101,35 @@ export interface TopReceived extends ReceivedInfo {
 }
 
 /**
- * Returns the topmost `Received` field that records a client (has a FROM clause), parsed. The
- * topmost field is the one the last receiving MTA prepended (RFC 5321 §4.4), so it describes the
- * connection whose SPF identity is checked (RFC 7208 §2.4).
+ * Returns the topmost `Received` field that records an outside client, parsed. The topmost field
+ * is the one the last receiving MTA prepended (RFC 5321 §4.4); hops inside the receiving site
+ * (a content filter on loopback, an LMTP hand-off without an address, private addresses) are
+ * passed over, since SPF checks the connection from the outside (RFC 7208 §2.4). When every hop
+ * is internal, the topmost one with a client is returned.
  */
 export function topReceived(message: Buffer | RawHeaderField[]): TopReceived | undefined {
   const fields = Array.isArray(message) ? message : parseHeaderFields(message);
   const received = fields.filter((f) => f.name.toLowerCase() === 'received');
+  let fallback: TopReceived | undefined;
   for (let index = 0; index < received.length; index++) {
     const parsed = parseReceived(received[index].value);
-    if (parsed.helo !== undefined || parsed.ip !== undefined) return { ...parsed, index, raw: received[index].value };
+    if (parsed.helo === undefined && parsed.ip === undefined) continue;
+    const hop = { ...parsed, index, raw: received[index].value };
+    if (parsed.ip !== undefined && !isInternalAddress(parsed.ip)) return hop;
+    fallback ??= hop;
   }
-  return undefined;
+  return fallback;
+}
+
+/** Loopback, private (RFC 1918, RFC 4193) and link-local addresses: hops inside one site. */
+export function isInternalAddress(ip: string): boolean {
+  const v4 = /^(?:::ffff:)?(\d+)\.(\d+)\.\d+\.\d+$/i.exec(ip);
+  if (v4) {
+    const [a, b] = [Number(v4[1]), Number(v4[2])];
+    return a === 127 || a === 10 || (a === 172 && b >= 16 && b <= 31) || (a === 192 && b === 168) || (a === 169 && b === 254);
+  }
+  const v6 = ip.toLowerCase();
+  return v6 === '::1' || /^f[cd]/.test(v6) || /^fe[89ab]/.test(v6);
 }
 
 /** Returns the address of the top `Return-Path` field (RFC 5321 §4.4), '' for the null path, or undefined. */

@@ -12,7 +12,8 @@ export type DnsAnswer = string[] | string[][] | Array<{ exchange: string; priori
 export type MailauthResolver = (name: string, rrtype: string) => Promise<DnsAnswer>;
 
 /** Error codes of `dns.promises` that mean the server could not be reached or did not answer. */
-const UNREACHABLE_CODES = new Set(['ETIMEOUT', 'ECONNREFUSED', 'ECONNRESET', 'ENETUNREACH', 'EHOSTUNREACH']);
+// The same rule as the Mail DNS checks: a refusing server is as unreachable as a silent one.
+const UNREACHABLE_CODES = new Set(['ETIMEOUT', 'ECONNREFUSED', 'ECONNRESET', 'ENETUNREACH', 'EHOSTUNREACH', 'EREFUSED']);
 
 /** Returns whether a DNS error means "the DNS server is unreachable" rather than "no such record". */
 export function isUnreachableDnsError(err: unknown): boolean {

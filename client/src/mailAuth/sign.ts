@@ -82,7 +82,11 @@ export async function signMessage(message: Buffer, options: SignOptions): Promis
   if (result.errors.length > 0) throw new DkimSignError(`signing failed: ${result.errors.map((e) => e.message).join('; ')}`);
   const header = result.signatures.replace(/(\r\n)+$/, '');
   if (!/^DKIM-Signature:/i.test(header)) throw new DkimSignError('mailauth produced no DKIM-Signature');
-  return Buffer.concat([Buffer.from(`${header}\r\n`, 'latin1'), message]);
+  // The new field takes the file's own line endings: an LF-only file (as saved by most tools) stays
+  // LF-only; the signature covers the CRLF form either way, which is what goes on the wire.
+  const lfOnly = !message.includes('\r\n') && message.includes('\n');
+  const field = lfOnly ? `${header.replace(/\r\n/g, '\n')}\n` : `${header}\r\n`;
+  return Buffer.concat([Buffer.from(field, 'latin1'), message]);
 }
 
 /** Returns the DNS TXT record text (RFC 6376 §3.6.1) that publishes the public half of a private key. */

@@ -83,6 +83,8 @@ export interface AuthReport {
   receivedSpf?: string;
   /** DNS queries that failed because the server did not answer. */
   dnsUnreachable: Array<{ name: string; rrtype: string; code: string }>;
+  /** How many DNS queries the verification made. */
+  dnsQueries: number;
   /** Whether any method failed (see `isFailing`). */
   failed: boolean;
 }
@@ -282,6 +284,7 @@ export async function verifyMessage(message: Buffer, options: VerifyOptions): Pr
     authenticationResults,
     receivedSpf: spfResult?.header,
     dnsUnreachable: [...tracked.unreachable],
+    dnsQueries: tracked.queries(),
     failed: all.some((m) => m.failed),
   };
 }

@@ -48,7 +48,9 @@ export function envelopeFromHeaders(raw: Buffer): DerivedEnvelope {
     }
   }
   const result: DerivedEnvelope = { recipients, resent };
-  const returnPath = values(fields, 'Return-Path')[0];
+  // A message being resent goes out from its resender, not to the original sender's bounce
+  // address (RFC 5322 §3.6.6), so Return-Path counts only for a first sending.
+  const returnPath = resent ? undefined : values(fields, 'Return-Path')[0];
   if (returnPath !== undefined) {
     const m = /<([^>]*)>/.exec(returnPath);
     result.mailFrom = (m ? m[1] : returnPath).trim();
@@ -72,8 +74,8 @@ export function isPlausibleAddress(text: string): boolean {
 }
 
 /**
- * Removes the Bcc field from a message before it is sent (RFC 5322 §3.6.3: the Bcc field's
- * recipients get the message through the envelope, and the field must not reveal them to the
+ * Removes the Bcc and Resent-Bcc fields from a message before it is sent (RFC 5322 §3.6.3: their
+ * recipients get the message through the envelope, and the fields must not reveal them to the
  * others). Folded continuation lines go with it; every other byte stays as it was.
  */
 export function withoutBcc(raw: Buffer): Buffer {
@@ -90,7 +92,7 @@ export function withoutBcc(raw: Buffer): Buffer {
       if (!dropping) kept.push(line);
       continue;
     }
-    dropping = /^bcc[ \t]*:/i.test(line);
+    dropping = /^(resent-)?bcc[ \t]*:/i.test(line);
     if (dropping) removed = true;
     else kept.push(line);
   }

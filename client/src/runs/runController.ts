@@ -229,12 +229,11 @@ export class RunController implements vscode.Disposable {
     const subscription = token.onCancellationRequested(() => controller.abort());
     const title = plan.title;
     this.deps.log.info(`running "${title}" from ${basename(uri.fsPath)}`);
-    let pending = 0;
     try {
       const result = await runSession(plan, {
         secrets: resolved.secrets,
         signal: controller.signal,
-        timeouts: this.timeouts(),
+        timeouts: this.timeouts(plan),
         readFile: (path) => readFile(path),
         scriptDir: uri.scheme === 'file' ? dirname(uri.fsPath) : undefined,
         ...(localTarget ? { localTarget } : {}),
@@ -244,8 +243,6 @@ export class RunController implements vscode.Disposable {
           if (event.dir === 'error') this.deps.log.error(`${marker}${line}`);
           else this.deps.log.info(`${marker}${line}`);
           hooks.onEvent?.(index, event);
-          // The panel shows the session live: a partial result is re-rendered at most every 100 ms.
-          if (pending++ % 20 === 0) this.deps.updateRecord(record);
         },
       });
       return { result, secrets: resolved.secrets };
@@ -256,11 +253,17 @@ export class RunController implements vscode.Disposable {
     }
   }
 
-  private timeouts(): Partial<Timeouts> {
+  /**
+   * The timeouts the user set in settings (not their defaults, which are the engine's own), for
+   * the phases the script's `# @timeout` leaves alone: the script's word wins, as the settings say.
+   */
+  private timeouts(plan: SessionPlan): Partial<Timeouts> {
     const config = vscode.workspace.getConfiguration('smtp.timeouts');
     const out: Partial<Timeouts> = {};
     for (const [key, setting] of PHASES) {
-      const seconds = config.get<number>(setting);
+      if (plan.options.timeouts[key] !== undefined) continue;
+      const inspected = config.inspect<number>(setting);
+      const seconds = inspected?.workspaceFolderValue ?? inspected?.workspaceValue ?? inspected?.globalValue;
       if (typeof seconds === 'number' && seconds > 0) out[key] = seconds * 1000;
     }
     return out;

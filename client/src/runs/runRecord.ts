@@ -30,10 +30,24 @@ export interface RunRecord {
   environment?: string;
 }
 
-/** Masks every string in a record (a JSON round trip keeps it simple and total). */
+/**
+ * Masks every string value in a record (never keys, numbers or booleans, so a short or numeric
+ * secret cannot damage the record's structure).
+ */
 export function maskRecord(record: RunRecord, secrets: readonly string[]): RunRecord {
-  if (secrets.length === 0) return record;
-  return JSON.parse(maskSecrets(JSON.stringify(record), secrets.map((s) => JSON.stringify(s).slice(1, -1)))) as RunRecord;
+  const usable = secrets.filter((s) => s !== '');
+  if (usable.length === 0) return record;
+  const walk = (value: unknown): unknown => {
+    if (typeof value === 'string') return maskSecrets(value, usable);
+    if (Array.isArray(value)) return value.map(walk);
+    if (value !== null && typeof value === 'object') {
+      const out: Record<string, unknown> = {};
+      for (const [key, child] of Object.entries(value)) out[key] = walk(child);
+      return out;
+    }
+    return value;
+  };
+  return walk(record) as RunRecord;
 }
 
 /** The status a finished run gets from its sessions. */

@@ -8,7 +8,7 @@ import * as vscode from 'vscode';
 import type { SessionResult } from '../engine/types';
 import type { RunController } from '../runs/runController';
 
-export function registerSessionTests(context: vscode.ExtensionContext, runs: RunController): vscode.TestController {
+export function registerSessionTests(context: vscode.ExtensionContext, runs: RunController): { controller: vscode.TestController; refresh(): Promise<void> } {
   const controller = vscode.tests.createTestController('smtpSessions', 'SMTP Sessions');
   context.subscriptions.push(controller);
 
@@ -78,6 +78,10 @@ export function registerSessionTests(context: vscode.ExtensionContext, runs: Run
     vscode.workspace.onDidOpenTextDocument((d) => {
       if (d.languageId === 'smtp') later(d.uri);
     }),
+    // An untitled script has no file to come back from: its tests go when it closes.
+    vscode.workspace.onDidCloseTextDocument((d) => {
+      if (d.uri.scheme !== 'file') controller.items.delete(d.uri.toString());
+    }),
   );
 
   const runHandler = async (request: vscode.TestRunRequest, token: vscode.CancellationToken): Promise<void> => {
@@ -125,8 +129,15 @@ export function registerSessionTests(context: vscode.ExtensionContext, runs: Run
     run.end();
   };
   controller.createRunProfile('Run', vscode.TestRunProfileKind.Run, runHandler, true);
-  void discover();
-  return controller;
+  // Discovery starts when the Test Explorer asks (resolveHandler), not during activation.
+  const refresh = async (): Promise<void> => {
+    const known: vscode.Uri[] = [];
+    controller.items.forEach((item) => {
+      if (item.uri) known.push(item.uri);
+    });
+    await Promise.all(known.map((uri) => refreshFile(uri).catch(() => undefined)));
+  };
+  return { controller, refresh };
 }
 
 function report(run: vscode.TestRun, item: vscode.TestItem, uri: vscode.Uri, result: SessionResult | undefined, error: string | undefined): void {

@@ -73,21 +73,12 @@ function partSize(part: MimePart): string {
 
 function fileName(part: MimePart, text: string): string | undefined {
   const name = part.contentType?.params.get('name')?.value;
-  if (name) return decodeHeaderValue(name);
+  // The disposition's filename (RFC 2183), read by the same parameter parser as the linter's, so
+  // RFC 2231 continuations and charsets (filename*0*=, filename*=iso-8859-1'') are honoured.
   const disposition = part.headers.find((h) => h.lname === 'content-disposition');
-  if (!disposition) return undefined;
-  const m = /filename\*?\s*=\s*(?:"([^"]*)"|([^;\s]+))/i.exec(text.slice(disposition.valueRange.start, disposition.valueRange.end));
-  if (!m) return undefined;
-  const raw = m[1] ?? m[2] ?? '';
-  const ext = /^([^']*)'[^']*'(.*)$/.exec(raw);
-  if (ext) {
-    try {
-      return decodeURIComponent(ext[2]);
-    } catch {
-      return ext[2];
-    }
-  }
-  return decodeHeaderValue(raw);
+  const filename = disposition ? parseMimeValue(text, disposition.valueRange.start, disposition.valueRange.end, new ProblemSink(), 'disposition').params.get('filename')?.value : undefined;
+  const chosen = filename ?? name;
+  return chosen ? decodeHeaderValue(chosen) : undefined;
 }
 
 /** The first line of a range (without its line break), used as the selection of body and tree nodes. */

@@ -81,7 +81,8 @@ interface RawParam {
 }
 
 /** Decodes percent-escapes of an RFC 2231 value in a charset; returns undefined on a bad escape. */
-function percentDecode(value: string, charset: string): string | undefined {
+/** The octets of an RFC 2231 extended value (`%XX` escapes), or undefined when an escape is bad. */
+function percentBytes(value: string): number[] | undefined {
   const bytes: number[] = [];
   for (let i = 0; i < value.length; i++) {
     const c = value.charCodeAt(i);
@@ -92,7 +93,7 @@ function percentDecode(value: string, charset: string): string | undefined {
       i += 2;
     } else bytes.push(c & 0xff);
   }
-  return decodeBytes(Uint8Array.from(bytes), charset);
+  return bytes;
 }
 
 /** Decodes bytes in a charset with the platform decoders, falling back to Latin-1. */
@@ -275,6 +276,13 @@ function assemble(raws: RawParam[], result: MimeValue, sink: ProblemSink): void 
     let charset = '';
     let language: string | undefined;
     let value = '';
+    // Consecutive extended sections are one octet string: a character may be split across them
+    // (RFC 2231 §4.1), so their octets are decoded together in the charset.
+    let pending: number[] = [];
+    const flush = (): void => {
+      if (pending.length > 0) value += decodeBytes(Uint8Array.from(pending), charset || 'us-ascii');
+      pending = [];
+    };
     for (let i = 0; i < list.length; i++) {
       const r = list[i];
       let raw = r.raw;
@@ -297,13 +305,18 @@ function assemble(raws: RawParam[], result: MimeValue, sink: ProblemSink): void 
             }
           }
         }
-        const decoded = percentDecode(raw, charset || 'us-ascii');
-        if (decoded === undefined) {
+        const octets = percentBytes(raw);
+        if (octets === undefined) {
           sink.add('eml-rfc2231-syntax', r.valueRange, 'A `%` in an RFC 2231 extended value must be followed by two hex digits (RFC 2231 §7).');
+          flush();
           value += raw;
-        } else value += decoded;
-      } else value += r.quoted ? unquote(raw) : raw;
+        } else for (const octet of octets) pending.push(octet);
+      } else {
+        flush();
+        value += r.quoted ? unquote(raw) : raw;
+      }
     }
+    flush();
     const first = list[0];
     const last = list[list.length - 1];
     result.params.set(name, { name, value, range: { start: first.range.start, end: last.range.end }, valueRange: first.valueRange, charset: charset || undefined, language, extended: true });

@@ -331,6 +331,7 @@ function checkSessionRules(session: SessionNode, scope: Scope, problems: Problem
       problems.push(problem('smtp-order-after-quit', rangeOfVerb(item), 'nothing can follow QUIT: the server closes the connection (RFC 5321 §4.1.1.10)'));
     }
     const ok = expectsSuccess(step);
+    const before = problems.length;
     switch (item.kind) {
       case 'raw':
         state.raw = true;
@@ -346,6 +347,13 @@ function checkSessionRules(session: SessionNode, scope: Scope, problems: Problem
       case 'command':
         checkCommand(item, state, scope, ok, problems);
         break;
+    }
+    // A command whose EXPECT asks for a refusal (4xx/5xx) is a deliberate test of the server's
+    // order checks: the order problem is worth a warning, not an error that stops the run.
+    if (!ok) {
+      for (let i = before; i < problems.length; i++) {
+        if (problems[i].code.startsWith('smtp-order-') && problems[i].severity === 'error') problems[i] = { ...problems[i], severity: 'warning' };
+      }
     }
   }
 }
@@ -380,8 +388,8 @@ function checkMetadata(item: MetadataNode, problems: Problem[], names: MetadataN
       for (const part of parts) {
         const at = item.value ? item.value.range.start + item.value.text.indexOf(part, offset - item.value.range.start) : offset;
         const m = /^([a-z-]+)=(\d+(?:\.\d+)?)$/.exec(part);
-        if (!m || !(TIMEOUT_PHASES as readonly string[]).includes(m[1]) || Number(m[2]) <= 0) {
-          problems.push(problem('smtp-metadata-value', { start: at, end: at + part.length }, `"${part}" is not phase=seconds, with phases ${TIMEOUT_PHASES.join(', ')}`));
+        if (!m || !(TIMEOUT_PHASES as readonly string[]).includes(m[1]) || Number(m[2]) < 0.001 || Number(m[2]) > 2_147_483) {
+          problems.push(problem('smtp-metadata-value', { start: at, end: at + part.length }, `"${part}" is not phase=seconds (0.001 to 2147483), with phases ${TIMEOUT_PHASES.join(', ')}`));
         }
         offset = at + part.length;
       }
@@ -478,7 +486,9 @@ function checkAuth(item: AuthNode, state: SessionState, allowCleartext: boolean,
   if (!state.greeted) problems.push(problem('smtp-order-auth-before-ehlo', item.keyword.range, 'send EHLO first: servers offer AUTH only in the EHLO reply (RFC 4954 §3)'));
   if (state.mail) problems.push(problem('smtp-order-auth-in-transaction', item.keyword.range, 'AUTH is not permitted during a mail transaction (RFC 4954 §4)'));
   if (state.authenticated) problems.push(problem('smtp-order-auth-twice', item.keyword.range, 'the session is already authenticated; a second AUTH is refused with 503 (RFC 4954 §4)'));
-  if (!state.tls && !allowCleartext) {
+  // A target known only at run time (CONNECT {{server}} from the environment) is checked by the
+  // engine, which refuses AUTH without TLS there.
+  if (!state.tls && !allowCleartext && state.scheme !== 'unknown') {
     problems.push(
       problem(
         'smtp-security-cleartext-auth',

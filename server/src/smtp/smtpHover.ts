@@ -30,7 +30,39 @@ import type {
 } from './smtpAst';
 import { ENGINE_AUTH_MECHANISMS, METADATA_KEYS, TIMEOUT_PHASES, TLS_VERSIONS, pairSteps } from './smtpAnalyzer';
 import { BUILTINS, decodeRawEscapes } from './smtpParser';
-import { fileScope, looksSecret, sessionScope, staticValue, type Scope } from './smtpScopes';
+import { fileScope, looksSecret as nameLooksSecret, sessionScope, staticValue, type Scope } from './smtpScopes';
+
+/**
+ * Names (variables and `$env`/`$dotenv` arguments) whose values reach an AUTH secret in the script
+ * being hovered: they are masked like names that look secret. Set for the duration of one hover.
+ */
+let authSecretNames: ReadonlySet<string> = new Set();
+
+function looksSecret(name: string): boolean {
+  return nameLooksSecret(name) || authSecretNames.has(name);
+}
+
+/** Collects the names whose values feed AUTH secrets, following variable definitions. */
+function collectAuthSecretNames(analysis: SmtpAnalysis): Set<string> {
+  const names = new Set<string>();
+  const document = analysis.document;
+  const definitions = new Map<string, string[]>();
+  for (const item of [...document.preamble, ...document.sessions.flatMap((s) => s.items)]) {
+    if (item.kind === 'variable' && item.value) definitions.set(item.name.text, [...(definitions.get(item.name.text) ?? []), item.value.text]);
+  }
+  const add = (text: string, depth: number): void => {
+    for (const m of text.matchAll(/\{\{\s*(\$[A-Za-z]+\s+)?([^}\s]+)\s*\}\}/g)) {
+      const name = m[2];
+      if (names.has(name) || depth > 16) continue;
+      names.add(name);
+      if (!m[1]) for (const value of definitions.get(name) ?? []) add(value, depth + 1);
+    }
+  };
+  for (const session of document.sessions) {
+    for (const item of session.items) if (item.kind === 'auth' && item.args[1]) add(item.args[1].text, 0);
+  }
+  return names;
+}
 import type { SmtpAnalysis } from './smtpService';
 
 export interface SmtpHover {
@@ -644,6 +676,15 @@ export function smtpHover(analysis: SmtpAnalysis, offset: number, env: HoverEnvi
  * hover. Editors call {@link smtpHover}.
  */
 export function smtpHoverStrict(analysis: SmtpAnalysis, offset: number, env: HoverEnvironment): SmtpHover | undefined {
+  authSecretNames = collectAuthSecretNames(analysis);
+  try {
+    return hoverAt(analysis, offset, env);
+  } finally {
+    authSecretNames = new Set();
+  }
+}
+
+function hoverAt(analysis: SmtpAnalysis, offset: number, env: HoverEnvironment): SmtpHover | undefined {
   const document = analysis.document;
   const environment = env.environment ?? {};
   const external = new Set(Object.keys(environment));

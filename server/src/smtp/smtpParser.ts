@@ -659,8 +659,13 @@ function parseMessage(
     const l = lines[i - 1];
     problems.push(problem('smtp-data-unterminated', { start: l.start, end: l.end }, 'the end-of-data line must hold only "." with no blanks around it'));
   } else if (!node.terminator) {
+    const cutBySeparator = to < lines.length;
     problems.push(
-      problem('smtp-data-unterminated', verbToken.range, `the ${verbToken.text.toUpperCase()} body has no terminating line holding only "."`),
+      problem(
+        'smtp-data-unterminated',
+        verbToken.range,
+        `the ${verbToken.text.toUpperCase()} body has no terminating line holding only "."${cutBySeparator ? ' before the next ### line (a line starting with ### always starts a session; send such a message with DATA < file)' : ''}`,
+      ),
     );
   }
   // Trailing blank lines before the next session belong to the session, not to an unterminated body.

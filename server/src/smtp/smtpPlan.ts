@@ -60,7 +60,8 @@ function buildSessionPlan(document: SmtpDocument, session: SessionNode, file: st
           for (const part of item.value.text.split(/\s+/)) {
             const m = /^([a-z-]+)=(\d+(?:\.\d+)?)$/.exec(part);
             if (!m) continue;
-            const ms = Math.round(Number(m[2]) * 1000);
+            // Node's timers hold at most 2^31-1 ms; a longer or zero value would fire at once.
+            const ms = Math.min(Math.max(Math.round(Number(m[2]) * 1000), 1), 2_147_483_647);
             if (m[1] === 'all') for (const k of Object.values(PHASE_KEYS)) options.timeouts[k] = ms;
             else if (PHASE_KEYS[m[1]]) options.timeouts[PHASE_KEYS[m[1]]] = ms;
           }

@@ -167,3 +167,13 @@ test('hover: never throws on broken input, at every offset', () => {
     }
   }
 });
+
+test('a variable that feeds an AUTH secret is masked even when its name does not look secret', () => {
+  const text = '@login = {{$env SMTP_AUTH}}\n### s\nCONNECT smtps://mail.example.test\nEHLO x.example.test\nAUTH PLAIN user {{login}}\n';
+  const analysis = analyzeSmtp(text, 'x.smtp');
+  for (const needle of ['{{login}}', '@login', 'SMTP_AUTH']) {
+    const offset = text.indexOf(needle) + 3;
+    const hover = smtpHover(analysis, offset, { processEnv: { SMTP_AUTH: 'hunter2-from-env' } });
+    assert.doesNotMatch(hover?.markdown ?? '', /hunter2/, needle);
+  }
+});
