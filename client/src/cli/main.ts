@@ -20,7 +20,7 @@ const HELP = `smtpwb ${VERSION}: SMTP Workbench on the command line
 usage:
   smtpwb lint FILE|DIR... [--json] [--list-codes]     lint .smtp scripts and .eml messages
   smtpwb run FILE [--session NAME|--all] [--var NAME=VALUE]... [--env NAME] [--json] [--junit FILE]
-             [--timeout SECONDS] [--repeat N] [--parallel N] [--local HOST:PORT]   run sessions
+             [--timeout SECONDS] [--repeat N] [--parallel N] [--local HOST:PORT] [--inbox DIR]
   smtpwb dns DOMAIN... [--selector NAME]... [--dns-server HOST:PORT] [--probe-starttls] [--json|--markdown]
   smtpwb verify FILE.eml [--ip IP] [--helo NAME] [--mail-from ADDR] [--dns-server HOST:PORT] [--json]
   smtpwb sign FILE.eml --domain D --selector S --key FILE [--algorithm ed25519-sha256|rsa-sha256]
