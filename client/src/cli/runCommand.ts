@@ -25,7 +25,7 @@ import { junitXml } from './junit';
 import { formatEvent, formatTls, formatVerdict } from './transcriptFormat';
 
 export const RUN_USAGE = `usage: smtpwb run FILE [--session NAME|--all] [--var NAME=VALUE]... [--env NAME] [--json]
-                  [--timeout SECONDS] [--junit FILE] [--repeat N] [--parallel N] [--local HOST:PORT]
+                  [--timeout SECONDS] [--junit FILE] [--repeat N] [--parallel N] [--local HOST:PORT] [--inbox DIR]
 
   --session NAME    run the session with this @name (or title); may be given more than once
   --all             run every session of the script (the default when it has only one)
