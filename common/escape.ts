@@ -1,0 +1,125 @@
+/**
+ * The one home of escaping. Everything a peer sends (server replies, DNS answers, report files,
+ * `.eml` content, HTTPS bodies) and everything a script writes is data: before it reaches a
+ * terminal, a log channel, test output or Markdown, it goes through one of these functions.
+ * Pure: no I/O, no `vscode`.
+ *
+ * - `visibleText`: for terminals, logs and plain-text exports. C0 controls other than tab and line
+ *   feed, DEL, C1 controls (so every ESC sequence and every 8-bit CSI), lone surrogates and the
+ *   invisible or reordering characters (bidi embeddings, overrides and isolates, zero-width marks,
+ *   line and paragraph separators, the byte order mark) become visible escapes (`\x1B`, `\u202E`).
+ * - `visibleLine`: the same for one line, with line feeds escaped too.
+ * - `escapeBytes` / `decodeRawEscapes`: the RAW line notation (`\r`, `\n`, `\t`, `\\`, `\xHH`), both ways.
+ * - `escapeMarkdown`: user text inside Markdown prose can never format or link anything.
+ * - `escapeHtml`: the five HTML specials, for text nodes and double-quoted attributes.
+ */
+
+// C0 controls except tab (U+0009) and line feed (U+000A), DEL, C1 controls, soft hyphen, Arabic
+// letter mark, Mongolian vowel separator, zero-width and directional marks, line and paragraph
+// separators, bidi embeddings, overrides and isolates, word joiners and invisible operators, the
+// byte order mark, interlinear annotations, and unpaired surrogates.
+// eslint-disable-next-line no-control-regex
+const INVISIBLE_RE = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u00ad\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff\ufff9-\ufffb]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+// The same set plus line feed, for one-line output.
+// eslint-disable-next-line no-control-regex
+const INVISIBLE_LINE_RE = /[\u0000-\u0008\u000a-\u001f\u007f-\u009f\u00ad\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff\ufff9-\ufffb]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+
+function hex(code: number, width: number): string {
+  return code.toString(16).toUpperCase().padStart(width, '0');
+}
+
+function escapeOne(ch: string): string {
+  const code = ch.charCodeAt(0);
+  return code < 0x100 ? `\\x${hex(code, 2)}` : `\\u${hex(code, 4)}`;
+}
+
+/** Makes control and invisible characters visible (`\x1B`, `\u202E`), keeping tabs and line feeds. */
+export function visibleText(text: string): string {
+  return String(text).replace(INVISIBLE_RE, escapeOne);
+}
+
+/** Like `visibleText`, but a line feed is escaped too, so the result is exactly one line. */
+export function visibleLine(text: string): string {
+  return String(text).replace(INVISIBLE_LINE_RE, escapeOne);
+}
+
+/** True when `visibleText` would change the text. */
+export function hasInvisible(text: string): boolean {
+  INVISIBLE_RE.lastIndex = 0;
+  const found = INVISIBLE_RE.test(text);
+  INVISIBLE_RE.lastIndex = 0;
+  return found;
+}
+
+/**
+ * Shows bytes as a RAW line writes them: printable ASCII as is, CR, LF, tab and backslash as
+ * `\r`, `\n`, `\t`, `\\`, every other octet as `\xHH`. The inverse of `decodeRawEscapes`.
+ */
+export function escapeBytes(bytes: Uint8Array): string {
+  let out = '';
+  for (const b of bytes) {
+    if (b === 13) out += '\\r';
+    else if (b === 10) out += '\\n';
+    else if (b === 9) out += '\\t';
+    else if (b === 92) out += '\\\\';
+    else if (b >= 0x20 && b < 0x7f) out += String.fromCharCode(b);
+    else out += '\\x' + hex(b, 2);
+  }
+  return out;
+}
+
+function isHexDigit(b: number | undefined): boolean {
+  return b !== undefined && ((b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x46) || (b >= 0x61 && b <= 0x66));
+}
+
+/**
+ * Decodes the escapes of a RAW payload: `\r`, `\n`, `\t`, `\\` and `\xHH` (either case of `x`).
+ * An unknown escape is kept as written. Returns bytes, since `\xHH` can produce any octet.
+ */
+export function decodeRawEscapes(text: string): Buffer {
+  const utf8 = Buffer.from(text, 'utf8');
+  const bytes: number[] = [];
+  for (let i = 0; i < utf8.length; i++) {
+    const b = utf8[i];
+    if (b !== 0x5c || i + 1 >= utf8.length) {
+      bytes.push(b);
+      continue;
+    }
+    const n = utf8[i + 1];
+    if (n === 0x72) {
+      bytes.push(13);
+      i++;
+    } else if (n === 0x6e) {
+      bytes.push(10);
+      i++;
+    } else if (n === 0x74) {
+      bytes.push(9);
+      i++;
+    } else if (n === 0x5c) {
+      bytes.push(0x5c);
+      i++;
+    } else if ((n === 0x78 || n === 0x58) && isHexDigit(utf8[i + 2]) && isHexDigit(utf8[i + 3])) {
+      bytes.push(parseInt(String.fromCharCode(utf8[i + 2], utf8[i + 3]), 16));
+      i += 3;
+    } else {
+      bytes.push(b);
+    }
+  }
+  return Buffer.from(bytes);
+}
+
+/**
+ * Escapes text for Markdown prose (CommonMark §2.4: any ASCII punctuation may be backslash-escaped),
+ * so that user text can never format, link or embed HTML. Line breaks become spaces, and invisible
+ * characters are made visible.
+ */
+export function escapeMarkdown(text: string): string {
+  return visibleLine(String(text).replace(/\r\n|\r|\n/g, ' ')).replace(/[\\`*_{}[\]()#+\-.!<>|~&]/g, (c) => '\\' + c);
+}
+
+const HTML_SPECIALS: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
+
+/** Escapes the five HTML specials, for a text node or a double-quoted attribute value. */
+export function escapeHtml(text: string): string {
+  return String(text).replace(/[&<>"']/g, (c) => HTML_SPECIALS[c]);
+}
