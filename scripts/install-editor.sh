@@ -10,6 +10,7 @@
 # Environment:
 #   SMTPWB_EDITOR_DIR   where code-server goes (default: <repo>/.editor)
 #   SMTPWB_EDITOR_FORCE=1  reinstall code-server even if it already works
+#   SMTPWB_EDITOR_CHECK_ONLY=1  only check: exit 0 when code-server reports the pinned version, else 1
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT_DIR=$PWD
@@ -20,18 +21,54 @@ started=$(date +%s%N)
 elapsed() { echo "$(( ($(date +%s%N) - started) / 1000000 )) ms"; }
 log() { echo "install-editor: $*"; }
 
+# Everything this run writes outside .editor goes to one private temporary folder, removed at exit:
+# the npm temporary files, the seeded ripgrep cache, and the HOME and XDG folders that every run
+# of code-server gets, so that nothing depends on (or is written to) the user's HOME.
+RUN_TMP=$(mktemp -d "${TMPDIR:-/tmp}/smtpwb-install-editor.XXXXXX")
+trap 'rm -rf "$RUN_TMP"' EXIT
+
+# Runs a command with a HOME and XDG folders of its own under $RUN_TMP. On a machine where
+# code-server never ran, its first start writes ~/.config/code-server/config.yaml and says so on
+# stdout; with a fresh HOME every time, every run sees the same thing, whatever the machine.
+with_private_home() {
+  local home
+  home=$(mktemp -d "$RUN_TMP/home.XXXXXX")
+  mkdir -p "$home/xdg-config" "$home/xdg-data" "$home/xdg-cache"
+  local status=0
+  HOME="$home" XDG_CONFIG_HOME="$home/xdg-config" XDG_DATA_HOME="$home/xdg-data" \
+    XDG_CACHE_HOME="$home/xdg-cache" "$@" || status=$?
+  rm -rf "$home"
+  return $status
+}
+
 # The single list of Debian packages the editor needs: Chromium to drive, Debian's rg to seed
 # @vscode/ripgrep's download cache, and the headers and tools the native modules of code-server
 # (node-pty, kerberos, @vscode/spdlog, native-keymap, ...) compile against.
 APT_PACKAGES=(chromium ripgrep libkrb5-dev libxkbfile-dev libsecret-1-dev libx11-dev pkg-config
   make g++ python3 git)
 
-code_server_works() {
+# Prints the version code-server reports ("4.100.3" from "4.100.3 <commit> with Code 1.100.3"),
+# taken from the line that has that shape rather than from the first line: code-server may log
+# other lines (such as "[...] info  Wrote default config file to ...") before it.
+code_server_version() {
   [ -x "$CODE_SERVER_BIN" ] || return 1
   local out
-  out=$("$CODE_SERVER_BIN" --version 2>/dev/null | head -1) || return 1
-  case "$out" in "$CODE_SERVER_VERSION "*) return 0 ;; *) return 1 ;; esac
+  out=$(with_private_home "$CODE_SERVER_BIN" --version 2>&1) || return 1
+  printf '%s\n' "$out" | sed -n -E 's/^([0-9]+\.[0-9]+\.[0-9]+) [0-9a-f]{7,40} with Code .*/\1/p' | head -1
 }
+
+code_server_works() {
+  [ "$(code_server_version)" = "$CODE_SERVER_VERSION" ]
+}
+
+if [ "${SMTPWB_EDITOR_CHECK_ONLY:-0}" = 1 ]; then
+  if code_server_works; then
+    log "code-server $CODE_SERVER_VERSION is installed in $EDITOR_DIR"
+    exit 0
+  fi
+  log "code-server $CODE_SERVER_VERSION is not installed in $EDITOR_DIR (it reports '$(code_server_version || true)')"
+  exit 1
+fi
 
 # --- Debian packages -----------------------------------------------------------------------------
 missing=()
@@ -98,15 +135,10 @@ allow_scripts_in() {
 }
 # A package.json of its own keeps npm from walking up to the extension's package.json.
 allow_scripts_in "$EDITOR_DIR/package.json" "$CODE_SERVER_VERSION"
-# A private temporary folder holds the seeded ripgrep cache and keeps /tmp clean.
-INSTALL_TMP="$EDITOR_DIR/.install-tmp"
-rm -rf "$INSTALL_TMP"
+# The private temporary folder holds the seeded ripgrep cache and npm's temporary files.
+INSTALL_TMP="$RUN_TMP/install"
 mkdir -p "$INSTALL_TMP"
-trap 'rm -rf "$INSTALL_TMP"' EXIT
-
 export TMPDIR="$INSTALL_TMP"
-# As root, code-server's postinstall refuses to run without unsafe-perm.
-export npm_config_unsafe_perm=true
 # node-pty's build runs `npx node-gyp`, which npm refuses when its `yes` setting is false.
 export npm_config_yes=true
 export npm_config_audit=false npm_config_fund=false npm_config_update_notifier=false
@@ -156,7 +188,10 @@ log "seeded @vscode/ripgrep $rg_pkg_version cache with Debian's rg as ripgrep-$r
 # Step 3: run the install scripts: argon2's build and code-server's postinstall, which installs VS Code's own dependencies (lib/vscode and
 # lib/vscode/extensions) and builds the native modules.
 step_started=$(date +%s)
-if ! (cd "$EDITOR_DIR" && npm rebuild --foreground-scripts >"$EDITOR_DIR/install.log" 2>&1); then
+# As root, code-server's postinstall refuses to run unless npm_config_unsafe_perm is true. npm
+# itself no longer knows that setting and warns about it, so it is set for this step only, whose
+# output goes to the log.
+if ! (cd "$EDITOR_DIR" && npm_config_unsafe_perm=true npm rebuild --foreground-scripts >"$EDITOR_DIR/install.log" 2>&1); then
   tail -40 "$EDITOR_DIR/install.log" >&2
   echo "install-editor: code-server's postinstall failed; full log in $EDITOR_DIR/install.log" >&2
   exit 1
@@ -164,8 +199,8 @@ fi
 log "built code-server's dependencies in $(( $(date +%s) - step_started )) s (log: $EDITOR_DIR/install.log)"
 
 if ! code_server_works; then
-  echo "install-editor: $CODE_SERVER_BIN does not report version $CODE_SERVER_VERSION:" >&2
-  "$CODE_SERVER_BIN" --version >&2 || true
+  echo "install-editor: $CODE_SERVER_BIN does not report version $CODE_SERVER_VERSION; it printed:" >&2
+  with_private_home "$CODE_SERVER_BIN" --version >&2 || true
   exit 1
 fi
 log "code-server $CODE_SERVER_VERSION installed in $(elapsed)"

@@ -6,8 +6,13 @@
  * the time cap fail; a watchdog thread catches real hangs. The last line is `N passed, M failed`.
  *
  * Usage: node OUT/test/fuzz/emlFuzz.main.js [--count 10000] [--seed 1] [--cap-ms 2000] [--save DIR]
+ *
+ * Failing inputs are saved to DIR (default: eml-fuzz-failures/ in the temporary folder), which is
+ * created only when an input failed; slow inputs that did not fail are reported by index (the seed
+ * reproduces them) and saved only beside failures, so a passing run leaves nothing behind.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { runFuzz } from '../eml/fuzzCore';
@@ -32,7 +37,7 @@ if (!isMainThread) {
 } else {
   const job: Job = { count: arg('--count', 10000), seed: arg('--seed', 1), capMs: arg('--cap-ms', 2000) };
   const saveIndex = process.argv.indexOf('--save');
-  const saveDir = saveIndex === -1 ? '/tmp/eml-fuzz-failures' : process.argv[saveIndex + 1];
+  const saveDir = saveIndex === -1 ? join(tmpdir(), 'eml-fuzz-failures') : process.argv[saveIndex + 1];
   const started = Date.now();
   const worker = new Worker(__filename, { workerData: job });
   let current = -1;
@@ -55,10 +60,11 @@ if (!isMainThread) {
     }
     clearInterval(watchdog);
     const { result } = message;
-    if (result.failed.length > 0 || result.slow.length > 0) mkdirSync(saveDir, { recursive: true });
+    const saving = result.failed.length > 0;
+    if (saving) mkdirSync(saveDir, { recursive: true });
     for (const slow of result.slow.slice(0, 20)) {
       let saved = '';
-      if (slow.input !== undefined) {
+      if (saving && slow.input !== undefined) {
         saved = join(saveDir, `seed${job.seed}-slow${slow.index}.eml`);
         writeFileSync(saved, slow.input);
       }

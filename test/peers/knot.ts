@@ -27,6 +27,11 @@ export interface KnotOptions {
   zones: Record<string, string>;
   /** Milliseconds to wait for the server and its zones (default 10000). */
   startTimeoutMs?: number;
+  /**
+   * Origins that Knot signs with automatic DNSSEC signing (ECDSA P-256, keys made on first load).
+   * Their DS records, for a parent zone or a resolver's trust anchor, come from `ds()`.
+   */
+  signed?: string[];
 }
 
 /** A running Knot. */
@@ -43,6 +48,8 @@ export interface KnotPeer {
   startupMs: number;
   /** Writes a zone (new or existing), reloads it and resolves once Knot serves the new text. */
   setZone(origin: string, text: string): Promise<void>;
+  /** The DS records (presentation lines, `origin. DS tag 13 2 hex`) of a signed zone, from keymgr. */
+  ds(origin: string): Promise<string[]>;
   /** Stops Knot and removes its temp dir. Safe to call twice. */
   stop(): Promise<void>;
 }
@@ -76,7 +83,7 @@ function completeZone(origin: string, text: string, serial: number): string {
 }
 
 /** Builds knot.conf for one instance. */
-function knotConfig(base: string, port: number, ipv6: boolean, origins: string[]): string {
+function knotConfig(base: string, port: number, ipv6: boolean, origins: string[], signed: ReadonlySet<string> = new Set()): string {
   const listen = [`127.0.0.1@${port}`, ...(ipv6 ? [`::1@${port}`] : [])];
   return [
     'server:',
@@ -93,6 +100,18 @@ function knotConfig(base: string, port: number, ipv6: boolean, origins: string[]
     `    listen: "${base}/run/knot.sock"`,
     'database:',
     `    storage: "${base}/db"`,
+    ...(signed.size > 0
+      ? [
+          'keystore:',
+          '  - id: default',
+          `    config: "${base}/keys"`,
+          'policy:',
+          '  - id: auto',
+          '    algorithm: ecdsap256sha256',
+          '    ksk-lifetime: 0',
+          '    zsk-lifetime: 0',
+        ]
+      : []),
     'template:',
     '  - id: default',
     `    storage: "${base}/zones"`,
@@ -100,7 +119,11 @@ function knotConfig(base: string, port: number, ipv6: boolean, origins: string[]
     '    zonefile-load: whole',
     '    journal-content: none',
     'zone:',
-    ...origins.map((o) => `  - domain: "${o === '' ? '.' : `${o}.`}"\n    file: "${zoneFileName(o)}"`),
+    ...origins.map(
+      (o) =>
+        `  - domain: "${o === '' ? '.' : `${o}.`}"\n    file: "${zoneFileName(o)}"` +
+        (signed.has(o) ? '\n    dnssec-signing: on\n    dnssec-policy: auto' : ''),
+    ),
     '',
   ].join('\n');
 }
@@ -133,7 +156,8 @@ async function tryStart(options: KnotOptions): Promise<KnotPeer> {
     serial += 1;
     writeFileSync(join(base, 'zones', zoneFileName(origin)), completeZone(origin, zones.get(origin) ?? '', serial));
   };
-  const writeConfig = (): void => writeFileSync(join(base, 'knot.conf'), knotConfig(base, port, ipv6, [...zones.keys()]));
+  const signed = new Set((options.signed ?? []).map(normalise));
+  const writeConfig = (): void => writeFileSync(join(base, 'knot.conf'), knotConfig(base, port, ipv6, [...zones.keys()], signed));
   for (const origin of zones.keys()) writeZone(origin);
   writeConfig();
   const configPath = join(base, 'knot.conf');
@@ -215,6 +239,17 @@ async function tryStart(options: KnotOptions): Promise<KnotPeer> {
       const next = queue.then(() => setZoneNow(origin, text));
       queue = next.catch(() => undefined);
       return next;
+    },
+    async ds(origin: string): Promise<string[]> {
+      const keymgr = requireBinary('keymgr', 'knot');
+      const o = normalise(origin);
+      try {
+        const { stdout } = await run(keymgr, ['-c', configPath, `${o}.`, 'ds']);
+        return stdout.split('\n').map((l) => l.trim()).filter((l) => /\sDS\s/.test(l));
+      } catch (error) {
+        const e = error as { stdout?: string; stderr?: string };
+        throw new Error(`keymgr ${o}. ds failed: ${e.stderr ?? ''}${e.stdout ?? ''}`);
+      }
     },
     async stop(): Promise<void> {
       if (stopped) return;

@@ -7,33 +7,43 @@ import { delimiter, dirname, join, resolve } from 'node:path';
 /** The Debian package that provides each binary the peers use. */
 export const PEER_PACKAGES: Readonly<Record<string, string>> = {
   exim4: 'exim4-daemon-light',
-  swaks: 'swaks',
+  // swaks needs Net::SSLeay (libnet-ssleay-perl) for STARTTLS.
+  swaks: 'swaks libnet-ssleay-perl',
   openssl: 'openssl',
   knotd: 'knot',
   knotc: 'knot',
   kdig: 'knot-dnsutils',
+  keymgr: 'knot',
+  unbound: 'unbound',
+  'unbound-checkconf': 'unbound',
+  'ldns-dane': 'ldnsutils',
+  'ldns-keygen': 'ldnsutils',
+  'ldns-signzone': 'ldnsutils',
   'opendkim-testkey': 'opendkim-tools',
   dkimverify: 'python3-dkim',
   dkimsign: 'python3-dkim',
+  dovecot: 'dovecot-imapd',
+  doveadm: 'dovecot-imapd',
+  xmllint: 'libxml2-utils',
 };
 
 /**
- * Returns the repository root: $SMTPWB_REPO when set, else the nearest folder above the working
- * directory or above this (possibly bundled) file that has scripts/install-peers.sh.
+ * Returns the repository root: $SMTPWB_REPO when set, else the nearest folder above this (possibly
+ * bundled) file that has scripts/install-peers.sh. Tests find the checkout from their own location
+ * only, never from the working directory or a fixed path, so they run from any folder and in any
+ * clone; a test file built outside the checkout must say where it is with $SMTPWB_REPO.
  */
 export function repoRoot(): string {
   const fromEnv = process.env.SMTPWB_REPO;
   if (fromEnv !== undefined && fromEnv !== '') return resolve(fromEnv);
-  for (const start of [process.cwd(), __dirname]) {
-    let dir = resolve(start);
-    for (;;) {
-      if (existsSync(join(dir, 'scripts', 'install-peers.sh'))) return dir;
-      const parent = dirname(dir);
-      if (parent === dir) break;
-      dir = parent;
-    }
+  let dir = resolve(__dirname);
+  for (;;) {
+    if (existsSync(join(dir, 'scripts', 'install-peers.sh'))) return dir;
+    const parent = dirname(dir);
+    if (parent === dir) break;
+    dir = parent;
   }
-  return process.cwd();
+  throw new Error(`cannot find the SMTP Workbench checkout (a folder with scripts/install-peers.sh) above ${__dirname}; set SMTPWB_REPO to it`);
 }
 
 /**

@@ -6,15 +6,29 @@ import { existsSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { chromium, type Browser } from 'playwright-core';
+import { makePrivateHome } from './privateHome';
 
 export const CHROMIUM = '/usr/bin/chromium';
 
 /** The flags this machine needs: no sandbox as root, and no background traffic to the outside. */
 export const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage'];
 
+/**
+ * Launches headless Chromium with a HOME and XDG folders of its own (Chromium writes its profile,
+ * caches and NSS database there), removed when the browser closes or, at the latest, when the test
+ * process exits.
+ */
 export async function launchChromium(): Promise<Browser> {
   if (!existsSync(CHROMIUM)) throw new Error('Chromium is missing, so this test cannot run: apt-get install -y chromium (scripts/install-peers.sh does it as root)');
-  return chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+  const home = makePrivateHome('chromium');
+  try {
+    const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS, env: home.env() });
+    browser.on('disconnected', () => home.remove());
+    return browser;
+  } catch (error) {
+    home.remove();
+    throw error;
+  }
 }
 
 export interface CountingServer {

@@ -5,6 +5,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
+import { repoRoot } from '../peers/require';
 import { createMessageConnection, StreamMessageReader, StreamMessageWriter, type MessageConnection } from 'vscode-jsonrpc/node';
 
 export interface PublishedDiagnostics {
@@ -23,9 +24,12 @@ export interface LspClient {
   stderr(): string;
 }
 
-/** The folder of the built bundles, which builds into other folders can override. */
+/**
+ * The folder of the built bundles: the one the build wrote the tests for (scripts/build.mjs defines
+ * SMTPWB_DIST), else dist/ of the checkout this file is in.
+ */
 export function distDir(): string {
-  return process.env.SMTPWB_DIST ?? join(process.cwd(), 'dist');
+  return process.env.SMTPWB_DIST ?? join(repoRoot(), 'dist');
 }
 
 export async function startLspClient(rootUri = 'file:///tmp'): Promise<LspClient> {
