@@ -9,6 +9,8 @@
  *   invisible or reordering characters (bidi embeddings, overrides and isolates, zero-width marks,
  *   line and paragraph separators, the byte order mark) become visible escapes (`\x1B`, `\u202E`).
  * - `visibleLine`: the same for one line, with line feeds escaped too.
+ * - `replaceInvisible`: the same characters, each replaced by a caller's visible form (the transcript
+ *   webview's marked placeholders build on it).
  * - `escapeBytes` / `decodeRawEscapes`: the RAW line notation (`\r`, `\n`, `\t`, `\\`, `\xHH`), both ways.
  * - `escapeMarkdown`: user text inside Markdown prose can never format or link anything.
  * - `escapeHtml`: the five HTML specials, for text nodes and double-quoted attributes.
@@ -36,6 +38,15 @@ function escapeOne(ch: string): string {
 /** Makes control and invisible characters visible (`\x1B`, `\u202E`), keeping tabs and line feeds. */
 export function visibleText(text: string): string {
   return String(text).replace(INVISIBLE_RE, escapeOne);
+}
+
+/**
+ * Replaces each character `visibleText` would escape (tabs and line feeds are kept) with what
+ * `replace` returns, for outputs with their own visible form, such as a webview's marked
+ * placeholders. None of these characters is an HTML special, so this can run after `escapeHtml`.
+ */
+export function replaceInvisible(text: string, replace: (ch: string) => string): string {
+  return String(text).replace(INVISIBLE_RE, replace);
 }
 
 /** Like `visibleText`, but a line feed is escaped too, so the result is exactly one line. */
@@ -110,11 +121,22 @@ export function decodeRawEscapes(text: string): Buffer {
 
 /**
  * Escapes text for Markdown prose (CommonMark §2.4: any ASCII punctuation may be backslash-escaped),
- * so that user text can never format, link or embed HTML. Line breaks become spaces, and invisible
- * characters are made visible.
+ * so that user text can never format, link or embed HTML. Line breaks become spaces, so the result
+ * is one line, and invisible characters are made visible. Characters that act anywhere in a line
+ * (emphasis, code spans, link and image brackets, HTML, entities, headings, tables, strike-through)
+ * are always escaped; with `[` and `]` escaped, `(`, `)` and `!` cannot form a link or an image.
+ * Those that only act at the start of a block (`-`, `+`, `=` as list markers, breaks or setext
+ * underlines, and `.` or `)` after digits as ordered-list markers, CommonMark §4.1, §4.3, §5.2) are
+ * escaped where they start the text, and `$(` is escaped so that VS Code shows no theme icon. So
+ * prose such as `dot-stuffing`, `example.test` or `5.1.1` stays readable in the Markdown source.
  */
 export function escapeMarkdown(text: string): string {
-  return visibleLine(String(text).replace(/\r\n|\r|\n/g, ' ')).replace(/[\\`*_{}[\]()#+\-.!<>|~&]/g, (c) => '\\' + c);
+  return visibleLine(String(text).replace(/\r\n|\r|\n/g, ' '))
+    .replace(/[\\`*_[\]#<>|~&]/g, (c) => '\\' + c)
+    // VS Code renders `$(name)` as an icon where a Markdown string supports theme icons.
+    .replace(/\$\(/g, '\\$(')
+    .replace(/^(\s*)([-+=])(?=[\s\-+=]|$)/, '$1\\$2')
+    .replace(/^(\s*\d{1,9})([.)])(?=\s|$)/, '$1\\$2');
 }
 
 const HTML_SPECIALS: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };

@@ -47,10 +47,15 @@ export interface ProblemDefinition {
   link: string;
 }
 
-/** The link to a section of an RFC, in the rfc-editor.org form that editors open in a browser. */
-export function rfcLink(rfc: number, section?: string): string {
+/**
+ * The link to a section of an RFC, in the rfc-editor.org form that editors open in a browser.
+ * Numbered sections use `#section-N`; appendices, which start with a capital letter (`F.1`), use
+ * `#appendix-F.1`; without a section the link is the whole RFC.
+ */
+export function rfcLink(rfc: number, section = ''): string {
   const base = `https://www.rfc-editor.org/rfc/rfc${rfc}`;
-  return section ? `${base}#section-${section}` : base;
+  if (section === '') return base;
+  return /^[A-Z]/.test(section) ? `${base}#appendix-${section}` : `${base}#section-${section}`;
 }
 
 /** The link to a section of the project's own documentation. */

@@ -213,16 +213,11 @@ export async function resolvePlan(plan: SessionPlan, providers: VariableProvider
     steps,
   };
   if (r.errors.length > 0) return { ok: false, errors: r.errors };
-  // Short values would mask innocent text everywhere; they are still never written by AUTH steps,
-  // which the engine masks as whole payloads.
+  // Values under 3 characters cannot be told from innocent text; they are still never written by
+  // AUTH steps, which the engine masks as whole payloads (common/masking.ts).
   return { ok: true, plan: resolved, secrets: [...r.secrets].filter((s) => s.length >= 3) };
 }
 
-/** Replaces every secret in a text with a mask. Longer secrets first, so a secret that contains another is masked whole. */
-export function maskSecrets(text: string, secrets: readonly string[]): string {
-  let out = text;
-  for (const secret of [...secrets].sort((a, b) => b.length - a.length)) {
-    if (secret !== '') out = out.split(secret).join('********');
-  }
-  return out;
-}
+// Masking lives in common/masking.ts; `maskSecrets` is re-exported for the callers that resolve
+// variables and mask in one place.
+export { maskSecrets } from './masking';

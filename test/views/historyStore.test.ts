@@ -35,26 +35,29 @@ function withId(id: string, overrides: Partial<RunRecord> = {}): RunRecord {
   return record({ id, ...overrides });
 }
 
-/** A record with the secret in many places: AUTH payloads, replies, titles, the error text, a key. */
+/**
+ * A record with the secret everywhere secret bytes can appear: AUTH payloads and other sent text,
+ * replies that echo it, step and failure messages, the run's error text, advertised parameters.
+ */
 function secretRecord(): RunRecord {
   const b64 = Buffer.from(`\0user\0${SECRET}`).toString('base64');
   const s = goodSession();
   return record({
     id: 'secret-run',
-    label: `Run with ${SECRET}`,
+    label: 'Run with a secret',
     error: `could not log in as user/${SECRET}`,
-    environment: SECRET,
     sessions: [
       {
         ...s,
-        title: `Login ${SECRET}`,
+        title: 'Login',
+        failure: { kind: 'expectation', message: `expected 235, got 535: 535 bad password ${SECRET}`, line: 3 },
         steps: [{ line: 3, command: `AUTH PLAIN ${b64}`, reply: { code: 535, lines: [`535 bad password ${SECRET}`] }, ok: false, message: SECRET, durationMs: 1 }],
         transcript: [
           { t: 1, dir: 'client', text: `AUTH PLAIN ${b64}`, bytes: 60 },
           { t: 2, dir: 'client', text: Buffer.from(SECRET).toString('base64'), bytes: 30 },
           { t: 3, dir: 'server', text: `535 5.7.8 ${SECRET} rejected`, bytes: 30 },
         ],
-        capabilities: { keywords: { [`X-${SECRET}`]: [SECRET] }, authMechanisms: [] },
+        capabilities: { keywords: { 'X-ECHO': [SECRET] }, authMechanisms: [] },
       },
     ],
   });
@@ -75,7 +78,10 @@ test('add masks secrets before anything is stored: the secret is in no byte writ
     assert.ok(!JSON.stringify(store.list()).includes(form));
   }
   assert.ok(written.includes('********'));
-  assert.match(store.get('secret-run')?.label ?? '', /^Run with \*{8}$/);
+  // Structured fields are kept as they are.
+  assert.equal(store.get('secret-run')?.label, 'Run with a secret');
+  assert.equal(store.get('secret-run')?.sessions[0].steps[0].reply?.code, 535);
+  assert.equal(store.get('secret-run')?.sessions[0].steps[0].reply?.lines[0], '535 bad password ********');
   // The caller's record is left as it was.
   assert.equal(JSON.stringify(original), before);
 });
@@ -195,13 +201,24 @@ test('records over the size cap are cut with a note', async () => {
   assert.ok(capped.sessions[0].transcript.some((e) => /passing steps not kept/.test(e.text)));
 });
 
-test('short and numeric secrets mask string values only and never break the stored record', async () => {
+test('short, numeric and common-word secrets never rewrite structured fields of the stored record', async () => {
   const { maskRecord } = await import('../../client/src/runs/runRecord');
   const r = record();
-  for (const secret of ['1', '12', 'true', 'a', 'null']) {
+  for (const secret of ['1', '12', 'true', 'a', 'null', 'pass', 'passed', 'test', '250', 'example', 'Submit', r.id]) {
     const masked = maskRecord(r, [secret]);
-    assert.equal(masked.id, r.id.split(secret).join('********'));
+    assert.equal(masked.id, r.id);
+    assert.equal(masked.status, r.status);
+    assert.equal(masked.label, r.label);
+    assert.equal(masked.fileName, r.fileName);
+    assert.equal(masked.uri, r.uri);
+    assert.equal(masked.startedAt, r.startedAt);
     assert.equal(typeof masked.durationMs, 'number');
     assert.deepEqual(Object.keys(masked).sort(), Object.keys(r).sort());
+    masked.sessions.forEach((s, i) => {
+      const o = r.sessions[i];
+      assert.deepEqual([s.title, s.name, s.ok, s.line, s.target, s.tls, s.mx, s.timings, s.repeat], [o.title, o.name, o.ok, o.line, o.target, o.tls, o.mx, o.timings, o.repeat]);
+      assert.deepEqual(s.steps.map((x) => [x.line, x.ok, x.expected, x.reply?.code, x.reply?.enhanced, x.durationMs]), o.steps.map((x) => [x.line, x.ok, x.expected, x.reply?.code, x.reply?.enhanced, x.durationMs]));
+      assert.deepEqual(Object.keys(s.capabilities?.keywords ?? {}), Object.keys(o.capabilities?.keywords ?? {}));
+    });
   }
 });

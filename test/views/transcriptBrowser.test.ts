@@ -142,6 +142,18 @@ test('the panel buttons post their messages; a live update swaps the content and
   const { page, requests, dialogs } = await open(renderTranscriptHtml(running, { cspSource: CSP_SOURCE, nonce: randomBytes(18).toString('base64') }));
   assert.match((await page.textContent('body')) ?? '', /Waiting for the first session/);
   assert.equal(await page.locator('[data-action="rerun"]').count(), 0);
+  // While it runs, Cancel is offered instead of Rerun.
+  await page.locator('[data-action="cancel"]').click();
+  assert.deepEqual(await page.evaluate('window.__posted.slice(-1)'), [{ type: 'cancel' }]);
+
+  // The session in progress shows its events as they happen, escaped like the rest.
+  const liveRecord = { ...running, current: { index: 0, title: 'Live <b>session</b>', line: 2, events: [{ t: 1, dir: 'server' as const, text: '220 greylisted \u001b[31m <img src=x onerror=alert(8)>', bytes: 40 }] } };
+  await page.evaluate(`window.postMessage(${JSON.stringify({ type: 'render', recordId: running.id, status: 'running', title: 'T', html: renderTranscriptBody(liveRecord) })}, '*')`);
+  await page.waitForTimeout(200);
+  const liveText = (await page.textContent('#session-live')) ?? '';
+  assert.match(liveText, /Live <b>session<\/b>/);
+  assert.match(liveText, /220 greylisted ␛\[31m <img src=x onerror=alert\(8\)>/);
+  assert.doesNotMatch((await page.textContent('body')) ?? '', /Waiting for the first session/);
 
   // The run goes on: a hostile session arrives, then the run ends.
   const hostile = hostileRecord(remote());
@@ -172,6 +184,26 @@ test('the panel buttons post their messages; a live update swaps the content and
   assert.equal(await page.evaluate('window.__pwned'), undefined);
   assert.deepEqual(hits, []);
   assert.deepEqual(requests.filter((u) => !u.startsWith('data:')), []);
+  await page.close();
+});
+
+test('at 360 px the steps are rows that wrap by word and nothing overflows sideways', async () => {
+  const r = record();
+  const { page } = await open(renderTranscriptHtml(r, { cspSource: CSP_SOURCE, nonce: randomBytes(18).toString('base64') }), { width: 360, height: 800 });
+  const layout = (await page.evaluate(`(() => {
+    const ch = (() => { const s = document.createElement('span'); s.style.fontFamily = 'monospace'; s.textContent = '0000000000'; document.body.appendChild(s); const w = s.getBoundingClientRect().width / 10; s.remove(); return w; })();
+    const cells = Array.from(document.querySelectorAll('table.steps td.code')).filter((td) => td.textContent.trim() !== '' && getComputedStyle(td).display !== 'none');
+    const narrow = cells.filter((td) => td.getBoundingClientRect().width < 8 * ch).map((td) => td.textContent + ' ' + td.getBoundingClientRect().width);
+    const mail = cells.find((td) => td.textContent === 'MAIL FROM:<alice@example.org>');
+    const lineHeight = mail ? parseFloat(getComputedStyle(mail).lineHeight) || 16 : 0;
+    return { ch, narrow, mailLines: mail ? Math.round(mail.getBoundingClientRect().height / lineHeight) : -1, scrollWidth: document.documentElement.scrollWidth, theadShown: getComputedStyle(document.querySelector('table.steps thead')).display !== 'none' };
+  })()`)) as { ch: number; narrow: string[]; mailLines: number; scrollWidth: number; theadShown: boolean };
+  assert.deepEqual(layout.narrow, [], 'no code cell is narrower than 8 characters');
+  assert.ok(layout.mailLines >= 1 && layout.mailLines <= 2, `MAIL FROM takes ${layout.mailLines} lines`);
+  assert.ok(layout.scrollWidth <= 360, `the page is ${layout.scrollWidth} px wide`);
+  assert.equal(layout.theadShown, false, 'the header row is hidden when steps are rows');
+  mkdirSync(ARTIFACTS, { recursive: true });
+  await page.screenshot({ path: `${ARTIFACTS}/transcript-360.png`, fullPage: true });
   await page.close();
 });
 

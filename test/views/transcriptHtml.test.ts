@@ -2,11 +2,12 @@
 // script, and the text and JSON exports hold the whole run.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { formatMs } from '../../common/duration';
+import { visibleText } from '../../common/escape';
 import {
   escapeAttr,
-  escapeHtml,
   exportFileName,
-  formatMs,
+  markupText,
   parseWebviewMessage,
   MAX_EVENT_CHARS,
   renderTranscriptBody,
@@ -14,7 +15,6 @@ import {
   renderTranscriptText,
   runRate,
   transcriptJson,
-  visibleText,
 } from '../../client/src/views/transcriptHtml';
 import { goodSession, hostileRecord, record } from './fixtures';
 
@@ -37,23 +37,26 @@ function tags(html: string): Array<{ name: string; attrs: string[] }> {
   return out;
 }
 
-test('escapeHtml escapes the specials and shows invisible characters', () => {
-  assert.equal(escapeHtml(`<a href="x">'&'</a>`), '&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;');
-  assert.match(escapeHtml('a\u0000b'), /^a<span class="ctl" title="U\+0000">␀<\/span>b$/);
-  assert.match(escapeHtml('\u001b[31m'), /␛/);
-  assert.match(escapeHtml('x\u202Ey'), /U\+202E/);
-  assert.equal(escapeHtml('tab\tand\nline'), 'tab\tand\nline');
+test('markupText escapes the specials and shows invisible characters', () => {
+  assert.equal(markupText(`<a href="x">'&'</a>`), '&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;');
+  assert.match(markupText('a\u0000b'), /^a<span class="ctl" title="U\+0000">␀<\/span>b$/);
+  assert.match(markupText('\u001b[31m'), /␛/);
+  assert.match(markupText('x\u202Ey'), /U\+202E/);
+  assert.equal(markupText('tab\tand\nline'), 'tab\tand\nline');
   // A lone surrogate is shown, not passed through.
-  assert.match(escapeHtml('\ud800'), /U\+D800/);
-  assert.equal(escapeHtml('😀'), '😀');
+  assert.match(markupText('\ud800'), /U\+D800/);
+  assert.equal(markupText('😀'), '😀');
   assert.equal(escapeAttr('"><x \u0000'), '&quot;&gt;&lt;x \\u0000');
   assert.equal(visibleText('a\u0000\u001b\u202E\tb'), 'a\\x00\\x1B\\u202E\tb');
 });
 
 test('formatMs formats durations', () => {
   assert.equal(formatMs(0.42), '0.4 ms');
-  assert.equal(formatMs(1234.5), '1.234 s');
-  assert.equal(formatMs(125_000), '2 min 5.0 s');
+  assert.equal(formatMs(400), '400 ms');
+  assert.equal(formatMs(1234.4), '1.234 s');
+  assert.equal(formatMs(30_000), '30 s');
+  assert.equal(formatMs(125_000), '2 min 5 s');
+  assert.equal(formatMs(125_500), '2 min 5.5 s');
   assert.equal(formatMs(undefined), '—');
   assert.equal(formatMs(Number.NaN), '—');
 });
@@ -170,7 +173,7 @@ test('repeated runs report messages per second', () => {
   assert.deepEqual(runRate(record({ sessions: [a] })), { transactions: 100, delivered: 100, elapsedMs: 2000, perSecond: 50 });
   assert.deepEqual(runRate(record({ sessions: [a, b] })), { transactions: 150, delivered: 140, elapsedMs: 4000, perSecond: 35 });
   assert.equal(runRate(record()), undefined);
-  assert.match(renderTranscriptBody(record({ sessions: [a] })), /50 messages per second \(100 of 100 transactions in 2\.000 s\)/);
+  assert.match(renderTranscriptBody(record({ sessions: [a] })), /50 messages per second \(100 of 100 transactions in 2 s\)/);
   assert.match(renderTranscriptText(record({ sessions: [a, b] })), /Throughput:\s+35 messages per second/);
 });
 
@@ -187,8 +190,47 @@ test('the text export is swaks-like and shows control characters visibly', () =>
   // Continuation lines of a multi-line event keep the marker.
   assert.match(text, / {12}<- {2}250-PIPELINING\n/);
   const hostile = renderTranscriptText(hostileRecord(REMOTE));
-  assert.ok(!/[\u0000-\u0008\u000b-\u001f\u007f\u202a-\u202e]/.test(hostile), 'no raw control characters (terminal escapes) in the text export');
+  assert.ok(!/[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u200b-\u200f\u2028-\u202e\u2066-\u2069\ufeff]/.test(hostile), 'no raw control characters (terminal escapes) in the text export');
   assert.ok(hostile.includes('ESC\\x1B[31mred'));
+  // Server text that tries to rewrite the screen, the title, or reorder text.
+  const evil = record({
+    label: 'label \u009b2J',
+    sessions: [
+      goodSession({
+        title: 'title \u001b]0;pwned\u0007',
+        transcript: [
+          { t: 1, dir: 'server', text: '220 evil \u001b[31m…\u001b]0;pwned\u0007', bytes: 30 },
+          { t: 2, dir: 'server', text: '250 \u001b[2Jclear\u0000 \u009b31m \u202eevil', bytes: 30 },
+        ],
+      }),
+    ],
+  });
+  const evilText = renderTranscriptText(evil);
+  assert.ok(!/[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e]/.test(evilText), evilText);
+  assert.ok(evilText.includes('220 evil \\x1B[31m…\\x1B]0;pwned\\x07'));
+  assert.ok(evilText.includes('250 \\x1B[2Jclear\\x00 \\x9B31m \\u202Eevil'));
+  assert.ok(evilText.includes('=== Session 1: title \\x1B]0;pwned\\x07'));
+});
+
+test('a running record shows the session in progress and offers Cancel; exports leave it out', () => {
+  const live = record({
+    status: 'running',
+    sessions: [],
+    current: { index: 0, title: 'Slow <server>', line: 4, events: [{ t: 1, dir: 'server', text: '220 greylisting \u001b[31m', bytes: 20 }] },
+  });
+  const body = renderTranscriptBody(live);
+  assert.match(body, /data-action="cancel"/);
+  assert.doesNotMatch(body, /data-action="rerun"/);
+  assert.match(body, /<section class="session running" id="session-live">.*<h2>Slow &lt;server&gt;<\/h2>/s);
+  assert.match(body, /220 greylisting <span class="ctl" title="U\+001B">␛<\/span>\[31m/);
+  assert.doesNotMatch(body, /Waiting for the first session/);
+  assert.equal((JSON.parse(transcriptJson(live)) as Record<string, unknown>).current, undefined);
+  assert.doesNotMatch(renderTranscriptText(live), /greylisting/);
+  // Once finished, Rerun is back and the live section is gone even if a stale one is left over.
+  const done = renderTranscriptBody({ ...live, status: 'passed' });
+  assert.match(done, /data-action="rerun"/);
+  assert.doesNotMatch(done, /session-live/);
+  assert.deepEqual(parseWebviewMessage({ type: 'cancel' }), { type: 'cancel' });
 });
 
 test('the JSON export round-trips the record', () => {

@@ -1,59 +1,60 @@
 /**
- * Masks secrets in transcript text. Every secret given to a run, its base64 form, and every AUTH
- * payload the engine builds are replaced by `********`, so they reach no event, result or log.
+ * Masks the secrets of a session result after every decision has been made, in the fields where
+ * secret bytes can appear and nowhere else (the rules are in common/masking.ts, the one home of
+ * masking). Free text is masked: transcript events, step commands and their replies, step and
+ * failure messages, and the parameters the EHLO reply advertised. Structured fields are kept as
+ * they are: `ok`, titles and names, lines, reply and enhanced codes, expectations as written, the
+ * target, TLS and MX details, counts and timings.
  */
-export const MASK = '********';
+import { Masker, type MaskRole } from '../../../common/masking';
+import type { ReplyInfo, SessionResult, StepResult, TranscriptEvent } from './types';
 
-export class Masker {
-  private values: string[] = [];
+export { MASK, Masker } from '../../../common/masking';
 
-  constructor(secrets: readonly string[] = []) {
-    for (const s of secrets) this.add(s);
-  }
-
-  /** Adds a value to mask, with its base64 forms (AUTH payloads are base64, RFC 4954 §4). */
-  add(value: string): void {
-    if (value.length === 0) return;
-    const forms = [value, Buffer.from(value, 'utf8').toString('base64')];
-    // Base64 of the value at other alignments inside a longer payload, minus the partial edge groups.
-    for (const pad of ['\0', '\0\0']) {
-      const b64 = Buffer.from(pad + value, 'utf8').toString('base64');
-      const trimmed = b64.slice(4, -4);
-      if (trimmed.length >= 8) forms.push(trimmed);
-    }
-    for (const f of forms) if (f.length >= 3 && !this.values.includes(f)) this.values.push(f);
-    // Longer values first, so that a secret that contains another is masked whole.
-    this.values.sort((a, b) => b.length - a.length);
-  }
-
-  get active(): boolean {
-    return this.values.length > 0;
-  }
-
-  mask(text: string): string {
-    if (this.values.length === 0) return text;
-    let out = text;
-    for (const v of this.values) if (out.includes(v)) out = out.split(v).join(MASK);
-    return out;
-  }
+/** The masking role of a transcript event: what the client sent, what the server answered, or a note. */
+export function eventRole(dir: unknown): MaskRole {
+  return dir === 'client' ? 'sent' : dir === 'server' ? 'received' : 'note';
 }
 
 /**
- * Masks every string in a value (a result, a record), never keys, numbers or booleans. Replies
- * can echo what the client sent (a rejected address, a bad AUTH payload), so no field is exempt.
+ * One event masked by its direction: what the client sent with every form (remembered as sent),
+ * replies and notes with the forms that were sent and the long ones. For callers that see events
+ * as they happen (the log channel, the live transcript); keep one `Masker` per session.
  */
-export function maskDeep<T>(value: T, masker: Masker): T {
-  if (!masker.active) return value;
-  const walk = (v: unknown): unknown => {
-    if (typeof v === 'string') return masker.mask(v);
-    if (Array.isArray(v)) return v.map(walk);
-    if (v instanceof Map || v instanceof Set || v instanceof Date || v instanceof Uint8Array) return v;
-    if (v !== null && typeof v === 'object') {
-      const out: Record<string, unknown> = {};
-      for (const [key, child] of Object.entries(v)) out[key] = walk(child);
-      return out;
-    }
-    return v;
-  };
-  return walk(value) as T;
+export function maskEvent(event: TranscriptEvent, masker: Masker): TranscriptEvent {
+  return masker.active ? { ...event, text: masker.mask(String(event.text ?? ''), eventRole(event.dir)) } : event;
+}
+
+function maskReply(reply: ReplyInfo, masker: Masker): ReplyInfo {
+  return { ...reply, lines: Array.isArray(reply.lines) ? reply.lines.map((l) => masker.mask(String(l), 'received')) : reply.lines };
+}
+
+function maskStep(step: StepResult, masker: Masker): StepResult {
+  const out: StepResult = { ...step, command: masker.mask(String(step.command ?? ''), 'sent') };
+  if (step.reply) out.reply = maskReply(step.reply, masker);
+  if (Array.isArray(step.replies)) out.replies = step.replies.map((r) => maskReply(r, masker));
+  if (typeof step.message === 'string') out.message = masker.mask(step.message, 'note');
+  return out;
+}
+
+/**
+ * A copy of a result with its secrets masked; the input is not changed. The transcript is masked
+ * first and in order, so that what the client sent is known before the replies that may echo it.
+ */
+export function maskResult(result: SessionResult, masker: Masker): SessionResult {
+  if (!masker.active) return result;
+  const transcript = Array.isArray(result.transcript)
+    ? result.transcript.map((e) => maskEvent(e, masker))
+    : result.transcript;
+  // Every command is known as sent before any step's replies are masked.
+  const steps = Array.isArray(result.steps) ? result.steps : [];
+  for (const s of steps) masker.noteSent(String(s.command ?? ''));
+  const out: SessionResult = { ...result, transcript, steps: steps.map((s) => maskStep(s, masker)) };
+  if (result.failure) out.failure = { ...result.failure, message: masker.mask(String(result.failure.message ?? ''), 'note') };
+  if (result.capabilities && typeof result.capabilities.keywords === 'object' && result.capabilities.keywords !== null) {
+    const keywords: Record<string, string[]> = {};
+    for (const [k, v] of Object.entries(result.capabilities.keywords)) keywords[k] = Array.isArray(v) ? v.map((p) => masker.mask(String(p), 'note')) : v;
+    out.capabilities = { ...result.capabilities, keywords };
+  }
+  return out;
 }

@@ -3,8 +3,8 @@
  * extension passes `context.workspaceState`). Pure: no `vscode`; the storage, the size and the limits
  * are injected.
  *
- * Secrets never reach the storage: `add` masks the record (`maskRecord`, then every string again
- * with the secrets' base64 forms, as the engine does) before anything is written, and caps its size
+ * Secrets never reach the storage: `add` masks the record (`maskRecord`, with the secrets' base64
+ * forms, as the engine does) before anything is written, and caps its size
  * (over-long strings and, past that, the middle of long transcripts and step lists are cut, with a
  * note in the transcript saying so).
  *
@@ -14,7 +14,6 @@
  */
 import { maskRecord, type RunRecord, type RunStatus } from '../runs/runRecord';
 import type { SessionResult, StepResult, TranscriptEvent } from '../engine/types';
-import { Masker } from '../engine/mask';
 
 /** The part of `vscode.Memento` the store uses. */
 export interface HistoryStorage {
@@ -96,16 +95,14 @@ function mapStrings(value: unknown, f: (s: string) => string): unknown {
 }
 
 /**
- * Masks every secret in a record: `maskRecord` (the values as they are), then every string again
- * with the engine's masker, which also knows the secrets' base64 forms (AUTH payloads). The result
- * is a fresh copy that shares nothing with the input.
+ * Masks the secrets of a record (`maskRecord`: where secret bytes can appear, with their base64
+ * forms; never the status, codes, titles or counts). The result is a fresh copy that shares
+ * nothing with the input.
  */
 export function maskForStorage(record: RunRecord, secrets: readonly string[]): RunRecord {
-  const nonEmpty = secrets.filter((s) => typeof s === 'string' && s !== '');
-  const copy = JSON.parse(JSON.stringify(maskRecord(record, nonEmpty))) as RunRecord;
-  if (nonEmpty.length === 0) return copy;
-  const masker = new Masker(nonEmpty);
-  return mapStrings(copy, (s) => masker.mask(s)) as RunRecord;
+  // The session in progress belongs to the live panel only.
+  const { current: _live, ...finished } = record;
+  return JSON.parse(JSON.stringify(maskRecord(finished, secrets))) as RunRecord;
 }
 
 function cutString(s: string, max: number): string {

@@ -1,10 +1,13 @@
 /**
  * One run of one or more sessions, as the transcript panel shows it and the history keeps it.
- * Everything in a record is already masked: the engine masks secrets in every event and result,
- * and `maskRecord` masks again before a record is stored or exported, as a second line of defence.
+ * Everything in a record is already masked: the engine masks secrets in its events and result, and
+ * `maskRecord` masks again before a record is stored or exported, as a second line of defence.
+ * Both mask only where secret bytes can appear (common/masking.ts); the status, titles, ids, codes,
+ * counts and timings of a record are never rewritten.
  */
-import type { SessionResult } from '../engine/types';
-import { maskSecrets } from '../../../common/variables';
+import { Masker } from '../../../common/masking';
+import { maskEvent, maskResult } from '../engine/mask';
+import type { SessionResult, TranscriptEvent } from '../engine/types';
 
 export type RunStatus = 'running' | 'passed' | 'failed' | 'cancelled' | 'error';
 
@@ -28,26 +31,31 @@ export interface RunRecord {
   error?: string;
   /** The environment selected when it ran. */
   environment?: string;
+  /** The session in progress (status `running` only; never stored or exported). */
+  current?: LiveSession;
+}
+
+/** The session that is running now, with its events so far (already masked). */
+export interface LiveSession {
+  index: number;
+  title: string;
+  line: number;
+  events: TranscriptEvent[];
 }
 
 /**
- * Masks every string value in a record (never keys, numbers or booleans, so a short or numeric
- * secret cannot damage the record's structure).
+ * A copy of a record with its secrets masked (with their base64 forms) in the sessions' free text
+ * (`maskResult`) and in the run's error message. Everything else is kept as it is.
  */
 export function maskRecord(record: RunRecord, secrets: readonly string[]): RunRecord {
-  const usable = secrets.filter((s) => s !== '');
-  if (usable.length === 0) return record;
-  const walk = (value: unknown): unknown => {
-    if (typeof value === 'string') return maskSecrets(value, usable);
-    if (Array.isArray(value)) return value.map(walk);
-    if (value !== null && typeof value === 'object') {
-      const out: Record<string, unknown> = {};
-      for (const [key, child] of Object.entries(value)) out[key] = walk(child);
-      return out;
-    }
-    return value;
-  };
-  return walk(record) as RunRecord;
+  const masker = new Masker(secrets.filter((s) => typeof s === 'string' && s !== ''));
+  if (!masker.active) return record;
+  const out: RunRecord = { ...record, sessions: Array.isArray(record.sessions) ? record.sessions.map((s) => maskResult(s, masker)) : record.sessions };
+  if (record.current && Array.isArray(record.current.events)) {
+    out.current = { ...record.current, events: record.current.events.map((e) => maskEvent(e, masker)) };
+  }
+  if (typeof record.error === 'string') out.error = masker.mask(record.error, 'note');
+  return out;
 }
 
 /** The status a finished run gets from its sessions. */

@@ -8,7 +8,9 @@ import * as vscode from 'vscode';
 import { clampHistorySize, type HistoryEntry, type HistorySessionSummary, type HistoryStore } from '../history/historyStore';
 import type { RunStatus } from '../runs/runRecord';
 import { RERUN_RECORD_COMMAND, type TranscriptPanels } from './transcriptPanel';
-import { formatMs, formatTime, visibleText } from './transcriptHtml';
+import { formatMs } from '../../../common/duration';
+import { visibleText } from '../../../common/escape';
+import { formatTime } from '../output/transcriptText';
 
 export const HISTORY_VIEW_ID = 'smtp.history';
 export const HISTORY_SIZE_SETTING = 'smtp.history.size';

@@ -15,8 +15,8 @@ export const TRANSCRIPT_CSS = `
 :root{--pass:var(--vscode-testing-iconPassed,#388a34);--fail:var(--vscode-testing-iconFailed,#c72e0f);--muted:var(--vscode-descriptionForeground,#717171);--border:var(--vscode-panel-border,#d4d4d4);--c:var(--vscode-terminal-ansiBlue,#0451a5);--s:var(--vscode-foreground,#1f1f1f);--tls:var(--vscode-terminal-ansiMagenta,#a626a4);--info:var(--vscode-descriptionForeground,#717171);--err:var(--vscode-errorForeground,#c72e0f)}
 *{box-sizing:border-box}
 body{font-family:var(--vscode-font-family,system-ui,sans-serif);font-size:var(--vscode-font-size,13px);color:var(--vscode-foreground,#1f1f1f);background:var(--vscode-editor-background,#fff);margin:0;padding:0 14px 24px}
-h1{font-size:1.25em;margin:0;font-weight:600;overflow-wrap:anywhere}
-h2{font-size:1.1em;margin:0;font-weight:600;overflow-wrap:anywhere}
+h1{font-size:1.25em;margin:0;font-weight:600;overflow-wrap:break-word}
+h2{font-size:1.1em;margin:0;font-weight:600;overflow-wrap:break-word}
 h3{font-size:.95em;margin:14px 0 4px;font-weight:600;text-transform:uppercase;letter-spacing:.04em;color:var(--muted)}
 .toolbar{position:sticky;top:0;z-index:1;display:flex;flex-wrap:wrap;gap:8px;align-items:center;padding:10px 0 8px;background:var(--vscode-editor-background,#fff);border-bottom:1px solid var(--border)}
 .toolbar .spacer{flex:1}
@@ -32,28 +32,28 @@ button:focus-visible{outline:1px solid var(--vscode-focusBorder,#005fb8);outline
 .badge.passed{background:var(--pass)}.badge.failed,.badge.error{background:var(--fail)}.badge.running{background:var(--vscode-progressBar-background,#005fb8)}
 .summary{display:grid;grid-template-columns:max-content 1fr;gap:2px 14px;margin:10px 0;align-items:baseline}
 .summary dt,.kv dt{color:var(--muted)}
-.summary dd,.kv dd{margin:0;overflow-wrap:anywhere}
+.summary dd,.kv dd{margin:0;overflow-wrap:break-word}
 .kv{display:grid;grid-template-columns:max-content 1fr;gap:1px 12px;margin:0}
 .ok{color:var(--pass)}.bad{color:var(--fail)}.muted{color:var(--muted)}
 .mark{font-weight:700;width:1.2em;display:inline-block;text-align:center}
-.error-box{border-left:3px solid var(--fail);background:var(--vscode-inputValidation-errorBackground,rgba(199,46,15,.08));padding:6px 10px;margin:8px 0;white-space:pre-wrap;overflow-wrap:anywhere}
+.error-box{border-left:3px solid var(--fail);background:var(--vscode-inputValidation-errorBackground,rgba(199,46,15,.08));padding:6px 10px;margin:8px 0;white-space:pre-wrap;overflow-wrap:break-word}
 .note{border-left:3px solid var(--border);padding:4px 10px;margin:8px 0;color:var(--muted)}
 section.session{border:1px solid var(--border);border-radius:4px;margin:14px 0;padding:10px 12px}
 section.session>header{display:flex;gap:10px;align-items:baseline;flex-wrap:wrap}
-section.session.passed>header .mark{color:var(--pass)}section.session.failed>header .mark{color:var(--fail)}
+section.session.passed>header .mark{color:var(--pass)}section.session.failed>header .mark{color:var(--fail)}section.session.running>header .mark{color:var(--vscode-progressBar-background,#005fb8)}
 .columns{display:flex;flex-wrap:wrap;gap:4px 28px}
-.columns>div{min-width:260px;flex:1}
+.columns>div{min-width:min(260px,100%);flex:1}
 table{border-collapse:collapse;width:100%}
 table.steps th{text-align:left;font-weight:600;color:var(--muted);border-bottom:1px solid var(--border);padding:2px 8px 2px 0}
 table.steps td{vertical-align:top;padding:2px 8px 2px 0;border-bottom:1px solid var(--vscode-editorWidget-border,rgba(128,128,128,.15))}
-table.steps td.code{font-family:var(--vscode-editor-font-family,monospace);font-size:var(--vscode-editor-font-size,12px);white-space:pre-wrap;overflow-wrap:anywhere}
+table.steps td.code{font-family:var(--vscode-editor-font-family,monospace);font-size:var(--vscode-editor-font-size,12px);white-space:pre-wrap;overflow-wrap:break-word;word-break:normal}
 table.steps td.num{text-align:right;white-space:nowrap;font-variant-numeric:tabular-nums;color:var(--muted)}
 table.steps tr.failed td{background:var(--vscode-inputValidation-errorBackground,rgba(199,46,15,.06))}
 .transcript{font-family:var(--vscode-editor-font-family,ui-monospace,monospace);font-size:var(--vscode-editor-font-size,12px);line-height:1.45;border:1px solid var(--border);border-radius:3px;padding:6px 8px;background:var(--vscode-textCodeBlock-background,rgba(128,128,128,.06));overflow-x:auto}
 .ev{display:grid;grid-template-columns:6.5em 1.6em 1fr;column-gap:6px}
 .ev .t{color:var(--muted);text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 .ev .m{font-weight:700;white-space:nowrap}
-.ev .x{white-space:pre-wrap;overflow-wrap:anywhere;min-width:0}
+.ev .x{white-space:pre-wrap;overflow-wrap:break-word;min-width:0}
 .ev.client .m,.ev.client .x{color:var(--c)}
 .ev.server .m{color:var(--s)}
 .ev.tls .m,.ev.tls .x{color:var(--tls)}
@@ -63,15 +63,31 @@ table.steps tr.failed td{background:var(--vscode-inputValidation-errorBackground
 .ctl{color:var(--vscode-editorWarning-foreground,#bf8803);border:1px solid currentColor;border-radius:2px;padding:0 1px;font-size:.85em}
 .cut{color:var(--muted);font-style:italic}
 ul.plain{list-style:none;padding:0;margin:0}
-ul.plain li{overflow-wrap:anywhere}
-.caps{font-family:var(--vscode-editor-font-family,monospace);font-size:var(--vscode-editor-font-size,12px);overflow-wrap:anywhere}
+ul.plain li{overflow-wrap:break-word}
+.caps{font-family:var(--vscode-editor-font-family,monospace);font-size:var(--vscode-editor-font-size,12px);overflow-wrap:break-word}
+@media (max-width:640px){
+body{padding:0 8px 16px}
+.summary,.kv{grid-template-columns:1fr}
+.summary dd,.kv dd{margin:0 0 4px}
+table.steps thead{display:none}
+table.steps,table.steps tbody{display:block;width:100%}
+table.steps tr{display:grid;grid-template-columns:1.4em auto 1fr auto;gap:0 6px;padding:4px 0;border-bottom:1px solid var(--border)}
+table.steps td{display:block;border:0;padding:0;min-width:0}
+table.steps td:nth-child(3){grid-column:3/4}
+table.steps td:nth-child(7){grid-column:4/5;grid-row:1}
+table.steps td:nth-child(4),table.steps td:nth-child(5),table.steps td:nth-child(6){grid-column:1/-1;padding-left:1.6em}
+table.steps td:nth-child(4):empty,table.steps td:nth-child(6):empty{display:none}
+table.steps td.code:nth-child(5){white-space:pre-wrap;background:var(--vscode-textCodeBlock-background,rgba(128,128,128,.06));padding:2px 4px 2px 1.6em}
+table.steps td:nth-child(4):not(:empty)::before{content:"expected ";color:var(--muted);font-family:var(--vscode-font-family,sans-serif)}
+.ev{grid-template-columns:4.5em 1.4em 1fr}
+}
 `;
 
 export const TRANSCRIPT_SCRIPT = `
 (function () {
   'use strict';
   var api = typeof acquireVsCodeApi === 'function' ? acquireVsCodeApi() : { postMessage: function () {}, getState: function () { return undefined; }, setState: function () {} };
-  var ACTIONS = ['copy', 'exportText', 'exportJson', 'rerun'];
+  var ACTIONS = ['copy', 'exportText', 'exportJson', 'rerun', 'cancel'];
   var STATUSES = ['running', 'passed', 'failed', 'cancelled', 'error'];
   // The nonce of this document identifies it to the extension, which may have replaced it since.
   var doc = (document.currentScript && document.currentScript.nonce) || '';
