@@ -3,7 +3,7 @@
 // SMTPWB_SECRET_*, --repeat and --parallel.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startExim, type EximPeer } from '../peers/exim';
@@ -23,6 +23,7 @@ before(async () => {
 after(async () => {
   await local?.close();
   await exim?.stop();
+  if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
 const SECRET = 'pass';

@@ -3,7 +3,7 @@
 // and enhanced status codes, pipelining, repeats, and secret masking.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startExim, type EximPeer } from '../peers/exim';
@@ -20,6 +20,7 @@ before(async () => {
 });
 after(async () => {
   await exim?.stop();
+  if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
 const headers = (subject: string): string[] => ['From: alice@example.test', 'To: bob@example.test', `Subject: ${subject}`, ''];

@@ -49,7 +49,9 @@ async function expectFailure(
   assert.equal(r.ok, false, shown);
   assert.equal(r.failure?.kind, kind, shown);
   assert.match(r.failure?.message ?? '', pattern, shown);
-  assert.ok(took < budgetMs, `took ${took} ms: ${shown}`);
+  // The budget only proves that the short timeout applied instead of the RFC 5321 default (minutes);
+  // it is not a speed test, so it leaves room for a loaded machine.
+  assert.ok(took < budgetMs * 4, `took ${took} ms: ${shown}`);
   assert.ok(r.transcript.length > 0, 'the transcript is kept');
   assert.ok(r.transcript.some((e) => e.dir === 'error'), `an error event is in the transcript: ${shown}`);
   return r;
@@ -315,7 +317,7 @@ test('25. binary garbage with NUL bytes', async () => {
   await expectFailure(s, 'protocol', /not an SMTP reply line/);
 });
 
-test('26. cancellation stops at once and destroys the socket', async () => {
+test('26. cancellation before the greeting closes the connection at once (test/engine/cancel.test.ts has the polite cases)', async () => {
   const s = await serve(() => undefined);
   const ac = new AbortController();
   setTimeout(() => ac.abort(), 50);

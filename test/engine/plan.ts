@@ -2,7 +2,16 @@
  * Builds session plans by hand for the engine's tests, so they do not depend on the parser. The
  * plans hold plain text where the parser would put templates (variables already substituted).
  */
-import type { Expectation, PlanStep, ReplyPattern, SessionOptions, SessionPlan, TlsOptionsTemplate } from '../../common/sessionPlan';
+import type { Expectation, PlanStep, ReplyPattern, SessionOptions, SessionPlan, Timeouts, TlsOptionsTemplate } from '../../common/sessionPlan';
+import type { SessionResult } from '../../client/src/engine/types';
+
+/** Timeouts long enough that no verdict depends on the machine's speed; the tests never wait for them. */
+export const PATIENT: Partial<Timeouts> = { connect: 5000, greeting: 5000, command: 5000, mail: 5000, rcpt: 5000, dataInit: 5000, dataBlock: 5000, dataTermination: 5000, tls: 5000 };
+
+/** A result's failure and transcript, for assertion messages. */
+export function explain(r: SessionResult): string {
+  return `${r.title}: ${r.failure?.kind}: ${r.failure?.message}\n${r.transcript.map((e) => `${e.dir} ${e.text}`).join('\n')}`;
+}
 
 let lineCounter = 0;
 

@@ -3,7 +3,7 @@
 // captured with a raw server.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runSession } from '../../client/src/engine';
@@ -11,8 +11,10 @@ import { bdat, cmd, data, makePlan, raw } from './plan';
 import { politeSmtp, rawServer, type RawServer } from './rawServer';
 
 const servers: RawServer[] = [];
+const dirs: string[] = [];
 after(async () => {
   for (const s of servers) await s.close();
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
 /** Finds a CR not followed by LF, or an LF not preceded by CR. */
@@ -30,6 +32,7 @@ test('normal mode: hostile body lines and files never put bare CR/LF or an early
   const s = await rawServer((c) => void politeSmtp(c, ['PIPELINING', 'CHUNKING']));
   servers.push(s);
   const dir = mkdtempSync(join(tmpdir(), 'smuggle-'));
+  dirs.push(dir);
   const file = join(dir, 'evil.eml');
   writeFileSync(file, 'Subject: file\n\nbody\n.\nMAIL FROM:<mallory@example.test>\r\n.\r\nlone\rcr\n\r\n.\n');
   const hostile = [

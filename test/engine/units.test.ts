@@ -5,11 +5,12 @@ import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import { ReplyParser, ReplyProtocolError, parseCapabilities, enhancedCodeOf } from '../../client/src/engine/replies';
 import { checkExpectation } from '../../client/src/engine/expect';
-import { canonicalMessage, decodeRaw, inlineBdatMessage, inlineDataBytes, showBytes } from '../../client/src/engine/data';
+import { decodeRawEscapes, escapeBytes } from '../../common/escape';
+import { canonicalMessage, inlineBdatMessage, inlineDataBytes } from '../../client/src/engine/data';
 import { Masker } from '../../client/src/engine/mask';
 import { cramMd5Response, plainPayload, xoauth2Payload } from '../../client/src/engine/auth';
 import { junitXml, xmlEscape } from '../../client/src/cli/junit';
-import { formatEvent } from '../../client/src/cli/transcriptFormat';
+import { formatEvent } from '../../client/src/output/transcriptText';
 import { exitCodeOf, parseHostPort, parseRunArgs } from '../../client/src/cli/runCommand';
 import type { SessionResult } from '../../client/src/engine/types';
 import { expectation } from './plan';
@@ -94,10 +95,10 @@ test('DATA bodies: inline lines joined with CRLF; files converted to CRLF and do
 });
 
 test('RAW escapes decode to exact bytes and show back the same way', () => {
-  const bytes = decodeRaw('a\\r\\n\\t\\\\\\x00\\xff.\\q');
+  const bytes = decodeRawEscapes('a\\r\\n\\t\\\\\\x00\\xff.\\q');
   assert.deepEqual([...bytes], [0x61, 13, 10, 9, 0x5c, 0, 0xff, 0x2e, 0x5c, 0x71]);
-  assert.equal(showBytes(Buffer.from('x\r\n.\n')), 'x\\r\\n.\\n');
-  assert.deepEqual([...decodeRaw('\\x4')], [0x5c, 0x78, 0x34]);
+  assert.equal(escapeBytes(Buffer.from('x\r\n.\n')), 'x\\r\\n.\\n');
+  assert.deepEqual([...decodeRawEscapes('\\x4')], [0x5c, 0x78, 0x34]);
 });
 
 test('masking covers the secret, its base64 and AUTH payloads built from it', () => {
@@ -145,7 +146,8 @@ test('CLI helpers: argument parsing, exit codes, JUnit XML and transcript lines'
   assert.match(xml, /tests="3" failures="1" errors="1"/);
   assert.match(xml, /<failure message="expected 250, got 550 &lt;x&gt; \(line 5\)" type="expectation">/);
   assert.match(xml, /<error message="m" type="connection">/);
-  assert.equal(xmlEscape('a\u0001&'), 'a&amp;');
+  // Control characters are shown as visible escapes (what a server sent is data), as on the terminal.
+  assert.equal(xmlEscape('a\u0001&'), 'a\\x01&amp;');
   assert.equal(formatEvent({ t: 1.25, dir: 'client', text: 'EHLO x', bytes: 8 }), '     1.3 ms  -> EHLO x\n');
   assert.equal(formatEvent({ t: 0, dir: 'server', text: '220 hi', bytes: 8 }), '     0.0 ms <-  220 hi\n');
   assert.equal(formatEvent({ t: 0, dir: 'client', text: 'a\nb', bytes: 3 }), '     0.0 ms  -> a\n             -> b\n');

@@ -4,6 +4,6 @@ export { runParallel, type ParallelResult } from './parallel';
 export { ReplyParser, ReplyProtocolError, parseCapabilities, enhancedCodeOf, MAX_REPLY_LINE } from './replies';
 export { checkExpectation, describeExpectation } from './expect';
 export { Masker, MASK } from './mask';
-export { canonicalMessage, inlineDataBytes, inlineBdatMessage, decodeRaw, showBytes } from './data';
+export { canonicalMessage, inlineDataBytes, inlineBdatMessage } from './data';
 export { lookupMx } from './mx';
 export * from './types';

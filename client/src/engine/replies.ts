@@ -80,7 +80,8 @@ export class ReplyParser {
       start = nl + 1;
     }
     if (start < chunk.length) {
-      const rest = chunk.subarray(start);
+      // A copy: the caller may reuse the chunk's memory for its next read (net.connect's onread).
+      const rest = Buffer.from(chunk.subarray(start));
       this.pending.push(rest);
       this.pendingLength += rest.length;
       if (this.pendingLength > MAX_REPLY_LINE) {

@@ -2,6 +2,32 @@
  * Runs one session plan against a server: connection (plain, STARTTLS, implicit TLS, MX), the
  * steps with their expectations, AUTH, DATA/BDAT, RAW, pipelining and repeats. The runner is pure:
  * every socket, DNS query, clock, random number and file read comes through `RunOptions`.
+ *
+ * Verdicts are earned: without an `EXPECT`, each step needs the reply that lets the session go on
+ * (2xx greeting, 220 to STARTTLS, 334 inside an AUTH exchange and 235 at its end, 354 to DATA, 250
+ * to every BDAT chunk but the last, 2xx to the end of data, to the last chunk and to every other
+ * command, one 2xx per accepted recipient with LMTP). Any other reply fails the session at that
+ * line, unless an `EXPECT` on the line allows it. A reply to DATA that is neither 354 nor a 4xx/5xx
+ * refusal, and a 2xx inside an AUTH exchange before the credentials went out, always fail.
+ *
+ * Files the script names (`TLS ca=`, `cert=`, `key=`, `DATA < file`, `BDAT < file`) are read before
+ * connecting; a missing one is a `script` failure and nothing is sent. After a failed TLS
+ * handshake no cleartext byte is written: the connection is closed (RFC 3207 §4.1).
+ *
+ * Cancellation: pass `RunOptions.signal` (an `AbortSignal`) and abort it, e.g. on Ctrl+C or a
+ * Cancel button. `runSession` then resolves (it never rejects) with `ok: false` and
+ * `failure.kind === 'cancelled'`. When the protocol state allows it (the greeting was read, and no
+ * message data, STARTTLS negotiation, DATA awaiting 354, AUTH exchange or RAW bytes are in flight),
+ * the engine sends QUIT, waits up to 2 s for the 221 (skipping replies still owed to earlier
+ * commands) and closes; otherwise it closes the connection at once. A signal that is already
+ * aborted sends nothing and opens no connection. The transcript shows `cancelled` as an error event.
+ *
+ * ```ts
+ * const controller = new AbortController();
+ * process.once('SIGINT', () => controller.abort());
+ * const result = await runSession(plan, { signal: controller.signal });
+ * if (result.failure?.kind === 'cancelled') process.exitCode = 130;
+ * ```
  */
 import * as dns from 'node:dns';
 import * as fs from 'node:fs';
@@ -12,10 +38,12 @@ import { performance } from 'node:perf_hooks';
 import { parseConnectTarget } from '../../../common/connectTarget';
 import { DEFAULT_TIMEOUTS, type Expectation, type PlanStep, type SessionPlan, type Timeouts } from '../../../common/sessionPlan';
 import { cramMd5Response, loginPayload, plainPayload, xoauth2Payload } from './auth';
-import { canonicalMessage, decodeRaw, inlineBdatMessage, inlineDataBytes, showBytes } from './data';
+import { decodeRawEscapes, escapeBytes } from '../../../common/escape';
+import { canonicalMessage, inlineBdatMessage, inlineDataBytes } from './data';
 import { checkExpectation, classExpectation, describeExpectation } from './expect';
-import { MASK, Masker, maskDeep } from './mask';
+import { MASK, Masker, eventRole, maskResult } from './mask';
 import { hostAddresses, lookupMx } from './mx';
+import { daneQuery, mxDaneStatus, sessionDane, verifySessionDane, type SessionDane } from './dane';
 import { parseCapabilities, type Reply } from './replies';
 import type {
   Capabilities,
@@ -30,7 +58,8 @@ import type {
   TlsDetails,
   TranscriptEvent,
 } from './types';
-import { EngineError, Wire, formatMs, waitConnect, waitSecure } from './wire';
+import { formatMs } from '../../../common/duration';
+import { EngineError, ReadTap, Wire, waitConnect, waitSecure } from './wire';
 
 /** The I/O of a real run: Node's sockets and resolver, `performance.now()` and `Math.random()`. */
 export function nodeIo(): EngineIo {
@@ -92,7 +121,7 @@ function certName(name: tls.PeerCertificate['subject'] | undefined): string | un
 export async function runSession(plan: SessionPlan, options: RunOptions = {}): Promise<SessionResult> {
   const runner = new SessionRunner(plan, options);
   // Reply lines and notes are masked too: a server may echo a secret the client sent.
-  return maskDeep(await runner.run(), runner.secretMasker);
+  return maskResult(await runner.run(), runner.secretMasker);
 }
 
 class SessionRunner {
@@ -122,12 +151,22 @@ class SessionRunner {
   private stateUnknown = false;
   /** Set between a 354 and the end of the data, when a QUIT would be read as message text. */
   private inData = false;
+  /**
+   * Set while a QUIT would be misread: before the greeting, between STARTTLS and a finished
+   * handshake (forever after a failed one: RFC 3207 §4.1 allows no cleartext then), while DATA
+   * awaits its 354, and inside an AUTH exchange. Cancellation then just closes the connection.
+   */
+  private quitUnsafe: string | undefined;
+  /** Set when TLS verification failed after a complete STARTTLS handshake, so QUIT goes over TLS. */
+  private quitOverTls = false;
   private quitDone = false;
   /** The greeting, when the MX loop already read it. */
   private greeting: Reply | undefined;
   /** Transactions whose final reply met the expectation, for repeat statistics. */
   private transactionsOk = 0;
   private host = '';
+  /** With `TLS dane=on|only`: the DANE status of the host this session talks to. */
+  private dane: SessionDane | undefined;
   private readonly fileCache = new Map<string, Promise<Buffer>>();
   private readonly result: SessionResult;
   private cancelled = false;
@@ -166,7 +205,7 @@ class SessionRunner {
 
   private emit(dir: EventDirection, text: string, bytes = 0): void {
     if ((!this.keep && !this.onEvent) || (!this.recording && dir !== 'error')) return;
-    const event: TranscriptEvent = { t: Math.round((this.io.now() - this.start) * 1000) / 1000, dir, text: this.masker.mask(text), bytes };
+    const event: TranscriptEvent = { t: Math.round((this.io.now() - this.start) * 1000) / 1000, dir, text: this.masker.mask(text, eventRole(dir)), bytes };
     if (this.keep) this.events.push(event);
     this.onEvent?.(event);
   }
@@ -180,6 +219,9 @@ class SessionRunner {
     }
     try {
       if (this.cancelled) throw new EngineError('cancelled', 'the run was cancelled');
+      // Every file the script names is read before connecting, so a missing one sends nothing.
+      await this.readNamedFiles();
+      if (this.cancelled) throw new EngineError('cancelled', 'the run was cancelled');
       await this.connectAndGreet();
       await this.runSteps();
       if (!this.quitDone && !this.stateUnknown) await this.politeQuit('the script ended without QUIT; sending QUIT');
@@ -191,6 +233,11 @@ class SessionRunner {
       if (!(e instanceof EngineError && e === this.wire?.failed)) this.emit('error', failure.message);
       if (failure.kind === 'expectation' || failure.kind === 'script') {
         await this.politeQuit('sending QUIT after the failure').catch(() => undefined);
+      } else if (failure.kind === 'cancelled') {
+        await this.politeQuit('cancelled; sending QUIT').catch(() => undefined);
+      } else if (failure.kind === 'tls' && this.quitOverTls) {
+        // RFC 3207 §4.1: a client that finds the negotiated TLS not good enough sends QUIT over it.
+        await this.politeQuit('sending QUIT over TLS after the verification failure (RFC 3207 §4.1)').catch(() => undefined);
       }
     } finally {
       signal?.removeEventListener('abort', onAbort);
@@ -211,14 +258,20 @@ class SessionRunner {
 
   private toFailure(e: unknown): { kind: FailureKind; message: string; line?: number } {
     if (this.cancelled) return { kind: 'cancelled', message: 'the run was cancelled' };
-    if (e instanceof StepFailure) return { kind: e.kind, message: this.masker.mask(e.message), line: e.line };
-    if (e instanceof EngineError) return { kind: e.kind, message: this.masker.mask(e.message), line: this.currentLine };
+    if (e instanceof StepFailure) return { kind: e.kind, message: this.masker.mask(e.message, 'note'), line: e.line };
+    if (e instanceof EngineError) return { kind: e.kind, message: this.masker.mask(e.message, 'note'), line: this.currentLine };
     const message = e instanceof Error ? e.message : String(e);
-    return { kind: 'script', message: this.masker.mask(`internal error: ${message}`), line: this.currentLine };
+    return { kind: 'script', message: this.masker.mask(`internal error: ${message}`, 'note'), line: this.currentLine };
   }
 
   private currentLine: number | undefined;
 
+  /**
+   * Polite cancellation: when the protocol state allows a QUIT (the greeting was read, no message
+   * data, TLS negotiation, DATA or AUTH exchange or RAW bytes are in flight), the pending read is
+   * interrupted without closing the socket and `run()` sends QUIT, waits briefly for 221 and
+   * closes. Otherwise the connection is closed at once.
+   */
   private cancel(): void {
     if (this.cancelled) return;
     this.cancelled = true;
@@ -226,7 +279,14 @@ class SessionRunner {
     this.emit('error', 'cancelled');
     this.abortReject?.(err);
     this.connecting?.destroy(new Error('the run was cancelled'));
-    this.wire?.fail(err);
+    if (this.wire && this.quitAllowed()) this.wire.interrupt(err);
+    else this.wire?.fail(err);
+  }
+
+  /** True when a QUIT written now would be read by the server as a command. */
+  private quitAllowed(): boolean {
+    const wire = this.wire;
+    return !!wire && !wire.failed && !wire.closed && !this.quitDone && !this.inData && !this.stateUnknown && this.quitUnsafe === undefined;
   }
 
   /** Races an operation against cancellation. */
@@ -234,7 +294,7 @@ class SessionRunner {
     return Promise.race([p, this.abortPromise]);
   }
 
-  private readFile(file: string): Promise<Buffer> {
+  private readFile(file: string, line?: number): Promise<Buffer> {
     const full = path.resolve(this.options.scriptDir ?? process.cwd(), file);
     let p = this.fileCache.get(full);
     if (!p) {
@@ -243,8 +303,23 @@ class SessionRunner {
     }
     return this.guard(p).catch((e: unknown) => {
       if (e instanceof EngineError) throw e;
-      throw new StepFailure('script', `cannot read ${file}: ${e instanceof Error ? e.message : String(e)}`);
+      const where = line === undefined ? '' : `line ${line + 1}: `;
+      throw new StepFailure('script', `${where}cannot read ${file}: ${e instanceof Error ? e.message : String(e)}`, line);
     });
+  }
+
+  /**
+   * Reads `TLS ca=`, `cert=`, `key=` and every `DATA < file` / `BDAT < file` before the connection
+   * is opened: a missing or unreadable file is a script error and nothing is sent (not even a
+   * connection). The contents stay cached for the steps that use them.
+   */
+  private async readNamedFiles(): Promise<void> {
+    const t = this.plan.tls;
+    const tlsLine = t.line ?? this.plan.connect?.line ?? this.plan.line;
+    for (const file of [t.ca, t.cert, t.key]) if (file !== undefined && file !== '') await this.readFile(file, tlsLine);
+    for (const step of this.plan.steps) {
+      if ((step.kind === 'data' || step.kind === 'bdat') && step.body.kind === 'file') await this.readFile(step.body.path, step.line);
+    }
   }
 
   // ---- Connection ----------------------------------------------------------------------------
@@ -268,9 +343,12 @@ class SessionRunner {
         );
       }
       targetText = `local (${local.host}:${local.port})`;
+      if (this.plan.tls.dane) this.dane = await this.requireDane(local.host, local.port);
       await this.connectHost(local.host, local.port, false, 'smtp');
     } else if (target.kind === 'host') {
       this.lmtp = target.scheme === 'lmtp';
+      // TLSA for a named service is at _PORT._tcp.HOST (RFC 7671 §3, RFC 6698 §3).
+      if (this.plan.tls.dane) this.dane = await this.requireDane(target.host, target.port);
       await this.connectHost(target.host, target.port, target.implicitTls, target.scheme);
     } else {
       await this.connectMx(target.domain, target.port);
@@ -284,9 +362,44 @@ class SessionRunner {
     }
   }
 
+  /** The DNSSEC resolver for `TLS dane=`, created at the first lookup. */
+  private daneDns: ReturnType<typeof daneQuery> | undefined;
+
+  /** Looks up DANE for a host (never throws) and notes the outcome in the transcript. */
+  private async lookupDaneFor(host: string, port: number, notApplicable?: string): Promise<SessionDane> {
+    this.daneDns ??= daneQuery(this.options, this.io.resolver);
+    if ('error' in this.daneDns) return { host, port, applies: 'indeterminate', reason: this.daneDns.error };
+    const d = await this.guard(sessionDane(this.daneDns.query, host, port, this.timeouts.connect, notApplicable));
+    const where = d.lookup ? d.lookup.tlsaName : `${host} port ${port}`;
+    this.emit('tls', `DANE (${this.plan.tls.dane}): ${where} via ${this.daneDns.server}: ${d.applies === 'usable' ? d.reason : `DANE does not apply: ${d.reason}`}`);
+    return d;
+  }
+
+  /**
+   * Why a host must not be used under `TLS dane=`: a DNSSEC-bogus or failed lookup (RFC 7672
+   * §2.1.1), or no usable TLSA with `dane=only`.
+   */
+  private daneRefusal(d: SessionDane): string | undefined {
+    if (d.applies === 'bogus') return `DANE: ${d.reason}; the server is not used (RFC 7672 §2.1.1)`;
+    if (d.applies === 'indeterminate') return `DANE: the TLSA lookup failed (${d.reason}); the server is not used (RFC 7672 §2.1.1)`;
+    if (this.plan.tls.dane === 'only' && d.applies !== 'usable') return `dane=only: ${d.reason}`;
+    return undefined;
+  }
+
+  /** DANE for a host target: a refusal fails the session before anything is sent. */
+  private async requireDane(host: string, port: number): Promise<SessionDane> {
+    const d = await this.lookupDaneFor(host, port);
+    const refusal = this.daneRefusal(d);
+    if (refusal) throw new StepFailure('tls', refusal, this.plan.tls.line ?? this.currentLine);
+    return d;
+  }
+
   private async readGreeting(): Promise<Reply> {
     const greetStart = this.io.now();
+    // RFC 5321 §3.1: the client waits for the greeting; a QUIT written before it may be refused as a synchronisation error.
+    this.quitUnsafe = 'before the greeting';
     const greeting = await this.wire!.read(this.timeouts.greeting, 'greeting');
+    this.quitUnsafe = undefined;
     this.result.timings.greetingMs = Math.round((this.io.now() - greetStart) * 1000) / 1000;
     return greeting;
   }
@@ -297,7 +410,8 @@ class SessionRunner {
 
   private async buildTlsOptions(host: string): Promise<tls.ConnectionOptions> {
     const t = this.plan.tls;
-    const name = t.sni ?? host;
+    // With usable TLSA, SNI carries the TLSA base domain (RFC 7672 §8.1): the CNAME target's name.
+    const name = t.sni ?? (this.dane?.applies === 'usable' && this.dane.lookup ? this.dane.lookup.tlsaBase : host);
     const o: tls.ConnectionOptions = {
       // Verification is done below from `authorized`, so the certificate can be reported even when it fails.
       rejectUnauthorized: false,
@@ -338,6 +452,31 @@ class SessionRunner {
     this.emit('tls', `TLS started (${mode === 'implicit' ? 'implicit, RFC 8314' : 'STARTTLS, RFC 3207'}): ${details.protocol} ${details.cipher}`);
     if (details.subject) this.emit('tls', `peer certificate: subject ${details.subject}; issuer ${details.issuer}`);
     if (details.subjectAltNames) this.emit('tls', `names: ${details.subjectAltNames.join(', ') || '(none)'}; valid ${details.validFrom} to ${details.validTo}`);
+    const d = this.plan.tls.dane ? this.dane : undefined;
+    if (d) {
+      details.dane = { tlsaName: d.lookup?.tlsaName, applies: d.applies, reason: d.reason };
+      // Usable TLSA replaces PKIX (RFC 7672 §3): DANE-EE checks no name and no expiry, DANE-TA the names.
+      const v = verifySessionDane(d, socket, Date.now());
+      if (v) {
+        Object.assign(details.dane, { authenticated: v.authenticated, summary: v.summary, ...(v.matched ? { matched: v.matched.text } : {}) });
+        this.emit('tls', `DANE: ${v.summary}`);
+        if (v.authenticated) {
+          details.verified = true;
+          delete details.verifyError;
+          this.emit('tls', `certificate verified by DANE for ${d.lookup?.tlsaBase ?? host} (PKIX not consulted, RFC 7672 §3)`);
+          return;
+        }
+        details.verified = false;
+        details.verifyError = `DANE: ${v.summary}`;
+        if (verifyDisabled) {
+          this.emit('tls', `DANE verification failed; continuing because verify=off`);
+          return;
+        }
+        const records = v.outcomes.map((o) => `TLSA ${o.text}${o.unusable ? ` (${o.unusable})` : ''}`).join('; ');
+        throw new StepFailure('tls', `DANE verification failed for ${d.lookup?.tlsaBase ?? host}: ${v.summary} Records at ${d.lookup?.tlsaName}: ${records}`, this.currentLine);
+      }
+      this.emit('tls', `DANE not used (${d.reason}); verifying with PKIX`);
+    }
     if (details.verified) this.emit('tls', `certificate verified for ${details.servername}`);
     else if (verifyDisabled) this.emit('tls', `certificate NOT verified (${details.verifyError}); continuing because verify=off`);
     else {
@@ -348,10 +487,14 @@ class SessionRunner {
   private async connectHost(host: string, port: number, implicitTls: boolean, scheme: string): Promise<void> {
     this.host = host;
     const started = this.io.now();
-    const where = net.isIPv6(host) ? `[${host}]:${port}` : `${host}:${port}`;
+    // Only an IPv6 literal holds a colon; this avoids compiling Node's IPv6 pattern on the first run.
+    const where = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
     this.emit('info', `connecting to ${where}${implicitTls ? ' (implicit TLS)' : ''}`);
     // Commands are small writes that wait for replies; Nagle's algorithm would only delay them.
-    const plain = this.io.connect({ host, port, noDelay: true });
+    // A session that stays in cleartext reads through one reused buffer (see ReadTap); a socket
+    // that TLS will take over reads through the stream, as TLS expects.
+    const tap = implicitTls || this.plan.steps.some((s) => s.kind === 'starttls') ? undefined : new ReadTap();
+    const plain = this.io.connect(tap ? { host, port, noDelay: true, onread: tap.onread } : { host, port, noDelay: true });
     this.connecting = plain;
     await this.guard(waitConnect(plain, this.timeouts.connect, where));
     let socket: net.Socket = plain;
@@ -366,14 +509,14 @@ class SessionRunner {
     this.result.timings.connectMs = Math.round((this.io.now() - started) * 1000) / 1000;
     this.result.target = { scheme, host, address: plain.remoteAddress, port, lmtp: this.lmtp };
     this.emit('info', `connected to ${plain.remoteAddress ?? host} port ${port} in ${this.result.timings.connectMs.toFixed(1)} ms`);
-    this.wire = this.makeWire(socket);
+    this.wire = this.makeWire(socket, tap);
     if (implicitTls) {
       this.wire.tlsActive = true;
       this.afterHandshake(socket as tls.TLSSocket, 'implicit', host);
     }
   }
 
-  private makeWire(socket: net.Socket): Wire {
+  private makeWire(socket: net.Socket, tap?: ReadTap): Wire {
     return new Wire(socket, {
       onReply: (reply) => {
         if (!this.keep && !this.onEvent) return;
@@ -387,7 +530,7 @@ class SessionRunner {
         if (this.quitDone && error.kind === 'connection') return;
         this.emit('error', error.message);
       },
-    });
+    }, tap);
   }
 
   /** Connects to the MX hosts of a domain in order (RFC 5321 §5.1), moving on when one cannot be reached. */
@@ -395,7 +538,22 @@ class SessionRunner {
     const mx: MxDetails = { domain, candidates: [], attempts: [] };
     this.result.mx = mx;
     this.emit('info', `looking up the MX records of ${domain}`);
-    const lookup = await this.guard(lookupMx(this.io.resolver, domain, this.io.random));
+    // With TLS dane=, the MX RRset's DNSSEC status decides whether TLSA counts (RFC 7672 §2.2.1).
+    this.daneDns ??= this.plan.tls.dane ? daneQuery(this.options, this.io.resolver) : undefined;
+    const daneDns = this.daneDns && !('error' in this.daneDns) ? this.daneDns : undefined;
+    const statusPromise = daneDns ? mxDaneStatus(daneDns.query, domain, this.timeouts.connect) : Promise.resolve(undefined);
+    const lookup = await this.guard(lookupMx(this.io.resolver, domain, this.io.random)).catch(async (e: unknown) => {
+      // A validating resolver answers a DNSSEC-bogus MX RRset with SERVFAIL; the DNSSEC lookup says why.
+      const status = await this.guard(statusPromise);
+      if (status?.status === 'bogus' && e instanceof Error && !(e instanceof StepFailure)) throw new StepFailure('dns', `${e.message}: ${status.reason}, so no MX host is used (RFC 7672 §2.1.1)`, this.currentLine);
+      throw e;
+    });
+    const mxStatus = await this.guard(statusPromise);
+    if (mxStatus) this.emit('tls', `DANE (${this.plan.tls.dane}): ${mxStatus.reason} (via ${daneDns!.server})`);
+    if (mxStatus?.status === 'bogus') throw new StepFailure('tls', `DANE: ${mxStatus.reason}; no MX host is used (RFC 7672 §2.1.1)`, this.plan.tls.line ?? this.currentLine);
+    // Without a DNSSEC answer for the MX RRset nothing tells whether DANE applies: no host is used.
+    if (mxStatus?.status === 'indeterminate') throw new StepFailure('tls', `DANE: ${mxStatus.reason}; no MX host is used (RFC 7672 §2.1.1)`, this.plan.tls.line ?? this.currentLine);
+    const daneNotApplicable = mxStatus?.status === 'insecure' ? mxStatus.reason : undefined;
     if (lookup.kind === 'null') {
       mx.nullMx = true;
       throw new StepFailure('dns', `${domain} accepts no mail: it publishes a null MX (RFC 7505)`, this.currentLine);
@@ -404,6 +562,7 @@ class SessionRunner {
     if (lookup.candidates[0].implicit) this.emit('info', `${domain} has no MX records; using its own address records (implicit MX, RFC 5321 §5.1)`);
     else this.emit('info', `MX hosts in order: ${lookup.candidates.map((c) => `${c.host} (${c.preference})`).join(', ')}`);
     const errors: string[] = [];
+    let daneRefused = 0;
     for (const candidate of lookup.candidates) {
       const { addresses, error } = await this.guard(hostAddresses(this.io.resolver, candidate.host));
       if (addresses.length === 0) {
@@ -412,6 +571,19 @@ class SessionRunner {
         mx.attempts.push({ host: candidate.host, address: '', port, error: why });
         errors.push(`${candidate.host}: ${why}`);
         continue;
+      }
+      if (this.plan.tls.dane) {
+        // RFC 7672 §2.2: TLSA for each MX host at _25._tcp, the SMTP port MX delivery uses.
+        const d = await this.lookupDaneFor(candidate.host, 25, daneNotApplicable);
+        const refusal = this.daneRefusal(d);
+        if (refusal) {
+          this.emit('info', `skipping ${candidate.host}: ${refusal}`);
+          mx.attempts.push({ host: candidate.host, address: '', port, error: refusal });
+          errors.push(`${candidate.host}: ${refusal}`);
+          daneRefused++;
+          continue;
+        }
+        this.dane = d;
       }
       for (const address of addresses) {
         try {
@@ -441,6 +613,7 @@ class SessionRunner {
       }
     }
     const dnsOnly = mx.attempts.every((a) => a.address === '');
+    if (daneRefused > 0 && daneRefused === lookup.candidates.length) throw new StepFailure('tls', `no MX host of ${domain} may be used under TLS dane=${this.plan.tls.dane}: ${errors.join('; ')}`, this.plan.tls.line ?? this.currentLine);
     throw new StepFailure(dnsOnly ? 'dns' : 'connection', `no MX host of ${domain} could be reached: ${errors.join('; ')}`, this.currentLine);
   }
 
@@ -550,7 +723,8 @@ class SessionRunner {
     throw new StepFailure(kind, `line ${step.line + 1}: ${result.command}: ${result.message}`, step.line);
   }
 
-  private async runStep(step: PlanStep, record: boolean): Promise<void> {
+  /** Not `async`: the step's own promise is returned as it is, which saves a promise per step of every repeat. */
+  private runStep(step: PlanStep, record: boolean): Promise<void> {
     this.currentLine = step.line;
     this.checkUnsolicited(step);
     switch (step.kind) {
@@ -582,6 +756,18 @@ class SessionRunner {
     }
   }
 
+  private readonly verbs = new Map<CommandStep, string>();
+
+  /** The upper-cased verb of a command step, computed once per step (repeats run the same steps). */
+  private verbOf(step: CommandStep): string {
+    let verb = this.verbs.get(step);
+    if (verb === undefined) {
+      verb = step.verb.toUpperCase();
+      this.verbs.set(step, verb);
+    }
+    return verb;
+  }
+
   /** The wire bytes of a command line; a CR or LF inside would smuggle a second command, so it is refused. */
   private commandLine(step: { line: number; source: string }, text: string): string {
     if (text.includes('\r') || text.includes('\n')) {
@@ -591,7 +777,7 @@ class SessionRunner {
   }
 
   private sendLine(wireText: string, shown: string): void {
-    this.emit('client', shown, Buffer.byteLength(wireText));
+    if (this.recording && (this.keep || this.onEvent)) this.emit('client', shown, Buffer.byteLength(wireText));
     void this.wire!.write(wireText).catch(() => undefined);
   }
 
@@ -613,7 +799,23 @@ class SessionRunner {
     }
   }
 
-  private stepResult(step: PlanStep, command: string, reply: Reply | undefined, started: number, expectation: Expectation | undefined): StepResult {
+  /**
+   * The expectation a command's reply is checked against. A written `EXPECT` is used as written;
+   * without one, the command needs the reply that lets the session go on: 354 for DATA (the plan's
+   * implicit 3xx would let a 334 pass), the success class for the rest.
+   */
+  private implicitFor(verb: string, expect: Expectation): Expectation {
+    if (!expect.implicit) return expect;
+    if (verb === 'DATA') return needCode(expect, 354);
+    return expect;
+  }
+
+  private stepResult(step: PlanStep, command: string, reply: Reply | undefined, started: number, expectation: Expectation | undefined, record = true): StepResult {
+    // A later repeat keeps a step only when it fails (see `record`): a reply that meets the
+    // expectation needs no masked command or description, which would be thrown away.
+    if (!record && reply && expectation && checkExpectation(expectation, reply) === undefined) {
+      return { line: step.line, command, ok: true, durationMs: 0 };
+    }
     const result: StepResult = {
       line: step.line,
       command: this.masker.mask(command),
@@ -627,7 +829,7 @@ class SessionRunner {
         const why = checkExpectation(expectation, reply);
         if (why) {
           result.ok = false;
-          result.message = this.masker.mask(`${why}: ${reply.lines.join(' / ')}`);
+          result.message = this.masker.mask(`${why}: ${reply.lines.join(' / ')}`, 'note');
         }
       }
     }
@@ -636,7 +838,7 @@ class SessionRunner {
 
   private async runCommand(step: CommandStep, record: boolean): Promise<void> {
     const started = this.io.now();
-    const verb = step.verb.toUpperCase();
+    const verb = this.verbOf(step);
     const wireText = this.commandLine(step, step.template);
     this.sendLine(wireText, step.template);
     if (verb === 'QUIT') {
@@ -652,11 +854,13 @@ class SessionRunner {
       return;
     }
     const t = this.commandTimeout(verb);
+    if (verb === 'DATA') this.quitUnsafe = 'DATA';
     const reply = await this.wire!.read(t.ms, t.what);
+    this.quitUnsafe = undefined;
     this.afterCommand(verb, reply);
     // After 354 the connection is in the data phase (RAW lines send the message), where QUIT would be message text.
     if (verb === 'DATA' && reply.code === 354) this.inData = true;
-    const result = this.stepResult(step, step.template, reply, started, step.expect);
+    const result = this.stepResult(step, step.template, reply, started, this.implicitFor(verb, step.expect), record);
     if (!result.ok) this.fail(step, result, record);
     this.record(result, record);
   }
@@ -699,10 +903,14 @@ class SessionRunner {
     let payload: Buffer | string = parts.join('');
     if (last.kind === 'bdat') {
       const message = await this.bdatMessage(last);
-      bdatChunks = this.bdatFrames(last, message).frames;
+      const cut = this.bdatFrames(last, message);
+      bdatChunks = cut.frames;
+      for (let i = 0; i < cut.chunks; i++) cut.announce(i);
       payload = Buffer.concat([Buffer.from(payload, 'utf8'), ...bdatChunks]);
     }
     this.emit('info', `pipelining ${group.length} commands in one write (RFC 2920)`);
+    // Until the reply to a pipelined DATA is known, a QUIT could become the first line of the message.
+    if (last.kind === 'data') this.quitUnsafe = 'DATA';
     if (carry) {
       this.inData = true;
       await this.wire!.write(Buffer.concat([carry.body, typeof payload === 'string' ? Buffer.from(payload, 'utf8') : payload]), this.timeouts.dataBlock, 'message data');
@@ -717,13 +925,14 @@ class SessionRunner {
       const t = this.commandTimeout(verb);
       const reply = await this.wire!.read(t.ms, t.what);
       this.afterCommand(verb, reply);
-      const result = this.stepResult(s, s.template, reply, started, s.expect);
+      const result = this.stepResult(s, s.template, reply, started, this.implicitFor(verb, s.expect), record);
       if (!result.ok && !failed) failed = { step: s, result };
       else this.record(result, record);
     }
     if (last.kind === 'data') {
       this.currentLine = last.line;
       const reply = await this.wire!.read(this.timeouts.dataInit, 'reply to DATA');
+      this.quitUnsafe = undefined;
       if (failed) {
         if (reply.code === 354) {
           // RFC 2920 §3.1: DATA was accepted although the transaction failed, so the client sends a
@@ -740,8 +949,12 @@ class SessionRunner {
         this.fail(failed.step, failed.result, record);
       }
       if (deferBody && reply.code === 354) {
-        const intermediate = this.stepResult(last, 'DATA', reply, started, last.intermediate);
-        if (intermediate.ok) return { step: last, body: await this.dataBody(last), reply, started, record };
+        const intermediate = this.stepResult(last, 'DATA', reply, started, last.intermediate, record);
+        if (intermediate.ok) {
+          // The server is in the data phase until the carried body ends it.
+          this.inData = true;
+          return { step: last, body: await this.dataBody(last), reply, started, record };
+        }
       }
       await this.finishData(last, reply, started, record);
       return undefined;
@@ -784,9 +997,15 @@ class SessionRunner {
   private async runStartTls(step: Extract<PlanStep, { kind: 'starttls' }>, record: boolean): Promise<void> {
     const started = this.io.now();
     this.sendLine('STARTTLS\r\n', 'STARTTLS');
+    // Until the reply is known, a QUIT could land where the server expects a TLS ClientHello.
+    this.quitUnsafe = 'STARTTLS';
     const reply = await this.wire!.read(this.timeouts.command, 'reply to STARTTLS');
-    const result = this.stepResult(step, 'STARTTLS', reply, started, step.expect);
+    if (reply.code !== 220) this.quitUnsafe = undefined;
+    // RFC 3207 §4: only 220 starts TLS. Without an EXPECT, any other reply (a 250 included) fails the
+    // step, so a session never goes on in cleartext believing it is encrypted.
+    const result = this.stepResult(step, 'STARTTLS', reply, started, step.expect.implicit ? needCode(step.expect, 220) : step.expect);
     if (!result.ok) this.fail(step, result, record);
+    if (reply.code !== 220) this.emit('info', `TLS was not started (the reply was ${reply.code}, not 220); the session goes on in cleartext because an EXPECT allows it`);
     if (reply.code === 220) {
       if (this.wire!.unread > 0 || this.wire!.midReply) {
         // RFC 3207 §5 and CVE-2011-0411: bytes after the 220 and before the handshake would be read as if they came over TLS.
@@ -797,9 +1016,13 @@ class SessionRunner {
       const wire = this.wire!;
       const opts = await this.tlsOptions(this.host);
       const secure = await this.guard(wire.startTls((socket) => this.io.tlsConnect({ ...opts, socket }), this.timeouts.tls));
+      this.quitUnsafe = undefined;
+      // A verification failure below ends the session; RFC 3207 §4.1 then wants QUIT over the new TLS channel.
+      this.quitOverTls = true;
       // RFC 3207 §4.2: the client must discard what it knew from the server before TLS and send EHLO again.
       this.caps = undefined;
       this.afterHandshake(secure, 'starttls', this.host);
+      this.quitOverTls = false;
       this.emit('info', 'capabilities from before TLS are forgotten; EHLO again (RFC 3207 §4.2)');
     }
     this.record(result, record);
@@ -830,6 +1053,11 @@ class SessionRunner {
       void wire.write(`${line}\r\n`).catch(() => undefined);
     };
     let reply: Reply;
+    /** Set when the server answered 2xx before the credentials were sent (RFC 4954 §4 needs 334 there). */
+    let premature: string | undefined;
+    const success = (r: Reply): boolean => Math.floor(r.code / 100) === 2;
+    // Inside the exchange a QUIT would be read as a base64 response.
+    this.quitUnsafe = 'AUTH';
     if (mech === 'PLAIN') {
       // RFC 4954 §4: the initial response rides on the AUTH command.
       const payload = plainPayload(step.user, step.secret);
@@ -861,8 +1089,8 @@ class SessionRunner {
           this.masker.add(pass);
           send(pass, MASK);
           reply = await wire.read(t, 'reply to AUTH');
-        }
-      }
+        } else if (success(reply)) premature = 'before the password was sent';
+      } else if (success(reply)) premature = 'before the user name was sent';
     } else {
       send('AUTH CRAM-MD5', 'AUTH CRAM-MD5');
       reply = await wire.read(t, 'reply to AUTH');
@@ -872,9 +1100,22 @@ class SessionRunner {
         this.masker.add(response);
         send(response, MASK);
         reply = await wire.read(t, 'reply to AUTH');
-      }
+      } else if (success(reply)) premature = 'before the challenge was answered';
     }
-    const result = this.stepResult(step, `AUTH ${mech} ${MASK}`, reply, started, step.expect);
+    // Without an EXPECT, only 235 (RFC 4954 §6) means the client is authenticated.
+    const result = this.stepResult(step, `AUTH ${mech} ${MASK}`, reply, started, step.expect.implicit ? needCode(step.expect, 235) : step.expect);
+    if (premature) {
+      // No EXPECT can make this pass: the server claims an authentication it never checked.
+      result.ok = false;
+      result.message = this.masker.mask(`the server answered ${reply.code} ${premature}; AUTH ${mech} needs 334 to go on (RFC 4954 §4): ${reply.lines.join(' / ')}`, 'note');
+    }
+    if (reply.code === 334) {
+      // The server wants more than the mechanism has to give: cancel the exchange with "*" (RFC 4954 §4).
+      send('*', '*');
+      const end = await wire.read(t, 'reply to the AUTH cancellation');
+      replies.push(end);
+    }
+    this.quitUnsafe = undefined;
     if (replies.length > 0) result.replies = replies.map(info);
     if (!result.ok) {
       if (reply.code === 535 && step.expect.implicit) result.message = `authentication failed (wrong user name or secret?): ${reply.lines.join(' / ')}`;
@@ -901,9 +1142,12 @@ class SessionRunner {
   private async runData(step: DataStep, record: boolean): Promise<void> {
     const started = this.io.now();
     // Read the file first, so that a missing file stops the session before DATA is sent.
-    const body = await this.dataBody(step);
+    const body = this.bodyCache.get(step) ?? (await this.dataBody(step));
     this.sendLine('DATA\r\n', 'DATA');
+    // Until the reply is known, a QUIT could become the first line of the message.
+    this.quitUnsafe = 'DATA';
     const reply = await this.wire!.read(this.timeouts.dataInit, 'reply to DATA');
+    this.quitUnsafe = undefined;
     await this.finishData(step, reply, started, record, body);
   }
 
@@ -912,11 +1156,23 @@ class SessionRunner {
     if (reply.code !== 354) {
       // RFC 5321 §4.1.1.4: DATA refused; the body is not sent and the refusal is checked against EXPECT.
       const result = this.stepResult(step, 'DATA', reply, started, step.expect);
+      const refusal = reply.code >= 400;
+      if (!refusal) {
+        // RFC 5321 §4.3.2: DATA is answered by 354 or refused with 4xx/5xx. Any other reply (a 250
+        // included) delivered nothing, so no EXPECT on the final reply can make the step pass.
+        result.ok = false;
+        result.expected = '354 (implicit)';
+        result.message = this.masker.mask(`DATA needs 354 to send the message, got ${reply.code}; nothing was sent or delivered: ${reply.lines.join(' / ')}`, 'note');
+      } else if (!result.ok && step.expect.implicit) {
+        result.message = this.masker.mask(`expected 354, got ${reply.code}${reply.enhanced ? ` ${reply.enhanced}` : ''}; the message was refused and not sent: ${reply.lines.join(' / ')}`, 'note');
+      }
       if (!result.ok) this.fail(step, result, record);
       this.record(result, record);
       return;
     }
-    const intermediate = this.stepResult(step, 'DATA', reply, started, step.intermediate);
+    // From the 354 on, the server reads message text: a QUIT now would be part of the message.
+    this.inData = true;
+    const intermediate = this.stepResult(step, 'DATA', reply, started, step.intermediate, record);
     if (!intermediate.ok) {
       this.inData = true;
       this.fail(step, intermediate, record);
@@ -955,7 +1211,13 @@ class SessionRunner {
 
   private finishTransaction(step: PlanStep, command: string, finals: Reply[], earlier: Reply[], started: number, record: boolean): void {
     const expectation = step.kind === 'data' || step.kind === 'bdat' ? step.expect : undefined;
-    const result = this.stepResult(step, command, finals[0], started, expectation);
+    const keep = record || finals.length > 1;
+    const result = this.stepResult(step, command, finals[0], started, expectation, keep);
+    if (!keep && result.ok) {
+      // A later repeat that succeeded: nothing of it is kept.
+      this.transactionsOk++;
+      return;
+    }
     const extra = [...earlier, ...finals.slice(1)];
     if (extra.length > 0) result.replies = extra.map(info);
     if (result.ok && expectation) {
@@ -963,7 +1225,7 @@ class SessionRunner {
         const why = checkExpectation(expectation, finals[i]);
         if (why) {
           result.ok = false;
-          result.message = this.masker.mask(`recipient ${i + 1} of the LMTP transaction: ${why}: ${finals[i].lines.join(' / ')}`);
+          result.message = this.masker.mask(`recipient ${i + 1} of the LMTP transaction: ${why}: ${finals[i].lines.join(' / ')}`, 'note');
           break;
         }
       }
@@ -978,14 +1240,23 @@ class SessionRunner {
     return canonicalMessage(await this.readFile(step.body.path), false);
   }
 
-  /** RFC 3030 §2: `BDAT size` chunks, the last marked `LAST`. */
-  private bdatFrames(step: BdatStep, message: Buffer): { frames: Buffer[]; chunks: number } {
+  /**
+   * Cuts the message into `BDAT size` frames, the last marked `LAST` (RFC 3030 §2). Each frame's transcript events are emitted by `announce(i)`,
+   * called when the frame is written, so a transcript never shows chunks that were not sent.
+   */
+  private bdatFrames(step: BdatStep, message: Buffer): { frames: Buffer[]; chunks: number; announce: (i: number) => void } {
     const size = step.chunkSize && step.chunkSize > 0 ? step.chunkSize : Math.max(1, message.length);
     const frames: Buffer[] = [];
+    const shown: Array<{ head: string; chunk: Buffer }> = [];
+    const announce = (i: number): void => {
+      const { head, chunk } = shown[i];
+      this.emit('client', head, head.length + 2);
+      if (chunk.length > 0 && this.recording && (this.keep || this.onEvent)) this.emit('client', bodyText(chunk, false), chunk.length);
+    };
     if (message.length === 0) {
       frames.push(Buffer.from('BDAT 0 LAST\r\n'));
-      this.emit('client', 'BDAT 0 LAST', 13);
-      return { frames, chunks: 1 };
+      shown.push({ head: 'BDAT 0 LAST', chunk: message });
+      return { frames, chunks: 1, announce };
     }
     for (let off = 0; off < message.length; ) {
       let end = Math.min(off + size, message.length);
@@ -995,11 +1266,10 @@ class SessionRunner {
       off = end;
       const isLast = end >= message.length;
       const head = `BDAT ${chunk.length}${isLast ? ' LAST' : ''}`;
-      this.emit('client', head, head.length + 2);
-      if (this.recording && (this.keep || this.onEvent)) this.emit('client', bodyText(chunk, false), chunk.length);
+      shown.push({ head, chunk });
       frames.push(Buffer.concat([Buffer.from(`${head}\r\n`), chunk]));
     }
-    return { frames, chunks: frames.length };
+    return { frames, chunks: frames.length, announce };
   }
 
   private async runBdat(step: BdatStep, record: boolean): Promise<void> {
@@ -1007,19 +1277,26 @@ class SessionRunner {
     if (this.caps && !this.caps.keywords.has('CHUNKING')) this.emit('info', 'the server does not advertise CHUNKING (RFC 3030); sending BDAT anyway');
     const message = await this.bdatMessage(step);
     if (this.recording) this.noteMessage(message, false);
-    const { frames, chunks } = this.bdatFrames(step, message);
+    const { frames, chunks, announce } = this.bdatFrames(step, message);
     if (step.chunkSize) this.emit('info', `${message.length} octets in ${chunks} BDAT chunk${chunks === 1 ? '' : 's'} (RFC 3030)`);
     if (this.plan.options.pipelining && this.caps?.keywords.has('PIPELINING')) {
       // RFC 3030 §4.2: BDAT chunks may be pipelined when the server offers PIPELINING; like every
       // other command, they are only with `# @pipelining`, so a script can test chunk by chunk.
+      // A chunk is written in blocks; a QUIT between two blocks would become message octets.
+      for (let c = 0; c < chunks; c++) announce(c);
+      this.inData = true;
       await this.wire!.write(Buffer.concat(frames), this.timeouts.dataBlock, 'message data');
+      this.inData = false;
       await this.readBdatReplies(step, chunks, started, record);
       return;
     }
     const earlier: Reply[] = [];
     for (let c = 0; c < chunks; c++) {
       const frame = frames[c];
+      announce(c);
+      this.inData = true;
       await this.wire!.write(frame, this.timeouts.dataBlock, 'message data');
+      this.inData = false;
       if (c === chunks - 1) break;
       const reply = await this.wire!.read(this.timeouts.dataBlock, 'reply to BDAT');
       earlier.push(reply);
@@ -1051,9 +1328,9 @@ class SessionRunner {
 
   private async runRaw(step: RawStep, record: boolean): Promise<void> {
     const started = this.io.now();
-    const bytes = decodeRaw(step.template);
+    const bytes = decodeRawEscapes(step.template);
     this.stateUnknown = true;
-    this.emit('client', `[raw] ${showBytes(bytes)}`, bytes.length);
+    this.emit('client', `[raw] ${escapeBytes(bytes)}`, bytes.length);
     await this.wire!.write(bytes, this.timeouts.dataBlock, 'RAW bytes');
     if (step.expects.length === 0) {
       this.record({ line: step.line, command: this.masker.mask(step.source), ok: true, durationMs: this.io.now() - started }, record);
@@ -1067,7 +1344,7 @@ class SessionRunner {
       if (why) {
         const result = this.stepResult(step, step.source, reply, started, expectation);
         result.replies = replies.map(info);
-        result.message = this.masker.mask(`EXPECT on line ${expectation.line + 1}: ${why}: ${reply.lines.join(' / ')}`);
+        result.message = this.masker.mask(`EXPECT on line ${expectation.line + 1}: ${why}: ${reply.lines.join(' / ')}`, 'note');
         this.fail(step, result, record);
       }
     }
@@ -1077,22 +1354,38 @@ class SessionRunner {
     this.record(result, record);
   }
 
-  /** Sends QUIT and waits briefly for 221; never fails. Skipped when the connection is gone or mid-data. */
+  /**
+   * Sends QUIT and waits briefly for 221; never fails. Skipped when the connection is gone, or when
+   * a QUIT would be misread (mid-data, after RAW, during TLS negotiation or an AUTH exchange).
+   * Replies still owed to earlier commands (a cancelled RCPT, say) are read and skipped.
+   */
   private async politeQuit(note: string): Promise<void> {
     const wire = this.wire;
-    if (!wire || wire.failed || wire.closed || this.quitDone || this.inData || this.cancelled) return;
+    if (!wire || wire.failed || wire.closed || this.quitDone || this.inData || this.quitUnsafe !== undefined) return;
     this.quitDone = true;
     if (this.stateUnknown) return;
+    wire.resume();
     this.emit('info', note);
     this.emit('client', 'QUIT', 6);
     try {
       await wire.write('QUIT\r\n');
       wire.end();
-      await wire.read(Math.min(QUIT_GRACE_MS, this.timeouts.command), 'reply to QUIT');
+      const deadline = this.io.now() + Math.min(QUIT_GRACE_MS, this.timeouts.command);
+      for (;;) {
+        const left = Math.round(deadline - this.io.now());
+        if (left <= 0) break;
+        const reply = await wire.read(left, 'reply to QUIT');
+        if (reply.code === 221 || !this.cancelled) break;
+      }
     } catch {
       // The session's outcome is already decided; a server that ignores QUIT changes nothing.
     }
   }
+}
+
+/** The implicit expectation `expect` narrowed to one reply code (220 for STARTTLS, 354 for DATA). */
+function needCode(expect: Expectation, code: number): Expectation {
+  return { ...expect, source: String(code), codes: [{ kind: 'code', code }], enhanced: [], text: undefined, implicit: true };
 }
 
 function sumBefore(lines: string[], i: number): number {

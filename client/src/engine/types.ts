@@ -6,6 +6,7 @@
 import type * as net from 'node:net';
 import type * as tls from 'node:tls';
 import type { SessionPlan, Timeouts } from '../../../common/sessionPlan';
+import type { DnssecQuery } from '../dns/dnssecWire';
 
 /** The part of `dns.promises.Resolver` the engine uses. */
 export interface MxRecordLike {
@@ -20,6 +21,11 @@ export interface ResolverLike {
 
 /** Socket factories, resolver, clock and randomness, injected so tests can control them. */
 export interface EngineIo {
+  /**
+   * Opens a TCP connection. For a session that stays in cleartext the options carry `onread` (one
+   * reused read buffer, see `ReadTap` in wire.ts); a factory that ignores it still works, as the
+   * engine also reads the socket's 'data' events.
+   */
   connect(options: net.NetConnectOpts): net.Socket;
   tlsConnect(options: tls.ConnectionOptions): tls.TLSSocket;
   resolver: ResolverLike;
@@ -92,6 +98,17 @@ export interface TlsDetails {
   verifyError?: string;
   /** True when verification was switched off (`TLS verify=off`). */
   verifyDisabled: boolean;
+  /** With `TLS dane=on|only`: what DNS said, and the TLSA record that authenticated the server. */
+  dane?: {
+    tlsaName?: string;
+    /** `usable`, `none`, `unusable`, `insecure`, `indeterminate` (see `daneApplies`). */
+    applies: string;
+    reason: string;
+    authenticated?: boolean;
+    /** The matched record, as `3 1 1 ab…`. */
+    matched?: string;
+    summary?: string;
+  };
 }
 
 export interface MxCandidate {
@@ -169,6 +186,13 @@ export interface RunOptions {
   onEvent?: (event: TranscriptEvent) => void;
   /** Keep the events in `SessionResult.transcript` (default true). */
   keepTranscript?: boolean;
+  /**
+   * The validating resolver (`IP`, `IP:PORT`, `[IPv6]:PORT`) for `TLS dane=` lookups; default: the
+   * first server of `io.resolver` when it names one (the CLI's `--dns-server`), else the system's.
+   */
+  daneResolver?: string;
+  /** A DNSSEC query function for the DANE lookups (tests); built from `daneResolver` otherwise. */
+  daneQuery?: DnssecQuery;
 }
 
 export type { SessionPlan };
