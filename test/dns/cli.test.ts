@@ -77,7 +77,8 @@ test('the Markdown report', async () => {
 test('usage errors exit 2', async () => {
   assert.equal((await cli([])).code, 2);
   assert.equal((await cli(['example.test', '--frobnicate'])).code, 2);
-  assert.equal((await cli(['example.test', '--dns-server', 'ns.example.test'])).code, 2);
+  assert.equal((await cli(['example.test', '--dns-server', 'ns example.test'])).code, 2);
+  assert.equal((await cli(['example.test', '--dns-server', '::1:53'])).code, 2);
   assert.equal((await cli(['not a domain'])).code, 2);
   assert.equal((await cli(['example.test', '--json', '--markdown'])).code, 2);
   const help = await cli(['--help']);

@@ -4,6 +4,10 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { TextDocument } from 'vscode-languageserver-textdocument';
 import { LanguageService } from '../../server/src/languageService';
 
@@ -34,4 +38,42 @@ test('an order error under an EXPECT that asks for a refusal is a warning: a del
   const { service, document } = open('### s\nCONNECT smtp://127.0.0.1:25\nMAIL FROM:<a@example.test>\nEXPECT 503\nEHLO a.example.test\nQUIT\n');
   const order = service.problems(document).find((p) => p.code === 'smtp-order-mail-before-helo');
   assert.equal(order?.severity, 'warning');
+});
+
+// The same gate, asked of the CLI process: `smtpwb run --dry-run --json` reports the decisions of
+// the one run preparation (client/src/runs/runPreparation.ts), which takes the language service's
+// per-session answer as its only judge.
+function cliGate(text: string, args: string[] = []): { code: number | null; sessions: Array<{ name?: string; status: string; problems?: Array<{ code: string }> }> } {
+  const dir = mkdtempSync(join(tmpdir(), 'smtpwb-gate-'));
+  try {
+    const file = join(dir, 'gate.smtp');
+    writeFileSync(file, text);
+    const cli = resolve(process.env.SMTPWB_DIST ?? 'dist', 'cli.js');
+    assert.ok(existsSync(cli), `${cli} is not built: run node scripts/build.mjs`);
+    const run = spawnSync(process.execPath, [cli, 'run', file, '--dry-run', '--json', ...args], { encoding: 'utf8', cwd: dir, env: { PATH: process.env.PATH, HOME: dir } });
+    return { code: run.status, sessions: (JSON.parse(run.stdout) as { sessions: Array<{ name?: string; status: string; problems?: Array<{ code: string }> }> }).sessions };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+test('smtpwb run agrees: advice about the body does not block, a file-variable error blocks, errors elsewhere do not', () => {
+  const advice = cliGate('### probe\nEHLO a.example.test\nMAIL FROM:<a@example.test>\nRCPT TO:<b@example.test>\nDATA\nSubject: test\n\nhi\n.\nQUIT\n');
+  assert.equal(advice.code, 0);
+  assert.equal(advice.sessions[0].status, 'ready');
+  const fileVariable = cliGate('@server = smtp://{{host}}:2525\n\n### s\nCONNECT {{server}}\nEHLO a.example.test\nQUIT\n');
+  assert.equal(fileVariable.code, 2);
+  assert.equal(fileVariable.sessions[0].status, 'blocked');
+  const two = '### good\n# @name good\nEHLO a.example.test\nQUIT\n\n### bad\n# @name bad\nEHLO\n';
+  const { service, document } = open(two);
+  assert.deepEqual(service.sessions(document).map((s) => s.errors), [0, 1]);
+  const good = cliGate(two, ['--session', 'good']);
+  assert.equal(good.code, 0);
+  assert.deepEqual(good.sessions.map((s) => s.status), ['ready']);
+  const all = cliGate(two, ['--all']);
+  assert.equal(all.code, 2);
+  assert.deepEqual(all.sessions.map((s) => [s.name, s.status, s.problems?.map((p) => p.code)]), [
+    ['good', 'ready', undefined],
+    ['bad', 'blocked', ['smtp-syntax-argument']],
+  ]);
 });

@@ -1,16 +1,18 @@
 /**
- * `smtpwb dns DOMAIN... [--selector NAME]... [--dns-server HOST:PORT] [--probe-starttls] [--json | --markdown]`
+ * `smtpwb dns DOMAIN... [--selector NAME]... [--dns-server HOST:PORT] [--dnssec-resolver HOST:PORT] [--timeout MS] [--probe-starttls] [--json | --markdown]`
  *
  * Prints a mail DNS report per domain. Exit codes: 0 without errors, 1 with errors, 2 for a usage
  * error, 3 when DNS could not be reached.
  */
 import { readFileSync } from 'node:fs';
-import { isIP } from 'node:net';
+import { getServers } from 'node:dns';
 import { resolve } from 'node:path';
+import { visibleLine, visibleText } from '../../../common/escape';
 import {
   createNodeHttpsFetcher,
   createNodeResolver,
   createEngineStartTlsProber,
+  createTlsChainProber,
   countErrors,
   type DomainReport,
   normalizeDomain,
@@ -19,6 +21,8 @@ import {
   reportToJson,
   runReport,
 } from '../dns/index';
+import { RR } from '../dns/dnssecWire';
+import { Deadline, DNS_SERVER_FORMAT, parseDuration, parseHostPort, parseOptions, resolveDnsServer, timeoutError, usageError, wantsHelp } from './options';
 
 export interface DnsCommandIo {
   stdout: { write(text: string): unknown };
@@ -32,25 +36,39 @@ export const DNS_USAGE = `Usage: smtpwb dns DOMAIN... [options]
 Checks a domain's mail DNS: MX, reverse DNS, SPF, DKIM, DMARC, MTA-STS, TLS-RPT and BIMI.
 
 Options:
-  --selector NAME       a DKIM selector to check (repeatable); common names are probed too
-  --no-selector-probe   do not probe common DKIM selector names
-  --dns-server IP:PORT  ask this DNS server instead of the system's (e.g. 127.0.0.1:5353)
-  --probe-starttls      connect to each MX host on port 25 and inspect its STARTTLS
-  --timeout MS          timeout of each query, fetch and probe (default 5000)
-  --json                print one JSON object per domain, one per line
-  --markdown            print the report as Markdown (as the sidebar exports it)
-  -h, --help            show this help
+  --selector NAME         a DKIM selector to check (repeatable); common names are probed too
+  --no-selector-probe     do not probe common DKIM selector names
+  --dns-server HOST:PORT  ask this DNS server instead of the system's (e.g. 127.0.0.1:5353,
+                          [::1]:53, ns.example.net:53; a host name is resolved once)
+  --probe-starttls        connect to each MX host on port 25 and inspect its STARTTLS; adds the
+                          DNSSEC, DANE and transport-consistency checks, matching each MX's
+                          TLSA records against the certificate chain it presents (RFC 7672)
+  --dnssec-resolver HOST:PORT
+                          the validating resolver whose AD bit decides what is DNSSEC-secure
+                          (default: --dns-server, else the system's first resolver); giving it
+                          adds the DNSSEC, DANE and transport checks even without the probe.
+                          A resolver that does not validate is reported as such
+  --timeout MS            the time the DNS queries may take in all, and the limit of each
+                          MTA-STS fetch and STARTTLS probe (default 5000; also 5s)
+  --json                  print one JSON object per domain, one per line
+  --markdown              print the report as Markdown (as the sidebar exports it)
+  -h, --help              show this help
 
 Exit status: 0 no errors, 1 errors found, 2 usage error, 3 DNS could not be reached.
 
 Test hooks (environment): SMTPWB_DNS_HTTPS_PORT and SMTPWB_DNS_SMTP_PORT change the ports of the
-MTA-STS fetch and the STARTTLS probe; SMTPWB_DNS_EXTRA_CA names a PEM file of extra trusted CAs.
+MTA-STS fetch and the STARTTLS probe; SMTPWB_DNS_EXTRA_CA names a PEM file of extra trusted CAs;
+SMTPWB_DNSSEC_PROBE_NAME names a signed zone whose DNSKEY answer shows whether the resolver
+validates (instead of the root zone and dnssec-failed.org).
 `;
 
 interface ParsedArgs {
   domains: string[];
   selectors: string[];
+  /** `--dns-server` as given; a host name is resolved when the command runs. */
   server?: string;
+  /** `--dnssec-resolver` as given. */
+  dnssecResolver?: string;
   probeStartTls: boolean;
   probeSelectors: boolean;
   json: boolean;
@@ -59,73 +77,59 @@ interface ParsedArgs {
   help: boolean;
 }
 
+const DNS_OPTIONS = {
+  selector: { type: 'string', multiple: true },
+  'no-selector-probe': { type: 'boolean' },
+  'dns-server': { type: 'string' },
+  'dnssec-resolver': { type: 'string' },
+  'probe-starttls': { type: 'boolean' },
+  timeout: { type: 'string' },
+  json: { type: 'boolean' },
+  markdown: { type: 'boolean' },
+} as const;
+
 /** Parses the arguments, or returns a usage error message. */
 export function parseDnsArgs(args: readonly string[]): ParsedArgs | { error: string } {
-  const out: ParsedArgs = { domains: [], selectors: [], probeStartTls: false, probeSelectors: true, json: false, markdown: false, timeoutMs: 5000, help: false };
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i];
-    const eq = arg.startsWith('--') ? arg.indexOf('=') : -1;
-    const name = eq === -1 ? arg : arg.slice(0, eq);
-    const value = (): string | undefined => (eq !== -1 ? arg.slice(eq + 1) : args[++i]);
-    switch (name) {
-      case '-h':
-      case '--help':
-        out.help = true;
-        break;
-      case '--json':
-        out.json = true;
-        break;
-      case '--markdown':
-        out.markdown = true;
-        break;
-      case '--probe-starttls':
-        out.probeStartTls = true;
-        break;
-      case '--no-selector-probe':
-        out.probeSelectors = false;
-        break;
-      case '--selector': {
-        const v = value();
-        if (!v || !/^[A-Za-z0-9_]([A-Za-z0-9_.-]*[A-Za-z0-9_])?$/.test(v)) return { error: `--selector needs a selector name${v ? `, not "${v}"` : ''}` };
-        out.selectors.push(v);
-        break;
-      }
-      case '--dns-server': {
-        const v = value();
-        if (!v || !validServer(v)) return { error: `--dns-server needs IP or IP:PORT (e.g. 127.0.0.1:5353 or [::1]:53)${v ? `, not "${v}"` : ''}` };
-        out.server = v;
-        break;
-      }
-      case '--timeout': {
-        const v = value();
-        if (!v || !/^\d+$/.test(v) || Number(v) < 1) return { error: '--timeout needs a number of milliseconds' };
-        out.timeoutMs = Number(v);
-        break;
-      }
-      default:
-        if (arg.startsWith('-')) return { error: `unknown option "${arg}"` };
-        out.domains.push(arg);
-    }
+  const help = wantsHelp(args);
+  const parsed = parseOptions(args, DNS_OPTIONS);
+  if (!parsed.ok) return help ? { ...emptyArgs(), help } : { error: parsed.error };
+  const v = parsed.values;
+  const out: ParsedArgs = { ...emptyArgs(), domains: parsed.positionals, help, probeStartTls: v['probe-starttls'] === true, probeSelectors: v['no-selector-probe'] !== true, json: v.json === true, markdown: v.markdown === true };
+  for (const selector of v.selector ?? []) {
+    if (!/^[A-Za-z0-9_]([A-Za-z0-9_.-]*[A-Za-z0-9_])?$/.test(selector)) return { error: `--selector needs a selector name${selector ? `, not "${selector}"` : ''}` };
+    out.selectors.push(selector);
+  }
+  const server = v['dns-server'];
+  if (server !== undefined) {
+    if (!parseHostPort(server, 53)) return { error: `--dns-server needs ${DNS_SERVER_FORMAT}, not "${server}"` };
+    out.server = server;
+  }
+  const dnssecResolver = v['dnssec-resolver'];
+  if (dnssecResolver !== undefined) {
+    if (!parseHostPort(dnssecResolver, 53)) return { error: `--dnssec-resolver needs ${DNS_SERVER_FORMAT}, not "${dnssecResolver}"` };
+    out.dnssecResolver = dnssecResolver;
+  }
+  if (v.timeout !== undefined) {
+    const ms = parseDuration(v.timeout, 'ms');
+    if (ms === undefined) return { error: timeoutError('ms') };
+    out.timeoutMs = ms;
   }
   if (!out.help && out.domains.length === 0) return { error: 'give at least one domain' };
   if (out.json && out.markdown) return { error: '--json and --markdown cannot be combined' };
   return out;
 }
 
-function validServer(v: string): boolean {
-  const bracket = /^\[([^\]]+)\](?::(\d+))?$/.exec(v);
-  if (bracket) return isIP(bracket[1]) === 6 && (bracket[2] === undefined || Number(bracket[2]) < 65536);
-  if (isIP(v) !== 0) return true;
-  const m = /^([^:]+):(\d+)$/.exec(v);
-  return !!m && isIP(m[1]) === 4 && Number(m[2]) < 65536;
+function emptyArgs(): ParsedArgs {
+  return { domains: [], selectors: [], probeStartTls: false, probeSelectors: true, json: false, markdown: false, timeoutMs: 5000, help: false };
 }
 
 export async function dnsCommand(args: string[], io: DnsCommandIo): Promise<number> {
-  const parsed = parseDnsArgs(args);
-  if ('error' in parsed) {
-    io.stderr.write(`smtpwb dns: ${parsed.error}\n\n${DNS_USAGE}`);
-    return 2;
+  if (wantsHelp(args)) {
+    io.stdout.write(DNS_USAGE);
+    return 0;
   }
+  const parsed = parseDnsArgs(args);
+  if ('error' in parsed) return usageError(io, 'dns', visibleLine(parsed.error), DNS_USAGE);
   if (parsed.help) {
     io.stdout.write(DNS_USAGE);
     return 0;
@@ -134,7 +138,7 @@ export async function dnsCommand(args: string[], io: DnsCommandIo): Promise<numb
   for (const d of parsed.domains) {
     const n = normalizeDomain(d);
     if ('error' in n) {
-      io.stderr.write(`smtpwb dns: ${n.error}\n`);
+      io.stderr.write(`smtpwb dns: ${visibleLine(n.error)}\n`);
       return 2;
     }
     domains.push(n.domain);
@@ -145,7 +149,7 @@ export async function dnsCommand(args: string[], io: DnsCommandIo): Promise<numb
     try {
       extraCa = [readFileSync(resolve(io.cwd, caFile), 'utf8')];
     } catch (err) {
-      io.stderr.write(`smtpwb dns: cannot read SMTPWB_DNS_EXTRA_CA: ${(err as Error).message}\n`);
+      io.stderr.write(`smtpwb dns: cannot read SMTPWB_DNS_EXTRA_CA: ${visibleLine((err as Error).message)}\n`);
       return 2;
     }
   }
@@ -153,20 +157,59 @@ export async function dnsCommand(args: string[], io: DnsCommandIo): Promise<numb
     const v = io.env[name];
     return v && /^\d+$/.test(v) ? Number(v) : undefined;
   };
-  const resolver = createNodeResolver({ server: parsed.server, timeoutMs: Math.min(parsed.timeoutMs, 2000), tries: 2 });
+  let server: string | undefined;
+  if (parsed.server !== undefined) {
+    const resolved = await resolveDnsServer(parsed.server);
+    if ('error' in resolved) return usageError(io, 'dns', visibleLine(resolved.error), DNS_USAGE);
+    server = resolved.server;
+  }
+  // DNSSEC and DANE (with the probe or an explicit resolver): the AD bit of a validating resolver
+  // decides what is secure, as in Postfix; the report names that resolver and says when it does not
+  // validate. Default: the --dns-server, else the system's first resolver.
+  let dnssecServer: string | undefined;
+  if (parsed.dnssecResolver !== undefined) {
+    const resolved = await resolveDnsServer(parsed.dnssecResolver);
+    if ('error' in resolved) return usageError(io, 'dns', visibleLine(resolved.error), DNS_USAGE);
+    dnssecServer = resolved.server;
+  } else if (parsed.probeStartTls) {
+    dnssecServer = server ?? getServers()[0];
+  }
+  const probeName = io.env.SMTPWB_DNSSEC_PROBE_NAME;
+  const dnssec = dnssecServer ? { server: dnssecServer, ...(probeName ? { probes: { secure: { name: probeName, type: RR.DNSKEY } } } : {}) } : undefined;
+  // One deadline for all DNS work: a silent server costs --timeout, not --timeout per query in a chain.
+  const deadline = new Deadline(parsed.timeoutMs);
+  const nodeResolver = createNodeResolver({ server, timeoutMs: Math.min(parsed.timeoutMs, 2000), tries: 2 });
+  const resolver = deadline.wrap(nodeResolver);
   const fetcher = createNodeHttpsFetcher({ extraCa, port: port('SMTPWB_DNS_HTTPS_PORT') });
   const prober = parsed.probeStartTls ? createEngineStartTlsProber({ port: port('SMTPWB_DNS_SMTP_PORT'), extraCa }) : undefined;
-  const reports: DomainReport[] = await Promise.all(
-    domains.map((domain) =>
-      runReport(domain, { resolver, fetcher, prober, selectors: parsed.selectors, probeSelectors: parsed.probeSelectors, timeoutMs: parsed.timeoutMs }),
-    ),
-  );
+  let reports: DomainReport[];
+  try {
+    reports = await Promise.all(
+      domains.map((domain) =>
+        runReport(domain, {
+          resolver,
+          fetcher,
+          prober,
+          selectors: parsed.selectors,
+          probeSelectors: parsed.probeSelectors,
+          timeoutMs: parsed.timeoutMs,
+          ...(dnssec ? { dnssec } : {}),
+          ...(dnssec && parsed.probeStartTls ? { chainProber: createTlsChainProber(), smtpPort: port('SMTPWB_DNS_SMTP_PORT') } : {}),
+        }),
+      ),
+    );
+  } finally {
+    deadline.dispose();
+    // Queries still retrying in the background would keep the process alive.
+    (nodeResolver as { cancel?: () => void }).cancel?.();
+  }
+  // What DNS servers and web servers sent is data: control characters are shown as escapes.
   if (parsed.json) {
     for (const r of reports) io.stdout.write(`${JSON.stringify(reportToJson(r))}\n`);
   } else if (parsed.markdown) {
-    io.stdout.write(renderMarkdown(reports));
+    io.stdout.write(visibleText(renderMarkdown(reports)));
   } else {
-    io.stdout.write(renderText(reports));
+    io.stdout.write(visibleText(renderText(reports)));
   }
   if (reports.some((r) => r.dnsUnreachable)) {
     io.stderr.write('smtpwb dns: DNS could not be reached.\n');

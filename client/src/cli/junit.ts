@@ -3,12 +3,17 @@
  * A failed expectation is a `<failure>`; a connection, TLS, DNS, timeout, protocol or script
  * problem is an `<error>`, as CI systems distinguish "the test failed" from "the test could not run".
  */
+import { visibleText } from '../../../common/escape';
 import type { SessionResult } from '../engine/types';
-import { formatTranscript } from './transcriptFormat';
+import { formatTranscript } from '../output/transcriptText';
 
-/** Escapes text for XML content and attributes (XML 1.0 §2.4); characters XML 1.0 cannot hold are dropped. */
+/**
+ * Escapes text for XML content and attributes (XML 1.0 §2.4). Control characters (what a server
+ * sent is data) are first shown as visible escapes, as on the terminal; the two noncharacters XML
+ * 1.0 cannot hold are dropped.
+ */
 export function xmlEscape(text: string): string {
-  return text
+  return visibleText(text)
     .replace(/[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]/g, '')
     .replace(/&/g, '&amp;')
     .replace(/</g, '&lt;')

@@ -1,78 +1,168 @@
 /**
- * `smtpwb lint FILE... [--json] [--list-codes]`: lints `.smtp` scripts and `.eml` messages with the
+ * `smtpwb lint FILE|DIR... [--language smtp|eml] [--json] [--list-codes]`: lints `.smtp` scripts and `.eml` messages with the
  * same language service as the editor, and prints `file:line:col severity code message`.
  */
-import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
+import { extname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { TextDocument } from 'vscode-languageserver-textdocument';
 import type { Diagnostic } from 'vscode-languageserver-types';
+import { visibleLine } from '../../../common/escape';
 import { allProblemDefinitions, toDiagnostics } from '../../../server/src/diagnostics';
-import { LanguageService, documentKind } from '../../../server/src/languageService';
+import { LanguageService, type DocumentKind } from '../../../server/src/languageService';
 import type { CliIo } from './cliIo';
+import { parseOptions, usageError, wantsHelp } from './options';
 
 const SEVERITY_NAMES = ['', 'error', 'warning', 'info', 'hint'];
 
-const USAGE = 'usage: smtpwb lint FILE|DIR... [--json] [--list-codes]';
+export const LINT_USAGE = `usage: smtpwb lint FILE|DIR... [--language smtp|eml] [--json] [--list-codes]
 
-/** Expands folders into the .smtp and .eml files below them. */
-function expand(path: string, out: string[]): void {
-  const stat = statSync(path);
-  if (!stat.isDirectory()) {
-    out.push(path);
+Lints .smtp session scripts and .eml messages with the editor's language service and prints
+FILE:LINE:COL SEVERITY CODE MESSAGE per diagnostic (control characters shown as escapes).
+
+  FILE|DIR           files to lint; a folder is searched for .smtp and .eml files (hidden folders
+                     and node_modules are skipped; symbolic links are followed, each file once)
+  --language L       read every file as L (smtp or eml), whatever its extension; without it, a
+                     file that is neither .smtp nor .eml is refused
+  --json             print a JSON list of {file, diagnostics} in the LSP Diagnostic shape
+  --list-codes       list every diagnostic code with its severity, summary and documentation
+  -h, --help         show this help
+
+Exit codes: 0 no errors, 1 errors found, 2 usage error (also: a folder with no .smtp or .eml
+file, an unreadable file).`;
+
+const LINT_OPTIONS = {
+  json: { type: 'boolean' },
+  'list-codes': { type: 'boolean' },
+  language: { type: 'string' },
+} as const;
+
+/** The language a file's extension names, or undefined for any other extension. */
+function kindOfName(path: string): DocumentKind | undefined {
+  const ext = extname(path).toLowerCase();
+  return ext === '.smtp' ? 'smtp' : ext === '.eml' ? 'eml' : undefined;
+}
+
+/**
+ * Collects the .smtp and .eml files below a folder. Folders are identified by their real path, so
+ * a symbolic link loop is walked once; files are identified the same way by the caller.
+ */
+function collect(dir: string, out: string[], seenDirs: Set<string>): void {
+  let real: string;
+  try {
+    real = realpathSync(dir);
+  } catch {
     return;
   }
-  for (const name of readdirSync(path).sort()) {
+  if (seenDirs.has(real)) return;
+  seenDirs.add(real);
+  for (const name of readdirSync(dir).sort()) {
     if (name === 'node_modules' || name.startsWith('.')) continue;
-    const child = join(path, name);
-    if (statSync(child).isDirectory()) expand(child, out);
-    else if (/\.(smtp|eml)$/i.test(name)) out.push(child);
+    const child = join(dir, name);
+    let stat;
+    try {
+      stat = statSync(child);
+    } catch {
+      // A dangling link or a file that vanished: nothing to lint.
+      continue;
+    }
+    if (stat.isDirectory()) collect(child, out, seenDirs);
+    else if (stat.isFile() && kindOfName(name)) out.push(child);
+  }
+}
+
+/** True when a regular file exists at the path: what the engine will read before connecting. */
+function isFile(path: string): boolean {
+  try {
+    return statSync(path).isFile();
+  } catch {
+    return false;
   }
 }
 
 export async function lintCommand(args: string[], io: CliIo): Promise<number> {
-  let json = false;
-  const files: string[] = [];
-  for (const arg of args) {
-    if (arg === '--json') json = true;
-    else if (arg === '--list-codes') {
-      for (const d of allProblemDefinitions()) io.stdout.write(`${d.code}\t${d.severity}\t${d.summary}\t${d.link}\n`);
-      return 0;
-    } else if (arg === '-h' || arg === '--help') {
-      io.stdout.write(`${USAGE}\n`);
-      return 0;
-    } else if (arg.startsWith('-')) {
-      io.stderr.write(`smtpwb lint: unknown option ${arg}\n${USAGE}\n`);
-      return 2;
-    } else files.push(arg);
+  if (wantsHelp(args)) {
+    io.stdout.write(`${LINT_USAGE}\n`);
+    return 0;
   }
-  if (files.length === 0) {
-    io.stderr.write(`${USAGE}\n`);
-    return 2;
+  const parsed = parseOptions(args, LINT_OPTIONS);
+  if (!parsed.ok) return usageError(io, 'lint', parsed.error, LINT_USAGE);
+  if (parsed.values['list-codes']) {
+    for (const d of allProblemDefinitions()) io.stdout.write(`${d.code}\t${d.severity}\t${d.summary}\t${d.link}\n`);
+    return 0;
   }
-  const service = new LanguageService();
+  const json = parsed.values.json === true;
+  const language = parsed.values.language;
+  if (language !== undefined && language !== 'smtp' && language !== 'eml') return usageError(io, 'lint', `--language must be smtp or eml, not "${visibleLine(language)}"`, LINT_USAGE);
+  const files = parsed.positionals;
+  if (files.length === 0) return usageError(io, 'lint', 'give at least one file or folder', LINT_USAGE);
+  const service = new LanguageService({ fileExists: isFile });
   const results: Array<{ file: string; diagnostics: Diagnostic[] }> = [];
   let errors = 0;
-  let unreadable = false;
-  const paths: string[] = [];
-  for (const file of files) {
+  let unusable = false;
+  const paths: Array<{ path: string; kind: DocumentKind }> = [];
+  const seenFiles = new Set<string>();
+  const seenDirs = new Set<string>();
+  const add = (path: string, kind: DocumentKind): void => {
+    let real = path;
     try {
-      expand(resolve(io.cwd, file), paths);
-    } catch (error) {
-      io.stderr.write(`smtpwb lint: cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}\n`);
-      unreadable = true;
+      real = realpathSync(path);
+    } catch {
+      // Reported when it is read.
     }
-  }
-  for (const path of paths) {
-    let text: string;
+    if (seenFiles.has(real)) return;
+    seenFiles.add(real);
+    paths.push({ path, kind });
+  };
+  for (const file of files) {
+    const path = resolve(io.cwd, file);
+    let stat;
     try {
-      text = decodeFile(readFileSync(path), documentKind(path));
+      stat = statSync(path);
     } catch (error) {
-      io.stderr.write(`smtpwb lint: cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}\n`);
-      unreadable = true;
+      io.stderr.write(`smtpwb lint: cannot read ${visibleLine(file)}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}\n`);
+      unusable = true;
       continue;
     }
-    const kind = documentKind(path);
+    if (stat.isDirectory()) {
+      const found: string[] = [];
+      let walkedBefore = false;
+      try {
+        walkedBefore = seenDirs.has(realpathSync(path));
+        collect(path, found, seenDirs);
+      } catch (error) {
+        io.stderr.write(`smtpwb lint: cannot read ${visibleLine(file)}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}\n`);
+        unusable = true;
+        continue;
+      }
+      if (found.length === 0 && !walkedBefore) {
+        io.stderr.write(`smtpwb lint: ${visibleLine(file)} holds no .smtp or .eml file\n`);
+        unusable = true;
+      }
+      for (const f of found) add(f, (language as DocumentKind | undefined) ?? kindOfName(f)!);
+      continue;
+    }
+    const kind = (language as DocumentKind | undefined) ?? kindOfName(path);
+    if (!kind) {
+      io.stderr.write(`smtpwb lint: ${visibleLine(file)} is neither .smtp nor .eml; say how to read it with --language smtp or --language eml\n`);
+      unusable = true;
+      continue;
+    }
+    add(path, kind);
+  }
+  if (unusable && paths.length === 0) {
+    io.stderr.write(`${LINT_USAGE}\n`);
+    return 2;
+  }
+  for (const { path, kind } of paths) {
+    let text: string;
+    try {
+      text = decodeFile(readFileSync(path), kind);
+    } catch (error) {
+      io.stderr.write(`smtpwb lint: cannot read ${visibleLine(path)}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}\n`);
+      unusable = true;
+      continue;
+    }
     const document = TextDocument.create(pathToFileURL(path).toString(), kind, 1, text);
     const diagnostics = toDiagnostics(service.problems(document), document);
     service.forget(document.uri);
@@ -81,7 +171,7 @@ export async function lintCommand(args: string[], io: CliIo): Promise<number> {
     results.push({ file: shown, diagnostics });
     if (!json) {
       for (const d of diagnostics) {
-        io.stdout.write(`${shown}:${d.range.start.line + 1}:${d.range.start.character + 1} ${SEVERITY_NAMES[d.severity ?? 1]} ${String(d.code)} ${d.message}\n`);
+        io.stdout.write(`${visibleLine(shown)}:${d.range.start.line + 1}:${d.range.start.character + 1} ${SEVERITY_NAMES[d.severity ?? 1]} ${visibleLine(String(d.code))} ${visibleLine(typeof d.message === 'string' ? d.message : d.message.value)}\n`);
       }
     }
   }
@@ -90,7 +180,7 @@ export async function lintCommand(args: string[], io: CliIo): Promise<number> {
     const total = results.reduce((n, r) => n + r.diagnostics.length, 0);
     io.stderr.write(`${results.length} file${results.length === 1 ? '' : 's'} linted: ${errors} error${errors === 1 ? '' : 's'}, ${total - errors} other diagnostic${total - errors === 1 ? '' : 's'}\n`);
   }
-  if (unreadable) return 2;
+  if (unusable) return 2;
   return errors > 0 ? 1 : 0;
 }
 

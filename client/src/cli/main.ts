@@ -1,82 +1,141 @@
 #!/usr/bin/env node
 /**
- * `smtpwb`: the command-line tool on the same pure core as the extension. Each subcommand lives
- * in its own module; this file only dispatches. Installed also as `smtp-language-server`, which
- * starts the language server directly.
+ * `smtpwb`: the command-line tool on the same pure core as the extension. This file only
+ * dispatches, and stays small: each command is a bundle of its own beside it (dist/cli-run.js,
+ * dist/cli-lint.js, …, built by scripts/build.mjs from the command's module), compiled and
+ * evaluated only when that command runs. `smtpwb --help` evaluates nothing else, and `smtpwb run`
+ * never evaluates the DNS checks or the DKIM signer. Installed also as `smtp-language-server`,
+ * which starts the language server directly.
  */
-import { basename } from 'node:path';
+import { existsSync } from 'node:fs';
+import { basename, join, resolve } from 'node:path';
 import type { CliIo } from './cliIo';
-import { dnsCommand } from './dnsCommand';
-import { lintCommand } from './lintCommand';
-import { runCommand } from './runCommand';
-import { serveCommand } from './serveCommand';
-import { signCommand } from './signCommand';
-import { verifyCommand } from './verifyCommand';
+import type { loadBundle as LoadBundle } from './commandLoader';
 
 const VERSION = '0.1.0';
 
 const HELP = `smtpwb ${VERSION}: SMTP Workbench on the command line
 
 usage:
-  smtpwb lint FILE|DIR... [--json] [--list-codes]     lint .smtp scripts and .eml messages
-  smtpwb run FILE [--session NAME|--all] [--var NAME=VALUE]... [--env NAME] [--json] [--junit FILE]
+  smtpwb lint FILE|DIR... [--language smtp|eml] [--json] [--list-codes]
+      lint .smtp scripts and .eml messages
+  smtpwb run FILE.smtp [--session NAME|--all] [--var NAME=VALUE]... [--env NAME] [--json] [--junit FILE]
              [--timeout SECONDS] [--repeat N] [--parallel N] [--local HOST:PORT] [--inbox DIR]
-  smtpwb dns DOMAIN... [--selector NAME]... [--dns-server HOST:PORT] [--probe-starttls] [--json|--markdown]
-  smtpwb verify FILE.eml [--ip IP] [--helo NAME] [--mail-from ADDR] [--dns-server HOST:PORT] [--json]
+             [--dns-server HOST:PORT] [--dry-run]
+      run the sessions of a script
+  smtpwb dns DOMAIN... [--selector NAME]... [--dns-server HOST:PORT] [--timeout MS] [--probe-starttls]
+             [--json|--markdown]
+      check a domain's mail DNS (MX, SPF, DKIM, DMARC, MTA-STS, TLS-RPT, BIMI)
+  smtpwb verify FILE.eml [--ip IP] [--helo NAME] [--mail-from ADDR] [--dns-server HOST:PORT] [--timeout MS]
+             [--json]
+      check a message's DKIM, SPF, DMARC, ARC and BIMI
   smtpwb sign FILE.eml --domain D --selector S --key FILE [--algorithm ed25519-sha256|rsa-sha256]
-  smtpwb serve [--port N] [--host H] [--dir DIR] [--auth USER:PASS]   run the local capture server
-  smtpwb lsp --stdio                                  start the language server (for Neovim, Helix, Emacs…)
+             [--output FILE]
+      sign a message with DKIM and print the TXT record verifiers need
+  smtpwb dkim keygen|check --domain D --selector S [...]
+      create a DKIM key and its TXT record; check a published one
+  smtpwb serve [--port N] [--host H] [--dir DIR] [...]
+      run the local capture server
+  smtpwb inbox list|get|wait|delete|clear [...]
+      the capture server's messages, over its HTTP API
+  smtpwb report FILE|DIR... [--json|--csv|--markdown] [--min-pass RATE]
+  smtpwb report fetch --imap HOST:PORT --user U [--mailbox M] [--tls|--starttls] [--out DIR]
+      summarise DMARC aggregate, failure and TLS-RPT reports; fetch them over IMAP
+  smtpwb lsp [--stdio]
+      start the language server (for Neovim, Helix, Emacs…)
   smtpwb --version
 
-Each command has --help. Exit codes: 0 success, 1 errors or failed expectations, 2 usage or
-script errors, 3 network, TLS, DNS or timeout failures.
+Each command has --help (or: smtpwb help COMMAND). Exit codes: 0 success, 1 errors or failed
+expectations, 2 usage or script errors, 3 network, TLS, DNS or timeout failures, 130 interrupted.
 `;
 
 type Command = (args: string[], io: CliIo) => Promise<number>;
 
-const COMMANDS: Record<string, Command> = {
-  lint: lintCommand,
-  run: runCommand,
-  dns: dnsCommand,
-  verify: verifyCommand,
-  sign: signCommand,
-  serve: serveCommand,
-  lsp: async (args) => {
-    if (!args.includes('--stdio') && !args.includes('--node-ipc') && !args.some((a) => a.startsWith('--socket') || a.startsWith('--pipe'))) {
-      process.argv.push('--stdio');
-    }
-    const { startServer } = await import('../../../server/src/server');
-    const { createConnection, ProposedFeatures } = await import('vscode-languageserver/node');
-    startServer(createConnection(ProposedFeatures.all));
-    // The connection keeps the process alive until the client sends exit.
-    return new Promise<number>(() => undefined);
-  },
+/** Each command's bundle (dist/NAME.js, built by scripts/build.mjs) and the function it exports. */
+const COMMANDS: Record<string, { bundle: string; name: string }> = {
+  lint: { bundle: 'cli-lint', name: 'lintCommand' },
+  run: { bundle: 'cli-run', name: 'runCommand' },
+  dns: { bundle: 'cli-dns', name: 'dnsCommand' },
+  verify: { bundle: 'cli-verify', name: 'verifyCommand' },
+  sign: { bundle: 'cli-sign', name: 'signCommand' },
+  dkim: { bundle: 'cli-dkim', name: 'dkimCommand' },
+  serve: { bundle: 'cli-serve', name: 'serveCommand' },
+  inbox: { bundle: 'cli-inbox', name: 'inboxCommand' },
+  report: { bundle: 'cli-report', name: 'reportCommand' },
+  lsp: { bundle: 'cli-lsp', name: 'lspCommand' },
 };
+
+/**
+ * Loads a command's bundle, through V8's code cache (commandLoader.ts). It sits beside this file in
+ * dist/; a build elsewhere (tests) names its folder in SMTPWB_DIST.
+ */
+function loadCommand(command: string): Command {
+  const { bundle, name } = COMMANDS[command];
+  // The loader and what it uses (node:vm, node:module) are evaluated only when a command runs:
+  // `smtpwb --help` and `--version` need neither. esbuild keeps the module in this bundle.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { loadBundle } = require('./commandLoader') as { loadBundle: typeof LoadBundle };
+  const beside = join(__dirname, `${bundle}.js`);
+  const path = existsSync(beside) ? beside : resolve(process.env.SMTPWB_DIST ?? 'dist', `${bundle}.js`);
+  const loaded = loadBundle(path)[name];
+  if (typeof loaded !== 'function') throw new Error(`${path} does not export ${name}`);
+  return loaded as Command;
+}
 
 export async function main(argv: string[], io: CliIo): Promise<number> {
   const [command, ...rest] = argv;
-  if (command === undefined || command === '-h' || command === '--help' || command === 'help') {
+  if (command === 'help' && rest[0] !== undefined && Object.hasOwn(COMMANDS, rest[0])) return loadCommand(rest[0])(['--help'], io);
+  if (command === undefined) {
+    io.stderr.write(HELP);
+    return 2;
+  }
+  if (command === '-h' || command === '--help' || command === 'help') {
     io.stdout.write(HELP);
-    return command === undefined ? 2 : 0;
+    return 0;
   }
   if (command === '--version' || command === '-v') {
     io.stdout.write(`${VERSION}\n`);
     return 0;
   }
-  const run = COMMANDS[command];
-  if (!run) {
+  if (!Object.hasOwn(COMMANDS, command)) {
     io.stderr.write(`smtpwb: unknown command "${command}"\n\n${HELP}`);
     return 2;
   }
-  return run(rest, io);
+  return loadCommand(command)(rest, io);
+}
+
+/**
+ * A reader that went away (`smtpwb … | head`) ends the program quietly, as Unix tools do: no
+ * stack trace, and the exit status of a broken pipe.
+ */
+function endQuietlyOnEpipe(stream: NodeJS.WriteStream): void {
+  stream.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw error;
+  });
 }
 
 if (require.main === module) {
-  const io: CliIo = { stdout: process.stdout, stderr: process.stderr, env: process.env, cwd: process.cwd(), stdin: process.stdin };
+  endQuietlyOnEpipe(process.stdout);
+  endQuietlyOnEpipe(process.stderr);
+  const io: CliIo = {
+    stdout: process.stdout,
+    stderr: process.stderr,
+    env: process.env,
+    cwd: process.cwd(),
+    // Standard input is created on first read of `process.stdin` (a stream, and for a terminal the
+    // tty and readline modules): only a command that asks reads it.
+    get stdin() {
+      return process.stdin;
+    },
+  };
   const argv = basename(process.argv[1] ?? '') === 'smtp-language-server' ? ['lsp', ...process.argv.slice(2)] : process.argv.slice(2);
   main(argv, io).then(
     (code) => {
       process.exitCode = code;
+      // DNS queries still retrying and sockets still closing must not hold the answer back: once
+      // the output is flushed, the command is over.
+      process.stdout.write('', () => process.stderr.write('', () => process.exit(code)));
     },
     (error: unknown) => {
       process.stderr.write(`smtpwb: internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);

@@ -1,48 +1,85 @@
 /**
  * `smtpwb run FILE [--session NAME|--all] [--var NAME=VALUE]... [--env NAME] [--json]
- * [--timeout SECONDS] [--junit FILE] [--repeat N] [--parallel N] [--local HOST:PORT]`: runs the
- * sessions of a `.smtp` script with the session engine and prints a swaks-style transcript and a
- * verdict per session, or one JSON object with `--json`.
+ * [--timeout SECONDS] [--junit FILE] [--repeat N] [--parallel N] [--local HOST:PORT] [--inbox DIR]
+ * [--dns-server HOST:PORT]`: runs the sessions of a `.smtp` script with the session engine and
+ * prints a swaks-style transcript and a verdict per session, or one JSON object with `--json`.
+ *
+ * What runs, with which values and timeouts, is decided by `runs/runPreparation.ts`, as in the
+ * editor; which sessions are blocked is the language service's word, per session.
  *
  * Exit codes: 0 every expectation held; 1 an expectation failed; 2 a usage or script error (a
- * script with errors is refused before anything is sent); 3 a connection, TLS, DNS, timeout or
- * protocol failure (the server could not be talked to properly), or a cancelled run.
+ * session with errors is refused before anything is sent); 3 a connection, TLS, DNS, timeout or
+ * protocol failure (the server could not be talked to properly); 130 interrupted (Ctrl+C).
  */
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { hostname } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { resolvePlan, secretEnvName, type VariableProviders } from '../../../common/variables';
-import { DEFAULT_TIMEOUTS, type SessionPlan, type Timeouts } from '../../../common/sessionPlan';
-import type { Problem } from '../../../common/problem';
-import { analyzeSmtpDocument } from '../../../server/src/smtp/smtpService';
+import { promises as dnsPromises } from 'node:dns';
+import { accessSync, constants as fsConstants, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
+import { dirname, extname, join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { TextDocument } from 'vscode-languageserver-textdocument';
+import { visibleLine } from '../../../common/escape';
+import { secretEnvName } from '../../../common/variables';
+import { LanguageService } from '../../../server/src/languageService';
 import { runSession } from '../engine/session';
 import { runParallel } from '../engine/parallel';
-import type { SessionResult, TranscriptEvent } from '../engine/types';
+import type { EngineIo, RunOptions, SessionResult, TranscriptEvent } from '../engine/types';
+import type { CaptureServer } from '../localServer';
+import { lazyBundle } from '../lazy/loader';
+
+/** The capture server (smtp-server, the message store, mailauth) is loaded only for sessions without CONNECT. */
+const captureTools = lazyBundle<typeof import('../lazy/captureTools')>('captureTools');
+import { findEnvironmentSettings, environmentNames, ignoredEnvironmentValues, SHARED_ENVIRONMENT } from '../runs/environments';
+import { dotenvLookup } from '../runs/dotenvLookup';
+import {
+  environmentOverrides,
+  prepareSession,
+  preparationSummary,
+  selectSessions,
+  type BlockedSession,
+  type PreparationContext,
+  type PreparedSession,
+  type ReadySession,
+  type SessionSource,
+} from '../runs/runPreparation';
 import type { CliIo } from './cliIo';
-import { startCaptureServer, type CaptureServer } from '../localServer';
 import { junitXml } from './junit';
-import { formatEvent, formatTls, formatVerdict } from './transcriptFormat';
+import { DNS_SERVER_FORMAT, parseDuration, parseHostPort, parseOptions, resolveDnsServer, timeoutError, usageError, wantsHelp, type HostPort } from './options';
+import { askLine, canAsk } from './prompt';
+import { formatEvent, formatTls, formatVerdict } from '../output/transcriptText';
 
-export const RUN_USAGE = `usage: smtpwb run FILE [--session NAME|--all] [--var NAME=VALUE]... [--env NAME] [--json]
-                  [--timeout SECONDS] [--junit FILE] [--repeat N] [--parallel N] [--local HOST:PORT] [--inbox DIR]
+export { parseHostPort } from './options';
 
-  --session NAME    run the session with this @name (or title); may be given more than once
-  --all             run every session of the script (the default when it has only one)
-  --var NAME=VALUE  set a variable, overriding the script and the environment
-  --env NAME        use the environment NAME of smtp.environments (smtpwb.json or .vscode/settings.json)
-  --json            print one JSON object instead of the transcript
-  --timeout SECONDS cap every phase's timeout
-  --junit FILE      also write JUnit XML, one testcase per session
-  --repeat N        repeat each session's mail transactions N times on its connection
-  --parallel N      run N copies of each session at once and report messages per second
-  --local HOST:PORT a running capture server for sessions without CONNECT (or CONNECT local);
-                    without it, such sessions go to a capture server started for the run
-  --inbox DIR       where that capture server stores the messages (default: a temporary folder)
+export const RUN_USAGE = `usage: smtpwb run FILE.smtp [--session NAME|--all] [--var NAME=VALUE]... [--env NAME] [--json]
+                  [--timeout SECONDS] [--junit FILE] [--repeat N] [--parallel N]
+                  [--local HOST:PORT] [--inbox DIR] [--dns-server HOST:PORT] [--dry-run]
 
-Secrets ({{$secret NAME}}) come from the environment variable SMTPWB_SECRET_<NAME>.
-Exit codes: 0 all expectations held, 1 an expectation failed, 2 usage or script error,
-3 connection, TLS, DNS, timeout or protocol failure.`;
+  --session NAME        run the session with this @name (or title); may be given more than once
+  --all                 run every session of the script (the default when it has only one)
+  --var NAME=VALUE      set a variable, overriding the script and the environment; also answers
+                        {{$prompt NAME}}
+  --env NAME            use the environment NAME of smtp.environments (smtpwb.json or
+                        .vscode/settings.json, searched upwards from the script, then the
+                        working folder)
+  --json                print one JSON object instead of the transcript
+  --timeout SECONDS     the timeout of every phase the script's "# @timeout" does not set
+                        (also 1500ms, 2s); the defaults are RFC 5321's
+  --junit FILE          also write JUnit XML, one testcase per session
+  --repeat N            repeat each session's mail transactions N times on its connection
+  --parallel N          run N copies of each session at once and report messages per second
+  --local HOST:PORT     a running capture server for sessions without CONNECT (or CONNECT local);
+                        without it, such sessions go to a capture server started for the run
+  --inbox DIR           keep the messages that capture server receives in DIR (created if
+                        needed); without it they are shown and then removed with the server
+  --dns-server HOST:PORT  the DNS server for CONNECT mx: lookups (a host name is resolved once)
+  --dry-run             send nothing: show which sessions would run, with which values (secrets
+                        masked), timeouts and target, and which are blocked and why; asks nothing
+  -h, --help            show this help
+
+Secrets ({{$secret NAME}}) come from the environment variable SMTPWB_SECRET_<NAME>; {{$dotenv NAME}}
+from a .env file beside the script, then in the working folder. {{$prompt NAME}} is asked on a
+terminal (without echo when the name looks secret), or given with --var NAME=VALUE.
+Exit codes: 0 all expectations held, 1 an expectation failed, 2 usage or script error (nothing is
+sent), 3 connection, TLS, DNS, timeout or protocol failure, 130 interrupted.`;
 
 export interface RunArgs {
   file: string;
@@ -55,188 +92,122 @@ export interface RunArgs {
   junit?: string;
   repeat: number;
   parallel: number;
-  local?: { host: string; port: number };
+  local?: HostPort;
   /** Where the embedded capture server stores messages when this run starts one. */
   inbox?: string;
+  /** `--dns-server` as given; resolved once before the run. */
+  dnsServer?: string;
+  /** Print the decisions (blocked sessions, values, timeouts, capture server) and send nothing. */
+  dryRun: boolean;
 }
 
+const RUN_OPTIONS = {
+  session: { type: 'string', multiple: true },
+  all: { type: 'boolean' },
+  var: { type: 'string', multiple: true },
+  env: { type: 'string' },
+  json: { type: 'boolean' },
+  timeout: { type: 'string' },
+  junit: { type: 'string' },
+  repeat: { type: 'string' },
+  parallel: { type: 'string' },
+  inbox: { type: 'string' },
+  local: { type: 'string' },
+  'dns-server': { type: 'string' },
+  'dry-run': { type: 'boolean' },
+} as const;
+
+/** Parses `run`'s arguments, or returns a usage error message. */
 export function parseRunArgs(args: string[]): RunArgs | string {
-  const out: RunArgs = { file: '', sessions: [], all: false, vars: {}, json: false, repeat: 1, parallel: 1 };
-  const files: string[] = [];
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i];
-    const value = (): string | undefined => {
-      const eq = a.indexOf('=');
-      if (a.startsWith('--') && eq > 0) return a.slice(eq + 1);
-      i++;
-      return args[i];
-    };
-    const flag = a.startsWith('--') && a.includes('=') ? a.slice(0, a.indexOf('=')) : a;
-    const count = (name: string): number | string => {
-      const v = value();
-      if (v === undefined || !/^\d+$/.test(v) || Number(v) < 1) return `${name} needs a positive whole number`;
-      return Number(v);
-    };
-    switch (flag) {
-      case '--session': {
-        const v = value();
-        if (!v) return '--session needs a name';
-        out.sessions.push(v);
-        break;
-      }
-      case '--all':
-        out.all = true;
-        break;
-      case '--var': {
-        // --var NAME=VALUE: the first "=" after the name separates it from the value.
-        const v = a.startsWith('--var=') ? a.slice(6) : (i++, args[i]);
-        const eq = v?.indexOf('=') ?? -1;
-        if (!v || eq <= 0) return '--var needs NAME=VALUE';
-        out.vars[v.slice(0, eq)] = v.slice(eq + 1);
-        break;
-      }
-      case '--env': {
-        const v = value();
-        if (!v) return '--env needs an environment name';
-        out.env = v;
-        break;
-      }
-      case '--json':
-        out.json = true;
-        break;
-      case '--timeout': {
-        const v = value();
-        if (v === undefined || !/^\d+(\.\d+)?$/.test(v) || Number(v) <= 0) return '--timeout needs a number of seconds';
-        out.timeoutSeconds = Number(v);
-        break;
-      }
-      case '--junit': {
-        const v = value();
-        if (!v) return '--junit needs a file';
-        out.junit = v;
-        break;
-      }
-      case '--repeat': {
-        const n = count('--repeat');
-        if (typeof n === 'string') return n;
-        out.repeat = n;
-        break;
-      }
-      case '--parallel': {
-        const n = count('--parallel');
-        if (typeof n === 'string') return n;
-        out.parallel = n;
-        break;
-      }
-      case '--inbox': {
-        const dir = value();
-        if (!dir) return '--inbox needs a folder';
-        out.inbox = dir;
-        break;
-      }
-      case '--local': {
-        const v = value();
-        const target = v ? parseHostPort(v) : undefined;
-        if (!target) return '--local needs HOST:PORT (IPv6 as [::1]:PORT)';
-        out.local = target;
-        break;
-      }
-      default:
-        if (a.startsWith('-') && a !== '-') return `unknown option ${a}`;
-        files.push(a);
-    }
+  const parsed = parseOptions(args, RUN_OPTIONS);
+  if (!parsed.ok) return parsed.error;
+  const v = parsed.values;
+  const count = (name: string, text: string | undefined): number | string => {
+    if (text === undefined) return 1;
+    if (!/^\d+$/.test(text) || Number(text) < 1) return `--${name} needs a positive whole number`;
+    return Number(text);
+  };
+  const vars: Record<string, string> = {};
+  for (const pair of v.var ?? []) {
+    // --var NAME=VALUE: the first "=" after the name separates it from the value.
+    const eq = pair.indexOf('=');
+    if (eq <= 0) return `--var needs NAME=VALUE, not "${pair}"`;
+    vars[pair.slice(0, eq)] = pair.slice(eq + 1);
   }
-  if (files.length !== 1) return files.length === 0 ? 'a script file is needed' : 'give one script file';
-  out.file = files[0];
+  const repeat = count('repeat', v.repeat);
+  if (typeof repeat === 'string') return repeat;
+  const parallel = count('parallel', v.parallel);
+  if (typeof parallel === 'string') return parallel;
+  const out: RunArgs = { file: '', sessions: [...(v.session ?? [])], all: v.all === true, vars, json: v.json === true, repeat, parallel, dryRun: v['dry-run'] === true };
+  if (v.session?.some((s) => s === '')) return '--session needs a name';
+  if (v.env !== undefined) {
+    if (v.env === '') return '--env needs an environment name';
+    out.env = v.env;
+  }
+  if (v.timeout !== undefined) {
+    const ms = parseDuration(v.timeout, 's');
+    if (ms === undefined) return timeoutError('s');
+    out.timeoutSeconds = ms / 1000;
+  }
+  if (v.junit !== undefined) {
+    if (v.junit === '') return '--junit needs a file';
+    out.junit = v.junit;
+  }
+  if (v.inbox !== undefined) {
+    if (v.inbox === '') return '--inbox needs a folder';
+    out.inbox = v.inbox;
+  }
+  if (v.local !== undefined) {
+    const target = parseHostPort(v.local);
+    if (!target) return `--local needs HOST:PORT (IPv6 as [::1]:PORT), not "${v.local}"`;
+    out.local = target;
+  }
+  if (v['dns-server'] !== undefined) {
+    if (!parseHostPort(v['dns-server'], 53)) return `--dns-server needs ${DNS_SERVER_FORMAT}, not "${v['dns-server']}"`;
+    out.dnsServer = v['dns-server'];
+  }
+  if (parsed.positionals.length !== 1) return parsed.positionals.length === 0 ? 'a script file is needed' : 'give one script file';
+  out.file = parsed.positionals[0];
   return out;
 }
 
-export function parseHostPort(text: string): { host: string; port: number } | undefined {
-  const m = /^\[([^\]]+)\]:(\d{1,5})$/.exec(text) ?? /^([^:[\]]+):(\d{1,5})$/.exec(text);
-  if (!m) return undefined;
-  const port = Number(m[2]);
-  if (port < 1 || port > 65535) return undefined;
-  return { host: m[1], port };
-}
-
-/** Reads `smtp.environments` from `smtpwb.json` or `.vscode/settings.json`, searching up from the script's folder. */
-export function loadEnvironments(startDir: string): { file: string; environments: Record<string, Record<string, string>> } | undefined {
-  let dir = resolve(startDir);
+/**
+ * Makes sure a folder exists or can be created, one level at a time (Node's recursive mkdir loops
+ * on some paths, such as below /proc). Returns an error message, or undefined when the folder is
+ * there and writable.
+ */
+export function ensureWritableFolder(path: string): string | undefined {
+  const missing: string[] = [];
+  let dir = path;
   for (;;) {
-    for (const candidate of [join(dir, 'smtpwb.json'), join(dir, '.vscode', 'settings.json')]) {
-      if (!existsSync(candidate)) continue;
-      let parsed: unknown;
-      try {
-        parsed = JSON.parse(stripJsonComments(readFileSync(candidate, 'utf8')));
-      } catch {
-        continue;
-      }
-      if (typeof parsed !== 'object' || parsed === null) continue;
-      const record = parsed as Record<string, unknown>;
-      const nested = record.smtp;
-      const envs = record['smtp.environments'] ?? (typeof nested === 'object' && nested !== null ? (nested as Record<string, unknown>).environments : undefined);
-      if (typeof envs === 'object' && envs !== null) {
-        const environments: Record<string, Record<string, string>> = {};
-        for (const [name, values] of Object.entries(envs as Record<string, unknown>)) {
-          if (typeof values !== 'object' || values === null) continue;
-          environments[name] = Object.fromEntries(Object.entries(values as Record<string, unknown>).map(([k, v]) => [k, String(v)]));
-        }
-        return { file: candidate, environments };
-      }
+    try {
+      const stat = statSync(dir);
+      if (!stat.isDirectory()) return `${dir} is not a folder`;
+      break;
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code !== 'ENOENT') return `${dir}: ${code ?? (error as Error).message}`;
+      const parent = dirname(dir);
+      if (parent === dir) return `${dir} does not exist`;
+      missing.unshift(dir);
+      dir = parent;
     }
-    const parent = dirname(dir);
-    if (parent === dir) return undefined;
-    dir = parent;
   }
-}
-
-/** Removes // and /* *\/ comments and trailing commas outside strings (VS Code's settings are JSONC). */
-function stripJsonComments(text: string): string {
-  let out = '';
-  let inString = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i];
-    if (inString) {
-      out += c;
-      if (c === '\\') out += text[++i] ?? '';
-      else if (c === '"') inString = false;
-    } else if (c === '"') {
-      inString = true;
-      out += c;
-    } else if (c === '/' && text[i + 1] === '/') {
-      while (i < text.length && text[i] !== '\n') i++;
-      out += '\n';
-    } else if (c === '/' && text[i + 1] === '*') {
-      i += 2;
-      while (i < text.length && !(text[i] === '*' && text[i + 1] === '/')) i++;
-      i++;
-    } else out += c;
+  for (const folder of missing) {
+    try {
+      mkdirSync(folder);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'EEXIST' && statSync(folder).isDirectory()) continue;
+      return `cannot create ${folder} (${code ?? (error as Error).message})`;
+    }
   }
-  return out.replace(/,(\s*[}\]])/g, '$1');
-}
-
-/** Reads `NAME` from a `.env` file (KEY=VALUE lines, optional quotes). */
-function readDotenv(path: string, name: string): string | undefined {
-  if (!existsSync(path)) return undefined;
-  for (const line of readFileSync(path, 'utf8').split(/\r?\n/)) {
-    const m = /^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_.-]*)\s*=\s*(.*?)\s*$/.exec(line);
-    if (!m || m[1] !== name) continue;
-    const v = m[2];
-    return /^(["']).*\1$/.test(v) ? v.slice(1, -1) : v;
+  try {
+    accessSync(path, fsConstants.W_OK);
+  } catch (error) {
+    return `cannot write into ${path} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`;
   }
   return undefined;
-}
-
-function lineCol(text: string, offset: number): { line: number; col: number } {
-  let line = 0;
-  let last = 0;
-  for (let i = 0; i < offset && i < text.length; i++) {
-    if (text.charCodeAt(i) === 10) {
-      line++;
-      last = i + 1;
-    }
-  }
-  return { line: line + 1, col: offset - last + 1 };
 }
 
 /** The exit code of a set of results (2 beats 3 beats 1 beats 0). */
@@ -290,14 +261,72 @@ function toJson(r: SessionResult): JsonSession {
   };
 }
 
+/** Reads a file's text, or undefined when it cannot be read. */
+function readText(path: string): string | undefined {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
+/** Asks the language service about every session of a script: the only judge of what blocks one. */
+export function sessionSources(file: string, text: string, overrides: Record<string, string>): SessionSource[] {
+  const service = new LanguageService();
+  service.setExternalVariables(Object.keys(overrides), overrides);
+  const uri = pathToFileURL(file).toString();
+  const document = TextDocument.create(uri, 'smtp', 1, text);
+  return service.sessions(document).map((summary) => {
+    const answer = service.sessionPlan(document, { uri, index: summary.index });
+    return { index: summary.index, title: summary.title, ...(summary.name !== undefined ? { name: summary.name } : {}), plan: answer.plan, errors: answer.errors };
+  });
+}
+
+function printBlocked(io: CliIo, file: string, blocked: readonly BlockedSession[], json: boolean): void {
+  const flags: string[] = [];
+  for (const b of blocked) {
+    for (const p of b.problems) io.stderr.write(`${visibleLine(file)}:${p.line + 1}: error ${p.code} ${visibleLine(p.message)} (session ${visibleLine(b.name ?? b.title)})\n`);
+    for (const name of b.missingPrompts) flags.push(`--var ${name}=VALUE`);
+  }
+  if (flags.length > 0) io.stderr.write(`smtpwb run: no terminal to ask on; pass ${[...new Set(flags)].join(' ')}\n`);
+  const count = blocked.reduce((n, b) => n + b.problems.length, 0);
+  io.stderr.write(`smtpwb run: ${blocked.length === 1 ? 'a session' : `${blocked.length} sessions`} cannot run (${count} error${count === 1 ? '' : 's'}); nothing was sent\n`);
+  if (json) {
+    const errors = blocked.flatMap((b) => b.problems.map((p) => ({ session: b.name ?? b.title, line: p.line + 1, code: p.code, message: p.message })));
+    io.stdout.write(`${JSON.stringify({ ok: false, file, errors, sessions: [] }, null, 2)}\n`);
+  }
+}
+
+/** `--dry-run`: the decisions, as JSON or as lines; exit 0 when every session would run, else 2. */
+function dryRun(io: CliIo, parsed: RunArgs, prepared: readonly PreparedSession[]): number {
+  const summaries = prepared.map(preparationSummary);
+  const ok = summaries.every((s) => s.status === 'ready');
+  if (parsed.json) {
+    io.stdout.write(`${JSON.stringify({ ok, file: parsed.file, dryRun: true, sessions: summaries }, null, 2)}\n`);
+    return ok ? 0 : 2;
+  }
+  for (const s of summaries) {
+    io.stdout.write(`### ${visibleLine(s.title)}${s.name ? ` [${visibleLine(s.name)}]` : ''}: ${s.status === 'ready' ? 'would run' : `blocked (${s.reason})`}\n`);
+    for (const p of s.problems ?? []) io.stdout.write(`     line ${p.line}: ${p.code} ${visibleLine(p.message)}\n`);
+    if (s.missingPrompts?.length) io.stdout.write(`     pass ${s.missingPrompts.map((n) => `--var ${visibleLine(n)}=VALUE`).join(' ')}\n`);
+    if (s.status !== 'ready') continue;
+    io.stdout.write(`     target: ${s.needsLocal ? (parsed.local ? `the capture server at ${parsed.local.host}:${parsed.local.port}` : 'a capture server started for the run') : visibleLine(s.connect ?? '')}\n`);
+    io.stdout.write(`     timeouts (ms): ${Object.entries(s.timeouts ?? {}).map(([k, v]) => `${k}=${v}`).join(' ')}\n`);
+    for (const c of s.commands ?? []) io.stdout.write(`     ${visibleLine(c)}\n`);
+  }
+  return ok ? 0 : 2;
+}
+
 export async function runCommand(args: string[], io: CliIo): Promise<number> {
-  if (args.includes('-h') || args.includes('--help')) {
+  if (wantsHelp(args)) {
     io.stdout.write(`${RUN_USAGE}\n`);
     return 0;
   }
   const parsed = parseRunArgs(args);
-  if (typeof parsed === 'string') {
-    io.stderr.write(`smtpwb run: ${parsed}\n${RUN_USAGE}\n`);
+  if (typeof parsed === 'string') return usageError(io, 'run', parsed, RUN_USAGE);
+  const shown = visibleLine(parsed.file);
+  if (extname(parsed.file).toLowerCase() === '.eml') {
+    io.stderr.write(`smtpwb run: ${shown} is a message, not a session script. Send it from a .smtp script with "DATA < ${shown}", or check it with "smtpwb lint ${shown}".\n`);
     return 2;
   }
   const file = resolve(io.cwd, parsed.file);
@@ -305,143 +334,188 @@ export async function runCommand(args: string[], io: CliIo): Promise<number> {
   try {
     text = readFileSync(file, 'utf8');
   } catch (e) {
-    io.stderr.write(`smtpwb run: cannot read ${parsed.file}: ${e instanceof Error ? e.message : String(e)}\n`);
+    io.stderr.write(`smtpwb run: cannot read ${shown}: ${visibleLine(e instanceof Error ? e.message : String(e))}\n`);
     return 2;
   }
   const scriptDir = dirname(file);
 
   // Values from outside the file: the environment, then --var.
-  let overrides: Record<string, string> = {};
+  let overrides: Record<string, string> = { ...parsed.vars };
   if (parsed.env) {
-    const found = loadEnvironments(scriptDir) ?? loadEnvironments(io.cwd);
-    const envs = found?.environments;
-    if (!envs || !envs[parsed.env] || parsed.env === '$shared') {
-      const known = envs ? Object.keys(envs).filter((k) => k !== '$shared') : [];
-      io.stderr.write(`smtpwb run: no environment "${parsed.env}"${found ? ` in ${found.file}` : ' (no smtpwb.json or .vscode/settings.json with smtp.environments found)'}${known.length ? `; known: ${known.join(', ')}` : ''}\n`);
+    const found = findEnvironmentSettings(scriptDir, readText) ?? findEnvironmentSettings(resolve(io.cwd), readText);
+    const known = environmentNames(found?.environments);
+    if (!found || parsed.env === SHARED_ENVIRONMENT || !known.includes(parsed.env)) {
+      io.stderr.write(
+        `smtpwb run: no environment "${visibleLine(parsed.env)}"${found ? ` in ${visibleLine(found.file)}` : ' (no smtpwb.json or .vscode/settings.json with smtp.environments found)'}${known.length ? `; known: ${known.map(visibleLine).join(', ')}` : ''}\n`,
+      );
       return 2;
     }
-    overrides = { ...envs.$shared, ...envs[parsed.env] };
+    for (const ignored of ignoredEnvironmentValues(found.environments, parsed.env)) {
+      io.stderr.write(`smtpwb run: ${visibleLine(found.file)}: ${visibleLine(ignored)} is not text, a number or a boolean; it is ignored\n`);
+    }
+    overrides = environmentOverrides(found.environments, parsed.env, parsed.vars);
   }
-  overrides = { ...overrides, ...parsed.vars };
-  // A script with errors is refused before anything is sent.
-  const analysis = analyzeSmtpDocument(text, parsed.file, { externalVariables: new Set(Object.keys(overrides)) });
-  const errors = analysis.problems.filter((p: Problem) => p.severity === 'error');
-  if (errors.length > 0) {
-    for (const p of errors) {
-      const at = lineCol(text, p.range.start);
-      io.stderr.write(`${parsed.file}:${at.line}:${at.col} error ${p.code} ${p.message}\n`);
-    }
-    io.stderr.write(`smtpwb run: the script has ${errors.length} error${errors.length === 1 ? '' : 's'}; nothing was sent\n`);
-    if (parsed.json) {
-      const list = errors.map((p) => ({ ...lineCol(text, p.range.start), code: p.code, message: p.message }));
-      io.stdout.write(`${JSON.stringify({ ok: false, file: parsed.file, errors: list, sessions: [] }, null, 2)}\n`);
-    }
+
+  const sources = sessionSources(file, text, overrides);
+  const selection = selectSessions(sources, { names: parsed.sessions, all: parsed.all });
+  if (!selection.ok) {
+    const list = selection.reason === 'ambiguous' ? `:\n${sources.map((s) => `  ${visibleLine(s.name ?? '-')}\t${visibleLine(s.title)}`).join('\n')}` : '';
+    io.stderr.write(`smtpwb run: ${shown}: ${visibleLine(selection.message)}${list}\n`);
     return 2;
   }
-  const plans = analysis.plans;
-  if (plans.length === 0) {
-    io.stderr.write(`smtpwb run: ${parsed.file} holds no session\n`);
+  const selected = selection.indexes.map((i) => sources.find((s) => s.index === i)!);
+  const context = (prompt: PreparationContext['prompt']): PreparationContext => ({
+    overrides,
+    env: (name) => io.env[name],
+    dotenv: dotenvLookup(file, resolve(io.cwd)),
+    secret: (name) => io.env[secretEnvName(name)],
+    prompt,
+    hostname: hostname(),
+    timeouts: parsed.timeoutSeconds !== undefined ? { all: Math.round(parsed.timeoutSeconds * 1000) } : {},
+  });
+  if (parsed.dryRun) return dryRun(io, parsed, await Promise.all(selected.map((s) => prepareSession(s, context(undefined)))));
+  // Every session is prepared once without asking: a run that cannot start for another reason
+  // (script errors, a missing secret) asks nothing.
+  const unasked = await Promise.all(selected.map((s) => prepareSession(s, context(undefined))));
+  const hopeless = unasked.filter((p): p is BlockedSession => p.status === 'blocked' && p.missingPrompts.length === 0);
+  if (hopeless.length > 0) {
+    printBlocked(io, parsed.file, hopeless, parsed.json);
     return 2;
   }
-  let selected: SessionPlan[];
-  if (parsed.sessions.length > 0) {
-    selected = [];
-    for (const want of parsed.sessions) {
-      const found = plans.find((p) => p.name === want) ?? plans.find((p) => p.title === want);
-      if (!found) {
-        const names = plans.map((p) => p.name ?? JSON.stringify(p.title)).join(', ');
-        io.stderr.write(`smtpwb run: no session named "${want}" (sessions: ${names})\n`);
-        return 2;
-      }
-      selected.push(found);
+  let prepared: ReadySession[] = unasked.filter((p): p is ReadySession => p.status === 'ready');
+  const blocked: BlockedSession[] = [];
+  // Only a run with a `{{$prompt}}` still unanswered prepares its sessions again, asking: standard
+  // input is touched only then (reading `process.stdin` creates its stream, which costs a run
+  // without prompts several milliseconds of start-up).
+  if (prepared.length < unasked.length) {
+    const stdin = io.stdin as (NodeJS.ReadableStream & { isTTY?: boolean; setRawMode?: (mode: boolean) => unknown }) | undefined;
+    const promptStreams = { stdin, stderr: io.stderr };
+    // A prompt is asked once per run, whichever sessions use it.
+    const answers = new Map<string, Promise<string | undefined>>();
+    const ask: PreparationContext['prompt'] = canAsk(promptStreams)
+      ? (name, masked) => {
+          let answer = answers.get(name);
+          if (!answer) answers.set(name, (answer = askLine(promptStreams, `${name}${masked ? ' (not shown)' : ''}: `, masked)));
+          return answer;
+        }
+      : undefined;
+    prepared = [];
+    for (const source of selected) {
+      const p = await prepareSession(source, context(ask));
+      if (p.status === 'ready') prepared.push(p);
+      else blocked.push(p);
     }
-  } else if (parsed.all || plans.length === 1) {
-    selected = plans;
-  } else {
-    const names = plans.map((p) => `  ${p.name ?? '-'}\t${p.title}`).join('\n');
-    io.stderr.write(`smtpwb run: ${parsed.file} holds ${plans.length} sessions; choose with --session NAME or run them all with --all:\n${names}\n`);
+  }
+  if (blocked.length > 0) {
+    printBlocked(io, parsed.file, blocked, parsed.json);
     return 2;
   }
 
-  const providers: VariableProviders = {
-    overrides,
-    env: (name) => io.env[name],
-    dotenv: (name) => readDotenv(join(scriptDir, '.env'), name) ?? readDotenv(join(io.cwd, '.env'), name),
-    secret: (name) => io.env[secretEnvName(name)],
-    hostname: hostname(),
-  };
-  const resolved: Array<{ plan: SessionPlan; secrets: string[] }> = [];
-  for (const plan of selected) {
-    const r = await resolvePlan(plan, providers);
-    if (!r.ok) {
-      for (const e of r.errors) io.stderr.write(`${parsed.file}:${e.line + 1}: error ${e.message}\n`);
-      io.stderr.write('smtpwb run: variables could not be resolved; nothing was sent\n');
-      if (parsed.json) {
-        const list = r.errors.map((e) => ({ line: e.line + 1, code: 'variable', message: e.message }));
-        io.stdout.write(`${JSON.stringify({ ok: false, file: parsed.file, errors: list, sessions: [] }, null, 2)}\n`);
-      }
-      return 2;
-    }
-    resolved.push({ plan: r.plan, secrets: r.secrets });
+  // CONNECT mx: lookups go to --dns-server when given; a host name is resolved once, here.
+  let resolver: EngineIo['resolver'] | undefined;
+  if (parsed.dnsServer !== undefined) {
+    const server = await resolveDnsServer(parsed.dnsServer);
+    if ('error' in server) return usageError(io, 'run', server.error, RUN_USAGE);
+    const r = new dnsPromises.Resolver({ timeout: 5000, tries: 2 });
+    r.setServers([server.server]);
+    resolver = r;
   }
+
   // Sessions without CONNECT go to the embedded capture server: a running one given with --local,
-  // or one started in this process for the run, storing into --inbox (a temporary folder by default).
-  const needsLocal = resolved.some(({ plan }) => !plan.connect || plan.connect.template.trim().toLowerCase() === 'local');
+  // or one started in this process for the run, storing into --inbox (or a temporary folder that
+  // is removed, with the server's private key, when the run ends).
+  const needsLocal = prepared.some((p) => p.needsLocal);
   let capture: CaptureServer | undefined;
+  let temporary: string | undefined;
   if (needsLocal && !parsed.local) {
-    const dir = parsed.inbox ? resolve(io.cwd, parsed.inbox) : mkdtempSync(join(tmpdir(), 'smtpwb-inbox-'));
+    let dir: string;
+    if (parsed.inbox) {
+      dir = resolve(io.cwd, parsed.inbox);
+      const problem = ensureWritableFolder(dir);
+      if (problem) {
+        io.stderr.write(`smtpwb run: --inbox: ${visibleLine(problem)}\n`);
+        return 2;
+      }
+    } else {
+      dir = temporary = mkdtempSync(join(tmpdir(), 'smtpwb-inbox-'));
+    }
     try {
-      capture = await startCaptureServer({ dir, port: 0 });
+      capture = await captureTools().startCaptureServer({ dir, port: 0 });
     } catch (e) {
-      io.stderr.write(`smtpwb run: the embedded capture server could not start: ${e instanceof Error ? e.message : String(e)}\n`);
+      if (temporary) rmSync(temporary, { recursive: true, force: true });
+      io.stderr.write(`smtpwb run: the embedded capture server could not start: ${visibleLine(e instanceof Error ? e.message : String(e))}\n`);
       return 3;
     }
-    parsed.local = { host: capture.host, port: capture.port };
-    if (!parsed.json) io.stdout.write(`=== embedded capture server on ${capture.address}, storing into ${capture.dir}\n`);
+    if (!parsed.json) {
+      io.stdout.write(`=== embedded capture server on ${capture.address}, ${temporary ? 'messages are shown, not kept (keep them with --inbox DIR)' : `storing into ${visibleLine(capture.dir)}`}\n`);
+    }
   }
   // Only what this run delivers is reported, even when --inbox names a folder with older mail.
   const receivedIds = new Set<string>();
   const subscription = capture?.onMessage((message) => receivedIds.add(message.id));
   try {
-    return await runResolved(parsed, resolved, scriptDir, io, capture, receivedIds);
+    const local = parsed.local ?? (capture ? { host: capture.host, port: capture.port } : undefined);
+    return await runPrepared(parsed, prepared, { scriptDir, io, capture, receivedIds, local, resolver, kept: temporary === undefined });
   } finally {
     subscription?.dispose();
     await capture?.stop();
+    if (temporary) rmSync(temporary, { recursive: true, force: true });
   }
 }
 
-async function runResolved(
-  parsed: RunArgs,
-  resolved: Array<{ plan: SessionPlan; secrets: string[] }>,
-  scriptDir: string,
-  io: CliIo,
-  capture: CaptureServer | undefined,
-  receivedIds: ReadonlySet<string>,
-): Promise<number> {
+interface RunContext {
+  scriptDir: string;
+  io: CliIo;
+  capture: CaptureServer | undefined;
+  receivedIds: ReadonlySet<string>;
+  local: HostPort | undefined;
+  resolver: EngineIo['resolver'] | undefined;
+  /** Whether the capture server's folder outlives the run (--inbox). */
+  kept: boolean;
+}
 
-  /** --timeout caps every phase: the script's `@timeout` values and the defaults above it are lowered to it. */
-  const capTimeouts = (plan: SessionPlan): Partial<Timeouts> | undefined => {
-    if (parsed.timeoutSeconds === undefined) return undefined;
-    const cap = Math.round(parsed.timeoutSeconds * 1000);
-    const merged: Timeouts = { ...DEFAULT_TIMEOUTS, ...plan.options.timeouts };
-    const out: Partial<Timeouts> = {};
-    for (const k of Object.keys(merged) as Array<keyof Timeouts>) out[k] = Math.min(merged[k], cap);
-    return out;
-  };
+/**
+ * Reads the files a session names (`TLS ca=`, `cert=`, `key=`, `DATA < file`) for the engine, in
+ * one synchronous call each: a process's first `fs.promises.readFile` loads fs/promises and starts
+ * libuv's thread pool, 8–18 ms measured, more than a one-shot run spends reading a certificate.
+ * The engine reads each file once, before connecting; an error still arrives as a rejection.
+ */
+async function readFileNow(path: string): Promise<Buffer> {
+  return readFileSync(path);
+}
+
+/** Exit code of an interrupted run (128 + SIGINT), as shells report it. */
+export const INTERRUPTED = 130;
+
+async function runPrepared(parsed: RunArgs, prepared: readonly ReadySession[], ctx: RunContext): Promise<number> {
+  const { io } = ctx;
+  // Ctrl+C ends the running session politely (the engine sends QUIT where the protocol allows it)
+  // and the run exits 130; a second Ctrl+C does not wait for the server.
   const controller = new AbortController();
-  const onSigint = (): void => controller.abort();
-  process.once('SIGINT', onSigint);
+  let interrupts = 0;
+  const onSigint = (): void => {
+    interrupts++;
+    if (interrupts === 1) {
+      io.stderr.write('\nsmtpwb run: interrupted; ending the session (Ctrl+C again to stop at once)\n');
+      controller.abort();
+    } else process.exit(INTERRUPTED);
+  };
+  process.on('SIGINT', onSigint);
   const results: SessionResult[] = [];
   const json: JsonSession[] = [];
   try {
-    for (const { plan, secrets } of resolved) {
-      const header = `### ${plan.title}${plan.name ? ` [${plan.name}]` : ''}\n`;
-      const options = {
+    for (const session of prepared) {
+      if (controller.signal.aborted) break;
+      const { plan, secrets, timeouts } = session;
+      const header = `### ${visibleLine(plan.title)}${plan.name ? ` [${visibleLine(plan.name)}]` : ''}\n`;
+      const options: RunOptions = {
         secrets,
-        timeouts: capTimeouts(plan),
+        timeouts,
         signal: controller.signal,
-        scriptDir,
-        localTarget: parsed.local,
+        scriptDir: ctx.scriptDir,
+        readFile: readFileNow,
+        ...(ctx.local ? { localTarget: ctx.local } : {}),
+        ...(ctx.resolver ? { io: { resolver: ctx.resolver } } : {}),
         repeat: parsed.repeat,
       };
       if (parsed.parallel > 1) {
@@ -467,28 +541,33 @@ async function runResolved(
       }
       results.push(r);
       json.push(toJson(r));
-      if (controller.signal.aborted) break;
     }
   } finally {
     process.off('SIGINT', onSigint);
   }
-  const code = exitCodeOf(results);
-  const received = capture ? (await capture.list()).filter((m) => receivedIds.has(m.id)) : [];
+  const interrupted = controller.signal.aborted;
+  const code = interrupted ? INTERRUPTED : exitCodeOf(results);
+  const received = ctx.capture ? (await ctx.capture.list()).filter((m) => ctx.receivedIds.has(m.id)) : [];
   if (!parsed.json) {
-    for (const m of received) io.stdout.write(`=== the capture server stored a message from <${m.envelope?.mailFrom ?? ''}> to ${(m.envelope?.rcptTo ?? []).map((r) => `<${r}>`).join(', ')}: ${m.path}\n`);
+    for (const m of received) {
+      const to = (m.envelope?.rcptTo ?? []).map((r) => `<${visibleLine(r)}>`).join(', ');
+      io.stdout.write(`=== the capture server ${ctx.kept ? 'stored' : 'received'} a message from <${visibleLine(m.envelope?.mailFrom ?? '')}> to ${to}${ctx.kept ? `: ${visibleLine(m.path)}` : ` (${m.size} octets, subject ${JSON.stringify(visibleLine(m.subject ?? ''))})`}\n`);
+    }
   }
   if (parsed.json) {
-    const inbox = capture ? { inbox: received.map((m) => ({ path: m.path, from: m.envelope?.mailFrom, to: m.envelope?.rcptTo, subject: m.subject, size: m.size })) } : {};
-    io.stdout.write(`${JSON.stringify({ ok: code === 0, file: parsed.file, sessions: json, ...inbox }, null, 2)}\n`);
-  } else if (resolved.length > 1 || parsed.parallel > 1) {
+    const inbox = ctx.capture
+      ? { inbox: received.map((m) => ({ ...(ctx.kept ? { path: m.path } : {}), from: m.envelope?.mailFrom, to: m.envelope?.rcptTo, subject: m.subject, size: m.size })) }
+      : {};
+    io.stdout.write(`${JSON.stringify({ ok: code === 0, file: parsed.file, ...(interrupted ? { interrupted: true } : {}), sessions: json, ...inbox }, null, 2)}\n`);
+  } else if (prepared.length > 1 || parsed.parallel > 1) {
     const passed = results.filter((r) => r.ok).length;
-    io.stdout.write(`\n${passed} of ${results.length} session${results.length === 1 ? '' : 's'} passed\n`);
+    io.stdout.write(`\n${passed} of ${results.length} session${results.length === 1 ? '' : 's'} passed${interrupted ? ' (interrupted)' : ''}\n`);
   }
   if (parsed.junit) {
     try {
       writeFileSync(resolve(io.cwd, parsed.junit), junitXml(parsed.file, results));
     } catch (e) {
-      io.stderr.write(`smtpwb run: cannot write ${parsed.junit}: ${e instanceof Error ? e.message : String(e)}\n`);
+      io.stderr.write(`smtpwb run: cannot write ${visibleLine(parsed.junit)}: ${visibleLine(e instanceof Error ? e.message : String(e))}\n`);
       return code === 0 ? 2 : code;
     }
   }

@@ -1,27 +1,49 @@
 /**
  * `smtpwb serve`: runs the local capture server in the foreground, prints its address and one line
- * for each message it receives, and stops cleanly on SIGINT or SIGTERM (exit code 0).
+ * for each message it receives, and stops cleanly on SIGINT or SIGTERM (exit code 0). With
+ * `--rules FILE` it answers by behaviour rules (reloaded when the file changes); with `--api PORT`
+ * it also serves the HTTP API for tests (docs/capture-api.yaml).
  */
-import { resolve } from 'node:path';
+import { watch, type FSWatcher, promises as fs } from 'node:fs';
+import { basename, dirname, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { TextDocument } from 'vscode-languageserver-textdocument';
+import { visibleLine } from '../../../common/escape';
 import type { CliIo } from './cliIo';
-import { isLoopbackHost, startCaptureServer, type CaptureServer, type CaptureServerOptions, type StoredMessage } from '../localServer';
+import { isLoopbackHost, parseCaptureRules, startCaptureServer, type CaptureRules, type CaptureServer, type CaptureServerOptions, type StoredMessage } from '../localServer';
+import { startCaptureApi, type CaptureApi } from '../localServer/captureApi';
+import { createResolver, parseDnsServer } from '../mailAuth';
 
-export const SERVE_HELP = `usage: smtpwb serve [--port N] [--host H] [--dir DIR] [--auth USER:PASS] [--require-auth]
-                   [--no-tls] [--size-limit OCTETS]
+export const SERVE_AUTH_ENV = 'SMTPWB_SERVE_AUTH';
+export const SERVE_API_TOKEN_ENV = 'SMTPWB_API_TOKEN';
+
+export const SERVE_HELP = `usage: smtpwb serve [--port N] [--host H] [--dir DIR] [--auth-file FILE] [--require-auth]
+                   [--no-tls] [--no-chunking] [--size-limit OCTETS] [--rules FILE]
+                   [--api PORT [--api-host H --api-token-file FILE]] [--verify [--dns-server HOST:PORT]]
 
 Runs the local capture server: an SMTP server that accepts every message and stores it as an .eml
 file (with an .envelope.json sidecar) in DIR. It offers STARTTLS with a self-signed certificate kept
-in DIR/.smtpwb-tls/cert.pem, AUTH, SIZE, 8BITMIME, SMTPUTF8 and PIPELINING.
+in DIR/.smtpwb-tls/cert.pem, AUTH, SIZE, 8BITMIME, SMTPUTF8, PIPELINING and CHUNKING.
 
   --port N              the port (default 2525; 0 picks a free one)
   --host H              the address to listen on (default 127.0.0.1, loopback only)
   --dir DIR             where messages are stored (default ./smtpwb-inbox)
-  --auth USER:PASS      accept only this account for AUTH (default: any credentials)
+  --auth-file FILE      accept only the account USER:PASS on the first line of FILE for AUTH
+                        (or set ${SERVE_AUTH_ENV}=USER:PASS; default: any credentials)
+  --auth USER:PASS      the same, but visible to every user in ps: avoid it (a warning is printed)
   --require-auth        refuse mail from clients that did not authenticate (530)
   --no-tls              do not offer STARTTLS
+  --no-chunking         do not offer CHUNKING (BDAT)
   --size-limit OCTETS   the SIZE limit; larger messages get 552 (default 52428800; 0 for none)
+  --rules FILE          behaviour rules (capture-rules.json); reloaded when the file changes
+  --api PORT            serve the HTTP API for tests on PORT (0 picks one); see docs/capture-api.yaml
+  --api-host H          the API's address (default 127.0.0.1); another than loopback needs a token
+  --api-token-file FILE a bearer token the API requires (or set ${SERVE_API_TOKEN_ENV})
+  --verify              verify each stored message (DKIM, SPF with the client's IP and HELO, DMARC,
+                        ARC) and keep the results in its sidecar
+  --dns-server HOST:PORT  the DNS server for --verify (default: the system's)
 
-Stop it with Ctrl+C (SIGINT) or SIGTERM.
+Stop it with Ctrl+C (SIGINT) or SIGTERM. Exit codes: 0 stopped, 1 cannot start, 2 usage error.
 `;
 
 /** What `serveCommand` reads from its arguments. */
@@ -32,71 +54,162 @@ interface ServeArgs {
   auth?: { user: string; pass: string };
   requireAuth: boolean;
   tls: boolean;
+  chunking: boolean;
   sizeLimit?: number;
+  rulesFile?: string;
+  api?: { port: number; host: string; token?: string };
+  verify?: { dnsServer?: string };
+  warnings: string[];
 }
 
-function parseArgs(args: string[], cwd: string): ServeArgs | string {
-  const out: ServeArgs = { port: 2525, host: '127.0.0.1', dir: resolve(cwd, 'smtpwb-inbox'), requireAuth: false, tls: true };
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i];
-    const eq = arg.indexOf('=');
-    const name = arg.startsWith('--') && eq > 0 ? arg.slice(0, eq) : arg;
-    const inline = arg.startsWith('--') && eq > 0 ? arg.slice(eq + 1) : undefined;
-    const value = (): string | undefined => inline ?? args[++i];
-    switch (name) {
-      case '--port': {
-        const text = value();
-        const port = Number(text);
-        if (text === undefined || !/^\d+$/.test(text) || port > 65535) return `--port needs a number from 0 to 65535, not "${text ?? ''}"`;
-        out.port = port;
-        break;
-      }
-      case '--host': {
-        const text = value();
-        if (text === undefined || text === '') return '--host needs an address';
-        out.host = text;
-        break;
-      }
-      case '--dir': {
-        const text = value();
-        if (text === undefined || text === '') return '--dir needs a folder';
-        out.dir = resolve(cwd, text);
-        break;
-      }
-      case '--auth': {
-        const text = value();
-        const colon = text?.indexOf(':') ?? -1;
-        if (text === undefined || colon <= 0) return '--auth needs USER:PASS';
-        out.auth = { user: text.slice(0, colon), pass: text.slice(colon + 1) };
-        break;
-      }
-      case '--require-auth':
-        out.requireAuth = true;
-        break;
-      case '--no-tls':
-        out.tls = false;
-        break;
-      case '--size-limit': {
-        const text = value();
-        if (text === undefined || !/^\d+$/.test(text)) return `--size-limit needs a number of octets, not "${text ?? ''}"`;
-        out.sizeLimit = Number(text);
-        break;
-      }
-      default:
-        return `unknown option "${arg}"`;
+function portOf(name: string, text: string | undefined): number | string {
+  if (text === undefined || !/^\d+$/.test(text) || Number(text) > 65535) return `${name} needs a number from 0 to 65535, not "${text ?? ''}"`;
+  return Number(text);
+}
+
+function accountOf(text: string, source: string): { user: string; pass: string } | string {
+  const colon = text.indexOf(':');
+  if (colon <= 0) return `${source} needs USER:PASS`;
+  return { user: text.slice(0, colon), pass: text.slice(colon + 1) };
+}
+
+/** The first line of a secret file, without its line end. */
+async function firstLine(path: string): Promise<string> {
+  const text = await fs.readFile(path, 'utf8');
+  return text.split(/\r?\n/, 1)[0] ?? '';
+}
+
+async function readServeArgs(args: string[], io: CliIo): Promise<ServeArgs | string> {
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    values = parseArgs({
+      args,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        port: { type: 'string' },
+        host: { type: 'string' },
+        dir: { type: 'string' },
+        auth: { type: 'string' },
+        'auth-file': { type: 'string' },
+        'require-auth': { type: 'boolean' },
+        'no-tls': { type: 'boolean' },
+        'no-chunking': { type: 'boolean' },
+        'size-limit': { type: 'string' },
+        rules: { type: 'string' },
+        api: { type: 'string' },
+        'api-host': { type: 'string' },
+        'api-token-file': { type: 'string' },
+        verify: { type: 'boolean' },
+        'dns-server': { type: 'string' },
+      },
+    }).values;
+  } catch (error) {
+    return error instanceof Error ? error.message : String(error);
+  }
+  const out: ServeArgs = {
+    port: 2525,
+    host: '127.0.0.1',
+    dir: resolve(io.cwd, 'smtpwb-inbox'),
+    requireAuth: values['require-auth'] === true,
+    tls: values['no-tls'] !== true,
+    chunking: values['no-chunking'] !== true,
+    warnings: [],
+  };
+  const text = (name: string): string | undefined => (typeof values[name] === 'string' ? (values[name] as string) : undefined);
+  if (text('port') !== undefined) {
+    const port = portOf('--port', text('port'));
+    if (typeof port === 'string') return port;
+    out.port = port;
+  }
+  if (text('host') !== undefined) {
+    if (text('host') === '') return '--host needs an address';
+    out.host = text('host') as string;
+  }
+  if (text('dir') !== undefined) {
+    if (text('dir') === '') return '--dir needs a folder';
+    out.dir = resolve(io.cwd, text('dir') as string);
+  }
+  const sizeText = text('size-limit');
+  if (sizeText !== undefined) {
+    if (!/^\d+$/.test(sizeText)) return `--size-limit needs a number of octets, not "${sizeText}"`;
+    out.sizeLimit = Number(sizeText);
+  }
+  // The account: a file or the environment keep the password out of `ps`; --auth is kept for
+  // existing scripts, with a warning (issue 10 §4).
+  const sources = [text('auth') !== undefined, text('auth-file') !== undefined].filter(Boolean).length;
+  if (sources > 1) return 'give either --auth-file or --auth, not both';
+  let account: { user: string; pass: string } | string | undefined;
+  if (text('auth-file') !== undefined) {
+    try {
+      account = accountOf(await firstLine(resolve(io.cwd, text('auth-file') as string)), `--auth-file ${text('auth-file')}`);
+    } catch (error) {
+      return `--auth-file: cannot read ${text('auth-file')}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`;
     }
+  } else if (text('auth') !== undefined) {
+    account = accountOf(text('auth') as string, '--auth');
+    out.warnings.push(`--auth puts the password on the command line, where every user of this machine can read it (ps); use --auth-file FILE or ${SERVE_AUTH_ENV}`);
+  } else if (io.env[SERVE_AUTH_ENV] !== undefined && io.env[SERVE_AUTH_ENV] !== '') {
+    account = accountOf(io.env[SERVE_AUTH_ENV], SERVE_AUTH_ENV);
+  }
+  if (typeof account === 'string') return account;
+  out.auth = account;
+  if (values.verify === true) {
+    const server = text('dns-server');
+    if (server !== undefined && parseDnsServer(server) === undefined) return `--dns-server needs an IP address with an optional port (HOST:PORT, [IPv6]:PORT), not "${server}"`;
+    out.verify = { dnsServer: server };
+  } else if (text('dns-server') !== undefined) return '--dns-server goes with --verify';
+  if (text('rules') !== undefined) out.rulesFile = resolve(io.cwd, text('rules') as string);
+  if (text('api') !== undefined) {
+    const port = portOf('--api', text('api'));
+    if (typeof port === 'string') return port;
+    let token = io.env[SERVE_API_TOKEN_ENV] || undefined;
+    if (text('api-token-file') !== undefined) {
+      try {
+        token = (await firstLine(resolve(io.cwd, text('api-token-file') as string))).trim();
+      } catch (error) {
+        return `--api-token-file: cannot read ${text('api-token-file')}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`;
+      }
+      if (token === '') return '--api-token-file: the file is empty';
+    }
+    const host = text('api-host') ?? '127.0.0.1';
+    // The API can read and delete every captured message and change the rules.
+    if (!isLoopbackHost(host) && token === undefined) return `--api-host ${host} is not loopback: it needs a token (--api-token-file FILE or ${SERVE_API_TOKEN_ENV})`;
+    out.api = { port, host, token };
+  } else if (text('api-host') !== undefined || text('api-token-file') !== undefined) {
+    return '--api-host and --api-token-file go with --api PORT';
   }
   return out;
 }
 
-/** One line for a received message: sender, recipients, subject and file. */
+/** Reads and checks a rules file; the problems as `file:line:col severity code message` lines. */
+export async function loadRulesFile(path: string): Promise<{ rules?: CaptureRules; lines: string[]; errors: boolean }> {
+  let text: string;
+  try {
+    text = await fs.readFile(path, 'utf8');
+  } catch (error) {
+    return { lines: [`${path}: cannot read: ${(error as NodeJS.ErrnoException).code ?? String(error)}`], errors: true };
+  }
+  const parsed = parseCaptureRules(text);
+  const document = TextDocument.create('file://rules', 'json', 1, text);
+  const lines = parsed.problems.map((p) => {
+    const at = document.positionAt(p.range.start);
+    return visibleLine(`${path}:${at.line + 1}:${at.character + 1} ${p.severity} ${p.code} ${p.message}`);
+  });
+  const errors = parsed.problems.some((p) => p.severity === 'error');
+  return { rules: errors ? undefined : parsed.rules, lines, errors };
+}
+
+/** One line for a received message: sender, recipients, subject, rules that fired, and file. */
 export function describeMessage(message: StoredMessage): string {
   const from = message.envelope ? `<${message.envelope.mailFrom}>` : (message.from ?? '?');
   const to = message.envelope ? message.envelope.rcptTo.map((r) => `<${r}>`).join(', ') : (message.to ?? '?');
   const subject = message.subject === undefined ? '(no subject)' : JSON.stringify(message.subject);
   const at = message.receivedAt;
   const time = [at.getHours(), at.getMinutes(), at.getSeconds()].map((n) => String(n).padStart(2, '0')).join(':');
-  return `[${time}] from ${from} to ${to} subject ${subject} (${message.size} octets) -> ${message.path}`;
+  const rules = message.rules && message.rules.length > 0 ? ` rules ${message.rules.map((r) => `"${r.name}"`).join(', ')}` : '';
+  // What a client sent is data: escaped before it reaches the terminal.
+  return visibleLine(`[${time}] from ${from} to ${to} subject ${subject}${rules} (${message.size} octets) -> ${message.path}`);
 }
 
 /**
@@ -108,10 +221,21 @@ export async function serveCommand(args: string[], io: CliIo & { signal?: AbortS
     io.stdout.write(SERVE_HELP);
     return 0;
   }
-  const parsed = parseArgs(args, io.cwd);
+  const parsed = await readServeArgs(args, io);
   if (typeof parsed === 'string') {
-    io.stderr.write(`smtpwb serve: ${parsed}\n\n${SERVE_HELP}`);
+    io.stderr.write(`smtpwb serve: ${visibleLine(parsed)}\n\n${SERVE_HELP}`);
     return 2;
+  }
+  for (const warning of parsed.warnings) io.stderr.write(`smtpwb serve: warning: ${warning}\n`);
+  let rules: CaptureRules | undefined;
+  if (parsed.rulesFile !== undefined) {
+    const loaded = await loadRulesFile(parsed.rulesFile);
+    for (const line of loaded.lines) io.stderr.write(`${line}\n`);
+    if (!loaded.rules) {
+      io.stderr.write(`smtpwb serve: the rules file has errors; nothing was started\n`);
+      return 2;
+    }
+    rules = loaded.rules;
   }
   const options: CaptureServerOptions = {
     host: parsed.host,
@@ -121,10 +245,13 @@ export async function serveCommand(args: string[], io: CliIo & { signal?: AbortS
     auth: parsed.auth ?? 'any',
     requireAuth: parsed.requireAuth,
     sizeLimit: parsed.sizeLimit,
+    chunking: parsed.chunking,
+    rules,
+    verify: parsed.verify ? { resolver: createResolver({ server: parsed.verify.dnsServer, timeoutMs: 1500, tries: 1 }) } : undefined,
     logger: (entry) => {
-      // Client errors and refusals go to stderr; the "stored" lines are printed by onMessage.
-      if (entry.level !== 'info' || entry.message.startsWith('refused') || entry.message.startsWith('AUTH')) {
-        io.stderr.write(`smtpwb serve: ${entry.remoteAddress ? `${entry.remoteAddress}: ` : ''}${entry.message}\n`);
+      // Client errors, refusals and rules go to stderr; the "stored" lines are printed by onMessage.
+      if (entry.level !== 'info' || /^(refused|AUTH|rule )/.test(entry.message)) {
+        io.stderr.write(`smtpwb serve: ${visibleLine(`${entry.remoteAddress ? `${entry.remoteAddress}: ` : ''}${entry.message}`)}\n`);
       }
     },
   };
@@ -133,9 +260,30 @@ export async function serveCommand(args: string[], io: CliIo & { signal?: AbortS
     server = await startCaptureServer(options);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    const hint = code === 'EADDRINUSE' ? ` (port ${parsed.port} is in use; try --port 0 or another port)` : '';
-    io.stderr.write(`smtpwb serve: cannot start: ${error instanceof Error ? error.message : String(error)}${hint}\n`);
+    const where = `${parsed.host}:${parsed.port}`;
+    const reason =
+      code === 'EADDRINUSE'
+        ? `${where} is in use (try --port 0 or another port)`
+        : code === 'EACCES'
+          ? `no permission to listen on ${where}`
+          : code === 'EADDRNOTAVAIL'
+            ? `${parsed.host} is not an address of this machine`
+            : error instanceof Error
+              ? error.message
+              : String(error);
+    io.stderr.write(`smtpwb serve: cannot start: ${visibleLine(reason)}\n`);
     return 1;
+  }
+  let api: CaptureApi | undefined;
+  if (parsed.api) {
+    try {
+      api = await startCaptureApi(server, parsed.api);
+    } catch (error) {
+      await server.stop();
+      const code = (error as NodeJS.ErrnoException).code;
+      io.stderr.write(`smtpwb serve: cannot start the API on ${parsed.api.host}:${parsed.api.port}: ${code === 'EADDRINUSE' ? 'the port is in use' : visibleLine(String(error))}\n`);
+      return 1;
+    }
   }
   if (!isLoopbackHost(server.host)) {
     io.stderr.write(`smtpwb serve: warning: ${server.host} is not a loopback address, so other machines can send mail here\n`);
@@ -144,8 +292,41 @@ export async function serveCommand(args: string[], io: CliIo & { signal?: AbortS
   const authText = server.authMode === 'any' ? 'AUTH accepts any credentials' : server.authMode === 'account' ? `AUTH as ${parsed.auth?.user ?? ''}` : 'no AUTH';
   io.stdout.write(`smtpwb serve: listening on ${server.address} (${tlsText}; ${authText})\n`);
   io.stdout.write(`smtpwb serve: storing messages in ${server.dir}\n`);
+  if (rules) io.stdout.write(`smtpwb serve: ${rules.rules.length} behaviour rule${rules.rules.length === 1 ? '' : 's'} from ${parsed.rulesFile}\n`);
+  if (api) io.stdout.write(`smtpwb serve: API on ${api.url}${parsed.api?.token ? ' (bearer token required)' : ''}\n`);
   io.stdout.write('smtpwb serve: press Ctrl+C to stop\n');
   const subscription = server.onMessage((message) => io.stdout.write(`${describeMessage(message)}\n`));
+  const verified = server.onAuthenticated((message) => {
+    const a = message.authentication;
+    if (a) io.stdout.write(`${visibleLine(`[${message.id}] ${a.failed ? 'FAILED ' : ''}${a.authenticationResults || a.error || ''}`)}\n`);
+  });
+
+  // The rules file is read again when it changes; a version with errors leaves the rules in force.
+  let watcher: FSWatcher | undefined;
+  let reload: NodeJS.Timeout | undefined;
+  if (parsed.rulesFile !== undefined) {
+    const file = parsed.rulesFile;
+    try {
+      // The folder is watched, not the file: editors that save by renaming a new file into place
+      // would otherwise end the watch.
+      watcher = watch(dirname(file), (_event, name) => {
+        if (name !== null && name !== basename(file)) return;
+        clearTimeout(reload);
+        reload = setTimeout(() => {
+          void loadRulesFile(file).then((loaded) => {
+            for (const line of loaded.lines) io.stderr.write(`${line}\n`);
+            if (loaded.rules) {
+              server.setRules(loaded.rules);
+              io.stdout.write(`smtpwb serve: reloaded ${loaded.rules.rules.length} behaviour rule${loaded.rules.rules.length === 1 ? '' : 's'} from ${file}\n`);
+            } else io.stderr.write(`smtpwb serve: ${file} has errors; the earlier rules stay in force\n`);
+          });
+        }, 100);
+      });
+      watcher.on('error', () => undefined);
+    } catch {
+      // A file that cannot be watched is read once.
+    }
+  }
 
   await new Promise<void>((done) => {
     const finish = (): void => {
@@ -160,8 +341,14 @@ export async function serveCommand(args: string[], io: CliIo & { signal?: AbortS
     else io.signal?.addEventListener('abort', finish, { once: true });
   });
   io.stdout.write('smtpwb serve: stopping\n');
-  subscription.dispose();
+  watcher?.close();
+  clearTimeout(reload);
+  await api?.stop();
+  // Messages acknowledged just before the signal are still being written: stop() waits for them,
+  // and each still gets its line.
   await server.stop();
+  subscription.dispose();
+  verified.dispose();
   io.stdout.write('smtpwb serve: stopped\n');
   return 0;
 }

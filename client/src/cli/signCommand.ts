@@ -1,66 +1,150 @@
 /**
  * `smtpwb sign FILE.eml --domain D --selector S --key FILE [--algorithm ed25519-sha256|rsa-sha256]
  * [--output FILE]`: prepends a DKIM-Signature field (RFC 6376 §5.6) and writes the signed message
- * to stdout (or the output file). The original bytes follow the new field unchanged.
+ * to stdout (or the output file). The original bytes follow the new field unchanged. The DNS TXT
+ * record that verifiers need for the key goes to stderr (RFC 6376 §3.6.2.1: at
+ * `SELECTOR._domainkey.DOMAIN`).
  *
- * Exit status: 0 on success, 1 when signing failed (for example an unusable key), 2 for a usage error.
+ * Exit status: 0 on success, 1 when signing failed (for example an unusable key), 2 for a usage
+ * error or input that is not a message that can be signed.
  */
+import { createPrivateKey, createPublicKey } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { resolve as resolvePath } from 'node:path';
-import { DkimSignError, signMessage, type DkimAlgorithm } from '../mailAuth/sign';
-import { parseOptions, type CommandIo } from './verifyCommand';
+import { visibleLine } from '../../../common/escape';
+import { normalizeDomain } from '../dns/index';
+import { DkimSignError, publicKeyRecord, signMessage, type DkimAlgorithm } from '../mailAuth/sign';
+import { zoneTxt } from './dkimCommand';
+import { parseOptions, usageError, wantsHelp } from './options';
+import type { CommandIo } from './verifyCommand';
 
-export const SIGN_USAGE =
-  'usage: smtpwb sign FILE.eml --domain DOMAIN --selector SELECTOR --key KEY.pem [--algorithm rsa-sha256|ed25519-sha256] [--output FILE]\n';
+export const SIGN_USAGE = `usage: smtpwb sign FILE.eml --domain DOMAIN --selector SELECTOR --key KEY.pem
+                   [--algorithm rsa-sha256|ed25519-sha256] [--output FILE]
+
+Signs a message with DKIM (RFC 6376; Ed25519 as RFC 8463) and writes the signed message to stdout
+or FILE. The DNS TXT record that verifiers need for the key is printed to stderr.
+
+  --domain DOMAIN       the signing domain (d=)
+  --selector SELECTOR   the selector (s=); the key is published at SELECTOR._domainkey.DOMAIN
+  --key KEY.pem         the PRIVATE key (PKCS#1 or PKCS#8 PEM; RSA of 1024 bits or more, or Ed25519)
+  --algorithm ALG       rsa-sha256 or ed25519-sha256 (default: the key's)
+  --output FILE         write the signed message to FILE instead of stdout
+  -h, --help            show this help
+
+Exit status: 0 signed, 1 signing failed, 2 usage error or input that cannot be signed.
+`;
+
+const SIGN_OPTIONS = {
+  domain: { type: 'string' },
+  selector: { type: 'string' },
+  key: { type: 'string' },
+  algorithm: { type: 'string' },
+  output: { type: 'string' },
+} as const;
+
+/** A DKIM selector: one or more sub-domain labels (RFC 6376 §3.1). */
+const SELECTOR = /^[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?(?:\.[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?)*$/i;
+
+/**
+ * Why a file is not a message that can be signed, or undefined when it is one: empty, binary
+ * (NUL bytes, which RFC 5322 §2.1 and RFC 5321 §4.5.2 forbid in mail), not starting with a header
+ * field, or without a From field, which RFC 6376 §5.4 requires every signature to cover.
+ */
+export function unsignableReason(message: Buffer): string | undefined {
+  if (message.length === 0) return 'the message is empty';
+  if (message.includes(0)) return 'the file holds NUL bytes: it is binary data, not an Internet message (RFC 5322 §2.1)';
+  const text = message.toString('latin1');
+  const headerEnd = /\r?\n\r?\n/.exec(text);
+  const header = headerEnd ? text.slice(0, headerEnd.index) : text;
+  // RFC 5322 §2.2: a header field is a name of printable characters except ":", then ":".
+  if (!/^[!-9;-~]+[ \t]*:/.test(header)) {
+    return /^\uFEFF|^\xEF\xBB\xBF/.test(text)
+      ? 'the message starts with a byte order mark, which would become part of the first field name; remove it'
+      : 'the file does not start with a header field ("Name: value"), so it is not an Internet message (RFC 5322 §2.2)';
+  }
+  if (!/(^|\n)From[ \t]*:/i.test(header)) return 'the message has no From field; RFC 6376 §5.4 requires the signature to cover From, so it cannot be signed';
+  return undefined;
+}
+
+/** Whether PEM text holds a public key rather than a private one. */
+function isPublicKey(pem: string): boolean {
+  if (/-----BEGIN (RSA )?PUBLIC KEY-----/.test(pem) || /^(ssh-(rsa|ed25519)|ecdsa-sha2-\S+) /m.test(pem)) return true;
+  try {
+    createPrivateKey(pem);
+    return false;
+  } catch {
+    try {
+      createPublicKey(pem);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+}
 
 export async function signCommand(args: string[], io: CommandIo): Promise<number> {
-  if (args.includes('--help') || args.includes('-h')) {
+  if (wantsHelp(args)) {
     io.stdout.write(SIGN_USAGE);
     return 0;
   }
-  const parsed = parseOptions(args, ['domain', 'selector', 'key', 'algorithm', 'output'], [], io.stderr, SIGN_USAGE);
-  if (!parsed) return 2;
-  if (parsed.positional.length !== 1) {
-    io.stderr.write(`smtpwb sign: expected one message file\n${SIGN_USAGE}`);
-    return 2;
-  }
-  const domain = parsed.values.get('domain');
-  const selector = parsed.values.get('selector');
-  const keyFile = parsed.values.get('key');
-  if (!domain || !selector || !keyFile) {
-    io.stderr.write(`smtpwb sign: --domain, --selector and --key are required\n${SIGN_USAGE}`);
-    return 2;
-  }
-  const algorithmText = parsed.values.get('algorithm');
+  const parsed = parseOptions(args, SIGN_OPTIONS);
+  if (!parsed.ok) return usageError(io, 'sign', parsed.error, SIGN_USAGE);
+  if (parsed.positionals.length !== 1) return usageError(io, 'sign', 'expected one message file', SIGN_USAGE);
+  const { domain: domainText, selector, key: keyFile, algorithm: algorithmText, output } = parsed.values;
+  if (!domainText || !selector || !keyFile) return usageError(io, 'sign', '--domain, --selector and --key are required', SIGN_USAGE);
+  const domain = normalizeDomain(domainText);
+  if ('error' in domain) return usageError(io, 'sign', `--domain: ${visibleLine(domain.error)}`, SIGN_USAGE);
+  if (!SELECTOR.test(selector)) return usageError(io, 'sign', `--selector "${visibleLine(selector)}" is not a valid selector (letters, digits, "-" and "_" in dot-separated labels)`, SIGN_USAGE);
   if (algorithmText !== undefined && algorithmText !== 'rsa-sha256' && algorithmText !== 'ed25519-sha256') {
-    io.stderr.write(`smtpwb sign: --algorithm must be rsa-sha256 or ed25519-sha256\n`);
-    return 2;
+    return usageError(io, 'sign', '--algorithm must be rsa-sha256 or ed25519-sha256', SIGN_USAGE);
   }
   const algorithm: DkimAlgorithm | undefined = algorithmText;
   let message: Buffer;
   let key: string;
   try {
-    message = await readFile(resolvePath(io.cwd, parsed.positional[0]));
+    message = await readFile(resolvePath(io.cwd, parsed.positionals[0]));
+  } catch (err) {
+    io.stderr.write(`smtpwb sign: cannot read ${visibleLine(parsed.positionals[0])}: ${visibleLine(err instanceof Error ? err.message : String(err))}\n`);
+    return 2;
+  }
+  try {
     key = await readFile(resolvePath(io.cwd, keyFile), 'utf8');
   } catch (err) {
-    io.stderr.write(`smtpwb sign: ${err instanceof Error ? err.message : String(err)}\n`);
+    io.stderr.write(`smtpwb sign: cannot read the key ${visibleLine(keyFile)}: ${visibleLine(err instanceof Error ? err.message : String(err))}\n`);
+    return 2;
+  }
+  const problem = unsignableReason(message);
+  if (problem) {
+    io.stderr.write(`smtpwb sign: ${visibleLine(parsed.positionals[0])}: ${problem}\n`);
+    return 2;
+  }
+  if (isPublicKey(key)) {
+    io.stderr.write(`smtpwb sign: ${visibleLine(keyFile)} holds a public key; DKIM signs with the private key (its public half is what goes into DNS)\n`);
     return 2;
   }
   let signed: Buffer;
+  let record: string;
   try {
-    signed = await signMessage(message, { domain, selector, privateKeyPem: key, algorithm });
+    signed = await signMessage(message, { domain: domain.domain, selector, privateKeyPem: key, algorithm });
+    record = publicKeyRecord(key);
   } catch (err) {
     const text = err instanceof DkimSignError || err instanceof Error ? err.message : String(err);
-    io.stderr.write(`smtpwb sign: ${text}\n`);
+    io.stderr.write(`smtpwb sign: ${visibleLine(text)}\n`);
     return 1;
   }
-  const output = parsed.values.get('output');
+  const name = `${selector}._domainkey.${domain.domain}`;
   if (output !== undefined) {
-    await writeFile(resolvePath(io.cwd, output), signed);
-    return 0;
+    try {
+      await writeFile(resolvePath(io.cwd, output), signed);
+    } catch (err) {
+      io.stderr.write(`smtpwb sign: cannot write ${visibleLine(output)}: ${visibleLine(err instanceof Error ? err.message : String(err))}\n`);
+      return 2;
+    }
+  } else {
+    await new Promise<void>((resolve, reject) => {
+      io.stdout.write(signed, (err) => (err ? reject(err) : resolve()));
+    });
   }
-  await new Promise<void>((resolve, reject) => {
-    io.stdout.write(signed, (err) => (err ? reject(err) : resolve()));
-  });
+  io.stderr.write(`smtpwb sign: verifiers need this DNS TXT record at ${name}:\n${name}. IN TXT ${zoneTxt(record)}\n`);
   return 0;
 }

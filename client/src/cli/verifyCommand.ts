@@ -1,17 +1,22 @@
 /**
  * `smtpwb verify FILE.eml [--ip IP] [--helo NAME] [--mail-from ADDR] [--dns-server HOST:PORT]
- * [--authserv-id NAME] [--no-received] [--json]`: checks DKIM, SPF, DMARC, ARC and BIMI and prints
- * each result with its reason, then the Authentication-Results field (RFC 8601).
+ * [--timeout MS] [--authserv-id NAME] [--no-received] [--bulk] [--json]`: checks DKIM, SPF, DMARC, ARC and BIMI and prints
+ * each result with its reason, then the Authentication-Results field (RFC 8601). With `--bulk`, also
+ * the bulk-sender requirements (reports/bulkSender.ts), one line each with its source.
  *
- * Exit status: 0 when every result is pass, none or another non-failure; 1 when something failed;
+ * Exit status: 0 when every result is pass, none or another non-failure; 1 when something failed
+ * (with `--bulk`, also when a requirement fails; one that cannot be told from a file is not a failure);
  * 2 for a usage error or an unreadable file; 3 when the DNS server did not answer.
  */
 import { readFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { resolve as resolvePath } from 'node:path';
-import { createResolver, parseDnsServer } from '../mailAuth/resolver';
+import { visibleLine, visibleText } from '../../../common/escape';
+import { createResolver } from '../mailAuth/resolver';
 import { verifyMessage } from '../mailAuth/verify';
 import { formatReportText, reportJson } from '../mailAuth/format';
+import { checkBulkSender, type BulkRequirement } from '../reports/bulkSender';
+import { Deadline, parseDuration, parseOptions, resolveDnsServer, timeoutError, usageError, wantsHelp } from './options';
 
 export interface CommandIo {
   stdout: NodeJS.WritableStream;
@@ -20,93 +25,112 @@ export interface CommandIo {
   cwd: string;
 }
 
-export const VERIFY_USAGE =
-  'usage: smtpwb verify FILE.eml [--ip IP] [--helo NAME] [--mail-from ADDR] [--dns-server HOST:PORT] [--authserv-id NAME] [--no-received] [--json]\n';
+export const VERIFY_USAGE = `usage: smtpwb verify FILE.eml [--ip IP] [--helo NAME] [--mail-from ADDR] [--dns-server HOST:PORT]
+                     [--timeout MS] [--authserv-id NAME] [--no-received] [--bulk] [--json]
 
-/** Splits `--name value` and `--name=value` options; returns undefined (after printing) on a usage error. */
-export function parseOptions(
-  args: string[],
-  valued: readonly string[],
-  flags: readonly string[],
-  stderr: NodeJS.WritableStream,
-  usage: string,
-): { positional: string[]; values: Map<string, string>; flags: Set<string> } | undefined {
-  const positional: string[] = [];
-  const values = new Map<string, string>();
-  const set = new Set<string>();
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i];
-    if (arg === '--') {
-      positional.push(...args.slice(i + 1));
-      break;
-    }
-    if (!arg.startsWith('--') || arg === '-') {
-      positional.push(arg);
-      continue;
-    }
-    const eq = arg.indexOf('=');
-    const name = eq >= 0 ? arg.slice(2, eq) : arg.slice(2);
-    if (flags.includes(name) && eq < 0) {
-      set.add(name);
-    } else if (valued.includes(name)) {
-      const value = eq >= 0 ? arg.slice(eq + 1) : args[++i];
-      if (value === undefined) {
-        stderr.write(`smtpwb: --${name} needs a value\n${usage}`);
-        return undefined;
-      }
-      values.set(name, value);
-    } else {
-      stderr.write(`smtpwb: unknown option ${arg}\n${usage}`);
-      return undefined;
-    }
-  }
-  return { positional, values, flags: set };
-}
+Checks a message's DKIM, SPF, DMARC, ARC and BIMI and prints each result with its reason, then the
+Authentication-Results field (RFC 8601).
+
+  --ip IP                 the SMTP client's address, for SPF (else from the topmost Received field)
+  --helo NAME             the client's EHLO name
+  --mail-from ADDR        the envelope sender ("" for the null reverse-path)
+  --dns-server HOST:PORT  ask this DNS server (IPv6 in brackets; a host name is resolved once)
+  --timeout MS            the time the DNS queries may take in all (default 5000; also 5s)
+  --authserv-id NAME      the authserv-id of the Authentication-Results field (default: host name)
+  --no-received           do not read missing identities from Received and Return-Path
+  --bulk                  also check the bulk-sender requirements (Gmail and Yahoo 2024: SPF, DKIM,
+                          DMARC, alignment, RFC 8058 one-click unsubscribe; TLS and reverse DNS
+                          are unknown for a file)
+  --json                  print the report as JSON
+  -h, --help              show this help
+
+Exit status: 0 nothing failed, 1 something failed (with --bulk: or a requirement), 2 usage error or unreadable file, 3 the DNS
+server did not answer.
+`;
+
+const VERIFY_OPTIONS = {
+  ip: { type: 'string' },
+  helo: { type: 'string' },
+  'mail-from': { type: 'string' },
+  'dns-server': { type: 'string' },
+  timeout: { type: 'string' },
+  'authserv-id': { type: 'string' },
+  'no-received': { type: 'boolean' },
+  bulk: { type: 'boolean' },
+  json: { type: 'boolean' },
+} as const;
 
 export async function verifyCommand(args: string[], io: CommandIo): Promise<number> {
-  if (args.includes('--help') || args.includes('-h')) {
+  if (wantsHelp(args)) {
     io.stdout.write(VERIFY_USAGE);
     return 0;
   }
-  const parsed = parseOptions(args, ['ip', 'helo', 'mail-from', 'dns-server', 'authserv-id'], ['json', 'no-received'], io.stderr, VERIFY_USAGE);
-  if (!parsed) return 2;
-  if (parsed.positional.length !== 1) {
-    io.stderr.write(`smtpwb verify: expected one message file\n${VERIFY_USAGE}`);
-    return 2;
+  const parsed = parseOptions(args, VERIFY_OPTIONS);
+  if (!parsed.ok) return usageError(io, 'verify', parsed.error, VERIFY_USAGE);
+  const v = parsed.values;
+  if (parsed.positionals.length !== 1) return usageError(io, 'verify', 'expected one message file', VERIFY_USAGE);
+  const ip = v.ip;
+  if (ip !== undefined && isIP(ip) === 0) return usageError(io, 'verify', `--ip "${visibleLine(ip)}" is not an IP address`, VERIFY_USAGE);
+  let timeoutMs = 5000;
+  if (v.timeout !== undefined) {
+    const ms = parseDuration(v.timeout, 'ms');
+    if (ms === undefined) return usageError(io, 'verify', timeoutError('ms'), VERIFY_USAGE);
+    timeoutMs = ms;
   }
-  const ip = parsed.values.get('ip');
-  if (ip !== undefined && isIP(ip) === 0) {
-    io.stderr.write(`smtpwb verify: --ip "${ip}" is not an IP address\n`);
-    return 2;
+  const dnsServer = v['dns-server'];
+  let server: string | undefined;
+  if (dnsServer !== undefined) {
+    const resolved = await resolveDnsServer(dnsServer);
+    if ('error' in resolved) return usageError(io, 'verify', visibleLine(resolved.error), VERIFY_USAGE);
+    server = resolved.server;
   }
-  const dnsServer = parsed.values.get('dns-server');
-  if (dnsServer !== undefined && parseDnsServer(dnsServer) === undefined) {
-    io.stderr.write(`smtpwb verify: --dns-server "${dnsServer}" must be IP[:PORT] or [IPv6]:PORT\n`);
-    return 2;
-  }
-  const file = resolvePath(io.cwd, parsed.positional[0]);
+  const file = resolvePath(io.cwd, parsed.positionals[0]);
   let message: Buffer;
   try {
     message = await readFile(file);
   } catch (err) {
-    io.stderr.write(`smtpwb verify: cannot read ${parsed.positional[0]}: ${err instanceof Error ? err.message : String(err)}\n`);
+    io.stderr.write(`smtpwb verify: cannot read ${visibleLine(parsed.positionals[0])}: ${visibleLine(err instanceof Error ? err.message : String(err))}\n`);
     return 2;
   }
 
-  const report = await verifyMessage(message, {
-    resolver: createResolver({ server: dnsServer }),
-    ip,
-    helo: parsed.values.get('helo'),
-    mailFrom: parsed.values.get('mail-from'),
-    authServId: parsed.values.get('authserv-id'),
-    useReceived: !parsed.flags.has('no-received'),
-  });
-  io.stdout.write(parsed.flags.has('json') ? reportJson(report) : formatReportText(report));
+  // One deadline for all DNS work: a silent server costs --timeout, not --timeout per query.
+  const deadline = new Deadline(timeoutMs);
+  let report;
+  try {
+    report = await verifyMessage(message, {
+      resolver: deadline.wrapFunction(createResolver({ server, timeoutMs: Math.min(timeoutMs, 2000), tries: 2 })),
+      ip,
+      helo: v.helo,
+      mailFrom: v['mail-from'],
+      authServId: v['authserv-id'],
+      useReceived: v['no-received'] !== true,
+    });
+  } finally {
+    deadline.dispose();
+  }
+  // A file says nothing of how it was sent: TLS and reverse DNS stay unknown (no transport given).
+  const bulk = v.bulk ? checkBulkSender(message, report) : undefined;
+  // What the message and the DNS hold is data: control characters are shown as escapes.
+  if (v.json) io.stdout.write(bulk ? `${JSON.stringify({ ...report, bulk }, null, 2)}\n` : reportJson(report));
+  else {
+    io.stdout.write(visibleText(formatReportText(report)));
+    if (bulk) io.stdout.write(formatBulkText(bulk));
+  }
   // When no query got an answer, the results say nothing about the message, so exit 3 wins. One
   // slow lookup among many does not hide the results the others gave (the report notes it).
   if (report.dnsUnreachable.length > 0 && report.dnsUnreachable.length >= report.dnsQueries) {
-    io.stderr.write(`smtpwb verify: the DNS server${dnsServer ? ` ${dnsServer}` : ''} did not answer (${report.dnsUnreachable[0].code})\n`);
+    io.stderr.write(`smtpwb verify: the DNS server${dnsServer ? ` ${visibleLine(dnsServer)}` : ''} did not answer within ${timeoutMs} ms (${report.dnsUnreachable[0].code})\n`);
     return 3;
   }
-  return report.failed ? 1 : 0;
+  return report.failed || (bulk?.some((r) => r.status === 'fail') ?? false) ? 1 : 0;
+}
+
+/** The bulk-sender requirements as text: one line per requirement with its status and source. */
+export function formatBulkText(results: readonly BulkRequirement[]): string {
+  const lines = ['', 'Bulk-sender requirements (Gmail and Yahoo, 2024):'];
+  for (const r of results) lines.push(visibleLine(`  ${r.status.padEnd(7)} ${r.code.padEnd(24)} ${r.message}  ${r.link}`));
+  const failed = results.filter((r) => r.status === 'fail').length;
+  const unknown = results.filter((r) => r.status === 'unknown').length;
+  lines.push(`  ${failed === 0 ? 'no requirement fails' : `${failed} requirement(s) fail`}${unknown > 0 ? `; ${unknown} cannot be told from the file` : ''}`);
+  return `${lines.join('\n')}\n`;
 }

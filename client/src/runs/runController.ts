@@ -2,22 +2,33 @@
  * Runs sessions in the extension host: asks the language server for each session's plan (no
  * second parser here), resolves its variables (environment, .env, SecretStorage, prompts), runs it
  * with the engine, and feeds the transcript panel, the log, the history and the Test Explorer.
+ *
+ * Everything a run must ask (missing secrets, `$prompt` values) is asked before the first session
+ * starts, one input at a time that stays open until answered (never a notification that can slip
+ * into the notification centre). A session that fails anyway (script errors, an undefined
+ * variable) is not asked for anything. The panel sees each event as it happens (`record.current`),
+ * and Cancel ends the session politely: the engine sends QUIT where the protocol state allows it.
+ *
+ * Every run, also one started from a CodeLens or the command palette, is offered to the run
+ * observers (the Test Explorer registers one), so its result shows there too.
  */
 import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { dirname, basename } from 'node:path';
 import * as vscode from 'vscode';
-import type { LanguageClient } from 'vscode-languageclient/node';
 // Requests go by method name (typed through the generics): the client library is a separate bundle
 // whose vscode-jsonrpc would not recognise this bundle's RequestType objects.
 import { SessionPlanRequest, SessionsRequest, type SessionPlanResult, type SessionsResult, type SessionSummary } from '../../../common/protocol';
 import type { SessionPlan, Timeouts, TlsVersionName } from '../../../common/sessionPlan';
-import { maskSecrets, resolvePlan } from '../../../common/variables';
+import { visibleLine } from '../../../common/escape';
 import { runSession } from '../engine';
+import { Masker, maskEvent } from '../engine/mask';
 import type { SessionResult, TranscriptEvent } from '../engine/types';
+import { formatEventLines, formatVerdict } from '../output/transcriptText';
 import { dotenvLookup } from './dotenvLookup';
 import type { EnvironmentState } from './environmentState';
-import { statusOf, type RunRecord } from './runRecord';
+import { prepareSession, type BlockedSession, type PreparationContext, type PreparedSession, type SessionSource } from './runPreparation';
+import { statusOf, type LiveSession, type RunRecord } from './runRecord';
 import type { SecretProvider } from './secretProvider';
 
 export interface RunHooks {
@@ -25,13 +36,26 @@ export interface RunHooks {
   onSessionStart?(index: number): void;
   onSessionEnd?(index: number, result: SessionResult | undefined, error?: string): void;
   onEvent?(index: number, event: TranscriptEvent): void;
+  /** Called once when the run has ended (after the last session). */
+  onRunEnd?(record: RunRecord): void;
   token?: vscode.CancellationToken;
   /** Show the transcript panel (default true). */
   showPanel?: boolean;
+  /** True for runs the Test Explorer started itself: observers leave them alone. */
+  fromTestExplorer?: boolean;
+}
+
+/** Gives a run started elsewhere (CodeLens, command) to an observer such as the Test Explorer. */
+export type RunObserver = (uri: vscode.Uri, indexes: readonly number[], token: vscode.CancellationToken) => Promise<RunHooks | undefined>;
+
+/** The part of the language client the controller uses (a real client, or a test's connection). */
+export interface PlanSource {
+  sendRequest<R>(method: string, params: unknown): Promise<R>;
 }
 
 export interface RunControllerDeps {
-  client: LanguageClient;
+  /** The language client (or, in tests, a connection to the real language server). */
+  client: PlanSource;
   log: vscode.LogOutputChannel;
   environments: EnvironmentState;
   secrets: SecretProvider;
@@ -40,6 +64,8 @@ export interface RunControllerDeps {
   updateRecord(record: RunRecord): void;
   storeRecord(record: RunRecord, secrets: string[]): Promise<void>;
   findRecord(id: string): RunRecord | undefined;
+  /** The process environment for `{{$env NAME}}` (default: the extension host's). */
+  env?: (name: string) => string | undefined;
 }
 
 const PHASES: Array<[keyof Timeouts, string]> = [
@@ -54,8 +80,19 @@ const PHASES: Array<[keyof Timeouts, string]> = [
   ['tls', 'tls'],
 ];
 
+/** A value the run must ask the user for. */
+interface Question {
+  kind: 'secret' | 'prompt';
+  name: string;
+  masked: boolean;
+}
+
+/** Stands for a value still to be asked in the first resolution pass; never sent anywhere. */
+const TO_ASK = '\u0000smtpwb-to-ask\u0000';
+
 export class RunController implements vscode.Disposable {
-  private readonly running = new Set<vscode.CancellationTokenSource>();
+  private readonly running = new Map<string, vscode.CancellationTokenSource>();
+  private readonly observers = new Set<RunObserver>();
   private last: { uri: string; indexes: number[] } | undefined;
 
   constructor(private readonly deps: RunControllerDeps) {}
@@ -69,7 +106,26 @@ export class RunController implements vscode.Disposable {
   }
 
   cancelAll(): void {
-    for (const source of this.running) source.cancel();
+    for (const source of this.running.values()) source.cancel();
+  }
+
+  /** Cancels the run with this record id (the transcript panel's Cancel); false when it is not running. */
+  cancel(recordId: string): boolean {
+    const source = this.running.get(recordId);
+    source?.cancel();
+    return source !== undefined;
+  }
+
+  /** Registers an observer that is offered every run not started by the Test Explorer itself. */
+  observe(observer: RunObserver): vscode.Disposable {
+    this.observers.add(observer);
+    return { dispose: () => void this.observers.delete(observer) };
+  }
+
+  /** The script's text for the language server when the editor has not opened it (else undefined: the server has it). */
+  async scriptText(uri: vscode.Uri): Promise<string | undefined> {
+    const opened = vscode.workspace.textDocuments.find((d) => d.uri.toString() === uri.toString());
+    return opened ? undefined : readFile(uri.fsPath, 'utf8').catch(() => undefined);
   }
 
   async sessions(uri: vscode.Uri, text?: string): Promise<SessionSummary[]> {
@@ -130,18 +186,17 @@ export class RunController implements vscode.Disposable {
     return true;
   }
 
-  async run(uri: vscode.Uri, indexes: number[], hooks: RunHooks = {}): Promise<RunRecord | undefined> {
+  async run(uri: vscode.Uri, indexes: number[], given: RunHooks = {}): Promise<RunRecord | undefined> {
     if (this.refuseUntrusted()) return undefined;
     this.last = { uri: uri.toString(), indexes };
-    const opened = vscode.workspace.textDocuments.find((d) => d.uri.toString() === uri.toString());
-    const text = opened ? undefined : await readFile(uri.fsPath, 'utf8').catch(() => undefined);
+    const text = await this.scriptText(uri);
     const sessions = await this.sessions(uri, text);
     const record: RunRecord = {
       id: randomUUID(),
       startedAt: new Date().toISOString(),
       uri: uri.toString(),
       fileName: basename(uri.fsPath),
-      label: indexes.length === 1 ? (sessions[indexes[0]]?.title ?? 'Session') : `${indexes.length} sessions`,
+      label: indexes.length === 1 ? (sessions.find((s) => s.index === indexes[0])?.title ?? 'Session') : `${indexes.length} sessions`,
       sessionIndexes: indexes,
       status: 'running',
       sessions: [],
@@ -150,12 +205,16 @@ export class RunController implements vscode.Disposable {
     };
     const started = Date.now();
     const source = new vscode.CancellationTokenSource();
-    hooks.token?.onCancellationRequested(() => source.cancel());
-    this.running.add(source);
+    given.token?.onCancellationRequested(() => source.cancel());
+    this.running.set(record.id, source);
+    const hooks = given.fromTestExplorer ? given : await this.observed(uri, indexes, given, source.token);
     void vscode.commands.executeCommand('setContext', 'smtp.running', true);
     if (hooks.showPanel !== false) this.deps.showRecord(record);
     const allSecrets: string[] = [];
+    let cancelled = false;
     try {
+      // Everything the run must ask is asked now, before the first session connects anywhere.
+      const prepared = await this.prepare(uri, indexes, { text, token: source.token });
       await vscode.window.withProgress(
         { location: vscode.ProgressLocation.Notification, title: `SMTP: running ${record.label}`, cancellable: true },
         async (progress, token) => {
@@ -163,105 +222,219 @@ export class RunController implements vscode.Disposable {
           for (const [n, index] of indexes.entries()) {
             if (source.token.isCancellationRequested) break;
             // The title already names a single session; several get a counter.
-            if (indexes.length > 1) progress.report({ message: `${n + 1} of ${indexes.length}: ${sessions[index]?.title ?? `session ${index + 1}`}`, increment: n === 0 ? 0 : 100 / indexes.length });
+            const title = sessions.find((s) => s.index === index)?.title ?? `session ${index + 1}`;
+            if (indexes.length > 1) progress.report({ message: `${n + 1} of ${indexes.length}: ${title}`, increment: n === 0 ? 0 : 100 / indexes.length });
             hooks.onSessionStart?.(index);
-            const outcome = await this.runOne(uri, text, index, record, source.token, hooks);
+            const outcome = await this.runOne(uri, prepared[n], record, source.token, hooks);
             allSecrets.push(...outcome.secrets);
+            delete record.current;
             if (outcome.result) record.sessions.push(outcome.result);
             hooks.onSessionEnd?.(index, outcome.result, outcome.error);
             if (outcome.error && !outcome.result) {
               record.error = record.error ? `${record.error}\n${outcome.error}` : outcome.error;
+              this.deps.log.warn(visibleLine(outcome.error));
             }
             this.deps.updateRecord(record);
           }
         },
       );
+    } catch (error) {
+      // The language server went away or a request failed: the run ends with the reason, never hangs.
+      record.error = `The run could not be prepared: ${(error as Error).message}`;
     } finally {
-      this.running.delete(source);
+      cancelled = source.token.isCancellationRequested;
+      this.running.delete(record.id);
       source.dispose();
       void vscode.commands.executeCommand('setContext', 'smtp.running', this.running.size > 0);
     }
+    delete record.current;
     record.durationMs = Date.now() - started;
-    record.status = record.error && record.sessions.length === 0 ? 'error' : source.token.isCancellationRequested ? 'cancelled' : record.error ? 'failed' : statusOf(record.sessions);
+    record.status = record.error && record.sessions.length === 0 ? 'error' : cancelled ? 'cancelled' : record.error ? 'failed' : statusOf(record.sessions);
     this.deps.updateRecord(record);
     await this.deps.storeRecord(record, allSecrets);
     const failed = record.sessions.filter((s) => !s.ok).length;
-    this.deps.log.info(`run ${record.label}: ${record.status} in ${record.durationMs} ms (${record.sessions.length - failed} passed, ${failed} failed)`);
+    // Titles come from the script: shown, never interpreted, like everything in the log.
+    this.deps.log.info(visibleLine(`run ${record.label}: ${record.status} in ${record.durationMs} ms (${record.sessions.length - failed} passed, ${failed} failed)`));
+    hooks.onRunEnd?.(record);
     return record;
+  }
+
+  /** Lets the observers (the Test Explorer) follow a run they did not start, alongside the caller's hooks. */
+  private async observed(uri: vscode.Uri, indexes: number[], given: RunHooks, token: vscode.CancellationToken): Promise<RunHooks> {
+    const all: RunHooks[] = [given];
+    for (const observer of this.observers) {
+      try {
+        const hooks = await observer(uri, indexes, token);
+        if (hooks) all.push(hooks);
+      } catch (error) {
+        this.deps.log.warn(visibleLine(`a run observer failed: ${(error as Error).message}`));
+      }
+    }
+    if (all.length === 1) return given;
+    return {
+      ...given,
+      onSessionStart: (index) => all.forEach((h) => h.onSessionStart?.(index)),
+      onSessionEnd: (index, result, error) => all.forEach((h) => h.onSessionEnd?.(index, result, error)),
+      onEvent: (index, event) => all.forEach((h) => h.onEvent?.(index, event)),
+      onRunEnd: (record) => all.forEach((h) => h.onRunEnd?.(record)),
+    };
+  }
+
+  /**
+   * Prepares every session of the run before any of them runs, with the one run preparation that
+   * `smtpwb run` uses (runPreparation.ts): the language service judges each session alone, then its
+   * variables resolve. It runs twice. The first time nothing is asked: an unknown secret or prompt
+   * is a placeholder, noted as a question, and a session blocked there is final and asked nothing.
+   * The questions of the others are asked once each, in order; the second time resolves with the
+   * answers (a dismissed one blocks its sessions, saying what to set). `run` calls it; tests call it
+   * to compare the editor's decisions with the CLI's (`smtpwb run --dry-run`).
+   */
+  async prepare(uri: vscode.Uri, indexes: readonly number[], options: { text?: string; token?: vscode.CancellationToken } = {}): Promise<PreparedSession[]> {
+    const token = options.token;
+    const text = 'text' in options ? options.text : await this.scriptText(uri);
+    const summaries = await this.sessions(uri, text);
+    const sources: SessionSource[] = [];
+    for (const index of indexes) {
+      const answer = await this.deps.client.sendRequest<SessionPlanResult>(SessionPlanRequest.method, { uri: uri.toString(), index, ...(text !== undefined ? { text } : {}) });
+      const summary = summaries.find((s) => s.index === index);
+      sources.push({
+        index,
+        title: answer.plan?.title ?? summary?.title ?? `session ${index + 1}`,
+        ...(summary?.name !== undefined ? { name: summary.name } : {}),
+        ...(answer.plan ? { plan: answer.plan } : {}),
+        errors: answer.errors,
+      });
+    }
+    const workspaceRoot = vscode.workspace.getWorkspaceFolder(uri)?.uri.fsPath;
+    const base: PreparationContext = {
+      overrides: this.deps.environments.values(),
+      env: this.deps.env ?? ((name) => process.env[name]),
+      dotenv: dotenvLookup(uri.scheme === 'file' ? uri.fsPath : undefined, workspaceRoot),
+      hostname: 'smtp-workbench.local',
+      timeouts: { perPhase: this.timeoutSettings() },
+    };
+
+    // First time: nothing is asked; what would be asked is noted.
+    const questions: Question[] = [];
+    const note = (q: Question) => {
+      if (!questions.some((x) => x.kind === q.kind && x.name === q.name)) questions.push(q);
+    };
+    const first: PreparedSession[] = [];
+    for (const source of sources) {
+      const noted: Question[] = [];
+      const dry = await prepareSession(source, {
+        ...base,
+        secret: async (name) => {
+          const known = await this.deps.secrets.known(name);
+          if (known !== undefined) return known;
+          noted.push({ kind: 'secret', name, masked: true });
+          return TO_ASK;
+        },
+        prompt: (name, masked) => {
+          noted.push({ kind: 'prompt', name, masked });
+          return TO_ASK;
+        },
+      });
+      first.push(dry);
+      // Asked in the order the script uses them (the preparation looks secrets up before prompts).
+      const text = JSON.stringify(source.plan ?? '');
+      const at = (q: Question) => text.indexOf(`$${q.kind} ${q.name}`);
+      if (dry.status === 'ready') noted.sort((a, b) => at(a) - at(b)).forEach(note);
+    }
+
+    // The questions, once each, before anything connects.
+    const answers = new Map<string, string | undefined>();
+    for (const q of questions) {
+      if (token?.isCancellationRequested) break;
+      answers.set(`${q.kind}:${q.name}`, q.kind === 'secret' ? await this.deps.secrets.ask(q.name) : await askPrompt(q.name, q.masked));
+    }
+
+    // Second time, with the answers; a session blocked the first time stays as it was.
+    const out: PreparedSession[] = [];
+    for (const [n, source] of sources.entries()) {
+      if (first[n].status === 'blocked') {
+        out.push(first[n]);
+        continue;
+      }
+      out.push(
+        await prepareSession(source, {
+          ...base,
+          secret: async (name) => (await this.deps.secrets.known(name)) ?? answers.get(`secret:${name}`),
+          prompt: (name) => answers.get(`prompt:${name}`),
+        }),
+      );
+    }
+    return out;
   }
 
   private async runOne(
     uri: vscode.Uri,
-    text: string | undefined,
-    index: number,
+    prepared: PreparedSession,
     record: RunRecord,
     token: vscode.CancellationToken,
     hooks: RunHooks,
   ): Promise<{ result?: SessionResult; error?: string; secrets: string[] }> {
-    const answer = await this.deps.client.sendRequest<SessionPlanResult>(SessionPlanRequest.method, { uri: uri.toString(), index, ...(text !== undefined ? { text } : {}) });
-    if (!answer.plan || answer.errors.length > 0) {
-      const list = answer.errors.slice(0, 5).map((e) => `line ${e.line + 1}: ${e.message}`).join('; ');
-      return { error: `The session has errors and was not run: ${list || 'no plan'}`, secrets: [] };
-    }
-    const workspaceRoot = vscode.workspace.getWorkspaceFolder(uri)?.uri.fsPath;
-    const resolved = await resolvePlan(answer.plan, {
-      overrides: this.deps.environments.values(),
-      env: (name) => process.env[name],
-      dotenv: dotenvLookup(uri.scheme === 'file' ? uri.fsPath : undefined, workspaceRoot),
-      secret: (name) => this.deps.secrets.get(name),
-      prompt: async (name, masked) => vscode.window.showInputBox({ prompt: `Value for {{$prompt ${name}}}`, password: masked, ignoreFocusOut: true }),
-      hostname: 'smtp-workbench.local',
-    });
-    if (!resolved.ok) {
-      return { error: `The session could not be prepared: ${resolved.errors.map((e) => `line ${e.line + 1}: ${e.message}`).join('; ')}`, secrets: [] };
-    }
-    const plan = this.applyTlsDefaults(resolved.plan);
-    const needsLocal = !plan.connect || /^\s*local\s*$/i.test(plan.connect.template);
+    const index = prepared.index;
+    if (prepared.status === 'blocked') return { error: blockedMessage(prepared), secrets: [] };
+    const plan = this.applyTlsDefaults(prepared.plan);
     let localTarget: { host: string; port: number } | undefined;
-    if (needsLocal) {
+    if (prepared.needsLocal) {
       try {
         localTarget = await this.deps.ensureLocalServer();
       } catch (error) {
-        return { error: `The local capture server could not start: ${(error as Error).message}`, secrets: resolved.secrets };
+        return { error: `The local capture server could not start: ${(error as Error).message}`, secrets: prepared.secrets };
       }
     }
     const controller = new AbortController();
     const subscription = token.onCancellationRequested(() => controller.abort());
-    const title = plan.title;
-    this.deps.log.info(`running "${title}" from ${basename(uri.fsPath)}`);
+    if (token.isCancellationRequested) controller.abort();
+    const live: LiveSession = { index, title: plan.title, line: plan.line, events: [] };
+    record.current = live;
+    this.deps.updateRecord(record);
+    const masker = new Masker(prepared.secrets);
+    // The title is a structured field (never masked), escaped because it is script text.
+    this.deps.log.info(`running "${visibleLine(plan.title)}" from ${visibleLine(basename(uri.fsPath))}`);
     try {
       const result = await runSession(plan, {
-        secrets: resolved.secrets,
+        secrets: prepared.secrets,
         signal: controller.signal,
-        timeouts: this.timeouts(plan),
+        timeouts: prepared.timeouts,
         readFile: (path) => readFile(path),
         scriptDir: uri.scheme === 'file' ? dirname(uri.fsPath) : undefined,
         ...(localTarget ? { localTarget } : {}),
-        onEvent: (event) => {
-          const line = maskSecrets(event.text, resolved.secrets);
-          const marker = { client: ' -> ', server: '<-  ', tls: '=== ', info: '  * ', error: '*** ' }[event.dir];
-          if (event.dir === 'error') this.deps.log.error(`${marker}${line}`);
-          else this.deps.log.info(`${marker}${line}`);
+        onEvent: (raw) => {
+          // Masked where secret bytes can appear, by direction (a secret never sent does not mask a reply).
+          const event = maskEvent(raw, masker);
+          live.events.push(event);
+          for (const line of formatEventLines(event)) {
+            if (event.dir === 'error') this.deps.log.error(line);
+            else this.deps.log.info(line);
+          }
           hooks.onEvent?.(index, event);
+          record.durationMs = Date.now() - Date.parse(record.startedAt);
+          this.deps.updateRecord(record);
         },
       });
-      return { result, secrets: resolved.secrets };
+      for (const line of formatVerdict(result).replace(/\n$/, '').split('\n')) {
+        if (result.ok) this.deps.log.info(line);
+        else this.deps.log.warn(line);
+      }
+      return { result, secrets: prepared.secrets };
     } catch (error) {
-      return { error: `The engine failed: ${maskSecrets((error as Error).message, resolved.secrets)}`, secrets: resolved.secrets };
+      return { error: `The engine failed: ${masker.mask((error as Error).message, 'note')}`, secrets: prepared.secrets };
     } finally {
       subscription.dispose();
     }
   }
 
   /**
-   * The timeouts the user set in settings (not their defaults, which are the engine's own), for
-   * the phases the script's `# @timeout` leaves alone: the script's word wins, as the settings say.
+   * The timeouts the user set in settings (not their defaults, which are the engine's own); the
+   * run preparation lets the script's `# @timeout` win over them, as the settings say.
    */
-  private timeouts(plan: SessionPlan): Partial<Timeouts> {
+  private timeoutSettings(): Partial<Timeouts> {
     const config = vscode.workspace.getConfiguration('smtp.timeouts');
     const out: Partial<Timeouts> = {};
     for (const [key, setting] of PHASES) {
-      if (plan.options.timeouts[key] !== undefined) continue;
       const inspected = config.inspect<number>(setting);
       const seconds = inspected?.workspaceFolderValue ?? inspected?.workspaceValue ?? inspected?.globalValue;
       if (typeof seconds === 'number' && seconds > 0) out[key] = seconds * 1000;
@@ -279,4 +452,22 @@ export class RunController implements vscode.Disposable {
     if (!tls.ca && ca) tls.ca = ca;
     return { ...plan, tls };
   }
+}
+
+/** Asks a `{{$prompt NAME}}` value in an input that stays open until answered or dismissed. */
+async function askPrompt(name: string, masked: boolean): Promise<string | undefined> {
+  return vscode.window.showInputBox({
+    title: `SMTP: value for {{$prompt ${name}}}`,
+    prompt: masked ? 'The value is masked in transcripts, the log and the history.' : 'Asked once for this run.',
+    password: masked,
+    ignoreFocusOut: true,
+  });
+}
+
+/** Why a session was not run, with what to set when a value is missing. */
+function blockedMessage(blocked: BlockedSession): string {
+  const list = blocked.problems.slice(0, 5).map((p) => `line ${p.line + 1}: ${p.message}`).join('; ');
+  if (blocked.reason === 'script') return `The session has errors and was not run: ${list}`;
+  const prompts = blocked.missingPrompts.map((name) => `no value was given for {{$prompt ${name}}}: run again and answer, or define "${name}" in the selected environment`);
+  return `The session was not run: ${[list, ...prompts].filter((x) => x !== '').join('; ')}`;
 }

@@ -1,6 +1,7 @@
 /**
  * `{{$secret NAME}}` in the editor: values live only in VS Code's SecretStorage. A missing secret
- * is asked for once (masked input) and stored when the user agrees; "SMTP: Set Secret" and
+ * is asked for once, before the run starts (masked input, then a modal "store it?"), and stored
+ * when the user agrees; "SMTP: Set Secret" and
  * "SMTP: Delete Secret" manage them.
  */
 import * as vscode from 'vscode';
@@ -18,11 +19,19 @@ export class SecretProvider {
     return this.context.globalState.get<string[]>(INDEX_KEY) ?? [];
   }
 
-  async get(name: string): Promise<string | undefined> {
+  /** The secret's value when it is stored or was typed in this window; never asks. */
+  async known(name: string): Promise<string | undefined> {
     const stored = await this.context.secrets.get(KEY_PREFIX + name);
     if (stored !== undefined) return stored;
-    const typed = this.session.get(name);
-    if (typed !== undefined) return typed;
+    return this.session.get(name);
+  }
+
+  /**
+   * Asks for a secret a run needs, before the run starts: a masked input that stays open until it is
+   * answered or dismissed, then a modal question whether to store it (never a notification, which
+   * could slip into the notification centre while the run waits). Undefined when dismissed.
+   */
+  async ask(name: string): Promise<string | undefined> {
     const value = await vscode.window.showInputBox({
       title: `SMTP secret "${name}"`,
       prompt: `The script needs {{$secret ${name}}}. Its value is kept in VS Code's SecretStorage, never in the script.`,
@@ -30,7 +39,12 @@ export class SecretProvider {
       ignoreFocusOut: true,
     });
     if (value === undefined) return undefined;
-    const store = await vscode.window.showInformationMessage(`Store the secret "${name}" in SecretStorage for later runs?`, 'Store', 'Only for this window');
+    const store = await vscode.window.showInformationMessage(
+      `Store the secret "${name}" in SecretStorage for later runs?`,
+      { modal: true, detail: 'Otherwise it is kept only until this window closes.' },
+      'Store',
+      'Only for this window',
+    );
     if (store === 'Store') await this.set(name, value);
     else this.session.set(name, value);
     return value;

@@ -1,0 +1,154 @@
+/**
+ * The one argument parser of every `smtpwb` subcommand: `node:util.parseArgs` in strict mode, with
+ * the options every command shares (`-h`/`--help`, `--dns-server`, `--timeout`) defined once, and
+ * usage errors worded for people (exit 2, the help follows).
+ */
+import { resolveDnsServer as resolveServerName, type HostLookup } from '../dns/serverAddress';
+import { systemHostLookup } from '../dns/resolver';
+import { parseArgs } from 'node:util';
+
+/** A parseArgs option: a flag or a valued option, optionally repeatable. */
+export interface OptionSpec {
+  type: 'string' | 'boolean';
+  short?: string;
+  multiple?: boolean;
+}
+
+export type OptionSpecs = Record<string, OptionSpec>;
+
+/** The values parseArgs gives for a set of specs. */
+export type OptionValues<T extends OptionSpecs> = {
+  [K in keyof T]?: T[K]['type'] extends 'string' ? (T[K]['multiple'] extends true ? string[] : string) : T[K]['multiple'] extends true ? boolean[] : boolean;
+};
+
+export type Parsed<T extends OptionSpecs> = { ok: true; values: OptionValues<T>; positionals: string[] } | { ok: false; error: string };
+
+/** Whether the arguments ask for help (`-h`, `--help`, before a `--`), whatever else they hold. */
+export function wantsHelp(args: readonly string[]): boolean {
+  for (const arg of args) {
+    if (arg === '--') return false;
+    if (arg === '-h' || arg === '--help') return true;
+  }
+  return false;
+}
+
+/**
+ * Parses a subcommand's arguments strictly: unknown options, missing values and values given to
+ * flags are usage errors with a message that names the option.
+ */
+export function parseOptions<T extends OptionSpecs>(args: readonly string[], options: T): Parsed<T> {
+  try {
+    const { values, positionals } = parseArgs({ args: [...args], options: { ...options, help: { type: 'boolean', short: 'h' } }, strict: true, allowPositionals: true });
+    return { ok: true, values: values as OptionValues<T>, positionals };
+  } catch (error) {
+    return { ok: false, error: describeParseError(error) };
+  }
+}
+
+function describeParseError(error: unknown): string {
+  const code = (error as { code?: string }).code;
+  const message = error instanceof Error ? error.message : String(error);
+  const quoted = /'(-[^' ]*)/.exec(message)?.[1];
+  switch (code) {
+    case 'ERR_PARSE_ARGS_UNKNOWN_OPTION':
+      return `unknown option ${quoted ?? message}`;
+    case 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE':
+      if (/argument missing/.test(message)) return `${quoted ?? 'an option'} needs a value`;
+      if (/does not take an argument/.test(message)) return `${quoted ?? 'a flag'} takes no value`;
+      if (/ambiguous/.test(message)) return `${quoted ?? 'an option'} needs a value; a value that starts with "-" is written ${quoted ?? '--option'}=VALUE`;
+      return message.split('\n')[0];
+    default:
+      return message.split('\n')[0];
+  }
+}
+
+/** Writes a usage error and the command's help to stderr; returns exit code 2. */
+export function usageError(io: { stderr: { write(text: string): unknown } }, command: string, message: string, usage: string): number {
+  io.stderr.write(`smtpwb ${command}: ${message}\n\n${usage.endsWith('\n') ? usage : `${usage}\n`}`);
+  return 2;
+}
+
+// ---------------------------------------------------------------------------------------------
+// --dns-server HOST[:PORT]: the grammar has one home, dns/serverAddress.ts (the editor's setting and
+// `serve --verify` use it too); the CLI adds the system's lookup for host names.
+
+export { DNS_SERVER_FORMAT, parseHostPort, type HostLookup, type HostPort } from '../dns/serverAddress';
+
+
+/**
+ * Validates `--dns-server` and resolves a host name once, with the system's resolver, to the
+ * address the DNS queries then go to. Returns the server as `dns.Resolver#setServers` takes it
+ * (`IP:PORT` or `[IPv6]:PORT`), or an error message.
+ */
+export function resolveDnsServer(text: string, lookup: HostLookup = systemHostLookup): Promise<{ server: string; address: string; port: number } | { error: string }> {
+  return resolveServerName(text, lookup);
+}
+
+// ---------------------------------------------------------------------------------------------
+// --timeout
+
+/**
+ * Parses a duration: a positive number in the command's unit, or with an explicit unit (`1500ms`,
+ * `1.5s`). Returns milliseconds, or undefined when the text is not a duration.
+ */
+export function parseDuration(text: string, unit: 'ms' | 's'): number | undefined {
+  const m = /^(\d+(?:\.\d+)?)(ms|s)?$/.exec(text.trim());
+  if (!m) return undefined;
+  const ms = Number(m[1]) * ((m[2] ?? unit) === 's' ? 1000 : 1);
+  return ms >= 1 && Number.isFinite(ms) ? Math.round(ms) : undefined;
+}
+
+/** The help line of `--timeout` in a command's unit. */
+export function timeoutError(unit: 'ms' | 's'): string {
+  return unit === 's' ? '--timeout needs a number of seconds (or 1500ms, 2s)' : '--timeout needs a number of milliseconds (or 2s, 1500ms)';
+}
+
+// ---------------------------------------------------------------------------------------------
+// A deadline for DNS work
+
+/**
+ * Runs DNS work against one deadline: every query started through `wrap` fails with `ETIMEOUT`
+ * once the deadline has passed, so a silent server costs the stated timeout, not the timeout times
+ * the number of dependent queries.
+ */
+export class Deadline {
+  private readonly expired: Promise<never>;
+  private timer: NodeJS.Timeout | undefined;
+  private passed = false;
+
+  constructor(readonly ms: number) {
+    this.expired = new Promise<never>((_, reject) => {
+      this.timer = setTimeout(() => {
+        this.passed = true;
+        reject(Object.assign(new Error(`no answer within ${ms} ms`), { code: 'ETIMEOUT' }));
+      }, ms);
+    });
+    this.expired.catch(() => undefined);
+  }
+
+  /** Races one operation against the deadline. */
+  race<T>(operation: () => Promise<T>): Promise<T> {
+    if (this.passed) return this.expired;
+    return Promise.race([operation(), this.expired]);
+  }
+
+  /** Wraps every function-valued property of an object (a resolver) so its calls race the deadline. */
+  wrap<T extends object>(target: T): T {
+    return new Proxy(target, {
+      get: (object, key) => {
+        const value = Reflect.get(object, key, object) as unknown;
+        if (typeof value !== 'function' || key === 'cancel' || key === 'setServers') return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(object) : value;
+        return (...callArgs: unknown[]) => this.race(() => Promise.resolve((value as (...a: unknown[]) => unknown).apply(object, callArgs)));
+      },
+    });
+  }
+
+  /** Wraps one function (a mailauth resolver) so its calls race the deadline. */
+  wrapFunction<A extends unknown[], R>(fn: (...a: A) => Promise<R>): (...a: A) => Promise<R> {
+    return (...a: A) => this.race(() => fn(...a));
+  }
+
+  dispose(): void {
+    clearTimeout(this.timer);
+  }
+}

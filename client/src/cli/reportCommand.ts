@@ -1,0 +1,271 @@
+/**
+ * `smtpwb report FILE|DIR... [--json|--csv|--markdown] [--min-pass RATE]`: summarises DMARC
+ * aggregate reports (RFC 9990, RFC 7489), TLS-RPT reports (RFC 8460) and DMARC failure reports
+ * (RFC 9991) from files and folders, and `smtpwb report fetch` saves the reports of an IMAP
+ * mailbox to a folder (imapflow). The parsing and the summary live in client/src/reports/.
+ *
+ * Exit status: 0 done (and the pass rate held), 1 the DMARC pass rate is below --min-pass (or
+ * there was nothing to measure), 2 usage error or a path that cannot be read, 3 the IMAP server
+ * could not be reached or refused the login.
+ */
+import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { listReportFiles } from '../reports/collect';
+import { isIP } from 'node:net';
+import { basename, join, resolve as resolvePath } from 'node:path';
+import { visibleLine } from '../../../common/escape';
+import { parseHostPort, parseOptions, usageError, wantsHelp } from './options';
+import { openReportBytes, type ParsedReport } from '../reports/open';
+import { reportAttachments } from '../reports/failure';
+import { summaryCsv, summaryJson, summaryMarkdown, summaryText } from '../reports/render';
+import { ReportSummariser } from '../reports/summary';
+import { finding } from '../reports/reportProblems';
+
+export interface ReportIo {
+  stdout: NodeJS.WritableStream;
+  stderr: NodeJS.WritableStream;
+  env: NodeJS.ProcessEnv;
+  cwd: string;
+}
+
+export const REPORT_USAGE = `usage: smtpwb report FILE|DIR... [--json|--csv|--markdown] [--min-pass RATE] [--top N] [--domain D]...
+       smtpwb report fetch --imap HOST:PORT --user USER [--mailbox NAME] [--tls|--starttls]
+                           [--ca FILE] [--out DIR] [--timeout S]
+
+Summarises DMARC aggregate reports (.xml, .xml.gz, .zip; RFC 9990 and RFC 7489), TLS-RPT reports
+(.json, .json.gz; RFC 8460) and DMARC failure reports (.eml; RFC 9991), from files or folders
+(folders are read recursively; mails with report attachments are opened too).
+
+  --json            print the summary as JSON (exact values)
+  --csv             print one row per DMARC source and TLS-RPT failure group
+  --markdown        print Markdown tables
+  --min-pass RATE   exit 1 when the DMARC pass rate (aligned DKIM or SPF) is below RATE
+                    (0.95 or 95%), or when no DMARC aggregate report was read
+  --top N           how many failing sources to list (default 10)
+  --domain D        only reports about D (the policy domain; repeatable); others are skipped
+
+fetch reads every message of an IMAP mailbox (read-only: nothing is marked seen) and saves its
+report attachments and failure reports to --out (default ./reports). The password comes from the
+environment variable SMTPWB_IMAP_PASSWORD, never from the command line.
+
+  --imap HOST:PORT  the IMAP server (port 993 with --tls, else 143)
+  --user USER       the login name
+  --mailbox NAME    the mailbox to read (default INBOX)
+  --tls             implicit TLS (RFC 8314)
+  --starttls        STARTTLS (RFC 3501 §6.2.1), required: no fallback to plain text
+  --ca FILE         trust this CA certificate (PEM) for the server
+  --out DIR         where to save the reports (created when missing)
+  --timeout S       connection and greeting timeout in seconds (default 30)
+
+Without --tls or --starttls the connection is plain text, which is allowed only to a loopback
+address.
+
+Exit status: 0 done, 1 below --min-pass, 2 usage error or unreadable path, 3 IMAP connection or
+login failed.
+`;
+
+const REPORT_OPTIONS = {
+  json: { type: 'boolean' },
+  csv: { type: 'boolean' },
+  markdown: { type: 'boolean' },
+  'min-pass': { type: 'string' },
+  top: { type: 'string' },
+  domain: { type: 'string', multiple: true },
+} as const;
+
+const FETCH_OPTIONS = {
+  imap: { type: 'string' },
+  user: { type: 'string' },
+  mailbox: { type: 'string' },
+  tls: { type: 'boolean' },
+  starttls: { type: 'boolean' },
+  ca: { type: 'string' },
+  out: { type: 'string' },
+  timeout: { type: 'string' },
+} as const;
+
+/** Parses a rate: `0.95`, `95%` or `95` (read as percent when above 1). */
+export function parseRate(text: string): number | undefined {
+  const m = /^(\d+(?:\.\d+)?|\.\d+)(%?)$/.exec(text.trim());
+  if (!m) return undefined;
+  let n = Number(m[1]);
+  if (m[2] === '%' || n > 1) n /= 100;
+  return n >= 0 && n <= 1 ? n : undefined;
+}
+
+export async function reportCommand(args: string[], io: ReportIo): Promise<number> {
+  if (args[0] === 'fetch') return fetchCommand(args.slice(1), io);
+  if (wantsHelp(args)) {
+    io.stdout.write(REPORT_USAGE);
+    return 0;
+  }
+  const parsed = parseOptions(args, REPORT_OPTIONS);
+  if (!parsed.ok) return usageError(io, 'report', parsed.error, REPORT_USAGE);
+  const v = parsed.values;
+  if (parsed.positionals.length === 0) return usageError(io, 'report', 'expected at least one report file or folder', REPORT_USAGE);
+  if ([v.json, v.csv, v.markdown].filter(Boolean).length > 1) return usageError(io, 'report', 'choose one of --json, --csv and --markdown', REPORT_USAGE);
+  let minPass: number | undefined;
+  if (v['min-pass'] !== undefined) {
+    minPass = parseRate(v['min-pass']);
+    if (minPass === undefined) return usageError(io, 'report', `--min-pass "${visibleLine(v['min-pass'])}" is not a rate (0.95 or 95%)`, REPORT_USAGE);
+  }
+  let top = 10;
+  if (v.top !== undefined) {
+    if (!/^\d{1,6}$/.test(v.top)) return usageError(io, 'report', `--top "${visibleLine(v.top)}" is not a count`, REPORT_USAGE);
+    top = Number(v.top);
+  }
+  const domains = v.domain ? new Set(v.domain.map((d) => d.toLowerCase().replace(/\.$/, ''))) : undefined;
+  const files: string[] = [];
+  for (const p of parsed.positionals) {
+    const path = resolvePath(io.cwd, p);
+    try {
+      const st = await stat(path);
+      if (st.isDirectory()) await listReportFiles(path, files);
+      else files.push(path);
+    } catch (error) {
+      return usageError(io, 'report', `cannot read ${visibleLine(p)}: ${visibleLine((error as NodeJS.ErrnoException).code ?? String(error))}`, REPORT_USAGE);
+    }
+  }
+  const summariser = new ReportSummariser();
+  for (const file of files) {
+    summariser.addFile();
+    const shown = file.startsWith(io.cwd + '/') ? file.slice(io.cwd.length + 1) : file;
+    let bytes: Buffer;
+    try {
+      bytes = await readFile(file);
+    } catch (error) {
+      summariser.add({ source: shown, report: undefined, problems: [finding('report-unreadable', `cannot read the file: ${(error as NodeJS.ErrnoException).code ?? String(error)}`, 0, 0)] });
+      continue;
+    }
+    // The text is kept for the line and column of findings, and dropped with the report.
+    for (const opened of openReportBytes(shown, bytes, { keepText: true })) {
+      if (domains && opened.report && !domains.has(reportDomain(opened.report))) continue;
+      summariser.add(opened);
+    }
+  }
+  const summary = summariser.result(top);
+  io.stdout.write(v.json ? summaryJson(summary) : v.csv ? summaryCsv(summary) : v.markdown ? summaryMarkdown(summary) : summaryText(summary));
+  if (minPass !== undefined) {
+    const rate = summary.aggregate.passRate;
+    if (rate === null) {
+      io.stderr.write('smtpwb report: no DMARC aggregate report with messages was read, so --min-pass cannot hold\n');
+      return 1;
+    }
+    if (rate < minPass) {
+      io.stderr.write(`smtpwb report: the DMARC pass rate ${(rate * 100).toFixed(2)}% is below --min-pass ${(minPass * 100).toFixed(2)}%\n`);
+      return 1;
+    }
+  }
+  return 0;
+}
+
+/** The domain a report is about (lower case), for --domain. */
+function reportDomain(r: ParsedReport): string {
+  if (r.kind === 'dmarc-aggregate') return r.policy.domain.toLowerCase();
+  if (r.kind === 'tls-rpt') return (r.policies[0]?.policyDomain ?? '').toLowerCase();
+  return (r.reportedDomain ?? '').toLowerCase();
+}
+
+/** A file name for a saved report: the attachment's own name, reduced to safe characters. */
+export function safeReportFileName(uid: number, name: string, fallback: string): string {
+  const base = basename(name.replace(/\\/g, '/')).replace(/[^A-Za-z0-9._!@+=-]/g, '_').replace(/^\.+/, '');
+  return `${uid}-${base === '' ? fallback : base}`.slice(0, 200);
+}
+
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || (isIP(host) === 4 && host.startsWith('127.')) || host === '::1';
+}
+
+async function fetchCommand(args: string[], io: ReportIo): Promise<number> {
+  if (wantsHelp(args)) {
+    io.stdout.write(REPORT_USAGE);
+    return 0;
+  }
+  const parsed = parseOptions(args, FETCH_OPTIONS);
+  if (!parsed.ok) return usageError(io, 'report fetch', parsed.error, REPORT_USAGE);
+  const v = parsed.values;
+  if (parsed.positionals.length > 0) return usageError(io, 'report fetch', `unexpected argument "${visibleLine(parsed.positionals[0])}" (the password comes from SMTPWB_IMAP_PASSWORD)`, REPORT_USAGE);
+  if (!v.imap) return usageError(io, 'report fetch', '--imap HOST:PORT is required', REPORT_USAGE);
+  if (!v.user) return usageError(io, 'report fetch', '--user is required', REPORT_USAGE);
+  if (v.tls && v.starttls) return usageError(io, 'report fetch', 'choose one of --tls and --starttls', REPORT_USAGE);
+  const target = parseHostPort(v.imap, v.tls ? 993 : 143);
+  if (!target) return usageError(io, 'report fetch', `--imap "${visibleLine(v.imap)}" is not HOST:PORT`, REPORT_USAGE);
+  if (!v.tls && !v.starttls && !isLoopback(target.host)) {
+    return usageError(io, 'report fetch', 'a plain-text IMAP login is allowed only to a loopback address; use --tls or --starttls', REPORT_USAGE);
+  }
+  const password = io.env.SMTPWB_IMAP_PASSWORD;
+  if (password === undefined || password === '') return usageError(io, 'report fetch', 'set the password in the environment variable SMTPWB_IMAP_PASSWORD', REPORT_USAGE);
+  let timeoutS = 30;
+  if (v.timeout !== undefined) {
+    if (!/^\d{1,4}$/.test(v.timeout) || Number(v.timeout) === 0) return usageError(io, 'report fetch', `--timeout "${visibleLine(v.timeout)}" is not a number of seconds`, REPORT_USAGE);
+    timeoutS = Number(v.timeout);
+  }
+  let ca: Buffer | undefined;
+  if (v.ca !== undefined) {
+    try {
+      ca = await readFile(resolvePath(io.cwd, v.ca));
+    } catch (error) {
+      return usageError(io, 'report fetch', `cannot read --ca ${visibleLine(v.ca)}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`, REPORT_USAGE);
+    }
+  }
+  const out = resolvePath(io.cwd, v.out ?? 'reports');
+  const mailbox = v.mailbox ?? 'INBOX';
+  // imapflow is loaded on use, so the other commands do not pay for it.
+  const { ImapFlow } = await import('imapflow');
+  const client = new ImapFlow({
+    host: target.host,
+    port: target.port,
+    secure: v.tls === true,
+    doSTARTTLS: v.tls ? undefined : v.starttls === true,
+    auth: { user: v.user, pass: password },
+    logger: false,
+    disableAutoIdle: true,
+    connectionTimeout: timeoutS * 1000,
+    greetingTimeout: timeoutS * 1000,
+    tls: { rejectUnauthorized: true, ...(ca ? { ca } : {}), ...(isIP(target.host) === 0 ? { servername: target.host } : {}) },
+  } as ConstructorParameters<typeof ImapFlow>[0]);
+  client.on('error', () => {
+    // Errors also reject the pending command, which is where they are reported.
+  });
+  const mask = (text: string): string => visibleLine(text.split(password).join('****'));
+  try {
+    await client.connect();
+  } catch (error) {
+    const e = error as { message?: string; responseText?: string; authenticationFailed?: boolean };
+    io.stderr.write(`smtpwb report fetch: ${e.authenticationFailed ? 'login failed' : 'cannot connect'}: ${mask(e.responseText ?? e.message ?? String(error))}\n`);
+    return 3;
+  }
+  let saved = 0;
+  let messages = 0;
+  try {
+    await mkdir(out, { recursive: true });
+    const box = await client.mailboxOpen(mailbox, { readOnly: true });
+    if (box.exists > 0) {
+      for await (const msg of client.fetch('1:*', { uid: true, source: true })) {
+        messages++;
+        if (!msg.source) continue;
+        const text = msg.source.toString('latin1');
+        if (/^content-type:\s*multipart\/report[^\n]*(\n[ \t][^\n]*)*/im.test(text) && /message\/feedback-report/i.test(text)) {
+          const name = safeReportFileName(msg.uid, 'failure-report.eml', 'report.eml');
+          await writeFile(join(out, name), msg.source);
+          io.stdout.write(`${visibleLine(join(out, name))}\n`);
+          saved++;
+          continue;
+        }
+        for (const a of reportAttachments(text)) {
+          const name = safeReportFileName(msg.uid, a.filename, a.contentType.replace(/\W+/g, '-'));
+          await writeFile(join(out, name), a.data);
+          io.stdout.write(`${visibleLine(join(out, name))}\n`);
+          saved++;
+        }
+      }
+    }
+    await client.logout();
+  } catch (error) {
+    const e = error as { message?: string; responseText?: string };
+    io.stderr.write(`smtpwb report fetch: ${mask(e.responseText ?? e.message ?? String(error))}\n`);
+    client.close();
+    return 3;
+  }
+  io.stderr.write(`smtpwb report fetch: ${messages} message(s) read from ${visibleLine(mailbox)}, ${saved} report(s) saved to ${visibleLine(out)}\n`);
+  return 0;
+}
