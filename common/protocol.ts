@@ -58,7 +58,5 @@ export interface ServerSettings {
   environment?: Record<string, string>;
 }
 
-export const SETTINGS_SECTION = 'smtp';
-
 /** The client tells the server which variables the selected environment defines (so they are not "undefined"). */
 export const SettingsNotification = new NotificationType<ServerSettings>('smtp/settings');

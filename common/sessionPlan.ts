@@ -55,6 +55,11 @@ export interface TlsOptionsTemplate {
   cert?: string;
   key?: string;
   minVersion?: TlsVersionName;
+  /**
+   * `dane=on`: verify the server by its DNSSEC-secure TLSA records instead of PKIX when it has
+   * usable ones (RFC 7672 §3); `dane=only`: fail when it has none. Absent (or `dane=off`): PKIX.
+   */
+  dane?: 'on' | 'only';
 }
 
 /** Timeouts in milliseconds for each phase of a session (RFC 5321 §4.5.3.2 gives the defaults). */

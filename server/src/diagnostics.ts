@@ -8,12 +8,13 @@ import type { TextDocument } from 'vscode-languageserver-textdocument';
 import type { Problem, ProblemDefinition, Severity } from '../../common/problem';
 import { SMTP_PROBLEMS } from './smtp/smtpProblems';
 import { EML_PROBLEMS } from './eml/emlProblems';
+import { REPORT_PROBLEMS } from './reports/reportProblems';
+import { BULK_PROBLEMS } from './reports/bulkHeaders';
+import { CAPTURE_RULE_PROBLEMS } from '../../common/captureRules';
 
-const CATALOGUE = new Map<string, ProblemDefinition>([...SMTP_PROBLEMS, ...EML_PROBLEMS].map((d) => [d.code, d]));
-
-export function problemDefinition(code: string): ProblemDefinition | undefined {
-  return CATALOGUE.get(code);
-}
+const CATALOGUE = new Map<string, ProblemDefinition>(
+  [...SMTP_PROBLEMS, ...EML_PROBLEMS, ...REPORT_PROBLEMS, ...BULK_PROBLEMS, ...CAPTURE_RULE_PROBLEMS].map((d) => [d.code, d]),
+);
 
 export function allProblemDefinitions(): ProblemDefinition[] {
   return [...CATALOGUE.values()];
@@ -26,9 +27,9 @@ const SEVERITY: Record<Severity, DiagnosticSeverity> = {
   hint: DiagnosticSeverity.Hint,
 };
 
-export const DIAGNOSTIC_SOURCE = 'smtp-workbench';
+const DIAGNOSTIC_SOURCE = 'smtp-workbench';
 
-export function toDiagnostic(problem: Problem, document: TextDocument): Diagnostic {
+function toDiagnostic(problem: Problem, document: TextDocument): Diagnostic {
   const definition = CATALOGUE.get(problem.code);
   const diagnostic: Diagnostic = {
     range: { start: document.positionAt(problem.range.start), end: document.positionAt(problem.range.end) },

@@ -10,9 +10,14 @@ import { emlFolding, emlHover, emlSymbols, lintMessage } from './eml/emlService'
 import { smtpCompletion, type CompletionItem as SmtpCompletionItem } from './smtp/smtpCompletion';
 import { smtpHover } from './smtp/smtpHover';
 import { smtpFolding, smtpOutline, type FoldingRegion, type OutlineNode } from './smtp/smtpOutline';
-import { pairSteps } from './smtp/smtpAnalyzer';
+import { pairSteps } from './smtp/smtpState';
 import { analyzeSmtp, sessionAt, sessionPlans, type SmtpAnalysis } from './smtp/smtpService';
 import { ParseCache } from './smtp/smtpParser';
+import type { FileExists } from './smtp/smtpFiles';
+import { parseCaptureRules } from '../../common/captureRules';
+import { isReportDocument, validateReportDocument } from './reports/validate';
+import { reportHover } from './reports/hover';
+import { bulkHeaderProblems } from './reports/bulkHeaders';
 
 export type CompletionEntry = SmtpCompletionItem;
 
@@ -25,18 +30,52 @@ export interface OutlineEntry {
   children: OutlineEntry[];
 }
 
+/**
+ * What a document is to the service: an `.smtp` script, an `.eml` message, a DMARC aggregate or
+ * TLS-RPT report opened as text, a capture server rules file, or a document it has nothing to say
+ * about (other XML and JSON the client sends because their names could be reports).
+ */
+export type ServiceKind = 'smtp' | 'eml' | 'report' | 'rules' | 'other';
+
+/** The languages the CLI's `lint` names (the other kinds are recognised by name and content). */
 export type DocumentKind = 'smtp' | 'eml';
 
-/** Decides the language of a document from its language id, or from its file name in the CLI. */
-export function documentKind(languageIdOrPath: string): DocumentKind {
-  if (languageIdOrPath === 'eml' || /\.(eml|msg|mbox-part)$/i.test(languageIdOrPath)) return 'eml';
+/** The last path segment of a URI or path, percent-decoded when it can be. */
+export function documentFileName(uriOrPath: string): string {
+  const last = uriOrPath.replace(/[?#].*$/, '').split(/[\\/]/).pop() ?? '';
+  try {
+    return decodeURIComponent(last);
+  } catch {
+    return last;
+  }
+}
+
+/** Whether a file name is a capture server rules file (`capture-rules.json`, `*.capture-rules.json`). */
+export function isCaptureRulesFileName(fileName: string): boolean {
+  return /(^|\.)capture-rules\.json$/i.test(fileName);
+}
+
+/**
+ * Decides the kind of a document from its language id and its URI (or its file name in the CLI).
+ * XML and JSON are recognised as reports by their content (`isReportDocument` sniffs the root
+ * element or the TLS-RPT keys in the first 4 KiB), rules files by their name.
+ */
+function documentKind(languageId: string, uriOrPath: string, text: string): ServiceKind {
+  const name = documentFileName(uriOrPath);
+  if (languageId === 'smtp') return 'smtp';
+  if (languageId === 'eml' || /\.(eml|msg|mbox-part)$/i.test(name)) return 'eml';
+  if (isCaptureRulesFileName(name)) return 'rules';
+  if (/\.(xml|json)$/i.test(name) || ['xml', 'json', 'jsonc'].includes(languageId)) {
+    const reportName = /\.(xml|json)$/i.test(name) ? name : `${name}.${languageId === 'xml' ? 'xml' : 'json'}`;
+    return isReportDocument(reportName, text) ? 'report' : 'other';
+  }
   return 'smtp';
 }
 
 interface CacheEntry {
   version: number;
   parseCache?: ParseCache;
-  kind: DocumentKind;
+  kind: ServiceKind;
   smtp?: SmtpAnalysis;
   problems: Problem[];
 }
@@ -46,7 +85,7 @@ interface CacheEntry {
  * A header field or body line that holds a `{{…}}` reference is only known at run time, so
  * problems inside it are dropped (`Date: {{$date}}` is a valid date once substituted).
  */
-export function lintEmbeddedMessage(body: string): Problem[] {
+function lintEmbeddedMessage(body: string): Problem[] {
   // UTF-8 in header fields and line lengths are checked by the script itself, with what it knows of
   // MAIL FROM (smtp-i18n-utf8-headers) and RFC 5321 §4.5.3.1.6 (smtp-limit-text-line).
   const problems = lintMessage(body, { embedded: true }).filter((p) => p.code !== 'eml-utf8-header' && p.code !== 'eml-line-too-long');
@@ -80,10 +119,25 @@ export function lintEmbeddedMessage(body: string): Problem[] {
   return problems.filter((p) => !spans.some((s) => p.range.start >= s.start && p.range.start <= s.end));
 }
 
+/**
+ * What the language service may know of the world, passed in by its host (the LSP server, the CLI),
+ * so that the service itself stays pure: the process environment and the clock and UUIDs for
+ * hovers, and whether a file exists for the files a script names. Without them, hovers show fixed
+ * examples and no file is checked.
+ */
+export interface LanguageServiceHost {
+  processEnv?: Record<string, string | undefined>;
+  now?: () => Date;
+  uuid?: () => string;
+  fileExists?: FileExists;
+}
+
 export class LanguageService {
   private readonly cache = new Map<string, CacheEntry>();
   private externalVariables: ReadonlySet<string> = new Set();
   private environment: Record<string, string> = {};
+
+  constructor(private readonly host: LanguageServiceHost = {}) {}
 
   setExternalVariables(names: string[], environment: Record<string, string> = {}): void {
     this.externalVariables = new Set(names);
@@ -98,14 +152,28 @@ export class LanguageService {
   private entry(document: TextDocument): CacheEntry {
     const cached = this.cache.get(document.uri);
     if (cached && cached.version === document.version) return cached;
-    const kind = documentKind(document.languageId === 'eml' || document.languageId === 'smtp' ? document.languageId : document.uri);
     const text = document.getText();
+    const kind = documentKind(document.languageId, document.uri, text);
     let entry: CacheEntry;
     if (kind === 'eml') {
-      entry = { version: document.version, kind, problems: lintMessage(text) };
+      // A failure report (RFC 9991, ARF) is a message too: its report findings join the lint, and
+      // so do the bulk-sender requirements its header fields decide (bulkHeaders.ts).
+      const reportProblems = validateReportDocument('message.eml', text);
+      entry = { version: document.version, kind, problems: [...lintMessage(text), ...reportProblems, ...bulkHeaderProblems(text)] };
+    } else if (kind === 'report') {
+      entry = { version: document.version, kind, problems: validateReportDocument(reportFileName(document), text) };
+    } else if (kind === 'rules') {
+      entry = { version: document.version, kind, problems: parseCaptureRules(text).problems };
+    } else if (kind === 'other') {
+      entry = { version: document.version, kind, problems: [] };
     } else {
       const parseCache = cached?.parseCache ?? new ParseCache();
-      const smtp = analyzeSmtp(text, document.uri, { externalVariables: this.externalVariables, lintMessageBody: lintEmbeddedMessage, cache: parseCache });
+      const smtp = analyzeSmtp(text, document.uri, {
+        externalVariables: this.externalVariables,
+        lintMessageBody: lintEmbeddedMessage,
+        cache: parseCache,
+        ...(this.host.fileExists ? { fileExists: this.host.fileExists } : {}),
+      });
       entry = { version: document.version, kind, smtp, problems: smtp.problems, parseCache };
     }
     this.cache.set(document.uri, entry);
@@ -118,7 +186,12 @@ export class LanguageService {
 
   hover(document: TextDocument, offset: number): { markdown: string; range: OffsetRange } | undefined {
     const entry = this.entry(document);
-    if (entry.smtp) return smtpHover(entry.smtp, offset, { processEnv: process.env, environment: this.environment }) ?? undefined;
+    if (entry.smtp) {
+      const { processEnv, now, uuid } = this.host;
+      return smtpHover(entry.smtp, offset, { environment: this.environment, ...(processEnv ? { processEnv } : {}), ...(now ? { now } : {}), ...(uuid ? { uuid } : {}) }) ?? undefined;
+    }
+    if (entry.kind === 'report') return reportHover(reportFileName(document), document.getText(), offset);
+    if (entry.kind !== 'eml') return undefined;
     return emlHover(document.getText(), offset) ?? undefined;
   }
 
@@ -130,12 +203,14 @@ export class LanguageService {
   outline(document: TextDocument): OutlineEntry[] {
     const entry = this.entry(document);
     if (entry.smtp) return smtpOutline(entry.smtp) as OutlineNode[];
+    if (entry.kind !== 'eml') return [];
     return emlSymbols(document.getText()) as OutlineEntry[];
   }
 
   folding(document: TextDocument): FoldingRegion[] {
     const entry = this.entry(document);
     if (entry.smtp) return smtpFolding(entry.smtp);
+    if (entry.kind !== 'eml') return [];
     // The .eml service folds by offsets; a fold needs at least two lines.
     return emlFolding(document.getText())
       .map((f) => ({ startLine: document.positionAt(f.start).line, endLine: document.positionAt(Math.max(f.start, f.end - 1)).line }))
@@ -173,6 +248,13 @@ export class LanguageService {
     const errors = blockingErrors(entry.problems, entry.smtp, start, session.range.end).map((p) => ({ line: document.positionAt(p.range.start).line, message: p.message, code: p.code }));
     return { plan, errors };
   }
+}
+
+/** The file name a report is validated under: its own, or one with the extension its language gives. */
+function reportFileName(document: TextDocument): string {
+  const name = documentFileName(document.uri);
+  if (/\.(xml|json)$/i.test(name)) return name;
+  return `${name}.${document.languageId === 'xml' ? 'xml' : 'json'}`;
 }
 
 /**

@@ -2,6 +2,8 @@
  * The language server: LSP wiring only. Everything it answers comes from the pure services in
  * smtp/ and eml/ through languageService.ts; this file adapts requests and positions.
  */
+import { randomUUID } from 'node:crypto';
+import { statSync } from 'node:fs';
 import {
   CodeAction,
   CodeActionKind,
@@ -24,9 +26,19 @@ import type { OffsetRange } from '../../common/problem';
 import { toDiagnostics } from './diagnostics';
 import { LanguageService, type CompletionEntry, type OutlineEntry } from './languageService';
 
+/** True when a regular file exists at the path (what the engine will read). */
+function isFile(path: string): boolean {
+  try {
+    return statSync(path).isFile();
+  } catch {
+    return false;
+  }
+}
+
 export function startServer(connection: Connection): void {
   const documents = new TextDocuments(TextDocument);
-  const service = new LanguageService();
+  // The server is the glue that gives the pure language service its view of the world.
+  const service = new LanguageService({ processEnv: process.env, now: () => new Date(), uuid: randomUUID, fileExists: isFile });
 
   connection.onInitialize((params): InitializeResult => {
     const options = params.initializationOptions as Partial<ServerSettings> | undefined;

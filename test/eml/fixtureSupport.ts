@@ -3,28 +3,20 @@
  * problems are turned into the `{code, range}` entries of `expected.json` (0-based lines/characters).
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { Problem } from '../../common/problem';
 import { LineIndex, Position } from '../../server/src/eml/lines';
 import { lintMessage, LintOptions } from '../../server/src/eml/lint';
+import { repoPath } from '../smtp/repoRoot';
 
 export interface ExpectedProblem {
   code: string;
   range: { start: Position; end: Position };
 }
 
-/** Finds `test/eml/fixtures` from the build output folder or the working directory. */
+/** `test/eml/fixtures`, found from this file's location (see test/smtp/repoRoot.ts). */
 export function fixturesDir(): string {
-  const candidates = [resolve(process.cwd(), 'test/eml/fixtures')];
-  let dir = __dirname;
-  for (let i = 0; i < 8; i++) {
-    candidates.push(join(dir, 'test/eml/fixtures'));
-    dir = resolve(dir, '..');
-  }
-  candidates.push('/work/main/test/eml/fixtures');
-  const found = candidates.find((c) => existsSync(c));
-  if (!found) throw new Error('test/eml/fixtures not found; run the tests from the repository root');
-  return found;
+  return repoPath('test', 'eml', 'fixtures');
 }
 
 export function fixtureNames(): string[] {

@@ -7,6 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { EML_PROBLEMS } from '../../server/src/eml/emlProblems';
+import { repoPath } from '../smtp/repoRoot';
 import { compareExpected, ExpectedProblem, fixtureNames, lintFixture, readFixture } from './fixtureSupport';
 
 const names = fixtureNames();
@@ -56,9 +57,7 @@ test('every catalogue entry has a summary, a severity and an RFC link', () => {
 });
 
 test('docs/eml-diagnostics.md lists every code', () => {
-  const candidates = ['docs/eml-diagnostics.md', '../../docs/eml-diagnostics.md', '../../../docs/eml-diagnostics.md'];
-  const path = candidates.find((c) => existsSync(c)) ?? '/work/main/docs/eml-diagnostics.md';
-  const doc = readFileSync(path, 'utf8');
+  const doc = readFileSync(repoPath('docs', 'eml-diagnostics.md'), 'utf8');
   const missing = EML_PROBLEMS.filter((d) => !doc.includes(`| \`${d.code}\` | ${d.severity} |`)).map((d) => d.code);
   assert.deepEqual(missing, [], 'codes missing from the table of docs/eml-diagnostics.md, or listed with another severity');
 });

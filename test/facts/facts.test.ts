@@ -3,6 +3,9 @@ import assert from 'node:assert/strict';
 import {
   AUTH_MECHANISMS,
   COMMANDS,
+  ENGINE_AUTH_MECHANISMS,
+  TIMEOUT_PHASES,
+  TIMEOUT_PHASE_FIELDS,
   EHLO_KEYWORDS,
   ENHANCED_DETAILS,
   ENHANCED_SUBJECTS,
@@ -27,9 +30,10 @@ import {
   mailParameter,
   rcptParameter,
   replyCodeFact,
-  rfcLink,
   validateParameter,
 } from '../../server/src/facts';
+import { rfcLink } from '../../common/problem';
+import { DEFAULT_TIMEOUTS } from '../../common/sessionPlan';
 
 /** Links of RFC-defined facts must point at rfc-editor.org; others must at least be https. */
 function assertLink(what: string, rfc: number | undefined, section: string, link: string): void {
@@ -308,4 +312,16 @@ test('AUTH mechanisms', () => {
     assert.equal(name, fact.name);
     assertLink(name, fact.rfc, fact.section, fact.link);
   }
+});
+
+test('the script vocabulary: the engine performs exactly the mechanisms the facts mark as performed', () => {
+  const performed = [...AUTH_MECHANISMS.values()].filter((f) => f.performed).map((f) => f.name).sort();
+  assert.deepEqual([...ENGINE_AUTH_MECHANISMS].sort(), performed);
+});
+
+test('the script vocabulary: every timeout phase but "all" sets one field of the plan, each field once', () => {
+  assert.deepEqual(TIMEOUT_PHASES.filter((p) => !TIMEOUT_PHASE_FIELDS.has(p)), ['all']);
+  const fields = [...TIMEOUT_PHASE_FIELDS.values()];
+  assert.equal(new Set(fields).size, fields.length);
+  assert.deepEqual([...fields].sort(), Object.keys(DEFAULT_TIMEOUTS).sort());
 });

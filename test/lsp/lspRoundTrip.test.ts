@@ -4,6 +4,10 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { startLspClient, type LspClient } from '../support/lspClient';
 
 const uri = 'file:///tmp/roundtrip.smtp';
@@ -116,4 +120,20 @@ test('the selected environment defines variables: no diagnostic, and the hover s
   assert.doesNotMatch(secret.contents.value, /hunter2/);
   const items = (await client.connection.sendRequest('textDocument/completion', { textDocument: { uri: envUri }, position: { line: 1, character: 10 } })) as Array<{ label: string; detail?: string }>;
   assert.ok(items.some((i) => i.label === 'server' && /environment/.test(i.detail ?? '')), JSON.stringify(items.map((i) => i.label)));
+});
+
+test('the server checks the files a script names, relative to the script', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'smtpwb-lsp-files-'));
+  try {
+    writeFileSync(join(dir, 'ca.pem'), '-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n');
+    const fileUri = pathToFileURL(join(dir, 'files.smtp')).toString();
+    const text = 'TLS ca=ca.pem\nTLS cert=client.pem key=client-key.pem\nEHLO client.example.test\n';
+    await client.connection.sendNotification('textDocument/didOpen', { textDocument: { uri: fileUri, languageId: 'smtp', version: 1, text } });
+    const published = await client.nextDiagnostics(fileUri, 1);
+    const missing = published.diagnostics.filter((d) => d.code === 'smtp-file-missing').map((d) => `${d.range.start.line}:${d.range.start.character}`);
+    assert.deepEqual(missing, ['1:9', '1:24']);
+    await client.connection.sendNotification('textDocument/didClose', { textDocument: { uri: fileUri } });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

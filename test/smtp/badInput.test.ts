@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TextDocument } from 'vscode-languageserver-textdocument';
@@ -39,12 +39,17 @@ for (const [name, bytes] of Object.entries(inputs)) {
 
 test('smtpwb lint survives every bad input and exits 0 or 1, never crashing', () => {
   const dir = mkdtempSync(join(tmpdir(), 'smtpwb-bad-'));
-  for (const [name, bytes] of Object.entries(inputs)) {
-    const file = join(dir, `${name}.smtp`);
-    writeFileSync(file, bytes);
-    const run = spawnSync(process.execPath, [join(distDir(), 'cli.js'), 'lint', file, '--json'], { encoding: 'utf8', timeout: 60_000, maxBuffer: 256 << 20 });
-    assert.ok(run.status === 0 || run.status === 1, `${name}: exit ${run.status}, signal ${run.signal}, stderr ${run.stderr.slice(0, 500)}`);
-    assert.doesNotThrow(() => JSON.parse(run.stdout), `${name}: JSON output`);
+  try {
+    for (const [name, bytes] of Object.entries(inputs)) {
+      const file = join(dir, `${name}.smtp`);
+      writeFileSync(file, bytes);
+      const run = spawnSync(process.execPath, [join(distDir(), 'cli.js'), 'lint', file, '--json'], { encoding: 'utf8', timeout: 60_000, maxBuffer: 256 << 20 });
+      assert.ok(run.status === 0 || run.status === 1, `${name}: exit ${run.status}, signal ${run.signal}, stderr ${run.stderr.slice(0, 500)}`);
+      assert.doesNotThrow(() => JSON.parse(run.stdout), `${name}: JSON output`);
+    }
+  } finally {
+    // The suite leaves nothing in the temporary folder (issue 10 §1).
+    rmSync(dir, { recursive: true, force: true });
   }
 });
 

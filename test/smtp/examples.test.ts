@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { distDir } from '../support/lspClient';
+import { repoPath } from './repoRoot';
 
 interface LintResult {
   file: string;
@@ -14,7 +15,7 @@ interface LintResult {
 }
 
 test('examples/ lints clean with smtpwb lint', () => {
-  const run = spawnSync(process.execPath, [join(distDir(), 'cli.js'), 'lint', 'examples', '--json'], { encoding: 'utf8' });
+  const run = spawnSync(process.execPath, [join(distDir(), 'cli.js'), 'lint', repoPath('examples'), '--json'], { encoding: 'utf8' });
   assert.equal(run.status, 0, run.stderr);
   const results = JSON.parse(run.stdout) as LintResult[];
   assert.ok(results.length >= 15, `${results.length} files`);

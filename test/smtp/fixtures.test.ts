@@ -5,21 +5,23 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
 import { join } from 'node:path';
 import { TextDocument } from 'vscode-languageserver-textdocument';
 import { LanguageService } from '../../server/src/languageService';
 import { smtpProblemDefinition } from '../../server/src/smtp/smtpProblems';
+import { repoPath } from './repoRoot';
 
-// Tests run from the repository root.
-const root = join(process.cwd(), 'test', 'smtp', 'fixtures');
+const root = repoPath('test', 'smtp', 'fixtures');
 
 interface Expected {
   code: string;
   range: { start: { line: number; character: number }; end: { line: number; character: number } };
 }
 
-const service = new LanguageService();
+/** Files the scripts name are looked up next to each fixture's script.smtp, as the CLI and the server do. */
+const service = new LanguageService({ fileExists: (path) => existsSync(path) && statSync(path).isFile() });
 
 for (const name of readdirSync(root).sort()) {
   const dir = join(root, name);
@@ -27,7 +29,7 @@ for (const name of readdirSync(root).sort()) {
   if (!existsSync(scriptPath)) continue;
   test(`fixture ${name}`, () => {
     const text = readFileSync(scriptPath, 'utf8');
-    const document = TextDocument.create(`file:///fixtures/${name}/script.smtp`, 'smtp', 1, text);
+    const document = TextDocument.create(pathToFileURL(scriptPath).toString(), 'smtp', 1, text);
     const actual: Expected[] = service.problems(document).map((p) => ({
       code: p.code,
       range: { start: document.positionAt(p.range.start), end: document.positionAt(p.range.end) },

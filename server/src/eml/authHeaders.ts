@@ -3,10 +3,11 @@
  * Authentication-Results (RFC 8601 §2.2) and ARC sets (RFC 8617 §4).
  */
 import { OffsetRange } from '../../../common/problem';
+import { parseTagList as parseTagListAt } from '../../../common/tagList';
 import { arMethod, DKIM_TAGS } from './facts/authTags';
 import { HeaderField } from './parser';
 import { ProblemSink } from './problems';
-import { indexOfWithin, isFws, skipComment } from './structured';
+import { indexOfWithin, skipComment } from './structured';
 
 export interface Tag {
   name: string;
@@ -22,35 +23,17 @@ export interface Tag {
  * errors with `syntaxCode` when a sink is given.
  */
 export function parseTagList(text: string, start: number, end: number, sink?: ProblemSink, syntaxCode = 'eml-dkim-syntax'): Tag[] {
-  const tags: Tag[] = [];
-  let pos = start;
-  while (pos < end) {
-    let semi = indexOfWithin(text, ';', pos, end);
-    if (semi === -1) semi = end;
-    let s = pos;
-    while (s < semi && isFws(text.charCodeAt(s))) s++;
-    if (s < semi) {
-      let e = semi;
-      while (e > s && isFws(text.charCodeAt(e - 1))) e--;
-      const eq = indexOfWithin(text, '=', s, e);
-      if (eq === -1) {
-        sink?.add(syntaxCode, { start: s, end: e }, 'Expected `tag=value` (RFC 6376 §3.2).');
-      } else {
-        let nameEnd = eq;
-        while (nameEnd > s && isFws(text.charCodeAt(nameEnd - 1))) nameEnd--;
-        const name = text.slice(s, nameEnd);
-        let vs = eq + 1;
-        while (vs < e && isFws(text.charCodeAt(vs))) vs++;
-        if (!/^[A-Za-z][A-Za-z0-9_]*$/.test(name)) {
-          sink?.add(syntaxCode, { start: s, end: Math.max(nameEnd, s + 1) }, `\`${name}\` is not a tag name: a letter followed by letters, digits or \`_\` (RFC 6376 §3.2).`);
-        } else {
-          tags.push({ name, value: text.slice(vs, e).replace(/[ \t\r\n]+/g, ''), range: { start: s, end: e }, nameRange: { start: s, end: nameEnd }, valueRange: { start: vs, end: Math.max(vs, e) } });
-        }
-      }
+  const list = parseTagListAt(text, { start, end });
+  for (const error of list.errors) {
+    if (error.kind === 'not-a-tag') sink?.add(syntaxCode, error.range, 'Expected `tag=value` (RFC 6376 §3.2).');
+    else if (error.kind === 'bad-name') {
+      const name = list.tags.find((t) => t.range.start === error.range.start)?.name ?? '';
+      sink?.add(syntaxCode, error.range, `\`${name}\` is not a tag name: a letter followed by letters, digits or \`_\` (RFC 6376 §3.2).`);
     }
-    pos = semi + 1;
   }
-  return tags;
+  return list.tags
+    .filter((t) => t.validName)
+    .map((t) => ({ name: t.name, value: t.value.replace(/[ \t\r\n]+/g, ''), range: t.range, nameRange: t.nameRange, valueRange: t.valueRange }));
 }
 
 function isBase64(value: string): boolean {

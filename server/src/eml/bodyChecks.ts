@@ -5,13 +5,13 @@
  * in place, so a large attachment costs one pass and no copies.
  */
 import { OffsetRange } from '../../../common/problem';
-import { MimePart } from './parser';
+import { lineBreakCharacters, LineBreaks, MimePart } from './parser';
 import { ProblemSink } from './problems';
 
 const NON_ASCII = /[^\x00-\x7f]/;
 
 /** Reports the first non-ASCII character of a range and how many there are in total. */
-export function check8bit(text: string, range: OffsetRange, encoding: string, sink: ProblemSink, topLevelWithoutMime: boolean): void {
+function check8bit(text: string, range: OffsetRange, encoding: string, sink: ProblemSink, topLevelWithoutMime: boolean): void {
   // One regular-expression scan settles the usual all-ASCII case.
   if (!NON_ASCII.test(text.slice(range.start, range.end))) return;
   let first = -1;
@@ -50,7 +50,7 @@ function countChar(s: string, ch: string): number {
  * is decided with one regular-expression scan and indexOf counts; anything else takes the detailed
  * character loop that finds and counts the offending characters.
  */
-export function checkBase64(text: string, range: OffsetRange, sink: ProblemSink): void {
+function checkBase64(text: string, range: OffsetRange, sink: ProblemSink, breaks?: LineBreaks): void {
   const body = text.slice(range.start, range.end);
   if (BASE64_OUTSIDE.test(body)) {
     checkBase64Slow(text, range, sink);
@@ -67,7 +67,8 @@ export function checkBase64(text: string, range: OffsetRange, sink: ProblemSink)
     }
     pad = countChar(tail, '=');
   }
-  const data = body.length - countChar(body, '\n') - countChar(body, '\r') - pad;
+  const lineBreaks = (breaks && lineBreakCharacters(breaks, range.start, range.end)) ?? countChar(body, '\n') + countChar(body, '\r');
+  const data = body.length - lineBreaks - pad;
   reportBase64Length(text, range, data, pad, padAt === -1 ? -1 : range.start + padAt, sink);
 }
 
@@ -127,7 +128,7 @@ function isHex(c: number): boolean {
 }
 
 /** Checks a quoted-printable body (RFC 2045 §6.7): escapes and line lengths. */
-export function checkQuotedPrintable(text: string, range: OffsetRange, sink: ProblemSink): void {
+function checkQuotedPrintable(text: string, range: OffsetRange, sink: ProblemSink): void {
   let lineStart = range.start;
   for (let i = range.start; i <= range.end; i++) {
     const c = i < range.end ? text.charCodeAt(i) : 10;
@@ -159,10 +160,17 @@ export function checkQuotedPrintable(text: string, range: OffsetRange, sink: Pro
 }
 
 const IDENTITY = new Set(['7bit', '8bit', 'binary']);
+
+/**
+ * The message types of RFC 6532 §3.7 and RFC 6533 §6 that carry UTF-8 content and, unlike
+ * message/rfc822, may be sent with any transfer encoding, so the composite rule of RFC 2045 §6.4
+ * does not apply to them.
+ */
+const ANY_ENCODING_MESSAGE_TYPES: ReadonlySet<string> = new Set(['message/global', 'message/global-headers', 'message/global-delivery-status', 'message/global-disposition-notification']);
 const KNOWN_ENCODINGS = new Set(['7bit', '8bit', 'binary', 'quoted-printable', 'base64']);
 
 /** Checks the transfer encoding of a part and its body. */
-export function checkPartBody(text: string, part: MimePart, hasMime: boolean, sink: ProblemSink): void {
+export function checkPartBody(text: string, part: MimePart, hasMime: boolean, sink: ProblemSink, breaks?: LineBreaks): void {
   const encoding = part.encoding;
   const field = part.encodingField;
   if (field && !KNOWN_ENCODINGS.has(encoding) && !encoding.startsWith('x-')) {
@@ -171,7 +179,7 @@ export function checkPartBody(text: string, part: MimePart, hasMime: boolean, si
   }
   const composite = part.mediaType.startsWith('multipart/') || part.mediaType.startsWith('message/');
   if (composite) {
-    if (field && !IDENTITY.has(encoding) && part.mediaType !== 'message/global') {
+    if (field && !IDENTITY.has(encoding) && !ANY_ENCODING_MESSAGE_TYPES.has(part.mediaType)) {
       sink.add('eml-cte-composite', field.valueRange, `A ${part.mediaType} part must not be encoded as ${encoding}; only 7bit, 8bit or binary are allowed (RFC 2045 §6.4).`);
     }
     if (part.children.length > 0) return;
@@ -179,7 +187,7 @@ export function checkPartBody(text: string, part: MimePart, hasMime: boolean, si
   const body = part.bodyRange;
   if (body.end <= body.start) return;
   if (encoding === 'base64') {
-    checkBase64(text, body, sink);
+    checkBase64(text, body, sink, breaks);
   } else if (encoding === 'quoted-printable') {
     checkQuotedPrintable(text, body, sink);
     check8bit(text, body, encoding, sink, false);

@@ -29,7 +29,7 @@ function isDigits(s: string, min: number, max: number): boolean {
   return true;
 }
 
-export function daysInMonth(year: number, month: number): number {
+function daysInMonth(year: number, month: number): number {
   return new Date(Date.UTC(year, month + 1, 0)).getUTCDate();
 }
 

@@ -30,7 +30,9 @@ export const EML_PROBLEMS: ProblemDefinition[] = [
   def('eml-header-empty', 'warning', 'A header field that requires a value is empty.', 5322, '3.6'),
   def('eml-sender-required', 'error', 'From holds several mailboxes but there is no Sender field.', 5322, '3.6.2'),
   def('eml-message-id-missing', 'warning', 'The message has no Message-ID field.', 5322, '3.6.4'),
-  def('eml-utf8-header', 'info', 'A header field holds raw UTF-8: transport requires the SMTPUTF8 extension.', 6532, '3.2'),
+  def('eml-utf8-header', 'warning', 'A header field holds raw UTF-8 but the message declares no internationalised context; transport requires SMTPUTF8 (info inside message/global or after an SMTPUTF8 hop).', 6532, '3'),
+  def('eml-utf8-invalid', 'error', 'A header field holds bytes that are not valid UTF-8 (read as U+FFFD).', 6532, '3.1'),
+  def('eml-bom', 'error', 'The message starts with a UTF-8 byte-order mark, which becomes part of the first field name.', 5322, '2.2'),
   // Addresses (RFC 5322 §3.4).
   def('eml-address-syntax', 'error', 'An address that does not follow the mailbox or group syntax.', 5322, '3.4'),
   def('eml-address-obsolete', 'warning', 'An address written with obsolete syntax (empty list elements, route, unquoted dots).', 5322, '4.4'),
@@ -92,13 +94,6 @@ export const EML_PROBLEMS: ProblemDefinition[] = [
 ];
 
 const BY_CODE = new Map(EML_PROBLEMS.map((d) => [d.code, d]));
-
-/** Returns the catalogue entry of a code; throws for an unknown code so a typo fails in tests. */
-export function emlProblemDefinition(code: string): ProblemDefinition {
-  const found = BY_CODE.get(code);
-  if (!found) throw new Error(`Unknown eml problem code ${code}`);
-  return found;
-}
 
 /** Returns the catalogue entry of a code, or undefined. */
 export function findEmlProblem(code: string): ProblemDefinition | undefined {

@@ -1,11 +1,27 @@
 /**
  * Finds and checks RFC 2047 encoded words (`=?charset?B|Q?encoded-text?=`) in header field values.
  */
-import libmime from 'libmime';
+import type libmimeType from 'libmime';
 import { OffsetRange } from '../../../common/problem';
 import { isKnownCharset } from './facts/charsets';
 import { ProblemSink } from './problems';
 import { indexOfWithin } from './structured';
+
+let libmimeModule: typeof libmimeType | undefined;
+
+/**
+ * libmime, loaded when an encoded word is first decoded: loading it builds iconv-lite's codec tables
+ * (20–30 ms), which the CLI and the language server should not pay at start-up. The bundler keeps
+ * the module in the bundle and evaluates it on this first call.
+ */
+function libmime(): typeof libmimeType {
+  if (!libmimeModule) {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const loaded = require('libmime') as typeof libmimeType & { default?: typeof libmimeType };
+    libmimeModule = loaded.default ?? loaded;
+  }
+  return libmimeModule;
+}
 
 export interface EncodedWord {
   range: OffsetRange;
@@ -84,7 +100,7 @@ export function findEncodedWords(text: string, start: number, end: number, sink?
 export function decodeEncodedWord(word: EncodedWord): string | undefined {
   if (!word.valid) return undefined;
   try {
-    return libmime.decodeWord(word.charset, word.encoding, word.encodedText);
+    return libmime().decodeWord(word.charset, word.encoding, word.encodedText);
   } catch {
     return undefined;
   }
@@ -93,7 +109,7 @@ export function decodeEncodedWord(word: EncodedWord): string | undefined {
 /** Decodes all encoded words of a header value the way readers display it. */
 export function decodeHeaderValue(value: string): string {
   try {
-    return libmime.decodeWords(value.replace(/\r?\n(?=[ \t])/g, ''));
+    return libmime().decodeWords(value.replace(/\r?\n(?=[ \t])/g, ''));
   } catch {
     return value;
   }

@@ -2,8 +2,8 @@
  * Editor features of the `.eml` language service, all pure functions over the document text with
  * offsets: the outline (symbols), folding ranges and hovers.
  */
-import { OffsetRange } from '../../../common/problem';
-import { formatReference, rfcLink } from '../facts/rfc';
+import { OffsetRange, rfcLink } from '../../../common/problem';
+import { formatReference } from '../facts/rfc';
 import { parseAuthResults, parseTagList, Tag } from './authHeaders';
 import { DateTimeValue, formatOffset, parseDateTime } from './dateTime';
 import { decodeEncodedWord, decodeHeaderValue, findEncodedWords } from './encodedWords';
@@ -44,7 +44,7 @@ export interface HoverOptions {
 let cache: { text: string; parsed: ParsedMessage } | undefined;
 
 /** Parses with a one-entry cache, so an editor asking for symbols, folding and hovers parses once. */
-export function parseCached(text: string): ParsedMessage {
+function parseCached(text: string): ParsedMessage {
   if (cache && cache.text === text) return cache.parsed;
   const parsed = parseMessage(text);
   cache = { text, parsed };

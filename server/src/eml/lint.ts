@@ -40,24 +40,44 @@ export function lintMessage(text: string, options: LintOptions = {}): Problem[] 
 }
 
 /** Lints an already parsed message. */
-export function lintParsed(parsed: ParsedMessage, options: LintOptions = {}): Problem[] {
+function lintParsed(parsed: ParsedMessage, options: LintOptions = {}): Problem[] {
   const text = parsed.text;
   const sink = new ProblemSink();
   const root = parsed.root;
   const hasMime = root.headers.some((h) => h.lname === 'mime-version');
+  const international = internationalisedParts(text, root);
   for (const part of parsed.parts) {
-    checkHeaderSection(text, part, sink, options, part === root);
-    checkPartBody(text, part, hasMime || part !== root, sink);
+    checkHeaderSection(text, part, sink, options, part === root, international.has(part));
+    checkPartBody(text, part, hasMime || part !== root, sink, parsed.lineBreaks);
   }
   checkMimeVersion(text, root, sink);
+  const bom = text.charCodeAt(0) === 0xfeff;
+  if (bom) {
+    // RFC 5322 §2.2: a field name is printable US-ASCII; verifiers and servers read the mark as part of it.
+    sink.add('eml-bom', { start: 0, end: 1 }, 'The message starts with a UTF-8 byte-order mark (U+FEFF): servers and DKIM verifiers read it as part of the first field name. Save the file without a BOM.', {
+      fixes: [{ title: 'Remove the byte-order mark', edits: [{ range: { start: 0, end: 1 }, newText: '' }], preferred: true }],
+    });
+  }
+  const headerRanges = parsed.parts.map((part) => part.headerRange);
   let fffd = text.indexOf('\uFFFD');
   while (fffd !== -1) {
-    sink.add('eml-replacement-char', { start: fffd, end: fffd + 1 }, 'A U+FFFD replacement character: the file was probably read with the wrong charset, and the original bytes are lost.');
-    fffd = text.indexOf('\uFFFD', fffd + 1);
+    const at = fffd;
+    if (headerRanges.some((r) => r.start <= at && at < r.end)) {
+      // The bytes were not UTF-8 when the file was read: RFC 6532 §3.1 allows only well-formed UTF-8 in fields.
+      let end = at + 1;
+      while (text.charCodeAt(end) === 0xfffd) end++;
+      sink.add('eml-utf8-invalid', { start: at, end }, 'Bytes that are not valid UTF-8 in a header field (shown as U+FFFD): RFC 6532 §3.1 allows only well-formed UTF-8 there; encode the text with RFC 2047 encoded words.');
+      fffd = text.indexOf('\uFFFD', end);
+      continue;
+    }
+    sink.add('eml-replacement-char', { start: at, end: at + 1 }, 'A U+FFFD replacement character: the file was probably read with the wrong charset, and the original bytes are lost.');
+    fffd = text.indexOf('\uFFFD', at + 1);
   }
   // A quoted-printable line over 76 characters is reported once, not also as a line over 78.
   const qpEnds = new Set(sink.problems.filter((p) => p.code === 'eml-qp-line-length').map((p) => p.range.end));
-  const lexical = qpEnds.size === 0 ? parsed.problems : parsed.problems.filter((p) => p.code !== 'eml-line-over-78' || !qpEnds.has(p.range.end));
+  let lexical = qpEnds.size === 0 ? parsed.problems : parsed.problems.filter((p) => p.code !== 'eml-line-over-78' || !qpEnds.has(p.range.end));
+  // The byte-order mark is reported once, as itself, not also as a bad first field name.
+  if (bom) lexical = lexical.filter((p) => !(p.range.start === 0 && (p.code === 'eml-header-name-invalid' || p.code === 'eml-header-syntax')));
   const all = lexical.concat(clampProblems(sink.problems, text.length));
   all.sort((a, b) => a.range.start - b.range.start || a.range.end - b.range.end);
   return all;
@@ -94,19 +114,37 @@ function valueIsBlank(text: string, field: HeaderField): boolean {
   return true;
 }
 
-function checkHeaderSection(text: string, part: MimePart, sink: ProblemSink, options: LintOptions, isRoot: boolean): void {
+/**
+ * The parts whose header fields may hold raw UTF-8 (RFC 6532 §3): those inside a message/global
+ * (RFC 6532 §3.7), and every part of a message whose trace fields show it travelled with SMTPUTF8
+ * (a `Received: … with UTF8SMTP…` or `UTF8LMTP…` protocol, RFC 6531 §4.3).
+ */
+function internationalisedParts(text: string, root: MimePart): Set<MimePart> {
+  const out = new Set<MimePart>();
+  const viaSmtputf8 = root.headers.some((h) => h.lname === 'received' && /\bwith\s+UTF8(?:SMTP|LMTP)\w*/i.test(text.slice(h.valueRange.start, h.valueRange.end)));
+  const walk = (part: MimePart, inside: boolean): void => {
+    if (inside) out.add(part);
+    for (const child of part.children) walk(child, inside || part.mediaType === 'message/global');
+  };
+  walk(root, viaSmtputf8);
+  return out;
+}
+
+function checkHeaderSection(text: string, part: MimePart, sink: ProblemSink, options: LintOptions, isRoot: boolean, international: boolean): void {
   const isMessage = part.kind === 'message';
   const seen = new Map<string, HeaderField>();
   for (const field of part.headers) {
-    const fact = headerFact(field.lname);
+    // A byte-order mark before the first field is reported as eml-bom; the field is checked as what it was meant to be.
+    const lname = field.lname.charCodeAt(0) === 0xfeff ? field.lname.slice(1) : field.lname;
+    const fact = headerFact(lname);
     // Fields that may occur once (RFC 5322 §3.6); in body parts only the MIME fields apply (RFC 2045 §3).
     if (fact?.once && (isMessage || fact.rfc !== 5322)) {
-      const first = seen.get(field.lname);
+      const first = seen.get(lname);
       if (first) {
         sink.add('eml-header-duplicate', field.nameRange, `${fact.name} may occur only once, and already occurs above (RFC ${fact.rfc} §${fact.section}); readers pick different copies.`);
-      } else seen.set(field.lname, field);
+      } else seen.set(lname, field);
     }
-    checkUtf8(text, field, sink);
+    checkUtf8(text, field, sink, international);
     const kind = fact?.kind ?? 'other';
     if (!NO_ENCODED_WORD_SCAN.has(kind) && !field.lname.startsWith('arc-')) {
       findEncodedWords(text, field.valueRange.start, field.valueRange.end, sink);
@@ -176,14 +214,22 @@ function emptyField(field: HeaderField, sink: ProblemSink): void {
   sink.add('eml-header-empty', field.range, `${field.name} is empty; it needs a value (RFC 5322 §3.6).`);
 }
 
-/** RFC 6532 §3.2 allows UTF-8 in header fields, but only when the message travels with SMTPUTF8. */
-function checkUtf8(text: string, field: HeaderField, sink: ProblemSink): void {
+/**
+ * RFC 6532 §3 allows UTF-8 in header fields only where the message travels with SMTPUTF8: a warning
+ * when the message declares no such context, a note when it does. A U+FFFD is invalid UTF-8, reported
+ * as such; a byte-order mark at the start is reported as itself.
+ */
+function checkUtf8(text: string, field: HeaderField, sink: ProblemSink, international: boolean): void {
   for (let i = field.range.start; i < field.range.end; i++) {
     const c = text.charCodeAt(i);
-    if (c > 127 && c !== 0xfffd) {
+    if (c > 127 && c !== 0xfffd && !(i === 0 && c === 0xfeff)) {
       let j = i;
-      while (j < field.range.end && text.charCodeAt(j) > 127) j++;
-      sink.add('eml-utf8-header', { start: i, end: j }, `Raw UTF-8 in the ${field.name} field: the message can only be sent to servers that support SMTPUTF8 (RFC 6532 §3.2, RFC 6531). Use encoded words (RFC 2047) for a plain ASCII header.`);
+      while (j < field.range.end && text.charCodeAt(j) > 127 && text.charCodeAt(j) !== 0xfffd) j++;
+      if (international) {
+        sink.add('eml-utf8-header', { start: i, end: j }, `Raw UTF-8 in the ${field.name} field, allowed here because the message travels with SMTPUTF8 (RFC 6532 §3).`, { severity: 'info' });
+      } else {
+        sink.add('eml-utf8-header', { start: i, end: j }, `Raw UTF-8 in the ${field.name} field, but nothing declares an internationalised message: it can only be sent to servers that support SMTPUTF8 (RFC 6532 §3, RFC 6531). Use encoded words (RFC 2047) for a plain ASCII header.`);
+      }
       return;
     }
   }

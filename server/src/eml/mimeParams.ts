@@ -56,7 +56,7 @@ function readQuoted(text: string, pos: number, end: number): number {
 }
 
 /** Removes the quotes, quoted-pair backslashes and folding line breaks of a quoted string. */
-export function unquote(raw: string): string {
+function unquote(raw: string): string {
   let out = '';
   const inner = raw.length >= 2 && raw.startsWith('"') && raw.endsWith('"') ? raw.slice(1, -1) : raw;
   for (let i = 0; i < inner.length; i++) {

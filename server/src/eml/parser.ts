@@ -64,6 +64,46 @@ export interface ParsedMessage {
   problems: Problem[];
   /** The byte range of an mbox `From ` line before the message, when there is one. */
   mboxFromLine?: OffsetRange;
+  /** Where the line breaks are, to count them in a range without reading it again. */
+  lineBreaks: LineBreaks;
+}
+
+/**
+ * The line feeds of a message, found by the one scan of its lines. When every CR is part of a CRLF
+ * and every LF of one (or there is no CR at all), the number of CR and LF characters in any range
+ * follows from the LF offsets alone, by binary search (see lineBreakCharacters).
+ */
+export interface LineBreaks {
+  /** The offset of every LF, ascending. */
+  lf: number[];
+  /** Every CR is followed by LF, and every LF follows a CR. */
+  crlfOnly: boolean;
+  /** The text holds no CR. */
+  noCr: boolean;
+}
+
+/** The number of LF offsets below `at`. */
+function lfBefore(lf: readonly number[], at: number): number {
+  let lo = 0;
+  let hi = lf.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (lf[mid] < at) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/**
+ * The number of CR and LF characters in text[start, end), or undefined when the line endings are
+ * mixed and only reading the range can tell.
+ */
+export function lineBreakCharacters(breaks: LineBreaks, start: number, end: number): number | undefined {
+  const lfs = lfBefore(breaks.lf, end) - lfBefore(breaks.lf, start);
+  if (breaks.noCr) return lfs;
+  if (!breaks.crlfOnly) return undefined;
+  // Each CR stands just before an LF: the CRs in [start, end) are the LFs in [start + 1, end + 1).
+  return lfs + lfBefore(breaks.lf, end + 1) - lfBefore(breaks.lf, start + 1);
 }
 
 export interface ParseOptions {
@@ -72,9 +112,9 @@ export interface ParseOptions {
 }
 
 /** Depth from which MIME nesting is reported; many readers stop around here. */
-export const MIME_DEPTH_WARNING = 20;
+const MIME_DEPTH_WARNING = 20;
 /** Depth below which the parser stops descending, so hostile input cannot exhaust the stack. */
-export const MIME_DEPTH_LIMIT = 60;
+const MIME_DEPTH_LIMIT = 60;
 
 interface Line {
   contentEnd: number;
@@ -385,7 +425,8 @@ class Parser {
  * §2.3). A file that uses LF throughout is taken as a message stored with the local line ending, which
  * is normal on disk; only a mix of CRLF and LF, or a CR on its own, is reported.
  */
-function scanLines(text: string, sink: ProblemSink, embedded: boolean): 'crlf' | 'lf' {
+function scanLines(text: string, sink: ProblemSink, embedded: boolean): { lineEnding: 'crlf' | 'lf'; lineBreaks: LineBreaks } {
+  const lf: number[] = [];
   const bareLf: number[] = [];
   const crlf: number[] = [];
   let crlfCount = 0;
@@ -397,6 +438,7 @@ function scanLines(text: string, sink: ProblemSink, embedded: boolean): 'crlf' |
     const lineEnd = nl === -1 ? length : nl;
     let contentEnd = lineEnd;
     if (nl !== -1) {
+      lf.push(nl);
       if (lineEnd > pos && text.charCodeAt(lineEnd - 1) === 13) {
         contentEnd = lineEnd - 1;
         crlfCount++;
@@ -438,8 +480,11 @@ function scanLines(text: string, sink: ProblemSink, embedded: boolean): 'crlf' |
   }
   // A CR not followed by LF (RFC 5322 §2.3: CR and LF only occur together as CRLF).
   let cr = text.indexOf('\r');
+  const noCr = cr === -1;
+  let bareCr = false;
   while (cr !== -1) {
     if (text.charCodeAt(cr + 1) !== 10) {
+      bareCr = true;
       sink.add('eml-bare-cr', { start: cr, end: cr + 1 }, 'A CR that is not followed by LF; CR and LF must only occur together as CRLF (RFC 5322 §2.3).', {
         fixes: [{ title: 'Replace with CRLF', edits: [{ range: { start: cr, end: cr + 1 }, newText: '\r\n' }] }],
       });
@@ -453,11 +498,11 @@ function scanLines(text: string, sink: ProblemSink, embedded: boolean): 'crlf' |
     });
     nul = text.indexOf('\0', nul + 1);
   }
-  return lineEnding;
+  return { lineEnding, lineBreaks: { lf, noCr, crlfOnly: !bareCr && lfCount === 0 } };
 }
 
 /** The UTF-8 length of `text[start, end)`; lone surrogates count as the three octets of U+FFFD. */
-export function utf8Length(text: string, start: number, end: number): number {
+function utf8Length(text: string, start: number, end: number): number {
   let n = 0;
   for (let i = start; i < end; i++) {
     const c = text.charCodeAt(i);
@@ -477,7 +522,7 @@ export function utf8Length(text: string, start: number, end: number): number {
 /** Parses a message into header fields and its MIME tree, with the problems found on the way. */
 export function parseMessage(text: string, options: ParseOptions = {}): ParsedMessage {
   const parser = new Parser(text);
-  const lineEnding = scanLines(text, parser.sink, options.embedded === true);
+  const { lineEnding, lineBreaks } = scanLines(text, parser.sink, options.embedded === true);
   let start = 0;
   let mboxFromLine: OffsetRange | undefined;
   // Files saved from an mbox folder start with a `From ` separator line that is not part of the message.
@@ -488,7 +533,7 @@ export function parseMessage(text: string, options: ParseOptions = {}): ParsedMe
   }
   const root = parser.parsePart(start, text.length, 0, 'message', 'text/plain');
   root.range = { start: 0, end: text.length };
-  return { text, root, parts: parser.parts, lineEnding, problems: clampProblems(parser.sink.problems, text.length), mboxFromLine };
+  return { text, root, parts: parser.parts, lineEnding, problems: clampProblems(parser.sink.problems, text.length), mboxFromLine, lineBreaks };
 }
 
 /** Keeps every problem range inside the text, so a problem at the very end never points past it. */

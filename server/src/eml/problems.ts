@@ -5,7 +5,7 @@
 import { OffsetRange, Problem, QuickFix, Severity } from '../../../common/problem';
 import { findEmlProblem } from './emlProblems';
 
-export function mkProblem(code: string, range: OffsetRange, message: string, options?: { severity?: Severity; fixes?: QuickFix[] }): Problem {
+function mkProblem(code: string, range: OffsetRange, message: string, options?: { severity?: Severity; fixes?: QuickFix[] }): Problem {
   const severity = options?.severity ?? findEmlProblem(code)?.severity ?? 'warning';
   const problem: Problem = { code, severity, message, range: { start: range.start, end: Math.max(range.start, range.end) } };
   if (options?.fixes && options.fixes.length > 0) problem.fixes = options.fixes;

@@ -33,7 +33,7 @@ export function isFws(c: number): boolean {
 /**
  * atext (RFC 5322 §3.2.3) extended with non-ASCII characters as RFC 6532 §3.2 allows UTF-8 in atext.
  */
-export function isAtext(c: number): boolean {
+function isAtext(c: number): boolean {
   if (c >= 128) return true;
   if ((c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122)) return true;
   // ! # $ % & ' * + - / = ? ^ _ ` { | } ~

@@ -3,7 +3,7 @@
  * knows of each: where it is specified, whether the engine performs it, and whether it puts the
  * password on the wire in a form anyone reading the connection can recover.
  */
-import { rfcLink } from './rfc';
+import { rfcLink } from '../../../common/problem';
 
 export interface AuthMechanismFact {
   /** The mechanism name as registered with IANA, upper case. */
@@ -150,6 +150,3 @@ export const AUTH_MECHANISMS: ReadonlyMap<string, AuthMechanismFact> = new Map(F
 export function authMechanism(name: string): AuthMechanismFact | undefined {
   return AUTH_MECHANISMS.get(name.trim().toUpperCase());
 }
-
-/** The names of the mechanisms the engine performs, for completion after `AUTH`. */
-export const PERFORMED_MECHANISMS: readonly string[] = FACTS.filter((f) => f.performed).map((f) => f.name);

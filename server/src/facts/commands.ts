@@ -48,7 +48,7 @@ export interface CommandFact extends RfcReference {
  * shuts down (§3.8), 500 and 501 for syntax errors (§4.2.4) and, after STARTTLS or AUTH became
  * mandatory, 530 (RFC 3207 §4, RFC 4954 §6).
  */
-export const REPLIES_TO_ANY_COMMAND: readonly number[] = [421, 500, 501];
+const REPLIES_TO_ANY_COMMAND: readonly number[] = [421, 500, 501];
 
 function replies(success: number[], intermediate: number[], temporary: number[], permanent: number[]): CommandReplies {
   return { success, intermediate, temporary, permanent };

@@ -49,7 +49,7 @@ export interface EnhancedCodeLookup {
 }
 
 /** The three classes (RFC 3463 §2 and the IANA Class Sub-Codes registry). */
-export const ENHANCED_CLASSES: ReadonlyMap<EnhancedClass, EnhancedClassFact> = new Map<EnhancedClass, EnhancedClassFact>([
+const ENHANCED_CLASSES: ReadonlyMap<EnhancedClass, EnhancedClassFact> = new Map<EnhancedClass, EnhancedClassFact>([
   [2, { class: 2, title: 'Success', description: 'The action was completed; detail codes may report transformations that delivery required.', ...ref(3463, '2') }],
   [4, { class: 4, title: 'Persistent Transient Failure', description: 'The message as sent is valid, but a temporary condition prevented or delayed delivery; sending again later may succeed.', ...ref(3463, '2') }],
   [5, { class: 5, title: 'Permanent Failure', description: 'Resending the message as it is will not succeed; the message or the destination must change.', ...ref(3463, '2') }],
@@ -184,7 +184,7 @@ export const ENHANCED_DETAILS: ReadonlyMap<string, EnhancedDetailFact> = new Map
  * 2, 4 or 5 and subject and detail are 1 to 3 digits without leading zeros. The detail may be `x`
  * (or `X`), and the class may be `X`, to name a whole subject or a code in any class.
  */
-export const ENHANCED_CODE_PATTERN = /^([245xX])\.(0|[1-9]\d{0,2})\.(0|[1-9]\d{0,2}|[xX])$/;
+const ENHANCED_CODE_PATTERN = /^([245xX])\.(0|[1-9]\d{0,2})\.(0|[1-9]\d{0,2}|[xX])$/;
 
 /** Whether a text is a complete enhanced status code such as `5.1.1` (RFC 3463 §2). */
 export function isEnhancedCode(text: string): boolean {

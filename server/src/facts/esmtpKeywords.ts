@@ -4,7 +4,7 @@
  * `Rcpt-parameters`). Each parameter carries a validator for its value, so that the linter can
  * report a wrong value before the server does.
  */
-import { rfcLink } from './rfc';
+import { rfcLink } from '../../../common/problem';
 
 /** How far a specification has come: an RFC, an Internet-Draft, or a vendor's own extension. */
 export type SpecStatus = 'rfc' | 'draft' | 'vendor';

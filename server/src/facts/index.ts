@@ -9,3 +9,4 @@ export * from './replyCodes';
 export * from './enhancedCodes';
 export * from './esmtpKeywords';
 export * from './authMechanisms';
+export * from './scriptVocabulary';

@@ -55,7 +55,7 @@ const CLASSES: Record<ReplyClass, ReplyClassFact> = {
 };
 
 /** The meaning of the second digit of a reply code (RFC 5321 §4.2.1). */
-export const REPLY_CATEGORIES: ReadonlyMap<number, { readonly name: string; readonly description: string }> = new Map([
+const REPLY_CATEGORIES: ReadonlyMap<number, { readonly name: string; readonly description: string }> = new Map([
   [0, { name: 'Syntax', description: 'Syntax errors, and syntactically correct commands that do not fit any functional category, unimplemented or superfluous commands.' }],
   [1, { name: 'Information', description: 'Replies to requests for information, such as status or help.' }],
   [2, { name: 'Connections', description: 'Replies referring to the transmission channel.' }],

@@ -3,6 +3,8 @@
  * link is always built the same way so that hovers and tests can rely on its shape.
  */
 
+import { rfcLink } from '../../../common/problem';
+
 /** Where a fact is written down: an RFC number, a section (or appendix) and a link to that section. */
 export interface RfcReference {
   /** The RFC number, e.g. 5321. */
@@ -11,16 +13,6 @@ export interface RfcReference {
   readonly section: string;
   /** A link to the section on www.rfc-editor.org. */
   readonly link: string;
-}
-
-/**
- * Builds the rfc-editor.org link of a section. Numbered sections use `#section-N`; appendices,
- * which start with a capital letter, use `#appendix-X`.
- */
-export function rfcLink(rfc: number, section = ''): string {
-  const base = `https://www.rfc-editor.org/rfc/rfc${rfc}`;
-  if (section === '') return base;
-  return /^[A-Z]/.test(section) ? `${base}#appendix-${section}` : `${base}#section-${section}`;
 }
 
 /** Builds a complete reference from an RFC number and a section. */

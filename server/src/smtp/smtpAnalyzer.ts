@@ -3,14 +3,15 @@
  * §4.1.4 and the extensions' RFCs), the limits of RFC 5321 §4.5.3.1, security and
  * internationalisation. It reads the tree from smtpParser.ts and never throws.
  */
-import { parseConnectTarget, checkHostName, isIpv4, isIpv6 } from '../../../common/connectTarget';
-import type { Problem, QuickFix } from '../../../common/problem';
+import { checkHostName, isIpv4, isIpv6 } from '../../../common/connectTarget';
+import { connectTarget, hostNameProblem } from './targetCache';
+import type { OffsetRange, Problem, QuickFix } from '../../../common/problem';
 import { commandFact } from '../facts/commands';
 import { mailParameter, rcptParameter } from '../facts/esmtpKeywords';
+import { ENGINE_AUTH_MECHANISMS, isEngineAuthMechanism, isKnownUnperformedMechanism, isTlsVersion, METADATA_KEYS, TIMEOUT_PHASES, TLS_DANE_VALUES, TLS_OPTIONS, TLS_VERSIONS } from '../facts/scriptVocabulary';
 import type {
   AuthNode,
   CommandNode,
-  ExpectNode,
   MessageNode,
   MetadataNode,
   SessionItem,
@@ -22,60 +23,16 @@ import type {
   VariableReference,
 } from './smtpAst';
 import { BUILTINS } from './smtpParser';
+import { namedFiles, type NamedFile } from './smtpFiles';
+import { moveProblem } from './smtpMove';
 import { problem } from './smtpProblems';
-import { fileScope, looksSecret, sessionScope, staticValue, type Scope } from './smtpScopes';
-
-export const ENGINE_AUTH_MECHANISMS = ['PLAIN', 'LOGIN', 'CRAM-MD5', 'XOAUTH2'] as const;
-const KNOWN_UNSUPPORTED_MECHANISMS = new Set(['SCRAM-SHA-1', 'SCRAM-SHA-256', 'OAUTHBEARER', 'GSSAPI', 'NTLM', 'DIGEST-MD5', 'EXTERNAL', 'ANONYMOUS']);
-export const TLS_OPTIONS = ['verify', 'sni', 'ca', 'cert', 'key', 'min'] as const;
-export const TLS_VERSIONS = ['TLSv1', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3'] as const;
-export const METADATA_KEYS = ['name', 'allow-cleartext-auth', 'pipelining', 'timeout'] as const;
-export const TIMEOUT_PHASES = ['connect', 'greeting', 'command', 'mail', 'rcpt', 'data-init', 'data-block', 'data-end', 'tls', 'all'] as const;
+import { namesSecret } from '../../../common/variables';
+import { fileScope, sessionScope, staticValue, type Scope } from './smtpScopes';
+import { expectsSuccess, foldSession, pairSteps, type PairedStep, type SmtpState } from './smtpState';
 
 export interface AnalyzeOptions {
   /** Variable names defined outside the file (the selected environment, `--var`). */
   externalVariables?: ReadonlySet<string>;
-}
-
-/** A command, AUTH, STARTTLS, DATA, BDAT or RAW item with the EXPECT lines that follow it. */
-export interface PairedStep {
-  item: CommandNode | AuthNode | MessageNode | import('./smtpAst').RawNode;
-  expects: ExpectNode[];
-}
-
-/** Pairs each step of a session with its EXPECT lines, reporting orphans and duplicates. */
-export function pairSteps(session: SessionNode, problems?: Problem[]): PairedStep[] {
-  const steps: PairedStep[] = [];
-  let current: PairedStep | undefined;
-  for (const item of session.items) {
-    if (item.kind === 'comment' || item.kind === 'metadata' || item.kind === 'variable') continue;
-    if (item.kind === 'expect') {
-      if (!current) {
-        problems?.push(problem('smtp-expect-orphan', item.range, 'EXPECT must follow the command whose reply it checks'));
-      } else if (current.expects.length > 0 && current.item.kind !== 'raw') {
-        problems?.push(problem('smtp-expect-duplicate', item.range, 'a second EXPECT for the same command: list every accepted reply on one EXPECT line'));
-      } else {
-        current.expects.push(item);
-      }
-      continue;
-    }
-    if (item.kind === 'command' || item.kind === 'auth' || item.kind === 'data' || item.kind === 'bdat' || item.kind === 'raw') {
-      current = { item, expects: [] };
-      steps.push(current);
-    } else {
-      // CONNECT and TLS take no EXPECT; an EXPECT after them is an orphan.
-      current = undefined;
-    }
-  }
-  return steps;
-}
-
-/** True when a step's EXPECT (or its implicit success) says the command is meant to succeed. */
-function expectsSuccess(step: PairedStep): boolean {
-  if (step.expects.length === 0) return true;
-  const e = step.expects[0];
-  if (e.codes.length === 0) return true;
-  return e.codes.some((c) => (c.kind === 'code' ? c.code < 400 : c.kind === 'class' ? c.class < 4 : false));
 }
 
 /** What the analysis of one session yields: cacheable while its text and the file's variables stay the same. */
@@ -86,7 +43,16 @@ export interface SessionAnalysis {
   /** The names the session defines itself. */
   defined: Set<string>;
   /** Its `# @name` lines, checked for uniqueness across the file. */
-  names: MetadataNode[];
+  names: SessionName[];
+  /** The files the session names (TLS ca=, cert=, key=, DATA < file), checked by the caller. */
+  files: NamedFile[];
+}
+
+/** A `# @name` of a session: plain data, so that a cached analysis holds no nodes. */
+export interface SessionName {
+  name: string;
+  range: OffsetRange;
+  line: number;
 }
 
 /** Lints one DATA or BDAT body as a message; offsets are relative to the body. */
@@ -99,8 +65,8 @@ export function analyzeSession(document: SmtpDocument, session: SessionNode, fil
   const used = new Set<VariableNode>();
   checkVariableDefinitions(session.items, problems);
   checkReferences(session.items, scope, problems, used);
-  const names: MetadataNode[] = [];
-  checkSessionRules(session, scope, problems, names);
+  const names: SessionName[] = [];
+  checkSessionRules(document, session, scope, problems, names);
   const defined = new Set<string>();
   const own: VariableNode[] = [];
   for (const item of session.items) {
@@ -119,17 +85,11 @@ export function analyzeSession(document: SmtpDocument, session: SessionNode, fil
     for (const item of session.items) {
       if ((item.kind === 'data' || item.kind === 'bdat') && item.body && item.body.lines.length > 0) {
         const base = item.body.range.start;
-        for (const p of lintBody(document.text.slice(base, item.body.range.end))) problems.push(shiftProblem(p, base));
+        for (const p of lintBody(document.text.slice(base, item.body.range.end))) problems.push(moveProblem(p, { offset: base, line: 0 }));
       }
     }
   }
-  return { problems, referenced, defined, names };
-}
-
-function shiftProblem(p: Problem, base: number): Problem {
-  const shifted: Problem = { ...p, range: { start: p.range.start + base, end: p.range.end + base } };
-  if (p.fixes) shifted.fixes = p.fixes.map((f) => ({ ...f, edits: f.edits.map((e) => ({ ...e, range: { start: e.range.start + base, end: e.range.end + base } })) }));
-  return shifted;
+  return { problems, referenced, defined, names, files: namedFiles(session, scope) };
 }
 
 function unused(def: VariableNode): Problem {
@@ -138,12 +98,14 @@ function unused(def: VariableNode): Problem {
 
 export interface AnalyzeDocumentOptions extends AnalyzeOptions {
   lintBody?: BodyLinter;
+  /** Checks the files the sessions name (smtpFiles.ts); no check without it. */
+  checkFiles?: (files: readonly NamedFile[]) => Problem[];
   /** Supplies a session's analysis, from a cache when the session has not changed. */
   sessionAnalysis?: (session: SessionNode, file: Scope, fileSignature: string) => SessionAnalysis;
 }
 
 /** A key that changes whenever the file's variables change, so cached session analyses stay valid. */
-export function fileSignature(document: SmtpDocument, external: ReadonlySet<string>): string {
+function fileSignature(document: SmtpDocument, external: ReadonlySet<string>): string {
   let out = [...external].sort().join(',');
   for (const item of document.preamble) if (item.kind === 'variable') out += `\n${item.name.text}=${item.value?.text ?? ''}`;
   return out;
@@ -166,15 +128,15 @@ export function analyzeDocument(document: SmtpDocument, options: AnalyzeDocument
   const analyses = document.sessions.map((session) =>
     options.sessionAnalysis ? options.sessionAnalysis(session, file, signature) : analyzeSession(document, session, file, options.lintBody),
   );
-  const names = new Map<string, MetadataNode>();
+  const names = new Map<string, SessionName>();
   for (const analysis of analyses) {
     problems.push(...analysis.problems);
     for (const node of analysis.names) {
-      const value = node.value!.text;
-      const previous = names.get(value);
-      if (previous) problems.push(problem('smtp-session-name', node.value!.range, `the name "${value}" is already used on line ${previous.line + 1}`));
-      else names.set(value, node);
+      const previous = names.get(node.name);
+      if (previous) problems.push(problem('smtp-session-name', node.range, `the name "${node.name}" is already used on line ${previous.line + 1}`));
+      else names.set(node.name, node);
     }
+    if (options.checkFiles) problems.push(...options.checkFiles(analysis.files));
   }
   // A file variable is used when the preamble references it, or a session that does not define
   // the same name itself.
@@ -187,7 +149,7 @@ export function analyzeDocument(document: SmtpDocument, options: AnalyzeDocument
   return problems;
 }
 
-function checkVariableDefinitions(items: SessionItem[], problems: Problem[]): void {
+function checkVariableDefinitions(items: readonly SessionItem[], problems: Problem[]): void {
   const seen = new Map<string, VariableNode>();
   for (const item of items) {
     if (item.kind !== 'variable' || !item.value) continue;
@@ -196,7 +158,7 @@ function checkVariableDefinitions(items: SessionItem[], problems: Problem[]): vo
       problems.push(problem('smtp-variable-duplicate', item.name.range, `"${item.name.text}" is already defined above in the same scope; this later definition wins`));
     }
     seen.set(item.name.text, item);
-    if (looksSecret(item.name.text) && item.value.text !== '' && !item.value.text.includes('{{')) {
+    if (namesSecret(item.name.text) && item.value.text !== '' && !item.value.text.includes('{{')) {
       problems.push(secretFix(item.value, item.name.text, 'a secret written literally ends up in git and in every copy of the script'));
     }
   }
@@ -210,7 +172,7 @@ function secretFix(token: Token, suggestedName: string, message: string): Proble
 }
 
 /** Checks every reference: defined, well-formed built-ins. Marks the definitions used. */
-function checkReferences(items: SessionItem[], scope: Scope, problems: Problem[], used: Set<VariableNode>): void {
+function checkReferences(items: readonly SessionItem[], scope: Scope, problems: Problem[], used: Set<VariableNode>): void {
   for (const item of items) {
     for (const ref of item.references) checkReference(ref, scope, problems, used);
   }
@@ -260,102 +222,65 @@ function checkCycles(scope: Scope, starts: VariableNode[], problems: Problem[]):
   }
 }
 
-/** The state of a session as the linter follows it (RFC 5321 §4.1.4). */
-interface SessionState {
-  scheme: 'smtp' | 'submission' | 'smtps' | 'lmtp' | 'mx' | 'local' | 'unknown';
-  greeted: boolean;
-  /** TLS is in force: implicit TLS, or after STARTTLS. */
-  tls: boolean;
-  starttls: boolean;
-  /** STARTTLS happened and no EHLO followed yet (RFC 3207 §4.2). */
-  needGreetingAfterTls: boolean;
-  authenticated: boolean;
-  /** The MAIL command of the current transaction, if one is open. */
-  mail?: CommandNode;
-  recipients: number;
-  quit: boolean;
-  /** After RAW, the linter no longer knows the session's state. */
-  raw: boolean;
-}
+/** The state before each step comes from the one fold of smtpState.ts, which completion shares. */
+type SessionState = Readonly<SmtpState>;
 
-function checkSessionRules(session: SessionNode, scope: Scope, problems: Problem[], names: MetadataNode[]): void {
+function checkSessionRules(document: SmtpDocument, session: SessionNode, scope: Scope, problems: Problem[], names: SessionName[]): void {
   let allowCleartextAuth = false;
-  let firstCommandSeen = false;
   let connect: SessionItem | undefined;
   const tlsOptions = new Map<string, Token>();
 
   for (const item of session.items) if (item.kind === 'metadata') allowCleartextAuth ||= checkMetadata(item, problems, names);
 
-  const state: SessionState = {
-    scheme: 'local',
-    greeted: false,
-    tls: false,
-    starttls: false,
-    needGreetingAfterTls: false,
-    authenticated: false,
-    recipients: 0,
-    quit: false,
-    raw: false,
-  };
-
-  // CONNECT and TLS first, since they decide the rules for everything else.
   for (const item of session.items) {
-    if (item.kind === 'connect') {
-      if (connect) {
-        problems.push(problem('smtp-connect-duplicate', item.range, 'the session already has a CONNECT line'));
-        continue;
-      }
+    if (item.kind !== 'connect') continue;
+    if (connect) problems.push(problem('smtp-connect-duplicate', item.range, 'the session already has a CONNECT line'));
+    else {
       connect = item;
-      state.scheme = checkConnect(item, scope, problems);
-      state.tls = state.scheme === 'smtps';
+      checkConnect(item, scope, problems);
     }
   }
 
-  const steps = pairSteps(session, problems);
-  const stepOf = new Map(steps.map((s) => [s.item as SessionItem, s]));
+  // Orphan and duplicate EXPECT lines are reported here; the fold pairs the steps the same way.
+  pairSteps(session, problems);
 
-  for (const item of session.items) {
-    if (item.kind === 'connect') {
-      if (firstCommandSeen && item === connect) problems.push(problem('smtp-connect-late', item.range, 'CONNECT must come before the first command of the session'));
-      continue;
-    }
-    if (item.kind === 'tls') {
-      checkTls(item, tlsOptions, problems);
-      if (state.tls && state.scheme !== 'smtps') problems.push(problem('smtp-tls-late', item.range, 'TLS has already started on this connection; these options do not apply to it'));
-      continue;
-    }
-    const step = stepOf.get(item);
-    if (!step) continue;
-    firstCommandSeen = true;
-    if (state.quit && !state.raw) {
-      problems.push(problem('smtp-order-after-quit', rangeOfVerb(item), 'nothing can follow QUIT: the server closes the connection (RFC 5321 §4.1.1.10)'));
-    }
-    const ok = expectsSuccess(step);
-    const before = problems.length;
-    switch (item.kind) {
-      case 'raw':
-        state.raw = true;
-        break;
-      case 'auth':
-        checkAuth(item, state, allowCleartextAuth, problems);
-        if (ok) state.authenticated = true;
-        break;
-      case 'data':
-      case 'bdat':
-        checkMessage(item, state, step, problems);
-        break;
-      case 'command':
-        checkCommand(item, state, scope, ok, problems);
-        break;
-    }
-    // A command whose EXPECT asks for a refusal (4xx/5xx) is a deliberate test of the server's
-    // order checks: the order problem is worth a warning, not an error that stops the run.
-    if (!ok) {
-      for (let i = before; i < problems.length; i++) {
-        if (problems[i].code.startsWith('smtp-order-') && problems[i].severity === 'error') problems[i] = { ...problems[i], severity: 'warning' };
+  foldSession(session, scope, {
+    visit: ({ item, step, state, ok }) => {
+      if (item.kind === 'connect') {
+        if (state.commandSeen && item === connect) problems.push(problem('smtp-connect-late', item.range, 'CONNECT must come before the first command of the session'));
+        return;
       }
-    }
-  }
+      if (item.kind === 'tls') {
+        checkTls(item, tlsOptions, problems);
+        if (state.tls && state.scheme !== 'smtps') problems.push(problem('smtp-tls-late', item.range, 'TLS has already started on this connection; these options do not apply to it'));
+        return;
+      }
+      if (!step) return;
+      if (state.quit && !state.raw) {
+        problems.push(problem('smtp-order-after-quit', rangeOfVerb(item), 'nothing can follow QUIT: the server closes the connection (RFC 5321 §4.1.1.10)'));
+      }
+      const before = problems.length;
+      switch (item.kind) {
+        case 'auth':
+          checkAuth(item, state, allowCleartextAuth, { document, session }, problems);
+          break;
+        case 'data':
+        case 'bdat':
+          checkMessage(item, state, step, problems);
+          break;
+        case 'command':
+          checkCommand(item, state, scope, ok, problems);
+          break;
+      }
+      // A command whose EXPECT asks for a refusal (4xx/5xx) is a deliberate test of the server's
+      // order checks: the order problem is worth a warning, not an error that stops the run.
+      if (!ok) {
+        for (let i = before; i < problems.length; i++) {
+          if (problems[i].code.startsWith('smtp-order-') && problems[i].severity === 'error') problems[i] = { ...problems[i], severity: 'warning' };
+        }
+      }
+    },
+  });
 }
 
 function rangeOfVerb(item: SessionItem) {
@@ -365,7 +290,7 @@ function rangeOfVerb(item: SessionItem) {
 }
 
 /** Checks a metadata line; returns true when it opts in to cleartext AUTH. */
-function checkMetadata(item: MetadataNode, problems: Problem[], names: MetadataNode[]): boolean {
+function checkMetadata(item: MetadataNode, problems: Problem[], names: SessionName[]): boolean {
   const key = item.key.text.toLowerCase();
   switch (key) {
     case 'name': {
@@ -373,7 +298,7 @@ function checkMetadata(item: MetadataNode, problems: Problem[], names: MetadataN
       if (!/^[\w.-]+$/.test(value)) {
         problems.push(problem('smtp-session-name', item.value?.range ?? item.key.range, 'a session name is letters, digits, "-", "_" and "."'));
       } else {
-        names.push(item);
+        names.push({ name: value, range: item.value!.range, line: item.line });
       }
       return false;
     }
@@ -401,18 +326,16 @@ function checkMetadata(item: MetadataNode, problems: Problem[], names: MetadataN
   }
 }
 
-function checkConnect(item: Extract<SessionItem, { kind: 'connect' }>, scope: Scope, problems: Problem[]): SessionState['scheme'] {
+/** Reports a missing or malformed CONNECT target; the scheme it selects is decided by the fold (connectScheme). */
+function checkConnect(item: Extract<SessionItem, { kind: 'connect' }>, scope: Scope, problems: Problem[]): void {
   if (!item.url) {
     problems.push(problem('smtp-connect-url', item.range, 'CONNECT needs a target: smtp://host:port, smtps://host, submission://host, lmtp://host:port, mx:domain or local'));
-    return 'unknown';
+    return;
   }
+  // A target that depends on a value known only at run time is checked by the engine.
   const value = staticValue(item.url.text, scope);
-  if (value === undefined) {
-    // The target depends on a value known only at run time; guess the scheme from what is written.
-    const scheme = /^(smtp|submission|smtps|lmtp|mx)\b/i.exec(item.url.text)?.[1]?.toLowerCase();
-    return (scheme as SessionState['scheme'] | undefined) ?? 'unknown';
-  }
-  const parsed = parseConnectTarget(value);
+  if (value === undefined) return;
+  const parsed = connectTarget(value);
   if (!parsed.ok) {
     const exact = value === item.url.text;
     problems.push(
@@ -422,10 +345,7 @@ function checkConnect(item: Extract<SessionItem, { kind: 'connect' }>, scope: Sc
         exact ? parsed.message : `${parsed.message} (the target is "${value}")`,
       ),
     );
-    return 'unknown';
   }
-  const target = parsed.target;
-  return target.kind === 'host' ? target.scheme : target.kind;
 }
 
 function checkTls(item: TlsNode, seen: Map<string, Token>, problems: Problem[]): void {
@@ -448,7 +368,11 @@ function checkTls(item: TlsNode, seen: Map<string, Token>, problems: Problem[]):
       else if (/^(off|false|no)$/i.test(value)) {
         problems.push(problem('smtp-security-tls-verify-off', option.range, 'certificate verification is off: the session cannot tell the real server from an impostor; prefer ca=FILE for a private CA'));
       }
-    } else if (key === 'min' && !(TLS_VERSIONS as readonly string[]).includes(value)) {
+    } else if (key === 'dane') {
+      if (!(TLS_DANE_VALUES as readonly string[]).includes(value.toLowerCase())) {
+        problems.push(problem('smtp-tls-option', option.value.range, `dane is ${TLS_DANE_VALUES.join(', ')}`));
+      }
+    } else if (key === 'min' && !isTlsVersion(value)) {
       problems.push(problem('smtp-tls-option', option.value.range, `min is one of ${TLS_VERSIONS.join(', ')}`));
     } else if (key === 'sni' && !value.includes('{{') && checkHostName(value)) {
       problems.push(problem('smtp-tls-option', option.value.range, `sni must be a host name: ${checkHostName(value)}`));
@@ -460,17 +384,17 @@ function checkTls(item: TlsNode, seen: Map<string, Token>, problems: Problem[]):
   }
 }
 
-function checkAuth(item: AuthNode, state: SessionState, allowCleartext: boolean, problems: Problem[]): void {
+function checkAuth(item: AuthNode, state: SessionState, allowCleartext: boolean, where: { document: SmtpDocument; session: SessionNode }, problems: Problem[]): void {
   if (!item.mechanism) {
     problems.push(problem('smtp-auth-arguments', item.range, `AUTH needs a mechanism, a user and a secret: AUTH PLAIN user {{$secret smtp-password}}`));
   } else {
     const mech = item.mechanism.text.toUpperCase();
-    if (!(ENGINE_AUTH_MECHANISMS as readonly string[]).includes(mech)) {
+    if (!isEngineAuthMechanism(mech)) {
       problems.push(
         problem(
           'smtp-auth-mechanism',
           item.mechanism.range,
-          KNOWN_UNSUPPORTED_MECHANISMS.has(mech)
+          isKnownUnperformedMechanism(mech)
             ? `the engine does not perform ${mech}; use ${ENGINE_AUTH_MECHANISMS.join(', ')}, or RAW lines for a manual exchange`
             : `unknown mechanism "${item.mechanism.text}": use ${ENGINE_AUTH_MECHANISMS.join(', ')}`,
         ),
@@ -494,9 +418,32 @@ function checkAuth(item: AuthNode, state: SessionState, allowCleartext: boolean,
         'smtp-security-cleartext-auth',
         item.keyword.range,
         'AUTH on a connection without TLS sends the credentials in clear: add STARTTLS before it, connect with smtps://, or opt in with "# @allow-cleartext-auth"',
+        cleartextAuthFixes(item, state, where.document, where.session),
       ),
     );
   }
+}
+
+/**
+ * The repairs of AUTH over cleartext: STARTTLS and a new greeting before the AUTH line (RFC 3207
+ * §4.2 makes the client greet again), or the session's opt-in for a deliberate test.
+ */
+function cleartextAuthFixes(item: AuthNode, state: SessionState, document: SmtpDocument, session: SessionNode): QuickFix[] {
+  const fixes: QuickFix[] = [];
+  const lineStart = document.lineStarts[item.line] ?? item.range.start;
+  const indent = document.text.slice(lineStart, item.range.start);
+  const greeting = state.greeting;
+  if (greeting && !state.mail && !state.starttls && state.scheme !== 'smtps') {
+    const again = document.text.slice(greeting.verbToken.range.start, greeting.range.end);
+    fixes.push({ title: `Add STARTTLS and ${greeting.name} before AUTH`, edits: [{ range: { start: lineStart, end: lineStart }, newText: `${indent}STARTTLS\n${indent}${again}\n` }], preferred: true });
+  }
+  const optIn = '# @allow-cleartext-auth';
+  fixes.push(
+    session.separator
+      ? { title: `Allow cleartext AUTH in this session (${optIn})`, edits: [{ range: { start: session.separator.range.end, end: session.separator.range.end }, newText: `\n${optIn}` }] }
+      : { title: `Allow cleartext AUTH in this session (${optIn})`, edits: [{ range: { start: document.lineStarts[session.line] ?? session.range.start, end: document.lineStarts[session.line] ?? session.range.start }, newText: `${optIn}\n` }] },
+  );
+  return fixes;
 }
 
 function checkCommand(item: CommandNode, state: SessionState, scope: Scope, ok: boolean, problems: Problem[]): void {
@@ -530,12 +477,6 @@ function checkCommand(item: CommandNode, state: SessionState, scope: Scope, ok: 
           { title: 'Replace with LHLO', edits: [{ range: verb, newText: 'LHLO' }], preferred: true },
         ]));
       }
-      if (ok) {
-        state.greeted = true;
-        state.needGreetingAfterTls = false;
-        state.mail = undefined;
-        state.recipients = 0;
-      }
       break;
     }
     case 'STARTTLS':
@@ -543,14 +484,6 @@ function checkCommand(item: CommandNode, state: SessionState, scope: Scope, ok: 
       else if (state.starttls) problems.push(problem('smtp-order-starttls-twice', verb, 'TLS is already active: a second STARTTLS is refused with 503 (RFC 3207 §4.2)'));
       else if (!state.greeted) problems.push(problem('smtp-order-starttls-before-ehlo', verb, 'send EHLO first: STARTTLS is offered only in the EHLO reply (RFC 3207 §4)'));
       if (state.mail) problems.push(problem('smtp-order-starttls-in-transaction', verb, 'STARTTLS during a mail transaction'));
-      if (ok) {
-        state.starttls = true;
-        state.tls = true;
-        state.greeted = false;
-        state.needGreetingAfterTls = true;
-        state.mail = undefined;
-        state.recipients = 0;
-      }
       break;
     case 'MAIL':
       checkPath(item, 'FROM', state, scope, problems);
@@ -560,22 +493,10 @@ function checkCommand(item: CommandNode, state: SessionState, scope: Scope, ok: 
         problems.push(problem('smtp-order-mail-before-helo', verb, 'MAIL before EHLO or HELO: the server expects a greeting first (RFC 5321 §4.1.4)'));
       }
       if (state.mail && ok) problems.push(problem('smtp-order-mail-in-transaction', verb, `a transaction is already open (MAIL FROM:<${state.mail.path?.address.text ?? ''}>): finish it with DATA or RSET first`));
-      if (ok) {
-        state.mail = item;
-        state.recipients = 0;
-      }
       break;
     case 'RCPT':
       checkPath(item, 'TO', state, scope, problems);
       if (!state.mail) problems.push(problem('smtp-order-rcpt-before-mail', verb, 'RCPT before MAIL: a recipient needs an open transaction (RFC 5321 §4.1.4)'));
-      if (ok) state.recipients++;
-      break;
-    case 'RSET':
-      state.mail = undefined;
-      state.recipients = 0;
-      break;
-    case 'QUIT':
-      state.quit = true;
       break;
     case 'TURN':
       problems.push(problem('smtp-security-turn', verb, 'TURN reverses the roles without authenticating the client: obsolete and insecure (RFC 2645 §1)'));
@@ -608,7 +529,7 @@ function checkGreetingArgument(arg: Token, scope: Scope, problems: Problem[]): v
     }
     return;
   }
-  const bad = checkHostName(value);
+  const bad = hostNameProblem(value);
   if (bad) problems.push(problem('smtp-syntax-domain', arg.range, `${bad}; use the client's fully qualified domain name or an address literal like [192.0.2.1]`));
 }
 
@@ -714,7 +635,7 @@ function validDomainOrLiteral(domain: string): boolean {
     const inner = domain.endsWith(']') ? domain.slice(1, -1) : '';
     return isIpv4(inner) || (/^IPv6:/i.test(inner) && isIpv6(inner.slice(5))) || /^[A-Za-z0-9-]*[A-Za-z0-9]:[\x21-\x5a\x5e-\x7e]+$/.test(inner);
   }
-  return checkHostName(domain) === undefined;
+  return hostNameProblem(domain) === undefined;
 }
 
 function checkParameters(item: CommandNode, keyword: 'FROM' | 'TO', problems: Problem[]): void {
@@ -732,7 +653,8 @@ function checkParameters(item: CommandNode, keyword: 'FROM' | 'TO', problems: Pr
       continue;
     }
     const error = fact.validate(param.value?.text);
-    if (error) problems.push(problem('smtp-param-value', param.value?.range ?? param.range, `${name}: ${error}`));
+    // The validators' messages name the parameter themselves ("SIZE must be …"); others get it in front.
+    if (error) problems.push(problem('smtp-param-value', param.value?.range ?? param.range, error.toUpperCase().startsWith(name + ' ') ? error : `${name}: ${error}`));
   }
 }
 
@@ -753,9 +675,6 @@ function checkMessage(item: MessageNode, state: SessionState, step: PairedStep, 
     if (!state.mail) problems.push(problem('smtp-order-data-before-rcpt', verb, `${name} before MAIL and RCPT: there is no transaction (RFC 5321 §4.1.4)`));
     else if (state.recipients === 0) problems.push(problem('smtp-order-data-before-rcpt', verb, `${name} before a successful RCPT: the server answers 554 (RFC 5321 §4.1.1.4)`));
   }
-  // BDAT here always ends with LAST (RFC 3030 §2), so DATA and BDAT never share a transaction.
-  state.mail = undefined;
-  state.recipients = 0;
 }
 
 /** Checks an inline body: leading dots, line lengths, 8-bit data (RFC 5321 §4.5.2, §4.5.3.1.6; RFC 6152, 6532). */

@@ -171,7 +171,8 @@ export interface SessionNode {
   range: OffsetRange;
   line: number;
   endLine: number;
-  items: SessionItem[];
+  /** The session's lines in order. Trees are values: nothing changes them once built. */
+  readonly items: readonly SessionItem[];
 }
 
 export interface SmtpDocument {

@@ -11,12 +11,14 @@ import { commandFact } from '../facts/commands';
 import { ENHANCED_DETAILS, ENHANCED_SUBJECTS } from '../facts/enhancedCodes';
 import { MAIL_PARAMETER_FACTS, RCPT_PARAMETER_FACTS, type ParameterFact } from '../facts/esmtpKeywords';
 import { describeReplyClass, replyCodeFact } from '../facts/replyCodes';
-import type { CommandNode, SessionItem, SessionNode } from './smtpAst';
-import { ENGINE_AUTH_MECHANISMS, METADATA_KEYS, TIMEOUT_PHASES, TLS_OPTIONS, TLS_VERSIONS } from './smtpAnalyzer';
-import { stepReplies, MASK } from './smtpHover';
+import { ENGINE_AUTH_MECHANISMS, METADATA_KEYS, TIMEOUT_PHASES, TLS_OPTIONS, TLS_VERSIONS } from '../facts/scriptVocabulary';
+import type { SessionNode } from './smtpAst';
+import { MASK } from '../../../common/masking';
 import { BUILTINS } from './smtpParser';
-import { fileScope, looksSecret, sessionScope, staticValue } from './smtpScopes';
+import { namesSecret } from '../../../common/variables';
+import { fileScope, sessionScope, staticValue } from './smtpScopes';
 import { sessionAt, type SmtpAnalysis } from './smtpService';
+import { authMayFollow, emptyState, foldSession, nextCommands as allowedNext, stepReplies, type SmtpState } from './smtpState';
 
 export type CompletionKind = 'keyword' | 'command' | 'directive' | 'parameter' | 'variable' | 'builtin' | 'value' | 'snippet' | 'code';
 
@@ -39,123 +41,17 @@ function snippetText(text: string): string {
   return text.replace(/[\\$}]/g, (c) => '\\' + c);
 }
 
-/** What the script has done before the cursor, in the session that holds it (RFC 5321 §4.1.4). */
-export interface CompletionState {
-  scheme: 'smtp' | 'submission' | 'smtps' | 'lmtp' | 'mx' | 'local' | 'unknown';
-  connected: boolean;
-  commandSeen: boolean;
-  greeted: boolean;
-  tls: boolean;
-  starttls: boolean;
-  authenticated: boolean;
-  mail: boolean;
-  recipients: number;
-  quit: boolean;
-  raw: boolean;
-  /** The last step before the cursor, when no EXPECT (nor CONNECT or TLS) came after it. */
-  expectable?: SessionItem;
+/** What the script has done before the cursor, in the session that holds it: the one fold of smtpState.ts. */
+interface CompletionState extends Readonly<SmtpState> {
   /** True inside a titled session (where metadata belongs). */
   inSession: boolean;
 }
 
-/** Follows the items of a session that start before `limit`. */
-export function stateBefore(analysis: SmtpAnalysis, session: SessionNode | undefined, limit: number): CompletionState {
-  const state: CompletionState = {
-    scheme: 'local',
-    connected: false,
-    commandSeen: false,
-    greeted: false,
-    tls: false,
-    starttls: false,
-    authenticated: false,
-    mail: false,
-    recipients: 0,
-    quit: false,
-    raw: false,
-    inSession: session !== undefined,
-  };
-  if (!session) return state;
-  const scope = sessionScope(fileScope(analysis.document), session);
-  for (const item of session.items) {
-    if (item.range.start >= limit) break;
-    switch (item.kind) {
-      case 'comment':
-      case 'metadata':
-      case 'variable':
-        continue;
-      case 'connect': {
-        state.connected = true;
-        state.expectable = undefined;
-        const url = item.url ? staticValue(item.url.text, scope) ?? item.url.text : '';
-        const scheme = /^\s*(smtp|submission|smtps|lmtp|mx|local)\b/i.exec(url)?.[1]?.toLowerCase();
-        state.scheme = (scheme as CompletionState['scheme'] | undefined) ?? 'unknown';
-        state.tls = state.scheme === 'smtps';
-        continue;
-      }
-      case 'tls':
-        state.expectable = undefined;
-        continue;
-      case 'expect':
-        if (state.expectable?.kind !== 'raw') state.expectable = undefined;
-        continue;
-      case 'raw':
-        state.commandSeen = true;
-        state.raw = true;
-        state.expectable = item;
-        continue;
-      case 'auth':
-        state.commandSeen = true;
-        state.authenticated = true;
-        state.expectable = item;
-        continue;
-      case 'data':
-      case 'bdat':
-        state.commandSeen = true;
-        state.mail = false;
-        state.recipients = 0;
-        state.expectable = item;
-        continue;
-      case 'command':
-        state.commandSeen = true;
-        state.expectable = item;
-        applyCommand(item, state);
-        continue;
-    }
-  }
-  return state;
-}
-
-function applyCommand(item: CommandNode, state: CompletionState): void {
-  switch (item.name) {
-    case 'HELO':
-    case 'EHLO':
-    case 'LHLO':
-      state.greeted = true;
-      state.mail = false;
-      state.recipients = 0;
-      break;
-    case 'STARTTLS':
-      state.starttls = true;
-      state.tls = true;
-      state.greeted = false;
-      state.mail = false;
-      state.recipients = 0;
-      break;
-    case 'MAIL':
-      state.mail = true;
-      state.recipients = 0;
-      break;
-    case 'RCPT':
-      if (state.mail) state.recipients++;
-      break;
-    case 'RSET':
-      state.mail = false;
-      state.recipients = 0;
-      break;
-    case 'QUIT':
-      state.quit = true;
-      break;
-  }
+/** Folds the items of a session that start before `limit`, as the analyzer folds the whole session. */
+function stateBefore(analysis: SmtpAnalysis, session: SessionNode | undefined, limit: number): CompletionState {
+  if (!session) return { ...emptyState(), inSession: false };
+  const scope = sessionScope(fileScope(analysis.document, analysis.externalVariables), session);
+  return { ...foldSession(session, scope, { limit }), inSession: true };
 }
 
 // -------------------------------------------------------------------------------------------------
@@ -175,53 +71,9 @@ function commandItem(verb: string, sort: number, label = verb, insertText?: stri
   return item;
 }
 
-const GREETING_DOMAIN = '${1:client.example.test}';
-
-/** The commands that may come next in the given state. */
+/** The commands that may come next in the given state, as smtpState.ts decides them. */
 function nextCommands(state: CompletionState): CompletionItem[] {
-  const items: CompletionItem[] = [];
-  const lmtp = state.scheme === 'lmtp';
-  const greeting = (sort: number) => {
-    if (lmtp || state.scheme === 'unknown') items.push(commandItem('LHLO', sort, 'LHLO', `LHLO ${GREETING_DOMAIN}`));
-    if (!lmtp) {
-      items.push(commandItem('EHLO', sort, 'EHLO', `EHLO ${GREETING_DOMAIN}`));
-      items.push(commandItem('HELO', sort + 1, 'HELO', `HELO ${GREETING_DOMAIN}`));
-    }
-  };
-  const mailFrom = (sort: number) => items.push(commandItem('MAIL', sort, 'MAIL FROM', 'MAIL FROM:<${1:alice@example.test}>'));
-  const rcptTo = (sort: number) => items.push(commandItem('RCPT', sort, 'RCPT TO', 'RCPT TO:<${1:bob@example.test}>'));
-  const always = (sort: number) => {
-    items.push(commandItem('RSET', sort), commandItem('NOOP', sort), commandItem('QUIT', sort + 1));
-  };
-  if (state.raw) {
-    // After RAW the session's state is unknown (docs/smtp-language.md#raw-probing-servers): offer everything.
-    greeting(1);
-    mailFrom(1);
-    rcptTo(1);
-    items.push(commandItem('DATA', 1, 'DATA', 'DATA\n$0\n.'), commandItem('BDAT', 2, 'BDAT', 'BDAT\n$0\n.'), commandItem('STARTTLS', 2));
-    always(3);
-    return items;
-  }
-  if (!state.greeted) {
-    greeting(0);
-    items.push(commandItem('NOOP', 5), commandItem('HELP', 5, 'HELP'), commandItem('QUIT', 6));
-    return items;
-  }
-  if (!state.mail) {
-    if (!state.tls && !state.starttls) items.push(commandItem('STARTTLS', 0));
-    mailFrom(1);
-    greeting(4);
-    items.push(commandItem('VRFY', 5, 'VRFY', 'VRFY ${1:bob}'), commandItem('EXPN', 5, 'EXPN', 'EXPN ${1:list}'), commandItem('HELP', 5), commandItem('ETRN', 5, 'ETRN', 'ETRN ${1:example.test}'));
-    always(3);
-    return items;
-  }
-  rcptTo(0);
-  if (state.recipients > 0) {
-    items.push(commandItem('DATA', 0, 'DATA', 'DATA\nFrom: ${1:alice@example.test}\nTo: ${2:bob@example.test}\nSubject: ${3:hello}\n\n$0\n.'));
-    items.push(commandItem('BDAT', 1, 'BDAT', 'BDAT\nFrom: ${1:alice@example.test}\nTo: ${2:bob@example.test}\nSubject: ${3:hello}\n\n$0\n.'));
-  }
-  always(3);
-  return items;
+  return allowedNext(state).map((next) => commandItem(next.verb, next.sort, next.label, next.insertText));
 }
 
 function directive(label: string, insertText: string, detail: string, sort: number): CompletionItem {
@@ -236,8 +88,8 @@ function lineStartItems(state: CompletionState, analysis: SmtpAnalysis): Complet
     items.push(directive('CONNECT', 'CONNECT ${1|smtp://,smtps://,submission://,lmtp://,mx:,local|}$0', 'where the session connects', 2));
   }
   if (!state.starttls) items.push(directive('TLS', 'TLS ${1|verify=on,verify=off,sni=,ca=,cert=,min=TLSv1.2|}$0', 'TLS options: verify, sni, ca, cert, key, min', 6));
-  if (state.greeted && !state.mail && !state.authenticated) {
-    items.push(directive('AUTH', 'AUTH ${1|PLAIN,LOGIN,CRAM-MD5,XOAUTH2|} ${2:user} {{\\$secret ${3:smtp-password}}}', 'AUTH MECHANISM user secret (RFC 4954)', 1));
+  if (authMayFollow(state)) {
+    items.push(directive('AUTH', `AUTH \${1|${ENGINE_AUTH_MECHANISMS.join(',')}|} \${2:user} {{\\\$secret \${3:smtp-password}}}`, 'AUTH MECHANISM user secret (RFC 4954)', 1));
   }
   if (state.expectable) {
     const replies = stepReplies(state.expectable);
@@ -249,7 +101,7 @@ function lineStartItems(state: CompletionState, analysis: SmtpAnalysis): Complet
   items.push({ label: '@var = ', kind: 'snippet', insertText: '@${1:name} = ${2:value}', snippet: true, detail: 'defines a variable', sortText: '8-@' });
   if (state.inSession || !analysis.document.sessions.some((s) => s.separator)) {
     for (const key of METADATA_KEYS) {
-      items.push({ label: `# @${key}`, kind: 'snippet', insertText: key === 'name' ? '# @name ${1:session-name}' : key === 'timeout' ? '# @timeout ${1|connect,greeting,command,mail,rcpt,data-init,data-block,data-end,tls,all|}=${2:30}' : `# @${key}`, snippet: true, detail: 'session metadata', sortText: `9-${key}` });
+      items.push({ label: `# @${key}`, kind: 'snippet', insertText: key === 'name' ? '# @name ${1:session-name}' : key === 'timeout' ? `# @timeout \${1|${TIMEOUT_PHASES.join(',')}|}=\${2:30}` : `# @${key}`, snippet: true, detail: 'session metadata', sortText: `9-${key}` });
     }
   }
   return items;
@@ -343,7 +195,7 @@ function variableItems(analysis: SmtpAnalysis, session: SessionNode | undefined,
   const close = closing ? '}}' : '';
   for (const [name, node] of scope.variables) {
     const value = node.value?.text ?? '';
-    const secret = looksSecret(name) || /\{\{\s*\$secret\b/.test(value);
+    const secret = namesSecret(name) || /\{\{\s*\$secret\b/.test(value);
     items.push({
       label: name,
       kind: 'variable',

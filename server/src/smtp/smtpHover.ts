@@ -5,7 +5,6 @@
  * and never throws, whatever the input. Every piece of user text is escaped before it enters the
  * Markdown, and secrets never appear in it.
  */
-import { randomUUID } from 'node:crypto';
 import { parseConnectTarget, DEFAULT_PORTS } from '../../../common/connectTarget';
 import type { OffsetRange } from '../../../common/problem';
 import { authMechanism } from '../facts/authMechanisms';
@@ -28,9 +27,13 @@ import type {
   VariableNode,
   VariableReference,
 } from './smtpAst';
-import { ENGINE_AUTH_MECHANISMS, METADATA_KEYS, TIMEOUT_PHASES, TLS_VERSIONS, pairSteps } from './smtpAnalyzer';
-import { BUILTINS, decodeRawEscapes } from './smtpParser';
-import { fileScope, looksSecret as nameLooksSecret, sessionScope, staticValue, type Scope } from './smtpScopes';
+import { ENGINE_AUTH_MECHANISMS, isTlsVersion, METADATA_KEYS, TIMEOUT_PHASES, TLS_VERSIONS } from '../facts/scriptVocabulary';
+import { describeState, expectsSuccess, foldSession, nextCommands, pairSteps, stepReplies } from './smtpState';
+import { decodeRawEscapes, escapeBytes, escapeMarkdown } from '../../../common/escape';
+import { MASK } from '../../../common/masking';
+import { BUILTINS } from './smtpParser';
+import { namesSecret, rfc5322Date } from '../../../common/variables';
+import { fileScope, sessionScope, staticValue, type Scope } from './smtpScopes';
 
 /**
  * Names (variables and `$env`/`$dotenv` arguments) whose values reach an AUTH secret in the script
@@ -39,7 +42,7 @@ import { fileScope, looksSecret as nameLooksSecret, sessionScope, staticValue, t
 let authSecretNames: ReadonlySet<string> = new Set();
 
 function looksSecret(name: string): boolean {
-  return nameLooksSecret(name) || authSecretNames.has(name);
+  return namesSecret(name) || authSecretNames.has(name);
 }
 
 /** Collects the names whose values feed AUTH secrets, following variable definitions. */
@@ -76,21 +79,23 @@ export interface HoverEnvironment {
   environment?: Record<string, string>;
   /** The process environment, for `{{$env NAME}}`. */
   processEnv?: Record<string, string | undefined>;
+  /** The clock of the `{{$date}}` example; a fixed sample date when absent. */
+  now?: () => Date;
+  /** The UUIDs of the `{{$uuid}}` and `{{$messageId}}` examples; a fixed sample when absent. */
+  uuid?: () => string;
+  /** The host name of the `{{$messageId}}` example, as the engine is given it. */
+  hostname?: string;
 }
 
-/** The text shown instead of a secret value. */
-export const MASK = '********';
+/** The examples a hover shows when no clock or UUID source is passed in (RFC 9562 §A.1's UUID). */
+const SAMPLE_DATE = new Date(Date.UTC(2026, 0, 5, 9, 8, 7));
+const SAMPLE_UUID = 'f81d4fae-7dec-11d0-a765-00a0c91e6bf6';
 
 /** The IANA registry of enhanced status codes, created by RFC 5248. */
-export const IANA_ENHANCED_CODES = 'https://www.iana.org/assignments/smtp-enhanced-status-codes/smtp-enhanced-status-codes.xhtml';
+const IANA_ENHANCED_CODES = 'https://www.iana.org/assignments/smtp-enhanced-status-codes/smtp-enhanced-status-codes.xhtml';
 
 // -------------------------------------------------------------------------------------------------
 // Markdown helpers
-
-/** Escapes text for Markdown prose, so that user text can never format or link anything. */
-export function escapeMarkdown(text: string): string {
-  return text.replace(/[\\`*_[\]<>|~&#]/g, (c) => '\\' + c).replace(/\r\n|\r|\n/g, ' ');
-}
 
 /** A Markdown code span holding text exactly, whatever backticks it contains (CommonMark §6.1). */
 export function codeSpan(text: string): string {
@@ -100,6 +105,18 @@ export function codeSpan(text: string): string {
   const fence = '`'.repeat(longest + 1);
   const pad = flat.startsWith('`') || flat.endsWith('`') || (flat.startsWith(' ') && flat.endsWith(' ')) ? ' ' : '';
   return `${fence}${pad}${flat}${pad}${fence}`;
+}
+
+/**
+ * Markdown for the project's own fact texts (RFC summaries, notes), where `backticks` mark code:
+ * those parts become code spans, the rest is escaped prose. Never used for text from a script or a
+ * peer, which is always escaped whole.
+ */
+function factMarkdown(text: string): string {
+  return text
+    .split('`')
+    .map((part, i, parts) => (i % 2 === 1 && i < parts.length - 1 ? codeSpan(part) : escapeMarkdown(i % 2 === 1 ? '`' + part : part)))
+    .join('');
 }
 
 /** A fenced code block holding text exactly (CommonMark §4.5). */
@@ -134,6 +151,9 @@ interface ResolveContext {
   scope: Scope;
   environment: Record<string, string>;
   processEnv: Record<string, string | undefined>;
+  now: () => Date;
+  uuid: () => string;
+  hostname: string;
 }
 
 interface Resolved {
@@ -203,14 +223,6 @@ function cliSecretVariable(name: string): string {
   return `SMTPWB_SECRET_${name.toUpperCase().replace(/-/g, '_')}`;
 }
 
-/** An RFC 5322 §3.3 date-time, as `{{$date}}` produces it. */
-function rfc5322Date(date: Date): string {
-  const days = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
-  const months = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
-  const two = (n: number) => String(n).padStart(2, '0');
-  return `${days[date.getUTCDay()]}, ${date.getUTCDate()} ${months[date.getUTCMonth()]} ${date.getUTCFullYear()} ${two(date.getUTCHours())}:${two(date.getUTCMinutes())}:${two(date.getUTCSeconds())} +0000`;
-}
-
 function builtinHover(ref: VariableReference, ctx: ResolveContext): string {
   const fact = BUILTINS[ref.name];
   const arg = ref.argument?.text;
@@ -219,7 +231,7 @@ function builtinHover(ref: VariableReference, ctx: ResolveContext): string {
     lines.push(`**Unknown built-in** ${codeSpan('$' + ref.name)}`, '', `Built-ins: ${Object.keys(BUILTINS).map((b) => codeSpan('$' + b)).join(', ')}.`);
     return lines.join('\n');
   }
-  lines.push(`**Built-in** ${codeSpan(`{{$${ref.name}${fact.argument ? ' NAME' : ''}}}`)}: ${escapeMarkdown(fact.summary)}.`, '');
+  lines.push(`**Built-in** ${codeSpan(`{{$${ref.name}${fact.argument ? ' NAME' : ''}}}`)}: ${factMarkdown(fact.summary)}.`, '');
   switch (ref.name) {
     case 'env':
       if (arg === undefined) lines.push('Needs the name of an environment variable: `{{$env NAME}}`.');
@@ -250,13 +262,13 @@ function builtinHover(ref: VariableReference, ctx: ResolveContext): string {
       );
       break;
     case 'uuid':
-      lines.push(`A new random UUID (RFC 9562) each time, e.g. ${codeSpan(randomUUID())}.`);
+      lines.push(`A new random UUID (RFC 9562) each time, e.g. ${codeSpan(ctx.uuid())}.`);
       break;
     case 'date':
-      lines.push(`The current date and time in RFC 5322 §3.3 form, e.g. ${codeSpan(rfc5322Date(new Date()))}.`);
+      lines.push(`The current date and time in RFC 5322 §3.3 form, e.g. ${codeSpan(rfc5322Date(ctx.now()))}.`);
       break;
     case 'messageId':
-      lines.push(`A new Message-ID (RFC 5322 §3.6.4), e.g. ${codeSpan(`<${randomUUID()}@smtpwb.local>`)}.`);
+      lines.push(`A new Message-ID (RFC 5322 §3.6.4), e.g. ${codeSpan(`<${ctx.uuid()}@${ctx.hostname}>`)}.`);
       break;
   }
   return lines.join('\n');
@@ -295,7 +307,7 @@ function variableHover(name: string, ctx: ResolveContext, definitionLine: (node:
     lines.push('', 'References:');
     for (const ref of nested) {
       if (ref.builtin) {
-        lines.push(`- ${codeSpan(`{{$${ref.name}${ref.argument ? ' ' + ref.argument.text : ''}}}`)}: ${escapeMarkdown(BUILTINS[ref.name]?.summary ?? 'an unknown built-in')}`);
+        lines.push(`- ${codeSpan(`{{$${ref.name}${ref.argument ? ' ' + ref.argument.text : ''}}}`)}: ${factMarkdown(BUILTINS[ref.name]?.summary ?? 'an unknown built-in')}`);
         continue;
       }
       const target = ctx.scope.variables.get(ref.name);
@@ -314,7 +326,7 @@ function variableHover(name: string, ctx: ResolveContext, definitionLine: (node:
 function replyList(codes: readonly number[]): string {
   return codes.map((code) => {
     const fact = replyCodeFact(code);
-    return `${code}${fact ? ' ' + escapeMarkdown(shorten(fact.meaning)) : ''}`;
+    return `${code}${fact ? ' ' + factMarkdown(shorten(fact.meaning)) : ''}`;
   }).join('; ');
 }
 
@@ -324,7 +336,7 @@ function shorten(text: string): string {
 }
 
 function commandMarkdown(fact: CommandFact): string {
-  const lines: string[] = [`**${fact.verb}** — ${referenceLink(fact)}`, '', codeBlock(fact.syntax, 'smtp'), '', escapeMarkdown(fact.summary)];
+  const lines: string[] = [`**${fact.verb}** — ${referenceLink(fact)}`, '', codeBlock(fact.syntax, 'smtp'), '', factMarkdown(fact.summary)];
   if (fact.requiresKeyword) lines.push('', `The server must advertise ${codeSpan(fact.requiresKeyword)} in its EHLO reply.`);
   if (fact.lmtpOnly) lines.push('', 'LMTP only (`lmtp://`, RFC 2033).');
   if (fact.insecure) lines.push('', '**Insecure**: see the notes below.');
@@ -336,7 +348,7 @@ function commandMarkdown(fact: CommandFact): string {
     ['5yz permanent failure', fact.replies.permanent],
   ];
   for (const [label, codes] of groups) if (codes.length > 0) lines.push(`- ${label}: ${replyList(codes)}`);
-  for (const note of fact.notes) lines.push('', escapeMarkdown(note));
+  for (const note of fact.notes) lines.push('', factMarkdown(note));
   return lines.join('\n');
 }
 
@@ -345,7 +357,7 @@ function unknownCommandMarkdown(verb: string): string {
 }
 
 function parameterMarkdown(fact: ParameterFact, written: string): string {
-  const lines: string[] = [`**${fact.command} parameter ${fact.name}** — ${referenceLink(fact)}`, '', escapeMarkdown(fact.summary), ''];
+  const lines: string[] = [`**${fact.command} parameter ${fact.name}** — ${referenceLink(fact)}`, '', factMarkdown(fact.summary), ''];
   lines.push(fact.value === 'none' ? `Written ${codeSpan(fact.name)}, without a value.` : `Value: ${codeSpan(fact.valueSyntax)}${fact.values ? ` — one of ${fact.values.map(codeSpan).join(', ')}` : ''}`);
   const keyword = ehloKeyword(fact.keyword);
   lines.push('', `The server must advertise ${codeSpan(fact.keyword)} in its EHLO reply${keyword ? ` (${referenceLink(keyword)})` : ''}; otherwise it answers 555 (RFC 5321 §4.1.1.11).`);
@@ -356,24 +368,6 @@ function parameterMarkdown(fact: ParameterFact, written: string): string {
     if (error) lines.push('', `**Problem**: ${escapeMarkdown(error)}`);
   }
   return lines.join('\n');
-}
-
-/** The replies a step can get, for EXPECT hovers and completion. */
-export function stepReplies(item: SessionItem): { label: string; codes: number[]; fact?: CommandFact } | undefined {
-  if (item.kind === 'auth') {
-    const fact = commandFact('AUTH')!;
-    return { label: 'AUTH', codes: allRepliesOf(fact).filter((c) => c !== 334), fact };
-  }
-  if (item.kind === 'data' || item.kind === 'bdat') {
-    const fact = commandFact(item.kind === 'data' ? 'DATA' : 'BDAT')!;
-    return { label: fact.verb, codes: allRepliesOf(fact).filter((c) => c !== 354), fact };
-  }
-  if (item.kind === 'command') {
-    const fact = commandFact(item.name);
-    return { label: item.name, codes: fact ? allRepliesOf(fact) : [], fact };
-  }
-  if (item.kind === 'raw') return { label: 'RAW', codes: [] };
-  return undefined;
 }
 
 // -------------------------------------------------------------------------------------------------
@@ -476,7 +470,7 @@ function tlsMarkdown(node: TlsNode, offset: number): { markdown: string; range: 
     lines.push(doc ?? `Unknown option: use ${Object.keys(TLS_OPTION_DOCS).map((k) => codeSpan(k + '=')).join(', ')}.`);
     const value = option.value?.text;
     if (key === 'verify' && value !== undefined && /^(off|false|no)$/i.test(value)) lines.push('', '**Warning**: certificate verification is off.');
-    if (key === 'min' && value !== undefined && !(TLS_VERSIONS as readonly string[]).includes(value)) lines.push('', `**Problem**: ${codeSpan(value)} is not one of ${TLS_VERSIONS.join(', ')}.`);
+    if (key === 'min' && value !== undefined && !isTlsVersion(value)) lines.push('', `**Problem**: ${codeSpan(value)} is not one of ${TLS_VERSIONS.join(', ')}.`);
     return { markdown: lines.join('\n'), range: option.range };
   }
   const lines = ['**TLS** — options of the session\'s TLS, implicit (`smtps://`) or started by `STARTTLS` (RFC 3207)', ''];
@@ -491,7 +485,7 @@ function authMarkdown(node: AuthNode, offset: number): { markdown: string; range
     if (!fact) {
       lines.push(`**Unknown SASL mechanism** ${codeSpan(node.mechanism.text)}`, '', `The engine performs ${ENGINE_AUTH_MECHANISMS.map(codeSpan).join(', ')}.`);
     } else {
-      lines.push(`**AUTH ${fact.name}** — ${referenceLink(fact)}`, '', escapeMarkdown(fact.summary), '');
+      lines.push(`**AUTH ${fact.name}** — ${referenceLink(fact)}`, '', factMarkdown(fact.summary), '');
       lines.push(
         fact.cleartext
           ? '**Sends the password in clear** (base64 is an encoding, not encryption): use it only over TLS — after STARTTLS or with `smtps://` (RFC 4954 §4).'
@@ -499,7 +493,7 @@ function authMarkdown(node: AuthNode, offset: number): { markdown: string; range
       );
       lines.push('', fact.performed ? 'The engine performs this exchange and masks every payload in the transcript.' : `The engine does not perform ${fact.name}; use ${ENGINE_AUTH_MECHANISMS.join(', ')}, or RAW lines for a manual exchange.`);
       if (fact.deprecated) lines.push('', '**Deprecated**.');
-      for (const note of fact.notes) lines.push('', escapeMarkdown(note));
+      for (const note of fact.notes) lines.push('', factMarkdown(note));
     }
     return { markdown: lines.join('\n'), range: node.mechanism.range };
   }
@@ -531,7 +525,17 @@ function authMarkdown(node: AuthNode, offset: number): { markdown: string; range
   return undefined;
 }
 
-function expectMarkdown(node: ExpectNode, offset: number, session: SessionNode | undefined): { markdown: string; range: OffsetRange } {
+/**
+ * What the session's state is at an offset, and what may come next, from the one fold that the
+ * analyzer and completion share (smtpState.ts).
+ */
+function stateLines(session: SessionNode, scope: Scope, limit: number, heading: string): string[] {
+  const state = foldSession(session, scope, { limit });
+  const next = nextCommands(state).map((n) => codeSpan(n.label));
+  return ['', `${heading}: ${escapeMarkdown(describeState(state))}.${next.length > 0 ? ` May come next: ${next.join(', ')}.` : ''}`];
+}
+
+function expectMarkdown(node: ExpectNode, offset: number, session: SessionNode | undefined, scope: Scope): { markdown: string; range: OffsetRange } {
   const step = session ? pairSteps(session).find((s) => s.expects.includes(node)) : undefined;
   const replies = step ? stepReplies(step.item) : undefined;
   const context = (code: number): string => {
@@ -543,12 +547,12 @@ function expectMarkdown(node: ExpectNode, offset: number, session: SessionNode |
     if (pattern.kind === 'code') {
       const info = describeReplyCode(pattern.code);
       const lines: string[] = [`**Reply ${pattern.code}**${info?.fact ? ' — ' + referenceLink(info.fact) : ''}`, ''];
-      if (info?.fact) lines.push(escapeMarkdown(info.fact.meaning), '');
+      if (info?.fact) lines.push(factMarkdown(info.fact.meaning), '');
       if (info) {
-        lines.push(`Class ${pattern.code.toString()[0]}yz: **${escapeMarkdown(info.class.name)}**. ${escapeMarkdown(info.class.description)}`);
-        if (info.category) lines.push('', `Category x${pattern.code.toString()[1]}z: ${escapeMarkdown(info.category.name)}. ${escapeMarkdown(info.category.description)}`);
+        lines.push(`Class ${pattern.code.toString()[0]}yz: **${factMarkdown(info.class.name)}**. ${factMarkdown(info.class.description)}`);
+        if (info.category) lines.push('', `Category x${pattern.code.toString()[1]}z: ${factMarkdown(info.category.name)}. ${factMarkdown(info.category.description)}`);
         for (const use of info.fact?.uses ?? []) {
-          lines.push('', `- ${escapeMarkdown(use.context)}: ${escapeMarkdown(use.meaning)}${use.enhanced ? ` (${codeSpan(use.enhanced)})` : ''} — ${referenceLink(use)}`);
+          lines.push('', `- ${factMarkdown(use.context)}: ${factMarkdown(use.meaning)}${use.enhanced ? ` (${codeSpan(use.enhanced)})` : ''} — ${referenceLink(use)}`);
         }
       }
       return { markdown: lines.join('\n') + context(pattern.code), range: pattern.range };
@@ -556,7 +560,7 @@ function expectMarkdown(node: ExpectNode, offset: number, session: SessionNode |
     if (pattern.kind === 'class') {
       const cls = describeReplyClass(pattern.class);
       const matching = replies?.codes.filter((c) => Math.floor(c / 100) === pattern.class) ?? [];
-      const lines = [`**Reply class ${pattern.class}xx** — ${link('RFC 5321 §4.2.1', 'https://www.rfc-editor.org/rfc/rfc5321#section-4.2.1')}`, '', `**${escapeMarkdown(cls.name)}**. ${escapeMarkdown(cls.description)}`];
+      const lines = [`**Reply class ${pattern.class}xx** — ${link('RFC 5321 §4.2.1', 'https://www.rfc-editor.org/rfc/rfc5321#section-4.2.1')}`, '', `**${factMarkdown(cls.name)}**. ${factMarkdown(cls.description)}`];
       if (replies?.fact) lines.push('', matching.length > 0 ? `Matches the replies of ${codeSpan(replies.label)}: ${replyList(matching)}.` : `${codeSpan(replies.label)} normally gets no ${pattern.class}xx reply.`);
       return { markdown: lines.join('\n'), range: pattern.range };
     }
@@ -565,10 +569,10 @@ function expectMarkdown(node: ExpectNode, offset: number, session: SessionNode |
     if (!lookup) {
       lines.push('A code of the form class.subject.detail (RFC 3463 §2); `x` stands for any detail.');
     } else {
-      lines.push(`- class ${lookup.code.split('.')[0]}: **${escapeMarkdown(lookup.class.title)}**. ${escapeMarkdown(lookup.class.description)}`);
-      if (lookup.subject) lines.push(`- subject X.${lookup.subject.subject}: **${escapeMarkdown(lookup.subject.title)}**. ${escapeMarkdown(lookup.subject.description)} (${referenceLink(lookup.subject)})`);
+      lines.push(`- class ${lookup.code.split('.')[0]}: **${factMarkdown(lookup.class.title)}**. ${factMarkdown(lookup.class.description)}`);
+      if (lookup.subject) lines.push(`- subject X.${lookup.subject.subject}: **${factMarkdown(lookup.subject.title)}**. ${factMarkdown(lookup.subject.description)} (${referenceLink(lookup.subject)})`);
       if (lookup.detail) {
-        lines.push(`- detail X.${lookup.detail.subject}.${lookup.detail.detail}: **${escapeMarkdown(lookup.detail.title)}**. ${escapeMarkdown(lookup.detail.description)} (${referenceLink(lookup.detail)})`);
+        lines.push(`- detail X.${lookup.detail.subject}.${lookup.detail.detail}: **${factMarkdown(lookup.detail.title)}**. ${factMarkdown(lookup.detail.description)} (${referenceLink(lookup.detail)})`);
         if (lookup.detail.replyCodes) lines.push('', `Usually sent with ${lookup.detail.replyCodes.join(', ')}.`);
         if (lookup.detail.deprecated) lines.push('', '**Deprecated** in the registry.');
       } else if (lookup.partial) {
@@ -591,24 +595,12 @@ function expectMarkdown(node: ExpectNode, offset: number, session: SessionNode |
   if (step && replies) {
     lines.push('', `Checks the reply to ${codeSpan(replies.label)} on line ${step.item.line + 1}.`);
     if (replies.codes.length > 0) lines.push('', `${codeSpan(replies.label)} can get: ${replyList(replies.codes)}.`);
+    if (!expectsSuccess(step)) lines.push('', `A refusal: the server does not carry out ${codeSpan(replies.label)}, so the session goes on as if it had not been sent.`);
+    if (session) lines.push(...stateLines(session, scope, node.range.end, 'After this reply'));
   } else {
     lines.push('', '**No command before it**: EXPECT must follow the command whose reply it checks.');
   }
   return { markdown: lines.join('\n'), range: node.keyword.range };
-}
-
-/** Shows bytes escaped: printable ASCII as is, CR, LF, tab and backslash as escapes, the rest as \xHH. */
-export function escapeBytes(bytes: Uint8Array): string {
-  let out = '';
-  for (const b of bytes) {
-    if (b === 13) out += '\\r';
-    else if (b === 10) out += '\\n';
-    else if (b === 9) out += '\\t';
-    else if (b === 92) out += '\\\\';
-    else if (b >= 0x20 && b < 0x7f) out += String.fromCharCode(b);
-    else out += '\\x' + b.toString(16).toUpperCase().padStart(2, '0');
-  }
-  return out;
 }
 
 function rawMarkdown(node: RawNode, offset: number): { markdown: string; range: OffsetRange } {
@@ -689,11 +681,18 @@ function hoverAt(analysis: SmtpAnalysis, offset: number, env: HoverEnvironment):
   const environment = env.environment ?? {};
   const external = new Set(Object.keys(environment));
   const file = fileScope(document, external);
+  const sources = {
+    environment,
+    processEnv: env.processEnv ?? {},
+    now: env.now ?? (() => SAMPLE_DATE),
+    uuid: env.uuid ?? (() => SAMPLE_UUID),
+    hostname: env.hostname ?? 'smtp-workbench.invalid',
+  };
 
   // The `###` line of a session.
   for (const session of document.sessions) {
     if (session.separator && touches(session.separator.range, offset) && offset < session.separator.range.end + 1) {
-      const ctx: ResolveContext = { scope: sessionScope(file, session), environment, processEnv: env.processEnv ?? {} };
+      const ctx: ResolveContext = { ...sources, scope: sessionScope(file, session) };
       return { markdown: sessionMarkdown(session, ctx), range: session.separator.range };
     }
   }
@@ -714,7 +713,7 @@ function hoverAt(analysis: SmtpAnalysis, offset: number, env: HoverEnvironment):
   if (!found) return undefined;
   const { item, session } = found;
   const scope = session ? sessionScope(file, session) : file;
-  const ctx: ResolveContext = { scope, environment, processEnv: env.processEnv ?? {} };
+  const ctx: ResolveContext = { ...sources, scope };
   const lineOf = (node: VariableNode) => node.line;
 
   // A `{{…}}` reference anywhere in the item.
@@ -745,14 +744,14 @@ function hoverAt(analysis: SmtpAnalysis, offset: number, env: HoverEnvironment):
     case 'auth':
       return authMarkdown(item, offset);
     case 'expect':
-      return expectMarkdown(item, offset, session);
+      return expectMarkdown(item, offset, session, scope);
     case 'raw':
       return rawMarkdown(item, offset);
     case 'data':
     case 'bdat':
       return messageHover(item, offset);
     case 'command':
-      return commandHover(item, offset, scope, ctx);
+      return commandHover(item, offset, scope, ctx, session);
   }
 }
 
@@ -779,11 +778,12 @@ function messageHover(item: MessageNode, offset: number): SmtpHover | undefined 
   return undefined;
 }
 
-function commandHover(item: CommandNode, offset: number, scope: Scope, ctx: ResolveContext): SmtpHover | undefined {
+function commandHover(item: CommandNode, offset: number, scope: Scope, ctx: ResolveContext, session: SessionNode | undefined): SmtpHover | undefined {
   const fact = commandFact(item.name);
   if (contains(item.verbToken.range, offset)) {
     const markdown = !fact ? unknownCommandMarkdown(item.verbToken.text) : commandMarkdown(fact);
-    return { markdown, range: item.verbToken.range };
+    const state = session ? stateLines(session, scope, item.range.start, 'Before this line').join('\n') : '';
+    return { markdown: markdown + state, range: item.verbToken.range };
   }
   if (item.path && touches(item.path.range, offset) && offset < item.path.range.end) {
     const written = item.path.address.text;

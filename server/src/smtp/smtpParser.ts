@@ -30,6 +30,7 @@ import type {
   VariableNode,
   VariableReference,
 } from './smtpAst';
+import { moveItem, moveProblem } from './smtpMove';
 import { problem } from './smtpProblems';
 
 export interface ParseResult {
@@ -38,7 +39,7 @@ export interface ParseResult {
 }
 
 /** One physical line of the document. Its text is cut from the document only when asked for. */
-export class SourceLine {
+class SourceLine {
   constructor(
     private readonly source: string,
     /** The offset of the line's first character. */
@@ -69,116 +70,309 @@ export class SourceLine {
 }
 
 /**
- * Splits text into lines. CRLF, LF and a lone CR all end a line, as they do for the LSP's
- * positions, so offsets computed here agree with the editor's.
+ * The lines of a document, as offsets: `starts[i]` is where line i begins and `ends[i]` where its
+ * text ends, before its line break. A line object is made only when a line is read.
  */
-export function splitLines(text: string): SourceLine[] {
-  const lines: SourceLine[] = [];
-  let start = 0;
-  const length = text.length;
-  for (let i = 0; i < length; i++) {
-    const c = text.charCodeAt(i);
-    if (c === 10 || c === 13) {
-      lines.push(new SourceLine(text, start, i));
-      if (c === 13 && text.charCodeAt(i + 1) === 10) i++;
+class Lines {
+  constructor(
+    private readonly text: string,
+    readonly starts: number[],
+    readonly ends: number[],
+  ) {}
+
+  get length(): number {
+    return this.starts.length;
+  }
+
+  at(i: number): SourceLine {
+    return new SourceLine(this.text, this.starts[i], this.ends[i]);
+  }
+}
+
+/**
+ * Finds the lines of text[from, to) and appends their starts and ends. `from` is a line start;
+ * `to` is a line start too, or the end of the text, where the last line (possibly empty) is added.
+ * CRLF, LF and a lone CR all end a line, as they do for the LSP's positions, so offsets computed
+ * here agree with the editor's.
+ */
+function scanLines(text: string, from: number, to: number, starts: number[], ends: number[]): void {
+  let start = from;
+  // A short run (the lines an edit touched) is read character by character; a long one is searched.
+  const cr = to - from < 4096 ? 0 : text.indexOf('\r', from);
+  if (cr === -1 || cr >= to) {
+    // The usual case, no CR: the engine's own search finds each line feed.
+    for (let i = text.indexOf('\n', from); i !== -1 && i < to; i = text.indexOf('\n', i + 1)) {
+      starts.push(start);
+      ends.push(i);
       start = i + 1;
     }
+  } else {
+    for (let i = from; i < to; i++) {
+      const c = text.charCodeAt(i);
+      if (c === 10 || c === 13) {
+        starts.push(start);
+        ends.push(i);
+        if (c === 13 && text.charCodeAt(i + 1) === 10) i++;
+        start = i + 1;
+      }
+    }
   }
-  lines.push(new SourceLine(text, start, length));
-  return lines;
+  if (to === text.length) {
+    starts.push(start);
+    ends.push(text.length);
+  }
+}
+
+/** True when the line [start, end), after leading blanks, starts with `###`: a session separator. */
+function isSeparatorLine(text: string, start: number, end: number): boolean {
+  let i = start;
+  while (i < end && (text.charCodeAt(i) === 32 || text.charCodeAt(i) === 9)) i++;
+  return end - i >= 3 && text.startsWith('###', i);
+}
+
+/** A run of lines [from, to) that forms one session (or the preamble), and its cache entry. */
+interface Chunk {
+  from: number;
+  to: number;
+  separator: boolean;
+  entry?: ChunkEntry;
+  /** The session made of this chunk; the next parse reuses it when nothing before it changed. */
+  session?: SessionNode;
+  /** The session this chunk was, before an edit above it moved it by `offset` and `line`. */
+  movedFrom?: { session: SessionNode; offset: number; line: number };
+}
+
+/** Splits lines [from, to) into chunks at `###` lines, as a full parse does. */
+function findChunks(text: string, lines: Lines, from: number, to: number, chunks: Chunk[]): void {
+  let chunkStart = from;
+  for (let i = from; i < to; i++) {
+    if (isSeparatorLine(text, lines.starts[i], lines.ends[i]) && i > chunkStart) {
+      chunks.push({ from: chunkStart, to: i, separator: isSeparatorLine(text, lines.starts[chunkStart], lines.ends[chunkStart]) });
+      chunkStart = i;
+    }
+  }
+  if (to > chunkStart) chunks.push({ from: chunkStart, to, separator: isSeparatorLine(text, lines.starts[chunkStart], lines.ends[chunkStart]) });
+}
+
+/** What the cache keeps of the last parse: its text, its lines and its chunks with their entries. */
+interface LastParse {
+  text: string;
+  starts: number[];
+  ends: number[];
+  chunks: Chunk[];
+}
+
+/**
+ * The lines and chunks of a new text, from the last parse where the texts agree. Chunks at the
+ * start that are unchanged keep their place; chunks at the end that are unchanged move by the
+ * edit's length and lines (both found by comparing the texts with the engine's own string
+ * comparison, no hashing); only the lines between them are split and searched for `###` again.
+ */
+function linesAndChunks(text: string, last: LastParse | undefined): { lines: Lines; chunks: Chunk[]; spare?: Map<string, ChunkEntry[]>; source: Source } {
+  const starts: number[] = [];
+  const ends: number[] = [];
+  const chunks: Chunk[] = [];
+  if (!last || last.chunks.length === 0) {
+    scanLines(text, 0, text.length, starts, ends);
+    const lines = new Lines(text, starts, ends);
+    findChunks(text, lines, 0, lines.length, chunks);
+    return { lines, chunks, source: { text, lineStarts: starts } };
+  }
+  const old = last.text;
+  const oldChunks = last.chunks;
+  const oldLineCount = last.starts.length;
+  const spanEnd = (c: Chunk) => (c.to < oldLineCount ? last.starts[c.to] : old.length);
+  // Unchanged chunks at the start: the chunk's text, its line break and the next character agree
+  // (the next character settles a CR that a following LF would join). The last chunk never counts.
+  let k = 0;
+  while (k < oldChunks.length - 1) {
+    const c = oldChunks[k];
+    const s = last.starts[c.from];
+    const e = spanEnd(c) + 1;
+    // Equality of two slices compares their characters directly (startsWith of a slice is slower).
+    if (text.slice(s, e) !== old.slice(s, e)) break;
+    k++;
+  }
+  // The chunk after them must still start with a `###` line (the edit may have removed it).
+  if (k > 0) {
+    const s = last.starts[oldChunks[k].from];
+    let e = s;
+    while (e < text.length && text.charCodeAt(e) !== 10 && text.charCodeAt(e) !== 13) e++;
+    if (!isSeparatorLine(text, s, e)) k--;
+  }
+  // Unchanged chunks at the end, moved by the difference in length; they start after a line break.
+  const delta = text.length - old.length;
+  const middleStart = k < oldChunks.length ? last.starts[oldChunks[k].from] : old.length;
+  let j = oldChunks.length;
+  while (j - 1 > k) {
+    const c = oldChunks[j - 1];
+    const s = last.starts[c.from];
+    const at = s + delta;
+    if (at < middleStart || !c.separator) break;
+    const before = text.charCodeAt(at - 1);
+    if ((before !== 10 && before !== 13) || text.slice(at, at + spanEnd(c) - s) !== old.slice(s, spanEnd(c))) break;
+    j--;
+  }
+  // Lines before the middle are as they were; the middle is split again; the rest move.
+  const prefixLines = k < oldChunks.length ? oldChunks[k].from : oldLineCount;
+  for (let i = 0; i < prefixLines; i++) {
+    starts.push(last.starts[i]);
+    ends.push(last.ends[i]);
+  }
+  const middleEnd = j < oldChunks.length ? last.starts[oldChunks[j].from] + delta : text.length;
+  scanLines(text, middleStart, middleEnd, starts, ends);
+  const middleLines = starts.length;
+  const suffixFrom = j < oldChunks.length ? oldChunks[j].from : oldLineCount;
+  const lineDelta = middleLines - suffixFrom;
+  for (let i = suffixFrom; i < oldLineCount; i++) {
+    starts.push(last.starts[i] + delta);
+    ends.push(last.ends[i] + delta);
+  }
+  const lines = new Lines(text, starts, ends);
+  const source: Source = { text, lineStarts: starts };
+  for (let i = 0; i < k; i++) chunks.push(oldChunks[i]);
+  findChunks(text, lines, prefixLines, middleLines, chunks);
+  for (let i = j; i < oldChunks.length; i++) {
+    const c = oldChunks[i];
+    const entry = c.entry && (delta === 0 && lineDelta === 0 ? c.entry : c.entry.movedTo(c.entry.start + delta, c.entry.line + lineDelta, source));
+    chunks.push({ from: c.from + lineDelta, to: c.to + lineDelta, separator: c.separator, entry, ...(c.session ? { movedFrom: { session: c.session, offset: delta, line: lineDelta } } : {}) });
+  }
+  // The sessions of the middle as they were, by text, for a session the edit moved within it.
+  const spare = new Map<string, ChunkEntry[]>();
+  for (let i = k; i < j; i++) {
+    const c = oldChunks[i];
+    if (!c.entry) continue;
+    const key = old.slice(last.starts[c.from], last.ends[c.to - 1]);
+    const list = spare.get(key);
+    if (list) list.push(c.entry);
+    else spare.set(key, [c.entry]);
+  }
+  return { lines, chunks, spare, source };
 }
 
 /** Words that are directives of the language rather than SMTP verbs. */
 const DIRECTIVES = new Set(['CONNECT', 'TLS', 'AUTH', 'EXPECT', 'RAW']);
 
-
-/** Parses a whole document. */
 /**
- * What the parser keeps of a document between edits: each session's items and problems, keyed by
- * the session's text. An edit changes one session's text, so every other session is reused; when
- * it has moved, its offsets and lines are shifted in place. The session's analysis is kept with it
- * (see smtpService.ts), so unchanged sessions are not analysed again either.
+ * A session's analysis as the cache keeps it: its problems, which move with the session, and
+ * `extra`, whose positions are relative to the session's chunk (see smtpService.ts), so it stays
+ * true when the session moves.
  */
-export interface ChunkEntry {
-  text: string;
-  start: number;
-  line: number;
-  items: SessionItem[];
-  problems: Problem[];
+export interface CachedAnalysis {
+  readonly signature: string;
+  readonly problems: readonly Problem[];
+  readonly extra: unknown;
+}
+
+/**
+ * What the parser keeps of each session between edits: its items and problems (see ParseCache).
+ * An edit changes one session's text, so every other session is reused: as is
+ * when it stands where it stood, or as a moved copy (smtpMove.ts) when the edit moved it. Entries
+ * never change their trees once made, so trees handed out earlier stay true of the text they came
+ * from. A moved entry builds its items only when someone reads them: typing in one session moves
+ * every later one, whose cached analysis is all the diagnostics need. The session's analysis is
+ * kept with it (see smtpService.ts), so unchanged sessions are not analysed again either.
+ */
+export class ChunkEntry {
+  private built?: readonly SessionItem[];
   /** The session's analysis, valid while the file's variables have the given signature. */
-  analysis?: { signature: string; problems: Problem[]; extra: unknown };
+  analysis?: CachedAnalysis;
+  /** The analysis placed at this entry's offsets, made once per entry (see smtpService.ts). */
+  placed?: unknown;
+
+  constructor(
+    readonly start: number,
+    readonly line: number,
+    /** Built items, where they stand and the text they stand in; this entry's items are these, moved to `start` and `line`. */
+    private readonly origin: ChunkOrigin,
+    readonly problems: readonly Problem[],
+  ) {
+    if (origin.start === start && origin.line === line) this.built = origin.items;
+  }
+
+  get items(): readonly SessionItem[] {
+    if (!this.built) {
+      const by = { offset: this.start - this.origin.start, line: this.line - this.origin.line };
+      this.built = this.origin.items.map((item) => moveItem(item, by));
+    }
+    return this.built;
+  }
+
+  /**
+   * The session as it stood where its items were built, in the text they were built from, and how
+   * far it has moved since; undefined when its items stand where the session does. Analysing a
+   * moved session there and moving the results is cheaper than moving every item: an edit above
+   * many sessions that changes what they mean (a file variable) moves them all.
+   */
+  atOrigin(session: SessionNode): { document: SmtpDocument; session: SessionNode; by: { offset: number; line: number } } | undefined {
+    if (this.built) return undefined;
+    const by = { offset: this.start - this.origin.start, line: this.line - this.origin.line };
+    const back = (r: OffsetRange): OffsetRange => ({ start: r.start - by.offset, end: r.end - by.offset });
+    const separator = session.separator && {
+      range: back(session.separator.range),
+      title: session.separator.title && { text: session.separator.title.text, range: back(session.separator.title.range) },
+    };
+    return {
+      by,
+      document: { text: this.origin.source.text, lineStarts: this.origin.source.lineStarts, preamble: [], sessions: [] },
+      session: { separator, title: session.title, index: session.index, range: back(session.range), line: session.line - by.line, endLine: session.endLine - by.line, items: this.origin.items },
+    };
+  }
+
+  /** Lints of the session's message bodies, by body text: they depend on nothing else. */
+  get bodyLints(): Map<string, Problem[]> {
+    return (this.origin.bodyLints ??= new Map());
+  }
+
+  /** This entry at another place in a new text: a new entry; this one is left as it is. */
+  movedTo(start: number, line: number, source: Source): ChunkEntry {
+    if (start === this.start && line === this.line) return this;
+    const by = { offset: start - this.start, line: line - this.line };
+    const origin: ChunkOrigin = this.built
+      ? { items: this.built, start: this.start, line: this.line, source: this.source ?? this.origin.source, bodyLints: this.origin.bodyLints }
+      : this.origin;
+    const moved = new ChunkEntry(start, line, origin, this.problems.map((p) => moveProblem(p, by)));
+    moved.source = source;
+    if (this.analysis) moved.analysis = { signature: this.analysis.signature, problems: this.analysis.problems.map((p) => moveProblem(p, by)), extra: this.analysis.extra };
+    return moved;
+  }
+
+  /** The text this entry stands in, when it was moved there (else its origin's). */
+  private source?: Source;
 }
 
-export class ParseCache {
-  private entries = new Map<string, ChunkEntry[]>();
-  private next = new Map<string, ChunkEntry[]>();
+/** A version of the document's text with its line starts, as the parser saw it. */
+interface Source {
+  readonly text: string;
+  readonly lineStarts: number[];
+}
 
-  /** Takes an entry for a chunk's text, shifted to its new place, or undefined. */
-  take(text: string, start: number, line: number): ChunkEntry | undefined {
-    const list = this.entries.get(text);
-    const entry = list?.pop();
-    if (!entry) return undefined;
-    if (entry.start !== start || entry.line !== line) {
-      shiftInPlace([entry.items, entry.problems, entry.analysis?.problems, entry.analysis?.extra], start - entry.start, line - entry.line);
-      entry.start = start;
-      entry.line = line;
-    }
-    return entry;
-  }
-
-  keep(entry: ChunkEntry): void {
-    const list = this.next.get(entry.text);
-    if (list) list.push(entry);
-    else this.next.set(entry.text, [entry]);
-  }
-
-  /** Ends a parse: only the chunks of the latest text stay cached. */
-  commit(): void {
-    this.entries = this.next;
-    this.next = new Map();
-  }
+/** Where a chunk's items were built. */
+interface ChunkOrigin {
+  readonly items: readonly SessionItem[];
+  readonly start: number;
+  readonly line: number;
+  readonly source: Source;
+  bodyLints?: Map<string, Problem[]>;
 }
 
 /**
- * Adds an offset delta to every range and a line delta to every line number found in the given
- * trees. Objects shared between trees (a problem's range that is also a node's) move once.
+ * What the parser keeps of a document between edits: the last text, its lines, and each session's
+ * items and problems (ChunkEntry). A new text is compared with the last one (see linesAndChunks):
+ * sessions before the edit are reused as they are, sessions after it as moved copies, and only the
+ * sessions the edit touched are parsed again, so a keystroke costs work in proportion to its session.
  */
-function shiftInPlace(roots: unknown[], offsetDelta: number, lineDelta: number): void {
-  // Each shift stamps the objects it moved, so an object reached twice moves once (cheaper than a Set).
-  const stamp = ++shiftGeneration;
-  const visit = (value: object): void => {
-    const record = value as Record<string | symbol, unknown>;
-    if (record[SHIFTED] === stamp) return;
-    record[SHIFTED] = stamp;
-    if (Array.isArray(value)) {
-      for (const element of value) if (element !== null && typeof element === 'object') visit(element as object);
-      return;
-    }
-    if (value instanceof Set || value instanceof Map) return;
-    if (typeof record.start === 'number' && typeof record.end === 'number') {
-      record.start += offsetDelta;
-      record.end += offsetDelta;
-    }
-    if (lineDelta !== 0) {
-      if (typeof record.line === 'number') record.line += lineDelta;
-      if (typeof record.firstLine === 'number') record.firstLine += lineDelta;
-    }
-    for (const key in record) {
-      const child = record[key];
-      if (child !== null && typeof child === 'object') visit(child);
-    }
-  };
-  for (const root of roots) if (root !== null && typeof root === 'object') visit(root);
+export class ParseCache {
+  /** The last parse; undefined before the first. */
+  last?: LastParse;
 }
-
-const SHIFTED = Symbol('shifted');
-let shiftGeneration = 0;
 
 /** The cache entry of each session parsed with a cache, for its analysis. */
 export const sessionEntries = new WeakMap<SessionNode, ChunkEntry>();
 
+/** Parses a whole document; with a cache, only the sessions an edit touched (see ParseCache). */
 export function parseSmtp(text: string, cache?: ParseCache): ParseResult {
-  const lines = splitLines(text);
+  const { lines, chunks, spare, source } = linesAndChunks(text, cache?.last);
   const problems: Problem[] = [];
   const sessions: SessionNode[] = [];
   const preamble: SessionItem[] = [];
@@ -186,26 +380,32 @@ export function parseSmtp(text: string, cache?: ParseCache): ParseResult {
   // Sessions are delimited by `###` lines; the lines before the first one form the preamble,
   // whose commands (if any) become an untitled first session.
   let index = 0;
-  let chunkStart = 0;
-  const chunks: Array<{ from: number; to: number; separator: boolean }> = [];
-  for (let i = 0; i < lines.length; i++) {
-    if (lines[i].isSeparator()) {
-      chunks.push({ from: chunkStart, to: i, separator: chunkStart !== 0 || lines[0].isSeparator() });
-      chunkStart = i;
-    }
-  }
-  chunks.push({ from: chunkStart, to: lines.length, separator: lines[chunkStart]?.isSeparator() ?? false });
-
   for (const chunk of chunks) {
-    if (chunk.from === chunk.to) continue;
-    let items: SessionItem[] = [];
+    // A session that nothing before it changed is the same session; one an edit above it moved is
+    // its old node moved, with the same entry (so its items are built only when read).
+    if (chunk.session && chunk.session.index === index && chunk.entry) {
+      for (const p of chunk.entry.problems) problems.push(p);
+      sessions.push(chunk.session);
+      index++;
+      continue;
+    }
+    if (chunk.movedFrom && chunk.entry) {
+      const moved = moveSession(chunk.movedFrom.session, chunk.movedFrom, index++, chunk.entry);
+      for (const p of chunk.entry.problems) problems.push(p);
+      sessionEntries.set(moved, chunk.entry);
+      chunk.session = moved;
+      sessions.push(moved);
+      continue;
+    }
+    const parsed: SessionItem[] = [];
     let first = chunk.from;
     let separator: SessionNode['separator'];
     if (chunk.separator) {
-      const line = lines[chunk.from];
-      const hashes = line.text.indexOf('###');
+      const line = lines.at(chunk.from);
+      const lineText = line.text;
+      const hashes = lineText.indexOf('###');
       const titleStart = hashes + 3;
-      const rawTitle = line.text.slice(titleStart);
+      const rawTitle = lineText.slice(titleStart);
       const trimmed = rawTitle.trim();
       const lead = rawTitle.length - rawTitle.trimStart().length;
       separator = {
@@ -214,22 +414,26 @@ export function parseSmtp(text: string, cache?: ParseCache): ParseResult {
       };
       first = chunk.from + 1;
     }
-    let entry: ChunkEntry | undefined;
-    if (cache) {
-      const chunkText = text.slice(lines[chunk.from].start, lines[chunk.to - 1].end);
-      entry = cache.take(chunkText, lines[chunk.from].start, chunk.from);
+    let entry = chunk.entry;
+    if (cache && !entry) {
+      const chunkStart = lines.starts[chunk.from];
+      const list = spare?.get(text.slice(chunkStart, lines.ends[chunk.to - 1]));
+      entry = list?.pop()?.movedTo(chunkStart, chunk.from, source);
       if (!entry) {
         const chunkProblems: Problem[] = [];
-        parseItems(lines, first, chunk.to, items, chunkProblems);
-        entry = { text: chunkText, start: lines[chunk.from].start, line: chunk.from, items, problems: chunkProblems };
+        parseItems(lines, first, chunk.to, parsed, chunkProblems);
+        entry = new ChunkEntry(chunkStart, chunk.from, { items: parsed, start: chunkStart, line: chunk.from, source }, chunkProblems);
       }
-      cache.keep(entry);
-      items = entry.items;
+      chunk.entry = entry;
+    }
+    if (entry) {
       for (const p of entry.problems) problems.push(p);
     } else {
-      parseItems(lines, first, chunk.to, items, problems);
+      parseItems(lines, first, chunk.to, parsed, problems);
     }
+    const reused = entry;
     if (!separator) {
+      const items = reused ? reused.items : parsed;
       // The preamble: file variables and comments stay in the preamble; commands make a session.
       const commands = items.filter((item) => item.kind !== 'comment' && item.kind !== 'variable' && item.kind !== 'metadata');
       if (commands.length === 0) {
@@ -245,7 +449,7 @@ export function parseSmtp(text: string, cache?: ParseCache): ParseResult {
       sessions.push({
         title: `Session ${index + 1}`,
         index: index++,
-        range: { start: startItem.range.start, end: lines[lastLine].end },
+        range: { start: startItem.range.start, end: lines.ends[lastLine] },
         line: startItem.line,
         endLine: lastLine,
         items: items.slice(0, firstCommand).filter((item): boolean => item.kind !== 'variable').concat(sessionItems),
@@ -258,31 +462,55 @@ export function parseSmtp(text: string, cache?: ParseCache): ParseResult {
       separator,
       title: separator.title?.text ?? `Session ${index + 1}`,
       index: index++,
-      range: { start: lines[chunk.from].start, end: lines[lastLine].end },
+      range: { start: lines.starts[chunk.from], end: lines.ends[lastLine] },
       line: chunk.from,
       endLine: lastLine,
-      items,
+      // A reused session's items are built when first read (see ChunkEntry).
+      get items(): readonly SessionItem[] {
+        return reused ? reused.items : parsed;
+      },
     };
     if (entry) sessionEntries.set(session, entry);
+    chunk.session = session;
     sessions.push(session);
   }
-  cache?.commit();
+  if (cache) cache.last = { text, starts: lines.starts, ends: lines.ends, chunks };
 
   return {
-    document: { text, preamble, sessions, lineStarts: lines.map((l) => l.start) },
+    document: { text, preamble, sessions, lineStarts: lines.starts },
     problems,
   };
 }
 
-function lastNonBlankLine(lines: SourceLine[], from: number, to: number): number {
-  for (let i = to - 1; i >= from; i--) if (!lines[i].isBlank()) return i;
+/** A session node at another place, with another index; its items are its entry's. */
+function moveSession(session: SessionNode, by: { offset: number; line: number }, index: number, entry: ChunkEntry): SessionNode {
+  const move = (r: OffsetRange): OffsetRange => ({ start: r.start + by.offset, end: r.end + by.offset });
+  const separator = session.separator && {
+    range: move(session.separator.range),
+    title: session.separator.title && { text: session.separator.title.text, range: move(session.separator.title.range) },
+  };
+  return {
+    separator,
+    title: separator?.title ? session.title : `Session ${index + 1}`,
+    index,
+    range: move(session.range),
+    line: session.line + by.line,
+    endLine: session.endLine + by.line,
+    get items(): readonly SessionItem[] {
+      return entry.items;
+    },
+  };
+}
+
+function lastNonBlankLine(lines: Lines, from: number, to: number): number {
+  for (let i = to - 1; i >= from; i--) if (!lines.at(i).isBlank()) return i;
   return from;
 }
 
 /** Parses lines [from, to) into items. */
-function parseItems(lines: SourceLine[], from: number, to: number, items: SessionItem[], problems: Problem[]): void {
+function parseItems(lines: Lines, from: number, to: number, items: SessionItem[], problems: Problem[]): void {
   for (let i = from; i < to; i++) {
-    const line = lines[i];
+    const line = lines.at(i);
     const text = line.text;
     const lead = text.length - text.trimStart().length;
     const content = text.slice(lead).trimEnd();
@@ -400,7 +628,7 @@ export const BUILTINS: Record<string, { argument: boolean; summary: string }> = 
  * Finds the `{{…}}` references in a piece of text. A `{{` without its `}}` is reported once, and
  * the rest of the text is not searched further.
  */
-export function findReferences(text: string, base: number, problems: Problem[] | undefined): VariableReference[] {
+function findReferences(text: string, base: number, problems: Problem[] | undefined): VariableReference[] {
   const refs: VariableReference[] = [];
   let from = 0;
   for (;;) {
@@ -482,6 +710,7 @@ function parseAuth(keyword: Token, rest: string, restStart: number, line: number
 
 function parseExpect(keyword: Token, rest: string, restStart: number, line: number, range: OffsetRange, references: VariableReference[], problems: Problem[]): ExpectNode {
   const node: ExpectNode = { kind: 'expect', line, range, references, keyword, codes: [], enhanced: [] };
+  const reported = problems.length;
   let i = 0;
   const n = rest.length;
   while (i < n) {
@@ -532,7 +761,8 @@ function parseExpect(keyword: Token, rest: string, restStart: number, line: numb
     }
     i = j;
   }
-  if (node.codes.length === 0 && node.enhanced.length === 0 && !node.text) {
+  // One malformed EXPECT gets one diagnostic: the line as a whole is reported only when no word was.
+  if (node.codes.length === 0 && node.enhanced.length === 0 && !node.text && problems.length === reported) {
     problems.push(problem('smtp-expect-syntax', range, 'EXPECT needs a reply code, a class, an enhanced status code or a text'));
   }
   return node;
@@ -544,7 +774,7 @@ function parseExpect(keyword: Token, rest: string, restStart: number, line: numb
  * (RFC 3463 §2: class 2, 4 or 5, subject and detail of one to three digits), where `x` may stand
  * for the detail or the subject and detail.
  */
-export function parseReplyPattern(word: string, range: OffsetRange): ExpectPatternNode | undefined {
+function parseReplyPattern(word: string, range: OffsetRange): ExpectPatternNode | undefined {
   if (/^[2-5][0-5]\d$/.test(word)) return { kind: 'code', code: Number(word), range };
   const cls = /^([2-5])xx$/i.exec(word);
   if (cls) return { kind: 'class', class: Number(cls[1]) as 2 | 3 | 4 | 5, range };
@@ -565,33 +795,8 @@ function parseRaw(keyword: Token, rest: string, restStart: number, line: number,
   return { kind: 'raw', line, range, references, keyword, payload };
 }
 
-/**
- * Decodes the escapes of a RAW payload: `\r`, `\n`, `\t`, `\\` and `\xHH`. An unknown escape is
- * kept as written. Returns bytes, since `\xHH` can produce any octet.
- */
-export function decodeRawEscapes(text: string): Buffer {
-  const bytes: number[] = [];
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i];
-    if (c === '\\' && i + 1 < text.length) {
-      const next = text[i + 1];
-      if (next === 'r') { bytes.push(13); i++; continue; }
-      if (next === 'n') { bytes.push(10); i++; continue; }
-      if (next === 't') { bytes.push(9); i++; continue; }
-      if (next === '\\') { bytes.push(92); i++; continue; }
-      if (next === 'x' && /^[0-9a-fA-F]{2}$/.test(text.slice(i + 2, i + 4))) {
-        bytes.push(parseInt(text.slice(i + 2, i + 4), 16));
-        i += 3;
-        continue;
-      }
-    }
-    for (const b of Buffer.from(c, 'utf8')) bytes.push(b);
-  }
-  return Buffer.from(bytes);
-}
-
 function parseMessage(
-  lines: SourceLine[],
+  lines: Lines,
   lineIndex: number,
   to: number,
   verbToken: Token,
@@ -638,7 +843,7 @@ function parseMessage(
   // A probe that writes the message itself with RAW lines: DATA directly followed by RAW has no
   // inline body (docs/smtp-language.md#raw-probing-servers). BDAT is not: its chunk sizes are part
   // of the command, so a raw BDAT is written whole with RAW.
-  if (kind === 'data' && lineIndex + 1 < to && /^\s*RAW(?:\s|$)/i.test(lines[lineIndex + 1].text)) {
+  if (kind === 'data' && lineIndex + 1 < to && /^\s*RAW(?:\s|$)/i.test(lines.at(lineIndex + 1).text)) {
     node.rawFollows = true;
     return lineIndex;
   }
@@ -647,16 +852,16 @@ function parseMessage(
   const bodyLines: Token[] = [];
   let i = lineIndex + 1;
   for (; i < to; i++) {
-    const l = lines[i];
+    const l = lines.at(i);
     if (l.text === '.') {
       node.terminator = { text: '.', range: { start: l.start, end: l.end } };
       break;
     }
     bodyLines.push({ text: l.text, range: { start: l.start, end: l.end } });
   }
-  if (!node.terminator && i >= to && bodyLines.length > 0 && lines[i - 1]?.text.trim() === '.') {
+  if (!node.terminator && i >= to && bodyLines.length > 0 && i >= 1 && lines.at(i - 1).text.trim() === '.') {
     // A terminator with blanks around it is almost certainly meant as one; say so precisely.
-    const l = lines[i - 1];
+    const l = lines.at(i - 1);
     problems.push(problem('smtp-data-unterminated', { start: l.start, end: l.end }, 'the end-of-data line must hold only "." with no blanks around it'));
   } else if (!node.terminator) {
     const cutBySeparator = to < lines.length;

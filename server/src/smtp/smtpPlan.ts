@@ -9,25 +9,12 @@ import type {
   ReplyPattern,
   SessionOptions,
   SessionPlan,
-  Timeouts,
   TlsOptionsTemplate,
-  TlsVersionName,
   VariableDefinition,
 } from '../../../common/sessionPlan';
 import type { ExpectNode, MessageNode, SessionNode, SmtpDocument } from './smtpAst';
-import { pairSteps, type PairedStep } from './smtpAnalyzer';
-
-const PHASE_KEYS: Record<string, keyof Timeouts> = {
-  connect: 'connect',
-  greeting: 'greeting',
-  command: 'command',
-  mail: 'mail',
-  rcpt: 'rcpt',
-  'data-init': 'dataInit',
-  'data-block': 'dataBlock',
-  'data-end': 'dataTermination',
-  tls: 'tls',
-};
+import { isEngineAuthMechanism, isTlsVersion, TIMEOUT_PHASE_FIELDS } from '../facts/scriptVocabulary';
+import { pairSteps, type PairedStep } from './smtpState';
 
 export function buildSessionPlans(document: SmtpDocument, file: string): SessionPlan[] {
   const fileVariables: VariableDefinition[] = [];
@@ -62,8 +49,9 @@ function buildSessionPlan(document: SmtpDocument, session: SessionNode, file: st
             if (!m) continue;
             // Node's timers hold at most 2^31-1 ms; a longer or zero value would fire at once.
             const ms = Math.min(Math.max(Math.round(Number(m[2]) * 1000), 1), 2_147_483_647);
-            if (m[1] === 'all') for (const k of Object.values(PHASE_KEYS)) options.timeouts[k] = ms;
-            else if (PHASE_KEYS[m[1]]) options.timeouts[PHASE_KEYS[m[1]]] = ms;
+            const field = TIMEOUT_PHASE_FIELDS.get(m[1]);
+            if (m[1] === 'all') for (const k of TIMEOUT_PHASE_FIELDS.values()) options.timeouts[k] = ms;
+            else if (field) options.timeouts[field] = ms;
           }
         }
         break;
@@ -93,8 +81,16 @@ function buildSessionPlan(document: SmtpDocument, session: SessionNode, file: st
               tls.key = value;
               break;
             case 'min':
-              tls.minVersion = value as TlsVersionName;
+              // Another value is an error of the analyzer (smtp-tls-option), which keeps the session from running.
+              if (isTlsVersion(value)) tls.minVersion = value;
               break;
+            case 'dane': {
+              // Another value is an error of the analyzer (smtp-tls-option), as for min=.
+              const dane = value.toLowerCase();
+              if (dane === 'on' || dane === 'only') tls.dane = dane;
+              else if (dane === 'off') delete tls.dane;
+              break;
+            }
           }
         }
         break;
@@ -139,16 +135,19 @@ function buildStep(step: PairedStep, source: (r: { start: number; end: number })
   const withSource = (e: Expectation, node: ExpectNode | undefined): Expectation => ({ ...e, source: node ? source(node.range) : '' });
   const first = step.expects[0];
   switch (item.kind) {
-    case 'auth':
+    case 'auth': {
+      // An unknown mechanism is an error of the analyzer (smtp-auth-mechanism), which keeps the session from running.
+      const mechanism = item.mechanism?.text.toUpperCase() ?? '';
       return {
         kind: 'auth',
         line: item.line,
         source: source(item.range),
-        mechanism: (item.mechanism?.text.toUpperCase() ?? 'PLAIN') as 'PLAIN',
+        mechanism: isEngineAuthMechanism(mechanism) ? mechanism : 'PLAIN',
         user: item.args[0]?.text ?? '',
         secret: item.args[1]?.text ?? '',
         expect: withSource(expectation(first, [{ kind: 'code', code: 235 }], item.line), first),
       };
+    }
     case 'raw':
       return {
         kind: 'raw',

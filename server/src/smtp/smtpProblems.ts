@@ -26,6 +26,7 @@ export const SMTP_PROBLEMS: readonly ProblemDefinition[] = [
   def('smtp-param-duplicate', 'error', 'A parameter is given twice.', rfcLink(5321, '4.1.2')),
   def('smtp-data-unterminated', 'error', 'A DATA or BDAT body has no line holding only ".".', rfcLink(5321, '4.1.1.4')),
   def('smtp-data-file', 'error', 'DATA < or BDAT < needs a file name.', lang('data')),
+  def('smtp-file-missing', 'warning', 'A file the script names (TLS ca=, cert=, key=, DATA < file) does not exist relative to the script.', lang('tls')),
   def('smtp-data-single-dot', 'warning', 'A body line starting with a single "." loses that dot on the server; double it.', rfcLink(5321, '4.5.2')),
   def('smtp-expect-syntax', 'error', 'A malformed EXPECT line.', lang('expect')),
   def('smtp-expect-orphan', 'error', 'An EXPECT line that follows no command.', lang('expect')),

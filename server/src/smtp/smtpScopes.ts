@@ -18,6 +18,8 @@ export function fileScope(document: SmtpDocument, external: ReadonlySet<string> 
 }
 
 export function sessionScope(file: Scope, session: SessionNode): Scope {
+  // A session without variables of its own sees the file's scope as it is (scopes are only read).
+  if (!session.items.some((item) => item.kind === 'variable' && item.value)) return file;
   const variables = new Map(file.variables);
   for (const item of session.items) if (item.kind === 'variable' && item.value) variables.set(item.name.text, item);
   return { variables, external: file.external };
@@ -48,9 +50,4 @@ export function staticValue(text: string, scope: Scope, depth = 0): string | und
     from = close + 2;
   }
   return out + text.slice(from);
-}
-
-/** Names that suggest a value is a secret, for masking hovers and flagging literal passwords. */
-export function looksSecret(name: string): boolean {
-  return /pass|secret|token|key|credential|pwd/i.test(name);
 }

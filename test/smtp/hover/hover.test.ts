@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { analyzeSmtp } from '../../../server/src/smtp/smtpService';
-import { codeSpan, escapeBytes, escapeMarkdown, smtpHover, smtpHoverStrict, type HoverEnvironment } from '../../../server/src/smtp/smtpHover';
+import { escapeBytes, escapeMarkdown } from '../../../common/escape';
+import { codeSpan, smtpHover, smtpHoverStrict, type HoverEnvironment } from '../../../server/src/smtp/smtpHover';
 import { analyzeAtCursor, BROKEN_SCRIPTS, cursor } from './cursor';
 
 interface HoverCase {
@@ -95,6 +96,15 @@ const CASES: HoverCase[] = [
   { name: '$env unset', script: 'NOOP {{$env NOT_SE|T_X}}\n', env: { processEnv: {} }, markdownIncludes: ['not set in the environment'], range: '{{$env NOT_SET_X}}' },
   { name: '$uuid example', script: 'NOOP {{$uu|id}}\n', markdownIncludes: ['UUID', 'e.g.'], range: '{{$uuid}}' },
   { name: '$date example', script: 'NOOP {{$da|te}}\n', markdownIncludes: ['RFC 5322 §3.3', '+0000'], range: '{{$date}}' },
+  // Issue 11: the examples come from the clock and UUIDs passed in, formatted as the engine formats them.
+  { name: '$date example from the clock passed in, day padded', script: 'NOOP {{$da|te}}\n', markdownIncludes: ['`Fri, 02 Jan 2026 03:04:05 +0000`'], range: '{{$date}}', env: { now: () => new Date(Date.UTC(2026, 0, 2, 3, 4, 5)) } },
+  { name: '$uuid example from the UUIDs passed in', script: 'NOOP {{$uu|id}}\n', markdownIncludes: ['`00000000-0000-4000-8000-000000000001`'], range: '{{$uuid}}', env: { uuid: () => '00000000-0000-4000-8000-000000000001' } },
+  { name: '$messageId example', script: 'NOOP {{$messa|geId}}\n', markdownIncludes: ['`<00000000-0000-4000-8000-000000000001@mail.example.test>`'], range: '{{$messageId}}', env: { uuid: () => '00000000-0000-4000-8000-000000000001', hostname: 'mail.example.test' } },
+  // Issue 10 §6: code in the facts' own texts is a code span, not escaped backticks.
+  { name: 'MAIL summary shows MAIL FROM:<> as code', script: 'EHLO x.test\nMA|IL FROM:<a@example.test>\n', markdownIncludes: ['`MAIL FROM:<>`'], markdownExcludes: ['\\`'], range: 'MAIL' },
+  // The hover describes the session's state from the fold the analyzer and completion share.
+  { name: 'verb hover shows the state before it', script: 'EHLO x.test\nMAIL FROM:<a@example.test>\nRC|PT TO:<b@example.test>\n', markdownIncludes: ['Before this line: greeted, transaction open (MAIL FROM on line 2, 0 recipients)', 'May come next: `RCPT TO`'], range: 'RCPT' },
+  { name: 'EXPECT of a refusal keeps the state', script: 'EHLO x.test\nMAIL FROM:<a@example.test>\nEXP|ECT 550\n', markdownIncludes: ['A refusal', 'After this reply: greeted, no transaction', '`MAIL FROM`'], markdownExcludes: ['`RCPT TO`'], range: 'EXPECT' },
   { name: '$prompt of a password', script: 'NOOP {{$prompt pass|word}}\n', markdownIncludes: ['masked'], range: '{{$prompt password}}' },
 
   // Metadata and sessions.

@@ -26,7 +26,7 @@ export const DKIM_TAGS: readonly TagFact[] = [
   { tag: 'z', meaning: 'Copies of the signed header fields as they were when signed, for diagnostics.' },
 ];
 
-export const ARC_TAGS: readonly TagFact[] = [
+const ARC_TAGS: readonly TagFact[] = [
   { tag: 'i', required: true, meaning: 'The ARC instance number, 1 for the first intermediary, up to 50.' },
   { tag: 'cv', meaning: 'Chain validation status seen by this intermediary: `none` (first instance), `pass` or `fail`.' },
   ...DKIM_TAGS.filter((t) => t.tag !== 'i' && t.tag !== 'v' && t.tag !== 'l'),
@@ -39,7 +39,7 @@ export interface MethodFact {
 }
 
 /** Methods registered in the IANA Email Authentication Methods registry, with their results. */
-export const AR_METHODS: readonly MethodFact[] = [
+const AR_METHODS: readonly MethodFact[] = [
   { method: 'auth', meaning: 'SMTP AUTH (RFC 4954) of the submitting client.', results: ['none', 'pass', 'fail', 'temperror', 'permerror'] },
   { method: 'dkim', meaning: 'DKIM signature verification (RFC 6376).', results: ['none', 'pass', 'fail', 'policy', 'neutral', 'temperror', 'permerror'] },
   { method: 'dkim-adsp', meaning: 'DKIM ADSP (historic, RFC 5617).', results: ['none', 'pass', 'unknown', 'fail', 'discard', 'nxdomain', 'temperror', 'permerror'] },

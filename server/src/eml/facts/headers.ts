@@ -39,7 +39,7 @@ export interface HeaderFact {
   readonly description: string;
 }
 
-export const HEADER_FACTS: readonly HeaderFact[] = [
+const HEADER_FACTS: readonly HeaderFact[] = [
   { name: 'Date', rfc: 5322, section: '3.6.1', once: true, required: true, kind: 'date', description: 'The origination date: when the author indicated the message was complete and ready to be sent.' },
   { name: 'From', rfc: 5322, section: '3.6.2', once: true, required: true, kind: 'mailbox-list', description: 'The author or authors of the message.' },
   { name: 'Sender', rfc: 5322, section: '3.6.2', once: true, kind: 'mailbox', description: 'The mailbox of the agent responsible for the actual transmission; required when From lists several mailboxes.' },

@@ -1,0 +1,276 @@
+/**
+ * DMARC failure reports (RFC 9991), which use the Abuse Reporting Format (RFC 5965) with the
+ * authentication-failure extensions of RFC 6591: a multipart/report message (RFC 6522) whose
+ * `message/feedback-report` part holds the machine-readable fields, followed by the original
+ * message or its header. Offsets are into the message read as latin1 (one char per octet).
+ * Never throws.
+ */
+import type { Problem } from '../../../common/problem';
+import { withinDomain } from './aggregate';
+import { finding } from './reportProblems';
+
+export interface FailureReport {
+  kind: 'dmarc-failure';
+  /** Every field of the feedback-report part, names lower-cased, values unfolded, in order. */
+  fields: Array<{ name: string; value: string }>;
+  feedbackType: string;
+  userAgent: string;
+  version: string;
+  authFailure?: string;
+  reportedDomain?: string;
+  sourceIp?: string;
+  arrivalDate?: string;
+  originalMailFrom?: string;
+  originalRcptTo: string[];
+  deliveryResult?: string;
+  dkimDomain?: string;
+  dkimSelector?: string;
+  spfDns?: string;
+  identityAlignment?: string;
+  /** From the returned original message or header part. */
+  originalFrom?: string;
+  originalSubject?: string;
+  subject?: string;
+}
+
+export interface FailureParse {
+  report: FailureReport | undefined;
+  problems: Problem[];
+}
+
+interface Field {
+  name: string;
+  value: string;
+  start: number;
+  end: number;
+}
+
+function parseHeader(text: string, start: number, end: number): Field[] {
+  const fields: Field[] = [];
+  const re = /[^\r\n]*(?:\r?\n|$)/g;
+  re.lastIndex = start;
+  while (re.lastIndex < end) {
+    const lineStart = re.lastIndex;
+    const m = re.exec(text);
+    if (!m || m[0] === '') break;
+    const line = m[0].replace(/\r?\n$/, '');
+    if ((line.startsWith(' ') || line.startsWith('\t')) && fields.length > 0) {
+      fields[fields.length - 1].value += ' ' + line.trim();
+      fields[fields.length - 1].end = lineStart + line.length;
+      continue;
+    }
+    const colon = line.indexOf(':');
+    if (colon <= 0) continue;
+    fields.push({ name: line.slice(0, colon).trim().toLowerCase(), value: line.slice(colon + 1).trim(), start: lineStart, end: lineStart + line.length });
+  }
+  return fields;
+}
+
+/** The end of the header section starting at `start` and where the body starts. */
+function headerBounds(text: string, start: number, limit: number): { headerEnd: number; bodyStart: number } {
+  const re = /\r?\n\r?\n/g;
+  re.lastIndex = start;
+  const m = re.exec(text);
+  if (!m || m.index >= limit) return { headerEnd: limit, bodyStart: limit };
+  return { headerEnd: m.index, bodyStart: m.index + m[0].length };
+}
+
+function param(value: string, name: string): string | undefined {
+  const m = new RegExp(`;\\s*${name}\\s*=\\s*(?:"([^"]*)"|([^;\\s]+))`, 'i').exec(value);
+  return m ? (m[1] ?? m[2]) : undefined;
+}
+
+function mediaType(value: string | undefined): string {
+  return (value ?? 'text/plain').split(';')[0].trim().toLowerCase();
+}
+
+interface Part {
+  headerStart: number;
+  headerEnd: number;
+  bodyStart: number;
+  end: number;
+  fields: Field[];
+}
+
+/** Splits a multipart body into its parts (RFC 2046 §5.1.1). */
+function splitParts(text: string, start: number, end: number, boundary: string): Part[] {
+  const parts: Part[] = [];
+  const delimiter = '--' + boundary;
+  let pos = text.indexOf(delimiter, start);
+  while (pos >= 0 && pos < end) {
+    const lineEnd = text.indexOf('\n', pos);
+    if (text.startsWith(delimiter + '--', pos) || lineEnd < 0) break;
+    const partStart = lineEnd + 1;
+    let next = text.indexOf('\n' + delimiter, partStart - 1);
+    if (next < 0 || next > end) next = end;
+    const partEnd = next > 0 && text[next - 1] === '\r' ? next - 1 : next;
+    const { headerEnd, bodyStart } = headerBounds(text, partStart, partEnd);
+    parts.push({ headerStart: partStart, headerEnd, bodyStart, end: partEnd, fields: parseHeader(text, partStart, headerEnd) });
+    pos = next + 1;
+    if (next === end) break;
+  }
+  return parts;
+}
+
+function get(fields: Field[], name: string): Field | undefined {
+  return fields.find((f) => f.name === name);
+}
+
+/** The domain of the first address in a From field value. */
+function fromDomain(value: string | undefined): string | undefined {
+  if (!value) return undefined;
+  const m = /@([A-Za-z0-9.-]+)\s*>?/.exec(value);
+  return m ? m[1].toLowerCase() : undefined;
+}
+
+/** Parses a failure report message (the raw message as latin1 text). Never throws. */
+export function parseFailureReport(text: string): FailureParse {
+  const problems: Problem[] = [];
+  const top = headerBounds(text, 0, text.length);
+  const topFields = parseHeader(text, 0, top.headerEnd);
+  const ct = get(topFields, 'content-type')?.value;
+  const subject = get(topFields, 'subject')?.value;
+  let reportPart: Part | undefined;
+  let original: Part | undefined;
+  // Find the feedback-report part, one level of nesting deep or two (a forwarded report).
+  const search = (contentType: string | undefined, start: number, end: number, depth: number): void => {
+    const boundary = contentType ? param(contentType, 'boundary') : undefined;
+    if (!boundary || depth > 3) return;
+    for (const part of splitParts(text, start, end, boundary)) {
+      const type = mediaType(get(part.fields, 'content-type')?.value);
+      if (type === 'message/feedback-report' && !reportPart) reportPart = part;
+      else if ((type === 'message/rfc822' || type === 'text/rfc822-headers') && !original) original = part;
+      else if (type.startsWith('multipart/')) search(get(part.fields, 'content-type')?.value, part.bodyStart, part.end, depth + 1);
+    }
+  };
+  if (mediaType(ct) === 'multipart/report' || mediaType(ct).startsWith('multipart/')) search(ct, top.bodyStart, text.length, 0);
+  if (!reportPart) {
+    problems.push(finding('arf-no-report', 'the message has no message/feedback-report part (RFC 5965 §2: a multipart/report with report-type=feedback-report)', 0, Math.max(1, top.headerEnd)));
+    return { report: undefined, problems };
+  }
+  const rp: Part = reportPart;
+  // The feedback-report body is itself a header-like block of fields (RFC 5965 §3.1).
+  const fields = parseHeader(text, rp.bodyStart, rp.end);
+  const value = (name: string): string | undefined => get(fields, name)?.value;
+  for (const required of ['feedback-type', 'user-agent', 'version']) {
+    if (!get(fields, required)) problems.push(finding('arf-missing', `the feedback report has no ${required} field (RFC 5965 §3.1)`, rp.bodyStart, Math.min(rp.end, rp.bodyStart + 1)));
+  }
+  const version = get(fields, 'version');
+  if (version && version.value !== '1') problems.push(finding('arf-value', `Version is "${version.value}"; RFC 5965 §3.1 defines 1`, version.start, version.end));
+  const ft = get(fields, 'feedback-type');
+  const feedbackType = (ft?.value ?? '').toLowerCase();
+  if (ft && !['abuse', 'fraud', 'other', 'virus', 'auth-failure', 'not-spam'].includes(feedbackType)) {
+    problems.push(finding('arf-value', `Feedback-Type is "${ft.value}", not a registered type (RFC 5965 §7.3, RFC 6591)`, ft.start, ft.end, 'warning'));
+  }
+  if (feedbackType === 'auth-failure') {
+    // RFC 6591 §3.1: an auth-failure report carries Auth-Failure; RFC 9991 asks for Reported-Domain.
+    for (const required of ['auth-failure', 'reported-domain']) {
+      if (!get(fields, required)) problems.push(finding('arf-missing', `an auth-failure report has no ${required} field (RFC 6591 §3.1, RFC 9991)`, rp.bodyStart, Math.min(rp.end, rp.bodyStart + 1)));
+    }
+    const af = get(fields, 'auth-failure');
+    if (af && !['adsp', 'bodyhash', 'revoked', 'signature', 'spf', 'dmarc'].includes(af.value.toLowerCase())) {
+      problems.push(finding('arf-value', `Auth-Failure is "${af.value}", not a registered value (RFC 6591 §3.1, RFC 7489 §7.3.1)`, af.start, af.end, 'warning'));
+    }
+  }
+  let originalFrom: string | undefined;
+  let originalSubject: string | undefined;
+  const orig: Part | undefined = original;
+  if (orig) {
+    const inner = headerBounds(text, orig.bodyStart, orig.end);
+    const innerFields = parseHeader(text, orig.bodyStart, inner.headerEnd);
+    originalFrom = get(innerFields, 'from')?.value;
+    originalSubject = get(innerFields, 'subject')?.value;
+  }
+  const reported = get(fields, 'reported-domain');
+  const fd = fromDomain(originalFrom);
+  if (reported && fd && !withinDomain(fd, reported.value)) {
+    problems.push(finding('arf-domain-mismatch', `Reported-Domain is "${reported.value}" but the original message is from "${fd}"`, reported.start, reported.end));
+  }
+  const report: FailureReport = {
+    kind: 'dmarc-failure',
+    fields: fields.map((f) => ({ name: f.name, value: f.value })),
+    feedbackType,
+    userAgent: value('user-agent') ?? '',
+    version: value('version') ?? '',
+    originalRcptTo: fields.filter((f) => f.name === 'original-rcpt-to').map((f) => f.value),
+  };
+  const optional: Array<[keyof FailureReport, string]> = [
+    ['authFailure', 'auth-failure'],
+    ['reportedDomain', 'reported-domain'],
+    ['sourceIp', 'source-ip'],
+    ['arrivalDate', 'arrival-date'],
+    ['originalMailFrom', 'original-mail-from'],
+    ['deliveryResult', 'delivery-result'],
+    ['dkimDomain', 'dkim-domain'],
+    ['dkimSelector', 'dkim-selector'],
+    ['spfDns', 'spf-dns'],
+    ['identityAlignment', 'identity-alignment'],
+  ];
+  for (const [key, name] of optional) {
+    const v = value(name);
+    if (v !== undefined) (report as unknown as Record<string, string>)[key] = v;
+  }
+  if (originalFrom !== undefined) report.originalFrom = originalFrom;
+  if (originalSubject !== undefined) report.originalSubject = originalSubject;
+  if (subject !== undefined) report.subject = subject;
+  return { report, problems };
+}
+
+/** A report attached to a mail (an aggregate or TLS-RPT report sent to a rua= address). */
+export interface ReportAttachment {
+  filename: string;
+  contentType: string;
+  data: Buffer;
+}
+
+const REPORT_TYPES = [
+  'application/gzip',
+  'application/x-gzip',
+  'application/zip',
+  'application/x-zip-compressed',
+  'application/xml',
+  'text/xml',
+  'application/tlsrpt+gzip',
+  'application/tlsrpt+json',
+  'application/octet-stream',
+];
+
+/**
+ * The report attachments of a message (the raw message as latin1 text): parts whose type is one
+ * reports use (RFC 7489 §7.2.1.1, RFC 8460 §5.3) or whose file name ends in a report extension,
+ * decoded from base64 or quoted-printable. A message that is itself a single report part counts.
+ */
+export function reportAttachments(text: string): ReportAttachment[] {
+  const out: ReportAttachment[] = [];
+  const visit = (fields: Field[], bodyStart: number, end: number, depth: number): void => {
+    const ct = get(fields, 'content-type')?.value;
+    const type = mediaType(ct);
+    if (type.startsWith('multipart/')) {
+      const boundary = ct ? param(ct, 'boundary') : undefined;
+      if (!boundary || depth > 4) return;
+      for (const part of splitParts(text, bodyStart, end, boundary)) visit(part.fields, part.bodyStart, part.end, depth + 1);
+      return;
+    }
+    const cd = get(fields, 'content-disposition')?.value ?? '';
+    const filename = param(cd, 'filename') ?? (ct ? param(ct, 'name') : undefined) ?? '';
+    const byName = /\.(xml|xml\.gz|zip|json|json\.gz|gz)$/i.test(filename);
+    if (!byName && !(REPORT_TYPES.includes(type) && type !== 'application/octet-stream')) return;
+    const encoding = (get(fields, 'content-transfer-encoding')?.value ?? '7bit').toLowerCase();
+    const body = text.slice(bodyStart, end);
+    let data: Buffer;
+    if (encoding === 'base64') data = Buffer.from(body.replace(/[^A-Za-z0-9+/=]/g, ''), 'base64');
+    else if (encoding === 'quoted-printable') {
+      data = Buffer.from(body.replace(/=\r?\n/g, '').replace(/=([0-9A-Fa-f]{2})/g, (_m, h: string) => String.fromCharCode(parseInt(h, 16))), 'latin1');
+    } else data = Buffer.from(body, 'latin1');
+    out.push({ filename, contentType: type, data });
+  };
+  const top = headerBounds(text, 0, text.length);
+  visit(parseHeader(text, 0, top.headerEnd), top.bodyStart, text.length, 0);
+  return out;
+}
+
+/** The Subject field of a message, unfolded (for the "Report Domain:" claim). */
+export function messageSubject(text: string): string | undefined {
+  const top = headerBounds(text, 0, text.length);
+  return get(parseHeader(text, 0, top.headerEnd), 'subject')?.value;
+}

@@ -1,0 +1,251 @@
+/**
+ * TLS-RPT reports (RFC 8460 §4): JSON read with the offset-keeping parser the capture rules use
+ * (localServer/jsonTree.ts), checked field by field against §4.4's structure, and read into a
+ * model. Never throws.
+ */
+import type { OffsetRange, Problem } from '../../../common/problem';
+import { parseJsonTree, type JsonNode } from '../../../common/jsonTree';
+import { finding } from './reportProblems';
+
+/** RFC 8460 §4.3: the result types. */
+export const TLSRPT_RESULT_TYPES = [
+  'starttls-not-supported',
+  'certificate-host-mismatch',
+  'certificate-expired',
+  'certificate-not-trusted',
+  'validation-failure',
+  'tlsa-invalid',
+  'dnssec-invalid',
+  'dane-required',
+  'sts-policy-fetch-error',
+  'sts-policy-invalid',
+  'sts-webpki-invalid',
+] as const;
+
+/** RFC 8460 §4.4: policy-type. */
+export const TLSRPT_POLICY_TYPES = ['tlsa', 'sts', 'no-policy-found'] as const;
+
+export interface TlsRptFailure {
+  resultType: string;
+  sendingMtaIp?: string;
+  receivingMxHostname?: string;
+  receivingMxHelo?: string;
+  receivingIp?: string;
+  failedSessionCount: number;
+  additionalInformation?: string;
+  failureReasonCode?: string;
+}
+
+export interface TlsRptPolicy {
+  policyType: string;
+  policyDomain: string;
+  policyString: string[];
+  mxHost: string[];
+  successful: number;
+  failed: number;
+  failures: TlsRptFailure[];
+}
+
+export interface TlsRptReport {
+  kind: 'tls-rpt';
+  organizationName: string;
+  contactInfo: string;
+  reportId: string;
+  startDatetime: string;
+  endDatetime: string;
+  policies: TlsRptPolicy[];
+}
+
+export interface TlsRptParse {
+  report: TlsRptReport | undefined;
+  problems: Problem[];
+}
+
+type Obj = Extract<JsonNode, { kind: 'object' }>;
+
+function prop(o: Obj | undefined, key: string): JsonNode | undefined {
+  return o?.properties.find((p) => p.key === key)?.value;
+}
+
+const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/i;
+
+class Reader {
+  readonly problems: Problem[] = [];
+
+  missing(where: string, key: string, range: OffsetRange): void {
+    this.problems.push(finding('tlsrpt-missing', `${where} has no "${key}"`, range.start, range.start + 1));
+  }
+
+  bad(node: JsonNode, message: string): void {
+    this.problems.push(finding('tlsrpt-value', message, node.range.start, node.range.end));
+  }
+
+  object(parent: Obj, key: string, where: string, required = true): Obj | undefined {
+    const v = prop(parent, key);
+    if (!v) {
+      if (required) this.missing(where, key, parent.range);
+      return undefined;
+    }
+    if (v.kind !== 'object') {
+      this.bad(v, `"${key}" is a JSON ${v.kind}, not an object`);
+      return undefined;
+    }
+    return v;
+  }
+
+  string(parent: Obj, key: string, where: string, required = true, pattern?: RegExp, patternName?: string): string | undefined {
+    const v = prop(parent, key);
+    if (!v) {
+      if (required) this.missing(where, key, parent.range);
+      return undefined;
+    }
+    if (v.kind !== 'string') {
+      this.bad(v, `"${key}" is a JSON ${v.kind}, not a string`);
+      return undefined;
+    }
+    if (pattern && !pattern.test(v.value)) this.bad(v, `"${key}" is "${v.value}", not ${patternName}`);
+    return v.value;
+  }
+
+  count(parent: Obj, key: string, where: string, required = true): number {
+    const v = prop(parent, key);
+    if (!v) {
+      if (required) this.missing(where, key, parent.range);
+      return 0;
+    }
+    if (v.kind !== 'number' || !Number.isSafeInteger(v.value) || v.value < 0) {
+      this.bad(v, `"${key}" is not a non-negative integer`);
+      return 0;
+    }
+    return v.value;
+  }
+
+  strings(parent: Obj, key: string, where: string, required: boolean): string[] {
+    const v = prop(parent, key);
+    if (!v) {
+      if (required) this.missing(where, key, parent.range);
+      return [];
+    }
+    // RFC 8460 §4.4 shows mx-host as a list; some senders send one string, which is read as a list of one.
+    if (v.kind === 'string') return [v.value];
+    if (v.kind !== 'array') {
+      this.bad(v, `"${key}" is a JSON ${v.kind}, not a list of strings`);
+      return [];
+    }
+    const out: string[] = [];
+    for (const item of v.items) {
+      if (item.kind === 'string') out.push(item.value);
+      else this.bad(item, `an item of "${key}" is a JSON ${item.kind}, not a string`);
+    }
+    return out;
+  }
+
+  unknown(o: Obj, known: readonly string[], where: string): void {
+    for (const p of o.properties) {
+      if (!known.includes(p.key)) this.problems.push(finding('tlsrpt-unknown', `"${p.key}" is not a field of ${where} in RFC 8460 §4.4`, p.keyRange.start, p.keyRange.end));
+    }
+  }
+}
+
+export interface TlsRptOptions {
+  /** The policy domain the file name claims (RFC 8460 §5.1: `sender!policy-domain!begin!end[!id].json[.gz]`). */
+  claimedDomain?: string;
+}
+
+/** Parses a TLS-RPT report's JSON text. Never throws. */
+export function parseTlsRptJson(text: string, options: TlsRptOptions = {}): TlsRptParse {
+  const parsed = parseJsonTree(text);
+  const r = new Reader();
+  if (parsed.error) r.problems.push(finding('tlsrpt-json-syntax', parsed.error.message, parsed.error.range.start, parsed.error.range.end));
+  const root = parsed.root;
+  if (!root) return { report: undefined, problems: r.problems };
+  if (root.kind !== 'object') {
+    r.bad(root, 'a TLS-RPT report is a JSON object (RFC 8460 §4.4)');
+    return { report: undefined, problems: r.problems };
+  }
+  r.unknown(root, ['organization-name', 'date-range', 'contact-info', 'report-id', 'policies'], 'the report');
+  const dates = r.object(root, 'date-range', 'the report');
+  const report: TlsRptReport = {
+    kind: 'tls-rpt',
+    organizationName: r.string(root, 'organization-name', 'the report') ?? '',
+    contactInfo: r.string(root, 'contact-info', 'the report') ?? '',
+    reportId: r.string(root, 'report-id', 'the report') ?? '',
+    startDatetime: (dates && r.string(dates, 'start-datetime', '"date-range"', true, RFC3339, 'an RFC 3339 date-time')) ?? '',
+    endDatetime: (dates && r.string(dates, 'end-datetime', '"date-range"', true, RFC3339, 'an RFC 3339 date-time')) ?? '',
+    policies: [],
+  };
+  const policies = prop(root, 'policies');
+  if (!policies) r.missing('the report', 'policies', root.range);
+  else if (policies.kind !== 'array') r.bad(policies, '"policies" is not a list');
+  else {
+    for (const item of policies.items) {
+      if (item.kind !== 'object') {
+        r.bad(item, 'an item of "policies" is not an object');
+        continue;
+      }
+      r.unknown(item, ['policy', 'summary', 'failure-details'], 'a policy item');
+      const pol = r.object(item, 'policy', 'a policy item');
+      const sum = r.object(item, 'summary', 'a policy item');
+      const policy: TlsRptPolicy = { policyType: '', policyDomain: '', policyString: [], mxHost: [], successful: 0, failed: 0, failures: [] };
+      if (pol) {
+        r.unknown(pol, ['policy-type', 'policy-string', 'policy-domain', 'mx-host'], '"policy"');
+        const typeNode = prop(pol, 'policy-type');
+        policy.policyType = r.string(pol, 'policy-type', '"policy"') ?? '';
+        if (typeNode?.kind === 'string' && !(TLSRPT_POLICY_TYPES as readonly string[]).includes(policy.policyType)) {
+          r.bad(typeNode, `"policy-type" is "${policy.policyType}"; RFC 8460 §4.4 allows ${TLSRPT_POLICY_TYPES.join(', ')}`);
+        }
+        policy.policyDomain = r.string(pol, 'policy-domain', '"policy"') ?? '';
+        policy.policyString = r.strings(pol, 'policy-string', '"policy"', false);
+        policy.mxHost = r.strings(pol, 'mx-host', '"policy"', false);
+        const domainNode = prop(pol, 'policy-domain');
+        if (options.claimedDomain && domainNode && policy.policyDomain !== '' && policy.policyDomain.toLowerCase() !== options.claimedDomain.toLowerCase()) {
+          r.problems.push(
+            finding('tlsrpt-domain-mismatch', `the policy is for "${policy.policyDomain}" but the file name says "${options.claimedDomain}"`, domainNode.range.start, domainNode.range.end),
+          );
+        }
+      }
+      if (sum) {
+        r.unknown(sum, ['total-successful-session-count', 'total-failure-session-count'], '"summary"');
+        policy.successful = r.count(sum, 'total-successful-session-count', '"summary"');
+        policy.failed = r.count(sum, 'total-failure-session-count', '"summary"');
+      }
+      const details = prop(item, 'failure-details');
+      if (details && details.kind !== 'array') r.bad(details, '"failure-details" is not a list');
+      else if (details) {
+        for (const d of details.items) {
+          if (d.kind !== 'object') {
+            r.bad(d, 'an item of "failure-details" is not an object');
+            continue;
+          }
+          r.unknown(
+            d,
+            ['result-type', 'sending-mta-ip', 'receiving-mx-hostname', 'receiving-mx-helo', 'receiving-ip', 'failed-session-count', 'additional-information', 'failure-reason-code'],
+            'a failure detail',
+          );
+          const rtNode = prop(d, 'result-type');
+          const failure: TlsRptFailure = { resultType: r.string(d, 'result-type', 'a failure detail') ?? '', failedSessionCount: r.count(d, 'failed-session-count', 'a failure detail') };
+          // RFC 8460 §4.3 lists the types; §4.3 also says new types are registered, so an unknown
+          // one is reported and still counted.
+          if (rtNode?.kind === 'string' && !(TLSRPT_RESULT_TYPES as readonly string[]).includes(failure.resultType)) {
+            r.problems.push(finding('tlsrpt-value', `"result-type" is "${failure.resultType}", not a type RFC 8460 §4.3 defines`, rtNode.range.start, rtNode.range.end, 'warning'));
+          }
+          const optional: Array<[keyof TlsRptFailure, string]> = [
+            ['sendingMtaIp', 'sending-mta-ip'],
+            ['receivingMxHostname', 'receiving-mx-hostname'],
+            ['receivingMxHelo', 'receiving-mx-helo'],
+            ['receivingIp', 'receiving-ip'],
+            ['additionalInformation', 'additional-information'],
+            ['failureReasonCode', 'failure-reason-code'],
+          ];
+          for (const [field, key] of optional) {
+            const v = r.string(d, key, 'a failure detail', false);
+            if (v !== undefined) (failure as unknown as Record<string, string>)[field] = v;
+          }
+          policy.failures.push(failure);
+        }
+      }
+      report.policies.push(policy);
+    }
+  }
+  return { report, problems: r.problems };
+}

@@ -1,0 +1,273 @@
+/**
+ * A small, safe XML scanner for report files: it builds an element tree with the UTF-16 offsets of
+ * every element, and never throws. It reads the subset of XML 1.0 that reports use (elements,
+ * attributes, character data, the five predefined entities, character references, CDATA sections,
+ * comments and processing instructions) and refuses the rest:
+ *
+ * - a document type declaration (`<!DOCTYPE`, XML 1.0 §2.8) is a finding and ends the scan: its
+ *   internal subset could declare entities and its external identifier names a file or URL, and
+ *   neither is ever read or resolved (no entity expansion, so no "billion laughs", no XXE);
+ * - a reference to any other entity is a finding and stays as written in the text;
+ * - input that ends inside a tag or with open elements is a "truncated" finding, and the elements
+ *   read so far are kept, so a summary can still say what was there.
+ *
+ * Namespace prefixes are removed from element names (RFC 9990 reports use a default namespace,
+ * RFC 7489 ones none); the namespace URI of the root is kept for the format decision.
+ */
+import type { Problem } from '../../../common/problem';
+
+export interface XmlElement {
+  /** The local name (prefix removed). */
+  name: string;
+  /** The namespace prefix as written (`ext` of `<ext:data>`), when there is one. */
+  prefix?: string;
+  attrs: Record<string, string>;
+  children: XmlElement[];
+  /** The character data directly inside the element, entity references decoded. */
+  text: string;
+  /** Offset of `<`. */
+  start: number;
+  /** Offset after the end tag's `>` (or the end of the input when the element is not closed). */
+  end: number;
+  /** The range of the element's text content (between the start tag and the end tag). */
+  contentStart: number;
+  contentEnd: number;
+  closed: boolean;
+}
+
+export interface XmlScan {
+  root: XmlElement | undefined;
+  problems: Problem[];
+  /** True when the scan stopped early (a DTD, or an error that made the rest unreadable). */
+  aborted: boolean;
+}
+
+const PREDEFINED: Record<string, string> = { lt: '<', gt: '>', amp: '&', quot: '"', apos: "'" };
+
+function problem(code: string, severity: Problem['severity'], message: string, start: number, end: number): Problem {
+  return { code, severity, message, range: { start, end: Math.max(end, start) } };
+}
+
+/** Decodes entity and character references; unknown entities are reported and kept as written. */
+function decodeText(raw: string, base: number, problems: Problem[]): string {
+  if (raw.indexOf('&') < 0) return raw;
+  return raw.replace(/&([^;&<\s]{0,32});?/g, (whole: string, name: string, offset: number) => {
+    if (!whole.endsWith(';')) {
+      problems.push(problem('report-xml-syntax', 'error', 'an "&" that does not start an entity or character reference (XML 1.0 §4.1)', base + offset, base + offset + whole.length));
+      return whole;
+    }
+    if (name.startsWith('#')) {
+      const code = name[1] === 'x' || name[1] === 'X' ? parseInt(name.slice(2), 16) : parseInt(name.slice(1), 10);
+      if (Number.isFinite(code) && code > 0 && code <= 0x10ffff && !(code >= 0xd800 && code <= 0xdfff)) return String.fromCodePoint(code);
+      problems.push(problem('report-xml-syntax', 'error', 'a character reference to a character XML does not allow (XML 1.0 §4.1)', base + offset, base + offset + whole.length));
+      return whole;
+    }
+    const value = PREDEFINED[name];
+    if (value !== undefined) return value;
+    problems.push(
+      problem('report-xml-entity', 'error', `the entity reference "&${name};" is not one of XML's five predefined entities; entities are never resolved`, base + offset, base + offset + whole.length),
+    );
+    return whole;
+  });
+}
+
+function localName(qname: string): string {
+  const colon = qname.indexOf(':');
+  return colon < 0 ? qname : qname.slice(colon + 1);
+}
+
+const NAME_RE = /[A-Za-z_:][-A-Za-z0-9_.:\u00b7\u00c0-\uffff]*/y;
+const ATTR_RE = /\s*([A-Za-z_:][-A-Za-z0-9_.:]*)\s*=\s*("[^"<]*"|'[^'<]*')/y;
+
+/** The attributes of every element without any (shared, frozen: most report elements have none). */
+const NO_ATTRS: Record<string, string> = Object.freeze({}) as Record<string, string>;
+
+/** Limits that keep a hostile document from costing more than a real report. */
+export const XML_LIMITS = { maxDepth: 64, maxElements: 2_000_000 };
+
+/** Scans an XML document into an element tree. Never throws. */
+export function scanXml(text: string): XmlScan {
+  const problems: Problem[] = [];
+  const stack: XmlElement[] = [];
+  let root: XmlElement | undefined;
+  let pos = 0;
+  let elements = 0;
+  const len = text.length;
+  if (text.charCodeAt(0) === 0xfeff) pos = 1;
+  const truncated = (at: number, what: string): XmlScan => {
+    problems.push(problem('report-xml-truncated', 'error', `the document ends ${what}: the report is truncated`, at, len));
+    return finish(true);
+  };
+  const finish = (aborted: boolean): XmlScan => {
+    for (const open of stack) {
+      open.end = len;
+      open.contentEnd = len;
+    }
+    return { root, problems, aborted };
+  };
+  while (pos < len) {
+    const lt = text.indexOf('<', pos);
+    const textEnd = lt < 0 ? len : lt;
+    if (textEnd > pos) {
+      const raw = text.slice(pos, textEnd);
+      const top = stack[stack.length - 1];
+      // Reports have no mixed content: text after an element's first child (the indentation
+      // between children) is not kept, which saves a string per element.
+      if (top) {
+        if (top.children.length === 0) top.text += decodeText(raw, pos, problems);
+      } else if (raw.trim() !== '') problems.push(problem('report-xml-syntax', 'error', 'text outside the root element (XML 1.0 §2.1)', pos, textEnd));
+    }
+    if (lt < 0) break;
+    pos = lt;
+    const next = text.charCodeAt(pos + 1);
+    if (Number.isNaN(next)) return truncated(pos, 'inside a tag');
+    if (next === 0x21 /* ! */ && text.startsWith('<!--', pos)) {
+      const close = text.indexOf('-->', pos + 4);
+      if (close < 0) return truncated(pos, 'inside a comment');
+      pos = close + 3;
+      continue;
+    }
+    if (next === 0x21 && text.startsWith('<![CDATA[', pos)) {
+      const close = text.indexOf(']]>', pos + 9);
+      if (close < 0) return truncated(pos, 'inside a CDATA section');
+      const top = stack[stack.length - 1];
+      if (top) top.text += text.slice(pos + 9, close);
+      else problems.push(problem('report-xml-syntax', 'error', 'a CDATA section outside the root element', pos, close + 3));
+      pos = close + 3;
+      continue;
+    }
+    if (next === 0x21 && (text.startsWith('<!DOCTYPE', pos) || text.startsWith('<!doctype', pos) || text.startsWith('<!ENTITY', pos))) {
+      const gt = text.indexOf('>', pos);
+      problems.push(
+        problem(
+          'report-xml-dtd',
+          'error',
+          'the report has a document type declaration; DTDs and entities are refused and never resolved (a report has no use for them: RFC 9990 defines it by an XML schema), so nothing after it is read',
+          pos,
+          gt < 0 ? len : gt + 1,
+        ),
+      );
+      return finish(true);
+    }
+    if (next === 0x3f /* ? */) {
+      const close = text.indexOf('?>', pos + 2);
+      if (close < 0) return truncated(pos, 'inside a processing instruction');
+      pos = close + 2;
+      continue;
+    }
+    if (next === 0x21 /* ! */) {
+      const gt = text.indexOf('>', pos);
+      problems.push(problem('report-xml-syntax', 'error', 'a markup declaration that is not allowed in a report', pos, gt < 0 ? len : gt + 1));
+      if (gt < 0) return truncated(pos, 'inside a declaration');
+      pos = gt + 1;
+      continue;
+    }
+    if (next === 0x2f /* / */) {
+      const gt = text.indexOf('>', pos + 2);
+      if (gt < 0) return truncated(pos, 'inside an end tag');
+      const top = stack[stack.length - 1];
+      // The common case first: </name> for the open element, without a prefix or spaces.
+      const name = top && gt === pos + 2 + top.name.length && text.startsWith(top.name, pos + 2) ? top.name : localName(text.slice(pos + 2, gt).trim());
+      if (!top) {
+        problems.push(problem('report-xml-syntax', 'error', `an end tag </${name}> without a start tag`, pos, gt + 1));
+      } else if (top.name !== name) {
+        // Close up to a matching open element if there is one, reporting what was left open.
+        const index = stack.map((e) => e.name).lastIndexOf(name);
+        problems.push(problem('report-xml-syntax', 'error', `the end tag </${name}> does not match the open element <${top.name}> (XML 1.0 §3, element type match)`, pos, gt + 1));
+        if (index >= 0) {
+          while (stack.length > index) {
+            const e = stack.pop() as XmlElement;
+            e.contentEnd = pos;
+            e.end = gt + 1;
+            e.closed = e.name === name;
+          }
+        }
+      } else {
+        stack.pop();
+        top.contentEnd = pos;
+        top.end = gt + 1;
+        top.closed = true;
+      }
+      pos = gt + 1;
+      continue;
+    }
+    // A start tag or an empty-element tag.
+    NAME_RE.lastIndex = pos + 1;
+    const m = NAME_RE.exec(text);
+    if (!m) {
+      problems.push(problem('report-xml-syntax', 'error', 'a "<" that does not start a tag (write &lt; in text)', pos, pos + 1));
+      pos += 1;
+      continue;
+    }
+    let p = pos + 1 + m[0].length;
+    let attrs: Record<string, string> = NO_ATTRS;
+    // Attributes only follow white space.
+    for (; p < len && text.charCodeAt(p) <= 0x20; ) {
+      ATTR_RE.lastIndex = p;
+      const a = ATTR_RE.exec(text);
+      if (!a) break;
+      if (attrs === NO_ATTRS) attrs = {};
+      attrs[a[1]] = decodeText(a[2].slice(1, -1), p + a[0].length - a[2].length + 1, problems);
+      p = ATTR_RE.lastIndex;
+    }
+    while (p < len && text.charCodeAt(p) <= 0x20) p++;
+    if (p >= len) return truncated(pos, 'inside a start tag');
+    let selfClosing = false;
+    if (text[p] === '/' && text[p + 1] === '>') {
+      selfClosing = true;
+      p += 2;
+    } else if (text[p] === '>') {
+      p += 1;
+    } else {
+      const gt = text.indexOf('>', p);
+      if (gt < 0) return truncated(pos, 'inside a start tag');
+      problems.push(problem('report-xml-syntax', 'error', 'a malformed attribute in a start tag (XML 1.0 §3.1)', p, gt));
+      selfClosing = text[gt - 1] === '/';
+      p = gt + 1;
+    }
+    const element: XmlElement = { name: localName(m[0]), attrs, children: [], text: '', start: pos, end: p, contentStart: p, contentEnd: p, closed: selfClosing };
+    const colon = m[0].indexOf(':');
+    if (colon > 0) element.prefix = m[0].slice(0, colon);
+    if (++elements > XML_LIMITS.maxElements) {
+      problems.push(problem('report-xml-limit', 'error', `more than ${XML_LIMITS.maxElements} elements; the rest is not read`, pos, len));
+      return finish(true);
+    }
+    const parent = stack[stack.length - 1];
+    if (parent) parent.children.push(element);
+    else if (root) problems.push(problem('report-xml-syntax', 'error', 'a second root element (XML 1.0 §2.1: one root)', pos, p));
+    else root = element;
+    if (!selfClosing) {
+      if (stack.length >= XML_LIMITS.maxDepth) {
+        problems.push(problem('report-xml-limit', 'error', `elements nested deeper than ${XML_LIMITS.maxDepth}; the rest is not read`, pos, len));
+        return finish(true);
+      }
+      stack.push(element);
+    }
+    pos = p;
+  }
+  if (stack.length > 0) {
+    const open = stack[stack.length - 1];
+    problems.push(problem('report-xml-truncated', 'error', `the document ends before </${open.name}>: the report is truncated`, open.start, len));
+  } else if (!root) {
+    problems.push(problem('report-xml-empty', 'error', 'the document has no root element', 0, len));
+  }
+  return finish(false);
+}
+
+/** The first child with a name. */
+export function child(e: XmlElement | undefined, name: string): XmlElement | undefined {
+  if (!e) return undefined;
+  for (const c of e.children) if (c.name === name) return c;
+  return undefined;
+}
+
+/** All children with a name. */
+export function children(e: XmlElement | undefined, name: string): XmlElement[] {
+  return e ? e.children.filter((c) => c.name === name) : [];
+}
+
+/** The trimmed text of the first child with a name, or undefined. */
+export function childText(e: XmlElement | undefined, name: string): string | undefined {
+  const c = child(e, name);
+  return c ? c.text.trim() : undefined;
+}
