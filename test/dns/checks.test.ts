@@ -58,6 +58,8 @@ test('the good domain has no errors and no warnings, and every check passes', as
   const bad = findings(r).filter((f) => f.severity === 'error' || f.severity === 'warning');
   assert.deepEqual(bad, []);
   for (const code of ['mx-ok', 'ptr-ok', 'spf-ok', 'dmarc-ok', 'dmarc-external-authorized', 'mta-sts-ok', 'tls-rpt-ok', 'bimi-ok']) one(r, code);
+  // The mark certificate (a=) is fetched and checked: a VMC for example.test certifying the logo l= serves.
+  assert.match(one(r, 'bimi-vmc-ok').message, /^Mark certificate https:\/\/vmc\.example\.test\/vmc\.pem: VMC \(Registered Mark\) for example\.test/);
   // The probe found the "default" selector; the user gave "ed".
   const dkim = findings(r, 'dkim').filter((f) => f.code === 'dkim-key-ok').map((f) => f.message);
   assert.equal(dkim.length, 2);
@@ -112,8 +114,15 @@ test('SPF: ptr, ?all, +all, redirect beside all, macros', async () => {
 });
 
 test('DKIM: revoked, testing, RSA-1024, RSA-512, Ed25519, sha1, syntax, missing selector', async () => {
-  const r = await report('dkim.test', { selectors: ['revoked', 'testing', 'rsa1024', 'rsa512', 'ed', 'sha1', 'broken', 'missing'] });
+  const r = await report('dkim.test', { selectors: ['revoked', 'testing', 'rsa1024', 'rsa512', 'ed', 'sha1', 'broken', 'missing', 'md5', 'both'] });
+  // RFC 6376 §3.6.1: an empty p= is a revoked key, and no signature with it can pass.
   assert.equal(covered(one(r, 'dkim-revoked')), 'p=');
+  assert.equal(one(r, 'dkim-revoked').severity, 'error');
+  // h= that leaves no accepted hash (RFC 8301 §3.1) is an error; h=md5:sha256 still has sha256.
+  const unusable = one(r, 'dkim-hash-unusable');
+  assert.equal(unusable.severity, 'error');
+  assert.equal(covered(unusable), 'md5');
+  assert.match(unusable.message, /^Selector md5:/);
   assert.equal(covered(one(r, 'dkim-testing')), 'y');
   assert.equal(one(r, 'dkim-key-short').severity, 'warning');
   assert.match(one(r, 'dkim-key-short').message, /1024 bits/);
@@ -174,11 +183,24 @@ test('MTA-STS: a redirect is not followed, a missing policy, a bad id, two recor
   one(await report('sts-redirect.test'), 'mta-sts-redirect');
   assert.match(one(await report('sts-404.test'), 'mta-sts-http-status').message, /HTTP 404/);
   assert.equal(covered(one(await report('sts-bad.test'), 'mta-sts-bad-id')), 'not-alnum!');
+  // RFC 8461 §3.1: exactly one id= field.
+  const dupId = one(await report('sts-dupid.test'), 'mta-sts-duplicate-id');
+  assert.equal(dupId.severity, 'error');
+  assert.equal(covered(dupId), 'id=20260102');
   one(await report('sts-two.test'), 'mta-sts-multiple');
 });
 
 test('TLS-RPT and BIMI problems', async () => {
   assert.equal(covered(one(await report('tlsrpt-bad.test'), 'tls-rpt-bad-uri')), 'ftp://reports.tlsrpt-bad.test');
+  // The Organizational Domain's BIMI record applies to a subdomain without one (BIMI draft, discovery).
+  const orgBimi = await report('shop.bimiorg.test');
+  one(orgBimi, 'bimi-org-fallback');
+  // Its logo breaks the SVG Tiny PS profile: each rule is its own finding.
+  for (const code of ['bimi-svg-version', 'bimi-svg-profile', 'bimi-svg-root-position', 'bimi-svg-square', 'bimi-svg-title', 'bimi-svg-event', 'bimi-svg-external-reference']) {
+    assert.equal(one(orgBimi, code).severity, 'error', code);
+  }
+  assert.equal(findings(orgBimi).filter((f) => f.code === 'bimi-svg-forbidden-element').length, 2);
+  assert.ok(orgBimi.checks.find((c) => c.id === 'bimi')?.records.some((r) => r.name === 'default._bimi.bimiorg.test'));
   const bimi = await report('bimi-bad.test');
   assert.equal(covered(one(bimi, 'bimi-logo-url')), 'http://bimi-bad.test/logo.png');
   one(bimi, 'bimi-dmarc-not-enforced');

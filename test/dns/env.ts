@@ -7,7 +7,9 @@ import type { AddressInfo } from 'node:net';
 import { createNodeHttpsFetcher, type HttpsFetcher, type RawResolver } from '../../client/src/dns/index';
 import { serverCert, testCa } from '../peers/certs';
 import { startKnot, type KnotPeer } from '../peers/knot';
-import { fixtureZones, generateDkimKeys, MTA_STS_HOSTS, MTA_STS_MISSING, MTA_STS_POLICIES, MTA_STS_REDIRECTS, type DkimFixtureKeys } from './fixtures';
+import { makeTempDir, removeTempDir } from '../peers/process';
+import { markCertIssuer } from './markCerts';
+import { BIMI_LOGOS, fixtureZones, generateDkimKeys, MTA_STS_HOSTS, MTA_STS_MISSING, MTA_STS_POLICIES, MTA_STS_REDIRECTS, type DkimFixtureKeys } from './fixtures';
 
 export interface DnsTestEnv {
   knot: KnotPeer;
@@ -22,17 +24,25 @@ export interface DnsTestEnv {
   stop(): Promise<void>;
 }
 
-/** Starts an HTTPS server that serves each host's MTA-STS policy at /.well-known/mta-sts.txt. */
+/**
+ * Starts an HTTPS server that serves each host's MTA-STS policy at /.well-known/mta-sts.txt, and
+ * `files` (host to body) as image/svg+xml at any other path of that host.
+ */
 export async function startPolicyServer(
   policies: Record<string, string>,
-  extra: { redirects?: Record<string, string>; missing?: string[] } = {},
+  extra: { redirects?: Record<string, string>; missing?: string[]; files?: Record<string, string> } = {},
 ): Promise<{ server: https.Server; port: number }> {
   const redirects = extra.redirects ?? {};
-  const cert = await serverCert([...Object.keys(policies), ...Object.keys(redirects), ...(extra.missing ?? [])]);
+  const files = extra.files ?? {};
+  const cert = await serverCert([...Object.keys(policies), ...Object.keys(redirects), ...(extra.missing ?? []), ...Object.keys(files)]);
   const server = https.createServer({ key: cert.keyPem, cert: cert.certPem }, (req, res) => {
     const host = (req.headers.host ?? '').replace(/:\d+$/, '').toLowerCase();
     if (redirects[host]) {
       res.writeHead(301, { location: redirects[host] }).end();
+      return;
+    }
+    if (files[host] !== undefined && req.url !== '/.well-known/mta-sts.txt') {
+      res.writeHead(200, { 'content-type': 'image/svg+xml' }).end(files[host]);
       return;
     }
     const body = policies[host];
@@ -49,7 +59,18 @@ export async function startPolicyServer(
 
 export async function startDnsTestEnv(): Promise<DnsTestEnv> {
   const keys = generateDkimKeys();
-  const [knot, policy, ca] = await Promise.all([startKnot({ zones: fixtureZones(keys) }), startPolicyServer(MTA_STS_POLICIES, { redirects: MTA_STS_REDIRECTS, missing: MTA_STS_MISSING }), testCa()]);
+  // example.test's BIMI record names a mark certificate for its logo (bimiVmc.ts checks it).
+  const markDir = makeTempDir('dns-vmc');
+  let vmc: string;
+  try {
+    const issuer = markCertIssuer(markDir);
+    issuer.ca('ca');
+    vmc = issuer.issue({ san: 'DNS:example.test', logo: BIMI_LOGOS['logo.example.test'] });
+  } finally {
+    removeTempDir(markDir);
+  }
+  const files = { ...BIMI_LOGOS, 'vmc.example.test': vmc };
+  const [knot, policy, ca] = await Promise.all([startKnot({ zones: fixtureZones(keys) }), startPolicyServer(MTA_STS_POLICIES, { files, redirects: MTA_STS_REDIRECTS, missing: MTA_STS_MISSING }), testCa()]);
   const resolver = new dnsPromises.Resolver({ timeout: 1000, tries: 2 });
   resolver.setServers([knot.address]);
   return {

@@ -32,6 +32,17 @@ export const MTA_STS_POLICIES: Record<string, string> = {
   'mta-sts.sts.test': 'version: STSv1\nmode: testing\nmx: *.sts.test\nmax_age: 86400\n',
 };
 
+/**
+ * BIMI logos served by the same HTTPS server: one that follows SVG Tiny PS, and one that breaks
+ * several of its rules (draft-svg-tiny-ps-abrotman).
+ */
+export const BIMI_LOGOS: Record<string, string> = {
+  'logo.example.test':
+    '<?xml version="1.0" encoding="UTF-8"?>\n<svg xmlns="http://www.w3.org/2000/svg" version="1.2" baseProfile="tiny-ps" viewBox="0 0 100 100">\n  <title>Example</title>\n  <circle cx="50" cy="50" r="40" fill="#336699"/>\n</svg>\n',
+  'logo.bimiorg.test':
+    '<svg xmlns="http://www.w3.org/2000/svg" version="1.1" x="0" viewBox="0 0 200 100"><script>alert(1)</script><image href="https://tracker.example/p.png"/><rect onclick="x()" width="1" height="1"/></svg>',
+};
+
 /** Policy hosts that answer with a redirect, which senders must not follow (RFC 8461 §3.3). */
 export const MTA_STS_REDIRECTS: Record<string, string> = {
   'mta-sts.sts-redirect.test': 'https://mta-sts.example.test/.well-known/mta-sts.txt',
@@ -68,7 +79,9 @@ example.test._report._dmarc.reports TXT "v=DMARC1"
 _mta-sts.example             TXT   "v=STSv1; id=20240101T000000;"
 mta-sts.example              A     127.0.0.1
 _smtp._tls.example           TXT   "v=TLSRPTv1; rua=mailto:tlsrpt@example.test,https://reports.example.test/tlsrpt"
-default._bimi.example        TXT   "v=BIMI1; l=https://example.test/logo.svg; a=https://example.test/vmc.pem"
+default._bimi.example        TXT   "v=BIMI1; l=https://logo.example.test/logo.svg; a=https://vmc.example.test/vmc.pem"
+logo.example                 A     127.0.0.1
+vmc.example                  A     127.0.0.1
 
 ; ---- SPF ----
 spf-many                     TXT   "v=spf1 include:l1.spf-many.test include:l2.spf-many.test include:l3.spf-many.test -all"
@@ -98,6 +111,8 @@ rsa1024._domainkey.dkim      TXT   ${txt(`v=DKIM1; k=rsa; p=${k.rsa1024}`)}
 rsa512._domainkey.dkim       TXT   ${txt(`v=DKIM1; k=rsa; p=${k.rsa512}`)}
 ed._domainkey.dkim           TXT   ${txt(`v=DKIM1; k=ed25519; p=${k.ed25519}`)}
 sha1._domainkey.dkim         TXT   ${txt(`v=DKIM1; h=sha1; k=rsa; p=${k.rsa2048}`)}
+md5._domainkey.dkim          TXT   ${txt(`v=DKIM1; h=md5; k=rsa; p=${k.rsa2048}`)}
+both._domainkey.dkim         TXT   ${txt(`v=DKIM1; h=md5:sha256; k=rsa; p=${k.rsa2048}`)}
 broken._domainkey.dkim       TXT   ${txt(`v=DKIM1; k=rsa; bogus; p=${k.rsa2048}`)}
 
 ; ---- DMARC ----
@@ -134,6 +149,7 @@ mta-sts.sts-redirect         A     127.0.0.1
 _mta-sts.sts-404             TXT   "v=STSv1; id=2"
 mta-sts.sts-404              A     127.0.0.1
 _mta-sts.sts-bad             TXT   "v=STSv1; id=not-alnum!"
+_mta-sts.sts-dupid           TXT   "v=STSv1; id=20260101; id=20260102"
 _mta-sts.sts-two             TXT   "v=STSv1; id=1"
 _mta-sts.sts-two             TXT   "v=STSv1; id=2"
 
@@ -141,6 +157,10 @@ _mta-sts.sts-two             TXT   "v=STSv1; id=2"
 _smtp._tls.tlsrpt-bad        TXT   "v=TLSRPTv1; rua=ftp://reports.tlsrpt-bad.test"
 _dmarc.bimi-bad              TXT   "v=DMARC1; p=none"
 default._bimi.bimi-bad       TXT   "v=BIMI1; l=http://bimi-bad.test/logo.png; a="
+_dmarc.bimiorg               TXT   "v=DMARC1; p=reject"
+default._bimi.bimiorg        TXT   "v=BIMI1; l=https://logo.bimiorg.test/logo.svg; a="
+logo.bimiorg                 A     127.0.0.1
+shop.bimiorg                 A     127.0.0.1
 
 ; ---- STARTTLS: the MX is the Exim test server's name ----
 tls                          MX    10 mail.example.test.

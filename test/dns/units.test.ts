@@ -4,7 +4,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DnsClient, type MxData, type RawResolver, reverseName } from '../../client/src/dns/resolver';
 import { parseSpf } from '../../client/src/dns/spfParse';
-import { parseTagList } from '../../client/src/dns/tagList';
+import { checkBimiSvg } from '../../client/src/dns/bimiSvg';
+import { parseTagList } from '../../common/tagList';
 import { matchesMxPattern, parseStsPolicy } from '../../client/src/dns/mtaSts';
 import { renderMarkdown, reportToJson, runReport, normalizeDomain } from '../../client/src/dns/index';
 import { pslOrgDomain } from '../../client/src/dns/context';
@@ -51,6 +52,12 @@ test('SPF parser: terms, qualifiers, CIDR, and the column of each problem', () =
     ['v=spf1 a:%{q}.example.com -all', 10, '%{q}'],
     ['v=spf1 exists:%{i}.%{c}.example.com', 20, '%{c}'],
     ['v=spf1 all:x', 11, ':x'],
+    // RFC 7208 §5.6: a bare ip6 and a malformed address are errors (the second address is ":CAFE::BABE").
+    ['v=spf1 ip6 -all', 8, 'ip6'],
+    ['v=spf1 ip6::CAFE::BABE -all', 12, ':CAFE::BABE'],
+    ['v=spf1 ip6:1:2:3:4:5:6:7:8:9 -all', 12, '1:2:3:4:5:6:7:8:9'],
+    // §7.1: c, r and t are only for explanation strings, not for exp='s domain.
+    ['v=spf1 -all exp=%{r}.example.com', 17, '%{r}'],
   ];
   for (const [record, column, text] of cases) {
     const r = parseSpf(record);
@@ -61,6 +68,11 @@ test('SPF parser: terms, qualifiers, CIDR, and the column of each problem', () =
   // Macros are parsed; %% %_ %- and exp's c/r/t letters are fine where allowed.
   assert.deepEqual(parseSpf('v=spf1 exists:%{ir}.%{l1r+-}.%%._spf.%{d} exp=explain.%{d2} -all').errors, []);
   assert.equal(parseSpf('v=spf1 ip6:::1 ip6:::ffff:192.0.2.1/128 -all').errors.length, 0);
+  // A target name that can never be a DNS name is reported, and marked so evaluation treats it as
+  // a name that does not exist (RFC 7208 §4.3, §5) rather than as a syntax error.
+  const long = parseSpf(`v=spf1 a:${'x'.repeat(64)}.example.com a:mail.example...com -all`);
+  assert.equal(long.errors.length, 2);
+  assert.ok(long.errors.every((e) => e.nonExistentName === true));
 });
 
 test('tag lists keep ranges and report duplicates and bad specs', () => {
@@ -182,13 +194,28 @@ test('Markdown and JSON renderings carry codes, ranges and raw records', async (
   assert.equal(spf?.status, 'error');
 });
 
+test('Markdown shows DNS text inert: control characters visible, Markdown specials escaped (common/escape.ts)', async () => {
+  const resolver = memoryResolver({ 'TXT example.com': [['v=spf1 a:*bold*|cell\u001b[31m.example -all']] });
+  const report = await runReport('example.com', { resolver, probeSelectors: false, clock: { now: () => 0 } });
+  const md = renderMarkdown([report]);
+  assert.ok(!md.includes('\u001b'), 'no raw escape character');
+  assert.match(md, /\\x1B\[31m/i);
+  // Outside code spans (inert already), the record's Markdown specials are escaped.
+  for (const line of md.split('\n').filter((l) => l.startsWith('- '))) {
+    const prose = line.replace(/`[^`]*`/g, '');
+    assert.ok(!/(^|[^\\])\*bold\*/.test(prose), `emphasis escaped in: ${line}`);
+  }
+  // The finding's own text quotes the character with a backslash, which Markdown must keep.
+  assert.match(md, /the character "\\\\u001b" is not allowed/);
+});
+
 test('CLI arguments and domain names', () => {
   const a = parseDnsArgs(['example.com', '--selector', 's1', '--selector=s2', '--dns-server', '127.0.0.1:5353', '--json', '--probe-starttls']);
   assert.ok(!('error' in a));
   assert.deepEqual(a.selectors, ['s1', 's2']);
   assert.equal(a.server, '127.0.0.1:5353');
   assert.ok('error' in parseDnsArgs([]));
-  assert.ok('error' in parseDnsArgs(['example.com', '--dns-server', 'dns.example.com:53']));
+  assert.ok('error' in parseDnsArgs(['example.com', '--dns-server', 'dns example:53']));
   assert.ok('error' in parseDnsArgs(['example.com', '--bogus']));
   assert.ok(!('error' in parseDnsArgs(['example.com', '--dns-server', '[::1]:53'])));
   assert.deepEqual(normalizeDomain('Bücher.Example.'), { domain: 'xn--bcher-kva.example' });
@@ -220,10 +247,26 @@ test('SPF with an in-memory zone: mx limit, include and redirect without records
 
 test('a malformed %-escape in a DMARC rua= is a finding, not a failed report', async () => {
   const { parseDmarcUris } = await import('../../client/src/dns/dmarc');
-  const { parseTagList } = await import('../../client/src/dns/tagList');
+  const { parseTagList } = await import('../../common/tagList');
   const text = 'v=DMARC1; p=none; rua=mailto:dmarc%zz@example.com';
   const tag = parseTagList(text, { lowerCaseNames: true }).tags.find((t) => t.name === 'rua')!;
   const findings: import('../../client/src/dns/types').Finding[] = [];
   assert.doesNotThrow(() => parseDmarcUris(tag, 'rua', text, findings));
   assert.ok(findings.some((f) => f.code === 'dmarc-bad-uri'), JSON.stringify(findings));
+});
+
+test('SVG Tiny PS rules for BIMI logos, one code per problem', () => {
+  const good = '<svg xmlns="http://www.w3.org/2000/svg" version="1.2" baseProfile="tiny-ps" viewBox="0 0 64 64"><title>Brand</title><path d="M0 0h64v64H0z"/></svg>';
+  assert.deepEqual(checkBimiSvg(good), []);
+  const cases: Array<[string, string[]]> = [
+    [good.replace('<title>Brand</title>', ''), ['bimi-svg-title']],
+    [`<!DOCTYPE svg [<!ENTITY x "y">]>${good}`, ['bimi-svg-doctype']],
+    [good.replace('<path', '<style>@import url(https://x.example/a.css);</style><path'), ['bimi-svg-external-reference']],
+    [good.replace('<path', '<animate attributeName="x"/><path'), ['bimi-svg-forbidden-element']],
+    [good.replace('<path', '<use xlink:href="#p"/><path'), []],
+    [good.replace('viewBox="0 0 64 64"', ''), ['bimi-svg-viewbox']],
+    ['<html><svg/></html>', ['bimi-svg-root']],
+    [`${good}<!--${'x'.repeat(33 * 1024)}-->`, ['bimi-svg-size']],
+  ];
+  for (const [svg, codes] of cases) assert.deepEqual(checkBimiSvg(svg).map((p) => p.code), codes, svg.slice(0, 120));
 });

@@ -12,7 +12,7 @@ import { signCommand } from '../../client/src/cli/signCommand';
 import { verifyCommand } from '../../client/src/cli/verifyCommand';
 import { signMessage } from '../../client/src/mailAuth/sign';
 import type { AuthReport } from '../../client/src/mailAuth/verify';
-import { captureIo, exampleZone, makeKeys, sampleMessage, type TestKeys } from './fixtures';
+import { captureIo, exampleZone, makeKeys, ROOT_ZONE, sampleMessage, type TestKeys } from './fixtures';
 import { dkimverifyInNamespace } from './debianTools';
 
 let knot: KnotPeer;
@@ -23,7 +23,7 @@ let zone: string;
 before(async () => {
   keys = makeKeys();
   zone = exampleZone(keys);
-  knot = await startKnot({ zones: { 'example.test': zone } });
+  knot = await startKnot({ zones: { '': ROOT_ZONE, 'example.test': zone } });
   dir = mkdtempSync(join(tmpdir(), 'smtpwb-dkim-'));
   writeFileSync(join(dir, 'rsa.pem'), keys.rsaPem);
   writeFileSync(join(dir, 'ed.pem'), keys.edPem);

@@ -52,6 +52,13 @@ export function exampleZone(keys: TestKeys): string {
   ].join('\n');
 }
 
+/**
+ * A root zone with nothing in it, served beside the test zones so that names outside them are
+ * NXDOMAIN, as a recursive resolver answers; without it Knot refuses them and the DMARC tree walk
+ * (RFC 9989 §4.10) cannot read the levels above the test zone.
+ */
+export const ROOT_ZONE = '. 300 IN SOA ns.invalid. hostmaster.invalid. 1 3600 600 86400 300\n. 300 IN NS ns.invalid.\n';
+
 /** The same message in every test: CRLF line ends, one From address in example.test. */
 export function sampleMessage(from = 'alice@example.test', extraHeaders: string[] = []): Buffer {
   return Buffer.from(

@@ -54,12 +54,12 @@ test('topReceived skips fields without a client and reports its index; Return-Pa
   assert.equal(smtpIdentities(msg, { useReceived: false }).ip, undefined);
 });
 
-test('parseDnsServer accepts IP[:PORT] and [IPv6]:PORT only', () => {
+test('parseDnsServer follows the one --dns-server grammar (HOST[:PORT], IPv6 in brackets)', () => {
   assert.equal(parseDnsServer('127.0.0.1:5353'), '127.0.0.1:5353');
-  assert.equal(parseDnsServer('127.0.0.1'), '127.0.0.1');
+  assert.equal(parseDnsServer('127.0.0.1'), '127.0.0.1:53');
   assert.equal(parseDnsServer('[::1]:53'), '[::1]:53');
-  assert.equal(parseDnsServer('::1'), '::1');
-  assert.equal(parseDnsServer('dns.example:53'), undefined);
+  assert.equal(parseDnsServer('::1'), undefined);
+  assert.equal(parseDnsServer('dns.example:53'), 'dns.example:53');
   assert.equal(parseDnsServer('127.0.0.1:70000'), undefined);
   assert.equal(parseDnsServer('300.0.0.1'), undefined);
 });

@@ -2,7 +2,15 @@
  * What every check receives: the domain, the shared DNS client and the injected parts. Nothing here
  * reaches the network except through the injected resolver, fetcher and prober.
  */
-import { getDomain } from 'tldts';
+import type * as Tldts from 'tldts';
+
+let tldtsModule: typeof Tldts | undefined;
+/** tldts, loaded on the first lookup: its load builds the public suffix data, which a run without DANE never needs. */
+function tldts(): typeof Tldts {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  tldtsModule ??= require('tldts') as typeof Tldts;
+  return tldtsModule;
+}
 import { rfcLink } from '../../../common/problem';
 import type { DnsClient } from './resolver';
 import type { Clock, Finding, FindingSeverity, RecordRef } from './types';
@@ -17,7 +25,7 @@ export type OrgDomainLookup = (name: string) => string;
  */
 export const pslOrgDomain: OrgDomainLookup = (name) => {
   // Private suffixes count (as in mailauth, which `smtpwb verify` uses), so both commands agree.
-  const org = getDomain(name, { allowPrivateDomains: true });
+  const org = tldts().getDomain(name, { allowPrivateDomains: true });
   return org ?? name;
 };
 

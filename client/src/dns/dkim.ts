@@ -5,7 +5,7 @@
 import { createPublicKey } from 'node:crypto';
 import { type CheckContext, finding, rfc } from './context';
 import { describeFailure } from './resolver';
-import { getTag, parseTagList } from './tagList';
+import { getTag, parseTagList } from '../../../common/tagList';
 import { CHECK_TITLES, type CheckResult, type Finding, type RawRecord, type RecordRef } from './types';
 
 /** Selector names in common use, probed when the user asks (DKIM selectors cannot be listed). */
@@ -20,6 +20,10 @@ export interface DkimKeyInfo {
   bits?: number;
   revoked: boolean;
   testing: boolean;
+  /** The public key, when p= holds a valid one: SubjectPublicKeyInfo DER for RSA, the raw 32 bytes for Ed25519. */
+  publicKey?: Buffer;
+  /** Whether h= leaves a hash verifiers accept (sha256; RFC 8301 §3.1); true when h= is absent. */
+  usableHash: boolean;
 }
 
 /** Runs the DKIM check. */
@@ -88,7 +92,7 @@ export async function checkDkim(ctx: CheckContext): Promise<CheckResult> {
 
 /** Checks one key record and appends its findings; returns what it learned. */
 export function checkKeyRecord(selector: string, name: string, text: string, findings: Finding[]): DkimKeyInfo {
-  const info: DkimKeyInfo = { selector, revoked: false, testing: false };
+  const info: DkimKeyInfo = { selector, revoked: false, testing: false, usableHash: true };
   const at = (start: number, end: number): RecordRef => ({ name, type: 'TXT', text, range: { start, end } });
   const before = findings.length;
   const list = parseTagList(text);
@@ -114,6 +118,14 @@ export function checkKeyRecord(selector: string, name: string, text: string, fin
     const algs = h.value.split(':').map((a) => a.trim().toLowerCase());
     const unknown = algs.filter((a) => a !== 'sha1' && a !== 'sha256');
     if (unknown.length > 0) findings.push(finding('warning', 'dkim-hash-unknown', `Selector ${selector}: unknown hash algorithm(s) ${unknown.join(', ')} in h=.`, rfc(6376, '3.6.1'), at(h.valueRange.start, h.valueRange.end)));
+    info.usableHash = algs.includes('sha256');
+    if (!info.usableHash && !algs.includes('sha1')) {
+      // RFC 6376 §3.6.1: h= restricts the hashes a key may sign with; without sha256 (the only one
+      // RFC 8301 §3.1 leaves), no signature made with this key can verify.
+      findings.push(
+        finding('error', 'dkim-hash-unusable', `Selector ${selector}: h=${h.value} leaves no hash algorithm verifiers accept (only sha256 is, RFC 8301 §3.1), so every signature with this key fails.`, rfc(8301, '3.1'), at(h.valueRange.start, h.valueRange.end)),
+      );
+    }
     if (algs.includes('sha1')) {
       // RFC 8301 §3.1: signers MUST NOT use rsa-sha1, and verifiers MUST NOT consider it valid.
       const only = !algs.includes('sha256');
@@ -148,7 +160,9 @@ export function checkKeyRecord(selector: string, name: string, text: string, fin
     findings.push(finding('error', 'dkim-no-key', `Selector ${selector}: the required p= tag is missing.`, rfc(6376, '3.6.1'), at(0, text.length)));
   } else if (p.value.replace(/\s+/g, '') === '') {
     info.revoked = true;
-    findings.push(finding('warning', 'dkim-revoked', `Selector ${selector}: p= is empty, so the key is revoked.`, rfc(6376, '3.6.1'), at(p.range.start, p.range.end)));
+    // RFC 6376 §3.6.1: "An empty value means that this public key has been revoked"; §6.1.2 makes
+    // every signature that names it fail (PERMFAIL).
+    findings.push(finding('error', 'dkim-revoked', `Selector ${selector}: p= is empty, so the key is revoked and unusable; every signature with this selector fails.`, rfc(6376, '3.6.1'), at(p.range.start, p.range.end)));
   } else {
     const b64 = p.value.replace(/\s+/g, '');
     const bad = /[^A-Za-z0-9+/=]/.exec(b64);
@@ -166,6 +180,7 @@ export function checkKeyRecord(selector: string, name: string, text: string, fin
           findings.push(finding('error', 'dkim-key-invalid', `Selector ${selector}: an Ed25519 key must be 32 bytes, not ${der.length}.`, rfc(8463, '4.2'), pRange));
         } else {
           info.bits = 256;
+          info.publicKey = der;
           findings.push(finding('pass', 'dkim-key-ok', `Selector ${selector}: Ed25519 key.`, rfc(8463, '3'), pRange));
         }
       } else if (keyType === 'rsa') {
@@ -174,6 +189,7 @@ export function checkKeyRecord(selector: string, name: string, text: string, fin
           findings.push(finding('error', 'dkim-key-invalid', `Selector ${selector}: p= is not an RSA public key.`, rfc(6376, '3.6.1'), pRange));
         } else {
           info.bits = bits;
+          info.publicKey = spkiOf(der);
           if (bits < 1024) {
             findings.push(finding('error', 'dkim-key-too-short', `Selector ${selector}: the RSA key has ${bits} bits; keys under 1024 bits must not be used.`, rfc(8301, '3.2'), pRange));
           } else if (bits < 2048) {
@@ -186,6 +202,18 @@ export function checkKeyRecord(selector: string, name: string, text: string, fin
     }
   }
   return info;
+}
+
+/** An RSA public key given as SubjectPublicKeyInfo or PKCS#1 DER, as SubjectPublicKeyInfo DER. */
+function spkiOf(der: Buffer): Buffer | undefined {
+  for (const type of ['spki', 'pkcs1'] as const) {
+    try {
+      return createPublicKey({ key: der, format: 'der', type }).export({ type: 'spki', format: 'der' });
+    } catch {
+      // Try the next encoding.
+    }
+  }
+  return undefined;
 }
 
 /** The modulus length of an RSA public key given as SubjectPublicKeyInfo or PKCS#1 DER. */

@@ -7,7 +7,15 @@ export { renderMarkdown, renderText, reportToJson, renderSpfTree, type DomainRep
 export { createNodeHttpsFetcher, type NodeHttpsFetcherOptions } from './https';
 export { createNodeStartTlsProber, type NodeStartTlsProberOptions } from './starttls';
 export { parseSpf, isSpfRecord } from './spfParse';
-export { parseTagList } from './tagList';
+export { evaluateSpf, type SpfEvaluation, type SpfEvalOptions, type SpfResult } from './spfEval';
+export { discoverDmarcPolicy, organizationalDomain, dmarcTreeWalk, type DmarcDiscovery } from './dmarcDiscovery';
+export { createWireResolver, type WireResolverOptions } from './wireResolver';
+export { parseTagList } from '../../../common/tagList';
 export { matchesMxPattern, parseStsPolicy } from './mtaSts';
 export { COMMON_SELECTORS } from './dkim';
 export { createEngineStartTlsProber, type EngineStartTlsProberOptions } from './engineProber';
+export { createDnssecQuery, type DnssecQuery } from './dnssecWire';
+export { PUBLIC_VALIDATION_PROBES, type ValidationProbes, type DnssecStatus } from './dnssec';
+export { checkTransportSecurity, lookupDane, daneApplies, type TransportSecurityReport, type MxDane, type DaneLookup } from './dane';
+export { verifyDane, formatTlsa, tlsaData, type TlsaRecordData, type DaneVerification } from './tlsa';
+export { createTlsChainProber, peerChainDer, type TlsChainProber } from './tlsChain';

@@ -5,7 +5,7 @@
 import { type CheckContext, finding, rfc } from './context';
 import type { MxOutcome } from './mx';
 import { describeFailure } from './resolver';
-import { getTag, parseTagList } from './tagList';
+import { getTag, parseTagList } from '../../../common/tagList';
 import { CHECK_TITLES, type CheckResult, type Finding, type RawRecord, type RecordRef, type TextRange } from './types';
 
 export interface StsPolicyField {
@@ -110,6 +110,15 @@ export async function checkMtaSts(ctx: CheckContext, mxPromise: Promise<MxOutcom
   const at = (range: TextRange): RecordRef => ({ name: txtName, type: 'TXT', text, range });
   const list = parseTagList(text);
   for (const e of list.errors) findings.push(finding('error', 'mta-sts-syntax', `Syntax error at column ${e.range.start + 1}: ${e.message}.`, rfc(8461, '3.1'), at(e.range)));
+  // RFC 8461 §3.1: the record has one id= field; with two, senders cannot tell whether the policy
+  // changed (each may read another one), so a policy update can go unnoticed.
+  for (const d of list.duplicates) {
+    findings.push(
+      d.name === 'id'
+        ? finding('error', 'mta-sts-duplicate-id', `id= appears more than once (the other value is ${getTag(list, 'id')?.value ?? ''}); the record must have exactly one id, or senders cannot tell when the policy changes.`, rfc(8461, '3.1'), at(d.range))
+        : finding('error', 'mta-sts-duplicate-tag', `The field "${d.name}" appears more than once.`, rfc(8461, '3.1'), at(d.range)),
+    );
+  }
   const id = getTag(list, 'id');
   if (!id) findings.push(finding('error', 'mta-sts-no-id', 'The required id= field is missing.', rfc(8461, '3.1'), at({ start: 0, end: text.length })));
   else if (!/^[A-Za-z0-9]{1,32}$/.test(id.value)) {

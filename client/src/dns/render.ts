@@ -2,7 +2,8 @@
  * Renders reports as Markdown (the CLI and the sidebar's export share it), as plain text for the
  * terminal, and as the JSON shape `smtpwb dns --json` prints.
  */
-import { type CheckResult, type DomainReport, type Finding, type FindingSeverity, type SpfTreeNode, worstSeverity } from './types';
+import { escapeMarkdown, visibleLine, visibleText } from '../../../common/escape';
+import { type CheckResult, type DmarcWalkReport, type DomainReport, type Finding, type FindingSeverity, type SpfTreeNode, worstSeverity } from './types';
 
 const ICON: Record<FindingSeverity, string> = { error: '✗', warning: '!', info: 'i', pass: '✓' };
 
@@ -29,15 +30,20 @@ function spfTreeLines(node: SpfTreeNode, indent: string, out: string[]): void {
   for (const c of node.children) spfTreeLines(c, `${indent}  `, out);
 }
 
+/** The DMARC policy discovery (RFC 9989 §4.10) as lines: each name queried, why the walk stopped. */
+export function renderDmarcWalk(walk: DmarcWalkReport): string[] {
+  const out = walk.steps.map((st) => `- ${st.name}: ${st.note}`);
+  out.push(`- stopped: ${walk.stop}`);
+  out.push(`- Organizational Domain: ${walk.organizationalDomain} (${walk.organizationalReason})`);
+  if (walk.policy) out.push(`- policy: ${walk.policyTag}=${walk.policy} from _dmarc.${walk.policyDomain}${walk.appliedPolicy !== walk.policy ? `, applied as ${walk.appliedPolicy} (t=y)` : ''}`);
+  return out;
+}
+
 /** The SPF tree as indented lines. */
 export function renderSpfTree(node: SpfTreeNode): string[] {
   const out: string[] = [];
   spfTreeLines(node, '', out);
   return out;
-}
-
-function mdEscape(text: string): string {
-  return text.replace(/([\\`*_[\]|<>])/g, '\\$1');
 }
 
 /** A Markdown report of one or more domains. */
@@ -60,19 +66,20 @@ export function renderMarkdown(reports: readonly DomainReport[]): string {
 
 function checkMarkdown(c: CheckResult): string[] {
   const out: string[] = [`## ${c.title}`, ''];
-  if (c.skipped) out.push(`_Skipped: ${mdEscape(c.skipped)}_`, '');
+  if (c.skipped) out.push(`_Skipped: ${escapeMarkdown(c.skipped)}_`, '');
   for (const f of c.findings) {
-    out.push(`- ${ICON[f.severity]} **${f.severity}** \`${f.code}\`: ${mdEscape(f.message)} ([RFC](${f.link}))`);
+    out.push(`- ${ICON[f.severity]} **${f.severity}** \`${f.code}\`: ${escapeMarkdown(f.message)} ([RFC](${f.link}))`);
     const ex = recordExcerpt(f);
-    if (ex) out.push(`  - record: \`${ex.replace(/`/g, "'")}\``);
+    if (ex) out.push(`  - record: \`${visibleLine(ex).replace(/`/g, "'")}\``);
   }
   if (c.findings.length > 0) out.push('');
   if (c.spfTree) {
-    out.push('SPF tree:', '', ...renderSpfTree(c.spfTree).map((l) => l.replace(/"(.*)"/, (_, r: string) => `\`${r.replace(/`/g, "'")}\``)), '');
+    out.push('SPF tree:', '', ...renderSpfTree(c.spfTree).map((l) => l.replace(/"(.*)"/, (_, r: string) => `\`${visibleLine(r).replace(/`/g, "'")}\``)), '');
   }
+  if (c.dmarcWalk) out.push('Policy discovery (DNS Tree Walk):', '', ...renderDmarcWalk(c.dmarcWalk).map((l) => `- ${escapeMarkdown(l.replace(/^- /, ''))}`), '');
   if (c.records.length > 0) {
     out.push('<details><summary>Raw records</summary>', '', '```');
-    for (const r of c.records) out.push(`${r.name} ${r.type} ${r.type === 'HTTPS' ? `\n${r.data}` : r.data}`);
+    for (const r of c.records) out.push(`${r.name} ${r.type} ${r.type === 'HTTPS' ? `\n${visibleText(r.data).replace(/^```/gm, '\\`\\`\\`')}` : visibleLine(r.data)}`);
     out.push('```', '', '</details>', '');
   }
   return out;
@@ -95,6 +102,7 @@ export function renderText(reports: readonly DomainReport[]): string {
         if (ex) out.push(`        ${ex}`);
       }
       if (c.spfTree) for (const l of renderSpfTree(c.spfTree)) out.push(`      ${l}`);
+      if (c.dmarcWalk) for (const l of renderDmarcWalk(c.dmarcWalk)) out.push(`      ${l}`);
     }
     out.push('');
   }
@@ -119,6 +127,7 @@ export interface DomainReportJson {
     findings: Finding[];
     records: CheckResult['records'];
     spfTree?: SpfTreeNode;
+    dmarcWalk?: DmarcWalkReport;
   }>;
 }
 
@@ -141,6 +150,7 @@ export function reportToJson(report: DomainReport): DomainReportJson {
       findings: c.findings,
       records: c.records,
       ...(c.spfTree ? { spfTree: c.spfTree } : {}),
+      ...(c.dmarcWalk ? { dmarcWalk: c.dmarcWalk } : {}),
     })),
   };
 }

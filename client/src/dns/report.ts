@@ -13,6 +13,10 @@ import { DnsClient, normalizeName, type RawResolver } from './resolver';
 import { checkSpf } from './spf';
 import { checkStartTls } from './starttls';
 import { checkTlsRpt } from './tlsRpt';
+import { PUBLIC_VALIDATION_PROBES, type ValidationProbes } from './dnssec';
+import { createDnssecQuery } from './dnssecWire';
+import type { TlsChainProber } from './tlsChain';
+import { runTransportChecks } from './transportReport';
 import { type CheckResult, type Clock, type DomainReport, systemClock } from './types';
 
 export interface ReportOptions {
@@ -28,6 +32,15 @@ export interface ReportOptions {
   probeSelectors?: boolean;
   /** The timeout of each DNS query, fetch and probe, in milliseconds (default 5000). */
   timeoutMs?: number;
+  /**
+   * DNSSEC, DANE and transport consistency: the validating resolver to ask (`IP`, `IP:PORT`), whose
+   * AD bit decides what is secure. Absent: those three checks are left out of the report.
+   */
+  dnssec?: { server: string; probes?: ValidationProbes };
+  /** Fetches each MX's certificate chain for DANE; set together with the STARTTLS probe. */
+  chainProber?: TlsChainProber;
+  /** The SMTP port the DANE probe connects to (25; tests point it elsewhere). */
+  smtpPort?: number;
 }
 
 /** Checks that a domain name is usable and returns it in A-label form, or an error message. */
@@ -46,7 +59,7 @@ export function normalizeDomain(input: string): { domain: string } | { error: st
 }
 
 /** The order checks appear in reports. */
-const ORDER = ['mx', 'ptr', 'spf', 'dkim', 'dmarc', 'mta-sts', 'tls-rpt', 'bimi', 'starttls'];
+const ORDER = ['mx', 'ptr', 'spf', 'dkim', 'dmarc', 'mta-sts', 'tls-rpt', 'bimi', 'starttls', 'dnssec', 'dane', 'transport'];
 
 /** Runs the full report for one domain. The domain must already be normalized. */
 export async function runReport(domain: string, options: ReportOptions): Promise<DomainReport> {
@@ -67,7 +80,7 @@ export async function runReport(domain: string, options: ReportOptions): Promise
   };
   const mx = checkMx(ctx);
   const dmarc = checkDmarc(ctx);
-  const checks: CheckResult[] = await Promise.all([
+  const base = Promise.all([
     mx.then((o) => o.mx),
     mx.then((o) => checkPtr(ctx, o)),
     checkSpf(ctx),
@@ -78,6 +91,24 @@ export async function runReport(domain: string, options: ReportOptions): Promise
     checkBimi(ctx, dmarc),
     checkStartTls(ctx, mx),
   ]);
+  // The transport checks ask the validating resolver with their own client (they need DO, CD and
+  // AD), at the same time as the others; the consistency check then reads the others' results.
+  const transport = options.dnssec
+    ? runTransportChecks(
+        {
+          domain: ctx.domain,
+          query: createDnssecQuery(options.dnssec.server),
+          resolverAddress: options.dnssec.server,
+          prober: options.chainProber,
+          smtpPort: options.smtpPort,
+          nowMs: started,
+          timeoutMs,
+          probes: options.dnssec.probes ?? PUBLIC_VALIDATION_PROBES,
+        },
+        base,
+      )
+    : Promise.resolve([]);
+  const checks: CheckResult[] = [...(await base), ...(await transport)];
   checks.sort((a, b) => ORDER.indexOf(a.id) - ORDER.indexOf(b.id));
   const ended = clock.now();
   return {

@@ -6,6 +6,7 @@
  */
 import { promises as dnsPromises } from 'node:dns';
 import type { RrType } from './types';
+import { parseDnsServerSpec, resolvedOnce, splitServerAddress, type HostLookup } from './serverAddress';
 
 export interface MxData {
   exchange: string;
@@ -172,19 +173,44 @@ export class DnsClient {
   }
 }
 
+/** The system's host lookup (getaddrinfo), for a DNS server given by name. */
+export const systemHostLookup: HostLookup = async (host) => (await dnsPromises.lookup(host, { all: true })).map((a) => a.address);
+
 export interface NodeResolverOptions {
-  /** A server as `IP`, `IP:PORT` or `[IPv6]:PORT`; the system's servers when absent. */
+  /** A server as `HOST[:PORT]` (serverAddress.ts) or already resolved (`IP:PORT`); the system's servers when absent. */
   server?: string;
   /** Node's per-try timeout, in milliseconds. */
   timeoutMs?: number;
   tries?: number;
 }
 
-/** Creates a Node resolver; it does not read /etc/hosts, only DNS. */
+/**
+ * Creates a Node resolver; it does not read /etc/hosts, only DNS. The server follows the one grammar
+ * (serverAddress.ts, `HOST[:PORT]`); a host name is looked up once, with the system's lookup, before
+ * the first query. Throws when the server text is not in that grammar.
+ */
 export function createNodeResolver(options: NodeResolverOptions = {}): RawResolver {
-  const resolver = new dnsPromises.Resolver({ timeout: options.timeoutMs ?? 2000, tries: options.tries ?? 2 });
-  if (options.server) resolver.setServers([options.server]);
-  return resolver;
+  const build = (server: string | undefined): RawResolver => {
+    const resolver = new dnsPromises.Resolver({ timeout: options.timeoutMs ?? 2000, tries: options.tries ?? 2 });
+    if (server !== undefined) resolver.setServers([server]);
+    return resolver;
+  };
+  if (!options.server) return build(undefined);
+  // Already in the setServers form (what the CLI passes after resolving `--dns-server`).
+  if (splitServerAddress(options.server)) return build(options.server);
+  const spec = parseDnsServerSpec(options.server, 'the DNS server');
+  if (!spec.ok) throw new Error(spec.error);
+  const server = resolvedOnce(options.server, systemHostLookup);
+  let ready: Promise<RawResolver> | undefined;
+  const inner = (): Promise<RawResolver> => (ready ??= server().then(build));
+  return {
+    resolve4: async (name) => (await inner()).resolve4(name),
+    resolve6: async (name) => (await inner()).resolve6(name),
+    resolveMx: async (name) => (await inner()).resolveMx(name),
+    resolveTxt: async (name) => (await inner()).resolveTxt(name),
+    resolveCname: async (name) => (await inner()).resolveCname(name),
+    resolvePtr: async (name) => (await inner()).resolvePtr(name),
+  };
 }
 
 /** A failure's wording for messages. */

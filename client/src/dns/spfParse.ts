@@ -2,6 +2,7 @@
  * A term-by-term parser of SPF records (RFC 7208 §4.6.1, §5, §6, §7). It keeps the range of every
  * term and reports each syntax problem with its range, so a report can give the column.
  */
+import { expandIpv6 } from './resolver';
 import type { TextRange } from './types';
 
 export type SpfQualifier = '+' | '-' | '~' | '?';
@@ -38,6 +39,12 @@ export type SpfTerm = SpfMechanism | SpfModifier;
 export interface SpfSyntaxError {
   message: string;
   range: TextRange;
+  /**
+   * Set for a target name that is valid domain-spec syntax but can never be a DNS name (an empty
+   * label, a label over 63 octets). The linter reports it; evaluation treats the name as one that
+   * does not exist, so the mechanism does not match (RFC 7208 §4.3, §4.8, §5).
+   */
+  nonExistentName?: boolean;
 }
 
 export interface ParsedSpf {
@@ -98,7 +105,7 @@ export function checkMacroString(text: string, explanation = false): { offset: n
 }
 
 /** Checks a domain-spec (RFC 7208 §7.1): a macro-string that ends in a top label or a macro. */
-function checkDomainSpec(spec: string): { offset: number; length: number; message: string } | undefined {
+function checkDomainSpec(spec: string): { offset: number; length: number; message: string; nonExistentName?: boolean } | undefined {
   if (spec === '') return { offset: 0, length: 0, message: 'a domain is required here' };
   const macro = checkMacroString(spec);
   if (macro) return macro;
@@ -113,9 +120,9 @@ function checkDomainSpec(spec: string): { offset: number; length: number; messag
   }
   const labels = trimmed.split('.');
   const emptyAt = labels.findIndex((l) => l === '');
-  if (emptyAt !== -1) return { offset: 0, length: spec.length, message: `"${spec}" has an empty label` };
+  if (emptyAt !== -1) return { offset: 0, length: spec.length, message: `"${spec}" has an empty label, so no DNS name can be made of it`, nonExistentName: true };
   const long = labels.find((l) => l.length > 63 && !l.includes('%'));
-  if (long) return { offset: spec.indexOf(long), length: long.length, message: 'a label is longer than 63 characters' };
+  if (long) return { offset: spec.indexOf(long), length: long.length, message: 'a label is longer than 63 characters, so no DNS name can be made of it', nonExistentName: true };
   return undefined;
 }
 
@@ -125,16 +132,9 @@ function checkIp4(text: string): boolean {
 }
 
 function checkIp6(text: string): boolean {
-  if (!/^[0-9a-f:.]+$/i.test(text) || !text.includes(':')) return false;
-  const dbl = text.split('::').length - 1;
-  if (dbl > 1) return false;
-  const v4 = /(\d+\.\d+\.\d+\.\d+)$/.exec(text);
-  if (v4 && !checkIp4(v4[1])) return false;
-  const head = v4 ? text.slice(0, -v4[1].length) : text;
-  const groups = head.split(':').filter((g, i, all) => !(g === '' && (i === 0 || i === all.length - 1 || dbl > 0)));
-  if (!groups.every((g) => /^[0-9a-f]{1,4}$/i.test(g))) return false;
-  const count = groups.length + (v4 ? 2 : 0);
-  return dbl === 1 ? count < 8 : count === 8;
+  // RFC 4291 §2.2 text forms, with an optional dotted IPv4 tail; a lone leading or trailing ":" (as in
+  // "ip6::CAFE::BABE", whose address is ":CAFE::BABE") is not one of them.
+  return /^[0-9a-f:.]+$/i.test(text) && text.includes(':') && expandIpv6(text) !== undefined;
 }
 
 /** Parses an SPF record. The record must start with v=spf1; that is checked here too. */
@@ -210,8 +210,8 @@ function parseTerm(raw: string, offset: number, range: TextRange, terms: SpfTerm
   const rest = m[2];
   const restOffset = bodyOffset + m[1].length;
   const mech: SpfMechanism = { kind: 'mechanism', qualifier: q, explicitQualifier, name: name as SpfMechanismName, range, hasMacros: false };
-  const err = (message: string, start: number, length: number): void => {
-    errors.push({ message, range: { start, end: start + Math.max(length, 1) } });
+  const err = (message: string, start: number, length: number, nonExistentName?: boolean): void => {
+    errors.push({ message, range: { start, end: start + Math.max(length, 1) }, ...(nonExistentName ? { nonExistentName } : {}) });
   };
   switch (mech.name) {
     case 'all':
@@ -232,7 +232,7 @@ function parseTerm(raw: string, offset: number, range: TextRange, terms: SpfTerm
       mech.valueRange = { start: restOffset + 1, end: restOffset + rest.length };
       mech.hasMacros = mech.value.includes('%');
       const bad = checkDomainSpec(mech.value);
-      if (bad) err(`${mech.name}: ${bad.message}`, restOffset + 1 + bad.offset, bad.length);
+      if (bad) err(`${mech.name}: ${bad.message}`, restOffset + 1 + bad.offset, bad.length, bad.nonExistentName);
       break;
     }
     case 'a':
@@ -257,7 +257,7 @@ function parseTerm(raw: string, offset: number, range: TextRange, terms: SpfTerm
       mech.valueRange = { start: restOffset + 1, end: restOffset + spec.length };
       mech.hasMacros = mech.value.includes('%');
       const bad = checkDomainSpec(mech.value);
-      if (bad) err(`${mech.name}: ${bad.message}`, restOffset + 1 + bad.offset, bad.length);
+      if (bad) err(`${mech.name}: ${bad.message}`, restOffset + 1 + bad.offset, bad.length, bad.nonExistentName);
       break;
     }
     case 'ip4':

@@ -8,6 +8,7 @@ import * as net from 'node:net';
 import * as tls from 'node:tls';
 import { type CertificateInfo, type CheckContext, finding, rfc, type StartTlsProbeRequest, type StartTlsProbeResult, type StartTlsProber } from './context';
 import type { MxOutcome } from './mx';
+import { quitAndClose } from './tlsChain';
 import { CHECK_TITLES, type CheckResult, type Finding, type RawRecord, type RecordRef } from './types';
 
 const DAY = 86_400_000;
@@ -164,16 +165,7 @@ export function createNodeStartTlsProber(options: NodeStartTlsProberOptions = {}
           if (settled) return;
           settled = true;
           clearTimeout(timer);
-          // Say QUIT and half-close so the server does not wait (RFC 5321 §4.1.1.10).
-          try {
-            (secure ?? socket).end('QUIT\r\n');
-          } catch {
-            // The socket is already gone.
-          }
-          setTimeout(() => {
-            secure?.destroy();
-            socket.destroy();
-          }, 100).unref();
+          quitAndClose(socket, secure);
           resolve(result);
         }
         socket.once('error', (err) => finish({ connected: false, error: err.message }));

@@ -4,7 +4,7 @@
  */
 import { type CheckContext, finding, rfc } from './context';
 import { describeFailure } from './resolver';
-import { getTag, parseTagList } from './tagList';
+import { getTag, parseTagList } from '../../../common/tagList';
 import { CHECK_TITLES, type CheckResult, type Finding, type RawRecord, type RecordRef, type TextRange } from './types';
 
 export async function checkTlsRpt(ctx: CheckContext): Promise<CheckResult> {

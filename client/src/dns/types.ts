@@ -6,7 +6,7 @@
 
 export type FindingSeverity = 'error' | 'warning' | 'info' | 'pass';
 
-export type CheckId = 'mx' | 'ptr' | 'spf' | 'dkim' | 'dmarc' | 'mta-sts' | 'tls-rpt' | 'bimi' | 'starttls';
+export type CheckId = 'mx' | 'ptr' | 'spf' | 'dkim' | 'dmarc' | 'mta-sts' | 'tls-rpt' | 'bimi' | 'starttls' | 'dnssec' | 'dane' | 'transport';
 
 export const CHECK_TITLES: Record<CheckId, string> = {
   mx: 'MX',
@@ -18,6 +18,9 @@ export const CHECK_TITLES: Record<CheckId, string> = {
   'tls-rpt': 'TLS-RPT',
   bimi: 'BIMI',
   starttls: 'STARTTLS',
+  dnssec: 'DNSSEC',
+  dane: 'DANE',
+  transport: 'Transport security (MTA-STS, DANE, TLS-RPT)',
 };
 
 /** The record types the checks query. */
@@ -32,7 +35,7 @@ export interface TextRange {
 /** The record a finding concerns: its owner name, its type, its text and the part of it at fault. */
 export interface RecordRef {
   name: string;
-  type: RrType | 'HTTPS' | 'SMTP';
+  type: RrType | 'HTTPS' | 'SMTP' | 'TLSA' | 'DS' | 'DNSKEY';
   text: string;
   range?: TextRange;
 }
@@ -51,7 +54,7 @@ export interface Finding {
 export interface RawRecord {
   name: string;
   /** HTTPS is the MTA-STS policy body; SMTP is what the STARTTLS probe saw. */
-  type: RrType | 'HTTPS' | 'SMTP';
+  type: RrType | 'HTTPS' | 'SMTP' | 'TLSA' | 'DS' | 'DNSKEY';
   data: string;
 }
 
@@ -69,6 +72,18 @@ export interface SpfTreeNode {
   note?: string;
 }
 
+export interface DmarcWalkReport {
+  steps: Array<{ name: string; outcome: 'record' | 'no-record' | 'multiple' | 'dns-error'; note: string }>;
+  stop: string;
+  organizationalDomain: string;
+  organizationalReason: string;
+  /** The domain whose record applies, the policy it gives this domain (p, sp, np or the p=none fallback), and the one applied with t=y. */
+  policyDomain?: string;
+  policy?: 'none' | 'quarantine' | 'reject';
+  policyTag?: 'p' | 'sp' | 'np' | 'fallback';
+  appliedPolicy?: 'none' | 'quarantine' | 'reject';
+}
+
 export interface CheckResult {
   id: CheckId;
   title: string;
@@ -76,6 +91,8 @@ export interface CheckResult {
   records: RawRecord[];
   /** The SPF tree, for the SPF check only. */
   spfTree?: SpfTreeNode;
+  /** The DMARC policy discovery (RFC 9989 §4.10): each name queried, and why the walk stopped. */
+  dmarcWalk?: DmarcWalkReport;
   /** Set when the check was not run (for example the STARTTLS probe without consent). */
   skipped?: string;
 }

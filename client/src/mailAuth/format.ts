@@ -2,6 +2,7 @@
  * Renders an AuthReport as plain text (CLI), Markdown (editor) or JSON. The Authentication-Results
  * field (RFC 8601) is always shown as mailauth built it.
  */
+import { escapeMarkdown, visibleLine } from '../../../common/escape';
 import type { AuthReport, MethodReport, SmtpIdentities } from './verify';
 
 function methodLabel(m: MethodReport, index?: number): string {
@@ -42,6 +43,10 @@ export function formatReportText(report: AuthReport): string {
     const extra = m.method === 'dkim' ? dkimSummary(m) : m.method === 'spf' || m.method === 'dmarc' ? m.details.domain ?? '' : '';
     lines.push(`${label.padEnd(width)}${status.padEnd(12)}${extra}`.trimEnd());
     if (m.reason) lines.push(`${''.padEnd(width)}reason: ${m.reason}`);
+    // The ARC chain view: why the chain fails, instance by instance (arcChain.ts). Header and DNS text: escaped.
+    if (m.method === 'arc') {
+      for (const [k, v] of Object.entries(m.details)) if (k === 'chain' || k === 'chain view' || /^i=\d+$/.test(k)) lines.push(`${''.padEnd(width)}${k}: ${visibleLine(v)}`);
+    }
   }
   lines.push('');
   lines.push(`SMTP: ${identityLine(report.smtp)}`);
@@ -55,23 +60,19 @@ export function formatReportText(report: AuthReport): string {
   return `${lines.join('\n')}\n`;
 }
 
-function mdEscape(text: string): string {
-  return text.replace(/([\\`*_{}[\]()#+!|<>-])/g, '\\$1');
-}
-
 /** Renders the report as a Markdown document. */
 export function formatReportMarkdown(report: AuthReport, title = 'Authentication report'): string {
-  const out: string[] = [`# ${mdEscape(title)}`, ''];
+  const out: string[] = [`# ${escapeMarkdown(title)}`, ''];
   out.push(report.failed ? '**Result: something failed.**' : '**Result: nothing failed.**', '');
   out.push('| Check | Result | Reason | Details |', '|---|---|---|---|');
   for (const { label, m } of allMethods(report)) {
     const details = Object.entries(m.details)
       .filter(([k]) => !/record$/i.test(k))
-      .map(([k, v]) => `${mdEscape(k)}: ${mdEscape(v)}`)
+      .map(([k, v]) => `${escapeMarkdown(k)}: ${escapeMarkdown(v)}`)
       .join('<br>');
-    out.push(`| ${label} | ${m.failed ? '❌ ' : m.result === 'pass' ? '✅ ' : ''}${mdEscape(m.result)} | ${mdEscape(m.reason ?? '')} | ${details} |`);
+    out.push(`| ${label} | ${m.failed ? '❌ ' : m.result === 'pass' ? '✅ ' : ''}${escapeMarkdown(m.result)} | ${escapeMarkdown(m.reason ?? '')} | ${details} |`);
   }
-  out.push('', `SMTP identities used for SPF: ${mdEscape(identityLine(report.smtp))}`, '');
+  out.push('', `SMTP identities used for SPF: ${escapeMarkdown(identityLine(report.smtp))}`, '');
   if (report.dnsUnreachable.length > 0) out.push(`DNS: ${report.dnsUnreachable.length} queries got no answer.`, '');
   out.push('```', report.authenticationResults.replace(/\r\n/g, '\n').trimEnd());
   if (report.receivedSpf) out.push(report.receivedSpf.replace(/\r\n/g, '\n').trimEnd());

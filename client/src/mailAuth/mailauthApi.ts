@@ -100,10 +100,15 @@ interface MailauthApi {
   dkimVerify(input: Buffer, options: { resolver?: MailauthResolver; sender?: string; minBitLength?: number }): Promise<MaDkimVerifyResult>;
   dkimSign(
     input: Buffer,
-    options: { signatureData: MaDkimSignatureData[]; signTime?: Date; headerList?: string[]; canonicalization?: string; expires?: Date },
+    options: { signatureData: MaDkimSignatureData[]; signTime?: Date; headerList?: string; canonicalization?: string; expires?: Date },
   ): Promise<{ signatures: string; errors: Array<Error & { code?: string }> }>;
   spf(options: { sender?: string; ip: string; helo?: string; mta?: string; resolver?: MailauthResolver }): Promise<MaSpfResult>;
   arc(chain: unknown, options: { resolver?: MailauthResolver; minBitLength?: number }): Promise<MaArcResult>;
+  /** ARC sealing (lib/arc/index.js): the ARC-Seal, ARC-Message-Signature and ARC-Authentication-Results lines to prepend. */
+  sealMessage(
+    input: Buffer,
+    seal: { signingDomain: string; selector: string; privateKey: string | Buffer; algorithm?: string; authResults: string; cv: string; signTime?: Date },
+  ): Promise<Buffer>;
   dmarc(options: {
     headerFrom: string | string[];
     spfDomains: string[];

@@ -4,6 +4,9 @@
  * mailauth joins the chunks of one record itself, as RFC 7208 §3.3 and RFC 6376 §3.6.2.2 require.
  */
 import { promises as dnsPromises } from 'node:dns';
+import { classifyDnsError, systemHostLookup } from '../dns/resolver';
+import { createWireResolver, type WireRrType } from '../dns/wireResolver';
+import { parseDnsServerSpec, resolvedOnce, splitServerAddress } from '../dns/serverAddress';
 
 /** The answer shapes of `dns.promises.resolve` that mailauth reads. */
 export type DnsAnswer = string[] | string[][] | Array<{ exchange: string; priority: number }> | unknown[];
@@ -11,18 +14,18 @@ export type DnsAnswer = string[] | string[][] | Array<{ exchange: string; priori
 /** A resolver as mailauth expects it: the same contract as `dns.promises.resolve(name, rrtype)`. */
 export type MailauthResolver = (name: string, rrtype: string) => Promise<DnsAnswer>;
 
-/** Error codes of `dns.promises` that mean the server could not be reached or did not answer. */
-// The same rule as the Mail DNS checks: a refusing server is as unreachable as a silent one.
-const UNREACHABLE_CODES = new Set(['ETIMEOUT', 'ECONNREFUSED', 'ECONNRESET', 'ENETUNREACH', 'EHOSTUNREACH', 'EREFUSED']);
-
-/** Returns whether a DNS error means "the DNS server is unreachable" rather than "no such record". */
+/**
+ * Returns whether a DNS error means "the DNS server is unreachable" rather than "no such record".
+ * The rule is the Mail DNS checks' (dns/resolver.ts): a refusing server is as unreachable as a silent one.
+ */
 export function isUnreachableDnsError(err: unknown): boolean {
-  const code = typeof err === 'object' && err !== null && 'code' in err ? String((err as { code: unknown }).code) : '';
-  return UNREACHABLE_CODES.has(code);
+  const code = typeof err === 'object' && err !== null && 'code' in err ? String((err as { code: unknown }).code) : undefined;
+  const kind = classifyDnsError(code);
+  return kind.status === 'error' && (kind.failure === 'TIMEOUT' || kind.failure === 'UNREACHABLE' || kind.failure === 'REFUSED');
 }
 
 export interface ResolverOptions {
-  /** `HOST:PORT`, `HOST`, or `[IPv6]:PORT`; the system resolver's servers when absent. */
+  /** `HOST[:PORT]` (dns/serverAddress.ts; IPv6 in brackets); the system resolver's servers when absent. */
   server?: string;
   /** Milliseconds per try (default 2000). */
   timeoutMs?: number;
@@ -31,22 +34,12 @@ export interface ResolverOptions {
 }
 
 /**
- * Parses `HOST:PORT` as `dns.Resolver#setServers` accepts it. Returns undefined when the text is
- * not an IP address with an optional port (setServers takes addresses only, no names).
+ * Checks a DNS server the user named against the one grammar (dns/serverAddress.ts: `HOST[:PORT]`,
+ * IPv6 in brackets) and returns it as `HOST:PORT` (`[IPv6]:PORT`), or undefined when it is not one.
  */
 export function parseDnsServer(text: string): string | undefined {
-  const t = text.trim();
-  const v6 = /^\[([0-9a-f:.]+)\](?::(\d{1,5}))?$/i.exec(t);
-  if (v6) return v6[2] && Number(v6[2]) <= 65535 && Number(v6[2]) > 0 ? `[${v6[1]}]:${v6[2]}` : v6[2] ? undefined : v6[1];
-  const v4 = /^(\d{1,3}(?:\.\d{1,3}){3})(?::(\d{1,5}))?$/.exec(t);
-  if (v4) {
-    if (!v4[1].split('.').every((p) => Number(p) <= 255)) return undefined;
-    if (v4[2] === undefined) return v4[1];
-    const port = Number(v4[2]);
-    return port > 0 && port <= 65535 ? `${v4[1]}:${port}` : undefined;
-  }
-  if (/^[0-9a-f:]+$/i.test(t) && t.includes(':')) return t;
-  return undefined;
+  const spec = parseDnsServerSpec(text);
+  return spec.ok ? spec.address ?? `${spec.host}:${spec.port}` : undefined;
 }
 
 /** A resolver plus what went wrong while it was used, so callers can tell "DNS unreachable" apart. */
@@ -76,13 +69,39 @@ export function trackResolver(inner: MailauthResolver): TrackedResolver {
   return { resolve, unreachable, queries: () => count };
 }
 
-/** Creates a resolver backed by `dns.promises.Resolver`, pointed at one server when given. */
+/**
+ * Creates a resolver backed by `dns.promises.Resolver`, pointed at one server when given (the one
+ * grammar, `HOST[:PORT]`; a host name is resolved once, with the system's lookup, before the first
+ * query). Throws when the server text is not in that grammar.
+ */
 export function createResolver(options: ResolverOptions = {}): MailauthResolver {
-  const resolver = new dnsPromises.Resolver({ timeout: options.timeoutMs ?? 2000, tries: options.tries ?? 2 });
-  if (options.server !== undefined) {
-    const server = parseDnsServer(options.server);
-    if (server === undefined) throw new Error(`invalid DNS server "${options.server}": expected IP[:PORT] or [IPv6]:PORT`);
-    resolver.setServers([server]);
-  }
-  return (name: string, rrtype: string): Promise<DnsAnswer> => resolver.resolve(name, rrtype) as Promise<DnsAnswer>;
+  const timeoutMs = options.timeoutMs ?? 2000;
+  const tries = options.tries ?? 2;
+  const build = (server: string | undefined): MailauthResolver => {
+    const resolver = new dnsPromises.Resolver({ timeout: timeoutMs, tries });
+    if (server !== undefined) resolver.setServers([server]);
+    // Node refuses to send some valid DNS names (a label holding "%", ":" or a space; RFC 2181 §11),
+    // which SPF macros can produce (RFC 7208 §7); those go through the product's own wire resolver.
+    const wire = createWireResolver({ server, timeoutMs: timeoutMs * tries });
+    return async (name: string, rrtype: string): Promise<DnsAnswer> => {
+      try {
+        return (await resolver.resolve(name, rrtype)) as DnsAnswer;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'EBADNAME' && WIRE_TYPES.has(rrtype)) return wire(name, rrtype as WireRrType);
+        throw err;
+      }
+    };
+  };
+  if (options.server === undefined) return build(undefined);
+  // Already in the setServers form (what the CLI passes after resolving `--dns-server`).
+  if (splitServerAddress(options.server)) return build(options.server);
+  const spec = parseDnsServerSpec(options.server, 'the DNS server');
+  if (!spec.ok) throw new Error(spec.error);
+  if (spec.address !== undefined) return build(spec.address);
+  // A host name: looked up once; a failed lookup makes every query fail as "DNS unreachable".
+  const server = resolvedOnce(options.server, systemHostLookup);
+  let ready: Promise<MailauthResolver> | undefined;
+  return async (name, rrtype) => (await (ready ??= server().then(build)))(name, rrtype);
 }
+
+const WIRE_TYPES = new Set<string>(['A', 'AAAA', 'TXT', 'MX', 'PTR', 'CNAME']);

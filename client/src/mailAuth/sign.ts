@@ -21,7 +21,7 @@ export interface SignOptions {
   canonicalization?: 'relaxed/relaxed' | 'relaxed/simple' | 'simple/relaxed' | 'simple/simple';
   /** The signing time (`t=`); now by default. */
   signTime?: Date;
-  /** Header fields to sign (`h=`); mailauth's default list (RFC 6376 §5.4.1) when absent. */
+  /** Header fields to sign (`h=`); when absent, `DEFAULT_SIGNED_FIELDS` (those present are signed). */
   headerList?: string[];
 }
 
@@ -57,6 +57,18 @@ function checkName(what: string, value: string): void {
   }
 }
 
+/**
+ * The header fields signed when the caller names none (only those present are signed): mailauth's
+ * default list, plus `List-Unsubscribe-Post`, which RFC 8058 §4 requires a DKIM signature to cover
+ * together with `List-Unsubscribe` for one-click unsubscription.
+ */
+const DEFAULT_SIGNED_FIELDS: readonly string[] = [
+  'From', 'Sender', 'Reply-To', 'Subject', 'Date', 'Message-ID', 'To', 'Cc', 'MIME-Version', 'Content-Type',
+  'Content-Transfer-Encoding', 'Content-ID', 'Content-Description', 'Resent-Date', 'Resent-From', 'Resent-Sender',
+  'Resent-To', 'Resent-Cc', 'Resent-Message-ID', 'In-Reply-To', 'References', 'List-Id', 'List-Help',
+  'List-Unsubscribe', 'List-Unsubscribe-Post', 'List-Subscribe', 'List-Post', 'List-Owner', 'List-Archive', 'BIMI-Selector',
+];
+
 /** Signs the message and returns `DKIM-Signature: …CRLF` followed by the original bytes. */
 export async function signMessage(message: Buffer, options: SignOptions): Promise<Buffer> {
   checkName('domain', options.domain);
@@ -77,7 +89,8 @@ export async function signMessage(message: Buffer, options: SignOptions): Promis
       },
     ],
     signTime: options.signTime ?? new Date(),
-    headerList: options.headerList,
+    // mailauth reads the list only as a colon-separated string (its getSigningHeaderLines); an array would be ignored.
+    headerList: (options.headerList ?? DEFAULT_SIGNED_FIELDS).join(':'),
   });
   if (result.errors.length > 0) throw new DkimSignError(`signing failed: ${result.errors.map((e) => e.message).join('; ')}`);
   const header = result.signatures.replace(/(\r\n)+$/, '');

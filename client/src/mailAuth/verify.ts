@@ -1,17 +1,22 @@
 /**
- * Verifies a message's authentication the way a receiving MTA would, with mailauth: DKIM (RFC 6376)
- * per signature, SPF (RFC 7208), ARC (RFC 8617), DMARC (RFC 7489) and BIMI, and builds the
- * `Authentication-Results` field (RFC 8601) that mailauth's `authenticate()` would prepend. The SMTP
+ * Verifies a message's authentication the way a receiving MTA would: DKIM (RFC 6376) per signature,
+ * ARC (RFC 8617) and BIMI with mailauth; SPF (RFC 7208) and DMARC (RFC 9989) with the product's own
+ * evaluators (spfResult.ts, dmarcVerify.ts), which follow the standards where mailauth does not. It
+ * builds the `Authentication-Results` field (RFC 8601) in the order mailauth's `authenticate()` uses. The SMTP
  * identities SPF needs (client IP, HELO, MAIL FROM) come from the caller or, failing that, from the
  * topmost `Received` field and `Return-Path`. All DNS goes through the injected resolver.
  */
 import { isIP } from 'node:net';
 import { hostname } from 'node:os';
 import { libmime } from './libmime';
-import { mailauth, type MaArcResult, type MaDmarcResult, type MaSpfResult, type MaStatus } from './mailauthApi';
+import { mailauth, type MaArcResult, type MaSpfResult, type MaStatus } from './mailauthApi';
 import { parseHeaderFields } from './headers';
 import { returnPath, topReceived } from './received';
 import { trackResolver, type MailauthResolver } from './resolver';
+import { verifySpf } from './spfResult';
+import { verifyDmarc, type DmarcVerifyResult } from './dmarcVerify';
+import { analyzeArcChain } from './arcChain';
+import type { SpfEvaluation } from '../dns/spfEval';
 
 export type AuthMethod = 'dkim' | 'spf' | 'dmarc' | 'arc' | 'bimi';
 
@@ -33,6 +38,8 @@ export interface VerifyOptions {
   useReceived?: boolean;
   /** Smallest RSA key accepted, in bits (default 1024, as RFC 8301 §3.2 requires). */
   minBitLength?: number;
+  /** The clock for SPF's %{t} macro (RFC 7208 §7.3); the system clock by default. */
+  now?: () => number;
 }
 
 /** One method's outcome. `result` is an RFC 8601 §2.7 result value. */
@@ -116,8 +123,8 @@ function clean(details: Record<string, string | number | boolean | undefined | n
 }
 
 /**
- * Lists tags that occur more than once in a DMARC record. mailauth silently uses the last value;
- * RFC 7489 §6.4 gives no meaning to duplicates, so the report points them out.
+ * Lists tags that occur more than once in a DMARC record. RFC 9989 §4.7 gives no meaning to
+ * duplicates; the product reads the first (as the Mail DNS check does), and the report points them out.
  */
 export function duplicateTags(record: string | undefined): string | undefined {
   if (!record) return undefined;
@@ -127,7 +134,7 @@ export function duplicateTags(record: string | undefined): string | undefined {
     if (tag !== '') seen.set(tag, (seen.get(tag) ?? 0) + 1);
   }
   const dups = [...seen].filter(([, n]) => n > 1).map(([t]) => t);
-  return dups.length > 0 ? `${dups.join(', ')} (mailauth used the last value of each)` : undefined;
+  return dups.length > 0 ? `${dups.join(', ')} (the first value of each was used; the record is malformed)` : undefined;
 }
 
 /** Works out the SMTP identities for SPF from the options and the message's trace fields. */
@@ -184,25 +191,29 @@ export async function verifyMessage(message: Buffer, options: VerifyOptions): Pr
     minBitLength: options.minBitLength,
   });
 
-  // SPF (RFC 7208 §4) needs the client IP; without one there is nothing to check.
+  // SPF (RFC 7208 §4) needs the client IP; without one there is nothing to check. The product's own
+  // evaluator decides it (RFC 7208 exactly); mailauth's SPF is not used.
   let spfResult: MaSpfResult | undefined;
+  let spfEvaluation: SpfEvaluation | undefined;
   if (smtp.ip !== undefined && isIP(smtp.ip) !== 0) {
-    // mailauth writes HELO address literals in brackets and uses postmaster@HELO for a null MAIL FROM (RFC 7208 §2.4).
-    const helo = smtp.helo !== undefined && isIP(smtp.helo) !== 0 ? `[${smtp.helo}]` : smtp.helo;
-    spfResult = await mailauth.spf({ sender: smtp.mailFrom === '' ? undefined : smtp.mailFrom, ip: smtp.ip, helo, mta, resolver });
+    // A HELO that is an address is an address literal (RFC 5321 §4.1.3); an absent one is empty.
+    const helo = smtp.helo === undefined ? '' : isIP(smtp.helo) !== 0 ? `[${smtp.helo}]` : smtp.helo;
+    const spf = await verifySpf({ ip: smtp.ip, mailFrom: smtp.mailFrom ?? '', helo, mta, resolver, now: options.now });
+    spfResult = spf;
+    spfEvaluation = spf.evaluation;
   }
 
   const arcResult: MaArcResult = await mailauth.arc(dkimResult.arc, { resolver, minBitLength: options.minBitLength });
 
-  let dmarcResult: MaDmarcResult | false = false;
-  if (dkimResult.headerFrom && dkimResult.headerFrom.length > 0) {
-    dmarcResult = await mailauth.dmarc({
-      headerFrom: dkimResult.headerFrom,
-      spfDomains: spfResult && spfResult.status.result === 'pass' && spfResult.domain ? [spfResult.domain] : [],
-      dkimDomains: dkimResult.results
-        .filter((r) => r.status.result === 'pass')
-        .map((r) => ({ id: r.id, domain: r.signingDomain, aligned: r.status.aligned, underSized: r.status.underSized })),
-      arcResult,
+  // DMARC is RFC 9989: the product's own tree-walk discovery and alignment (dmarcVerify.ts), the
+  // same code as the Mail DNS check; mailauth's RFC 7489 discovery uses the public suffix list.
+  let dmarcResult: DmarcVerifyResult | false = false;
+  const fromDomains = [...new Set((dkimResult.headerFrom ?? []).map((a) => a.slice(a.lastIndexOf('@') + 1).toLowerCase()))];
+  if (fromDomains.length === 1 && fromDomains[0] !== '') {
+    dmarcResult = await verifyDmarc({
+      fromDomain: fromDomains[0],
+      spfDomain: spfResult && spfResult.status.result === 'pass' && spfResult.domain ? spfResult.domain : undefined,
+      dkimDomains: dkimResult.results.filter((r) => r.status.result === 'pass' && r.signingDomain).map((r) => r.signingDomain as string),
       resolver,
     });
   }
@@ -249,6 +260,11 @@ export async function verifyMessage(message: Buffer, options: VerifyOptions): Pr
         'MAIL FROM': spfResult['envelope-from'],
         'SPF record': spfResult.rr,
         'DNS lookups': spfResult.lookups ? `${spfResult.lookups.count} of ${spfResult.lookups.limit}` : undefined,
+        'void lookups': spfResult.lookups ? `${spfResult.lookups.void} of 2` : undefined,
+        identity: spfEvaluation?.identity,
+        'matched term': spfEvaluation?.mechanism ? `${spfEvaluation.mechanism.term} (in ${spfEvaluation.mechanism.domain})` : undefined,
+        explanation: spfEvaluation?.explanation,
+        evaluation: spfEvaluation?.reason,
       }))
     : { method: 'spf', result: 'none', reason: 'no SMTP client IP address: give one, or verify a message with a Received field', failed: false, info: spfInfo, details: {} };
 
@@ -263,11 +279,25 @@ export async function verifyMessage(message: Buffer, options: VerifyOptions): Pr
         'SPF alignment': dmarcResult.alignment?.spf?.result,
         'DKIM alignment': dmarcResult.alignment?.dkim?.result,
         'duplicate tags': duplicateTags(dmarcResult.rr),
+        'policy domain': dmarcResult.discovery.policyDomain,
+        'requested policy': dmarcResult.discovery.policy ? `${dmarcResult.discovery.policyTag}=${dmarcResult.discovery.policy}` : undefined,
+        'policy discovery': dmarcResult.discovery.steps.map((st) => `${st.name}: ${st.outcome}`).join('; '),
+        'walk stopped': dmarcResult.discovery.stop,
+        'organizational domain': `${dmarcResult.discovery.organizationalDomain} (${dmarcResult.discovery.organizationalReason})`,
+        'test mode': dmarcResult.discovery.values?.t === 'y' ? 't=y: one level less is applied' : undefined,
+        alignment: dmarcResult.alignmentNotes.join('; '),
         error: dmarcResult.error,
       }))
-    : { method: 'dmarc', result: 'none', reason: 'the message needs exactly one From address', failed: false, info: 'dmarc=none', details: {} };
+    : { method: 'dmarc', result: 'none', reason: 'the message needs From addresses of exactly one domain', failed: false, info: 'dmarc=none', details: {} };
 
-  const arc = report('arc', arcResult.status, arcResult.info, clean({ instance: arcResult.i }));
+  // The chain view (arcChain.ts) explains the verdict per instance: which signature failed and what changed.
+  const arcView = arcResult.status.result === 'none' ? undefined : await analyzeArcChain(message, async (name) => (await resolver(name, 'TXT')) as string[][]);
+  const arcDetails: Record<string, string | number | false | undefined> = { instance: arcResult.i, chain: arcView?.reason };
+  for (const v of arcView?.instances ?? []) {
+    arcDetails[`i=${v.instance}`] = `cv=${v.cv ?? '?'}: AS ${v.seal.result} (d=${v.seal.domain ?? '?'}: ${v.seal.reason}); AMS ${v.messageSignature.result} (d=${v.messageSignature.domain ?? '?'}: ${v.messageSignature.reason})`;
+  }
+  if (arcView && arcView.result !== arcResult.status.result) arcDetails['chain view'] = `the chain view says ${arcView.result}, mailauth ${arcResult.status.result ?? 'none'}`;
+  const arc = report('arc', arcResult.status, arcResult.info, clean(arcDetails));
   const bimi: MethodReport = bimiResult
     ? report('bimi', bimiResult.status, bimiResult.info, clean({ location: bimiResult.location, authority: bimiResult.authority, 'BIMI record': bimiResult.rr }))
     : { method: 'bimi', result: 'none', reason: 'DMARC was not evaluated', failed: false, info: 'bimi=none', details: {} };

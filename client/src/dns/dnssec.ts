@@ -1,0 +1,254 @@
+/**
+ * DNSSEC status of names, learnt from a validating resolver's AD bit (RFC 4035 §3.2.3, RFC 6840 §5.8),
+ * and an explanation of where the chain of trust stops, from DS and DNSKEY records fetched with CD set
+ * (RFC 4035 §3.2.2) at each zone cut.
+ *
+ * Why the AD bit and not validation in process: a sending MTA (Postfix, Exim) trusts its validating
+ * resolver's AD bit, so the question a report must answer is "what will a sender that uses this
+ * resolver conclude"; the report names the resolver that vouched. Validation in process would need
+ * every algorithm, NSEC/NSEC3 proofs and a root trust anchor kept current (RFC 5011), and would still
+ * disagree with the resolver senders use. What the AD bit cannot say (why a zone is bogus) is
+ * explained here from raw DS/DNSKEY/RRSIG data: digests are recomputed and validity times compared,
+ * which needs no signature verification.
+ */
+import { createHash } from 'node:crypto';
+import { answerRecords, type DnskeyData, type DnsMessage, type DnsRecord, type DnssecQuery, type DsData, EDE_NAMES, encodeName, type ExtendedError, normaliseName, RCODE_NAMES, RR } from './dnssecWire';
+
+export type DnssecStatus = 'secure' | 'insecure' | 'bogus' | 'indeterminate';
+
+export interface NameLookup {
+  name: string;
+  type: number;
+  status: DnssecStatus;
+  /** The RCODE name of the validated query (NOERROR, NXDOMAIN, SERVFAIL, ...), or undefined when none came. */
+  rcode?: string;
+  /** The records of the asked type at the end of the CNAME chain (from the CD query when bogus). */
+  records: DnsRecord[];
+  /** The owner names from the asked name through each CNAME. */
+  chain: string[];
+  /** Extended DNS Errors the resolver attached (RFC 8914). */
+  extendedErrors: ExtendedError[];
+  /** Why the status is indeterminate, or a note on bogus data. */
+  note?: string;
+  /** The whole validated answer, for DANE's CNAME rules. */
+  message?: DnsMessage;
+}
+
+/** Asks the validating resolver and classifies the answer; never throws. */
+export async function lookupWithStatus(query: DnssecQuery, name: string, type: number, timeoutMs: number): Promise<NameLookup> {
+  const base = { name: normaliseName(name), type, records: [] as DnsRecord[], chain: [normaliseName(name)], extendedErrors: [] as ExtendedError[] };
+  const r = await query(name, type, { timeoutMs });
+  if (!r.ok) return { ...base, status: 'indeterminate', note: r.error };
+  const m = r.message;
+  const rcode = RCODE_NAMES[m.rcode] ?? `RCODE ${m.rcode}`;
+  if (m.rcode === 0 || m.rcode === 3) {
+    const a = answerRecords(m, name, type);
+    return { ...base, ...a, rcode, status: m.ad ? 'secure' : 'insecure', extendedErrors: m.extendedErrors, message: m };
+  }
+  if (m.rcode === 2) {
+    // A validating resolver says SERVFAIL for bogus data; with CD set it hands the data over anyway
+    // (RFC 4035 §3.2.2). When the CD query works, the failure is DNSSEC; when it fails too, it is not.
+    const cd = await query(name, type, { timeoutMs, cd: true });
+    if (cd.ok && (cd.message.rcode === 0 || cd.message.rcode === 3)) {
+      const a = answerRecords(cd.message, name, type);
+      return { ...base, ...a, rcode, status: 'bogus', extendedErrors: m.extendedErrors, message: cd.message };
+    }
+    const why = cd.ok ? `SERVFAIL, and ${RCODE_NAMES[cd.message.rcode] ?? cd.message.rcode} with CD set` : `SERVFAIL, and with CD set: ${cd.error}`;
+    return { ...base, rcode, status: 'indeterminate', extendedErrors: m.extendedErrors, note: why };
+  }
+  return { ...base, rcode, status: 'indeterminate', extendedErrors: m.extendedErrors, note: `the resolver answered ${rcode}` };
+}
+
+/** Describes Extended DNS Errors for a message ("DNSSEC Bogus (6): text"). */
+export function describeExtendedErrors(errors: readonly ExtendedError[]): string {
+  return errors.map((e) => `${EDE_NAMES[e.code] ?? 'EDE'} (${e.code})${e.text ? `: ${e.text}` : ''}`).join('; ');
+}
+
+/** The DS digest of a DNSKEY (RFC 4034 §5.1.4, RFC 4509 §2.1, RFC 6605 §3); undefined for unknown types. */
+export function dsDigest(owner: string, dnskeyRdata: Buffer, digestType: number): Buffer | undefined {
+  const alg = digestType === 1 ? 'sha1' : digestType === 2 ? 'sha256' : digestType === 4 ? 'sha384' : undefined;
+  const wire = encodeName(owner);
+  if (!alg || !wire) return undefined;
+  return createHash(alg).update(wire).update(dnskeyRdata).digest();
+}
+
+/** One zone on the way up from a name, with what its parent and the zone itself publish. */
+export interface ZoneLink {
+  zone: string;
+  /** secure: the resolver validates the zone's DNSKEY set; the walk stops there. */
+  status: DnssecStatus;
+  ds: DsData[];
+  dnskeys: DnskeyData[];
+  /** `keyTag/algorithm` of the DS records that match a DNSKEY by digest. */
+  matchedDs: string[];
+  /** What is wrong at this link, in one sentence, or undefined. */
+  problem?: string;
+  /** A stable code for the problem. */
+  problemCode?: 'dnssec-no-ds' | 'dnssec-ds-mismatch' | 'dnssec-dnskey-missing' | 'dnssec-signature-expired' | 'dnssec-signature-not-yet-valid' | 'dnssec-rrsig-missing' | 'dnssec-zone-bogus' | 'dnssec-lookup-failed';
+}
+
+export interface TrustChain {
+  links: ZoneLink[];
+  /** The link where the chain of trust stops (insecure delegation or a failure), if any. */
+  stop?: ZoneLink;
+}
+
+function dsLabel(d: DsData): string {
+  return `DS ${d.keyTag} ${d.algorithm} ${d.digestType} ${d.digest.toString('hex').slice(0, 16)}…`;
+}
+
+/** Checks the RRSIGs that cover `type` at `owner` in a message against the clock (RFC 4035 §5.3.1). */
+export function signatureTimes(message: DnsMessage, owner: string, type: number, nowSeconds: number): 'ok' | 'missing' | 'expired' | 'not-yet-valid' {
+  const sigs = message.answers.filter((r) => r.type === RR.RRSIG && r.name === owner && r.rrsig?.typeCovered === type);
+  if (sigs.length === 0) return 'missing';
+  // RRSIG times are serial-number arithmetic on 32 bits (RFC 4034 §3.1.5); now is compared as such.
+  const after = (a: number, b: number): boolean => ((a - b) | 0) > 0;
+  if (sigs.some((s) => !after(s.rrsig!.inception, nowSeconds) && !after(nowSeconds, s.rrsig!.expiration))) return 'ok';
+  if (sigs.every((s) => after(nowSeconds, s.rrsig!.expiration))) return 'expired';
+  return 'not-yet-valid';
+}
+
+/** Finds the zone that holds `name`: the SOA owner from an answer or the authority section. */
+async function zoneOf(query: DnssecQuery, name: string, timeoutMs: number): Promise<string | undefined> {
+  const r = await query(name, RR.SOA, { timeoutMs, cd: true });
+  if (!r.ok) return undefined;
+  const n = normaliseName(name);
+  const apex = r.message.answers.find((x) => x.type === RR.SOA && x.name === n);
+  if (apex) return n;
+  const soa = r.message.authority.find((x) => x.type === RR.SOA && (n === x.name || n.endsWith(`.${x.name}`) || x.name === ''));
+  return soa?.name;
+}
+
+/**
+ * Walks from the zone of `name` towards the root until a zone whose DNSKEY set validates, and says
+ * where the chain of trust stops: a delegation without DS (insecure), a DS that matches no DNSKEY,
+ * a DNSKEY set that is missing, or signatures out of their validity period. Each zone costs one
+ * round of four parallel queries.
+ */
+export async function explainTrustChain(query: DnssecQuery, name: string, nowMs: number, timeoutMs: number): Promise<TrustChain> {
+  const links: ZoneLink[] = [];
+  let zone = await zoneOf(query, name, timeoutMs);
+  const now = Math.floor(nowMs / 1000);
+  for (let depth = 0; zone !== undefined && depth < 12; depth++) {
+    const z: string = zone;
+    const [keysValidated, keysRaw, dsRaw, dsValidated] = await Promise.all([
+      query(z, RR.DNSKEY, { timeoutMs }),
+      query(z, RR.DNSKEY, { timeoutMs, cd: true }),
+      query(z, RR.DS, { timeoutMs, cd: true }),
+      query(z, RR.DS, { timeoutMs }),
+    ]);
+    const dnskeyRecords = keysRaw.ok ? keysRaw.message.answers.filter((r) => r.type === RR.DNSKEY && r.name === z && r.dnskey) : [];
+    const dnskeys = dnskeyRecords.map((r) => r.dnskey!);
+    const ds = dsRaw.ok ? dsRaw.message.answers.filter((r) => r.type === RR.DS && r.name === z && r.ds).map((r) => r.ds!) : [];
+    const matchedDs = ds
+      .filter((d) => dnskeyRecords.some((k) => k.dnskey!.keyTag === d.keyTag && k.dnskey!.algorithm === d.algorithm && dsDigest(z, k.rdata, d.digestType)?.equals(d.digest) === true))
+      .map((d) => `${d.keyTag}/${d.algorithm}`);
+    const link: ZoneLink = { zone: z, status: 'indeterminate', ds, dnskeys, matchedDs };
+    links.push(link);
+    if (keysValidated.ok && keysValidated.message.rcode === 0 && keysValidated.message.ad) {
+      link.status = 'secure';
+      break;
+    }
+    const parentFailed = dsValidated.ok && dsValidated.message.rcode === 2;
+    if (ds.length === 0) {
+      if (dsValidated.ok && dsValidated.message.ad && (dsValidated.message.rcode === 0 || dsValidated.message.rcode === 3)) {
+        link.status = 'insecure';
+        link.problemCode = 'dnssec-no-ds';
+        link.problem = `The parent of ${z || 'the root'} proves that there is no DS record for it: the chain of trust stops here, and everything in ${z} is insecure${dnskeys.length > 0 ? ' although the zone publishes DNSKEY records' : ''}.`;
+        break;
+      }
+      if (!dsValidated.ok || !keysRaw.ok) {
+        link.problemCode = 'dnssec-lookup-failed';
+        link.problem = `The DS or DNSKEY lookup for ${z} failed: ${!dsValidated.ok ? dsValidated.error : !keysRaw.ok ? keysRaw.error : ''}.`;
+        break;
+      }
+      // No DS, and the parent's answer is not validated either: the break is further up.
+      link.status = parentFailed ? 'bogus' : 'insecure';
+    } else if (dnskeys.length === 0) {
+      link.status = 'bogus';
+      link.problemCode = 'dnssec-dnskey-missing';
+      link.problem = `The parent publishes ${ds.map(dsLabel).join(', ')} for ${z}, but ${z} answers no DNSKEY records.`;
+      break;
+    } else if (matchedDs.length === 0) {
+      link.status = 'bogus';
+      link.problemCode = 'dnssec-ds-mismatch';
+      link.problem = `No DNSKEY of ${z} (key tags ${dnskeys.map((k) => `${k.keyTag}/${k.algorithm}`).join(', ')}) matches the parent's ${ds.map(dsLabel).join(', ')}.`;
+      break;
+    } else if (keysRaw.ok) {
+      const times = signatureTimes(keysRaw.message, z, RR.DNSKEY, now);
+      if (times !== 'ok') {
+        link.status = 'bogus';
+        link.problemCode = times === 'missing' ? 'dnssec-rrsig-missing' : times === 'expired' ? 'dnssec-signature-expired' : 'dnssec-signature-not-yet-valid';
+        link.problem = times === 'missing' ? `The DNSKEY set of ${z} is not signed.` : `The signatures over the DNSKEY set of ${z} are ${times === 'expired' ? 'expired' : 'not yet valid'}.`;
+        break;
+      }
+      if (!parentFailed) {
+        link.status = 'bogus';
+        link.problemCode = 'dnssec-zone-bogus';
+        link.problem = `The parent's DS matches a DNSKEY of ${z} and the signatures are within their validity period, yet the resolver does not validate the DNSKEY set: a signature does not verify.`;
+        break;
+      }
+    }
+    if (z === '') break;
+    // The parent zone: the signer of the DS set, or the SOA of the DS answer's authority section.
+    const signer = dsRaw.ok ? dsRaw.message.answers.find((r) => r.type === RR.RRSIG && r.rrsig?.typeCovered === RR.DS)?.rrsig?.signer : undefined;
+    const soa = dsRaw.ok ? dsRaw.message.authority.find((r) => r.type === RR.SOA)?.name : undefined;
+    const parent = signer ?? soa;
+    zone = parent !== undefined && parent !== z && (z.endsWith(`.${parent}`) || parent === '') ? parent : undefined;
+  }
+  const stop = links.find((l) => l.problem !== undefined);
+  return stop ? { links, stop } : { links };
+}
+
+/**
+ * Explains why a name's data is bogus although its zone's keys validate: the RRSIGs over the data
+ * itself are missing or out of date (from the CD answer).
+ */
+export function explainBogusData(lookup: NameLookup, nowMs: number): { code: NonNullable<ZoneLink['problemCode']>; text: string } | undefined {
+  if (lookup.status !== 'bogus' || !lookup.message) return undefined;
+  const owner = lookup.chain[lookup.chain.length - 1];
+  const has = lookup.message.answers.some((r) => r.name === owner && r.type === lookup.type);
+  if (!has) return undefined;
+  const times = signatureTimes(lookup.message, owner, lookup.type, Math.floor(nowMs / 1000));
+  if (times === 'ok') return undefined;
+  if (times === 'missing') return { code: 'dnssec-rrsig-missing', text: `The records at ${owner} carry no signature.` };
+  return times === 'expired'
+    ? { code: 'dnssec-signature-expired', text: `The signatures over the records at ${owner} are expired.` }
+    : { code: 'dnssec-signature-not-yet-valid', text: `The signatures over the records at ${owner} are not yet valid.` };
+}
+
+/** Whether the configured resolver validates, and the evidence. */
+export interface ResolverValidation {
+  server: string;
+  validates: 'yes' | 'no' | 'unknown';
+  evidence: string;
+}
+
+export interface ValidationProbes {
+  /** A name (and type) known to be signed: a validating resolver sets AD on it. */
+  secure?: { name: string; type: number };
+  /** A name known to be bogus: a validating resolver answers SERVFAIL. */
+  bogus?: { name: string; type: number };
+}
+
+/**
+ * The public probes: the root zone's DNSKEY set is signed, and dnssec-failed.org is kept bogus on
+ * purpose by its operator as a test for validating resolvers.
+ */
+export const PUBLIC_VALIDATION_PROBES: ValidationProbes = { secure: { name: '', type: RR.DNSKEY }, bogus: { name: 'dnssec-failed.org', type: RR.A } };
+
+/** Finds out whether the resolver validates: any AD seen already, else the probes (in parallel). */
+export async function checkResolverValidates(query: DnssecQuery, server: string, seenAd: boolean, probes: ValidationProbes, timeoutMs: number): Promise<ResolverValidation> {
+  if (seenAd) return { server, validates: 'yes', evidence: 'it set the AD bit on answers for this domain' };
+  const [sec, bog] = await Promise.all([
+    probes.secure ? query(probes.secure.name, probes.secure.type, { timeoutMs }) : Promise.resolve(undefined),
+    probes.bogus ? query(probes.bogus.name, probes.bogus.type, { timeoutMs }) : Promise.resolve(undefined),
+  ]);
+  const label = (n: string): string => (n === '' ? 'the root zone' : n);
+  if (bog?.ok && bog.message.rcode === 0 && probes.bogus) return { server, validates: 'no', evidence: `it answered the known-bogus ${label(probes.bogus.name)} with NOERROR` };
+  if (sec?.ok && probes.secure) {
+    if (sec.message.ad) return { server, validates: 'yes', evidence: `it set the AD bit for the signed ${label(probes.secure.name)}` };
+    if (sec.message.rcode === 0) return { server, validates: 'no', evidence: `it did not set the AD bit for the signed ${label(probes.secure.name)}` };
+  }
+  return { server, validates: 'unknown', evidence: 'no probe gave a usable answer' };
+}

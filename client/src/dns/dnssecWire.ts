@@ -1,0 +1,357 @@
+/**
+ * A raw DNS client for DNSSEC status: it sets the DO bit (RFC 3225 §3) and, when asked, the CD bit
+ * (RFC 4035 §3.2.2), and reads what Node's `dns` module hides: the AD bit (RFC 4035 §3.2.3), the
+ * RCODE, every section, and Extended DNS Errors (RFC 8914). UDP first with EDNS(0) (RFC 6891),
+ * TCP when the answer is truncated (RFC 7766 §5). The resolver's address is a parameter.
+ *
+ * Everything a server sends is untrusted: `parseDnsMessage` and `queryDnssec` never throw; a
+ * malformed message or a network failure is returned as `{ ok: false, error }`.
+ */
+import { exchangeTcp, exchangeUdp } from './dnsTransport';
+import { randomInt } from 'node:crypto';
+import { lookup } from 'node:dns/promises';
+import { parseHostPort, splitServerAddress, type HostPort } from './serverAddress';
+
+export const RR = { A: 1, NS: 2, CNAME: 5, SOA: 6, MX: 15, TXT: 16, AAAA: 28, OPT: 41, DS: 43, RRSIG: 46, NSEC: 47, DNSKEY: 48, NSEC3: 50, TLSA: 52 } as const;
+export type RrName = keyof typeof RR;
+
+/** Names of the RCODEs a report shows (RFC 1035 §4.1.1, RFC 6895 §2.3). */
+export const RCODE_NAMES: Record<number, string> = { 0: 'NOERROR', 1: 'FORMERR', 2: 'SERVFAIL', 3: 'NXDOMAIN', 4: 'NOTIMP', 5: 'REFUSED' };
+
+export interface DsData { keyTag: number; algorithm: number; digestType: number; digest: Buffer }
+export interface DnskeyData { flags: number; protocol: number; algorithm: number; publicKey: Buffer; keyTag: number }
+export interface RrsigData { typeCovered: number; algorithm: number; labels: number; originalTtl: number; expiration: number; inception: number; keyTag: number; signer: string }
+export interface TlsaData { usage: number; selector: number; matchingType: number; data: Buffer }
+export interface SoaData { mname: string; rname: string; serial: number }
+
+export interface DnsRecord {
+  /** The owner name, lower case, without the final dot ('' is the root). */
+  name: string;
+  type: number;
+  ttl: number;
+  /** The RDATA exactly as received (names inside may be compressed). */
+  rdata: Buffer;
+  a?: string;
+  name_?: string;
+  ds?: DsData;
+  dnskey?: DnskeyData;
+  rrsig?: RrsigData;
+  tlsa?: TlsaData;
+  soa?: SoaData;
+  mx?: { priority: number; exchange: string };
+}
+
+/** One Extended DNS Error option (RFC 8914 §2). */
+export interface ExtendedError { code: number; text: string }
+
+export interface DnsMessage {
+  id: number;
+  rcode: number;
+  aa: boolean;
+  tc: boolean;
+  ra: boolean;
+  /** Authentic Data: the resolver validated every record in the answer and authority sections. */
+  ad: boolean;
+  cd: boolean;
+  answers: DnsRecord[];
+  authority: DnsRecord[];
+  additional: DnsRecord[];
+  /** Whether the answer had an OPT record, and its DO bit. */
+  edns: boolean;
+  doBit: boolean;
+  extendedErrors: ExtendedError[];
+}
+
+/** What the message says in a word: NOERROR with data, NODATA, NXDOMAIN, or the failing RCODE. */
+export type DnsOutcome = { ok: true; message: DnsMessage; transport: 'udp' | 'tcp'; elapsedMs: number } | { ok: false; error: string };
+
+/** The names of Extended DNS Error codes that concern DNSSEC and resolvers (RFC 8914 §4). */
+export const EDE_NAMES: Record<number, string> = {
+  0: 'Other Error', 1: 'Unsupported DNSKEY Algorithm', 2: 'Unsupported DS Digest Type', 3: 'Stale Answer', 4: 'Forged Answer',
+  5: 'DNSSEC Indeterminate', 6: 'DNSSEC Bogus', 7: 'Signature Expired', 8: 'Signature Not Yet Valid', 9: 'DNSKEY Missing',
+  10: 'RRSIGs Missing', 11: 'No Zone Key Bit Set', 12: 'NSEC Missing', 13: 'Cached Error', 14: 'Not Ready', 15: 'Blocked',
+  16: 'Censored', 17: 'Filtered', 18: 'Prohibited', 19: 'Stale NXDOMAIN Answer', 20: 'Not Authoritative', 21: 'Not Supported',
+  22: 'No Reachable Authority', 23: 'Network Error', 24: 'Invalid Data',
+};
+
+/** Normalises a name: lower case, no final dot. */
+export function normaliseName(name: string): string {
+  return name.replace(/\.$/, '').toLowerCase();
+}
+
+/** Encodes a name in wire form without compression; undefined when a label is empty or too long. */
+export function encodeName(name: string): Buffer | undefined {
+  const n = normaliseName(name);
+  const parts: Buffer[] = [];
+  let total = 1;
+  for (const label of n === '' ? [] : n.split('.')) {
+    const bytes = Buffer.from(label, 'latin1');
+    if (bytes.length === 0 || bytes.length > 63 || /[^\x00-\xff]/.test(label)) return undefined;
+    parts.push(Buffer.from([bytes.length]), bytes);
+    total += bytes.length + 1;
+  }
+  if (total > 255) return undefined;
+  return Buffer.concat([...parts, Buffer.from([0])]);
+}
+
+/** Builds a query with RD, optionally CD, and an OPT record with DO set (RFC 6891 §6.1.4). */
+export function encodeDnssecQuery(id: number, name: string, type: number, cd: boolean): Buffer | undefined {
+  const qname = encodeName(name);
+  if (!qname) return undefined;
+  const header = Buffer.alloc(12);
+  header.writeUInt16BE(id, 0);
+  header.writeUInt16BE(0x0100 | (cd ? 0x0010 : 0), 2); // RD, and CD when asked
+  header.writeUInt16BE(1, 4);
+  header.writeUInt16BE(1, 10);
+  const tail = Buffer.alloc(4);
+  tail.writeUInt16BE(type, 0);
+  tail.writeUInt16BE(1, 2);
+  // OPT: root owner, type 41, UDP payload 1232, extended RCODE 0, version 0, DO set, no options.
+  const opt = Buffer.from([0, 0, 41, 0x04, 0xd0, 0, 0, 0x80, 0, 0, 0]);
+  return Buffer.concat([header, qname, tail, opt]);
+}
+
+class Truncated extends Error {}
+
+function need(msg: Buffer, end: number): void {
+  if (end > msg.length) throw new Truncated('the message ends inside a record');
+}
+
+function readName(msg: Buffer, offset: number): { name: string; next: number } {
+  const labels: string[] = [];
+  let pos = offset;
+  let next = -1;
+  for (let hops = 0; hops < 128; hops++) {
+    need(msg, pos + 1);
+    const len = msg[pos];
+    if (len === 0) {
+      if (next === -1) next = pos + 1;
+      return { name: labels.join('.').toLowerCase(), next };
+    }
+    if ((len & 0xc0) === 0xc0) {
+      need(msg, pos + 2);
+      if (next === -1) next = pos + 2;
+      pos = ((len & 0x3f) << 8) | msg[pos + 1];
+      continue;
+    }
+    if ((len & 0xc0) !== 0) throw new Truncated('an unknown label type');
+    need(msg, pos + 1 + len);
+    labels.push(msg.toString('latin1', pos + 1, pos + 1 + len));
+    pos += 1 + len;
+  }
+  throw new Truncated('a name compression loop');
+}
+
+/** The key tag of a DNSKEY's RDATA (RFC 4034 Appendix B). */
+export function keyTag(rdata: Buffer): number {
+  let ac = 0;
+  for (let i = 0; i < rdata.length; i++) ac += i & 1 ? rdata[i] : rdata[i] << 8;
+  ac += (ac >> 16) & 0xffff;
+  return ac & 0xffff;
+}
+
+function parseRecord(msg: Buffer, pos: number): { record: DnsRecord; next: number; optTtl?: number } {
+  const owner = readName(msg, pos);
+  let p = owner.next;
+  need(msg, p + 10);
+  const type = msg.readUInt16BE(p);
+  const ttl = msg.readUInt32BE(p + 4);
+  const rdlen = msg.readUInt16BE(p + 8);
+  const rd = p + 10;
+  p = rd + rdlen;
+  need(msg, p);
+  const rdata = msg.subarray(rd, p);
+  const record: DnsRecord = { name: owner.name, type, ttl, rdata };
+  switch (type) {
+    case RR.A:
+      if (rdlen === 4) record.a = [...rdata].join('.');
+      break;
+    case RR.AAAA:
+      if (rdlen === 16) {
+        const g: string[] = [];
+        for (let i = 0; i < 8; i++) g.push(rdata.readUInt16BE(i * 2).toString(16));
+        record.a = g.join(':');
+      }
+      break;
+    case RR.CNAME:
+    case RR.NS:
+      record.name_ = readName(msg, rd).name;
+      break;
+    case RR.MX:
+      if (rdlen >= 3) record.mx = { priority: rdata.readUInt16BE(0), exchange: readName(msg, rd + 2).name };
+      break;
+    case RR.SOA: {
+      const m = readName(msg, rd);
+      const r = readName(msg, m.next);
+      need(msg, r.next + 4);
+      record.soa = { mname: m.name, rname: r.name, serial: msg.readUInt32BE(r.next) };
+      break;
+    }
+    case RR.DS:
+      if (rdlen >= 4) record.ds = { keyTag: rdata.readUInt16BE(0), algorithm: rdata[2], digestType: rdata[3], digest: Buffer.from(rdata.subarray(4)) };
+      break;
+    case RR.DNSKEY:
+      if (rdlen >= 4) record.dnskey = { flags: rdata.readUInt16BE(0), protocol: rdata[2], algorithm: rdata[3], publicKey: Buffer.from(rdata.subarray(4)), keyTag: keyTag(rdata) };
+      break;
+    case RR.RRSIG:
+      if (rdlen >= 19) {
+        // The signer's name is never compressed (RFC 4034 §3.1.7), so it is read inside the RDATA.
+        const signer = readName(rdata, 18);
+        record.rrsig = {
+          typeCovered: rdata.readUInt16BE(0), algorithm: rdata[2], labels: rdata[3], originalTtl: rdata.readUInt32BE(4),
+          expiration: rdata.readUInt32BE(8), inception: rdata.readUInt32BE(12), keyTag: rdata.readUInt16BE(16), signer: signer.name,
+        };
+      }
+      break;
+    case RR.TLSA:
+      if (rdlen >= 3) record.tlsa = { usage: rdata[0], selector: rdata[1], matchingType: rdata[2], data: Buffer.from(rdata.subarray(3)) };
+      break;
+    default:
+      break;
+  }
+  return { record, next: p, optTtl: type === RR.OPT ? ttl : undefined };
+}
+
+/** Parses a whole DNS message; never throws. */
+export function parseDnsMessage(msg: Buffer): { ok: true; message: DnsMessage } | { ok: false; error: string } {
+  try {
+    if (msg.length < 12) return { ok: false, error: 'the DNS message is shorter than its header' };
+    const id = msg.readUInt16BE(0);
+    const flags = msg.readUInt16BE(2);
+    const counts = [msg.readUInt16BE(4), msg.readUInt16BE(6), msg.readUInt16BE(8), msg.readUInt16BE(10)];
+    let pos = 12;
+    for (let i = 0; i < counts[0]; i++) {
+      pos = readName(msg, pos).next + 4;
+      need(msg, pos);
+    }
+    const sections: DnsRecord[][] = [[], [], []];
+    let edns = false;
+    let doBit = false;
+    let extRcode = 0;
+    const extendedErrors: ExtendedError[] = [];
+    for (let s = 0; s < 3; s++) {
+      for (let i = 0; i < counts[s + 1]; i++) {
+        const r = parseRecord(msg, pos);
+        pos = r.next;
+        if (r.optTtl !== undefined) {
+          edns = true;
+          extRcode = r.optTtl >>> 24;
+          doBit = (r.optTtl & 0x8000) !== 0;
+          // EDNS options: code, length, data (RFC 6891 §6.1.2); EDE is option 15 (RFC 8914 §2).
+          const o = r.record.rdata;
+          for (let q = 0; q + 4 <= o.length; ) {
+            const code = o.readUInt16BE(q);
+            const len = o.readUInt16BE(q + 2);
+            const data = o.subarray(q + 4, Math.min(o.length, q + 4 + len));
+            if (code === 15 && data.length >= 2) extendedErrors.push({ code: data.readUInt16BE(0), text: data.subarray(2).toString('utf8') });
+            q += 4 + len;
+          }
+          continue;
+        }
+        sections[s].push(r.record);
+      }
+    }
+    return {
+      ok: true,
+      message: {
+        id,
+        rcode: (extRcode << 4) | (flags & 0x0f),
+        aa: (flags & 0x0400) !== 0,
+        tc: (flags & 0x0200) !== 0,
+        ra: (flags & 0x0080) !== 0,
+        ad: (flags & 0x0020) !== 0,
+        cd: (flags & 0x0010) !== 0,
+        answers: sections[0],
+        authority: sections[1],
+        additional: sections[2],
+        edns,
+        doBit,
+        extendedErrors,
+      },
+    };
+  } catch (error) {
+    return { ok: false, error: `malformed DNS message: ${(error as Error).message}` };
+  }
+}
+
+/** Sends one UDP query and waits for the answer with the same id; an error message instead of throwing. */
+export async function sendDnsUdp(host: string, port: number, query: Buffer, id: number, timeoutMs: number): Promise<Buffer | string> {
+  const r = await exchangeUdp(host, port, query, id, timeoutMs);
+  return r.ok ? r.message : r.error;
+}
+
+/** Sends one query over TCP with its length prefix (RFC 1035 §4.2.2); an error message instead of throwing. */
+export async function sendDnsTcp(host: string, port: number, query: Buffer, timeoutMs: number): Promise<Buffer | string> {
+  const r = await exchangeTcp(host, port, query, timeoutMs);
+  return r.ok ? r.message : r.error;
+}
+
+export interface DnssecQueryOptions {
+  /** Set the CD bit: ask for the data even when it does not validate. */
+  cd?: boolean;
+  timeoutMs: number;
+}
+
+/** Sends one query to `server` (`IP`, `IP:PORT` or `[IPv6]:PORT`); never throws. */
+export type DnssecQuery = (name: string, type: number, options: DnssecQueryOptions) => Promise<DnsOutcome>;
+
+/**
+ * A query function bound to one resolver: `IP`, `IP:PORT`, `[IPv6]:PORT`, or a host name (with an
+ * optional port) that is looked up once, at the first query (as a setting may name it).
+ */
+export function createDnssecQuery(server: string): DnssecQuery {
+  let resolved: Promise<HostPort | string> | undefined;
+  const resolveTarget = (): Promise<HostPort | string> =>
+    (resolved ??= (async () => {
+      const direct = splitServerAddress(server);
+      if (direct) return direct;
+      const named = parseHostPort(server, 53);
+      if (!named) return `"${server}" is not a resolver address (IP, IP:PORT, [IPv6]:PORT or HOST:PORT)`;
+      try {
+        const addresses = await lookup(named.host, { all: true });
+        const address = addresses.find((a) => a.family === 4) ?? addresses[0];
+        return address ? { host: address.address, port: named.port } : `the resolver name ${named.host} has no address`;
+      } catch (error) {
+        return `the resolver name ${named.host} could not be resolved (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`;
+      }
+    })());
+  return async (name, type, options) => {
+    const target = await resolveTarget();
+    if (typeof target === 'string') return { ok: false, error: target };
+    const id = randomInt(0, 0x10000);
+    const query = encodeDnssecQuery(id, name, type, options.cd === true);
+    if (!query) return { ok: false, error: `"${name}" cannot be sent as a DNS name` };
+    const started = Date.now();
+    let raw: Buffer | string = 'no answer';
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const left = options.timeoutMs - (Date.now() - started);
+      if (left <= 0) break;
+      raw = await sendDnsUdp(target.host, target.port, query, id, attempt === 0 ? Math.ceil(left / 2) : left);
+      if (typeof raw !== 'string') break;
+    }
+    if (typeof raw === 'string') return { ok: false, error: raw };
+    let parsed = parseDnsMessage(raw);
+    let transport: 'udp' | 'tcp' = 'udp';
+    if (parsed.ok && parsed.message.tc) {
+      const tcp = await sendDnsTcp(target.host, target.port, query, Math.max(1, options.timeoutMs - (Date.now() - started)));
+      if (typeof tcp === 'string') return { ok: false, error: tcp };
+      parsed = parseDnsMessage(tcp);
+      transport = 'tcp';
+    }
+    if (!parsed.ok) return parsed;
+    return { ok: true, message: parsed.message, transport, elapsedMs: Date.now() - started };
+  };
+}
+
+/** The records of `type` at `name`, following CNAMEs inside the answer (RFC 1034 §3.6.2). */
+export function answerRecords(message: DnsMessage, name: string, type: number): { records: DnsRecord[]; chain: string[] } {
+  const chain = [normaliseName(name)];
+  for (let i = 0; i < 10; i++) {
+    const last = chain[chain.length - 1];
+    const cname = message.answers.find((r) => r.type === RR.CNAME && r.name === last && r.name_ !== undefined);
+    if (!cname || chain.includes(cname.name_!) || type === RR.CNAME) break;
+    chain.push(cname.name_!);
+  }
+  const target = chain[chain.length - 1];
+  return { records: message.answers.filter((r) => r.type === type && r.name === target), chain };
+}
