@@ -1,10 +1,13 @@
 // The Local Inbox glue (views/localInbox.ts) against a stand-in `vscode` module: the server starts
 // on demand (falling back to a free port when the configured one is taken), the tree lists what
 // arrives, and the commands open, copy, reveal, delete, clear (after confirmation), start and stop.
-import { recorded, Uri, workspace, type TreeItem } from './fakeVscode';
+import { recorded, Uri, workspace, type TreeItem } from '../views/fakeVscode';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
+import { generateKeyPairSync } from 'node:crypto';
+import { publicKeyRecord, signMessage } from '../../client/src/mailAuth';
+import { startKnot } from '../peers/knot';
 import { join } from 'node:path';
 import type * as vscode from 'vscode';
 import { registerLocalInbox, LOCAL_INBOX_COMMANDS, RUNNING_CONTEXT_KEY } from '../../client/src/views/localInbox';
@@ -13,6 +16,7 @@ import type { LocalServerSettings } from '../../client/src/views/localInboxModel
 import { runSession } from '../../client/src/engine';
 import { makeTempDir, removeTempDir } from '../peers/process';
 import { cmd, data, makePlan, why } from './support';
+import type { RuleAction } from '../../client/src/localServer';
 
 async function send(target: { host: string; port: number }, subject: string): Promise<void> {
   const result = await runSession(
@@ -67,7 +71,7 @@ test('Local Inbox: start on demand, list, open, copy, reveal, delete, clear, sto
     assert.equal(item.command?.command, LOCAL_INBOX_COMMANDS.open);
 
     await run(LOCAL_INBOX_COMMANDS.open, messages[0]);
-    assert.deepEqual(recorded.shown, [messages[0].path]);
+    assert.deepEqual(recorded.shown.map((s) => s.fsPath), [messages[0].path]);
     await run(LOCAL_INBOX_COMMANDS.copyPath, messages[0], messages);
     assert.equal(recorded.clipboard, messages.map((m) => m.path).join('\n'));
     await run(LOCAL_INBOX_COMMANDS.reveal, messages[1]);
@@ -129,6 +133,72 @@ test('Local Inbox: start on demand, list, open, copy, reveal, delete, clear, sto
     inbox.dispose();
     await inbox.stop();
     await squatter.stop();
+    removeTempDir(storage);
+  }
+});
+
+test('Local Inbox: the rules in force, each message\'s authentication and the rule that answered; a broken rules file is reported', async () => {
+  const storage = makeTempDir('inbox-rules');
+  const { privateKey } = generateKeyPairSync('ed25519');
+  const privateKeyPem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+  const knot = await startKnot({
+    zones: {
+      'example.test': ['@ TXT "v=spf1 ip4:127.0.0.1 -all"', '_dmarc TXT "v=DMARC1; p=reject"', `sel._domainkey TXT "${publicKeyRecord(privateKeyPem)}"`].join('\n'),
+    },
+  });
+  const rulesFile = join(storage, 'capture-rules.json');
+  writeFileSync(rulesFile, JSON.stringify({ version: 1, rules: [{ name: 'unknown user', when: { command: 'RCPT', recipient: 'nobody@*' }, reply: '550 5.1.1 No such user' }] }, null, 2));
+  workspace.workspaceFolders = [{ uri: Uri.file(storage), name: 'ws', index: 0 }];
+  const settings: LocalServerSettings = { host: '127.0.0.1', port: 0, auth: 'any', dir: 'inbox', rules: 'capture-rules.json', verify: true, dnsServer: knot.address };
+  const context = { globalStorageUri: Uri.file(storage), subscriptions: [] as Array<{ dispose(): unknown }> };
+  const inbox = registerLocalInbox(context as unknown as vscode.ExtensionContext, { getSettings: () => settings });
+  try {
+    const target = await inbox.ensureServer();
+    const server = inbox.server!;
+    assert.deepEqual(server.rules.rules.map((r) => r.name), ['unknown user'], 'the rules file (relative to the workspace folder) is in force');
+
+    const verified = new Promise<void>((done) => server.onAuthenticated(() => done()));
+    const body = Buffer.from('From: Alice <alice@example.test>\r\nTo: <bob@example.test>\r\nSubject: signed\r\nDate: Mon, 23 Nov 2026 10:00:00 +0000\r\nMessage-ID: <s@example.test>\r\n\r\nhello\r\n');
+    const signed = await signMessage(body, { domain: 'example.test', selector: 'sel', privateKeyPem });
+    const result = await runSession(
+      makePlan({ steps: [cmd('EHLO client.example.test'), cmd('MAIL FROM:<alice@example.test>'), cmd('RCPT TO:<bob@example.test>'), cmd('RCPT TO:<nobody@example.test>', '550'), data({ file: '/virtual/signed.eml' }), cmd('QUIT')] }),
+      { localTarget: target, readFile: async () => signed },
+    );
+    assert.equal(result.ok, true, why(result));
+    await verified;
+    const nodes = await recorded.treeView!.provider.getChildren();
+    const [rulesNode, message] = nodes as [unknown, StoredMessage];
+    const rulesItem = recorded.treeView!.provider.getTreeItem(rulesNode) as TreeItem & { label: string };
+    assert.equal(rulesItem.label, 'Rules in force');
+    assert.equal(rulesItem.description, '1 rule (capture-rules.json)');
+    const ruleNodes = await (recorded.treeView!.provider as unknown as { getChildren(node?: unknown): Promise<unknown[]> }).getChildren(rulesNode);
+    const ruleItem = recorded.treeView!.provider.getTreeItem(ruleNodes[0]) as TreeItem & { label: string };
+    assert.equal(ruleItem.label, 'unknown user');
+    assert.equal(ruleItem.description, 'RCPT recipient=nobody@* → reply 550 5.1.1 No such user');
+
+    const item = recorded.treeView!.provider.getTreeItem(message);
+    assert.equal(item.label, 'signed');
+    assert.match(item.description ?? '', / · dkim=pass spf=pass dmarc=pass arc=none · rule "unknown user"$/);
+    assert.equal((item.iconPath as { id: string }).id, 'verified');
+    const tooltip = (item.tooltip as { value: string; supportThemeIcons?: boolean });
+    assert.equal(tooltip.supportThemeIcons, true);
+    assert.match(tooltip.value, /\$\(pass\) \*\*DKIM\*\* pass \(d=example\.test s=sel\)/);
+    assert.match(tooltip.value, /\*\*Transfer:\*\* DATA/);
+    assert.match(tooltip.value, /\$\(law\) "unknown user" \(reply\) at RCPT: 550 5\.1\.1 No such user/);
+
+    // After a settings change the server restarts; a rules file with an error is refused with its first problem.
+    writeFileSync(rulesFile, '{ "version": 1, "rules": [ { "when": { "command": "RCPT" }, "reply": "250 fine" } ] }');
+    for (const listener of recorded.configurationListeners) listener({ affectsConfiguration: (s: string) => s === 'smtp.localServer' });
+    await new Promise((r) => setTimeout(r, 300));
+    await inbox.ensureServer();
+    assert.ok(recorded.messages.some((m) => m.kind === 'warning' && /capture-rules\.json:1:\d+: .*The rules in force stay\./.test(m.text)), JSON.stringify(recorded.messages));
+    const action: RuleAction | undefined = inbox.server!.rules.rules[0]?.action;
+    assert.equal(action, undefined, 'a restarted server with a broken file starts without rules');
+  } finally {
+    workspace.workspaceFolders = undefined;
+    inbox.dispose();
+    await inbox.stop();
+    await knot.stop();
     removeTempDir(storage);
   }
 });

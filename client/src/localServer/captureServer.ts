@@ -4,18 +4,38 @@
  * development. It is built on nodemailer's smtp-server and offers STARTTLS (RFC 3207) with a
  * generated self-signed certificate, AUTH (RFC 4954) that accepts any credentials or one configured
  * account, SIZE (RFC 1870), 8BITMIME (RFC 6152), SMTPUTF8 (RFC 6531), PIPELINING (RFC 2920) and
- * ENHANCEDSTATUSCODES (RFC 2034). It has no CHUNKING (RFC 3030): smtp-server does not implement BDAT.
+ * ENHANCEDSTATUSCODES (RFC 2034), and CHUNKING (RFC 3030), which smtpServerExtensions.ts adds to
+ * smtp-server together with an immediate greeting. Behaviour rules (captureRules.ts) make it answer
+ * deterministically; each rule that fired is stored with the message and logged.
  *
  * Nothing here imports `vscode`; the Local Inbox view and `smtpwb serve` are thin layers on top.
  */
-import { isIP } from 'node:net';
+import { createServer, isIP, type Server, type Socket } from 'node:net';
 import { resolve } from 'node:path';
 import type { TLSSocket } from 'node:tls';
-import { SMTPServer, type SMTPServerAuthentication, type SMTPServerAuthenticationResponse, type SMTPServerDataStream, type SMTPServerSession } from 'smtp-server';
-import { MessageStore, type CaptureEnvelope, type StoredMessage } from './messageStore';
+import { type SMTPServerAuthentication, type SMTPServerAuthenticationResponse, type SMTPServerDataStream, type SMTPServerSession } from 'smtp-server';
+import { verifyMessage, type AuthReport, type MailauthResolver } from '../mailAuth';
+import { MessageStore, type CaptureEnvelope, type CapturedAuthentication, type StoredMessage } from './messageStore';
 import { loadOrCreateLocalCertificate } from './selfSignedCert';
+import { CaptureRuleEngine, type FiredRule, type RuleDecision, type RuleEvent, type SessionExtensions } from './captureRuleEngine';
+import { RULE_COMMANDS, type CaptureRules, type RuleCommand } from '../../../common/captureRules';
+import { CaptureSmtpServer, type CommandContext } from './smtpServerExtensions';
 
-export type { CaptureEnvelope, StoredMessage } from './messageStore';
+export type { CaptureEnvelope, CapturedAuthentication, CapturedMethodResult, StoredMessage } from './messageStore';
+
+/** The part of a verifier's report that is stored with a captured message. */
+export function capturedAuthentication(report: AuthReport, verifiedAt: Date): CapturedAuthentication {
+  const method = (m: { result: string; info: string }): { result: string; info: string } => ({ result: m.result, info: m.info });
+  return {
+    verifiedAt: verifiedAt.toISOString(),
+    dkim: report.dkim.map((d) => ({ ...method(d), ...(d.domain ? { domain: d.domain } : {}), ...(d.selector ? { selector: d.selector } : {}) })),
+    spf: method(report.spf),
+    dmarc: method(report.dmarc),
+    arc: method(report.arc),
+    authenticationResults: report.authenticationResults,
+    failed: report.failed,
+  };
+}
 
 /** One line of the server's log. */
 export interface CaptureLogEntry {
@@ -60,8 +80,26 @@ export interface CaptureServerOptions {
   sizeLimit?: number;
   /** The name in the greeting and the EHLO reply; `localhost` unless given. */
   name?: string;
-  /** Receives the server's log lines (client errors, TLS failures, stored messages). */
+  /** Receives the server's log lines (client errors, TLS failures, stored messages, rules that fired). */
   logger?: (entry: CaptureLogEntry) => void;
+  /** Behaviour rules (see captureRules.ts); none by default. `setRules` replaces them while running. */
+  rules?: CaptureRules;
+  /**
+   * Close a connection that sends nothing for this long (421 first), also in the middle of DATA or
+   * BDAT; what it sent of a message is dropped. Default 5 minutes (RFC 5321 §4.5.3.2 server timeout).
+   */
+  idleTimeoutMs?: number;
+  /** At most this many connections at once; more get 421 and are closed. Default 1000. */
+  maxClients?: number;
+  /** Offer CHUNKING and BDAT (RFC 3030). Default true. */
+  chunking?: boolean;
+  /** The clock the rules use (milliseconds since the epoch); `Date.now` unless given. */
+  clock?: () => number;
+  /**
+   * Verify each stored message (DKIM, SPF with the connecting IP and HELO, DMARC, ARC) with this
+   * resolver, after it is stored; the result lands in its sidecar (`authentication`). Off unless given.
+   */
+  verify?: { resolver: MailauthResolver; authServId?: string };
 }
 
 /** A running capture server. */
@@ -84,6 +122,8 @@ export interface CaptureServer {
   stop(): Promise<void>;
   /** Calls the listener with each message once it is stored. */
   onMessage(listener: (message: StoredMessage) => void): { dispose(): void };
+  /** With `verify`: calls the listener with each message once its authentication is stored. */
+  onAuthenticated(listener: (message: StoredMessage) => void): { dispose(): void };
   /** Calls the listener whenever the stored messages change (received, deleted, cleared). */
   onChange(listener: () => void): { dispose(): void };
   /** The stored messages, newest first. */
@@ -96,9 +136,15 @@ export interface CaptureServer {
   delete(id: string): Promise<boolean>;
   /** Deletes every stored message; returns how many there were. */
   clear(): Promise<number>;
+  /** The behaviour rules in force. */
+  readonly rules: CaptureRules;
+  /** Replaces the behaviour rules; attempt counts and greylisting start afresh. */
+  setRules(rules: CaptureRules): void;
 }
 
 export const DEFAULT_SIZE_LIMIT = 50 * 1024 * 1024;
+/** How long stop() lets open sessions finish before they get 421. */
+const CLOSE_TIMEOUT_MS = 1000;
 
 /** Reports whether an address is a loopback address (127.0.0.0/8, ::1, or `localhost`). */
 export function isLoopbackHost(host: string): boolean {
@@ -168,6 +214,68 @@ export async function startCaptureServer(options: CaptureServerOptions): Promise
   const host = options.host ?? '127.0.0.1';
   const dir = resolve(options.dir);
   const log = options.logger ?? ((): void => undefined);
+  // The port is bound before anything is created, so a port in use leaves no folder and no key.
+  const listener = await bindListener(options.port ?? 0, host);
+  try {
+    return await startOnListener(listener, host, dir, log, options);
+  } catch (error) {
+    await new Promise<void>((done) => listener.close(() => done()));
+    throw error;
+  }
+}
+
+/** Listens on host:port; rejects (with EADDRINUSE, say) without having created anything else. */
+function bindListener(port: number, host: string): Promise<Server> {
+  return new Promise((resolveListen, rejectListen) => {
+    // A client may half-close after pipelining its last commands (Exim does, after QUIT): it still
+    // gets its replies, so the socket must not end its side at once (Node's default).
+    const listener = createServer({ allowHalfOpen: true });
+    const onError = (error: Error): void => {
+      listener.removeListener('listening', onListening);
+      rejectListen(error);
+    };
+    const onListening = (): void => {
+      listener.removeListener('error', onError);
+      resolveListen(listener);
+    };
+    listener.once('error', onError);
+    listener.once('listening', onListening);
+    listener.listen(port, host);
+  });
+}
+
+/** What the server keeps about one connection for the rules. */
+interface SessionRules {
+  /** Rules that fired at CONNECT and EHLO. */
+  connection: FiredRule[];
+  /** Rules that fired in the current transaction (since MAIL). */
+  transaction: FiredRule[];
+  extensions?: SessionExtensions;
+}
+
+/** The commands rules can match, apart from CONNECT and MESSAGE, which are not commands. */
+const COMMAND_VERBS: ReadonlySet<string> = new Set(RULE_COMMANDS.filter((c) => c !== 'CONNECT' && c !== 'MESSAGE'));
+
+/** The address and parameters of `MAIL FROM:<a> P=V` or `RCPT TO:<a> P=V` (RFC 5321 §4.1.2). */
+function parsePathCommand(line: string, verb: 'MAIL' | 'RCPT'): { address: string; parameters: Record<string, string | true> } | undefined {
+  const m = (verb === 'MAIL' ? /^MAIL FROM:\s*<([^>]*)>\s*(.*)$/i : /^RCPT TO:\s*<([^>]*)>\s*(.*)$/i).exec(line.trim());
+  if (!m) return undefined;
+  const parameters: Record<string, string | true> = {};
+  for (const part of m[2].split(/\s+/).filter((p) => p !== '')) {
+    const eq = part.indexOf('=');
+    if (eq < 0) parameters[part.toUpperCase()] = true;
+    else parameters[part.slice(0, eq).toUpperCase()] = part.slice(eq + 1);
+  }
+  return { address: m[1], parameters };
+}
+
+async function startOnListener(
+  listener: Server,
+  host: string,
+  dir: string,
+  log: (entry: CaptureLogEntry) => void,
+  options: CaptureServerOptions,
+): Promise<CaptureServer> {
   const store = new MessageStore(dir);
   await store.init();
 
@@ -192,8 +300,10 @@ export async function startCaptureServer(options: CaptureServerOptions): Promise
   const disabledCommands = [...(key === undefined ? ['STARTTLS'] : []), ...(authMode === 'none' ? ['AUTH'] : [])];
 
   const messages = new Emitter<StoredMessage>();
+  const authenticated = new Emitter<StoredMessage>();
   const changes = new Emitter<undefined>();
   const saving = new Set<Promise<unknown>>();
+
   /** The TLS parameters of each secured session, noted in onSecure (session id to details). */
   const tlsOfSession = new Map<string, { protocol: string | null; cipher: string }>();
 
@@ -223,6 +333,91 @@ export async function startCaptureServer(options: CaptureServerOptions): Promise
     callback(null, { user: { username, method: auth.method } });
   };
 
+  const clock = options.clock ?? Date.now;
+  let rules: CaptureRules = options.rules ?? { version: 1, rules: [] };
+  let engine = new CaptureRuleEngine(rules.rules, clock);
+  const sessionRules = new Map<string, SessionRules>();
+  const rulesOf = (session: SMTPServerSession): SessionRules => {
+    let state = sessionRules.get(session.id);
+    if (!state) {
+      state = { connection: [], transaction: [] };
+      sessionRules.set(session.id, state);
+    }
+    return state;
+  };
+  const record = (fired: FiredRule[], remoteAddress: string, into: FiredRule[]): void => {
+    for (const rule of fired) {
+      into.push(rule);
+      log({ level: 'info', message: `rule "${rule.name}" (${rule.action}) at ${rule.command}${rule.reply ? `: ${rule.reply}` : ''}`, remoteAddress });
+    }
+  };
+  /** Runs a decision: waits its delay, then answers, closes or lets the server go on. */
+  const apply = (decision: RuleDecision, act: { reply(code: number, text: string): void; close(): void; proceed(): void }): void => {
+    const run = (): void => {
+      if (decision.reply) {
+        act.reply(decision.reply.code, decision.reply.text);
+        if (decision.close) act.close();
+      } else if (decision.close) act.close();
+      else act.proceed();
+    };
+    if (decision.delayMs > 0) setTimeout(run, decision.delayMs);
+    else run();
+  };
+
+  const onCommand = (context: CommandContext, proceed: () => void, done: () => void): void => {
+    const verb = context.verb === 'LHLO' ? 'EHLO' : context.verb;
+    if (!COMMAND_VERBS.has(verb)) {
+      // Commands no rule can name (HELP, EXPN, unknown ones) go to smtp-server as they are.
+      proceed();
+      return;
+    }
+    const session = context.session;
+    const state = rulesOf(session);
+    const envelope = session.envelope;
+    const event: RuleEvent = {
+      command: verb as RuleCommand,
+      client: session.remoteAddress,
+      tls: context.secure,
+      authenticated: session.user !== undefined && session.user !== null && session.user !== false,
+      sender: envelope && envelope.mailFrom !== false ? envelope.mailFrom.address : undefined,
+      recipients: envelope ? envelope.rcptTo.map((r) => r.address) : [],
+      session: state.extensions,
+    };
+    if (verb === 'MAIL' || verb === 'RCPT') {
+      const path = parsePathCommand(context.line, verb);
+      if (!path) {
+        // smtp-server answers the syntax error.
+        proceed();
+        return;
+      }
+      event.parameters = path.parameters;
+      if (verb === 'MAIL') {
+        event.sender = path.address;
+        event.recipients = [];
+        const size = path.parameters.SIZE;
+        if (typeof size === 'string' && /^\d+$/.test(size)) event.size = Number(size);
+        state.transaction = [];
+      } else event.recipient = path.address;
+    }
+    if (verb === 'EHLO' || verb === 'HELO' || verb === 'RSET') state.transaction = [];
+    const decision = engine.decide(event);
+    record(decision.fired, session.remoteAddress, verb === 'EHLO' || verb === 'HELO' ? state.connection : state.transaction);
+    apply(decision, {
+      reply: (code, text) => {
+        if (verb === 'BDAT') context.refuseChunk(code, text);
+        else {
+          context.reply(code, text);
+          done();
+        }
+      },
+      close: () => {
+        context.close();
+        if (!decision.reply) done();
+      },
+      proceed,
+    });
+  };
+
   const onData = (stream: SMTPServerDataStream, session: SMTPServerSession, callback: (err?: Error | null, message?: string) => void): void => {
     const incoming = store.begin();
     const work = (async (): Promise<void> => {
@@ -242,25 +437,89 @@ export async function startCaptureServer(options: CaptureServerOptions): Promise
         callback(smtpError(552, `Message size exceeds fixed maximum message size ${sizeLimit}`));
         return;
       }
+      // The end of the message: rules can refuse it now, by its size or its envelope.
+      const state = rulesOf(session);
+      const envelope = {
+        ...envelopeOf(session, tlsOfSession.get(session.id) ?? null),
+        transfer: (stream as SMTPServerDataStream & { chunked?: boolean }).chunked === true ? ('BDAT' as const) : ('DATA' as const),
+      };
+      const decision = engine.decide({
+        command: 'MESSAGE',
+        client: session.remoteAddress,
+        sender: envelope.mailFrom,
+        recipients: envelope.rcptTo,
+        size: stream.byteLength,
+        tls: envelope.tls !== null,
+        authenticated: envelope.auth !== null,
+        session: state.extensions,
+      });
+      record(decision.fired, session.remoteAddress, state.transaction);
+      if (decision.reply || decision.close) {
+        await incoming.abort().catch(() => undefined);
+        const reply = decision.reply ?? { code: 421, text: '4.3.0 Closing the connection' };
+        await new Promise((done) => setTimeout(done, decision.delayMs));
+        callback(smtpError(reply.code, reply.text));
+        return;
+      }
+      if (decision.delayMs > 0) await new Promise((done) => setTimeout(done, decision.delayMs));
+      const firedRules = [...state.connection, ...state.transaction];
       let stored: StoredMessage;
+      let written: Promise<void>;
       try {
-        stored = await incoming.commit(envelopeOf(session, tlsOfSession.get(session.id) ?? null));
+        ({ message: stored, written } = await incoming.commit(envelope, firedRules.length > 0 ? firedRules : undefined));
       } catch (error) {
         await incoming.abort().catch(() => undefined);
         log({ level: 'error', message: `message not stored: ${errorText(error)}`, remoteAddress: session.remoteAddress });
         callback(smtpError(451, 'Local error in processing: the message could not be stored'));
         return;
       }
+      // The message is safe (journaled): the client hears so at once, and the files follow.
       callback(null, `OK: captured as ${stored.id}`);
+      try {
+        await written;
+      } catch (error) {
+        log({ level: 'error', message: `message ${stored.id} accepted but not yet written (kept in the journal for the next start): ${errorText(error)}`, remoteAddress: session.remoteAddress });
+        return;
+      }
       log({ level: 'info', message: `stored ${stored.path}`, remoteAddress: session.remoteAddress });
       messages.fire(stored, log);
       changes.fire(undefined, log);
+      if (options.verify) {
+        // After the reply: DNS lookups must not slow the client down. stop() waits for this too.
+        const verify = options.verify;
+        try {
+          const bytes = await store.read(stored.id);
+          let authentication: CapturedAuthentication;
+          try {
+            const report = await verifyMessage(bytes, {
+              resolver: verify.resolver,
+              ip: envelope.remoteAddress,
+              helo: envelope.helo ?? undefined,
+              mailFrom: envelope.mailFrom,
+              authServId: verify.authServId ?? options.name ?? 'localhost',
+              useReceived: false,
+            });
+            authentication = capturedAuthentication(report, new Date());
+          } catch (error) {
+            const none = { result: 'temperror', info: errorText(error) };
+            authentication = { verifiedAt: new Date().toISOString(), dkim: [], spf: none, dmarc: none, arc: none, authenticationResults: '', failed: true, error: errorText(error) };
+          }
+          if (await store.annotate(stored.id, authentication)) {
+            log({ level: 'info', message: `verified ${stored.id}: ${authentication.authenticationResults || authentication.error || ''}`, remoteAddress: session.remoteAddress });
+            authenticated.fire({ ...stored, authentication }, log);
+            changes.fire(undefined, log);
+          }
+        } catch (error) {
+          log({ level: 'warn', message: `could not verify ${stored.id}: ${errorText(error)}`, remoteAddress: session.remoteAddress });
+        }
+      }
     })();
     saving.add(work);
     void work.finally(() => saving.delete(work));
   };
 
-  const server = new SMTPServer({
+  const server = new CaptureSmtpServer({
+    chunking: options.chunking ?? true,
     name: options.name ?? 'localhost',
     banner: 'SMTP Workbench local capture server',
     logger: false,
@@ -276,7 +535,20 @@ export async function startCaptureServer(options: CaptureServerOptions): Promise
     disableReverseLookup: true,
     // Many scripted transactions on one connection are normal here, and none is authenticated.
     maxAllowedUnauthenticatedCommands: false,
-    closeTimeout: 1000,
+    closeTimeout: CLOSE_TIMEOUT_MS,
+    socketTimeout: options.idleTimeoutMs ?? 5 * 60 * 1000,
+    maxClients: options.maxClients ?? 1000,
+    // Ready at once, and MAIL and RCPT accepted at once: smtp-server's default handlers defer each
+    // to the next turn of the event loop, which a client that waits for every reply pays for.
+    onConnect(_session, callback) {
+      callback();
+    },
+    onMailFrom(_address, _session, callback) {
+      callback();
+    },
+    onRcptTo(_address, _session, callback) {
+      callback();
+    },
     onAuth,
     onData,
     onSecure(socket, session, callback) {
@@ -290,8 +562,36 @@ export async function startCaptureServer(options: CaptureServerOptions): Promise
     },
     onClose(session) {
       tlsOfSession.delete(session.id);
+      sessionRules.delete(session.id);
     },
   });
+  server.hooks = {
+    connect(context, proceed) {
+      const decision = engine.decide({ command: 'CONNECT', client: context.remoteAddress, tls: false, authenticated: false });
+      const state: SessionRules = { connection: [], transaction: [] };
+      sessionRules.set(context.sessionId, state);
+      record(decision.fired, context.remoteAddress, state.connection);
+      apply(decision, {
+        reply: (code, text) => context.refuse(code, text),
+        close: () => {
+          if (!decision.reply) context.close();
+        },
+        proceed,
+      });
+    },
+    command: onCommand,
+    ehlo(session, secure, keywords) {
+      const state = rulesOf(session);
+      const result = engine.ehlo(
+        { client: session.remoteAddress, tls: secure, authenticated: session.user !== undefined && session.user !== null && session.user !== false },
+        keywords,
+      );
+      state.extensions = result.session;
+      state.connection = state.connection.filter((r) => r.action !== 'extensions');
+      record(result.fired, session.remoteAddress, state.connection);
+      return result.keywords;
+    },
+  };
 
   // smtp-server reports a failed TLS handshake, a client's socket error and a misbehaving client as
   // 'error' on the server; without a listener that would crash the process. They concern one client
@@ -301,20 +601,13 @@ export async function startCaptureServer(options: CaptureServerOptions): Promise
   };
   server.on('error', onClientError);
 
-  await new Promise<void>((resolveListen, rejectListen) => {
-    const onListenError = (error: Error): void => {
-      server.server.removeListener('listening', onListening);
-      rejectListen(error);
-    };
-    const onListening = (): void => {
-      server.server.removeListener('error', onListenError);
-      resolveListen();
-    };
-    server.server.once('error', onListenError);
-    server.server.once('listening', onListening);
-    server.listen(options.port ?? 0, host);
+  server.adoptListener(listener);
+  const sockets = new Set<Socket>();
+  listener.on('connection', (socket: Socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
   });
-  const bound = server.server.address();
+  const bound = listener.address();
   const port = bound !== null && typeof bound === 'object' ? bound.port : (options.port ?? 0);
   log({ level: 'info', message: `listening on ${formatAddress(host, port)}, storing messages in ${dir}` });
 
@@ -329,13 +622,24 @@ export async function startCaptureServer(options: CaptureServerOptions): Promise
     authMode,
     stop(): Promise<void> {
       stopping ??= (async (): Promise<void> => {
-        await new Promise<void>((done) => server.close(() => done()));
+        await new Promise<void>((done) => {
+          server.close(() => done());
+          // smtp-server ends its sessions after closeTimeout, with a timer that does not keep the
+          // process alive; sockets it no longer tracks (a client that half-closed) are destroyed
+          // a little later, so stop() always finishes.
+          const timer = setTimeout(() => {
+            for (const socket of sockets) socket.destroy();
+          }, CLOSE_TIMEOUT_MS + 500);
+          listener.once('close', () => clearTimeout(timer));
+        });
         await Promise.allSettled([...saving]);
+        await store.close().catch((error: unknown) => log({ level: 'error', message: `could not close the journal: ${errorText(error)}` }));
         log({ level: 'info', message: 'stopped' });
       })();
       return stopping;
     },
     onMessage: (listener) => messages.on(listener),
+    onAuthenticated: (listener) => authenticated.on(listener),
     onChange: (listener) => changes.on(listener),
     list: () => store.list(),
     get: (id) => store.get(id),
@@ -349,6 +653,15 @@ export async function startCaptureServer(options: CaptureServerOptions): Promise
       const count = await store.clear();
       changes.fire(undefined, log);
       return count;
+    },
+    get rules() {
+      return rules;
+    },
+    setRules(next) {
+      rules = next;
+      engine = new CaptureRuleEngine(next.rules, clock);
+      log({ level: 'info', message: `${next.rules.length} behaviour rule${next.rules.length === 1 ? '' : 's'} in force` });
+      changes.fire(undefined, log);
     },
   };
   return capture;

@@ -1,0 +1,283 @@
+/**
+ * The capture server's HTTP API for tests (`smtpwb serve --api PORT`), documented in
+ * docs/capture-api.yaml (OpenAPI 3.1): list, get (summary, raw, parsed), wait for a message that
+ * matches a filter, delete, clear, and read or replace the behaviour rules.
+ *
+ * It listens on loopback unless told otherwise; a non-loopback address needs a bearer token (the
+ * CLI refuses to start without one). On loopback it also checks the Host header, so a web page
+ * cannot reach it through DNS rebinding, and it sends no CORS headers, so no page can read it.
+ */
+import { timingSafeEqual } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { simpleParser, type AddressObject } from 'mailparser';
+import { formatAddress, isLoopbackHost, type CaptureServer, type StoredMessage } from './captureServer';
+import { parseCaptureRules } from '../../../common/captureRules';
+
+export interface CaptureApiOptions {
+  /** The port; 0 picks one. */
+  port: number;
+  /** Default 127.0.0.1. */
+  host?: string;
+  /** A bearer token every request must carry (`Authorization: Bearer TOKEN`). */
+  token?: string;
+}
+
+export interface CaptureApi {
+  /** `http://host:port`. */
+  readonly url: string;
+  readonly port: number;
+  stop(): Promise<void>;
+}
+
+/** The largest rules file PUT /rules accepts. */
+const MAX_RULES_BYTES = 1024 * 1024;
+/** The longest a wait may last, in milliseconds. */
+const MAX_WAIT_MS = 10 * 60 * 1000;
+
+/** A filter over stored messages; each given field must match (case-insensitive substrings). */
+export interface MessageFilter {
+  from?: string;
+  to?: string;
+  subject?: string;
+  /** Only messages received after this time. */
+  since?: Date;
+}
+
+export function messageMatches(message: StoredMessage, filter: MessageFilter): boolean {
+  const has = (haystack: Array<string | undefined>, needle: string | undefined): boolean =>
+    needle === undefined || haystack.some((h) => h !== undefined && h.toLowerCase().includes(needle.toLowerCase()));
+  if (filter.since && message.receivedAt.getTime() <= filter.since.getTime()) return false;
+  return (
+    has([message.envelope?.mailFrom, message.from], filter.from) &&
+    has([...(message.envelope?.rcptTo ?? []), message.to], filter.to) &&
+    has([message.subject], filter.subject)
+  );
+}
+
+/** The JSON form of a stored message (no local paths beyond the file name's folder). */
+export function messageJson(message: StoredMessage): Record<string, unknown> {
+  return {
+    id: message.id,
+    receivedAt: message.receivedAt.toISOString(),
+    size: message.size,
+    from: message.from ?? null,
+    to: message.to ?? null,
+    subject: message.subject ?? null,
+    date: message.date ?? null,
+    envelope: message.envelope ?? null,
+    rules: message.rules ?? [],
+    authentication: message.authentication ?? null,
+    path: message.path,
+  };
+}
+
+function addressList(value: AddressObject | AddressObject[] | undefined): Array<{ name: string; address: string }> {
+  const list = value === undefined ? [] : Array.isArray(value) ? value : [value];
+  return list.flatMap((a) => a.value).map((a) => ({ name: a.name ?? '', address: a.address ?? '' }));
+}
+
+class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly extra: Record<string, unknown> = {},
+  ) {
+    super(message);
+  }
+}
+
+function send(res: ServerResponse, status: number, body: unknown): void {
+  const text = `${JSON.stringify(body, null, 2)}\n`;
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' });
+  res.end(text);
+}
+
+function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  return new Promise((resolveBody, rejectBody) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        rejectBody(new HttpError(413, `the body is over ${limit} octets`));
+        req.destroy();
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => resolveBody(Buffer.concat(chunks)));
+    req.on('error', rejectBody);
+  });
+}
+
+function sameToken(given: string, expected: string): boolean {
+  const a = Buffer.from(given);
+  const b = Buffer.from(expected);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+/** Parses `?from=&to=&subject=&since=` into a filter. */
+function filterOf(params: URLSearchParams): MessageFilter {
+  const filter: MessageFilter = {};
+  for (const key of ['from', 'to', 'subject'] as const) {
+    const value = params.get(key);
+    if (value !== null && value !== '') filter[key] = value;
+  }
+  const since = params.get('since');
+  if (since !== null) {
+    const date = new Date(since);
+    if (Number.isNaN(date.getTime())) throw new HttpError(400, `since must be an ISO 8601 time, not "${since}"`);
+    filter.since = date;
+  }
+  return filter;
+}
+
+/** Starts the API for a running capture server. */
+export async function startCaptureApi(capture: CaptureServer, options: CaptureApiOptions): Promise<CaptureApi> {
+  const host = options.host ?? '127.0.0.1';
+  if (!isLoopbackHost(host) && options.token === undefined) throw new Error(`the API on ${host} (not loopback) needs a token`);
+  const waiting = new Set<() => void>();
+
+  const route = async (req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> => {
+    const path = url.pathname.replace(/\/+$/, '');
+    const method = req.method ?? 'GET';
+    const idMatch = /^\/api\/v1\/messages\/([a-z0-9]+)(\/raw|\/parsed)?$/.exec(path);
+    if (path === '/api/v1/messages' && method === 'GET') {
+      const filter = filterOf(url.searchParams);
+      const messages = (await capture.list()).filter((m) => messageMatches(m, filter));
+      send(res, 200, { messages: messages.map(messageJson) });
+      return;
+    }
+    if (path === '/api/v1/messages' && method === 'DELETE') {
+      send(res, 200, { deleted: await capture.clear() });
+      return;
+    }
+    if (idMatch && method === 'GET') {
+      const message = await capture.get(idMatch[1]);
+      if (!message) throw new HttpError(404, `no message with id ${idMatch[1]}`);
+      if (idMatch[2] === '/raw') {
+        const bytes = await capture.read(message.id);
+        res.writeHead(200, { 'content-type': 'message/rfc822', 'content-length': String(bytes.length), 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' });
+        res.end(bytes);
+        return;
+      }
+      if (idMatch[2] === '/parsed') {
+        const parsed = await simpleParser(await capture.read(message.id), { skipHtmlToText: true, skipTextToHtml: true, skipImageLinks: true });
+        send(res, 200, {
+          id: message.id,
+          headers: parsed.headerLines.map((h) => ({ name: h.key, line: h.line })),
+          subject: parsed.subject ?? null,
+          from: addressList(parsed.from),
+          to: addressList(parsed.to),
+          cc: addressList(parsed.cc),
+          messageId: parsed.messageId ?? null,
+          date: parsed.date?.toISOString() ?? null,
+          text: parsed.text ?? null,
+          html: typeof parsed.html === 'string' ? parsed.html : null,
+          attachments: parsed.attachments.map((a) => ({ filename: a.filename ?? null, contentType: a.contentType, size: a.size, contentId: a.contentId ?? null })),
+        });
+        return;
+      }
+      send(res, 200, messageJson(message));
+      return;
+    }
+    if (idMatch && !idMatch[2] && method === 'DELETE') {
+      if (!(await capture.delete(idMatch[1]))) throw new HttpError(404, `no message with id ${idMatch[1]}`);
+      res.writeHead(204).end();
+      return;
+    }
+    if (path === '/api/v1/wait' && method === 'GET') {
+      const filter = filterOf(url.searchParams);
+      const timeoutText = url.searchParams.get('timeout') ?? '10000';
+      if (!/^\d+$/.test(timeoutText) || Number(timeoutText) > MAX_WAIT_MS) throw new HttpError(400, `timeout is milliseconds from 0 to ${MAX_WAIT_MS}`);
+      // Subscribe first, then look at what is stored, so a message that arrives in between is not missed.
+      let found: StoredMessage | undefined;
+      let wake: (() => void) | undefined;
+      const arrived = new Promise<void>((done) => (wake = done));
+      const subscription = capture.onMessage((m) => {
+        if (!found && messageMatches(m, filter)) {
+          found = m;
+          wake?.();
+        }
+      });
+      try {
+        const stored = (await capture.list()).filter((m) => messageMatches(m, filter));
+        // The oldest match that is already there answers at once.
+        found ??= stored[stored.length - 1];
+        if (!found) {
+          const stop = (): void => wake?.();
+          waiting.add(stop);
+          req.once('close', stop);
+          const timer = setTimeout(stop, Number(timeoutText));
+          await arrived;
+          clearTimeout(timer);
+          waiting.delete(stop);
+        }
+      } finally {
+        subscription.dispose();
+      }
+      if (res.destroyed) return;
+      if (!found) throw new HttpError(408, `no matching message within ${timeoutText} ms`);
+      send(res, 200, messageJson(found));
+      return;
+    }
+    if (path === '/api/v1/rules' && method === 'GET') {
+      send(res, 200, capture.rules);
+      return;
+    }
+    if (path === '/api/v1/rules' && method === 'PUT') {
+      const text = (await readBody(req, MAX_RULES_BYTES)).toString('utf8');
+      const parsed = parseCaptureRules(text);
+      if (parsed.problems.some((p) => p.severity === 'error')) throw new HttpError(422, 'the rules have errors; the earlier rules stay in force', { problems: parsed.problems });
+      capture.setRules(parsed.rules);
+      send(res, 200, { rules: parsed.rules.rules.length, problems: parsed.problems });
+      return;
+    }
+    if (/^\/api\/v1\/(messages|wait|rules)/.test(path)) throw new HttpError(405, `${method} is not allowed here`);
+    throw new HttpError(404, `no such resource: ${path}`);
+  };
+
+  let port = options.port;
+  const server: Server = createServer((req, res) => {
+    void (async (): Promise<void> => {
+      try {
+        // DNS rebinding: a page in a browser could resolve its own name to 127.0.0.1; on loopback
+        // only requests addressed to a loopback host name are served.
+        const hostHeader = (req.headers.host ?? '').replace(/:\d+$/, '').replace(/^\[(.*)\]$/, '$1');
+        if (isLoopbackHost(host) && !isLoopbackHost(hostHeader)) throw new HttpError(403, 'the Host header must name a loopback address');
+        if (options.token !== undefined) {
+          const given = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1] ?? '';
+          if (!sameToken(given, options.token)) throw new HttpError(401, 'a bearer token is required');
+        }
+        const url = new URL(req.url ?? '/', `http://${formatAddress(host, port)}`);
+        await route(req, res, url);
+      } catch (error) {
+        if (res.headersSent || res.destroyed) return;
+        if (error instanceof HttpError) {
+          if (error.status === 401) res.setHeader('www-authenticate', 'Bearer');
+          send(res, error.status, { error: error.message, ...error.extra });
+        } else send(res, 500, { error: error instanceof Error ? error.message : String(error) });
+      }
+    })();
+  });
+  await new Promise<void>((resolveListen, rejectListen) => {
+    server.once('error', rejectListen);
+    server.listen(options.port, host, () => {
+      server.removeListener('error', rejectListen);
+      resolveListen();
+    });
+  });
+  const address = server.address();
+  port = address !== null && typeof address === 'object' ? address.port : options.port;
+  return {
+    url: `http://${formatAddress(host, port)}`,
+    port,
+    async stop(): Promise<void> {
+      for (const stop of waiting) stop();
+      await new Promise<void>((done) => {
+        server.close(() => done());
+        server.closeAllConnections();
+      });
+    },
+  };
+}

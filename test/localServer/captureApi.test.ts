@@ -1,0 +1,287 @@
+// The capture server's HTTP API for tests (docs/capture-api.yaml), through a real HTTP client
+// (Node's fetch, and node:http where a Host header must be forged), and `smtpwb inbox` on top of it.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { request } from 'node:http';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { inboxCommand } from '../../client/src/cli/inboxCommand';
+import { serveCommand } from '../../client/src/cli/serveCommand';
+import type { CliIo } from '../../client/src/cli/cliIo';
+import { startCaptureApi } from '../../client/src/localServer/captureApi';
+import type { CaptureServer } from '../../client/src/localServer';
+import { runSession } from '../../client/src/engine';
+import { makeTempDir, removeTempDir } from '../peers/process';
+import { repoRoot } from '../peers/require';
+import { cmd, data, makePlan, sendLocal, why, withCaptureServer } from './support';
+
+// inboxCommand fits main.ts's command table.
+const asMainCommand: (args: string[], io: CliIo) => Promise<number> = inboxCommand;
+void asMainCommand;
+
+function send(server: { host: string; port: number }, from: string, to: string, subject: string, extra: string[] = []) {
+  return runSession(
+    makePlan({ steps: [cmd('EHLO c.example.test'), cmd(`MAIL FROM:<${from}>`), cmd(`RCPT TO:<${to}>`), data([`From: <${from}>`, `To: <${to}>`, `Subject: ${subject}`, ...extra, '', 'body']), cmd('QUIT')] }),
+    { localTarget: { host: server.host, port: server.port } },
+  );
+}
+
+async function json<T>(response: Response): Promise<T> {
+  return (await response.json()) as T;
+}
+
+interface Summary {
+  id: string;
+  subject: string | null;
+  envelope: { mailFrom: string; rcptTo: string[] } | null;
+  rules: Array<{ name: string }>;
+}
+
+async function withApi(fn: (server: CaptureServer, url: string) => Promise<void>, token?: string): Promise<void> {
+  await withCaptureServer({ tls: false }, async (server) => {
+    const api = await startCaptureApi(server, { port: 0, token });
+    try {
+      await fn(server, api.url);
+    } finally {
+      await api.stop();
+    }
+  });
+}
+
+test('API: list with filters, get, raw, parsed, delete and clear', async () => {
+  await withApi(async (server, url) => {
+    assert.deepEqual(await json(await fetch(`${url}/api/v1/messages`)), { messages: [] });
+    assert.equal((await send(server, 'alice@example.test', 'bob@example.test', 'first')).ok, true);
+    const second = await send(server, 'carol@example.test', 'dave@example.test', 'second =?UTF-8?Q?caf=C3=A9?=', ['MIME-Version: 1.0', 'Content-Type: text/plain; charset=utf-8']);
+    assert.equal(second.ok, true, why(second));
+    const all = await json<{ messages: Summary[] }>(await fetch(`${url}/api/v1/messages`));
+    assert.deepEqual(all.messages.map((m) => m.subject), ['second café', 'first']);
+    const filtered = await json<{ messages: Summary[] }>(await fetch(`${url}/api/v1/messages?to=BOB@example&subject=fir`));
+    assert.deepEqual(filtered.messages.map((m) => m.subject), ['first']);
+    const id = filtered.messages[0].id;
+    const one = await json<Summary>(await fetch(`${url}/api/v1/messages/${id}`));
+    assert.equal(one.envelope?.mailFrom, 'alice@example.test');
+    const raw = await fetch(`${url}/api/v1/messages/${id}/raw`);
+    assert.equal(raw.headers.get('content-type'), 'message/rfc822');
+    assert.equal(Buffer.from(await raw.arrayBuffer()).toString('latin1'), readFileSync((await server.get(id))!.path, 'latin1'));
+    const parsed = await json<{ subject: string; from: Array<{ address: string }>; text: string; headers: Array<{ name: string }> }>(
+      await fetch(`${url}/api/v1/messages/${all.messages[0].id}/parsed`),
+    );
+    assert.equal(parsed.subject, 'second café');
+    assert.deepEqual(parsed.from.map((a) => a.address), ['carol@example.test']);
+    assert.equal(parsed.text, 'body\n');
+    assert.ok(parsed.headers.some((h) => h.name === 'mime-version'));
+    assert.equal((await fetch(`${url}/api/v1/messages/${id}`, { method: 'DELETE' })).status, 204);
+    assert.equal((await fetch(`${url}/api/v1/messages/${id}`, { method: 'DELETE' })).status, 404);
+    assert.equal((await fetch(`${url}/api/v1/messages/${id}/raw`)).status, 404);
+    assert.equal((await fetch(`${url}/api/v1/messages/../../etc/passwd`)).status, 404);
+    assert.deepEqual(await json(await fetch(`${url}/api/v1/messages`, { method: 'DELETE' })), { deleted: 1 });
+    assert.equal((await fetch(`${url}/api/v1/rules`, { method: 'POST' })).status, 405);
+  });
+});
+
+test('API: wait returns a stored match at once, waits for a new one, and times out with 408', async () => {
+  await withApi(async (server, url) => {
+    assert.equal((await send(server, 'a@example.test', 'b@example.test', 'already here')).ok, true);
+    const present = await json<Summary>(await fetch(`${url}/api/v1/wait?subject=already&timeout=5000`));
+    assert.equal(present.subject, 'already here');
+    const pending = fetch(`${url}/api/v1/wait?to=late@example.test&timeout=20000`);
+    // The wait is registered before the message is sent: let the request reach the server.
+    await new Promise((r) => setTimeout(r, 100));
+    let stored: Date | undefined;
+    const subscription = server.onMessage((m) => (stored ??= new Date()));
+    assert.equal((await send(server, 'a@example.test', 'late@example.test', 'late one')).ok, true);
+    const late = await pending;
+    const answered = new Date();
+    subscription.dispose();
+    assert.equal(late.status, 200);
+    assert.equal((await json<Summary>(late)).subject, 'late one');
+    assert.ok(stored !== undefined && answered >= stored);
+    const timeout = await fetch(`${url}/api/v1/wait?subject=never&timeout=50`);
+    assert.equal(timeout.status, 408);
+    assert.match((await json<{ error: string }>(timeout)).error, /no matching message within 50 ms/);
+    assert.equal((await fetch(`${url}/api/v1/wait?timeout=abc`)).status, 400);
+  });
+});
+
+test('API: rules can be read and replaced; rules with errors are refused with their problems (422)', async () => {
+  await withApi(async (server, url) => {
+    const good = JSON.stringify({ rules: [{ name: 'no bob', when: { command: 'RCPT', recipient: 'bob@*' }, reply: '550 5.1.1 No bob here' }] });
+    const put = await fetch(`${url}/api/v1/rules`, { method: 'PUT', body: good, headers: { 'content-type': 'application/json' } });
+    assert.equal(put.status, 200);
+    assert.deepEqual(await json(put), { rules: 1, problems: [] });
+    assert.equal((await json<{ rules: unknown[] }>(await fetch(`${url}/api/v1/rules`))).rules.length, 1);
+    const refused = await sendLocal(server, makePlan({ steps: [cmd('EHLO c.example.test'), cmd('MAIL FROM:<a@example.test>'), cmd('RCPT TO:<bob@example.test>', '550 5.1.1'), cmd('QUIT')] }));
+    assert.equal(refused.ok, true, why(refused));
+    const bad = await fetch(`${url}/api/v1/rules`, { method: 'PUT', body: '{"rules": [{"reply": "250 ok"}]}' });
+    assert.equal(bad.status, 422);
+    const body = await json<{ problems: Array<{ code: string }> }>(bad);
+    assert.deepEqual(body.problems.map((p) => p.code), ['rules-reply-code']);
+    assert.equal(server.rules.rules.length, 1, 'the earlier rules stay');
+  });
+});
+
+/** A request with a Host header of our choosing (fetch does not let one set it). */
+function rawGet(url: string, host: string, headers: Record<string, string> = {}): Promise<number> {
+  return new Promise((done, fail) => {
+    const req = request(`${url}/api/v1/messages`, { headers: { host, ...headers } }, (res) => {
+      res.resume();
+      done(res.statusCode ?? 0);
+    });
+    req.on('error', fail);
+    req.end();
+  });
+}
+
+test('API safety: a foreign Host header is refused (DNS rebinding); a token is required when set', async () => {
+  await withApi(async (_server, url) => {
+    assert.equal(await rawGet(url, 'evil.example:80'), 403);
+    assert.equal(await rawGet(url, `localhost:${new URL(url).port}`), 200);
+    assert.equal(await rawGet(url, `[::1]:${new URL(url).port}`), 200);
+    const noCors = await fetch(`${url}/api/v1/messages`, { headers: { origin: 'https://evil.example' } });
+    assert.equal(noCors.headers.get('access-control-allow-origin'), null);
+  });
+  await withApi(async (_server, url) => {
+    const without = await fetch(`${url}/api/v1/messages`);
+    assert.equal(without.status, 401);
+    assert.equal(without.headers.get('www-authenticate'), 'Bearer');
+    assert.equal((await fetch(`${url}/api/v1/messages`, { headers: { authorization: 'Bearer wrong' } })).status, 401);
+    assert.equal((await fetch(`${url}/api/v1/messages`, { headers: { authorization: 'Bearer t0ken' } })).status, 200);
+  }, 't0ken');
+});
+
+function io(cwd: string, env: NodeJS.ProcessEnv = {}, signal?: AbortSignal): { io: CliIo & { signal?: AbortSignal }; out: () => string; err: () => string; waitOut(re: RegExp): Promise<RegExpExecArray> } {
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  let out = '';
+  let err = '';
+  stdout.on('data', (c: Buffer) => (out += c.toString('latin1')));
+  stderr.on('data', (c: Buffer) => (err += c.toString()));
+  return {
+    io: { stdout, stderr, env, cwd, signal },
+    out: () => out,
+    err: () => err,
+    async waitOut(re) {
+      for (let i = 0; i < 300; i++) {
+        const m = re.exec(out);
+        if (m) return m;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      throw new Error(`no ${re} in ${out} / ${err}`);
+    },
+  };
+}
+
+test('smtpwb serve --api with --rules, and smtpwb inbox list, get, wait, delete and clear through it', async () => {
+  const dir = makeTempDir('inbox-cli');
+  const controller = new AbortController();
+  const serve = io(dir, {}, controller.signal);
+  writeFileSync(join(dir, 'rules.json'), readFileSync(join(repoRoot(), 'test', 'localServer', 'fixtures', 'capture-rules.json')));
+  writeFileSync(join(dir, 'token'), 'tok-123\n');
+  const running = serveCommand(['--port', '0', '--no-tls', '--dir', 'box', '--api', '0', '--api-token-file', 'token', '--rules', 'rules.json'], serve.io);
+  try {
+    const [, host, port] = await serve.waitOut(/listening on (\S+):(\d+)/);
+    const [, api] = await serve.waitOut(/API on (http:\/\/\S+) \(bearer token required\)/);
+    assert.match(serve.out(), /9 behaviour rules from .*rules\.json/);
+    const env = { SMTPWB_API_URL: api };
+    const withToken = ['--token-file', join(dir, 'token')];
+    const denied = io(dir, env);
+    assert.equal(await inboxCommand(['list'], denied.io), 3);
+    assert.match(denied.err(), /401.*bearer token/);
+
+    // The fixture requires STARTTLS before MAIL (this server has none, so a rule answers 530) and
+    // hangs up on QUIT without a reply.
+    const refused = await runSession(makePlan({ steps: [cmd('EHLO c.example.test'), cmd('MAIL FROM:<a@example.test>', '530 5.7.0'), cmd('QUIT')] }), {
+      localTarget: { host, port: Number(port) },
+    });
+    assert.equal(refused.steps[1].reply?.code, 530, why(refused));
+    assert.equal(refused.failure?.kind, 'connection', 'QUIT was answered by closing the connection');
+    assert.match(serve.err(), /rule "TLS first" \(require\) at MAIL: 530 5\.7\.0/);
+    assert.match(serve.err(), /rule "hang up on QUIT" \(close\) at QUIT/);
+    const apiUrl = new URL(api);
+    assert.equal((await fetch(`${api}/api/v1/rules`, { method: 'PUT', body: '{"rules": []}', headers: { authorization: 'Bearer tok-123', host: apiUrl.host } })).status, 200);
+
+    const waiting = io(dir, env);
+    const waited = inboxCommand(['wait', '--to', 'bob@example.test', '--timeout', '20000', ...withToken], waiting.io);
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal((await send({ host, port: Number(port) }, 'alice@example.test', 'bob@example.test', 'for \u001b[31mbob')).ok, true);
+    assert.equal(await waited, 0, waiting.err());
+    assert.match(waiting.out(), /^[0-9a-f]+ \S+ from <alice@example\.test> to <bob@example\.test> subject "for \\u001b\[31mbob"/);
+    assert.ok(!waiting.out().includes('\u001b'), 'terminal controls from the message are escaped');
+    const id = waiting.out().split(' ')[0];
+
+    const list = io(dir, env);
+    assert.equal(await inboxCommand(['list', '--json', ...withToken], list.io), 0);
+    const listed = JSON.parse(list.out()) as Summary[];
+    assert.deepEqual(listed.map((m) => m.id), [id]);
+    const raw = io(dir, env);
+    assert.equal(await inboxCommand(['get', id, '--raw', ...withToken], raw.io), 0);
+    assert.match(raw.out(), /^From: <alice@example\.test>\r\n/);
+    const timeout = io(dir, env);
+    assert.equal(await inboxCommand(['wait', '--subject', 'never', '--timeout', '50', ...withToken], timeout.io), 1);
+    assert.match(timeout.err(), /no matching message within 50 ms/);
+    const del = io(dir, env);
+    assert.equal(await inboxCommand(['delete', id, ...withToken], del.io), 0);
+    const gone = io(dir, env);
+    assert.equal(await inboxCommand(['get', id, ...withToken], gone.io), 1);
+    const clear = io(dir, env);
+    assert.equal(await inboxCommand(['clear', ...withToken], clear.io), 0);
+    assert.equal(clear.out(), 'deleted 0 messages\n');
+    const usage = io(dir, env);
+    assert.equal(await inboxCommand(['frobnicate'], usage.io), 2);
+    const unreachable = io(dir, {});
+    assert.equal(await inboxCommand(['list', '--api', 'http://127.0.0.1:1'], unreachable.io), 3);
+    assert.match(unreachable.err(), /cannot reach the API/);
+  } finally {
+    controller.abort();
+    assert.equal(await running, 0);
+    removeTempDir(dir);
+  }
+});
+
+test('serve --api on a non-loopback address without a token is a usage error; a rules file with errors starts nothing', async () => {
+  const dir = makeTempDir('inbox-cli');
+  try {
+    const open = io(dir);
+    assert.equal(await serveCommand(['--port', '0', '--api', '0', '--api-host', '0.0.0.0'], open.io), 2);
+    assert.match(open.err(), /not loopback: it needs a token/);
+    writeFileSync(join(dir, 'bad.json'), '{\n  "rules": [\n    {"when": {"command": "RCPT"}, "reply": "250 fine"}\n  ]\n}\n');
+    const bad = io(dir);
+    assert.equal(await serveCommand(['--port', '0', '--dir', 'box', '--rules', 'bad.json'], bad.io), 2);
+    assert.match(bad.err(), /bad\.json:3:44 error rules-reply-code a rule refuses or defers/);
+    assert.deepEqual(
+      (await import('node:fs')).readdirSync(dir).sort(),
+      ['bad.json'],
+      'nothing was created',
+    );
+  } finally {
+    removeTempDir(dir);
+  }
+});
+
+test('every path and method in docs/capture-api.yaml is served, and nothing else under /api/v1', async () => {
+  const yaml = readFileSync(join(repoRoot(), 'docs', 'capture-api.yaml'), 'utf8');
+  const documented: Array<[string, string]> = [];
+  let current: string | undefined;
+  for (const line of yaml.split('\n')) {
+    const path = /^ {2}(\/api\/v1\/\S+):$/.exec(line);
+    if (path) current = path[1];
+    else if (/^\S/.test(line)) current = undefined;
+    const method = /^ {4}(get|put|delete|post):$/.exec(line);
+    if (current && method) documented.push([method[1].toUpperCase(), current]);
+  }
+  assert.equal(documented.length, 9, JSON.stringify(documented));
+  await withApi(async (server, url) => {
+    for (const [method, path] of documented) {
+      // A fresh message for each request, since some delete it.
+      assert.equal((await send(server, 'a@example.test', 'b@example.test', 'x')).ok, true);
+      const id = (await server.list())[0].id;
+      const target = `${url}${path.replace('{id}', id)}${path.endsWith('wait') ? '?timeout=0' : ''}`;
+      const response = await fetch(target, { method, body: method === 'PUT' ? '{"rules": []}' : undefined });
+      assert.ok(response.status < 300, `${method} ${path}: ${response.status}`);
+      await response.arrayBuffer();
+    }
+    assert.equal((await fetch(`${url}/api/v1/nothing`)).status, 404);
+  });
+});
