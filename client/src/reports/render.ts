@@ -1,0 +1,162 @@
+/**
+ * Renders a report summary as terminal text, Markdown, CSV or JSON. Every string that came from a
+ * report goes through common/escape.ts (`visibleLine` for text and CSV, `escapeMarkdown` for
+ * Markdown); JSON is exact. Pure.
+ */
+import { escapeMarkdown, visibleLine } from '../../../common/escape';
+import type { PublishedPolicy } from './aggregate';
+import type { ReportSummary, SourceSummary } from './summary';
+
+/** A rate as a percentage with one decimal, or "n/a". */
+export function percent(part: number, whole: number): string {
+  return whole === 0 ? 'n/a' : `${((100 * part) / whole).toFixed(1)}%`;
+}
+
+/** A UTC date-time from seconds since the epoch, or "?" when absent or out of range. */
+export function isoDate(seconds: number | undefined): string {
+  if (seconds === undefined || !Number.isFinite(seconds) || Math.abs(seconds) > 8.64e12) return '?';
+  return new Date(seconds * 1000).toISOString().replace('.000Z', 'Z');
+}
+
+/** A published policy as a DMARC record would say it (`p=reject; sp=none; adkim=s`). */
+export function policyText(p: PublishedPolicy): string {
+  const parts: string[] = [];
+  const tags: Array<[string, string | number | undefined]> = [
+    ['p', p.p],
+    ['sp', p.sp],
+    ['np', p.np],
+    ['adkim', p.adkim],
+    ['aspf', p.aspf],
+    ['pct', p.pct],
+    ['t', p.testing],
+    ['fo', p.fo],
+  ];
+  for (const [k, v] of tags) if (v !== undefined && v !== '') parts.push(`${k}=${v}`);
+  if (p.discoveryMethod) parts.push(`(discovered by ${p.discoveryMethod})`);
+  return parts.join('; ');
+}
+
+function dispositions(d: Record<string, number>): string {
+  return Object.entries(d)
+    .sort((a, b) => b[1] - a[1])
+    .map(([k, v]) => `${k || '(none given)'} ${v}`)
+    .join(', ');
+}
+
+/** The terminal rendering. */
+export function summaryText(s: ReportSummary): string {
+  const L = (x: string): string => visibleLine(x);
+  const out: string[] = [];
+  const a = s.aggregate;
+  out.push(`${s.files} file(s): ${s.counts.aggregate} DMARC aggregate, ${s.counts.tlsRpt} TLS-RPT, ${s.counts.failure} failure report(s), ${s.counts.unreadable} unreadable`);
+  if (s.counts.aggregate > 0) {
+    out.push('', `DMARC (${isoDate(a.begin)} to ${isoDate(a.end)})`);
+    out.push(`  messages ${a.messages}, DMARC pass ${percent(a.dmarcPass, a.messages)}, DKIM aligned ${percent(a.dkimAligned, a.messages)}, SPF aligned ${percent(a.spfAligned, a.messages)}`);
+    out.push(`  dispositions: ${L(dispositions(a.byDisposition))}`);
+    for (const d of a.domains) {
+      out.push(`  ${L(d.domain)}: ${d.reports} report(s), ${d.messages} messages, pass ${percent(d.dmarcPass, d.messages)}`);
+      for (const p of d.policies) out.push(`    policy ${L(policyText(p.policy))}  (${isoDate(p.begin)} to ${isoDate(p.end)}, ${p.reports} report(s))`);
+    }
+    out.push('  reporters: ' + a.reporters.map((r) => `${L(r.orgName)} ${r.reports}/${r.messages}`).join(', '));
+    if (a.topFailing.length > 0) {
+      out.push('  top failing sources (messages failing DMARC):');
+      for (const f of a.topFailing) out.push(`    ${L(f.sourceIp).padEnd(39)} ${String(f.failing).padStart(8)} of ${f.messages}  DKIM ${percent(f.dkimAligned, f.messages)} SPF ${percent(f.spfAligned, f.messages)}  from ${L(f.headerFrom.join(' '))}`);
+    }
+    out.push('  sources:');
+    for (const src of a.sources.slice(0, 50)) out.push(`    ${sourceLine(src)}`);
+    if (a.sources.length > 50) out.push(`    … and ${a.sources.length - 50} more (use --json or --csv for all)`);
+  }
+  if (s.counts.tlsRpt > 0) {
+    out.push('', 'TLS-RPT');
+    out.push(`  sessions: ${s.tlsRpt.successful} successful, ${s.tlsRpt.failed} failed (${percent(s.tlsRpt.failed, s.tlsRpt.successful + s.tlsRpt.failed)})`);
+    for (const p of s.tlsRpt.policies) {
+      out.push(`  ${L(p.policyType)} ${L(p.policyDomain)}: ${p.successful} ok, ${p.failed} failed${p.mxHost.length ? ` (mx ${L(p.mxHost.join(' '))})` : ''}`);
+      for (const m of p.byMx) out.push(`    ${L(m.mx || '(no MX named)')}: ${L(m.resultType)} ${m.sessions}`);
+    }
+  }
+  if (s.failures.length > 0) {
+    out.push('', 'Failure reports');
+    for (const f of s.failures) {
+      out.push(`  ${L(f.source)}: ${L(f.feedbackType)}${f.authFailure ? ` (${L(f.authFailure)})` : ''} for ${L(f.reportedDomain ?? '?')} from ${L(f.sourceIp ?? '?')} at ${L(f.arrivalDate ?? '?')}`);
+    }
+  }
+  if (s.findings.length > 0) {
+    out.push('', 'Findings');
+    // Errors and warnings one by one; information (such as "an RFC 7489 report") counted by code.
+    const info = new Map<string, number>();
+    for (const f of s.findings) {
+      if (f.severity === 'info' || f.severity === 'hint') info.set(f.code, (info.get(f.code) ?? 0) + 1);
+      else out.push(`  ${L(f.source)}:${f.line !== undefined ? `${f.line}:${f.column}` : `@${f.start}`}: ${f.severity} ${f.code} ${L(f.message)}  ${f.link}`);
+    }
+    for (const [code, n] of info) out.push(`  info ${code} in ${n} report(s) (--json lists each)`);
+  }
+  return out.join('\n') + '\n';
+}
+
+function sourceLine(s: SourceSummary): string {
+  return `${visibleLine(s.sourceIp).padEnd(39)} ${String(s.messages).padStart(8)}  pass ${percent(s.dmarcPass, s.messages).padStart(6)}  DKIM ${percent(s.dkimAligned, s.messages).padStart(6)}  SPF ${percent(s.spfAligned, s.messages).padStart(6)}  ${visibleLine(dispositions(s.byDisposition))}`;
+}
+
+/** The Markdown rendering (tables; every report string escaped). */
+export function summaryMarkdown(s: ReportSummary): string {
+  const M = (x: string): string => escapeMarkdown(x);
+  const a = s.aggregate;
+  const out: string[] = ['# Report summary', '', `${s.files} file(s): ${s.counts.aggregate} DMARC aggregate, ${s.counts.tlsRpt} TLS-RPT, ${s.counts.failure} failure report(s), ${s.counts.unreadable} unreadable.`];
+  if (s.counts.aggregate > 0) {
+    out.push('', '## DMARC', '', `From ${isoDate(a.begin)} to ${isoDate(a.end)}: ${a.messages} messages, DMARC pass ${percent(a.dmarcPass, a.messages)}, DKIM aligned ${percent(a.dkimAligned, a.messages)}, SPF aligned ${percent(a.spfAligned, a.messages)}.`);
+    out.push('', '| Disposition | Messages |', '| --- | ---: |');
+    for (const [k, v] of Object.entries(a.byDisposition)) out.push(`| ${M(k)} | ${v} |`);
+    out.push('', '| Domain | Policy published | From | To | Reports |', '| --- | --- | --- | --- | ---: |');
+    for (const d of a.domains) for (const p of d.policies) out.push(`| ${M(d.domain)} | ${M(policyText(p.policy))} | ${isoDate(p.begin)} | ${isoDate(p.end)} | ${p.reports} |`);
+    out.push('', '### Top failing sources', '', '| Source IP | Failing | Messages | DKIM aligned | SPF aligned | Header From |', '| --- | ---: | ---: | ---: | ---: | --- |');
+    for (const f of a.topFailing) out.push(`| ${M(f.sourceIp)} | ${f.failing} | ${f.messages} | ${percent(f.dkimAligned, f.messages)} | ${percent(f.spfAligned, f.messages)} | ${M(f.headerFrom.join(', '))} |`);
+    out.push('', '### Sources', '', '| Source IP | Messages | DMARC pass | DKIM aligned | SPF aligned | Dispositions |', '| --- | ---: | ---: | ---: | ---: | --- |');
+    for (const x of a.sources) out.push(`| ${M(x.sourceIp)} | ${x.messages} | ${percent(x.dmarcPass, x.messages)} | ${percent(x.dkimAligned, x.messages)} | ${percent(x.spfAligned, x.messages)} | ${M(dispositions(x.byDisposition))} |`);
+  }
+  if (s.counts.tlsRpt > 0) {
+    out.push('', '## TLS-RPT', '', '| Policy | Domain | MX | Result type | Failed sessions |', '| --- | --- | --- | --- | ---: |');
+    for (const p of s.tlsRpt.policies) {
+      out.push(`| ${M(p.policyType)} | ${M(p.policyDomain)} | (all) | success | ${p.successful} ok, ${p.failed} failed |`);
+      for (const m of p.byMx) out.push(`| ${M(p.policyType)} | ${M(p.policyDomain)} | ${M(m.mx)} | ${M(m.resultType)} | ${m.sessions} |`);
+    }
+  }
+  if (s.failures.length > 0) {
+    out.push('', '## Failure reports', '', '| File | Type | Reported domain | Source IP | Arrival |', '| --- | --- | --- | --- | --- |');
+    for (const f of s.failures) out.push(`| ${M(f.source)} | ${M(f.feedbackType + (f.authFailure ? ` (${f.authFailure})` : ''))} | ${M(f.reportedDomain ?? '')} | ${M(f.sourceIp ?? '')} | ${M(f.arrivalDate ?? '')} |`);
+  }
+  if (s.findings.length > 0) {
+    out.push('', '## Findings', '', '| File | Offset | Severity | Code | Message |', '| --- | ---: | --- | --- | --- |');
+    for (const f of s.findings) out.push(`| ${M(f.source)} | ${f.start} | ${f.severity} | [${M(f.code)}](${f.link}) | ${M(f.message)} |`);
+  }
+  return out.join('\n') + '\n';
+}
+
+/**
+ * One CSV cell (RFC 4180): quoted when needed, invisible characters made visible, and a cell that
+ * a spreadsheet would run as a formula (`=`, `+`, `-`, `@`, tab, CR) prefixed with `'`.
+ */
+export function csvCell(value: string | number): string {
+  if (typeof value === 'number') return String(value);
+  let v = visibleLine(value);
+  if (/^[=+\-@\t\r]/.test(v)) v = `'${v}`;
+  return /[",\n\r]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v;
+}
+
+/** The CSV export: one row per DMARC source and domain-less TLS failure group. */
+export function summaryCsv(s: ReportSummary): string {
+  const rows: Array<Array<string | number>> = [['section', 'domain', 'source', 'messages', 'dmarc_pass', 'dkim_aligned', 'spf_aligned', 'failing', 'detail']];
+  for (const x of s.aggregate.sources) {
+    rows.push(['dmarc-source', x.headerFrom.join(' '), x.sourceIp, x.messages, x.dmarcPass, x.dkimAligned, x.spfAligned, x.failing, dispositions(x.byDisposition)]);
+  }
+  for (const p of s.tlsRpt.policies) {
+    rows.push(['tls-policy', p.policyDomain, p.policyType, p.successful + p.failed, p.successful, '', '', p.failed, p.mxHost.join(' ')]);
+    for (const m of p.byMx) rows.push(['tls-failure', p.policyDomain, m.mx, m.sessions, '', '', '', m.sessions, m.resultType]);
+  }
+  for (const f of s.failures) rows.push(['failure-report', f.reportedDomain ?? '', f.sourceIp ?? '', 1, '', '', '', 1, `${f.feedbackType} ${f.authFailure ?? ''}`.trim()]);
+  return rows.map((r) => r.map(csvCell).join(',')).join('\r\n') + '\r\n';
+}
+
+/** The JSON export: the summary exactly. */
+export function summaryJson(s: ReportSummary): string {
+  return JSON.stringify(s, null, 2) + '\n';
+}

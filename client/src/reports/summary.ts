@@ -1,0 +1,342 @@
+/**
+ * The summary model of one or many reports, shared by the CLI (`smtpwb report`), the report view
+ * and the benchmark: DMARC volumes by disposition, DKIM and SPF alignment per source IP, the top
+ * failing sources, the policies published over the period; TLS-RPT failure types per policy and
+ * MX; the failure reports; and every finding with its link. Values are kept exact (JSON-safe);
+ * escaping for display happens in the renderers. Pure.
+ */
+import type { Problem, Severity } from '../../../common/problem';
+import type { AggregateReport, PublishedPolicy } from './aggregate';
+import type { FailureReport } from './failure';
+import type { OpenedReport } from './open';
+import { reportProblemLink } from './reportProblems';
+import type { TlsRptReport } from './tlsRpt';
+
+export interface Counts {
+  messages: number;
+  /** DMARC pass: aligned DKIM or aligned SPF passed (policy_evaluated). */
+  dmarcPass: number;
+  dkimAligned: number;
+  spfAligned: number;
+}
+
+export interface SourceSummary extends Counts {
+  sourceIp: string;
+  /** Messages that failed DMARC. */
+  failing: number;
+  byDisposition: Record<string, number>;
+  headerFrom: string[];
+  dkimDomains: string[];
+  spfDomains: string[];
+}
+
+export interface PolicyPeriod {
+  domain: string;
+  policy: PublishedPolicy;
+  /** Seconds since the epoch, the earliest begin and the latest end of reports that saw it. */
+  begin?: number;
+  end?: number;
+  reports: number;
+}
+
+export interface DomainSummary extends Counts {
+  domain: string;
+  reports: number;
+  byDisposition: Record<string, number>;
+  policies: PolicyPeriod[];
+}
+
+export interface DaySummary extends Counts {
+  /** The UTC day the report period begins on (YYYY-MM-DD). */
+  day: string;
+}
+
+export interface TlsMxFailure {
+  mx: string;
+  resultType: string;
+  sessions: number;
+}
+
+export interface TlsPolicySummary {
+  policyType: string;
+  policyDomain: string;
+  mxHost: string[];
+  successful: number;
+  failed: number;
+  failureTypes: Record<string, number>;
+  byMx: TlsMxFailure[];
+  reports: number;
+}
+
+export interface FailureSummary {
+  source: string;
+  feedbackType: string;
+  authFailure?: string;
+  reportedDomain?: string;
+  sourceIp?: string;
+  arrivalDate?: string;
+  originalFrom?: string;
+  originalMailFrom?: string;
+}
+
+export interface SummaryFinding {
+  source: string;
+  code: string;
+  severity: Severity;
+  message: string;
+  link: string;
+  /** Offsets into the report's text (decompressed, for a compressed file). */
+  start: number;
+  end: number;
+  /** 1-based line and column of `start`, when the text was kept (OpenOptions.keepText). */
+  line?: number;
+  column?: number;
+}
+
+/** The 1-based line and column (in UTF-16 code units) of an offset. */
+export function lineColumn(text: string, offset: number): { line: number; column: number } {
+  let line = 1;
+  let lineStart = 0;
+  for (let i = text.indexOf('\n'); i >= 0 && i < offset; i = text.indexOf('\n', i + 1)) {
+    line++;
+    lineStart = i + 1;
+  }
+  return { line, column: offset - lineStart + 1 };
+}
+
+export interface ReportSummary {
+  files: number;
+  counts: { aggregate: number; tlsRpt: number; failure: number; unreadable: number };
+  aggregate: Counts & {
+    /** dmarcPass / messages, or null when no message was reported. */
+    passRate: number | null;
+    byDisposition: Record<string, number>;
+    domains: DomainSummary[];
+    sources: SourceSummary[];
+    topFailing: SourceSummary[];
+    reporters: Array<{ orgName: string; reports: number; messages: number }>;
+    days: DaySummary[];
+    begin?: number;
+    end?: number;
+  };
+  tlsRpt: { successful: number; failed: number; policies: TlsPolicySummary[] };
+  failures: FailureSummary[];
+  findings: SummaryFinding[];
+}
+
+const zero = (): Counts => ({ messages: 0, dmarcPass: 0, dkimAligned: 0, spfAligned: 0 });
+
+function addTo(map: Record<string, number>, key: string, n: number): void {
+  map[key] = (map[key] ?? 0) + n;
+}
+
+function addCounts(c: Counts, messages: number, dkim: number, spf: number, pass: number): void {
+  c.messages += messages;
+  c.dkimAligned += dkim;
+  c.spfAligned += spf;
+  c.dmarcPass += pass;
+}
+
+function pushUnique(list: string[], value: string, max = 10): void {
+  if (value !== '' && list.length < max && !list.includes(value)) list.push(value);
+}
+
+function policyKey(p: PublishedPolicy): string {
+  return JSON.stringify([p.domain.toLowerCase(), p.p, p.sp, p.np, p.adkim, p.aspf, p.pct, p.fo, p.testing]);
+}
+
+/** Accumulates reports one at a time (a folder of 10,000 reports never sits in memory at once). */
+export class ReportSummariser {
+  private files = 0;
+  private counts = { aggregate: 0, tlsRpt: 0, failure: 0, unreadable: 0 };
+  private total = zero();
+  private byDisposition: Record<string, number> = {};
+  private domains = new Map<string, DomainSummary & { policyMap: Map<string, PolicyPeriod> }>();
+  private sources = new Map<string, SourceSummary>();
+  private reporters = new Map<string, { orgName: string; reports: number; messages: number }>();
+  private days = new Map<string, DaySummary>();
+  private begin?: number;
+  private end?: number;
+  private tls = new Map<string, TlsPolicySummary & { mxMap: Map<string, TlsMxFailure> }>();
+  private tlsTotals = { successful: 0, failed: 0 };
+  private failures: FailureSummary[] = [];
+  private findings: SummaryFinding[] = [];
+
+  /** Counts a file that was read (one file may hold several reports). */
+  addFile(): void {
+    this.files++;
+  }
+
+  /** Adds a finding that has no report (an unreadable file). */
+  addProblem(source: string, p: Problem, text?: string): void {
+    const f: SummaryFinding = { source, code: p.code, severity: p.severity, message: p.message, link: reportProblemLink(p.code), start: p.range.start, end: p.range.end };
+    if (text !== undefined) Object.assign(f, lineColumn(text, p.range.start));
+    this.findings.push(f);
+  }
+
+  add(opened: OpenedReport): void {
+    for (const p of opened.problems) this.addProblem(opened.source, p, opened.text);
+    const r = opened.report;
+    if (!r) {
+      this.counts.unreadable++;
+      return;
+    }
+    if (r.kind === 'dmarc-aggregate') this.addAggregate(r);
+    else if (r.kind === 'tls-rpt') this.addTls(r);
+    else this.addFailure(opened.source, r);
+  }
+
+  private addAggregate(r: AggregateReport): void {
+    this.counts.aggregate++;
+    const domainName = r.policy.domain.toLowerCase();
+    let d = this.domains.get(domainName);
+    if (!d) {
+      d = { domain: r.policy.domain, reports: 0, ...zero(), byDisposition: {}, policies: [], policyMap: new Map() };
+      this.domains.set(domainName, d);
+    }
+    d.reports++;
+    const key = policyKey(r.policy);
+    let period = d.policyMap.get(key);
+    if (!period) {
+      period = { domain: r.policy.domain, policy: r.policy, reports: 0 };
+      d.policyMap.set(key, period);
+    }
+    period.reports++;
+    if (r.begin !== undefined) {
+      period.begin = period.begin === undefined ? r.begin : Math.min(period.begin, r.begin);
+      this.begin = this.begin === undefined ? r.begin : Math.min(this.begin, r.begin);
+    }
+    if (r.end !== undefined) {
+      period.end = period.end === undefined ? r.end : Math.max(period.end, r.end);
+      this.end = this.end === undefined ? r.end : Math.max(this.end, r.end);
+    }
+    let reporter = this.reporters.get(r.orgName);
+    if (!reporter) {
+      reporter = { orgName: r.orgName, reports: 0, messages: 0 };
+      this.reporters.set(r.orgName, reporter);
+    }
+    reporter.reports++;
+    const dayKey = r.begin !== undefined && Number.isFinite(r.begin) && Math.abs(r.begin) < 8.64e12 ? new Date(r.begin * 1000).toISOString().slice(0, 10) : 'unknown';
+    let day = this.days.get(dayKey);
+    if (!day) {
+      day = { day: dayKey, ...zero() };
+      this.days.set(dayKey, day);
+    }
+    for (const rec of r.records) {
+      const n = rec.count;
+      const dkim = rec.dkim === 'pass' ? n : 0;
+      const spf = rec.spf === 'pass' ? n : 0;
+      const pass = rec.dkim === 'pass' || rec.spf === 'pass' ? n : 0;
+      addCounts(this.total, n, dkim, spf, pass);
+      addCounts(d, n, dkim, spf, pass);
+      addCounts(day, n, dkim, spf, pass);
+      reporter.messages += n;
+      addTo(this.byDisposition, rec.disposition, n);
+      addTo(d.byDisposition, rec.disposition, n);
+      let s = this.sources.get(rec.sourceIp);
+      if (!s) {
+        s = { sourceIp: rec.sourceIp, ...zero(), failing: 0, byDisposition: {}, headerFrom: [], dkimDomains: [], spfDomains: [] };
+        this.sources.set(rec.sourceIp, s);
+      }
+      s.messages += n;
+      s.dkimAligned += dkim;
+      s.spfAligned += spf;
+      s.dmarcPass += pass;
+      s.failing += n - pass;
+      addTo(s.byDisposition, rec.disposition, n);
+      pushUnique(s.headerFrom, rec.headerFrom);
+      if (s.dkimDomains.length < 10) for (const x of rec.dkimResults) pushUnique(s.dkimDomains, x.selector ? `${x.domain} (s=${x.selector}) ${x.result}` : `${x.domain} ${x.result}`);
+      if (s.spfDomains.length < 10) for (const x of rec.spfResults) pushUnique(s.spfDomains, `${x.domain} ${x.result}`);
+    }
+  }
+
+  private addTls(r: TlsRptReport): void {
+    this.counts.tlsRpt++;
+    for (const p of r.policies) {
+      const key = `${p.policyType}\u0000${p.policyDomain.toLowerCase()}`;
+      let t = this.tls.get(key);
+      if (!t) {
+        t = { policyType: p.policyType, policyDomain: p.policyDomain, mxHost: [], successful: 0, failed: 0, failureTypes: {}, byMx: [], reports: 0, mxMap: new Map() };
+        this.tls.set(key, t);
+      }
+      t.reports++;
+      for (const mx of p.mxHost) pushUnique(t.mxHost, mx, 50);
+      t.successful += p.successful;
+      t.failed += p.failed;
+      this.tlsTotals.successful += p.successful;
+      this.tlsTotals.failed += p.failed;
+      for (const f of p.failures) {
+        addTo(t.failureTypes, f.resultType, f.failedSessionCount);
+        const mx = f.receivingMxHostname ?? f.receivingIp ?? '';
+        const mk = `${mx}\u0000${f.resultType}`;
+        let m = t.mxMap.get(mk);
+        if (!m) {
+          m = { mx, resultType: f.resultType, sessions: 0 };
+          t.mxMap.set(mk, m);
+        }
+        m.sessions += f.failedSessionCount;
+      }
+    }
+  }
+
+  private addFailure(source: string, r: FailureReport): void {
+    this.counts.failure++;
+    const f: FailureSummary = { source, feedbackType: r.feedbackType };
+    if (r.authFailure !== undefined) f.authFailure = r.authFailure;
+    if (r.reportedDomain !== undefined) f.reportedDomain = r.reportedDomain;
+    if (r.sourceIp !== undefined) f.sourceIp = r.sourceIp;
+    if (r.arrivalDate !== undefined) f.arrivalDate = r.arrivalDate;
+    if (r.originalFrom !== undefined) f.originalFrom = r.originalFrom;
+    if (r.originalMailFrom !== undefined) f.originalMailFrom = r.originalMailFrom;
+    this.failures.push(f);
+  }
+
+  /** The summary so far; `top` limits the failing sources listed. */
+  result(top = 10): ReportSummary {
+    const sources = [...this.sources.values()].sort((a, b) => b.messages - a.messages || a.sourceIp.localeCompare(b.sourceIp));
+    const topFailing = sources
+      .filter((s) => s.failing > 0)
+      .sort((a, b) => b.failing - a.failing || a.sourceIp.localeCompare(b.sourceIp))
+      .slice(0, top);
+    const domains: DomainSummary[] = [...this.domains.values()]
+      .map(({ policyMap, ...d }) => ({ ...d, policies: [...policyMap.values()].sort((a, b) => (a.begin ?? 0) - (b.begin ?? 0)) }))
+      .sort((a, b) => a.domain.localeCompare(b.domain));
+    const summary: ReportSummary = {
+      files: this.files,
+      counts: { ...this.counts },
+      aggregate: {
+        ...this.total,
+        passRate: this.total.messages === 0 ? null : this.total.dmarcPass / this.total.messages,
+        byDisposition: { ...this.byDisposition },
+        domains,
+        sources,
+        topFailing,
+        reporters: [...this.reporters.values()].sort((a, b) => b.messages - a.messages || a.orgName.localeCompare(b.orgName)),
+        days: [...this.days.values()].sort((a, b) => a.day.localeCompare(b.day)),
+      },
+      tlsRpt: {
+        ...this.tlsTotals,
+        policies: [...this.tls.values()]
+          .map(({ mxMap, ...t }) => ({ ...t, byMx: [...mxMap.values()].sort((a, b) => b.sessions - a.sessions || a.mx.localeCompare(b.mx)) }))
+          .sort((a, b) => a.policyDomain.localeCompare(b.policyDomain) || a.policyType.localeCompare(b.policyType)),
+      },
+      failures: [...this.failures],
+      findings: [...this.findings],
+    };
+    if (this.begin !== undefined) summary.aggregate.begin = this.begin;
+    if (this.end !== undefined) summary.aggregate.end = this.end;
+    return summary;
+  }
+}
+
+/** Summarises opened reports in one go. */
+export function summariseReports(opened: Iterable<OpenedReport>, files?: number): ReportSummary {
+  const s = new ReportSummariser();
+  let n = 0;
+  for (const o of opened) {
+    s.add(o);
+    n++;
+  }
+  for (let i = 0; i < (files ?? n); i++) s.addFile();
+  return s.result();
+}
