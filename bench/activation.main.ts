@@ -8,8 +8,9 @@
  */
 import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { startCodeServer } from '../test/editor/codeServer';
+import { repoRoot } from '../test/peers/require';
 import { poll, Workbench } from '../test/editor/workbench';
 
 interface Trace {
@@ -44,7 +45,8 @@ async function activationInEditor(): Promise<{ trace: Trace; bareRequireMs: numb
 }
 
 async function main(): Promise<void> {
-  const bundle = resolve('dist/client.js');
+  // The checkout is found from this file's location, never from the working directory.
+  const bundle = join(process.env.SMTPWB_DIST ?? join(repoRoot(), 'dist'), 'client.js');
   const traces: Trace[] = [];
   const requires: number[] = [];
   for (let r = 0; r < runs; r++) {
@@ -60,7 +62,7 @@ async function main(): Promise<void> {
   console.log(`    bundle evaluation ${median(traces.map((t) => t.evaluateMs)).toFixed(1)} ms + activate ${median(traces.map((t) => t.activateMs)).toFixed(1)} ms = ${ours.toFixed(1)} ms of the extension's own work; the extension host's gap between loading and calling activate ${median(traces.map((t) => t.hostGapMs)).toFixed(1)} ms; the language server's start (excluded) ${median(traces.map((t) => t.serverStartMs)).toFixed(0)} ms`);
   console.log(`    activate phases (last run): ${Object.entries(traces[traces.length - 1].phases).map(([k, v]) => `${k} ${v} ms`).join(', ')}`);
   console.log(`  reference, a bare require of the same bundle in the same extension host: median ${bare.toFixed(1)} ms; ratio ${(total / bare).toFixed(2)}×`);
-  const vsix = resolve('smtp-workbench.vsix');
+  const vsix = join(repoRoot(), 'smtp-workbench.vsix');
   if (existsSync(vsix)) {
     const size = statSync(vsix).size;
     console.log(`  .vsix: ${(size / 1024 / 1024).toFixed(2)} MB — goal ≤ 3 MB: ${size <= 3 * 1024 * 1024 ? 'met' : 'NOT met'}`);

@@ -10,7 +10,7 @@
  * Usage: node OUT/bench/eml-lint.main.js [--mb 10] [--runs 5]
  */
 import { spawnSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { emlFolding, emlSymbols } from '../server/src/eml/features';
@@ -75,10 +75,16 @@ if (childIndex !== -1) {
 } else {
   const mb = arg('--mb', 10);
   const runs = arg('--runs', 5);
-  const file = join(tmpdir(), `eml-bench-${mb}mb.eml`);
-  const generated = time(() => generateLargeMessage({ targetBytes: mb * MiB }));
-  writeFileSync(file, generated.value, 'latin1');
-  console.log(`generated ${file} in ${generated.ms.toFixed(0)} ms`);
-  const result = spawnSync(process.execPath, [__filename, '--child', file, '--runs', String(runs)], { stdio: 'inherit' });
-  process.exitCode = result.status ?? 1;
+  // A folder of its own, removed afterwards: the bench leaves nothing in the temp folder.
+  const dir = mkdtempSync(join(tmpdir(), 'eml-bench-'));
+  try {
+    const file = join(dir, `${mb}mb.eml`);
+    const generated = time(() => generateLargeMessage({ targetBytes: mb * MiB }));
+    writeFileSync(file, generated.value, 'latin1');
+    console.log(`generated a ${mb} MiB message in ${generated.ms.toFixed(0)} ms`);
+    const result = spawnSync(process.execPath, [__filename, '--child', file, '--runs', String(runs)], { stdio: 'inherit' });
+    process.exitCode = result.status ?? 1;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }

@@ -14,6 +14,7 @@ import { registerEmlPreview } from './views/emlPreview';
 import { historySizeSetting, registerHistoryView } from './views/historyView';
 import { registerLocalInbox } from './views/localInbox';
 import { registerMailDns } from './views/mailDnsView';
+import { registerReportView } from './views/reportView';
 import { SessionCodeLensProvider } from './views/sessionCodeLens';
 import { TranscriptPanels, registerTranscriptSerializer } from './views/transcriptPanel';
 
@@ -53,6 +54,9 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
         port: config.get<number>('port') ?? 2525,
         dir: config.get<string>('folder') || undefined,
         auth: config.get<string>('auth') || undefined,
+        rules: config.get<string>('rules') || undefined,
+        verify: config.get<boolean>('verify') ?? false,
+        dnsServer: vscode.workspace.getConfiguration('smtp').get<string>('dns.server') || undefined,
       };
     },
   });
@@ -96,7 +100,8 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   command('smtp.runAllSessions', (uri?: vscode.Uri) => runs.runAll(uri));
   command('smtp.rerunLast', () => runs.rerunLast());
   command('smtp.rerunRecord', (id?: string) => (id ? runs.rerunRecord(id) : undefined));
-  command('smtp.cancelRun', () => runs.cancelAll());
+  // With a record id (the transcript's Cancel button) only that run; without, every run.
+  command('smtp.cancelRun', (id?: string) => (typeof id === 'string' ? runs.cancel(id) : runs.cancelAll()));
   command('smtp.selectEnvironment', () => environments.pick());
   command('smtp.setSecret', () => secrets.setInteractive());
   command('smtp.deleteSecret', () => secrets.deleteInteractive());
@@ -109,6 +114,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
 
   phase('commands');
   registerMailDns(context, { log });
+  registerReportView(context);
   phase('mailDns');
   context.subscriptions.push(...registerEmlPreview(), ...registerEmlCommands(context, { localTarget: () => inbox.ensureServer() }));
   phase('eml');

@@ -1,5 +1,6 @@
 /**
- * Starts the language server for `.smtp` and `.eml` documents and keeps it told about the
+ * Starts the language server for `.smtp` and `.eml` documents (and reports and capture rules
+ * files opened as text) and keeps it told about the
  * variables the selected environment defines.
  */
 import * as vscode from 'vscode';
@@ -25,6 +26,11 @@ export async function startLanguageClient(context: vscode.ExtensionContext, sett
       { language: 'eml', scheme: 'file' },
       { language: 'eml', scheme: 'untitled' },
       { language: 'eml', scheme: 'smtp-inbox' },
+      // DMARC aggregate (.xml) and TLS-RPT (.json) reports opened as text, and capture server rules
+      // files: the server recognises reports by their content (first 4 KiB) and rules files by
+      // name, and says nothing about other XML and JSON (server/src/languageService.ts).
+      { scheme: 'file', pattern: '**/*.xml' },
+      { scheme: 'file', pattern: '**/*.json' },
     ],
     initializationOptions: settings(),
     outputChannelName: 'SMTP Language Server',

@@ -8,10 +8,11 @@
 // it lets a test run vscode API calls in the extension host (see harnessClient.ts).
 import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { freePort } from '../peers/ports';
 import { logTail, makeTempDir, removeTempDir, spawnPeer, PeerProcess } from '../peers/process';
 import { buildHarnessExtension } from './harnessBuild';
+import { privateHomeVariables } from '../support/privateHome';
 import { codeServerEntry, editorUnavailableReason, extensionManifest, fixturesDir, repoRoot } from './paths';
 
 /** How SMTP Workbench gets into the extensions folder. */
@@ -112,13 +113,15 @@ function defaultVsixPath(): string {
   return process.env.SMTPWB_EDITOR_VSIX ?? join(repoRoot(), 'smtp-workbench.vsix');
 }
 
-/** Picks 'vsix' when a .vsix newer than the built client exists, else 'link'. */
+/** Picks 'vsix' when a .vsix newer than the built client exists (and the build is dist/), else 'link'. */
 function defaultInstall(): ExtensionInstall {
   const fromEnv = process.env.SMTPWB_EDITOR_EXTENSION;
   if (fromEnv === 'link' || fromEnv === 'vsix' || fromEnv === 'none') return fromEnv;
+  // A side-by-side build (--dist elsewhere) is tested as built.
+  if (builtDist() !== resolve(repoRoot(), 'dist')) return 'link';
   const vsix = defaultVsixPath();
   if (!existsSync(vsix)) return 'link';
-  const client = join(repoRoot(), 'dist', 'client.js');
+  const client = join(builtDist(), 'client.js');
   try {
     return !existsSync(client) || statSync(vsix).mtimeMs >= statSync(client).mtimeMs ? 'vsix' : 'link';
   } catch {
@@ -135,15 +138,11 @@ function isolatedEnv(base: string, extra: Record<string, string> | undefined): N
     if (key.startsWith('npm_')) continue;
     env[key] = value;
   }
-  env.HOME = join(base, 'home');
-  env.XDG_CONFIG_HOME = join(base, 'xdg', 'config');
-  env.XDG_DATA_HOME = join(base, 'xdg', 'data');
-  env.XDG_CACHE_HOME = join(base, 'xdg', 'cache');
+  // HOME and the XDG folders: one decision for every program a test starts (test/support/privateHome.ts).
+  Object.assign(env, privateHomeVariables(base));
   env.XDG_RUNTIME_DIR = join(base, 'xdg', 'runtime');
   env.TMPDIR = join(base, 'tmp');
-  for (const dir of [env.HOME, env.XDG_CONFIG_HOME, env.XDG_DATA_HOME, env.XDG_CACHE_HOME, env.XDG_RUNTIME_DIR, env.TMPDIR]) {
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
-  }
+  for (const dir of [env.XDG_RUNTIME_DIR, env.TMPDIR]) mkdirSync(dir, { recursive: true, mode: 0o700 });
   return { ...env, ...extra };
 }
 
@@ -215,10 +214,11 @@ export async function startCodeServer(options: CodeServerOptions): Promise<CodeS
     }
     if (install === 'link') {
       const manifest = extensionManifest();
-      if (!existsSync(join(repoRoot(), 'dist', 'client.js'))) {
-        throw new Error('dist/client.js is missing: run `node scripts/build.mjs` before the in-editor tests');
+      const dist = builtDist();
+      if (!existsSync(join(dist, 'client.js'))) {
+        throw new Error(`${dist}/client.js is missing: run \`node scripts/build.mjs\` before the in-editor tests`);
       }
-      symlinkSync(repoRoot(), join(extensionsDir, `${manifest.publisher}.${manifest.name}-${manifest.version}`));
+      symlinkSync(linkedExtension(base, dist), join(extensionsDir, `${manifest.publisher}.${manifest.name}-${manifest.version}`));
     } else if (install === 'vsix') {
       const vsix = defaultVsixPath();
       if (!existsSync(vsix)) throw new Error(`${vsix} is missing: run \`npm run package\` first`);
@@ -294,6 +294,31 @@ export async function startCodeServer(options: CodeServerOptions): Promise<CodeS
     removeTempDir(base);
     throw error;
   }
+}
+
+/**
+ * The bundles these tests were built with: `node scripts/build.mjs --dist DIR` defines SMTPWB_DIST
+ * in the test bundles, so a side-by-side build tests its own extension, not the shared dist/.
+ */
+function builtDist(): string {
+  return resolve(process.env.SMTPWB_DIST ?? join(repoRoot(), 'dist'));
+}
+
+/**
+ * The extension folder to link into the editor: the repository itself when its dist/ is the build,
+ * else a folder of symbolic links to the repository's entries with dist/ pointing at the build.
+ */
+function linkedExtension(base: string, dist: string): string {
+  const root = repoRoot();
+  if (dist === resolve(root, 'dist')) return root;
+  const folder = join(base, 'extension');
+  mkdirSync(folder, { recursive: true });
+  for (const entry of readdirSync(root)) {
+    if (entry === 'dist' || entry === '.build' || entry === '.editor' || entry === '.git') continue;
+    symlinkSync(join(root, entry), join(folder, entry));
+  }
+  symlinkSync(dist, join(folder, 'dist'));
+  return folder;
 }
 
 /** Reads a JSON file the harness wrote, or undefined when it is not there (yet). */

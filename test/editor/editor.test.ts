@@ -9,12 +9,15 @@
 // Flows whose feature does not exist yet fail with a message naming what was missing, e.g.
 // "no CodeLens 'Run' within 20 s".
 import assert from 'node:assert/strict';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { generateKeyPairSync } from 'node:crypto';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as net from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { publicKeyRecord, signMessage } from '../../client/src/mailAuth/sign';
 import { startExim, EximPeer } from '../peers/exim';
 import { startKnot, type KnotPeer } from '../peers/knot';
+import { aggregateXml, gzip, type AggregateSpec } from '../reports/generate';
 import { freePort } from '../peers/ports';
 import { CodeServer, readHarnessFile, startCodeServer } from './codeServer';
 import { editorUnavailableReason } from './paths';
@@ -73,8 +76,8 @@ function listening(port: number): Promise<boolean> {
  * Runs one flow in a fresh browser page on the given code-server: always takes a screenshot
  * named after the flow, and on failure also a failure screenshot and the logs.
  */
-async function flow(server: CodeServer, name: string, body: (workbench: Workbench) => Promise<void>): Promise<void> {
-  const workbench = await Workbench.open(server, { name });
+async function flow(server: CodeServer, name: string, body: (workbench: Workbench) => Promise<void>, size: { width?: number; height?: number } = {}): Promise<void> {
+  const workbench = await Workbench.open(server, { name, ...size });
   try {
     await body(workbench);
     const shot = await workbench.screenshot(name);
@@ -358,6 +361,296 @@ describe('SMTP Workbench in a real editor (code-server + Chromium)', { skip, con
       await server?.stop();
       await knot?.stop();
     }
+  });
+
+  test('(l) a script in the second column: its secret is asked up front in an input, the transcript reuses the first column, and the CodeLens run shows in the Test Explorer', { timeout: 150_000 }, async () => {
+    await flow(running(), 'l-column-secret-tests', async (wb) => {
+      const harness = await wb.harness();
+      // hello.smtp in the first column, secret.smtp in the second.
+      await wb.openFileFromExplorer('hello.smtp');
+      await wb.waitForEditorText('EHLO client.example.test');
+      await harness.executeCommand('workbench.action.splitEditorRight');
+      await poll(async () => ((await wb.editorGroups()) === 2 ? true : undefined), 10_000, 'the editor did not split into two columns');
+      await wb.quickOpen('secret.smtp');
+      await wb.waitForEditorText('{{$secret editor-token}}');
+      await wb.clickCodeLens(UI.runLens, 20_000);
+      // Asked before the session starts, in the quick input at the top (not a notification)...
+      await wb.answerInput(/SMTP secret "editor-token"/, 'tok-editor-42');
+      // ...and whether to keep it is a modal question, not a toast that could slip away.
+      await wb.answerDialog(/Store the secret "editor-token"/, /Only for this window/);
+      const transcript = await wb.waitForWebviewText(/Passed/, 30_000);
+      assert.match(transcript, /token\+\*{8}@example\.test/, 'the secret is masked in the transcript');
+      assert.doesNotMatch(transcript, /tok-editor-42/);
+      assert.equal(await wb.editorGroups(), 2, 'the transcript went into the first column, not a third');
+      assert.deepEqual((await wb.notifications()).filter((m) => /Store the secret|editor-token/i.test(m)), [], 'no question about the secret went to a notification');
+      // The CodeLens run is a test run too.
+      await wb.focusView(UI.testExplorerView);
+      await wb.expandRow(await wb.waitForTreeRow(UI.testExplorerTitle, 'secret.smtp', 20_000));
+      const row = await wb.waitForTreeRow(UI.testExplorerTitle, 'Send with a secret', 10_000);
+      let label = '';
+      await poll(
+        async () => {
+          label = (await row.getAttribute('aria-label').catch(() => null)) ?? '';
+          return (await row.locator('.codicon-testing-passed-icon').count().catch(() => 0)) > 0 || /passed/i.test(label) ? true : undefined;
+        },
+        20_000,
+        () => `the Test Explorer does not show the CodeLens run as passed (row: ${label})`,
+      );
+    });
+  });
+
+  test('(m) a transcript about 360 px wide: its steps are rows that wrap by word, and nothing overflows', { timeout: 90_000 }, async () => {
+    // A narrow window: the side bar, the script and the transcript beside it share 1060 px.
+    await flow(
+      running(),
+      'm-narrow-transcript',
+      async (wb) => {
+        await wb.openFileFromExplorer('hello.smtp');
+        await wb.waitForEditorText('EHLO client.example.test');
+        await wb.clickCodeLens(UI.runLens, 20_000);
+        const layout = await wb.evaluateInWebview(/Passed/, (body) => {
+          const doc = (body as { ownerDocument: { documentElement: { clientWidth: number; scrollWidth: number }; querySelectorAll(s: string): ArrayLike<{ getBoundingClientRect(): { width: number; height: number } }> } }).ownerDocument;
+          const cells = Array.from(doc.querySelectorAll('table.steps td.code')).map((td) => td.getBoundingClientRect());
+          return {
+            width: doc.documentElement.clientWidth,
+            overflow: doc.documentElement.scrollWidth - doc.documentElement.clientWidth,
+            cells: cells.length,
+            narrowest: Math.min(...cells.map((c) => c.width)),
+          };
+        }, 30_000);
+        wb.note(`transcript layout: ${JSON.stringify(layout)}`);
+        assert.ok(layout.width <= 420, `the transcript should be narrow for this check (it is ${layout.width} px)`);
+        assert.ok(layout.overflow <= 1, `nothing overflows sideways (${layout.overflow} px do)`);
+        assert.ok(layout.cells > 0, 'the steps are shown');
+        assert.ok(layout.narrowest >= 120, `no command or reply is squeezed to a few characters a line (narrowest ${layout.narrowest} px)`);
+      },
+      { width: 1060, height: 900 },
+    );
+  });
+
+  test('(o) the transcript shows a slow session as it happens, and its Cancel ends it with QUIT', { timeout: 120_000 }, async () => {
+    // A server that greets and answers EHLO, then holds its reply to MAIL until the client says QUIT.
+    let sawQuit = false;
+    const sockets = new Set<net.Socket>();
+    const slow = net.createServer((socket) => {
+      sockets.add(socket);
+      socket.on('close', () => sockets.delete(socket));
+      socket.on('error', () => undefined);
+      socket.write('220 slow.example.test ESMTP\r\n');
+      let pending = '';
+      socket.on('data', (chunk: Buffer) => {
+        pending += chunk.toString('latin1');
+        let nl: number;
+        while ((nl = pending.indexOf('\n')) >= 0) {
+          const line = pending.slice(0, nl).replace(/\r$/, '');
+          pending = pending.slice(nl + 1);
+          const verb = line.split(' ')[0].toUpperCase();
+          if (verb === 'EHLO') socket.write('250-slow.example.test\r\n250 PIPELINING\r\n');
+          else if (verb === 'QUIT') {
+            sawQuit = true;
+            socket.end('451 4.7.1 try again later\r\n221 2.0.0 bye\r\n');
+          } else if (verb !== 'MAIL') socket.write('250 ok\r\n');
+        }
+      });
+    });
+    await new Promise<void>((resolve) => slow.listen(0, '127.0.0.1', resolve));
+    const address = slow.address();
+    try {
+      if (address === null || typeof address === 'string') throw new Error('the slow server has no port');
+      pointAt(running().workspace, 'slow.smtp', address.port);
+      await flow(running(), 'o-live-cancel', async (wb) => {
+        await wb.openFileFromExplorer('slow.smtp');
+        await wb.waitForEditorText(`127.0.0.1:${address.port}`);
+        await wb.clickCodeLens(UI.runLens, 20_000);
+        // While the server holds its reply, the panel already shows what was said.
+        const live = await wb.waitForWebviewText(/MAIL FROM:<alice@example\.test>/, 30_000);
+        assert.match(live, /220 slow\.example\.test ESMTP/);
+        assert.match(live, /Running/);
+        await wb.screenshot('o-live-cancel-running');
+        await wb.clickInWebview(/MAIL FROM:<alice@example\.test>/, 'button[data-action="cancel"]');
+        await wb.waitForWebviewText(/Cancelled/, 20_000);
+        assert.ok(sawQuit, 'the session ended with QUIT');
+      });
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => slow.close(() => resolve()));
+    }
+  });
+
+  test('(n) the .eml preview follows the active editor', { timeout: 90_000 }, async () => {
+    await flow(running(), 'n-preview-follows', async (wb) => {
+      await wb.openFileFromExplorer('sample.eml');
+      await wb.waitForEditorText('Subject: A sample message');
+      await wb.runCommand('SMTP: Preview Message');
+      await wb.waitForWebviewText('A sample message for the in-editor tests.', 20_000);
+      // Another message brought to the front: the one preview shows it.
+      await wb.openFileFromExplorer('other.eml');
+      await wb.waitForEditorText('Subject: Another message');
+      await wb.waitForWebviewText('The preview follows the active editor to this message.', 20_000);
+      assert.equal(await wb.page.locator('.tabs-container .tab', { hasText: 'Preview other.eml' }).count(), 1, 'the preview is titled after the message it shows');
+      assert.equal(await wb.page.locator('.tabs-container .tab', { hasText: 'Preview sample.eml' }).count(), 0, 'one preview, not one per message');
+    });
+  });
+
+  test('(k) Sign with DKIM, Verify Authentication against Knot, and the environment picker', { timeout: 180_000 }, async () => {
+    // An Ed25519 key whose public half Knot serves at ed1._domainkey.sign-editor.test (RFC 8463).
+    const pem = generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+    const zone = ['@ 300 IN TXT "v=spf1 -all"', `ed1._domainkey 300 IN TXT "${publicKeyRecord(pem)}"`].join('\n');
+    let knot: KnotPeer | undefined;
+    let server: CodeServer | undefined;
+    try {
+      knot = await startKnot({ zones: { 'sign-editor.test': zone } });
+      const dnsServer = knot.address;
+      const base = editorSettings(await freePort());
+      server = await startCodeServer({
+        folder: 'basic',
+        settings: (paths) => ({
+          ...base(paths),
+          'smtp.dns.server': dnsServer,
+          'smtp.environments': { staging: { helo: 'staging.example.test' }, dev: { helo: 'dev.example.test' } },
+        }),
+      });
+      await flow(server, 'k-sign-verify', async (wb) => {
+        await wb.openFileFromExplorer('sample.eml');
+        await wb.waitForEditorText('Subject: A sample message');
+        await wb.runCommand('SMTP: Sign with DKIM');
+        await wb.answerInput(/Signing domain/, 'sign-editor.test');
+        await wb.answerInput(/Selector/, 'ed1');
+        await wb.pickQuickItem('Paste a private key');
+        // Pasted into a one-line input: the line breaks become spaces, as when a user pastes.
+        await wb.answerInput(/Paste the private key/, pem.trim().replace(/\n/g, ' '));
+        await wb.waitForActiveTab('sample.signed.eml', 20_000);
+        await wb.waitForEditorText('DKIM-Signature');
+        await wb.waitForNotification(/Publish the key as TXT at ed1\._domainkey\.sign-editor\.test/, 15_000);
+        // Verify the signed message: the report (Markdown, beside) says the signature holds.
+        await wb.runCommand('SMTP: Verify Authentication');
+        await wb.waitForEditorText('dkim=pass', 30_000);
+      });
+      await flow(server, 'k-environment-picker', async (wb) => {
+        await wb.openFileFromExplorer('env.smtp');
+        await wb.waitForEditorText('EHLO {{helo}}');
+        await wb.waitForProblem(/helo/, 20_000);
+        await wb.clickStatusBarItem(/SMTP: No Environment/);
+        await wb.pickQuickItem('staging');
+        await wb.waitForStatusBarItem(/SMTP: staging/);
+        // The language server learns the environment's names: the problem goes.
+        await poll(async () => ((await wb.problems()).some((p) => /helo/.test(`${p.label} ${p.text}`)) ? undefined : true), 20_000, 'the undefined-variable problem stayed after picking an environment');
+        await wb.clickCodeLens(UI.runLens, 20_000);
+        const transcript = await wb.waitForWebviewText(/EHLO staging\.example\.test/, 30_000);
+        assert.match(transcript, /Passed/);
+      });
+    } finally {
+      await server?.stop();
+      await knot?.stop();
+    }
+  });
+
+  test('(p) the Local Inbox shows the rules in force, a DKIM-signed message\'s authentication results and the rule that answered', { timeout: 180_000 }, async () => {
+    // A key whose public half Knot serves, with SPF and DMARC for the sender's domain, so that the
+    // capture server's verification (smtp.localServer.verify) has real answers to give.
+    const pem = generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+    const zone = ['@ 300 IN TXT "v=spf1 ip4:127.0.0.1 -all"', '_dmarc 300 IN TXT "v=DMARC1; p=reject"', `sel._domainkey 300 IN TXT "${publicKeyRecord(pem)}"`].join('\n');
+    let knot: KnotPeer | undefined;
+    let server: CodeServer | undefined;
+    try {
+      knot = await startKnot({ zones: { 'inbox-editor.test': zone } });
+      const dnsServer = knot.address;
+      const message = Buffer.from(
+        'From: Alice <alice@inbox-editor.test>\r\nTo: <bob@example.test>\r\nSubject: Signed for the inbox\r\nDate: Mon, 23 Nov 2026 10:00:00 +0000\r\nMessage-ID: <p@inbox-editor.test>\r\n\r\nA DKIM-signed message.\r\n',
+      );
+      const signed = await signMessage(message, { domain: 'inbox-editor.test', selector: 'sel', privateKeyPem: pem });
+      const base = editorSettings(await freePort());
+      server = await startCodeServer({
+        folder: 'basic',
+        prepare: (workspace) => {
+          writeFileSync(join(workspace, 'signed.eml'), signed);
+          writeFileSync(
+            join(workspace, 'capture-rules.json'),
+            `${JSON.stringify({ version: 1, rules: [{ name: 'unknown user', when: { command: 'RCPT', recipient: 'nobody@*' }, reply: '550 5.1.1 No such user here' }] }, null, 2)}\n`,
+          );
+          writeFileSync(
+            join(workspace, 'signed.smtp'),
+            ['### Send a signed message to the local inbox', 'CONNECT local', 'EHLO client.inbox-editor.test', 'MAIL FROM:<alice@inbox-editor.test>', 'RCPT TO:<bob@example.test>', 'RCPT TO:<nobody@example.test>', 'EXPECT 550', 'DATA < signed.eml', 'EXPECT 250', 'QUIT', ''].join('\n'),
+          );
+        },
+        settings: (paths) => ({ ...base(paths), 'smtp.dns.server': dnsServer, 'smtp.localServer.rules': 'capture-rules.json', 'smtp.localServer.verify': true }),
+      });
+      await flow(
+        server,
+        'p-local-inbox-authentication',
+        async (wb) => {
+          await wb.openFileFromExplorer('signed.smtp');
+          await wb.waitForEditorText('DATA < signed.eml');
+          await wb.clickCodeLens(UI.runLens, 20_000);
+          await wb.waitForWebviewText(/Passed/, 30_000);
+          await wb.focusView(UI.localInboxView);
+          // A wider side bar, so that the description (verdicts and rule) shows in full.
+          await wb.runCommand('View: Close All Editors');
+          await wb.widenSideBar(860);
+          // With a description the view's header may show no title, so rows are found in the side bar.
+          const sideBarRow = async (text: RegExp, timeoutMs: number) => {
+            const row = wb.page.locator('.part.sidebar .monaco-list-row', { hasText: text }).first();
+            await row.waitFor({ state: 'visible', timeout: timeoutMs }).catch(async () => {
+              throw new Error(`no side bar row ${String(text)} within ${timeoutMs / 1000} s (rows: ${(await wb.treeRows('SMTP').catch(() => [])).join(' | ')})`);
+            });
+            return row;
+          };
+          await wb.expandRow(await sideBarRow(/Rules in force/, 20_000));
+          await sideBarRow(/unknown user.*reply 550/, 10_000);
+          // The verification runs after the message is stored; the row shows its verdicts then.
+          const row = await sideBarRow(/Signed for the inbox.*dkim=pass spf=pass dmarc=pass/, 30_000);
+          // The message opens as .eml, with its diagnostics, beside the inbox.
+          await row.click();
+          await wb.waitForLanguageMode(UI.emlLanguageMode, 15_000);
+          await wb.waitForEditorText('DKIM-Signature');
+          const tooltip = await wb.hoverText(row.locator('.monaco-icon-label').first(), /Authentication/, 10_000);
+          assert.match(tooltip, /DKIM pass \(d=inbox-editor\.test s=sel\)/);
+          assert.match(tooltip, /"unknown user" \(reply\) at RCPT: 550 5\.1\.1 No such user here/);
+          assert.match(tooltip, /Transfer: DATA/);
+        },
+        { width: 1600, height: 1000 },
+      );
+    } finally {
+      await server?.stop();
+      await knot?.stop();
+    }
+  });
+
+  test('(q) a DMARC aggregate report: Open Report View shows its summary and charts, and a broken report is a problem', { timeout: 120_000 }, async () => {
+    // Written into the workspace by the report generator (test/reports/generate.ts): two sources,
+    // one of them failing DKIM and SPF, over two days.
+    const workspace = running().workspace;
+    const records = (day: number) => [
+      { sourceIp: '192.0.2.10', count: 120 + day * 40, disposition: 'none' as const, dkim: 'pass' as const, spf: 'pass' as const, headerFrom: 'example.com', envelopeFrom: 'bounce.example.com', dkimDomain: 'example.com', dkimSelector: 's1', dkimResult: 'pass', spfDomain: 'bounce.example.com', spfResult: 'pass' },
+      { sourceIp: '198.51.100.7', count: 30 + day * 10, disposition: 'quarantine' as const, dkim: 'fail' as const, spf: 'fail' as const, headerFrom: 'news.example.com', envelopeFrom: 'mailer.example.net', dkimDomain: 'esp.example.net', dkimSelector: 's2', dkimResult: 'fail', spfDomain: 'mailer.example.net', spfResult: 'softfail' },
+    ];
+    const spec = (day: number): AggregateSpec => ({ format: 'rfc9990', orgName: 'receiver.example', email: 'dmarc@receiver.example', reportId: `editor-${day}`, begin: 1767225600 + day * 86400, end: 1767225600 + day * 86400 + 86399, domain: 'example.com', p: 'quarantine', records: records(day) });
+    mkdirSync(join(workspace, 'dmarc'), { recursive: true });
+    writeFileSync(join(workspace, 'dmarc', 'receiver.example!example.com!1767225600!1767311999.xml'), aggregateXml(spec(0)));
+    writeFileSync(join(workspace, 'dmarc', 'receiver.example!example.com!1767312000!1767398399.xml.gz'), gzip(aggregateXml(spec(1))));
+    writeFileSync(join(workspace, 'broken-report.xml'), aggregateXml(spec(2)).replace(/<count>\d+<\/count>/, '<count>many</count>'));
+    await flow(
+      running(),
+      'q-report-view',
+      async (wb) => {
+        await wb.openFileFromExplorer('broken-report.xml');
+        await wb.waitForEditorText('<feedback');
+        // The command activates the extension; the language server then validates the open report.
+        await wb.runCommand('SMTP: Open Report View');
+        await wb.waitForWebviewText(/Top failing sources/, 30_000);
+        await wb.waitForProblem(/dmarc-agg-value|many/, 30_000);
+        // The whole folder: both days, one of them compressed.
+        const harness = await wb.harness();
+        await harness.executeCommand('smtp.reports.open', { $uri: 'dmarc' });
+        const text = await wb.waitForWebviewText(/2 file\(s\): 2 DMARC aggregate/, 30_000);
+        assert.match(text, /350 messages/);
+        assert.match(text, /198\.51\.100\.7/);
+        assert.match(text, /Check DNS: news\.example\.com/);
+        // The screenshot (docs/images/report-view.png) shows the view, not the Problems panel.
+        await harness.executeCommand('workbench.action.closePanel');
+      },
+      { width: 1400, height: 1000 },
+    );
   });
 
   test('the in-editor suite (vscode API) passes inside code-server through the harness', { timeout: 180_000 }, async () => {

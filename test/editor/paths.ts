@@ -1,7 +1,8 @@
 // Paths shared by the in-editor test helpers: the repository root, the installed code-server, the
 // workspace fixtures and the artifacts folder of this run.
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { join } from 'node:path';
+import { repoRoot } from '../peers/require';
 
 /** The fields of the extension's package.json that the helpers need. */
 export interface ExtensionManifest {
@@ -10,38 +11,11 @@ export interface ExtensionManifest {
   version: string;
 }
 
-let rootCache: string | undefined;
-
 /**
- * Finds the repository root: the nearest folder above this file (or above the working directory)
- * whose package.json is the extension's. Compiled tests live in dist-test/test/editor/, so walking
- * up from __dirname finds it in both the source and the compiled layout.
+ * The repository root, found from this file's own location (never the working directory); one
+ * home for every test helper: test/peers/require.ts.
  */
-export function repoRoot(): string {
-  if (rootCache !== undefined) return rootCache;
-  const starts = [__dirname, process.cwd()];
-  for (const start of starts) {
-    let dir = resolve(start);
-    for (;;) {
-      const manifest = join(dir, 'package.json');
-      if (existsSync(manifest)) {
-        try {
-          const pkg = JSON.parse(readFileSync(manifest, 'utf8')) as { name?: string };
-          if (pkg.name === 'smtp-workbench') {
-            rootCache = dir;
-            return dir;
-          }
-        } catch {
-          // Not a readable package.json; keep walking up.
-        }
-      }
-      const parent = dirname(dir);
-      if (parent === dir) break;
-      dir = parent;
-    }
-  }
-  throw new Error('cannot find the smtp-workbench repository root above ' + __dirname);
-}
+export { repoRoot } from '../peers/require';
 
 /** Reads the extension's name, publisher and version from the repository's package.json. */
 export function extensionManifest(): ExtensionManifest {

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { chromium, Browser, BrowserContext, Locator, Page } from 'playwright-core';
 import type { CodeServer } from './codeServer';
 import { connectHarness, controlFiles, HarnessClient } from './harnessClient';
+import { privateHomeVariables } from '../support/privateHome';
 import { artifactsDir, chromiumPath } from './paths';
 
 /** The little of the DOM that the page functions below use (the project compiles without lib.dom). */
@@ -142,8 +143,9 @@ export class Workbench {
       executablePath: chromiumLauncher(server.base),
       headless: true,
       args: [...CHROMIUM_ARGS],
-      // Chromium writes to ~/.config/chromium: keep it in the test's own HOME.
-      env: { ...process.env, HOME: server.home, XDG_CONFIG_HOME: join(server.home, '.config') },
+      // Chromium writes to ~/.config/chromium and $XDG_CACHE_HOME/chromium: keep all of it in the
+      // instance's temporary folder (removed by server.stop()).
+      env: { ...process.env, ...privateHomeVariables(join(server.base, 'chromium')) },
     });
     try {
       const context = await browser.newContext({
@@ -485,6 +487,29 @@ export class Workbench {
     return row;
   }
 
+  /** Drags the side bar's edge so that it is `width` pixels wide (for views whose rows are long). */
+  async widenSideBar(width: number): Promise<void> {
+    const box = await this.page.locator('.part.sidebar').first().boundingBox();
+    if (box === null) throw new Error('no side bar to widen');
+    const y = box.y + box.height / 2;
+    await this.page.mouse.move(box.x + box.width - 1, y);
+    await this.page.mouse.down();
+    await this.page.mouse.move(box.x + width, y, { steps: 8 });
+    await this.page.mouse.up();
+  }
+
+  /** Hovers over an element and returns the text of the hover (a tree item's tooltip) once it shows. */
+  async hoverText(target: Locator, text: string | RegExp, timeoutMs = 10_000): Promise<string> {
+    // A hover starts when the pointer arrives: move it away first (it may rest there after a click).
+    await this.page.mouse.move(1, 1);
+    await target.hover();
+    const hover = this.page.locator('.workbench-hover, .monaco-hover', { hasText: text }).first();
+    await hover.waitFor({ state: 'visible', timeout: timeoutMs }).catch(() => {
+      throw new Error(`no hover with ${String(text)} within ${timeoutMs / 1000} s`);
+    });
+    return normalise(await hover.innerText());
+  }
+
   /** Expands a collapsed tree row (clicking its twistie); does nothing when it is expanded or a leaf. */
   async expandRow(row: Locator): Promise<void> {
     if ((await row.getAttribute('aria-expanded')) === 'false') await row.locator('.monaco-tl-twistie').click();
@@ -554,6 +579,36 @@ export class Workbench {
     );
   }
 
+  /**
+   * Runs a function on the body of the first webview whose text matches (inside its
+   * #active-frame), e.g. to measure the layout a user sees.
+   */
+  async evaluateInWebview<T>(text: string | RegExp, fn: (body: unknown) => T, timeoutMs = 20_000): Promise<T> {
+    await this.waitForWebviewText(text, timeoutMs);
+    const count = await this.page.locator('iframe.webview').count();
+    for (let i = 0; i < count; i++) {
+      const body = this.page.frameLocator('iframe.webview').nth(i).frameLocator('#active-frame').locator('body');
+      const inner = await body.innerText({ timeout: 2000 }).catch(() => undefined);
+      if (inner !== undefined && (typeof text === 'string' ? inner.includes(text) : text.test(inner))) return body.evaluate(fn);
+    }
+    throw new Error(`no webview showing ${String(text)}`);
+  }
+
+  /** Clicks an element (by CSS selector) in the first webview whose text matches. */
+  async clickInWebview(text: string | RegExp, selector: string, timeoutMs = 20_000): Promise<void> {
+    await this.waitForWebviewText(text, timeoutMs);
+    const count = await this.page.locator('iframe.webview').count();
+    for (let i = 0; i < count; i++) {
+      const body = this.page.frameLocator('iframe.webview').nth(i).frameLocator('#active-frame').locator('body');
+      const inner = await body.innerText({ timeout: 2000 }).catch(() => undefined);
+      if (inner !== undefined && (typeof text === 'string' ? inner.includes(text) : text.test(inner))) {
+        await body.locator(selector).first().click({ timeout: timeoutMs });
+        return;
+      }
+    }
+    throw new Error(`no webview showing ${String(text)}`);
+  }
+
   // --- Notifications and dialogs --------------------------------------------------------------
 
   /** The messages of the visible notification toasts. */
@@ -573,6 +628,75 @@ export class Workbench {
       timeoutMs,
       () => `no notification ${String(text)} within ${timeoutMs / 1000} s (shown: ${seen.join(' | ') || 'none'})`,
     );
+  }
+
+  /**
+   * Answers the open quick input (an input box the extension shows): checks that its title or
+   * prompt matches, types the text (replacing any proposed value) and presses Enter. The input
+   * must be the widget at the top of the window, never a notification.
+   */
+  async answerInput(expected: string | RegExp, text: string, timeoutMs = 15_000): Promise<void> {
+    const widget = this.page.locator('.quick-input-widget');
+    const input = widget.locator('input').first();
+    let seen = '';
+    await poll(
+      async () => {
+        if (!(await widget.isVisible().catch(() => false))) return undefined;
+        seen = normalise(await widget.innerText({ timeout: 1000 }).catch(() => ''));
+        return (typeof expected === 'string' ? seen.includes(expected) : expected.test(seen)) ? true : undefined;
+      },
+      timeoutMs,
+      () => `no input ${String(expected)} within ${timeoutMs / 1000} s (the quick input shows: ${seen || 'nothing'})`,
+    );
+    await input.fill(text);
+    await this.page.keyboard.press('Enter');
+  }
+
+  /** Picks the item with this label in the open quick pick (typing it as the filter first). */
+  async pickQuickItem(label: string, timeoutMs = 15_000): Promise<void> {
+    const input = this.page.locator('.quick-input-widget input').first();
+    await input.waitFor({ state: 'visible', timeout: timeoutMs });
+    await input.fill(label);
+    const row = this.page.locator('.quick-input-list .monaco-list-row', { hasText: label }).first();
+    await row.waitFor({ state: 'visible', timeout: timeoutMs }).catch(() => {
+      throw new Error(`no item "${label}" in the quick pick within ${timeoutMs / 1000} s`);
+    });
+    await row.click();
+  }
+
+  /** Clicks the status bar item whose text matches. */
+  async clickStatusBarItem(text: string | RegExp, timeoutMs = 15_000): Promise<void> {
+    const item = this.page.locator('.part.statusbar .statusbar-item', { hasText: text }).first();
+    await item.waitFor({ state: 'visible', timeout: timeoutMs }).catch(() => {
+      throw new Error(`no status bar item ${String(text)} within ${timeoutMs / 1000} s`);
+    });
+    await item.locator('a, .statusbar-item-label').first().click();
+  }
+
+  /** Waits until a status bar item's text matches. */
+  async waitForStatusBarItem(text: string | RegExp, timeoutMs = 15_000): Promise<void> {
+    await this.page
+      .locator('.part.statusbar .statusbar-item', { hasText: text })
+      .first()
+      .waitFor({ state: 'visible', timeout: timeoutMs })
+      .catch(() => {
+        throw new Error(`no status bar item ${String(text)} within ${timeoutMs / 1000} s`);
+      });
+  }
+
+  /** Answers a modal dialog whose text matches by clicking the button with this label. */
+  async answerDialog(text: string | RegExp, button: string | RegExp, timeoutMs = 15_000): Promise<void> {
+    const dialog = this.page.locator('.monaco-dialog-box', { hasText: text });
+    await dialog.waitFor({ state: 'visible', timeout: timeoutMs }).catch(() => {
+      throw new Error(`no dialog ${String(text)} within ${timeoutMs / 1000} s`);
+    });
+    await dialog.locator('.monaco-button', { hasText: button }).first().click({ timeout: timeoutMs });
+    await dialog.waitFor({ state: 'hidden', timeout: timeoutMs });
+  }
+
+  /** The number of editor groups (columns) the window shows. */
+  async editorGroups(): Promise<number> {
+    return this.page.locator('.editor-group-container').count();
   }
 
   /** Waits for the workspace trust modal that an untrusted folder shows at startup. */

@@ -1,12 +1,12 @@
 // The transcript panel and history view glue against a stand-in `vscode` module: one panel per
 // script beside the editor, throttled live updates by message, the webview's messages (reveal, copy,
 // export, rerun) acted on and bad ones ignored, restore after a reload from the history, and the
-// history tree and its commands.
-import { changeSetting, commands, fakeContext, recorded, Uri, type FakePanel, type TreeItem } from './fakeVscode';
+// history tree and its commands; the column a transcript goes to.
+import { changeSetting, commands, fakeContext, recorded, Selection, Uri, window, type FakePanel, type TreeItem } from './fakeVscode';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type * as vscode from 'vscode';
-import { TranscriptPanels, registerTranscriptSerializer, TRANSCRIPT_VIEW_TYPE, UPDATE_INTERVAL_MS } from '../../client/src/views/transcriptPanel';
+import { TranscriptPanels, registerTranscriptSerializer, transcriptColumn, TRANSCRIPT_VIEW_TYPE, UPDATE_INTERVAL_MS } from '../../client/src/views/transcriptPanel';
 import { registerHistoryView, HISTORY_COMMANDS, HISTORY_VIEW_ID, type HistoryNode, type HistoryTreeProvider } from '../../client/src/views/historyView';
 import { HistoryStore, type HistoryStorage } from '../../client/src/history/historyStore';
 import { renderTranscriptText, transcriptJson } from '../../client/src/views/transcriptHtml';
@@ -110,7 +110,7 @@ test('the webview messages reveal, copy, export and rerun; bad ones are ignored'
     await sleep(10);
   };
   await send({ type: 'reveal', line: 27 });
-  assert.deepEqual(recorded.shown.at(-1), { uri: 'file:///work/examples/submit.smtp', line: 27, viewColumn: 1 });
+  assert.deepEqual(recorded.shown.at(-1), { uri: 'file:///work/examples/submit.smtp', fsPath: '/work/examples/submit.smtp', line: 27, viewColumn: 1 });
   await send({ type: 'reveal', line: 500 });
   assert.equal(recorded.shown.at(-1)?.line, 39, 'clamped to the document');
   const shown = recorded.shown.length;
@@ -143,7 +143,7 @@ test('the webview messages reveal, copy, export and rerun; bad ones are ignored'
 
 test('the serializer restores a panel from the history after a reload', async () => {
   const store = new HistoryStore(new Memory());
-  await store.add(record({ id: 'kept', label: `Kept ${SECRET}` }), [SECRET]);
+  await store.add(record({ id: 'kept', label: 'Kept', error: `could not log in: ${SECRET}` }), [SECRET]);
   const ctx = context();
   const panels = new TranscriptPanels(ctx, store);
   registerTranscriptSerializer(ctx, panels);
@@ -151,7 +151,8 @@ test('the serializer restores a panel from the history after a reload', async ()
   assert.ok(serializer);
   const restored = new (lastPanelClass())('smtp.transcript', 'old title', 1, {}, {});
   await serializer.deserializeWebviewPanel(restored, { recordId: 'kept', scrollY: 10 });
-  assert.match(restored.webview.html, /Kept \*{8}/);
+  assert.match(restored.webview.html, /<h1>Kept<\/h1>/);
+  assert.match(restored.webview.html, /could not log in: \*{8}/);
   assert.doesNotMatch(restored.webview.html, new RegExp(SECRET.replace(/[\\^$.*+?()[\]{}|]/g, '\\$&')));
   assert.deepEqual((restored.webview.options as { localResourceRoots: unknown[] }).localResourceRoots, []);
   // The restored panel is managed: the next run of that script shows in it.
@@ -233,5 +234,61 @@ test('the history view lists runs and sessions, and its commands open, rerun, de
   changeSetting('smtp.history.size', 1);
   await sleep(10);
   assert.deepEqual(sized.list().map((e) => e.id), ['c']);
+  panels.dispose();
+});
+
+test('a transcript goes to a column that exists: never a third column for a script in the second', () => {
+  // Pure: where a panel goes.
+  assert.equal(transcriptColumn({ script: 1, editors: [1], transcripts: [] }), -2, 'alone: beside the script');
+  assert.equal(transcriptColumn({ script: 2, editors: [1, 2], transcripts: [] }), 1, 'script in the second column: the first');
+  assert.equal(transcriptColumn({ script: 1, editors: [1, 2], transcripts: [] }), 2);
+  assert.equal(transcriptColumn({ script: 2, editors: [1, 2, 3], transcripts: [] }), 3, 'the nearest, the right one first');
+  assert.equal(transcriptColumn({ script: 1, editors: [1, 2, 3], transcripts: [3] }), 3, "another transcript's column");
+  assert.equal(transcriptColumn({ script: 2, editors: [1, 2], transcripts: [], own: 1 }), 1, 'its own column');
+  assert.equal(transcriptColumn({ script: 2, editors: [1, 2], transcripts: [], own: 2 }), 1, 'moved off the script');
+
+  const panels = new TranscriptPanels(context(), new HistoryStore(new Memory()));
+  const script = Uri.parse('file:///work/examples/submit.smtp');
+  window.visibleTextEditors = [
+    { document: { uri: Uri.parse('file:///work/examples/other.smtp') }, viewColumn: 1, selection: new Selection(0, 0, 0, 0) },
+    { document: { uri: script }, viewColumn: 2, selection: new Selection(0, 0, 0, 0) },
+  ];
+  try {
+    panels.show(record());
+    const panel = lastPanel();
+    assert.equal(panel.viewColumn, 1, 'created in the first column, not a third');
+    // Shown again while the script sits in the panel's column: the panel moves off the script.
+    window.visibleTextEditors = [{ document: { uri: script }, viewColumn: 1, selection: new Selection(0, 0, 0, 0) }, { document: { uri: Uri.parse('file:///x.smtp') }, viewColumn: 2, selection: new Selection(0, 0, 0, 0) }];
+    panels.show(record({ id: 'again' }));
+    assert.deepEqual(panel.reveals.at(-1), { column: 2, preserveFocus: true });
+  } finally {
+    window.visibleTextEditors = [];
+    panels.dispose();
+  }
+});
+
+test('the panel shows the session in progress, and its Cancel cancels that run only while it runs', async () => {
+  const panels = new TranscriptPanels(context(), new HistoryStore(new Memory()));
+  const running: RunRecord = record({
+    id: 'live-run',
+    status: 'running',
+    sessions: [],
+    current: { index: 0, title: 'Waiting on a slow server', line: 3, events: [{ t: 1, dir: 'server', text: '220 slow.example.test ESMTP', bytes: 29 }] },
+  });
+  panels.show(running);
+  const panel = lastPanel();
+  assert.match(panel.webview.html, /Waiting on a slow server/);
+  assert.match(panel.webview.html, /220 slow\.example\.test ESMTP/, 'the events so far are shown');
+  assert.match(panel.webview.html, /data-action="cancel"/);
+  const send = async (message: unknown) => {
+    panel.webview.received.fire(message);
+    await sleep(10);
+  };
+  await send({ type: 'cancel' });
+  assert.deepEqual(recorded.executed.at(-1), { command: 'smtp.cancelRun', args: ['live-run'] });
+  const executed = recorded.executed.length;
+  panels.update({ ...running, status: 'cancelled', current: undefined });
+  await send({ type: 'cancel' });
+  assert.equal(recorded.executed.length, executed, 'a finished run is not cancelled again');
   panels.dispose();
 });

@@ -13,6 +13,7 @@
  * - Remote resources (src, srcset, background, CSS url()) are replaced by blocked placeholders unless
  *   the user allowed remote content.
  */
+import { escapeHtml } from '../../../common/escape';
 import { decodeEntities, tokenize, type HtmlToken } from './htmlTokens';
 
 export interface SanitizeOptions {
@@ -63,11 +64,6 @@ const GLOBAL_ATTRS = new Set([
 const URL_ATTRS = new Set(['href', 'src', 'srcset', 'background']);
 
 const BLOCKED_IMAGE_CLASS = 'smtpwb-blocked-remote';
-
-/** Escapes text for an HTML text node or a double-quoted attribute value. */
-export function escapeHtml(text: string): string {
-  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&#39;');
-}
 
 /** Removes the characters browsers strip or ignore inside URL schemes (WHATWG URL §4.4: C0 controls, space, tab, newline). */
 function normaliseUrl(value: string): string {

@@ -15,7 +15,8 @@
  * inherits the panel's policy; CSS cannot run script, and every fetch it could cause is governed by
  * img-src/font-src, which stay closed.
  */
-import { BLOCKED_IMAGE_CLASS, escapeHtml } from './sanitize';
+import { escapeHtml } from '../../../common/escape';
+import { BLOCKED_IMAGE_CLASS } from './sanitize';
 import { formatSize, type PreviewModel } from './model';
 
 export interface WebviewHtmlOptions {

@@ -1,12 +1,18 @@
 /**
  * Sessions as tests: every session of the workspace's `.smtp` files appears in the Test Explorer,
  * kept current as files change; a run reports each session's result, with the failing step's
- * message (expected versus actual reply) at its line in the script.
+ * message (expected versus actual reply) at its line in the script. Runs started elsewhere (the
+ * CodeLens, the command palette, the transcript's Rerun) show their results here too.
+ *
+ * Test output is the transcript as `smtpwb run` prints it (one formatter, control characters made
+ * visible), with CRLF line ends, which the Test Results terminal needs.
  */
 import { readFile } from 'node:fs/promises';
 import * as vscode from 'vscode';
 import type { SessionResult } from '../engine/types';
-import type { RunController } from '../runs/runController';
+import type { RunController, RunHooks } from '../runs/runController';
+import { visibleText } from '../../../common/escape';
+import { formatEventForTestOutput, formatForTestOutput, formatVerdict } from '../output/transcriptText';
 
 export function registerSessionTests(context: vscode.ExtensionContext, runs: RunController): { controller: vscode.TestController; refresh(): Promise<void> } {
   const controller = vscode.tests.createTestController('smtpSessions', 'SMTP Sessions');
@@ -110,25 +116,31 @@ export function registerSessionTests(context: vscode.ExtensionContext, runs: Run
       await runs.run(entry.uri, [...entry.items.keys()].sort((a, b) => a - b), {
         token,
         showPanel: false,
-        onSessionStart: (index) => {
-          const item = entry.items.get(index);
-          if (item) run.started(item);
-        },
-        onEvent: (index, event) => {
-          const item = entry.items.get(index);
-          const marker = { client: ' -> ', server: '<-  ', tls: '=== ', info: '  * ', error: '*** ' }[event.dir];
-          run.appendOutput(`${marker}${event.text}\r\n`, undefined, item);
-        },
-        onSessionEnd: (index, result, error) => {
-          const item = entry.items.get(index);
-          if (!item) return;
-          report(run, item, entry.uri, result, error);
-        },
+        fromTestExplorer: true,
+        ...reporter(run, entry.uri, entry.items),
       });
     }
     run.end();
   };
   controller.createRunProfile('Run', vscode.TestRunProfileKind.Run, runHandler, true);
+
+  // A run started from a CodeLens (or any command) becomes a test run of the sessions it runs.
+  context.subscriptions.push(
+    runs.observe(async (uri, indexes) => {
+      await refreshFile(uri).catch(() => undefined);
+      const parent = controller.items.get(uri.toString());
+      if (!parent) return undefined;
+      const items = new Map<number, vscode.TestItem>();
+      for (const index of indexes) {
+        const item = parent.children.get(`${uri.toString()}#${index}`);
+        if (item) items.set(index, item);
+      }
+      if (items.size === 0) return undefined;
+      const run = controller.createTestRun(new vscode.TestRunRequest([...items.values()]), undefined, true);
+      for (const item of items.values()) run.enqueued(item);
+      return { ...reporter(run, uri, items), onRunEnd: () => run.end() };
+    }),
+  );
   // Discovery starts when the Test Explorer asks (resolveHandler), not during activation.
   const refresh = async (): Promise<void> => {
     const known: vscode.Uri[] = [];
@@ -140,9 +152,28 @@ export function registerSessionTests(context: vscode.ExtensionContext, runs: Run
   return { controller, refresh };
 }
 
+/** The hooks that report a run's sessions to a test run. */
+function reporter(run: vscode.TestRun, uri: vscode.Uri, items: ReadonlyMap<number, vscode.TestItem>): Pick<RunHooks, 'onSessionStart' | 'onEvent' | 'onSessionEnd'> {
+  return {
+    onSessionStart: (index) => {
+      const item = items.get(index);
+      if (item) run.started(item);
+    },
+    onEvent: (index, event) => {
+      run.appendOutput(formatEventForTestOutput(event), undefined, items.get(index));
+    },
+    onSessionEnd: (index, result, error) => {
+      const item = items.get(index);
+      // The verdict line `smtpwb run` prints, or why the session did not run.
+      run.appendOutput(formatForTestOutput(result ? formatVerdict(result) : `${error ?? 'the session did not run'}\n`), undefined, item);
+      if (item) report(run, item, uri, result, error);
+    },
+  };
+}
+
 function report(run: vscode.TestRun, item: vscode.TestItem, uri: vscode.Uri, result: SessionResult | undefined, error: string | undefined): void {
   if (!result) {
-    run.errored(item, new vscode.TestMessage(error ?? 'the session did not run'));
+    run.errored(item, new vscode.TestMessage(visibleText(error ?? 'the session did not run')));
     return;
   }
   const duration = result.timings.totalMs;
@@ -154,12 +185,13 @@ function report(run: vscode.TestRun, item: vscode.TestItem, uri: vscode.Uri, res
     run.skipped(item);
     return;
   }
+  // What the server said is data: control characters are shown, never interpreted.
   const failing = result.steps.find((s) => !s.ok);
   const line = failing?.line ?? result.failure?.line ?? result.line;
-  const actual = failing?.reply ? failing.reply.lines.join('\n') : undefined;
+  const actual = failing?.reply ? visibleText(failing.reply.lines.join('\n')) : undefined;
   const message = failing?.expected && actual !== undefined
-    ? vscode.TestMessage.diff(`${failing.command}: ${failing.message ?? 'unexpected reply'}`, failing.expected, actual)
-    : new vscode.TestMessage(`${result.failure?.kind ?? 'failure'}: ${result.failure?.message ?? failing?.message ?? 'the session failed'}`);
+    ? vscode.TestMessage.diff(visibleText(`${failing.command}: ${failing.message ?? 'unexpected reply'}`), visibleText(failing.expected), actual)
+    : new vscode.TestMessage(visibleText(`${result.failure?.kind ?? 'failure'}: ${result.failure?.message ?? failing?.message ?? 'the session failed'}`));
   message.location = new vscode.Location(uri, new vscode.Position(line, 0));
   if (result.failure?.kind === 'expectation' || failing) run.failed(item, message, duration);
   else run.errored(item, message, duration);

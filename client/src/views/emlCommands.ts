@@ -9,7 +9,10 @@ import type * as EmlToolsModule from '../lazy/emlTools';
 import { lazyBundle } from '../lazy/loader';
 import { hostname } from 'node:os';
 import { runSession } from '../engine';
+import { visibleLine } from '../../../common/escape';
+import { formatEventLines } from '../output/transcriptText';
 import { readMessageBytes, targetUri } from './emlPreview';
+import { DNS_SERVER_FORMAT } from '../dns/serverAddress';
 
 /** Loaded on first use (see lazy/loader.ts). */
 const emlTools = lazyBundle<typeof EmlToolsModule>('emlTools');
@@ -102,8 +105,9 @@ async function sendEml(uri: vscode.Uri, deps: EmlCommandDeps, output: vscode.Out
     connect: isLocal ? undefined : targetSetting,
     starttls: !isLocal && config().get<boolean>('eml.starttls', false),
   });
-  output.appendLine(`--- Send ${uri.fsPath} to ${isLocal ? `local capture server ${localTarget?.host}:${localTarget?.port}` : targetSetting}`);
-  output.appendLine(`MAIL FROM:<${mailFrom}>  RCPT TO: ${recipients.map((r) => `<${r}>`).join(' ')}`);
+  // Paths and addresses come from the file and the message: shown, never interpreted.
+  output.appendLine(visibleLine(`--- Send ${uri.fsPath} to ${isLocal ? `local capture server ${localTarget?.host}:${localTarget?.port}` : targetSetting}`));
+  output.appendLine(visibleLine(`MAIL FROM:<${mailFrom}>  RCPT TO: ${recipients.map((r) => `<${r}>`).join(' ')}`));
   const result = await vscode.window.withProgress(
     { location: vscode.ProgressLocation.Notification, title: `Sending ${uri.path.split('/').pop() ?? 'message'}`, cancellable: true },
     (_progress, token) => {
@@ -114,17 +118,20 @@ async function sendEml(uri: vscode.Uri, deps: EmlCommandDeps, output: vscode.Out
         localTarget,
         // The file is read through the editor so unsaved changes are sent too, without its Bcc field.
         readFile: async () => emlTools().withoutBcc(raw),
-        onEvent: (e) => output.appendLine(`${e.dir === 'client' ? 'C:' : e.dir === 'server' ? 'S:' : `[${e.dir}]`} ${e.text}`),
+        // What the server says is data: the one transcript formatter escapes it.
+        onEvent: (e) => {
+          for (const line of formatEventLines(e)) output.appendLine(line);
+        },
         keepTranscript: false,
       });
     },
   );
   if (result.ok) {
     const last = result.steps.find((s) => s.command.startsWith('DATA'))?.reply;
-    void vscode.window.showInformationMessage(`Sent to ${recipients.length} recipient${recipients.length === 1 ? '' : 's'}${last ? `: ${last.lines.join(' ')}` : ''}`);
+    void vscode.window.showInformationMessage(visibleLine(`Sent to ${recipients.length} recipient${recipients.length === 1 ? '' : 's'}${last ? `: ${last.lines.join(' ')}` : ''}`));
   } else {
     output.show(true);
-    void vscode.window.showErrorMessage(`Sending failed (${result.failure?.kind ?? 'error'}): ${result.failure?.message ?? 'unknown error'}`);
+    void vscode.window.showErrorMessage(visibleLine(`Sending failed (${result.failure?.kind ?? 'error'}): ${result.failure?.message ?? 'unknown error'}`));
   }
 }
 
@@ -141,7 +148,7 @@ async function verifyEml(uri: vscode.Uri, argValue: unknown): Promise<void> {
   const raw = await readMessageBytes(uri);
   const server = config().get<string>('dns.server', '');
   if (server !== '' && emlTools().parseDnsServer(server) === undefined) {
-    void vscode.window.showErrorMessage(`The DNS server setting "${server}" must be IP[:PORT] or [IPv6]:PORT.`);
+    void vscode.window.showErrorMessage(`The DNS server setting "${visibleLine(server)}" must be ${DNS_SERVER_FORMAT}.`);
     return;
   }
   const report = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: 'Verifying DKIM, SPF, DMARC, ARC and BIMI' }, () =>

@@ -3,14 +3,27 @@
  * server (client/src/localServer). The server starts on demand (`ensureServer`, called by the run
  * command for sessions without CONNECT, or by `smtp.localServer.start`) and the view lists what it
  * stored, newest first. The text of items and tooltips comes from the pure localInboxModel.ts.
+ *
+ * Each message shows its authentication results (with `smtp.localServer.verify`), the behaviour
+ * rule that answered and how it came (DATA or BDAT). The rules in force (`smtp.localServer.rules`,
+ * a file reloaded when it changes) are a node at the top of the tree.
  */
 import * as vscode from 'vscode';
+import { readFile } from 'node:fs/promises';
+import { basename, dirname } from 'node:path';
+import { DNS_SERVER_FORMAT } from '../dns/serverAddress';
+import { lineColumn } from '../reports/summary';
+import type { MailauthResolver } from '../mailAuth';
+import { escapeMarkdown, visibleLine } from '../../../common/escape';
 import type * as CaptureToolsModule from '../lazy/captureTools';
 import { lazyBundle } from '../lazy/loader';
-import type { CaptureLogEntry, CaptureServer, MessageStore, StoredMessage } from '../localServer';
+import type { CaptureLogEntry, CaptureRule, CaptureRules, CaptureServer, MessageStore, StoredMessage } from '../localServer';
 import {
   messageDescription,
+  messageIcon,
   messageLabel,
+  ruleLine,
+  rulesDescription,
   messageTooltip,
   parseAuthSetting,
   resolveInboxFolder,
@@ -55,49 +68,98 @@ export interface LocalInbox {
   dispose(): void;
 }
 
-/** The tree's nodes are the stored messages themselves. */
-class InboxTreeProvider implements vscode.TreeDataProvider<StoredMessage> {
-  private readonly changed = new vscode.EventEmitter<StoredMessage | undefined>();
+/** The node at the top that lists the rules in force, and one node per rule under it. */
+interface RulesNode {
+  kind: 'rules';
+  rules: CaptureRules;
+  file: string;
+  /** Where each rule starts in the file (0-based line and character), by rule index. */
+  positions: ReadonlyArray<{ line: number; character: number }>;
+}
+interface RuleNode {
+  kind: 'rule';
+  rule: CaptureRule;
+  file: string;
+  position: { line: number; character: number };
+}
+
+/** The tree's nodes: the rules in force (when a rules file is set) and the stored messages themselves. */
+type InboxNode = StoredMessage | RulesNode | RuleNode;
+
+function isRulesNode(node: InboxNode): node is RulesNode | RuleNode {
+  return (node as RulesNode).kind === 'rules' || (node as RuleNode).kind === 'rule';
+}
+
+class InboxTreeProvider implements vscode.TreeDataProvider<InboxNode> {
+  private readonly changed = new vscode.EventEmitter<InboxNode | undefined>();
   readonly onDidChangeTreeData = this.changed.event;
   private timer: NodeJS.Timeout | undefined;
   /** The messages of the last listing, for the status bar count. */
   count = 0;
+  /** What the tree showed last (ids and sizes, in order), to skip refreshes that change nothing. */
+  private shown: string | undefined;
+
+  /** The rules in force and their file, shown at the top while set. */
+  rules: Omit<RulesNode, 'kind'> | undefined;
 
   constructor(private readonly storeOf: () => MessageStore, private readonly onCount: (count: number) => void) {}
 
-  /** Refreshes soon; a burst of messages makes one refresh. */
+  /** Shows other rules at the top at once. */
+  setRules(rules: Omit<RulesNode, 'kind'> | undefined): void {
+    this.rules = rules;
+    this.changed.fire(undefined);
+  }
+
+  /**
+   * Refreshes soon; a burst of messages makes one refresh, and a listing that has not changed
+   * (the file watcher and the server both report each message) makes none, so that the rows a
+   * user is clicking are not replaced for nothing. Rows keep their ids (the message's) across
+   * refreshes.
+   */
   refresh(): void {
     if (this.timer !== undefined) return;
     this.timer = setTimeout(() => {
       this.timer = undefined;
-      this.changed.fire(undefined);
       // The tree asks for its children only while it is visible; the status bar counts regardless.
       this.storeOf()
         .list()
         .then(
-          (messages) => this.setCount(messages.length),
-          () => undefined,
+          (messages) => {
+            this.setCount(messages.length);
+            if (listingKey(messages) !== this.shown) this.changed.fire(undefined);
+          },
+          () => this.changed.fire(undefined),
         );
     }, 100);
   }
 
-  getTreeItem(message: StoredMessage): vscode.TreeItem {
+  getTreeItem(node: InboxNode): vscode.TreeItem {
+    if (isRulesNode(node)) return ruleTreeItem(node);
+    const message = node;
     const item = new vscode.TreeItem(messageLabel(message), vscode.TreeItemCollapsibleState.None);
     item.id = message.id;
     item.description = messageDescription(message);
-    item.tooltip = new vscode.MarkdownString(messageTooltip(message));
-    item.iconPath = new vscode.ThemeIcon(message.envelope?.tls ? 'mail-read' : 'mail');
+    const tooltip = new vscode.MarkdownString(messageTooltip(message));
+    // The verdict and rule lines start with codicons ($(pass), $(error), $(law)).
+    tooltip.supportThemeIcons = true;
+    item.tooltip = tooltip;
+    const icon = messageIcon(message);
+    item.iconPath = new vscode.ThemeIcon(icon.id, icon.color ? new vscode.ThemeColor(icon.color) : undefined);
     item.resourceUri = vscode.Uri.file(message.path);
     item.contextValue = 'smtpInboxMessage';
     item.command = { command: LOCAL_INBOX_COMMANDS.open, title: 'Open Message', arguments: [message] };
     return item;
   }
 
-  async getChildren(parent?: StoredMessage): Promise<StoredMessage[]> {
-    if (parent !== undefined) return [];
+  async getChildren(parent?: InboxNode): Promise<InboxNode[]> {
+    if (parent !== undefined) {
+      if (isRulesNode(parent) && parent.kind === 'rules') return parent.rules.rules.map((rule, i) => ({ kind: 'rule', rule, file: parent.file, position: parent.positions[i] ?? { line: 0, character: 0 } }));
+      return [];
+    }
     const messages = await this.storeOf().list();
     this.setCount(messages.length);
-    return messages;
+    this.shown = listingKey(messages);
+    return this.rules ? [{ kind: 'rules', ...this.rules }, ...messages] : messages;
   }
 
   private setCount(count: number): void {
@@ -109,6 +171,46 @@ class InboxTreeProvider implements vscode.TreeDataProvider<StoredMessage> {
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.changed.dispose();
   }
+}
+
+/** A listing's identity: the messages' ids and sizes, and whether their envelopes and authentication are known, in order. */
+function listingKey(messages: readonly StoredMessage[]): string {
+  return messages.map((m) => `${m.id}:${m.size}:${m.envelope ? 1 : 0}:${m.authentication ? 1 : 0}`).join('\n');
+}
+
+/** The 0-based line and character of an offset (the one home for offsets to lines is reports/summary.ts). */
+function offsetPosition(text: string, offset: number): { line: number; character: number } {
+  const at = lineColumn(text, offset);
+  return { line: at.line - 1, character: at.column - 1 };
+}
+
+/** The rules node (collapsed by default) or one rule's node, which opens the file at the rule. */
+function ruleTreeItem(node: RulesNode | RuleNode): vscode.TreeItem {
+  const file = vscode.Uri.file(node.file);
+  if (node.kind === 'rules') {
+    const item = new vscode.TreeItem('Rules in force', node.rules.rules.length > 0 ? vscode.TreeItemCollapsibleState.Collapsed : vscode.TreeItemCollapsibleState.None);
+    item.id = 'smtp.localInbox.rules';
+    item.description = rulesDescription(node.rules, basename(node.file));
+    const tooltip = new vscode.MarkdownString(
+      [`**Behaviour rules** from ${escapeMarkdown(node.file)}:`, ...node.rules.rules.map((r) => `$(law) ${escapeMarkdown(ruleLine(r))}`)].join('  \n'),
+    );
+    tooltip.supportThemeIcons = true;
+    item.tooltip = tooltip;
+    item.iconPath = new vscode.ThemeIcon('law');
+    item.contextValue = 'smtpInboxRules';
+    item.command = { command: 'vscode.open', title: 'Open Rules File', arguments: [file] };
+    return item;
+  }
+  const item = new vscode.TreeItem(node.rule.name, vscode.TreeItemCollapsibleState.None);
+  item.id = `smtp.localInbox.rule.${node.rule.index}`;
+  const line = ruleLine(node.rule);
+  item.description = line.slice(line.indexOf(': ') + 2);
+  item.tooltip = line;
+  item.iconPath = new vscode.ThemeIcon('debug-breakpoint-log-unverified');
+  item.contextValue = 'smtpInboxRule';
+  const at = new vscode.Position(node.position.line, node.position.character);
+  item.command = { command: 'vscode.open', title: 'Go to Rule', arguments: [file, { selection: new vscode.Range(at, at) }] };
+  return item;
 }
 
 function isStoredMessage(value: unknown): value is StoredMessage {
@@ -158,7 +260,8 @@ export function registerLocalInbox(context: vscode.ExtensionContext, options: Lo
   updateViewMessage();
 
   const logEntry = (entry: CaptureLogEntry): void => {
-    const text = `local server: ${entry.remoteAddress ? `${entry.remoteAddress}: ` : ''}${entry.message}`;
+    // Capture-server messages quote what an SMTP client sent: shown, never interpreted.
+    const text = visibleLine(`local server: ${entry.remoteAddress ? `${entry.remoteAddress}: ` : ''}${entry.message}`);
     if (entry.level === 'error') options.log?.error(text);
     else if (entry.level === 'warn') options.log?.warn(text);
     else options.log?.info(text);
@@ -174,12 +277,77 @@ export function registerLocalInbox(context: vscode.ExtensionContext, options: Lo
   };
   watchFolder(storeDir);
 
+  /** The rules file of `smtp.localServer.rules`, resolved like the folder (relative to the first workspace folder). */
+  const rulesFileOf = (settings: LocalServerSettings): string | undefined => {
+    if ((settings.rules ?? '').trim() === '') return undefined;
+    return resolveInboxFolder(settings.rules, { defaultDir: '', workspaceFolder: vscode.workspace.workspaceFolders?.[0]?.uri.fsPath });
+  };
+
+  /** The verifier for `smtp.localServer.verify`, with the resolver of `smtp.dns.server`. */
+  const verifyOf = (settings: LocalServerSettings): { resolver: MailauthResolver } | undefined => {
+    if (settings.verify !== true) return undefined;
+    const dns = (settings.dnsServer ?? '').trim();
+    if (dns !== '' && captureTools().parseDnsServer(dns) === undefined) throw new Error(`the DNS server setting "${visibleLine(dns)}" must be ${DNS_SERVER_FORMAT}`);
+    return { resolver: captureTools().createResolver({ server: dns === '' ? undefined : dns, timeoutMs: 1500, tries: 1 }) };
+  };
+
+  // The rules in force are a node at the top of the tree. (Not the view's description: in VS Code
+  // 1.100 a tree view with a description showed no title in its pane header.)
+  const showRules = (rules: Omit<RulesNode, 'kind'> | undefined): void => provider.setRules(rules);
+
+  /**
+   * Reads the rules file into the running server. A file with errors (or one that cannot be read)
+   * changes nothing: the rules in force stay, as with `smtpwb serve --rules`.
+   */
+  const loadRules = async (target: CaptureServer): Promise<void> => {
+    const file = rulesFileOf(options.getSettings());
+    if (file === undefined) {
+      showRules(undefined);
+      return;
+    }
+    let text: string;
+    try {
+      text = await readFile(file, 'utf8');
+    } catch (error) {
+      void vscode.window.showWarningMessage(`Cannot read the capture server's rules file ${file}: ${error instanceof Error ? error.message : String(error)} (setting smtp.localServer.rules).`);
+      return;
+    }
+    const parsed = captureTools().parseCaptureRules(text);
+    const errors = parsed.problems.filter((p) => p.severity === 'error');
+    if (errors.length > 0) {
+      const first = offsetPosition(text, errors[0].range.start);
+      options.log?.warn(visibleLine(`local server: ${file} has ${errors.length} error${errors.length === 1 ? '' : 's'}; the rules in force stay`));
+      void vscode.window.showWarningMessage(
+        `${basename(file)}:${first.line + 1}:${first.character + 1}: ${visibleLine(errors[0].message)}${errors.length > 1 ? ` (and ${errors.length - 1} more)` : ''}. The rules in force stay.`,
+      );
+      return;
+    }
+    if (server !== target) return;
+    target.setRules(parsed.rules);
+    showRules({ rules: parsed.rules, file, positions: parsed.rules.rules.map((r) => offsetPosition(text, r.range.start)) });
+  };
+
+  // The rules file is watched while a server runs, and read again when it changes.
+  let rulesWatcher: vscode.FileSystemWatcher | undefined;
+  const watchRules = (file: string | undefined): void => {
+    rulesWatcher?.dispose();
+    rulesWatcher = undefined;
+    if (file === undefined) return;
+    rulesWatcher = vscode.workspace.createFileSystemWatcher(new vscode.RelativePattern(vscode.Uri.file(dirname(file)), basename(file)));
+    const reload = (): void => {
+      if (server) void loadRules(server);
+    };
+    rulesWatcher.onDidChange(reload);
+    rulesWatcher.onDidCreate(reload);
+  };
+
   const start = async (): Promise<CaptureServer> => {
     const settings = options.getSettings();
     const auth = parseAuthSetting(settings.auth);
     if (!auth.ok) throw new Error(auth.message);
     const dir = folderOf(settings);
-    const common = { host: settings.host, dir, auth: auth.auth, logger: logEntry };
+    const verify = verifyOf(settings);
+    const common = { host: settings.host, dir, auth: auth.auth, logger: logEntry, ...(verify ? { verify } : {}) };
     let started: CaptureServer;
     try {
       started = await captureTools().startCaptureServer({ ...common, port: settings.port });
@@ -198,6 +366,8 @@ export function registerLocalInbox(context: vscode.ExtensionContext, options: Lo
       watchFolder(dir);
     }
     serverSubscription = started.onChange(() => provider.refresh());
+    watchRules(rulesFileOf(settings));
+    await loadRules(started);
     updateViewMessage();
     updateStatus(provider.count);
     provider.refresh();
@@ -221,6 +391,8 @@ export function registerLocalInbox(context: vscode.ExtensionContext, options: Lo
     server = undefined;
     serverSubscription?.dispose();
     serverSubscription = undefined;
+    watchRules(undefined);
+    showRules(undefined);
     updateViewMessage();
     updateStatus(0);
     if (running) await running.stop();
@@ -230,7 +402,7 @@ export function registerLocalInbox(context: vscode.ExtensionContext, options: Lo
   const targets = (node?: unknown, nodes?: unknown): StoredMessage[] => {
     if (Array.isArray(nodes) && nodes.every(isStoredMessage) && nodes.length > 0) return nodes;
     if (isStoredMessage(node)) return [node];
-    return [...view.selection];
+    return view.selection.filter(isStoredMessage);
   };
 
   const register = (id: string, handler: (...args: unknown[]) => unknown): void => {
@@ -315,6 +487,7 @@ export function registerLocalInbox(context: vscode.ExtensionContext, options: Lo
     },
     dispose(): void {
       watcher?.dispose();
+      rulesWatcher?.dispose();
       void stop();
       for (const d of disposables.splice(0)) d.dispose();
     },

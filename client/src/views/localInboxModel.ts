@@ -4,7 +4,8 @@
  */
 import { homedir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
-import type { CaptureAccount, StoredMessage } from '../localServer';
+import { escapeMarkdown } from '../../../common/escape';
+import type { CaptureAccount, CapturedAuthentication, CaptureRule, CaptureRules, FiredRule, RuleAction, RuleMatch, StoredMessage } from '../localServer';
 
 /** The `smtp.localServer.*` settings as the extension reads them. */
 export interface LocalServerSettings {
@@ -14,6 +15,12 @@ export interface LocalServerSettings {
   dir?: string;
   /** `smtp.localServer.auth`: `any` (or empty) for any credentials, or `user:pass`. */
   auth?: string;
+  /** `smtp.localServer.rules`: a behaviour rules file, relative to the first workspace folder. */
+  rules?: string;
+  /** `smtp.localServer.verify`: verify each captured message (DKIM, SPF, DMARC, ARC). */
+  verify?: boolean;
+  /** `smtp.dns.server`, for the verification's lookups; empty for the system's resolver. */
+  dnsServer?: string;
 }
 
 /** Reads `smtp.localServer.auth`: any credentials, or one account, or why the value is wrong. */
@@ -74,15 +81,118 @@ export function timeText(date: Date, now = new Date()): string {
   return sameDay ? hms : `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())} ${hms.slice(0, 5)}`;
 }
 
-/** The item's description: sender → recipients · time. */
+/** The item's description: sender → recipients · time, then the authentication verdicts and the rule that answered. */
 export function messageDescription(message: StoredMessage, now = new Date()): string {
   const to = recipientsText(message);
-  return `${senderText(message)}${to === '' ? '' : ` → ${to}`} · ${timeText(message.receivedAt, now)}`;
+  const auth = message.authentication ? ` · ${authenticationSummary(message.authentication)}` : '';
+  const rule = answeringRule(message.rules);
+  return `${senderText(message)}${to === '' ? '' : ` → ${to}`} · ${timeText(message.receivedAt, now)}${auth}${rule ? ` · rule "${rule.name}"` : ''}`;
 }
 
-/** Escapes text for Markdown, so header values show literally. */
-export function escapeMarkdown(text: string): string {
-  return text.replace(/[\\`*_{}[\]()#+\-.!<>|~]/g, (c) => `\\${c}`);
+/** How a verdict looks: passed, not applicable (none, neutral), or failed (anything else). */
+export type VerdictKind = 'pass' | 'none' | 'fail';
+
+export function verdictKind(result: string): VerdictKind {
+  const r = result.toLowerCase();
+  if (r === 'pass') return 'pass';
+  if (r === 'none' || r === 'neutral' || r === '') return 'none';
+  return 'fail';
+}
+
+/** The codicon of a verdict, for Markdown tooltips. */
+function verdictIcon(result: string): string {
+  const kind = verdictKind(result);
+  return kind === 'pass' ? '$(pass)' : kind === 'none' ? '$(circle-slash)' : '$(error)';
+}
+
+/** The best DKIM verdict: a passing signature wins; no signature is `none` (RFC 8601 §2.7.1). */
+function dkimResult(auth: CapturedAuthentication): string {
+  if (auth.dkim.length === 0) return 'none';
+  return auth.dkim.find((d) => verdictKind(d.result) === 'pass')?.result ?? auth.dkim[0].result;
+}
+
+/** `dkim=pass spf=pass dmarc=pass arc=none`, in the order of an Authentication-Results field (RFC 8601). */
+export function authenticationSummary(auth: CapturedAuthentication): string {
+  if (auth.error !== undefined) return `verification failed: ${auth.error}`;
+  return `dkim=${dkimResult(auth)} spf=${auth.spf.result} dmarc=${auth.dmarc.result} arc=${auth.arc.result}`;
+}
+
+/** The item's icon: `verified` when every method passed or did not apply, `unverified` when one failed, else the plain mail icons. */
+export function messageIcon(message: StoredMessage): { id: string; color?: string } {
+  const auth = message.authentication;
+  if (auth) {
+    if (auth.failed || auth.error !== undefined) return { id: 'unverified', color: 'problemsErrorIcon.foreground' };
+    return { id: 'verified', color: 'testing.iconPassed' };
+  }
+  return { id: message.envelope?.tls ? 'mail-read' : 'mail' };
+}
+
+/**
+ * The rule that answered the client: the last one that set a reply or closed the connection, else
+ * the last that fired (a delay, an extension change). Undefined when no rule fired.
+ */
+export function answeringRule(rules: readonly FiredRule[] | undefined): FiredRule | undefined {
+  if (!rules || rules.length === 0) return undefined;
+  return [...rules].reverse().find((r) => r.reply !== undefined || r.action === 'close') ?? rules[rules.length - 1];
+}
+
+/** One fired rule as a line: `"greylist" (greylist) at RCPT: 451 4.7.1 Try again later`. */
+export function firedRuleText(rule: FiredRule): string {
+  return `"${rule.name}" (${rule.action}) at ${rule.command}${rule.reply ? `: ${rule.reply}` : ''}`;
+}
+
+/** The view's description for the rules in force: `3 rules` (with the file's name), or undefined for none. */
+export function rulesDescription(rules: CaptureRules | undefined, file: string | undefined): string | undefined {
+  if (!rules || rules.rules.length === 0) return file ? `no rules (${file})` : undefined;
+  const count = `${rules.rules.length} rule${rules.rules.length === 1 ? '' : 's'}`;
+  return file ? `${count} (${file})` : count;
+}
+
+/** What a rule does, in a few words: `reply 550 5.1.1 No such user`, `greylist 60 s`, `require starttls`. */
+export function ruleActionText(action: RuleAction): string {
+  switch (action.kind) {
+    case 'reply':
+      return `reply ${action.code} ${action.text}${action.close ? ' and close' : ''}`;
+    case 'close':
+      return 'close the connection';
+    case 'delay':
+      return 'delay';
+    case 'greylist':
+      return `greylist (accept after ${Math.round(action.retryAfterMs / 1000)} s)`;
+    case 'require':
+      return `require ${action.what === 'starttls' ? 'STARTTLS' : 'AUTH'}`;
+    case 'extensions': {
+      const parts = [
+        ...(action.hide.length > 0 ? [`hide ${action.hide.join(' ')}`] : []),
+        ...(action.advertise.length > 0 ? [`advertise ${action.advertise.join(' ')}`] : []),
+        ...(action.size !== undefined ? [`SIZE ${action.size}`] : []),
+      ];
+      return parts.join(', ') || 'extensions';
+    }
+  }
+}
+
+/** When a rule applies, in a few words: `RCPT recipient=bob@* attempt 1-2`, or `always`. */
+export function ruleMatchText(when: RuleMatch): string {
+  const range = (r: { min: number; max: number }): string => (r.min === r.max ? String(r.min) : r.max >= Number.MAX_SAFE_INTEGER ? `${r.min}+` : `${r.min}-${r.max}`);
+  const parts = [
+    ...(when.commands ? [when.commands.join('|')] : []),
+    ...(when.sender ? [`sender=${when.sender.map((p) => (p === '' ? '<>' : p)).join('|')}`] : []),
+    ...(when.recipient ? [`recipient=${when.recipient.join('|')}`] : []),
+    ...(when.client ? [`client=${when.client.join('|')}`] : []),
+    ...(when.attempt ? [`attempt ${range(when.attempt)}`] : []),
+    ...(when.after !== undefined ? [`after ${when.after} s`] : []),
+    ...(when.before !== undefined ? [`before ${when.before} s`] : []),
+    ...(when.size ? [`size ${range(when.size)}`] : []),
+    ...(when.tls !== undefined ? [when.tls ? 'under TLS' : 'without TLS'] : []),
+    ...(when.authenticated !== undefined ? [when.authenticated ? 'authenticated' : 'not authenticated'] : []),
+  ];
+  return parts.length > 0 ? parts.join(' ') : 'always';
+}
+
+/** One rule in force as a line: `greylist partners: MAIL sender=*@partner.test → greylist (accept after 60 s)`. */
+export function ruleLine(rule: CaptureRule): string {
+  return `${rule.name}: ${ruleMatchText(rule.when)} → ${ruleActionText(rule.action)}${rule.delayMs > 0 ? ` after ${rule.delayMs} ms` : ''}`;
 }
 
 function sizeText(octets: number): string {
@@ -91,14 +201,18 @@ function sizeText(octets: number): string {
   return `${(octets / 1024 / 1024).toFixed(1)} MiB`;
 }
 
-/** The tooltip as Markdown: header fields, envelope, TLS and AUTH, size and file. */
+/**
+ * The tooltip as Markdown: header fields, then the authentication verdicts and the rules that fired
+ * (what a user looks for first), then the envelope, TLS and AUTH, transfer, size and file.
+ */
 export function messageTooltip(message: StoredMessage): string {
-  const rows: Array<[string, string | undefined]> = [
+  const fieldRows: Array<[string, string | undefined]> = [
     ['Subject', message.subject],
     ['From', message.from],
     ['To', message.to],
     ['Date', message.date],
   ];
+  const rows: Array<[string, string | undefined]> = [];
   const env = message.envelope;
   if (env) {
     rows.push(
@@ -110,11 +224,33 @@ export function messageTooltip(message: StoredMessage): string {
       ['Protocol', env.transmissionType],
     );
   }
+  if (env?.transfer) rows.push(['Transfer', env.transfer === 'BDAT' ? 'BDAT chunks (RFC 3030 CHUNKING)' : 'DATA']);
   rows.push(['Received', message.receivedAt.toISOString()], ['Size', sizeText(message.size)], ['File', message.path]);
-  return rows
-    .filter((row): row is [string, string] => row[1] !== undefined)
-    .map(([name, value]) => `**${name}:** ${escapeMarkdown(value)}`)
-    .join('  \n');
+  const text = (list: Array<[string, string | undefined]>): string[] =>
+    list.filter((row): row is [string, string] => row[1] !== undefined).map(([name, value]) => `**${name}:** ${escapeMarkdown(value)}`);
+  const lines = text(fieldRows);
+  const auth = message.authentication;
+  if (auth) {
+    lines.push('', '**Authentication** (as it arrived, with the client\'s IP, HELO and MAIL FROM):');
+    if (auth.error !== undefined) lines.push(`$(error) verification failed: ${escapeMarkdown(auth.error)}`);
+    else {
+      if (auth.dkim.length === 0) lines.push(`${verdictIcon('none')} **DKIM** none: ${escapeMarkdown('no signature')}`);
+      for (const d of auth.dkim) {
+        const who = d.domain ? ` (d=${d.domain}${d.selector ? ` s=${d.selector}` : ''})` : '';
+        lines.push(`${verdictIcon(d.result)} **DKIM** ${escapeMarkdown(d.result + who)}: ${escapeMarkdown(d.info)}`);
+      }
+      for (const [name, m] of [['SPF', auth.spf], ['DMARC', auth.dmarc], ['ARC', auth.arc]] as const) {
+        lines.push(`${verdictIcon(m.result)} **${name}** ${escapeMarkdown(m.result)}: ${escapeMarkdown(m.info)}`);
+      }
+    }
+  }
+  if (message.rules && message.rules.length > 0) {
+    lines.push('', '**Rules that fired:**');
+    for (const r of message.rules) lines.push(`$(law) ${escapeMarkdown(firedRuleText(r))}`);
+  }
+  if (auth || (message.rules && message.rules.length > 0)) lines.push('');
+  lines.push(...text(rows));
+  return lines.join('  \n');
 }
 
 function paramText(params: Record<string, string | true>): string {

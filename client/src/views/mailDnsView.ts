@@ -6,10 +6,14 @@
  * In an untrusted workspace it sends nothing but DNS queries: MTA-STS policies are not fetched and the
  * STARTTLS probe is unavailable. Even in a trusted one, the probe asks before it connects.
  */
+import { getServers } from 'node:dns';
 import * as vscode from 'vscode';
+import { visibleLine } from '../../../common/escape';
 import type * as DnsToolsModule from '../lazy/dnsTools';
 import { lazyBundle } from '../lazy/loader';
 import type { DomainReport, HttpsFetcher, RawResolver, StartTlsProber } from '../dns/index';
+import type { TlsChainProber } from '../dns/tlsChain';
+import { CHECK_DKIM_KEY_COMMAND, checkDkimKeyFile, prefillFromRecordName, type DkimKeyFilePrefill } from './dkimKeyFileCheck';
 import { buildDomainNode, type DomainState, type MailDnsNode, type NodeIcon, parseSelectorInput, rememberRecent } from './mailDnsTree';
 
 /** Loaded on first use (see lazy/loader.ts). */
@@ -27,6 +31,7 @@ export const MAIL_DNS_COMMANDS = {
   openRfc: 'smtp.mailDns.openRfc',
   exportReport: 'smtp.mailDns.exportReport',
   probeStartTls: 'smtp.mailDns.probeStartTls',
+  checkDkimKey: CHECK_DKIM_KEY_COMMAND,
 } as const;
 
 const STATE_RECENT = 'smtp.mailDns.recent';
@@ -42,6 +47,10 @@ export interface MailDnsOptions {
   fetcher?: HttpsFetcher;
   /** A STARTTLS prober (tests); the session engine on port 25 otherwise. */
   prober?: StartTlsProber;
+  /** The certificate-chain prober for DANE (tests); a plain STARTTLS client on port 25 otherwise. */
+  chainProber?: TlsChainProber;
+  /** The SMTP port the DANE chain probe connects to (tests); 25 otherwise. */
+  smtpPort?: number;
 }
 
 const ICONS: Record<NodeIcon, vscode.ThemeIcon> = {
@@ -78,7 +87,8 @@ class MailDnsProvider implements vscode.TreeDataProvider<MailDnsNode> {
     item.description = node.description;
     item.tooltip = node.tooltip;
     item.iconPath = ICONS[node.icon];
-    item.contextValue = node.contextValue;
+    // The DKIM check and its key records get their own context value, for "Check DKIM Key File…".
+    item.contextValue = isDkimCheck(node) ? 'mailDnsCheckDkim' : isDkimRecord(node) ? 'mailDnsDkimRecord' : node.contextValue;
     if (node.kind === 'finding') {
       item.command = { command: MAIL_DNS_COMMANDS.openRfc, title: 'Open RFC section', arguments: [node] };
     }
@@ -89,6 +99,14 @@ class MailDnsProvider implements vscode.TreeDataProvider<MailDnsNode> {
     if (node) return node.children;
     return [...this.states.values()].map(buildDomainNode);
   }
+}
+
+function isDkimCheck(node: MailDnsNode): boolean {
+  return node.kind === 'check' && node.checkId === 'dkim';
+}
+
+function isDkimRecord(node: MailDnsNode): boolean {
+  return node.kind === 'record' && node.id.startsWith(`${node.domain}/dkim/records/`);
 }
 
 /** Registers the Mail DNS view and its commands. */
@@ -120,9 +138,24 @@ export function registerMailDns(context: vscode.ExtensionContext, options: MailD
       const uri = file.startsWith('/') || /^[A-Za-z]:[\\/]/.test(file) || !base ? vscode.Uri.file(file) : vscode.Uri.joinPath(base, file);
       return [Buffer.from(await vscode.workspace.fs.readFile(uri)).toString('utf8')];
     } catch (err) {
-      options.log?.warn(`Mail DNS: cannot read smtp.tls.caFile ${file}: ${(err as Error).message}`);
+      options.log?.warn(visibleLine(`Mail DNS: cannot read smtp.tls.caFile ${file}: ${(err as Error).message}`));
       return [];
     }
+  };
+
+  /**
+   * DNSSEC, DANE and transport consistency (RFC 7672): with the STARTTLS probe, or whenever
+   * `smtp.dns.dnssecResolver` names a validating resolver. Its AD bit decides what is secure; the
+   * default is `smtp.dns.server`, else the system's first resolver. Only DNS is sent unless `probe`
+   * (then each MX's certificate chain is fetched and matched against its TLSA records).
+   */
+  const transportOptions = (probe: boolean): { dnssec?: { server: string }; chainProber?: TlsChainProber; smtpPort?: number } => {
+    const dns = vscode.workspace.getConfiguration('smtp.dns');
+    const explicit = dns.get<string>('dnssecResolver')?.trim();
+    if (!explicit && !probe) return {};
+    const server = explicit || dns.get<string>('server')?.trim() || getServers()[0];
+    if (!server) return {};
+    return { dnssec: { server }, ...(probe ? { chainProber: options.chainProber ?? dnsTools().createTlsChainProber(), smtpPort: options.smtpPort } : {}) };
   };
 
   /** Runs the report for a domain, with progress in the view. */
@@ -142,16 +175,18 @@ export function registerMailDns(context: vscode.ExtensionContext, options: MailD
             fetcher: trusted ? (options.fetcher ?? dnsTools().createNodeHttpsFetcher({ extraCa: ca })) : undefined,
             prober: trusted && probe ? (options.prober ?? dnsTools().createEngineStartTlsProber({ extraCa: ca })) : undefined,
             selectors: s.selectors,
+            ...transportOptions(trusted && probe),
           }),
       );
       provider.states.set(domain, { ...s, running: false, report });
       const all = report.checks.flatMap((c) => c.findings);
       options.log?.info(
-        `Mail DNS ${domain}: ${all.filter((f) => f.severity === 'error').length} error(s), ${all.filter((f) => f.severity === 'warning').length} warning(s); ${report.queries} queries, depth ${report.depth}, ${report.durationMs} ms${trusted ? '' : ' (untrusted workspace: DNS only)'}`,
+        `Mail DNS ${visibleLine(domain)}: ${all.filter((f) => f.severity === 'error').length} error(s), ${all.filter((f) => f.severity === 'warning').length} warning(s); ${report.queries} queries, depth ${report.depth}, ${report.durationMs} ms${trusted ? '' : ' (untrusted workspace: DNS only)'}`,
       );
       return report;
     } catch (err) {
-      options.log?.error(`Mail DNS ${domain}: ${(err as Error).message}`);
+      // Domain names and errors can carry what a DNS answer or an HTTPS body held.
+      options.log?.error(visibleLine(`Mail DNS ${domain}: ${(err as Error).message}`));
       provider.states.set(domain, { ...s, running: false, error: (err as Error).message });
       return undefined;
     } finally {
@@ -289,6 +324,26 @@ export function registerMailDns(context: vscode.ExtensionContext, options: MailD
     if (!target) return;
     await vscode.workspace.fs.writeFile(target, Buffer.from(content, 'utf8'));
     await vscode.window.showTextDocument(target);
+  });
+
+  register(MAIL_DNS_COMMANDS.checkDkimKey, async (node?: MailDnsNode) => {
+    const target = node ?? view.selection[0];
+    const domain = domainOf(target);
+    let prefill: DkimKeyFilePrefill = { domain };
+    if (target && isDkimRecord(target)) prefill = { domain, ...prefillFromRecordName((target.description ?? '').split(' ')[0]) };
+    else if (domain) {
+      // The first selector whose key record the last check found, else the first one the user named.
+      const found = provider.states.get(domain)?.report?.checks.find((c) => c.id === 'dkim')?.records[0]?.name;
+      prefill = found ? { domain, ...prefillFromRecordName(found) } : { domain, selector: selectorsOf(domain)[0] };
+    }
+    let raw: RawResolver;
+    try {
+      raw = resolver();
+    } catch (err) {
+      void vscode.window.showErrorMessage(visibleLine(`Mail DNS: ${(err as Error).message}`));
+      return undefined;
+    }
+    return checkDkimKeyFile(prefill, raw, options.log);
   });
 
   context.subscriptions.push(

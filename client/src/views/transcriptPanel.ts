@@ -2,7 +2,9 @@
  * The transcript panel: the vscode glue around transcriptHtml.ts (pure).
  *
  * One panel per script: running a script again, or opening one of its runs from the history, shows
- * that run in the script's panel (beside the editor), replacing the run it showed. `update` refreshes
+ * that run in the script's panel, replacing the run it showed. A panel goes beside the script, in a
+ * column that already exists when there is one (the column of another transcript, else the nearest
+ * other editor column), so running a script that sits in the second column never opens a third. `update` refreshes
  * the panel only while it shows that run, so opening an older run stops the live updates of a run in
  * progress (open it again from the history once it has finished).
  *
@@ -13,7 +15,8 @@
  * update of a run (any status but 'running') is rendered at once.
  *
  * Messages from the webview are checked before use: `reveal` (a line number), `copy`, `exportText`,
- * `exportJson`, `rerun` and `ready`; anything else is ignored. The panel only ever acts on its own
+ * `exportJson`, `rerun`, `cancel` (ends the running session politely) and `ready`; anything else is
+ * ignored. The panel only ever acts on its own
  * record: the script URI to reveal comes from the record, not from the message.
  *
  * After a reload the serializer (viewType `smtp.transcript`) restores a panel from the webview state
@@ -29,15 +32,17 @@ import {
   parseWebviewMessage,
   renderTranscriptBody,
   renderTranscriptHtml,
-  renderTranscriptText,
   transcriptCsp,
   transcriptJson,
   transcriptTitle,
 } from './transcriptHtml';
+import { formatRecord } from '../output/transcriptText';
 
 export const TRANSCRIPT_VIEW_TYPE = 'smtp.transcript';
 /** The command the panel's Rerun button runs, with the record id (implemented by the run feature). */
 export const RERUN_RECORD_COMMAND = 'smtp.rerunRecord';
+/** The command the panel's Cancel button runs, with the record id (implemented by the run feature). */
+export const CANCEL_RUN_COMMAND = 'smtp.cancelRun';
 /** The shortest time between two live renders of one panel. */
 export const UPDATE_INTERVAL_MS = 100;
 
@@ -172,7 +177,7 @@ class TranscriptPanel {
           await revealLine(record, msg.line);
           return;
         case 'copy':
-          await vscode.env.clipboard.writeText(renderTranscriptText(record));
+          await vscode.env.clipboard.writeText(formatRecord(record));
           void vscode.window.setStatusBarMessage('SMTP transcript copied to the clipboard', 3000);
           return;
         case 'exportText':
@@ -183,6 +188,10 @@ class TranscriptPanel {
           return;
         case 'rerun':
           await vscode.commands.executeCommand(RERUN_RECORD_COMMAND, record.id);
+          return;
+        case 'cancel':
+          // Only the run this panel shows, and only while it runs.
+          if (record.status === 'running') await vscode.commands.executeCommand(CANCEL_RUN_COMMAND, record.id);
           return;
       }
     } catch (err) {
@@ -230,7 +239,7 @@ async function exportRecord(record: RunRecord, ext: 'txt' | 'json'): Promise<voi
     title: `Export the SMTP transcript as ${ext === 'json' ? 'JSON' : 'text'}`,
   });
   if (!target) return;
-  const content = ext === 'json' ? transcriptJson(record) : renderTranscriptText(record);
+  const content = ext === 'json' ? transcriptJson(record) : formatRecord(record);
   await vscode.workspace.fs.writeFile(target, Buffer.from(content, 'utf8'));
   void vscode.window.setStatusBarMessage(`SMTP transcript saved to ${target.fsPath || target.toString()}`, 4000);
 }
@@ -246,15 +255,21 @@ export class TranscriptPanels implements vscode.Disposable {
     context.subscriptions.push(this);
   }
 
-  /** Shows the run in its script's panel, creating the panel beside the editor when there is none. */
+  /** Shows the run in its script's panel, creating the panel beside the script when there is none. */
   show(record: RunRecord): void {
     const existing = this.panels.get(record.uri);
+    const column = transcriptColumn({
+      script: scriptColumn(record.uri),
+      editors: vscode.window.visibleTextEditors.map((e) => e.viewColumn).filter((c): c is number => typeof c === 'number' && c > 0),
+      transcripts: [...this.panels.values()].filter((p) => p !== existing).map((p) => p.panel.viewColumn).filter((c): c is number => typeof c === 'number' && c > 0),
+      own: existing?.panel.viewColumn,
+    });
     if (existing) {
       existing.showRecord(record);
-      existing.panel.reveal(existing.panel.viewColumn ?? vscode.ViewColumn.Beside, true);
+      existing.panel.reveal(column, true);
       return;
     }
-    const panel = vscode.window.createWebviewPanel(TRANSCRIPT_VIEW_TYPE, transcriptTitle(record), { viewColumn: vscode.ViewColumn.Beside, preserveFocus: true }, transcriptWebviewOptions());
+    const panel = vscode.window.createWebviewPanel(TRANSCRIPT_VIEW_TYPE, transcriptTitle(record), { viewColumn: column, preserveFocus: true }, transcriptWebviewOptions());
     this.adopt(panel, record);
   }
 
@@ -304,6 +319,31 @@ export class TranscriptPanels implements vscode.Disposable {
     for (const p of [...this.panels.values()]) p.panel.dispose();
     this.panels.clear();
   }
+}
+
+/** The column of the script's editor, when it is visible (else the active editor's). */
+function scriptColumn(uri: string): number | undefined {
+  const visible = vscode.window.visibleTextEditors.find((e) => e.document.uri.toString() === uri);
+  return visible?.viewColumn ?? vscode.window.activeTextEditor?.viewColumn;
+}
+
+/**
+ * Where a transcript goes (pure): its own column when it is not the script's; else the column of
+ * another transcript; else the nearest other column that holds an editor (the right one first);
+ * only when the script is alone, a new column beside it (`ViewColumn.Beside`).
+ */
+export function transcriptColumn(where: { script?: number; editors: readonly number[]; transcripts: readonly number[]; own?: number }): number {
+  const notScript = (c: number | undefined): c is number => typeof c === 'number' && c > 0 && c !== where.script;
+  if (notScript(where.own)) return where.own;
+  const other = where.transcripts.find(notScript);
+  if (other !== undefined) return other;
+  const columns = [...new Set(where.editors.filter(notScript))];
+  if (columns.length > 0) {
+    const from = where.script ?? 1;
+    columns.sort((a, b) => Math.abs(a - from) - Math.abs(b - from) || b - a);
+    return columns[0];
+  }
+  return vscode.ViewColumn.Beside;
 }
 
 /** Restores transcript panels after a window reload. Call from activate(). */

@@ -1,0 +1,182 @@
+// Throughput of the local capture server against Postfix's smtp-sink, both driven by Postfix's
+// smtp-source (a C load generator that waits for every reply), and the latency of the HTTP API's
+// `wait` (issue 16):
+//   1. one connection:  `smtp-source -m 2000 -l 1024 -d`        capture server vs smtp-sink  goal ≥ 0.7×
+//   2. ten connections: `smtp-source -s 10 -m 2000 -l 1024 -d`  capture server vs smtp-sink  goal ≥ 0.7×
+//   3. `GET /api/v1/wait` answered within 10 ms of the message being stored (median and max over
+//      200 messages; "stored" is the moment the server's onMessage fires, after the rename).
+// The capture server runs in this process exactly as `smtpwb serve` runs it (STARTTLS and AUTH
+// offered, messages stored in a temporary folder that is emptied between runs); smtp-sink discards
+// what it receives. The two servers alternate, so the machine's noise hits both alike.
+// Usage (the checkout is found from this file's location):
+//   node OUT/bench/capture-throughput.main.js [--messages N] [--runs N] [--waits N] [--json]
+import { mkdtempSync, rmSync } from 'node:fs';
+import { request } from 'node:http';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { postfixEnv, smtpSourcePath, startSmtpSink } from '../test/peers/postfixTools';
+import { startCaptureServer, type CaptureServer } from '../client/src/localServer/captureServer';
+import { startCaptureApi } from '../client/src/localServer/captureApi';
+import { spread, timedProcess, type Spread } from './processTiming';
+
+const argv = process.argv.slice(2);
+const opt = (name: string, fallback: number): number => {
+  const i = argv.indexOf(name);
+  return i >= 0 && argv[i + 1] ? Number(argv[i + 1]) : fallback;
+};
+const MESSAGES = opt('--messages', 2000);
+const RUNS = Math.max(1, opt('--runs', 3));
+const WAITS = opt('--waits', 200);
+const GOAL = 0.7;
+const WAIT_GOAL_MS = 10;
+
+interface Figure {
+  rate: number;
+  cpuUsPerMessage: number;
+  /** For the capture server: the rate at which smtp-source got its replies. */
+  acceptedRate?: number;
+}
+
+/** smtp-source against an address; its CPU is its own, so the figure is messages per wall second. */
+async function drive(address: string, sessions: number): Promise<Figure> {
+  const args = ['-m', String(MESSAGES), '-l', '1024', '-d', '-f', 'bench@example.test', '-t', 'sink@example.test', ...(sessions > 1 ? ['-s', String(sessions)] : []), address];
+  const sample = await timedProcess(smtpSourcePath(), args, postfixEnv());
+  return { rate: (MESSAGES * 1000) / sample.wallMs, cpuUsPerMessage: (sample.cpuMs * 1000) / MESSAGES };
+}
+
+/**
+ * The capture server's run, timed until the last message is stored (its files in the folder and its
+ * event fired), not only until smtp-source has its replies; the CPU figure is this process's (the
+ * server's) per message. `acceptedRate` is the rate smtp-source saw.
+ */
+async function driveCapture(capture: CaptureServer, sessions: number): Promise<Figure> {
+  let count = 0;
+  let allStored: () => void = () => undefined;
+  const stored = new Promise<void>((done) => (allStored = done));
+  const subscription = capture.onMessage(() => {
+    if (++count === MESSAGES) allStored();
+  });
+  const before = process.cpuUsage();
+  const started = performance.now();
+  const figure = await drive(capture.address, sessions);
+  await stored;
+  const wallMs = performance.now() - started;
+  const used = process.cpuUsage(before);
+  subscription.dispose();
+  const cleared = await capture.clear();
+  if (cleared !== MESSAGES) throw new Error(`the capture server stored ${cleared} of ${MESSAGES} messages`);
+  return { rate: (MESSAGES * 1000) / wallMs, acceptedRate: figure.rate, cpuUsPerMessage: (used.user + used.system) / MESSAGES };
+}
+
+/** One GET, resolving with the status when the whole body has arrived. */
+function get(url: string): Promise<number> {
+  return new Promise((resolveGet, rejectGet) => {
+    const req = request(url, (res) => {
+      res.resume();
+      res.on('end', () => resolveGet(res.statusCode ?? 0));
+    });
+    req.on('error', rejectGet);
+    req.end();
+  });
+}
+
+/** Sends one message over a fresh connection, pipelined (RFC 2920), and resolves after QUIT's reply. */
+function sendOne(port: number, rcpt: string): Promise<void> {
+  return new Promise((resolveSend, rejectSend) => {
+    const socket = connect(port, '127.0.0.1');
+    let text = '';
+    let sent = false;
+    socket.on('data', (chunk: Buffer) => {
+      text += chunk.toString('latin1');
+      if (!sent && /^220 /m.test(text)) {
+        sent = true;
+        socket.write(`EHLO bench.example.test\r\nMAIL FROM:<bench@example.test>\r\nRCPT TO:<${rcpt}>\r\nDATA\r\n`);
+      }
+      if (sent && /^354 /m.test(text) && !text.includes('\u0000sent')) {
+        text += '\u0000sent';
+        socket.write(`From: bench@example.test\r\nTo: ${rcpt}\r\nSubject: wait latency\r\n\r\nhello\r\n.\r\nQUIT\r\n`);
+      }
+      if (/^221 /m.test(text)) socket.end();
+    });
+    socket.on('close', () => (/^221 /m.test(text) ? resolveSend() : rejectSend(new Error(`unexpected session: ${text}`))));
+    socket.on('error', rejectSend);
+  });
+}
+
+/** Latency from "stored" (onMessage) to the end of the wait's response, in milliseconds. */
+async function waitLatencies(capture: CaptureServer, apiUrl: string): Promise<number[]> {
+  const latencies: number[] = [];
+  for (let i = 0; i < WAITS; i++) {
+    const rcpt = `wait-${i}@example.test`;
+    let storedAt = 0;
+    const subscription = capture.onMessage((m) => {
+      if (m.envelope?.rcptTo.includes(rcpt)) storedAt = performance.now();
+    });
+    const waiting = get(`${apiUrl}/api/v1/wait?to=${encodeURIComponent(rcpt)}&timeout=10000`);
+    // Let the request reach the server and subscribe before the message comes.
+    await new Promise((done) => setTimeout(done, 5));
+    await sendOne(capture.port, rcpt);
+    const status = await waiting;
+    const answeredAt = performance.now();
+    subscription.dispose();
+    if (status !== 200 || storedAt === 0) throw new Error(`wait ${i} answered ${status}`);
+    latencies.push(answeredAt - storedAt);
+  }
+  await capture.clear();
+  return latencies;
+}
+
+async function main(): Promise<void> {
+  const sink = await startSmtpSink();
+  const dir = mkdtempSync(join(tmpdir(), 'smtpwb-bench-capture-'));
+  const capture = await startCaptureServer({ dir, port: 0, maxClients: 100 });
+  const api = await startCaptureApi(capture, { port: 0 });
+  try {
+    const measures: Record<string, () => Promise<Figure>> = {
+      sink1: () => drive(sink.address, 1),
+      capture1: () => driveCapture(capture, 1),
+      sink10: () => drive(sink.address, 10),
+      capture10: () => driveCapture(capture, 10),
+    };
+    // A warm-up of each, so the file cache and the JIT are warm for every measured run alike.
+    for (const m of Object.values(measures)) await m();
+    const samples: Record<string, Figure[]> = Object.fromEntries(Object.keys(measures).map((k) => [k, []]));
+    for (let i = 0; i < RUNS; i++) for (const [name, m] of Object.entries(measures)) samples[name].push(await m());
+    const rate = (name: string): Spread => spread(samples[name].map((f) => f.rate));
+    const cpu = (name: string): number => spread(samples[name].map((f) => f.cpuUsPerMessage)).median;
+    const accepted = (name: string): number => spread(samples[name].map((f) => f.acceptedRate ?? f.rate)).median;
+    const rows = [
+      { name: `one connection, ${MESSAGES} × 1 KB`, capture: rate('capture1'), captureAccepted: accepted('capture1'), captureCpu: cpu('capture1'), sink: rate('sink1') },
+      { name: `ten connections, ${MESSAGES} × 1 KB`, capture: rate('capture10'), captureAccepted: accepted('capture10'), captureCpu: cpu('capture10'), sink: rate('sink10') },
+    ].map((r) => ({ ...r, ratio: r.capture.median / r.sink.median, goal: GOAL, met: r.capture.median / r.sink.median >= GOAL }));
+    const latencies = await waitLatencies(capture, api.url);
+    const wait = { ...spread(latencies), count: latencies.length, goalMs: WAIT_GOAL_MS, met: Math.max(...latencies) <= WAIT_GOAL_MS };
+    if (argv.includes('--json')) {
+      process.stdout.write(`${JSON.stringify({ bench: 'capture-throughput', runs: RUNS, messages: MESSAGES, rows, wait }, null, 2)}\n`);
+      return;
+    }
+    const r0 = (s: Spread): string => `${s.median.toFixed(0)} (min ${s.min.toFixed(0)}, max ${s.max.toFixed(0)})`;
+    process.stdout.write(`capture server against smtp-sink, both driven by smtp-source: msgs/s, medians of ${RUNS} alternating runs\n`);
+    for (const r of rows) {
+      process.stdout.write(`  ${r.name}\n`);
+      process.stdout.write(`    capture server (stored)  ${r0(r.capture)} msgs/s until the last is stored (replies came at ${r.captureAccepted.toFixed(0)} msgs/s), server CPU ${r.captureCpu.toFixed(0)} µs/msg\n`);
+      process.stdout.write(`    smtp-sink (discarded)    ${r0(r.sink)} msgs/s\n`);
+      process.stdout.write(`    ratio ${r.ratio.toFixed(2)}× (goal ≥ ${GOAL}×): ${r.met ? 'met' : 'NOT met'}\n`);
+    }
+    process.stdout.write(
+      `  wait latency over ${wait.count} messages: median ${wait.median.toFixed(2)} ms, max ${wait.max.toFixed(2)} ms (goal ≤ ${WAIT_GOAL_MS} ms): ${wait.met ? 'met' : 'NOT met'}\n`,
+    );
+  } finally {
+    await api.stop();
+    await capture.stop();
+    await sink.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+main().catch((e: unknown) => {
+  process.stderr.write(`capture-throughput: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+  process.exitCode = 1;
+});

@@ -1,0 +1,120 @@
+/**
+ * The report view: "SMTP: Open Report View" reads DMARC aggregate, TLS-RPT and failure reports
+ * (one file, several, or folders; compressed ones too) and shows their summary in a webview
+ * rendered by reports/reportHtml.ts: a strict CSP under a fresh nonce, no local resources, nothing
+ * fetched, every string from a report inert text. The view posts two messages back, which are
+ * checked here before anything acts on them:
+ *
+ * - `{ type: 'export', format: 'csv' | 'json' }`: the summary to a file the user picks;
+ * - `{ type: 'dnsCheck', domain }`: the Mail DNS check of a failing source's domain
+ *   (`smtp.mailDns.checkDomain`, which takes the domain as its argument).
+ *
+ * The parsing and rendering live in the emlTools feature bundle, loaded on the first use.
+ */
+import { randomBytes } from 'node:crypto';
+import { basename } from 'node:path';
+import * as vscode from 'vscode';
+import type * as EmlToolsModule from '../lazy/emlTools';
+import { lazyBundle } from '../lazy/loader';
+
+const emlTools = lazyBundle<typeof EmlToolsModule>('emlTools');
+
+export const REPORT_VIEW_COMMAND = 'smtp.reports.open';
+export const REPORT_VIEW_TYPE = 'smtpWorkbench.reports';
+const MAIL_DNS_CHECK = 'smtp.mailDns.checkDomain';
+
+/** A message from the view, as it arrives (unknown until checked). */
+export type ReportViewMessage = { type: 'export'; format: 'csv' | 'json' } | { type: 'dnsCheck'; domain: string };
+
+/** Checks a message from the webview: only the two known shapes, a domain that is a host name. */
+export function parseReportViewMessage(message: unknown): ReportViewMessage | undefined {
+  if (typeof message !== 'object' || message === null) return undefined;
+  const m = message as Record<string, unknown>;
+  if (m.type === 'export' && (m.format === 'csv' || m.format === 'json')) return { type: 'export', format: m.format };
+  if (m.type === 'dnsCheck' && typeof m.domain === 'string') {
+    const domain = m.domain.trim().toLowerCase().replace(/\.$/, '');
+    // A DNS name of LDH labels (RFC 1035 §2.3.1, RFC 5890 A-labels): what a report's header_from
+    // holds when it is a domain at all. Anything else is not passed to the Mail DNS check.
+    if (domain.length <= 253 && /^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/.test(domain)) return { type: 'dnsCheck', domain };
+  }
+  return undefined;
+}
+
+function nonce(): string {
+  return randomBytes(18).toString('base64');
+}
+
+/** The paths the command reads: the explorer's selection, the active file, or a picked one. */
+async function pathsToOpen(uri: unknown, selected: unknown): Promise<string[] | undefined> {
+  const isUri = (u: unknown): u is vscode.Uri => typeof u === 'object' && u !== null && typeof (u as vscode.Uri).fsPath === 'string' && (u as vscode.Uri).scheme === 'file';
+  if (Array.isArray(selected) && selected.length > 0 && selected.every(isUri)) return selected.map((u) => u.fsPath);
+  if (isUri(uri)) return [uri.fsPath];
+  const active = vscode.window.activeTextEditor?.document.uri;
+  if (active && active.scheme === 'file' && /\.(xml|gz|zip|json|eml)$/i.test(active.fsPath)) return [active.fsPath];
+  const picked = await vscode.window.showOpenDialog({
+    canSelectFiles: true,
+    canSelectFolders: true,
+    canSelectMany: true,
+    openLabel: 'Open reports',
+    title: 'DMARC aggregate, TLS-RPT or failure reports (files or folders)',
+  });
+  return picked && picked.length > 0 ? picked.map((u) => u.fsPath) : undefined;
+}
+
+/** The name a file has in the view's tables: relative to its workspace folder when it is in one. */
+function shownName(path: string): string {
+  return vscode.workspace.asRelativePath(path, false);
+}
+
+export interface ReportViewHandle {
+  /** Opens the view for the given paths (files or folders); resolves with the panel. */
+  open(paths: string[]): Promise<vscode.WebviewPanel | undefined>;
+}
+
+export function registerReportView(context: vscode.ExtensionContext): ReportViewHandle {
+  const open = async (paths: string[]): Promise<vscode.WebviewPanel | undefined> => {
+    const tools = emlTools();
+    let files: string[];
+    try {
+      files = await tools.reportFilesOf(paths);
+    } catch (error) {
+      void vscode.window.showErrorMessage(`Cannot read the reports: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+      return undefined;
+    }
+    if (files.length === 0) {
+      void vscode.window.showInformationMessage('No report files there (.xml, .xml.gz, .zip, .json, .json.gz, .eml).');
+      return undefined;
+    }
+    const summary = await tools.summariseReportFiles(files, { shownName });
+    const title = paths.length === 1 ? `Reports: ${basename(paths[0])}` : `Reports: ${files.length} files`;
+    const panel = vscode.window.createWebviewPanel(REPORT_VIEW_TYPE, title, vscode.ViewColumn.Active, { enableScripts: true, enableForms: false, enableCommandUris: false, localResourceRoots: [], retainContextWhenHidden: false });
+    panel.webview.html = tools.renderReportHtml(summary, { cspSource: panel.webview.cspSource, nonce: nonce(), actions: true });
+    const subscription = panel.webview.onDidReceiveMessage(async (raw: unknown) => {
+      const message = parseReportViewMessage(raw);
+      if (!message) return;
+      if (message.type === 'dnsCheck') {
+        await vscode.commands.executeCommand(MAIL_DNS_CHECK, message.domain);
+        return;
+      }
+      const csv = message.format === 'csv';
+      const target = await vscode.window.showSaveDialog({
+        title: `Export the report summary as ${csv ? 'CSV' : 'JSON'}`,
+        filters: csv ? { CSV: ['csv'] } : { JSON: ['json'] },
+        ...(vscode.workspace.workspaceFolders?.[0] ? { defaultUri: vscode.Uri.joinPath(vscode.workspace.workspaceFolders[0].uri, csv ? 'report-summary.csv' : 'report-summary.json') } : {}),
+      });
+      if (!target) return;
+      const text = csv ? tools.summaryCsv(summary) : tools.summaryJson(summary);
+      await vscode.workspace.fs.writeFile(target, Buffer.from(text, 'utf8'));
+      vscode.window.setStatusBarMessage(`Report summary saved to ${basename(target.fsPath)}`, 5000);
+    });
+    panel.onDidDispose(() => subscription.dispose());
+    return panel;
+  };
+  context.subscriptions.push(
+    vscode.commands.registerCommand(REPORT_VIEW_COMMAND, async (uri?: unknown, selected?: unknown) => {
+      const paths = await pathsToOpen(uri, selected);
+      if (paths) await open(paths);
+    }),
+  );
+  return { open };
+}
