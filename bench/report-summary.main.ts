@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { SaxesParser } from 'saxes';
-import { openReportBytes } from '../client/src/reports/open';
+import { openReportBytes } from '../server/src/reports/open';
 import { ReportSummariser } from '../client/src/reports/summary';
 import { aggregateXml, gzip, randomAggregate, reportFileName } from '../test/reports/generate';
 import { median } from './processTiming';

@@ -14,6 +14,7 @@ import { registerEmlPreview } from './views/emlPreview';
 import { historySizeSetting, registerHistoryView } from './views/historyView';
 import { registerLocalInbox } from './views/localInbox';
 import { registerMailDns } from './views/mailDnsView';
+import { registerReportFetch } from './views/reportFetch';
 import { registerReportView } from './views/reportView';
 import { SessionCodeLensProvider } from './views/sessionCodeLens';
 import { TranscriptPanels, registerTranscriptSerializer } from './views/transcriptPanel';
@@ -114,7 +115,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
 
   phase('commands');
   registerMailDns(context, { log });
-  registerReportView(context);
+  registerReportFetch(context, registerReportView(context));
   phase('mailDns');
   context.subscriptions.push(...registerEmlPreview(), ...registerEmlCommands(context, { localTarget: () => inbox.ensureServer() }));
   phase('eml');

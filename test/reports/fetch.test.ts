@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { captureCli, type CapturedRun } from '../support/cliCapture';
 import { reportCommand } from '../../client/src/cli/reportCommand';
-import { openReportBytes } from '../../client/src/reports/open';
+import { openReportBytes } from '../../server/src/reports/open';
 import { startDovecot, type DovecotPeer } from '../peers/dovecot';
 import { aggregateReportMail, failureReportEml, randomAggregate } from './generate';
 

@@ -2,11 +2,11 @@
 // server's validator entry point (which documents are reports, positions of findings).
 import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
-import { reportHover } from '../../client/src/reports/hover';
-import { openReportBytes } from '../../client/src/reports/open';
+import { reportHover } from '../../server/src/reports/hover';
+import { openReportBytes } from '../../server/src/reports/open';
 import { renderReportHtml, reportCsp } from '../../client/src/reports/reportHtml';
 import { ReportSummariser } from '../../client/src/reports/summary';
-import { isReportDocument, validateReportDocument } from '../../client/src/reports/validate';
+import { isReportDocument, validateReportDocument } from '../../server/src/reports/validate';
 import { aggregateXml, randomAggregate, tlsRptJson } from './generate';
 
 const NONCE = 'abcdefghijklmnop0123';

@@ -4,7 +4,7 @@
 import { strict as assert } from 'node:assert';
 import { after, before, describe, it } from 'node:test';
 import type { Browser } from 'playwright-core';
-import { openReportBytes } from '../../client/src/reports/open';
+import { openReportBytes } from '../../server/src/reports/open';
 import { renderReportHtml } from '../../client/src/reports/reportHtml';
 import { ReportSummariser } from '../../client/src/reports/summary';
 import { launchChromium } from '../support/chromium';

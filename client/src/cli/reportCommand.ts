@@ -8,17 +8,17 @@
  * there was nothing to measure), 2 usage error or a path that cannot be read, 3 the IMAP server
  * could not be reached or refused the login.
  */
-import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { listReportFiles } from '../reports/collect';
-import { isIP } from 'node:net';
-import { basename, join, resolve as resolvePath } from 'node:path';
+import { reportDomain } from '../reports/reportDomain';
+import { resolve as resolvePath } from 'node:path';
 import { visibleLine } from '../../../common/escape';
 import { parseHostPort, parseOptions, usageError, wantsHelp } from './options';
-import { openReportBytes, type ParsedReport } from '../reports/open';
-import { reportAttachments } from '../reports/failure';
+import { openReportBytes } from '../../../server/src/reports/open';
+import { fetchReportsOverImap, imapFetchRefusal } from '../reports/imapFetch';
 import { summaryCsv, summaryJson, summaryMarkdown, summaryText } from '../reports/render';
 import { ReportSummariser } from '../reports/summary';
-import { finding } from '../reports/reportProblems';
+import { finding } from '../../../server/src/reports/reportProblems';
 
 export interface ReportIo {
   stdout: NodeJS.WritableStream;
@@ -158,22 +158,9 @@ export async function reportCommand(args: string[], io: ReportIo): Promise<numbe
   return 0;
 }
 
-/** The domain a report is about (lower case), for --domain. */
-function reportDomain(r: ParsedReport): string {
-  if (r.kind === 'dmarc-aggregate') return r.policy.domain.toLowerCase();
-  if (r.kind === 'tls-rpt') return (r.policies[0]?.policyDomain ?? '').toLowerCase();
-  return (r.reportedDomain ?? '').toLowerCase();
-}
 
-/** A file name for a saved report: the attachment's own name, reduced to safe characters. */
-export function safeReportFileName(uid: number, name: string, fallback: string): string {
-  const base = basename(name.replace(/\\/g, '/')).replace(/[^A-Za-z0-9._!@+=-]/g, '_').replace(/^\.+/, '');
-  return `${uid}-${base === '' ? fallback : base}`.slice(0, 200);
-}
-
-function isLoopback(host: string): boolean {
-  return host === 'localhost' || (isIP(host) === 4 && host.startsWith('127.')) || host === '::1';
-}
+// The file names of saved reports and the fetch itself live in reports/imapFetch.ts (shared with the editor).
+export { safeReportFileName } from '../reports/imapFetch';
 
 async function fetchCommand(args: string[], io: ReportIo): Promise<number> {
   if (wantsHelp(args)) {
@@ -189,9 +176,9 @@ async function fetchCommand(args: string[], io: ReportIo): Promise<number> {
   if (v.tls && v.starttls) return usageError(io, 'report fetch', 'choose one of --tls and --starttls', REPORT_USAGE);
   const target = parseHostPort(v.imap, v.tls ? 993 : 143);
   if (!target) return usageError(io, 'report fetch', `--imap "${visibleLine(v.imap)}" is not HOST:PORT`, REPORT_USAGE);
-  if (!v.tls && !v.starttls && !isLoopback(target.host)) {
-    return usageError(io, 'report fetch', 'a plain-text IMAP login is allowed only to a loopback address; use --tls or --starttls', REPORT_USAGE);
-  }
+  const tlsMode = v.tls ? 'tls' : v.starttls ? 'starttls' : 'none';
+  const refusal = imapFetchRefusal({ host: target.host, tls: tlsMode });
+  if (refusal) return usageError(io, 'report fetch', `${refusal} (--tls or --starttls)`, REPORT_USAGE);
   const password = io.env.SMTPWB_IMAP_PASSWORD;
   if (password === undefined || password === '') return usageError(io, 'report fetch', 'set the password in the environment variable SMTPWB_IMAP_PASSWORD', REPORT_USAGE);
   let timeoutS = 30;
@@ -209,63 +196,22 @@ async function fetchCommand(args: string[], io: ReportIo): Promise<number> {
   }
   const out = resolvePath(io.cwd, v.out ?? 'reports');
   const mailbox = v.mailbox ?? 'INBOX';
-  // imapflow is loaded on use, so the other commands do not pay for it.
-  const { ImapFlow } = await import('imapflow');
-  const client = new ImapFlow({
+  const result = await fetchReportsOverImap({
     host: target.host,
     port: target.port,
-    secure: v.tls === true,
-    doSTARTTLS: v.tls ? undefined : v.starttls === true,
-    auth: { user: v.user, pass: password },
-    logger: false,
-    disableAutoIdle: true,
-    connectionTimeout: timeoutS * 1000,
-    greetingTimeout: timeoutS * 1000,
-    tls: { rejectUnauthorized: true, ...(ca ? { ca } : {}), ...(isIP(target.host) === 0 ? { servername: target.host } : {}) },
-  } as ConstructorParameters<typeof ImapFlow>[0]);
-  client.on('error', () => {
-    // Errors also reject the pending command, which is where they are reported.
+    user: v.user,
+    password,
+    mailbox,
+    tls: tlsMode,
+    ...(ca ? { ca } : {}),
+    timeoutMs: timeoutS * 1000,
+    out,
+    onSaved: (path) => io.stdout.write(`${visibleLine(path)}\n`),
   });
-  const mask = (text: string): string => visibleLine(text.split(password).join('****'));
-  try {
-    await client.connect();
-  } catch (error) {
-    const e = error as { message?: string; responseText?: string; authenticationFailed?: boolean };
-    io.stderr.write(`smtpwb report fetch: ${e.authenticationFailed ? 'login failed' : 'cannot connect'}: ${mask(e.responseText ?? e.message ?? String(error))}\n`);
+  if (!result.ok) {
+    io.stderr.write(`smtpwb report fetch: ${result.stage === 'connect' ? (result.authenticationFailed ? 'login failed: ' : 'cannot connect: ') : ''}${result.message}\n`);
     return 3;
   }
-  let saved = 0;
-  let messages = 0;
-  try {
-    await mkdir(out, { recursive: true });
-    const box = await client.mailboxOpen(mailbox, { readOnly: true });
-    if (box.exists > 0) {
-      for await (const msg of client.fetch('1:*', { uid: true, source: true })) {
-        messages++;
-        if (!msg.source) continue;
-        const text = msg.source.toString('latin1');
-        if (/^content-type:\s*multipart\/report[^\n]*(\n[ \t][^\n]*)*/im.test(text) && /message\/feedback-report/i.test(text)) {
-          const name = safeReportFileName(msg.uid, 'failure-report.eml', 'report.eml');
-          await writeFile(join(out, name), msg.source);
-          io.stdout.write(`${visibleLine(join(out, name))}\n`);
-          saved++;
-          continue;
-        }
-        for (const a of reportAttachments(text)) {
-          const name = safeReportFileName(msg.uid, a.filename, a.contentType.replace(/\W+/g, '-'));
-          await writeFile(join(out, name), a.data);
-          io.stdout.write(`${visibleLine(join(out, name))}\n`);
-          saved++;
-        }
-      }
-    }
-    await client.logout();
-  } catch (error) {
-    const e = error as { message?: string; responseText?: string };
-    io.stderr.write(`smtpwb report fetch: ${mask(e.responseText ?? e.message ?? String(error))}\n`);
-    client.close();
-    return 3;
-  }
-  io.stderr.write(`smtpwb report fetch: ${messages} message(s) read from ${visibleLine(mailbox)}, ${saved} report(s) saved to ${visibleLine(out)}\n`);
+  io.stderr.write(`smtpwb report fetch: ${result.messages} message(s) read from ${visibleLine(mailbox)}, ${result.saved.length} report(s) saved to ${visibleLine(out)}\n`);
   return 0;
 }

@@ -448,6 +448,14 @@ class SessionRunner {
       details.fingerprint256 = cert.fingerprint256;
     }
     if (!socket.authorized) details.verifyError = String(socket.authorizationError ?? 'unknown');
+    // Node reports a name error only after the chain was trusted. Some releases (22.23 seen) then
+    // compare an IPv6 literal with the certificate's addresses without normalising the certificate's
+    // full form (0:0:0:0:0:0:0:1), so `::1` fails against a certificate that names it; addresses are
+    // compared as octets (RFC 6125 §6.2.1, RFC 5280 §4.2.1.6), which `ipNamedByCertificate` does.
+    if (!socket.authorized && details.verifyError === 'ERR_TLS_CERT_ALTNAME_INVALID' && ipNamedByCertificate(details.servername, details.subjectAltNames)) {
+      details.verified = true;
+      delete details.verifyError;
+    }
     this.tlsDetails = details;
     this.emit('tls', `TLS started (${mode === 'implicit' ? 'implicit, RFC 8314' : 'STARTTLS, RFC 3207'}): ${details.protocol} ${details.cipher}`);
     if (details.subject) this.emit('tls', `peer certificate: subject ${details.subject}; issuer ${details.issuer}`);
@@ -1401,6 +1409,25 @@ function bodyText(body: Buffer, hasTerminator: boolean): string {
   if (text.endsWith('\n')) text = text.slice(0, -1);
   if (body.length > MAX_BODY_SHOWN) text += `\n… (${body.length - MAX_BODY_SHOWN} more octets${hasTerminator ? ', then .' : ''})`;
   return text;
+}
+
+/**
+ * True when an address literal is one of the certificate's IP addresses (`IP Address:` entries),
+ * compared as addresses, not as text, so `::1` matches `0:0:0:0:0:0:0:1`.
+ */
+function ipNamedByCertificate(address: string | undefined, altNames: readonly string[] | undefined): boolean {
+  if (address === undefined || !altNames) return false;
+  const family = net.isIP(address);
+  if (family === 0) return false;
+  const type = family === 6 ? 'ipv6' : 'ipv4';
+  return altNames.some((name) => {
+    if (!name.startsWith('IP Address:')) return false;
+    const ip = name.slice('IP Address:'.length).trim();
+    if (net.isIP(ip) !== family) return false;
+    const list = new net.BlockList();
+    list.addAddress(ip, type);
+    return list.check(address, type);
+  });
 }
 
 function describeVerifyError(code: string | undefined, d: TlsDetails): string {

@@ -12,3 +12,4 @@ export { renderPreviewHtml } from '../preview/webviewHtml';
 export { reportFilesOf, summariseReportFiles } from '../reports/collect';
 export { renderReportHtml } from '../reports/reportHtml';
 export { summaryCsv, summaryJson } from '../reports/render';
+export { fetchReportsOverImap, imapFetchRefusal } from '../reports/imapFetch';

@@ -4,7 +4,7 @@
  * Markdown); JSON is exact. Pure.
  */
 import { escapeMarkdown, visibleLine } from '../../../common/escape';
-import type { PublishedPolicy } from './aggregate';
+import type { PublishedPolicy } from '../../../server/src/reports/aggregate';
 import type { ReportSummary, SourceSummary } from './summary';
 
 /** A rate as a percentage with one decimal, or "n/a". */

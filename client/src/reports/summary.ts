@@ -6,11 +6,11 @@
  * escaping for display happens in the renderers. Pure.
  */
 import type { Problem, Severity } from '../../../common/problem';
-import type { AggregateReport, PublishedPolicy } from './aggregate';
-import type { FailureReport } from './failure';
-import type { OpenedReport } from './open';
-import { reportProblemLink } from './reportProblems';
-import type { TlsRptReport } from './tlsRpt';
+import type { AggregateReport, PublishedPolicy } from '../../../server/src/reports/aggregate';
+import type { FailureReport } from '../../../server/src/reports/failure';
+import type { OpenedReport } from '../../../server/src/reports/open';
+import { reportProblemLink } from '../../../server/src/reports/reportProblems';
+import type { TlsRptReport } from '../../../server/src/reports/tlsRpt';
 
 export interface Counts {
   messages: number;

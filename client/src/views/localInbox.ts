@@ -7,6 +7,12 @@
  * Each message shows its authentication results (with `smtp.localServer.verify`), the behaviour
  * rule that answered and how it came (DATA or BDAT). The rules in force (`smtp.localServer.rules`,
  * a file reloaded when it changes) are a node at the top of the tree.
+ *
+ * Reports that arrive (a DMARC aggregate or TLS-RPT attachment, a failure report) are recognised
+ * and badged, and open in the report view ("Open in Report View"). "Check Bulk-Sender
+ * Requirements" verifies a message as it arrived (the client IP, HELO and MAIL FROM of its
+ * sidecar) and adds what only the capture server knows: whether TLS was used and the client IP's
+ * forward-confirmed reverse DNS.
  */
 import * as vscode from 'vscode';
 import { readFile } from 'node:fs/promises';
@@ -14,13 +20,20 @@ import { basename, dirname } from 'node:path';
 import { DNS_SERVER_FORMAT } from '../dns/serverAddress';
 import { lineColumn } from '../reports/summary';
 import type { MailauthResolver } from '../mailAuth';
+import type * as EmlToolsModule from '../lazy/emlTools';
+import { checkBulkSender, type BulkTransport } from '../reports/bulkSender';
+import { forwardConfirmedReverseDns } from '../reports/fcrdns';
 import { escapeMarkdown, visibleLine } from '../../../common/escape';
 import type * as CaptureToolsModule from '../lazy/captureTools';
 import { lazyBundle } from '../lazy/loader';
 import type { CaptureLogEntry, CaptureRule, CaptureRules, CaptureServer, MessageStore, StoredMessage } from '../localServer';
 import {
+  bulkFindingItem,
+  mayHoldReport,
   messageDescription,
   messageIcon,
+  reportBadge,
+  type ReportCounts,
   messageLabel,
   ruleLine,
   rulesDescription,
@@ -33,6 +46,12 @@ import {
 
 /** Loaded on first use (see lazy/loader.ts). */
 const captureTools = lazyBundle<typeof CaptureToolsModule>('captureTools');
+const emlTools = lazyBundle<typeof EmlToolsModule>('emlTools');
+
+/** The report view's command (views/reportView.ts), which takes the file to open. */
+const REPORT_VIEW_COMMAND = 'smtp.reports.open';
+/** Messages larger than this are not parsed for reports when listed (they still open on demand). */
+const REPORT_SNIFF_LIMIT = 16 * 1024 * 1024;
 
 
 export const LOCAL_INBOX_VIEW_ID = 'smtp.localInbox';
@@ -46,6 +65,8 @@ export const LOCAL_INBOX_COMMANDS = {
   refresh: 'smtp.inbox.refresh',
   start: 'smtp.localServer.start',
   stop: 'smtp.localServer.stop',
+  openReport: 'smtp.inbox.openReport',
+  checkBulk: 'smtp.inbox.checkBulkSender',
 } as const;
 
 /** The context key that is true while the server runs (for menus: start or stop). */
@@ -102,6 +123,39 @@ class InboxTreeProvider implements vscode.TreeDataProvider<InboxNode> {
   /** The rules in force and their file, shown at the top while set. */
   rules: Omit<RulesNode, 'kind'> | undefined;
 
+  /** The reports each message holds (null: none), by id and size, filled when listed. */
+  private readonly reports = new Map<string, ReportCounts | null>();
+
+  /** The reports a message holds, as last found (undefined before it was looked at). */
+  reportCounts(message: StoredMessage): ReportCounts | null | undefined {
+    return this.reports.get(`${message.id}:${message.size}`);
+  }
+
+  /** Reads the messages not looked at yet and finds their reports (the parsers of the report view). */
+  private async findReports(messages: readonly StoredMessage[]): Promise<void> {
+    for (const m of messages) {
+      const key = `${m.id}:${m.size}`;
+      if (this.reports.has(key)) continue;
+      let counts: ReportCounts | null = null;
+      try {
+        if (m.size <= REPORT_SNIFF_LIMIT) {
+          const raw = await readFile(m.path);
+          if (mayHoldReport(raw.toString('latin1'))) {
+            const summary = await emlTools().summariseReportFiles([m.path]);
+            const c = { aggregate: summary.counts.aggregate, tlsRpt: summary.counts.tlsRpt, failure: summary.counts.failure };
+            if (c.aggregate + c.tlsRpt + c.failure > 0) counts = c;
+          }
+        }
+      } catch {
+        // A message that cannot be read or parsed is shown as a plain message.
+      }
+      this.reports.set(key, counts);
+    }
+    // Deleted messages leave the cache with the listing.
+    const current = new Set(messages.map((m) => `${m.id}:${m.size}`));
+    for (const key of [...this.reports.keys()]) if (!current.has(key)) this.reports.delete(key);
+  }
+
   constructor(private readonly storeOf: () => MessageStore, private readonly onCount: (count: number) => void) {}
 
   /** Shows other rules at the top at once. */
@@ -138,7 +192,8 @@ class InboxTreeProvider implements vscode.TreeDataProvider<InboxNode> {
     const message = node;
     const item = new vscode.TreeItem(messageLabel(message), vscode.TreeItemCollapsibleState.None);
     item.id = message.id;
-    item.description = messageDescription(message);
+    const badge = reportBadge(this.reportCounts(message) ?? undefined);
+    item.description = badge ? `${badge} · ${messageDescription(message)}` : messageDescription(message);
     const tooltip = new vscode.MarkdownString(messageTooltip(message));
     // The verdict and rule lines start with codicons ($(pass), $(error), $(law)).
     tooltip.supportThemeIcons = true;
@@ -146,7 +201,8 @@ class InboxTreeProvider implements vscode.TreeDataProvider<InboxNode> {
     const icon = messageIcon(message);
     item.iconPath = new vscode.ThemeIcon(icon.id, icon.color ? new vscode.ThemeColor(icon.color) : undefined);
     item.resourceUri = vscode.Uri.file(message.path);
-    item.contextValue = 'smtpInboxMessage';
+    item.contextValue = badge ? 'smtpInboxReport' : 'smtpInboxMessage';
+    if (badge) item.iconPath = new vscode.ThemeIcon('graph', icon.color ? new vscode.ThemeColor(icon.color) : undefined);
     item.command = { command: LOCAL_INBOX_COMMANDS.open, title: 'Open Message', arguments: [message] };
     return item;
   }
@@ -157,6 +213,7 @@ class InboxTreeProvider implements vscode.TreeDataProvider<InboxNode> {
       return [];
     }
     const messages = await this.storeOf().list();
+    await this.findReports(messages);
     this.setCount(messages.length);
     this.shown = listingKey(messages);
     return this.rules ? [{ kind: 'rules', ...this.rules }, ...messages] : messages;
@@ -215,6 +272,39 @@ function ruleTreeItem(node: RulesNode | RuleNode): vscode.TreeItem {
 
 function isStoredMessage(value: unknown): value is StoredMessage {
   return typeof value === 'object' && value !== null && typeof (value as StoredMessage).id === 'string' && typeof (value as StoredMessage).path === 'string';
+}
+
+/**
+ * The bulk-sender check of a captured message: verified as it arrived (the sidecar's client IP,
+ * HELO and MAIL FROM), with the transport the capture server saw (TLS, and the client IP's
+ * forward-confirmed reverse DNS looked up through `smtp.dns.server`). A message without a sidecar
+ * is checked with the transport unknown. Returns why it could not be checked as a string.
+ */
+async function bulkCheck(message: StoredMessage, settings: LocalServerSettings): Promise<ReturnType<typeof checkBulkSender> | string> {
+  let raw: Buffer;
+  try {
+    raw = await readFile(message.path);
+  } catch (error) {
+    return `cannot read ${message.path}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`;
+  }
+  const tools = emlTools();
+  const dns = (settings.dnsServer ?? '').trim();
+  if (dns !== '' && tools.parseDnsServer(dns) === undefined) return `the DNS server setting "${dns}" must be ${DNS_SERVER_FORMAT}`;
+  const resolver = tools.createResolver({ server: dns === '' ? undefined : dns, timeoutMs: 2000, tries: 1 });
+  const env = message.envelope;
+  const report = await tools.verifyMessage(raw, {
+    resolver,
+    ...(env ? { ip: env.remoteAddress, helo: env.helo ?? undefined, mailFrom: env.mailFrom, useReceived: false } : {}),
+  });
+  const transport: BulkTransport = {};
+  if (env) {
+    transport.tls = env.tls !== null;
+    transport.clientIp = env.remoteAddress;
+    const fc = await forwardConfirmedReverseDns(env.remoteAddress, resolver);
+    // A lookup that failed decides nothing: the requirement stays unknown rather than failing.
+    if (fc.confirmed || fc.error === undefined) transport.fcrdns = { ...(fc.ptr ? { ptr: fc.ptr } : {}), confirmed: fc.confirmed };
+  }
+  return checkBulkSender(raw, report, transport);
 }
 
 /** Registers the view, its commands and the status bar item; call once from `activate`. */
@@ -455,6 +545,36 @@ export function registerLocalInbox(context: vscode.ExtensionContext, options: Lo
     }
   });
   register(LOCAL_INBOX_COMMANDS.stop, () => stop());
+  register(LOCAL_INBOX_COMMANDS.openReport, async (node, nodes) => {
+    const chosen = targets(node, nodes);
+    if (chosen.length === 0) return;
+    // The stored .eml is opened as it is: the report parsers take the attachments out of it.
+    if (chosen.length === 1) await vscode.commands.executeCommand(REPORT_VIEW_COMMAND, vscode.Uri.file(chosen[0].path));
+    else await vscode.commands.executeCommand(REPORT_VIEW_COMMAND, vscode.Uri.file(chosen[0].path), chosen.map((m) => vscode.Uri.file(m.path)));
+  });
+  register(LOCAL_INBOX_COMMANDS.checkBulk, async (node, nodes) => {
+    const [message] = targets(node, nodes);
+    if (!message) return;
+    const results = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Checking "${visibleLine(messageLabel(message))}" against the bulk-sender requirements` }, () =>
+      bulkCheck(message, options.getSettings()),
+    );
+    if (typeof results === 'string') {
+      void vscode.window.showErrorMessage(`Cannot check the bulk-sender requirements: ${visibleLine(results)}`);
+      return;
+    }
+    const failing = results.filter((r) => r.status === 'fail').length;
+    const items = results.map((r) => {
+      const item = bulkFindingItem(r);
+      // What the message and DNS said is shown as text, never as codicons or links of its own.
+      return { ...item, detail: visibleLine(item.detail) };
+    });
+    const picked = (await vscode.window.showQuickPick(items, {
+      title: `Bulk-sender requirements: ${failing === 0 ? 'none fails' : `${failing} of ${results.length} fail`} (select one to open its source)`,
+      matchOnDetail: true,
+      ignoreFocusOut: true,
+    })) as (typeof items)[number] | undefined;
+    if (picked) await vscode.commands.executeCommand('vscode.open', vscode.Uri.parse(picked.link));
+  });
 
   // Settings that change where or how the server listens take effect at once when it runs.
   disposables.push(

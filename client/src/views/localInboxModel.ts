@@ -263,3 +263,41 @@ function paramText(params: Record<string, string | true>): string {
 export function statusText(address: string, count: number): string {
   return `$(mail) ${address}${count > 0 ? ` (${count})` : ''}`;
 }
+
+/**
+ * True when a captured message (raw, latin1) may hold a report, cheaply, before it is parsed: a
+ * `message/feedback-report` part (RFC 6591, RFC 9991), the TLS-RPT media types (RFC 8460 §5.3), or
+ * a part named like an aggregate or TLS-RPT report (`.xml`, `.xml.gz`, `.zip`, `.json`, `.json.gz`,
+ * RFC 9990 §3.1.1) or typed as one (gzip, zip, XML). The parsers decide; this only skips the rest.
+ */
+export function mayHoldReport(text: string): boolean {
+  return (
+    /message\/feedback-report|application\/tlsrpt\+(?:gzip|json)/i.test(text) ||
+    /\b(?:file)?name\*?=\s*"?[^";\r\n]*\.(?:xml|xml\.gz|zip|json|json\.gz|gz)"?/i.test(text) ||
+    /^content-type:\s*(?:application\/(?:x-)?(?:gzip|zip|x-zip-compressed|xml)|text\/xml)\b/im.test(text)
+  );
+}
+
+/** The report counts of one captured message, as the report summary gives them. */
+export interface ReportCounts {
+  aggregate: number;
+  tlsRpt: number;
+  failure: number;
+}
+
+/** The badge of a captured message that holds reports: `DMARC report`, `TLS-RPT report`, `failure report`, joined; undefined for none. */
+export function reportBadge(counts: ReportCounts | undefined): string | undefined {
+  if (!counts) return undefined;
+  const parts = [
+    ...(counts.aggregate > 0 ? [counts.aggregate === 1 ? 'DMARC report' : `${counts.aggregate} DMARC reports`] : []),
+    ...(counts.tlsRpt > 0 ? [counts.tlsRpt === 1 ? 'TLS-RPT report' : `${counts.tlsRpt} TLS-RPT reports`] : []),
+    ...(counts.failure > 0 ? [counts.failure === 1 ? 'failure report' : `${counts.failure} failure reports`] : []),
+  ];
+  return parts.length > 0 ? parts.join(', ') : undefined;
+}
+
+/** One bulk-sender requirement as a quick-pick row: the verdict's codicon and title, the finding and its source. */
+export function bulkFindingItem(r: { status: 'pass' | 'fail' | 'unknown'; code: string; title: string; message: string; link: string }): { label: string; description: string; detail: string; link: string } {
+  const icon = r.status === 'pass' ? '$(pass)' : r.status === 'fail' ? '$(error)' : '$(question)';
+  return { label: `${icon} ${r.title}`, description: `${r.status} · ${r.code}`, detail: `${r.message} — ${r.link}`, link: r.link };
+}

@@ -10,17 +10,28 @@
  *   (`smtp.mailDns.checkDomain`, which takes the domain as its argument).
  *
  * The parsing and rendering live in the emlTools feature bundle, loaded on the first use.
+ *
+ * "Show Reports for This Domain" (`smtp.reports.showForDomain`, on a Mail DNS domain node) opens
+ * the view on the reports that concern one domain (reports/reportDomain.ts), read from the files
+ * and folders opened in the view in this window and the folder of the setting
+ * `smtp.reports.folder`; when neither has any, it asks for a folder.
  */
 import { randomBytes } from 'node:crypto';
 import { basename } from 'node:path';
 import * as vscode from 'vscode';
 import type * as EmlToolsModule from '../lazy/emlTools';
 import { lazyBundle } from '../lazy/loader';
+import type { OpenedReport } from '../../../server/src/reports/open';
+import { reportConcernsDomain } from '../reports/reportDomain';
+import { resolveInboxFolder } from './localInboxModel';
 
 const emlTools = lazyBundle<typeof EmlToolsModule>('emlTools');
 
 export const REPORT_VIEW_COMMAND = 'smtp.reports.open';
 export const REPORT_VIEW_TYPE = 'smtpWorkbench.reports';
+export const REPORTS_FOR_DOMAIN_COMMAND = 'smtp.reports.showForDomain';
+/** The setting with a folder of reports that "Show Reports for This Domain" always reads. */
+export const REPORTS_FOLDER_SETTING = 'smtp.reports.folder';
 const MAIL_DNS_CHECK = 'smtp.mailDns.checkDomain';
 
 /** A message from the view, as it arrives (unknown until checked). */
@@ -66,13 +77,30 @@ function shownName(path: string): string {
   return vscode.workspace.asRelativePath(path, false);
 }
 
+export interface ReportViewOptions {
+  /** Only the reports that concern this domain (reports/reportDomain.ts). */
+  domain?: string;
+  /** The panel's title, instead of one made of the paths. */
+  title?: string;
+}
+
 export interface ReportViewHandle {
   /** Opens the view for the given paths (files or folders); resolves with the panel. */
-  open(paths: string[]): Promise<vscode.WebviewPanel | undefined>;
+  open(paths: string[], options?: ReportViewOptions): Promise<vscode.WebviewPanel | undefined>;
+  /** The files and folders opened in the view in this window, oldest first. */
+  openedPaths(): string[];
+}
+
+/** The domain a command was given: a Mail DNS node (with a `domain`) or the domain itself. */
+function domainArgument(arg: unknown): string | undefined {
+  if (typeof arg === 'string') return arg;
+  if (typeof arg === 'object' && arg !== null && typeof (arg as { domain?: unknown }).domain === 'string') return (arg as { domain: string }).domain;
+  return undefined;
 }
 
 export function registerReportView(context: vscode.ExtensionContext): ReportViewHandle {
-  const open = async (paths: string[]): Promise<vscode.WebviewPanel | undefined> => {
+  const opened: string[] = [];
+  const open = async (paths: string[], options: ReportViewOptions = {}): Promise<vscode.WebviewPanel | undefined> => {
     const tools = emlTools();
     let files: string[];
     try {
@@ -85,8 +113,17 @@ export function registerReportView(context: vscode.ExtensionContext): ReportView
       void vscode.window.showInformationMessage('No report files there (.xml, .xml.gz, .zip, .json, .json.gz, .eml).');
       return undefined;
     }
-    const summary = await tools.summariseReportFiles(files, { shownName });
-    const title = paths.length === 1 ? `Reports: ${basename(paths[0])}` : `Reports: ${files.length} files`;
+    const domain = options.domain;
+    for (const p of paths) if (!opened.includes(p)) opened.push(p);
+    const summary = await tools.summariseReportFiles(files, {
+      shownName,
+      ...(domain !== undefined ? { include: (o: OpenedReport) => o.report !== undefined && reportConcernsDomain(o.report, domain) } : {}),
+    });
+    if (domain !== undefined && summary.counts.aggregate + summary.counts.tlsRpt + summary.counts.failure === 0) {
+      void vscode.window.showInformationMessage(`No report about ${domain} among ${files.length} report file(s) (those opened in the report view in this window and the folder of ${REPORTS_FOLDER_SETTING}).`);
+      return undefined;
+    }
+    const title = options.title ?? (paths.length === 1 ? `Reports: ${basename(paths[0])}` : `Reports: ${files.length} files`);
     const panel = vscode.window.createWebviewPanel(REPORT_VIEW_TYPE, title, vscode.ViewColumn.Active, { enableScripts: true, enableForms: false, enableCommandUris: false, localResourceRoots: [], retainContextWhenHidden: false });
     panel.webview.html = tools.renderReportHtml(summary, { cspSource: panel.webview.cspSource, nonce: nonce(), actions: true });
     const subscription = panel.webview.onDidReceiveMessage(async (raw: unknown) => {
@@ -115,6 +152,23 @@ export function registerReportView(context: vscode.ExtensionContext): ReportView
       const paths = await pathsToOpen(uri, selected);
       if (paths) await open(paths);
     }),
+    vscode.commands.registerCommand(REPORTS_FOR_DOMAIN_COMMAND, async (node?: unknown) => {
+      let domain = domainArgument(node)?.trim().toLowerCase().replace(/\.$/, '');
+      domain ??= (await vscode.window.showInputBox({ title: 'Show Reports for a Domain', prompt: 'The domain (reports on it and its subdomains are shown)', ignoreFocusOut: true }))?.trim().toLowerCase();
+      if (!domain) return;
+      const setting = vscode.workspace.getConfiguration('smtp.reports').get<string>('folder', '');
+      const sources = [...opened];
+      if ((setting ?? '').trim() !== '') {
+        const folder = resolveInboxFolder(setting, { defaultDir: '', workspaceFolder: vscode.workspace.workspaceFolders?.[0]?.uri.fsPath });
+        if (!sources.includes(folder)) sources.push(folder);
+      }
+      if (sources.length === 0) {
+        const picked = await vscode.window.showOpenDialog({ canSelectFiles: false, canSelectFolders: true, canSelectMany: false, openLabel: 'Read reports', title: `Reports for ${domain}: a folder of DMARC and TLS-RPT reports (or set ${REPORTS_FOLDER_SETTING})` });
+        if (!picked || picked.length === 0) return;
+        sources.push(picked[0].fsPath);
+      }
+      await open(sources, { domain, title: `Reports: ${domain}` });
+    }),
   );
-  return { open };
+  return { open, openedPaths: () => [...opened] };
 }

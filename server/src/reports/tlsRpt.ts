@@ -1,6 +1,6 @@
 /**
  * TLS-RPT reports (RFC 8460 §4): JSON read with the offset-keeping parser the capture rules use
- * (localServer/jsonTree.ts), checked field by field against §4.4's structure, and read into a
+ * (common/jsonTree.ts), checked field by field against §4.4's structure, and read into a
  * model. Never throws.
  */
 import type { OffsetRange, Problem } from '../../../common/problem';

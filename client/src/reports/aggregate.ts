@@ -1,5 +1,0 @@
-/**
- * Moved to server/src/reports/aggregate.ts: the language server validates and explains reports with it,
- * and server/src/ imports only common/. This re-export keeps the imports of client/src working.
- */
-export * from '../../../server/src/reports/aggregate';
