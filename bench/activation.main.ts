@@ -6,7 +6,7 @@
  * Also the size of the .vsix. Goals: ≤ 50 ms and ≤ 3 MB.
  * Run after `npm run package`: node dist-test/bench/activation.main.js [--runs 3]
  */
-import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startCodeServer } from '../test/editor/codeServer';
@@ -26,7 +26,8 @@ const runs = Number(process.argv[process.argv.indexOf('--runs') + 1]) || 3;
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 async function activationInEditor(): Promise<{ trace: Trace; bareRequireMs: number }> {
-  const traceFile = join(mkdtempSync(join(tmpdir(), 'smtpwb-activation-')), 'trace.jsonl');
+  const traceDir = mkdtempSync(join(tmpdir(), 'smtpwb-activation-'));
+  const traceFile = join(traceDir, 'trace.jsonl');
   const server = await startCodeServer({ folder: 'basic', env: { SMTPWB_ACTIVATION_TRACE: traceFile } });
   let workbench: Workbench | undefined;
   try {
@@ -41,6 +42,7 @@ async function activationInEditor(): Promise<{ trace: Trace; bareRequireMs: numb
   } finally {
     await workbench?.close();
     await server.stop();
+    rmSync(traceDir, { recursive: true, force: true });
   }
 }
 
