@@ -9,16 +9,13 @@
  * could not be reached or refused the login.
  */
 import { readFile, stat } from 'node:fs/promises';
-import { listReportFiles } from '../reports/collect';
+import { listReportFiles, summariseReportFiles } from '../reports/collect';
 import { reportDomain } from '../reports/reportDomain';
 import { resolve as resolvePath } from 'node:path';
 import { visibleLine } from '../../../common/escape';
 import { parseHostPort, parseOptions, usageError, wantsHelp } from './options';
-import { openReportBytes } from '../../../server/src/reports/open';
 import { fetchReportsOverImap, imapFetchRefusal } from '../reports/imapFetch';
 import { summaryCsv, summaryJson, summaryMarkdown, summaryText } from '../reports/render';
-import { ReportSummariser } from '../reports/summary';
-import { finding } from '../../../server/src/reports/reportProblems';
 
 export interface ReportIo {
   stdout: NodeJS.WritableStream;
@@ -125,24 +122,11 @@ export async function reportCommand(args: string[], io: ReportIo): Promise<numbe
       return usageError(io, 'report', `cannot read ${visibleLine(p)}: ${visibleLine((error as NodeJS.ErrnoException).code ?? String(error))}`, REPORT_USAGE);
     }
   }
-  const summariser = new ReportSummariser();
-  for (const file of files) {
-    summariser.addFile();
-    const shown = file.startsWith(io.cwd + '/') ? file.slice(io.cwd.length + 1) : file;
-    let bytes: Buffer;
-    try {
-      bytes = await readFile(file);
-    } catch (error) {
-      summariser.add({ source: shown, report: undefined, problems: [finding('report-unreadable', `cannot read the file: ${(error as NodeJS.ErrnoException).code ?? String(error)}`, 0, 0)] });
-      continue;
-    }
-    // The text is kept for the line and column of findings, and dropped with the report.
-    for (const opened of openReportBytes(shown, bytes, { keepText: true })) {
-      if (domains && opened.report && !domains.has(reportDomain(opened.report))) continue;
-      summariser.add(opened);
-    }
-  }
-  const summary = summariser.result(top);
+  const summary = await summariseReportFiles(files, {
+    shownName: (file) => (file.startsWith(io.cwd + '/') ? file.slice(io.cwd.length + 1) : file),
+    top,
+    include: (opened) => !domains || !opened.report || domains.has(reportDomain(opened.report)),
+  });
   io.stdout.write(v.json ? summaryJson(summary) : v.csv ? summaryCsv(summary) : v.markdown ? summaryMarkdown(summary) : summaryText(summary));
   if (minPass !== undefined) {
     const rate = summary.aggregate.passRate;
