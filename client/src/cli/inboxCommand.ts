@@ -6,7 +6,7 @@
 import { promises as fs } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { visibleLine } from '../../../common/escape';
+import { visibleLine, visibleText } from '../../../common/escape';
 import type { CliIo } from './cliIo';
 
 export const INBOX_URL_ENV = 'SMTPWB_API_URL';
@@ -156,7 +156,9 @@ export async function inboxCommand(args: string[], io: CliIo): Promise<number> {
         const id = rest[0];
         if (values.raw) {
           const bytes = Buffer.from(await (await call('GET', `/api/v1/messages/${encodeURIComponent(id)}/raw`)).arrayBuffer());
-          io.stdout.write(bytes);
+          // The exact bytes for a pipe or a file; on a terminal, control characters are shown, never obeyed.
+          const tty = (io.stdout as { isTTY?: boolean }).isTTY === true;
+          io.stdout.write(tty ? visibleText(bytes.toString('utf8')) : bytes);
           return 0;
         }
         if (values.parsed) {
