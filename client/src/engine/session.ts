@@ -515,7 +515,7 @@ class SessionRunner {
     }
     this.connecting = undefined;
     this.result.timings.connectMs = Math.round((this.io.now() - started) * 1000) / 1000;
-    this.result.target = { scheme, host, address: plain.remoteAddress, port, lmtp: this.lmtp };
+    this.result.target = { scheme, host, address: plain.remoteAddress, port, lmtp: this.lmtp, localAddress: plain.localAddress };
     this.emit('info', `connected to ${plain.remoteAddress ?? host} port ${port} in ${this.result.timings.connectMs.toFixed(1)} ms`);
     this.wire = this.makeWire(socket, tap);
     if (implicitTls) {

@@ -161,7 +161,8 @@ export interface SessionResult {
   steps: StepResult[];
   /** The session's events, when `keepTranscript` is not false. */
   transcript: TranscriptEvent[];
-  target?: { scheme: string; host: string; address?: string; port: number; lmtp: boolean };
+  /** Where the session connected; `localAddress` is the client side (the sending IP a receiver sees). */
+  target?: { scheme: string; host: string; address?: string; port: number; lmtp: boolean; localAddress?: string };
   tls?: TlsDetails;
   mx?: MxDetails;
   capabilities?: { keywords: Record<string, string[]>; size?: number; authMechanisms: string[] };
