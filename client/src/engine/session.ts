@@ -991,6 +991,7 @@ class SessionRunner {
       this.recording = was;
     }
     const replies = await this.readFinalReplies('end of data', this.timeouts.dataTermination);
+    if (carry.record && this.options.onMessage) await this.reportSent(carry.step, replies);
     this.finishTransaction(carry.step, 'DATA', replies, [carry.reply], carry.started, carry.record);
   }
 
@@ -1192,7 +1193,18 @@ class SessionRunner {
     await this.wire!.write(body, this.timeouts.dataBlock, 'message data');
     this.inData = false;
     const replies = await this.readFinalReplies('end of data', this.timeouts.dataTermination);
+    if (record && this.options.onMessage) await this.reportSent(step, replies);
     this.finishTransaction(step, 'DATA', replies, [reply], started, record);
+  }
+
+  /** Reports a sent message to `onMessage`, unstuffed, as the server received it. */
+  private async reportSent(step: DataStep | BdatStep, finals: Reply[], unstuffed?: Buffer): Promise<void> {
+    let message = unstuffed;
+    if (!message) {
+      if (step.body.kind === 'inline') message = inlineBdatMessage(step.body.lines);
+      else message = canonicalMessage(await this.readFile(step.body.path), false);
+    }
+    this.options.onMessage?.({ line: step.line, message, tls: this.wire?.tlsActive === true, finalCodes: finals.map((r) => r.code), target: this.result.target });
   }
 
   /** Notes, without failing, a message over the advertised SIZE (RFC 1870) or 8-bit data the server did not offer 8BITMIME for (RFC 6152). */
@@ -1295,7 +1307,7 @@ class SessionRunner {
       this.inData = true;
       await this.wire!.write(Buffer.concat(frames), this.timeouts.dataBlock, 'message data');
       this.inData = false;
-      await this.readBdatReplies(step, chunks, started, record);
+      await this.readBdatReplies(step, chunks, started, record, message);
       return;
     }
     const earlier: Reply[] = [];
@@ -1316,13 +1328,15 @@ class SessionRunner {
       }
     }
     const finals = await this.readFinalReplies('last BDAT chunk', this.timeouts.dataTermination);
+    if (record && this.options.onMessage) await this.reportSent(step, finals, message);
     this.finishTransaction(step, `BDAT (${chunks} chunk${chunks === 1 ? '' : 's'}, ${message.length} octets)`, finals, earlier, started, record);
   }
 
-  private async readBdatReplies(step: BdatStep, chunks: number, started: number, record: boolean): Promise<void> {
+  private async readBdatReplies(step: BdatStep, chunks: number, started: number, record: boolean, message?: Buffer): Promise<void> {
     const earlier: Reply[] = [];
     for (let c = 0; c < chunks - 1; c++) earlier.push(await this.wire!.read(this.timeouts.dataBlock, 'reply to BDAT'));
     const finals = await this.readFinalReplies('last BDAT chunk', this.timeouts.dataTermination);
+    if (record && this.options.onMessage) await this.reportSent(step, finals, message);
     const refused = earlier.findIndex((r) => r.code !== 250);
     if (refused >= 0) {
       const result = this.stepResult(step, 'BDAT', earlier[refused], started, undefined);

@@ -170,6 +170,19 @@ export interface SessionResult {
   repeat?: RepeatStats;
 }
 
+/** A message the session sent, reported through `RunOptions.onMessage`. */
+export interface SentMessage {
+  /** The script line of the DATA or BDAT step. */
+  line: number;
+  message: Buffer;
+  /** Whether TLS was active on the connection when the message was sent. */
+  tls: boolean;
+  /** The final reply codes (one per recipient with LMTP). */
+  finalCodes: number[];
+  /** The session's target at that time (its `localAddress` is the sending IP). */
+  target?: SessionResult['target'];
+}
+
 export interface RunOptions {
   io?: Partial<EngineIo>;
   /** Values to mask in every event and result (`********`). */
@@ -185,6 +198,13 @@ export interface RunOptions {
   /** Runs the session's mail transactions this many times on the one connection (default 1). */
   repeat?: number;
   onEvent?: (event: TranscriptEvent) => void;
+  /**
+   * Called with each message the session sent (DATA or BDAT), after the server's final reply, so a
+   * caller can check what went out (the bulk-sender check of a run). `message` is the message as
+   * the server received it: without dot-stuffing and without the terminating `.` line. Only the
+   * recorded transaction is reported (the first one of a `repeat`).
+   */
+  onMessage?: (sent: SentMessage) => void;
   /** Keep the events in `SessionResult.transcript` (default true). */
   keepTranscript?: boolean;
   /**
