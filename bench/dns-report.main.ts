@@ -5,7 +5,7 @@
 // The report includes the DNSSEC, DANE and transport checks (RFC 7672), whose queries go through
 // their own DNS client (dnssecWire.ts, for DO/CD/AD) to the same delayed server. `report.depth`
 // counts only the shared client's chain, so the budget uses the depth the proxy measures over every
-// query of both clients (see dnsDelayProxy.ts), or the report's when that is larger. The server is
+// query of both clients (see test/peers/dnsForwarder.ts), or the report's when that is larger. The server is
 // Knot, which does not validate: no name is secure, so the chain-of-trust walk runs for the domain
 // (the slow path); the validation probes are off (they would leave the loopback).
 //
@@ -13,7 +13,7 @@
 import { promises as dnsPromises } from 'node:dns';
 import { runReport, countErrors } from '../client/src/dns/index';
 import { startDnsTestEnv } from '../test/dns/env';
-import { startDelayProxy } from './dnsDelayProxy';
+import { startDnsForwarder } from '../test/peers/dnsForwarder';
 
 const DELAY_MS = 20;
 
@@ -21,7 +21,7 @@ async function main(): Promise<void> {
   const runsArg = process.argv.indexOf('--runs');
   const runs = runsArg !== -1 ? Number(process.argv[runsArg + 1]) : 7;
   const env = await startDnsTestEnv();
-  const proxy = await startDelayProxy({ host: env.knot.host, port: env.knot.port }, DELAY_MS);
+  const proxy = await startDnsForwarder({ upstream: { host: env.knot.host, port: env.knot.port }, delayMs: DELAY_MS });
   try {
     const once = async (): Promise<{ wall: number; depth: number; queries: number; errors: number; reportDepth: number }> => {
       // A fresh resolver per run, so nothing is cached between runs.

@@ -15,18 +15,23 @@ import { createTlsChainProber } from '../../client/src/dns/tlsChain';
 import { postfixEnv, postfixRoot } from '../peers/postfixTools';
 import { requireBinary } from '../peers/require';
 import { startDanePeers, type DanePeers } from './danePeers';
-import { startForwarders, type Forwarders } from './loopbackForward';
+import { startDnsForwarder, startTcpForward } from '../peers/dnsForwarder';
 
 const run = promisify(execFile);
 let peers: DanePeers;
-let forwarders: Forwarders;
+let forwarders: { stop(): Promise<void> }[] = [];
 let config: string;
 let resolvConf: string;
 
 before(async () => {
   assert.equal(process.getuid?.(), 0, 'the posttls-finger cross-check needs root: ports 25 and 53 on 127.0.0.2 and a private mount namespace');
   peers = await startDanePeers();
-  forwarders = await startForwarders('127.0.0.2', { host: peers.unbound.host, port: peers.unbound.port }, { host: peers.exim.host, port: peers.exim.port });
+  // posttls-finger asks the system resolver on port 53 and delivers to port 25 of 127.0.0.2:
+  // DNS (UDP and TCP) on :53 goes to Unbound and :25 to Exim. Binding these ports needs root.
+  forwarders = [
+    await startDnsForwarder({ host: '127.0.0.2', port: 53, upstream: { host: peers.unbound.host, port: peers.unbound.port } }),
+    await startTcpForward('127.0.0.2', 25, { host: peers.exim.host, port: peers.exim.port }),
+  ];
   config = join(peers.work, 'postfix');
   mkdirSync(config, { recursive: true });
   // DANE needs DNSSEC-validated lookups (Postfix trusts the resolver's AD bit).
@@ -36,7 +41,7 @@ before(async () => {
 });
 
 after(async () => {
-  await forwarders?.stop();
+  for (const f of forwarders) await f.stop();
   await peers?.stop();
 });
 

@@ -20,7 +20,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { startKnot, type KnotPeer } from '../peers/knot';
 import { repoPath } from '../smtp/repoRoot';
-import { startDropProxy, type DropProxy } from './dropProxy';
+import { startDnsForwarder, type DnsForwarder } from '../peers/dnsForwarder';
 import { evaluateSpf } from '../../client/src/dns/spfEval';
 import { createWireResolver } from '../../client/src/dns/wireResolver';
 import { mailauth } from '../../client/src/mailAuth/mailauthApi';
@@ -145,13 +145,13 @@ function runPython(program: string, args: string[], input: string): Promise<stri
 
 const DNS_TIMEOUT_MS = 1500;
 let knot: KnotPeer;
-let proxy: DropProxy;
+let proxy: DnsForwarder;
 let python: string;
 
 before(async () => {
   python = findPython();
   knot = await startKnot({ zones: { '': '. 300 IN SOA ns.invalid. hostmaster.invalid. 1 3600 600 86400 300\n. 300 IN NS ns.invalid.\n' } });
-  proxy = await startDropProxy(knot.host, knot.port);
+  proxy = await startDnsForwarder({ upstream: { host: knot.host, port: knot.port } });
 });
 
 after(async () => {
