@@ -9,43 +9,18 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { signMessage } from '../../client/src/mailAuth/sign';
 import { exampleZone, makeKeys, ROOT_ZONE, type TestKeys } from '../mailAuth/fixtures';
 import { startKnot, type KnotPeer } from '../peers/knot';
 import { runCli, scratch } from './cliProcess';
+import { signedBulkMessage } from '../reports/bulkMessages';
 
 const work = scratch('smtpwb-cli-bulk-');
 let knot: KnotPeer;
 let keys: TestKeys;
 
-function message(extra: string[]): Buffer {
-  return Buffer.from(
-    [
-      'From: Newsletter <news@example.test>',
-      'To: Bob <bob@example.net>',
-      'Subject: This week',
-      'Date: Mon, 23 Nov 2026 04:00:00 +0000',
-      'Message-ID: <bulk-cli-1@example.test>',
-      ...extra,
-      'MIME-Version: 1.0',
-      'Content-Type: text/plain; charset=utf-8',
-      '',
-      'News.',
-      '',
-    ].join('\r\n'),
-  );
-}
-
-async function signedFile(name: string, extra: string[]): Promise<string> {
-  const signed = await signMessage(message(extra), {
-    domain: 'example.test',
-    selector: 'rsa1',
-    privateKeyPem: keys.rsaPem,
-    algorithm: 'rsa-sha256',
-    headerList: ['from', 'to', 'subject', 'date', 'message-id', 'list-unsubscribe', 'list-unsubscribe-post'],
-  });
+async function signedFile(name: string, headers: string[]): Promise<string> {
   const path = join(work.dir, name);
-  writeFileSync(path, signed);
+  writeFileSync(path, await signedBulkMessage(keys, { headers, messageId: 'bulk-cli-1@example.test' }));
   return path;
 }
 

@@ -5,32 +5,12 @@ import { strict as assert } from 'node:assert';
 import { after, before, describe, it } from 'node:test';
 import { checkBulkSender, bulkProblems, listUnsubscribeUris, type BulkTransport } from '../../client/src/reports/bulkSender';
 import { createResolver } from '../../client/src/mailAuth/resolver';
-import { signMessage } from '../../client/src/mailAuth/sign';
 import { verifyMessage } from '../../client/src/mailAuth/verify';
 import { exampleZone, makeKeys, ROOT_ZONE, type TestKeys } from '../mailAuth/fixtures';
 import { startKnot, type KnotPeer } from '../peers/knot';
+import { GOOD_UNSUBSCRIBE, signedBulkMessage } from './bulkMessages';
 
-const GOOD_HEADERS = ['List-Unsubscribe: <https://example.test/u/123>, <mailto:unsub@example.test?subject=123>', 'List-Unsubscribe-Post: List-Unsubscribe=One-Click'];
-const SIGNED_FIELDS = ['from', 'to', 'subject', 'date', 'message-id', 'list-unsubscribe', 'list-unsubscribe-post'];
 const GOOD_TRANSPORT: BulkTransport = { tls: true, clientIp: '198.51.100.10', fcrdns: { ptr: 'mail.example.test', confirmed: true } };
-
-function message(from: string, extra: string[]): Buffer {
-  return Buffer.from(
-    [
-      `From: Newsletter <${from}>`,
-      'To: Bob <bob@example.net>',
-      'Subject: This week',
-      'Date: Mon, 23 Nov 2026 04:00:00 +0000',
-      'Message-ID: <bulk-1@example.test>',
-      ...extra,
-      'MIME-Version: 1.0',
-      'Content-Type: text/plain; charset=utf-8',
-      '',
-      'News.',
-      '',
-    ].join('\r\n'),
-  );
-}
 
 describe('bulk-sender requirements', () => {
   let knot: KnotPeer;
@@ -44,10 +24,7 @@ describe('bulk-sender requirements', () => {
   });
 
   async function check(opts: { from?: string; headers?: string[]; sign?: boolean; headerList?: string[]; ip?: string; transport?: BulkTransport }) {
-    let msg = message(opts.from ?? 'news@example.test', opts.headers ?? GOOD_HEADERS);
-    if (opts.sign !== false) {
-      msg = await signMessage(msg, { domain: 'example.test', selector: 'rsa1', privateKeyPem: keys.rsaPem, algorithm: 'rsa-sha256', headerList: opts.headerList ?? SIGNED_FIELDS });
-    }
+    const msg = await signedBulkMessage(keys, opts);
     const report = await verifyMessage(msg, { resolver: createResolver({ server: knot.address }), ip: opts.ip ?? '198.51.100.10', helo: 'mail.example.test', mailFrom: 'bounce@example.test', authServId: 'mx.test' });
     const results = checkBulkSender(msg, report, opts.transport ?? GOOD_TRANSPORT);
     const status = Object.fromEntries(results.map((r) => [r.code, r.status]));
@@ -72,7 +49,7 @@ describe('bulk-sender requirements', () => {
   });
 
   it('List-Unsubscribe without https fails, with the field as the range', async () => {
-    const { status, results, msg } = await check({ headers: ['List-Unsubscribe: <mailto:unsub@example.test>', GOOD_HEADERS[1]] });
+    const { status, results, msg } = await check({ headers: ['List-Unsubscribe: <mailto:unsub@example.test>', GOOD_UNSUBSCRIBE[1]] });
     assert.equal(status['bulk-list-unsubscribe'], 'fail');
     const r = results.find((x) => x.code === 'bulk-list-unsubscribe');
     assert.ok(r);
@@ -81,7 +58,7 @@ describe('bulk-sender requirements', () => {
   });
 
   it('a wrong List-Unsubscribe-Post fails one-click', async () => {
-    const { status } = await check({ headers: [GOOD_HEADERS[0], 'List-Unsubscribe-Post: List-Unsubscribe=Yes'] });
+    const { status } = await check({ headers: [GOOD_UNSUBSCRIBE[0], 'List-Unsubscribe-Post: List-Unsubscribe=Yes'] });
     assert.equal(status['bulk-one-click'], 'fail');
     assert.equal(status['bulk-list-unsubscribe'], 'pass');
   });

@@ -2,6 +2,8 @@
  * Writes session results as JUnit XML: one `<testsuite>` per script, one `<testcase>` per session.
  * A failed expectation is a `<failure>`; a connection, TLS, DNS, timeout, protocol or script
  * problem is an `<error>`, as CI systems distinguish "the test failed" from "the test could not run".
+ * Further test cases (the bulk-sender check of each message `smtpwb run --bulk` sent) follow the
+ * sessions' in the same suite.
  */
 import { visibleText } from '../../../common/escape';
 import type { SessionResult } from '../engine/types';
@@ -22,9 +24,17 @@ export function xmlEscape(text: string): string {
     .replace(/'/g, '&apos;');
 }
 
-export function junitXml(file: string, results: readonly SessionResult[], timestamp: Date = new Date()): string {
-  const failures = results.filter((r) => !r.ok && r.failure?.kind === 'expectation').length;
-  const errors = results.filter((r) => !r.ok && r.failure?.kind !== 'expectation').length;
+/** A test case beside the sessions' (no duration of its own), with a `<failure>` or an `<error>`. */
+export interface JunitExtraCase {
+  name: string;
+  verdict?: { tag: 'failure' | 'error'; type: string; message: string; text: string };
+  out: string;
+}
+
+export function junitXml(file: string, results: readonly SessionResult[], timestamp: Date = new Date(), extra: readonly JunitExtraCase[] = []): string {
+  const failures = results.filter((r) => !r.ok && r.failure?.kind === 'expectation').length + extra.filter((c) => c.verdict?.tag === 'failure').length;
+  const errors = results.filter((r) => !r.ok && r.failure?.kind !== 'expectation').length + extra.filter((c) => c.verdict?.tag === 'error').length;
+  const tests = results.length + extra.length;
   const seconds = (ms: number): string => (ms / 1000).toFixed(3);
   const total = results.reduce((n, r) => n + r.timings.totalMs, 0);
   const cases = results.map((r) => {
@@ -38,10 +48,15 @@ export function junitXml(file: string, results: readonly SessionResult[], timest
     }
     return `    <testcase classname="${xmlEscape(file)}" name="${name}" time="${seconds(r.timings.totalMs)}">\n${verdict}${out}    </testcase>\n`;
   });
+  for (const c of extra) {
+    const v = c.verdict;
+    const verdict = v ? `      <${v.tag} message="${xmlEscape(v.message)}" type="${xmlEscape(v.type)}">${xmlEscape(v.text)}</${v.tag}>\n` : '';
+    cases.push(`    <testcase classname="${xmlEscape(file)}" name="${xmlEscape(c.name)}" time="0.000">\n${verdict}      <system-out>${xmlEscape(c.out)}</system-out>\n    </testcase>\n`);
+  }
   return (
     '<?xml version="1.0" encoding="UTF-8"?>\n' +
-    `<testsuites tests="${results.length}" failures="${failures}" errors="${errors}" time="${seconds(total)}">\n` +
-    `  <testsuite name="${xmlEscape(file)}" tests="${results.length}" failures="${failures}" errors="${errors}" skipped="0" time="${seconds(total)}" timestamp="${timestamp.toISOString().replace(/\.\d+Z$/, '')}">\n` +
+    `<testsuites tests="${tests}" failures="${failures}" errors="${errors}" time="${seconds(total)}">\n` +
+    `  <testsuite name="${xmlEscape(file)}" tests="${tests}" failures="${failures}" errors="${errors}" skipped="0" time="${seconds(total)}" timestamp="${timestamp.toISOString().replace(/\.\d+Z$/, '')}">\n` +
     cases.join('') +
     '  </testsuite>\n</testsuites>\n'
   );

@@ -1,7 +1,7 @@
 /**
  * `smtpwb run FILE [--session NAME|--all] [--var NAME=VALUE]... [--env NAME] [--json]
  * [--timeout SECONDS] [--junit FILE] [--repeat N] [--parallel N] [--local HOST:PORT] [--inbox DIR]
- * [--dns-server HOST:PORT]`: runs the sessions of a `.smtp` script with the session engine and
+ * [--dns-server HOST:PORT] [--bulk]`: runs the sessions of a `.smtp` script with the session engine and
  * prints a swaks-style transcript and a verdict per session, or one JSON object with `--json`.
  *
  * What runs, with which values and timeouts, is decided by `runs/runPreparation.ts`, as in the
@@ -9,7 +9,9 @@
  *
  * Exit codes: 0 every expectation held; 1 an expectation failed; 2 a usage or script error (a
  * session with errors is refused before anything is sent); 3 a connection, TLS, DNS, timeout or
- * protocol failure (the server could not be talked to properly); 130 interrupted (Ctrl+C).
+ * protocol failure (the server could not be talked to properly); 130 interrupted (Ctrl+C). With
+ * `--bulk`, each message sent is checked against the bulk-sender requirements
+ * (reports/bulkCheck.ts), which decides the exit code with the run's (`runBulkOutcome`).
  */
 import { promises as dnsPromises } from 'node:dns';
 import { accessSync, constants as fsConstants, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -22,12 +24,15 @@ import { secretEnvName } from '../../../common/variables';
 import { LanguageService } from '../../../server/src/languageService';
 import { runSession } from '../engine/session';
 import { runParallel } from '../engine/parallel';
-import type { EngineIo, RunOptions, SessionResult, TranscriptEvent } from '../engine/types';
+import type { EngineIo, RunOptions, SentMessage, SessionResult, TranscriptEvent } from '../engine/types';
 import type { CaptureServer } from '../localServer';
 import { lazyBundle } from '../lazy/loader';
+import { bulkCheckIo, checkRunMessages, formatRunBulkText, runBulkJson, runBulkJunitCases, runBulkOutcome, type BulkCheckIo, type BulkJunitCase, type RunBulkJson, type RunMessageCheck } from '../reports/bulkCheck';
 
 /** The capture server (smtp-server, the message store, mailauth) is loaded only for sessions without CONNECT. */
 const captureTools = lazyBundle<typeof import('../lazy/captureTools')>('captureTools');
+/** Message authentication (mailauth) is loaded only for `--bulk`. */
+const emlTools = lazyBundle<typeof import('../lazy/emlTools')>('emlTools');
 import { findEnvironmentSettings, environmentNames, ignoredEnvironmentValues, SHARED_ENVIRONMENT } from '../runs/environments';
 import { dotenvLookup } from '../runs/dotenvLookup';
 import {
@@ -51,7 +56,7 @@ export { parseHostPort } from './options';
 
 export const RUN_USAGE = `usage: smtpwb run FILE.smtp [--session NAME|--all] [--var NAME=VALUE]... [--env NAME] [--json]
                   [--timeout SECONDS] [--junit FILE] [--repeat N] [--parallel N]
-                  [--local HOST:PORT] [--inbox DIR] [--dns-server HOST:PORT] [--dry-run]
+                  [--local HOST:PORT] [--inbox DIR] [--dns-server HOST:PORT] [--bulk] [--dry-run]
 
   --session NAME        run the session with this @name (or title); may be given more than once
   --all                 run every session of the script (the default when it has only one)
@@ -70,7 +75,12 @@ export const RUN_USAGE = `usage: smtpwb run FILE.smtp [--session NAME|--all] [--
                         without it, such sessions go to a capture server started for the run
   --inbox DIR           keep the messages that capture server receives in DIR (created if
                         needed); without it they are shown and then removed with the server
-  --dns-server HOST:PORT  the DNS server for CONNECT mx: lookups (a host name is resolved once)
+  --dns-server HOST:PORT  the DNS server for CONNECT mx: lookups and --bulk (a host name is
+                        resolved once)
+  --bulk                check every message sent against the bulk-sender requirements (Gmail and
+                        Yahoo 2024: TLS used, the sending IP's forward-confirmed reverse DNS, SPF,
+                        DKIM, DMARC, alignment, RFC 8058 one-click unsubscribe); exit 1 when one
+                        fails or when no message was sent, 3 when DNS does not answer
   --dry-run             send nothing: show which sessions would run, with which values (secrets
                         masked), timeouts and target, and which are blocked and why; asks nothing
   -h, --help            show this help
@@ -99,6 +109,8 @@ export interface RunArgs {
   dnsServer?: string;
   /** Print the decisions (blocked sessions, values, timeouts, capture server) and send nothing. */
   dryRun: boolean;
+  /** Check every message sent against the bulk-sender requirements. */
+  bulk: boolean;
 }
 
 const RUN_OPTIONS = {
@@ -115,6 +127,7 @@ const RUN_OPTIONS = {
   local: { type: 'string' },
   'dns-server': { type: 'string' },
   'dry-run': { type: 'boolean' },
+  bulk: { type: 'boolean' },
 } as const;
 
 /** Parses `run`'s arguments, or returns a usage error message. */
@@ -138,7 +151,7 @@ export function parseRunArgs(args: string[]): RunArgs | string {
   if (typeof repeat === 'string') return repeat;
   const parallel = count('parallel', v.parallel);
   if (typeof parallel === 'string') return parallel;
-  const out: RunArgs = { file: '', sessions: [...(v.session ?? [])], all: v.all === true, vars, json: v.json === true, repeat, parallel, dryRun: v['dry-run'] === true };
+  const out: RunArgs = { file: '', sessions: [...(v.session ?? [])], all: v.all === true, vars, json: v.json === true, repeat, parallel, dryRun: v['dry-run'] === true, bulk: v.bulk === true };
   if (v.session?.some((s) => s === '')) return '--session needs a name';
   if (v.env !== undefined) {
     if (v.env === '') return '--env needs an environment name';
@@ -166,6 +179,8 @@ export function parseRunArgs(args: string[]): RunArgs | string {
     if (!parseHostPort(v['dns-server'], 53)) return `--dns-server needs ${DNS_SERVER_FORMAT}, not "${v['dns-server']}"`;
     out.dnsServer = v['dns-server'];
   }
+  // The engine reports the messages of a session, not of each parallel copy.
+  if (out.bulk && parallel > 1) return '--bulk checks the messages of one run of each session; it cannot be combined with --parallel';
   if (parsed.positionals.length !== 1) return parsed.positionals.length === 0 ? 'a script file is needed' : 'give one script file';
   out.file = parsed.positionals[0];
   return out;
@@ -236,6 +251,7 @@ interface JsonSession {
   timings: SessionResult['timings'];
   repeat?: SessionResult['repeat'];
   parallel?: { copies: number; ok: number; messages: number; elapsedMs: number; perSecond: number };
+  bulk?: RunBulkJson[];
 }
 
 function toJson(r: SessionResult): JsonSession {
@@ -413,13 +429,17 @@ export async function runCommand(args: string[], io: CliIo): Promise<number> {
 
   // CONNECT mx: lookups go to --dns-server when given; a host name is resolved once, here.
   let resolver: EngineIo['resolver'] | undefined;
+  let dnsServer: string | undefined;
   if (parsed.dnsServer !== undefined) {
     const server = await resolveDnsServer(parsed.dnsServer);
     if ('error' in server) return usageError(io, 'run', server.error, RUN_USAGE);
     const r = new dnsPromises.Resolver({ timeout: 5000, tries: 2 });
     r.setServers([server.server]);
     resolver = r;
+    dnsServer = server.server;
   }
+  // --bulk: verification and DNS for the check of each message sent, through --dns-server.
+  const bulk: BulkCheckIo | undefined = parsed.bulk ? bulkCheckIo(emlTools(), dnsServer) : undefined;
 
   // Sessions without CONNECT go to the embedded capture server: a running one given with --local,
   // or one started in this process for the run, storing into --inbox (or a temporary folder that
@@ -455,7 +475,7 @@ export async function runCommand(args: string[], io: CliIo): Promise<number> {
   const subscription = capture?.onMessage((message) => receivedIds.add(message.id));
   try {
     const local = parsed.local ?? (capture ? { host: capture.host, port: capture.port } : undefined);
-    return await runPrepared(parsed, prepared, { scriptDir, io, capture, receivedIds, local, resolver, kept: temporary === undefined });
+    return await runPrepared(parsed, prepared, { scriptDir, io, capture, receivedIds, local, resolver, bulk, kept: temporary === undefined });
   } finally {
     subscription?.dispose();
     await capture?.stop();
@@ -470,6 +490,8 @@ interface RunContext {
   receivedIds: ReadonlySet<string>;
   local: HostPort | undefined;
   resolver: EngineIo['resolver'] | undefined;
+  /** `--bulk`: what the bulk-sender check of each message sent needs. */
+  bulk: BulkCheckIo | undefined;
   /** Whether the capture server's folder outlives the run (--inbox). */
   kept: boolean;
 }
@@ -503,6 +525,8 @@ async function runPrepared(parsed: RunArgs, prepared: readonly ReadySession[], c
   process.on('SIGINT', onSigint);
   const results: SessionResult[] = [];
   const json: JsonSession[] = [];
+  const bulkChecks: RunMessageCheck[] = [];
+  const bulkCases: BulkJunitCase[] = [];
   try {
     for (const session of prepared) {
       if (controller.signal.aborted) break;
@@ -534,19 +558,29 @@ async function runPrepared(parsed: RunArgs, prepared: readonly ReadySession[], c
         continue;
       }
       if (!parsed.json) io.stdout.write(header);
-      const r = await runSession(plan, { ...options, onEvent: parsed.json ? undefined : (e) => io.stdout.write(formatEvent(e)) });
+      const sent: SentMessage[] = [];
+      const r = await runSession(plan, { ...options, onEvent: parsed.json ? undefined : (e) => io.stdout.write(formatEvent(e)), ...(ctx.bulk ? { onMessage: (m: SentMessage) => sent.push(m) } : {}) });
       if (!parsed.json) {
         io.stdout.write(formatTls(r));
         io.stdout.write(formatVerdict(r));
       }
       results.push(r);
-      json.push(toJson(r));
+      if (ctx.bulk && !controller.signal.aborted) {
+        const checks = await checkRunMessages(sent, r.steps, ctx.bulk, secrets);
+        bulkChecks.push(...checks);
+        bulkCases.push(...runBulkJunitCases(r.name ? `${r.title} [${r.name}]` : r.title, checks));
+        if (!parsed.json) io.stdout.write(formatRunBulkText(checks));
+        json.push({ ...toJson(r), bulk: runBulkJson(checks) });
+      } else json.push(toJson(r));
     }
   } finally {
     process.off('SIGINT', onSigint);
   }
   const interrupted = controller.signal.aborted;
-  const code = interrupted ? INTERRUPTED : exitCodeOf(results);
+  const runCode = interrupted ? INTERRUPTED : exitCodeOf(results);
+  const outcome = ctx.bulk ? runBulkOutcome(runCode, bulkChecks) : { code: runCode, notes: [] };
+  for (const note of outcome.notes) io.stderr.write(`smtpwb run: ${note}\n`);
+  const code = outcome.code;
   const received = ctx.capture ? (await ctx.capture.list()).filter((m) => ctx.receivedIds.has(m.id)) : [];
   if (!parsed.json) {
     for (const m of received) {
@@ -565,7 +599,7 @@ async function runPrepared(parsed: RunArgs, prepared: readonly ReadySession[], c
   }
   if (parsed.junit) {
     try {
-      writeFileSync(resolve(io.cwd, parsed.junit), junitXml(parsed.file, results));
+      writeFileSync(resolve(io.cwd, parsed.junit), junitXml(parsed.file, results, undefined, bulkCases));
     } catch (e) {
       io.stderr.write(`smtpwb run: cannot write ${visibleLine(parsed.junit)}: ${visibleLine(e instanceof Error ? e.message : String(e))}\n`);
       return code === 0 ? 2 : code;

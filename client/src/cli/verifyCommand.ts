@@ -2,7 +2,8 @@
  * `smtpwb verify FILE.eml [--ip IP] [--helo NAME] [--mail-from ADDR] [--dns-server HOST:PORT]
  * [--timeout MS] [--authserv-id NAME] [--no-received] [--bulk] [--json]`: checks DKIM, SPF, DMARC, ARC and BIMI and prints
  * each result with its reason, then the Authentication-Results field (RFC 8601). With `--bulk`, also
- * the bulk-sender requirements (reports/bulkSender.ts), one line each with its source.
+ * the bulk-sender requirements (reports/bulkCheck.ts, shared with the Local Inbox and `run --bulk`),
+ * one line each with its source.
  *
  * Exit status: 0 when every result is pass, none or another non-failure; 1 when something failed
  * (with `--bulk`, also when a requirement fails; one that cannot be told from a file is not a failure);
@@ -13,9 +14,10 @@ import { isIP } from 'node:net';
 import { resolve as resolvePath } from 'node:path';
 import { visibleLine, visibleText } from '../../../common/escape';
 import { createResolver } from '../mailAuth/resolver';
-import { verifyMessage } from '../mailAuth/verify';
+import { verifyMessage, type AuthReport } from '../mailAuth/verify';
 import { formatReportText, reportJson } from '../mailAuth/format';
-import { checkBulkSender, type BulkRequirement } from '../reports/bulkSender';
+import { checkBulkMessage, formatBulkText } from '../reports/bulkCheck';
+import type { BulkRequirement } from '../reports/bulkSender';
 import { Deadline, parseDuration, parseOptions, resolveDnsServer, timeoutError, usageError, wantsHelp } from './options';
 
 export interface CommandIo {
@@ -95,21 +97,23 @@ export async function verifyCommand(args: string[], io: CommandIo): Promise<numb
 
   // One deadline for all DNS work: a silent server costs --timeout, not --timeout per query.
   const deadline = new Deadline(timeoutMs);
-  let report;
+  let report: AuthReport;
+  let bulk: BulkRequirement[] | undefined;
   try {
-    report = await verifyMessage(message, {
-      resolver: deadline.wrapFunction(createResolver({ server, timeoutMs: Math.min(timeoutMs, 2000), tries: 2 })),
-      ip,
-      helo: v.helo,
-      mailFrom: v['mail-from'],
-      authServId: v['authserv-id'],
-      useReceived: v['no-received'] !== true,
-    });
+    const resolver = deadline.wrapFunction(createResolver({ server, timeoutMs: Math.min(timeoutMs, 2000), tries: 2 }));
+    const envelope = { ip, helo: v.helo, mailFrom: v['mail-from'], useReceived: v['no-received'] !== true };
+    if (v.bulk) {
+      // The one home of the bulk check (reports/bulkCheck.ts). A file says nothing of how it was
+      // sent: no transport is given, so TLS and reverse DNS stay unknown.
+      const checked = await checkBulkMessage(message, envelope, { verify: verifyMessage, resolver, authServId: v['authserv-id'] });
+      report = checked.report;
+      bulk = checked.requirements;
+    } else {
+      report = await verifyMessage(message, { resolver, ...envelope, authServId: v['authserv-id'] });
+    }
   } finally {
     deadline.dispose();
   }
-  // A file says nothing of how it was sent: TLS and reverse DNS stay unknown (no transport given).
-  const bulk = v.bulk ? checkBulkSender(message, report) : undefined;
   // What the message and the DNS hold is data: control characters are shown as escapes.
   if (v.json) io.stdout.write(bulk ? `${JSON.stringify({ ...report, bulk }, null, 2)}\n` : reportJson(report));
   else {
@@ -123,14 +127,4 @@ export async function verifyCommand(args: string[], io: CommandIo): Promise<numb
     return 3;
   }
   return report.failed || (bulk?.some((r) => r.status === 'fail') ?? false) ? 1 : 0;
-}
-
-/** The bulk-sender requirements as text: one line per requirement with its status and source. */
-export function formatBulkText(results: readonly BulkRequirement[]): string {
-  const lines = ['', 'Bulk-sender requirements (Gmail and Yahoo, 2024):'];
-  for (const r of results) lines.push(visibleLine(`  ${r.status.padEnd(7)} ${r.code.padEnd(24)} ${r.message}  ${r.link}`));
-  const failed = results.filter((r) => r.status === 'fail').length;
-  const unknown = results.filter((r) => r.status === 'unknown').length;
-  lines.push(`  ${failed === 0 ? 'no requirement fails' : `${failed} requirement(s) fail`}${unknown > 0 ? `; ${unknown} cannot be told from the file` : ''}`);
-  return `${lines.join('\n')}\n`;
 }

@@ -14,6 +14,8 @@
  * Each requirement is one result with a status (pass, fail, or unknown when the input cannot tell),
  * a stable code, the range of the header field it concerns, and a link to its source. Pure: it
  * takes the message and the verification report (mailAuth/verify.ts) and decides nothing by DNS.
+ * Verifying the message as it was sent and looking up the transport facts is reports/bulkCheck.ts,
+ * which every front end calls.
  */
 import type { Problem, Severity } from '../../../common/problem';
 import { rfcLink } from '../../../common/problem';

@@ -21,8 +21,8 @@ import { DNS_SERVER_FORMAT } from '../dns/serverAddress';
 import { lineColumn } from '../reports/summary';
 import type { MailauthResolver } from '../mailAuth';
 import type * as EmlToolsModule from '../lazy/emlTools';
-import { checkBulkSender, type BulkTransport } from '../reports/bulkSender';
-import { forwardConfirmedReverseDns } from '../reports/fcrdns';
+import { bulkCheckIo, checkBulkMessage } from '../reports/bulkCheck';
+import type { BulkRequirement } from '../reports/bulkSender';
 import { escapeMarkdown, visibleLine } from '../../../common/escape';
 import type * as CaptureToolsModule from '../lazy/captureTools';
 import { lazyBundle } from '../lazy/loader';
@@ -37,6 +37,7 @@ import {
   messageLabel,
   ruleLine,
   rulesDescription,
+  type RulesFileProblem,
   messageTooltip,
   parseAuthSetting,
   resolveInboxFolder,
@@ -96,6 +97,8 @@ interface RulesNode {
   file: string;
   /** Where each rule starts in the file (0-based line and character), by rule index. */
   positions: ReadonlyArray<{ line: number; character: number }>;
+  /** Set when the file's latest version was refused: the rules shown are the last good ones. */
+  problem?: RulesFileProblem;
 }
 interface RuleNode {
   kind: 'rule';
@@ -247,13 +250,17 @@ function ruleTreeItem(node: RulesNode | RuleNode): vscode.TreeItem {
   if (node.kind === 'rules') {
     const item = new vscode.TreeItem('Rules in force', node.rules.rules.length > 0 ? vscode.TreeItemCollapsibleState.Collapsed : vscode.TreeItemCollapsibleState.None);
     item.id = 'smtp.localInbox.rules';
-    item.description = rulesDescription(node.rules, basename(node.file));
+    item.description = rulesDescription(node.rules, basename(node.file), node.problem);
     const tooltip = new vscode.MarkdownString(
-      [`**Behaviour rules** from ${escapeMarkdown(node.file)}:`, ...node.rules.rules.map((r) => `$(law) ${escapeMarkdown(ruleLine(r))}`)].join('  \n'),
+      [
+        `**Behaviour rules** from ${escapeMarkdown(node.file)}:`,
+        ...(node.problem ? ["$(warning) The file's latest version was refused (see the Problems panel); these are the last good rules, still in force."] : []),
+        ...node.rules.rules.map((r) => `$(law) ${escapeMarkdown(ruleLine(r))}`),
+      ].join('  \n'),
     );
     tooltip.supportThemeIcons = true;
     item.tooltip = tooltip;
-    item.iconPath = new vscode.ThemeIcon('law');
+    item.iconPath = new vscode.ThemeIcon(node.problem ? 'warning' : 'law');
     item.contextValue = 'smtpInboxRules';
     item.command = { command: 'vscode.open', title: 'Open Rules File', arguments: [file] };
     return item;
@@ -277,10 +284,11 @@ function isStoredMessage(value: unknown): value is StoredMessage {
 /**
  * The bulk-sender check of a captured message: verified as it arrived (the sidecar's client IP,
  * HELO and MAIL FROM), with the transport the capture server saw (TLS, and the client IP's
- * forward-confirmed reverse DNS looked up through `smtp.dns.server`). A message without a sidecar
- * is checked with the transport unknown. Returns why it could not be checked as a string.
+ * forward-confirmed reverse DNS looked up through `smtp.dns.server`); the check itself is
+ * reports/bulkCheck.ts, as for `smtpwb verify --bulk` and `smtpwb run --bulk`. A message without a
+ * sidecar is checked with the transport unknown. Returns why it could not be checked as a string.
  */
-async function bulkCheck(message: StoredMessage, settings: LocalServerSettings): Promise<ReturnType<typeof checkBulkSender> | string> {
+async function bulkCheck(message: StoredMessage, settings: LocalServerSettings): Promise<BulkRequirement[] | string> {
   let raw: Buffer;
   try {
     raw = await readFile(message.path);
@@ -290,21 +298,12 @@ async function bulkCheck(message: StoredMessage, settings: LocalServerSettings):
   const tools = emlTools();
   const dns = (settings.dnsServer ?? '').trim();
   if (dns !== '' && tools.parseDnsServer(dns) === undefined) return `the DNS server setting "${dns}" must be ${DNS_SERVER_FORMAT}`;
-  const resolver = tools.createResolver({ server: dns === '' ? undefined : dns, timeoutMs: 2000, tries: 1 });
   const env = message.envelope;
-  const report = await tools.verifyMessage(raw, {
-    resolver,
-    ...(env ? { ip: env.remoteAddress, helo: env.helo ?? undefined, mailFrom: env.mailFrom, useReceived: false } : {}),
-  });
-  const transport: BulkTransport = {};
-  if (env) {
-    transport.tls = env.tls !== null;
-    transport.clientIp = env.remoteAddress;
-    const fc = await forwardConfirmedReverseDns(env.remoteAddress, resolver);
-    // A lookup that failed decides nothing: the requirement stays unknown rather than failing.
-    if (fc.confirmed || fc.error === undefined) transport.fcrdns = { ...(fc.ptr ? { ptr: fc.ptr } : {}), confirmed: fc.confirmed };
-  }
-  return checkBulkSender(raw, report, transport);
+  const envelope = env
+    ? { ip: env.remoteAddress, helo: env.helo ?? undefined, mailFrom: env.mailFrom, useReceived: false, transport: { tls: env.tls !== null, clientIp: env.remoteAddress } }
+    : { useReceived: true };
+  // mailauth stays in the lazily loaded bundle: the check is given its verifyMessage.
+  return (await checkBulkMessage(raw, envelope, bulkCheckIo(tools, dns === '' ? undefined : dns))).requirements;
 }
 
 /** Registers the view, its commands and the status bar item; call once from `activate`. */
@@ -399,7 +398,9 @@ export function registerLocalInbox(context: vscode.ExtensionContext, options: Lo
     try {
       text = await readFile(file, 'utf8');
     } catch (error) {
-      void vscode.window.showWarningMessage(`Cannot read the capture server's rules file ${file}: ${error instanceof Error ? error.message : String(error)} (setting smtp.localServer.rules).`);
+      void vscode.window.showWarningMessage(visibleLine(`Cannot read the capture server's rules file ${file}: ${error instanceof Error ? error.message : String(error)} (setting smtp.localServer.rules).`));
+      // The node says that the rules shown are the last good ones, not the file's.
+      if (server === target) showRules({ ...(provider.rules ?? { rules: { version: 1, rules: [] }, file, positions: [] }), problem: { errors: 1 } });
       return;
     }
     const parsed = captureTools().parseCaptureRules(text);
@@ -410,6 +411,7 @@ export function registerLocalInbox(context: vscode.ExtensionContext, options: Lo
       void vscode.window.showWarningMessage(
         `${basename(file)}:${first.line + 1}:${first.character + 1}: ${visibleLine(errors[0].message)}${errors.length > 1 ? ` (and ${errors.length - 1} more)` : ''}. The rules in force stay.`,
       );
+      if (server === target) showRules({ ...(provider.rules ?? { rules: { version: 1, rules: [] }, file, positions: [] }), problem: { errors: errors.length, line: first.line + 1 } });
       return;
     }
     if (server !== target) return;

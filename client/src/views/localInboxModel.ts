@@ -141,11 +141,32 @@ export function firedRuleText(rule: FiredRule): string {
   return `"${rule.name}" (${rule.action}) at ${rule.command}${rule.reply ? `: ${rule.reply}` : ''}`;
 }
 
-/** The view's description for the rules in force: `3 rules` (with the file's name), or undefined for none. */
-export function rulesDescription(rules: CaptureRules | undefined, file: string | undefined): string | undefined {
-  if (!rules || rules.rules.length === 0) return file ? `no rules (${file})` : undefined;
-  const count = `${rules.rules.length} rule${rules.rules.length === 1 ? '' : 's'}`;
-  return file ? `${count} (${file})` : count;
+/**
+ * Why the rules file's current version is not in force: its errors (the first one's 1-based line),
+ * or that it could not be read. The rules in force are then the last good version's.
+ */
+export interface RulesFileProblem {
+  errors: number;
+  /** The 1-based line of the first error; undefined when the file could not be read. */
+  line?: number;
+}
+
+/**
+ * The description of the "Rules in force" node: `3 rules (capture-rules.json)`, or undefined for
+ * none. When the file's latest version was refused it says so, because the rules shown are then
+ * the last good version's, not what the editor shows: `2 rules (capture-rules.json) · the file has
+ * 1 error (line 4): last good rules in force`.
+ */
+export function rulesDescription(rules: CaptureRules | undefined, file: string | undefined, problem?: RulesFileProblem): string | undefined {
+  const count = !rules || rules.rules.length === 0 ? 'no rules' : `${rules.rules.length} rule${rules.rules.length === 1 ? '' : 's'}`;
+  const stale =
+    problem === undefined
+      ? ''
+      : problem.line === undefined
+        ? ' · the file cannot be read: last good rules in force'
+        : ` · the file has ${problem.errors} error${problem.errors === 1 ? '' : 's'} (line ${problem.line}): last good rules in force`;
+  if (!rules || rules.rules.length === 0) return file ? `${count} (${file})${stale}` : undefined;
+  return file ? `${count} (${file})${stale}` : `${count}${stale}`;
 }
 
 /** What a rule does, in a few words: `reply 550 5.1.1 No such user`, `greylist 60 s`, `require starttls`. */
