@@ -4,8 +4,13 @@
  * `SMTPWB_SECRET_<NAME>`; the extension reads SecretStorage and asks the user. Every value that
  * is secret is collected so that transcripts, logs and history can mask it.
  */
-import { randomUUID } from 'node:crypto';
 import type { PlanStep, SessionPlan, DataSource, Expectation } from './sessionPlan';
+
+/** A random UUID; node:crypto is loaded when a UUID is first made, not at every CLI start. */
+function randomUUID(): string {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return (require('node:crypto') as typeof import('node:crypto')).randomUUID();
+}
 
 export interface VariableProviders {
   /** Values from outside the file: the selected environment, then `--var` (later wins). */
