@@ -16,6 +16,7 @@ import { registerLocalInbox } from './views/localInbox';
 import { registerMailDns } from './views/mailDnsView';
 import { registerReportFetch } from './views/reportFetch';
 import { registerReportView } from './views/reportView';
+import { registerRunBulkCheck } from './views/runBulkCheck';
 import { SessionCodeLensProvider } from './views/sessionCodeLens';
 import { TranscriptPanels, registerTranscriptSerializer } from './views/transcriptPanel';
 
@@ -56,7 +57,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
         dir: config.get<string>('folder') || undefined,
         auth: config.get<string>('auth') || undefined,
         rules: config.get<string>('rules') || undefined,
-        verify: config.get<boolean>('verify') ?? false,
+        verify: config.get<boolean>('verify') ?? true,
         dnsServer: vscode.workspace.getConfiguration('smtp').get<string>('dns.server') || undefined,
       };
     },
@@ -77,6 +78,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     findRecord: (id) => history.get(id),
   });
   context.subscriptions.push(runs);
+  registerRunBulkCheck(context, runs, log);
   registerHistoryView(context, history, panels);
   phase('inbox+runs+historyView');
 

@@ -22,7 +22,7 @@ import { freePort } from '../peers/ports';
 import { CodeServer, readHarnessFile, startCodeServer } from './codeServer';
 import { editorUnavailableReason } from './paths';
 import type { SuiteReport } from './suite/miniTest';
-import { poll, Workbench } from './workbench';
+import { EXACT_TYPING_SETTINGS, poll, Workbench } from './workbench';
 
 /** Why the suite is skipped, or false when it runs. */
 // CI never skips them; on a developer's machine SMTPWB_EDITOR_TESTS=0 leaves them out.
@@ -57,6 +57,8 @@ function editorSettings(localServerPort: number): (paths: { base: string }) => R
   return ({ base }) => ({
     'smtp.localServer.port': localServerPort,
     'smtp.localServer.folder': join(base, 'local-inbox'),
+    // Verification of captured mail (on by default) needs DNS; flows that check it turn it on with Knot.
+    'smtp.localServer.verify': false,
   });
 }
 
@@ -127,6 +129,24 @@ function pointAt(workspace: string, file: string, port: number): void {
   const text = readFileSync(path, 'utf8');
   if (!text.includes('smtp://127.0.0.1:1\n')) throw new Error(`${file} has no placeholder smtp://127.0.0.1:1`);
   writeFileSync(path, text.replace('smtp://127.0.0.1:1\n', `smtp://127.0.0.1:${port}\n`));
+}
+
+/**
+ * Writes the report flows' reports into a workspace with the report generator
+ * (test/reports/generate.ts): a folder `dmarc/` of two days of DMARC aggregate reports (one of
+ * them compressed) from two sources, one failing DKIM and SPF, and a `broken-report.xml` whose
+ * count is not a number.
+ */
+function writeDmarcReports(workspace: string): void {
+  const records = (day: number) => [
+    { sourceIp: '192.0.2.10', count: 120 + day * 40, disposition: 'none' as const, dkim: 'pass' as const, spf: 'pass' as const, headerFrom: 'example.com', envelopeFrom: 'bounce.example.com', dkimDomain: 'example.com', dkimSelector: 's1', dkimResult: 'pass', spfDomain: 'bounce.example.com', spfResult: 'pass' },
+    { sourceIp: '198.51.100.7', count: 30 + day * 10, disposition: 'quarantine' as const, dkim: 'fail' as const, spf: 'fail' as const, headerFrom: 'news.example.com', envelopeFrom: 'mailer.example.net', dkimDomain: 'esp.example.net', dkimSelector: 's2', dkimResult: 'fail', spfDomain: 'mailer.example.net', spfResult: 'softfail' },
+  ];
+  const spec = (day: number): AggregateSpec => ({ format: 'rfc9990', orgName: 'receiver.example', email: 'dmarc@receiver.example', reportId: `editor-${day}`, begin: 1767225600 + day * 86400, end: 1767225600 + day * 86400 + 86399, domain: 'example.com', p: 'quarantine', records: records(day) });
+  mkdirSync(join(workspace, 'dmarc'), { recursive: true });
+  writeFileSync(join(workspace, 'dmarc', 'receiver.example!example.com!1767225600!1767311999.xml'), aggregateXml(spec(0)));
+  writeFileSync(join(workspace, 'dmarc', 'receiver.example!example.com!1767312000!1767398399.xml.gz'), gzip(aggregateXml(spec(1))));
+  writeFileSync(join(workspace, 'broken-report.xml'), aggregateXml(spec(2)).replace(/<count>\d+<\/count>/, '<count>many</count>'));
 }
 
 describe('SMTP Workbench in a real editor (code-server + Chromium)', { skip, concurrency: 1 }, () => {
@@ -588,15 +608,8 @@ describe('SMTP Workbench in a real editor (code-server + Chromium)', { skip, con
           await wb.runCommand('View: Close All Editors');
           await wb.widenSideBar(860);
           // With a description the view's header may show no title, so rows are found in the side bar.
-          const sideBarRow = async (text: RegExp, timeoutMs: number) => {
-            const row = wb.page.locator('.part.sidebar .monaco-list-row', { hasText: text }).first();
-            await row.waitFor({ state: 'visible', timeout: timeoutMs }).catch(async () => {
-              throw new Error(`no side bar row ${String(text)} within ${timeoutMs / 1000} s (rows: ${(await wb.treeRows('SMTP').catch(() => [])).join(' | ')})`);
-            });
-            return row;
-          };
-          await wb.expandRow(await sideBarRow(/Rules in force/, 20_000));
-          await sideBarRow(/unknown user.*reply 550/, 10_000);
+          const sideBarRow = (text: RegExp, timeoutMs: number) => wb.waitForSideBarRow(text, timeoutMs);
+          await wb.expandSideBarRow(/Rules in force/, /unknown user.*reply 550/, 20_000);
           // The verification runs after the message is stored; the row shows its verdicts then.
           const row = await sideBarRow(/Signed for the inbox.*dkim=pass spf=pass dmarc=pass/, 30_000);
           // The message opens as .eml, with its diagnostics, beside the inbox.
@@ -616,19 +629,80 @@ describe('SMTP Workbench in a real editor (code-server + Chromium)', { skip, con
     }
   });
 
-  test('(q) a DMARC aggregate report: Open Report View shows its summary and charts, and a broken report is a problem', { timeout: 120_000 }, async () => {
-    // Written into the workspace by the report generator (test/reports/generate.ts): two sources,
-    // one of them failing DKIM and SPF, over two days.
-    const workspace = running().workspace;
-    const records = (day: number) => [
-      { sourceIp: '192.0.2.10', count: 120 + day * 40, disposition: 'none' as const, dkim: 'pass' as const, spf: 'pass' as const, headerFrom: 'example.com', envelopeFrom: 'bounce.example.com', dkimDomain: 'example.com', dkimSelector: 's1', dkimResult: 'pass', spfDomain: 'bounce.example.com', spfResult: 'pass' },
-      { sourceIp: '198.51.100.7', count: 30 + day * 10, disposition: 'quarantine' as const, dkim: 'fail' as const, spf: 'fail' as const, headerFrom: 'news.example.com', envelopeFrom: 'mailer.example.net', dkimDomain: 'esp.example.net', dkimSelector: 's2', dkimResult: 'fail', spfDomain: 'mailer.example.net', spfResult: 'softfail' },
-    ];
-    const spec = (day: number): AggregateSpec => ({ format: 'rfc9990', orgName: 'receiver.example', email: 'dmarc@receiver.example', reportId: `editor-${day}`, begin: 1767225600 + day * 86400, end: 1767225600 + day * 86400 + 86399, domain: 'example.com', p: 'quarantine', records: records(day) });
-    mkdirSync(join(workspace, 'dmarc'), { recursive: true });
-    writeFileSync(join(workspace, 'dmarc', 'receiver.example!example.com!1767225600!1767311999.xml'), aggregateXml(spec(0)));
-    writeFileSync(join(workspace, 'dmarc', 'receiver.example!example.com!1767312000!1767398399.xml.gz'), gzip(aggregateXml(spec(1))));
-    writeFileSync(join(workspace, 'broken-report.xml'), aggregateXml(spec(2)).replace(/<count>\d+<\/count>/, '<count>many</count>'));
+  test('(r) the rules file edited and saved in the editor: the capture server reloads it, the next message meets the new rule, and a broken version is a problem that leaves the last good rules in force', { timeout: 180_000 }, async () => {
+    // The rules of test/editor-fixtures/rules/capture-rules.json, then the same with a rule that
+    // rejects blocked@, then a version with an error: a rule that would let blocked@ through with a
+    // 2xx reply, which no rule may give (rules-reply-code). Had the server taken the broken
+    // version, the second run's EXPECT 550 would fail.
+    const rule = (name: string, recipient: string, reply: string) => `    { "name": "${name}", "when": { "command": "RCPT", "recipient": "${recipient}" }, "reply": "${reply}" }`;
+    const rulesFile = (...rules: string[]) => `{\n  "version": 1,\n  "rules": [\n${rules.join(',\n')}\n  ]\n}\n`;
+    const unknownUser = rule('unknown user', 'nobody@*', '550 5.1.1 No such user here');
+    const blocked = rule('blocked by policy', 'blocked@*', '550 5.7.1 Blocked by the reloaded rules');
+    const letThrough = rule('let it through', 'blocked@*', '250 2.1.5 Let it through');
+    let server: CodeServer | undefined;
+    try {
+      const base = editorSettings(await freePort());
+      server = await startCodeServer({ folder: 'rules', settings: (paths) => ({ ...base(paths), ...EXACT_TYPING_SETTINGS, 'smtp.localServer.rules': 'capture-rules.json' }) });
+      await flow(
+        server,
+        'r-rules-reload',
+        async (wb) => {
+          const harness = await wb.harness();
+          await wb.openFileFromExplorer('capture-rules.json');
+          await wb.waitForEditorText('"unknown user"');
+          await wb.runCommand('SMTP: Start Local Capture Server');
+          await wb.focusView(UI.localInboxView);
+          await wb.widenSideBar(760);
+          await wb.expandSideBarRow(/Rules in force.*1 rule \(capture-rules\.json\)/, /unknown user.*reply 550/, 20_000);
+
+          // Edit the file in its editor and save it: the server reads it again.
+          await wb.replaceEditorText(rulesFile(unknownUser, blocked));
+          await wb.saveActiveEditor();
+          await wb.waitForSideBarRow(/Rules in force.*2 rules \(capture-rules\.json\)/, 20_000);
+          await wb.waitForSideBarRow(/blocked by policy.*RCPT recipient=blocked@\*.*reply 550 5\.7\.1 Blocked by the reloaded rules/, 10_000);
+
+          // A run meets the new rule: blocked@ is refused, bob@ gets the message.
+          await wb.openFileFromExplorer('rules.smtp');
+          await wb.waitForEditorText('RCPT TO:<blocked@example.test>');
+          await wb.clickCodeLens(UI.runLens, 20_000);
+          const transcript = await wb.waitForWebviewText(/Passed/, 30_000);
+          assert.match(transcript, /550 5\.7\.1 Blocked by the reloaded rules/, 'the transcript shows the new rule\'s reply');
+          await wb.focusView(UI.localInboxView);
+          await wb.waitForSideBarRow(/Editor test rules reload.*rule "blocked by policy"/, 20_000);
+          await wb.screenshot('r-rules-reload-applied');
+
+          // A broken version: a problem in the editor, a warning that the rules in force stay, and
+          // the Local Inbox says so.
+          await harness.executeCommand('workbench.action.closeAllEditors');
+          await wb.openFileFromExplorer('capture-rules.json');
+          await wb.waitForEditorText('"blocked by policy"');
+          await wb.replaceEditorText(rulesFile(letThrough, unknownUser, blocked));
+          await wb.saveActiveEditor();
+          await wb.waitForProblem(/rules-reply-code|4xx or 5xx/, 20_000);
+          await wb.waitForNotification(/capture-rules\.json:4:.*The rules in force stay/, 20_000);
+
+          // The server still answers with the last good rules.
+          await harness.executeCommand('workbench.action.closeAllEditors');
+          await wb.openFileFromExplorer('rules.smtp');
+          await wb.waitForEditorText('RCPT TO:<blocked@example.test>');
+          await wb.clickCodeLens(UI.runLens, 20_000);
+          const again = await wb.waitForWebviewText(/Passed|Failed/, 30_000);
+          assert.match(again, /Passed/, 'the last good rules still refuse blocked@');
+          assert.match(again, /550 5\.7\.1 Blocked by the reloaded rules/);
+
+          // The Local Inbox says that the file was refused and the last good rules are in force.
+          await wb.focusView(UI.localInboxView);
+          await wb.waitForSideBarRow(/Rules in force.*2 rules \(capture-rules\.json\) · the file has 1 error \(line 4\): last good rules in force/, 20_000);
+        },
+        { width: 1600, height: 1000 },
+      );
+    } finally {
+      await server?.stop();
+    }
+  });
+
+  test('(q) a DMARC aggregate report: Open Report View answers "is the domain all right, who fails" first, tables sort and filter from the keyboard, and a broken report is a problem', { timeout: 120_000 }, async () => {
+    writeDmarcReports(running().workspace);
     await flow(
       running(),
       'q-report-view',
@@ -642,15 +716,129 @@ describe('SMTP Workbench in a real editor (code-server + Chromium)', { skip, con
         // The whole folder: both days, one of them compressed.
         const harness = await wb.harness();
         await harness.executeCommand('smtp.reports.open', { $uri: 'dmarc' });
-        const text = await wb.waitForWebviewText(/2 file\(s\): 2 DMARC aggregate/, 30_000);
-        assert.match(text, /350 messages/);
-        assert.match(text, /198\.51\.100\.7/);
+        const text = await wb.waitForWebviewText(/2 files: 2 DMARC aggregate reports/, 30_000);
+        // The verdict comes first: the domain, its pass rate, and who fails.
+        const verdict = text.slice(0, text.indexOf('Top failing sources'));
+        assert.match(verdict, /example\.com: 80\.0% of 350 messages pass DMARC; 70 fail, from 1 source/);
+        assert.match(verdict, /198\.51\.100\.7: 70 of 70 messages fail, From news\.example\.com/);
+        assert.match(verdict, /p=quarantine/);
         assert.match(text, /Check DNS: news\.example\.com/);
+        // Sorting from the keyboard: the header's button takes Enter and Space, and says its order.
+        const view = await wb.webviewBody(/Top failing sources/);
+        const header = view.locator('#sources thead th:nth-child(2)');
+        const firstSource = () => view.locator('#sources tbody tr').first().locator('td').first().innerText();
+        await header.locator('button.sort').focus();
+        await wb.page.keyboard.press('Enter');
+        assert.equal(await header.getAttribute('aria-sort'), 'ascending');
+        assert.equal(await firstSource(), '198.51.100.7');
+        await wb.page.keyboard.press('Space');
+        assert.equal(await header.getAttribute('aria-sort'), 'descending');
+        assert.equal(await firstSource(), '192.0.2.10');
+        // The filter box, typed into, says how many rows it shows.
+        await view.locator('input.filter').focus();
+        await wb.page.keyboard.type('softfail');
+        await poll(async () => ((await view.locator('#sources-shown').innerText()) === '1 of 2 shown' ? true : undefined), 5_000, 'the filter did not narrow the sources to 1 of 2');
+        await wb.page.keyboard.press('Control+A');
+        await wb.page.keyboard.press('Backspace');
+        await view.evaluate((body) => (body as { ownerDocument: { defaultView: { scrollTo(x: number, y: number): void } } }).ownerDocument.defaultView.scrollTo(0, 0));
+        // The export button reaches the extension: it asks where to save.
+        await view.locator('button[data-export="csv"]').click();
+        await wb.waitForQuickPick(/Export the report summary as CSV/, 15_000);
+        await wb.page.keyboard.press('Escape');
         // The screenshot (docs/images/report-view.png) shows the view, not the Problems panel.
         await harness.executeCommand('workbench.action.closePanel');
       },
       { width: 1400, height: 1000 },
     );
+  });
+
+  test('(s) the report view about 360 px wide in a dark theme: nothing overflows the page, wide tables scroll in their own boxes', { timeout: 120_000 }, async () => {
+    let server: CodeServer | undefined;
+    try {
+      const base = editorSettings(await freePort());
+      server = await startCodeServer({ folder: 'basic', prepare: writeDmarcReports, settings: (paths) => ({ ...base(paths), 'workbench.colorTheme': 'Default Dark Modern' }) });
+      await flow(
+        server,
+        's-report-view-narrow-dark',
+        async (wb) => {
+          const harness = await wb.harness();
+          await harness.executeCommand('smtp.reports.open', { $uri: 'dmarc' });
+          const layout = await wb.evaluateInWebview(/Top failing sources/, (body) => {
+            type Box = { getBoundingClientRect(): { width: number }; scrollWidth: number; clientWidth: number };
+            const doc = (body as { ownerDocument: { documentElement: Box; body: Box; querySelectorAll(s: string): ArrayLike<Box> } }).ownerDocument;
+            const style = (doc as unknown as { defaultView: { getComputedStyle(e: unknown): { backgroundColor: string; color: string } } }).defaultView.getComputedStyle(doc.body);
+            return {
+              width: doc.documentElement.clientWidth,
+              overflow: doc.documentElement.scrollWidth - doc.documentElement.clientWidth,
+              scrollingTables: Array.from(doc.querySelectorAll('.scroll')).filter((b) => b.scrollWidth > b.clientWidth).length,
+              background: style.backgroundColor,
+              colour: style.color,
+            };
+          });
+          wb.note(`report view layout: ${JSON.stringify(layout)}`);
+          assert.ok(layout.width <= 380, `the view should be narrow for this check (it is ${layout.width} px)`);
+          assert.ok(layout.overflow <= 1, `nothing overflows the page sideways (${layout.overflow} px do)`);
+          assert.ok(layout.scrollingTables > 0, 'the wide tables scroll in their boxes');
+          // A dark theme: light text on a dark background, from the theme's variables.
+          const luminance = (rgb: string) => (rgb.match(/\d+/g) ?? ['0', '0', '0']).slice(0, 3).reduce((n, c) => n + Number(c), 0) / 3;
+          assert.ok(luminance(layout.background) < 80 && luminance(layout.colour) > 150, `dark theme colours (background ${layout.background}, text ${layout.colour})`);
+        },
+        { width: 578, height: 1000 },
+      );
+    } finally {
+      await server?.stop();
+    }
+  });
+
+  test('(t) the transcript of a run that sent a message: "Check bulk-sender requirements" lists each requirement, as the run saw it, with its source', { timeout: 150_000 }, async () => {
+    // Knot answers for the sender's domain (SPF for 127.0.0.1, DMARC) and for the sending IP's
+    // reverse DNS, so that the check has real answers; basic/bulk.smtp's message has the RFC 8058
+    // headers but no DKIM signature, and the session does not use STARTTLS.
+    let knot: KnotPeer | undefined;
+    let server: CodeServer | undefined;
+    try {
+      knot = await startKnot({
+        zones: {
+          'bulk-editor.test': ['@ 300 IN TXT "v=spf1 ip4:127.0.0.1 -all"', '_dmarc 300 IN TXT "v=DMARC1; p=reject"', 'mail 300 IN A 127.0.0.1'].join('\n'),
+          '0.0.127.in-addr.arpa': '1 300 IN PTR mail.bulk-editor.test.',
+        },
+      });
+      const dnsServer = knot.address;
+      const base = editorSettings(await freePort());
+      server = await startCodeServer({
+        folder: 'basic',
+        settings: (paths) => ({ ...base(paths), 'smtp.dns.server': dnsServer }),
+      });
+      await flow(
+        server,
+        't-run-bulk-check',
+        async (wb) => {
+          await wb.openFileFromExplorer('bulk.smtp');
+          await wb.waitForEditorText('List-Unsubscribe-Post');
+          await wb.clickCodeLens(UI.runLens, 20_000);
+          await wb.waitForWebviewText(/Passed/, 30_000);
+          await wb.clickInWebview(/Passed/, 'button[data-action="checkBulk"]');
+          const pick = await wb.waitForQuickPick(/Bulk-sender requirements of "Newsletter from a run" \(message at line 9, without TLS, from 127\.0\.0\.1\): \d+ of \d+ fail/, 30_000);
+          assert.ok(pick.rows.length >= 5, `a row per requirement (rows: ${pick.rows.join(' | ')})`);
+          // One requirement at a time, found by its code as a person would type it.
+          const row = async (code: string) => {
+            await wb.page.locator('.quick-input-widget input').first().fill(code);
+            const found = wb.page.locator('.quick-input-list .monaco-list-row', { hasText: code }).first();
+            await found.waitFor({ state: 'visible', timeout: 10_000 });
+            return (await found.innerText()).replace(/\s+/g, ' ');
+          };
+          assert.match(await row('bulk-tls'), /fail · bulk-tls/);
+          assert.match(await row('bulk-fcrdns'), /pass · bulk-fcrdns.*mail\.bulk-editor\.test/);
+          assert.match(await row('bulk-spf'), /pass · bulk-spf/);
+          assert.match(await row('bulk-dkim'), /fail · bulk-dkim.*https:\/\//);
+          await wb.page.locator('.quick-input-widget input').first().fill('');
+        },
+        { width: 1400, height: 1000 },
+      );
+    } finally {
+      await server?.stop();
+      await knot?.stop();
+    }
   });
 
   test('the in-editor suite (vscode API) passes inside code-server through the harness', { timeout: 180_000 }, async () => {

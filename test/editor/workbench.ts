@@ -49,6 +49,19 @@ function chromiumLauncher(dir: string): string {
   return wrapper;
 }
 
+/**
+ * Editor settings under which replaceEditorText() puts in exactly the text given: without them
+ * the editor closes brackets and quotes and indents new lines as if a person typed them.
+ */
+export const EXACT_TYPING_SETTINGS: Readonly<Record<string, unknown>> = {
+  'editor.autoClosingBrackets': 'never',
+  'editor.autoClosingQuotes': 'never',
+  'editor.autoClosingOvertype': 'never',
+  'editor.autoSurround': 'never',
+  'editor.autoIndent': 'none',
+  'editor.formatOnType': false,
+};
+
 /** Options for Workbench.open(). */
 export interface WorkbenchOptions {
   /** Viewport size (default 1440 x 900). */
@@ -308,6 +321,27 @@ export class Workbench {
     );
   }
 
+  /**
+   * Replaces the whole text of the active editor: click into it, select all, put the new text in
+   * as one input. The editor still treats that input as typing, so give the instance
+   * EXACT_TYPING_SETTINGS (no auto-closing, no auto-indent), or brackets come out doubled.
+   */
+  async replaceEditorText(text: string): Promise<void> {
+    await this.activeEditor().locator('.view-lines').click();
+    await this.page.keyboard.press('Control+A');
+    await this.page.keyboard.insertText(text);
+  }
+
+  /** Saves the active editor (Ctrl+S) and waits until its tab no longer shows unsaved changes. */
+  async saveActiveEditor(timeoutMs = 10_000): Promise<void> {
+    await this.page.keyboard.press('Control+S');
+    await poll(
+      async () => ((await this.page.locator('.tabs-container .tab.active.dirty').count()) === 0 ? true : undefined),
+      timeoutMs,
+      `the active editor was still unsaved ${timeoutMs / 1000} s after Ctrl+S`,
+    );
+  }
+
   /** The tokens of the active editor's visible lines with their classes (mtkN = colour N). */
   async renderedTokens(): Promise<RenderedToken[]> {
     return this.activeEditor()
@@ -487,6 +521,38 @@ export class Workbench {
     return row;
   }
 
+  /**
+   * Waits for a row anywhere in the side bar whose text (label and description) matches. A tree
+   * view whose rows have descriptions may show no title in its header, so rows are looked up in
+   * the side bar as a whole.
+   */
+  async waitForSideBarRow(text: string | RegExp, timeoutMs = 20_000): Promise<Locator> {
+    const row = this.page.locator('.part.sidebar .monaco-list-row', { hasText: text }).first();
+    await row.waitFor({ state: 'visible', timeout: timeoutMs }).catch(async () => {
+      const rows = await this.page
+        .locator('.part.sidebar .monaco-list-row')
+        .evaluateAll((elements) => (elements as unknown as DomElement[]).map((e) => e.textContent ?? ''))
+        .catch(() => [] as string[]);
+      throw new Error(`no side bar row ${String(text)} within ${timeoutMs / 1000} s (rows: ${rows.length > 0 ? rows.map(normalise).join(' | ') : 'none'})`);
+    });
+    return row;
+  }
+
+  /**
+   * Expands a side bar row and waits for a child row. A tree that refreshes while the twistie is
+   * clicked (a message arriving in the Local Inbox) may draw the row again collapsed, so a person
+   * (and this helper) expands it again.
+   */
+  async expandSideBarRow(row: string | RegExp, child: string | RegExp, timeoutMs = 20_000): Promise<Locator> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      await this.expandRow(await this.waitForSideBarRow(row, Math.max(1000, deadline - Date.now())));
+      const shown = await this.waitForSideBarRow(child, 3000).catch(() => undefined);
+      if (shown) return shown;
+      if (Date.now() > deadline) return this.waitForSideBarRow(child, 1000);
+    }
+  }
+
   /** Drags the side bar's edge so that it is `width` pixels wide (for views whose rows are long). */
   async widenSideBar(width: number): Promise<void> {
     const box = await this.page.locator('.part.sidebar').first().boundingBox();
@@ -579,34 +645,29 @@ export class Workbench {
     );
   }
 
+  /** The body (inside its #active-frame) of the first webview whose text matches, once one does. */
+  async webviewBody(text: string | RegExp, timeoutMs = 20_000): Promise<Locator> {
+    await this.waitForWebviewText(text, timeoutMs);
+    const count = await this.page.locator('iframe.webview').count();
+    for (let i = 0; i < count; i++) {
+      const body = this.page.frameLocator('iframe.webview').nth(i).frameLocator('#active-frame').locator('body');
+      const inner = await body.innerText({ timeout: 2000 }).catch(() => undefined);
+      if (inner !== undefined && (typeof text === 'string' ? inner.includes(text) : text.test(inner))) return body;
+    }
+    throw new Error(`no webview showing ${String(text)}`);
+  }
+
   /**
    * Runs a function on the body of the first webview whose text matches (inside its
    * #active-frame), e.g. to measure the layout a user sees.
    */
   async evaluateInWebview<T>(text: string | RegExp, fn: (body: unknown) => T, timeoutMs = 20_000): Promise<T> {
-    await this.waitForWebviewText(text, timeoutMs);
-    const count = await this.page.locator('iframe.webview').count();
-    for (let i = 0; i < count; i++) {
-      const body = this.page.frameLocator('iframe.webview').nth(i).frameLocator('#active-frame').locator('body');
-      const inner = await body.innerText({ timeout: 2000 }).catch(() => undefined);
-      if (inner !== undefined && (typeof text === 'string' ? inner.includes(text) : text.test(inner))) return body.evaluate(fn);
-    }
-    throw new Error(`no webview showing ${String(text)}`);
+    return (await this.webviewBody(text, timeoutMs)).evaluate(fn);
   }
 
   /** Clicks an element (by CSS selector) in the first webview whose text matches. */
   async clickInWebview(text: string | RegExp, selector: string, timeoutMs = 20_000): Promise<void> {
-    await this.waitForWebviewText(text, timeoutMs);
-    const count = await this.page.locator('iframe.webview').count();
-    for (let i = 0; i < count; i++) {
-      const body = this.page.frameLocator('iframe.webview').nth(i).frameLocator('#active-frame').locator('body');
-      const inner = await body.innerText({ timeout: 2000 }).catch(() => undefined);
-      if (inner !== undefined && (typeof text === 'string' ? inner.includes(text) : text.test(inner))) {
-        await body.locator(selector).first().click({ timeout: timeoutMs });
-        return;
-      }
-    }
-    throw new Error(`no webview showing ${String(text)}`);
+    await (await this.webviewBody(text, timeoutMs)).locator(selector).first().click({ timeout: timeoutMs });
   }
 
   // --- Notifications and dialogs --------------------------------------------------------------
@@ -650,6 +711,25 @@ export class Workbench {
     );
     await input.fill(text);
     await this.page.keyboard.press('Enter');
+  }
+
+  /**
+   * Waits for an open quick pick whose title matches and returns its title and the text of its
+   * visible rows (labels, descriptions and details; separators' headings included).
+   */
+  async waitForQuickPick(title: string | RegExp, timeoutMs = 15_000): Promise<{ title: string; rows: string[] }> {
+    const widget = this.page.locator('.quick-input-widget');
+    const titleBar = widget.locator('.quick-input-title');
+    await poll(
+      async () => {
+        const shown = normalise((await titleBar.innerText({ timeout: 500 }).catch(() => '')) ?? '');
+        return (typeof title === 'string' ? shown.includes(title) : title.test(shown)) ? true : undefined;
+      },
+      timeoutMs,
+      `no quick pick titled ${String(title)} within ${timeoutMs / 1000} s`,
+    );
+    const rows = await widget.locator('.quick-input-list .monaco-list-row').evaluateAll((elements) => (elements as unknown as DomElement[]).map((e) => e.textContent ?? ''));
+    return { title: normalise(await titleBar.innerText()), rows: rows.map(normalise) };
   }
 
   /** Picks the item with this label in the open quick pick (typing it as the filter first). */

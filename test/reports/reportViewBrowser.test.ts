@@ -13,7 +13,7 @@ import { aggregateXml, randomAggregate, tlsRptJson } from './generate';
 /** The parts of a table row the test reads in the page (the project compiles without the DOM library). */
 interface Row {
   hidden: boolean;
-  cells: ArrayLike<{ textContent: string | null }>;
+  cells: ArrayLike<{ textContent: string | null; dataset: { v?: string } }>;
 }
 
 function html(): string {
@@ -62,7 +62,7 @@ describe('report view in Chromium', () => {
     await page.setContent(html(), { waitUntil: 'load' });
     assert.equal(await page.title(), 'Reports');
     assert.deepEqual(requests, []);
-    const cellTexts = (): Promise<string[]> => page.$$eval('#sources tbody tr', (rows) => (rows as unknown as Row[]).filter((r) => !r.hidden).map((r) => r.cells[1].textContent ?? ''));
+    const cellTexts = (): Promise<string[]> => page.$$eval('#sources tbody tr', (rows) => (rows as unknown as Row[]).filter((r) => !r.hidden).map((r) => r.cells[1].dataset.v ?? ''));
     const before = (await cellTexts()).map(Number);
     await page.click('#sources th:nth-child(2)');
     const asc = (await cellTexts()).map(Number);

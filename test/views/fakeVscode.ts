@@ -466,7 +466,7 @@ export const recorded = {
   /** The answer to the next modal warning (e.g. `Delete All`), undefined for "cancel". */
   warningAnswer: undefined as string | undefined,
   /** The answer to the next quick pick: a function that picks among the items. */
-  quickPickAnswer: undefined as undefined | ((items: unknown[]) => unknown),
+  quickPickAnswer: undefined as undefined | ((items: unknown[], options?: unknown) => unknown),
   settings: new Map<string, unknown>(),
   treeViews: new Map<string, FakeTreeView>(),
   /** The tree view created last (the Local Inbox tests have only one). */
@@ -540,9 +540,9 @@ export const window = {
     recorded.inputs.push({ title: options.title, prompt: options.prompt, password: options.password, ignoreFocusOut: options.ignoreFocusOut });
     return recorded.inputAnswers.shift();
   },
-  async showQuickPick(items: unknown[] | Promise<unknown[]>): Promise<unknown> {
+  async showQuickPick(items: unknown[] | Promise<unknown[]>, options?: unknown): Promise<unknown> {
     const list = await items;
-    return recorded.quickPickAnswer ? recorded.quickPickAnswer(list) : undefined;
+    return recorded.quickPickAnswer ? recorded.quickPickAnswer(list, options) : undefined;
   },
   setStatusBarMessage(message: string): Disposable {
     recorded.status.push(message);
@@ -608,6 +608,9 @@ export const window = {
 function isModal(options: unknown): boolean {
   return typeof options === 'object' && options !== null && (options as { modal?: boolean }).modal === true;
 }
+
+/** QuickPickItemKind: separators head groups of rows in a quick pick. */
+export const QuickPickItemKind = { Separator: -1, Default: 0 } as const;
 
 export const commands = {
   registerCommand(id: string, handler: (...args: unknown[]) => unknown): Disposable {
@@ -809,6 +812,7 @@ const fake = {
   TextEditorRevealType,
   StatusBarAlignment,
   ProgressLocation,
+  QuickPickItemKind,
   TestRunProfileKind,
   window,
   commands,

@@ -50,7 +50,7 @@ test('a compressed aggregate report opens in a webview with a strict CSP under i
   assert.equal(recorded.panels.length, before + 1);
   const panel = lastPanel();
   assert.equal(panel.viewType, REPORT_VIEW_TYPE);
-  assert.deepEqual(panel.webview.options, { enableScripts: true, enableForms: false, enableCommandUris: false, localResourceRoots: [], retainContextWhenHidden: false });
+  assert.deepEqual(panel.webview.options, { enableScripts: true, enableForms: false, enableCommandUris: false, localResourceRoots: [], retainContextWhenHidden: false, enableFindWidget: true });
   const html = panel.webview.html;
   const nonce = panel.webview.nonce;
   assert.ok(nonce.length >= 16);
@@ -106,6 +106,6 @@ test('"Check DNS" opens the Mail DNS check of the domain; other messages and odd
 test('a folder opens every report under it, TLS-RPT included', async () => {
   await commands.executeCommand(REPORT_VIEW_COMMAND, Uri.file(dir));
   const html = lastPanel().webview.html;
-  assert.match(html, /2 file\(s\): 1 DMARC aggregate, 1 TLS-RPT/);
+  assert.match(html, /2 files: 1 DMARC aggregate report, 1 TLS-RPT report\./);
   assert.match(html, /certificate-expired/);
 });

@@ -36,7 +36,14 @@ export function policyText(p: PublishedPolicy): string {
   return parts.join('; ');
 }
 
-function dispositions(d: Record<string, number>): string {
+/** A UTC date and time to the minute (`2026-01-01 00:00`), or "?" when absent or out of range. */
+export function utcDayTime(seconds: number | undefined): string {
+  const iso = isoDate(seconds);
+  return iso === '?' ? iso : `${iso.slice(0, 10)} ${iso.slice(11, 16)}`;
+}
+
+/** Dispositions as `none 280, quarantine 70`, the largest first. */
+export function dispositionsText(d: Record<string, number>): string {
   return Object.entries(d)
     .sort((a, b) => b[1] - a[1])
     .map(([k, v]) => `${k || '(none given)'} ${v}`)
@@ -52,7 +59,7 @@ export function summaryText(s: ReportSummary): string {
   if (s.counts.aggregate > 0) {
     out.push('', `DMARC (${isoDate(a.begin)} to ${isoDate(a.end)})`);
     out.push(`  messages ${a.messages}, DMARC pass ${percent(a.dmarcPass, a.messages)}, DKIM aligned ${percent(a.dkimAligned, a.messages)}, SPF aligned ${percent(a.spfAligned, a.messages)}`);
-    out.push(`  dispositions: ${L(dispositions(a.byDisposition))}`);
+    out.push(`  dispositions: ${L(dispositionsText(a.byDisposition))}`);
     for (const d of a.domains) {
       out.push(`  ${L(d.domain)}: ${d.reports} report(s), ${d.messages} messages, pass ${percent(d.dmarcPass, d.messages)}`);
       for (const p of d.policies) out.push(`    policy ${L(policyText(p.policy))}  (${isoDate(p.begin)} to ${isoDate(p.end)}, ${p.reports} report(s))`);
@@ -94,7 +101,7 @@ export function summaryText(s: ReportSummary): string {
 }
 
 function sourceLine(s: SourceSummary): string {
-  return `${visibleLine(s.sourceIp).padEnd(39)} ${String(s.messages).padStart(8)}  pass ${percent(s.dmarcPass, s.messages).padStart(6)}  DKIM ${percent(s.dkimAligned, s.messages).padStart(6)}  SPF ${percent(s.spfAligned, s.messages).padStart(6)}  ${visibleLine(dispositions(s.byDisposition))}`;
+  return `${visibleLine(s.sourceIp).padEnd(39)} ${String(s.messages).padStart(8)}  pass ${percent(s.dmarcPass, s.messages).padStart(6)}  DKIM ${percent(s.dkimAligned, s.messages).padStart(6)}  SPF ${percent(s.spfAligned, s.messages).padStart(6)}  ${visibleLine(dispositionsText(s.byDisposition))}`;
 }
 
 /** The Markdown rendering (tables; every report string escaped). */
@@ -111,7 +118,7 @@ export function summaryMarkdown(s: ReportSummary): string {
     out.push('', '### Top failing sources', '', '| Source IP | Failing | Messages | DKIM aligned | SPF aligned | Header From |', '| --- | ---: | ---: | ---: | ---: | --- |');
     for (const f of a.topFailing) out.push(`| ${M(f.sourceIp)} | ${f.failing} | ${f.messages} | ${percent(f.dkimAligned, f.messages)} | ${percent(f.spfAligned, f.messages)} | ${M(f.headerFrom.join(', '))} |`);
     out.push('', '### Sources', '', '| Source IP | Messages | DMARC pass | DKIM aligned | SPF aligned | Dispositions |', '| --- | ---: | ---: | ---: | ---: | --- |');
-    for (const x of a.sources) out.push(`| ${M(x.sourceIp)} | ${x.messages} | ${percent(x.dmarcPass, x.messages)} | ${percent(x.dkimAligned, x.messages)} | ${percent(x.spfAligned, x.messages)} | ${M(dispositions(x.byDisposition))} |`);
+    for (const x of a.sources) out.push(`| ${M(x.sourceIp)} | ${x.messages} | ${percent(x.dmarcPass, x.messages)} | ${percent(x.dkimAligned, x.messages)} | ${percent(x.spfAligned, x.messages)} | ${M(dispositionsText(x.byDisposition))} |`);
   }
   if (s.counts.tlsRpt > 0) {
     out.push('', '## TLS-RPT', '', '| Policy | Domain | MX | Result type | Failed sessions |', '| --- | --- | --- | --- | ---: |');
@@ -146,7 +153,7 @@ export function csvCell(value: string | number): string {
 export function summaryCsv(s: ReportSummary): string {
   const rows: Array<Array<string | number>> = [['section', 'domain', 'source', 'messages', 'dmarc_pass', 'dkim_aligned', 'spf_aligned', 'failing', 'detail']];
   for (const x of s.aggregate.sources) {
-    rows.push(['dmarc-source', x.headerFrom.join(' '), x.sourceIp, x.messages, x.dmarcPass, x.dkimAligned, x.spfAligned, x.failing, dispositions(x.byDisposition)]);
+    rows.push(['dmarc-source', x.headerFrom.join(' '), x.sourceIp, x.messages, x.dmarcPass, x.dkimAligned, x.spfAligned, x.failing, dispositionsText(x.byDisposition)]);
   }
   for (const p of s.tlsRpt.policies) {
     rows.push(['tls-policy', p.policyDomain, p.policyType, p.successful + p.failed, p.successful, '', '', p.failed, p.mxHost.join(' ')]);

@@ -23,7 +23,7 @@ import type { SessionPlan, Timeouts, TlsVersionName } from '../../../common/sess
 import { visibleLine } from '../../../common/escape';
 import { runSession } from '../engine';
 import { Masker, maskEvent } from '../engine/mask';
-import type { SessionResult, TranscriptEvent } from '../engine/types';
+import type { SentMessage, SessionResult, StepResult, TranscriptEvent } from '../engine/types';
 import { formatEventLines, formatVerdict } from '../output/transcriptText';
 import { dotenvLookup } from './dotenvLookup';
 import type { EnvironmentState } from './environmentState';
@@ -87,6 +87,26 @@ interface Question {
   masked: boolean;
 }
 
+/**
+ * The messages one finished run sent, per session, for "Check Bulk-Sender Requirements" (the
+ * engine reports each through `RunOptions.onMessage`). They are kept in memory only, for the last
+ * few runs of this window, and never stored: a message may hold a secret the script put in it.
+ */
+export interface RunSentMessages {
+  recordId: string;
+  label: string;
+  fileName: string;
+  sessions: Array<{ title: string; sent: SentMessage[]; steps: StepResult[]; secrets: string[]; truncated: boolean }>;
+}
+
+/**
+ * How many runs keep their messages, and how many messages and bytes a run keeps (a load test sends
+ * thousands, a size test a few large ones): the first ones, the rest are counted as left out.
+ */
+export const SENT_RUNS_KEPT = 5;
+export const SENT_MESSAGES_KEPT = 100;
+export const SENT_BYTES_KEPT = 32 * 1024 * 1024;
+
 /** Stands for a value still to be asked in the first resolution pass; never sent anywhere. */
 const TO_ASK = '\u0000smtpwb-to-ask\u0000';
 
@@ -94,6 +114,8 @@ export class RunController implements vscode.Disposable {
   private readonly running = new Map<string, vscode.CancellationTokenSource>();
   private readonly observers = new Set<RunObserver>();
   private last: { uri: string; indexes: number[] } | undefined;
+  /** The messages of the last runs that sent any, newest last (SENT_RUNS_KEPT at most). */
+  private readonly sentRuns: RunSentMessages[] = [];
 
   constructor(private readonly deps: RunControllerDeps) {}
 
@@ -114,6 +136,15 @@ export class RunController implements vscode.Disposable {
     const source = this.running.get(recordId);
     source?.cancel();
     return source !== undefined;
+  }
+
+  /**
+   * The messages a run sent: the run with this record id, or without one the last run that sent
+   * any. Undefined when that run is not among the last SENT_RUNS_KEPT (or sent nothing).
+   */
+  sentMessages(recordId?: string): RunSentMessages | undefined {
+    if (recordId === undefined) return this.sentRuns[this.sentRuns.length - 1];
+    return this.sentRuns.find((r) => r.recordId === recordId);
   }
 
   /** Registers an observer that is offered every run not started by the Test Explorer itself. */
@@ -211,6 +242,8 @@ export class RunController implements vscode.Disposable {
     void vscode.commands.executeCommand('setContext', 'smtp.running', true);
     if (hooks.showPanel !== false) this.deps.showRecord(record);
     const allSecrets: string[] = [];
+    const sent: RunSentMessages = { recordId: record.id, label: record.label, fileName: record.fileName, sessions: [] };
+    const budget = { messages: SENT_MESSAGES_KEPT, bytes: SENT_BYTES_KEPT };
     let cancelled = false;
     try {
       // Everything the run must ask is asked now, before the first session connects anywhere.
@@ -225,10 +258,13 @@ export class RunController implements vscode.Disposable {
             const title = sessions.find((s) => s.index === index)?.title ?? `session ${index + 1}`;
             if (indexes.length > 1) progress.report({ message: `${n + 1} of ${indexes.length}: ${title}`, increment: n === 0 ? 0 : 100 / indexes.length });
             hooks.onSessionStart?.(index);
-            const outcome = await this.runOne(uri, prepared[n], record, source.token, hooks);
+            const outcome = await this.runOne(uri, prepared[n], record, source.token, hooks, budget);
             allSecrets.push(...outcome.secrets);
             delete record.current;
             if (outcome.result) record.sessions.push(outcome.result);
+            if (outcome.result && (outcome.sent.length > 0 || outcome.truncated)) {
+              sent.sessions.push({ title: outcome.result.title, sent: outcome.sent, steps: outcome.result.steps, secrets: outcome.secrets, truncated: outcome.truncated });
+            }
             hooks.onSessionEnd?.(index, outcome.result, outcome.error);
             if (outcome.error && !outcome.result) {
               record.error = record.error ? `${record.error}\n${outcome.error}` : outcome.error;
@@ -249,6 +285,10 @@ export class RunController implements vscode.Disposable {
     }
     delete record.current;
     record.durationMs = Date.now() - started;
+    if (sent.sessions.length > 0) {
+      this.sentRuns.push(sent);
+      this.sentRuns.splice(0, Math.max(0, this.sentRuns.length - SENT_RUNS_KEPT));
+    }
     record.status = record.error && record.sessions.length === 0 ? 'error' : cancelled ? 'cancelled' : record.error ? 'failed' : statusOf(record.sessions);
     this.deps.updateRecord(record);
     await this.deps.storeRecord(record, allSecrets);
@@ -373,16 +413,19 @@ export class RunController implements vscode.Disposable {
     record: RunRecord,
     token: vscode.CancellationToken,
     hooks: RunHooks,
-  ): Promise<{ result?: SessionResult; error?: string; secrets: string[] }> {
+    budget: { messages: number; bytes: number },
+  ): Promise<{ result?: SessionResult; error?: string; secrets: string[]; sent: SentMessage[]; truncated: boolean }> {
     const index = prepared.index;
-    if (prepared.status === 'blocked') return { error: blockedMessage(prepared), secrets: [] };
+    const sent: SentMessage[] = [];
+    let truncated = false;
+    if (prepared.status === 'blocked') return { error: blockedMessage(prepared), secrets: [], sent, truncated };
     const plan = this.applyTlsDefaults(prepared.plan);
     let localTarget: { host: string; port: number } | undefined;
     if (prepared.needsLocal) {
       try {
         localTarget = await this.deps.ensureLocalServer();
       } catch (error) {
-        return { error: `The local capture server could not start: ${(error as Error).message}`, secrets: prepared.secrets };
+        return { error: `The local capture server could not start: ${(error as Error).message}`, secrets: prepared.secrets, sent, truncated };
       }
     }
     const controller = new AbortController();
@@ -402,6 +445,14 @@ export class RunController implements vscode.Disposable {
         readFile: (path) => readFile(path),
         scriptDir: uri.scheme === 'file' ? dirname(uri.fsPath) : undefined,
         ...(localTarget ? { localTarget } : {}),
+        // Each message sent, for the bulk-sender check of the run (kept in memory, never stored).
+        onMessage: (message) => {
+          if (budget.messages > 0 && budget.bytes >= message.message.length) {
+            sent.push(message);
+            budget.messages -= 1;
+            budget.bytes -= message.message.length;
+          } else truncated = true;
+        },
         onEvent: (raw) => {
           // Masked where secret bytes can appear, by direction (a secret never sent does not mask a reply).
           const event = maskEvent(raw, masker);
@@ -419,9 +470,9 @@ export class RunController implements vscode.Disposable {
         if (result.ok) this.deps.log.info(line);
         else this.deps.log.warn(line);
       }
-      return { result, secrets: prepared.secrets };
+      return { result, secrets: prepared.secrets, sent, truncated };
     } catch (error) {
-      return { error: `The engine failed: ${masker.mask((error as Error).message, 'note')}`, secrets: prepared.secrets };
+      return { error: `The engine failed: ${masker.mask((error as Error).message, 'note')}`, secrets: prepared.secrets, sent, truncated };
     } finally {
       subscription.dispose();
     }

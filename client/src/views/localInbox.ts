@@ -431,6 +431,8 @@ export function registerLocalInbox(context: vscode.ExtensionContext, options: Lo
     };
     rulesWatcher.onDidChange(reload);
     rulesWatcher.onDidCreate(reload);
+    // A deleted file cannot be read: the last good rules stay in force and the Local Inbox says so.
+    rulesWatcher.onDidDelete(reload);
   };
 
   const start = async (): Promise<CaptureServer> => {

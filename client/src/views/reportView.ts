@@ -124,7 +124,8 @@ export function registerReportView(context: vscode.ExtensionContext): ReportView
       return undefined;
     }
     const title = options.title ?? (paths.length === 1 ? `Reports: ${basename(paths[0])}` : `Reports: ${files.length} files`);
-    const panel = vscode.window.createWebviewPanel(REPORT_VIEW_TYPE, title, vscode.ViewColumn.Active, { enableScripts: true, enableForms: false, enableCommandUris: false, localResourceRoots: [], retainContextWhenHidden: false });
+    // Ctrl+F finds in the view (a source IP, a domain) as in an editor.
+    const panel = vscode.window.createWebviewPanel(REPORT_VIEW_TYPE, title, vscode.ViewColumn.Active, { enableScripts: true, enableForms: false, enableCommandUris: false, localResourceRoots: [], retainContextWhenHidden: false, enableFindWidget: true });
     panel.webview.html = tools.renderReportHtml(summary, { cspSource: panel.webview.cspSource, nonce: nonce(), actions: true });
     const subscription = panel.webview.onDidReceiveMessage(async (raw: unknown) => {
       const message = parseReportViewMessage(raw);

@@ -252,6 +252,12 @@ function sessionHtml(s: SessionResult, index: number): string {
   );
 }
 
+/** Whether a session of the run had a message accepted (a DATA or BDAT step with a 2xx reply). */
+export function sentAMessage(record: RunRecord): boolean {
+  const sessions = Array.isArray(record.sessions) ? record.sessions : [];
+  return sessions.some((s) => Array.isArray(s.steps) && s.steps.some((step) => /^(DATA|BDAT)\b/i.test(String(step.command ?? '')) && step.reply !== undefined && step.reply.code >= 200 && step.reply.code < 300));
+}
+
 /** The panel's title for a record. */
 export function transcriptTitle(record: RunRecord): string {
   return `Transcript: ${String(record.label ?? '')} (${String(record.fileName ?? '')})`;
@@ -269,7 +275,11 @@ export function renderTranscriptBody(record: RunRecord): string {
       : '<button type="button" class="primary" data-action="rerun" title="Run the same sessions again">Rerun</button>') +
     '<button type="button" data-action="copy" title="Copy the transcript as text">Copy</button>' +
     '<button type="button" data-action="exportText" title="Save the transcript as a text file">Export text</button>' +
-    '<button type="button" data-action="exportJson" title="Save the run as JSON">Export JSON</button></div>';
+    '<button type="button" data-action="exportJson" title="Save the run as JSON">Export JSON</button>' +
+    (status !== 'running' && sentAMessage(record)
+      ? '<button type="button" data-action="checkBulk" title="Check the messages this run sent against the bulk-sender requirements of Gmail and Yahoo (TLS, reverse DNS, SPF, DKIM, DMARC, one-click unsubscribe)">Check bulk-sender requirements</button>'
+      : '') +
+    '</div>';
   const summary =
     `<dl class="summary">` +
     `<dt>Script</dt><dd>${markupText(record.fileName)}</dd>` +
@@ -334,7 +344,7 @@ export function renderTranscriptHtml(record: RunRecord, opts: TranscriptHtmlOpti
 /** A message from the panel's script to the extension. */
 export type WebviewMessage =
   | { type: 'reveal'; line: number }
-  | { type: 'copy' | 'exportText' | 'exportJson' | 'rerun' | 'cancel' }
+  | { type: 'copy' | 'exportText' | 'exportJson' | 'rerun' | 'cancel' | 'checkBulk' }
   | { type: 'ready'; recordId: string; doc: string };
 
 /** Checks a message from the webview; returns undefined for anything not understood. */
@@ -349,6 +359,7 @@ export function parseWebviewMessage(msg: unknown): WebviewMessage | undefined {
     case 'exportJson':
     case 'rerun':
     case 'cancel':
+    case 'checkBulk':
       return { type: m.type };
     case 'ready':
       return { type: 'ready', recordId: typeof m.recordId === 'string' ? m.recordId : '', doc: typeof m.doc === 'string' ? m.doc : '' };

@@ -37,6 +37,7 @@ import {
   transcriptTitle,
 } from './transcriptHtml';
 import { formatRecord } from '../output/transcriptText';
+import { RUN_BULK_COMMAND } from './runBulkCheck';
 
 export const TRANSCRIPT_VIEW_TYPE = 'smtp.transcript';
 /** The command the panel's Rerun button runs, with the record id (implemented by the run feature). */
@@ -188,6 +189,10 @@ class TranscriptPanel {
           return;
         case 'rerun':
           await vscode.commands.executeCommand(RERUN_RECORD_COMMAND, record.id);
+          return;
+        case 'checkBulk':
+          // The run's messages are checked by the command (views/runBulkCheck.ts), which says when they are gone.
+          if (record.status !== 'running') await vscode.commands.executeCommand(RUN_BULK_COMMAND, record.id);
           return;
         case 'cancel':
           // Only the run this panel shows, and only while it runs.

@@ -87,7 +87,7 @@ export const TRANSCRIPT_SCRIPT = `
 (function () {
   'use strict';
   var api = typeof acquireVsCodeApi === 'function' ? acquireVsCodeApi() : { postMessage: function () {}, getState: function () { return undefined; }, setState: function () {} };
-  var ACTIONS = ['copy', 'exportText', 'exportJson', 'rerun', 'cancel'];
+  var ACTIONS = ['copy', 'exportText', 'exportJson', 'rerun', 'cancel', 'checkBulk'];
   var STATUSES = ['running', 'passed', 'failed', 'cancelled', 'error'];
   // The nonce of this document identifies it to the extension, which may have replaced it since.
   var doc = (document.currentScript && document.currentScript.nonce) || '';
