@@ -1,12 +1,12 @@
 // Authentication of what arrived: with `verify`, each captured message is verified (DKIM, SPF with
 // the connecting IP and HELO, DMARC, ARC) against a real Knot serving the zones, and the result is
-// stored in its sidecar, shown by the API and by `serve --verify`.
+// stored in its sidecar, shown by the API and by `serve` (on by default).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { createResolver, publicKeyRecord, signMessage } from '../../client/src/mailAuth';
-import type { StoredMessage } from '../../client/src/localServer';
+import { createResolver, publicKeyRecord, signMessage, type MailauthResolver } from '../../client/src/mailAuth';
+import { MessageStore, startCaptureServer, type StoredMessage } from '../../client/src/localServer';
 import { PassThrough } from 'node:stream';
 import { serveCommand } from '../../client/src/cli/serveCommand';
 import { runSession } from '../../client/src/engine';
@@ -83,7 +83,7 @@ test('verify: a signed, SPF-aligned message passes; a forged one fails; both res
   }
 });
 
-test('serve --verify --dns-server prints each message\'s authentication; --dns-server alone is a usage error', async () => {
+test('serve verifies by default (--dns-server) and prints each message\'s authentication; --no-verify with --dns-server is a usage error', async () => {
   const knot = await startKnot({ zones: { 'other.test': ['@ TXT "v=spf1 -all"', '_dmarc TXT "v=DMARC1; p=reject"'].join('\n') } });
   const dir = makeTempDir('serve-verify');
   const controller = new AbortController();
@@ -91,10 +91,11 @@ test('serve --verify --dns-server prints each message\'s authentication; --dns-s
   const stderr = new PassThrough();
   let out = '';
   stdout.on('data', (c: Buffer) => (out += c.toString()));
-  const running = serveCommand(['--port', '0', '--no-tls', '--dir', 'box', '--verify', '--dns-server', knot.address], { stdout, stderr, env: {}, cwd: dir, signal: controller.signal });
+  const running = serveCommand(['--port', '0', '--no-tls', '--dir', 'box', '--dns-server', knot.address], { stdout, stderr, env: {}, cwd: dir, signal: controller.signal });
   try {
     for (let i = 0; i < 200 && !/listening on/.test(out); i++) await new Promise((r) => setTimeout(r, 50));
     const [, host, port] = /listening on (\S+):(\d+)/.exec(out) ?? [];
+    assert.match(out, /verifying what arrives \(DKIM, SPF, DMARC, ARC\) with the DNS server 127\.0\.0\.1:\d+/);
     const result = await runSession(
       makePlan({ steps: [cmd('EHLO client.example.test'), cmd('MAIL FROM:<ceo@other.test>'), cmd('RCPT TO:<bob@example.test>'), data(['From: <ceo@other.test>', 'Subject: forged', '', 'x']), cmd('QUIT')] }),
       { localTarget: { host, port: Number(port) } },
@@ -111,6 +112,54 @@ test('serve --verify --dns-server prints each message\'s authentication; --dns-s
   const usage = new PassThrough();
   let err = '';
   usage.on('data', (c: Buffer) => (err += c.toString()));
-  assert.equal(await serveCommand(['--dns-server', '127.0.0.1:53'], { stdout: new PassThrough(), stderr: usage, env: {}, cwd: process.cwd() }), 2);
-  assert.match(err, /--dns-server goes with --verify/);
+  assert.equal(await serveCommand(['--no-verify', '--dns-server', '127.0.0.1:53'], { stdout: new PassThrough(), stderr: usage, env: {}, cwd: process.cwd() }), 2);
+  assert.match(err, /--dns-server is for the verification, which --no-verify turns off/);
+});
+
+test('verification: one DNS question per name and type for many messages of one domain; a stop cuts a hanging one short and says so', async () => {
+  const asked = new Map<string, number>();
+  let hang = false;
+  const resolver: MailauthResolver = (name, rrtype) => {
+    const key = `${rrtype} ${name}`;
+    asked.set(key, (asked.get(key) ?? 0) + 1);
+    if (hang) return new Promise<never>(() => undefined);
+    return Promise.reject(Object.assign(new Error(`${rrtype} ${name} ENOTFOUND`), { code: 'ENOTFOUND' }));
+  };
+  const dir = makeTempDir('verify-queue');
+  const log: string[] = [];
+  const server = await startCaptureServer({ dir, tls: false, verify: { resolver }, logger: (e) => log.push(e.message) });
+  try {
+    const verified: StoredMessage[] = [];
+    let allVerified: () => void = () => undefined;
+    const done = new Promise<void>((resolveDone) => (allVerified = resolveDone));
+    server.onAuthenticated((m) => {
+      verified.push(m);
+      if (verified.length === 20) allVerified();
+    });
+    const steps = [cmd('EHLO client.example.test')];
+    for (let i = 0; i < 20; i++) steps.push(cmd('MAIL FROM:<a@example.test>'), cmd('RCPT TO:<b@example.test>'), data(['From: <a@example.test>', `Subject: m${i}`, '', 'x'], '250'));
+    const sent = await sendLocal(server, makePlan({ steps: [...steps, cmd('QUIT')] }));
+    assert.equal(sent.ok, true, why(sent));
+    await done;
+    assert.ok(asked.size > 0, 'the verifier asked DNS');
+    for (const [key, count] of asked) assert.equal(count, 1, `${key} was asked ${count} times`);
+    for (const m of verified) assert.equal(m.authentication?.spf.result, 'none');
+
+    // A DNS server that never answers: the stop does not wait for it beyond its bound.
+    hang = true;
+    const hanging = await sendLocal(server, makePlan({ steps: [cmd('EHLO client.example.test'), cmd('MAIL FROM:<a@hangs.test>'), cmd('RCPT TO:<b@example.test>'), data(['From: <a@hangs.test>', 'Subject: hangs', '', 'x'], '250'), cmd('QUIT')] }));
+    assert.equal(hanging.ok, true, why(hanging));
+  } finally {
+    await server.stop();
+  }
+  try {
+    assert.ok(log.some((l) => /1 message was not verified before the server stopped/.test(l)), log.join('\n'));
+    const store = new MessageStore(dir);
+    const hangs = (await store.list()).find((m) => m.subject === 'hangs');
+    assert.ok(hangs, 'the message is stored');
+    // Either the stop cut its verification short (recorded with the reason), or it never started.
+    if (hangs.authentication) assert.match(hangs.authentication.error ?? '', /the server stopped before the verification finished/);
+  } finally {
+    removeTempDir(dir);
+  }
 });

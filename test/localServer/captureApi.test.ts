@@ -179,7 +179,7 @@ test('smtpwb serve --api with --rules, and smtpwb inbox list, get, wait, delete 
   const serve = io(dir, {}, controller.signal);
   writeFileSync(join(dir, 'rules.json'), readFileSync(join(repoRoot(), 'test', 'localServer', 'fixtures', 'capture-rules.json')));
   writeFileSync(join(dir, 'token'), 'tok-123\n');
-  const running = serveCommand(['--port', '0', '--no-tls', '--dir', 'box', '--api', '0', '--api-token-file', 'token', '--rules', 'rules.json'], serve.io);
+  const running = serveCommand(['--port', '0', '--no-tls', '--dir', 'box', '--no-verify', '--api', '0', '--api-token-file', 'token', '--rules', 'rules.json'], serve.io);
   try {
     const [, host, port] = await serve.waitOut(/listening on (\S+):(\d+)/);
     const [, api] = await serve.waitOut(/API on (http:\/\/\S+) \(bearer token required\)/);

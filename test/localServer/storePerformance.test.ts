@@ -7,6 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import { startCaptureApi } from '../../client/src/localServer/captureApi';
 import type { CaptureServer } from '../../client/src/localServer';
 import { MessageStore, parseJournal } from '../../client/src/localServer/messageStore';
@@ -97,5 +98,53 @@ test('a journal left by a crashed server is replayed on the next start; a torn l
     assert.deepEqual(readdirSync(join(dir, '.smtpwb-journal')), [], 'the replayed journal is removed');
   } finally {
     removeTempDir(dir);
+  }
+});
+
+test('a crash before the files are written: the next start writes the journaled messages, with their verification results, and deleted ones stay deleted', async () => {
+  const dir = makeTempDir('journal-live');
+  const crashed = makeTempDir('journal-crashed');
+  // Files wait for an hour of quiet here, so the journal holds everything when the "crash" comes.
+  const store = new MessageStore(dir, { quietMs: 3_600_000, maxWaitMs: 3_600_000 });
+  try {
+    await store.init();
+    const envelope = { mailFrom: 'a@example.test', rcptTo: ['b@example.test'], mailParameters: {}, rcptParameters: [{}], remoteAddress: '127.0.0.1', remotePort: 1, helo: 'c.example.test', tls: null, auth: null, bodyType: '7bit' as const, smtpUtf8: false, transmissionType: 'ESMTP' };
+    const put = async (subject: string) => {
+      const incoming = store.begin();
+      await incoming.receive(Readable.from([Buffer.from(`Subject: ${subject}\r\n`), Buffer.from('\r\nbody\r\n')]));
+      return incoming.commit(envelope);
+    };
+    const kept = await put('kept');
+    const deleted = await put('deleted');
+    const verified = await put('verified');
+    assert.equal(await store.delete(deleted.id), true);
+    const none = { result: 'none', info: 'no signature' };
+    assert.equal(await store.annotate(verified.id, { verifiedAt: '2026-11-23T10:00:00.000Z', dkim: [], spf: none, dmarc: none, arc: none, authenticationResults: 'localhost; dkim=none', failed: false }), true);
+    // Seen at once through the store, though no file is written yet.
+    // Sorted by subject: messages of one millisecond have no order of their own.
+    assert.deepEqual((await store.list({ write: false })).map((m) => m.subject).sort(), ['kept', 'verified']);
+    assert.equal((await store.read(kept.id)).toString('latin1'), 'Subject: kept\r\n\r\nbody\r\n');
+    assert.deepEqual(readdirSync(dir).filter((n) => n.endsWith('.eml')), []);
+    // The crash: the journal as the process leaves it, under the name of a process that is gone.
+    const [journal] = readdirSync(join(dir, '.smtpwb-journal'));
+    mkdirSync(join(crashed, '.smtpwb-journal'));
+    writeFileSync(join(crashed, '.smtpwb-journal', 'journal-4194305-c0ffee.log'), readFileSync(join(dir, '.smtpwb-journal', journal)));
+    const restarted = new MessageStore(crashed);
+    await restarted.init();
+    const listed = (await restarted.list()).sort((a, b) => (a.subject ?? '').localeCompare(b.subject ?? ''));
+    assert.deepEqual(listed.map((m) => m.subject), ['kept', 'verified']);
+    assert.deepEqual(listed.map((m) => m.id), [kept.id, verified.id]);
+    assert.equal(listed[1].authentication?.authenticationResults, 'localhost; dkim=none');
+    assert.equal(listed[0].authentication, undefined);
+    assert.equal(readFileSync(listed[0].path, 'latin1'), 'Subject: kept\r\n\r\nbody\r\n');
+    assert.deepEqual(readdirSync(join(crashed, '.smtpwb-journal')), [], 'the replayed journal is removed');
+    // The live store writes its files when it closes, and removes its journal.
+    await store.close();
+    assert.deepEqual(readdirSync(dir).filter((n) => n.endsWith('.eml')).length, 2);
+    assert.deepEqual(readdirSync(join(dir, '.smtpwb-journal')), []);
+  } finally {
+    await store.close();
+    removeTempDir(dir);
+    removeTempDir(crashed);
   }
 });

@@ -27,9 +27,13 @@ export function sendLocal(server: CaptureServer, plan: SessionPlan, readFile?: (
   return runSession(plan, { localTarget: { host: server.host, port: server.port }, readFile });
 }
 
-/** Resolves with the next stored message (or rejects after `timeoutMs`). */
-export function nextMessage(server: CaptureServer, timeoutMs = 10_000): Promise<StoredMessage> {
-  return new Promise((resolve, reject) => {
+/**
+ * Resolves with the next stored message (or rejects after `timeoutMs`), with its `.eml` and sidecar
+ * in the folder: the store journals a message at once and writes its files once the server is
+ * quiet, or when `get` asks for it, as here.
+ */
+export async function nextMessage(server: CaptureServer, timeoutMs = 10_000): Promise<StoredMessage> {
+  const stored = await new Promise<StoredMessage>((resolve, reject) => {
     const timer = setTimeout(() => {
       subscription.dispose();
       reject(new Error('no message arrived'));
@@ -40,6 +44,9 @@ export function nextMessage(server: CaptureServer, timeoutMs = 10_000): Promise<
       resolve(message);
     });
   });
+  const written = await server.get(stored.id);
+  if (!written) throw new Error(`message ${stored.id} is gone`);
+  return written;
 }
 
 /** A short description of a failed session, for assertion messages. */

@@ -19,10 +19,10 @@ export const SERVE_API_TOKEN_ENV = 'SMTPWB_API_TOKEN';
 
 export const SERVE_HELP = `usage: smtpwb serve [--port N] [--host H] [--dir DIR] [--auth-file FILE] [--require-auth]
                    [--no-tls] [--no-chunking] [--size-limit OCTETS] [--rules FILE]
-                   [--api PORT [--api-host H --api-token-file FILE]] [--verify [--dns-server HOST:PORT]]
+                   [--api PORT [--api-host H --api-token-file FILE]] [--no-verify | --dns-server HOST:PORT]
 
-Runs the local capture server: an SMTP server that accepts every message and stores it as an .eml
-file (with an .envelope.json sidecar) in DIR. It offers STARTTLS with a self-signed certificate kept
+Runs the local capture server: an SMTP server that accepts every message and stores it in DIR: at
+once in a journal, and as an .eml file (with an .envelope.json sidecar) as soon as it is quiet. It offers STARTTLS with a self-signed certificate kept
 in DIR/.smtpwb-tls/cert.pem, AUTH, SIZE, 8BITMIME, SMTPUTF8, PIPELINING and CHUNKING.
 
   --port N              the port (default 2525; 0 picks a free one)
@@ -39,9 +39,10 @@ in DIR/.smtpwb-tls/cert.pem, AUTH, SIZE, 8BITMIME, SMTPUTF8, PIPELINING and CHUN
   --api PORT            serve the HTTP API for tests on PORT (0 picks one); see docs/capture-api.yaml
   --api-host H          the API's address (default 127.0.0.1); another than loopback needs a token
   --api-token-file FILE a bearer token the API requires (or set ${SERVE_API_TOKEN_ENV})
-  --verify              verify each stored message (DKIM, SPF with the client's IP and HELO, DMARC,
-                        ARC) and keep the results in its sidecar
-  --dns-server HOST:PORT  the DNS server for --verify (default: the system's)
+  --no-verify           do not verify what arrives; by default each stored message is verified
+                        (DKIM, SPF with the client's IP and HELO, DMARC, ARC) after its reply,
+                        while the server is quiet, and the results are kept in its sidecar
+  --dns-server HOST:PORT  the DNS server for the verification (default: the system's)
 
 Stop it with Ctrl+C (SIGINT) or SIGTERM. Exit codes: 0 stopped, 1 cannot start, 2 usage error.
 `;
@@ -101,6 +102,7 @@ async function readServeArgs(args: string[], io: CliIo): Promise<ServeArgs | str
         'api-host': { type: 'string' },
         'api-token-file': { type: 'string' },
         verify: { type: 'boolean' },
+        'no-verify': { type: 'boolean' },
         'dns-server': { type: 'string' },
       },
     }).values;
@@ -154,11 +156,15 @@ async function readServeArgs(args: string[], io: CliIo): Promise<ServeArgs | str
   }
   if (typeof account === 'string') return account;
   out.auth = account;
-  if (values.verify === true) {
+  // Verification is on unless --no-verify (`--verify`, once needed to turn it on, is still accepted).
+  if (values['no-verify'] === true) {
+    if (values.verify === true) return 'give either --verify or --no-verify, not both';
+    if (text('dns-server') !== undefined) return '--dns-server is for the verification, which --no-verify turns off';
+  } else {
     const server = text('dns-server');
     if (server !== undefined && parseDnsServer(server) === undefined) return `--dns-server needs an IP address with an optional port (HOST:PORT, [IPv6]:PORT), not "${server}"`;
     out.verify = { dnsServer: server };
-  } else if (text('dns-server') !== undefined) return '--dns-server goes with --verify';
+  }
   if (text('rules') !== undefined) out.rulesFile = resolve(io.cwd, text('rules') as string);
   if (text('api') !== undefined) {
     const port = portOf('--api', text('api'));
@@ -293,6 +299,11 @@ export async function serveCommand(args: string[], io: CliIo & { signal?: AbortS
   io.stdout.write(`smtpwb serve: listening on ${server.address} (${tlsText}; ${authText})\n`);
   io.stdout.write(`smtpwb serve: storing messages in ${server.dir}\n`);
   if (rules) io.stdout.write(`smtpwb serve: ${rules.rules.length} behaviour rule${rules.rules.length === 1 ? '' : 's'} from ${parsed.rulesFile}\n`);
+  io.stdout.write(
+    parsed.verify
+      ? `smtpwb serve: verifying what arrives (DKIM, SPF, DMARC, ARC) with ${parsed.verify.dnsServer === undefined ? "the system's DNS servers" : `the DNS server ${visibleLine(parsed.verify.dnsServer)}`}, after each reply (--no-verify turns it off)\n`
+      : 'smtpwb serve: not verifying what arrives (--no-verify)\n',
+  );
   if (api) io.stdout.write(`smtpwb serve: API on ${api.url}${parsed.api?.token ? ' (bearer token required)' : ''}\n`);
   io.stdout.write('smtpwb serve: press Ctrl+C to stop\n');
   const subscription = server.onMessage((message) => io.stdout.write(`${describeMessage(message)}\n`));

@@ -201,9 +201,21 @@ export async function startCaptureApi(capture: CaptureServer, options: CaptureAp
         }
       });
       try {
-        const stored = (await capture.list()).filter((m) => messageMatches(m, filter));
-        // The oldest match that is already there answers at once.
-        found ??= stored[stored.length - 1];
+        // What is stored already is looked through (without writing files: a wait answers from the
+        // store's index); a message that arrives meanwhile answers at once, without waiting for it.
+        let listError: unknown;
+        const listing = capture.list({ write: false }).then(
+          (stored) => {
+            const matches = stored.filter((m) => messageMatches(m, filter));
+            // The oldest match that is already there answers at once.
+            found ??= matches[matches.length - 1];
+          },
+          (error: unknown) => {
+            listError = error;
+          },
+        );
+        await Promise.race([listing, arrived]);
+        if (listError !== undefined) throw listError;
         if (!found) {
           const stop = (): void => wake?.();
           waiting.add(stop);

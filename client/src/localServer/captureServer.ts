@@ -15,11 +15,12 @@ import { resolve } from 'node:path';
 import type { TLSSocket } from 'node:tls';
 import { type SMTPServerAuthentication, type SMTPServerAuthenticationResponse, type SMTPServerDataStream, type SMTPServerSession } from 'smtp-server';
 import { verifyMessage, type AuthReport, type MailauthResolver } from '../mailAuth';
-import { MessageStore, type CaptureEnvelope, type CapturedAuthentication, type StoredMessage } from './messageStore';
+import { isStorageFull, MessageStore, type CaptureEnvelope, type CapturedAuthentication, type StoredMessage } from './messageStore';
 import { loadOrCreateLocalCertificate } from './selfSignedCert';
 import { CaptureRuleEngine, type FiredRule, type RuleDecision, type RuleEvent, type SessionExtensions } from './captureRuleEngine';
 import { RULE_COMMANDS, type CaptureRules, type RuleCommand } from '../../../common/captureRules';
 import { CaptureSmtpServer, type CommandContext } from './smtpServerExtensions';
+import { cachingResolver, VerificationQueue, VERIFY_DEADLINE_MS, withDeadline } from './captureVerification';
 
 export type { CaptureEnvelope, CapturedAuthentication, CapturedMethodResult, StoredMessage } from './messageStore';
 
@@ -35,6 +36,12 @@ export function capturedAuthentication(report: AuthReport, verifiedAt: Date): Ca
     authenticationResults: report.authenticationResults,
     failed: report.failed,
   };
+}
+
+/** The record of a verification that could not run (a deadline, an internal error). */
+function notVerified(reason: string): CapturedAuthentication {
+  const none = { result: 'temperror', info: reason };
+  return { verifiedAt: new Date().toISOString(), dkim: [], spf: none, dmarc: none, arc: none, authenticationResults: '', failed: true, error: reason };
 }
 
 /** One line of the server's log. */
@@ -97,7 +104,9 @@ export interface CaptureServerOptions {
   clock?: () => number;
   /**
    * Verify each stored message (DKIM, SPF with the connecting IP and HELO, DMARC, ARC) with this
-   * resolver, after it is stored; the result lands in its sidecar (`authentication`). Off unless given.
+   * resolver (its answers cached per name and type), after its reply and while the SMTP side is
+   * quiet (captureVerification.ts); the result is stored with it (`authentication`). Off unless
+   * given here; `smtpwb serve` and the editor turn it on by default.
    */
   verify?: { resolver: MailauthResolver; authServId?: string };
 }
@@ -126,8 +135,11 @@ export interface CaptureServer {
   onAuthenticated(listener: (message: StoredMessage) => void): { dispose(): void };
   /** Calls the listener whenever the stored messages change (received, deleted, cleared). */
   onChange(listener: () => void): { dispose(): void };
-  /** The stored messages, newest first. */
-  list(): Promise<StoredMessage[]>;
+  /**
+   * The stored messages, newest first, with their files in the folder. `write: false` lists
+   * messages whose files are not written yet without writing them (their `path` may not exist yet).
+   */
+  list(options?: { write?: boolean }): Promise<StoredMessage[]>;
   /** One stored message, or undefined. */
   get(id: string): Promise<StoredMessage | undefined>;
   /** The bytes of a stored message, exactly as received. */
@@ -143,6 +155,8 @@ export interface CaptureServer {
 }
 
 export const DEFAULT_SIZE_LIMIT = 50 * 1024 * 1024;
+/** How long stop() goes on verifying the messages that wait to be verified. */
+const STOP_VERIFY_MS = 3000;
 /** How long stop() lets open sessions finish before they get 421. */
 const CLOSE_TIMEOUT_MS = 1000;
 
@@ -252,6 +266,9 @@ interface SessionRules {
   transaction: FiredRule[];
   extensions?: SessionExtensions;
 }
+
+/** What the rules decide when there are none. */
+const NO_DECISION: RuleDecision = { fired: [], delayMs: 0, close: false };
 
 /** The commands rules can match, apart from CONNECT and MESSAGE, which are not commands. */
 const COMMAND_VERBS: ReadonlySet<string> = new Set(RULE_COMMANDS.filter((c) => c !== 'CONNECT' && c !== 'MESSAGE'));
@@ -366,7 +383,9 @@ async function startOnListener(
 
   const onCommand = (context: CommandContext, proceed: () => void, done: () => void): void => {
     const verb = context.verb === 'LHLO' ? 'EHLO' : context.verb;
-    if (!COMMAND_VERBS.has(verb)) {
+    // Without rules nothing can fire: the command goes to smtp-server at once (the common case, and
+    // the hot path of a load test).
+    if (rules.rules.length === 0 || !COMMAND_VERBS.has(verb)) {
       // Commands no rule can name (HELP, EXPN, unknown ones) go to smtp-server as they are.
       proceed();
       return;
@@ -418,6 +437,79 @@ async function startOnListener(
     });
   };
 
+  /**
+   * Answers a message that could not be stored, with a transient reply so that the client keeps it
+   * and tries again (RFC 5321 §4.2.1, 4yz): `452 4.3.1` when the disk (or quota) is full, RFC 5321
+   * §4.2.2 "insufficient system storage" with RFC 3463 §3.4 X.3.1 "mail system full"; otherwise
+   * `451 4.3.0`, §4.2.2 "local error in processing". The log says why in one line, no stack trace.
+   */
+  const notStored = (error: unknown, remoteAddress: string, callback: (err?: Error | null) => void): void => {
+    if (isStorageFull(error)) {
+      log({ level: 'error', message: `message not stored: the disk is full (${(error as NodeJS.ErrnoException).code}); answered 452 4.3.1`, remoteAddress });
+      callback(smtpError(452, '4.3.1 Insufficient system storage: the capture server\'s disk is full, try again later'));
+      return;
+    }
+    log({ level: 'warn', message: `message not stored: ${errorText(error)}`, remoteAddress });
+    callback(smtpError(451, '4.3.0 Local error in processing: the message could not be stored'));
+  };
+
+  /**
+   * Verifies a stored message (never on the reply path: the queue runs while the SMTP side is quiet)
+   * and stores the results with it.
+   */
+  const verifyStored = async (stored: StoredMessage, verify: NonNullable<CaptureServerOptions['verify']>): Promise<void> => {
+    const envelope = stored.envelope;
+    let bytes: Buffer;
+    try {
+      bytes = await store.read(stored.id);
+    } catch {
+      // Deleted before its turn came.
+      return;
+    }
+    let authentication: CapturedAuthentication;
+    try {
+      const report = await withDeadline(
+        Promise.race([verificationStopped, verifyMessage(bytes, {
+          resolver: verify.resolver,
+          ip: envelope?.remoteAddress,
+          helo: envelope?.helo ?? undefined,
+          mailFrom: envelope?.mailFrom,
+          authServId: verify.authServId ?? options.name ?? 'localhost',
+          useReceived: false,
+        })]),
+        VERIFY_DEADLINE_MS,
+        'the verification',
+      );
+      authentication = capturedAuthentication(report, new Date());
+    } catch (error) {
+      authentication = notVerified(errorText(error));
+    }
+    try {
+      if (await store.annotate(stored.id, authentication)) {
+        log({ level: 'info', message: `verified ${stored.id}: ${authentication.authenticationResults || authentication.error || ''}`, remoteAddress: envelope?.remoteAddress });
+        authenticated.fire({ ...stored, authentication }, log);
+        changes.fire(undefined, log);
+      }
+    } catch (error) {
+      log({ level: 'warn', message: `could not store the verification of ${stored.id}: ${errorText(error)}`, remoteAddress: envelope?.remoteAddress });
+    }
+  };
+  // A stop ends the verification under way at once (it is stored as not verified, with the reason).
+  let stopVerification: () => void = () => undefined;
+  const verificationStopped = new Promise<never>((_, reject) => (stopVerification = () => reject(new Error('the server stopped before the verification finished'))));
+  verificationStopped.catch(() => undefined);
+  const verifyOption = options.verify;
+  const cachedResolver = verifyOption ? cachingResolver(verifyOption.resolver) : undefined;
+  const verification = verifyOption
+    ? new VerificationQueue<StoredMessage>(
+        (stored) => verifyStored(stored, { ...verifyOption, resolver: cachedResolver ?? verifyOption.resolver }),
+        (stored) => {
+          log({ level: 'warn', message: `not verifying ${stored.id}: too many messages wait to be verified` });
+          void store.annotate(stored.id, notVerified('not verified: too many messages waited to be verified')).catch(() => undefined);
+        },
+      )
+    : undefined;
+
   const onData = (stream: SMTPServerDataStream, session: SMTPServerSession, callback: (err?: Error | null, message?: string) => void): void => {
     const incoming = store.begin();
     const work = (async (): Promise<void> => {
@@ -426,8 +518,7 @@ async function startOnListener(
       } catch (error) {
         await incoming.abort().catch(() => undefined);
         // The client went away in the middle of the message, or the disk failed.
-        log({ level: 'warn', message: `message not stored: ${errorText(error)}`, remoteAddress: session.remoteAddress });
-        callback(smtpError(451, 'Local error in processing: the message could not be stored'));
+        notStored(error, session.remoteAddress, callback);
         return;
       }
       if (stream.sizeExceeded) {
@@ -443,7 +534,7 @@ async function startOnListener(
         ...envelopeOf(session, tlsOfSession.get(session.id) ?? null),
         transfer: (stream as SMTPServerDataStream & { chunked?: boolean }).chunked === true ? ('BDAT' as const) : ('DATA' as const),
       };
-      const decision = engine.decide({
+      const decision: RuleDecision = rules.rules.length === 0 ? NO_DECISION : engine.decide({
         command: 'MESSAGE',
         client: session.remoteAddress,
         sender: envelope.mailFrom,
@@ -464,55 +555,19 @@ async function startOnListener(
       if (decision.delayMs > 0) await new Promise((done) => setTimeout(done, decision.delayMs));
       const firedRules = [...state.connection, ...state.transaction];
       let stored: StoredMessage;
-      let written: Promise<void>;
       try {
-        ({ message: stored, written } = await incoming.commit(envelope, firedRules.length > 0 ? firedRules : undefined));
+        stored = await incoming.commit(envelope, firedRules.length > 0 ? firedRules : undefined);
       } catch (error) {
         await incoming.abort().catch(() => undefined);
-        log({ level: 'error', message: `message not stored: ${errorText(error)}`, remoteAddress: session.remoteAddress });
-        callback(smtpError(451, 'Local error in processing: the message could not be stored'));
+        notStored(error, session.remoteAddress, callback);
         return;
       }
-      // The message is safe (journaled): the client hears so at once, and the files follow.
+      // The message is stored (journaled): the client hears so at once, and so do listeners.
       callback(null, `OK: captured as ${stored.id}`);
-      try {
-        await written;
-      } catch (error) {
-        log({ level: 'error', message: `message ${stored.id} accepted but not yet written (kept in the journal for the next start): ${errorText(error)}`, remoteAddress: session.remoteAddress });
-        return;
-      }
-      log({ level: 'info', message: `stored ${stored.path}`, remoteAddress: session.remoteAddress });
+      log({ level: 'info', message: `stored ${stored.id}`, remoteAddress: session.remoteAddress });
       messages.fire(stored, log);
       changes.fire(undefined, log);
-      if (options.verify) {
-        // After the reply: DNS lookups must not slow the client down. stop() waits for this too.
-        const verify = options.verify;
-        try {
-          const bytes = await store.read(stored.id);
-          let authentication: CapturedAuthentication;
-          try {
-            const report = await verifyMessage(bytes, {
-              resolver: verify.resolver,
-              ip: envelope.remoteAddress,
-              helo: envelope.helo ?? undefined,
-              mailFrom: envelope.mailFrom,
-              authServId: verify.authServId ?? options.name ?? 'localhost',
-              useReceived: false,
-            });
-            authentication = capturedAuthentication(report, new Date());
-          } catch (error) {
-            const none = { result: 'temperror', info: errorText(error) };
-            authentication = { verifiedAt: new Date().toISOString(), dkim: [], spf: none, dmarc: none, arc: none, authenticationResults: '', failed: true, error: errorText(error) };
-          }
-          if (await store.annotate(stored.id, authentication)) {
-            log({ level: 'info', message: `verified ${stored.id}: ${authentication.authenticationResults || authentication.error || ''}`, remoteAddress: session.remoteAddress });
-            authenticated.fire({ ...stored, authentication }, log);
-            changes.fire(undefined, log);
-          }
-        } catch (error) {
-          log({ level: 'warn', message: `could not verify ${stored.id}: ${errorText(error)}`, remoteAddress: session.remoteAddress });
-        }
-      }
+      verification?.add(stored);
     })();
     saving.add(work);
     void work.finally(() => saving.delete(work));
@@ -633,6 +688,17 @@ async function startOnListener(
           listener.once('close', () => clearTimeout(timer));
         });
         await Promise.allSettled([...saving]);
+        // What waits to be verified is verified now, for a few seconds at most (an unreachable DNS
+        // server must not hold the stop); what is left stays unverified.
+        if (verification) {
+          let timer: NodeJS.Timeout | undefined;
+          await Promise.race([verification.drain(), new Promise<void>((done) => (timer = setTimeout(done, STOP_VERIFY_MS)))]);
+          clearTimeout(timer);
+          const left = verification.size;
+          stopVerification();
+          await verification.stop();
+          if (left > 0) log({ level: 'warn', message: `${left} message${left === 1 ? ' was' : 's were'} not verified before the server stopped` });
+        }
         await store.close().catch((error: unknown) => log({ level: 'error', message: `could not close the journal: ${errorText(error)}` }));
         log({ level: 'info', message: 'stopped' });
       })();
@@ -641,7 +707,7 @@ async function startOnListener(
     onMessage: (listener) => messages.on(listener),
     onAuthenticated: (listener) => authenticated.on(listener),
     onChange: (listener) => changes.on(listener),
-    list: () => store.list(),
+    list: (listOptions) => store.list(listOptions),
     get: (id) => store.get(id),
     read: (id) => store.read(id),
     async delete(id) {

@@ -44,6 +44,8 @@ function headerText(bytes: Buffer): string {
 
 function decodeValue(raw: string): string {
   const value = raw.replace(/\s+/g, ' ').trim();
+  // Only an encoded-word (RFC 2047 §2: "=?charset?encoding?text?=") needs decoding.
+  if (!value.includes('=?')) return value;
   try {
     return libmime.decodeWords(value);
   } catch {
@@ -51,23 +53,25 @@ function decodeValue(raw: string): string {
   }
 }
 
+/** The fields the inbox shows, by lower-case name. */
+const SUMMARY_FIELDS = new Map<string, keyof SummaryHeaders>([
+  ['from', 'from'],
+  ['to', 'to'],
+  ['subject', 'subject'],
+  ['date', 'date'],
+]);
+
 /** Reads From, To, Subject and Date from the start of a message (the first occurrence of each). */
 export function parseSummaryHeaders(message: Buffer): SummaryHeaders {
   const head = message.subarray(0, Math.min(message.length, HEADER_SCAN_LIMIT));
   const text = headerText(head.subarray(0, headerSectionEnd(head)));
   // Unfolding (RFC 5322 §2.2.3): a line break followed by white space continues the field.
   const unfolded = text.replace(/\r?\n(?=[ \t])/g, '');
-  const wanted = new Map<string, keyof SummaryHeaders>([
-    ['from', 'from'],
-    ['to', 'to'],
-    ['subject', 'subject'],
-    ['date', 'date'],
-  ]);
   const out: SummaryHeaders = {};
   for (const line of unfolded.split(/\r?\n/)) {
     const colon = line.indexOf(':');
     if (colon <= 0) continue;
-    const key = wanted.get(line.slice(0, colon).trim().toLowerCase());
+    const key = SUMMARY_FIELDS.get(line.slice(0, colon).trim().toLowerCase());
     if (key === undefined || out[key] !== undefined) continue;
     out[key] = decodeValue(line.slice(colon + 1));
   }

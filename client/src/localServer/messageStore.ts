@@ -1,27 +1,27 @@
 /**
- * The capture server's folder of received messages. Each message is kept as `<timestamp>-<id>.eml`
+ * The capture server's folder of received messages. Each message ends up as `<timestamp>-<id>.eml`
  * holding exactly the message content of the mail transaction (RFC 5321 §4.1.1.4: the DATA bytes
  * after the transparency dots of §4.5.2 are removed, ending with the CRLF before the final dot),
  * and a sidecar `<timestamp>-<id>.envelope.json` with the envelope and the connection's details.
  *
- * A message is written to a hidden temporary folder first and renamed into place once complete, so
- * the folder never shows half a message. Nothing here imports `vscode`.
- *
- * Speed (issue 16): creating a file costs far more than writing one (0.5 ms each on a busy ext4
- * disk, twice per message), so a message that fits in memory is first appended to a write-ahead
- * journal (`.smtpwb-journal/`, one write to an open file) and acknowledged; its two files are
- * created off the hot path, a few at a time, through a bounded queue (a full queue makes `commit`
- * wait, so the client is slowed down rather than memory growing). The journal is emptied whenever
- * the queue drains and replayed by `init` after a crash, so an acknowledged message is never lost
- * and nothing half-written ever shows in the folder. `settled()` waits for the writes pending when
- * it is called; the capture server's list, get and read call it, so they always see every
- * acknowledged message. Nothing is fsynced (a capture server for tests, not an MTA).
+ * Speed (issue 16): creating a file costs far more than appending to one (0.3 to 0.5 ms each on a
+ * busy disk, twice per message), so the store of record is an append-only journal
+ * (`.smtpwb-journal/`, one file that stays open): a message that fits in memory is stored by one
+ * append of one record, and acknowledged. The store lists and reads it from the journal at once;
+ * its two files are written once the SMTP side is quiet (or when a caller lists or gets it, or when
+ * it has waited too long), each under a temporary name and renamed, so the folder never shows half
+ * a message. Deletions and verification results of journaled messages are journaled too. The
+ * journal is emptied once every message in it is in the folder, and replayed by `init` after a
+ * crash (a torn last record was never acknowledged and is dropped). A full disk is reported as an
+ * ENOSPC error from `commit` with the journal cut back to its last whole record. Nothing is fsynced:
+ * an acknowledged message survives the process dying, not the machine losing power. Nothing here
+ * imports `vscode`.
  */
 import { randomBytes } from 'node:crypto';
-import { closeSync, ftruncateSync, mkdirSync, openSync, promises as fs, readdirSync, readFileSync, renameSync, rmSync, writeFileSync, writevSync } from 'node:fs';
+import { closeSync, ftruncateSync, mkdirSync, openSync, promises as fs, readdirSync, readFileSync, readSync, renameSync, rmSync, writeFileSync, writevSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { Transform, Writable, type Readable, type TransformCallback } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import { performance } from 'node:perf_hooks';
+import type { Readable } from 'node:stream';
 import type { FiredRule } from './captureRuleEngine';
 import { HEADER_SCAN_LIMIT, parseSummaryHeaders, type SummaryHeaders } from './messageHeaders';
 
@@ -135,53 +135,69 @@ function isNotFound(error: unknown): boolean {
 /** The envelope fields the server supplies; the store adds the time and the size. */
 export type EnvelopeInput = Omit<CaptureEnvelope, 'receivedAt' | 'size'>;
 
-/** A message being received: written to a temporary file until `commit` or `abort`. */
+/** A message being received: kept in memory (or, over 1 MiB, in a temporary file) until `commit` or `abort`. */
 export interface IncomingMessage {
   /**
-   * Copies the message stream to the temporary file. Bytes after `shouldStop()` turns true are
+   * Reads the message stream, into memory while it is small and into a temporary file once it
+   * grows past 1 MiB. Bytes after `shouldStop()` turns true are
    * dropped (the server refuses an oversized message anyway, RFC 1870 §6.3), but the stream is still
    * read to its end so the session can go on.
    */
   receive(stream: Readable, shouldStop?: () => boolean): Promise<void>;
   /**
-   * Accepts the message with its sidecar (and the rules that fired, if any): once this resolves
-   * the message is safe (journaled or in place) and may be acknowledged; `written` resolves when
-   * both files are visible in the folder (and rejects if they could not be written, in which case
-   * the journal keeps the message for the next start).
+   * Stores the message with its sidecar (and the rules that fired, if any). Once this resolves the
+   * message is stored (journaled, or in the folder when it was large) and may be acknowledged;
+   * listing and reading see it at once. Throws when the disk refuses it (see
+   * `isStorageFull`), with nothing of the message left behind.
    */
-  commit(envelope: EnvelopeInput, rules?: FiredRule[]): Promise<CommittedMessage>;
-  /** Removes the temporary file. */
+  commit(envelope: EnvelopeInput, rules?: FiredRule[]): Promise<StoredMessage>;
+  /** Drops the message and removes its temporary file, if it has one. */
   abort(): Promise<void>;
 }
 
-/** What `commit` gives back. */
-export interface CommittedMessage {
-  message: StoredMessage;
-  /** Resolves once the `.eml` and its sidecar are in the folder. */
-  written: Promise<void>;
-}
-
-/** At most this many messages, or this many octets, wait to be written; more make `commit` wait. */
-const MAX_QUEUED_MESSAGES = 2000;
-const MAX_QUEUED_BYTES = 64 * 1024 * 1024;
-/** How many messages are written at once (the thread pool has four threads). */
-const WRITE_CONCURRENCY = 4;
+/** How long the SMTP side must be quiet before journaled messages are written out as files. */
+const IDLE_MS = 25;
+/** How many files are written at once while exporting (the thread pool has four threads). */
+const EXPORT_CONCURRENCY = 4;
+/** A journaled message that has waited this long gets its files even while messages keep coming. */
+const STARVATION_MS = 1000;
+/** Beyond this many journaled messages waiting, they are written out even while messages keep coming. */
+const MAX_PENDING = 20000;
+/** After a failed export (a full disk, say), the next try waits this long. */
+const RETRY_MS = 1000;
 /** The hidden folder of write-ahead journals. */
 const JOURNAL_FOLDER = '.smtpwb-journal';
 /** `journal-<pid>-<random>.log`: the pid tells a crashed server's journal from a running one's. */
 const JOURNAL_FILE = /^journal-(\d+)-[a-z0-9]+\.log$/;
-/** Each journal record: this magic, the JSON length and the message length, then both, then LF. */
-const JOURNAL_MAGIC = 'SMTPWB-J1';
-/** Journals that a store in this process has open, so `init` never replays a live one. */
-const liveJournals = new Set<string>();
+/**
+ * Each journal record: `SMTPWB-J2 <head length> <content length>` and LF, the head (JSON), the
+ * content, LF. The head is `{"m": sidecar}` for a message (the content is the message),
+ * `{"d": id}` for a deletion and `{"a": id, "authentication": ...}` for verification results.
+ * `SMTPWB-J1` records (head `{base, sidecarText}`) from earlier versions are still read.
+ */
+const JOURNAL_MAGIC = 'SMTPWB-J2';
+const BASE_PATTERN = /^\d{8}T\d{9}Z-[a-z0-9]+$/;
+/** Stores that keep a journal open, by folder: other stores of this process on that folder ask them. */
+const liveStores = new Map<string, MessageStore>();
 
-/** A message waiting to be written into the folder. */
-interface WriteJob {
+/** One complete record of a journal. */
+export type JournalRecord =
+  | { kind: 'message'; base: string; sidecar: Sidecar; content: Buffer }
+  | { kind: 'delete'; id: string }
+  | { kind: 'annotate'; id: string; authentication: CapturedAuthentication };
+
+/** A journaled message whose files are not in the folder yet. */
+interface PendingMessage {
   base: string;
-  sidecarText: string;
-  content: Buffer;
-  done: () => void;
-  failed: (error: Error) => void;
+  message: StoredMessage;
+  sidecar: Sidecar;
+  /** When it was journaled (performance.now()). */
+  queuedAt: number;
+  /** Where its content starts in the journal, and how long it is. */
+  offset: number;
+  length: number;
+  /** Set while its files are being written. */
+  exporting?: Promise<void>;
 }
 
 function processAlive(pid: number): boolean {
@@ -193,23 +209,46 @@ function processAlive(pid: number): boolean {
   }
 }
 
+function isSidecar(value: unknown): value is Sidecar {
+  const v = value as Partial<Sidecar> | null;
+  return typeof v === 'object' && v !== null && v.version === 1 && typeof v.id === 'string' && typeof v.file === 'string' && typeof v.envelope === 'object' && v.envelope !== null;
+}
+
+/** The record a journal head describes, or undefined for a head this version does not know. */
+function journalRecord(magic: string, head: unknown, content: Buffer): JournalRecord | undefined {
+  if (typeof head !== 'object' || head === null) return undefined;
+  const h = head as Record<string, unknown>;
+  if (magic === 'SMTPWB-J1') {
+    if (typeof h.base !== 'string' || typeof h.sidecarText !== 'string' || !BASE_PATTERN.test(h.base)) return undefined;
+    const sidecar = JSON.parse(h.sidecarText) as unknown;
+    return isSidecar(sidecar) ? { kind: 'message', base: h.base, sidecar, content } : undefined;
+  }
+  if (isSidecar(h.m)) {
+    const base = h.m.file.slice(0, -'.eml'.length);
+    return BASE_PATTERN.test(base) && h.m.file.endsWith('.eml') ? { kind: 'message', base, sidecar: h.m, content } : undefined;
+  }
+  if (typeof h.d === 'string' && ID_PATTERN.test(h.d)) return { kind: 'delete', id: h.d };
+  if (typeof h.a === 'string' && ID_PATTERN.test(h.a) && typeof h.authentication === 'object' && h.authentication !== null) {
+    return { kind: 'annotate', id: h.a, authentication: h.authentication as CapturedAuthentication };
+  }
+  return undefined;
+}
+
 /** The complete records of a journal; a torn last record (a crash while appending) was never acknowledged and is dropped. */
-export function parseJournal(bytes: Buffer): Array<{ base: string; sidecarText: string; content: Buffer }> {
-  const records: Array<{ base: string; sidecarText: string; content: Buffer }> = [];
+export function parseJournal(bytes: Buffer): JournalRecord[] {
+  const records: JournalRecord[] = [];
   let at = 0;
   while (at < bytes.length) {
     const lineEnd = bytes.indexOf(0x0a, at);
     if (lineEnd < 0) break;
-    const m = /^SMTPWB-J1 (\d+) (\d+)$/.exec(bytes.subarray(at, lineEnd).toString('latin1'));
+    const m = /^(SMTPWB-J[12]) (\d+) (\d+)$/.exec(bytes.subarray(at, lineEnd).toString('latin1'));
     if (!m) break;
-    const jsonEnd = lineEnd + 1 + Number(m[1]);
-    const end = jsonEnd + Number(m[2]);
+    const headEnd = lineEnd + 1 + Number(m[2]);
+    const end = headEnd + Number(m[3]);
     if (end + 1 > bytes.length || bytes[end] !== 0x0a) break;
     try {
-      const head = JSON.parse(bytes.subarray(lineEnd + 1, jsonEnd).toString('utf8')) as { base?: unknown; sidecarText?: unknown };
-      if (typeof head.base === 'string' && /^\d{8}T\d{9}Z-[a-z0-9]+$/.test(head.base) && typeof head.sidecarText === 'string') {
-        records.push({ base: head.base, sidecarText: head.sidecarText, content: bytes.subarray(jsonEnd, end) });
-      }
+      const record = journalRecord(m[1], JSON.parse(bytes.subarray(lineEnd + 1, headEnd).toString('utf8')), bytes.subarray(headEnd, end));
+      if (record) records.push(record);
     } catch {
       break;
     }
@@ -218,73 +257,140 @@ export function parseJournal(bytes: Buffer): Array<{ base: string; sidecarText: 
   return records;
 }
 
+/** A full disk (or quota) rather than another failure: the reply is then 452 4.3.1 (RFC 5321 §4.2.2, RFC 3463 §3.4). */
+export function isStorageFull(error: unknown): boolean {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  return code === 'ENOSPC' || code === 'EDQUOT';
+}
+
 /** Messages up to this size are kept in memory until they are complete; larger ones go to disk as they come. */
 const IN_MEMORY_LIMIT = 1024 * 1024;
 
 /**
- * The end of the receiving pipeline: keeps the message in memory while it is small, and spills it
- * to the temporary file (created only then) once it grows past IN_MEMORY_LIMIT.
+ * Reads a message stream: keeps the message in memory while it is small, and spills it to the
+ * temporary file (created only then) once it grows past IN_MEMORY_LIMIT. The stream is read with
+ * plain listeners, not `pipeline()`, which costs an AbortSignal and an exception per message.
  */
-class SpillWriter extends Writable {
+class MessageReceiver {
   private chunks: Buffer[] = [];
   private buffered = 0;
   private file: fs.FileHandle | undefined;
-  private fileClosed = false;
+  private headBytes: Buffer | undefined;
+  /** The octets kept (those before `shouldStop()` turned true). */
+  size = 0;
 
   constructor(
     private readonly tempDir: string,
     private readonly tempPath: string,
-  ) {
-    super();
-  }
+  ) {}
 
   get inMemory(): boolean {
     return this.file === undefined;
   }
 
   content(): Buffer {
-    return Buffer.concat(this.chunks, this.buffered);
+    if (this.chunks.length > 1) this.chunks = [Buffer.concat(this.chunks, this.buffered)];
+    return this.chunks[0] ?? Buffer.alloc(0);
   }
 
-  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
-    this.writeChunk(chunk).then(() => callback(), callback);
+  /** The start of the message, where its header section is (HEADER_SCAN_LIMIT octets at most). */
+  head(): Buffer {
+    return this.headBytes ?? this.content().subarray(0, HEADER_SCAN_LIMIT);
   }
 
-  private async writeChunk(chunk: Buffer): Promise<void> {
+  /**
+   * Reads the stream to its end. Bytes after `shouldStop()` turns true are read and dropped (the
+   * server refuses an oversized message anyway, RFC 1870 §6.3). Rejects when the stream fails or
+   * closes before its end (the client went away), or when the disk refuses a spilled message.
+   */
+  receive(stream: Readable, shouldStop: () => boolean): Promise<void> {
+    return new Promise<void>((resolveReceive, rejectReceive) => {
+      let settled = false;
+      let ended = false;
+      const fail = (error: Error): void => {
+        if (settled) return;
+        settled = true;
+        stream.removeListener('data', onData);
+        // The rest of the stream is still read, so the session can answer and go on.
+        stream.resume();
+        void this.closeFile().then(() => rejectReceive(error));
+      };
+      const onData = (chunk: Buffer): void => {
+        if (settled || shouldStop()) return;
+        this.size += chunk.length;
+        if (this.file === undefined && this.buffered + chunk.length <= IN_MEMORY_LIMIT) {
+          this.chunks.push(chunk);
+          this.buffered += chunk.length;
+          return;
+        }
+        stream.pause();
+        this.spill(chunk).then(
+          () => stream.resume(),
+          (error: unknown) => fail(error instanceof Error ? error : new Error(String(error))),
+        );
+      };
+      stream.on('data', onData);
+      stream.once('error', fail);
+      stream.once('end', () => {
+        ended = true;
+        if (settled) return;
+        this.closeFile().then(
+          () => {
+            settled = true;
+            resolveReceive();
+          },
+          (error: unknown) => fail(error instanceof Error ? error : new Error(String(error))),
+        );
+      });
+      stream.once('close', () => {
+        if (!ended) fail(Object.assign(new Error('the connection closed in the middle of the message'), { code: 'ERR_STREAM_PREMATURE_CLOSE' }));
+      });
+    });
+  }
+
+  private async spill(chunk: Buffer): Promise<void> {
     if (this.file) {
       await this.file.write(chunk);
       return;
     }
     this.chunks.push(chunk);
     this.buffered += chunk.length;
-    if (this.buffered <= IN_MEMORY_LIMIT) return;
     // The folder may have been removed while the server ran.
     await fs.mkdir(this.tempDir, { recursive: true });
     this.file = await fs.open(this.tempPath, 'wx');
-    await this.file.write(this.content());
+    const content = this.content();
+    this.headBytes = Buffer.from(content.subarray(0, HEADER_SCAN_LIMIT));
     this.chunks = [];
     this.buffered = 0;
+    await this.file.write(content);
   }
 
-  override _final(callback: (error?: Error | null) => void): void {
-    (this.file ? this.file.close() : Promise.resolve()).then(() => {
-      this.fileClosed = true;
-      callback();
-    }, callback);
-  }
-
-  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+  private async closeFile(): Promise<void> {
     const file = this.file;
-    if (!file || this.fileClosed) {
-      callback(error);
-      return;
-    }
-    this.fileClosed = true;
-    file.close().then(
-      () => callback(error),
-      () => callback(error),
-    );
+    if (!file) return;
+    await file.close().catch(() => undefined);
   }
+}
+
+/** Random octets for ids, drawn from the system a batch at a time (one call per message costs more). */
+let idPool = Buffer.alloc(0);
+let idAt = 0;
+
+/** A new message id: 12 hex digits (48 random bits). */
+function newId(): string {
+  if (idAt + 6 > idPool.length) {
+    idPool = randomBytes(6 * 256);
+    idAt = 0;
+  }
+  idAt += 6;
+  return idPool.toString('hex', idAt - 6, idAt);
+}
+
+const NEWLINE = Buffer.from('\n', 'latin1');
+
+/** A sidecar as it is written to its file: indented JSON, for people to read. */
+function sidecarText(sidecar: Sidecar): string {
+  return `${JSON.stringify(sidecar, null, 2)}\n`;
 }
 
 /** Writes `data` to `temp` (created new) and renames it to `target`; makes the temporary folder if it is gone. */
@@ -319,19 +425,29 @@ export class MessageStore {
   private journalFd: number | undefined;
   /** The journal's length, so a torn append can be cut off again. */
   private journalSize = 0;
-  /** Set when a write failed: the journal then stays for the next start to replay. */
-  private keepJournal = false;
-  private readonly queue: WriteJob[] = [];
-  private queuedBytes = 0;
-  private writing = 0;
-  /** Each message not yet in the folder, by id. */
-  private readonly unwritten = new Map<string, Promise<void>>();
-  /** Settles after the last queued message is written (or failed). */
-  private lastWritten: Promise<void> = Promise.resolve();
-  /** Called whenever a write finishes, to wake `commit`s held back by a full queue. */
-  private readonly roomWaiters: Array<() => void> = [];
+  /** Journaled messages whose files are not in the folder yet, in the order they came. */
+  private readonly pending = new Map<string, PendingMessage>();
+  /** When the last message was journaled (performance.now()), to tell when the SMTP side is quiet. */
+  private lastCommit = 0;
+  private exportTimer: NodeJS.Timeout | undefined;
+  /** The export running now, if any. */
+  private exportRun: Promise<void> | undefined;
+  /** While mail keeps coming, no background export batch before this time (performance.now()). */
+  private nextBusyExport = 0;
+  /** No export before this time (performance.now()), after one failed. */
+  private retryAfter = 0;
+  private closed = false;
 
-  constructor(dir: string) {
+  private readonly quietMs: number;
+  private readonly maxWaitMs: number;
+
+  /**
+   * `quietMs` (default 25) is how long no message must come before journaled messages get their
+   * files; `maxWaitMs` (default 1000) how long one waits at most while messages keep coming.
+   */
+  constructor(dir: string, options: { quietMs?: number; maxWaitMs?: number } = {}) {
+    this.quietMs = options.quietMs ?? IDLE_MS;
+    this.maxWaitMs = options.maxWaitMs ?? STARVATION_MS;
     this.dir = dir;
     this.tempDir = join(dir, TEMP_FOLDER);
     this.journalDir = join(dir, JOURNAL_FOLDER);
@@ -352,22 +468,35 @@ export class MessageStore {
     }
   }
 
-  /** Waits until every message accepted before this call is in the folder (written or failed). */
+  /** The store of this process that keeps the folder's journal, when it is another one. */
+  private get writer(): MessageStore | undefined {
+    const live = liveStores.get(this.dir);
+    return live !== undefined && live !== this ? live : undefined;
+  }
+
+  /**
+   * Writes every journaled message out as files now (the store does it by itself once the SMTP
+   * side is quiet) and waits for it; a message that cannot be written (a full disk) stays journaled.
+   */
   async settled(): Promise<void> {
-    await Promise.allSettled([...this.unwritten.values()]);
+    const writer = this.writer;
+    if (writer) return writer.settled();
+    while (this.exportRun) await this.exportRun;
+    if (this.pending.size > 0) await this.exportAll();
   }
 
-  /** Waits for the pending writes, then closes the journal (and removes it unless a write failed). */
+  /** Writes the journaled messages out, then closes the journal (removed unless a message could not be written). */
   async close(): Promise<void> {
-    while (this.unwritten.size > 0) await this.settled();
-    this.closeJournal();
-  }
-
-  private closeJournal(): void {
+    this.closed = true;
+    if (this.exportTimer !== undefined) clearTimeout(this.exportTimer);
+    this.exportTimer = undefined;
+    await this.settled();
     if (this.journalFd === undefined || this.journalPath === undefined) return;
     closeSync(this.journalFd);
-    liveJournals.delete(this.journalPath);
-    if (!this.keepJournal) rmSync(this.journalPath, { force: true });
+    if (liveStores.get(this.dir) === this) liveStores.delete(this.dir);
+    // What could not be written stays in the journal, for the next start to write.
+    if (this.pending.size === 0) rmSync(this.journalPath, { force: true });
+    this.pending.clear();
     this.journalFd = undefined;
     this.journalPath = undefined;
     this.journalSize = 0;
@@ -384,171 +513,203 @@ export class MessageStore {
     for (const name of names) {
       const m = JOURNAL_FILE.exec(name);
       const path = join(this.journalDir, name);
-      if (!m || liveJournals.has(path)) continue;
+      if (!m || path === this.journalPath) continue;
       const pid = Number(m[1]);
       if (pid !== process.pid && processAlive(pid)) continue;
+      if (pid === process.pid && liveStores.get(this.dir)?.journalPath === path) continue;
+      const records = parseJournal(readFileSync(path));
+      const deleted = new Set(records.flatMap((r) => (r.kind === 'delete' ? [r.id] : [])));
+      const authentication = new Map(records.flatMap((r) => (r.kind === 'annotate' ? [[r.id, r.authentication] as const] : [])));
       const present = new Set(readdirSync(this.dir));
-      for (const record of parseJournal(readFileSync(path))) {
-        if (present.has(`${record.base}.eml`)) continue;
-        const id = record.base.slice(record.base.indexOf('-') + 1);
-        writeThroughTempSync(this.tempDir, join(this.tempDir, `${id}.envelope.part`), join(this.dir, `${record.base}${SIDECAR_SUFFIX}`), record.sidecarText);
+      for (const record of records) {
+        if (record.kind !== 'message' || deleted.has(record.sidecar.id) || present.has(`${record.base}.eml`)) continue;
+        const id = record.sidecar.id;
+        const auth = authentication.get(id);
+        const sidecar: Sidecar = auth ? { ...record.sidecar, authentication: auth } : record.sidecar;
+        writeThroughTempSync(this.tempDir, join(this.tempDir, `${id}.envelope.part`), join(this.dir, `${record.base}${SIDECAR_SUFFIX}`), sidecarText(sidecar));
         writeThroughTempSync(this.tempDir, join(this.tempDir, `${id}.part`), join(this.dir, `${record.base}.eml`), record.content);
       }
       rmSync(path, { force: true });
     }
   }
 
-  /** Appends a record to this store's journal (opened on first use); throws when the disk refuses it. */
-  private appendJournal(base: string, sidecarText: string, content: Buffer): void {
+  /**
+   * Appends one record to this store's journal (opened on first use) with one write, and returns
+   * where its content starts. Throws when the disk refuses it, with the journal cut back to where
+   * it was, so nothing half-written stays.
+   */
+  private appendJournal(head: object, content?: Buffer): number {
     if (this.journalFd === undefined) {
       mkdirSync(this.journalDir, { recursive: true });
       const path = join(this.journalDir, `journal-${process.pid}-${randomBytes(4).toString('hex')}.log`);
-      this.journalFd = openSync(path, 'a');
+      // Read and append: the contents of messages not written out yet are read back from it.
+      this.journalFd = openSync(path, 'a+');
       this.journalPath = path;
       this.journalSize = 0;
-      liveJournals.add(path);
+      liveStores.set(this.dir, this);
     }
-    const head = Buffer.from(JSON.stringify({ base, sidecarText }), 'utf8');
-    const parts = [Buffer.from(`${JOURNAL_MAGIC} ${head.length} ${content.length}\n`, 'latin1'), head, content, Buffer.from('\n', 'latin1')];
-    const total = parts.reduce((n, p) => n + p.length, 0);
+    const headBytes = Buffer.from(JSON.stringify(head), 'utf8');
+    const body = content ?? Buffer.alloc(0);
+    const line = Buffer.from(`${JOURNAL_MAGIC} ${headBytes.length} ${body.length}\n`, 'latin1');
+    const parts = [line, headBytes, body, NEWLINE];
+    const total = line.length + headBytes.length + body.length + 1;
     try {
       const written = writevSync(this.journalFd, parts);
-      if (written !== total) throw new Error(`the journal took ${written} of ${total} octets`);
+      if (written !== total) throw Object.assign(new Error(`the journal took ${written} of ${total} octets`), { code: 'ENOSPC' });
     } catch (error) {
-      // Cut a torn record off, so the next append starts on a record boundary.
+      // Cut a torn record off, so the journal ends on a record boundary (shrinking needs no space).
       try {
         ftruncateSync(this.journalFd, this.journalSize);
       } catch {
-        this.keepJournal = true;
+        // Replay drops a torn last record anyway.
       }
       throw error;
     }
+    const offset = this.journalSize + line.length + headBytes.length;
     this.journalSize += total;
+    return offset;
   }
 
-  /** Queues a journaled message for writing; resolves when both its files are in the folder. */
-  private enqueue(id: string, base: string, sidecarText: string, content: Buffer): Promise<void> {
-    const own = new Promise<void>((done, failed) => {
-      this.queue.push({ base, sidecarText, content, done, failed });
-    });
-    // Messages become visible (and their events fire) in the order they were accepted.
-    const previous = this.lastWritten;
-    const written = Promise.all([own, previous]).then(() => undefined);
-    this.lastWritten = written.catch(() => undefined);
-    this.queuedBytes += content.length;
-    this.unwritten.set(id, written);
-    const forget = (): void => {
-      this.unwritten.delete(id);
-    };
-    written.then(forget, forget);
-    this.pump();
-    return written;
-  }
-
-  private pump(): void {
-    while (this.writing < WRITE_CONCURRENCY && this.queue.length > 0) {
-      const job = this.queue.shift()!;
-      this.writing++;
-      void this.writeJob(job).then(
-        () => this.finished(job, undefined),
-        (error: unknown) => this.finished(job, error instanceof Error ? error : new Error(String(error))),
-      );
+  /** The content of a journaled message, read back from the journal. */
+  private pendingContent(entry: PendingMessage): Buffer {
+    const buffer = Buffer.allocUnsafe(entry.length);
+    let at = 0;
+    while (at < entry.length) {
+      const n = readSync(this.journalFd!, buffer, at, entry.length - at, entry.offset + at);
+      if (n === 0) throw new Error('the journal is shorter than its records');
+      at += n;
     }
+    return buffer;
   }
 
-  private async writeJob(job: WriteJob): Promise<void> {
-    const id = job.base.slice(job.base.indexOf('-') + 1);
-    const sidecarTemp = join(this.tempDir, `${id}.envelope.part`);
-    const emlTemp = join(this.tempDir, `${id}.part`);
-    const envelopePath = join(this.dir, `${job.base}${SIDECAR_SUFFIX}`);
-    try {
-      // The sidecar first, so a listed message always has its envelope.
-      await writeThroughTemp(this.tempDir, sidecarTemp, envelopePath, job.sidecarText);
-      await writeThroughTemp(this.tempDir, emlTemp, join(this.dir, `${job.base}.eml`), job.content);
-    } catch (error) {
-      // A full disk, say: nothing of this message shows; the journal keeps it for the next start.
-      await fs.rm(sidecarTemp, { force: true }).catch(() => undefined);
-      await fs.rm(envelopePath, { force: true }).catch(() => undefined);
-      await fs.rm(emlTemp, { force: true }).catch(() => undefined);
-      throw error;
-    }
+  /**
+   * When the background export may run: the SMTP side has been quiet for `quietMs`, or a message has
+   * waited `maxWaitMs` (then one batch at a time, so a steady stream of mail still gets its files
+   * without being slowed much), or too many wait. Never before `retryAfter`, after a failure.
+   */
+  private exportDueAt(): number {
+    if (this.pending.size > MAX_PENDING) return 0;
+    const oldest = this.pending.values().next().value as PendingMessage | undefined;
+    const quietAt = this.lastCommit + this.quietMs;
+    const starvedAt = oldest === undefined ? quietAt : Math.max(oldest.queuedAt + this.maxWaitMs, this.nextBusyExport);
+    return Math.max(Math.min(quietAt, starvedAt), this.retryAfter);
   }
 
-  private finished(job: WriteJob, error: Error | undefined): void {
-    this.writing--;
-    this.queuedBytes -= job.content.length;
-    if (error) {
-      this.keepJournal = true;
-      job.failed(error);
-    } else job.done();
-    // Everything journaled is in the folder now: the journal can start afresh.
-    if (this.writing === 0 && this.queue.length === 0 && !this.keepJournal && this.journalFd !== undefined && this.journalSize > 0) {
-      try {
-        ftruncateSync(this.journalFd, 0);
-        this.journalSize = 0;
-      } catch {
-        this.keepJournal = true;
+  /** Arms the timer of the background export. */
+  private scheduleExport(): void {
+    if (this.exportTimer !== undefined || this.exportRun !== undefined || this.closed || this.pending.size === 0) return;
+    this.exportTimer = setTimeout(() => {
+      this.exportTimer = undefined;
+      if (performance.now() < this.exportDueAt()) this.scheduleExport();
+      else void this.exportAll(true);
+      // setTimeout takes at most 2^31 - 1 ms (a larger delay fires at once).
+    }, Math.min(0x7fffffff, Math.max(0, this.exportDueAt() - performance.now())));
+    // The timer alone does not keep a process alive; close() writes what is left.
+    this.exportTimer.unref();
+  }
+
+  /**
+   * Writes journaled messages out as files, a few at a time. In the background (`yieldToSmtp`) it
+   * writes one batch only while messages keep coming, and goes on once it is quiet again.
+   */
+  private exportAll(yieldToSmtp = false): Promise<void> {
+    if (this.exportRun) return this.exportRun;
+    const run = (async (): Promise<void> => {
+      let failed = false;
+      while (this.pending.size > 0 && !failed) {
+        const batch = [...this.pending.values()].filter((e) => !e.exporting).slice(0, EXPORT_CONCURRENCY);
+        if (batch.length === 0) break;
+        const results = await Promise.allSettled(batch.map((e) => this.exportOne(e)));
+        failed = results.some((r) => r.status === 'rejected');
+        if (yieldToSmtp && this.pending.size <= MAX_PENDING && performance.now() - this.lastCommit < this.quietMs) {
+          // Mail keeps coming: the next batch waits a little, so files trickle out without slowing it much.
+          this.nextBusyExport = performance.now() + IDLE_MS;
+          break;
+        }
       }
-    }
-    for (const wake of this.roomWaiters.splice(0)) wake();
-    this.pump();
+      if (failed) this.retryAfter = performance.now() + RETRY_MS;
+      this.truncateJournalIfDone();
+    })();
+    this.exportRun = run;
+    void run.finally(() => {
+      if (this.exportRun === run) this.exportRun = undefined;
+      this.scheduleExport();
+    });
+    return run;
   }
 
-  /** Waits while the queue is full. */
-  private async room(size: number): Promise<void> {
-    while (this.queue.length + this.writing >= MAX_QUEUED_MESSAGES || (this.queuedBytes > 0 && this.queuedBytes + size > MAX_QUEUED_BYTES)) {
-      await new Promise<void>((wake) => this.roomWaiters.push(wake));
+  /** Writes one journaled message's sidecar, then its `.eml`, each under a temporary name first. */
+  private exportOne(entry: PendingMessage): Promise<void> {
+    entry.exporting ??= (async (): Promise<void> => {
+      const id = entry.message.id;
+      const sidecarTemp = join(this.tempDir, `${id}.envelope.part`);
+      const emlTemp = join(this.tempDir, `${id}.part`);
+      try {
+        const content = this.pendingContent(entry);
+        // The sidecar first, so a listed message always has its envelope.
+        await writeThroughTemp(this.tempDir, sidecarTemp, entry.message.envelopePath, sidecarText(entry.sidecar));
+        await writeThroughTemp(this.tempDir, emlTemp, entry.message.path, content);
+      } catch (error) {
+        // A full disk, say: nothing of this message shows in the folder; the journal keeps it.
+        await fs.rm(sidecarTemp, { force: true }).catch(() => undefined);
+        await fs.rm(entry.message.envelopePath, { force: true }).catch(() => undefined);
+        await fs.rm(emlTemp, { force: true }).catch(() => undefined);
+        entry.exporting = undefined;
+        throw error;
+      }
+      if (this.pending.get(id) === entry) this.pending.delete(id);
+    })();
+    return entry.exporting;
+  }
+
+  /** Once every journaled message is in the folder, the journal starts afresh. */
+  private truncateJournalIfDone(): void {
+    if (this.pending.size > 0 || this.journalFd === undefined || this.journalSize === 0) return;
+    try {
+      ftruncateSync(this.journalFd, 0);
+      this.journalSize = 0;
+    } catch {
+      // It stays as it is; replaying it would find every message in the folder already.
     }
   }
 
   /** Starts receiving a message. */
   begin(): IncomingMessage {
-    const id = randomBytes(6).toString('hex');
+    const id = newId();
     const tempPath = join(this.tempDir, `${id}.part`);
-    let size = 0;
-    let head = Buffer.alloc(0);
     let finished = false;
-    let spill: SpillWriter | undefined;
+    let spill: MessageReceiver | undefined;
     const store = this;
     return {
       async receive(stream: Readable, shouldStop: () => boolean = () => false): Promise<void> {
-        const sink = new Transform({
-          transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
-            if (shouldStop()) {
-              callback();
-              return;
-            }
-            if (head.length < HEADER_SCAN_LIMIT) head = Buffer.concat([head, chunk.subarray(0, HEADER_SCAN_LIMIT - head.length)]);
-            size += chunk.length;
-            callback(null, chunk);
-          },
-        });
-        spill = new SpillWriter(store.tempDir, tempPath);
-        await pipeline(stream, sink, spill);
+        spill = new MessageReceiver(store.tempDir, tempPath);
+        await spill.receive(stream, shouldStop);
       },
-      async commit(input: EnvelopeInput, rules?: FiredRule[]): Promise<CommittedMessage> {
+      async commit(input: EnvelopeInput, rules?: FiredRule[]): Promise<StoredMessage> {
         if (finished) throw new Error('message already committed or aborted');
         finished = true;
-        if (spill?.inMemory) await store.room(size);
+        const size = spill?.size ?? 0;
         const receivedAt = new Date();
         const base = `${stamp(receivedAt)}-${id}`;
         const path = join(store.dir, `${base}.eml`);
         const envelopePath = join(store.dir, `${base}${SIDECAR_SUFFIX}`);
         const envelope: CaptureEnvelope = { ...input, receivedAt: receivedAt.toISOString(), size };
-        const headers = parseSummaryHeaders(head);
+        const headers = parseSummaryHeaders(spill?.head() ?? Buffer.alloc(0));
         const sidecar: Sidecar = { version: 1, id, file: `${base}.eml`, envelope, headers, ...(rules ? { rules } : {}) };
-        const sidecarText = `${JSON.stringify(sidecar, null, 2)}\n`;
         const message: StoredMessage = { id, path, envelopePath, receivedAt, size, envelope, ...(rules ? { rules } : {}), ...headers };
-        if (spill?.inMemory) {
-          // One append to the open journal makes the message safe; its files come off the hot path.
-          const content = spill.content();
-          store.appendJournal(base, sidecarText, content);
-          return { message, written: store.enqueue(id, base, sidecarText, content) };
+        if (spill === undefined || spill.inMemory) {
+          // One append to the open journal stores the message; its files follow once the SMTP side is quiet.
+          const content = spill?.content() ?? Buffer.alloc(0);
+          const offset = store.appendJournal({ m: sidecar }, content);
+          store.lastCommit = performance.now();
+          store.pending.set(id, { base, message, sidecar, queuedAt: store.lastCommit, offset, length: content.length });
+          store.scheduleExport();
+          return message;
         }
         // A large message is on disk already: its sidecar is written and both are renamed into place.
         const sidecarTemp = join(store.tempDir, `${id}.envelope.part`);
         try {
-          await fs.writeFile(sidecarTemp, sidecarText);
+          await fs.writeFile(sidecarTemp, sidecarText(sidecar));
           await fs.rename(sidecarTemp, envelopePath);
           await fs.rename(tempPath, path);
         } catch (error) {
@@ -558,7 +719,7 @@ export class MessageStore {
           await fs.rm(tempPath, { force: true }).catch(() => undefined);
           throw error;
         }
-        return { message, written: Promise.resolve() };
+        return message;
       },
       async abort(): Promise<void> {
         finished = true;
@@ -567,9 +728,15 @@ export class MessageStore {
     };
   }
 
-  /** All stored messages, newest first. */
-  async list(): Promise<StoredMessage[]> {
-    await this.settled();
+  /**
+   * All stored messages, newest first, each with its files in the folder (unless the disk is full).
+   * With `write: false` the journaled messages are listed without writing their files first
+   * (their `path` may not exist yet): for callers that only look at envelopes and headers.
+   */
+  async list(options: { write?: boolean } = {}): Promise<StoredMessage[]> {
+    const writer = this.writer;
+    if (writer) return writer.list(options);
+    if (options.write !== false) await this.settled();
     let names: string[];
     try {
       names = await fs.readdir(this.dir);
@@ -577,44 +744,86 @@ export class MessageStore {
       if (isNotFound(error)) return [];
       throw error;
     }
-    const messages = await Promise.all(names.filter((n) => MESSAGE_FILE.test(n)).map((n) => this.load(n)));
-    return messages
-      .filter((m): m is StoredMessage => m !== undefined)
-      .sort((a, b) => b.receivedAt.getTime() - a.receivedAt.getTime() || (basename(b.path) < basename(a.path) ? -1 : 1));
+    const loaded = await Promise.all(names.filter((n) => MESSAGE_FILE.test(n)).map((n) => this.load(n)));
+    const messages = loaded.filter((m): m is StoredMessage => m !== undefined && !this.pending.has(m.id));
+    // Messages the disk had no room for yet are still stored, in the journal.
+    messages.push(...[...this.pending.values()].map((e) => e.message));
+    return messages.sort((a, b) => b.receivedAt.getTime() - a.receivedAt.getTime() || (basename(b.path) < basename(a.path) ? -1 : 1));
   }
 
-  /** The message with this id, or undefined. */
+  /** The message with this id (its files written out first), or undefined. */
   async get(id: string): Promise<StoredMessage | undefined> {
+    const writer = this.writer;
+    if (writer) return writer.get(id);
+    const entry = this.pending.get(id);
+    if (entry) {
+      await this.exportOne(entry).catch(() => undefined);
+      return entry.message;
+    }
     const name = await this.fileOf(id);
     return name === undefined ? undefined : this.load(name);
   }
 
   /** The stored bytes of a message. */
   async read(id: string): Promise<Buffer> {
+    const writer = this.writer;
+    if (writer) return writer.read(id);
+    const entry = this.pending.get(id);
+    if (entry) return this.pendingContent(entry);
     const name = await this.fileOf(id);
     if (name === undefined) throw new Error(`no message with id "${id}"`);
     return fs.readFile(join(this.dir, name));
   }
 
   /**
-   * Adds the authentication results to a stored message's sidecar (written whole under a temporary
-   * name, then renamed). Reports false when the message is gone meanwhile.
+   * Adds the authentication results to a stored message: journaled while its files are not written
+   * yet, else its sidecar is written whole under a temporary name and renamed. Reports false when
+   * the message is gone meanwhile.
    */
   async annotate(id: string, authentication: CapturedAuthentication): Promise<boolean> {
+    const writer = this.writer;
+    if (writer) return writer.annotate(id, authentication);
+    const entry = this.pending.get(id);
+    if (entry && !entry.exporting) {
+      entry.sidecar = { ...entry.sidecar, authentication };
+      entry.message = { ...entry.message, authentication };
+      // Journaled too, so a crash before the files are written keeps the results (a full disk
+      // loses them only if the server also dies before it writes the files).
+      this.appendJournalQuietly({ a: id, authentication });
+      return true;
+    }
+    if (entry) await entry.exporting?.catch(() => undefined);
     const name = await this.fileOf(id);
     if (name === undefined) return false;
     const envelopePath = join(this.dir, `${name.slice(0, -'.eml'.length)}${SIDECAR_SUFFIX}`);
     const sidecar = await readSidecar(envelopePath);
     if (sidecar === undefined) return false;
     const temp = join(this.tempDir, `${id}.annotate.part`);
-    await fs.mkdir(this.tempDir, { recursive: true });
-    await fs.writeFile(temp, `${JSON.stringify({ ...sidecar, authentication }, null, 2)}\n`);
-    await fs.rename(temp, envelopePath);
+    try {
+      await writeThroughTemp(this.tempDir, temp, envelopePath, sidecarText({ ...sidecar, authentication }));
+    } catch (error) {
+      await fs.rm(temp, { force: true }).catch(() => undefined);
+      throw error;
+    }
     return true;
   }
 
   /** Deletes a message and its sidecar; reports whether it existed. */
   async delete(id: string): Promise<boolean> {
+    const writer = this.writer;
+    if (writer) return writer.delete(id);
+    if (!ID_PATTERN.test(id)) return false;
+    const entry = this.pending.get(id);
+    if (entry) {
+      await entry.exporting?.catch(() => undefined);
+      this.pending.delete(id);
+      // Journaled, so a crash before the journal is emptied does not bring the message back.
+      if (this.journalSize > 0) this.appendJournalQuietly({ d: id });
+      await fs.rm(entry.message.path, { force: true });
+      await fs.rm(entry.message.envelopePath, { force: true });
+      this.truncateJournalIfDone();
+      return true;
+    }
     const name = await this.fileOf(id);
     if (name === undefined) return false;
     await this.remove(name);
@@ -623,7 +832,21 @@ export class MessageStore {
 
   /** Deletes every stored message; returns how many there were. */
   async clear(): Promise<number> {
-    await this.settled();
+    const writer = this.writer;
+    if (writer) return writer.clear();
+    // Exports under way finish first, so none puts a file back after the folder is emptied.
+    while (this.exportRun) await this.exportRun;
+    await Promise.allSettled([...this.pending.values()].map((e) => e.exporting));
+    const journaled = [...this.pending.keys()];
+    this.pending.clear();
+    if (this.journalFd !== undefined && this.journalSize > 0) {
+      try {
+        ftruncateSync(this.journalFd, 0);
+        this.journalSize = 0;
+      } catch {
+        for (const id of journaled) this.appendJournalQuietly({ d: id });
+      }
+    }
     const names = (await fs.readdir(this.dir).catch(() => [] as string[])).filter((n) => MESSAGE_FILE.test(n));
     await Promise.all(names.map((n) => this.remove(n)));
     // Sidecars whose message is gone already.
@@ -632,7 +855,16 @@ export class MessageStore {
         await fs.rm(join(this.dir, name), { force: true });
       }
     }
-    return names.length;
+    return names.length + journaled.length;
+  }
+
+  /** Appends a record whose loss only matters if the server dies before the journal is emptied (a deletion, verification results). */
+  private appendJournalQuietly(head: object): void {
+    try {
+      this.appendJournal(head);
+    } catch {
+      // A full disk: the message is gone from this run; a crash now could bring it back on replay.
+    }
   }
 
   private async remove(name: string): Promise<void> {
@@ -644,8 +876,6 @@ export class MessageStore {
   /** Finds the file name of an id; ids are checked, so no path can escape the folder. */
   private async fileOf(id: string): Promise<string | undefined> {
     if (!ID_PATTERN.test(id)) return undefined;
-    // An acknowledged message still on its way into the folder is waited for.
-    await this.unwritten.get(id)?.catch(() => undefined);
     const names = await fs.readdir(this.dir).catch(() => [] as string[]);
     return names.find((n) => MESSAGE_FILE.exec(n)?.[2] === id);
   }
