@@ -54,6 +54,18 @@ test('enhanced status codes only when the class matches (RFC 3463, RFC 2034 §4)
   assert.equal(enhancedCodeOf(250, '5.1.1 mismatch'), undefined);
   assert.equal(enhancedCodeOf(250, '2.0.0.1 not one'), undefined);
   assert.equal(enhancedCodeOf(250, 'OK'), undefined);
+  // RFC 3463 §2: class "." subject "." detail, subject and detail of 1 to 3 digits, then whitespace or the end.
+  assert.equal(enhancedCodeOf(250, '2.123.456 three digits'), '2.123.456');
+  assert.equal(enhancedCodeOf(450, '4.4.1\tafter a tab'), '4.4.1');
+  assert.equal(enhancedCodeOf(550, '5.7.1\u00a0after a no-break space'), '5.7.1');
+  assert.equal(enhancedCodeOf(250, '2.1234.5 four digits'), undefined);
+  assert.equal(enhancedCodeOf(250, '2.0.0000 four digits'), undefined);
+  assert.equal(enhancedCodeOf(250, '2.0.0x glued'), undefined);
+  assert.equal(enhancedCodeOf(250, '2..0 empty subject'), undefined);
+  assert.equal(enhancedCodeOf(250, '2.0. empty detail'), undefined);
+  assert.equal(enhancedCodeOf(354, '3.0.0 no class 3'), undefined);
+  assert.equal(enhancedCodeOf(250, ' 2.0.0 leading blank'), undefined);
+  assert.equal(enhancedCodeOf(250, ''), undefined);
 });
 
 test('capabilities: keywords with arguments, SIZE, AUTH (and the old AUTH= form)', () => {

@@ -9,7 +9,7 @@
  */
 import { existsSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
-import type { CliIo } from './cliIo';
+import { FdWriter, type CliIo } from './cliIo';
 import type { loadBundle as LoadBundle } from './commandLoader';
 
 const VERSION = '0.1.0';
@@ -115,12 +115,40 @@ function endQuietlyOnEpipe(stream: NodeJS.WriteStream): void {
   });
 }
 
+/**
+ * Standard output and error for a command: written straight to descriptors 1 and 2 (see
+ * `FdWriter`), so no stream is created for them; the language server, which talks over
+ * `process.stdin` and `process.stdout` itself, and Windows, whose console needs Node's own stream,
+ * get the process's streams.
+ */
+function commandStreams(command: string | undefined): { stdout: NodeJS.WritableStream; stderr: NodeJS.WritableStream; flush(then: () => void): void } {
+  if (command === 'lsp' || process.platform === 'win32') {
+    endQuietlyOnEpipe(process.stdout);
+    endQuietlyOnEpipe(process.stderr);
+    return { stdout: process.stdout, stderr: process.stderr, flush: (then) => process.stdout.write('', () => process.stderr.write('', then)) };
+  }
+  const brokenPipe = (): void => process.exit(process.exitCode ?? 0);
+  // The process's streams are created only if a descriptor refuses a write (see FdWriter).
+  const fallback = (stream: () => NodeJS.WriteStream) => (): NodeJS.WriteStream => {
+    endQuietlyOnEpipe(stream());
+    return stream();
+  };
+  const stdout = new FdWriter(1, fallback(() => process.stdout), brokenPipe);
+  const stderr = new FdWriter(2, fallback(() => process.stderr), brokenPipe);
+  return {
+    // Commands only call `write` and read `isTTY`; the stream type is what CliIo promises them.
+    stdout: stdout as unknown as NodeJS.WritableStream,
+    stderr: stderr as unknown as NodeJS.WritableStream,
+    flush: (then) => stdout.flush(() => stderr.flush(then)),
+  };
+}
+
 if (require.main === module) {
-  endQuietlyOnEpipe(process.stdout);
-  endQuietlyOnEpipe(process.stderr);
+  const argv = basename(process.argv[1] ?? '') === 'smtp-language-server' ? ['lsp', ...process.argv.slice(2)] : process.argv.slice(2);
+  const streams = commandStreams(argv[0]);
   const io: CliIo = {
-    stdout: process.stdout,
-    stderr: process.stderr,
+    stdout: streams.stdout,
+    stderr: streams.stderr,
     env: process.env,
     cwd: process.cwd(),
     // Standard input is created on first read of `process.stdin` (a stream, and for a terminal the
@@ -129,16 +157,15 @@ if (require.main === module) {
       return process.stdin;
     },
   };
-  const argv = basename(process.argv[1] ?? '') === 'smtp-language-server' ? ['lsp', ...process.argv.slice(2)] : process.argv.slice(2);
   main(argv, io).then(
     (code) => {
       process.exitCode = code;
       // DNS queries still retrying and sockets still closing must not hold the answer back: once
       // the output is flushed, the command is over.
-      process.stdout.write('', () => process.stderr.write('', () => process.exit(code)));
+      streams.flush(() => process.exit(code));
     },
     (error: unknown) => {
-      process.stderr.write(`smtpwb: internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+      streams.stderr.write(`smtpwb: internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
       process.exitCode = 2;
     },
   );

@@ -1,6 +1,7 @@
 /**
  * Runs N copies of a session at once (`smtpwb run --parallel N`) and reports the combined rate.
  */
+import { monotonicMs } from './clock';
 import { runSession } from './session';
 import type { RunOptions, SessionPlan, SessionResult } from './types';
 
@@ -15,7 +16,7 @@ export interface ParallelResult {
 
 /** Runs `copies` sessions concurrently; each copy gets its own transcript. */
 export async function runParallel(plan: SessionPlan, options: RunOptions, copies: number): Promise<ParallelResult> {
-  const now = options.io?.now ?? (() => performance.now());
+  const now = options.io?.now ?? monotonicMs;
   const started = now();
   const n = Math.max(1, Math.floor(copies));
   const results = await Promise.all(Array.from({ length: n }, () => runSession(plan, options)));

@@ -21,15 +21,39 @@ export interface Reply extends ReplyInfo {
 
 const CR = 13;
 const LF = 10;
-const ENHANCED = /^([245])\.(\d{1,3})\.(\d{1,3})(?=\s|$)/;
+const WHITESPACE = /^\s/;
 
-/** Reads the enhanced status code (RFC 3463 §2, RFC 2034 §4) at the start of a reply line's text, if its class matches the reply's. */
+/** The end of a run of 1 to 3 ASCII digits starting at `from`, or -1 when there is none. */
+function digitsEnd(text: string, from: number): number {
+  let i = from;
+  while (i < text.length && i - from < 3) {
+    const c = text.charCodeAt(i);
+    if (c < 0x30 || c > 0x39) break;
+    i++;
+  }
+  return i === from ? -1 : i;
+}
+
+/**
+ * Reads the enhanced status code (RFC 3463 §2, RFC 2034 §4) at the start of a reply line's text, if
+ * its class matches the reply's: `class "." subject "." detail`, with 1 to 3 digits in subject and
+ * detail, followed by whitespace or the end of the text. Scanned by character codes: a pattern
+ * match on every reply was a visible part of a repeated transaction's cost.
+ */
 export function enhancedCodeOf(code: number, text: string): string | undefined {
-  const m = ENHANCED.exec(text);
-  if (!m) return undefined;
+  const cls = text.charCodeAt(0) - 0x30;
   // RFC 2034 §4: the class digit of the enhanced code is that of the reply code.
-  if (Number(m[1]) !== Math.floor(code / 100)) return undefined;
-  return `${m[1]}.${m[2]}.${m[3]}`;
+  if ((cls !== 2 && cls !== 4 && cls !== 5) || cls !== Math.floor(code / 100) || text.charCodeAt(1) !== 0x2e) return undefined;
+  const subjectEnd = digitsEnd(text, 2);
+  if (subjectEnd < 0 || text.charCodeAt(subjectEnd) !== 0x2e) return undefined;
+  const detailEnd = digitsEnd(text, subjectEnd + 1);
+  if (detailEnd < 0) return undefined;
+  // A fourth digit, or anything else glued on, is not an enhanced code (`2.1.2345`, `2.0.0x`).
+  if (detailEnd < text.length) {
+    const next = text.charCodeAt(detailEnd);
+    if (next !== 0x20 && next !== 0x09 && !WHITESPACE.test(text.slice(detailEnd, detailEnd + 1))) return undefined;
+  }
+  return text.slice(0, detailEnd);
 }
 
 export class ReplyParser {

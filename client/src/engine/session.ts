@@ -33,8 +33,7 @@ import * as dns from 'node:dns';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
-import * as tls from 'node:tls';
-import { performance } from 'node:perf_hooks';
+import type * as tls from 'node:tls';
 import { parseConnectTarget } from '../../../common/connectTarget';
 import { DEFAULT_TIMEOUTS, type Expectation, type PlanStep, type SessionPlan, type Timeouts } from '../../../common/sessionPlan';
 import { cramMd5Response, loginPayload, plainPayload, xoauth2Payload } from './auth';
@@ -43,7 +42,8 @@ import { canonicalMessage, inlineBdatMessage, inlineDataBytes } from './data';
 import { checkExpectation, classExpectation, describeExpectation } from './expect';
 import { MASK, Masker, eventRole, maskResult } from './mask';
 import { hostAddresses, lookupMx } from './mx';
-import { daneQuery, mxDaneStatus, sessionDane, verifySessionDane, type SessionDane } from './dane';
+import type { SessionDane } from './dane';
+import { monotonicMs } from './clock';
 import { parseCapabilities, type Reply } from './replies';
 import type {
   Capabilities,
@@ -61,14 +61,58 @@ import type {
 import { formatMs } from '../../../common/duration';
 import { EngineError, ReadTap, Wire, waitConnect, waitSecure } from './wire';
 
-/** The I/O of a real run: Node's sockets and resolver, `performance.now()` and `Math.random()`. */
+/**
+ * `node:tls` is loaded at the first TLS connection: loading it initialises OpenSSL, 10–18 ms of CPU
+ * that a cleartext session (a lock-step or pipelined throughput run, say) never needs.
+ */
+function tlsModule(): typeof tls {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return require('node:tls') as typeof tls;
+}
+
+/** The DANE checks (and the DNSSEC, TLSA and certificate-chain code under them) are loaded only for `TLS dane=`. */
+function daneTools(): typeof import('./dane') {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return require('./dane') as typeof import('./dane');
+}
+
+/**
+ * The system's resolver, created at its first query: a session to a named host or an address never
+ * asks the DNS, and creating a resolver reads the system's configuration. Each query gives up after
+ * 5 s and one retry, so mx: targets cannot hang a run.
+ */
+class LazyResolver {
+  private resolver: dns.promises.Resolver | undefined;
+
+  private get real(): dns.promises.Resolver {
+    return (this.resolver ??= new dns.promises.Resolver({ timeout: 5000, tries: 2 }));
+  }
+
+  resolveMx(domain: string): Promise<dns.MxRecord[]> {
+    return this.real.resolveMx(domain);
+  }
+
+  resolve4(host: string): Promise<string[]> {
+    return this.real.resolve4(host);
+  }
+
+  resolve6(host: string): Promise<string[]> {
+    return this.real.resolve6(host);
+  }
+
+  /** The servers queried (the DANE lookups use the first, see dane.ts). */
+  getServers(): string[] {
+    return this.real.getServers();
+  }
+}
+
+/** The I/O of a real run: Node's sockets and resolver, a monotonic clock and `Math.random()`. */
 export function nodeIo(): EngineIo {
   return {
     connect: (o) => net.connect(o),
-    tlsConnect: (o) => tls.connect(o),
-    // Each DNS query gives up after 5 s and one retry, so mx: targets cannot hang a run.
-    resolver: new dns.promises.Resolver({ timeout: 5000, tries: 2 }),
-    now: () => performance.now(),
+    tlsConnect: (o) => tlsModule().connect(o),
+    resolver: new LazyResolver(),
+    now: monotonicMs,
     random: () => Math.random(),
   };
 }
@@ -363,13 +407,13 @@ class SessionRunner {
   }
 
   /** The DNSSEC resolver for `TLS dane=`, created at the first lookup. */
-  private daneDns: ReturnType<typeof daneQuery> | undefined;
+  private daneDns: ReturnType<ReturnType<typeof daneTools>['daneQuery']> | undefined;
 
   /** Looks up DANE for a host (never throws) and notes the outcome in the transcript. */
   private async lookupDaneFor(host: string, port: number, notApplicable?: string): Promise<SessionDane> {
-    this.daneDns ??= daneQuery(this.options, this.io.resolver);
+    this.daneDns ??= daneTools().daneQuery(this.options, this.io.resolver);
     if ('error' in this.daneDns) return { host, port, applies: 'indeterminate', reason: this.daneDns.error };
-    const d = await this.guard(sessionDane(this.daneDns.query, host, port, this.timeouts.connect, notApplicable));
+    const d = await this.guard(daneTools().sessionDane(this.daneDns.query, host, port, this.timeouts.connect, notApplicable));
     const where = d.lookup ? d.lookup.tlsaName : `${host} port ${port}`;
     this.emit('tls', `DANE (${this.plan.tls.dane}): ${where} via ${this.daneDns.server}: ${d.applies === 'usable' ? d.reason : `DANE does not apply: ${d.reason}`}`);
     return d;
@@ -464,7 +508,7 @@ class SessionRunner {
     if (d) {
       details.dane = { tlsaName: d.lookup?.tlsaName, applies: d.applies, reason: d.reason };
       // Usable TLSA replaces PKIX (RFC 7672 §3): DANE-EE checks no name and no expiry, DANE-TA the names.
-      const v = verifySessionDane(d, socket, Date.now());
+      const v = daneTools().verifySessionDane(d, socket, Date.now());
       if (v) {
         Object.assign(details.dane, { authenticated: v.authenticated, summary: v.summary, ...(v.matched ? { matched: v.matched.text } : {}) });
         this.emit('tls', `DANE: ${v.summary}`);
@@ -547,9 +591,9 @@ class SessionRunner {
     this.result.mx = mx;
     this.emit('info', `looking up the MX records of ${domain}`);
     // With TLS dane=, the MX RRset's DNSSEC status decides whether TLSA counts (RFC 7672 §2.2.1).
-    this.daneDns ??= this.plan.tls.dane ? daneQuery(this.options, this.io.resolver) : undefined;
+    this.daneDns ??= this.plan.tls.dane ? daneTools().daneQuery(this.options, this.io.resolver) : undefined;
     const daneDns = this.daneDns && !('error' in this.daneDns) ? this.daneDns : undefined;
-    const statusPromise = daneDns ? mxDaneStatus(daneDns.query, domain, this.timeouts.connect) : Promise.resolve(undefined);
+    const statusPromise = daneDns ? daneTools().mxDaneStatus(daneDns.query, domain, this.timeouts.connect) : Promise.resolve(undefined);
     const lookup = await this.guard(lookupMx(this.io.resolver, domain, this.io.random)).catch(async (e: unknown) => {
       // A validating resolver answers a DNSSEC-bogus MX RRset with SERVFAIL; the DNSSEC lookup says why.
       const status = await this.guard(statusPromise);
@@ -657,6 +701,7 @@ class SessionRunner {
     // write as the next transaction's commands (RFC 2920 §3.1), so a transaction costs one round trip.
     const oneGroup = steps[last].kind === 'data' && this.pipelineGroup(first, last + 1) === last + 1 - first;
     let carry: Carry | undefined;
+    const group = oneGroup ? steps.slice(first, last + 1) : [];
     try {
       for (let n = 0; n < repeat; n++) {
         iterations++;
@@ -664,7 +709,7 @@ class SessionRunner {
           this.emit('info', `repeating the mail transaction ${repeat - 1} more times; their transcript is omitted`);
           this.recording = false;
         }
-        if (oneGroup) carry = await this.runPipelined(steps.slice(first, last + 1), n === 0, carry, true);
+        if (oneGroup) carry = await this.runPipelined(group, n === 0, carry, true);
         else await this.runRange(first, last + 1, n === 0);
       }
       if (carry) {
@@ -751,7 +796,19 @@ class SessionRunner {
     }
   }
 
+  /** The timeout of each verb's reply, made once per verb (every command of every repeat asks). */
+  private readonly replyTimeouts = new Map<string, { ms: number; what: string }>();
+
   private commandTimeout(verb: string): { ms: number; what: string } {
+    let t = this.replyTimeouts.get(verb);
+    if (t === undefined) {
+      t = this.replyTimeoutOf(verb);
+      this.replyTimeouts.set(verb, t);
+    }
+    return t;
+  }
+
+  private replyTimeoutOf(verb: string): { ms: number; what: string } {
     switch (verb) {
       case 'DATA':
         return { ms: this.timeouts.dataInit, what: 'reply to DATA' };
@@ -776,6 +833,18 @@ class SessionRunner {
     return verb;
   }
 
+  private readonly wireLines = new Map<CommandStep, string>();
+
+  /** The wire text of a command step, checked and made once per step (repeats send the same steps). */
+  private wireLine(step: CommandStep): string {
+    let line = this.wireLines.get(step);
+    if (line === undefined) {
+      line = this.commandLine(step, step.template);
+      this.wireLines.set(step, line);
+    }
+    return line;
+  }
+
   /** The wire bytes of a command line; a CR or LF inside would smuggle a second command, so it is refused. */
   private commandLine(step: { line: number; source: string }, text: string): string {
     if (text.includes('\r') || text.includes('\n')) {
@@ -786,7 +855,7 @@ class SessionRunner {
 
   private sendLine(wireText: string, shown: string): void {
     if (this.recording && (this.keep || this.onEvent)) this.emit('client', shown, Buffer.byteLength(wireText));
-    void this.wire!.write(wireText).catch(() => undefined);
+    this.wire!.send(wireText);
   }
 
   /** Updates the session state after a command's reply (capabilities, transaction, QUIT). */
@@ -847,7 +916,7 @@ class SessionRunner {
   private async runCommand(step: CommandStep, record: boolean): Promise<void> {
     const started = this.io.now();
     const verb = this.verbOf(step);
-    const wireText = this.commandLine(step, step.template);
+    const wireText = this.wireLine(step);
     this.sendLine(wireText, step.template);
     if (verb === 'QUIT') {
       this.quitDone = true;
@@ -886,6 +955,27 @@ class SessionRunner {
   }
 
   /**
+   * The commands of an RFC 2920 group as one wire text (ending in DATA when the group does), made
+   * once per group: every repeat of a pipelined transaction sends the same text. A CR or LF inside
+   * a command is refused when it is first made, before anything of the group is written.
+   */
+  private readonly groupTexts = new WeakMap<PlanStep, { last: PlanStep; text: string }>();
+  /** For each group (by its first step): the last carried body and that body followed by the group, in one buffer. */
+  private readonly carriedGroups = new WeakMap<PlanStep, { last: PlanStep; body: Buffer; bytes: Buffer }>();
+
+  private groupText(group: PlanStep[]): string {
+    const last = group[group.length - 1];
+    const kept = this.groupTexts.get(group[0]);
+    if (kept && kept.last === last) return kept.text;
+    const parts: string[] = [];
+    for (const s of group) if (s.kind === 'command') parts.push(this.wireLine(s));
+    if (last.kind === 'data') parts.push('DATA\r\n');
+    const text = parts.join('');
+    this.groupTexts.set(group[0], { last, text });
+    return text;
+  }
+
+  /**
    * Sends an RFC 2920 group in one write and matches the replies in order. With `carry`, the body
    * of the previous transaction goes first in the same write (RFC 2920 §3.1 lets message content
    * open a group), and its final reply is read before the group's. With `deferBody`, a group that
@@ -895,20 +985,14 @@ class SessionRunner {
     const started = this.io.now();
     this.currentLine = group[0].line;
     if (!carry) this.checkUnsolicited(group[0]);
-    const parts: string[] = [];
     const last = group[group.length - 1];
-    for (const s of group) {
-      if (s.kind === 'command') {
-        parts.push(this.commandLine(s, s.template));
-        this.emit('client', s.template, Buffer.byteLength(s.template) + 2);
-      }
+    const text = this.groupText(group);
+    if (this.recording && (this.keep || this.onEvent)) {
+      for (const s of group) if (s.kind === 'command') this.emit('client', s.template, Buffer.byteLength(s.template) + 2);
+      if (last.kind === 'data') this.emit('client', 'DATA', 6);
     }
     let bdatChunks: Buffer[] | undefined;
-    if (last.kind === 'data') {
-      parts.push('DATA\r\n');
-      this.emit('client', 'DATA', 6);
-    }
-    let payload: Buffer | string = parts.join('');
+    let payload: Buffer | string = text;
     if (last.kind === 'bdat') {
       const message = await this.bdatMessage(last);
       const cut = this.bdatFrames(last, message);
@@ -921,7 +1005,7 @@ class SessionRunner {
     if (last.kind === 'data') this.quitUnsafe = 'DATA';
     if (carry) {
       this.inData = true;
-      await this.wire!.write(Buffer.concat([carry.body, typeof payload === 'string' ? Buffer.from(payload, 'utf8') : payload]), this.timeouts.dataBlock, 'message data');
+      await this.wire!.write(this.carriedWithGroup(group, carry.body, payload), this.timeouts.dataBlock, 'message data');
       this.inData = false;
       await this.finishCarry(carry);
     } else await this.wire!.write(payload);
@@ -929,7 +1013,7 @@ class SessionRunner {
     for (const s of group) {
       if (s.kind !== 'command') continue;
       this.currentLine = s.line;
-      const verb = s.verb.toUpperCase();
+      const verb = this.verbOf(s);
       const t = this.commandTimeout(verb);
       const reply = await this.wire!.read(t.ms, t.what);
       this.afterCommand(verb, reply);
@@ -993,6 +1077,19 @@ class SessionRunner {
     const replies = await this.readFinalReplies('end of data', this.timeouts.dataTermination);
     if (carry.record && this.options.onMessage) await this.reportSent(carry.step, replies);
     this.finishTransaction(carry.step, 'DATA', replies, [carry.reply], carry.started, carry.record);
+  }
+
+  /**
+   * A carried body followed by the group's commands, in one buffer. Every repeat carries the same
+   * body before the same group, so the buffer is kept and made again only when the body changes.
+   */
+  private carriedWithGroup(group: PlanStep[], body: Buffer, payload: Buffer | string): Buffer {
+    const last = group[group.length - 1];
+    const kept = this.carriedGroups.get(group[0]);
+    if (kept && kept.body === body && kept.last === last && typeof payload === 'string') return kept.bytes;
+    const bytes = Buffer.concat([body, typeof payload === 'string' ? Buffer.from(payload, 'utf8') : payload]);
+    if (typeof payload === 'string') this.carriedGroups.set(group[0], { last, body, bytes });
+    return bytes;
   }
 
   /** Sends a carried body on its own and checks its final reply. */
@@ -1059,7 +1156,7 @@ class SessionRunner {
     const replies: Reply[] = [];
     const send = (line: string, shown: string): void => {
       this.emit('client', shown, Buffer.byteLength(line) + 2);
-      void wire.write(`${line}\r\n`).catch(() => undefined);
+      wire.send(`${line}\r\n`);
     };
     let reply: Reply;
     /** Set when the server answered 2xx before the credentials were sent (RFC 4954 §4 needs 334 there). */
@@ -1135,17 +1232,15 @@ class SessionRunner {
 
   private readonly bodyCache = new WeakMap<DataStep, Buffer>();
 
+  /** The wire bytes of a DATA body, made once per step: every repeat sends the same bytes. */
   private async dataBody(step: DataStep): Promise<Buffer> {
-    if (step.body.kind === 'inline') {
-      let body = this.bodyCache.get(step);
-      if (!body) {
-        body = inlineDataBytes(step.body.lines);
-        this.bodyCache.set(step, body);
-      }
-      return body;
+    let body = this.bodyCache.get(step);
+    if (!body) {
+      // RFC 5321 §4.5.2: a file is converted to CRLF and dot-stuffed by the engine.
+      body = step.body.kind === 'inline' ? inlineDataBytes(step.body.lines) : canonicalMessage(await this.readFile(step.body.path), true);
+      this.bodyCache.set(step, body);
     }
-    // RFC 5321 §4.5.2: a file is converted to CRLF and dot-stuffed by the engine.
-    return canonicalMessage(await this.readFile(step.body.path), true);
+    return body;
   }
 
   private async runData(step: DataStep, record: boolean): Promise<void> {

@@ -5,8 +5,8 @@
  */
 import type * as net from 'node:net';
 import type * as tls from 'node:tls';
-import { performance } from 'node:perf_hooks';
 import { formatMs } from '../../../common/duration';
+import { monotonicMs } from './clock';
 import { ReplyParser, ReplyProtocolError, type Reply } from './replies';
 import type { FailureKind } from './types';
 
@@ -25,7 +25,7 @@ export class EngineError extends Error {
 interface Waiter {
   resolve(reply: Reply): void;
   reject(error: EngineError): void;
-  /** When the read times out, on the `performance.now()` clock. */
+  /** When the read times out, on the `monotonicMs()` clock. */
   deadline: number;
   timeoutMs: number;
   what: string;
@@ -106,13 +106,13 @@ export class Wire {
    * the socket being read keeps the process alive.
    */
   private readTimer: NodeJS.Timeout | undefined;
-  /** When `readTimer` fires, on the `performance.now()` clock. */
+  /** When `readTimer` fires, on the `monotonicMs()` clock. */
   private readTimerAt = 0;
   private readonly onReadTimer = (): void => {
     this.readTimer = undefined;
     const w = this.waiter;
     if (!w) return;
-    const left = w.deadline - performance.now();
+    const left = w.deadline - monotonicMs();
     if (left > 0.5) {
       this.armReadTimer(left);
       return;
@@ -143,7 +143,7 @@ export class Wire {
   private armReadTimer(ms: number): void {
     if (this.readTimer) clearTimeout(this.readTimer);
     const delay = Math.min(Math.max(Math.ceil(ms), 1), 2_147_483_647);
-    this.readTimerAt = performance.now() + delay;
+    this.readTimerAt = monotonicMs() + delay;
     this.readTimer = setTimeout(this.onReadTimer, delay);
     this.readTimer.unref();
   }
@@ -241,11 +241,21 @@ export class Wire {
     if (queued) return Promise.resolve(queued);
     if (this.failed) return Promise.reject(this.failed);
     return new Promise<Reply>((resolve, reject) => {
-      const deadline = performance.now() + timeoutMs;
+      const deadline = monotonicMs() + timeoutMs;
       this.waiter = { resolve, reject, deadline, timeoutMs, what };
       // The timer is moved only when this deadline comes before the one it is set for.
       if (!this.readTimer || deadline < this.readTimerAt) this.armReadTimer(timeoutMs);
     });
+  }
+
+  /**
+   * Writes a command line without waiting for anything: the reply read next fails when the
+   * connection has failed or the read was interrupted, so a write that cannot happen is skipped.
+   * No promise is made, which saves two per command of every repeated transaction.
+   */
+  send(text: string): void {
+    if (this.failed || this.interrupted) return;
+    this.socket.write(text);
   }
 
   /**
