@@ -22,9 +22,10 @@ import type {
   VariableNode,
   VariableReference,
 } from './smtpAst';
+import { documentLineStart, documentText } from './smtpAst';
 import { BUILTINS } from './smtpParser';
 import { namedFiles, type NamedFile } from './smtpFiles';
-import { moveProblem } from './smtpMove';
+import { moveProblem, moveRange } from './smtpMove';
 import { problem } from './smtpProblems';
 import { namesSecret } from '../../../common/variables';
 import { fileScope, sessionScope, staticValue, type Scope } from './smtpScopes';
@@ -46,6 +47,12 @@ export interface SessionAnalysis {
   names: SessionName[];
   /** The files the session names (TLS ca=, cert=, key=, DATA < file), checked by the caller. */
   files: NamedFile[];
+  /**
+   * When set, the ranges and lines of `names` and `files` are relative to this place (the start
+   * and first line of the session's chunk), as the parse cache keeps them, so that an analysis
+   * reused for a moved session needs no copy; `problems` are always where they stand.
+   */
+  at?: { offset: number; line: number };
 }
 
 /** A `# @name` of a session: plain data, so that a cached analysis holds no nodes. */
@@ -85,7 +92,7 @@ export function analyzeSession(document: SmtpDocument, session: SessionNode, fil
     for (const item of session.items) {
       if ((item.kind === 'data' || item.kind === 'bdat') && item.body && item.body.lines.length > 0) {
         const base = item.body.range.start;
-        for (const p of lintBody(document.text.slice(base, item.body.range.end))) problems.push(moveProblem(p, { offset: base, line: 0 }));
+        for (const p of lintBody(documentText(document, base, item.body.range.end))) problems.push(moveProblem(p, { offset: base, line: 0 }));
       }
     }
   }
@@ -100,15 +107,13 @@ export interface AnalyzeDocumentOptions extends AnalyzeOptions {
   lintBody?: BodyLinter;
   /** Checks the files the sessions name (smtpFiles.ts); no check without it. */
   checkFiles?: (files: readonly NamedFile[]) => Problem[];
-  /** Supplies a session's analysis, from a cache when the session has not changed. */
-  sessionAnalysis?: (session: SessionNode, file: Scope, fileSignature: string) => SessionAnalysis;
+  /** Supplies a session's analysis, from a cache when neither the session nor what it uses of the file has changed. */
+  sessionAnalysis?: (session: SessionNode, file: Scope) => SessionAnalysis;
 }
 
-/** A key that changes whenever the file's variables change, so cached session analyses stay valid. */
-function fileSignature(document: SmtpDocument, external: ReadonlySet<string>): string {
-  let out = [...external].sort().join(',');
-  for (const item of document.preamble) if (item.kind === 'variable') out += `\n${item.name.text}=${item.value?.text ?? ''}`;
-  return out;
+/** A session name where it stands in the document. */
+function placedName(node: SessionName, at: SessionAnalysis['at']): SessionName {
+  return at ? { name: node.name, range: moveRange(node.range, at), line: node.line + at.line } : node;
 }
 
 export function analyzeDocument(document: SmtpDocument, options: AnalyzeDocumentOptions = {}): Problem[] {
@@ -124,19 +129,25 @@ export function analyzeDocument(document: SmtpDocument, options: AnalyzeDocument
   }
   checkCycles(file, [...file.variables.values()], problems);
 
-  const signature = fileSignature(document, external);
   const analyses = document.sessions.map((session) =>
-    options.sessionAnalysis ? options.sessionAnalysis(session, file, signature) : analyzeSession(document, session, file, options.lintBody),
+    options.sessionAnalysis ? options.sessionAnalysis(session, file) : analyzeSession(document, session, file, options.lintBody),
   );
-  const names = new Map<string, SessionName>();
+  // Names are placed in the document only to report a duplicate.
+  const names = new Map<string, { node: SessionName; at: SessionAnalysis['at'] }>();
   for (const analysis of analyses) {
-    problems.push(...analysis.problems);
+    for (const p of analysis.problems) problems.push(p);
     for (const node of analysis.names) {
       const previous = names.get(node.name);
-      if (previous) problems.push(problem('smtp-session-name', node.range, `the name "${node.name}" is already used on line ${previous.line + 1}`));
-      else names.set(node.name, node);
+      if (previous) {
+        const here = placedName(node, analysis.at);
+        problems.push(problem('smtp-session-name', here.range, `the name "${node.name}" is already used on line ${placedName(previous.node, previous.at).line + 1}`));
+      } else names.set(node.name, { node, at: analysis.at });
     }
-    if (options.checkFiles) problems.push(...options.checkFiles(analysis.files));
+    if (options.checkFiles && analysis.files.length > 0) {
+      const at = analysis.at;
+      const files = at ? analysis.files.map((f) => ({ what: f.what, value: f.value, range: moveRange(f.range, at) })) : analysis.files;
+      for (const p of options.checkFiles(files)) problems.push(p);
+    }
   }
   // A file variable is used when the preamble references it, or a session that does not define
   // the same name itself.
@@ -269,7 +280,7 @@ function checkSessionRules(document: SmtpDocument, session: SessionNode, scope: 
           checkMessage(item, state, step, problems);
           break;
         case 'command':
-          checkCommand(item, state, scope, ok, problems);
+          checkCommandKept(item, state, scope, ok, problems);
           break;
       }
       // A command whose EXPECT asks for a refusal (4xx/5xx) is a deliberate test of the server's
@@ -430,20 +441,66 @@ function checkAuth(item: AuthNode, state: SessionState, allowCleartext: boolean,
  */
 function cleartextAuthFixes(item: AuthNode, state: SessionState, document: SmtpDocument, session: SessionNode): QuickFix[] {
   const fixes: QuickFix[] = [];
-  const lineStart = document.lineStarts[item.line] ?? item.range.start;
-  const indent = document.text.slice(lineStart, item.range.start);
+  const lineStart = documentLineStart(document, item.line) ?? item.range.start;
+  const indent = documentText(document, lineStart, item.range.start);
   const greeting = state.greeting;
   if (greeting && !state.mail && !state.starttls && state.scheme !== 'smtps') {
-    const again = document.text.slice(greeting.verbToken.range.start, greeting.range.end);
+    const again = documentText(document, greeting.verbToken.range.start, greeting.range.end);
     fixes.push({ title: `Add STARTTLS and ${greeting.name} before AUTH`, edits: [{ range: { start: lineStart, end: lineStart }, newText: `${indent}STARTTLS\n${indent}${again}\n` }], preferred: true });
   }
   const optIn = '# @allow-cleartext-auth';
   fixes.push(
     session.separator
       ? { title: `Allow cleartext AUTH in this session (${optIn})`, edits: [{ range: { start: session.separator.range.end, end: session.separator.range.end }, newText: `\n${optIn}` }] }
-      : { title: `Allow cleartext AUTH in this session (${optIn})`, edits: [{ range: { start: document.lineStarts[session.line] ?? session.range.start, end: document.lineStarts[session.line] ?? session.range.start }, newText: `${optIn}\n` }] },
+      : { title: `Allow cleartext AUTH in this session (${optIn})`, edits: [{ range: { start: documentLineStart(document, session.line) ?? session.range.start, end: documentLineStart(document, session.line) ?? session.range.start }, newText: `${optIn}\n` }] },
   );
   return fixes;
+}
+
+/**
+ * What checkCommand found for a command, with everything it read besides the command itself: the
+ * state fields it looks at, whether the step's EXPECT asks for success, and the one value it takes
+ * from the variables (the greeting's argument or the path's address, substituted). Typing into a
+ * file variable has every session that uses it analysed again; a command whose inputs are the same
+ * as last time (every one but the MAIL FROM that uses the variable) is not checked again. Commands
+ * are values, so the answer is kept with the node.
+ */
+interface CommandCheck {
+  readonly ok: boolean;
+  readonly raw: boolean;
+  readonly scheme: SessionState['scheme'];
+  readonly starttls: boolean;
+  readonly greeted: boolean;
+  readonly needGreetingAfterTls: boolean;
+  readonly mail: CommandNode | undefined;
+  readonly value: string | undefined;
+  readonly problems: readonly Problem[];
+}
+
+const commandChecks = new WeakMap<CommandNode, CommandCheck>();
+
+function checkCommandKept(item: CommandNode, state: SessionState, scope: Scope, ok: boolean, problems: Problem[]): void {
+  const text = item.name === 'MAIL' || item.name === 'RCPT' ? item.path?.address.text : item.name === 'EHLO' || item.name === 'HELO' || item.name === 'LHLO' ? item.argument?.text : undefined;
+  const value = text === undefined ? undefined : staticValue(text, scope);
+  const kept = commandChecks.get(item);
+  if (
+    kept &&
+    kept.ok === ok &&
+    kept.raw === state.raw &&
+    kept.scheme === state.scheme &&
+    kept.starttls === state.starttls &&
+    kept.greeted === state.greeted &&
+    kept.needGreetingAfterTls === state.needGreetingAfterTls &&
+    kept.mail === state.mail &&
+    kept.value === value
+  ) {
+    for (const p of kept.problems) problems.push(p);
+    return;
+  }
+  const found: Problem[] = [];
+  checkCommand(item, state, scope, ok, found);
+  commandChecks.set(item, { ok, raw: state.raw, scheme: state.scheme, starttls: state.starttls, greeted: state.greeted, needGreetingAfterTls: state.needGreetingAfterTls, mail: state.mail, value, problems: found });
+  for (const p of found) problems.push(p);
 }
 
 function checkCommand(item: CommandNode, state: SessionState, scope: Scope, ok: boolean, problems: Problem[]): void {
@@ -509,7 +566,10 @@ function checkCommand(item: CommandNode, state: SessionState, scope: Scope, ok: 
 }
 
 function checkCommandLineLength(item: CommandNode, problems: Problem[]): void {
-  // RFC 5321 §4.5.3.1.4: a command line is at most 512 octets, CRLF included.
+  // RFC 5321 §4.5.3.1.4: a command line is at most 512 octets, CRLF included. A UTF-16 code unit
+  // is at most 3 octets in UTF-8: a line that short cannot be too long, and is not measured.
+  const units = item.verbToken.text.length + (item.argument ? 1 + item.argument.text.length : 0);
+  if (units * 3 + 2 <= 512) return;
   const text = item.verbToken.text + (item.argument ? ' ' + item.argument.text : '');
   const octets = Buffer.byteLength(text, 'utf8') + 2;
   if (octets > 512) problems.push(problem('smtp-limit-command-line', item.range, `the command line is ${octets} octets with CRLF; the limit is 512`));
@@ -574,7 +634,7 @@ function checkPath(item: CommandNode, keyword: 'FROM' | 'TO', state: SessionStat
   const raw = path.address.text;
   const address = staticValue(raw, scope);
   if (address !== undefined) checkAddress(item, address, raw === address, path.address.range, keyword, state, problems);
-  checkParameters(item, keyword, problems);
+  for (const p of parameterProblems(item, keyword)) problems.push(p);
 }
 
 function checkAddress(
@@ -600,9 +660,9 @@ function checkAddress(
   }
   const local = mailbox.slice(0, at);
   const domain = mailbox.slice(at + 1);
-  const localOctets = Buffer.byteLength(local, 'utf8');
-  const domainOctets = Buffer.byteLength(domain, 'utf8');
-  const pathOctets = Buffer.byteLength(address, 'utf8') + 2;
+  const localOctets = utf8Length(local);
+  const domainOctets = utf8Length(domain);
+  const pathOctets = utf8Length(address) + 2;
   const sub = (from: number, length: number) => (exact ? { start: range.start + from, end: range.start + from + length } : range);
   const localStart = address.length - mailbox.length;
   if (!validLocalPart(local)) problems.push(problem('smtp-syntax-address', sub(localStart, local.length), `"${local}" is not a valid local-part: use a dot-atom or a quoted string`));
@@ -619,13 +679,31 @@ function checkAddress(
   }
 }
 
+/** The length of a string in UTF-8 octets, counted in place for ASCII (the usual address). */
+function utf8Length(text: string): number {
+  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) > 0x7f) return Buffer.byteLength(text, 'utf8');
+  return text.length;
+}
+
 function appendParameter(mail: CommandNode, parameter: string): QuickFix {
   return { title: `Add ${parameter} to MAIL FROM`, edits: [{ range: { start: mail.range.end, end: mail.range.end }, newText: ` ${parameter}` }], preferred: true };
 }
 
 const ATEXT = /^[A-Za-z0-9!#$%&'*+/=?^_`{|}~\u0080-\uffff-]+$/;
 
+/** Answers of validLocalPart for the local-parts seen lately: a script repeats its addresses in every session. */
+const localParts = new Map<string, boolean>();
+
 function validLocalPart(local: string): boolean {
+  let valid = localParts.get(local);
+  if (valid === undefined) {
+    if (localParts.size >= 512) localParts.clear();
+    localParts.set(local, (valid = checkLocalPart(local)));
+  }
+  return valid;
+}
+
+function checkLocalPart(local: string): boolean {
   if (local.startsWith('"')) return /^"(?:[^"\\\r\n]|\\[\x20-\x7e])*"$/.test(local);
   return local !== '' && local.split('.').every((atom) => ATEXT.test(atom));
 }
@@ -636,6 +714,24 @@ function validDomainOrLiteral(domain: string): boolean {
     return isIpv4(inner) || (/^IPv6:/i.test(inner) && isIpv6(inner.slice(5))) || /^[A-Za-z0-9-]*[A-Za-z0-9]:[\x21-\x5a\x5e-\x7e]+$/.test(inner);
   }
   return hostNameProblem(domain) === undefined;
+}
+
+/**
+ * The problems of a command's ESMTP parameters depend on the command alone, not on variables or
+ * state: they are kept with the node (trees are values, so a node's answer never changes). Typing
+ * into a file variable re-analyses every session that uses it, and their MAIL and RCPT parameters
+ * need not be validated again.
+ */
+const parameterChecks = new WeakMap<CommandNode, readonly Problem[]>();
+
+function parameterProblems(item: CommandNode, keyword: 'FROM' | 'TO'): readonly Problem[] {
+  let found = parameterChecks.get(item);
+  if (!found) {
+    const problems: Problem[] = [];
+    if (item.parameters.length > 0) checkParameters(item, keyword, problems);
+    parameterChecks.set(item, (found = problems));
+  }
+  return found;
 }
 
 function checkParameters(item: CommandNode, keyword: 'FROM' | 'TO', problems: Problem[]): void {
@@ -679,6 +775,39 @@ function checkMessage(item: MessageNode, state: SessionState, step: PairedStep, 
 
 /** Checks an inline body: leading dots, line lengths, 8-bit data (RFC 5321 §4.5.2, §4.5.3.1.6; RFC 6152, 6532). */
 function checkBody(item: MessageNode, state: SessionState, problems: Problem[]): void {
+  const { lineProblems, eightBitHeaders, eightBitBody } = bodyLines(item);
+  for (const p of lineProblems) problems.push(p);
+  const mail = state.mail;
+  if (!mail || state.raw) return;
+  const params = new Map(mail.parameters.map((p) => [p.name.text.toUpperCase(), p.value?.text.toUpperCase() ?? '']));
+  if (eightBitHeaders && !params.has('SMTPUTF8')) {
+    problems.push(problem('smtp-i18n-utf8-headers', eightBitHeaders.range, 'UTF-8 in header fields needs SMTPUTF8 on MAIL FROM (RFC 6532 §3)', [appendParameter(mail, 'SMTPUTF8')]));
+  }
+  const body = params.get('BODY');
+  if (eightBitBody && body !== '8BITMIME' && body !== 'BINARYMIME') {
+    problems.push(problem('smtp-i18n-8bit-body', eightBitBody.range, '8-bit text in the body needs BODY=8BITMIME on MAIL FROM (RFC 6152 §3); without it the server may refuse or damage the message', [
+      appendParameter(mail, 'BODY=8BITMIME'),
+    ]));
+  }
+}
+
+/** What a body's lines say on their own, whatever the session: kept with the node (see parameterProblems). */
+interface BodyLineFacts {
+  lineProblems: readonly Problem[];
+  eightBitHeaders?: Token;
+  eightBitBody?: Token;
+}
+
+const bodyLineFacts = new WeakMap<MessageNode, BodyLineFacts>();
+
+function bodyLines(item: MessageNode): BodyLineFacts {
+  let found = bodyLineFacts.get(item);
+  if (!found) bodyLineFacts.set(item, (found = scanBodyLines(item)));
+  return found;
+}
+
+function scanBodyLines(item: MessageNode): BodyLineFacts {
+  const problems: Problem[] = [];
   let inHeaders = true;
   let eightBitHeaders: Token | undefined;
   let eightBitBody: Token | undefined;
@@ -701,16 +830,5 @@ function checkBody(item: MessageNode, state: SessionState, problems: Problem[]):
       else eightBitBody ??= line;
     }
   }
-  const mail = state.mail;
-  if (!mail || state.raw) return;
-  const params = new Map(mail.parameters.map((p) => [p.name.text.toUpperCase(), p.value?.text.toUpperCase() ?? '']));
-  if (eightBitHeaders && !params.has('SMTPUTF8')) {
-    problems.push(problem('smtp-i18n-utf8-headers', eightBitHeaders.range, 'UTF-8 in header fields needs SMTPUTF8 on MAIL FROM (RFC 6532 §3)', [appendParameter(mail, 'SMTPUTF8')]));
-  }
-  const body = params.get('BODY');
-  if (eightBitBody && body !== '8BITMIME' && body !== 'BINARYMIME') {
-    problems.push(problem('smtp-i18n-8bit-body', eightBitBody.range, '8-bit text in the body needs BODY=8BITMIME on MAIL FROM (RFC 6152 §3); without it the server may refuse or damage the message', [
-      appendParameter(mail, 'BODY=8BITMIME'),
-    ]));
-  }
+  return { lineProblems: problems, ...(eightBitHeaders ? { eightBitHeaders } : {}), ...(eightBitBody ? { eightBitBody } : {}) };
 }

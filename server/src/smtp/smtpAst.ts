@@ -181,5 +181,25 @@ export interface SmtpDocument {
   preamble: SessionItem[];
   sessions: SessionNode[];
   /** The start offset of every line, for offset ↔ line conversions. */
-  lineStarts: number[];
+  lineStarts: ArrayLike<number>;
+  /**
+   * Set when the document is one session's chunk only, as the parse cache keeps it: `text` then
+   * starts at document offset `offset` and `lineStarts[k]` is the start of line `line + k`,
+   * relative to `offset`. Read such a document with `documentText` and `documentLineStart`.
+   */
+  window?: { offset: number; line: number };
+}
+
+/** The text of [start, end) in document offsets, in a whole document or a window of one. */
+export function documentText(document: SmtpDocument, start: number, end: number): string {
+  const base = document.window?.offset ?? 0;
+  return document.text.slice(start - base, end - base);
+}
+
+/** The document offset where a line starts, in a whole document or a window of one. */
+export function documentLineStart(document: SmtpDocument, line: number): number | undefined {
+  const window = document.window;
+  if (!window) return document.lineStarts[line];
+  const relative = document.lineStarts[line - window.line];
+  return relative === undefined ? undefined : relative + window.offset;
 }

@@ -36,6 +36,12 @@ import { problem } from './smtpProblems';
 export interface ParseResult {
   document: SmtpDocument;
   problems: Problem[];
+  /**
+   * With a cache, each session's cache entry, by session index (for its analysis, see
+   * smtpService.ts). An array rather than a WeakMap from nodes: an edit moves every later session
+   * to a new node, and a weak table holding one key per node ever made is costly to collect.
+   */
+  entries?: Array<ChunkEntry | undefined>;
 }
 
 /** One physical line of the document. Its text is cut from the document only when asked for. */
@@ -46,22 +52,25 @@ class SourceLine {
     readonly start: number,
     /** The end of the line's text, before its line break. */
     readonly end: number,
+    /** The offset in the document of the source's first character (see Lines.window). */
+    private readonly base = 0,
   ) {}
 
   get text(): string {
-    return this.source.slice(this.start, this.end);
+    return this.source.slice(this.start - this.base, this.end - this.base);
   }
 
   /** True when the line, after leading blanks, starts with `###`: a session separator. */
   isSeparator(): boolean {
-    let i = this.start;
-    while (i < this.end && (this.source.charCodeAt(i) === 32 || this.source.charCodeAt(i) === 9)) i++;
-    return this.end - i >= 3 && this.source.startsWith('###', i);
+    const end = this.end - this.base;
+    let i = this.start - this.base;
+    while (i < end && (this.source.charCodeAt(i) === 32 || this.source.charCodeAt(i) === 9)) i++;
+    return end - i >= 3 && this.source.startsWith('###', i);
   }
 
   /** True when the line holds only blanks. */
   isBlank(): boolean {
-    for (let i = this.start; i < this.end; i++) {
+    for (let i = this.start - this.base; i < this.end - this.base; i++) {
       const c = this.source.charCodeAt(i);
       if (c !== 32 && c !== 9 && c !== 12 && c !== 11) return false;
     }
@@ -70,14 +79,28 @@ class SourceLine {
 }
 
 /**
+ * A string with the same characters as `text` that holds no reference to a larger string. V8 cuts a
+ * slice of 13 or more characters as a view into its parent: a token cut from the whole document
+ * would keep that version of the document alive as long as the token lives, and the cache keeps
+ * each session's tokens across many edits (one document text per edited session). Concatenating
+ * and cutting again makes V8 copy the characters once into a string of the chunk's own size.
+ */
+function ownCopy(text: string): string {
+  return (' ' + text).slice(1);
+}
+
+/**
  * The lines of a document, as offsets: `starts[i]` is where line i begins and `ends[i]` where its
- * text ends, before its line break. A line object is made only when a line is read.
+ * text ends, before its line break. A line object is made only when a line is read. A window (see
+ * `window`) holds the text of some lines only, from document offset `base`: only those lines may be
+ * read from it.
  */
 class Lines {
   constructor(
     private readonly text: string,
-    readonly starts: number[],
-    readonly ends: number[],
+    readonly starts: LineOffsets,
+    readonly ends: LineOffsets,
+    private readonly base = 0,
   ) {}
 
   get length(): number {
@@ -85,7 +108,19 @@ class Lines {
   }
 
   at(i: number): SourceLine {
-    return new SourceLine(this.text, this.starts[i], this.ends[i]);
+    return new SourceLine(this.text, this.starts[i], this.ends[i], this.base);
+  }
+
+  /**
+   * Lines [from, to) over a copy of their own text (see ownCopy), so that what is parsed from them
+   * keeps only that text alive; offsets and line numbers stay the document's.
+   */
+  window(from: number, to: number): { lines: Lines; source: Source } {
+    const start = this.starts[from];
+    const text = ownCopy(this.text.slice(start - this.base, this.ends[to - 1] - this.base));
+    const lineStarts: number[] = [];
+    for (let i = from; i < to; i++) lineStarts.push(this.starts[i] - start);
+    return { lines: new Lines(text, this.starts, this.ends, start), source: { text, lineStarts } };
   }
 }
 
@@ -123,6 +158,23 @@ function scanLines(text: string, from: number, to: number, starts: number[], end
   }
 }
 
+/**
+ * Line offsets of a whole document, in typed arrays: an edit makes new ones of exactly the right
+ * size in one allocation each, outside the garbage-collected heap's young generation, where growing
+ * plain arrays line by line cost a keystroke several times their size in garbage.
+ */
+type LineOffsets = Int32Array;
+
+/** Joins the offsets of unchanged lines before an edit, of the lines it touched, and of the lines after it moved by `delta`. */
+function joinOffsets(old: LineOffsets, prefix: number, middle: readonly number[], suffixFrom: number, delta: number): LineOffsets {
+  const out = new Int32Array(prefix + middle.length + (old.length - suffixFrom));
+  out.set(old.subarray(0, prefix));
+  let at = prefix;
+  for (const offset of middle) out[at++] = offset;
+  for (let i = suffixFrom; i < old.length; i++) out[at++] = old[i] + delta;
+  return out;
+}
+
 /** True when the line [start, end), after leading blanks, starts with `###`: a session separator. */
 function isSeparatorLine(text: string, start: number, end: number): boolean {
   let i = start;
@@ -154,11 +206,27 @@ function findChunks(text: string, lines: Lines, from: number, to: number, chunks
   if (to > chunkStart) chunks.push({ from: chunkStart, to, separator: isSeparatorLine(text, lines.starts[chunkStart], lines.ends[chunkStart]) });
 }
 
+/**
+ * True when chunks `from`… of the last parse all stand unchanged at the end of the new text, moved
+ * by `delta`: each a session (`###`), the first after a line break and not before `middleStart`,
+ * and the text from the first to the end the same. What the chunk-by-chunk comparison in
+ * linesAndChunks finds, in one comparison.
+ */
+function restUnchanged(text: string, old: string, starts: LineOffsets, chunks: readonly Chunk[], from: number, delta: number, middleStart: number): boolean {
+  const s = starts[chunks[from].from];
+  const at = s + delta;
+  if (at < middleStart || at < 1) return false;
+  const before = text.charCodeAt(at - 1);
+  if (before !== 10 && before !== 13) return false;
+  for (let i = from; i < chunks.length; i++) if (!chunks[i].separator) return false;
+  return text.length - at === old.length - s && text.slice(at) === old.slice(s);
+}
+
 /** What the cache keeps of the last parse: its text, its lines and its chunks with their entries. */
 interface LastParse {
   text: string;
-  starts: number[];
-  ends: number[];
+  starts: LineOffsets;
+  ends: LineOffsets;
   chunks: Chunk[];
 }
 
@@ -168,15 +236,15 @@ interface LastParse {
  * edit's length and lines (both found by comparing the texts with the engine's own string
  * comparison, no hashing); only the lines between them are split and searched for `###` again.
  */
-function linesAndChunks(text: string, last: LastParse | undefined): { lines: Lines; chunks: Chunk[]; spare?: Map<string, ChunkEntry[]>; source: Source } {
+function linesAndChunks(text: string, last: LastParse | undefined): { lines: Lines; chunks: Chunk[]; spare?: Map<string, ChunkEntry[]> } {
   const starts: number[] = [];
   const ends: number[] = [];
   const chunks: Chunk[] = [];
   if (!last || last.chunks.length === 0) {
     scanLines(text, 0, text.length, starts, ends);
-    const lines = new Lines(text, starts, ends);
+    const lines = new Lines(text, Int32Array.from(starts), Int32Array.from(ends));
     findChunks(text, lines, 0, lines.length, chunks);
-    return { lines, chunks, source: { text, lineStarts: starts } };
+    return { lines, chunks };
   }
   const old = last.text;
   const oldChunks = last.chunks;
@@ -204,6 +272,8 @@ function linesAndChunks(text: string, last: LastParse | undefined): { lines: Lin
   const delta = text.length - old.length;
   const middleStart = k < oldChunks.length ? last.starts[oldChunks[k].from] : old.length;
   let j = oldChunks.length;
+  // Usually everything after the edited chunk is unchanged: one comparison of the whole rest says so.
+  if (k + 1 < oldChunks.length && restUnchanged(text, old, last.starts, oldChunks, k + 1, delta, middleStart)) j = k + 1;
   while (j - 1 > k) {
     const c = oldChunks[j - 1];
     const s = last.starts[c.from];
@@ -215,27 +285,18 @@ function linesAndChunks(text: string, last: LastParse | undefined): { lines: Lin
   }
   // Lines before the middle are as they were; the middle is split again; the rest move.
   const prefixLines = k < oldChunks.length ? oldChunks[k].from : oldLineCount;
-  for (let i = 0; i < prefixLines; i++) {
-    starts.push(last.starts[i]);
-    ends.push(last.ends[i]);
-  }
   const middleEnd = j < oldChunks.length ? last.starts[oldChunks[j].from] + delta : text.length;
   scanLines(text, middleStart, middleEnd, starts, ends);
-  const middleLines = starts.length;
+  const middleLines = prefixLines + starts.length;
   const suffixFrom = j < oldChunks.length ? oldChunks[j].from : oldLineCount;
   const lineDelta = middleLines - suffixFrom;
-  for (let i = suffixFrom; i < oldLineCount; i++) {
-    starts.push(last.starts[i] + delta);
-    ends.push(last.ends[i] + delta);
-  }
-  const lines = new Lines(text, starts, ends);
-  const source: Source = { text, lineStarts: starts };
+  const lines = new Lines(text, joinOffsets(last.starts, prefixLines, starts, suffixFrom, delta), joinOffsets(last.ends, prefixLines, ends, suffixFrom, delta));
   for (let i = 0; i < k; i++) chunks.push(oldChunks[i]);
   findChunks(text, lines, prefixLines, middleLines, chunks);
   for (let i = j; i < oldChunks.length; i++) {
     const c = oldChunks[i];
-    const entry = c.entry && (delta === 0 && lineDelta === 0 ? c.entry : c.entry.movedTo(c.entry.start + delta, c.entry.line + lineDelta, source));
-    chunks.push({ from: c.from + lineDelta, to: c.to + lineDelta, separator: c.separator, entry, ...(c.session ? { movedFrom: { session: c.session, offset: delta, line: lineDelta } } : {}) });
+    const entry = c.entry && (delta === 0 && lineDelta === 0 ? c.entry : c.entry.movedTo(c.entry.start + delta, c.entry.line + lineDelta));
+    chunks.push({ from: c.from + lineDelta, to: c.to + lineDelta, separator: c.separator, entry, movedFrom: c.session ? { session: c.session, offset: delta, line: lineDelta } : undefined });
   }
   // The sessions of the middle as they were, by text, for a session the edit moved within it.
   const spare = new Map<string, ChunkEntry[]>();
@@ -247,7 +308,7 @@ function linesAndChunks(text: string, last: LastParse | undefined): { lines: Lin
     if (list) list.push(c.entry);
     else spare.set(key, [c.entry]);
   }
-  return { lines, chunks, spare, source };
+  return { lines, chunks, spare };
 }
 
 /** Words that are directives of the language rather than SMTP verbs. */
@@ -259,9 +320,17 @@ const DIRECTIVES = new Set(['CONNECT', 'TLS', 'AUTH', 'EXPECT', 'RAW']);
  * true when the session moves.
  */
 export interface CachedAnalysis {
-  readonly signature: string;
+  /** The names the analysis read outside the session (see smtpService.ts). */
+  readonly dependencies: readonly string[];
+  /** What it read of them: it is valid while a new reading gives the same. */
+  readonly values: ReadonlyArray<string | boolean | undefined>;
   readonly problems: readonly Problem[];
   readonly extra: unknown;
+}
+
+/** Problems moved by `by`; an empty list is shared, not copied. */
+function moveProblems(problems: readonly Problem[], by: { offset: number; line: number }): readonly Problem[] {
+  return problems.length === 0 ? problems : problems.map((p) => moveProblem(p, by));
 }
 
 /**
@@ -275,7 +344,7 @@ export interface CachedAnalysis {
  */
 export class ChunkEntry {
   private built?: readonly SessionItem[];
-  /** The session's analysis, valid while the file's variables have the given signature. */
+  /** The session's analysis, valid while what it reads of the file is the same. */
   analysis?: CachedAnalysis;
   /** The analysis placed at this entry's offsets, made once per entry (see smtpService.ts). */
   placed?: unknown;
@@ -299,13 +368,17 @@ export class ChunkEntry {
   }
 
   /**
-   * The session as it stood where its items were built, in the text they were built from, and how
-   * far it has moved since; undefined when its items stand where the session does. Analysing a
-   * moved session there and moving the results is cheaper than moving every item: an edit above
-   * many sessions that changes what they mean (a file variable) moves them all.
+   * The session in its chunk's own text (see Source), to analyse it without the whole document.
+   * When its items are not built where it stands now, the session is given as it stood where they
+   * were built, with how far it has moved since: analysing it there and moving the results is
+   * cheaper than moving every item (an edit above many sessions that changes what they mean, a file
+   * variable, moves them all); otherwise `by` is zero.
    */
-  atOrigin(session: SessionNode): { document: SmtpDocument; session: SessionNode; by: { offset: number; line: number } } | undefined {
-    if (this.built) return undefined;
+  view(session: SessionNode): { document: SmtpDocument; session: SessionNode; by: { offset: number; line: number } } {
+    const source = this.origin.source;
+    if (this.built) {
+      return { by: { offset: 0, line: 0 }, session, document: { text: source.text, lineStarts: source.lineStarts, window: { offset: this.start, line: this.line }, preamble: [], sessions: [] } };
+    }
     const by = { offset: this.start - this.origin.start, line: this.line - this.origin.line };
     const back = (r: OffsetRange): OffsetRange => ({ start: r.start - by.offset, end: r.end - by.offset });
     const separator = session.separator && {
@@ -314,7 +387,7 @@ export class ChunkEntry {
     };
     return {
       by,
-      document: { text: this.origin.source.text, lineStarts: this.origin.source.lineStarts, preamble: [], sessions: [] },
+      document: { text: source.text, lineStarts: source.lineStarts, window: { offset: this.origin.start, line: this.origin.line }, preamble: [], sessions: [] },
       session: { separator, title: session.title, index: session.index, range: back(session.range), line: session.line - by.line, endLine: session.endLine - by.line, items: this.origin.items },
     };
   }
@@ -325,23 +398,22 @@ export class ChunkEntry {
   }
 
   /** This entry at another place in a new text: a new entry; this one is left as it is. */
-  movedTo(start: number, line: number, source: Source): ChunkEntry {
+  movedTo(start: number, line: number): ChunkEntry {
     if (start === this.start && line === this.line) return this;
     const by = { offset: start - this.start, line: line - this.line };
-    const origin: ChunkOrigin = this.built
-      ? { items: this.built, start: this.start, line: this.line, source: this.source ?? this.origin.source, bodyLints: this.origin.bodyLints }
-      : this.origin;
-    const moved = new ChunkEntry(start, line, origin, this.problems.map((p) => moveProblem(p, by)));
-    moved.source = source;
-    if (this.analysis) moved.analysis = { signature: this.analysis.signature, problems: this.analysis.problems.map((p) => moveProblem(p, by)), extra: this.analysis.extra };
+    // The chunk's text is the same wherever it stands: the origin's window serves built items too.
+    const origin: ChunkOrigin = this.built ? { items: this.built, start: this.start, line: this.line, source: this.origin.source, bodyLints: this.origin.bodyLints } : this.origin;
+    const moved = new ChunkEntry(start, line, origin, moveProblems(this.problems, by));
+    const analysis = this.analysis;
+    if (analysis) moved.analysis = { values: analysis.values, dependencies: analysis.dependencies, problems: moveProblems(analysis.problems, by), extra: analysis.extra };
     return moved;
   }
-
-  /** The text this entry stands in, when it was moved there (else its origin's). */
-  private source?: Source;
 }
 
-/** A version of the document's text with its line starts, as the parser saw it. */
+/**
+ * The text of one chunk, copied out of the document it was parsed in (see ownCopy), and the start
+ * of each of its lines relative to the chunk's first character: true wherever the chunk moves.
+ */
 interface Source {
   readonly text: string;
   readonly lineStarts: number[];
@@ -352,6 +424,7 @@ interface ChunkOrigin {
   readonly items: readonly SessionItem[];
   readonly start: number;
   readonly line: number;
+  /** The chunk's own text, which starts at `start` (its first line is `line`). */
   readonly source: Source;
   bodyLints?: Map<string, Problem[]>;
 }
@@ -365,17 +438,21 @@ interface ChunkOrigin {
 export class ParseCache {
   /** The last parse; undefined before the first. */
   last?: LastParse;
+  /**
+   * The file variables and external names the sessions' cached analyses were last checked against
+   * (see smtpService.ts): while they are the same nodes and set, every cached analysis still holds.
+   */
+  checkedScope?: { variables: readonly SessionItem[]; external: ReadonlySet<string> | undefined };
 }
 
-/** The cache entry of each session parsed with a cache, for its analysis. */
-export const sessionEntries = new WeakMap<SessionNode, ChunkEntry>();
 
 /** Parses a whole document; with a cache, only the sessions an edit touched (see ParseCache). */
 export function parseSmtp(text: string, cache?: ParseCache): ParseResult {
-  const { lines, chunks, spare, source } = linesAndChunks(text, cache?.last);
+  const { lines, chunks, spare } = linesAndChunks(text, cache?.last);
   const problems: Problem[] = [];
   const sessions: SessionNode[] = [];
   const preamble: SessionItem[] = [];
+  const entries: Array<ChunkEntry | undefined> = [];
 
   // Sessions are delimited by `###` lines; the lines before the first one form the preamble,
   // whose commands (if any) become an untitled first session.
@@ -386,13 +463,14 @@ export function parseSmtp(text: string, cache?: ParseCache): ParseResult {
     if (chunk.session && chunk.session.index === index && chunk.entry) {
       for (const p of chunk.entry.problems) problems.push(p);
       sessions.push(chunk.session);
+      entries.push(chunk.entry);
       index++;
       continue;
     }
     if (chunk.movedFrom && chunk.entry) {
       const moved = moveSession(chunk.movedFrom.session, chunk.movedFrom, index++, chunk.entry);
       for (const p of chunk.entry.problems) problems.push(p);
-      sessionEntries.set(moved, chunk.entry);
+      entries.push(chunk.entry);
       chunk.session = moved;
       sessions.push(moved);
       continue;
@@ -400,8 +478,11 @@ export function parseSmtp(text: string, cache?: ParseCache): ParseResult {
     const parsed: SessionItem[] = [];
     let first = chunk.from;
     let separator: SessionNode['separator'];
+    // With a cache, what is parsed is kept across edits: it is cut from the chunk's own text.
+    const window = cache ? lines.window(chunk.from, chunk.to) : undefined;
+    const chunkLines = window?.lines ?? lines;
     if (chunk.separator) {
-      const line = lines.at(chunk.from);
+      const line = chunkLines.at(chunk.from);
       const lineText = line.text;
       const hashes = lineText.indexOf('###');
       const titleStart = hashes + 3;
@@ -418,11 +499,11 @@ export function parseSmtp(text: string, cache?: ParseCache): ParseResult {
     if (cache && !entry) {
       const chunkStart = lines.starts[chunk.from];
       const list = spare?.get(text.slice(chunkStart, lines.ends[chunk.to - 1]));
-      entry = list?.pop()?.movedTo(chunkStart, chunk.from, source);
-      if (!entry) {
+      entry = list?.pop()?.movedTo(chunkStart, chunk.from);
+      if (!entry && window) {
         const chunkProblems: Problem[] = [];
-        parseItems(lines, first, chunk.to, parsed, chunkProblems);
-        entry = new ChunkEntry(chunkStart, chunk.from, { items: parsed, start: chunkStart, line: chunk.from, source }, chunkProblems);
+        parseItems(window.lines, first, chunk.to, parsed, chunkProblems);
+        entry = new ChunkEntry(chunkStart, chunk.from, { items: parsed, start: chunkStart, line: chunk.from, source: window.source }, chunkProblems);
       }
       chunk.entry = entry;
     }
@@ -455,22 +536,14 @@ export function parseSmtp(text: string, cache?: ParseCache): ParseResult {
         items: items.slice(0, firstCommand).filter((item): boolean => item.kind !== 'variable').concat(sessionItems),
         separator: undefined,
       });
+      // Its items are cut from the chunk's: it is analysed afresh each time.
+      entries.push(undefined);
       continue;
     }
     const lastLine = Math.max(chunk.from, lastNonBlankLine(lines, chunk.from, chunk.to));
-    const session: SessionNode = {
-      separator,
-      title: separator.title?.text ?? `Session ${index + 1}`,
-      index: index++,
-      range: { start: lines.starts[chunk.from], end: lines.ends[lastLine] },
-      line: chunk.from,
-      endLine: lastLine,
-      // A reused session's items are built when first read (see ChunkEntry).
-      get items(): readonly SessionItem[] {
-        return reused ? reused.items : parsed;
-      },
-    };
-    if (entry) sessionEntries.set(session, entry);
+    // A reused session's items are built when first read (see ChunkEntry).
+    const session = new ChunkSession(separator, separator.title?.text ?? `Session ${index + 1}`, index++, { start: lines.starts[chunk.from], end: lines.ends[lastLine] }, chunk.from, lastLine, reused ?? parsed);
+    entries.push(entry);
     chunk.session = session;
     sessions.push(session);
   }
@@ -479,27 +552,58 @@ export function parseSmtp(text: string, cache?: ParseCache): ParseResult {
   return {
     document: { text, preamble, sessions, lineStarts: lines.starts },
     problems,
+    ...(cache ? { entries } : {}),
   };
 }
 
-/** A session node at another place, with another index; its items are its entry's. */
+/** A range moved by `offset` characters. */
+function shiftRange(r: OffsetRange, offset: number): OffsetRange {
+  return { start: r.start + offset, end: r.end + offset };
+}
+
+/**
+ * A session node at another place, with another index; its items are its entry's. The node keeps
+ * nothing of the node it was moved from: it holds the entry alone (a node that
+ * also held `by`, which holds the earlier node, would chain every node a session ever had).
+ */
 function moveSession(session: SessionNode, by: { offset: number; line: number }, index: number, entry: ChunkEntry): SessionNode {
-  const move = (r: OffsetRange): OffsetRange => ({ start: r.start + by.offset, end: r.end + by.offset });
+  const offset = by.offset;
   const separator = session.separator && {
-    range: move(session.separator.range),
-    title: session.separator.title && { text: session.separator.title.text, range: move(session.separator.title.range) },
+    range: shiftRange(session.separator.range, offset),
+    title: session.separator.title && { text: session.separator.title.text, range: shiftRange(session.separator.title.range, offset) },
   };
-  return {
-    separator,
-    title: separator?.title ? session.title : `Session ${index + 1}`,
-    index,
-    range: move(session.range),
-    line: session.line + by.line,
-    endLine: session.endLine + by.line,
-    get items(): readonly SessionItem[] {
-      return entry.items;
-    },
-  };
+  return new ChunkSession(separator, separator?.title ? session.title : `Session ${index + 1}`, index, shiftRange(session.range, offset), session.line + by.line, session.endLine + by.line, entry);
+}
+
+/**
+ * A session node of a `###` chunk, whose items are its cache entry's (built when first read) or
+ * the ones just parsed. A class rather than an object literal with an `items` getter: V8 makes such
+ * a literal on a slow path, some ten times the cost of this, and an edit makes one for every
+ * session after it. It reads as plain data: `toJSON` gives the fields a literal would have.
+ */
+class ChunkSession implements SessionNode {
+  readonly #items: ChunkEntry | readonly SessionItem[];
+
+  constructor(
+    readonly separator: SessionNode['separator'],
+    readonly title: string,
+    readonly index: number,
+    readonly range: OffsetRange,
+    readonly line: number,
+    readonly endLine: number,
+    items: ChunkEntry | readonly SessionItem[],
+  ) {
+    this.#items = items;
+  }
+
+  get items(): readonly SessionItem[] {
+    const items = this.#items;
+    return items instanceof ChunkEntry ? items.items : items;
+  }
+
+  toJSON(): SessionNode {
+    return { separator: this.separator, title: this.title, index: this.index, range: this.range, line: this.line, endLine: this.endLine, items: this.items };
+  }
 }
 
 function lastNonBlankLine(lines: Lines, from: number, to: number): number {

@@ -33,6 +33,20 @@ export function sessionScope(file: Scope, session: SessionNode): Scope {
 export function staticValue(text: string, scope: Scope, depth = 0): string | undefined {
   if (!text.includes('{{')) return text;
   if (depth > 16) return undefined;
+  if (depth > 0) return substitute(text, scope, depth);
+  // Every session that uses `{{from}}` asks for the same text in the same scope: answered once per
+  // scope (a scope is made per analysis and only read, so its answers never change).
+  let known = resolved.get(scope);
+  if (!known) resolved.set(scope, (known = new Map()));
+  if (known.has(text)) return known.get(text);
+  const value = substitute(text, scope, depth);
+  known.set(text, value);
+  return value;
+}
+
+const resolved = new WeakMap<Scope, Map<string, string | undefined>>();
+
+function substitute(text: string, scope: Scope, depth: number): string | undefined {
   let out = '';
   let from = 0;
   for (;;) {

@@ -7,7 +7,7 @@ import type { SessionPlan } from '../../../common/sessionPlan';
 import type { SessionNode, SmtpDocument } from './smtpAst';
 import { moveProblem, moveRange, type Move } from './smtpMove';
 import { analyzeDocument, analyzeSession, type AnalyzeOptions, type BodyLinter, type SessionAnalysis, type SessionName } from './smtpAnalyzer';
-import { parseSmtp, sessionEntries, type ParseCache } from './smtpParser';
+import { parseSmtp, type CachedAnalysis, type ParseCache } from './smtpParser';
 import type { Scope } from './smtpScopes';
 import { missingFiles, type FileExists, type NamedFile } from './smtpFiles';
 import { buildSessionPlans } from './smtpPlan';
@@ -33,7 +33,7 @@ export interface SmtpServiceOptions extends AnalyzeOptions {
 /**
  * The part of a session's analysis the cache keeps besides its problems. Its positions are relative
  * to the start (offsets) and first line of the session's chunk, so it is true wherever the session
- * moves: reading it adds the chunk's current place.
+ * moves: analyzeDocument places it (SessionAnalysis.at) where it needs a position.
  */
 interface CachedExtra {
   referenced: Set<string>;
@@ -43,12 +43,66 @@ interface CachedExtra {
 }
 
 function placeExtra(extra: CachedExtra, offset: number, line: number): CachedExtra {
+  const by = { offset, line };
   return {
     referenced: extra.referenced,
     defined: extra.defined,
-    names: extra.names.map((n) => ({ name: n.name, range: moveRange(n.range, { offset, line }), line: n.line + line })),
-    files: extra.files.map((f) => ({ what: f.what, value: f.value, range: moveRange(f.range, { offset, line }) })),
+    names: extra.names.length === 0 ? extra.names : extra.names.map((n) => ({ name: n.name, range: moveRange(n.range, by), line: n.line + line })),
+    files: extra.files.length === 0 ? extra.files : extra.files.map((f) => ({ what: f.what, value: f.value, range: moveRange(f.range, by) })),
   };
+}
+
+/**
+ * The names a session's analysis reads from outside the session: the variables it references or
+ * defines, and the variables their file definitions reference in turn.
+ */
+function dependencies(extra: { referenced: ReadonlySet<string>; defined: ReadonlySet<string> }): string[] {
+  const out = new Set<string>(extra.referenced);
+  for (const name of extra.defined) out.add(name);
+  return [...out];
+}
+
+/**
+ * Walks what a session's analysis depends on outside its own text: each variable it uses (and each
+ * file variable those reference, transitively), with the text of its file definition (undefined
+ * when there is none) and whether it is external. A session's analysis reads the file only through
+ * these (checkReferences, staticValue, checkCycles and namedFiles all look names up in the scope),
+ * so a cached analysis stays valid while the walk yields the same: typing into `@from` re-analyses
+ * the sessions that use `from`, and only those. `visit` returns false to stop the walk early.
+ */
+function walkDependencies(names: readonly string[], file: Scope, visit: (name: string, value: string | undefined, external: boolean) => boolean): boolean {
+  const seen: string[] = [];
+  const walk = (name: string): boolean => {
+    if (seen.includes(name)) return true;
+    seen.push(name);
+    const definition = file.variables.get(name);
+    if (!visit(name, definition?.value?.text, file.external.has(name))) return false;
+    if (definition) for (const ref of definition.references) if (!ref.builtin && !walk(ref.name)) return false;
+    return true;
+  };
+  for (const name of names) if (!walk(name)) return false;
+  return true;
+}
+
+/** The walk of walkDependencies as a flat list: name, value, external, name, value, … */
+function dependencyValues(names: readonly string[], file: Scope): Array<string | boolean | undefined> {
+  const out: Array<string | boolean | undefined> = [];
+  walkDependencies(names, file, (name, value, external) => {
+    out.push(name, value, external);
+    return true;
+  });
+  return out;
+}
+
+/** True when the walk over `file` yields exactly `values`; compared as it goes, without building anything. */
+function sameDependencies(names: readonly string[], values: ReadonlyArray<string | boolean | undefined>, file: Scope): boolean {
+  let i = 0;
+  const same = walkDependencies(names, file, (name, value, external) => {
+    const ok = values[i] === name && values[i + 1] === value && values[i + 2] === external;
+    i += 3;
+    return ok;
+  });
+  return same && i === values.length;
 }
 
 /** An analysis made where a session's items were built, moved to where the session stands now. */
@@ -59,20 +113,29 @@ function moveAnalysis(analysis: SessionAnalysis, by: Move): SessionAnalysis {
 
 /** Parses and analyses a script; with a cache, only the sessions an edit changed. Never throws. */
 export function analyzeSmtp(text: string, file: string, options: SmtpServiceOptions = {}): SmtpAnalysis {
-  const { document, problems } = parseSmtp(text, options.cache);
+  const { document, problems, entries } = parseSmtp(text, options.cache);
   const lintBody = options.lintMessageBody;
   const fileExists = options.fileExists;
-  const cachedAnalysis = (session: SessionNode, scope: Scope, signature: string): SessionAnalysis => {
-    const entry = sessionEntries.get(session);
-    if (entry?.analysis && entry.analysis.signature === signature) {
-      // Placed once per entry: an entry the edit did not move is the same object, and is read as is.
-      const placed = entry.placed as { signature: string; analysis: SessionAnalysis } | undefined;
-      if (placed && placed.signature === signature) return placed.analysis;
-      const analysis = { problems: [...entry.analysis.problems], ...placeExtra(entry.analysis.extra as CachedExtra, entry.start, entry.line) };
-      entry.placed = { signature, analysis };
+  // Trees are values: when the file variables are the very nodes the cached analyses were last
+  // checked against (an edit inside a session), every one of them still holds, unchecked.
+  const fileVariables = document.preamble.filter((item) => item.kind === 'variable');
+  const checked = options.cache?.checkedScope;
+  const scopeUnchanged =
+    checked !== undefined && checked.external === options.externalVariables && checked.variables.length === fileVariables.length && checked.variables.every((node, i) => node === fileVariables[i]);
+  if (options.cache) options.cache.checkedScope = { variables: fileVariables, external: options.externalVariables };
+  const cachedAnalysis = (session: SessionNode, scope: Scope): SessionAnalysis => {
+    const entry = entries?.[session.index];
+    if (!entry) return analyzeSession(document, session, scope, lintBody);
+    const cached = entry.analysis;
+    if (cached && (scopeUnchanged || sameDependencies(cached.dependencies, cached.values, scope))) {
+      // Made once per entry: an entry the edit did not move is the same object, and is read as is.
+      const placed = entry.placed as { from: CachedAnalysis; analysis: SessionAnalysis } | undefined;
+      if (placed && placed.from === cached) return placed.analysis;
+      const extra = cached.extra as CachedExtra;
+      const analysis: SessionAnalysis = { problems: cached.problems as Problem[], referenced: extra.referenced, defined: extra.defined, names: extra.names, files: extra.files, at: { offset: entry.start, line: entry.line } };
+      entry.placed = { from: cached, analysis };
       return analysis;
     }
-    if (!entry) return analyzeSession(document, session, scope, lintBody);
     // A body's lint depends on its text alone: it is kept with the session across variable edits.
     const lints = entry.bodyLints;
     const lintKept: BodyLinter | undefined = lintBody && ((body: string) => {
@@ -80,12 +143,12 @@ export function analyzeSmtp(text: string, file: string, options: SmtpServiceOpti
       if (!found) lints.set(body, (found = lintBody(body)));
       return found;
     });
-    const view = entry.atOrigin(session);
-    const result = view ? moveAnalysis(analyzeSession(view.document, view.session, scope, lintKept), view.by) : analyzeSession(document, session, scope, lintKept);
-    {
-      const { problems: sessionProblems, ...extra } = result;
-      entry.analysis = { signature, problems: [...sessionProblems], extra: placeExtra(extra, -entry.start, -entry.line) };
-    }
+    const view = entry.view(session);
+    const analysed = analyzeSession(view.document, view.session, scope, lintKept);
+    const result = view.by.offset === 0 && view.by.line === 0 ? analysed : moveAnalysis(analysed, view.by);
+    const { problems: sessionProblems, ...extra } = result;
+    const needs = dependencies(extra);
+    entry.analysis = { values: dependencyValues(needs, scope), dependencies: needs, problems: sessionProblems, extra: placeExtra(extra, -entry.start, -entry.line) };
     return result;
   };
   const documentProblems = analyzeDocument(document, {

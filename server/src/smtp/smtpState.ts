@@ -25,6 +25,37 @@ export interface PairedStep {
 
 /** Pairs each step of a list of items with its EXPECT lines, reporting orphans and duplicates. */
 function pairItems(items: readonly SessionItem[], problems?: Problem[]): PairedStep[] {
+  const paired = pairedItems(items);
+  if (problems) for (const p of paired.problems) problems.push(p);
+  return paired.steps;
+}
+
+/**
+ * The steps of a list of items, with the problems of pairing them and each item's step. Items are
+ * values (trees never change once built), so the answer is kept with the list: the analyser, the
+ * fold and completion all ask for the same session's steps, and typing into a file variable has
+ * every session that uses it analysed again, with the same items.
+ */
+interface Paired {
+  steps: PairedStep[];
+  problems: Problem[];
+  stepOf: Map<SessionItem, PairedStep>;
+}
+
+const pairings = new WeakMap<readonly SessionItem[], Paired>();
+
+function pairedItems(items: readonly SessionItem[]): Paired {
+  let found = pairings.get(items);
+  if (!found) {
+    const problems: Problem[] = [];
+    const steps = pairNew(items, problems);
+    found = { steps, problems, stepOf: new Map(steps.map((s) => [s.item, s])) };
+    pairings.set(items, found);
+  }
+  return found;
+}
+
+function pairNew(items: readonly SessionItem[], problems?: Problem[]): PairedStep[] {
   const steps: PairedStep[] = [];
   let current: PairedStep | undefined;
   for (const item of items) {
@@ -166,7 +197,7 @@ export function foldSession(session: SessionNode, scope: Scope, options: FoldOpt
   const items = limit === undefined ? session.items : session.items.filter((item) => item.range.start < limit);
   const firstConnect = session.items.find((item): item is ConnectNode => item.kind === 'connect');
   const state = emptyState(firstConnect ? connectScheme(firstConnect, scope) : 'local');
-  const stepOf = new Map<SessionItem, PairedStep>(pairItems(items).map((s) => [s.item, s]));
+  const stepOf = pairedItems(items).stepOf;
   for (const item of items) {
     switch (item.kind) {
       case 'comment':
