@@ -4,22 +4,26 @@
 // - with one, the sending IP's forward-confirmed reverse DNS is looked up: confirmed, a PTR name
 //   that does not resolve back, no PTR at all; a DNS server that does not answer leaves it unknown
 //   and marks the check as unanswered;
-// - the EHLO name and MAIL FROM of a sent message come from the session's step results;
+// - the EHLO name and MAIL FROM of a sent message come from the engine's report (as sent, never
+//   from the masked step results), and are masked only where shown;
+// - one check asks each DNS question once (onceResolver), and a signal stops it between messages;
 // - the exit code of `run --bulk` and the text output (escaped, with links).
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createResolver } from '../../client/src/mailAuth/resolver';
 import { verifyMessage } from '../../client/src/mailAuth/verify';
-import type { StepResult } from '../../client/src/engine/types';
+import type { SentMessage } from '../../client/src/engine/types';
+import type { MailauthResolver } from '../../client/src/mailAuth/resolver';
 import {
+  bulkCheckIo,
   checkBulkMessage,
-  checkRunMessages,
-  envelopeOfSent,
+  checkSentMessages,
   formatBulkText,
   formatRunBulkText,
   runBulkJson,
   runBulkJunitCases,
   runBulkOutcome,
+  onceResolver,
   type BulkCheckIo,
   type RunMessageCheck,
 } from '../../client/src/reports/bulkCheck';
@@ -76,18 +80,16 @@ describe('checkBulkMessage', () => {
   });
 });
 
-describe('checkRunMessages', () => {
+describe('checkSentMessages', () => {
+  const target = { scheme: 'smtp', host: '127.0.0.1', port: 25, lmtp: false, localAddress: '127.0.0.1' };
+  const sentOf = (message: Buffer, over: Partial<SentMessage> = {}): SentMessage => ({ line: 4, message, tls: true, finalCodes: [250], target, helo: 'mail.example.test', mailFrom: 'bounce@example.test', ...over });
+
   it('masks the session’s secrets in the findings, after the decisions', async () => {
     const secret = 's3cr3t-token-42';
     const message = await signedBulkMessage(keys, { headers: ['List-Unsubscribe: <https://example.test/u/1>', `List-Unsubscribe-Post: List-Unsubscribe=${secret}`] });
-    const steps: StepResult[] = [
-      { line: 1, command: 'EHLO mail.example.test', ok: true, durationMs: 0 },
-      { line: 2, command: 'MAIL FROM:<bounce@example.test>', ok: true, durationMs: 0 },
-      { line: 4, command: 'DATA', ok: true, durationMs: 0 },
-    ];
-    const sent = [{ line: 4, message, tls: true, finalCodes: [250], target: { scheme: 'smtp', host: '127.0.0.1', port: 25, lmtp: false, localAddress: '127.0.0.1' } }];
-    const [plain] = await checkRunMessages(sent, steps, io);
-    const [masked] = await checkRunMessages(sent, steps, io, [secret]);
+    const sent = [sentOf(message)];
+    const [plain] = await checkSentMessages(sent, io);
+    const [masked] = await checkSentMessages(sent, io, { secrets: [secret] });
     const oneClick = (c: RunMessageCheck) => c.requirements.find((r) => r.code === 'bulk-one-click')!;
     assert.match(oneClick(plain).message, new RegExp(secret));
     assert.equal(oneClick(masked).status, 'fail', 'the decision is the same');
@@ -96,17 +98,64 @@ describe('checkRunMessages', () => {
     assert.deepEqual([masked.helo, masked.mailFrom, masked.clientIp], ['mail.example.test', 'bounce@example.test', '127.0.0.1']);
     assert.deepEqual(masked.requirements.filter((r) => r.status !== 'pass').map((r) => r.code), ['bulk-one-click']);
   });
-});
 
-describe('envelopeOfSent', () => {
-  const step = (line: number, command: string): StepResult => ({ line, command, ok: true, durationMs: 0 });
-  it('takes the last EHLO and MAIL recorded before the message, in the order the steps ran', () => {
-    const steps = [step(1, 'EHLO a.example'), step(2, 'STARTTLS'), step(3, 'EHLO [IPv6:2001:db8::1]'), step(4, 'MAIL FROM:<x@a.example> SIZE=10'), step(5, 'RCPT TO:<y@b.example>'), step(6, 'DATA'), step(6, 'DATA'), step(8, 'MAIL FROM:<>'), step(9, 'BDAT (1 chunk, 10 octets)')];
-    assert.deepEqual(envelopeOfSent(6, steps), { helo: '2001:db8::1', mailFrom: 'x@a.example' });
-    assert.deepEqual(envelopeOfSent(9, steps), { helo: '2001:db8::1', mailFrom: '' });
-    // Without a result for the line (a failed step is recorded differently), earlier lines decide.
-    assert.deepEqual(envelopeOfSent(7, steps.filter((s) => s.line !== 6)), { helo: '2001:db8::1', mailFrom: 'x@a.example' });
-    assert.deepEqual(envelopeOfSent(1, steps), {});
+  it('SPF is decided with the envelope as sent; a secret in it is masked only where shown', async () => {
+    // The MAIL FROM's local part is a secret (a script's {{$secret USER}} also used for AUTH).
+    const secret = 'bounce';
+    const [c] = await checkSentMessages([sentOf(await signedBulkMessage(keys))], io, { secrets: [secret] });
+    assert.equal(statusOf(c.requirements, 'bulk-spf'), 'pass', JSON.stringify(c.requirements));
+    assert.equal(c.mailFrom, '********@example.test');
+    assert.doesNotMatch(JSON.stringify(runBulkJson([c])), /bounce@/);
+    assert.doesNotMatch(formatRunBulkText([c]), /bounce@/);
+  });
+
+  it('an address literal EHLO is the HELO identity as an address; no envelope means SPF without one', async () => {
+    const message = await signedBulkMessage(keys);
+    const [literal] = await checkSentMessages([sentOf(message, { helo: '[IPv6:2001:db8::1]' })], io);
+    assert.equal(literal.helo, '2001:db8::1');
+    const [bare] = await checkSentMessages([sentOf(message, { helo: undefined, mailFrom: undefined })], io);
+    assert.equal(bare.helo, undefined);
+    assert.equal(bare.mailFrom, undefined);
+  });
+
+  it('asks each DNS question once for all the messages of a check, and stops between messages when aborted', async () => {
+    const asked: string[] = [];
+    const counting: MailauthResolver = (name, rrtype) => {
+      asked.push(`${rrtype} ${name}`);
+      return io.resolver(name, rrtype);
+    };
+    const message = await signedBulkMessage(keys);
+    const one = { ...io, resolver: onceResolver(counting) };
+    await checkSentMessages([sentOf(message)], one);
+    const forOne = asked.length;
+    assert.ok(forOne > 3, asked.join(', '));
+    asked.length = 0;
+    const many = { ...io, resolver: onceResolver(counting) };
+    const checks = await checkSentMessages([sentOf(message), sentOf(message, { line: 9 }), sentOf(message, { line: 14 })], many);
+    assert.equal(checks.length, 3);
+    assert.equal(asked.length, forOne, `the same questions, once: ${asked.join(', ')}`);
+    assert.deepEqual(checks.map((c) => c.requirements.filter((r) => r.status !== 'pass').map((r) => r.code)), [[], [], []]);
+    // The one home of the check's I/O uses it too: a second identical check through it asks nothing.
+    let created = 0;
+    const shared = bulkCheckIo({ verifyMessage: verifyMessage, createResolver: () => (created++, counting) }, knot.address);
+    asked.length = 0;
+    await checkSentMessages([sentOf(message)], shared);
+    const first = asked.length;
+    await checkSentMessages([sentOf(message)], shared);
+    assert.equal(asked.length, first);
+    assert.equal(created, 1);
+
+    const stop = new AbortController();
+    const progress: number[] = [];
+    const stopped = await checkSentMessages([sentOf(message), sentOf(message, { line: 9 }), sentOf(message, { line: 14 })], many, {
+      signal: stop.signal,
+      onChecked: (n) => {
+        progress.push(n);
+        stop.abort();
+      },
+    });
+    assert.deepEqual(stopped.map((c) => c.line), [4]);
+    assert.deepEqual(progress, [1]);
   });
 });
 

@@ -6,6 +6,8 @@
 // - the same without STARTTLS: bulk-tls fails, exit 1; --json is exact JSON with a bulk array per
 //   session; --junit has a failing test case for the message;
 // - through the capture server (a session without CONNECT): checked the same way;
+// - a MAIL FROM that is a {{$secret}}: SPF is judged on the address as sent (exit 0), and the
+//   address is masked in the text and --json output;
 // - DNS text with control characters is escaped on the terminal and exact in --json;
 // - a DNS server that does not answer: exit 3, the check an <error> in JUnit;
 // - a run that sends nothing exits 1; --bulk with --parallel is a usage error.
@@ -40,12 +42,12 @@ after(async () => {
 });
 
 /** A script with one session sending FILE to Exim (with STARTTLS unless tls is false), or to the capture server. */
-function script(name: string, options: { file?: string; tls?: boolean; local?: boolean; send?: boolean } = {}): string {
+function script(name: string, options: { file?: string; tls?: boolean; local?: boolean; send?: boolean; mailFrom?: string } = {}): string {
   const lines = ['### Send the newsletter', '# @name news'];
   if (!options.local) lines.push(`CONNECT smtp://127.0.0.1:${exim.port}`, `TLS ca=${exim.caPath} sni=mail.example.test`);
   lines.push('EHLO mail.example.test');
   if (options.tls !== false && !options.local) lines.push('STARTTLS', 'EHLO mail.example.test');
-  if (options.send !== false) lines.push('MAIL FROM:<bounce@example.test>', 'RCPT TO:<bob@example.test>', `DATA < ${options.file ?? 'news.eml'}`);
+  if (options.send !== false) lines.push(`MAIL FROM:<${options.mailFrom ?? 'bounce@example.test'}>`, 'RCPT TO:<bob@example.test>', `DATA < ${options.file ?? 'news.eml'}`);
   lines.push('QUIT', '');
   const path = join(work.dir, name);
   writeFileSync(path, lines.join('\n'));
@@ -98,6 +100,23 @@ test('through the capture server (no CONNECT): the message is checked as the run
   assert.match(r.stdout, /^ {5}pass {4}bulk-fcrdns /m);
   assert.match(r.stdout, /^ {5}pass {4}bulk-spf /m);
   assert.match(r.stdout, /=== the capture server received a message/);
+});
+
+test('a MAIL FROM that is a secret: SPF judged on the address as sent, exit 0; the address masked in every output', { timeout: 60_000 }, async () => {
+  const file = script('secret.smtp', { mailFrom: '{{$secret sender}}' });
+  const env = { SMTPWB_SECRET_SENDER: 'bounce@example.test' };
+  const r = await runCli(['run', file, ...bulk()], { cwd: work.dir, env });
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  assert.match(r.stdout, /^ {5}pass {4}bulk-spf /m);
+  assert.match(r.stdout, /=== bulk-sender requirements of the message sent at line 10, over TLS, from 127\.0\.0\.1, EHLO mail\.example\.test, MAIL FROM:<\*{8}>, reply 250/);
+  assert.doesNotMatch(r.stdout + r.stderr, /bounce@example\.test/);
+  const j = await runCli(['run', file, ...bulk(), '--json'], { cwd: work.dir, env });
+  assert.equal(j.code, 0, j.stderr);
+  assert.doesNotMatch(j.stdout, /bounce@example\.test/);
+  const parsed = JSON.parse(j.stdout) as { sessions: Array<{ bulk: Array<{ mailFrom: string; requirements: Array<{ code: string; status: string }> }> }> };
+  const [b] = parsed.sessions[0].bulk;
+  assert.equal(b.mailFrom, '********');
+  assert.deepEqual(b.requirements.filter((x) => x.status !== 'pass').map((x) => x.code), []);
 });
 
 test('DNS text with control characters: escaped on the terminal, exact in --json', { timeout: 60_000 }, async () => {

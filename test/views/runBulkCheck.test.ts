@@ -4,7 +4,7 @@
 // requirement with its source. Real parts: the language server (plans), the engine, the project's
 // capture server as the receiving server (no STARTTLS used, so TLS fails), and Knot for SPF, DMARC
 // and the sending IP's reverse DNS.
-import { closeAll, commands, fakeContext, recorded, Uri, workspace } from './fakeVscode';
+import { CancellationTokenSource, closeAll, commands, fakeContext, recorded, Uri, window, workspace } from './fakeVscode';
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -104,6 +104,63 @@ test('the messages a run sent are checked: a heading per message, a row per requ
   // From the command palette, without a record id: the last run that sent a message.
   const again = await checkRows();
   assert.deepEqual(again.map((r) => r.description), rows.map((r) => r.description));
+});
+
+test('the progress notification can be cancelled: no further message is checked, and the results say how many were not', async () => {
+  recorded.settings.set('smtp.dns.server', knot.address);
+  const transaction = (n: number): string[] => [
+    'MAIL FROM:<news@bulk-editor.test>',
+    'RCPT TO:<reader@example.test>',
+    'DATA',
+    'From: News <news@bulk-editor.test>',
+    'To: <reader@example.test>',
+    `Subject: Cancelled ${n}`,
+    'Date: Mon, 23 Nov 2026 10:00:00 +0000',
+    `Message-ID: <c${n}@bulk-editor.test>`,
+    '',
+    'Hello.',
+    '.',
+    'EXPECT 250',
+  ];
+  const text = ['### Three messages', `CONNECT smtp://127.0.0.1:${capture.port}`, 'EHLO mail.bulk-editor.test', ...transaction(1), ...transaction(2), ...transaction(3), 'QUIT', ''].join('\n');
+  const record = (await h.runs.run(await script('three.smtp', text), [0], { showPanel: false })) as RunRecord;
+  assert.equal(record.status, 'passed', JSON.stringify(record.sessions[0]?.failure));
+  assert.equal(h.runs.sentMessages(record.id)?.sessions[0]?.sent.length, 3);
+
+  // The person presses Cancel on the notification: after the first message is checked, or before any.
+  const original = window.withProgress;
+  const cancelling = (after: number | undefined) =>
+    (async (options, task) => {
+      assert.equal(options.cancellable, true, 'the notification offers Cancel');
+      const source = new CancellationTokenSource();
+      if (after === undefined) source.cancel();
+      let reports = 0;
+      try {
+        return await task({ report: () => void (++reports === after && source.cancel()) }, source.token);
+      } finally {
+        source.dispose();
+      }
+    }) as typeof window.withProgress;
+  try {
+    window.withProgress = cancelling(1);
+    let title = '';
+    const rows = await checkRows(record.id, (t) => (title = t));
+    assert.match(title, /^Bulk-sender requirements of "Three messages" \(message at line \d+, without TLS, from 127\.0\.0\.1\): \d+ of \d+ fail\. The check was cancelled: 2 messages not checked\. Select a row/);
+    assert.equal(rows.at(-1)?.label, '2 messages not checked (cancelled)');
+    assert.equal(rows.filter((r) => r.kind !== -1).length, 9, 'the one message checked');
+    assert.ok(h.log.lines.some((l) => /"Three messages".*: cancelled, 2 of 3 messages not checked/.test(l.text)));
+
+    recorded.messages.length = 0;
+    window.withProgress = cancelling(undefined);
+    assert.deepEqual(await checkRows(record.id), []);
+    assert.match(recorded.messages.at(-1)?.text ?? '', /was cancelled before any message was checked/);
+  } finally {
+    window.withProgress = original;
+  }
+  assert.deepEqual(
+    runBulkRows([{ title: 's', checks: [], truncated: false, unchecked: 1 }]),
+    [{ kind: 'heading', label: '1 message not checked (cancelled)' }],
+  );
 });
 
 test('a run no longer in memory, or none that sent a message, is explained; an untrusted workspace checks nothing', async () => {

@@ -27,7 +27,7 @@ import { runParallel } from '../engine/parallel';
 import type { EngineIo, RunOptions, SentMessage, SessionResult, TranscriptEvent } from '../engine/types';
 import type { CaptureServer } from '../localServer';
 import { lazyBundle } from '../lazy/loader';
-import { bulkCheckIo, checkRunMessages, formatRunBulkText, runBulkJson, runBulkJunitCases, runBulkOutcome, type BulkCheckIo, type BulkJunitCase, type RunBulkJson, type RunMessageCheck } from '../reports/bulkCheck';
+import { bulkCheckIo, checkSentMessages, formatRunBulkText, runBulkJson, runBulkJunitCases, runBulkOutcome, type BulkCheckIo, type BulkJunitCase, type RunBulkJson, type RunMessageCheck } from '../reports/bulkCheck';
 
 /** The capture server (smtp-server, the message store, mailauth) is loaded only for sessions without CONNECT. */
 const captureTools = lazyBundle<typeof import('../lazy/captureTools')>('captureTools');
@@ -566,7 +566,7 @@ async function runPrepared(parsed: RunArgs, prepared: readonly ReadySession[], c
       }
       results.push(r);
       if (ctx.bulk && !controller.signal.aborted) {
-        const checks = await checkRunMessages(sent, r.steps, ctx.bulk, secrets);
+        const checks = await checkSentMessages(sent, ctx.bulk, { secrets });
         bulkChecks.push(...checks);
         bulkCases.push(...runBulkJunitCases(r.name ? `${r.title} [${r.name}]` : r.title, checks));
         if (!parsed.json) io.stdout.write(formatRunBulkText(checks));

@@ -137,6 +137,46 @@ interface Carry {
   reply: Reply;
   started: number;
   record: boolean;
+  /** The envelope the body was accepted with, for `onMessage` (the next group may change it before the body's reply). */
+  envelope: Envelope;
+}
+
+/** The greeting name and reverse-path a message goes with, as sent and unmasked (`SentMessage.helo`, `mailFrom`). */
+interface Envelope {
+  helo?: string;
+  mailFrom?: string;
+}
+
+/** The first argument of a command line as sent (`EHLO name` gives `name`), or undefined. */
+function firstArgument(command: string): string | undefined {
+  return /^\S+[ \t]+(\S+)/.exec(command)?.[1];
+}
+
+/**
+ * The reverse-path of a MAIL command as sent, without its angle brackets ('' for the null path):
+ * RFC 5321 §4.1.1.2 `MAIL FROM:<reverse-path> [SP mail-parameters]`. A quoted local part may hold
+ * `>` (§4.1.2 Quoted-string); a source route (`<@a,@b:user@host>`, §4.1.2 A-d-l) is dropped, as
+ * receivers ignore it (Appendix C). Undefined when the command has no bracketed path.
+ */
+function reversePath(command: string): string | undefined {
+  const head = /^MAIL[ \t]+FROM:[ \t]*</i.exec(command);
+  if (!head) return undefined;
+  let path = '';
+  let quoted = false;
+  for (let i = head[0].length; i < command.length; i++) {
+    const c = command[i];
+    if (quoted) {
+      path += c;
+      if (c === '\\' && i + 1 < command.length) path += command[++i];
+      else if (c === '"') quoted = false;
+    } else if (c === '>') {
+      return path.replace(/^@[^:]*:/, '');
+    } else {
+      if (c === '"') quoted = true;
+      path += c;
+    }
+  }
+  return undefined;
 }
 
 /** Why a session stopped; thrown inside the runner and turned into `SessionResult.failure`. */
@@ -191,6 +231,12 @@ class SessionRunner {
   private lmtp = false;
   /** Recipients accepted in the current transaction; LMTP gives one reply per each after DATA (RFC 2033 §4.2). */
   private accepted = 0;
+  /**
+   * The envelope of the transaction in progress, for `onMessage`: followed only when a caller asked
+   * for the messages, and only from recorded steps (the transaction a `repeat` reports). Replaced,
+   * never changed in place, so a carried body keeps the envelope it was sent with.
+   */
+  private envelope: Envelope = {};
   /** Set after RAW: the engine no longer knows the session's state. */
   private stateUnknown = false;
   /** Set between a 354 and the end of the data, when a QUIT would be read as message text. */
@@ -935,6 +981,7 @@ class SessionRunner {
     const reply = await this.wire!.read(t.ms, t.what);
     this.quitUnsafe = undefined;
     this.afterCommand(verb, reply);
+    if (record && this.options.onMessage) this.noteEnvelope(verb, step.template, reply.code >= 200 && reply.code < 300);
     // After 354 the connection is in the data phase (RAW lines send the message), where QUIT would be message text.
     if (verb === 'DATA' && reply.code === 354) this.inData = true;
     const result = this.stepResult(step, step.template, reply, started, this.implicitFor(verb, step.expect), record);
@@ -1017,6 +1064,7 @@ class SessionRunner {
       const t = this.commandTimeout(verb);
       const reply = await this.wire!.read(t.ms, t.what);
       this.afterCommand(verb, reply);
+      if (record && this.options.onMessage) this.noteEnvelope(verb, s.template, reply.code >= 200 && reply.code < 300);
       const result = this.stepResult(s, s.template, reply, started, this.implicitFor(verb, s.expect), record);
       if (!result.ok && !failed) failed = { step: s, result };
       else this.record(result, record);
@@ -1045,7 +1093,7 @@ class SessionRunner {
         if (intermediate.ok) {
           // The server is in the data phase until the carried body ends it.
           this.inData = true;
-          return { step: last, body: await this.dataBody(last), reply, started, record };
+          return { step: last, body: await this.dataBody(last), reply, started, record, envelope: this.envelope };
         }
       }
       await this.finishData(last, reply, started, record);
@@ -1075,7 +1123,7 @@ class SessionRunner {
       this.recording = was;
     }
     const replies = await this.readFinalReplies('end of data', this.timeouts.dataTermination);
-    if (carry.record && this.options.onMessage) await this.reportSent(carry.step, replies);
+    if (carry.record && this.options.onMessage) await this.reportSent(carry.step, replies, undefined, carry.envelope);
     this.finishTransaction(carry.step, 'DATA', replies, [carry.reply], carry.started, carry.record);
   }
 
@@ -1127,6 +1175,8 @@ class SessionRunner {
       this.quitOverTls = true;
       // RFC 3207 §4.2: the client must discard what it knew from the server before TLS and send EHLO again.
       this.caps = undefined;
+      // The server forgets the greeting too (RFC 3207 §4.2), so a message is reported with the next one.
+      this.envelope = {};
       this.afterHandshake(secure, 'starttls', this.host);
       this.quitOverTls = false;
       this.emit('info', 'capabilities from before TLS are forgotten; EHLO again (RFC 3207 §4.2)');
@@ -1292,14 +1342,53 @@ class SessionRunner {
     this.finishTransaction(step, 'DATA', replies, [reply], started, record);
   }
 
-  /** Reports a sent message to `onMessage`, unstuffed, as the server received it. */
-  private async reportSent(step: DataStep | BdatStep, finals: Reply[], unstuffed?: Buffer): Promise<void> {
+  /** Reports a sent message to `onMessage`, unstuffed, as the server received it, with the envelope it went with. */
+  private async reportSent(step: DataStep | BdatStep, finals: Reply[], unstuffed?: Buffer, envelope: Envelope = this.envelope): Promise<void> {
     let message = unstuffed;
     if (!message) {
       if (step.body.kind === 'inline') message = inlineBdatMessage(step.body.lines);
       else message = canonicalMessage(await this.readFile(step.body.path), false);
     }
-    this.options.onMessage?.({ line: step.line, message, tls: this.wire?.tlsActive === true, finalCodes: finals.map((r) => r.code), target: this.result.target });
+    this.options.onMessage?.({
+      line: step.line,
+      message,
+      tls: this.wire?.tlsActive === true,
+      finalCodes: finals.map((r) => r.code),
+      target: this.result.target,
+      ...(envelope.helo !== undefined ? { helo: envelope.helo } : {}),
+      ...(envelope.mailFrom !== undefined ? { mailFrom: envelope.mailFrom } : {}),
+    });
+  }
+
+  /**
+   * Follows the envelope for `onMessage` after a command the server accepted (`ok`): a greeting
+   * (EHLO, HELO, LHLO) sets the name and ends any transaction (RFC 5321 §4.1.4), MAIL sets the
+   * reverse-path (§4.1.1.2), RSET ends the transaction (§4.1.1.5). A refused command changes
+   * nothing on the server, so nothing here.
+   */
+  private noteEnvelope(verb: string, command: string, ok: boolean): void {
+    if (!ok) return;
+    if (verb === 'EHLO' || verb === 'HELO' || verb === 'LHLO') {
+      const helo = firstArgument(command);
+      this.envelope = helo === undefined ? {} : { helo };
+    } else if (verb === 'MAIL') {
+      const mailFrom = reversePath(command);
+      this.envelope = mailFrom === undefined ? { helo: this.envelope.helo } : { ...this.envelope, mailFrom };
+    } else if (verb === 'RSET') {
+      this.envelope = this.envelope.helo === undefined ? {} : { helo: this.envelope.helo };
+    }
+  }
+
+  /**
+   * Follows the envelope through RAW bytes, whose replies the engine does not match to commands:
+   * each command line up to the first DATA or BDAT counts as accepted (what follows may be message text).
+   */
+  private noteRawEnvelope(bytes: Buffer): void {
+    for (const line of bytes.toString('utf8').split(/\r?\n/)) {
+      const verb = /^\S+/.exec(line)?.[0].toUpperCase();
+      if (verb === 'DATA' || verb === 'BDAT') return;
+      if (verb !== undefined) this.noteEnvelope(verb, line, true);
+    }
   }
 
   /** Notes, without failing, a message over the advertised SIZE (RFC 1870) or 8-bit data the server did not offer 8BITMIME for (RFC 6152). */
@@ -1449,6 +1538,7 @@ class SessionRunner {
     this.stateUnknown = true;
     this.emit('client', `[raw] ${escapeBytes(bytes)}`, bytes.length);
     await this.wire!.write(bytes, this.timeouts.dataBlock, 'RAW bytes');
+    if (record && this.options.onMessage && !this.inData) this.noteRawEnvelope(bytes);
     if (step.expects.length === 0) {
       this.record({ line: step.line, command: this.masker.mask(step.source), ok: true, durationMs: this.io.now() - started }, record);
       return;

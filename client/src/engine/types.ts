@@ -181,6 +181,18 @@ export interface SentMessage {
   finalCodes: number[];
   /** The session's target at that time (its `localAddress` is the sending IP). */
   target?: SessionResult['target'];
+  /**
+   * The argument of the last EHLO, HELO or LHLO the server accepted before the message, as sent
+   * (an address literal keeps its brackets). Unmasked: it may hold a secret, so mask it before
+   * showing it. Absent when no greeting was accepted (or the last one came before STARTTLS).
+   */
+  helo?: string;
+  /**
+   * The reverse-path of the transaction that sent the message, as sent: the address of the MAIL
+   * command the server accepted, without angle brackets or source route ('' for the null path
+   * `<>`). Unmasked, like `helo`. Absent when no MAIL of this transaction was accepted.
+   */
+  mailFrom?: string;
 }
 
 export interface RunOptions {

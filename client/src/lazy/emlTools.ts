@@ -13,5 +13,3 @@ export { reportFilesOf, summariseReportFiles } from '../reports/collect';
 export { renderReportHtml } from '../reports/reportHtml';
 export { summaryCsv, summaryJson } from '../reports/render';
 export { fetchReportsOverImap, imapFetchRefusal } from '../reports/imapFetch';
-// The bulk-sender check of the messages a run sent (views/runBulkCheck.ts).
-export { checkRunMessages, formatRunBulkText } from '../reports/bulkCheck';

@@ -6,8 +6,9 @@
  * Three front ends call it:
  * - `smtpwb verify FILE.eml --bulk` (a file: the transport is unknown, so TLS and FCrDNS are too);
  * - the Local Inbox's "Check Bulk-Sender Requirements" (the capture server's sidecar: TLS, client IP);
- * - `smtpwb run --bulk` and the editor's run (`checkRunMessages`, with the messages the engine
- *   reported through `RunOptions.onMessage`: TLS when each was sent, the session's local address).
+ * - `smtpwb run --bulk` and the editor's run (`checkSentMessages`, with the messages the engine
+ *   reported through `RunOptions.onMessage`: TLS when each was sent, the session's local address,
+ *   and the EHLO name and MAIL FROM each went with, as sent).
  *
  * Pure: the verification function, the resolver and the clock are parameters (`BulkCheckIo`), so
  * the module never loads mailauth itself (the editor and the CLI pass the lazily loaded
@@ -15,7 +16,7 @@
  */
 import { visibleLine } from '../../../common/escape';
 import { Masker } from '../../../common/masking';
-import type { SentMessage, StepResult } from '../engine/types';
+import type { SentMessage } from '../engine/types';
 import type { MailauthResolver, ResolverOptions } from '../mailAuth/resolver';
 import type { AuthReport, VerifyOptions } from '../mailAuth/verify';
 import { checkBulkSender, type BulkRequirement, type BulkTransport } from './bulkSender';
@@ -40,10 +41,36 @@ export interface BulkTools {
 
 /**
  * The I/O of a check from those functions and a DNS server (`HOST:PORT`, already checked; the
- * system's servers when undefined): 2 s per try, 2 tries, for every query of the check.
+ * system's servers when undefined): 2 s per try, 2 tries, for every query of the check, each
+ * question asked once (`onceResolver`). Make one per check: `smtpwb run --bulk` one per run, the
+ * editor one per command.
  */
 export function bulkCheckIo(tools: BulkTools, server: string | undefined): BulkCheckIo {
-  return { verify: tools.verifyMessage, resolver: tools.createResolver({ server, timeoutMs: 2000, tries: 2 }) };
+  return { verify: tools.verifyMessage, resolver: onceResolver(tools.createResolver({ server, timeoutMs: 2000, tries: 2 })) };
+}
+
+/**
+ * A resolver that asks each question (name and type) once: the messages of one check mostly come
+ * from one domain and one sending IP (a run keeps up to 100), whose SPF, DKIM, DMARC and reverse
+ * DNS would otherwise be asked again for each message. Failures are kept too, so a server that does
+ * not answer costs one timeout per question, not one per message. It lives as long as the check
+ * (no TTL: answers do not change while one check runs). The capture server's cache
+ * (localServer/captureVerification.ts `cachingResolver`, with TTLs for a long-lived server) is not
+ * used here: its module loads the whole mailAuth index, mailauth included, which `cli-run.js` must
+ * not carry.
+ */
+export function onceResolver(inner: MailauthResolver): MailauthResolver {
+  const answers = new Map<string, ReturnType<MailauthResolver>>();
+  return (name, rrtype) => {
+    // DNS names compare without regard to case (RFC 4343 §3), and the root label is implied.
+    const key = `${rrtype.toUpperCase()} ${name.toLowerCase().replace(/\.$/, '')}`;
+    let answer = answers.get(key);
+    if (answer === undefined) {
+      answer = inner(name, rrtype);
+      answers.set(key, answer);
+    }
+    return answer;
+  };
 }
 
 /** How the message was sent, as far as the caller knows it. */
@@ -122,7 +149,10 @@ export interface RunMessageCheck extends BulkCheck {
   finalCodes: number[];
   /** Whether TLS was active when the message was sent. */
   tls: boolean;
-  /** The sending IP (the session's local address), the EHLO name and MAIL FROM the message went with. */
+  /**
+   * The sending IP (the session's local address), the EHLO name (an address literal as its address)
+   * and MAIL FROM the message went with; the last two masked when they hold a secret.
+   */
   clientIp?: string;
   helo?: string;
   mailFrom?: string;
@@ -136,50 +166,62 @@ function plainAddress(address: string | undefined): string | undefined {
 }
 
 /**
- * The EHLO name and MAIL FROM a message was sent with: the last EHLO, HELO or LHLO and the last
- * MAIL command recorded before the first result of its DATA or BDAT step (line `line`). The engine
- * records step results in the order the transaction ran, pipelined or not (a pipelined message's
- * final reply is recorded before the next transaction's MAIL), so the nearest earlier one is the
- * one in force. Without a result for that line, the steps on earlier script lines are used. An
- * address literal (RFC 5321 §4.1.3) is given as the address.
+ * The HELO identity for SPF (RFC 7208 §2.3) from the EHLO argument as sent: an address literal
+ * (RFC 5321 §4.1.3, `[192.0.2.1]`, `[IPv6:2001:db8::1]`) is given as the address.
  */
-export function envelopeOfSent(line: number, steps: readonly StepResult[]): { helo?: string; mailFrom?: string } {
-  const at = steps.findIndex((s) => s.line === line);
-  const before = at >= 0 ? steps.slice(0, at) : steps.filter((s) => s.line < line).sort((x, y) => x.line - y.line);
-  let helo: string | undefined;
-  let mailFrom: string | undefined;
-  for (const s of before) {
-    const hello = /^(?:EHLO|HELO|LHLO)\s+(\S+)/i.exec(s.command);
-    if (hello) helo = hello[1];
-    // RFC 5321 §4.1.1.2: MAIL FROM:<reverse-path> [SP mail-parameters]; "<>" is the null path.
-    const from = /^MAIL\s+FROM:\s*<([^>]*)>/i.exec(s.command);
-    if (from) mailFrom = from[1];
-  }
-  const literal = helo === undefined ? null : /^\[(?:IPv6:)?([^\]]+)\]$/i.exec(helo);
-  return { ...(helo !== undefined ? { helo: literal ? literal[1] : helo } : {}), ...(mailFrom !== undefined ? { mailFrom } : {}) };
+function heloIdentity(helo: string | undefined): string | undefined {
+  if (helo === undefined) return undefined;
+  const literal = /^\[(?:IPv6:)?([^\]]+)\]$/i.exec(helo);
+  return literal ? literal[1] : helo;
+}
+
+/** How `checkSentMessages` runs: the session's secrets, and a signal that stops it between messages. */
+export interface SentCheckOptions {
+  /**
+   * The session's secrets: a message, its EHLO name and MAIL FROM may carry them (a script can put
+   * `{{$secret}}` anywhere), so the findings' free text, the Authentication-Results field and the
+   * shown EHLO name and MAIL FROM are masked, after every decision (common/masking.ts).
+   */
+  secrets?: readonly string[];
+  /** When aborted, no further message is checked; the checks made so far are returned. */
+  signal?: AbortSignal;
+  /** Called after each message is checked, with how many are checked so far (for a progress display). */
+  onChecked?: (checked: number) => void;
 }
 
 /**
  * Checks every message a session sent: TLS as it was when each was sent, the forward-confirmed
- * reverse DNS of the sending IP (`target.localAddress`), and every header, DKIM, alignment and
- * DMARC requirement. `steps` are the session's step results, for the EHLO name and MAIL FROM (SPF).
- * `secrets` are the session's: a message may carry them (a script can put `{{$secret}}` anywhere),
- * so the findings' free text and the Authentication-Results field are masked, after every decision
- * (common/masking.ts). The editor calls it with what its `onMessage` collected, as `smtpwb run
- * --bulk` does.
+ * reverse DNS of the sending IP (`target.localAddress`), SPF with the EHLO name and MAIL FROM the
+ * engine reported for it (unmasked, as sent), and every header, DKIM, alignment and DMARC
+ * requirement. Returns one check per message, in order; fewer when `options.signal` stopped it.
+ * `smtpwb run --bulk` and the editor call it with what their `onMessage` collected.
  */
-export async function checkRunMessages(sent: readonly SentMessage[], steps: readonly StepResult[], io: BulkCheckIo, secrets: readonly string[] = []): Promise<RunMessageCheck[]> {
+export async function checkSentMessages(sent: readonly SentMessage[], io: BulkCheckIo, options: SentCheckOptions = {}): Promise<RunMessageCheck[]> {
+  const secrets = options.secrets ?? [];
   const masker = secrets.length > 0 ? new Masker(secrets) : undefined;
   const out: RunMessageCheck[] = [];
   for (const m of sent) {
+    if (options.signal?.aborted) break;
     const clientIp = plainAddress(m.target?.localAddress);
-    const { helo, mailFrom } = envelopeOfSent(m.line, steps);
+    const helo = heloIdentity(m.helo);
+    const mailFrom = m.mailFrom;
     const check = await checkBulkMessage(m.message, { ip: clientIp, helo, mailFrom, useReceived: false, transport: { tls: m.tls, ...(clientIp ? { clientIp } : {}) } }, io);
+    // Every decision is made: only what is shown is masked from here on.
+    const shown = (text: string): string => (masker ? masker.mask(text, 'sent') : text);
     if (masker) {
-      check.requirements = check.requirements.map((r) => ({ ...r, message: masker.mask(r.message, 'sent') }));
-      check.report = { ...check.report, authenticationResults: masker.mask(check.report.authenticationResults, 'sent') };
+      check.requirements = check.requirements.map((r) => ({ ...r, message: shown(r.message) }));
+      check.report = { ...check.report, authenticationResults: shown(check.report.authenticationResults) };
     }
-    out.push({ ...check, line: m.line, finalCodes: [...m.finalCodes], tls: m.tls, ...(clientIp ? { clientIp } : {}), ...(helo !== undefined ? { helo } : {}), ...(mailFrom !== undefined ? { mailFrom } : {}) });
+    out.push({
+      ...check,
+      line: m.line,
+      finalCodes: [...m.finalCodes],
+      tls: m.tls,
+      ...(clientIp ? { clientIp } : {}),
+      ...(helo !== undefined ? { helo: shown(helo) } : {}),
+      ...(mailFrom !== undefined ? { mailFrom: shown(mailFrom) } : {}),
+    });
+    options.onChecked?.(out.length);
   }
   return out;
 }

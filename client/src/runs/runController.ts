@@ -96,7 +96,7 @@ export interface RunSentMessages {
   recordId: string;
   label: string;
   fileName: string;
-  sessions: Array<{ title: string; sent: SentMessage[]; steps: StepResult[]; secrets: string[]; truncated: boolean }>;
+  sessions: Array<{ title: string; sent: SentMessage[]; secrets: string[]; truncated: boolean }>;
 }
 
 /**
@@ -263,7 +263,7 @@ export class RunController implements vscode.Disposable {
             delete record.current;
             if (outcome.result) record.sessions.push(outcome.result);
             if (outcome.result && (outcome.sent.length > 0 || outcome.truncated)) {
-              sent.sessions.push({ title: outcome.result.title, sent: outcome.sent, steps: outcome.result.steps, secrets: outcome.secrets, truncated: outcome.truncated });
+              sent.sessions.push({ title: outcome.result.title, sent: outcome.sent, secrets: outcome.secrets, truncated: outcome.truncated });
             }
             hooks.onSessionEnd?.(index, outcome.result, outcome.error);
             if (outcome.error && !outcome.result) {

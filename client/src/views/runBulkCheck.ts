@@ -2,9 +2,11 @@
  * "Check Bulk-Sender Requirements" for a finished run (`smtp.runs.checkBulkSender`): the messages
  * the run's sessions sent (RunController keeps them in memory, from the engine's
  * `RunOptions.onMessage`) are checked against the bulk-sender requirements by the one home of that
- * check, reports/bulkCheck.ts (`checkRunMessages`, as `smtpwb run --bulk` does): TLS as it was when
- * each message was sent, the sending IP's forward-confirmed reverse DNS, the RFC 8058 headers, DKIM,
- * alignment and DMARC. DNS goes through `smtp.dns.server`.
+ * check, reports/bulkCheck.ts (`checkSentMessages` with `bulkCheckIo`, as `smtpwb run --bulk` does):
+ * TLS as it was when each message was sent, the sending IP's forward-confirmed reverse DNS, SPF with
+ * the EHLO name and MAIL FROM the engine reported, the RFC 8058 headers, DKIM, alignment and DMARC.
+ * DNS goes through `smtp.dns.server`, each question asked once per check. The progress notification
+ * can be cancelled: no further message is checked, and the results say how many were not.
  *
  * The results are a list a person reads: a quick pick whose title says how the message went (script
  * line, TLS, sending IP) and how many requirements fail, a short heading per message when there
@@ -20,7 +22,7 @@ import { visibleLine } from '../../../common/escape';
 import { DNS_SERVER_FORMAT } from '../dns/serverAddress';
 import type * as EmlToolsModule from '../lazy/emlTools';
 import { lazyBundle } from '../lazy/loader';
-import type { RunMessageCheck } from '../reports/bulkCheck';
+import { bulkCheckIo, checkSentMessages, formatRunBulkText, type RunMessageCheck } from '../reports/bulkCheck';
 import type { RunSentMessages } from '../runs/runController';
 import { bulkFindingItem } from './localInboxModel';
 
@@ -34,6 +36,8 @@ export interface SessionBulkChecks {
   checks: RunMessageCheck[];
   /** The session sent more than was kept (RunController keeps SENT_MESSAGES_KEPT messages and SENT_BYTES_KEPT bytes a run). */
   truncated: boolean;
+  /** Messages kept but not checked because the check was cancelled. */
+  unchecked?: number;
 }
 
 /** A row of the results: a message's heading, or one requirement with the source it opens. */
@@ -71,17 +75,25 @@ export function runBulkRows(sessions: readonly SessionBulkChecks[]): RunBulkRow[
       }
     }
     if (s.truncated) rows.push({ kind: 'heading', label: visibleLine(`${named ? `${s.title}: ` : ''}only the first messages are kept and checked`) });
+    if (s.unchecked) rows.push({ kind: 'heading', label: visibleLine(`${named ? `${s.title}: ` : ''}${notChecked(s.unchecked)} (cancelled)`) });
   }
   return rows;
+}
+
+/** `3 messages not checked`. */
+function notChecked(count: number): string {
+  return `${count} message${count === 1 ? '' : 's'} not checked`;
 }
 
 /** The quick pick's title: the run, how its one message went, or how many of its messages fail. */
 export function runBulkTitle(label: string, sessions: readonly SessionBulkChecks[]): string {
   const checks = sessions.flatMap((s) => s.checks);
-  if (checks.length === 1) return visibleLine(`Bulk-sender requirements of "${label}" (${messageFacts(checks[0])}): ${failCount(checks[0])}. Select a row to open its source.`);
+  const unchecked = sessions.reduce((n, s) => n + (s.unchecked ?? 0), 0);
+  const cancelled = unchecked > 0 ? ` The check was cancelled: ${notChecked(unchecked)}.` : '';
+  if (checks.length === 1) return visibleLine(`Bulk-sender requirements of "${label}" (${messageFacts(checks[0])}): ${failCount(checks[0])}.${cancelled} Select a row to open its source.`);
   const failing = checks.filter((c) => c.requirements.some((r) => r.status === 'fail')).length;
   const verdict = failing === 0 ? `no message fails (${checks.length} checked)` : `${failing} of ${checks.length} messages fail`;
-  return visibleLine(`Bulk-sender requirements of "${label}": ${verdict}. Select a row to open its source.`);
+  return visibleLine(`Bulk-sender requirements of "${label}": ${verdict}.${cancelled} Select a row to open its source.`);
 }
 
 /** Where the run's messages come from (RunController.sentMessages). */
@@ -117,22 +129,51 @@ export function registerRunBulkCheck(context: vscode.ExtensionContext, runs: Run
       let sessions: SessionBulkChecks[];
       try {
         sessions = await vscode.window.withProgress(
-          { location: vscode.ProgressLocation.Notification, title: visibleLine(`Checking ${count} message${count === 1 ? '' : 's'} of "${run.label}" against the bulk-sender requirements`) },
-          async () => {
-            const resolver = tools.createResolver({ server: dns === '' ? undefined : dns, timeoutMs: 2000, tries: 1 });
-            const out: SessionBulkChecks[] = [];
-            for (const s of run.sessions) {
-              out.push({ title: s.title, checks: await tools.checkRunMessages(s.sent, s.steps, { verify: tools.verifyMessage, resolver }, s.secrets), truncated: s.truncated });
+          { location: vscode.ProgressLocation.Notification, title: visibleLine(`Checking ${count} message${count === 1 ? '' : 's'} of "${run.label}" against the bulk-sender requirements`), cancellable: true },
+          async (progress, token) => {
+            // One I/O for the whole check, so each DNS question is asked once across its messages.
+            const io = bulkCheckIo(tools, dns === '' ? undefined : dns);
+            const stop = new AbortController();
+            const cancelling = token.onCancellationRequested(() => stop.abort());
+            if (token.isCancellationRequested) stop.abort();
+            try {
+              const out: SessionBulkChecks[] = [];
+              let done = 0;
+              for (const s of run.sessions) {
+                const before = done;
+                const checks = await checkSentMessages(s.sent, io, {
+                  secrets: s.secrets,
+                  signal: stop.signal,
+                  onChecked: (n) => {
+                    done = before + n;
+                    progress.report({ message: `${done} of ${count}`, increment: 100 / count });
+                  },
+                });
+                done = before + checks.length;
+                out.push({ title: s.title, checks, truncated: s.truncated, ...(checks.length < s.sent.length ? { unchecked: s.sent.length - checks.length } : {}) });
+              }
+              return out;
+            } finally {
+              cancelling.dispose();
             }
-            return out;
           },
         );
       } catch (error) {
         void vscode.window.showErrorMessage(`Cannot check the bulk-sender requirements: ${visibleLine(error instanceof Error ? error.message : String(error))}`);
         return;
       }
-      log.info(visibleLine(`bulk-sender requirements of the run "${run.label}" (${run.fileName}):`));
-      for (const s of sessions) for (const line of tools.formatRunBulkText(s.checks).replace(/\n$/, '').split('\n')) log.info(`  ${line}`);
+      const unchecked = sessions.reduce((n, s) => n + (s.unchecked ?? 0), 0);
+      if (unchecked === count) {
+        log.info(visibleLine(`bulk-sender requirements of the run "${run.label}" (${run.fileName}): cancelled before any message was checked`));
+        void vscode.window.showInformationMessage(visibleLine(`The bulk-sender check of "${run.label}" was cancelled before any message was checked.`));
+        return;
+      }
+      log.info(visibleLine(`bulk-sender requirements of the run "${run.label}" (${run.fileName})${unchecked > 0 ? `: cancelled, ${unchecked} of ${count} messages not checked` : ''}:`));
+      for (const s of sessions) {
+        const lines = s.checks.length > 0 ? formatRunBulkText(s.checks).replace(/\n$/, '').split('\n') : [];
+        if (s.unchecked) lines.push(`=== ${notChecked(s.unchecked)} (cancelled)`);
+        for (const line of lines) log.info(`  ${line}`);
+      }
       const items = runBulkRows(sessions).map((row) =>
         row.kind === 'heading'
           ? { label: row.label, kind: vscode.QuickPickItemKind.Separator, link: undefined }
