@@ -4,15 +4,18 @@
 // system storage" with RFC 3463's X.3.1 "mail system full", the session goes on, nothing
 // half-written stays in the store (the folder, its temporary folder and the journal hold only
 // complete messages, as a restart's replay shows), the log says so in one line without a stack
-// trace, and a message sent once space is freed is stored.
+// trace, and a message sent once space is freed is stored. A restart on a full disk starts all the
+// same (the crashed server's journal is kept, logged and replayed later, without bringing back what
+// was deleted meanwhile), and a torn append that cannot be cut back retires its journal.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeSync } from 'node:fs';
+import { Readable } from 'node:stream';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startCaptureServer, type CaptureLogEntry, type CaptureServer } from '../../client/src/localServer';
-import { parseJournal } from '../../client/src/localServer/messageStore';
+import { MessageStore, parseJournal, type StoredMessage } from '../../client/src/localServer/messageStore';
 import { cmd, data, makePlan, sendLocal, why } from './support';
 
 /** The tmpfs: 4 MiB, room for the small messages and one that spills to a temporary file (over 1 MiB). */
@@ -189,5 +192,182 @@ test('a full disk while journaled messages wait to be written: they stay listed 
   } finally {
     rmSync(filler, { force: true });
     await server.stop();
+  }
+});
+
+const storeEnvelope = { mailFrom: 'a@example.test', rcptTo: ['b@example.test'], mailParameters: {}, rcptParameters: [{}], remoteAddress: '127.0.0.1', remotePort: 1, helo: 'c.example.test', tls: null, auth: null, bodyType: '7bit' as const, smtpUtf8: false, transmissionType: 'ESMTP' };
+
+/** Stores one message of about `octets` octets in `store` (journaled; its files wait) and returns it with its bytes. */
+async function putDirect(store: MessageStore, subject: string, octets: number): Promise<{ message: StoredMessage; bytes: Buffer }> {
+  const bytes = Buffer.from(`${body(subject, octets).join('\r\n')}\r\n`, 'latin1');
+  const incoming = store.begin();
+  await incoming.receive(Readable.from([bytes]));
+  return { message: await incoming.commit(storeEnvelope), bytes };
+}
+
+/** Copies a store's journals into `to` as a crash leaves them, under the pid of a process that is gone. */
+function crashCopy(from: string, to: string): void {
+  mkdirSync(join(to, '.smtpwb-journal'), { recursive: true });
+  for (const name of readdirSync(join(from, '.smtpwb-journal'))) {
+    copyFileSync(join(from, '.smtpwb-journal', name), join(to, '.smtpwb-journal', name.replace(/^journal-\d+-/, 'journal-4194305-')));
+  }
+}
+
+test('a restart on a full disk: the start succeeds, the crashed journal is kept and logged, and is replayed once space is freed', async () => {
+  const live = join(mountPoint, 'restart-live');
+  const dir = join(mountPoint, 'restart');
+  mkdirSync(dir);
+  // Files wait for an hour of quiet: the journal holds the message when the "crash" comes.
+  const store = new MessageStore(live, { quietMs: 3_600_000, maxWaitMs: 3_600_000 });
+  const filler = join(mountPoint, 'filler-restart');
+  let server: CaptureServer | undefined;
+  try {
+    await store.init();
+    const { message, bytes } = await putDirect(store, 'journaled before the crash', 20_000);
+    crashCopy(live, dir);
+    await store.close();
+    rmSync(live, { recursive: true });
+    fillDisk(filler);
+    const log: CaptureLogEntry[] = [];
+    server = await startCaptureServer({ dir, tls: false, logger: (entry) => log.push(entry) });
+    const warnings = log.filter((e) => /could not replay the journal/.test(e.message));
+    assert.equal(warnings.length, 1, JSON.stringify(log));
+    assert.match(warnings[0].message, /ENOSPC/);
+    assert.doesNotMatch(warnings[0].message, /\n|\s+at\s/, 'one line, no stack trace');
+    assert.equal(readdirSync(join(dir, '.smtpwb-journal')).length, 1, 'the journal is kept');
+    assert.deepEqual(leftovers(dir), [], 'no temporary file is left behind by the failed writes');
+    await server.stop();
+    server = undefined;
+
+    rmSync(filler);
+    server = await startCaptureServer({ dir, tls: false });
+    const listed = await server.list();
+    assert.deepEqual(listed.map((m) => m.id), [message.id]);
+    assert.deepEqual(readFileSync(listed[0].path), bytes);
+    assert.deepEqual(readdirSync(join(dir, '.smtpwb-journal')), []);
+    assert.deepEqual(leftovers(dir), []);
+  } finally {
+    rmSync(filler, { force: true });
+    await server?.stop();
+    await store.close();
+  }
+});
+
+test('a torn append that cannot be cut back (an append-only journal) retires that journal, so later messages read back right', async () => {
+  const dir = join(mountPoint, 'retire');
+  const crashed = join(mountPoint, 'retire-crashed');
+  const store = new MessageStore(dir, { quietMs: 3_600_000, maxWaitMs: 3_600_000 });
+  const filler = join(mountPoint, 'filler-retire');
+  let journal = '';
+  try {
+    await store.init();
+    const first = await putDirect(store, 'first', 2000);
+    [journal] = readdirSync(join(dir, '.smtpwb-journal')).map((n) => join(dir, '.smtpwb-journal', n));
+    // Appends still work, but the journal cannot be cut back (ftruncate fails with EPERM).
+    execFileSync('chattr', ['+a', journal], { stdio: 'pipe' });
+    // A few pages of room: the next message is written only in part.
+    fillDisk(filler);
+    truncateSync(filler, statSync(filler).size - 16 * 1024);
+    await assert.rejects(putDirect(store, 'torn', 200_000), (error: NodeJS.ErrnoException) => error.code === 'ENOSPC');
+    rmSync(filler);
+    const later = await putDirect(store, 'later', 3000);
+    assert.deepEqual(await store.read(later.message.id), later.bytes, 'the message after the torn one reads back whole');
+    assert.deepEqual(await store.read(first.message.id), first.bytes);
+    assert.equal(readdirSync(join(dir, '.smtpwb-journal')).length, 2, 'a new journal was started');
+    // A crash now: both journals are replayed (the torn record, never acknowledged, is dropped).
+    crashCopy(dir, crashed);
+    const restarted = new MessageStore(crashed);
+    await restarted.init();
+    assert.deepEqual((await restarted.list()).map((m) => m.subject).sort(), ['first', 'later']);
+    await restarted.close();
+    execFileSync('chattr', ['-a', journal], { stdio: 'pipe' });
+    journal = '';
+    await store.settled();
+    assert.deepEqual((await store.list()).map((m) => m.subject).sort(), ['first', 'later']);
+  } finally {
+    if (journal !== '') execFileSync('chattr', ['-a', journal], { stdio: 'pipe' });
+    rmSync(filler, { force: true });
+    await store.close();
+  }
+});
+
+test('a replay cut short by a full disk: what it wrote and was deleted meanwhile stays deleted when it is tried again', async () => {
+  const live = join(mountPoint, 'partial-live');
+  const dir = join(mountPoint, 'partial');
+  mkdirSync(dir);
+  const store = new MessageStore(live, { quietMs: 3_600_000, maxWaitMs: 3_600_000 });
+  const filler = join(mountPoint, 'filler-partial');
+  let server: CaptureServer | undefined;
+  try {
+    await store.init();
+    const small = await putDirect(store, 'small', 500);
+    const large = await putDirect(store, 'large', 300_000);
+    crashCopy(live, dir);
+    await store.close();
+    rmSync(live, { recursive: true });
+    // Room for the small message's files (and a journal record), not for the large one.
+    fillDisk(filler);
+    truncateSync(filler, statSync(filler).size - 24 * 1024);
+    const log: CaptureLogEntry[] = [];
+    server = await startCaptureServer({ dir, tls: false, logger: (entry) => log.push(entry) });
+    assert.equal(log.filter((e) => /could not replay the journal/.test(e.message)).length, 1, JSON.stringify(log));
+    assert.deepEqual((await server.list()).map((m) => m.id), [small.message.id], 'the replay wrote what it could');
+    assert.deepEqual(leftovers(dir), [], 'no sidecar without its message');
+    assert.equal(await server.delete(small.message.id), true);
+    // Stopped before the replay could finish: the deletion is kept journaled with the crashed journal.
+    await server.stop();
+    server = undefined;
+    rmSync(filler);
+    server = await startCaptureServer({ dir, tls: false });
+    const listed = await server.list();
+    assert.deepEqual(listed.map((m) => m.id), [large.message.id], 'the deleted message does not come back');
+    assert.deepEqual(readFileSync(listed[0].path), large.bytes);
+    assert.deepEqual(readdirSync(join(dir, '.smtpwb-journal')), []);
+    assert.deepEqual(leftovers(dir), []);
+  } finally {
+    rmSync(filler, { force: true });
+    await server?.stop();
+    await store.close();
+  }
+});
+
+test('a replay cut short by a full disk is tried again while the server runs, without bringing back what was deleted', async () => {
+  const live = join(mountPoint, 'retry-live');
+  const dir = join(mountPoint, 'retry');
+  mkdirSync(dir);
+  const store = new MessageStore(live, { quietMs: 3_600_000, maxWaitMs: 3_600_000 });
+  const filler = join(mountPoint, 'filler-retry');
+  let server: CaptureServer | undefined;
+  try {
+    await store.init();
+    const small = await putDirect(store, 'small', 500);
+    const large = await putDirect(store, 'large', 300_000);
+    crashCopy(live, dir);
+    await store.close();
+    rmSync(live, { recursive: true });
+    fillDisk(filler);
+    truncateSync(filler, statSync(filler).size - 24 * 1024);
+    server = await startCaptureServer({ dir, tls: false });
+    assert.deepEqual((await server.list()).map((m) => m.id), [small.message.id]);
+    assert.equal(await server.delete(small.message.id), true);
+    rmSync(filler);
+    // The next try comes within seconds; the deadline is generous for a busy machine.
+    const deadline = Date.now() + 60_000;
+    let ids: string[] = [];
+    while (Date.now() < deadline) {
+      ids = (await server.list()).map((m) => m.id);
+      if (ids.length > 0) break;
+      await new Promise((done) => setTimeout(done, 200));
+    }
+    assert.deepEqual(ids, [large.message.id], 'the large message is written, the deleted one stays deleted');
+    assert.deepEqual(readdirSync(join(dir, '.smtpwb-journal')).filter((n) => !n.startsWith(`journal-${process.pid}-`)), [], 'the crashed journal is gone');
+    await server.stop();
+    server = await startCaptureServer({ dir, tls: false });
+    assert.deepEqual((await server.list()).map((m) => m.id), [large.message.id]);
+    assert.deepEqual(leftovers(dir), []);
+  } finally {
+    rmSync(filler, { force: true });
+    await server?.stop();
+    await store.close();
   }
 });

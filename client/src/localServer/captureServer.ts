@@ -15,7 +15,7 @@ import { resolve } from 'node:path';
 import type { TLSSocket } from 'node:tls';
 import { type SMTPServerAuthentication, type SMTPServerAuthenticationResponse, type SMTPServerDataStream, type SMTPServerSession } from 'smtp-server';
 import { verifyMessage, type AuthReport, type MailauthResolver } from '../mailAuth';
-import { isStorageFull, MessageStore, type CaptureEnvelope, type CapturedAuthentication, type StoredMessage } from './messageStore';
+import { errorText, isStorageFull, MessageStore, type CaptureEnvelope, type CapturedAuthentication, type StoredMessage } from './messageStore';
 import { loadOrCreateLocalCertificate } from './selfSignedCert';
 import { CaptureRuleEngine, type FiredRule, type RuleDecision, type RuleEvent, type SessionExtensions } from './captureRuleEngine';
 import { RULE_COMMANDS, type CaptureRules, type RuleCommand } from '../../../common/captureRules';
@@ -193,10 +193,6 @@ class Emitter<T> {
   }
 }
 
-function errorText(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
-
 /** An error for an smtp-server callback, with the reply code to send. */
 function smtpError(code: number, message: string): Error & { responseCode: number } {
   return Object.assign(new Error(message), { responseCode: code });
@@ -293,7 +289,8 @@ async function startOnListener(
   log: (entry: CaptureLogEntry) => void,
   options: CaptureServerOptions,
 ): Promise<CaptureServer> {
-  const store = new MessageStore(dir);
+  // A journal a crashed server left behind that cannot be replayed now is kept and logged, never fatal.
+  const store = new MessageStore(dir, { log: (level, message) => log({ level, message }) });
   await store.init();
 
   let key: string | Buffer | undefined;

@@ -6,19 +6,20 @@
  *
  * Speed (issue 16): creating a file costs far more than appending to one (0.3 to 0.5 ms each on a
  * busy disk, twice per message), so the store of record is an append-only journal
- * (`.smtpwb-journal/`, one file that stays open): a message that fits in memory is stored by one
- * append of one record, and acknowledged. The store lists and reads it from the journal at once;
- * its two files are written once the SMTP side is quiet (or when a caller lists or gets it, or when
- * it has waited too long), each under a temporary name and renamed, so the folder never shows half
- * a message. Deletions and verification results of journaled messages are journaled too. The
- * journal is emptied once every message in it is in the folder, and replayed by `init` after a
- * crash (a torn last record was never acknowledged and is dropped). A full disk is reported as an
+ * (`.smtpwb-journal/`, a file that stays open, and a new one past `journalBytes`): a message that
+ * fits in memory is stored by one append of one record, and acknowledged. The store lists and reads
+ * it from the journal at once; its two files are written once the SMTP side is quiet (or when a
+ * caller lists or gets it, or when it has waited too long), each under a temporary name and renamed,
+ * so the folder never shows half a message. Deletions and verification results of messages whose
+ * record is still journaled are journaled too. A journal file goes once nothing in it is needed any
+ * more, and the journals of a crashed server are replayed by `init`, record by record (a torn last
+ * record was never acknowledged and is dropped; an unreadable one keeps the file as `.corrupt`). A full disk is reported as an
  * ENOSPC error from `commit` with the journal cut back to its last whole record. Nothing is fsynced:
  * an acknowledged message survives the process dying, not the machine losing power. Nothing here
  * imports `vscode`.
  */
 import { randomBytes } from 'node:crypto';
-import { closeSync, ftruncateSync, mkdirSync, openSync, promises as fs, readdirSync, readFileSync, readSync, renameSync, rmSync, writeFileSync, writevSync } from 'node:fs';
+import { closeSync, fstatSync, ftruncateSync, mkdirSync, openSync, promises as fs, readdirSync, readSync, renameSync, rmSync, writeFileSync, writevSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { Readable } from 'node:stream';
@@ -165,6 +166,10 @@ const STARVATION_MS = 1000;
 const MAX_PENDING = 20000;
 /** After a failed export (a full disk, say), the next try waits this long. */
 const RETRY_MS = 1000;
+/** Past this size, the next record starts a new journal file, so an old one can go once its messages have their files. */
+const JOURNAL_BYTES = 8 * 1024 * 1024;
+/** A journal left by a crashed server that could not be replayed (a full disk, say) is tried again this often. */
+const REPLAY_RETRY_MS = 5000;
 /** The hidden folder of write-ahead journals. */
 const JOURNAL_FOLDER = '.smtpwb-journal';
 /** `journal-<pid>-<random>.log`: the pid tells a crashed server's journal from a running one's. */
@@ -193,9 +198,12 @@ interface PendingMessage {
   sidecar: Sidecar;
   /** When it was journaled (performance.now()). */
   queuedAt: number;
-  /** Where its content starts in the journal, and how long it is. */
+  /** The journal its record is in, where its content starts there, and how long it is. */
+  journal: JournalFile;
   offset: number;
   length: number;
+  /** Other journals that hold its verification results. */
+  annotations?: JournalFile[];
   /** Set while its files are being written. */
   exporting?: Promise<void>;
 }
@@ -214,18 +222,84 @@ function isSidecar(value: unknown): value is Sidecar {
   return typeof v === 'object' && v !== null && v.version === 1 && typeof v.id === 'string' && typeof v.file === 'string' && typeof v.envelope === 'object' && v.envelope !== null;
 }
 
-/** The record a journal head describes, or undefined for a head this version does not know. */
-function journalRecord(magic: string, head: unknown, content: Buffer): JournalRecord | undefined {
-  if (typeof head !== 'object' || head === null) return undefined;
+/** A record of a journal as it is read, with where its content is rather than the content itself. */
+type JournalRecordAt =
+  | { kind: 'message'; base: string; sidecar: Sidecar; contentOffset: number; contentLength: number }
+  | { kind: 'delete'; id: string }
+  | { kind: 'annotate'; id: string; authentication: CapturedAuthentication };
+
+/** How far the reading of a journal got. */
+export interface JournalScan {
+  /** Where the last whole record ends. */
+  end: number;
+  /**
+   * `complete`: the whole records make up the file. `torn`: only a record cut short follows them
+   * (a crash in the middle of its append, so it was never acknowledged). `corrupt`: an unreadable
+   * record follows them, and whatever comes after it is not read.
+   */
+  outcome: 'complete' | 'torn' | 'corrupt';
+}
+
+/** The longest header line a record can have (`SMTPWB-J2 <digits> <digits>` and LF). */
+const HEADER_MAX = 64;
+/** What the start of a header line cut short by the end of the file looks like. */
+const TORN_HEADER = /^(?:S(?:M(?:T(?:P(?:W(?:B(?:-(?:J(?:[12](?: \d*(?: \d*)?)?)?)?)?)?)?)?)?)?)?$/;
+/** How much of a journal file is read at once while it is replayed. */
+const READ_WINDOW = 1024 * 1024;
+
+/**
+ * Reads a journal record by record through `read(position, length)` (which may return fewer
+ * octets at the end of the file), handing each whole record to `visit` with where its content is.
+ * Never reads the contents themselves; stops at the first record that is cut short or unreadable.
+ */
+function scanJournal(read: (position: number, length: number) => Buffer, size: number, visit: (record: JournalRecordAt) => void): JournalScan {
+  let at = 0;
+  while (at < size) {
+    const start = read(at, Math.min(HEADER_MAX, size - at));
+    const lineEnd = start.indexOf(0x0a);
+    if (lineEnd < 0) {
+      return { end: at, outcome: at + start.length >= size && TORN_HEADER.test(start.toString('latin1')) ? 'torn' : 'corrupt' };
+    }
+    const m = /^(SMTPWB-J[12]) (\d{1,15}) (\d{1,15})$/.exec(start.subarray(0, lineEnd).toString('latin1'));
+    if (!m) return { end: at, outcome: 'corrupt' };
+    const headStart = at + lineEnd + 1;
+    const headEnd = headStart + Number(m[2]);
+    const end = headEnd + Number(m[3]);
+    // A record that runs past the end of the file is the one the crash cut short.
+    if (end + 1 > size) return { end: at, outcome: 'torn' };
+    if (read(end, 1)[0] !== 0x0a) return { end: at, outcome: 'corrupt' };
+    let head: unknown;
+    try {
+      head = JSON.parse(read(headStart, headEnd - headStart).toString('utf8'));
+    } catch {
+      return { end: at, outcome: 'corrupt' };
+    }
+    const record = journalRecordAt(m[1], head, headEnd, end - headEnd);
+    if (record === 'unreadable') return { end: at, outcome: 'corrupt' };
+    // A head this version does not know is passed over.
+    if (record) visit(record);
+    at = end + 1;
+  }
+  return { end: at, outcome: 'complete' };
+}
+
+/** The record a journal head describes, undefined for a head this version does not know. */
+function journalRecordAt(magic: string, head: unknown, contentOffset: number, contentLength: number): JournalRecordAt | 'unreadable' | undefined {
+  if (typeof head !== 'object' || head === null) return 'unreadable';
   const h = head as Record<string, unknown>;
   if (magic === 'SMTPWB-J1') {
-    if (typeof h.base !== 'string' || typeof h.sidecarText !== 'string' || !BASE_PATTERN.test(h.base)) return undefined;
-    const sidecar = JSON.parse(h.sidecarText) as unknown;
-    return isSidecar(sidecar) ? { kind: 'message', base: h.base, sidecar, content } : undefined;
+    if (typeof h.base !== 'string' || typeof h.sidecarText !== 'string' || !BASE_PATTERN.test(h.base)) return 'unreadable';
+    let sidecar: unknown;
+    try {
+      sidecar = JSON.parse(h.sidecarText);
+    } catch {
+      return 'unreadable';
+    }
+    return isSidecar(sidecar) ? { kind: 'message', base: h.base, sidecar, contentOffset, contentLength } : 'unreadable';
   }
   if (isSidecar(h.m)) {
     const base = h.m.file.slice(0, -'.eml'.length);
-    return BASE_PATTERN.test(base) && h.m.file.endsWith('.eml') ? { kind: 'message', base, sidecar: h.m, content } : undefined;
+    return BASE_PATTERN.test(base) && h.m.file.endsWith('.eml') ? { kind: 'message', base, sidecar: h.m, contentOffset, contentLength } : 'unreadable';
   }
   if (typeof h.d === 'string' && ID_PATTERN.test(h.d)) return { kind: 'delete', id: h.d };
   if (typeof h.a === 'string' && ID_PATTERN.test(h.a) && typeof h.authentication === 'object' && h.authentication !== null) {
@@ -234,27 +308,45 @@ function journalRecord(magic: string, head: unknown, content: Buffer): JournalRe
   return undefined;
 }
 
+/** The records of a journal held in memory, and how far its reading got (see JournalScan). */
+export function readJournal(bytes: Buffer): JournalScan & { records: JournalRecord[] } {
+  const records: JournalRecord[] = [];
+  const scan = scanJournal(
+    (position, length) => bytes.subarray(position, position + length),
+    bytes.length,
+    (r) => records.push(r.kind === 'message' ? { kind: 'message', base: r.base, sidecar: r.sidecar, content: bytes.subarray(r.contentOffset, r.contentOffset + r.contentLength) } : r),
+  );
+  return { ...scan, records };
+}
+
 /** The complete records of a journal; a torn last record (a crash while appending) was never acknowledged and is dropped. */
 export function parseJournal(bytes: Buffer): JournalRecord[] {
-  const records: JournalRecord[] = [];
-  let at = 0;
-  while (at < bytes.length) {
-    const lineEnd = bytes.indexOf(0x0a, at);
-    if (lineEnd < 0) break;
-    const m = /^(SMTPWB-J[12]) (\d+) (\d+)$/.exec(bytes.subarray(at, lineEnd).toString('latin1'));
-    if (!m) break;
-    const headEnd = lineEnd + 1 + Number(m[2]);
-    const end = headEnd + Number(m[3]);
-    if (end + 1 > bytes.length || bytes[end] !== 0x0a) break;
-    try {
-      const record = journalRecord(m[1], JSON.parse(bytes.subarray(lineEnd + 1, headEnd).toString('utf8')), bytes.subarray(headEnd, end));
-      if (record) records.push(record);
-    } catch {
-      break;
+  return readJournal(bytes).records;
+}
+
+/** Reads a journal file a window at a time, so a journal of any size is replayed in little memory. */
+class JournalReader {
+  private window = Buffer.alloc(0);
+  private start = 0;
+
+  constructor(private readonly fd: number) {}
+
+  read(position: number, length: number): Buffer {
+    if (position >= this.start && position + length <= this.start + this.window.length) {
+      return this.window.subarray(position - this.start, position - this.start + length);
     }
-    at = end + 1;
+    // A new buffer each time: a slice handed out earlier stays valid.
+    const buffer = Buffer.allocUnsafe(Math.max(length, READ_WINDOW));
+    let got = 0;
+    while (got < buffer.length) {
+      const n = readSync(this.fd, buffer, got, buffer.length - got, position + got);
+      if (n === 0) break;
+      got += n;
+    }
+    this.window = buffer.subarray(0, got);
+    this.start = position;
+    return this.window.subarray(0, Math.min(length, got));
   }
-  return records;
 }
 
 /** A full disk (or quota) rather than another failure: the reply is then 452 4.3.1 (RFC 5321 §4.2.2, RFC 3463 §3.4). */
@@ -393,38 +485,79 @@ function sidecarText(sidecar: Sidecar): string {
   return `${JSON.stringify(sidecar, null, 2)}\n`;
 }
 
-/** Writes `data` to `temp` (created new) and renames it to `target`; makes the temporary folder if it is gone. */
+/**
+ * Writes `data` to `temp` and renames it to `target`; makes the temporary folder if it is gone.
+ * Temporary names are private to one message, so one left by a run that died is removed, and
+ * the temporary file is removed again when the write fails (a full disk, say), so none stays behind.
+ */
 function writeThroughTempSync(tempDir: string, temp: string, target: string, data: string | Buffer): void {
   try {
-    writeFileSync(temp, data, { flag: 'wx' });
+    try {
+      writeFileSync(temp, data, { flag: 'wx' });
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'EEXIST') rmSync(temp, { force: true });
+      else if (code === 'ENOENT') mkdirSync(tempDir, { recursive: true });
+      else throw error;
+      writeFileSync(temp, data, { flag: 'wx' });
+    }
+    renameSync(temp, target);
   } catch (error) {
-    if (!isNotFound(error)) throw error;
-    mkdirSync(tempDir, { recursive: true });
-    writeFileSync(temp, data, { flag: 'wx' });
+    try {
+      rmSync(temp, { force: true });
+    } catch {
+      // The folder itself is unusable; the caller reports the first error.
+    }
+    throw error;
   }
-  renameSync(temp, target);
 }
 
 /** The asynchronous twin of writeThroughTempSync, for writes off the hot path. */
 async function writeThroughTemp(tempDir: string, temp: string, target: string, data: string | Buffer): Promise<void> {
   try {
-    await fs.writeFile(temp, data, { flag: 'wx' });
+    try {
+      await fs.writeFile(temp, data, { flag: 'wx' });
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'EEXIST') await fs.rm(temp, { force: true });
+      else if (code === 'ENOENT') await fs.mkdir(tempDir, { recursive: true });
+      else throw error;
+      await fs.writeFile(temp, data, { flag: 'wx' });
+    }
+    await fs.rename(temp, target);
   } catch (error) {
-    if (!isNotFound(error)) throw error;
-    await fs.mkdir(tempDir, { recursive: true });
-    await fs.writeFile(temp, data, { flag: 'wx' });
+    await fs.rm(temp, { force: true }).catch(() => undefined);
+    throw error;
   }
-  await fs.rename(temp, target);
+}
+
+/** The message of an error, for one line of a log. */
+export function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** One journal file of this store. */
+interface JournalFile {
+  path: string;
+  fd: number;
+  /** Its length, so a torn append can be cut off again. */
+  size: number;
+  /** How many journaled messages not written out yet have records here (the message, or its verification results). */
+  refs: number;
+  /** The ids of the message records here. */
+  ids: Set<string>;
+  /** Ids deleted by records here whose message record is in an older journal, which must not outlive them. */
+  deletions: Set<string>;
 }
 
 export class MessageStore {
   readonly dir: string;
   readonly tempDir: string;
   readonly journalDir: string;
-  private journalPath: string | undefined;
-  private journalFd: number | undefined;
-  /** The journal's length, so a torn append can be cut off again. */
-  private journalSize = 0;
+  /** This store's journal files, oldest first; the last one appended to is `current`. */
+  private journals: JournalFile[] = [];
+  /** The journal appended to, until it grows past `journalBytes` (or an append fails and cannot be undone). */
+  private current: JournalFile | undefined;
   /** Journaled messages whose files are not in the folder yet, in the order they came. */
   private readonly pending = new Map<string, PendingMessage>();
   /** When the last message was journaled (performance.now()), to tell when the SMTP side is quiet. */
@@ -436,36 +569,52 @@ export class MessageStore {
   private nextBusyExport = 0;
   /** No export before this time (performance.now()), after one failed. */
   private retryAfter = 0;
+  /** Set while journals left by a crashed server wait to be replayed again, after a failure. */
+  private replayTimer: NodeJS.Timeout | undefined;
+  /** Why the last replay failed, so a failure that stays the same is logged once, not every few seconds. */
+  private replayFailure: string | undefined;
+  /**
+   * Messages an unfinished replay has written already, whose journals are kept for the next try: a
+   * try skips them (one deleted meanwhile stays deleted), and their deletions are journaled here.
+   */
+  private readonly replayed = new Set<string>();
   private closed = false;
 
   private readonly quietMs: number;
   private readonly maxWaitMs: number;
+  private readonly journalBytes: number;
+  private readonly log: (level: 'warn' | 'error', message: string) => void;
 
   /**
    * `quietMs` (default 25) is how long no message must come before journaled messages get their
-   * files; `maxWaitMs` (default 1000) how long one waits at most while messages keep coming.
+   * files; `maxWaitMs` (default 1000) how long one waits at most while messages keep coming;
+   * `journalBytes` (default 8 MiB) the size past which the next record starts a new journal file;
+   * `log` hears of journals that cannot be replayed.
    */
-  constructor(dir: string, options: { quietMs?: number; maxWaitMs?: number } = {}) {
+  constructor(dir: string, options: { quietMs?: number; maxWaitMs?: number; journalBytes?: number; log?: (level: 'warn' | 'error', message: string) => void } = {}) {
     this.quietMs = options.quietMs ?? IDLE_MS;
     this.maxWaitMs = options.maxWaitMs ?? STARVATION_MS;
+    this.journalBytes = options.journalBytes ?? JOURNAL_BYTES;
+    this.log = options.log ?? ((): void => undefined);
     this.dir = dir;
     this.tempDir = join(dir, TEMP_FOLDER);
     this.journalDir = join(dir, JOURNAL_FOLDER);
   }
 
   /**
-   * Creates the folder, writes the messages of journals that a crashed server left behind, and
-   * removes temporary files an earlier run left behind over an hour ago.
+   * Creates the folder, removes temporary files an earlier run left behind over an hour ago, and
+   * writes the messages of journals that a crashed server left behind. A journal that cannot be
+   * replayed now (a full disk, say) is kept, logged and tried again later: it never stops a start.
    */
   async init(): Promise<void> {
     await fs.mkdir(this.tempDir, { recursive: true });
-    this.replayJournals();
     const hourAgo = Date.now() - 60 * 60 * 1000;
     for (const name of await fs.readdir(this.tempDir).catch(() => [] as string[])) {
       const path = join(this.tempDir, name);
       const stat = await fs.stat(path).catch(() => undefined);
       if (stat && stat.mtimeMs < hourAgo) await fs.rm(path, { force: true }).catch(() => undefined);
     }
+    this.replayJournals();
   }
 
   /** The store of this process that keeps the folder's journal, when it is another one. */
@@ -485,68 +634,162 @@ export class MessageStore {
     if (this.pending.size > 0) await this.exportAll();
   }
 
-  /** Writes the journaled messages out, then closes the journal (removed unless a message could not be written). */
+  /** Writes the journaled messages out, then closes the journals (removed unless a message could not be written). */
   async close(): Promise<void> {
     this.closed = true;
     if (this.exportTimer !== undefined) clearTimeout(this.exportTimer);
     this.exportTimer = undefined;
+    if (this.replayTimer !== undefined) clearTimeout(this.replayTimer);
+    this.replayTimer = undefined;
     await this.settled();
-    if (this.journalFd === undefined || this.journalPath === undefined) return;
-    closeSync(this.journalFd);
+    if (this.journals.length === 0) return;
     if (liveStores.get(this.dir) === this) liveStores.delete(this.dir);
-    // What could not be written stays in the journal, for the next start to write.
-    if (this.pending.size === 0) rmSync(this.journalPath, { force: true });
+    // What could not be written stays in its journal, for the next start to write.
+    this.current = undefined;
+    this.collectJournals();
+    for (const journal of this.journals) {
+      try {
+        closeSync(journal.fd);
+      } catch {
+        // Closed already.
+      }
+    }
+    this.journals = [];
     this.pending.clear();
-    this.journalFd = undefined;
-    this.journalPath = undefined;
-    this.journalSize = 0;
   }
 
-  /** Writes the messages of journals whose server is gone (crashed before writing them). */
+  /** Whether this store keeps the journal file at `path`. */
+  private owns(path: string): boolean {
+    return this.journals.some((j) => j.path === path);
+  }
+
+  /**
+   * Writes the messages of journals whose server is gone (crashed before writing them), with their
+   * deletions and verification results applied, then removes the journals. Each is read record by
+   * record. A journal with an unreadable record has the records before it written and is kept as
+   * `<name>.corrupt`; when a write fails (a full disk, say), every journal is kept as it is, the
+   * failure is logged, and the replay is tried again later (writing a message twice is harmless:
+   * one already in the folder is skipped). Never throws.
+   */
   private replayJournals(): void {
+    this.replayTimer = undefined;
     let names: string[];
     try {
       names = readdirSync(this.journalDir);
     } catch {
       return;
     }
-    for (const name of names) {
+    const live = liveStores.get(this.dir);
+    const paths = names.flatMap((name) => {
       const m = JOURNAL_FILE.exec(name);
       const path = join(this.journalDir, name);
-      if (!m || path === this.journalPath) continue;
+      if (!m || this.owns(path) || live?.owns(path)) return [];
       const pid = Number(m[1]);
-      if (pid !== process.pid && processAlive(pid)) continue;
-      if (pid === process.pid && liveStores.get(this.dir)?.journalPath === path) continue;
-      const records = parseJournal(readFileSync(path));
-      const deleted = new Set(records.flatMap((r) => (r.kind === 'delete' ? [r.id] : [])));
-      const authentication = new Map(records.flatMap((r) => (r.kind === 'annotate' ? [[r.id, r.authentication] as const] : [])));
-      const present = new Set(readdirSync(this.dir));
-      for (const record of records) {
-        if (record.kind !== 'message' || deleted.has(record.sidecar.id) || present.has(`${record.base}.eml`)) continue;
-        const id = record.sidecar.id;
-        const auth = authentication.get(id);
-        const sidecar: Sidecar = auth ? { ...record.sidecar, authentication: auth } : record.sidecar;
-        writeThroughTempSync(this.tempDir, join(this.tempDir, `${id}.envelope.part`), join(this.dir, `${record.base}${SIDECAR_SUFFIX}`), sidecarText(sidecar));
-        writeThroughTempSync(this.tempDir, join(this.tempDir, `${id}.part`), join(this.dir, `${record.base}.eml`), record.content);
+      return pid !== process.pid && processAlive(pid) ? [] : [path];
+    });
+    if (paths.length === 0) return;
+    const files: Array<{ path: string; fd: number; size: number; reader: JournalReader; scan?: JournalScan }> = [];
+    try {
+      for (const path of paths) {
+        const fd = openSync(path, 'r');
+        files.push({ path, fd, size: fstatSync(fd).size, reader: new JournalReader(fd) });
       }
-      rmSync(path, { force: true });
+      // First the deletions and verification results of all of them: one may be in a later journal than its message.
+      const deleted = new Set<string>();
+      const authentication = new Map<string, CapturedAuthentication>();
+      for (const file of files) {
+        file.scan = scanJournal((p, n) => file.reader.read(p, n), file.size, (r) => {
+          if (r.kind === 'delete') deleted.add(r.id);
+          else if (r.kind === 'annotate') authentication.set(r.id, r.authentication);
+        });
+      }
+      const present = new Set(readdirSync(this.dir));
+      for (const file of files) {
+        scanJournal((p, n) => file.reader.read(p, n), file.size, (record) => {
+          if (record.kind !== 'message') return;
+          const id = record.sidecar.id;
+          const path = join(this.dir, `${record.base}.eml`);
+          const envelopePath = join(this.dir, `${record.base}${SIDECAR_SUFFIX}`);
+          if (deleted.has(id)) {
+            // Deleted, though a crash may have come before its files were removed.
+            if (present.has(`${record.base}.eml`) || present.has(`${record.base}${SIDECAR_SUFFIX}`)) {
+              rmSync(path, { force: true });
+              rmSync(envelopePath, { force: true });
+            }
+            return;
+          }
+          if (present.has(`${record.base}.eml`) || this.replayed.has(id)) return;
+          const auth = authentication.get(id);
+          const sidecar: Sidecar = auth ? { ...record.sidecar, authentication: auth } : record.sidecar;
+          try {
+            writeThroughTempSync(this.tempDir, join(this.tempDir, `${id}.envelope.part`), envelopePath, sidecarText(sidecar));
+            writeThroughTempSync(this.tempDir, join(this.tempDir, `${id}.part`), path, file.reader.read(record.contentOffset, record.contentLength));
+          } catch (error) {
+            // No sidecar without its message.
+            rmSync(envelopePath, { force: true });
+            throw error;
+          }
+          this.replayed.add(id);
+        });
+      }
+    } catch (error) {
+      const failure = `could not replay the journal a stopped server left behind (${errorText(error)}); it is kept and tried again`;
+      if (failure !== this.replayFailure) this.log('warn', failure);
+      this.replayFailure = failure;
+      if (!this.closed) {
+        this.replayTimer = setTimeout(() => this.replayJournals(), REPLAY_RETRY_MS);
+        this.replayTimer.unref();
+      }
+      return;
+    } finally {
+      for (const file of files) closeSync(file.fd);
     }
+    this.replayFailure = undefined;
+    let kept = false;
+    for (const file of files) {
+      try {
+        if (file.scan?.outcome === 'corrupt') {
+          renameSync(file.path, `${file.path}.corrupt`);
+          this.log('error', `the journal ${basename(file.path)} has an unreadable record at octet ${file.scan.end} of ${file.size}: the messages before it are written, the file is kept as ${basename(file.path)}.corrupt`);
+        } else {
+          rmSync(file.path, { force: true });
+        }
+      } catch (error) {
+        kept = true;
+        this.log('warn', `could not remove the replayed journal ${basename(file.path)}: ${errorText(error)}`);
+      }
+    }
+    if (kept) return;
+    // The replayed journals are gone, and with them the need for the deletions journaled meanwhile.
+    this.replayed.clear();
+    this.collectJournals();
+  }
+
+  /** Opens a new journal file and appends to it from now on. */
+  private openJournal(): JournalFile {
+    mkdirSync(this.journalDir, { recursive: true });
+    const path = join(this.journalDir, `journal-${process.pid}-${randomBytes(4).toString('hex')}.log`);
+    // Read and append: the contents of messages not written out yet are read back from it.
+    const journal: JournalFile = { path, fd: openSync(path, 'a+'), size: 0, refs: 0, ids: new Set(), deletions: new Set() };
+    this.journals.push(journal);
+    this.current = journal;
+    liveStores.set(this.dir, this);
+    return journal;
   }
 
   /**
-   * Appends one record to this store's journal (opened on first use) with one write, and returns
-   * where its content starts. Throws when the disk refuses it, with the journal cut back to where
-   * it was, so nothing half-written stays.
+   * Appends one record to the current journal (opened on first use, and a new one once it has grown
+   * past `journalBytes`) with one write, and returns where its content starts; the journal it went
+   * to is `current` then. Throws when the disk refuses it, with the journal cut back to where it was,
+   * so nothing half-written stays; if even that fails, nothing more is appended to that journal (its
+   * torn record stays its last, which a replay drops) and the next record starts a new one.
    */
   private appendJournal(head: object, content?: Buffer): number {
-    if (this.journalFd === undefined) {
-      mkdirSync(this.journalDir, { recursive: true });
-      const path = join(this.journalDir, `journal-${process.pid}-${randomBytes(4).toString('hex')}.log`);
-      // Read and append: the contents of messages not written out yet are read back from it.
-      this.journalFd = openSync(path, 'a+');
-      this.journalPath = path;
-      this.journalSize = 0;
-      liveStores.set(this.dir, this);
+    let journal = this.current;
+    if (journal === undefined || journal.size >= this.journalBytes) {
+      journal = this.openJournal();
+      // The journal before may hold nothing needed any more.
+      this.collectJournals();
     }
     const headBytes = Buffer.from(JSON.stringify(head), 'utf8');
     const body = content ?? Buffer.alloc(0);
@@ -554,19 +797,20 @@ export class MessageStore {
     const parts = [line, headBytes, body, NEWLINE];
     const total = line.length + headBytes.length + body.length + 1;
     try {
-      const written = writevSync(this.journalFd, parts);
+      const written = writevSync(journal.fd, parts);
       if (written !== total) throw Object.assign(new Error(`the journal took ${written} of ${total} octets`), { code: 'ENOSPC' });
     } catch (error) {
       // Cut a torn record off, so the journal ends on a record boundary (shrinking needs no space).
       try {
-        ftruncateSync(this.journalFd, this.journalSize);
+        ftruncateSync(journal.fd, journal.size);
       } catch {
-        // Replay drops a torn last record anyway.
+        // Its length is unknown now, so the offsets of later records would be wrong: retire it.
+        if (this.current === journal) this.current = undefined;
       }
       throw error;
     }
-    const offset = this.journalSize + line.length + headBytes.length;
-    this.journalSize += total;
+    const offset = journal.size + line.length + headBytes.length;
+    journal.size += total;
     return offset;
   }
 
@@ -575,11 +819,60 @@ export class MessageStore {
     const buffer = Buffer.allocUnsafe(entry.length);
     let at = 0;
     while (at < entry.length) {
-      const n = readSync(this.journalFd!, buffer, at, entry.length - at, entry.offset + at);
+      const n = readSync(entry.journal.fd, buffer, at, entry.length - at, entry.offset + at);
       if (n === 0) throw new Error('the journal is shorter than its records');
       at += n;
     }
     return buffer;
+  }
+
+  /** A journaled message has its files now (or is deleted): its journals may go. */
+  private release(entry: PendingMessage): void {
+    entry.journal.refs--;
+    for (const journal of entry.annotations ?? []) journal.refs--;
+  }
+
+  /** Whether a deletion journaled in `journal` still has its message record in another journal file. */
+  private deletionsNeeded(journal: JournalFile): boolean {
+    for (const id of journal.deletions) {
+      if (this.replayed.has(id) || this.journals.some((j) => j !== journal && j.ids.has(id))) return true;
+      journal.deletions.delete(id);
+    }
+    return false;
+  }
+
+  /**
+   * Removes the journal files nothing needs any more: no message of theirs waits for its files, and
+   * none of their deletions concerns a message whose record is still in an older journal. The
+   * current journal is emptied instead, and appended to again.
+   */
+  private collectJournals(): void {
+    for (const journal of [...this.journals]) {
+      if (journal.refs > 0 || this.deletionsNeeded(journal)) continue;
+      if (journal === this.current) {
+        if (journal.size === 0) continue;
+        try {
+          ftruncateSync(journal.fd, 0);
+          journal.size = 0;
+          journal.ids.clear();
+        } catch {
+          // It stays as it is; replaying it would find every message in the folder already.
+        }
+        continue;
+      }
+      try {
+        rmSync(journal.path, { force: true });
+      } catch {
+        // Tried again next time.
+        continue;
+      }
+      try {
+        closeSync(journal.fd);
+      } catch {
+        // Closed already.
+      }
+      this.journals.splice(this.journals.indexOf(journal), 1);
+    }
   }
 
   /**
@@ -628,7 +921,7 @@ export class MessageStore {
         }
       }
       if (failed) this.retryAfter = performance.now() + RETRY_MS;
-      this.truncateJournalIfDone();
+      this.collectJournals();
     })();
     this.exportRun = run;
     void run.finally(() => {
@@ -657,20 +950,13 @@ export class MessageStore {
         entry.exporting = undefined;
         throw error;
       }
-      if (this.pending.get(id) === entry) this.pending.delete(id);
+      if (this.pending.get(id) === entry) {
+        this.pending.delete(id);
+        this.release(entry);
+        this.collectJournals();
+      }
     })();
     return entry.exporting;
-  }
-
-  /** Once every journaled message is in the folder, the journal starts afresh. */
-  private truncateJournalIfDone(): void {
-    if (this.pending.size > 0 || this.journalFd === undefined || this.journalSize === 0) return;
-    try {
-      ftruncateSync(this.journalFd, 0);
-      this.journalSize = 0;
-    } catch {
-      // It stays as it is; replaying it would find every message in the folder already.
-    }
   }
 
   /** Starts receiving a message. */
@@ -701,8 +987,11 @@ export class MessageStore {
           // One append to the open journal stores the message; its files follow once the SMTP side is quiet.
           const content = spill?.content() ?? Buffer.alloc(0);
           const offset = store.appendJournal({ m: sidecar }, content);
+          const journal = store.current!;
+          journal.refs++;
+          journal.ids.add(id);
           store.lastCommit = performance.now();
-          store.pending.set(id, { base, message, sidecar, queuedAt: store.lastCommit, offset, length: content.length });
+          store.pending.set(id, { base, message, sidecar, queuedAt: store.lastCommit, journal, offset, length: content.length });
           store.scheduleExport();
           return message;
         }
@@ -783,27 +1072,37 @@ export class MessageStore {
   async annotate(id: string, authentication: CapturedAuthentication): Promise<boolean> {
     const writer = this.writer;
     if (writer) return writer.annotate(id, authentication);
-    const entry = this.pending.get(id);
-    if (entry && !entry.exporting) {
+    let entry = this.pending.get(id);
+    // An export under way may fail (a full disk, say): the message is then still journaled.
+    while (entry?.exporting) {
+      await entry.exporting.catch(() => undefined);
+      entry = this.pending.get(id);
+    }
+    if (entry) {
       entry.sidecar = { ...entry.sidecar, authentication };
       entry.message = { ...entry.message, authentication };
       // Journaled too, so a crash before the files are written keeps the results (a full disk
       // loses them only if the server also dies before it writes the files).
-      this.appendJournalQuietly({ a: id, authentication });
+      if (this.appendJournalQuietly({ a: id, authentication })) {
+        const journal = this.current!;
+        if (journal !== entry.journal && !entry.annotations?.includes(journal)) {
+          journal.refs++;
+          (entry.annotations ??= []).push(journal);
+        }
+      }
       return true;
     }
-    if (entry) await entry.exporting?.catch(() => undefined);
     const name = await this.fileOf(id);
     if (name === undefined) return false;
     const envelopePath = join(this.dir, `${name.slice(0, -'.eml'.length)}${SIDECAR_SUFFIX}`);
     const sidecar = await readSidecar(envelopePath);
     if (sidecar === undefined) return false;
     const temp = join(this.tempDir, `${id}.annotate.part`);
-    try {
-      await writeThroughTemp(this.tempDir, temp, envelopePath, sidecarText({ ...sidecar, authentication }));
-    } catch (error) {
-      await fs.rm(temp, { force: true }).catch(() => undefined);
-      throw error;
+    await writeThroughTemp(this.tempDir, temp, envelopePath, sidecarText({ ...sidecar, authentication }));
+    // A deletion (delete() removes the .eml first) while the sidecar was written: it must not stay alone.
+    if (!(await fs.access(join(this.dir, name)).then(() => true, () => false))) {
+      await fs.rm(envelopePath, { force: true });
+      return false;
     }
     return true;
   }
@@ -816,18 +1115,35 @@ export class MessageStore {
     const entry = this.pending.get(id);
     if (entry) {
       await entry.exporting?.catch(() => undefined);
-      this.pending.delete(id);
-      // Journaled, so a crash before the journal is emptied does not bring the message back.
-      if (this.journalSize > 0) this.appendJournalQuietly({ d: id });
+      if (this.pending.get(id) === entry) {
+        this.pending.delete(id);
+        this.release(entry);
+      }
+      this.journalDeletion(id);
       await fs.rm(entry.message.path, { force: true });
       await fs.rm(entry.message.envelopePath, { force: true });
-      this.truncateJournalIfDone();
+      this.collectJournals();
       return true;
     }
     const name = await this.fileOf(id);
     if (name === undefined) return false;
+    // Before the files go: a crash in between leaves a journaled deletion, which a replay carries out.
+    this.journalDeletion(id);
     await this.remove(name);
+    this.collectJournals();
     return true;
+  }
+
+  /**
+   * Journals the deletion of a message whose record is still in one of this store's journals (its
+   * files written or not), or in a crashed server's journal kept for another try of its replay, so a
+   * crash before that journal goes does not bring the message back.
+   */
+  private journalDeletion(id: string): void {
+    const holder = this.journals.find((j) => j.ids.has(id));
+    if ((holder === undefined && !this.replayed.has(id)) || !this.appendJournalQuietly({ d: id })) return;
+    // Kept until the journal holding the message is gone.
+    if (this.current !== holder) this.current!.deletions.add(id);
   }
 
   /** Deletes every stored message; returns how many there were. */
@@ -839,14 +1155,31 @@ export class MessageStore {
     await Promise.allSettled([...this.pending.values()].map((e) => e.exporting));
     const journaled = [...this.pending.keys()];
     this.pending.clear();
-    if (this.journalFd !== undefined && this.journalSize > 0) {
+    // No journal record is needed any more: every message goes.
+    const left: string[] = [];
+    for (const journal of [...this.journals]) {
+      journal.refs = 0;
+      if (journal === this.current) {
+        try {
+          ftruncateSync(journal.fd, 0);
+          journal.size = 0;
+          journal.ids.clear();
+          journal.deletions.clear();
+        } catch {
+          left.push(...journal.ids);
+        }
+        continue;
+      }
       try {
-        ftruncateSync(this.journalFd, 0);
-        this.journalSize = 0;
+        rmSync(journal.path, { force: true });
+        closeSync(journal.fd);
+        this.journals.splice(this.journals.indexOf(journal), 1);
       } catch {
-        for (const id of journaled) this.appendJournalQuietly({ d: id });
+        left.push(...journal.ids);
       }
     }
+    // A journal that could not be emptied gets the deletions of its messages instead.
+    for (const id of left) this.journalDeletion(id);
     const names = (await fs.readdir(this.dir).catch(() => [] as string[])).filter((n) => MESSAGE_FILE.test(n));
     await Promise.all(names.map((n) => this.remove(n)));
     // Sidecars whose message is gone already.
@@ -858,12 +1191,17 @@ export class MessageStore {
     return names.length + journaled.length;
   }
 
-  /** Appends a record whose loss only matters if the server dies before the journal is emptied (a deletion, verification results). */
-  private appendJournalQuietly(head: object): void {
+  /**
+   * Appends a record whose loss only matters if the server dies before its journal goes (a
+   * deletion, verification results); reports whether it was journaled.
+   */
+  private appendJournalQuietly(head: object): boolean {
     try {
       this.appendJournal(head);
+      return true;
     } catch {
-      // A full disk: the message is gone from this run; a crash now could bring it back on replay.
+      // A full disk: this run goes on without it; only a crash before the files are written loses it.
+      return false;
     }
   }
 

@@ -1,0 +1,290 @@
+// How the capture server's store comes back after a crash (issue 16, "the journal is the store"):
+// a temporary file left by a run that died never stops a later start; a deleted message stays
+// deleted; under steady load the journal is rotated and old journal files go, so it never grows
+// without bound; a replay never drops an acknowledged record silently (a corrupt journal is kept as
+// `.corrupt`); verification results survive a failed write-out, and a deletion racing a
+// verification leaves no sidecar behind. A "crash" is a store abandoned without close(), whose
+// journal files are copied, under the name of a process that is gone, into a fresh folder, as
+// storePerformance.test.ts does. Everything runs on real files.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { startCaptureServer, type CaptureLogEntry } from '../../client/src/localServer';
+import { MessageStore, readJournal, type CapturedAuthentication, type StoredMessage } from '../../client/src/localServer/messageStore';
+import { makeTempDir, removeTempDir } from '../peers/process';
+
+const JOURNAL = '.smtpwb-journal';
+const INCOMING = '.smtpwb-incoming';
+/** Above Linux's pid_max, so no live process has it: a journal under this pid is one a crashed server left. */
+const GONE_PID = 4194305;
+
+const envelope = { mailFrom: 'a@example.test', rcptTo: ['b@example.test'], mailParameters: {}, rcptParameters: [{}], remoteAddress: '127.0.0.1', remotePort: 1, helo: 'c.example.test', tls: null, auth: null, bodyType: '7bit' as const, smtpUtf8: false, transmissionType: 'ESMTP' };
+
+function content(subject: string, octets = 0): string {
+  return `Subject: ${subject}\r\n\r\n${'x'.repeat(octets)}body\r\n`;
+}
+
+/** Stores one message (journaled, its files written later) and returns it. */
+async function put(store: MessageStore, subject: string, octets = 0): Promise<StoredMessage> {
+  const incoming = store.begin();
+  await incoming.receive(Readable.from([Buffer.from(content(subject, octets), 'latin1')]));
+  return incoming.commit(envelope);
+}
+
+/** A store whose files wait for an hour of quiet: only the test decides when files are written. */
+function patientStore(dir: string, options: { journalBytes?: number } = {}): MessageStore {
+  return new MessageStore(dir, { quietMs: 3_600_000, maxWaitMs: 3_600_000, ...options });
+}
+
+/** The journal files of `from` as a crash leaves them, copied into `to` under the name of a process that is gone. */
+function crashCopy(from: string, to: string): string[] {
+  mkdirSync(join(to, JOURNAL), { recursive: true });
+  const names = readdirSync(join(from, JOURNAL)).filter((n) => n.endsWith('.log'));
+  for (const name of names) copyFileSync(join(from, JOURNAL, name), join(to, JOURNAL, name.replace(/^journal-\d+-/, `journal-${GONE_PID}-`)));
+  return names;
+}
+
+function journalBytes(dir: string): number {
+  return readdirSync(join(dir, JOURNAL)).reduce((n, name) => n + statSync(join(dir, JOURNAL, name)).size, 0);
+}
+
+const none = { result: 'none', info: 'no signature' };
+function verified(text: string): CapturedAuthentication {
+  return { verifiedAt: '2026-11-23T10:00:00.000Z', dkim: [], spf: none, dmarc: none, arc: none, authenticationResults: text, failed: false };
+}
+
+test('a temporary file left by a server killed between writing and renaming it does not stop the next start', async () => {
+  const live = makeTempDir('recovery-live');
+  const crashed = makeTempDir('recovery-crashed');
+  const store = patientStore(live);
+  let server: Awaited<ReturnType<typeof startCaptureServer>> | undefined;
+  try {
+    await store.init();
+    const message = await put(store, 'survivor');
+    crashCopy(live, crashed);
+    // The earlier replay was killed after writing the sidecar's temporary file, before renaming it.
+    mkdirSync(join(crashed, INCOMING), { recursive: true });
+    writeFileSync(join(crashed, INCOMING, `${message.id}.envelope.part`), '{"half":');
+    writeFileSync(join(crashed, INCOMING, `${message.id}.part`), '');
+    const log: CaptureLogEntry[] = [];
+    server = await startCaptureServer({ dir: crashed, tls: false, logger: (entry) => log.push(entry) });
+    const listed = await server.list();
+    assert.deepEqual(listed.map((m) => m.id), [message.id]);
+    assert.equal(readFileSync(listed[0].path, 'latin1'), content('survivor'));
+    assert.equal(listed[0].envelope?.mailFrom, 'a@example.test', 'the sidecar is the whole one, not the half one left behind');
+    assert.deepEqual(readdirSync(join(crashed, INCOMING)), [], 'the leftover temporary files are gone');
+    assert.deepEqual(readdirSync(join(crashed, JOURNAL)), [], 'the journal is replayed and removed');
+    assert.deepEqual(log.filter((e) => e.level !== 'info'), []);
+  } finally {
+    await server?.stop();
+    await store.close();
+    removeTempDir(live);
+    removeTempDir(crashed);
+  }
+});
+
+test('a message deleted after its files were written stays deleted after a crash, while its record is still journaled', async () => {
+  const live = makeTempDir('recovery-live');
+  const crashed = makeTempDir('recovery-crashed');
+  const store = patientStore(live);
+  try {
+    await store.init();
+    // One message keeps waiting for its files, so the journal cannot be emptied.
+    const kept = await put(store, 'kept');
+    const gone = await put(store, 'gone');
+    // get() writes the files of this one; its record stays in the journal.
+    assert.equal((await store.get(gone.id))?.id, gone.id);
+    assert.equal(await store.delete(gone.id), true);
+    crashCopy(live, crashed);
+    const restarted = new MessageStore(crashed);
+    await restarted.init();
+    assert.deepEqual((await restarted.list()).map((m) => m.id), [kept.id], 'the deleted message does not come back');
+    await restarted.close();
+  } finally {
+    await store.close();
+    removeTempDir(live);
+    removeTempDir(crashed);
+  }
+});
+
+test('under steady load (never a moment with nothing waiting) the journal is rotated and old journal files go', async () => {
+  const live = makeTempDir('recovery-live');
+  const crashed = makeTempDir('recovery-crashed');
+  // 16 KiB journals; each record is about 1.5 KiB.
+  const limit = 16 * 1024;
+  const store = patientStore(live, { journalBytes: limit });
+  try {
+    await store.init();
+    let previous = await put(store, 'm0', 1000);
+    let largest = 0;
+    for (let i = 1; i < 300; i++) {
+      const next = await put(store, `m${i}`, 1000);
+      // The message before gets its files; this one still waits: something is always journaled.
+      await store.get(previous.id);
+      previous = next;
+      largest = Math.max(largest, journalBytes(live));
+    }
+    // 300 records of 1.5 KiB are about 450 KiB; the journals hold only what is recent.
+    assert.ok(largest <= 3 * limit, `the journals held ${largest} octets at most`);
+    assert.ok(readdirSync(join(live, JOURNAL)).length <= 3, readdirSync(join(live, JOURNAL)).join(', '));
+    // A crash now loses nothing: the last message is replayed from the journals left.
+    crashCopy(live, crashed);
+    const restarted = new MessageStore(crashed);
+    await restarted.init();
+    assert.ok((await restarted.list()).some((m) => m.id === previous.id));
+    await restarted.close();
+    await store.settled();
+    assert.equal(journalBytes(live), 0, 'with every message written out, the journals are empty');
+    assert.equal((await store.list()).length, 300);
+  } finally {
+    await store.close();
+    removeTempDir(live);
+    removeTempDir(crashed);
+  }
+});
+
+test('rotated journals: a crash replays them together, with deletions and verification results from later journals', async () => {
+  const live = makeTempDir('recovery-live');
+  const crashed = makeTempDir('recovery-crashed');
+  // About three records per journal.
+  const store = patientStore(live, { journalBytes: 2000 });
+  try {
+    await store.init();
+    const messages: StoredMessage[] = [];
+    for (let i = 0; i < 6; i++) messages.push(await put(store, `m${i}`, 300));
+    for (let i = 0; i < 6; i++) messages.push(await put(store, `n${i}`, 300));
+    const [pendingDeleted, annotated, writtenDeleted] = messages;
+    // A deletion of a message still waiting, the results of a verification, and the deletion of a
+    // message whose files were written: each is journaled in a later journal than the message.
+    assert.equal(await store.delete(pendingDeleted.id), true);
+    assert.equal(await store.annotate(annotated.id, verified('localhost; dkim=none')), true);
+    await store.get(writtenDeleted.id);
+    assert.equal(await store.delete(writtenDeleted.id), true);
+    assert.ok(readdirSync(join(live, JOURNAL)).length >= 3, 'the journal was rotated');
+    crashCopy(live, crashed);
+    const restarted = new MessageStore(crashed);
+    await restarted.init();
+    const listed = await restarted.list();
+    assert.deepEqual(listed.map((m) => m.subject).sort(), ['m1', 'm3', 'm4', 'm5', 'n0', 'n1', 'n2', 'n3', 'n4', 'n5']);
+    assert.equal(listed.find((m) => m.id === annotated.id)?.authentication?.authenticationResults, 'localhost; dkim=none');
+    for (const m of listed) assert.equal(readFileSync(m.path, 'latin1'), content(m.subject ?? '', 300));
+    assert.deepEqual(readdirSync(join(crashed, JOURNAL)), [], 'every replayed journal is removed');
+    await restarted.close();
+    // The live store: once everything is written, no journal holds anything.
+    await store.settled();
+    assert.equal(journalBytes(live), 0);
+    assert.equal((await store.get(annotated.id))?.authentication?.authenticationResults, 'localhost; dkim=none');
+  } finally {
+    await store.close();
+    removeTempDir(live);
+    removeTempDir(crashed);
+  }
+});
+
+test('a replay reads a journal record by record: messages across its read windows come back whole', async () => {
+  const live = makeTempDir('recovery-live');
+  const crashed = makeTempDir('recovery-crashed');
+  const store = patientStore(live);
+  try {
+    await store.init();
+    // 700 KiB each (kept in memory, so journaled): the journal is read a MiB at a time.
+    const subjects = ['w0', 'w1', 'w2', 'w3'];
+    for (const subject of subjects) await put(store, subject, 700 * 1024);
+    crashCopy(live, crashed);
+    const restarted = new MessageStore(crashed);
+    await restarted.init();
+    const listed = await restarted.list();
+    assert.deepEqual(listed.map((m) => m.subject).sort(), subjects);
+    for (const m of listed) assert.equal(readFileSync(m.path, 'latin1'), content(m.subject ?? '', 700 * 1024));
+    await restarted.close();
+  } finally {
+    await store.close();
+    removeTempDir(live);
+    removeTempDir(crashed);
+  }
+});
+
+test('a journal with an unreadable record: the records before it are written, the journal is kept as .corrupt and logged', async () => {
+  const live = makeTempDir('recovery-live');
+  const crashed = makeTempDir('recovery-crashed');
+  const store = patientStore(live);
+  try {
+    await store.init();
+    await put(store, 'before');
+    const [name] = readdirSync(join(live, JOURNAL));
+    const good = readFileSync(join(live, JOURNAL, name));
+    // A whole record follows the damaged one: it was acknowledged, so the journal must not go.
+    await put(store, 'after');
+    const both = readFileSync(join(live, JOURNAL, name));
+    const second = both.subarray(good.length);
+    const damaged = Buffer.concat([good, Buffer.from('SMTPWB-J2 5 0\n{"m":\n', 'latin1'), second]);
+    const scan = readJournal(damaged);
+    assert.deepEqual([scan.records.length, scan.end, scan.outcome], [1, good.length, 'corrupt']);
+    // A torn last record (a crash in the middle of its append) is not corruption.
+    assert.equal(readJournal(both.subarray(0, both.length - 3)).outcome, 'torn');
+    assert.equal(readJournal(Buffer.concat([good, Buffer.from('SMTPWB-J2 12', 'latin1')])).outcome, 'torn');
+    assert.equal(readJournal(both).outcome, 'complete');
+
+    mkdirSync(join(crashed, JOURNAL));
+    const corruptName = `journal-${GONE_PID}-bad.log`;
+    writeFileSync(join(crashed, JOURNAL, corruptName), damaged);
+    const log: Array<{ level: string; message: string }> = [];
+    const restarted = new MessageStore(crashed, { log: (level, message) => log.push({ level, message }) });
+    await restarted.init();
+    assert.deepEqual((await restarted.list()).map((m) => m.subject), ['before']);
+    assert.deepEqual(readdirSync(join(crashed, JOURNAL)), [`${corruptName}.corrupt`], 'kept for a person to look at, and not replayed again');
+    assert.equal(log.length, 1, JSON.stringify(log));
+    assert.equal(log[0].level, 'error');
+    assert.match(log[0].message, new RegExp(`unreadable record at octet ${good.length} .*\\.corrupt`));
+    await restarted.close();
+  } finally {
+    await store.close();
+    removeTempDir(live);
+    removeTempDir(crashed);
+  }
+});
+
+test('verification results that come while a write-out fails are kept with the message, which is still journaled', async () => {
+  const dir = makeTempDir('recovery-annotate');
+  const store = patientStore(dir);
+  try {
+    await store.init();
+    const message = await put(store, 'annotated');
+    // The temporary folder is a file now: every write-out fails (not with ENOENT, so it is not remade).
+    rmSync(join(dir, INCOMING), { recursive: true });
+    writeFileSync(join(dir, INCOMING), 'not a folder');
+    // get() starts writing the files; the verification results come while that write fails.
+    const getting = store.get(message.id);
+    assert.equal(await store.annotate(message.id, verified('localhost; dkim=pass')), true, 'the results are stored');
+    await getting;
+    const [listed] = await store.list({ write: false });
+    assert.equal(listed.authentication?.authenticationResults, 'localhost; dkim=pass');
+    // Once the folder is usable again, the files carry the results.
+    rmSync(join(dir, INCOMING));
+    const written = await store.get(message.id);
+    const sidecar = JSON.parse(readFileSync(written!.envelopePath, 'utf8')) as { authentication?: CapturedAuthentication };
+    assert.equal(sidecar.authentication?.authenticationResults, 'localhost; dkim=pass');
+  } finally {
+    await store.close();
+    removeTempDir(dir);
+  }
+});
+
+test('a deletion racing a verification leaves no sidecar behind', async () => {
+  const dir = makeTempDir('recovery-race');
+  const store = patientStore(dir);
+  try {
+    await store.init();
+    const messages: StoredMessage[] = [];
+    for (let i = 0; i < 20; i++) messages.push(await put(store, `race${i}`));
+    await store.settled();
+    await Promise.all(messages.map((m) => Promise.all([store.annotate(m.id, verified('localhost; dkim=none')), store.delete(m.id)])));
+    assert.deepEqual(readdirSync(dir).filter((n) => !n.startsWith('.')), [], 'no message file and no sidecar is left');
+    assert.deepEqual(await store.list(), []);
+  } finally {
+    await store.close();
+    removeTempDir(dir);
+  }
+});
