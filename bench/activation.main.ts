@@ -6,6 +6,7 @@
  * Also the size of the .vsix. Goals: ≤ 50 ms and ≤ 3 MB.
  * Run after `npm run package`: node dist-test/bench/activation.main.js [--runs 3]
  */
+import { numberOption } from './benchArgs';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,7 +23,7 @@ interface Trace {
   totalMs: number;
 }
 
-const runs = Number(process.argv[process.argv.indexOf('--runs') + 1]) || 3;
+const runs = numberOption('--runs', 3);
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 async function activationInEditor(): Promise<{ trace: Trace; bareRequireMs: number }> {

@@ -16,6 +16,7 @@
 // on a busy machine: smtp-sink's from /proc/PID/schedstat, the capture server's from process.cpuUsage()).
 // Usage (the checkout is found from this file's location):
 //   node OUT/bench/capture-throughput.main.js [--messages N] [--runs N] [--waits N] [--json]
+import { numberOption } from './benchArgs';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
 import { connect } from 'node:net';
@@ -29,10 +30,7 @@ import { spread, timedProcess, type Spread } from './processTiming';
 import { readdirSync, readFileSync } from 'node:fs';
 
 const argv = process.argv.slice(2);
-const opt = (name: string, fallback: number): number => {
-  const i = argv.indexOf(name);
-  return i >= 0 && argv[i + 1] ? Number(argv[i + 1]) : fallback;
-};
+const opt = (name: string, fallback: number): number => numberOption(name, fallback, argv);
 const MESSAGES = opt('--messages', 2000);
 const RUNS = Math.max(1, opt('--runs', 5));
 const WAITS = opt('--waits', 200);

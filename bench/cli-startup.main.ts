@@ -14,6 +14,7 @@
 // from /proc) is printed beside each wall time.
 // Usage (from any folder: the checkout is found from this file's location):
 //   node OUT/bench/cli-startup.main.js [--runs N] [--json]
+import { numberOption } from './benchArgs';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,8 +23,7 @@ import { repoRoot, requireBinary } from '../test/peers/require';
 import { FIRST_JUDGED_MAJOR, benchNodes, benchVariants, extraCaCertsSet, notJudgedNote, spread, spreadText, timedProcess, withoutExtraCaCerts, type ProcessSample, type Spread } from './processTiming';
 
 const argv = process.argv.slice(2);
-const runsIndex = argv.indexOf('--runs');
-const RUNS = Math.max(10, runsIndex >= 0 ? Number(argv[runsIndex + 1]) || 10 : 10);
+const RUNS = Math.max(10, numberOption('--runs', 10, argv));
 const JSON_OUT = argv.includes('--json');
 const CLI = join(process.env.SMTPWB_DIST ?? join(repoRoot(), 'dist'), 'cli.js');
 

@@ -10,6 +10,7 @@
 // (the slow path); the validation probes are off (they would leave the loopback).
 //
 // node scripts/build.mjs --only bench && node dist-test/bench/dns-report.main.js [--runs N]
+import { numberOption } from './benchArgs';
 import { promises as dnsPromises } from 'node:dns';
 import { runReport, countErrors } from '../client/src/dns/index';
 import { startDnsTestEnv } from '../test/dns/env';
@@ -18,8 +19,7 @@ import { startDnsForwarder } from '../test/peers/dnsForwarder';
 const DELAY_MS = 20;
 
 async function main(): Promise<void> {
-  const runsArg = process.argv.indexOf('--runs');
-  const runs = runsArg !== -1 ? Number(process.argv[runsArg + 1]) : 7;
+  const runs = numberOption('--runs', 7);
   const env = await startDnsTestEnv();
   const proxy = await startDnsForwarder({ upstream: { host: env.knot.host, port: env.knot.port }, delayMs: DELAY_MS });
   try {

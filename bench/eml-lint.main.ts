@@ -9,6 +9,7 @@
  *
  * Usage: node OUT/bench/eml-lint.main.js [--mb 10] [--runs 5]
  */
+import { numberOption } from './benchArgs';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -17,11 +18,7 @@ import { emlFolding, emlSymbols } from '../server/src/eml/features';
 import { lintMessage } from '../server/src/eml/lint';
 import { generateLargeMessage } from './emlGenerator';
 
-function arg(name: string, fallback: number): number {
-  const i = process.argv.indexOf(name);
-  const value = i === -1 ? NaN : Number(process.argv[i + 1]);
-  return Number.isFinite(value) ? value : fallback;
-}
+const arg = numberOption;
 
 const MiB = 1024 * 1024;
 const fmt = (bytes: number): string => `${(bytes / MiB).toFixed(1)} MiB`;

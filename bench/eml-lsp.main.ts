@@ -7,12 +7,13 @@
  * /proc) is printed too, as a figure that does not depend on how busy the machine is.
  * Run after `npm run build`: node dist-test/bench/eml-lsp.main.js [--runs 5] [--json]
  */
+import { numberOption } from './benchArgs';
 import { processCpuMs as cpuMs, processMemory as procStatus } from './procStat';
 import { startLspClient } from '../test/support/lspClient';
 import { generateLargeMessage } from './emlGenerator';
 
 const MiB = 1024 * 1024;
-const runs = Number(process.argv[process.argv.indexOf('--runs') + 1]) || 5;
+const runs = numberOption('--runs', 5);
 
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];

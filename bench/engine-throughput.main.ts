@@ -19,6 +19,7 @@
 // (its man page: "No SMTP command pipelining support"); it waits for every reply, as lock-step does.
 // Usage (the checkout is found from this file's location; SMTPWB_DIST names the CLI's folder):
 //   node OUT/bench/engine-throughput.main.js [--messages N] [--runs N] [--swaks-messages N] [--json]
+import { numberOption } from './benchArgs';
 import { execFile, execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -32,10 +33,7 @@ import type { SessionPlan } from '../common/sessionPlan';
 import { FIRST_JUDGED_MAJOR, benchNodes, benchVariants, notJudgedNote, spread, spreadText, timedProcess, withoutExtraCaCerts, type Spread } from './processTiming';
 
 const argv = process.argv.slice(2);
-const opt = (name: string, fallback: number): number => {
-  const i = argv.indexOf(name);
-  return i >= 0 && argv[i + 1] ? Number(argv[i + 1]) : fallback;
-};
+const opt = (name: string, fallback: number): number => numberOption(name, fallback, argv);
 const MESSAGES = opt('--messages', 2000);
 const RUNS = Math.max(1, opt('--runs', 5));
 const SWAKS_MESSAGES = opt('--swaks-messages', 20);

@@ -5,6 +5,7 @@
 // Rounds alternate between the two so that machine noise hits both alike; the medians are compared.
 //
 // node scripts/build.mjs --only bench && node dist-test/bench/report-summary.main.js [--files N] [--rounds R]
+import { numberOption } from './benchArgs';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,11 +16,7 @@ import { ReportSummariser } from '../client/src/reports/summary';
 import { aggregateXml, gzip, randomAggregate, reportFileName } from '../test/reports/generate';
 import { median } from './processTiming';
 
-function arg(name: string, fallback: number): number {
-  const i = process.argv.indexOf(name);
-  const v = i >= 0 ? Number(process.argv[i + 1]) : fallback;
-  return Number.isInteger(v) && v > 0 ? v : fallback;
-}
+const arg = (name: string, fallback: number): number => Math.floor(numberOption(name, fallback));
 
 function main(): number {
   const files = arg('--files', 10_000);
