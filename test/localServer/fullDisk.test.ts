@@ -291,13 +291,16 @@ test('a torn append that cannot be cut back (an append-only journal) retires tha
   }
 });
 
-test('a replay cut short by a full disk: what it wrote and was deleted meanwhile stays deleted when it is tried again', async () => {
-  const live = join(mountPoint, 'partial-live');
-  const dir = join(mountPoint, 'partial');
+/**
+ * A crashed store's journal in `<name>` holding a small and a large message, on a disk left with
+ * room for the small message's files (and a journal record) but not the large one's.
+ */
+async function cutShortReplay(name: string): Promise<{ dir: string; filler: string; small: { message: StoredMessage; bytes: Buffer }; large: { message: StoredMessage; bytes: Buffer } }> {
+  const live = join(mountPoint, `${name}-live`);
+  const dir = join(mountPoint, name);
   mkdirSync(dir);
   const store = new MessageStore(live, { quietMs: 3_600_000, maxWaitMs: 3_600_000 });
-  const filler = join(mountPoint, 'filler-partial');
-  let server: CaptureServer | undefined;
+  const filler = join(mountPoint, `filler-${name}`);
   try {
     await store.init();
     const small = await putDirect(store, 'small', 500);
@@ -305,9 +308,20 @@ test('a replay cut short by a full disk: what it wrote and was deleted meanwhile
     crashCopy(live, dir);
     await store.close();
     rmSync(live, { recursive: true });
-    // Room for the small message's files (and a journal record), not for the large one.
     fillDisk(filler);
     truncateSync(filler, statSync(filler).size - 24 * 1024);
+    return { dir, filler, small, large };
+  } catch (error) {
+    rmSync(filler, { force: true });
+    await store.close();
+    throw error;
+  }
+}
+
+test('a replay cut short by a full disk: what it wrote and was deleted meanwhile stays deleted when it is tried again', async () => {
+  const { dir, filler, small, large } = await cutShortReplay('partial');
+  let server: CaptureServer | undefined;
+  try {
     const log: CaptureLogEntry[] = [];
     server = await startCaptureServer({ dir, tls: false, logger: (entry) => log.push(entry) });
     assert.equal(log.filter((e) => /could not replay the journal/.test(e.message)).length, 1, JSON.stringify(log));
@@ -327,26 +341,13 @@ test('a replay cut short by a full disk: what it wrote and was deleted meanwhile
   } finally {
     rmSync(filler, { force: true });
     await server?.stop();
-    await store.close();
   }
 });
 
 test('a replay cut short by a full disk is tried again while the server runs, without bringing back what was deleted', async () => {
-  const live = join(mountPoint, 'retry-live');
-  const dir = join(mountPoint, 'retry');
-  mkdirSync(dir);
-  const store = new MessageStore(live, { quietMs: 3_600_000, maxWaitMs: 3_600_000 });
-  const filler = join(mountPoint, 'filler-retry');
+  const { dir, filler, small, large } = await cutShortReplay('retry');
   let server: CaptureServer | undefined;
   try {
-    await store.init();
-    const small = await putDirect(store, 'small', 500);
-    const large = await putDirect(store, 'large', 300_000);
-    crashCopy(live, dir);
-    await store.close();
-    rmSync(live, { recursive: true });
-    fillDisk(filler);
-    truncateSync(filler, statSync(filler).size - 24 * 1024);
     server = await startCaptureServer({ dir, tls: false });
     assert.deepEqual((await server.list()).map((m) => m.id), [small.message.id]);
     assert.equal(await server.delete(small.message.id), true);
@@ -368,6 +369,5 @@ test('a replay cut short by a full disk is tried again while the server runs, wi
   } finally {
     rmSync(filler, { force: true });
     await server?.stop();
-    await store.close();
   }
 });
