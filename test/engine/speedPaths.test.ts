@@ -176,7 +176,7 @@ test('smtpwb run of a cleartext session loads neither TLS nor the DANE code, cre
       "let created = false;",
       "const d = Object.getOwnPropertyDescriptor(process, 'stdout');",
       "Object.defineProperty(process, 'stdout', { configurable: true, enumerable: d.enumerable, get() { created = true; return d.get.call(process); } });",
-      "process.on('exit', () => require('fs').writeSync(2, '\\nMODULES ' + JSON.stringify(process.moduleLoadList.filter((m) => /^NativeModule (tls|_tls_wrap|dgram|perf_hooks)$/.test(m))) + ' STREAMS ' + created + '\\n'));",
+      "process.on('exit', () => require('fs').writeSync(2, '\\nMODULES ' + JSON.stringify(process.moduleLoadList.filter((m) => /^NativeModule (tls|_tls_wrap|dgram|perf_hooks|crypto)$/.test(m))) + ' STREAMS ' + created + '\\n'));",
       '',
     ].join('\n'),
   );

@@ -68,7 +68,7 @@ export const RUN_USAGE = `usage: smtpwb run FILE.smtp [--session NAME|--all] [--
   --json                print one JSON object instead of the transcript
   --timeout SECONDS     the timeout of every phase the script's "# @timeout" does not set
                         (also 1500ms, 2s); the defaults are RFC 5321's
-  --junit FILE          also write JUnit XML, one testcase per session
+  --junit FILE          also write JUnit XML, one testcase per session (with --bulk, one more per message)
   --repeat N            repeat each session's mail transactions N times on its connection
   --parallel N          run N copies of each session at once and report messages per second
   --local HOST:PORT     a running capture server for sessions without CONNECT (or CONNECT local);

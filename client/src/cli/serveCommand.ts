@@ -22,7 +22,8 @@ export const SERVE_HELP = `usage: smtpwb serve [--port N] [--host H] [--dir DIR]
                    [--api PORT [--api-host H --api-token-file FILE]] [--no-verify | --dns-server HOST:PORT]
 
 Runs the local capture server: an SMTP server that accepts every message and stores it in DIR: at
-once in a journal, and as an .eml file (with an .envelope.json sidecar) as soon as it is quiet. It offers STARTTLS with a self-signed certificate kept
+once in a journal (a message over 1 MiB straight to its file), and as an .eml file (with an
+.envelope.json sidecar) as soon as it is quiet. It offers STARTTLS with a self-signed certificate kept
 in DIR/.smtpwb-tls/cert.pem, AUTH, SIZE, 8BITMIME, SMTPUTF8, PIPELINING and CHUNKING.
 
   --port N              the port (default 2525; 0 picks a free one)
