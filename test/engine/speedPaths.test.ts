@@ -125,6 +125,23 @@ test('FdWriter: a descriptor that refuses a write (EAGAIN) hands the rest, in or
   assert.equal(calls, 2, 'after EAGAIN the descriptor is not tried again');
 });
 
+test('FdWriter: standard output and error fall back together, so the one never overtakes the other\'s queue', () => {
+  const order: string[] = [];
+  const queue = (name: string) => ({ write: (chunk: string | Uint8Array) => (order.push(`${name}:${Buffer.from(chunk).toString()}`), true) }) as unknown as NodeJS.WriteStream;
+  const group = { fallen: false };
+  const refuse = (): number => {
+    throw Object.assign(new Error('EAGAIN'), { code: 'EAGAIN' });
+  };
+  const direct: string[] = [];
+  const out = new FdWriter(1, () => queue('stdout'), () => assert.fail('no broken pipe'), refuse, group);
+  const err = new FdWriter(2, () => queue('stderr'), () => assert.fail('no broken pipe'), (_fd, bytes) => (direct.push(Buffer.from(bytes).toString()), bytes.length), group);
+  err.write('e1');
+  out.write('o1');
+  err.write('e2');
+  assert.deepEqual(direct, ['e1'], 'once standard output queues, standard error queues too');
+  assert.deepEqual(order, ['stdout:o1', 'stderr:e2']);
+});
+
 test('FdWriter: a reader that went away (EPIPE) ends quietly through onBrokenPipe', () => {
   let broken = 0;
   const w = new FdWriter(

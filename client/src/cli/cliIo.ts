@@ -20,11 +20,18 @@ type WriteCallback = (error?: Error | null) => void;
  *
  * - A descriptor that is non-blocking (shared with a parent that made it so) can refuse a write
  *   with EAGAIN: from then on every write goes through the process's own stream (`fallback`),
- *   which queues, so the order of the output is kept.
+ *   which queues, so the order of the output is kept. Writers made with one `group` (standard
+ *   output and error) fall back together, so one never overtakes the other's queue by writing
+ *   directly; from then on they behave as Node's own streams do.
  * - A reader that went away (EPIPE) calls `onBrokenPipe`: the CLI then ends quietly, as Unix
  *   tools do.
  * - The callback of a write runs after the write, on the next tick, as a stream's would.
  */
+/** Writers that fall back to the process's streams together (see `FdWriter`). */
+export interface FdWriterGroup {
+  fallen: boolean;
+}
+
 export class FdWriter {
   private stream: NodeJS.WriteStream | undefined;
   private tty: boolean | undefined;
@@ -35,6 +42,7 @@ export class FdWriter {
     private readonly onBrokenPipe: () => void,
     /** `fs.writeSync`; tests pass one that refuses or writes part of a chunk. */
     private readonly writeNow: (fd: number, bytes: Uint8Array) => number = writeSync,
+    private readonly group: FdWriterGroup = { fallen: false },
   ) {}
 
   /** Whether the descriptor is a terminal (as `process.stdout.isTTY`). */
@@ -45,6 +53,7 @@ export class FdWriter {
 
   write(chunk: string | Uint8Array, encoding?: BufferEncoding | WriteCallback, callback?: WriteCallback): boolean {
     const done = typeof encoding === 'function' ? encoding : callback;
+    if (!this.stream && this.group.fallen) this.stream = this.fallback();
     if (this.stream) return done ? this.stream.write(chunk, done) : this.stream.write(chunk);
     let bytes = typeof chunk === 'string' ? Buffer.from(chunk, typeof encoding === 'string' ? encoding : 'utf8') : chunk;
     try {
@@ -59,6 +68,7 @@ export class FdWriter {
         return false;
       }
       if (code !== 'EAGAIN') throw error;
+      this.group.fallen = true;
       this.stream = this.fallback();
       return done ? this.stream.write(bytes, done) : this.stream.write(bytes);
     }

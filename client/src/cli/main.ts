@@ -118,11 +118,12 @@ function endQuietlyOnEpipe(stream: NodeJS.WriteStream): void {
 /**
  * Standard output and error for a command: written straight to descriptors 1 and 2 (see
  * `FdWriter`), so no stream is created for them; the language server, which talks over
- * `process.stdin` and `process.stdout` itself, and Windows, whose console needs Node's own stream,
+ * `process.stdin` and `process.stdout` itself, `serve`, which runs for long, and Windows, whose console needs Node's own stream,
  * get the process's streams.
  */
 function commandStreams(command: string | undefined): { stdout: NodeJS.WritableStream; stderr: NodeJS.WritableStream; flush(then: () => void): void } {
-  if (command === 'lsp' || process.platform === 'win32') {
+  // `serve` runs for long: a stalled reader of its log must never block the SMTP server in write(2).
+  if (command === 'lsp' || command === 'serve' || process.platform === 'win32') {
     endQuietlyOnEpipe(process.stdout);
     endQuietlyOnEpipe(process.stderr);
     return { stdout: process.stdout, stderr: process.stderr, flush: (then) => process.stdout.write('', () => process.stderr.write('', then)) };
@@ -133,8 +134,9 @@ function commandStreams(command: string | undefined): { stdout: NodeJS.WritableS
     endQuietlyOnEpipe(stream());
     return stream();
   };
-  const stdout = new FdWriter(1, fallback(() => process.stdout), brokenPipe);
-  const stderr = new FdWriter(2, fallback(() => process.stderr), brokenPipe);
+  const group = { fallen: false };
+  const stdout = new FdWriter(1, fallback(() => process.stdout), brokenPipe, undefined, group);
+  const stderr = new FdWriter(2, fallback(() => process.stderr), brokenPipe, undefined, group);
   return {
     // Commands only call `write` and read `isTTY`; the stream type is what CliIo promises them.
     stdout: stdout as unknown as NodeJS.WritableStream,
