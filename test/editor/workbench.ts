@@ -546,10 +546,15 @@ export class Workbench {
   async expandSideBarRow(row: string | RegExp, child: string | RegExp, timeoutMs = 20_000): Promise<Locator> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      await this.expandRow(await this.waitForSideBarRow(row, Math.max(1000, deadline - Date.now())));
+      const parent = await this.waitForSideBarRow(row, Math.max(1000, deadline - Date.now()));
+      await this.expandRow(parent);
       const shown = await this.waitForSideBarRow(child, 3000).catch(() => undefined);
       if (shown) return shown;
       if (Date.now() > deadline) return this.waitForSideBarRow(child, 1000);
+      // A refresh of the view while the row was being expanded can leave it open with no children
+      // drawn (seen once in flow p): collapse it, so the next round expands it afresh.
+      const again = await this.waitForSideBarRow(row, 1000).catch(() => undefined);
+      if (again && (await again.getAttribute('aria-expanded')) === 'true') await again.locator('.monaco-tl-twistie').click().catch(() => undefined);
     }
   }
 
