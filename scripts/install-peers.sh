@@ -13,7 +13,7 @@ ROOT_DIR=$PWD
 
 # The single list of Debian packages the peers need. Keep it in sync with test/peers/require.ts,
 # which prints the same hint when a binary is missing.
-APT_PACKAGES=(chromium python3-spf python3-dnspython exim4-daemon-light swaks openssl knot knot-dnsutils opendkim-tools python3-dkim unbound ldnsutils libnet-ssleay-perl dovecot-imapd libxml2-utils python3-jsonschema)
+APT_PACKAGES=(chromium python3-spf python3-dnspython exim4-daemon-light swaks openssl knot knot-dnsutils opendkim-tools python3-dkim unbound ldnsutils libnet-ssleay-perl dovecot-imapd libxml2-utils python3-jsonschema iproute2)
 POSTFIX_DIR="$ROOT_DIR/.peers/postfix"
 SMTP_SINK="$POSTFIX_DIR/usr/sbin/smtp-sink"
 SMTP_SOURCE="$POSTFIX_DIR/usr/sbin/smtp-source"

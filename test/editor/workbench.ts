@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { chromium, Browser, BrowserContext, Locator, Page } from 'playwright-core';
 import type { CodeServer } from './codeServer';
 import { connectHarness, controlFiles, HarnessClient } from './harnessClient';
+import { CHROMIUM_ARGS } from '../support/chromium';
 import { privateHomeVariables } from '../support/privateHome';
 import { artifactsDir, chromiumPath } from './paths';
 
@@ -15,19 +16,6 @@ interface DomElement {
   textContent: string | null;
   getAttribute(name: string): string | null;
 }
-
-/** The Chromium flags that work in a root container without a display or GPU. */
-export const CHROMIUM_ARGS: readonly string[] = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--disable-dev-shm-usage',
-  '--disable-crash-reporter',
-];
 
 /** setpriv lets Chromium learn that the test process died (see chromiumLauncher()). */
 const SETPRIV = ['/usr/bin/setpriv', '/bin/setpriv'].find((p) => existsSync(p));

@@ -10,8 +10,25 @@ import { makePrivateHome } from './privateHome';
 
 export const CHROMIUM = '/usr/bin/chromium';
 
-/** The flags this machine needs: no sandbox as root, and no background traffic to the outside. */
-export const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage'];
+/**
+ * The flags this machine needs, for the browser tests and the real-editor tests alike: no sandbox
+ * as root, no GPU, no background traffic to the outside, and no crash reporter. Chromium's own
+ * resolver answers every name "not found" but loopback's, so no host name a page or Chromium
+ * itself uses ever reaches the system resolver (pages under test are served by `page.route` or
+ * from 127.0.0.1; scripts/closed-network.sh fails a run that asks the system resolver anything).
+ */
+export const CHROMIUM_ARGS: readonly string[] = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--disable-dev-shm-usage',
+  '--disable-crash-reporter',
+  '--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1',
+];
 
 /**
  * Launches headless Chromium with a HOME and XDG folders of its own (Chromium writes its profile,
@@ -22,7 +39,7 @@ export async function launchChromium(): Promise<Browser> {
   if (!existsSync(CHROMIUM)) throw new Error('Chromium is missing, so this test cannot run: apt-get install -y chromium (scripts/install-peers.sh does it as root)');
   const home = makePrivateHome('chromium');
   try {
-    const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS, env: home.env() });
+    const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: [...CHROMIUM_ARGS], env: home.env() });
     browser.on('disconnected', () => home.remove());
     return browser;
   } catch (error) {
