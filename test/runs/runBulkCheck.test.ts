@@ -6,7 +6,8 @@
 //   chunks and pipelined DATA each report the bytes Exim delivered, TLS, the local address, the
 //   final codes, and the EHLO name and MAIL FROM as sent (unmasked), a pipelined `repeat` too;
 // - a MAIL FROM that is a secret (also used for AUTH) is judged by SPF as sent, and shown masked;
-// - a refused MAIL changes nothing, a MAIL sent by RAW counts, STARTTLS forgets the greeting;
+// - a refused MAIL changes nothing, a MAIL sent by RAW counts, STARTTLS forgets the greeting, and a
+//   finished transaction forgets its MAIL FROM;
 // - a compliant message over STARTTLS passes every requirement, TLS and FCrDNS included;
 // - one fixture per requirement, each failing only that requirement (TLS: a run without STARTTLS;
 //   FCrDNS: a PTR name that does not resolve back).
@@ -20,6 +21,7 @@ import { createResolver } from '../../client/src/mailAuth/resolver';
 import { verifyMessage } from '../../client/src/mailAuth/verify';
 import { checkSentMessages, formatRunBulkText, runBulkJson, type BulkCheckIo, type RunMessageCheck } from '../../client/src/reports/bulkCheck';
 import { auth, bdat, cmd, data, explain, makePlan, PATIENT, raw, starttls } from '../engine/plan';
+import { rawServer } from '../engine/rawServer';
 import { makeKeys, type TestKeys } from '../mailAuth/fixtures';
 import { startExim, type EximPeer } from '../peers/exim';
 import { startKnot, type KnotPeer } from '../peers/knot';
@@ -249,5 +251,49 @@ describe('the envelope of a sent message is the one sent, not the masked transcr
     // RFC 3207 §4.2: after STARTTLS the server knows only the greeting sent over TLS.
     const tls = await run([cmd('EHLO before.example.test'), starttls(), cmd('EHLO mail.example.test'), cmd('MAIL FROM:<bounce@example.test>'), cmd('RCPT TO:<bob@example.test>'), data(lines), cmd('QUIT')]);
     assert.deepEqual(tls.map((m) => [m.helo, m.mailFrom, m.tls]), [['mail.example.test', 'bounce@example.test', true]]);
+  });
+
+  it('a finished transaction ends its MAIL FROM: a lax server that takes a message after a refused MAIL gets no stale reverse-path', async () => {
+    // RFC 5321 §4.1.1.4: the reply to the end of the data ends the transaction, whatever it says.
+    // Exim refuses RCPT without MAIL, so a server of the test's own plays the lax one.
+    const server = await rawServer(async (c) => {
+      c.send('220 lax.example.test ESMTP\r\n');
+      for (;;) {
+        const line = await c.nextLine();
+        const verb = line.split(' ')[0].toUpperCase();
+        if (verb === 'EHLO') c.send('250 lax.example.test\r\n');
+        else if (verb === 'MAIL') c.send(line.includes('refused@') ? '550 5.7.1 not this sender\r\n' : '250 2.1.0 OK\r\n');
+        else if (verb === 'RCPT') c.send('250 2.1.5 OK\r\n');
+        else if (verb === 'DATA') {
+          c.send('354 go on\r\n');
+          while ((await c.nextLine()) !== '.') {
+            // The message text.
+          }
+          c.send('250 2.0.0 taken\r\n');
+        } else if (verb === 'QUIT') {
+          c.send('221 2.0.0 bye\r\n');
+          c.socket.end();
+          return;
+        } else c.send('500 5.5.1 what\r\n');
+      }
+    });
+    try {
+      const sent: SentMessage[] = [];
+      const steps = [
+        cmd('EHLO mail.example.test'),
+        cmd('MAIL FROM:<first@example.test>'),
+        cmd('RCPT TO:<bob@example.test>'),
+        data(['Subject: one', '', 'One.']),
+        cmd('MAIL FROM:<refused@example.test>', '5xx'),
+        cmd('RCPT TO:<bob@example.test>'),
+        data(['Subject: two', '', 'Two.']),
+        cmd('QUIT'),
+      ];
+      const result = await runSession(makePlan({ connect: `smtp://127.0.0.1:${server.port}`, steps }), { timeouts: PATIENT, onMessage: (m) => sent.push(m) });
+      assert.ok(result.ok, explain(result));
+      assert.deepEqual(sent.map((m) => [m.helo, m.mailFrom]), [['mail.example.test', 'first@example.test'], ['mail.example.test', undefined]]);
+    } finally {
+      await server.close();
+    }
   });
 });

@@ -1414,6 +1414,11 @@ class SessionRunner {
   }
 
   private finishTransaction(step: PlanStep, command: string, finals: Reply[], earlier: Reply[], started: number, record: boolean): void {
+    // The reply to the end of the data ends the transaction, whatever it says (RFC 5321 §4.1.1.4;
+    // BDAT LAST, RFC 3030 §2): a later message goes with the MAIL FROM of its own transaction, or
+    // with none if a lax server takes it without one, never with this one's. (Its report, above
+    // the call, already has this envelope; a pipelined next MAIL is noted only after this.)
+    if (this.envelope.mailFrom !== undefined) this.envelope = this.envelope.helo === undefined ? {} : { helo: this.envelope.helo };
     const expectation = step.kind === 'data' || step.kind === 'bdat' ? step.expect : undefined;
     const keep = record || finals.length > 1;
     const result = this.stepResult(step, command, finals[0], started, expectation, keep);

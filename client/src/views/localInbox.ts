@@ -178,8 +178,10 @@ class InboxTreeProvider implements vscode.TreeDataProvider<InboxNode> {
     this.timer = setTimeout(() => {
       this.timer = undefined;
       // The tree asks for its children only while it is visible; the status bar counts regardless.
+      // Counting needs no files: the server writes them when it is quiet, not for each refresh
+      // during a burst (the rows, drawn by getChildren, do need them, to open and sniff).
       this.storeOf()
-        .list()
+        .list({ write: false })
         .then(
           (messages) => {
             this.setCount(messages.length);
@@ -519,7 +521,7 @@ export function registerLocalInbox(context: vscode.ExtensionContext, options: Lo
     provider.refresh();
   });
   register(LOCAL_INBOX_COMMANDS.clear, async () => {
-    const count = (await store().list()).length;
+    const count = (await store().list({ write: false })).length;
     if (count === 0) return;
     const answer = await vscode.window.showWarningMessage(
       `Delete all ${count} message${count === 1 ? '' : 's'} in the Local Inbox?`,
