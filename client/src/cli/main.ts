@@ -105,12 +105,24 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
 }
 
 /**
- * A reader that went away (`smtpwb … | head`) ends the program quietly, as Unix tools do: no
- * stack trace, and the exit status of a broken pipe.
+ * The status of a program cut short by a reader that went away: 128 + SIGPIPE, what the shell
+ * reports for a Unix tool killed by the signal. Never 0: under `set -o pipefail`, a run that
+ * could not finish (`smtpwb run failing.smtp | head -1`) must not pass for one that did.
  */
+const BROKEN_PIPE_STATUS = 141;
+
+/**
+ * A reader that went away (`smtpwb … | head`) ends the program quietly, as Unix tools do: no
+ * stack trace, and the exit status of a broken pipe, unless the command had already finished and
+ * set its own.
+ */
+function endOnBrokenPipe(): never {
+  process.exit(process.exitCode ?? BROKEN_PIPE_STATUS);
+}
+
 function endQuietlyOnEpipe(stream: NodeJS.WriteStream): void {
   stream.on('error', (error: NodeJS.ErrnoException) => {
-    if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    if (error.code === 'EPIPE') endOnBrokenPipe();
     throw error;
   });
 }
@@ -128,15 +140,14 @@ function commandStreams(command: string | undefined): { stdout: NodeJS.WritableS
     endQuietlyOnEpipe(process.stderr);
     return { stdout: process.stdout, stderr: process.stderr, flush: (then) => process.stdout.write('', () => process.stderr.write('', then)) };
   }
-  const brokenPipe = (): void => process.exit(process.exitCode ?? 0);
   // The process's streams are created only if a descriptor refuses a write (see FdWriter).
   const fallback = (stream: () => NodeJS.WriteStream) => (): NodeJS.WriteStream => {
     endQuietlyOnEpipe(stream());
     return stream();
   };
   const group = { fallen: false };
-  const stdout = new FdWriter(1, fallback(() => process.stdout), brokenPipe, undefined, group);
-  const stderr = new FdWriter(2, fallback(() => process.stderr), brokenPipe, undefined, group);
+  const stdout = new FdWriter(1, fallback(() => process.stdout), endOnBrokenPipe, undefined, group);
+  const stderr = new FdWriter(2, fallback(() => process.stderr), endOnBrokenPipe, undefined, group);
   return {
     // Commands only call `write` and read `isTTY`; the stream type is what CliIo promises them.
     stdout: stdout as unknown as NodeJS.WritableStream,
