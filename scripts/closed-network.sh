@@ -36,16 +36,21 @@ while read -r keyword address _; do
 done </etc/resolv.conf
 # Without a nameserver line the C library asks the local machine (resolv.conf(5)).
 if [ ${#servers[@]} -eq 0 ]; then servers=(127.0.0.1); fi
+held=()
 for server in "${servers[@]}"; do
   case $server in
-    127.* | ::1) ;;
-    *:*) ip -6 addr add "$server/128" dev lo nodad ;;
-    *) ip addr add "$server/32" dev lo ;;
+    127.* | ::1) added=0 ;;
+    *:*) added=0; ip -6 addr add "$server/128" dev lo nodad 2>/dev/null || added=$? ;;
+    *) added=0; ip addr add "$server/32" dev lo 2>/dev/null || added=$? ;;
   esac
+  # An address that cannot be held here (IPv6 switched off, say) has no route in the namespace:
+  # a question sent to it fails at once, unnoted.
+  if [ "$added" -eq 0 ]; then held+=("$server"); else echo "closed-network: cannot hold the resolver address $server here; questions to it fail at once, unnoted" >&2; fi
 done
+if [ ${#held[@]} -eq 0 ]; then held=(127.0.0.1); fi
 
 log=$(mktemp "${TMPDIR:-/tmp}/resolver-questions.XXXXXX")
-exec 3< <(exec node "$here/refusing-resolver.mjs" "$log" "${servers[@]}" </dev/null 2>&1)
+exec 3< <(exec node "$here/refusing-resolver.mjs" "$log" "${held[@]}" </dev/null 2>&1)
 resolver=$!
 finish() {
   kill "$resolver" 2>/dev/null || true
