@@ -228,3 +228,30 @@ test('run --dry-run shows the decisions and sends nothing', async () => {
     await quiet.close();
   }
 });
+
+test('run --rules: the capture server started for the run answers by the rules, and the transcript says which rule answered', { timeout: 60_000 }, async () => {
+  const file = script('greylisted.smtp', 'EHLO a.example.test\nMAIL FROM:<a@example.test>\nRCPT TO:<nobody@example.test>\nEXPECT 550\nRCPT TO:<bob@example.test>\nDATA\nSubject: rules\n\nbody\n.\nQUIT\n');
+  const rulesFile = script('capture-rules.json', JSON.stringify({ version: 1, rules: [{ name: 'no such user', when: { command: 'RCPT', recipient: 'nobody@*' }, reply: '550 5.1.1 No such user \u001b[31m' }] }));
+  const r = await runCli(['run', file, '--rules', rulesFile], { cwd: work.dir });
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  // The note follows the reply it explains; the rule's text is escaped as every peer's text is
+  // (the server itself sends no control character: it puts a space in its place).
+  assert.match(r.stdout, /<- {2}550 5\.1\.1 No such user .*\n.*=== capture server: rule "no such user" \(reply\) at RCPT: 550 5\.1\.1 No such user \\x1b\[31m\n/i);
+  assert.doesNotMatch(r.stdout, /\u001b/);
+  const json = await runCli(['run', file, '--rules', rulesFile, '--json'], { cwd: work.dir });
+  assert.equal(json.code, 0, json.stderr);
+  assert.match(json.stdout, /capture server: rule \\"no such user\\" \(reply\) at RCPT/);
+});
+
+test('run --rules: a rules file with errors is refused with its problems, nothing is sent; --rules with --local is a usage error', { timeout: 60_000 }, async () => {
+  const file = script('plain.smtp', 'EHLO a.example.test\nQUIT\n');
+  const broken = script('broken-rules.json', '{"version": 1, "rules": [{"name": "x", "reply": "999 nonsense"}]}');
+  const r = await runCli(['run', file, '--rules', broken], { cwd: work.dir });
+  assert.equal(r.code, 2, r.stdout + r.stderr);
+  assert.match(r.stderr, /broken-rules\.json:1:\d+ error rules-/);
+  assert.match(r.stderr, /--rules: the rules file has errors; nothing was sent/);
+  assert.doesNotMatch(r.stdout, /embedded capture server/);
+  const both = await runCli(['run', file, '--rules', broken, '--local', '127.0.0.1:2525'], { cwd: work.dir });
+  assert.equal(both.code, 2);
+  assert.match(both.stderr, /--rules sets the rules of the capture server started for the run/);
+});

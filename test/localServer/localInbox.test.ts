@@ -14,6 +14,7 @@ import { registerLocalInbox, LOCAL_INBOX_COMMANDS, RUNNING_CONTEXT_KEY } from '.
 import { startCaptureServer, type CaptureServer, type StoredMessage } from '../../client/src/localServer';
 import type { LocalServerSettings } from '../../client/src/views/localInboxModel';
 import { runSession } from '../../client/src/engine';
+import type { TranscriptEvent } from '../../client/src/engine/types';
 import { makeTempDir, removeTempDir } from '../peers/process';
 import { cmd, data, makePlan, why } from './support';
 import type { RuleAction } from '../../client/src/localServer';
@@ -160,11 +161,15 @@ test('Local Inbox: the rules in force, each message\'s authentication and the ru
     const verified = new Promise<void>((done) => server.onAuthenticated(() => done()));
     const body = Buffer.from('From: Alice <alice@example.test>\r\nTo: <bob@example.test>\r\nSubject: signed\r\nDate: Mon, 23 Nov 2026 10:00:00 +0000\r\nMessage-ID: <s@example.test>\r\n\r\nhello\r\n');
     const signed = await signMessage(body, { domain: 'example.test', selector: 'sel', privateKeyPem });
+    const events: TranscriptEvent[] = [];
     const result = await runSession(
       makePlan({ steps: [cmd('EHLO client.example.test'), cmd('MAIL FROM:<alice@example.test>'), cmd('RCPT TO:<bob@example.test>'), cmd('RCPT TO:<nobody@example.test>', '550'), data({ file: '/virtual/signed.eml' }), cmd('QUIT')] }),
-      { localTarget: target, readFile: async () => signed },
+      { localTarget: { host: target.host, port: target.port }, serverNotes: target.notes, readFile: async () => signed, onEvent: (e) => events.push(e) },
     );
     assert.equal(result.ok, true, why(result));
+    // The run's transcript says which rule answered, right after the reply: the server runs in this process.
+    const refused = events.findIndex((e) => e.dir === 'server' && e.text.startsWith('550 5.1.1'));
+    assert.equal(events[refused + 1]?.text, 'capture server: rule "unknown user" (reply) at RCPT: 550 5.1.1 No such user', JSON.stringify(events));
     await verified;
     const nodes = await recorded.treeView!.provider.getChildren();
     const [rulesNode, message] = nodes as [unknown, StoredMessage];

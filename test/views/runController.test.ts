@@ -18,6 +18,7 @@ import { formatEventForTestOutput } from '../../client/src/output/transcriptText
 import { politeSmtp, rawServer, type LineConnection, type RawServer } from '../engine/rawServer';
 import { startLspClient, type LspClient } from '../support/lspClient';
 import { runHarness } from './runHarness';
+import { parseCaptureRules, ruleNotes, startCaptureServer } from '../../client/src/localServer';
 
 let lsp: LspClient;
 let dir: string;
@@ -276,4 +277,27 @@ test('test output: one event as CRLF lines, escaped as the CLI prints it', () =>
   assert.doesNotMatch(out, /\x1b/);
   assert.doesNotMatch(out, /(^|[^\r])\n/);
   assert.equal(out.split('\r\n').length, 3);
+});
+
+test('a session without CONNECT goes to the Local Inbox\'s server, and the panel shows which behaviour rule answered', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'smtpwb-run-rules-'));
+  const parsed = parseCaptureRules(JSON.stringify({ version: 1, rules: [{ name: 'greylist them', when: { command: 'RCPT' }, reply: '451 4.7.1 Greylisted' }] }));
+  assert.deepEqual(parsed.problems, []);
+  const server = await startCaptureServer({ dir, port: 0, tls: false, rules: parsed.rules });
+  const notes = ruleNotes(server);
+  const h = runHarness(lsp, undefined, async () => ({ host: server.host, port: server.port, notes: notes.notes }));
+  try {
+    const uri = await script('local-rules.smtp', ['### Greylisted', 'EHLO client.example.test', 'MAIL FROM:<a@example.test>', 'RCPT TO:<b@example.test>', 'EXPECT 451', 'QUIT', ''].join('\n'));
+    const record = await h.runs.run(uri, [0]);
+    assert.equal(record?.status, 'passed', JSON.stringify(record?.sessions));
+    const live = h.updates.filter((u) => u.current !== undefined).pop();
+    const events = live?.current?.events ?? [];
+    const reply = events.findIndex((e) => e.dir === 'server' && e.text.startsWith('451 4.7.1'));
+    assert.equal(events[reply + 1]?.text, 'capture server: rule "greylist them" (reply) at RCPT: 451 4.7.1 Greylisted', JSON.stringify(events));
+    assert.ok(h.log.lines.some((l) => l.text.includes('capture server: rule "greylist them"')), 'the log channel has it too');
+  } finally {
+    notes.dispose();
+    await server.stop();
+    await rm(dir, { recursive: true, force: true });
+  }
 });

@@ -20,8 +20,15 @@ export interface RunHarness {
   stored: Array<{ record: RunRecord; secrets: string[] }>;
 }
 
-/** `env` answers `{{$env NAME}}` (the extension host's environment stays out of tests). */
-export function runHarness(lsp: LspClient, env: Record<string, string> = { SMTPWB_TEST_SET: 'set-value' }): RunHarness {
+/**
+ * `env` answers `{{$env NAME}}` (the extension host's environment stays out of tests); `local` is
+ * what the Local Inbox's `ensureServer` gives sessions without CONNECT (by default, none).
+ */
+export function runHarness(
+  lsp: LspClient,
+  env: Record<string, string> = { SMTPWB_TEST_SET: 'set-value' },
+  local?: () => Promise<Awaited<ReturnType<RunControllerDeps['ensureLocalServer']>>>,
+): RunHarness {
   const context = fakeContext();
   const log = window.createOutputChannel('SMTP Workbench');
   const updates: RunRecord[] = [];
@@ -34,6 +41,7 @@ export function runHarness(lsp: LspClient, env: Record<string, string> = { SMTPW
     environments: new EnvironmentState(context as unknown as vscode.ExtensionContext),
     secrets,
     ensureLocalServer: async () => {
+      if (local) return local();
       throw new Error('these scripts name their server');
     },
     showRecord: snapshot,

@@ -25,7 +25,7 @@ import { LanguageService } from '../../../server/src/languageService';
 import { runSession } from '../engine/session';
 import { runParallel } from '../engine/parallel';
 import type { EngineIo, RunOptions, SentMessage, SessionResult, TranscriptEvent } from '../engine/types';
-import type { CaptureServer } from '../localServer';
+import type { CaptureRules, CaptureServer, RuleNotes } from '../localServer';
 import { lazyBundle } from '../lazy/loader';
 import { bulkCheckIo, checkSentMessages, formatRunBulkText, runBulkJson, runBulkJunitCases, runBulkOutcome, type BulkCheckIo, type BulkJunitCase, type RunBulkJson, type RunMessageCheck } from '../reports/bulkCheck';
 
@@ -56,7 +56,8 @@ export { parseHostPort } from './options';
 
 export const RUN_USAGE = `usage: smtpwb run FILE.smtp [--session NAME|--all] [--var NAME=VALUE]... [--env NAME] [--json]
                   [--timeout SECONDS] [--junit FILE] [--repeat N] [--parallel N]
-                  [--local HOST:PORT] [--inbox DIR] [--dns-server HOST:PORT] [--bulk] [--dry-run]
+                  [--local HOST:PORT] [--inbox DIR] [--rules FILE] [--dns-server HOST:PORT]
+                  [--bulk] [--dry-run]
 
   --session NAME        run the session with this @name (or title); may be given more than once
   --all                 run every session of the script (the default when it has only one)
@@ -75,6 +76,8 @@ export const RUN_USAGE = `usage: smtpwb run FILE.smtp [--session NAME|--all] [--
                         without it, such sessions go to a capture server started for the run
   --inbox DIR           keep the messages that capture server receives in DIR (created if
                         needed); without it they are shown and then removed with the server
+  --rules FILE          that capture server answers by these behaviour rules (capture-rules.json,
+                        as smtpwb serve --rules); the transcript says which rule answered
   --dns-server HOST:PORT  the DNS server for CONNECT mx: lookups and --bulk (a host name is
                         resolved once)
   --bulk                check every message sent against the bulk-sender requirements (Gmail and
@@ -105,6 +108,8 @@ export interface RunArgs {
   local?: HostPort;
   /** Where the embedded capture server stores messages when this run starts one. */
   inbox?: string;
+  /** `--rules`: the behaviour rules of the capture server started for the run. */
+  rules?: string;
   /** `--dns-server` as given; resolved once before the run. */
   dnsServer?: string;
   /** Print the decisions (blocked sessions, values, timeouts, capture server) and send nothing. */
@@ -124,6 +129,7 @@ const RUN_OPTIONS = {
   repeat: { type: 'string' },
   parallel: { type: 'string' },
   inbox: { type: 'string' },
+  rules: { type: 'string' },
   local: { type: 'string' },
   'dns-server': { type: 'string' },
   'dry-run': { type: 'boolean' },
@@ -170,11 +176,16 @@ export function parseRunArgs(args: string[]): RunArgs | string {
     if (v.inbox === '') return '--inbox needs a folder';
     out.inbox = v.inbox;
   }
+  if (v.rules !== undefined) {
+    if (v.rules === '') return '--rules needs a file';
+    out.rules = v.rules;
+  }
   if (v.local !== undefined) {
     const target = parseHostPort(v.local);
     if (!target) return `--local needs HOST:PORT (IPv6 as [::1]:PORT), not "${v.local}"`;
     out.local = target;
   }
+  if (out.rules !== undefined && out.local !== undefined) return '--rules sets the rules of the capture server started for the run; the one --local names has its own (smtpwb serve --rules)';
   if (v['dns-server'] !== undefined) {
     if (!parseHostPort(v['dns-server'], 53)) return `--dns-server needs ${DNS_SERVER_FORMAT}, not "${v['dns-server']}"`;
     out.dnsServer = v['dns-server'];
@@ -447,6 +458,18 @@ export async function runCommand(args: string[], io: CliIo): Promise<number> {
   const needsLocal = prepared.some((p) => p.needsLocal);
   let capture: CaptureServer | undefined;
   let temporary: string | undefined;
+  let rules: CaptureRules | undefined;
+  if (parsed.rules !== undefined) {
+    if (!needsLocal) io.stderr.write('smtpwb run: warning: --rules: no session goes to the capture server (they all have CONNECT)\n');
+    const file = resolve(io.cwd, parsed.rules);
+    const loaded = await captureTools().loadRulesFile(file);
+    for (const line of loaded.lines) io.stderr.write(`${line}\n`);
+    if (!loaded.rules) {
+      io.stderr.write('smtpwb run: --rules: the rules file has errors; nothing was sent\n');
+      return 2;
+    }
+    rules = loaded.rules;
+  }
   if (needsLocal && !parsed.local) {
     let dir: string;
     if (parsed.inbox) {
@@ -460,7 +483,7 @@ export async function runCommand(args: string[], io: CliIo): Promise<number> {
       dir = temporary = mkdtempSync(join(tmpdir(), 'smtpwb-inbox-'));
     }
     try {
-      capture = await captureTools().startCaptureServer({ dir, port: 0 });
+      capture = await captureTools().startCaptureServer({ dir, port: 0, ...(rules ? { rules } : {}) });
     } catch (e) {
       if (temporary) rmSync(temporary, { recursive: true, force: true });
       io.stderr.write(`smtpwb run: the embedded capture server could not start: ${visibleLine(e instanceof Error ? e.message : String(e))}\n`);
@@ -473,10 +496,13 @@ export async function runCommand(args: string[], io: CliIo): Promise<number> {
   // Only what this run delivers is reported, even when --inbox names a folder with older mail.
   const receivedIds = new Set<string>();
   const subscription = capture?.onMessage((message) => receivedIds.add(message.id));
+  // The transcript says which behaviour rule answered, beside the reply (only this process's server can tell).
+  const notes = capture && rules ? captureTools().ruleNotes(capture) : undefined;
   try {
     const local = parsed.local ?? (capture ? { host: capture.host, port: capture.port } : undefined);
-    return await runPrepared(parsed, prepared, { scriptDir, io, capture, receivedIds, local, resolver, bulk, kept: temporary === undefined });
+    return await runPrepared(parsed, prepared, { scriptDir, io, capture, receivedIds, local, resolver, bulk, kept: temporary === undefined, serverNotes: notes?.notes });
   } finally {
+    notes?.dispose();
     subscription?.dispose();
     await capture?.stop();
     if (temporary) rmSync(temporary, { recursive: true, force: true });
@@ -494,6 +520,8 @@ interface RunContext {
   bulk: BulkCheckIo | undefined;
   /** Whether the capture server's folder outlives the run (--inbox). */
   kept: boolean;
+  /** With --rules: the rules that answered each connection of the capture server started for the run. */
+  serverNotes: RuleNotes['notes'] | undefined;
 }
 
 /**
@@ -539,6 +567,7 @@ async function runPrepared(parsed: RunArgs, prepared: readonly ReadySession[], c
         scriptDir: ctx.scriptDir,
         readFile: readFileNow,
         ...(ctx.local ? { localTarget: ctx.local } : {}),
+        ...(ctx.serverNotes ? { serverNotes: ctx.serverNotes } : {}),
         ...(ctx.resolver ? { io: { resolver: ctx.resolver } } : {}),
         repeat: parsed.repeat,
       };

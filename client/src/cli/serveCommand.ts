@@ -7,10 +7,9 @@
 import { watch, type FSWatcher, promises as fs } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { TextDocument } from 'vscode-languageserver-textdocument';
 import { visibleLine } from '../../../common/escape';
 import type { CliIo } from './cliIo';
-import { isLoopbackHost, parseCaptureRules, startCaptureServer, type CaptureRules, type CaptureServer, type CaptureServerOptions, type StoredMessage } from '../localServer';
+import { isLoopbackHost, loadRulesFile, startCaptureServer, type CaptureRules, type CaptureServer, type CaptureServerOptions, type StoredMessage } from '../localServer';
 import { startCaptureApi, type CaptureApi } from '../localServer/captureApi';
 import { createResolver, parseDnsServer } from '../mailAuth';
 
@@ -187,24 +186,6 @@ async function readServeArgs(args: string[], io: CliIo): Promise<ServeArgs | str
     return '--api-host and --api-token-file go with --api PORT';
   }
   return out;
-}
-
-/** Reads and checks a rules file; the problems as `file:line:col severity code message` lines. */
-export async function loadRulesFile(path: string): Promise<{ rules?: CaptureRules; lines: string[]; errors: boolean }> {
-  let text: string;
-  try {
-    text = await fs.readFile(path, 'utf8');
-  } catch (error) {
-    return { lines: [`${path}: cannot read: ${(error as NodeJS.ErrnoException).code ?? String(error)}`], errors: true };
-  }
-  const parsed = parseCaptureRules(text);
-  const document = TextDocument.create('file://rules', 'json', 1, text);
-  const lines = parsed.problems.map((p) => {
-    const at = document.positionAt(p.range.start);
-    return visibleLine(`${path}:${at.line + 1}:${at.character + 1} ${p.severity} ${p.code} ${p.message}`);
-  });
-  const errors = parsed.problems.some((p) => p.severity === 'error');
-  return { rules: errors ? undefined : parsed.rules, lines, errors };
 }
 
 /** One line for a received message: sender, recipients, subject, rules that fired, and file. */

@@ -237,6 +237,8 @@ class SessionRunner {
    * never changed in place, so a carried body keeps the envelope it was sent with.
    */
   private envelope: Envelope = {};
+  /** This connection's local end, as the server sees its client (for `RunOptions.serverNotes`). */
+  private localEnd: { address?: string; port?: number } | undefined;
   /** Set after RAW: the engine no longer knows the session's state. */
   private stateUnknown = false;
   /** Set between a 354 and the end of the data, when a QUIT would be read as message text. */
@@ -606,6 +608,7 @@ class SessionRunner {
     this.connecting = undefined;
     this.result.timings.connectMs = Math.round((this.io.now() - started) * 1000) / 1000;
     this.result.target = { scheme, host, address: plain.remoteAddress, port, lmtp: this.lmtp, localAddress: plain.localAddress };
+    this.localEnd = { address: plain.localAddress, port: plain.localPort };
     this.emit('info', `connected to ${plain.remoteAddress ?? host} port ${port} in ${this.result.timings.connectMs.toFixed(1)} ms`);
     this.wire = this.makeWire(socket, tap);
     if (implicitTls) {
@@ -614,17 +617,30 @@ class SessionRunner {
     }
   }
 
+  /** The notes the server under test has about this connection's latest exchange (`RunOptions.serverNotes`). */
+  private serverNotes(): readonly string[] {
+    const ask = this.options.serverNotes;
+    if (!ask || !this.localEnd) return [];
+    return ask(this.localEnd);
+  }
+
   private makeWire(socket: net.Socket, tap?: ReadTap): Wire {
     return new Wire(socket, {
       onReply: (reply) => {
+        // Taken even when nothing is recorded, so notes of a repeat never show beside a later reply.
+        const notes = this.serverNotes();
         if (!this.keep && !this.onEvent) return;
         if (!this.recording) return;
         for (let i = 0; i < reply.lines.length; i++) {
           const line = reply.lines[i];
           this.emit('server', line, i === reply.lines.length - 1 ? reply.bytes - sumBefore(reply.lines, i) : Buffer.byteLength(line) + 2);
         }
+        for (const note of notes) this.emit('info', note);
       },
       onFailure: (error) => {
+        // A rule that closed the connection without a reply says so before the failure.
+        const notes = this.serverNotes();
+        if (this.recording && (this.keep || this.onEvent)) for (const note of notes) this.emit('info', note);
         if (this.quitDone && error.kind === 'connection') return;
         this.emit('error', error.message);
       },

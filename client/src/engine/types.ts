@@ -217,6 +217,13 @@ export interface RunOptions {
    * recorded transaction is reported (the first one of a `repeat`).
    */
   onMessage?: (sent: SentMessage) => void;
+  /**
+   * What the server under test says about a reply besides the reply itself, asked with the
+   * connection's local end each time a reply has been read (and when the connection fails); each
+   * note is shown as an `info` event after the reply. The run paths pass the embedded capture
+   * server's notes here (which behaviour rule answered, localServer/ruleNotes.ts).
+   */
+  serverNotes?: (local: { address?: string; port?: number }) => readonly string[];
   /** Keep the events in `SessionResult.transcript` (default true). */
   keepTranscript?: boolean;
   /**

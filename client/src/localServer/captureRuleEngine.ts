@@ -49,6 +49,15 @@ export interface FiredRule {
   at: string;
 }
 
+/**
+ * One rule that fired, as a line of text: `rule "NAME" (ACTION) at COMMAND: REPLY`. The one home
+ * for that text: the server's log, and the notes a run's transcript gets (ruleNotes.ts). The name
+ * and reply come from the rules file; callers escape the line where it is shown.
+ */
+export function describeFiredRule(rule: FiredRule): string {
+  return `rule "${rule.name}" (${rule.action}) at ${rule.command}${rule.reply ? `: ${rule.reply}` : ''}`;
+}
+
 export interface RuleDecision {
   /** Milliseconds to wait before answering (or before letting the server answer). */
   delayMs: number;

@@ -17,7 +17,7 @@ import { type SMTPServerAuthentication, type SMTPServerAuthenticationResponse, t
 import { verifyMessage, type AuthReport, type MailauthResolver } from '../mailAuth';
 import { errorText, isStorageFull, MessageStore, type CaptureEnvelope, type CapturedAuthentication, type StoredMessage } from './messageStore';
 import { loadOrCreateLocalCertificate } from './selfSignedCert';
-import { CaptureRuleEngine, type FiredRule, type RuleDecision, type RuleEvent, type SessionExtensions } from './captureRuleEngine';
+import { CaptureRuleEngine, describeFiredRule, type FiredRule, type RuleDecision, type RuleEvent, type SessionExtensions } from './captureRuleEngine';
 import { RULE_COMMANDS, type CaptureRules, type RuleCommand } from '../../../common/captureRules';
 import { CaptureSmtpServer, type CommandContext } from './smtpServerExtensions';
 import { cachingResolver, VerificationQueue, VERIFY_DEADLINE_MS, withDeadline } from './captureVerification';
@@ -136,6 +136,11 @@ export interface CaptureServer {
   /** Calls the listener whenever the stored messages change (received, deleted, cleared). */
   onChange(listener: () => void): { dispose(): void };
   /**
+   * Calls the listener with each behaviour rule that fires, before the reply it causes is sent,
+   * with the client's address and port (so a client in the same process can tell its own).
+   */
+  onRule(listener: (event: FiredRuleEvent) => void): { dispose(): void };
+  /**
    * The stored messages, newest first, with their files in the folder. `write: false` lists
    * messages whose files are not written yet without writing them (their `path` may not exist yet).
    */
@@ -152,6 +157,14 @@ export interface CaptureServer {
   readonly rules: CaptureRules;
   /** Replaces the behaviour rules; attempt counts and greylisting start afresh. */
   setRules(rules: CaptureRules): void;
+}
+
+/** A behaviour rule that fired for one client connection. */
+export interface FiredRuleEvent {
+  /** The client's address and port, as the server sees them. */
+  remoteAddress: string;
+  remotePort: number;
+  rule: FiredRule;
 }
 
 export const DEFAULT_SIZE_LIMIT = 50 * 1024 * 1024;
@@ -314,6 +327,7 @@ async function startOnListener(
   const disabledCommands = [...(key === undefined ? ['STARTTLS'] : []), ...(authMode === 'none' ? ['AUTH'] : [])];
 
   const messages = new Emitter<StoredMessage>();
+  const firedRules = new Emitter<FiredRuleEvent>();
   const authenticated = new Emitter<StoredMessage>();
   const changes = new Emitter<undefined>();
   const saving = new Set<Promise<unknown>>();
@@ -359,10 +373,11 @@ async function startOnListener(
     }
     return state;
   };
-  const record = (fired: FiredRule[], remoteAddress: string, into: FiredRule[]): void => {
+  const record = (fired: FiredRule[], client: { remoteAddress: string; remotePort: number }, into: FiredRule[]): void => {
     for (const rule of fired) {
       into.push(rule);
-      log({ level: 'info', message: `rule "${rule.name}" (${rule.action}) at ${rule.command}${rule.reply ? `: ${rule.reply}` : ''}`, remoteAddress });
+      log({ level: 'info', message: describeFiredRule(rule), remoteAddress: client.remoteAddress });
+      firedRules.fire({ remoteAddress: client.remoteAddress, remotePort: client.remotePort, rule }, log);
     }
   };
   /** Runs a decision: waits its delay, then answers, closes or lets the server go on. */
@@ -417,7 +432,7 @@ async function startOnListener(
     }
     if (verb === 'EHLO' || verb === 'HELO' || verb === 'RSET') state.transaction = [];
     const decision = engine.decide(event);
-    record(decision.fired, session.remoteAddress, verb === 'EHLO' || verb === 'HELO' ? state.connection : state.transaction);
+    record(decision.fired, session, verb === 'EHLO' || verb === 'HELO' ? state.connection : state.transaction);
     apply(decision, {
       reply: (code, text) => {
         if (verb === 'BDAT') context.refuseChunk(code, text);
@@ -541,7 +556,7 @@ async function startOnListener(
         authenticated: envelope.auth !== null,
         session: state.extensions,
       });
-      record(decision.fired, session.remoteAddress, state.transaction);
+      record(decision.fired, session, state.transaction);
       if (decision.reply || decision.close) {
         await incoming.abort().catch(() => undefined);
         const reply = decision.reply ?? { code: 421, text: '4.3.0 Closing the connection' };
@@ -622,7 +637,7 @@ async function startOnListener(
       const decision = engine.decide({ command: 'CONNECT', client: context.remoteAddress, tls: false, authenticated: false });
       const state: SessionRules = { connection: [], transaction: [] };
       sessionRules.set(context.sessionId, state);
-      record(decision.fired, context.remoteAddress, state.connection);
+      record(decision.fired, context, state.connection);
       apply(decision, {
         reply: (code, text) => context.refuse(code, text),
         close: () => {
@@ -640,7 +655,7 @@ async function startOnListener(
       );
       state.extensions = result.session;
       state.connection = state.connection.filter((r) => r.action !== 'extensions');
-      record(result.fired, session.remoteAddress, state.connection);
+      record(result.fired, session, state.connection);
       return result.keywords;
     },
   };
@@ -704,6 +719,7 @@ async function startOnListener(
     onMessage: (listener) => messages.on(listener),
     onAuthenticated: (listener) => authenticated.on(listener),
     onChange: (listener) => changes.on(listener),
+    onRule: (listener) => firedRules.on(listener),
     list: (listOptions) => store.list(listOptions),
     get: (id) => store.get(id),
     read: (id) => store.read(id),

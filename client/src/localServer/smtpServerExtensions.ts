@@ -42,6 +42,7 @@ export interface ConnectContext {
   /** The id the session will have (`session.id`). */
   sessionId: string;
   remoteAddress: string;
+  remotePort: number;
   /** Sends a reply (421 or 554 at this point) and closes the connection. */
   refuse(code: number, text: string): void;
   /** Closes the connection without a word. */
@@ -166,6 +167,7 @@ export class CaptureSmtpServer extends SMTPServer {
         {
           sessionId: connection.id,
           remoteAddress: connection.remoteAddress,
+          remotePort: connection.remotePort,
           refuse: (code, text) => {
             connection.send(code, text, false);
             connection.close();

@@ -59,7 +59,8 @@ export interface RunControllerDeps {
   log: vscode.LogOutputChannel;
   environments: EnvironmentState;
   secrets: SecretProvider;
-  ensureLocalServer(): Promise<{ host: string; port: number }>;
+  /** Starts the Local Inbox's server unless it runs; `notes` tells a run which rules answered it. */
+  ensureLocalServer(): Promise<{ host: string; port: number; notes?: (local: { address?: string; port?: number }) => readonly string[] }>;
   showRecord(record: RunRecord): void;
   updateRecord(record: RunRecord): void;
   storeRecord(record: RunRecord, secrets: string[]): Promise<void>;
@@ -421,9 +422,12 @@ export class RunController implements vscode.Disposable {
     if (prepared.status === 'blocked') return { error: blockedMessage(prepared), secrets: [], sent, truncated };
     const plan = this.applyTlsDefaults(prepared.plan);
     let localTarget: { host: string; port: number } | undefined;
+    let serverNotes: ((local: { address?: string; port?: number }) => readonly string[]) | undefined;
     if (prepared.needsLocal) {
       try {
-        localTarget = await this.deps.ensureLocalServer();
+        const local = await this.deps.ensureLocalServer();
+        localTarget = { host: local.host, port: local.port };
+        serverNotes = local.notes;
       } catch (error) {
         return { error: `The local capture server could not start: ${(error as Error).message}`, secrets: prepared.secrets, sent, truncated };
       }
@@ -445,6 +449,8 @@ export class RunController implements vscode.Disposable {
         readFile: (path) => readFile(path),
         scriptDir: uri.scheme === 'file' ? dirname(uri.fsPath) : undefined,
         ...(localTarget ? { localTarget } : {}),
+        // The Local Inbox's server says which behaviour rule answered, beside the reply.
+        ...(serverNotes ? { serverNotes } : {}),
         // Each message sent, for the bulk-sender check of the run (kept in memory, never stored).
         onMessage: (message) => {
           if (budget.messages > 0 && budget.bytes >= message.message.length) {

@@ -26,7 +26,7 @@ import type { BulkRequirement } from '../reports/bulkSender';
 import { escapeMarkdown, visibleLine } from '../../../common/escape';
 import type * as CaptureToolsModule from '../lazy/captureTools';
 import { lazyBundle } from '../lazy/loader';
-import type { CaptureLogEntry, CaptureRule, CaptureRules, CaptureServer, MessageStore, StoredMessage } from '../localServer';
+import type { CaptureLogEntry, CaptureRule, CaptureRules, CaptureServer, MessageStore, RuleNotes, StoredMessage } from '../localServer';
 import {
   bulkFindingItem,
   mayHoldReport,
@@ -82,7 +82,11 @@ export interface LocalInboxOptions {
 
 export interface LocalInbox {
   /** Starts the server unless it runs, and returns where it listens. */
-  ensureServer(): Promise<{ host: string; port: number }>;
+  /**
+   * Starts the server unless it runs; `notes` gives a run the rules that answered its connection
+   * (`RunOptions.serverNotes`).
+   */
+  ensureServer(): Promise<{ host: string; port: number; notes: RuleNotes['notes'] }>;
   /** Stops the server (the stored messages stay). */
   stop(): Promise<void>;
   /** The running server, if any. */
@@ -323,6 +327,7 @@ export function registerLocalInbox(context: vscode.ExtensionContext, options: Lo
   let server: CaptureServer | undefined;
   let starting: Promise<CaptureServer> | undefined;
   let serverSubscription: { dispose(): void } | undefined;
+  let serverNotes: RuleNotes | undefined;
 
   const status = vscode.window.createStatusBarItem('smtp.localServer', vscode.StatusBarAlignment.Left, 20);
   status.name = 'SMTP Local Capture Server';
@@ -462,6 +467,7 @@ export function registerLocalInbox(context: vscode.ExtensionContext, options: Lo
       watchFolder(dir);
     }
     serverSubscription = started.onChange(() => provider.refresh());
+    serverNotes = captureTools().ruleNotes(started);
     watchRules(rulesFileOf(settings));
     await loadRules(started);
     updateViewMessage();
@@ -470,15 +476,17 @@ export function registerLocalInbox(context: vscode.ExtensionContext, options: Lo
     return started;
   };
 
-  const ensureServer = async (): Promise<{ host: string; port: number }> => {
-    if (server) return { host: server.host, port: server.port };
+  // The notes are asked for by the connection's local end, so one function serves every start.
+  const notes: RuleNotes['notes'] = (local) => serverNotes?.notes(local) ?? [];
+  const ensureServer = async (): Promise<{ host: string; port: number; notes: RuleNotes['notes'] }> => {
+    if (server) return { host: server.host, port: server.port, notes };
     // The extension declares that it connects and listens nowhere in an untrusted workspace.
     if (!vscode.workspace.isTrusted) throw new Error('the local capture server needs a trusted workspace');
     starting ??= start().finally(() => {
       starting = undefined;
     });
     const running = await starting;
-    return { host: running.host, port: running.port };
+    return { host: running.host, port: running.port, notes };
   };
 
   const stop = async (): Promise<void> => {
@@ -487,6 +495,8 @@ export function registerLocalInbox(context: vscode.ExtensionContext, options: Lo
     server = undefined;
     serverSubscription?.dispose();
     serverSubscription = undefined;
+    serverNotes?.dispose();
+    serverNotes = undefined;
     watchRules(undefined);
     showRules(undefined);
     updateViewMessage();
