@@ -629,7 +629,7 @@ describe('SMTP Workbench in a real editor (code-server + Chromium)', { skip, con
     }
   });
 
-  test('(r) the rules file edited and saved in the editor: the capture server reloads it, the next message meets the new rule, and a broken version is a problem that leaves the last good rules in force', { timeout: 180_000 }, async () => {
+  test('(r) the rules file edited and saved in the editor: the capture server reloads it, the next message meets the new rule (the transcript names it), and a broken version is a problem that leaves the last good rules in force', { timeout: 180_000 }, async () => {
     // The rules of test/editor-fixtures/rules/capture-rules.json, then the same with a rule that
     // rejects blocked@, then a version with an error: a rule that would let blocked@ through with a
     // 2xx reply, which no rule may give (rules-reply-code). Had the server taken the broken
@@ -667,6 +667,7 @@ describe('SMTP Workbench in a real editor (code-server + Chromium)', { skip, con
           await wb.clickCodeLens(UI.runLens, 20_000);
           const transcript = await wb.waitForWebviewText(/Passed/, 30_000);
           assert.match(transcript, /550 5\.7\.1 Blocked by the reloaded rules/, 'the transcript shows the new rule\'s reply');
+          assert.match(transcript, /capture server: rule "blocked by policy" \(reply\) at RCPT: 550 5\.7\.1 Blocked by the reloaded rules/, 'the transcript names the rule that answered');
           await wb.focusView(UI.localInboxView);
           await wb.waitForSideBarRow(/Editor test rules reload.*rule "blocked by policy"/, 20_000);
           await wb.screenshot('r-rules-reload-applied');
