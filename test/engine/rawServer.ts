@@ -76,8 +76,16 @@ export async function rawServer(
   };
 }
 
-/** Answers a standard session: greeting, EHLO with `extensions`, 250 for MAIL/RCPT/RSET/NOOP, 354 for DATA, 221 for QUIT. */
-export async function politeSmtp(c: LineConnection, extensions: string[] = ['PIPELINING', '8BITMIME'], name = 'raw.example.test'): Promise<void> {
+/**
+ * Answers a standard session: greeting, EHLO with `extensions`, 250 for MAIL/RCPT/RSET/NOOP, 354
+ * for DATA, 221 for QUIT; `answer` can give a command line a reply of the test's own instead.
+ */
+export async function politeSmtp(
+  c: LineConnection,
+  extensions: string[] = ['PIPELINING', '8BITMIME'],
+  name = 'raw.example.test',
+  answer: (line: string) => string | undefined = () => undefined,
+): Promise<void> {
   c.send(`220 ${name} ESMTP\r\n`);
   let inData = false;
   for (;;) {
@@ -90,7 +98,9 @@ export async function politeSmtp(c: LineConnection, extensions: string[] = ['PIP
       continue;
     }
     const verb = line.split(' ')[0].toUpperCase();
-    if (verb === 'EHLO') {
+    const own = answer(line);
+    if (own !== undefined) c.send(`${own}\r\n`);
+    else if (verb === 'EHLO') {
       const all = ['raw.example.test', ...extensions];
       c.send(all.map((e, i) => `250${i === all.length - 1 ? ' ' : '-'}${e}\r\n`).join(''));
     } else if (verb === 'DATA') {

@@ -21,7 +21,7 @@ import { createResolver } from '../../client/src/mailAuth/resolver';
 import { verifyMessage } from '../../client/src/mailAuth/verify';
 import { checkSentMessages, formatRunBulkText, runBulkJson, type BulkCheckIo, type RunMessageCheck } from '../../client/src/reports/bulkCheck';
 import { auth, bdat, cmd, data, explain, makePlan, PATIENT, raw, starttls } from '../engine/plan';
-import { rawServer } from '../engine/rawServer';
+import { politeSmtp, rawServer } from '../engine/rawServer';
 import { makeKeys, type TestKeys } from '../mailAuth/fixtures';
 import { startExim, type EximPeer } from '../peers/exim';
 import { startKnot, type KnotPeer } from '../peers/knot';
@@ -256,27 +256,8 @@ describe('the envelope of a sent message is the one sent, not the masked transcr
   it('a finished transaction ends its MAIL FROM: a lax server that takes a message after a refused MAIL gets no stale reverse-path', async () => {
     // RFC 5321 §4.1.1.4: the reply to the end of the data ends the transaction, whatever it says.
     // Exim refuses RCPT without MAIL, so a server of the test's own plays the lax one.
-    const server = await rawServer(async (c) => {
-      c.send('220 lax.example.test ESMTP\r\n');
-      for (;;) {
-        const line = await c.nextLine();
-        const verb = line.split(' ')[0].toUpperCase();
-        if (verb === 'EHLO') c.send('250 lax.example.test\r\n');
-        else if (verb === 'MAIL') c.send(line.includes('refused@') ? '550 5.7.1 not this sender\r\n' : '250 2.1.0 OK\r\n');
-        else if (verb === 'RCPT') c.send('250 2.1.5 OK\r\n');
-        else if (verb === 'DATA') {
-          c.send('354 go on\r\n');
-          while ((await c.nextLine()) !== '.') {
-            // The message text.
-          }
-          c.send('250 2.0.0 taken\r\n');
-        } else if (verb === 'QUIT') {
-          c.send('221 2.0.0 bye\r\n');
-          c.socket.end();
-          return;
-        } else c.send('500 5.5.1 what\r\n');
-      }
-    });
+    // Polite but lax: it takes RCPT and DATA whether or not a MAIL was accepted.
+    const server = await rawServer((c) => politeSmtp(c, [], 'lax.example.test', (line) => (line.includes('refused@') ? '550 5.7.1 not this sender' : undefined)));
     try {
       const sent: SentMessage[] = [];
       const steps = [
