@@ -59,9 +59,14 @@ const ready = () => {
 };
 for (const address of addresses) {
   const udp = dgram.createSocket(net.isIPv6(address) ? 'udp6' : 'udp4');
+  // A failed bind ends the process (closed-network.sh prints why); a failed send only loses that answer.
+  udp.on('error', (error) => {
+    process.stderr.write(`refusing-resolver: ${address}: ${error.message}\n`);
+    if (listening < addresses.length * 2) process.exit(1);
+  });
   udp.on('message', (message, peer) => {
     const reply = refusal(message);
-    if (reply !== undefined) udp.send(reply, peer.port, peer.address);
+    if (reply !== undefined) udp.send(reply, peer.port, peer.address, () => undefined);
   });
   udp.bind(53, address, ready);
   net
@@ -76,6 +81,10 @@ for (const address of addresses) {
           if (reply !== undefined) socket.write(Buffer.concat([Buffer.from([reply.length >> 8, reply.length & 0xff]), reply]));
         }
       });
+    })
+    .on('error', (error) => {
+      process.stderr.write(`refusing-resolver: ${address}: ${error.message}\n`);
+      process.exit(1);
     })
     .listen(53, address, ready);
 }

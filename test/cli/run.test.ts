@@ -243,7 +243,7 @@ test('run --rules: the capture server started for the run answers by the rules, 
   assert.match(json.stdout, /capture server: rule \\"no such user\\" \(reply\) at RCPT/);
 });
 
-test('run --rules: a rules file with errors is refused with its problems, nothing is sent; --rules with --local is a usage error', { timeout: 60_000 }, async () => {
+test('run --rules: a rules file with errors is refused with its problems, nothing is sent, --dry-run too; --rules with --local is a usage error', { timeout: 60_000 }, async () => {
   const file = script('plain.smtp', 'EHLO a.example.test\nQUIT\n');
   const broken = script('broken-rules.json', '{"version": 1, "rules": [{"name": "x", "reply": "999 nonsense"}]}');
   const r = await runCli(['run', file, '--rules', broken], { cwd: work.dir });
@@ -251,6 +251,14 @@ test('run --rules: a rules file with errors is refused with its problems, nothin
   assert.match(r.stderr, /broken-rules\.json:1:\d+ error rules-/);
   assert.match(r.stderr, /--rules: the rules file has errors; nothing was sent/);
   assert.doesNotMatch(r.stdout, /embedded capture server/);
+  // --dry-run reads the rules too: a broken file fails it, a good one is named.
+  const dry = await runCli(['run', file, '--rules', broken, '--dry-run'], { cwd: work.dir });
+  assert.equal(dry.code, 2, dry.stdout + dry.stderr);
+  assert.match(dry.stderr, /--rules: the rules file has errors/);
+  const good = script('good-rules.json', JSON.stringify({ version: 1, rules: [{ name: 'grey', greylist: true }] }));
+  const dryGood = await runCli(['run', file, '--rules', good, '--dry-run'], { cwd: work.dir });
+  assert.equal(dryGood.code, 0, dryGood.stdout + dryGood.stderr);
+  assert.match(dryGood.stdout, /answers by 1 behaviour rule: "grey"/);
   const both = await runCli(['run', file, '--rules', broken, '--local', '127.0.0.1:2525'], { cwd: work.dir });
   assert.equal(both.code, 2);
   assert.match(both.stderr, /--rules sets the rules of the capture server started for the run/);

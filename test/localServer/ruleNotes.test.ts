@@ -21,16 +21,18 @@ const fired = (port: number, name: string, address = '127.0.0.1'): FiredRuleEven
   rule: { rule: 0, name, command: 'RCPT', action: 'reply', reply: '550 5.1.1 no', at: '2026-12-06T12:00:00.000Z' },
 });
 
-test('ruleNotes: each note is taken once by its own connection; an IPv4-mapped address is the same client; old connections are dropped', () => {
+test('ruleNotes: each note is taken once by its own connection; an IPv4-mapped address is the same client; old, overfull and other servers\' connections get nothing', () => {
   let listener: ((event: FiredRuleEvent) => void) | undefined;
   let disposed = false;
+  let now = 0;
   const source = {
+    port: 2525,
     onRule(l: (event: FiredRuleEvent) => void) {
       listener = l;
       return { dispose: () => (disposed = true) };
     },
   };
-  const notes = ruleNotes(source, 2);
+  const notes = ruleNotes(source, 2, () => now);
   listener!(fired(1000, 'a'));
   listener!(fired(1000, 'b', '::ffff:127.0.0.1'));
   listener!(fired(2000, 'c'));
@@ -43,6 +45,18 @@ test('ruleNotes: each note is taken once by its own connection; an IPv4-mapped a
   listener!(fired(3, 'z'));
   assert.deepEqual(notes.notes({ address: '127.0.0.1', port: 1 }), []);
   assert.equal(notes.notes({ address: '127.0.0.1', port: 3 }).length, 1);
+  // A connection to another server never gets this server's notes.
+  listener!(fired(4, 'w'));
+  assert.deepEqual(notes.notes({ address: '127.0.0.1', port: 4, serverPort: 25 }), []);
+  assert.equal(notes.notes({ address: '127.0.0.1', port: 4, serverPort: 2525 }).length, 1);
+  // One connection keeps 64 notes at most; notes nobody took for a minute are dropped.
+  for (let i = 0; i < 100; i++) listener!(fired(5, `n${i}`));
+  assert.equal(notes.notes({ address: '127.0.0.1', port: 5 }).length, 64);
+  listener!(fired(6, 'old'));
+  now += 61_000;
+  listener!(fired(7, 'new'));
+  assert.deepEqual(notes.notes({ address: '127.0.0.1', port: 6 }), []);
+  assert.equal(notes.notes({ address: '127.0.0.1', port: 7 }).length, 1);
   notes.dispose();
   assert.equal(disposed, true);
 });
@@ -93,6 +107,28 @@ test('the transcript says which rule answered, right after its reply; CONNECT, R
       }
     },
   );
+});
+
+test('pipelined (RFC 2920): the server decides the group before the client reads a reply, so the group\'s notes follow its replies, never an earlier one', async () => {
+  await withCaptureServer({ tls: false, rules: rules([{ name: 'no such user', when: { command: 'RCPT', recipient: 'nobody@*' }, reply: '550 5.1.1 No such user' }]) }, async (server) => {
+    const notes = ruleNotes(server);
+    try {
+      const events: TranscriptEvent[] = [];
+      const plan = makePlan({
+        options: { pipelining: true },
+        steps: [cmd('EHLO client.example.test'), cmd('MAIL FROM:<a@example.test>'), cmd('RCPT TO:<nobody@example.test>', '550'), cmd('RCPT TO:<bob@example.test>'), data(['Subject: x', '', 'x']), cmd('QUIT')],
+      });
+      const result = await runSession(plan, { localTarget: { host: server.host, port: server.port }, serverNotes: notes.notes, onEvent: (e) => events.push(e) });
+      assert.equal(result.ok, true, why(result));
+      assert.ok(events.some((e) => e.dir === 'info' && /pipelining \d+ commands/.test(e.text)), 'the commands went as one group');
+      const note = events.findIndex((e) => e.text === 'capture server: rule "no such user" (reply) at RCPT: 550 5.1.1 No such user');
+      const refused = events.findIndex((e) => e.dir === 'server' && e.text.startsWith('550 5.1.1'));
+      const goAhead = events.findIndex((e) => e.dir === 'server' && e.text.startsWith('354'));
+      assert.ok(refused >= 0 && goAhead > refused && note > goAhead, JSON.stringify(events.map((e) => `${e.dir} ${e.text}`)));
+    } finally {
+      notes.dispose();
+    }
+  });
 });
 
 test('without serverNotes nothing is asked and the transcript is as before', async () => {

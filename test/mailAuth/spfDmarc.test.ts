@@ -131,7 +131,7 @@ test('usage errors exit 2', async () => {
   assert.equal(await verifyCommand([], cap.io), 2);
   assert.equal(await verifyCommand(['x.eml', '--ip', 'not-an-ip'], cap.io), 2);
   // A server name that does not resolve is an error too; that path is tested with a lookup table in
-  // test/dns/serverAddress.test.ts, since the suite never asks the system resolver.
+  // test/cli/options.test.ts, since the suite never asks the system resolver.
   assert.equal(await verifyCommand(['x.eml', '--dns-server', 'dns.example:port'], cap.io), 2);
   assert.equal(await verifyCommand(['x.eml', '--bogus'], cap.io), 2);
   assert.equal(await verifyCommand(['does-not-exist.eml'], cap.io), 2);

@@ -325,13 +325,15 @@ function printBlocked(io: CliIo, file: string, blocked: readonly BlockedSession[
 }
 
 /** `--dry-run`: the decisions, as JSON or as lines; exit 0 when every session would run, else 2. */
-function dryRun(io: CliIo, parsed: RunArgs, prepared: readonly PreparedSession[]): number {
+function dryRun(io: CliIo, parsed: RunArgs, prepared: readonly PreparedSession[], rules?: CaptureRules): number {
   const summaries = prepared.map(preparationSummary);
   const ok = summaries.every((s) => s.status === 'ready');
+  const ruleNames = rules?.rules.map((r) => r.name);
   if (parsed.json) {
-    io.stdout.write(`${JSON.stringify({ ok, file: parsed.file, dryRun: true, sessions: summaries }, null, 2)}\n`);
+    io.stdout.write(`${JSON.stringify({ ok, file: parsed.file, dryRun: true, ...(ruleNames ? { rules: ruleNames } : {}), sessions: summaries }, null, 2)}\n`);
     return ok ? 0 : 2;
   }
+  if (ruleNames) io.stdout.write(`=== the capture server started for the run answers by ${ruleNames.length} behaviour rule${ruleNames.length === 1 ? '' : 's'}: ${ruleNames.map((n) => `"${visibleLine(n)}"`).join(', ')}\n`);
   for (const s of summaries) {
     io.stdout.write(`### ${visibleLine(s.title)}${s.name ? ` [${visibleLine(s.name)}]` : ''}: ${s.status === 'ready' ? 'would run' : `blocked (${s.reason})`}\n`);
     for (const p of s.problems ?? []) io.stdout.write(`     line ${p.line}: ${p.code} ${visibleLine(p.message)}\n`);
@@ -400,7 +402,18 @@ export async function runCommand(args: string[], io: CliIo): Promise<number> {
     hostname: hostname(),
     timeouts: parsed.timeoutSeconds !== undefined ? { all: Math.round(parsed.timeoutSeconds * 1000) } : {},
   });
-  if (parsed.dryRun) return dryRun(io, parsed, await Promise.all(selected.map((s) => prepareSession(s, context(undefined)))));
+  // --rules is read before anything is asked or sent (and by --dry-run): a file with errors stops the run.
+  let rules: CaptureRules | undefined;
+  if (parsed.rules !== undefined) {
+    const loaded = await captureTools().loadRulesFile(resolve(io.cwd, parsed.rules));
+    for (const line of loaded.lines) io.stderr.write(`${line}\n`);
+    if (!loaded.rules) {
+      io.stderr.write('smtpwb run: --rules: the rules file has errors; nothing was sent\n');
+      return 2;
+    }
+    rules = loaded.rules;
+  }
+  if (parsed.dryRun) return dryRun(io, parsed, await Promise.all(selected.map((s) => prepareSession(s, context(undefined)))), rules);
   // Every session is prepared once without asking: a run that cannot start for another reason
   // (script errors, a missing secret) asks nothing.
   const unasked = await Promise.all(selected.map((s) => prepareSession(s, context(undefined))));
@@ -458,18 +471,7 @@ export async function runCommand(args: string[], io: CliIo): Promise<number> {
   const needsLocal = prepared.some((p) => p.needsLocal);
   let capture: CaptureServer | undefined;
   let temporary: string | undefined;
-  let rules: CaptureRules | undefined;
-  if (parsed.rules !== undefined) {
-    if (!needsLocal) io.stderr.write('smtpwb run: warning: --rules: no session goes to the capture server (they all have CONNECT)\n');
-    const file = resolve(io.cwd, parsed.rules);
-    const loaded = await captureTools().loadRulesFile(file);
-    for (const line of loaded.lines) io.stderr.write(`${line}\n`);
-    if (!loaded.rules) {
-      io.stderr.write('smtpwb run: --rules: the rules file has errors; nothing was sent\n');
-      return 2;
-    }
-    rules = loaded.rules;
-  }
+  if (rules !== undefined && !needsLocal) io.stderr.write('smtpwb run: warning: --rules: no session goes to the capture server (they all have CONNECT)\n');
   if (needsLocal && !parsed.local) {
     let dir: string;
     if (parsed.inbox) {

@@ -238,7 +238,9 @@ class SessionRunner {
    */
   private envelope: Envelope = {};
   /** This connection's local end, as the server sees its client (for `RunOptions.serverNotes`). */
-  private localEnd: { address?: string; port?: number } | undefined;
+  private localEnd: { address?: string; port?: number; serverPort?: number } | undefined;
+  /** While an RFC 2920 group is read: the server's notes, shown after the group's replies. */
+  private heldNotes: string[] | undefined;
   /** Set after RAW: the engine no longer knows the session's state. */
   private stateUnknown = false;
   /** Set between a 354 and the end of the data, when a QUIT would be read as message text. */
@@ -608,7 +610,7 @@ class SessionRunner {
     this.connecting = undefined;
     this.result.timings.connectMs = Math.round((this.io.now() - started) * 1000) / 1000;
     this.result.target = { scheme, host, address: plain.remoteAddress, port, lmtp: this.lmtp, localAddress: plain.localAddress };
-    this.localEnd = { address: plain.localAddress, port: plain.localPort };
+    this.localEnd = { address: plain.localAddress, port: plain.localPort, serverPort: port };
     this.emit('info', `connected to ${plain.remoteAddress ?? host} port ${port} in ${this.result.timings.connectMs.toFixed(1)} ms`);
     this.wire = this.makeWire(socket, tap);
     if (implicitTls) {
@@ -635,11 +637,13 @@ class SessionRunner {
           const line = reply.lines[i];
           this.emit('server', line, i === reply.lines.length - 1 ? reply.bytes - sumBefore(reply.lines, i) : Buffer.byteLength(line) + 2);
         }
-        for (const note of notes) this.emit('info', note);
+        if (this.heldNotes) this.heldNotes.push(...notes);
+        else for (const note of notes) this.emit('info', note);
       },
       onFailure: (error) => {
         // A rule that closed the connection without a reply says so before the failure.
-        const notes = this.serverNotes();
+        const notes = [...(this.heldNotes ?? []), ...this.serverNotes()];
+        if (this.heldNotes) this.heldNotes = [];
         if (this.recording && (this.keep || this.onEvent)) for (const note of notes) this.emit('info', note);
         if (this.quitDone && error.kind === 'connection') return;
         this.emit('error', error.message);
@@ -1045,6 +1049,20 @@ class SessionRunner {
    * ends in an accepted DATA returns its body as the next carry instead of sending it.
    */
   private async runPipelined(group: PlanStep[], record: boolean, carry?: Carry, deferBody = false): Promise<Carry | undefined> {
+    // The server decides every command of the group before the client reads the first reply, so
+    // the notes of the group (each names its command) are shown after the group's replies.
+    const outer = this.heldNotes;
+    this.heldNotes = [];
+    try {
+      return await this.runPipelinedGroup(group, record, carry, deferBody);
+    } finally {
+      const held = this.heldNotes;
+      this.heldNotes = outer;
+      for (const note of held) this.emit('info', note);
+    }
+  }
+
+  private async runPipelinedGroup(group: PlanStep[], record: boolean, carry: Carry | undefined, deferBody: boolean): Promise<Carry | undefined> {
     const started = this.io.now();
     this.currentLine = group[0].line;
     if (!carry) this.checkUnsolicited(group[0]);

@@ -195,6 +195,12 @@ export interface SentMessage {
   mailFrom?: string;
 }
 
+/**
+ * What the server under test says about the latest exchange of one connection, asked with the
+ * connection's local end (address and port, as the server sees its client) and the server's port.
+ */
+export type ServerNotes = (connection: { address?: string; port?: number; serverPort?: number }) => readonly string[];
+
 export interface RunOptions {
   io?: Partial<EngineIo>;
   /** Values to mask in every event and result (`********`). */
@@ -218,12 +224,13 @@ export interface RunOptions {
    */
   onMessage?: (sent: SentMessage) => void;
   /**
-   * What the server under test says about a reply besides the reply itself, asked with the
-   * connection's local end each time a reply has been read (and when the connection fails); each
-   * note is shown as an `info` event after the reply. The run paths pass the embedded capture
+   * What the server under test says about a reply besides the reply itself, asked each time a
+   * reply has been read (and when the connection fails); each note is shown as an `info` event
+   * after the reply, or, in an RFC 2920 group (whose commands the server decides before the client
+   * reads the first reply), after the group's replies. The run paths pass the embedded capture
    * server's notes here (which behaviour rule answered, localServer/ruleNotes.ts).
    */
-  serverNotes?: (local: { address?: string; port?: number }) => readonly string[];
+  serverNotes?: ServerNotes;
   /** Keep the events in `SessionResult.transcript` (default true). */
   keepTranscript?: boolean;
   /**

@@ -23,7 +23,7 @@ import type { SessionPlan, Timeouts, TlsVersionName } from '../../../common/sess
 import { visibleLine } from '../../../common/escape';
 import { runSession } from '../engine';
 import { Masker, maskEvent } from '../engine/mask';
-import type { SentMessage, SessionResult, StepResult, TranscriptEvent } from '../engine/types';
+import type { SentMessage, ServerNotes, SessionResult, StepResult, TranscriptEvent } from '../engine/types';
 import { formatEventLines, formatVerdict } from '../output/transcriptText';
 import { dotenvLookup } from './dotenvLookup';
 import type { EnvironmentState } from './environmentState';
@@ -60,7 +60,7 @@ export interface RunControllerDeps {
   environments: EnvironmentState;
   secrets: SecretProvider;
   /** Starts the Local Inbox's server unless it runs; `notes` tells a run which rules answered it. */
-  ensureLocalServer(): Promise<{ host: string; port: number; notes?: (local: { address?: string; port?: number }) => readonly string[] }>;
+  ensureLocalServer(): Promise<{ host: string; port: number; notes?: ServerNotes }>;
   showRecord(record: RunRecord): void;
   updateRecord(record: RunRecord): void;
   storeRecord(record: RunRecord, secrets: string[]): Promise<void>;
@@ -422,7 +422,7 @@ export class RunController implements vscode.Disposable {
     if (prepared.status === 'blocked') return { error: blockedMessage(prepared), secrets: [], sent, truncated };
     const plan = this.applyTlsDefaults(prepared.plan);
     let localTarget: { host: string; port: number } | undefined;
-    let serverNotes: ((local: { address?: string; port?: number }) => readonly string[]) | undefined;
+    let serverNotes: ServerNotes | undefined;
     if (prepared.needsLocal) {
       try {
         const local = await this.deps.ensureLocalServer();
