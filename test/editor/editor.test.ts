@@ -603,9 +603,11 @@ describe('SMTP Workbench in a real editor (code-server + Chromium)', { skip, con
           await wb.waitForEditorText('DATA < signed.eml');
           await wb.clickCodeLens(UI.runLens, 20_000);
           await wb.waitForWebviewText(/Passed/, 30_000);
+          // The editors are closed before the view is focused: focusing it while the command
+          // palette is open would close the palette (CI once failed that way).
+          await wb.runCommand('View: Close All Editors');
           await wb.focusView(UI.localInboxView);
           // A wider side bar, so that the description (verdicts and rule) shows in full.
-          await wb.runCommand('View: Close All Editors');
           await wb.widenSideBar(860);
           // With a description the view's header may show no title, so rows are found in the side bar.
           const sideBarRow = (text: RegExp, timeoutMs: number) => wb.waitForSideBarRow(text, timeoutMs);

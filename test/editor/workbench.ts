@@ -427,13 +427,22 @@ export class Workbench {
    * contain the title, so give it exactly as the palette shows it ("SMTP: Run All Sessions").
    */
   async runCommand(title: string, timeoutMs = 10_000): Promise<void> {
-    await this.focusWorkbench();
-    await this.page.keyboard.press('F1');
     const input = this.page.locator('.quick-input-widget input');
-    await input.waitFor({ state: 'visible', timeout: timeoutMs }).catch(() => {
-      throw new Error(`the command palette did not open within ${timeoutMs / 1000} s`);
-    });
-    await input.fill(`>${title}`);
+    for (let attempt = 1; ; attempt++) {
+      await this.focusWorkbench();
+      await this.page.keyboard.press('F1');
+      await input.waitFor({ state: 'visible', timeout: timeoutMs }).catch(() => {
+        throw new Error(`the command palette did not open within ${timeoutMs / 1000} s`);
+      });
+      try {
+        await input.fill(`>${title}`, { timeout: 5000 });
+        break;
+      } catch (error) {
+        // The palette closes when something else takes the focus (a view that a command just
+        // focused, say) between opening and typing: it is opened again, twice at most.
+        if (attempt >= 3) throw error;
+      }
+    }
     const first = this.page.locator('.quick-input-list .monaco-list-row').first();
     await poll(
       async () => {
