@@ -38,6 +38,27 @@ function patientStore(dir: string, options: { journalBytes?: number } = {}): Mes
   return new MessageStore(dir, { quietMs: 3_600_000, maxWaitMs: 3_600_000, ...options });
 }
 
+/**
+ * Runs `body` with a patient store in a folder of its own ("live", initialised) and an empty folder
+ * for a crash copy ("crashed"); afterwards the store is closed and both folders are removed.
+ */
+async function withCrashFolders(
+  body: (t: { live: string; crashed: string; store: MessageStore }) => Promise<void>,
+  options: { journalBytes?: number } = {},
+): Promise<void> {
+  const live = makeTempDir('recovery-live');
+  const crashed = makeTempDir('recovery-crashed');
+  const store = patientStore(live, options);
+  try {
+    await store.init();
+    await body({ live, crashed, store });
+  } finally {
+    await store.close();
+    removeTempDir(live);
+    removeTempDir(crashed);
+  }
+}
+
 /** The journal files of `from` as a crash leaves them, copied into `to` under the name of a process that is gone. */
 function crashCopy(from: string, to: string): string[] {
   mkdirSync(join(to, JOURNAL), { recursive: true });
@@ -56,41 +77,32 @@ function verified(text: string): CapturedAuthentication {
 }
 
 test('a temporary file left by a server killed between writing and renaming it does not stop the next start', async () => {
-  const live = makeTempDir('recovery-live');
-  const crashed = makeTempDir('recovery-crashed');
-  const store = patientStore(live);
-  let server: Awaited<ReturnType<typeof startCaptureServer>> | undefined;
-  try {
-    await store.init();
-    const message = await put(store, 'survivor');
-    crashCopy(live, crashed);
-    // The earlier replay was killed after writing the sidecar's temporary file, before renaming it.
-    mkdirSync(join(crashed, INCOMING), { recursive: true });
-    writeFileSync(join(crashed, INCOMING, `${message.id}.envelope.part`), '{"half":');
-    writeFileSync(join(crashed, INCOMING, `${message.id}.part`), '');
-    const log: CaptureLogEntry[] = [];
-    server = await startCaptureServer({ dir: crashed, tls: false, logger: (entry) => log.push(entry) });
-    const listed = await server.list();
-    assert.deepEqual(listed.map((m) => m.id), [message.id]);
-    assert.equal(readFileSync(listed[0].path, 'latin1'), content('survivor'));
-    assert.equal(listed[0].envelope?.mailFrom, 'a@example.test', 'the sidecar is the whole one, not the half one left behind');
-    assert.deepEqual(readdirSync(join(crashed, INCOMING)), [], 'the leftover temporary files are gone');
-    assert.deepEqual(readdirSync(join(crashed, JOURNAL)), [], 'the journal is replayed and removed');
-    assert.deepEqual(log.filter((e) => e.level !== 'info'), []);
-  } finally {
-    await server?.stop();
-    await store.close();
-    removeTempDir(live);
-    removeTempDir(crashed);
-  }
+  await withCrashFolders(async ({ live, crashed, store }) => {
+    let server: Awaited<ReturnType<typeof startCaptureServer>> | undefined;
+    try {
+      const message = await put(store, 'survivor');
+      crashCopy(live, crashed);
+      // The earlier replay was killed after writing the sidecar's temporary file, before renaming it.
+      mkdirSync(join(crashed, INCOMING), { recursive: true });
+      writeFileSync(join(crashed, INCOMING, `${message.id}.envelope.part`), '{"half":');
+      writeFileSync(join(crashed, INCOMING, `${message.id}.part`), '');
+      const log: CaptureLogEntry[] = [];
+      server = await startCaptureServer({ dir: crashed, tls: false, logger: (entry) => log.push(entry) });
+      const listed = await server.list();
+      assert.deepEqual(listed.map((m) => m.id), [message.id]);
+      assert.equal(readFileSync(listed[0].path, 'latin1'), content('survivor'));
+      assert.equal(listed[0].envelope?.mailFrom, 'a@example.test', 'the sidecar is the whole one, not the half one left behind');
+      assert.deepEqual(readdirSync(join(crashed, INCOMING)), [], 'the leftover temporary files are gone');
+      assert.deepEqual(readdirSync(join(crashed, JOURNAL)), [], 'the journal is replayed and removed');
+      assert.deepEqual(log.filter((e) => e.level !== 'info'), []);
+    } finally {
+      await server?.stop();
+    }
+  });
 });
 
 test('a message deleted after its files were written stays deleted after a crash, while its record is still journaled', async () => {
-  const live = makeTempDir('recovery-live');
-  const crashed = makeTempDir('recovery-crashed');
-  const store = patientStore(live);
-  try {
-    await store.init();
+  await withCrashFolders(async ({ live, crashed, store }) => {
     // One message keeps waiting for its files, so the journal cannot be emptied.
     const kept = await put(store, 'kept');
     const gone = await put(store, 'gone');
@@ -102,21 +114,13 @@ test('a message deleted after its files were written stays deleted after a crash
     await restarted.init();
     assert.deepEqual((await restarted.list()).map((m) => m.id), [kept.id], 'the deleted message does not come back');
     await restarted.close();
-  } finally {
-    await store.close();
-    removeTempDir(live);
-    removeTempDir(crashed);
-  }
+  });
 });
 
 test('under steady load (never a moment with nothing waiting) the journal is rotated and old journal files go', async () => {
-  const live = makeTempDir('recovery-live');
-  const crashed = makeTempDir('recovery-crashed');
   // 16 KiB journals; each record is about 1.5 KiB.
   const limit = 16 * 1024;
-  const store = patientStore(live, { journalBytes: limit });
-  try {
-    await store.init();
+  await withCrashFolders(async ({ live, crashed, store }) => {
     let previous = await put(store, 'm0', 1000);
     let largest = 0;
     for (let i = 1; i < 300; i++) {
@@ -138,20 +142,12 @@ test('under steady load (never a moment with nothing waiting) the journal is rot
     await store.settled();
     assert.equal(journalBytes(live), 0, 'with every message written out, the journals are empty');
     assert.equal((await store.list()).length, 300);
-  } finally {
-    await store.close();
-    removeTempDir(live);
-    removeTempDir(crashed);
-  }
+  }, { journalBytes: limit });
 });
 
 test('rotated journals: a crash replays them together, with deletions and verification results from later journals', async () => {
-  const live = makeTempDir('recovery-live');
-  const crashed = makeTempDir('recovery-crashed');
   // About three records per journal.
-  const store = patientStore(live, { journalBytes: 2000 });
-  try {
-    await store.init();
+  await withCrashFolders(async ({ live, crashed, store }) => {
     const messages: StoredMessage[] = [];
     for (let i = 0; i < 6; i++) messages.push(await put(store, `m${i}`, 300));
     for (let i = 0; i < 6; i++) messages.push(await put(store, `n${i}`, 300));
@@ -176,19 +172,11 @@ test('rotated journals: a crash replays them together, with deletions and verifi
     await store.settled();
     assert.equal(journalBytes(live), 0);
     assert.equal((await store.get(annotated.id))?.authentication?.authenticationResults, 'localhost; dkim=none');
-  } finally {
-    await store.close();
-    removeTempDir(live);
-    removeTempDir(crashed);
-  }
+  }, { journalBytes: 2000 });
 });
 
 test('a replay reads a journal record by record: messages across its read windows come back whole', async () => {
-  const live = makeTempDir('recovery-live');
-  const crashed = makeTempDir('recovery-crashed');
-  const store = patientStore(live);
-  try {
-    await store.init();
+  await withCrashFolders(async ({ live, crashed, store }) => {
     // 700 KiB each (kept in memory, so journaled): the journal is read a MiB at a time.
     const subjects = ['w0', 'w1', 'w2', 'w3'];
     for (const subject of subjects) await put(store, subject, 700 * 1024);
@@ -199,19 +187,11 @@ test('a replay reads a journal record by record: messages across its read window
     assert.deepEqual(listed.map((m) => m.subject).sort(), subjects);
     for (const m of listed) assert.equal(readFileSync(m.path, 'latin1'), content(m.subject ?? '', 700 * 1024));
     await restarted.close();
-  } finally {
-    await store.close();
-    removeTempDir(live);
-    removeTempDir(crashed);
-  }
+  });
 });
 
 test('a journal with an unreadable record: the records before it are written, the journal is kept as .corrupt and logged', async () => {
-  const live = makeTempDir('recovery-live');
-  const crashed = makeTempDir('recovery-crashed');
-  const store = patientStore(live);
-  try {
-    await store.init();
+  await withCrashFolders(async ({ live, crashed, store }) => {
     await put(store, 'before');
     const [name] = readdirSync(join(live, JOURNAL));
     const good = readFileSync(join(live, JOURNAL, name));
@@ -239,11 +219,7 @@ test('a journal with an unreadable record: the records before it are written, th
     assert.equal(log[0].level, 'error');
     assert.match(log[0].message, new RegExp(`unreadable record at octet ${good.length} .*\\.corrupt`));
     await restarted.close();
-  } finally {
-    await store.close();
-    removeTempDir(live);
-    removeTempDir(crashed);
-  }
+  });
 });
 
 test('verification results that come while a write-out fails are kept with the message, which is still journaled', async () => {
