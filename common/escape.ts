@@ -54,6 +54,15 @@ export function visibleLine(text: string): string {
   return String(text).replace(INVISIBLE_LINE_RE, escapeOne);
 }
 
+/**
+ * One line of peer text for VS Code's own labels (a quick pick's label, description or detail, a
+ * tree item's description): `visibleLine`, and `$(` escaped so that `$(pass)` in a DNS record or
+ * a header shows as text, never as a theme icon.
+ */
+export function iconInertLine(text: string): string {
+  return visibleLine(text).replace(/\$\(/g, '\\$(');
+}
+
 /** True when `visibleText` would change the text. */
 export function hasInvisible(text: string): boolean {
   INVISIBLE_RE.lastIndex = 0;

@@ -206,6 +206,14 @@ test('a journal with an unreadable record: the records before it are written, th
     assert.equal(readJournal(both.subarray(0, both.length - 3)).outcome, 'torn');
     assert.equal(readJournal(Buffer.concat([good, Buffer.from('SMTPWB-J2 12', 'latin1')])).outcome, 'torn');
     assert.equal(readJournal(both).outcome, 'complete');
+    // A record whose lengths run past the end while a later record follows was damaged, not torn:
+    // what follows was acknowledged, so the journal is corrupt (kept), never cut short in silence.
+    assert.equal(readJournal(Buffer.concat([good, Buffer.from('SMTPWB-J2 999999 0\n{"m":\n', 'latin1'), second])).outcome, 'corrupt');
+    // A message record whose id is not the plain id its file name ends with is unreadable (the id
+    // names files during a replay).
+    const head = Buffer.from(JSON.stringify({ m: { version: 1, id: '../../x', file: '20261206T120000000Z-abc.eml', envelope: {} } }), 'utf8');
+    const pathId = Buffer.concat([Buffer.from(`SMTPWB-J2 ${head.length} 0\n`, 'latin1'), head, Buffer.from('\n', 'latin1')]);
+    assert.equal(readJournal(Buffer.concat([good, pathId])).outcome, 'corrupt');
 
     mkdirSync(join(crashed, JOURNAL));
     const corruptName = `journal-${GONE_PID}-bad.log`;

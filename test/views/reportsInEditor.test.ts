@@ -108,6 +108,9 @@ test('the pure parts: badges, the cheap report sniff, a finding as a quick-pick 
   const row = bulkFindingItem({ status: 'fail', code: 'bulk-tls', title: 'TLS was used', message: 'the message was sent without TLS', link: 'https://support.google.com/a/answer/81126' });
   assert.equal(row.label, '$(error) TLS was used');
   assert.match(row.detail, /without TLS — https:\/\/support\.google\.com/);
+  // What DNS or the message said is text: a control character is escaped, `$(pass)` draws no icon.
+  const hostile = bulkFindingItem({ status: 'fail', code: 'bulk-dmarc', title: 'DMARC is published', message: 'the record is "v=DMARC1; $(pass) \u001b[2J"', link: 'https://example.test/' });
+  assert.equal(hostile.detail, 'the record is "v=DMARC1; \\$(pass) \\x1B[2J" — https://example.test/');
 });
 
 test('Collect: reports that reach the capture server are badged and open in the report view', async () => {

@@ -91,8 +91,10 @@ export const RUN_USAGE = `usage: smtpwb run FILE.smtp [--session NAME|--all] [--
 Secrets ({{$secret NAME}}) come from the environment variable SMTPWB_SECRET_<NAME>; {{$dotenv NAME}}
 from a .env file beside the script, then in the working folder. {{$prompt NAME}} is asked on a
 terminal (without echo when the name looks secret), or given with --var NAME=VALUE.
-Exit codes: 0 all expectations held, 1 an expectation failed, 2 usage or script error (nothing is
-sent), 3 connection, TLS, DNS, timeout or protocol failure, 130 interrupted.`;
+Exit codes: 0 all expectations held, 1 an expectation failed (with --bulk also: a message fails a
+requirement, or no session sent one), 2 usage or script error (nothing is sent), 3 connection, TLS,
+DNS, timeout or protocol failure (with --bulk also: the DNS server answered none of a message's
+queries), 130 interrupted, 141 the reader of the output went away before the run finished.`;
 
 export interface RunArgs {
   file: string;
@@ -597,7 +599,8 @@ async function runPrepared(parsed: RunArgs, prepared: readonly ReadySession[], c
       }
       results.push(r);
       if (ctx.bulk && !controller.signal.aborted) {
-        const checks = await checkSentMessages(sent, ctx.bulk, { secrets });
+        // Ctrl+C stops the check between messages, as it stops the run between sessions.
+        const checks = await checkSentMessages(sent, ctx.bulk, { secrets, signal: controller.signal });
         bulkChecks.push(...checks);
         bulkCases.push(...runBulkJunitCases(r.name ? `${r.title} [${r.name}]` : r.title, checks));
         if (!parsed.json) io.stdout.write(formatRunBulkText(checks));

@@ -252,6 +252,17 @@ const READ_WINDOW = 1024 * 1024;
  * octets at the end of the file), handing each whole record to `visit` with where its content is.
  * Never reads the contents themselves; stops at the first record that is cut short or unreadable.
  */
+/** Whether a record header (`\nSMTPWB-J`) occurs anywhere from `from` to the end of the journal. */
+function laterRecordFollows(read: (position: number, length: number) => Buffer, from: number, size: number): boolean {
+  const marker = Buffer.from('\nSMTPWB-J', 'latin1');
+  const window = 1024 * 1024;
+  for (let at = from; at < size; at += window - marker.length) {
+    if (read(at, Math.min(window, size - at)).includes(marker)) return true;
+    if (at + window >= size) break;
+  }
+  return false;
+}
+
 function scanJournal(read: (position: number, length: number) => Buffer, size: number, visit: (record: JournalRecordAt) => void): JournalScan {
   let at = 0;
   while (at < size) {
@@ -265,8 +276,10 @@ function scanJournal(read: (position: number, length: number) => Buffer, size: n
     const headStart = at + lineEnd + 1;
     const headEnd = headStart + Number(m[2]);
     const end = headEnd + Number(m[3]);
-    // A record that runs past the end of the file is the one the crash cut short.
-    if (end + 1 > size) return { end: at, outcome: 'torn' };
+    // A record that runs past the end of the file is the one the crash cut short, unless another
+    // record starts after its header: then its lengths are damaged, and what follows was written
+    // (and acknowledged) after it, so the journal is corrupt, not torn.
+    if (end + 1 > size) return { end: at, outcome: laterRecordFollows(read, headStart, size) ? 'corrupt' : 'torn' };
     if (read(end, 1)[0] !== 0x0a) return { end: at, outcome: 'corrupt' };
     let head: unknown;
     try {
@@ -283,6 +296,15 @@ function scanJournal(read: (position: number, length: number) => Buffer, size: n
   return { end: at, outcome: 'complete' };
 }
 
+/**
+ * Whether a message record's id is a plain id and the one its file name ends with: the id names
+ * temporary files during a replay, so a record with any other is unreadable (its journal is kept
+ * as `.corrupt`), never a path.
+ */
+function ownId(base: string, id: string): boolean {
+  return ID_PATTERN.test(id) && base.endsWith(`-${id}`);
+}
+
 /** The record a journal head describes, undefined for a head this version does not know. */
 function journalRecordAt(magic: string, head: unknown, contentOffset: number, contentLength: number): JournalRecordAt | 'unreadable' | undefined {
   if (typeof head !== 'object' || head === null) return 'unreadable';
@@ -295,11 +317,11 @@ function journalRecordAt(magic: string, head: unknown, contentOffset: number, co
     } catch {
       return 'unreadable';
     }
-    return isSidecar(sidecar) ? { kind: 'message', base: h.base, sidecar, contentOffset, contentLength } : 'unreadable';
+    return isSidecar(sidecar) && ownId(h.base, sidecar.id) ? { kind: 'message', base: h.base, sidecar, contentOffset, contentLength } : 'unreadable';
   }
   if (isSidecar(h.m)) {
     const base = h.m.file.slice(0, -'.eml'.length);
-    return BASE_PATTERN.test(base) && h.m.file.endsWith('.eml') ? { kind: 'message', base, sidecar: h.m, contentOffset, contentLength } : 'unreadable';
+    return BASE_PATTERN.test(base) && h.m.file.endsWith('.eml') && ownId(base, h.m.id) ? { kind: 'message', base, sidecar: h.m, contentOffset, contentLength } : 'unreadable';
   }
   if (typeof h.d === 'string' && ID_PATTERN.test(h.d)) return { kind: 'delete', id: h.d };
   if (typeof h.a === 'string' && ID_PATTERN.test(h.a) && typeof h.authentication === 'object' && h.authentication !== null) {
@@ -367,6 +389,8 @@ class MessageReceiver {
   private chunks: Buffer[] = [];
   private buffered = 0;
   private file: fs.FileHandle | undefined;
+  /** The spill under way (creating or writing the temporary file), which closing waits for. */
+  private spilling: Promise<void> | undefined;
   private headBytes: Buffer | undefined;
   /** The octets kept (those before `shouldStop()` turned true). */
   size = 0;
@@ -416,7 +440,9 @@ class MessageReceiver {
           return;
         }
         stream.pause();
-        this.spill(chunk).then(
+        const spilling = this.spill(chunk);
+        this.spilling = spilling.catch(() => undefined);
+        spilling.then(
           () => stream.resume(),
           (error: unknown) => fail(error instanceof Error ? error : new Error(String(error))),
         );
@@ -458,6 +484,9 @@ class MessageReceiver {
   }
 
   private async closeFile(): Promise<void> {
+    // A client that went away while the temporary file was being created: the file is closed (and
+    // then removed by `abort`) only once it exists, never left open or behind.
+    if (this.spilling) await this.spilling;
     const file = this.file;
     if (!file) return;
     await file.close().catch(() => undefined);

@@ -579,11 +579,8 @@ export function registerLocalInbox(context: vscode.ExtensionContext, options: Lo
       return;
     }
     const failing = results.filter((r) => r.status === 'fail').length;
-    const items = results.map((r) => {
-      const item = bulkFindingItem(r);
-      // What the message and DNS said is shown as text, never as codicons or links of its own.
-      return { ...item, detail: visibleLine(item.detail) };
-    });
+    // What the message and DNS said is shown as text, never as codicons or links of its own.
+    const items = results.map(bulkFindingItem);
     const picked = (await vscode.window.showQuickPick(items, {
       title: `Bulk-sender requirements: ${failing === 0 ? 'none fails' : `${failing} of ${results.length} fail`} (select one to open its source)`,
       matchOnDetail: true,

@@ -4,7 +4,7 @@
  */
 import { homedir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
-import { escapeMarkdown } from '../../../common/escape';
+import { escapeMarkdown, iconInertLine, visibleLine } from '../../../common/escape';
 import type { CaptureAccount, CapturedAuthentication, CaptureRule, CaptureRules, FiredRule, RuleAction, RuleMatch, StoredMessage } from '../localServer';
 
 /** The `smtp.localServer.*` settings as the extension reads them. */
@@ -317,8 +317,9 @@ export function reportBadge(counts: ReportCounts | undefined): string | undefine
   return parts.length > 0 ? parts.join(', ') : undefined;
 }
 
-/** One bulk-sender requirement as a quick-pick row: the verdict's codicon and title, the finding and its source. */
+/** One bulk-sender requirement as a quick-pick row: the verdict's codicon and title, the finding (escaped, inert) and its source. */
 export function bulkFindingItem(r: { status: 'pass' | 'fail' | 'unknown'; code: string; title: string; message: string; link: string }): { label: string; description: string; detail: string; link: string } {
   const icon = r.status === 'pass' ? '$(pass)' : r.status === 'fail' ? '$(error)' : '$(question)';
-  return { label: `${icon} ${r.title}`, description: `${r.status} · ${r.code}`, detail: `${r.message} — ${r.link}`, link: r.link };
+  // What the message and DNS said is shown as text: escaped, and never as codicons of its own.
+  return { label: `${icon} ${r.title}`, description: `${r.status} · ${r.code}`, detail: `${iconInertLine(r.message)} — ${visibleLine(r.link)}`, link: r.link };
 }

@@ -23,7 +23,7 @@ import { DNS_SERVER_FORMAT } from '../dns/serverAddress';
 import type * as EmlToolsModule from '../lazy/emlTools';
 import { lazyBundle } from '../lazy/loader';
 import { bulkCheckIo, checkSentMessages, formatRunBulkText, type RunMessageCheck } from '../reports/bulkCheck';
-import type { RunSentMessages } from '../runs/runController';
+import { SENT_BYTES_KEPT, type RunSentMessages } from '../runs/runController';
 import { bulkFindingItem } from './localInboxModel';
 
 const emlTools = lazyBundle<typeof EmlToolsModule>('emlTools');
@@ -71,7 +71,7 @@ export function runBulkRows(sessions: readonly SessionBulkChecks[]): RunBulkRow[
       if (messages > 1) rows.push({ kind: 'heading', label: visibleLine(`${named ? `${s.title} · ` : ''}line ${check.line + 1}: ${failCount(check)}`) });
       for (const r of check.requirements) {
         const item = bulkFindingItem(r);
-        rows.push({ kind: 'requirement', label: item.label, description: visibleLine(item.description), detail: visibleLine(item.detail), link: item.link });
+        rows.push({ kind: 'requirement', label: item.label, description: item.description, detail: item.detail, link: item.link });
       }
     }
     if (s.truncated) rows.push({ kind: 'heading', label: visibleLine(`${named ? `${s.title}: ` : ''}only the first messages are kept and checked`) });
@@ -126,6 +126,13 @@ export function registerRunBulkCheck(context: vscode.ExtensionContext, runs: Run
         return;
       }
       const count = run.sessions.reduce((n, s) => n + s.sent.length, 0);
+      if (count === 0) {
+        // The run sent messages (else there would be no run here), but none was small enough to keep.
+        void vscode.window.showInformationMessage(
+          visibleLine(`The messages "${run.label}" sent are too large to keep in memory for the check (a run keeps ${SENT_BYTES_KEPT / (1024 * 1024)} MiB of them at most), so none was checked. Check a message as it arrived: send it to the Local Inbox and use "Check Bulk-Sender Requirements" there, or run smtpwb run --bulk.`),
+        );
+        return;
+      }
       let sessions: SessionBulkChecks[];
       try {
         sessions = await vscode.window.withProgress(
