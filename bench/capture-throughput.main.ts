@@ -5,6 +5,10 @@
 //   2. ten connections: `smtp-source -s 10 -m 2000 -l 1024 -d`  capture server vs smtp-sink  goal ≥ 0.7×
 //   3. `GET /api/v1/wait` answered within 10 ms of the message being stored (median and max over
 //      200 messages; "stored" is the moment the server's onMessage fires).
+// For information, in the same runs and against the same smtp-sink figures, two servers that store
+// nothing (referenceSmtpServers.ts): smtp-server alone as the capture server runs it (the ceiling
+// of the library the capture server is built on), and a bare responder on node:net (what Node
+// itself costs per message).
 // "Stored" means what the server acknowledges: the message appended to the store's journal, where
 // list, read and wait find it and from which a restart after a crash writes it out. Its .eml and
 // sidecar files are written once the server is quiet; the figures include none of that work (the
@@ -26,6 +30,7 @@ import { performance } from 'node:perf_hooks';
 import { postfixEnv, smtpSourcePath, startSmtpSink } from '../test/peers/postfixTools';
 import { startCaptureServer, type CaptureServer } from '../client/src/localServer/captureServer';
 import { startCaptureApi } from '../client/src/localServer/captureApi';
+import { startLibraryOnly, startMinimalResponder, type ReferenceServer } from './referenceSmtpServers';
 import { spread, timedProcess, type Spread } from './processTiming';
 import { readdirSync, readFileSync } from 'node:fs';
 
@@ -96,6 +101,18 @@ async function driveCapture(capture: CaptureServer, sessions: number): Promise<F
   return { rate: (MESSAGES * 1000) / wallMs, acceptedRate: figure.rate, cpuUsPerMessage: (used.user + used.system) / MESSAGES };
 }
 
+/** A reference server's run (it stores nothing), timed until it has read the last message; CPU is this process's. */
+async function driveReference(server: ReferenceServer, sessions: number): Promise<Figure> {
+  const read = server.messages(MESSAGES);
+  const before = process.cpuUsage();
+  const started = performance.now();
+  const figure = await drive(server.address, sessions);
+  await read;
+  const wallMs = performance.now() - started;
+  const used = process.cpuUsage(before);
+  return { rate: (MESSAGES * 1000) / wallMs, acceptedRate: figure.rate, cpuUsPerMessage: (used.user + used.system) / MESSAGES };
+}
+
 /** One GET, resolving with the status when the whole body has arrived. */
 function get(url: string): Promise<number> {
   return new Promise((resolveGet, rejectGet) => {
@@ -159,6 +176,8 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'smtpwb-bench-capture-'));
   const capture = await startCaptureServer({ dir, port: 0, maxClients: 100 });
   const api = await startCaptureApi(capture, { port: 0 });
+  const library = await startLibraryOnly();
+  const responder = await startMinimalResponder();
   try {
     const pid = sinkPid(sink.address);
     const measures: Record<string, () => Promise<Figure>> = {
@@ -166,11 +185,20 @@ async function main(): Promise<void> {
       capture1: () => driveCapture(capture, 1),
       sink10: () => drive(sink.address, 10, pid),
       capture10: () => driveCapture(capture, 10),
+      library1: () => driveReference(library, 1),
+      library10: () => driveReference(library, 10),
+      responder1: () => driveReference(responder, 1),
+      responder10: () => driveReference(responder, 10),
     };
     // A warm-up of each, so the file cache and the JIT are warm for every measured run alike.
     for (const m of Object.values(measures)) await m();
     const samples: Record<string, Figure[]> = Object.fromEntries(Object.keys(measures).map((k) => [k, []]));
     for (let i = 0; i < RUNS; i++) for (const [name, m] of Object.entries(measures)) samples[name].push(await m());
+    const reference = (name: string, sink: Figure[]) => ({
+      rate: spread(samples[name].map((f) => f.rate)),
+      cpu: spread(samples[name].map((f) => f.cpuUsPerMessage)),
+      ratio: spread(samples[name].map((f, i) => f.rate / sink[i].rate)),
+    });
     const row = (name: string, sessions: 1 | 10) => {
       const sink = samples[`sink${sessions}`];
       const cap = samples[`capture${sessions}`];
@@ -188,6 +216,11 @@ async function main(): Promise<void> {
         cpuRatio: spread(cap.map((c, i) => sink[i].cpuUsPerMessage / c.cpuUsPerMessage)),
         goal: GOAL,
         met: ratio.median >= GOAL,
+        /** For information: the servers that store nothing, against the same smtp-sink figures. */
+        references: {
+          library: reference(`library${sessions}`, sink),
+          responder: reference(`responder${sessions}`, sink),
+        },
       };
     };
     const rows = [row(`one connection, ${MESSAGES} × 1 KB`, 1), row(`ten connections, ${MESSAGES} × 1 KB`, 10)];
@@ -204,12 +237,17 @@ async function main(): Promise<void> {
       process.stdout.write(`    capture server (stored)  ${r0(r.capture)} msgs/s, CPU ${r0(r.captureCpu)} µs/msg (replies came at ${r0(r.captureAccepted)} msgs/s)\n`);
       process.stdout.write(`    smtp-sink (discarded)    ${r0(r.sink)} msgs/s, CPU ${r0(r.sinkCpu)} µs/msg\n`);
       process.stdout.write(`    ratio of msgs/s, run by run ${r0(r.ratio, 2)}× (goal ≥ ${GOAL}×): ${r.met ? 'met' : 'NOT met'}; ratio of CPU per message (sink / capture) ${r0(r.cpuRatio, 2)}×\n`);
+      const { library: lib, responder: bare } = r.references;
+      process.stdout.write(`    for information, storing nothing: smtp-server alone ${r0(lib.rate)} msgs/s, CPU ${r0(lib.cpu)} µs/msg, ${r0(lib.ratio, 2)}× smtp-sink;\n`);
+      process.stdout.write(`      a bare node:net responder ${r0(bare.rate)} msgs/s, CPU ${r0(bare.cpu)} µs/msg, ${r0(bare.ratio, 2)}× smtp-sink\n`);
     }
     process.stdout.write(
       `  wait latency over ${wait.count} messages: median ${wait.median.toFixed(2)} ms, max ${wait.max.toFixed(2)} ms (goal ≤ ${WAIT_GOAL_MS} ms): ${wait.met ? 'met' : 'NOT met'}\n`,
     );
   } finally {
     await api.stop();
+    await library.stop();
+    await responder.stop();
     await capture.stop();
     await sink.stop();
     rmSync(dir, { recursive: true, force: true });
