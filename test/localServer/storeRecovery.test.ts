@@ -3,13 +3,15 @@
 // deleted; under steady load the journal is rotated and old journal files go, so it never grows
 // without bound; a replay never drops an acknowledged record silently (a corrupt journal is kept as
 // `.corrupt`); verification results survive a failed write-out, and a deletion racing a
-// verification leaves no sidecar behind. A "crash" is a store abandoned without close(), whose
-// journal files are copied, under the name of a process that is gone, into a fresh folder, as
-// storePerformance.test.ts does. Everything runs on real files.
+// verification leaves no sidecar behind. A deletion or a clear sticks: made while the server is
+// stopped, or by a store whose replay was cut short, it survives the replay of a crashed server's
+// journal, and a write-out racing it puts no file back. A "crash" is a store abandoned without
+// close(), whose journal files are copied, under the name of a process that is gone, into a fresh
+// folder, as storePerformance.test.ts does. Everything runs on real files.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { startCaptureServer, type CaptureLogEntry } from '../../client/src/localServer';
 import { MessageStore, readJournal, type CapturedAuthentication, type StoredMessage } from '../../client/src/localServer/messageStore';
@@ -267,6 +269,114 @@ test('a deletion racing a verification leaves no sidecar behind', async () => {
     await Promise.all(messages.map((m) => Promise.all([store.annotate(m.id, verified('localhost; dkim=none')), store.delete(m.id)])));
     assert.deepEqual(readdirSync(dir).filter((n) => !n.startsWith('.')), [], 'no message file and no sidecar is left');
     assert.deepEqual(await store.list(), []);
+  } finally {
+    await store.close();
+    removeTempDir(dir);
+  }
+});
+
+/** Copies a message's two files, as a crashed server wrote them, into `to`. */
+function copyFiles(message: StoredMessage, to: string): void {
+  copyFileSync(message.path, join(to, basename(message.path)));
+  copyFileSync(message.envelopePath, join(to, basename(message.envelopePath)));
+}
+
+test('messages deleted and cleared while the server is stopped stay gone when the journal a crashed server left is replayed', async () => {
+  await withCrashFolders(async ({ live, crashed, store }) => {
+    // The crashed server had written the files of two messages, whose records were still in its
+    // journal (a third message, still waiting for its files, kept the journal from being emptied).
+    const deleted = await put(store, 'deleted');
+    const cleared = await put(store, 'cleared');
+    const waiting = await put(store, 'waiting');
+    const written = [(await store.get(deleted.id))!, (await store.get(cleared.id))!];
+    crashCopy(live, crashed);
+    for (const message of written) copyFiles(message, crashed);
+    // The Local Inbox while the server is stopped: a store that keeps no journal and replays nothing.
+    const inbox = new MessageStore(crashed);
+    assert.deepEqual((await inbox.list()).map((m) => m.subject).sort(), ['cleared', 'deleted']);
+    assert.equal(await inbox.delete(deleted.id), true);
+    assert.equal(await inbox.clear(), 1);
+    assert.deepEqual(await inbox.list(), []);
+    let server: Awaited<ReturnType<typeof startCaptureServer>> | undefined;
+    try {
+      server = await startCaptureServer({ dir: crashed, tls: false });
+      assert.deepEqual((await server.list()).map((m) => m.id), [waiting.id], 'only the message never listed (it had no files yet) is written');
+    } finally {
+      await server?.stop();
+    }
+    assert.deepEqual(readdirSync(join(crashed, JOURNAL)), [], 'the replayed journal and the deletions are removed');
+  });
+});
+
+test('a store whose replay was cut short: what it deletes or clears stays gone after a restart', async () => {
+  await withCrashFolders(async ({ live, crashed, store }) => {
+    const written = await put(store, 'written');
+    const deleted = await put(store, 'deleted');
+    const cleared = await put(store, 'cleared');
+    const blocked = await put(store, 'blocked');
+    // The crashed server had written the files of the first message; its record stays journaled.
+    crashCopy(live, crashed);
+    copyFiles((await store.get(written.id))!, crashed);
+    // A folder in the way of the last message's temporary sidecar: the replay writes two messages, then fails.
+    const blocker = join(crashed, INCOMING, `${blocked.id}.envelope.part`);
+    mkdirSync(join(blocker, 'x'), { recursive: true });
+    const log: string[] = [];
+    const restarted = new MessageStore(crashed, { log: (_level, message) => log.push(message) });
+    try {
+      await restarted.init();
+      assert.match(log.join('\n'), /could not replay the journal/);
+      assert.deepEqual((await restarted.list()).map((m) => m.subject).sort(), ['cleared', 'deleted', 'written']);
+      // A message the replay wrote, and one whose files were there before it.
+      assert.equal(await restarted.delete(deleted.id), true);
+      assert.equal(await restarted.delete(written.id), true);
+      assert.equal(await restarted.clear(), 1);
+      assert.deepEqual(await restarted.list(), []);
+    } finally {
+      await restarted.close();
+    }
+    rmSync(blocker, { recursive: true });
+    const again = new MessageStore(crashed);
+    await again.init();
+    assert.deepEqual((await again.list()).map((m) => m.subject), ['blocked'], 'nothing deleted or cleared comes back');
+    await again.close();
+    assert.deepEqual(readdirSync(join(crashed, JOURNAL)), []);
+  });
+});
+
+test('a write-out started while a message is deleted does not put its files back', async () => {
+  const dir = makeTempDir('recovery-delete-export');
+  const store = patientStore(dir);
+  try {
+    await store.init();
+    const message = await put(store, 'deleted');
+    // get() starts writing the message's files just after the deletion began.
+    const deleting = store.delete(message.id);
+    const getting = store.get(message.id);
+    assert.equal(await deleting, true);
+    await getting;
+    assert.deepEqual(readdirSync(dir).filter((n) => !n.startsWith('.')), [], 'no message file and no sidecar is left');
+    assert.deepEqual(await store.list(), []);
+  } finally {
+    await store.close();
+    removeTempDir(dir);
+  }
+});
+
+test('write-outs started while the store is cleared do not put files back', async () => {
+  const dir = makeTempDir('recovery-clear-export');
+  const store = patientStore(dir);
+  try {
+    await store.init();
+    const messages: StoredMessage[] = [];
+    for (let i = 0; i < 8; i++) messages.push(await put(store, `cleared${i}`, 20_000));
+    // get() starts writing every message's files just after the clear began.
+    const clearing = store.clear();
+    const getting = Promise.all(messages.map((m) => store.get(m.id)));
+    assert.equal(await clearing, messages.length);
+    await getting;
+    assert.deepEqual(readdirSync(dir).filter((n) => !n.startsWith('.')), [], 'no message file and no sidecar is left');
+    assert.deepEqual(await store.list(), []);
+    assert.equal(journalBytes(dir), 0);
   } finally {
     await store.close();
     removeTempDir(dir);

@@ -11,12 +11,14 @@
  * it from the journal at once; its two files are written once the SMTP side is quiet (or when a
  * caller lists or gets it, or when it has waited too long), each under a temporary name and renamed,
  * so the folder never shows half a message. Deletions and verification results of messages whose
- * record is still journaled are journaled too. A journal file goes once nothing in it is needed any
- * more, and the journals of a crashed server are replayed by `init`, record by record (a torn last
- * record was never acknowledged and is dropped; an unreadable one keeps the file as `.corrupt`). A full disk is reported as an
- * ENOSPC error from `commit` with the journal cut back to its last whole record. Nothing is fsynced:
- * an acknowledged message survives the process dying, not the machine losing power. Nothing here
- * imports `vscode`.
+ * record is still journaled are journaled too; a deletion of a message whose record may be in a
+ * journal a gone server left (not replayed yet) goes into a deletion file beside that journal, which
+ * its replay reads. A journal file goes once nothing in it is needed any more, and the journals of
+ * a crashed server are replayed by `init`, record by record (a torn last record was never
+ * acknowledged and is dropped; an unreadable one keeps the file as `.corrupt`). A full disk is
+ * reported as an ENOSPC error from `commit` with the journal cut back to its last whole record.
+ * Nothing is fsynced: an acknowledged message survives the process dying, not the machine losing
+ * power. Nothing here imports `vscode`.
  */
 import { randomBytes } from 'node:crypto';
 import { closeSync, fstatSync, ftruncateSync, mkdirSync, openSync, promises as fs, readdirSync, readSync, renameSync, rmSync, writeFileSync, writevSync } from 'node:fs';
@@ -174,6 +176,11 @@ const REPLAY_RETRY_MS = 5000;
 const JOURNAL_FOLDER = '.smtpwb-journal';
 /** `journal-<pid>-<random>.log`: the pid tells a crashed server's journal from a running one's. */
 const JOURNAL_FILE = /^journal-(\d+)-[a-z0-9]+\.log$/;
+/**
+ * `deletions-<random>.log`: deletion records only, written whole beside journals a gone server left,
+ * by a store that cannot append to them; replayed and removed with them.
+ */
+const DELETIONS_FILE = /^deletions-[a-z0-9]+\.log$/;
 /**
  * Each journal record: `SMTPWB-J2 <head length> <content length>` and LF, the head (JSON), the
  * content, LF. The head is `{"m": sidecar}` for a message (the content is the message),
@@ -604,7 +611,7 @@ export class MessageStore {
   private replayFailure: string | undefined;
   /**
    * Messages an unfinished replay has written already, whose journals are kept for the next try: a
-   * try skips them (one deleted meanwhile stays deleted), and their deletions are journaled here.
+   * try skips them (their deletions go into deletion files beside those journals, see `journalDeletion`).
    */
   private readonly replayed = new Set<string>();
   private closed = false;
@@ -693,29 +700,40 @@ export class MessageStore {
   }
 
   /**
-   * Writes the messages of journals whose server is gone (crashed before writing them), with their
-   * deletions and verification results applied, then removes the journals. Each is read record by
-   * record. A journal with an unreadable record has the records before it written and is kept as
-   * `<name>.corrupt`; when a write fails (a full disk, say), every journal is kept as it is, the
-   * failure is logged, and the replay is tried again later (writing a message twice is harmless:
-   * one already in the folder is skipped). Never throws.
+   * The journal files of the folder that wait to be replayed: no store of this process keeps them
+   * and their server is gone (it crashed, or stopped with messages it could not write). With
+   * `withDeletions`, the deletion files beside them too.
    */
-  private replayJournals(): void {
-    this.replayTimer = undefined;
+  private leftJournals(withDeletions: boolean): string[] {
     let names: string[];
     try {
       names = readdirSync(this.journalDir);
     } catch {
-      return;
+      return [];
     }
     const live = liveStores.get(this.dir);
-    const paths = names.flatMap((name) => {
-      const m = JOURNAL_FILE.exec(name);
+    return names.flatMap((name) => {
       const path = join(this.journalDir, name);
+      if (withDeletions && DELETIONS_FILE.test(name)) return [path];
+      const m = JOURNAL_FILE.exec(name);
       if (!m || this.owns(path) || live?.owns(path)) return [];
       const pid = Number(m[1]);
       return pid !== process.pid && processAlive(pid) ? [] : [path];
     });
+  }
+
+  /**
+   * Writes the messages of journals whose server is gone (crashed before writing them), with their
+   * deletions (and those of the deletion files beside them) and verification results applied, then
+   * removes the journals and the deletion files. Each is read record by record. A journal with an
+   * unreadable record has the records before it written and is kept as `<name>.corrupt`; when a
+   * write fails (a full disk, say), every journal is kept as it is, the failure is logged, and the
+   * replay is tried again later (writing a message twice is harmless: one already in the folder is
+   * skipped). Never throws.
+   */
+  private replayJournals(): void {
+    this.replayTimer = undefined;
+    const paths = this.leftJournals(true);
     if (paths.length === 0) return;
     const files: Array<{ path: string; fd: number; size: number; reader: JournalReader; scan?: JournalScan }> = [];
     try {
@@ -864,7 +882,7 @@ export class MessageStore {
   /** Whether a deletion journaled in `journal` still has its message record in another journal file. */
   private deletionsNeeded(journal: JournalFile): boolean {
     for (const id of journal.deletions) {
-      if (this.replayed.has(id) || this.journals.some((j) => j !== journal && j.ids.has(id))) return true;
+      if (this.journals.some((j) => j !== journal && j.ids.has(id))) return true;
       journal.deletions.delete(id);
     }
     return false;
@@ -1143,7 +1161,9 @@ export class MessageStore {
     if (!ID_PATTERN.test(id)) return false;
     const entry = this.pending.get(id);
     if (entry) {
-      await entry.exporting?.catch(() => undefined);
+      // A write-out under way, or one started while this waits (by get(), say), ends first: once the
+      // message is no longer pending none can start, so none puts its files back after they go.
+      while (entry.exporting) await entry.exporting.catch(() => undefined);
       if (this.pending.get(id) === entry) {
         this.pending.delete(id);
         this.release(entry);
@@ -1157,6 +1177,7 @@ export class MessageStore {
     const name = await this.fileOf(id);
     if (name === undefined) return false;
     // Before the files go: a crash in between leaves a journaled deletion, which a replay carries out.
+    // When it cannot be recorded where a replay would need it, this throws and nothing is removed.
     this.journalDeletion(id);
     await this.remove(name);
     this.collectJournals();
@@ -1164,24 +1185,61 @@ export class MessageStore {
   }
 
   /**
-   * Journals the deletion of a message whose record is still in one of this store's journals (its
-   * files written or not), or in a crashed server's journal kept for another try of its replay, so a
-   * crash before that journal goes does not bring the message back.
+   * Journals the deletion of a message whose record may still be in a journal, so a replay of that
+   * journal does not bring the message back. When one of this store's journals holds the record (its
+   * files written or not), the deletion goes into this store's journal, and only a crash before the
+   * files are written loses it if the disk refuses it. Otherwise, while journals a gone server left
+   * wait to be replayed (this store's replay was cut short, or this store replays nothing, as the
+   * Local Inbox's while the server is stopped), it goes into a deletion file beside them, never into
+   * this store's journal, which `clear` empties; this throws when that file cannot be written, so
+   * the caller removes nothing: a deletion that would not stick is not made.
    */
   private journalDeletion(id: string): void {
     const holder = this.journals.find((j) => j.ids.has(id));
-    if ((holder === undefined && !this.replayed.has(id)) || !this.appendJournalQuietly({ d: id })) return;
+    if (holder === undefined) {
+      if (this.leftJournals(false).length > 0) this.journalDeletionsBeside([id]);
+      return;
+    }
+    if (!this.appendJournalQuietly({ d: id })) return;
     // Kept until the journal holding the message is gone.
     if (this.current !== holder) this.current!.deletions.add(id);
+  }
+
+  /**
+   * Writes a deletion file with the deletions of `ids` into the journal folder, whole under a
+   * temporary name and renamed, so a replay reads all of it or none of it. Throws when the disk
+   * refuses it.
+   */
+  private journalDeletionsBeside(ids: string[]): void {
+    if (ids.length === 0) return;
+    const parts: Buffer[] = [];
+    for (const id of ids) {
+      const head = Buffer.from(JSON.stringify({ d: id }), 'utf8');
+      parts.push(Buffer.from(`${JOURNAL_MAGIC} ${head.length} 0\n`, 'latin1'), head, NEWLINE);
+    }
+    const name = `deletions-${newId()}`;
+    writeThroughTempSync(this.tempDir, join(this.tempDir, `${name}.part`), join(this.journalDir, `${name}.log`), Buffer.concat(parts));
+  }
+
+  /**
+   * The write-outs running now (the export run, or single messages written out by get()), to wait
+   * for; undefined when none runs. Asked again after each wait, since one may start meanwhile.
+   */
+  private runningExports(): Promise<unknown> | undefined {
+    if (this.exportRun) return this.exportRun;
+    const running = [...this.pending.values()].flatMap((e) => (e.exporting ? [e.exporting] : []));
+    return running.length === 0 ? undefined : Promise.allSettled(running);
   }
 
   /** Deletes every stored message; returns how many there were. */
   async clear(): Promise<number> {
     const writer = this.writer;
     if (writer) return writer.clear();
-    // Exports under way finish first, so none puts a file back after the folder is emptied.
-    while (this.exportRun) await this.exportRun;
-    await Promise.allSettled([...this.pending.values()].map((e) => e.exporting));
+    // Write-outs under way, and any started while this waits (by get() or list()), end first; the
+    // pending messages are dropped right after the last look, with no await in between, so none is
+    // being written and none can start: none puts a file back after the folder is emptied.
+    let running: Promise<unknown> | undefined;
+    while ((running = this.runningExports()) !== undefined) await running;
     const journaled = [...this.pending.keys()];
     this.pending.clear();
     // No journal record is needed any more: every message goes.
@@ -1210,6 +1268,12 @@ export class MessageStore {
     // A journal that could not be emptied gets the deletions of its messages instead.
     for (const id of left) this.journalDeletion(id);
     const names = (await fs.readdir(this.dir).catch(() => [] as string[])).filter((n) => MESSAGE_FILE.test(n));
+    // Messages whose records may be in journals a gone server left (not replayed yet): their
+    // deletions go beside those journals before the files go. When that cannot be written, this
+    // throws and the files stay (the messages that waited in this store's journal are gone already).
+    if (names.length > 0 && this.leftJournals(false).length > 0) {
+      this.journalDeletionsBeside(names.flatMap((n) => MESSAGE_FILE.exec(n)?.[2] ?? []));
+    }
     await Promise.all(names.map((n) => this.remove(n)));
     // Sidecars whose message is gone already.
     for (const name of await fs.readdir(this.dir).catch(() => [] as string[])) {
