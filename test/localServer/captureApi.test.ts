@@ -2,7 +2,7 @@
 // (Node's fetch, and node:http where a Host header must be forged), and `smtpwb inbox` on top of it.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { request } from 'node:http';
+import { createServer, request } from 'node:http';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -284,4 +284,133 @@ test('every path and method in docs/capture-api.yaml is served, and nothing else
     }
     assert.equal((await fetch(`${url}/api/v1/nothing`)).status, 404);
   });
+});
+
+/** A request with any method and a path sent exactly as given (fetch and URL would resolve its dot segments). */
+function rawRequest(url: string, method: string, path: string): Promise<{ status: number; body: string }> {
+  return new Promise((done, fail) => {
+    const { hostname, port } = new URL(url);
+    const req = request({ host: hostname, port, method, path }, (res) => {
+      let body = '';
+      res.on('data', (c: Buffer) => (body += c.toString()));
+      res.on('end', () => done({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('error', fail);
+    req.end();
+  });
+}
+
+test('API: a request for one message never reaches the collection (an empty id, a dot segment, a backslash)', async () => {
+  await withApi(async (server, url) => {
+    for (const subject of ['one', 'two']) assert.equal((await send(server, 'a@example.test', 'b@example.test', subject)).ok, true);
+    const id = (await server.list())[0].id;
+    const refused: Array<[string, number]> = [
+      ['/api/v1/messages/', 404],
+      ['/api/v1/messages//', 404],
+      ['/api/v1/messages/.', 400],
+      ['/api/v1/messages/./', 400],
+      ['/api/v1/messages/%2e', 400],
+      ['/api/v1/messages/%2E/', 400],
+      ['/api/v1/messages/x/..', 400],
+      ['/api/v1/messages\\', 400],
+      ['/api/v1/messages/.\\', 400],
+      ['/api/v1/messages/ABC', 404],
+      ['/api/v1/messages/a%2fb', 404],
+    ];
+    for (const [path, status] of refused) {
+      const answer = await rawRequest(url, 'DELETE', path);
+      assert.equal(answer.status, status, `DELETE ${path}: ${answer.body}`);
+      assert.equal((await server.list()).length, 2, `DELETE ${path} deleted nothing`);
+      assert.equal((await rawRequest(url, 'GET', path)).status, status, `GET ${path}`);
+    }
+    assert.deepEqual(JSON.parse((await rawRequest(url, 'DELETE', '/api/v1/messages/')).body), { error: 'no message with id ""' });
+    // A trailing slash after a name is still allowed where it cannot turn into the collection.
+    assert.equal((await rawRequest(url, 'GET', `/api/v1/messages/${id}/`)).status, 200);
+    assert.equal((await rawRequest(url, 'GET', `/api/v1/messages/${id}/raw/`)).status, 200);
+    assert.equal((await rawRequest(url, 'GET', '/api/v1/rules/')).status, 200);
+    assert.equal((await rawRequest(url, 'POST', `/api/v1/messages/${id}`)).status, 405);
+    assert.equal((await rawRequest(url, 'DELETE', `/api/v1/messages/${id}/raw`)).status, 405);
+    assert.equal((await rawRequest(url, 'DELETE', `/api/v1/messages/${id}/`)).status, 204);
+    assert.equal((await server.list()).length, 1);
+    assert.equal((await rawRequest(url, 'DELETE', '/api/v1/messages')).status, 200, 'the collection itself is still cleared by its own path');
+    assert.equal((await server.list()).length, 0);
+  });
+});
+
+test('smtpwb inbox get and delete refuse an id that is not a message id (usage error, nothing deleted)', async () => {
+  const dir = makeTempDir('inbox-cli');
+  try {
+    await withApi(async (server, url) => {
+      for (const subject of ['one', 'two']) assert.equal((await send(server, 'a@example.test', 'b@example.test', subject)).ok, true);
+      for (const action of ['delete', 'get']) {
+        for (const id of ['', '.', '..', './', '../x', 'ABC', 'a b', '%2e']) {
+          const run = io(dir);
+          assert.equal(await inboxCommand([action, id, '--api', url], run.io), 2, `${action} "${id}": ${run.out()} ${run.err()}`);
+          assert.equal(run.out(), '', `${action} "${id}" prints nothing on standard output`);
+          assert.match(run.err(), id === '' ? new RegExp(`${action} needs a message id, not an empty string`) : /is not a message id/);
+          assert.equal((await server.list()).length, 2, `${action} "${id}" deleted nothing`);
+        }
+      }
+      const id = (await server.list())[0].id;
+      const get = io(dir);
+      assert.equal(await inboxCommand(['get', id, '--api', url], get.io), 0, get.err());
+      assert.match(get.out(), new RegExp(`^${id} `));
+      const del = io(dir);
+      assert.equal(await inboxCommand(['delete', id, '--api', url], del.io), 0, del.err());
+      assert.equal(del.out(), `deleted ${id}\n`);
+      assert.equal((await server.list()).length, 1);
+      const again = io(dir);
+      assert.equal(await inboxCommand(['delete', id, '--api', url], again.io), 1);
+      assert.match(again.err(), /no message with id/);
+    });
+  } finally {
+    removeTempDir(dir);
+  }
+});
+
+test('smtpwb inbox: an answer that is not what was asked for is a clear error (exit 3), never a crash', async () => {
+  // Another HTTP service where --api points: each path answers with the wrong shape.
+  const answers: Record<string, [number, string]> = {
+    'GET /api/v1/messages/abc': [200, '{"messages": []}'],
+    'GET /api/v1/messages/abd': [200, '{"id": "other", "receivedAt": "2026-01-01T00:00:00Z", "size": 1, "envelope": null, "rules": []}'],
+    'GET /api/v1/messages/abe': [200, 'not json'],
+    'GET /api/v1/messages/abf': [200, '{"id": "abf", "receivedAt": "2026-01-01T00:00:00Z", "size": 1, "envelope": {"mailFrom": "a@b"}, "rules": []}'],
+    'GET /api/v1/messages/abc/parsed': [200, '[]'],
+    'GET /api/v1/messages': [200, '{"messages": [{"id": 1}]}'],
+    'GET /api/v1/wait': [200, 'null'],
+    'DELETE /api/v1/messages': [200, '{}'],
+    'DELETE /api/v1/messages/abc': [200, '{"deleted": 2}'],
+  };
+  const other = createServer((req, res) => {
+    const [status, body] = answers[`${req.method} ${(req.url ?? '').split('?')[0]}`] ?? [404, '<html>not found</html>'];
+    res.writeHead(status, { 'content-type': 'application/json' }).end(body);
+  });
+  await new Promise<void>((done) => other.listen(0, '127.0.0.1', done));
+  const dir = makeTempDir('inbox-cli');
+  try {
+    const address = other.address();
+    const api = `http://127.0.0.1:${address !== null && typeof address === 'object' ? address.port : 0}`;
+    const cases: Array<[string[], number, RegExp]> = [
+      [['get', 'abc'], 3, /GET \/api\/v1\/messages\/abc with something unexpected \(not a message\)/],
+      [['get', 'abc', '--json'], 3, /not a message/],
+      [['get', 'abd'], 3, /\(message other\)/],
+      [['get', 'abe'], 3, /\(no JSON\)/],
+      [['get', 'abf'], 3, /not a message/],
+      [['get', 'abc', '--parsed'], 3, /not the parsed message/],
+      [['list'], 3, /not a list of messages/],
+      [['wait', '--timeout', '10'], 3, /not a message/],
+      [['clear'], 3, /no count of deleted messages/],
+      [['delete', 'abc'], 3, /DELETE \/api\/v1\/messages\/abc with something unexpected \(HTTP 200\)/],
+      [['get', 'zzz'], 1, /HTTP 404/],
+    ];
+    for (const [args, code, message] of cases) {
+      const run = io(dir);
+      assert.equal(await inboxCommand([...args, '--api', api], run.io), code, `${args.join(' ')}: ${run.err()}`);
+      assert.match(run.err(), message, args.join(' '));
+      assert.equal(run.out(), '', `${args.join(' ')} prints nothing`);
+    }
+  } finally {
+    await new Promise<void>((done) => other.close(() => done()));
+    removeTempDir(dir);
+  }
 });

@@ -11,6 +11,7 @@ import { timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { simpleParser, type AddressObject } from 'mailparser';
 import { formatAddress, isLoopbackHost, type CaptureServer, type StoredMessage } from './captureServer';
+import { ID_PATTERN } from './messageStore';
 import { parseCaptureRules } from '../../../common/captureRules';
 
 export interface CaptureApiOptions {
@@ -132,6 +133,39 @@ function filterOf(params: URLSearchParams): MessageFilter {
   return filter;
 }
 
+/** What a request path names: a resource of the API, and for one message its id and part. */
+type ApiTarget =
+  | { kind: 'messages' }
+  | { kind: 'message'; id: string; part?: 'raw' | 'parsed' }
+  | { kind: 'wait' }
+  | { kind: 'rules' }
+  | { kind: 'unknown' };
+
+/**
+ * Reads a (normalised) request path. One trailing slash after a name is allowed (`/api/v1/rules/`),
+ * but never where a message id belongs: `/api/v1/messages/` names a message with an empty id, not
+ * the collection, so a DELETE meant for one message can never clear them all.
+ */
+function routeOf(pathname: string): ApiTarget {
+  const segments = pathname.split('/');
+  if (segments[0] !== '' || segments[1] !== 'api' || segments[2] !== 'v1') return { kind: 'unknown' };
+  const rest = segments.slice(3);
+  const idPosition = rest[0] === 'messages' && rest.length === 2;
+  if (rest.length > 1 && rest[rest.length - 1] === '' && !idPosition) rest.pop();
+  if (rest.length === 1 && (rest[0] === 'messages' || rest[0] === 'wait' || rest[0] === 'rules')) return { kind: rest[0] };
+  if (rest[0] === 'messages' && rest.length === 2) return { kind: 'message', id: rest[1] };
+  if (rest[0] === 'messages' && rest.length === 3 && (rest[2] === 'raw' || rest[2] === 'parsed')) return { kind: 'message', id: rest[1], part: rest[2] };
+  return { kind: 'unknown' };
+}
+
+/** The path of a request target as the client sent it (origin form, or the path of an absolute form). */
+function requestPath(target: string): string {
+  const path = target.startsWith('/') ? target : (/^[a-z][a-z0-9+.-]*:\/\/[^/?#]*([^?#]*)/i.exec(target)?.[1] ?? target);
+  const end = path.search(/[?#]/);
+  const bare = end === -1 ? path : path.slice(0, end);
+  return bare === '' ? '/' : bare;
+}
+
 /** Starts the API for a running capture server. */
 export async function startCaptureApi(capture: CaptureServer, options: CaptureApiOptions): Promise<CaptureApi> {
   const host = options.host ?? '127.0.0.1';
@@ -139,29 +173,36 @@ export async function startCaptureApi(capture: CaptureServer, options: CaptureAp
   const waiting = new Set<() => void>();
 
   const route = async (req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> => {
-    const path = url.pathname.replace(/\/+$/, '');
     const method = req.method ?? 'GET';
-    const idMatch = /^\/api\/v1\/messages\/([a-z0-9]+)(\/raw|\/parsed)?$/.exec(path);
-    if (path === '/api/v1/messages' && method === 'GET') {
+    const target = routeOf(url.pathname);
+    if (target.kind === 'messages' && method === 'GET') {
       const filter = filterOf(url.searchParams);
       const messages = (await capture.list()).filter((m) => messageMatches(m, filter));
       send(res, 200, { messages: messages.map(messageJson) });
       return;
     }
-    if (path === '/api/v1/messages' && method === 'DELETE') {
+    if (target.kind === 'messages' && method === 'DELETE') {
       send(res, 200, { deleted: await capture.clear() });
       return;
     }
-    if (idMatch && method === 'GET') {
-      const message = await capture.get(idMatch[1]);
-      if (!message) throw new HttpError(404, `no message with id ${idMatch[1]}`);
-      if (idMatch[2] === '/raw') {
+    if (target.kind === 'message' && (method === 'GET' || (method === 'DELETE' && target.part === undefined))) {
+      // An id the store cannot have (empty, as in `/messages/`, or with other characters) names no message.
+      const missing = new HttpError(404, `no message with id "${target.id}"`);
+      if (!ID_PATTERN.test(target.id)) throw missing;
+      if (method === 'DELETE') {
+        if (!(await capture.delete(target.id))) throw missing;
+        res.writeHead(204).end();
+        return;
+      }
+      const message = await capture.get(target.id);
+      if (!message) throw missing;
+      if (target.part === 'raw') {
         const bytes = await capture.read(message.id);
         res.writeHead(200, { 'content-type': 'message/rfc822', 'content-length': String(bytes.length), 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' });
         res.end(bytes);
         return;
       }
-      if (idMatch[2] === '/parsed') {
+      if (target.part === 'parsed') {
         const parsed = await simpleParser(await capture.read(message.id), { skipHtmlToText: true, skipTextToHtml: true, skipImageLinks: true });
         send(res, 200, {
           id: message.id,
@@ -181,12 +222,7 @@ export async function startCaptureApi(capture: CaptureServer, options: CaptureAp
       send(res, 200, messageJson(message));
       return;
     }
-    if (idMatch && !idMatch[2] && method === 'DELETE') {
-      if (!(await capture.delete(idMatch[1]))) throw new HttpError(404, `no message with id ${idMatch[1]}`);
-      res.writeHead(204).end();
-      return;
-    }
-    if (path === '/api/v1/wait' && method === 'GET') {
+    if (target.kind === 'wait' && method === 'GET') {
       const filter = filterOf(url.searchParams);
       const timeoutText = url.searchParams.get('timeout') ?? '10000';
       if (!/^\d+$/.test(timeoutText) || Number(timeoutText) > MAX_WAIT_MS) throw new HttpError(400, `timeout is milliseconds from 0 to ${MAX_WAIT_MS}`);
@@ -233,11 +269,11 @@ export async function startCaptureApi(capture: CaptureServer, options: CaptureAp
       send(res, 200, messageJson(found));
       return;
     }
-    if (path === '/api/v1/rules' && method === 'GET') {
+    if (target.kind === 'rules' && method === 'GET') {
       send(res, 200, capture.rules);
       return;
     }
-    if (path === '/api/v1/rules' && method === 'PUT') {
+    if (target.kind === 'rules' && method === 'PUT') {
       const text = (await readBody(req, MAX_RULES_BYTES)).toString('utf8');
       const parsed = parseCaptureRules(text);
       if (parsed.problems.some((p) => p.severity === 'error')) throw new HttpError(422, 'the rules have errors; the earlier rules stay in force', { problems: parsed.problems });
@@ -245,8 +281,8 @@ export async function startCaptureApi(capture: CaptureServer, options: CaptureAp
       send(res, 200, { rules: parsed.rules.rules.length, problems: parsed.problems });
       return;
     }
-    if (/^\/api\/v1\/(messages|wait|rules)/.test(path)) throw new HttpError(405, `${method} is not allowed here`);
-    throw new HttpError(404, `no such resource: ${path}`);
+    if (target.kind !== 'unknown') throw new HttpError(405, `${method} is not allowed here`);
+    throw new HttpError(404, `no such resource: ${url.pathname}`);
   };
 
   let port = options.port;
@@ -262,6 +298,9 @@ export async function startCaptureApi(capture: CaptureServer, options: CaptureAp
           if (!sameToken(given, options.token)) throw new HttpError(401, 'a bearer token is required');
         }
         const url = new URL(req.url ?? '/', `http://${formatAddress(host, port)}`);
+        // The URL parser resolves dot segments (`.`, `..`, `%2e`) and reads `\\` as `/`, so that
+        // `/api/v1/messages/.` would become the collection: such a path is refused, never resolved.
+        if (url.pathname !== requestPath(req.url ?? '/')) throw new HttpError(400, 'the path has a dot segment (".", "..", "%2e") or a backslash; send it in normal form');
         await route(req, res, url);
       } catch (error) {
         if (res.headersSent || res.destroyed) return;

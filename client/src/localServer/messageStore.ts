@@ -117,7 +117,7 @@ interface Sidecar {
 /** `20261123T044200123Z-<id>.eml`: a sortable UTC timestamp with milliseconds, then the id. */
 const MESSAGE_FILE = /^(\d{8}T\d{9}Z)-([a-z0-9]+)\.eml$/;
 const SIDECAR_SUFFIX = '.envelope.json';
-const ID_PATTERN = /^[a-z0-9]+$/;
+export const ID_PATTERN = /^[a-z0-9]+$/;
 /** The hidden folder where messages are written before they are complete. */
 const TEMP_FOLDER = '.smtpwb-incoming';
 
