@@ -107,3 +107,40 @@ test('dkim check agrees with opendkim-testkey: match, mismatch, revoked, unusabl
   assert.equal(pub.code, 2);
   assert.match(pub.err, /holds a public key/);
 });
+
+test('dkim check: a matching key in a record verifiers reject (v=DKIM2, s=other, duplicate tag) is unusable: FAIL, exit 1, --json match false', async () => {
+  const ed = await keygen('edver', 'ed25519');
+  const p = /p=(.*)$/.exec(ed.value)![1];
+  const zone = [
+    '$ORIGIN keys.test.',
+    '$TTL 300',
+    `edver._domainkey.keys.test. IN TXT "v=DKIM2; k=ed25519; p=${p}"`,
+    `edsvc._domainkey.keys.test. IN TXT "v=DKIM1; k=ed25519; s=other; p=${p}"`,
+    `eddup._domainkey.keys.test. IN TXT "v=DKIM1; k=ed25519; k=ed25519; p=${p}"`,
+    `edok._domainkey.keys.test. IN TXT "v=DKIM1; k=ed25519; p=${p}"`,
+    '',
+  ].join('\n');
+  await knot.setZone('keys.test', zone);
+  const cases: Array<{ selector: string; code: string }> = [
+    { selector: 'edver', code: 'dkim-version' },
+    { selector: 'edsvc', code: 'dkim-service-type' },
+    { selector: 'eddup', code: 'dkim-duplicate-tag' },
+  ];
+  for (const c of cases) {
+    const args = ['check', '--domain', 'keys.test', '--selector', c.selector, '--key', ed.privateKeyFile, '--dns-server', knot.address, '--timeout', '2000'];
+    const r = await run(args);
+    assert.equal(r.code, 1, `${c.selector}: ${r.out}${r.err}`);
+    assert.match(r.out, new RegExp(`^FAIL: the keys match, but the record at ${c.selector}\\._domainkey\\.keys\\.test is unusable: `), c.selector);
+    assert.doesNotMatch(r.out, /^OK/m, c.selector);
+    assert.match(r.out, new RegExp(`^error ${c.code}: `, 'm'), c.selector);
+    const json = await run([...args, '--json']);
+    assert.equal(json.code, 1, c.selector);
+    const parsed = JSON.parse(json.out) as { match: boolean; message: string };
+    assert.equal(parsed.match, false, c.selector);
+    assert.match(parsed.message, /is unusable/, c.selector);
+  }
+  // The same key in a clean record still matches, so the failures above come from the record alone.
+  const ok = await run(['check', '--domain', 'keys.test', '--selector', 'edok', '--key', ed.privateKeyFile, '--dns-server', knot.address, '--timeout', '2000']);
+  assert.equal(ok.code, 0, ok.out + ok.err);
+  assert.match(ok.out, /^OK: .* matches the Ed25519 key/);
+});

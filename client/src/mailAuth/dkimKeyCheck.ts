@@ -39,8 +39,9 @@ export interface DkimKeyMatch {
 
 /**
  * Compares a private key with the TXT records at `<selector>._domainkey.<domain>` (`name`). No record,
- * several records (RFC 6376 §3.6.2.2), a revoked key (empty p=, §3.6.1), another key or key type, or an
- * h= that leaves no accepted hash (RFC 8301 §3.1) is not a match.
+ * several records (RFC 6376 §3.6.2.2), a revoked key (empty p=, §3.6.1), another key or key type, an
+ * h= that leaves no accepted hash (RFC 8301 §3.1), or any other error-severity finding about the record
+ * (verifiers reject it) is not a match.
  */
 export function matchDkimKey(pem: string, selector: string, name: string, txtRecords: readonly string[]): DkimKeyMatch {
   const findings: Finding[] = [];
@@ -57,6 +58,11 @@ export function matchDkimKey(pem: string, selector: string, name: string, txtRec
   if (publishedType !== mine.type) return fail(`the record at ${name} publishes a ${publishedType} key, the file holds an ${mine.type} key`);
   if (!info.publicKey.equals(mine.key)) return fail(`the key published at ${name} does not match the private key`);
   if (!info.usableHash) return fail(`the keys match, but h= at ${name} leaves no hash verifiers accept`);
+  // Any error-severity finding (v= other than DKIM1, s= without email, a duplicate tag, a key under
+  // 1024 bits, ...) makes verifiers reject the record (RFC 6376 §3.6.1, RFC 8301), so the record is
+  // unusable even though the keys are the same.
+  const error = findings.find((f) => f.severity === 'error');
+  if (error) return fail(`the keys match, but the record at ${name} is unusable: ${error.message.replace(/^Selector [^:]*: /, '').replace(/\.$/, '')}`);
   return { ok: true, message: `the private key matches the ${mine.type === 'rsa' ? `RSA-${info.bits ?? '?'}` : 'Ed25519'} key published at ${name}`, findings, record };
 }
 
