@@ -13,6 +13,10 @@
  *   webview's marked placeholders build on it).
  * - `escapeBytes` / `decodeRawEscapes`: the RAW line notation (`\r`, `\n`, `\t`, `\\`, `\xHH`), both ways.
  * - `escapeMarkdown`: user text inside Markdown prose can never format or link anything.
+ * - `escapeMarkdownData`: the same for peer data (a DNS answer, a header), with line breaks shown
+ *   escaped (`\x0A`) instead of joined, so that the text the peer sent stays visible as sent.
+ * - `markdownCodeSpan`: peer data as one inline code span, exact but inert.
+ * - `markdownFence`: a code fence that no line of the text it encloses can close.
  * - `escapeHtml`: the five HTML specials, for text nodes and double-quoted attributes.
  */
 
@@ -146,6 +150,44 @@ export function escapeMarkdown(text: string): string {
     .replace(/\$\(/g, '\\$(')
     .replace(/^(\s*)([-+=])(?=[\s\-+=]|$)/, '$1\\$2')
     .replace(/^(\s*\d{1,9})([.)])(?=\s|$)/, '$1\\$2');
+}
+
+/**
+ * Escapes peer data for Markdown prose: like `escapeMarkdown`, but a line feed, carriage return or
+ * any other control character is shown escaped (`\x0A`, `\x0D`), never turned into a space, so a
+ * record with a line break reads differently from one with a space, and the result is one line.
+ */
+export function escapeMarkdownData(text: string): string {
+  return escapeMarkdown(visibleLine(text));
+}
+
+/**
+ * Peer data as one inline code span (CommonMark §6.1): control and invisible characters are made
+ * visible (`visibleLine`, so the span stays on one line), and the span is delimited by a run of
+ * backticks longer than any run inside it, padded with a space when the text starts or ends with a
+ * backtick or a space. Inside a code span nothing formats, links or embeds HTML, and the text is
+ * shown exactly, backticks included.
+ */
+export function markdownCodeSpan(text: string): string {
+  const body = visibleLine(text);
+  if (body === '') return '` `';
+  const fence = '`'.repeat(longestBacktickRun(body) + 1);
+  const pad = /^[` ]|[` ]$/.test(body) ? ' ' : '';
+  return `${fence}${pad}${body}${pad}${fence}`;
+}
+
+/**
+ * A fence of backticks for a fenced code block (CommonMark §4.5) that no line of `text` can close:
+ * longer than any run of backticks in it, and at least three.
+ */
+export function markdownFence(text: string): string {
+  return '`'.repeat(Math.max(3, longestBacktickRun(text) + 1));
+}
+
+function longestBacktickRun(text: string): number {
+  let longest = 0;
+  for (const run of text.match(/`+/g) ?? []) longest = Math.max(longest, run.length);
+  return longest;
 }
 
 const HTML_SPECIALS: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };

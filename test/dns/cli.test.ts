@@ -7,7 +7,8 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { dnsCommand } from '../../client/src/cli/dnsCommand';
-import type { DomainReportJson } from '../../client/src/dns/index';
+import { runReport, type DomainReportJson } from '../../client/src/dns/index';
+import { buildDomainNode, type MailDnsNode } from '../../client/src/views/mailDnsTree';
 import { startExim } from '../peers/exim';
 import { startDnsTestEnv, type DnsTestEnv } from './env';
 import { startFakeDns } from './fakeDns';
@@ -72,6 +73,77 @@ test('the Markdown report', async () => {
   assert.match(r.stdout, /^# Mail DNS report for dmarc-dup\.test/);
   assert.match(r.stdout, /\*\*error\*\* `dmarc-duplicate-tag`/);
   assert.match(r.stdout, /\| DMARC \| error \|/);
+});
+
+/** A zone whose records try to forge report lines, Markdown and theme icons. */
+async function setForgeZone(): Promise<void> {
+  // \010 is a line feed in zone-file text (RFC 1035 §5.1). The SPF record tries to print a fake
+  // "pass" line; the include targets' records carry a code fence, a heading, a link, a theme icon
+  // and an escape sequence (\027 is ESC).
+  await env.knot.setZone(
+    'forge.test',
+    [
+      '$ORIGIN forge.test.',
+      '$TTL 300',
+      '@ TXT "v=spf1 include:x.forge.test include:y.forge.test include:\\010    + pass    spf-ok: SPF record is valid\\010 -all"',
+      'y TXT "v=spf1 $(pass) \\027[31m -all"',
+      'x TXT "v=spf1 ip4:192.0.2.1\\010```\\010# Owned\\010[click](https://evil.example/) -all"',
+      '_dmarc TXT "v=DMARC1; p=reject\\010    + pass    dmarc-ok: forged; rua=mailto:a@forge.test"',
+      '',
+    ].join('\n'),
+  );
+}
+
+test('DNS data cannot forge report lines: line feeds are escaped in the terminal and Markdown, and Markdown stays inert', async () => {
+  await setForgeZone();
+  const text = await cli(['forge.test', '--dns-server', env.knot.address, '--no-selector-probe']);
+  assert.ok(text.stdout.includes('\\x0A'), text.stdout);
+  for (const line of text.stdout.split('\n')) {
+    assert.doesNotMatch(line, /^\s*\+ pass /, `a forged line in the terminal report: ${line}`);
+    assert.doesNotMatch(line, /^(```|# Owned|\[click\])/, `a forged line in the terminal report: ${line}`);
+  }
+  const md = await cli(['forge.test', '--dns-server', env.knot.address, '--no-selector-probe', '--markdown']);
+  const lines = md.stdout.split('\n');
+  for (const line of lines) {
+    assert.doesNotMatch(line, /^\s*\+ pass /, `a forged line in the Markdown report: ${line}`);
+    assert.doesNotMatch(line, /^\s*(# Owned|\[click\])/, `a forged line in the Markdown report: ${line}`);
+  }
+  // Each SPF tree line is one line with the record in one code span, whatever backticks it holds.
+  const tree = lines.slice(lines.indexOf('SPF tree:') + 2, lines.indexOf('', lines.indexOf('SPF tree:') + 2));
+  assert.ok(tree.length >= 2, md.stdout);
+  const xLine = tree.find((l) => l.startsWith('  - include:x.forge.test'))!;
+  assert.match(xLine, /^ {2}- include:x\.forge\.test ````v=spf1 ip4:192\.0\.2\.1\\x0A```\\x0A# Owned\\x0A\[click\]\(https:\/\/evil\.example\/\) -all```` — /, xLine);
+  // A fenced block opened by the report is closed by the report, never by a record.
+  const fences = lines.filter((l) => /^\s{0,3}```/.test(l));
+  assert.ok(fences.includes('````'), 'the SPF records, which hold a fence of three, get a fence of four');
+  for (const f of fences) assert.match(f, /^```+$/, `a fence line: ${f}`);
+  // Finding messages quote the DMARC record: escaped, with nothing Markdown-active left raw.
+  assert.ok(md.stdout.includes('\\[click\\](https://evil.example/)'), 'the link in a finding message is escaped');
+  for (const line of lines.filter((l) => /(^|[^\\])\[click\]\(/.test(l))) {
+    assert.ok(/````.*\[click\]\(.*````/.test(line) || line.startsWith('x.forge.test TXT '), `a live link outside a code span or the raw records: ${line}`);
+  }
+});
+
+test('the Mail DNS view shows the same DNS data inertly: one line, controls visible, no theme icon', async () => {
+  await setForgeZone();
+  const report = await runReport('forge.test', { resolver: env.resolver, fetcher: env.fetcher, probeSelectors: false, timeoutMs: 3000 });
+  const root = buildDomainNode({ domain: 'forge.test', report, running: false, selectors: [] });
+  const seen: string[] = [];
+  const walk = (n: MailDnsNode): void => {
+    for (const [what, value] of [['label', n.label], ['description', n.description ?? '']] as const) {
+      assert.doesNotMatch(value, /[\u0000-\u001f\u007f]/, `a raw control character in a ${what}: ${JSON.stringify(value)}`);
+      assert.doesNotMatch(value, /(^|[^\\])\$\(/, `a live theme icon in a ${what}: ${value}`);
+      seen.push(value);
+    }
+    for (const line of (n.tooltip ?? '').split('\n')) {
+      assert.doesNotMatch(line, /[\u0000-\u001f\u007f]/, `a raw control character in a tooltip: ${JSON.stringify(line)}`);
+      assert.doesNotMatch(line, /^\s*\+ pass /, `a forged tooltip line: ${line}`);
+    }
+    for (const c of n.children) walk(c);
+  };
+  walk(root);
+  assert.ok(seen.some((v) => v.includes('\\$(pass) \\x1B[31m')), 'the record with an icon and ESC is shown, escaped');
+  assert.ok(seen.some((v) => v.includes('include:\\x0A    + pass')), 'the record with line feeds is shown, escaped');
 });
 
 test('usage errors exit 2', async () => {

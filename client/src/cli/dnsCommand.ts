@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { getServers } from 'node:dns';
 import { resolve } from 'node:path';
-import { visibleLine, visibleText } from '../../../common/escape';
+import { visibleLine } from '../../../common/escape';
 import {
   createNodeHttpsFetcher,
   createNodeResolver,
@@ -203,13 +203,14 @@ export async function dnsCommand(args: string[], io: DnsCommandIo): Promise<numb
     // Queries still retrying in the background would keep the process alive.
     (nodeResolver as { cancel?: () => void }).cancel?.();
   }
-  // What DNS servers and web servers sent is data: control characters are shown as escapes.
+  // What DNS servers and web servers sent is data: the renderers escape each piece of it where they
+  // put it into the report (dns/render.ts), so a line feed in a record can never start a line of its own.
   if (parsed.json) {
     for (const r of reports) io.stdout.write(`${JSON.stringify(reportToJson(r))}\n`);
   } else if (parsed.markdown) {
-    io.stdout.write(visibleText(renderMarkdown(reports)));
+    io.stdout.write(renderMarkdown(reports));
   } else {
-    io.stdout.write(visibleText(renderText(reports)));
+    io.stdout.write(renderText(reports));
   }
   if (reports.some((r) => r.dnsUnreachable)) {
     io.stderr.write('smtpwb dns: DNS could not be reached.\n');

@@ -1,8 +1,13 @@
 /**
  * Renders reports as Markdown (the CLI and the sidebar's export share it), as plain text for the
  * terminal, and as the JSON shape `smtpwb dns --json` prints.
+ *
+ * What DNS servers and web servers sent is data: each piece of it (records, names, finding
+ * messages, notes, skip reasons) is escaped where it is put into the report, with `visibleLine`
+ * for the terminal and `escapeMarkdownData` or `markdownCodeSpan` for Markdown, so a line feed in a
+ * record shows as `\x0A` and can never start a line that looks like the report's own.
  */
-import { escapeMarkdown, visibleLine, visibleText } from '../../../common/escape';
+import { escapeMarkdownData, markdownCodeSpan, markdownFence, visibleLine, visibleText } from '../../../common/escape';
 import { type CheckResult, type DmarcWalkReport, type DomainReport, type Finding, type FindingSeverity, type SpfTreeNode, worstSeverity } from './types';
 
 const ICON: Record<FindingSeverity, string> = { error: '✗', warning: '!', info: 'i', pass: '✓' };
@@ -15,34 +20,49 @@ export function position(text: string, offset: number): string {
   return `line ${line}, column ${offset - (before.lastIndexOf('\n') + 1) + 1}`;
 }
 
-function recordExcerpt(f: Finding): string | undefined {
+/** How a renderer escapes peer data: prose (names, notes, messages) and quoted record text. */
+interface DataEscaper {
+  text: (data: string) => string;
+  quoted: (data: string) => string;
+}
+
+const TEXT_ESCAPER: DataEscaper = { text: visibleLine, quoted: (data) => `"${visibleLine(data)}"` };
+const MARKDOWN_ESCAPER: DataEscaper = { text: escapeMarkdownData, quoted: markdownCodeSpan };
+
+/** The record a finding is about, with the part it points at; every piece escaped by `esc`. */
+function recordExcerpt(f: Finding, esc: DataEscaper): string | undefined {
   if (!f.record) return undefined;
   const r = f.record;
+  // Line breaks (the MTA-STS policy has several) read as `\n`; `esc` makes every other control visible.
   const short = (t: string): string => (t.length > 100 ? `${t.slice(0, 60)}…${t.slice(-20)}` : t).replace(/\r?\n/g, '\\n');
-  if (!r.range) return `${r.name} ${r.type} "${short(r.text)}"`;
-  return `${r.name} ${r.type} "${short(r.text)}" (${position(r.text, r.range.start)}: "${short(r.text.slice(r.range.start, r.range.end))}")`;
+  if (!r.range) return `${esc.text(r.name)} ${r.type} ${esc.quoted(short(r.text))}`;
+  return `${esc.text(r.name)} ${r.type} ${esc.quoted(short(r.text))} (${position(r.text, r.range.start)}: ${esc.quoted(short(r.text.slice(r.range.start, r.range.end)))})`;
 }
 
-function spfTreeLines(node: SpfTreeNode, indent: string, out: string[]): void {
+function spfTreeLines(node: SpfTreeNode, indent: string, out: string[], esc: DataEscaper): void {
   const via = node.via === 'root' ? '' : `${node.via}:`;
-  const what = node.record !== undefined ? `"${node.record}"` : `(${node.note ?? 'no record'})`;
-  out.push(`${indent}- ${via}${node.domain} ${what}${node.record !== undefined ? ` — ${node.lookups} lookup(s)` : ''}${node.note && node.record !== undefined ? ` (${node.note})` : ''}`);
-  for (const c of node.children) spfTreeLines(c, `${indent}  `, out);
+  const what = node.record !== undefined ? esc.quoted(node.record) : `(${esc.text(node.note ?? 'no record')})`;
+  out.push(`${indent}- ${via}${esc.text(node.domain)} ${what}${node.record !== undefined ? ` — ${node.lookups} lookup(s)` : ''}${node.note && node.record !== undefined ? ` (${esc.text(node.note)})` : ''}`);
+  for (const c of node.children) spfTreeLines(c, `${indent}  `, out, esc);
 }
 
-/** The DMARC policy discovery (RFC 9989 §4.10) as lines: each name queried, why the walk stopped. */
-export function renderDmarcWalk(walk: DmarcWalkReport): string[] {
-  const out = walk.steps.map((st) => `- ${st.name}: ${st.note}`);
-  out.push(`- stopped: ${walk.stop}`);
-  out.push(`- Organizational Domain: ${walk.organizationalDomain} (${walk.organizationalReason})`);
-  if (walk.policy) out.push(`- policy: ${walk.policyTag}=${walk.policy} from _dmarc.${walk.policyDomain}${walk.appliedPolicy !== walk.policy ? `, applied as ${walk.appliedPolicy} (t=y)` : ''}`);
+function dmarcWalkLines(walk: DmarcWalkReport, esc: DataEscaper): string[] {
+  const out = walk.steps.map((st) => `- ${esc.text(st.name)}: ${esc.text(st.note)}`);
+  out.push(`- stopped: ${esc.text(walk.stop)}`);
+  out.push(`- Organizational Domain: ${esc.text(walk.organizationalDomain)} (${esc.text(walk.organizationalReason)})`);
+  if (walk.policy) out.push(`- policy: ${walk.policyTag}=${walk.policy} from ${esc.text(`_dmarc.${walk.policyDomain ?? ''}`)}${walk.appliedPolicy !== walk.policy ? `, applied as ${walk.appliedPolicy} (t=y)` : ''}`);
   return out;
 }
 
-/** The SPF tree as indented lines. */
+/** The DMARC policy discovery (RFC 9989 §4.10) as lines of plain text: each name queried, why the walk stopped. */
+export function renderDmarcWalk(walk: DmarcWalkReport): string[] {
+  return dmarcWalkLines(walk, TEXT_ESCAPER);
+}
+
+/** The SPF tree as indented lines of plain text, records quoted and escaped. */
 export function renderSpfTree(node: SpfTreeNode): string[] {
   const out: string[] = [];
-  spfTreeLines(node, '', out);
+  spfTreeLines(node, '', out, TEXT_ESCAPER);
   return out;
 }
 
@@ -53,7 +73,7 @@ export function renderMarkdown(reports: readonly DomainReport[]): string {
     const all = report.checks.flatMap((c) => c.findings);
     const errors = all.filter((f) => f.severity === 'error').length;
     const warnings = all.filter((f) => f.severity === 'warning').length;
-    out.push(`# Mail DNS report for ${report.domain}`, '');
+    out.push(`# Mail DNS report for ${escapeMarkdownData(report.domain)}`, '');
     out.push(`Checked ${report.checkedAt} in ${report.durationMs} ms: ${report.queries} DNS queries, dependency depth ${report.depth}. **${errors} error(s), ${warnings} warning(s).**`, '');
     if (report.dnsUnreachable) out.push('> **DNS could not be reached**: every query timed out or was refused.', '');
     out.push('| Check | Result |', '|---|---|');
@@ -66,21 +86,24 @@ export function renderMarkdown(reports: readonly DomainReport[]): string {
 
 function checkMarkdown(c: CheckResult): string[] {
   const out: string[] = [`## ${c.title}`, ''];
-  if (c.skipped) out.push(`_Skipped: ${escapeMarkdown(c.skipped)}_`, '');
+  if (c.skipped) out.push(`_Skipped: ${escapeMarkdownData(c.skipped)}_`, '');
   for (const f of c.findings) {
-    out.push(`- ${ICON[f.severity]} **${f.severity}** \`${f.code}\`: ${escapeMarkdown(f.message)} ([RFC](${f.link}))`);
-    const ex = recordExcerpt(f);
-    if (ex) out.push(`  - record: \`${visibleLine(ex).replace(/`/g, "'")}\``);
+    out.push(`- ${ICON[f.severity]} **${f.severity}** \`${f.code}\`: ${escapeMarkdownData(f.message)} ([RFC](${f.link}))`);
+    const ex = recordExcerpt(f, MARKDOWN_ESCAPER);
+    if (ex) out.push(`  - record: ${ex}`);
   }
   if (c.findings.length > 0) out.push('');
   if (c.spfTree) {
-    out.push('SPF tree:', '', ...renderSpfTree(c.spfTree).map((l) => l.replace(/"(.*)"/, (_, r: string) => `\`${visibleLine(r).replace(/`/g, "'")}\``)), '');
+    const tree: string[] = [];
+    spfTreeLines(c.spfTree, '', tree, MARKDOWN_ESCAPER);
+    out.push('SPF tree:', '', ...tree, '');
   }
-  if (c.dmarcWalk) out.push('Policy discovery (DNS Tree Walk):', '', ...renderDmarcWalk(c.dmarcWalk).map((l) => `- ${escapeMarkdown(l.replace(/^- /, ''))}`), '');
+  if (c.dmarcWalk) out.push('Policy discovery (DNS Tree Walk):', '', ...dmarcWalkLines(c.dmarcWalk, MARKDOWN_ESCAPER), '');
   if (c.records.length > 0) {
-    out.push('<details><summary>Raw records</summary>', '', '```');
-    for (const r of c.records) out.push(`${r.name} ${r.type} ${r.type === 'HTTPS' ? `\n${visibleText(r.data).replace(/^```/gm, '\\`\\`\\`')}` : visibleLine(r.data)}`);
-    out.push('```', '', '</details>', '');
+    // One line per record (the HTTPS body keeps its lines), inside a fence no record can close.
+    const lines = c.records.map((r) => `${visibleLine(r.name)} ${r.type} ${r.type === 'HTTPS' ? `\n${visibleText(r.data)}` : visibleLine(r.data)}`);
+    const fence = markdownFence(lines.join('\n'));
+    out.push('<details><summary>Raw records</summary>', '', fence, ...lines, fence, '', '</details>', '');
   }
   return out;
 }
@@ -92,13 +115,13 @@ export function renderText(reports: readonly DomainReport[]): string {
     const all = report.checks.flatMap((c) => c.findings);
     const errors = all.filter((f) => f.severity === 'error').length;
     const warnings = all.filter((f) => f.severity === 'warning').length;
-    out.push(`${report.domain}: ${errors} error(s), ${warnings} warning(s) — ${report.queries} queries, depth ${report.depth}, ${report.durationMs} ms`);
+    out.push(`${visibleLine(report.domain)}: ${errors} error(s), ${warnings} warning(s) — ${report.queries} queries, depth ${report.depth}, ${report.durationMs} ms`);
     if (report.dnsUnreachable) out.push('  DNS could not be reached: every query timed out or was refused.');
     for (const c of report.checks) {
-      out.push(`  ${c.title}${c.skipped ? ` (skipped: ${c.skipped})` : ''}`);
+      out.push(`  ${c.title}${c.skipped ? ` (skipped: ${visibleLine(c.skipped)})` : ''}`);
       for (const f of c.findings) {
-        out.push(`    ${ICON[f.severity]} ${f.severity.padEnd(7)} ${f.code}: ${f.message}`);
-        const ex = recordExcerpt(f);
+        out.push(`    ${ICON[f.severity]} ${f.severity.padEnd(7)} ${f.code}: ${visibleLine(f.message)}`);
+        const ex = recordExcerpt(f, TEXT_ESCAPER);
         if (ex) out.push(`        ${ex}`);
       }
       if (c.spfTree) for (const l of renderSpfTree(c.spfTree)) out.push(`      ${l}`);

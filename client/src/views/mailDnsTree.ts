@@ -2,7 +2,12 @@
  * The Mail DNS sidebar's tree, as plain data: a node per domain, a node per check, a child per
  * finding, the SPF tree and the raw records. The view (mailDnsView.ts) only maps these nodes to
  * VS Code tree items, so this module has no `vscode` import and is unit-tested directly.
+ *
+ * DNS answers are data: in labels and descriptions they go through `iconInertLine` (one line, control
+ * characters visible, no `$(icon)`), in tooltips through `visibleLine` piece by piece, so a record
+ * can neither add a line to a tooltip nor show an icon.
  */
+import { iconInertLine, visibleLine } from '../../../common/escape';
 import { position } from '../dns/render';
 import { type CheckResult, type DomainReport, type FindingSeverity, type SpfTreeNode, worstSeverity } from '../dns/types';
 
@@ -62,9 +67,9 @@ function spfNodes(domain: string, node: SpfTreeNode, path: string): RecordNode {
   return {
     kind: 'record',
     id,
-    label: `${node.via === 'root' ? '' : `${node.via}:`}${node.domain}`,
-    description: node.record ?? node.note ?? 'no record',
-    tooltip: `${node.record ?? ''}${node.note ? `\n(${node.note})` : ''}\n${plural(node.lookups, 'lookup')}`.trim(),
+    label: `${node.via === 'root' ? '' : `${node.via}:`}${iconInertLine(node.domain)}`,
+    description: iconInertLine(node.record ?? node.note ?? 'no record'),
+    tooltip: `${visibleLine(node.record ?? '')}${node.note ? `\n(${visibleLine(node.note)})` : ''}\n${plural(node.lookups, 'lookup')}`.trim(),
     icon: node.note && node.record === undefined ? 'warning' : 'tree',
     contextValue: 'mailDnsRecord',
     domain,
@@ -78,13 +83,13 @@ function checkNode(domain: string, c: CheckResult): CheckNode {
   const children: MailDnsNode[] = c.findings.map((f, i) => ({
     kind: 'finding',
     id: `${base}/f${i}:${f.code}`,
-    label: f.message,
+    label: iconInertLine(f.message),
     description: f.code,
     tooltip: [
       `${f.severity.toUpperCase()} ${f.code}`,
-      f.message,
-      f.record ? `${f.record.name} ${f.record.type}: ${f.record.text}` : '',
-      f.record?.range ? `at ${position(f.record.text, f.record.range.start)}: ${f.record.text.slice(f.record.range.start, f.record.range.end)}` : '',
+      visibleLine(f.message),
+      f.record ? `${visibleLine(f.record.name)} ${f.record.type}: ${visibleLine(f.record.text)}` : '',
+      f.record?.range ? `at ${position(f.record.text, f.record.range.start)}: ${visibleLine(f.record.text.slice(f.record.range.start, f.record.range.end))}` : '',
       f.link,
     ].filter(Boolean).join('\n'),
     icon: f.severity,
@@ -117,9 +122,10 @@ function checkNode(domain: string, c: CheckResult): CheckNode {
       children: c.records.map((r, i) => ({
         kind: 'record',
         id: `${base}/records/${i}`,
-        label: r.type === 'HTTPS' ? r.data.split(/\r?\n/).filter(Boolean).join(' | ') : r.data,
-        description: `${r.name} ${r.type}`,
-        tooltip: `${r.name} ${r.type}\n${r.data}`,
+        label: iconInertLine(r.type === 'HTTPS' ? r.data.split(/\r?\n/).filter(Boolean).join(' | ') : r.data),
+        description: `${iconInertLine(r.name)} ${r.type}`,
+        // The HTTPS body (the MTA-STS policy) keeps its lines; each line, like every record, is escaped.
+        tooltip: `${visibleLine(r.name)} ${r.type}\n${r.type === 'HTTPS' ? r.data.split(/\r?\n/).map(visibleLine).join('\n') : visibleLine(r.data)}`,
         icon: 'record',
         contextValue: 'mailDnsRecord',
         domain,
@@ -132,7 +138,7 @@ function checkNode(domain: string, c: CheckResult): CheckNode {
     id: base,
     checkId: c.id,
     label: c.title,
-    description: c.skipped ? `skipped: ${c.skipped}` : counts.length > 0 ? counts.map(([s, n]) => plural(n, s)).join(', ') : worstSeverity(c.findings),
+    description: c.skipped ? `skipped: ${iconInertLine(c.skipped)}` : counts.length > 0 ? counts.map(([s, n]) => plural(n, s)).join(', ') : worstSeverity(c.findings),
     icon: c.skipped ? 'skipped' : worstSeverity(c.findings),
     contextValue: c.id === 'starttls' ? 'mailDnsCheckStartTls' : 'mailDnsCheck',
     domain,
@@ -159,7 +165,7 @@ export function buildDomainNode(state: DomainState): DomainNode {
   }
   if (state.error) {
     node.icon = 'failed';
-    node.description = state.error;
+    node.description = iconInertLine(state.error);
     return node;
   }
   if (!report) {
