@@ -110,6 +110,37 @@ test('duplicate DMARC tags are pointed out (the first value is read, as the Mail
   assert.match(report.dmarc.details['duplicate tags'] ?? '', /^p \(the first value of each was used/);
 });
 
+test('without exactly one Author Domain (two From fields, two From domains, no From) DMARC is a permerror and the exit status 1 (RFC 9989 §5.3.1, §11.5)', async () => {
+  const one = sampleMessage('alice@example.test');
+  const withFrom = (from: string[]): Buffer => Buffer.from(one.toString('latin1').replace(/^From: .*\r\n/m, from.map((f) => `${f}\r\n`).join('')), 'latin1');
+  const cases: Array<{ name: string; message: Buffer; reason: RegExp }> = [
+    { name: 'two-fields.eml', message: withFrom(['From: a@example.test', 'From: b@evil.test']), reason: /2 From fields, where RFC 5322 §3\.6 allows exactly one \(domains: example\.test, evil\.test\)/ },
+    { name: 'two-fields-one-domain.eml', message: withFrom(['From: a@example.test', 'From: b@example.test']), reason: /2 From fields, where RFC 5322 §3\.6 allows exactly one \(all of example\.test\)/ },
+    { name: 'two-domains.eml', message: withFrom(['From: a@example.test, b@evil.test']), reason: /the From field names 2 domains \(example\.test, evil\.test\)/ },
+    { name: 'no-from.eml', message: withFrom([]), reason: /the message has no From field/ },
+  ];
+  for (const c of cases) {
+    // SPF passes and aligns with example.test, which publishes p=reject: the message must still not pass quietly.
+    const { code, report } = await verify(c.name, c.message, ['--ip', '198.51.100.10', '--mail-from', 'a@example.test']);
+    assert.ok(report, c.name);
+    assert.equal(report.spf.result, 'pass', c.name);
+    assert.equal(report.dmarc.result, 'permerror', c.name);
+    assert.equal(report.dmarc.failed, true, c.name);
+    assert.match(report.dmarc.reason ?? '', c.reason, c.name);
+    assert.match(report.dmarc.reason ?? '', /DMARC validation is not possible \(RFC 9989 §5\.3\.1\)/, c.name);
+    assert.match(report.authenticationResults, /dmarc=permerror \(/, c.name);
+    assert.equal(report.failed, true, c.name);
+    assert.equal(code, 1, c.name);
+    const text = await verify(c.name, c.message, ['--ip', '198.51.100.10', '--mail-from', 'a@example.test'], false);
+    assert.equal(text.code, 1, c.name);
+    assert.match(text.out, /DMARC\s+permerror/, `${c.name}: ${text.out}`);
+  }
+  // The same message with one From of one domain passes: the permerrors above come from the From fields alone.
+  const { code, report } = await verify('one-from.eml', withFrom(['From: a@example.test, c@example.test']), ['--ip', '198.51.100.10', '--mail-from', 'a@example.test']);
+  assert.equal(report?.dmarc.result, 'pass');
+  assert.equal(code, 0);
+});
+
 test('an unreachable DNS server exits 3', async () => {
   // A UDP port that nothing listens on: bind one, note its number and close it.
   const port = await new Promise<number>((resolve) => {

@@ -38,6 +38,30 @@ export function domainExistsFor(resolver: MailauthResolver): DomainExists {
   };
 }
 
+/**
+ * The Author Domain of a message (RFC 9989 §5.3.1, Extract Author Domain), or why there is none.
+ * `fromFields` is how many From header fields the message has; `addresses` are the addresses they
+ * hold. "If zero or more than one domain is extracted from the RFC5322.From header field, then DMARC
+ * validation is not possible and the process terminates." §11.5 (Denial of DMARC Processing Attacks)
+ * adds that such messages are a known way around DMARC, which the receiver must recognise and handle
+ * as the threats they may be; a message with more than one From field also breaks RFC 5322 §3.6,
+ * which allows exactly one. So such a message never gets a quiet "none": the verdict is permerror
+ * (RFC 8601 §2.7.1), a failure, with the reason.
+ */
+export function authorDomain(fromFields: number, addresses: readonly string[]): { domain: string } | { problem: string; domains: string[] } {
+  const domains = [...new Set(addresses.filter((a) => a.includes('@')).map((a) => a.slice(a.lastIndexOf('@') + 1).toLowerCase().replace(/\.$/, '')).filter((d) => d !== ''))];
+  const cannot = 'so DMARC validation is not possible (RFC 9989 §5.3.1) and the message cannot pass DMARC';
+  if (fromFields > 1) return { problem: `the message has ${fromFields} From fields, where RFC 5322 §3.6 allows exactly one (${domains.length === 1 ? `all of ${domains[0]}` : `domains: ${domains.join(', ') || 'none'}`}), ${cannot}`, domains };
+  if (domains.length === 0) return { problem: `the message has ${fromFields === 0 ? 'no From field' : 'no From address with a domain'}, ${cannot}`, domains };
+  if (domains.length > 1) return { problem: `the From field names ${domains.length} domains (${domains.join(', ')}), ${cannot}`, domains };
+  return { domain: domains[0] };
+}
+
+/** The Authentication-Results clause of a message without exactly one Author Domain (RFC 8601 §2.7.1). */
+export function dmarcPermerrorInfo(problem: string): string {
+  return `dmarc=permerror (${escapeComment(problem)})`;
+}
+
 export interface DmarcVerifyInput {
   /** The domain of the one From address. */
   fromDomain: string;

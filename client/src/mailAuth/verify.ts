@@ -14,7 +14,7 @@ import { parseHeaderFields } from './headers';
 import { returnPath, topReceived } from './received';
 import { trackResolver, type MailauthResolver } from './resolver';
 import { verifySpf } from './spfResult';
-import { verifyDmarc, type DmarcVerifyResult } from './dmarcVerify';
+import { authorDomain, dmarcPermerrorInfo, verifyDmarc, type DmarcVerifyResult } from './dmarcVerify';
 import { analyzeArcChain } from './arcChain';
 import type { SpfEvaluation } from '../dns/spfEval';
 
@@ -207,11 +207,14 @@ export async function verifyMessage(message: Buffer, options: VerifyOptions): Pr
 
   // DMARC is RFC 9989: the product's own tree-walk discovery and alignment (dmarcVerify.ts), the
   // same code as the Mail DNS check; mailauth's RFC 7489 discovery uses the public suffix list.
+  // The Author Domain (RFC 9989 §5.3.1): exactly one From field naming exactly one domain, or a
+  // permerror that says why (dmarcVerify.ts, `authorDomain`).
   let dmarcResult: DmarcVerifyResult | false = false;
-  const fromDomains = [...new Set((dkimResult.headerFrom ?? []).map((a) => a.slice(a.lastIndexOf('@') + 1).toLowerCase()))];
-  if (fromDomains.length === 1 && fromDomains[0] !== '') {
+  const fromFields = parseHeaderFields(message).filter((f) => f.name.toLowerCase() === 'from').length;
+  const author = authorDomain(fromFields, dkimResult.headerFrom ?? []);
+  if ('domain' in author) {
     dmarcResult = await verifyDmarc({
-      fromDomain: fromDomains[0],
+      fromDomain: author.domain,
       spfDomain: spfResult && spfResult.status.result === 'pass' && spfResult.domain ? spfResult.domain : undefined,
       dkimDomains: dkimResult.results.filter((r) => r.status.result === 'pass' && r.signingDomain).map((r) => r.signingDomain as string),
       resolver,
@@ -226,6 +229,7 @@ export async function verifyMessage(message: Buffer, options: VerifyOptions): Pr
   clauses.push(libmime.foldLines(spfInfo, 160));
   if (arcResult.info) clauses.push(libmime.foldLines(arcResult.info, 160));
   if (dmarcResult && dmarcResult.info) clauses.push(libmime.foldLines(dmarcResult.info, 160));
+  else if ('problem' in author) clauses.push(libmime.foldLines(dmarcPermerrorInfo(author.problem), 160));
   if (bimiResult && bimiResult.info) clauses.push(libmime.foldLines(bimiResult.info, 160));
   const authenticationResults = `Authentication-Results: ${mta};\r\n ${clauses.join(';\r\n ')}\r\n`;
 
@@ -288,7 +292,15 @@ export async function verifyMessage(message: Buffer, options: VerifyOptions): Pr
         alignment: dmarcResult.alignmentNotes.join('; '),
         error: dmarcResult.error,
       }))
-    : { method: 'dmarc', result: 'none', reason: 'the message needs From addresses of exactly one domain', failed: false, info: 'dmarc=none', details: {} };
+    : {
+        // Without exactly one Author Domain DMARC cannot be evaluated, which is a failure, never "none".
+        method: 'dmarc',
+        result: 'permerror',
+        reason: 'problem' in author ? author.problem : 'the message has no Author Domain',
+        failed: true,
+        info: dmarcPermerrorInfo('problem' in author ? author.problem : 'the message has no Author Domain'),
+        details: clean({ 'From fields': String(fromFields), 'From domains': 'problem' in author ? author.domains.join(', ') : undefined }),
+      };
 
   // The chain view (arcChain.ts) explains the verdict per instance: which signature failed and what changed.
   const arcView = arcResult.status.result === 'none' ? undefined : await analyzeArcChain(message, async (name) => (await resolver(name, 'TXT')) as string[][]);
