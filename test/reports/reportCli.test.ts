@@ -106,6 +106,32 @@ describe('smtpwb report', () => {
     assert.equal((await run(['fetch', '--imap', 'imap.example.com:143', '--user', 'u'], dir)).code, 2, 'plain text to a remote host is refused');
   });
 
+  it('exits 2 when no report was read: an empty folder, or only unreadable files (as lint with nothing to lint)', async () => {
+    mkdirSync(join(dir, 'empty'));
+    const empty = await run(['empty'], dir);
+    assert.equal(empty.code, 2, empty.out + empty.err);
+    assert.match(empty.err, /no report file found in empty/);
+    assert.equal((await run(['empty', '--json'], dir)).code, 2);
+    mkdirSync(join(dir, 'broken'));
+    writeFileSync(join(dir, 'broken', 'corrupt.zip'), Buffer.concat([Buffer.from('PK\u0003\u0004'), Buffer.alloc(64, 0x41)]));
+    writeFileSync(join(dir, 'broken', 'bomb.xml.gz'), gzip(Buffer.alloc(60 * 1024 * 1024, 0x20)));
+    writeFileSync(join(dir, 'broken', 'odd.xml'), '<note>not a report</note>\n');
+    for (const args of [['broken'], ['broken', '--markdown'], ['broken', '--min-pass', '0.5']]) {
+      const r = await run(args, dir);
+      assert.equal(r.code, 2, `${args.join(' ')}: ${r.out}${r.err}`);
+      assert.match(r.err, /no report could be read: 3 file\(s\), \d+ unreadable/, args.join(' '));
+    }
+    const text = await run(['broken'], dir);
+    assert.match(text.out, /0 DMARC aggregate, 0 TLS-RPT, 0 failure report\(s\), [1-9]\d* unreadable/, 'the summary and its findings are still printed');
+    assert.match(text.out, /report-archive-limit/);
+    // One readable report among the broken files: the run read something, so the exit status is the reports'.
+    const mixed = await run(['broken', 'in/sub/tls.json'], dir);
+    assert.equal(mixed.code, 0, mixed.out + mixed.err);
+    // Reports left out by --domain were read, so they are not "nothing read".
+    const other = await run(['in', '--domain', 'other.example'], dir);
+    assert.equal(other.code, 0, other.out + other.err);
+  });
+
   it('names saved reports safely, whatever the attachment claims', () => {
     assert.equal(safeReportFileName(7, '../../etc/cron.d/x', 'r'), '7-x');
     assert.equal(safeReportFileName(7, 'google.com!example.com!1!2.xml.gz', 'r'), '7-google.com!example.com!1!2.xml.gz');

@@ -5,8 +5,9 @@
  * mailbox to a folder (imapflow). The parsing and the summary live in client/src/reports/.
  *
  * Exit status: 0 done (and the pass rate held), 1 the DMARC pass rate is below --min-pass (or
- * there was nothing to measure), 2 usage error or a path that cannot be read, 3 the IMAP server
- * could not be reached or refused the login.
+ * there was nothing to measure), 2 usage error, a path that cannot be read, or no report read at all
+ * (no report file, or every file unreadable), as `smtpwb lint` exits 2 with nothing to lint, 3 the
+ * IMAP server could not be reached or refused the login.
  */
 import { readFile, stat } from 'node:fs/promises';
 import { listReportFiles, summariseReportFiles } from '../reports/collect';
@@ -56,8 +57,8 @@ environment variable SMTPWB_IMAP_PASSWORD, never from the command line.
 Without --tls or --starttls the connection is plain text, which is allowed only to a loopback
 address.
 
-Exit status: 0 done, 1 below --min-pass, 2 usage error or unreadable path, 3 IMAP connection or
-login failed.
+Exit status: 0 done, 1 below --min-pass, 2 usage error, unreadable path, or no report read (no
+report file, or every file unreadable), 3 IMAP connection or login failed.
 `;
 
 const REPORT_OPTIONS = {
@@ -122,12 +123,28 @@ export async function reportCommand(args: string[], io: ReportIo): Promise<numbe
       return usageError(io, 'report', `cannot read ${visibleLine(p)}: ${visibleLine((error as NodeJS.ErrnoException).code ?? String(error))}`, REPORT_USAGE);
     }
   }
+  // Reports left out by --domain were read: only a run that read no report at all is unusable.
+  let skipped = 0;
   const summary = await summariseReportFiles(files, {
     shownName: (file) => (file.startsWith(io.cwd + '/') ? file.slice(io.cwd.length + 1) : file),
     top,
-    include: (opened) => !domains || !opened.report || domains.has(reportDomain(opened.report)),
+    include: (opened) => {
+      const included = !domains || !opened.report || domains.has(reportDomain(opened.report));
+      if (!included) skipped++;
+      return included;
+    },
   });
   io.stdout.write(v.json ? summaryJson(summary) : v.csv ? summaryCsv(summary) : v.markdown ? summaryMarkdown(summary) : summaryText(summary));
+  const read = summary.counts.aggregate + summary.counts.tlsRpt + summary.counts.failure + skipped;
+  if (read === 0) {
+    // Nothing usable was read, as `smtpwb lint` with nothing to lint: exit 2, whatever --min-pass says.
+    io.stderr.write(
+      files.length === 0
+        ? `smtpwb report: no report file found in ${parsed.positionals.map((p) => visibleLine(p)).join(', ')} (.xml, .gz, .zip, .json, .eml)\n`
+        : `smtpwb report: no report could be read: ${files.length} file(s), ${summary.counts.unreadable} unreadable (see the findings)\n`,
+    );
+    return 2;
+  }
   if (minPass !== undefined) {
     const rate = summary.aggregate.passRate;
     if (rate === null) {
