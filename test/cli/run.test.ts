@@ -263,3 +263,61 @@ test('run --rules: a rules file with errors is refused with its problems, nothin
   assert.equal(both.code, 2);
   assert.match(both.stderr, /--rules sets the rules of the capture server started for the run/);
 });
+
+test('the capture server summary of a run masks its secrets ($secret, a masked $prompt, a variable that looks secret) in text, --json and --inbox', { timeout: 60_000 }, async () => {
+  const file = script(
+    'secret-summary.smtp',
+    '@password = hunter2hunter2\nEHLO a.example.test\nMAIL FROM:<{{$secret pw}}@a.test>\nRCPT TO:<b+{{$prompt token}}@b.test>\nDATA\nSubject: {{password}} {{$prompt token}} {{$secret pw}}\n\nbody\n.\nQUIT\n',
+  );
+  const env = { SMTPWB_SECRET_PW: 's3cretpassword' };
+  const args = ['run', file, '--var', 'token=tok123456'];
+  const leaks = (text: string): string[] => ['s3cretpassword', 'tok123456', 'hunter2hunter2'].filter((secret) => text.includes(secret));
+  const text = await runCli(args, { cwd: work.dir, env });
+  assert.equal(text.code, 0, text.stdout + text.stderr);
+  assert.match(text.stdout, /=== the capture server received a message from <\*{8}@a\.test> to <b\+\*{8}@b\.test> \(\d+ octets, subject "\*{8} \*{8} \*{8}"\)/);
+  assert.deepEqual(leaks(text.stdout + text.stderr), []);
+  const json = await runCli([...args, '--json'], { cwd: work.dir, env });
+  assert.equal(json.code, 0, json.stderr);
+  const parsed = JSON.parse(json.stdout) as { inbox: Array<{ from: string; to: string[]; subject: string; size: number }> };
+  assert.deepEqual(parsed.inbox.map((m) => [m.from, m.to, m.subject]), [['********@a.test', ['b+********@b.test'], '******** ******** ********']]);
+  assert.ok(parsed.inbox[0].size > 0, 'structured fields are kept');
+  assert.deepEqual(leaks(json.stdout + json.stderr), []);
+  const inbox = join(work.dir, 'secret-inbox');
+  const kept = await runCli([...args, '--inbox', inbox], { cwd: work.dir, env });
+  assert.equal(kept.code, 0, kept.stderr);
+  assert.match(kept.stdout, /=== the capture server stored a message from <\*{8}@a\.test> to <b\+\*{8}@b\.test>: .*\.eml/);
+  assert.deepEqual(leaks(kept.stdout + kept.stderr), []);
+});
+
+test('--junit to a path that cannot be written is a usage error before anything is sent (exit 2), with --json too', async () => {
+  const listener = await rawServer((c) => void politeSmtp(c));
+  try {
+    const file = script('junit-target.smtp', `CONNECT smtp://127.0.0.1:${listener.port}\nEHLO a.example.test\nMAIL FROM:<a@example.test>\nRCPT TO:<b@example.test>\nDATA\nSubject: x\n\nbody\n.\nQUIT\n`);
+    for (const [junit, message] of [
+      ['/nonexistent/dir/j.xml', /--junit: the folder \/nonexistent\/dir does not exist; nothing was sent/],
+      [work.dir, /--junit: .* is a folder; nothing was sent/],
+      [join(file, 'j.xml'), /--junit: cannot write .*ENOTDIR/],
+    ] as const) {
+      for (const extra of [[], ['--json']]) {
+        const r = await runCli(['run', file, '--junit', junit, ...extra], { cwd: work.dir });
+        assert.equal(r.code, 2, `${junit} ${extra.join(' ')}: ${r.stdout}${r.stderr}`);
+        assert.match(r.stderr, message);
+        assert.equal(r.stdout, '', 'nothing is printed as if the run had happened');
+      }
+    }
+    // The local capture server is not started either: --inbox is not created.
+    const local = script('junit-local.smtp', 'EHLO a.example.test\nQUIT\n');
+    const inbox = join(work.dir, 'junit-inbox');
+    const r = await runCli(['run', local, '--inbox', inbox, '--junit', '/nonexistent/dir/j.xml'], { cwd: work.dir });
+    assert.equal(r.code, 2, r.stderr);
+    assert.deepEqual(entries(inbox), []);
+    assert.equal(listener.received().length, 0, 'nothing was sent');
+    const ok = await runCli(['run', file, '--json', '--junit', 'j.xml'], { cwd: work.dir });
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.equal((JSON.parse(ok.stdout) as { ok: boolean }).ok, true);
+    assert.ok(entries(work.dir).includes('j.xml'));
+    assert.ok(listener.received().length > 0);
+  } finally {
+    await listener.close();
+  }
+});

@@ -20,12 +20,13 @@ import { dirname, extname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { TextDocument } from 'vscode-languageserver-textdocument';
 import { visibleLine } from '../../../common/escape';
+import { Masker } from '../../../common/masking';
 import { secretEnvName } from '../../../common/variables';
 import { LanguageService } from '../../../server/src/languageService';
 import { runSession } from '../engine/session';
 import { runParallel } from '../engine/parallel';
 import type { EngineIo, RunOptions, SentMessage, SessionResult, TranscriptEvent } from '../engine/types';
-import type { CaptureRules, CaptureServer, RuleNotes } from '../localServer';
+import type { CaptureRules, CaptureServer, RuleNotes, StoredMessage } from '../localServer';
 import { lazyBundle } from '../lazy/loader';
 import { bulkCheckIo, checkSentMessages, formatRunBulkText, runBulkJson, runBulkJunitCases, runBulkOutcome, type BulkCheckIo, type BulkJunitCase, type RunBulkJson, type RunMessageCheck } from '../reports/bulkCheck';
 
@@ -238,6 +239,30 @@ export function ensureWritableFolder(path: string): string | undefined {
   return undefined;
 }
 
+/**
+ * Whether a file can be written (created or replaced) there, found without writing it: output
+ * paths are checked before anything is sent. Returns an error message, or undefined when it can.
+ */
+export function writableFileProblem(path: string): string | undefined {
+  try {
+    if (statSync(path).isDirectory()) return `${path} is a folder`;
+    accessSync(path, fsConstants.W_OK);
+    return undefined;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code !== 'ENOENT') return `cannot write ${path} (${code ?? (error as Error).message})`;
+  }
+  const folder = dirname(path);
+  try {
+    if (!statSync(folder).isDirectory()) return `${folder} is not a folder`;
+    accessSync(folder, fsConstants.W_OK | fsConstants.X_OK);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    return code === 'ENOENT' ? `the folder ${folder} does not exist` : `cannot write into ${folder} (${code ?? (error as Error).message})`;
+  }
+  return undefined;
+}
+
 /** The exit code of a set of results (2 beats 3 beats 1 beats 0). */
 export function exitCodeOf(results: readonly SessionResult[]): number {
   let code = 0;
@@ -369,6 +394,14 @@ export async function runCommand(args: string[], io: CliIo): Promise<number> {
     return 2;
   }
   const scriptDir = dirname(file);
+  // Where the results go is checked before anything is asked or sent: no mail goes out for a run whose results cannot be kept.
+  if (parsed.junit !== undefined) {
+    const problem = writableFileProblem(resolve(io.cwd, parsed.junit));
+    if (problem) {
+      io.stderr.write(`smtpwb run: --junit: ${visibleLine(problem)}; nothing was sent\n`);
+      return 2;
+    }
+  }
 
   // Values from outside the file: the environment, then --var.
   let overrides: Record<string, string> = { ...parsed.vars };
@@ -541,6 +574,30 @@ async function readFileNow(path: string): Promise<Buffer> {
 /** Exit code of an interrupted run (128 + SIGINT), as shells report it. */
 export const INTERRUPTED = 130;
 
+/** A message the capture server received, as a run reports it. */
+interface ReceivedMessage {
+  from: string | undefined;
+  to: string[] | undefined;
+  subject: string | undefined;
+  size: number;
+  path: string;
+}
+
+/**
+ * A received message with the run's secrets masked where the client's bytes appear (the envelope
+ * sender and recipients, the subject: text the client sent, so every form is masked); the size and
+ * the path are structured fields and kept (common/masking.ts).
+ */
+function maskReceived(m: StoredMessage, masker: Masker): ReceivedMessage {
+  return {
+    from: m.envelope === undefined ? undefined : masker.mask(m.envelope.mailFrom, 'sent'),
+    to: m.envelope?.rcptTo.map((r) => masker.mask(r, 'sent')),
+    subject: m.subject === undefined ? undefined : masker.mask(m.subject, 'sent'),
+    size: m.size,
+    path: m.path,
+  };
+}
+
 async function runPrepared(parsed: RunArgs, prepared: readonly ReadySession[], ctx: RunContext): Promise<number> {
   const { io } = ctx;
   // Ctrl+C ends the running session politely (the engine sends QUIT where the protocol allows it)
@@ -614,30 +671,34 @@ async function runPrepared(parsed: RunArgs, prepared: readonly ReadySession[], c
   const runCode = interrupted ? INTERRUPTED : exitCodeOf(results);
   const outcome = ctx.bulk ? runBulkOutcome(runCode, bulkChecks) : { code: runCode, notes: [] };
   for (const note of outcome.notes) io.stderr.write(`smtpwb run: ${note}\n`);
-  const code = outcome.code;
-  const received = ctx.capture ? (await ctx.capture.list()).filter((m) => ctx.receivedIds.has(m.id)) : [];
-  if (!parsed.json) {
-    for (const m of received) {
-      const to = (m.envelope?.rcptTo ?? []).map((r) => `<${visibleLine(r)}>`).join(', ');
-      io.stdout.write(`=== the capture server ${ctx.kept ? 'stored' : 'received'} a message from <${visibleLine(m.envelope?.mailFrom ?? '')}> to ${to}${ctx.kept ? `: ${visibleLine(m.path)}` : ` (${m.size} octets, subject ${JSON.stringify(visibleLine(m.subject ?? ''))})`}\n`);
-    }
-  }
-  if (parsed.json) {
-    const inbox = ctx.capture
-      ? { inbox: received.map((m) => ({ ...(ctx.kept ? { path: m.path } : {}), from: m.envelope?.mailFrom, to: m.envelope?.rcptTo, subject: m.subject, size: m.size })) }
-      : {};
-    io.stdout.write(`${JSON.stringify({ ok: code === 0, file: parsed.file, ...(interrupted ? { interrupted: true } : {}), sessions: json, ...inbox }, null, 2)}\n`);
-  } else if (prepared.length > 1 || parsed.parallel > 1) {
-    const passed = results.filter((r) => r.ok).length;
-    io.stdout.write(`\n${passed} of ${results.length} session${results.length === 1 ? '' : 's'} passed${interrupted ? ' (interrupted)' : ''}\n`);
-  }
+  let code = outcome.code;
+  // The JUnit file is written before the summary, so that `--json`'s "ok" agrees with the exit code
+  // even when the file, checked before the run, cannot be written after it.
   if (parsed.junit) {
     try {
       writeFileSync(resolve(io.cwd, parsed.junit), junitXml(parsed.file, results, undefined, bulkCases));
     } catch (e) {
       io.stderr.write(`smtpwb run: cannot write ${visibleLine(parsed.junit)}: ${visibleLine(e instanceof Error ? e.message : String(e))}\n`);
-      return code === 0 ? 2 : code;
+      if (code === 0) code = 2;
     }
+  }
+  // What the capture server received was sent by this run's sessions: their secrets are masked in it, as in the transcript.
+  const masker = new Masker(prepared.flatMap((p) => p.secrets));
+  const received = ctx.capture ? (await ctx.capture.list()).filter((m) => ctx.receivedIds.has(m.id)).map((m) => maskReceived(m, masker)) : [];
+  if (!parsed.json) {
+    for (const m of received) {
+      const to = (m.to ?? []).map((r) => `<${visibleLine(r)}>`).join(', ');
+      io.stdout.write(`=== the capture server ${ctx.kept ? 'stored' : 'received'} a message from <${visibleLine(m.from ?? '')}> to ${to}${ctx.kept ? `: ${visibleLine(m.path)}` : ` (${m.size} octets, subject ${JSON.stringify(visibleLine(m.subject ?? ''))})`}\n`);
+    }
+  }
+  if (parsed.json) {
+    const inbox = ctx.capture
+      ? { inbox: received.map((m) => ({ ...(ctx.kept ? { path: m.path } : {}), from: m.from, to: m.to, subject: m.subject, size: m.size })) }
+      : {};
+    io.stdout.write(`${JSON.stringify({ ok: code === 0, file: parsed.file, ...(interrupted ? { interrupted: true } : {}), sessions: json, ...inbox }, null, 2)}\n`);
+  } else if (prepared.length > 1 || parsed.parallel > 1) {
+    const passed = results.filter((r) => r.ok).length;
+    io.stdout.write(`\n${passed} of ${results.length} session${results.length === 1 ? '' : 's'} passed${interrupted ? ' (interrupted)' : ''}\n`);
   }
   return code;
 }
