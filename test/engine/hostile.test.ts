@@ -5,8 +5,8 @@ import assert from 'node:assert/strict';
 import type * as tls from 'node:tls';
 import { expiredCert, selfSignedCert, serverCert, testCa, wrongNameCert } from '../peers/certs';
 import { runSession, type FailureKind, type SessionResult } from '../../client/src/engine';
-import type { Timeouts } from '../../common/sessionPlan';
-import { cmd, data, makePlan, starttls, type PlanSpec } from './plan';
+import type { PlanStep, Timeouts } from '../../common/sessionPlan';
+import { cmd, data, explain, makePlan, starttls, type PlanSpec } from './plan';
 import { politeSmtp, rawServer, type LineConnection, type RawServer } from './rawServer';
 
 const SHORT: Partial<Timeouts> = {
@@ -350,4 +350,107 @@ test('28. a STARTTLS server certificate that verifies against the given CA (cont
   const r = await runSession(makePlan({ connect: `smtps://127.0.0.1:${s.port}`, tls: { ca: ca.caPath, sni: 'mail.example.test', minVersion: 'TLSv1.2' }, steps: basic }), { timeouts: SHORT });
   assert.ok(r.ok, r.failure?.message);
   assert.equal(r.tls?.verified, true);
+});
+
+/** A pipelined transaction whose second recipient is refused (no EXPECT allows the 550), with a body, then `tail`. */
+function failedPipelined(tail: PlanStep[]): { steps: PlanStep[]; refused: PlanStep } {
+  const refused = cmd('RCPT TO:<reject@example.test>');
+  return {
+    steps: [cmd('EHLO client.example.test'), cmd('MAIL FROM:<a@example.test>'), cmd('RCPT TO:<b@example.test>'), refused, data(['Subject: x', '', 'BODY-MARKER']), ...tail],
+    refused,
+  };
+}
+
+test('29. a failed pipelined transaction that the server still opens with 354 is not ended with a dot while a recipient was accepted', async () => {
+  // The server accepts b@, refuses reject@, answers DATA with 354 anyway, and would take a lone "." as an empty message for b@.
+  const s = await serve((c) => politeSmtp(c, ['PIPELINING'], 'raw.example.test', (line) => (/^RCPT TO:<reject@/i.test(line) ? '550 5.1.1 no such user' : undefined)));
+  const { steps, refused } = failedPipelined([cmd('QUIT')]);
+  const r = await runSession(makePlan({ connect: `smtp://127.0.0.1:${s.port}`, options: { pipelining: true }, steps }), { timeouts: SHORT });
+  const shown = explain(r);
+  assert.equal(r.ok, false, shown);
+  assert.equal(r.failure?.kind, 'expectation', shown);
+  assert.equal(r.failure?.line, refused.line, shown);
+  assert.match(r.failure?.message ?? '', /550 5\.1\.1 no such user/, shown);
+  // RFC 5321 §4.1.1.4: without the end-of-data indication the transaction is not completed.
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  const received = s.received().toString('latin1');
+  assert.ok(received.endsWith('DATA\r\n'), `nothing is sent after DATA: ${JSON.stringify(received)}`);
+  assert.ok(!r.transcript.some((e) => e.dir === 'server' && e.text.includes('queued')), shown);
+  assert.ok(!r.transcript.some((e) => e.dir === 'client' && (e.text === '.' || e.text === 'QUIT')), shown);
+  const notes = r.transcript.filter((e) => e.dir === 'info' && /without the end-of-data dot/.test(e.text));
+  assert.equal(notes.length, 1, shown);
+  assert.match(notes[0].text, /1 accepted recipient;.*nothing is delivered/, shown);
+});
+
+test('30. a failed pipelined transaction with no accepted recipient that the server opens with 354 ends with a lone dot, shown in the transcript', async () => {
+  const s = await serve((c) => politeSmtp(c, ['PIPELINING'], 'raw.example.test', (line) => (/^RCPT /i.test(line) ? '550 5.1.1 no such user' : undefined)));
+  const { steps } = failedPipelined([cmd('QUIT')]);
+  const r = await runSession(makePlan({ connect: `smtp://127.0.0.1:${s.port}`, options: { pipelining: true }, steps }), { timeouts: SHORT });
+  const shown = explain(r);
+  assert.equal(r.ok, false, shown);
+  assert.equal(r.failure?.kind, 'expectation', shown);
+  // Every line the engine sends is in the transcript: the dot, then the reply it got, then the polite QUIT.
+  const sent = r.transcript.filter((e) => e.dir === 'client').map((e) => e.text);
+  assert.deepEqual(sent.slice(-2), ['.', 'QUIT'], shown);
+  const dot = r.transcript.findIndex((e) => e.dir === 'client' && e.text === '.');
+  assert.match(r.transcript[dot + 1]?.text ?? '', /^250 2\.0\.0 queued/, shown);
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  assert.ok(!s.received().toString('latin1').includes('BODY-MARKER'), 'no body was sent');
+});
+
+/**
+ * A server that answers the end of data with 250 and then sends `extra`: at once, in the same write,
+ * or (`late`) only when the QUIT arrives, just before its 221, as a reply that was still on its way
+ * when the client sent QUIT.
+ */
+function extraAfterData(extra: string, late = false): (c: LineConnection) => Promise<void> {
+  return async (c) => {
+    c.send('220 hi\r\n');
+    for (;;) {
+      const line = await c.nextLine();
+      if (line === 'DATA') {
+        c.send('354 go ahead\r\n');
+        while ((await c.nextLine()) !== '.') {
+          // The message text.
+        }
+        c.send(late ? '250 ok\r\n' : `250 ok\r\n${extra}`);
+      } else if (line === 'QUIT') {
+        c.send(`${late ? extra : ''}221 bye\r\n`);
+        c.socket.end();
+        return;
+      } else c.send('250 ok\r\n');
+    }
+  };
+}
+
+for (const quit of [true, false]) {
+  test(`31. an extra reply after the end of data fails the session ${quit ? 'before the script\'s QUIT' : 'when the script ends without QUIT'}`, async () => {
+    const s = await serve(extraAfterData('452 full\r\n'));
+    const steps = [...basic.slice(0, 4), ...(quit ? [cmd('QUIT')] : [])];
+    const r = await runSession(makePlan({ connect: `smtp://127.0.0.1:${s.port}`, steps }), { timeouts: SHORT });
+    const shown = explain(r);
+    assert.equal(r.ok, false, shown);
+    assert.equal(r.failure?.kind, 'protocol', shown);
+    assert.match(r.failure?.message ?? '', /reply that answers no command \(452 full\)/, shown);
+    assert.ok(r.transcript.some((e) => e.dir === 'error' && /answers no command/.test(e.text)), shown);
+  });
+}
+
+test('31. an extra reply that comes after the engine\'s own QUIT was sent, before its 221, fails the session too', async () => {
+  const s = await serve(extraAfterData('452 full\r\n', true));
+  const r = await runSession(makePlan({ connect: `smtp://127.0.0.1:${s.port}`, steps: basic.slice(0, 4) }), { timeouts: SHORT });
+  const shown = explain(r);
+  assert.equal(r.ok, false, shown);
+  assert.equal(r.failure?.kind, 'protocol', shown);
+  assert.match(r.failure?.message ?? '', /reply that answers no command \(452 full\).*before the 221/, shown);
+  // The same server with the script's own QUIT: the 452 is read as QUIT's reply, which needs 2xx.
+  const own = await runSession(makePlan({ connect: `smtp://127.0.0.1:${s.port}`, steps: basic }), { timeouts: SHORT });
+  assert.equal(own.ok, false, explain(own));
+});
+
+test('32. a script without QUIT still passes when the server answers the engine\'s QUIT with 221 alone (control case)', async () => {
+  const s = await serve(extraAfterData(''));
+  const r = await runSession(makePlan({ connect: `smtp://127.0.0.1:${s.port}`, steps: basic.slice(0, 4) }), { timeouts: SHORT });
+  assert.ok(r.ok, explain(r));
+  assert.ok(r.transcript.some((e) => e.dir === 'client' && e.text === 'QUIT'), explain(r));
 });

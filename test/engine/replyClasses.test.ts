@@ -9,6 +9,7 @@ import { runSession, type SessionResult } from '../../client/src/engine';
 import type { PlanStep } from '../../common/sessionPlan';
 import { auth, bdat, cmd, data, expectation, explain, makePlan, PATIENT, raw, starttls, type PlanSpec } from './plan';
 import { rawServer, type LineConnection, type RawServer } from './rawServer';
+import { analyzeSmtpDocument } from '../../server/src/smtp/smtpService';
 
 
 const servers: RawServer[] = [];
@@ -336,6 +337,57 @@ for (const c of cases) {
     }
   });
 }
+
+// An EXPECT with only a text or a pattern checks the text on top of the reply the step needs; only
+// codes, classes and enhanced codes change the allowed replies. `/^/` matches every reply text.
+for (const c of cases) {
+  test(`wrong reply class: ${c.name} fails with an EXPECT that gives only a pattern`, async () => {
+    const { r, under } = await run(c, '/^/');
+    assert.equal(r.ok, false, explain(r));
+    assert.equal(r.failure?.kind, 'expectation', explain(r));
+    assert.equal(r.failure?.line, under.line, explain(r));
+    assert.match(r.failure?.message ?? '', c.shows, explain(r));
+  });
+}
+
+/** RCPT answered as `reply`, with `expect` on it (the case of the issue: `EXPECT "ok"` against a refusal whose text holds "ok"). */
+async function rcptWith(reply: string, expect: string): Promise<SessionResult> {
+  const rcpt = cmd('RCPT TO:<b@a.test>', expect);
+  return (await run({ name: 'RCPT', build: single(() => rcpt, () => [ehlo(), cmd('MAIL FROM:<a@example.test>')]), override: { RCPT: `${reply}\r\n` }, shows: /./ }, undefined)).r;
+}
+
+test('EXPECT "text" alone: a refusal whose text matches still fails, and says that the step needs 2xx', async () => {
+  const r = await rcptWith('550 5.1.1 user not ok', '"ok"');
+  assert.equal(r.ok, false, explain(r));
+  assert.equal(r.failure?.kind, 'expectation', explain(r));
+  assert.match(r.failure?.message ?? '', /expected 2xx, got 550 5\.1\.1 \(an EXPECT with only a text keeps the reply the step needs\)/, explain(r));
+  assert.match(r.steps.find((s) => !s.ok)?.expected ?? '', /EXPECT "ok" \(and 2xx, implicit\)/, explain(r));
+});
+
+test('EXPECT "text" alone: a success whose text matches passes; one whose text differs fails', async () => {
+  assert.equal((await rcptWith('250 2.1.5 ok', '"ok"')).ok, true);
+  const wrong = await rcptWith('250 2.1.5 accepted', '"ok"');
+  assert.equal(wrong.ok, false, explain(wrong));
+  assert.match(wrong.failure?.message ?? '', /contain "ok"/, explain(wrong));
+});
+
+test('EXPECT with codes decides the class: 550 "not ok" passes the refusal, 5.1.1 alone too', async () => {
+  assert.equal((await rcptWith('550 5.1.1 user not ok', '550 "not ok"')).ok, true);
+  assert.equal((await rcptWith('550 5.1.1 user not ok', '5.1.1')).ok, true);
+  assert.equal((await rcptWith('550 5.1.1 user not ok', '5xx /user not ok/')).ok, true);
+});
+
+test('EXPECT "text" alone, through the language service\'s plan: the refusal fails', async () => {
+  const server = await rawServer((conn) => hostileSmtp(conn, { RCPT: '550 5.1.1 user not ok\r\n' }, false));
+  servers.push(server);
+  const text = `### text only\nCONNECT smtp://127.0.0.1:${server.port}\nEHLO client.example.test\nMAIL FROM:<a@example.test>\nRCPT TO:<b@a.test>\nEXPECT "ok"\nQUIT\n`;
+  const analysis = analyzeSmtpDocument(text, 'text-only.smtp');
+  assert.deepEqual(analysis.problems.filter((p) => p.severity === 'error'), []);
+  const r = await runSession(analysis.plans[0], { timeouts: PATIENT });
+  assert.equal(r.ok, false, explain(r));
+  assert.equal(r.failure?.line, 4, explain(r));
+  assert.match(r.failure?.message ?? '', /expected 2xx, got 550/, explain(r));
+});
 
 test('wrong reply class: a 354 greeting fails the session as a refusal', async () => {
   const server = await rawServer((conn) => hostileSmtp(conn, { GREETING: '354 hello?\r\n' }, false));

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import { ReplyParser, ReplyProtocolError, parseCapabilities, enhancedCodeOf } from '../../client/src/engine/replies';
-import { checkExpectation } from '../../client/src/engine/expect';
+import { checkExpectation, keepsStepNeed, withStepNeed } from '../../client/src/engine/expect';
 import { decodeRawEscapes, escapeBytes } from '../../common/escape';
 import { canonicalMessage, inlineBdatMessage, inlineDataBytes } from '../../client/src/engine/data';
 import { Masker } from '../../client/src/engine/mask';
@@ -13,7 +13,7 @@ import { junitXml, xmlEscape } from '../../client/src/cli/junit';
 import { formatEvent } from '../../client/src/output/transcriptText';
 import { exitCodeOf, parseHostPort, parseRunArgs } from '../../client/src/cli/runCommand';
 import type { SessionResult } from '../../client/src/engine/types';
-import { expectation } from './plan';
+import { expectation, implicit } from './plan';
 
 test('reply parser: replies split anywhere across chunks, multi-line, bare LF tolerated', () => {
   const text = '250-mail.example.test hello\r\n250-SIZE 1000\r\n250 PIPELINING\r\n550 5.1.1 no such user\n';
@@ -91,6 +91,24 @@ test('expectations: codes, classes, enhanced codes with x, substrings and regula
   assert.match(checkExpectation(expectation('550 "mailbox full"'), reply) ?? '', /contain "mailbox full"/);
   const broken = { ...expectation('550'), text: { kind: 'regex' as const, source: '(', flags: '' } };
   assert.match(checkExpectation(broken, reply) ?? '', /not a valid regular expression/);
+});
+
+test('expectations: a text alone keeps the step\'s need; codes, classes and enhanced codes replace it', () => {
+  const [refusal] = new ReplyParser().push(Buffer.from('550 5.1.1 user not ok\r\n'));
+  const [success] = new ReplyParser().push(Buffer.from('250 2.1.5 ok\r\n'));
+  const need = implicit(2);
+  const textOnly = expectation('"ok"');
+  const made = withStepNeed(textOnly, need);
+  assert.match(checkExpectation(made, refusal) ?? '', /expected 2xx, got 550 5\.1\.1 \(an EXPECT with only a text/);
+  assert.equal(checkExpectation(made, success), undefined);
+  assert.equal(withStepNeed(textOnly, need), made, 'made once per EXPECT line');
+  assert.equal(withStepNeed(expectation('/OK/i'), need).codes, need.codes);
+  for (const written of ['550 "not ok"', '5xx', '5.1.1']) assert.equal(checkExpectation(withStepNeed(expectation(written), need), refusal), undefined, written);
+  const dataNeed = implicit(3);
+  assert.equal(withStepNeed(need, dataNeed), dataNeed, 'without EXPECT, the need decides');
+  assert.equal(keepsStepNeed(textOnly), true);
+  assert.equal(keepsStepNeed(need), true);
+  assert.equal(keepsStepNeed(expectation('5.1.1')), false);
 });
 
 test('DATA bodies: inline lines joined with CRLF; files converted to CRLF and dot-stuffed', () => {

@@ -37,10 +37,46 @@ function enhancedMatches(pattern: ReplyPattern, enhanced: string | undefined): b
   return want.every((part, i) => part === 'x' || part === have[i]);
 }
 
+/**
+ * Expectations made by `withStepNeed` from an EXPECT with only a text, each with the need it was
+ * made for: one object per EXPECT line, so its pattern is compiled once however often it is checked.
+ */
+const textWithNeed = new WeakMap<Expectation, { need: string; made: Expectation }>();
+/** The expectations `withStepNeed` made, whose code check comes from the step, not the EXPECT line. */
+const stepClass = new WeakSet<Expectation>();
+
+/** True when an expectation names no reply code, class or enhanced status code: the step's need decides the class. */
+export function keepsStepNeed(expectation: Expectation): boolean {
+  return expectation.implicit || (expectation.codes.length === 0 && expectation.enhanced.length === 0);
+}
+
+/**
+ * The expectation a reply is checked against, from what the script wrote (`written`, the plan's
+ * EXPECT or its implicit expectation) and the reply the step needs to go on (`need`, for example
+ * 2xx for a command, 354 for DATA, 220 for STARTTLS, 235 for AUTH). A verdict is earned:
+ * - without EXPECT, the step's need decides;
+ * - an EXPECT that names reply codes, classes or enhanced status codes decides by itself (an
+ *   enhanced code carries its class, RFC 3463 §2), so `EXPECT 550` allows a refusal;
+ * - an EXPECT with only a text or a regular expression adds that check to the step's need: a text
+ *   never widens the classes a reply may be in.
+ */
+export function withStepNeed(written: Expectation, need: Expectation): Expectation {
+  if (written.implicit) return need;
+  if (!keepsStepNeed(written)) return written;
+  const key = describeExpectation(need);
+  const kept = textWithNeed.get(written);
+  if (kept && kept.need === key) return kept.made;
+  const made: Expectation = { ...written, source: `${written.source} (and ${key}, implicit)`, codes: need.codes, enhanced: need.enhanced };
+  stepClass.add(made);
+  textWithNeed.set(written, { need: key, made });
+  return made;
+}
+
 /** Returns undefined when the reply meets the expectation, or why it does not. */
 export function checkExpectation(expectation: Expectation, reply: Reply): string | undefined {
   if (expectation.codes.length > 0 && !expectation.codes.some((p) => codeMatches(p, reply.code))) {
-    return `expected ${describeExpectation(expectation)}, got ${reply.code}${reply.enhanced ? ` ${reply.enhanced}` : ''}`;
+    const why = stepClass.has(expectation) ? ' (an EXPECT with only a text keeps the reply the step needs)' : '';
+    return `expected ${describeExpectation(expectation)}, got ${reply.code}${reply.enhanced ? ` ${reply.enhanced}` : ''}${why}`;
   }
   if (expectation.enhanced.length > 0 && !expectation.enhanced.some((p) => enhancedMatches(p, reply.enhanced))) {
     return `expected enhanced status ${expectation.enhanced.map(patternText).join(' or ')}, got ${reply.enhanced ?? 'none'} (${reply.code})`;

@@ -39,7 +39,7 @@ import { DEFAULT_TIMEOUTS, type Expectation, type PlanStep, type SessionPlan, ty
 import { cramMd5Response, loginPayload, plainPayload, xoauth2Payload } from './auth';
 import { decodeRawEscapes, escapeBytes } from '../../../common/escape';
 import { canonicalMessage, inlineBdatMessage, inlineDataBytes } from './data';
-import { checkExpectation, classExpectation, describeExpectation } from './expect';
+import { checkExpectation, classExpectation, describeExpectation, keepsStepNeed, withStepNeed } from './expect';
 import { MASK, Masker, eventRole, maskResult } from './mask';
 import { hostAddresses, lookupMx } from './mx';
 import type { SessionDane } from './dane';
@@ -318,7 +318,7 @@ class SessionRunner {
       if (this.cancelled) throw new EngineError('cancelled', 'the run was cancelled');
       await this.connectAndGreet();
       await this.runSteps();
-      if (!this.quitDone && !this.stateUnknown) await this.politeQuit('the script ended without QUIT; sending QUIT');
+      if (!this.quitDone && !this.stateUnknown) await this.quitAtEnd();
       this.result.ok = true;
     } catch (e) {
       const failure = this.toFailure(e);
@@ -943,14 +943,12 @@ class SessionRunner {
   }
 
   /**
-   * The expectation a command's reply is checked against. A written `EXPECT` is used as written;
-   * without one, the command needs the reply that lets the session go on: 354 for DATA (the plan's
-   * implicit 3xx would let a 334 pass), the success class for the rest.
+   * The expectation a command's reply is checked against: 354 for DATA (the plan's implicit 3xx
+   * would let a 334 pass), the plan's implicit class for the rest, with what an `EXPECT` says
+   * (see `required`).
    */
   private implicitFor(verb: string, expect: Expectation): Expectation {
-    if (!expect.implicit) return expect;
-    if (verb === 'DATA') return needCode(expect, 354);
-    return expect;
+    return verb === 'DATA' ? required(expect, 354) : required(expect);
   }
 
   private stepResult(step: PlanStep, command: string, reply: Reply | undefined, started: number, expectation: Expectation | undefined, record = true): StepResult {
@@ -1016,9 +1014,7 @@ class SessionRunner {
   private checkUnsolicited(step: PlanStep): void {
     if (this.stateUnknown || !this.wire) return;
     const extra = this.wire.peekUnread();
-    if (extra) {
-      throw new StepFailure('protocol', `line ${step.line + 1}: the server sent a reply that answers no command (${extra.lines.join(' / ')}); its replies can no longer be matched to commands`, step.line);
-    }
+    if (extra) throw unsolicited(extra, step.line, `line ${step.line + 1}`);
   }
 
   /**
@@ -1108,18 +1104,7 @@ class SessionRunner {
       const reply = await this.wire!.read(this.timeouts.dataInit, 'reply to DATA');
       this.quitUnsafe = undefined;
       if (failed) {
-        if (reply.code === 354) {
-          // RFC 2920 §3.1: DATA was accepted although the transaction failed, so the client sends a
-          // lone "." (an empty message the server then refuses for want of recipients) and reads its
-          // reply; the session can then end with QUIT.
-          try {
-            await this.wire!.write('.\r\n', this.timeouts.dataBlock, 'end of data');
-            await this.wire!.read(this.timeouts.dataTermination, 'reply to the end of data');
-          } catch {
-            // The failure reported below is the one that matters.
-            this.inData = true;
-          }
-        }
+        if (reply.code === 354) await this.leaveFailedData();
         this.fail(failed.step, failed.result, record);
       }
       if (deferBody && reply.code === 354) {
@@ -1145,6 +1130,39 @@ class SessionRunner {
     }
     if (failed) this.fail(failed.step, failed.result, record);
     return undefined;
+  }
+
+  /**
+   * Leaves the data phase that a server opened (354) for a pipelined transaction that has already
+   * failed, without delivering anything. RFC 5321 §3.3 and §4.1.1.4: only the end-of-data
+   * indication confirms the transaction and tells the server to process the stored recipients, so
+   * a transaction whose data never ends is not completed. When the server accepted a recipient, a
+   * lone "." would deliver an empty message to it; the connection is closed instead, and the
+   * transcript says so. RFC 2920 §3.1 has the client send a single dot when DATA was accepted in
+   * spite of failed commands; that is done only when no recipient was accepted, where the server
+   * has no one to deliver to, and the dot is shown like every line the engine sends.
+   */
+  private async leaveFailedData(): Promise<void> {
+    this.inData = true;
+    if (this.accepted > 0) {
+      const was = this.recording;
+      this.recording = true;
+      this.emit(
+        'info',
+        `the server opened the data phase (354) for a failed transaction with ${this.accepted} accepted recipient${this.accepted === 1 ? '' : 's'}; closing the connection without the end-of-data dot, so the transaction is not completed and nothing is delivered (RFC 5321 §4.1.1.4)`,
+      );
+      this.recording = was;
+      this.wire!.destroy();
+      return;
+    }
+    try {
+      this.sendLine('.\r\n', '.');
+      this.inData = false;
+      await this.wire!.read(this.timeouts.dataTermination, 'reply to the end of data');
+    } catch {
+      // The failure reported after this is the one that matters; no QUIT follows an unknown state.
+      this.inData = true;
+    }
   }
 
   /** Sends nothing; reads and checks the final reply(ies) of a body that was written as a carry. */
@@ -1191,7 +1209,7 @@ class SessionRunner {
     if (reply.code !== 220) this.quitUnsafe = undefined;
     // RFC 3207 §4: only 220 starts TLS. Without an EXPECT, any other reply (a 250 included) fails the
     // step, so a session never goes on in cleartext believing it is encrypted.
-    const result = this.stepResult(step, 'STARTTLS', reply, started, step.expect.implicit ? needCode(step.expect, 220) : step.expect);
+    const result = this.stepResult(step, 'STARTTLS', reply, started, required(step.expect, 220));
     if (!result.ok) this.fail(step, result, record);
     if (reply.code !== 220) this.emit('info', `TLS was not started (the reply was ${reply.code}, not 220); the session goes on in cleartext because an EXPECT allows it`);
     if (reply.code === 220) {
@@ -1293,7 +1311,7 @@ class SessionRunner {
       } else if (success(reply)) premature = 'before the challenge was answered';
     }
     // Without an EXPECT, only 235 (RFC 4954 §6) means the client is authenticated.
-    const result = this.stepResult(step, `AUTH ${mech} ${MASK}`, reply, started, step.expect.implicit ? needCode(step.expect, 235) : step.expect);
+    const result = this.stepResult(step, `AUTH ${mech} ${MASK}`, reply, started, required(step.expect, 235));
     if (premature) {
       // No EXPECT can make this pass: the server claims an authentication it never checked.
       result.ok = false;
@@ -1308,7 +1326,7 @@ class SessionRunner {
     this.quitUnsafe = undefined;
     if (replies.length > 0) result.replies = replies.map(info);
     if (!result.ok) {
-      if (reply.code === 535 && step.expect.implicit) result.message = `authentication failed (wrong user name or secret?): ${reply.lines.join(' / ')}`;
+      if (reply.code === 535 && keepsStepNeed(step.expect)) result.message = `authentication failed (wrong user name or secret?): ${reply.lines.join(' / ')}`;
       this.fail(step, result, record);
     }
     this.record(result, record);
@@ -1343,7 +1361,7 @@ class SessionRunner {
   private async finishData(step: DataStep, reply: Reply, started: number, record: boolean, preparedBody?: Buffer): Promise<void> {
     if (reply.code !== 354) {
       // RFC 5321 §4.1.1.4: DATA refused; the body is not sent and the refusal is checked against EXPECT.
-      const result = this.stepResult(step, 'DATA', reply, started, step.expect);
+      const result = this.stepResult(step, 'DATA', reply, started, required(step.expect));
       const refusal = reply.code >= 400;
       if (!refusal) {
         // RFC 5321 §4.3.2: DATA is answered by 354 or refused with 4xx/5xx. Any other reply (a 250
@@ -1351,7 +1369,7 @@ class SessionRunner {
         result.ok = false;
         result.expected = '354 (implicit)';
         result.message = this.masker.mask(`DATA needs 354 to send the message, got ${reply.code}; nothing was sent or delivered: ${reply.lines.join(' / ')}`, 'note');
-      } else if (!result.ok && step.expect.implicit) {
+      } else if (!result.ok && keepsStepNeed(step.expect)) {
         result.message = this.masker.mask(`expected 354, got ${reply.code}${reply.enhanced ? ` ${reply.enhanced}` : ''}; the message was refused and not sent: ${reply.lines.join(' / ')}`, 'note');
       }
       if (!result.ok) this.fail(step, result, record);
@@ -1453,7 +1471,7 @@ class SessionRunner {
     // with none if a lax server takes it without one, never with this one's. (Its report, above
     // the call, already has this envelope; a pipelined next MAIL is noted only after this.)
     if (this.envelope.mailFrom !== undefined) this.envelope = this.envelope.helo === undefined ? {} : { helo: this.envelope.helo };
-    const expectation = step.kind === 'data' || step.kind === 'bdat' ? step.expect : undefined;
+    const expectation = step.kind === 'data' || step.kind === 'bdat' ? required(step.expect) : undefined;
     const keep = record || finals.length > 1;
     const result = this.stepResult(step, command, finals[0], started, expectation, keep);
     if (!keep && result.ok) {
@@ -1583,7 +1601,8 @@ class SessionRunner {
       return;
     }
     const replies: Reply[] = [];
-    for (const expectation of step.expects) {
+    for (const written of step.expects) {
+      const expectation = required(written);
       const reply = await this.wire!.read(this.timeouts.command, 'reply after RAW');
       replies.push(reply);
       const why = checkExpectation(expectation, reply);
@@ -1601,18 +1620,38 @@ class SessionRunner {
   }
 
   /**
+   * Ends a script that has no QUIT of its own with the verdict its own QUIT would give: a reply
+   * that is already waiting answers no command (the check `checkUnsolicited` makes before every
+   * step, an explicit QUIT included), and so does a reply that comes before the 221 to the
+   * engine's QUIT. Either is a protocol failure. A server that closes or stays silent after the
+   * QUIT changes nothing, as in `politeQuit`.
+   */
+  private async quitAtEnd(): Promise<void> {
+    const steps = this.plan.steps;
+    const last = steps.length > 0 ? steps[steps.length - 1].line : undefined;
+    const where = last === undefined ? 'the end of the script' : `after line ${last + 1}, the end of the script`;
+    const waiting = this.wire?.peekUnread();
+    if (waiting) throw unsolicited(waiting, last, where);
+    const early = await this.politeQuit('the script ended without QUIT; sending QUIT', true);
+    if (early) throw unsolicited(early, last, where, ', before the 221 to the QUIT the engine sent');
+  }
+
+  /**
    * Sends QUIT and waits briefly for 221; never fails. Skipped when the connection is gone, or when
    * a QUIT would be misread (mid-data, after RAW, during TLS negotiation or an AUTH exchange).
-   * Replies still owed to earlier commands (a cancelled RCPT, say) are read and skipped.
+   * Replies still owed to earlier commands (a cancelled RCPT, say) are read and skipped. With
+   * `strict` (the end of a script that passed), replies are read up to the 221, and the first one
+   * that came before it is returned: it answered no command.
    */
-  private async politeQuit(note: string): Promise<void> {
+  private async politeQuit(note: string, strict = false): Promise<Reply | undefined> {
     const wire = this.wire;
-    if (!wire || wire.failed || wire.closed || this.quitDone || this.inData || this.quitUnsafe !== undefined) return;
+    if (!wire || wire.failed || wire.closed || this.quitDone || this.inData || this.quitUnsafe !== undefined) return undefined;
     this.quitDone = true;
-    if (this.stateUnknown) return;
+    if (this.stateUnknown) return undefined;
     wire.resume();
     this.emit('info', note);
     this.emit('client', 'QUIT', 6);
+    let early: Reply | undefined;
     try {
       await wire.write('QUIT\r\n');
       wire.end();
@@ -1621,12 +1660,35 @@ class SessionRunner {
         const left = Math.round(deadline - this.io.now());
         if (left <= 0) break;
         const reply = await wire.read(left, 'reply to QUIT');
-        if (reply.code === 221 || !this.cancelled) break;
+        if (reply.code === 221) return early;
+        if (strict) early ??= reply;
+        else if (!this.cancelled) break;
       }
     } catch {
       // The session's outcome is already decided; a server that ignores QUIT changes nothing.
     }
+    // Without a 221, a lone reply may be the server's own answer to QUIT: nothing is concluded.
+    return undefined;
   }
+}
+
+/** The protocol failure of a reply that answers no command, noticed at `where` (RFC 5321 §4.2: every reply answers a command). */
+function unsolicited(extra: Reply, line: number | undefined, where: string, when = ''): StepFailure {
+  return new StepFailure('protocol', `${where}: the server sent a reply that answers no command (${extra.lines.join(' / ')})${when}; its replies can no longer be matched to commands`, line);
+}
+
+/** The success class, which a step needs when the plan gives no implicit expectation of its own (an `EXPECT` with only a text). */
+const SUCCESS = classExpectation(-1, 2);
+
+/**
+ * The expectation a step's reply is checked against: the one home of the reply each step needs.
+ * The step needs `code` when one code lets the session go on (354 for DATA, 220 for STARTTLS, 235
+ * for AUTH), else the plan's implicit class (2xx for every other step). `withStepNeed` then applies
+ * what an `EXPECT` says: codes replace the need, a text alone is checked on top of it.
+ */
+function required(written: Expectation, code?: number): Expectation {
+  const need = code !== undefined ? needCode(written, code) : written.implicit ? written : SUCCESS;
+  return withStepNeed(written, need);
 }
 
 /** The implicit expectation `expect` narrowed to one reply code (220 for STARTTLS, 354 for DATA). */

@@ -584,14 +584,18 @@ function expectMarkdown(node: ExpectNode, offset: number, session: SessionNode |
     }
     return { markdown: lines.join('\n'), range: pattern.range };
   }
+  // The engine decides the classes (client/src/engine/expect.ts, `withStepNeed`); this only says so.
+  const textOnly = node.codes.length === 0 && node.enhanced.length === 0;
+  const keepsNeed = 'With no reply code on the line, the reply must also be the one the command gets without EXPECT (2xx for most commands, 354 for DATA before RAW, 220 for STARTTLS, 235 for AUTH): a text does not allow other replies.';
   if (node.text && contains(node.text.range, offset)) {
     const markdown = node.text.kind === 'substring'
       ? `**Expected text**: the reply must contain ${codeSpan(node.text.value)} (case-insensitive).`
       : `**Expected text**: the reply text must match the regular expression ${codeSpan(`/${node.text.source}/${node.text.flags}`)}.`;
-    return { markdown, range: node.text.range };
+    return { markdown: textOnly ? `${markdown}\n\n${keepsNeed}` : markdown, range: node.text.range };
   }
   const lines = ['**EXPECT** — the reply the previous command must get', ''];
-  lines.push('Reply codes (`250`), classes (`2xx`), enhanced status codes (`5.1.1`, RFC 3463) and optionally `"text"` or `/regex/flags`.');
+  lines.push('Reply codes (`250`), classes (`2xx`), enhanced status codes (`5.1.1`, RFC 3463) and optionally `"text"` or `/regex/flags`. Only codes, classes and enhanced codes change the replies the command may get; a text alone is checked on top of the reply it needs without EXPECT.');
+  if (textOnly && node.text) lines.push('', keepsNeed);
   if (step && replies) {
     lines.push('', `Checks the reply to ${codeSpan(replies.label)} on line ${step.item.line + 1}.`);
     if (replies.codes.length > 0) lines.push('', `${codeSpan(replies.label)} can get: ${replyList(replies.codes)}.`);

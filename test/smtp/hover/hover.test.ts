@@ -59,7 +59,10 @@ const CASES: HoverCase[] = [
   { name: 'EXPECT partial enhanced code', script: 'EHLO x.test\nEXPECT 5.7.|x\n', markdownIncludes: ['Matches any detail of the subject', 'Security or Policy Status'], range: '5.7.x' },
   { name: 'EXPECT keyword names its command', script: 'EHLO x.test\nMAIL FROM:<a@b.test>\nRCPT TO:<c@d.test>\nEXP|ECT 250\n', markdownIncludes: ['Checks the reply to `RCPT` on line 3', '251'], range: 'EXPECT' },
   { name: 'EXPECT orphan', script: 'EXP|ECT 250\n', markdownIncludes: ['**No command before it**'], range: 'EXPECT' },
-  { name: 'EXPECT text', script: 'EHLO x\nEXPECT 250 "he|llo"\n', markdownIncludes: ['must contain `hello`'], range: '"hello"' },
+  { name: 'EXPECT text', script: 'EHLO x\nEXPECT 250 "he|llo"\n', markdownIncludes: ['must contain `hello`'], markdownExcludes: ['With no reply code on the line'], range: '"hello"' },
+  // A text alone does not widen the replies a step may get (the engine's `withStepNeed`).
+  { name: 'EXPECT text alone keeps the reply the command needs', script: 'EHLO x\nMAIL FROM:<a@b.test>\nRCPT TO:<c@d.test>\nEXPECT "o|k"\n', markdownIncludes: ['must contain `ok`', 'With no reply code on the line, the reply must also be the one the command gets without EXPECT', '2xx for most commands'], range: '"ok"' },
+  { name: 'EXPECT keyword of a text alone', script: 'EHLO x\nEXP|ECT /hello/i\n', markdownIncludes: ['a text alone is checked on top of the reply it needs without EXPECT', 'With no reply code on the line'], range: 'EXPECT' },
 
   // RAW: decoded bytes shown escaped.
   { name: 'RAW payload', script: 'EHLO x.test\nRAW Subject: a\\nb|\\r\\n.\\n\\x00\n', markdownIncludes: ['octets', 'Subject: a\\nb\\r\\n.\\n\\x00', 'a bare LF', 'SMTP smuggling'], range: 'Subject: a\\nb\\r\\n.\\n\\x00' },
