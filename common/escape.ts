@@ -18,6 +18,7 @@
  * - `markdownCodeSpan`: peer data as one inline code span, exact but inert.
  * - `markdownFence`: a code fence that no line of the text it encloses can close.
  * - `escapeHtml`: the five HTML specials, for text nodes and double-quoted attributes.
+ * - `jsonText`: JSON for `--json` output, with the same characters written as `\uXXXX` escapes.
  */
 
 // C0 controls except tab (U+0009) and line feed (U+000A), DEL, C1 controls, soft hyphen, Arabic
@@ -65,6 +66,19 @@ export function visibleLine(text: string): string {
  */
 export function iconInertLine(text: string): string {
   return visibleLine(text).replace(/\$\(/g, '\\$(');
+}
+
+/**
+ * JSON text for machine-readable output (`--json`) that a terminal can show safely: the same value
+ * as `JSON.stringify(value, null, indent)` gives, with every character `visibleText` would escape
+ * written as a JSON `\uxxxx` escape (lower-case hex, as JSON.stringify writes). JSON.stringify
+ * already escapes C0 controls and lone surrogates, but leaves DEL, C1 controls (an 8-bit CSI starts
+ * an escape sequence on some terminals) and the bidi and invisible characters raw. Outside strings
+ * JSON text is ASCII, so only strings change, and a JSON parser reads back exactly the same data
+ * (RFC 8259 §7).
+ */
+export function jsonText(value: unknown, indent?: number): string {
+  return (JSON.stringify(value, null, indent) ?? 'null').replace(INVISIBLE_RE, (ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 /** True when `visibleText` would change the text. */

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { decodeRawEscapes, escapeBytes, escapeHtml, escapeMarkdown, hasInvisible, visibleLine, visibleText } from '../../common/escape';
+import { decodeRawEscapes, escapeBytes, escapeHtml, escapeMarkdown, hasInvisible, jsonText, visibleLine, visibleText } from '../../common/escape';
 import { runSession } from '../../client/src/engine';
 import type { SessionResult, TranscriptEvent } from '../../client/src/engine/types';
 import { runCommand } from '../../client/src/cli/runCommand';
@@ -73,6 +73,18 @@ test('visibleText and visibleLine escape every control, C1 and bidi character, a
   assert.equal(hasInvisible('plain'), false);
   // Idempotent: formatter output can be escaped again without change.
   for (const h of HOSTILE) assert.equal(visibleText(visibleText(h)), visibleText(h));
+});
+
+test('jsonText is exact JSON with nothing a terminal acts on: the same data reads back', () => {
+  const value = { replies: HOSTILE, nested: [{ text: 'a\u202eb\u009b', n: 1 }], plain: 'émoji 😀', lone: 'x\ud800y', none: null };
+  for (const indent of [undefined, 2]) {
+    const text = jsonText(value, indent);
+    assertClean(text, 'jsonText');
+    assert.deepEqual(JSON.parse(text), value, 'the same data');
+  }
+  assert.equal(jsonText({ s: 'c1\u009b31m \u202e' }), '{"s":"c1\\u009b31m \\u202e"}');
+  assert.equal(jsonText({ a: 1, b: ['x'] }, 2), JSON.stringify({ a: 1, b: ['x'] }, null, 2), 'clean data is unchanged');
+  assert.equal(jsonText(undefined), 'null');
 });
 
 test('escapeBytes and decodeRawEscapes are inverse, and escapeBytes is plain ASCII', () => {
@@ -201,6 +213,23 @@ test('smtpwb run prints a hostile server\'s replies escaped', async () => {
     assert.ok(r.out.includes('\\x1B[31m'), r.out + r.err);
     assertClean(r.out, 'smtpwb run stdout');
     assertClean(r.err, 'smtpwb run stderr');
+  } finally {
+    await server.close();
+  }
+});
+
+test('smtpwb run --json keeps a hostile server\'s replies exact but never raw', async () => {
+  const server = await hostileServer();
+  try {
+    const script = join(dir, 'hostile-json.smtp');
+    writeFileSync(script, `### Hostile\nCONNECT smtp://127.0.0.1:${server.port}\nEHLO c.example.test\nNOOP\nNOOP\nNOOP\nQUIT\n`);
+    const r = await captureCli(runCommand, [script, '--json'], { cwd: dir, env: { HOME: dir } });
+    assertClean(r.out, 'smtpwb run --json stdout');
+    assertClean(r.err, 'smtpwb run --json stderr');
+    // The replies are still exactly what the server sent, once the JSON is read.
+    const replies = JSON.stringify(JSON.parse(r.out));
+    assert.ok(replies.includes(JSON.stringify('c1\u009b31mcsi').slice(1, -1)), r.out);
+    assert.ok(replies.includes(JSON.stringify('bidi \u202eevil\u202c txt').slice(1, -1)), r.out);
   } finally {
     await server.close();
   }

@@ -6,7 +6,7 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { writeFile, readFile } from 'node:fs/promises';
 import { resolve as resolvePath } from 'node:path';
-import { visibleLine } from '../../../common/escape';
+import { jsonText, visibleLine } from '../../../common/escape';
 import { checkDkimKey, dkimPublicKeyOf, isDkimName } from '../mailAuth/dkimKeyCheck';
 import { createResolver } from '../mailAuth/resolver';
 import { publicKeyRecord } from '../mailAuth/sign';
@@ -101,7 +101,7 @@ async function keygen(args: string[], io: CliIo): Promise<number> {
   const record = publicKeyRecord(pem);
   const name = `${n.selector}._domainkey.${n.domain}`;
   if (v.json) {
-    io.stdout.write(`${JSON.stringify({ privateKeyFile: file, algorithm, name, type: 'TXT', value: record, zone: `${name}. IN TXT ${zoneTxt(record)}` }, null, 2)}\n`);
+    io.stdout.write(`${jsonText({ privateKeyFile: file, algorithm, name, type: 'TXT', value: record, zone: `${name}. IN TXT ${zoneTxt(record)}` }, 2)}\n`);
   } else {
     io.stdout.write(`Private key (${algorithm}) written to ${visibleLine(outName)} (mode 0600). Keep it secret.\n\nPublish this TXT record:\n\n${name}. IN TXT ${zoneTxt(record)}\n`);
   }
@@ -149,7 +149,7 @@ async function check(args: string[], io: CliIo): Promise<number> {
   const { name, ok, message, findings, record } = checked;
   const verdict = { ok, message: message.replace('the private key', `the private key in ${v.key}`) };
   if (v.json) {
-    io.stdout.write(`${JSON.stringify({ name, match: verdict.ok, message: verdict.message, record: record ?? null, findings }, null, 2)}\n`);
+    io.stdout.write(`${jsonText({ name, match: verdict.ok, message: verdict.message, record: record ?? null, findings }, 2)}\n`);
   } else {
     io.stdout.write(`${verdict.ok ? 'OK' : 'FAIL'}: ${visibleLine(verdict.message)}\n`);
     if (record !== undefined) io.stdout.write(`record: ${visibleLine(record)}\n`);

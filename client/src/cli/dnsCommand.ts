@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { getServers } from 'node:dns';
 import { resolve } from 'node:path';
-import { visibleLine } from '../../../common/escape';
+import { jsonText, visibleLine } from '../../../common/escape';
 import {
   createNodeHttpsFetcher,
   createNodeResolver,
@@ -206,7 +206,7 @@ export async function dnsCommand(args: string[], io: DnsCommandIo): Promise<numb
   // What DNS servers and web servers sent is data: the renderers escape each piece of it where they
   // put it into the report (dns/render.ts), so a line feed in a record can never start a line of its own.
   if (parsed.json) {
-    for (const r of reports) io.stdout.write(`${JSON.stringify(reportToJson(r))}\n`);
+    for (const r of reports) io.stdout.write(`${jsonText(reportToJson(r))}\n`);
   } else if (parsed.markdown) {
     io.stdout.write(renderMarkdown(reports));
   } else {

@@ -6,8 +6,8 @@
 import { promises as fs } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { visibleLine, visibleText } from '../../../common/escape';
-import { ID_PATTERN } from '../localServer/messageStore';
+import { jsonText, visibleLine, visibleText } from '../../../common/escape';
+import { ID_PATTERN } from '../localServer/messageId';
 import type { CliIo } from './cliIo';
 
 export const INBOX_URL_ENV = 'SMTPWB_API_URL';
@@ -182,7 +182,7 @@ export async function inboxCommand(args: string[], io: CliIo): Promise<number> {
         const body = await callJson('GET', '/api/v1/messages', query);
         const messages = (body as { messages?: unknown } | null)?.messages;
         if (!Array.isArray(messages) || !messages.every(isSummary)) throw unexpected('GET /api/v1/messages', 'not a list of messages');
-        if (values.json) io.stdout.write(`${JSON.stringify(messages, null, 2)}\n`);
+        if (values.json) io.stdout.write(`${jsonText(messages, 2)}\n`);
         else for (const m of messages) io.stdout.write(`${line(m)}\n`);
         return 0;
       }
@@ -198,18 +198,18 @@ export async function inboxCommand(args: string[], io: CliIo): Promise<number> {
         if (values.parsed) {
           const parsed = await callJson('GET', `${path}/parsed`);
           if (typeof parsed !== 'object' || parsed === null || (parsed as { id?: unknown }).id !== rest[0]) throw unexpected(`GET ${path}/parsed`, 'not the parsed message');
-          io.stdout.write(`${JSON.stringify(parsed, null, 2)}\n`);
+          io.stdout.write(`${jsonText(parsed, 2)}\n`);
           return 0;
         }
         const message = await callMessage(path);
         if (message.id !== rest[0]) throw unexpected(`GET ${path}`, `message ${message.id}`);
-        io.stdout.write(values.json ? `${JSON.stringify(message, null, 2)}\n` : `${line(message)}\n`);
+        io.stdout.write(values.json ? `${jsonText(message, 2)}\n` : `${line(message)}\n`);
         return 0;
       }
       case 'wait': {
         query.set('timeout', timeout);
         const message = await callMessage('/api/v1/wait', query);
-        io.stdout.write(values.json ? `${JSON.stringify(message, null, 2)}\n` : `${line(message)}\n`);
+        io.stdout.write(values.json ? `${jsonText(message, 2)}\n` : `${line(message)}\n`);
         return 0;
       }
       case 'delete': {

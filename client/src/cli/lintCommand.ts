@@ -7,7 +7,7 @@ import { extname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { TextDocument } from 'vscode-languageserver-textdocument';
 import type { Diagnostic } from 'vscode-languageserver-types';
-import { visibleLine } from '../../../common/escape';
+import { jsonText, visibleLine } from '../../../common/escape';
 import { allProblemDefinitions, toDiagnostics } from '../../../server/src/diagnostics';
 import { LanguageService, type DocumentKind } from '../../../server/src/languageService';
 import type { CliIo } from './cliIo';
@@ -175,7 +175,7 @@ export async function lintCommand(args: string[], io: CliIo): Promise<number> {
       }
     }
   }
-  if (json) io.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
+  if (json) io.stdout.write(`${jsonText(results, 2)}\n`);
   else {
     const total = results.reduce((n, r) => n + r.diagnostics.length, 0);
     io.stderr.write(`${results.length} file${results.length === 1 ? '' : 's'} linted: ${errors} error${errors === 1 ? '' : 's'}, ${total - errors} other diagnostic${total - errors === 1 ? '' : 's'}\n`);

@@ -19,7 +19,7 @@ import { hostname, tmpdir } from 'node:os';
 import { dirname, extname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { TextDocument } from 'vscode-languageserver-textdocument';
-import { visibleLine } from '../../../common/escape';
+import { jsonText, visibleLine } from '../../../common/escape';
 import { Masker } from '../../../common/masking';
 import { secretEnvName } from '../../../common/variables';
 import { LanguageService } from '../../../server/src/languageService';
@@ -347,7 +347,7 @@ function printBlocked(io: CliIo, file: string, blocked: readonly BlockedSession[
   io.stderr.write(`smtpwb run: ${blocked.length === 1 ? 'a session' : `${blocked.length} sessions`} cannot run (${count} error${count === 1 ? '' : 's'}); nothing was sent\n`);
   if (json) {
     const errors = blocked.flatMap((b) => b.problems.map((p) => ({ session: b.name ?? b.title, line: p.line + 1, code: p.code, message: p.message })));
-    io.stdout.write(`${JSON.stringify({ ok: false, file, errors, sessions: [] }, null, 2)}\n`);
+    io.stdout.write(`${jsonText({ ok: false, file, errors, sessions: [] }, 2)}\n`);
   }
 }
 
@@ -357,7 +357,7 @@ function dryRun(io: CliIo, parsed: RunArgs, prepared: readonly PreparedSession[]
   const ok = summaries.every((s) => s.status === 'ready');
   const ruleNames = rules?.rules.map((r) => r.name);
   if (parsed.json) {
-    io.stdout.write(`${JSON.stringify({ ok, file: parsed.file, dryRun: true, ...(ruleNames ? { rules: ruleNames } : {}), sessions: summaries }, null, 2)}\n`);
+    io.stdout.write(`${jsonText({ ok, file: parsed.file, dryRun: true, ...(ruleNames ? { rules: ruleNames } : {}), sessions: summaries }, 2)}\n`);
     return ok ? 0 : 2;
   }
   if (ruleNames) io.stdout.write(`=== the capture server started for the run answers by ${ruleNames.length} behaviour rule${ruleNames.length === 1 ? '' : 's'}: ${ruleNames.map((n) => `"${visibleLine(n)}"`).join(', ')}\n`);
@@ -695,7 +695,7 @@ async function runPrepared(parsed: RunArgs, prepared: readonly ReadySession[], c
     const inbox = ctx.capture
       ? { inbox: received.map((m) => ({ ...(ctx.kept ? { path: m.path } : {}), from: m.from, to: m.to, subject: m.subject, size: m.size })) }
       : {};
-    io.stdout.write(`${JSON.stringify({ ok: code === 0, file: parsed.file, ...(interrupted ? { interrupted: true } : {}), sessions: json, ...inbox }, null, 2)}\n`);
+    io.stdout.write(`${jsonText({ ok: code === 0, file: parsed.file, ...(interrupted ? { interrupted: true } : {}), sessions: json, ...inbox }, 2)}\n`);
   } else if (prepared.length > 1 || parsed.parallel > 1) {
     const passed = results.filter((r) => r.ok).length;
     io.stdout.write(`\n${passed} of ${results.length} session${results.length === 1 ? '' : 's'} passed${interrupted ? ' (interrupted)' : ''}\n`);

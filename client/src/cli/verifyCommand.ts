@@ -12,7 +12,7 @@
 import { readFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { resolve as resolvePath } from 'node:path';
-import { visibleLine, visibleText } from '../../../common/escape';
+import { jsonText, visibleLine, visibleText } from '../../../common/escape';
 import { createResolver } from '../mailAuth/resolver';
 import { verifyMessage, type AuthReport } from '../mailAuth/verify';
 import { formatReportText, reportJson } from '../mailAuth/format';
@@ -115,7 +115,7 @@ export async function verifyCommand(args: string[], io: CommandIo): Promise<numb
     deadline.dispose();
   }
   // What the message and the DNS hold is data: control characters are shown as escapes.
-  if (v.json) io.stdout.write(bulk ? `${JSON.stringify({ ...report, bulk }, null, 2)}\n` : reportJson(report));
+  if (v.json) io.stdout.write(bulk ? `${jsonText({ ...report, bulk }, 2)}\n` : reportJson(report));
   else {
     io.stdout.write(visibleText(formatReportText(report)));
     if (bulk) io.stdout.write(formatBulkText(bulk));

@@ -11,7 +11,8 @@ import { timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { simpleParser, type AddressObject } from 'mailparser';
 import { formatAddress, isLoopbackHost, type CaptureServer, type StoredMessage } from './captureServer';
-import { ID_PATTERN } from './messageStore';
+import { ID_PATTERN } from './messageId';
+import { jsonText } from '../../../common/escape';
 import { parseCaptureRules } from '../../../common/captureRules';
 
 export interface CaptureApiOptions {
@@ -88,7 +89,7 @@ class HttpError extends Error {
 }
 
 function send(res: ServerResponse, status: number, body: unknown): void {
-  const text = `${JSON.stringify(body, null, 2)}\n`;
+  const text = `${jsonText(body, 2)}\n`;
   res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' });
   res.end(text);
 }

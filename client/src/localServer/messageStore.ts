@@ -27,6 +27,7 @@ import { performance } from 'node:perf_hooks';
 import type { Readable } from 'node:stream';
 import type { FiredRule } from './captureRuleEngine';
 import { HEADER_SCAN_LIMIT, parseSummaryHeaders, type SummaryHeaders } from './messageHeaders';
+import { ID_PATTERN } from './messageId';
 
 /** What the server knew about a message when it accepted it. */
 export interface CaptureEnvelope {
@@ -117,7 +118,6 @@ interface Sidecar {
 /** `20261123T044200123Z-<id>.eml`: a sortable UTC timestamp with milliseconds, then the id. */
 const MESSAGE_FILE = /^(\d{8}T\d{9}Z)-([a-z0-9]+)\.eml$/;
 const SIDECAR_SUFFIX = '.envelope.json';
-export const ID_PATTERN = /^[a-z0-9]+$/;
 /** The hidden folder where messages are written before they are complete. */
 const TEMP_FOLDER = '.smtpwb-incoming';
 

@@ -2,7 +2,7 @@
  * Renders an AuthReport as plain text (CLI), Markdown (editor) or JSON. The Authentication-Results
  * field (RFC 8601) is always shown as mailauth built it.
  */
-import { escapeMarkdown, visibleLine } from '../../../common/escape';
+import { escapeMarkdown, jsonText, visibleLine } from '../../../common/escape';
 import type { AuthReport, MethodReport, SmtpIdentities } from './verify';
 
 function methodLabel(m: MethodReport, index?: number): string {
@@ -82,5 +82,5 @@ export function formatReportMarkdown(report: AuthReport, title = 'Authentication
 
 /** The JSON form (stable keys) for `--json`. */
 export function reportJson(report: AuthReport): string {
-  return `${JSON.stringify(report, null, 2)}\n`;
+  return `${jsonText(report, 2)}\n`;
 }

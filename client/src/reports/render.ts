@@ -3,7 +3,7 @@
  * report goes through common/escape.ts (`visibleLine` for text and CSV, `escapeMarkdown` for
  * Markdown); JSON is exact. Pure.
  */
-import { escapeMarkdown, visibleLine } from '../../../common/escape';
+import { escapeMarkdown, jsonText, visibleLine } from '../../../common/escape';
 import type { PublishedPolicy } from '../../../server/src/reports/aggregate';
 import type { ReportSummary, SourceSummary } from './summary';
 
@@ -165,5 +165,5 @@ export function summaryCsv(s: ReportSummary): string {
 
 /** The JSON export: the summary exactly. */
 export function summaryJson(s: ReportSummary): string {
-  return JSON.stringify(s, null, 2) + '\n';
+  return jsonText(s, 2) + '\n';
 }
