@@ -90,8 +90,12 @@ export function pairSteps(session: SessionNode, problems?: Problem[]): PairedSte
 export function expectsSuccess(step: PairedStep): boolean {
   if (step.expects.length === 0) return true;
   const e = step.expects[0];
-  if (e.codes.length === 0) return true;
-  return e.codes.some((c) => (c.kind === 'code' ? c.code < 400 : c.kind === 'class' ? c.class < 4 : false));
+  // As the engine decides (client/src/engine/expect.ts, withStepNeed): codes and classes name the
+  // replies allowed; without them an enhanced status code carries its class (RFC 3463 §2, `5.1.1`
+  // is a permanent failure); a text alone keeps the reply the step needs, a success.
+  if (e.codes.length > 0) return e.codes.some((c) => (c.kind === 'code' ? c.code < 400 : c.kind === 'class' ? c.class < 4 : false));
+  if (e.enhanced.length > 0) return e.enhanced.some((c) => c.kind === 'enhanced' && c.code.startsWith('2.'));
+  return true;
 }
 
 /** The replies a step can get, for EXPECT hovers and completion. */
