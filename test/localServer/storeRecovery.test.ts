@@ -10,7 +10,9 @@
 // folder, as storePerformance.test.ts does. Everything runs on real files.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { copyFileSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { startCaptureServer, type CaptureLogEntry } from '../../client/src/localServer';
@@ -381,4 +383,72 @@ test('write-outs started while the store is cleared do not put files back', asyn
     await store.close();
     removeTempDir(dir);
   }
+});
+
+/** Runs `sh` so that a child of it exits unreaped (a zombie) while `sh`, replaced by `sleep`, lives on. Resolves with the zombie's pid. */
+function zombie(): Promise<{ pid: number; stop(): void }> {
+  return new Promise((resolveZombie, rejectZombie) => {
+    const parent = spawn('sh', ['-c', 'sleep 0 & echo $!; exec sleep 30'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    parent.once('error', rejectZombie);
+    parent.stdout.once('data', (chunk: Buffer) => {
+      const pid = Number(chunk.toString('latin1').trim());
+      // Wait until the child has exited (its state is Z), so the test sees the zombie, not the child.
+      const started = Date.now();
+      const poll = (): void => {
+        let state = '';
+        try {
+          const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+          state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+        } catch {
+          state = 'gone';
+        }
+        if (state === 'Z') resolveZombie({ pid, stop: () => parent.kill('SIGKILL') });
+        else if (Date.now() - started > 5000) rejectZombie(new Error(`pid ${pid} never became a zombie (state ${state})`));
+        else setTimeout(poll, 10);
+      };
+      poll();
+    });
+  });
+}
+
+test('a journal whose server is dead but not yet reaped (a zombie) is replayed at the next start, and one whose server lives is replayed once it goes', async () => {
+  await withCrashFolders(async ({ live, crashed, store }) => {
+    const dead = await put(store, 'server killed a moment ago');
+    const [name] = crashCopy(live, crashed);
+    const z = await zombie();
+    const sleeper = spawn('sleep', ['30'], { stdio: 'ignore' });
+    try {
+      // The crashed server's journal under the zombie's pid.
+      renameSync(join(crashed, JOURNAL, name.replace(/^journal-\d+-/, `journal-${GONE_PID}-`)), join(crashed, JOURNAL, `journal-${z.pid}-zombie.log`));
+      const restarted = new MessageStore(crashed);
+      await restarted.init();
+      assert.deepEqual((await restarted.list()).map((m) => m.id), [dead.id], 'a zombie is a server that is gone');
+      // A second journal, of a server that still runs: kept while it runs, replayed in this run once it is gone.
+      const later = await put(store, 'server still running');
+      const again = makeTempDir('recovery-alive');
+      try {
+        const names = crashCopy(live, again);
+        const latest = names.find((n) => readFileSync(join(live, JOURNAL, n), 'latin1').includes(later.id));
+        assert.ok(latest, 'the live journal holds the second message');
+        copyFileSync(join(live, JOURNAL, latest), join(crashed, JOURNAL, `journal-${sleeper.pid}-alive.log`));
+      } finally {
+        removeTempDir(again);
+      }
+      const watching = new MessageStore(crashed);
+      await watching.init();
+      assert.equal((await watching.list()).some((m) => m.id === later.id), false, 'not replayed while its server lives');
+      sleeper.kill('SIGKILL');
+      await once(sleeper, 'exit');
+      const deadline = Date.now() + 15_000;
+      while (!(await watching.list()).some((m) => m.id === later.id)) {
+        assert.ok(Date.now() < deadline, 'replayed within a few seconds of its server going');
+        await new Promise((done) => setTimeout(done, 200));
+      }
+      await watching.close();
+      await restarted.close();
+    } finally {
+      z.stop();
+      sleeper.kill('SIGKILL');
+    }
+  });
 });

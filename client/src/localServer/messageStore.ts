@@ -21,7 +21,7 @@
  * power. Nothing here imports `vscode`.
  */
 import { randomBytes } from 'node:crypto';
-import { closeSync, fstatSync, ftruncateSync, mkdirSync, openSync, promises as fs, readdirSync, readSync, renameSync, rmSync, writeFileSync, writevSync } from 'node:fs';
+import { closeSync, fstatSync, ftruncateSync, mkdirSync, openSync, promises as fs, readdirSync, readFileSync, readSync, renameSync, rmSync, writeFileSync, writevSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { Readable } from 'node:stream';
@@ -218,9 +218,18 @@ interface PendingMessage {
 function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  // A server killed a moment ago can still be a zombie (dead, not yet reaped by its parent), to which
+  // kill() answers as if it lived: on Linux its state in /proc/PID/stat (after the name in
+  // parentheses) tells. Elsewhere, or when /proc cannot be read, the answer of kill() stands.
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    return state !== 'Z' && state !== 'X';
+  } catch {
+    return true;
   }
 }
 
@@ -607,6 +616,8 @@ export class MessageStore {
   private retryAfter = 0;
   /** Set while journals left by a crashed server wait to be replayed again, after a failure. */
   private replayTimer: NodeJS.Timeout | undefined;
+  /** Set by `leftJournals` when it passed over a journal whose server seemed alive. */
+  private liveJournalsSeen = false;
   /** Why the last replay failed, so a failure that stays the same is logged once, not every few seconds. */
   private replayFailure: string | undefined;
   /**
@@ -718,7 +729,12 @@ export class MessageStore {
       const m = JOURNAL_FILE.exec(name);
       if (!m || this.owns(path) || live?.owns(path)) return [];
       const pid = Number(m[1]);
-      return pid !== process.pid && processAlive(pid) ? [] : [path];
+      if (pid !== process.pid && processAlive(pid)) {
+        // Another server's, or a server's that is still going away: looked at again later.
+        this.liveJournalsSeen = true;
+        return [];
+      }
+      return [path];
     });
   }
 
@@ -733,7 +749,14 @@ export class MessageStore {
    */
   private replayJournals(): void {
     this.replayTimer = undefined;
+    this.liveJournalsSeen = false;
     const paths = this.leftJournals(true);
+    // A journal whose server still seemed alive is looked at again, so that once that server is
+    // gone its messages are written in this run, not at some later start.
+    if (this.liveJournalsSeen && !this.closed) {
+      this.replayTimer = setTimeout(() => this.replayJournals(), REPLAY_RETRY_MS);
+      this.replayTimer.unref();
+    }
     if (paths.length === 0) return;
     const files: Array<{ path: string; fd: number; size: number; reader: JournalReader; scan?: JournalScan }> = [];
     try {
@@ -783,7 +806,7 @@ export class MessageStore {
       const failure = `could not replay the journal a stopped server left behind (${errorText(error)}); it is kept and tried again`;
       if (failure !== this.replayFailure) this.log('warn', failure);
       this.replayFailure = failure;
-      if (!this.closed) {
+      if (!this.closed && this.replayTimer === undefined) {
         this.replayTimer = setTimeout(() => this.replayJournals(), REPLAY_RETRY_MS);
         this.replayTimer.unref();
       }
