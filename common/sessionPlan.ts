@@ -176,3 +176,26 @@ export type ConnectTarget =
     }
   | { kind: 'mx'; domain: string; port: number }
   | { kind: 'local' };
+
+/** A file a session reads: `TLS ca=`, `cert=`, `key=`, `DATA < file` or `BDAT < file`, as written. */
+export interface NamedFile {
+  path: string;
+  /** The 0-based line that names it. */
+  line: number;
+}
+
+/**
+ * The files a session reads, in the order it reads them, as written in the script (relative paths
+ * are relative to the script's folder). The one list: the engine reads them all before it connects,
+ * and a run's preparation checks them before any session of the run is sent.
+ */
+export function filesNamedBy(plan: SessionPlan): NamedFile[] {
+  const t = plan.tls;
+  const tlsLine = t.line ?? plan.connect?.line ?? plan.line;
+  const files: NamedFile[] = [];
+  for (const file of [t.ca, t.cert, t.key]) if (file !== undefined && file !== '') files.push({ path: file, line: tlsLine });
+  for (const step of plan.steps) {
+    if ((step.kind === 'data' || step.kind === 'bdat') && step.body.kind === 'file') files.push({ path: step.body.path, line: step.line });
+  }
+  return files;
+}

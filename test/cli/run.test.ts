@@ -321,3 +321,26 @@ test('--junit to a path that cannot be written is a usage error before anything 
     await listener.close();
   }
 });
+
+test('a file a later session reads that cannot be read blocks the whole run before anything is sent (exit 2)', async () => {
+  const listener = await rawServer((c) => void politeSmtp(c));
+  try {
+    const session = (title: string, body: string) =>
+      `### ${title}\nCONNECT smtp://127.0.0.1:${listener.port}\nEHLO a.example.test\nMAIL FROM:<a@example.test>\nRCPT TO:<b@example.test>\n${body}QUIT\n`;
+    script('present.eml', 'Subject: here\r\n\r\nbody\r\n');
+    const file = script('files-later.smtp', `${session('first', 'DATA\nSubject: x\n\nbody\n.\n')}\n${session('second', 'DATA < present.eml\n')}\n${session('third', 'DATA < missing.eml\n')}`);
+    for (const extra of [[], ['--json']]) {
+      const r = await runCli(['run', file, '--all', ...extra], { cwd: work.dir });
+      assert.equal(r.code, 2, `${extra.join(' ')}: ${r.stdout}${r.stderr}`);
+      assert.match(r.stderr + r.stdout, /cannot read missing\.eml/);
+      assert.match(r.stderr, /nothing was sent/);
+    }
+    assert.equal(listener.received().length, 0, 'not even the first session was sent');
+    // The same run with the file in place goes through.
+    script('missing.eml', 'Subject: now here\r\n\r\nbody\r\n');
+    const ok = await runCli(['run', file, '--all'], { cwd: work.dir });
+    assert.equal(ok.code, 0, ok.stdout + ok.stderr);
+  } finally {
+    await listener.close();
+  }
+});

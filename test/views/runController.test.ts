@@ -149,6 +149,23 @@ test('a dismissed secret fails the session at once, saying what to set, and noth
   }
 });
 
+test('a file the session reads that cannot be read stops it before it connects, with the line and the reason', async () => {
+  const server = await countingServer();
+  const h = runHarness(lsp);
+  try {
+    const uri = await script(
+      'named-file.smtp',
+      ['### Reads a file', `CONNECT smtp://127.0.0.1:${server.port}`, 'EHLO client.example.test', 'MAIL FROM:<a@example.test>', 'RCPT TO:<b@example.test>', 'DATA < not-there.eml', 'QUIT', ''].join('\n'),
+    );
+    const record = await h.runs.run(uri, [0]);
+    assert.equal(record?.status, 'error');
+    assert.match(record?.error ?? '', /was not run: line 6: cannot read not-there\.eml: ENOENT/);
+    assert.equal(server.connections(), 0);
+  } finally {
+    await server.close();
+  }
+});
+
 test('the panel sees each event as it happens, and Cancel ends the session with QUIT', async () => {
   let sawQuit = false;
   const server = await rawServer(async (c: LineConnection) => {

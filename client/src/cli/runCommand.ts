@@ -36,6 +36,7 @@ const captureTools = lazyBundle<typeof import('../lazy/captureTools')>('captureT
 const emlTools = lazyBundle<typeof import('../lazy/emlTools')>('emlTools');
 import { findEnvironmentSettings, environmentNames, ignoredEnvironmentValues, SHARED_ENVIRONMENT } from '../runs/environments';
 import { dotenvLookup } from '../runs/dotenvLookup';
+import { namedFileProblem } from '../runs/namedFileAccess';
 import {
   environmentOverrides,
   prepareSession,
@@ -436,6 +437,7 @@ export async function runCommand(args: string[], io: CliIo): Promise<number> {
     prompt,
     hostname: hostname(),
     timeouts: parsed.timeoutSeconds !== undefined ? { all: Math.round(parsed.timeoutSeconds * 1000) } : {},
+    fileProblem: namedFileProblem(scriptDir),
   });
   // --rules is read before anything is asked or sent (and by --dry-run): a file with errors stops the run.
   let rules: CaptureRules | undefined;

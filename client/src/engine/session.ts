@@ -35,7 +35,7 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import type * as tls from 'node:tls';
 import { parseConnectTarget } from '../../../common/connectTarget';
-import { DEFAULT_TIMEOUTS, type Expectation, type PlanStep, type SessionPlan, type Timeouts } from '../../../common/sessionPlan';
+import { DEFAULT_TIMEOUTS, filesNamedBy, type Expectation, type PlanStep, type SessionPlan, type Timeouts } from '../../../common/sessionPlan';
 import { cramMd5Response, loginPayload, plainPayload, xoauth2Payload } from './auth';
 import { decodeRawEscapes, escapeBytes } from '../../../common/escape';
 import { canonicalMessage, inlineBdatMessage, inlineDataBytes } from './data';
@@ -408,12 +408,7 @@ class SessionRunner {
    * connection). The contents stay cached for the steps that use them.
    */
   private async readNamedFiles(): Promise<void> {
-    const t = this.plan.tls;
-    const tlsLine = t.line ?? this.plan.connect?.line ?? this.plan.line;
-    for (const file of [t.ca, t.cert, t.key]) if (file !== undefined && file !== '') await this.readFile(file, tlsLine);
-    for (const step of this.plan.steps) {
-      if ((step.kind === 'data' || step.kind === 'bdat') && step.body.kind === 'file') await this.readFile(step.body.path, step.line);
-    }
+    for (const file of filesNamedBy(this.plan)) await this.readFile(file.path, file.line);
   }
 
   // ---- Connection ----------------------------------------------------------------------------

@@ -26,6 +26,7 @@ import { Masker, maskEvent } from '../engine/mask';
 import type { SentMessage, ServerNotes, SessionResult, StepResult, TranscriptEvent } from '../engine/types';
 import { formatEventLines, formatVerdict } from '../output/transcriptText';
 import { dotenvLookup } from './dotenvLookup';
+import { namedFileProblem } from './namedFileAccess';
 import type { EnvironmentState } from './environmentState';
 import { prepareSession, type BlockedSession, type PreparationContext, type PreparedSession, type SessionSource } from './runPreparation';
 import { statusOf, type LiveSession, type RunRecord } from './runRecord';
@@ -353,6 +354,8 @@ export class RunController implements vscode.Disposable {
       dotenv: dotenvLookup(uri.scheme === 'file' ? uri.fsPath : undefined, workspaceRoot),
       hostname: 'smtp-workbench.local',
       timeouts: { perPhase: this.timeoutSettings() },
+      // Checked for every session before any is sent; resolved as runOne's scriptDir is.
+      fileProblem: namedFileProblem(uri.scheme === 'file' ? dirname(uri.fsPath) : undefined),
     };
 
     // First time: nothing is asked; what would be asked is noted.

@@ -23,7 +23,7 @@
  * - `preparationSummary(prepared)`: the decisions as plain JSON, secrets masked (`smtpwb run
  *   --dry-run --json` prints it; both front ends' tests compare it).
  */
-import { DEFAULT_TIMEOUTS, type SessionPlan, type Timeouts } from '../../../common/sessionPlan';
+import { DEFAULT_TIMEOUTS, filesNamedBy, type SessionPlan, type Timeouts } from '../../../common/sessionPlan';
 import { maskSecrets, namesSecret, resolvePlan, type VariableProviders } from '../../../common/variables';
 import { environmentValues, type EnvironmentSettings } from './environments';
 
@@ -68,6 +68,13 @@ export interface PreparationContext {
   now?: () => Date;
   uuid?: () => string;
   timeouts?: TimeoutSources;
+  /**
+   * Says why a file a session reads (`DATA < file`, `TLS ca=` and the like, as written; see
+   * `filesNamedBy`) cannot be read, or undefined when it can. Asked for every session of a run
+   * before any is sent, so a run whose third session names a missing file sends nothing at all.
+   * The caller resolves the path as the engine will (against the script's folder).
+   */
+  fileProblem?: (path: string) => Promise<string | undefined> | string | undefined;
 }
 
 export interface ReadySession {
@@ -88,7 +95,10 @@ export interface BlockedSession {
   index: number;
   title: string;
   name?: string;
-  /** `script`: the language service reports errors; `variables`: a value is missing or malformed. */
+  /**
+   * `script`: the language service reports errors, or a file the session reads cannot be read;
+   * `variables`: a value is missing or malformed.
+   */
   reason: 'script' | 'variables';
   problems: BlockingProblem[];
   /** `{{$prompt NAME}}` names that got no value (so a front end can say which `--var` to pass). */
@@ -183,6 +193,15 @@ export async function prepareSession(source: SessionSource, context: Preparation
     }),
   );
   if (!resolved.ok) return { status: 'blocked', ...head, reason: 'variables', problems: resolved.errors.map((e) => ({ ...e, code: 'variable' })), missingPrompts };
+  // Every file the session reads, once its variables are resolved (a path may use one).
+  if (context.fileProblem) {
+    const problems: BlockingProblem[] = [];
+    for (const file of filesNamedBy(resolved.plan)) {
+      const why = await context.fileProblem(file.path);
+      if (why !== undefined) problems.push({ line: file.line, message: `cannot read ${file.path}: ${why}`, code: 'file-unreadable' });
+    }
+    if (problems.length > 0) return { status: 'blocked', ...head, reason: 'script', problems, missingPrompts };
+  }
   // A value typed at a prompt under a secret-looking name is a secret (resolvePlan collects it).
   return {
     status: 'ready',
