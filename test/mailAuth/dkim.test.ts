@@ -12,6 +12,10 @@ import { signCommand } from '../../client/src/cli/signCommand';
 import { verifyCommand } from '../../client/src/cli/verifyCommand';
 import { signMessage } from '../../client/src/mailAuth/sign';
 import type { AuthReport } from '../../client/src/mailAuth/verify';
+import { createResolver } from '../../client/src/mailAuth/resolver';
+import { startCaptureServer, type StoredMessage } from '../../client/src/localServer';
+import { RawSmtp } from '../peers/rawSmtp';
+import { makeTempDir, removeTempDir } from '../peers/process';
 import { captureIo, exampleZone, makeKeys, ROOT_ZONE, sampleMessage, type TestKeys } from './fixtures';
 import { dkimverifyInNamespace } from './debianTools';
 
@@ -84,8 +88,14 @@ for (const [algorithm, keyFile, selector] of [
     const bad = await verifyFile(`tampered-${selector}.eml`);
     assert.equal(bad.code, 1);
     assert.equal(bad.report.dkim[0].failed, true);
+    // RFC 6376 §6.1.3: PERMFAIL (body hash did not verify), which RFC 8601 §2.7.1 writes as fail.
+    assert.equal(bad.report.dkim[0].result, 'fail');
     assert.equal(bad.report.dkim[0].reason, 'body hash did not verify');
-    assert.match(bad.report.authenticationResults, /dkim=neutral \(body hash did not verify\)/);
+    assert.match(bad.report.dkim[0].info, /^dkim=fail \(body hash did not verify\) header\.i=@example\.test /);
+    assert.match(bad.report.authenticationResults, /^Authentication-Results: mx\.test;\r\n dkim=fail \(body hash did not verify\) /);
+    assert.doesNotMatch(bad.report.authenticationResults, /dkim=neutral/);
+    assert.ok(bad.report.dkim[0].details['body hash (computed)'] && bad.report.dkim[0].details['body hash (signed)'], JSON.stringify(bad.report.dkim[0].details));
+    assert.notEqual(bad.report.dkim[0].details['body hash (computed)'], bad.report.dkim[0].details['body hash (signed)']);
     // Without a valid aligned DKIM signature, DMARC still passes through aligned SPF (RFC 7489 §4.2).
     assert.equal(bad.report.dmarc.result, 'pass');
 
@@ -99,6 +109,38 @@ for (const [algorithm, keyFile, selector] of [
     assert.match(notOk.output, /body hash mismatch|signature verification failed/);
   });
 }
+
+test('the capture server stores a body changed after signing as dkim=fail (body hash did not verify), verified against Knot', async () => {
+  const signed = await signMessage(sampleMessage(), { domain: 'example.test', selector: 'rsa1', privateKeyPem: keys.rsaPem });
+  const tampered = Buffer.from(signed.toString('latin1').replace('Hello Bob', 'Jello Bob'), 'latin1');
+  const inbox = makeTempDir('dkim-inbox');
+  const server = await startCaptureServer({ dir: inbox, tls: false, verify: { resolver: createResolver({ server: knot.address, timeoutMs: 2000, tries: 2 }), authServId: 'mx.test' } });
+  try {
+    const verified = new Promise<StoredMessage>((resolve) => {
+      const subscription = server.onAuthenticated((m) => {
+        subscription.dispose();
+        resolve(m);
+      });
+    });
+    const client = await RawSmtp.connect(server.host, server.port);
+    assert.equal((await client.read()).code, 220);
+    assert.equal((await client.command('EHLO mail.example.test')).code, 250);
+    assert.equal((await client.command('MAIL FROM:<alice@example.test>')).code, 250);
+    assert.equal((await client.command('RCPT TO:<bob@example.net>')).code, 250);
+    assert.equal((await client.command('DATA')).code, 354);
+    client.write(Buffer.concat([tampered, Buffer.from('.\r\n')]));
+    assert.equal((await client.read()).code, 250);
+    await client.quit();
+    const authentication = (await verified).authentication;
+    assert.deepEqual(authentication?.dkim.map((d) => [d.result, d.domain, d.selector]), [['fail', 'example.test', 'rsa1']]);
+    assert.match(authentication?.dkim[0].info ?? '', /^dkim=fail \(body hash did not verify\) /);
+    assert.match(authentication?.authenticationResults ?? '', /^Authentication-Results: mx\.test;\r\n dkim=fail \(body hash did not verify\) /);
+    assert.equal(authentication?.failed, true);
+  } finally {
+    await server.stop();
+    removeTempDir(inbox);
+  }
+});
 
 test('a changed signed header fails with "bad signature"', async () => {
   const signed = await signMessage(sampleMessage(), { domain: 'example.test', selector: 'rsa1', privateKeyPem: keys.rsaPem });

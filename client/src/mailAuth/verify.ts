@@ -9,7 +9,7 @@
 import { isIP } from 'node:net';
 import { hostname } from 'node:os';
 import { libmime } from './libmime';
-import { mailauth, type MaArcResult, type MaSpfResult, type MaStatus } from './mailauthApi';
+import { mailauth, type MaArcResult, type MaDkimResult, type MaSpfResult, type MaStatus } from './mailauthApi';
 import { parseHeaderFields } from './headers';
 import { returnPath, topReceived } from './received';
 import { trackResolver, type MailauthResolver } from './resolver';
@@ -98,13 +98,33 @@ export interface AuthReport {
 
 /**
  * Decides whether a result is a failure. fail, softfail, permerror, temperror and policy are; so is
- * DKIM's neutral, which mailauth uses for a signature whose body hash did not match (a PERMFAIL in
- * RFC 6376 §6.1.3). SPF's neutral is a policy statement (RFC 7208 §2.6.2), not a failure, and BIMI's
- * skipped only says that DMARC did not allow a logo.
+ * DKIM's neutral, which mailauth gives a signature it could not check (no key, an unusable key, an
+ * expired signature). SPF's neutral is a policy statement (RFC 7208 §2.6.2), not a failure, and
+ * BIMI's skipped only says that DMARC did not allow a logo.
  */
 export function isFailing(method: AuthMethod, result: string): boolean {
   if (['fail', 'softfail', 'permerror', 'temperror', 'temperr', 'policy'].includes(result)) return true;
   return method === 'dkim' && result === 'neutral';
+}
+
+/** mailauth's comment for a signature whose body hash (`bh=`) does not match the body. */
+const BODY_HASH_MISMATCH = 'body hash did not verify';
+
+/**
+ * Turns mailauth's result for one DKIM signature into the product's: the one place that does, so
+ * `smtpwb verify`, the capture server's stored authentication, ARC sealing and the editor (all
+ * through `verifyMessage`) agree. mailauth reports a body hash mismatch as `neutral`; RFC 6376
+ * §6.1.3 says "If the hash does not match, the Verifier SHOULD ignore the signature and return
+ * PERMFAIL (body hash did not verify)", and RFC 8601 §2.7.1 gives that outcome as `fail` ("the
+ * message was signed and the signature or signatures were acceptable to the ADMD, but they failed
+ * the verification test(s)"). The result and the Authentication-Results clause both say `fail`;
+ * mailauth's other results are kept as they are.
+ */
+function dkimResultOf(r: MaDkimResult): { status: MaStatus; info: string; bodyHashMismatch: boolean } {
+  const bodyHashMismatch = r.status.result === 'neutral' && r.status.comment === BODY_HASH_MISMATCH;
+  if (!bodyHashMismatch) return { status: r.status, info: r.info, bodyHashMismatch };
+  // mailauth's clause starts with `dkim=<result>` (formatAuthHeaderRow); only the result changes.
+  return { status: { ...r.status, result: 'fail' }, info: r.info.replace(/^dkim=neutral(?=[ ;]|$)/, 'dkim=fail'), bodyHashMismatch };
 }
 
 function reasonOf(status: MaStatus | undefined): string | undefined {
@@ -190,6 +210,7 @@ export async function verifyMessage(message: Buffer, options: VerifyOptions): Pr
     sender: smtp.mailFrom === '' ? undefined : smtp.mailFrom,
     minBitLength: options.minBitLength,
   });
+  const dkimResults = dkimResult.results.map((r) => ({ raw: r, ...dkimResultOf(r) }));
 
   // SPF (RFC 7208 §4) needs the client IP; without one there is nothing to check. The product's own
   // evaluator decides it (RFC 7208 exactly); mailauth's SPF is not used.
@@ -216,7 +237,7 @@ export async function verifyMessage(message: Buffer, options: VerifyOptions): Pr
     dmarcResult = await verifyDmarc({
       fromDomain: author.domain,
       spfDomain: spfResult && spfResult.status.result === 'pass' && spfResult.domain ? spfResult.domain : undefined,
-      dkimDomains: dkimResult.results.filter((r) => r.status.result === 'pass' && r.signingDomain).map((r) => r.signingDomain as string),
+      dkimDomains: dkimResults.filter((r) => r.status.result === 'pass' && r.raw.signingDomain).map((r) => r.raw.signingDomain as string),
       resolver,
     });
   }
@@ -224,7 +245,7 @@ export async function verifyMessage(message: Buffer, options: VerifyOptions): Pr
 
   // Assemble the Authentication-Results field in mailauth's order: DKIM, SPF, ARC, DMARC, BIMI.
   const clauses: string[] = [];
-  for (const r of dkimResult.results) clauses.push(libmime.foldLines(r.info, 160));
+  for (const r of dkimResults) clauses.push(libmime.foldLines(r.info, 160));
   const spfInfo = spfResult ? spfResult.info : 'spf=none (no SMTP client IP address known)';
   clauses.push(libmime.foldLines(spfInfo, 160));
   if (arcResult.info) clauses.push(libmime.foldLines(arcResult.info, 160));
@@ -233,8 +254,8 @@ export async function verifyMessage(message: Buffer, options: VerifyOptions): Pr
   if (bimiResult && bimiResult.info) clauses.push(libmime.foldLines(bimiResult.info, 160));
   const authenticationResults = `Authentication-Results: ${mta};\r\n ${clauses.join(';\r\n ')}\r\n`;
 
-  const dkim: DkimSignatureReport[] = dkimResult.results.map((r) => {
-    const base = report('dkim', r.status, r.info, clean({
+  const dkim: DkimSignatureReport[] = dkimResults.map(({ raw: r, status, info, bodyHashMismatch }) => {
+    const base = report('dkim', status, info, clean({
       domain: r.signingDomain,
       selector: r.selector,
       algorithm: r.algo,
@@ -243,8 +264,8 @@ export async function verifyMessage(message: Buffer, options: VerifyOptions): Pr
       'key bits': r.modulusLength,
       'signed at': r.signTime,
       'expires at': r.expiresAfter,
-      'body hash (computed)': r.status.result === 'neutral' ? r.bodyHash : undefined,
-      'body hash (signed)': r.status.result === 'neutral' ? r.bodyHashExpecting : undefined,
+      'body hash (computed)': bodyHashMismatch ? r.bodyHash : undefined,
+      'body hash (signed)': bodyHashMismatch ? r.bodyHashExpecting : undefined,
       'DNS record': r.rr,
     }));
     const sig: DkimSignatureReport = { ...base, method: 'dkim' };
@@ -252,7 +273,7 @@ export async function verifyMessage(message: Buffer, options: VerifyOptions): Pr
     if (r.selector) sig.selector = r.selector;
     if (r.algo) sig.algorithm = r.algo;
     if (r.format) sig.canonicalization = r.format;
-    if (typeof r.status.aligned === 'string') sig.aligned = r.status.aligned;
+    if (typeof status.aligned === 'string') sig.aligned = status.aligned;
     return sig;
   });
 
