@@ -22,9 +22,15 @@ export const KNOWN_EXTENSIONS = ['STARTTLS', 'AUTH', 'CHUNKING', 'SMTPUTF8', '8B
 export interface RuleMatch {
   /** The commands it applies to; undefined takes the action's default (see `defaultCommands`). */
   commands?: RuleCommand[];
-  /** Patterns for the reverse-path (`*` any run of characters, `?` one; case-insensitive; `""` is `<>`). */
+  /**
+   * Patterns for the reverse-path (`*` any run of characters, `?` one; case-insensitive; `""` is
+   * `<>`): MAIL's own, or the open transaction's at the other commands (and MESSAGE).
+   */
   sender?: string[];
-  /** Patterns for the recipient (RCPT) or any recipient of the message (DATA, BDAT, MESSAGE). */
+  /**
+   * Patterns for the recipient of RCPT, or, at the other commands (and MESSAGE), any recipient the
+   * open transaction has accepted so far; see `CONDITION_KNOWN_AT`.
+   */
   recipient?: string[];
   /** Patterns for the client's IP address. */
   client?: string[];
@@ -119,10 +125,57 @@ const ALLOWED_COMMANDS: Partial<Record<RuleAction['kind'], readonly RuleCommand[
   extensions: ['EHLO'],
 };
 
-/** Which commands carry which data, for the condition checks. */
-const HAS_SENDER: ReadonlySet<RuleCommand> = new Set(['MAIL', 'RCPT', 'DATA', 'BDAT', 'MESSAGE']);
-const HAS_RECIPIENT: ReadonlySet<RuleCommand> = new Set(['RCPT', 'DATA', 'BDAT', 'MESSAGE']);
-const HAS_SIZE: ReadonlySet<RuleCommand> = new Set(['MAIL', 'MESSAGE']);
+/** The conditions that need data a point of the session may not have. */
+export type DataCondition = 'sender' | 'recipient' | 'size';
+
+/** How a point of the session knows a condition's data: from itself, or from the open transaction. */
+export type ConditionSource = 'command' | 'transaction';
+
+/**
+ * When the capture server knows the data of the `sender`, `recipient` and `size` conditions: the
+ * rule event it builds at each point (`onCommand` and the end of a message in
+ * client/src/localServer/captureServer.ts). `command`: the point carries it itself (MAIL's
+ * reverse-path and SIZE parameter, RFC 5321 §4.1.1.2 and RFC 1870 §6; RCPT's forward-path; the
+ * message's size at MESSAGE). `transaction`: known while a mail transaction is open, from its
+ * reverse-path and the recipients accepted so far; rules decide before the server acts on a
+ * command, so RSET, QUIT, EHLO and the others still see the transaction they end or leave open.
+ * A point missing from a condition's list never knows it: nothing at CONNECT, no recipient at MAIL
+ * (it starts a new transaction), no size but at MAIL and MESSAGE. This table is the checker's one
+ * source for "never known" (`rules-condition-command`); test/localServer/captureRulesKnown.test.ts
+ * holds the running server to it.
+ */
+export const CONDITION_KNOWN_AT: Readonly<Record<DataCondition, Readonly<Partial<Record<RuleCommand, ConditionSource>>>>> = {
+  sender: {
+    EHLO: 'transaction',
+    HELO: 'transaction',
+    STARTTLS: 'transaction',
+    AUTH: 'transaction',
+    MAIL: 'command',
+    RCPT: 'transaction',
+    DATA: 'transaction',
+    BDAT: 'transaction',
+    MESSAGE: 'transaction',
+    RSET: 'transaction',
+    NOOP: 'transaction',
+    VRFY: 'transaction',
+    QUIT: 'transaction',
+  },
+  recipient: {
+    EHLO: 'transaction',
+    HELO: 'transaction',
+    STARTTLS: 'transaction',
+    AUTH: 'transaction',
+    RCPT: 'command',
+    DATA: 'transaction',
+    BDAT: 'transaction',
+    MESSAGE: 'transaction',
+    RSET: 'transaction',
+    NOOP: 'transaction',
+    VRFY: 'transaction',
+    QUIT: 'transaction',
+  },
+  size: { MAIL: 'command', MESSAGE: 'command' },
+};
 
 /** Parses a reply such as `550 5.1.1 No such user` (RFC 5321 §4.2, RFC 3463 §2). */
 export function parseRuleReply(text: string): { code: number; enhanced?: string; text: string } | undefined {
@@ -462,14 +515,16 @@ function readRule(node: JsonNode, index: number, report: Report): CaptureRule | 
   if (action.kind === 'reply' && commands.includes('CONNECT') && action.code !== 421 && action.code !== 554) {
     report('rules-connect-reply', `at CONNECT a server refuses with 554 or 421 (RFC 5321 §3.1), not ${action.code}`, actions[0].property.value?.range ?? node.range);
   }
-  const never = (condition: string, has: ReadonlySet<RuleCommand>): void => {
-    if (!commands.some((c) => has.has(c))) {
-      report('rules-condition-command', `"${condition}" is never known at ${commands.join(', ')}, so this rule never fires`, commandRange ?? node.range);
+  // Only a condition that none of the rule's commands can ever know is reported; one known while a
+  // transaction is open (a sender at QUIT) can fire, so it is not.
+  for (const condition of ['sender', 'recipient', 'size'] as const) {
+    if (match[condition] === undefined) continue;
+    const known = CONDITION_KNOWN_AT[condition];
+    if (!commands.some((c) => known[c] !== undefined)) {
+      const where = RULE_COMMANDS.filter((c) => known[c] !== undefined).join(', ');
+      report('rules-condition-command', `"${condition}" is never known at ${commands.join(', ')}, so this rule never fires (it is known at ${where})`, commandRange ?? node.range);
     }
-  };
-  if (match.sender) never('sender', HAS_SENDER);
-  if (match.recipient) never('recipient', HAS_RECIPIENT);
-  if (match.size) never('size', HAS_SIZE);
+  }
   return { index, name, when: match, action, delayMs, range: node.range };
 }
 

@@ -90,9 +90,21 @@ const CASES: Array<{ name: string; text: string; problems: Array<[string, string
   },
   {
     name: 'a condition the command never has',
-    text: '{"rules": [{"when": {"command": "EHLO", "recipient": "a@b"}, "reply": "550 x"}]}',
-    problems: [['rules-condition-command', '"EHLO"']],
-    rules: 1,
+    text: '{"rules": [{"when": {"command": "MAIL", "recipient": "a@b"}, "reply": "550 x"}, {"when": {"command": ["CONNECT"], "sender": "a@b"}, "reply": "554 x"}, {"when": {"command": "RCPT", "size": {"min": 1}}, "reply": "552 x"}]}',
+    problems: [
+      ['rules-condition-command', '"MAIL"'],
+      ['rules-condition-command', '["CONNECT"]'],
+      ['rules-condition-command', '"RCPT"'],
+    ],
+    rules: 3,
+  },
+  {
+    // The capture server passes the open transaction's sender and recipients at every command, so
+    // these rules fire when a transaction is open (captureRulesKnown.test.ts shows it on the wire).
+    name: 'a condition known while a transaction is open',
+    text: '{"rules": [{"name": "hang up on QUIT", "when": {"command": "QUIT", "sender": "hang@*"}, "close": true}, {"when": {"command": ["RSET", "NOOP"], "recipient": "b@*"}, "reply": "450 x"}, {"when": {"command": ["CONNECT", "MESSAGE"], "size": {"min": 10}}, "reply": "554 x"}]}',
+    problems: [],
+    rules: 3,
   },
   {
     name: 'unknown extension and condition',
