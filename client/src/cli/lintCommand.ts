@@ -1,15 +1,16 @@
 /**
- * `smtpwb lint FILE|DIR... [--language smtp|eml] [--json] [--list-codes]`: lints `.smtp` scripts and `.eml` messages with the
- * same language service as the editor, and prints `file:line:col severity code message`.
+ * `smtpwb lint FILE|DIR... [--language smtp|eml] [--json] [--list-codes]`: lints `.smtp` scripts,
+ * `.eml` messages and capture server rules files (`capture-rules.json`, `*.capture-rules.json`) with
+ * the same language service as the editor, and prints `file:line:col severity code message`.
  */
 import { readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
-import { extname, join, resolve } from 'node:path';
+import { basename, extname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { TextDocument } from 'vscode-languageserver-textdocument';
 import type { Diagnostic } from 'vscode-languageserver-types';
 import { jsonText, visibleLine } from '../../../common/escape';
 import { allProblemDefinitions, toDiagnostics } from '../../../server/src/diagnostics';
-import { LanguageService, type DocumentKind } from '../../../server/src/languageService';
+import { isCaptureRulesFileName, LanguageService, type DocumentKind } from '../../../server/src/languageService';
 import type { CliIo } from './cliIo';
 import { parseOptions, usageError, wantsHelp } from './options';
 
@@ -17,19 +18,21 @@ const SEVERITY_NAMES = ['', 'error', 'warning', 'info', 'hint'];
 
 export const LINT_USAGE = `usage: smtpwb lint FILE|DIR... [--language smtp|eml] [--json] [--list-codes]
 
-Lints .smtp session scripts and .eml messages with the editor's language service and prints
+Lints .smtp session scripts, .eml messages and capture server rules files (capture-rules.json,
+*.capture-rules.json) with the editor's language service and prints
 FILE:LINE:COL SEVERITY CODE MESSAGE per diagnostic (control characters shown as escapes).
 
-  FILE|DIR           files to lint; a folder is searched for .smtp and .eml files (hidden folders
-                     and node_modules are skipped; symbolic links are followed, each file once)
-  --language L       read every file as L (smtp or eml), whatever its extension; without it, a
-                     file that is neither .smtp nor .eml is refused
+  FILE|DIR           files to lint; a folder is searched for .smtp, .eml and rules files (hidden
+                     folders and node_modules are skipped; symbolic links are followed, each file
+                     once)
+  --language L       read every file as L (smtp or eml), whatever its name; without it, a file
+                     that is neither .smtp nor .eml nor a rules file is refused
   --json             print a JSON list of {file, diagnostics} in the LSP Diagnostic shape
   --list-codes       list every diagnostic code with its severity, summary and documentation
   -h, --help         show this help
 
-Exit codes: 0 no errors, 1 errors found, 2 usage error (also: a folder with no .smtp or .eml
-file, an unreadable file).`;
+Exit codes: 0 no errors, 1 errors found, 2 usage error (also: a folder with no file to lint, an
+unreadable file).`;
 
 const LINT_OPTIONS = {
   json: { type: 'boolean' },
@@ -37,14 +40,30 @@ const LINT_OPTIONS = {
   language: { type: 'string' },
 } as const;
 
-/** The language a file's extension names, or undefined for any other extension. */
-function kindOfName(path: string): DocumentKind | undefined {
+/** What lint reads a file as: a language `--language` can name, or a capture server rules file. */
+type LintKind = DocumentKind | 'rules';
+
+/**
+ * What a file's name makes it: `.smtp`, `.eml`, or a rules file by the name the editor and the
+ * language server know it by (`isCaptureRulesFileName`); undefined for any other name.
+ */
+function kindOfName(path: string): LintKind | undefined {
   const ext = extname(path).toLowerCase();
-  return ext === '.smtp' ? 'smtp' : ext === '.eml' ? 'eml' : undefined;
+  if (ext === '.smtp') return 'smtp';
+  if (ext === '.eml') return 'eml';
+  return isCaptureRulesFileName(basename(path)) ? 'rules' : undefined;
 }
 
 /**
- * Collects the .smtp and .eml files below a folder. Folders are identified by their real path, so
+ * The language id a file is given to the language service: a rules file is JSON, and the service
+ * knows it as a rules file by its name, as it does in the editor.
+ */
+function languageIdOf(kind: LintKind): string {
+  return kind === 'rules' ? 'json' : kind;
+}
+
+/**
+ * Collects the .smtp, .eml and rules files below a folder. Folders are identified by their real path, so
  * a symbolic link loop is walked once; files are identified the same way by the caller.
  */
 function collect(dir: string, out: string[], seenDirs: Set<string>): void {
@@ -100,10 +119,10 @@ export async function lintCommand(args: string[], io: CliIo): Promise<number> {
   const results: Array<{ file: string; diagnostics: Diagnostic[] }> = [];
   let errors = 0;
   let unusable = false;
-  const paths: Array<{ path: string; kind: DocumentKind }> = [];
+  const paths: Array<{ path: string; kind: LintKind }> = [];
   const seenFiles = new Set<string>();
   const seenDirs = new Set<string>();
-  const add = (path: string, kind: DocumentKind): void => {
+  const add = (path: string, kind: LintKind): void => {
     let real = path;
     try {
       real = realpathSync(path);
@@ -136,7 +155,7 @@ export async function lintCommand(args: string[], io: CliIo): Promise<number> {
         continue;
       }
       if (found.length === 0 && !walkedBefore) {
-        io.stderr.write(`smtpwb lint: ${visibleLine(file)} holds no .smtp or .eml file\n`);
+        io.stderr.write(`smtpwb lint: ${visibleLine(file)} holds no .smtp, .eml or rules file (capture-rules.json, *.capture-rules.json)\n`);
         unusable = true;
       }
       for (const f of found) add(f, (language as DocumentKind | undefined) ?? kindOfName(f)!);
@@ -144,7 +163,9 @@ export async function lintCommand(args: string[], io: CliIo): Promise<number> {
     }
     const kind = (language as DocumentKind | undefined) ?? kindOfName(path);
     if (!kind) {
-      io.stderr.write(`smtpwb lint: ${visibleLine(file)} is neither .smtp nor .eml; say how to read it with --language smtp or --language eml\n`);
+      io.stderr.write(
+        `smtpwb lint: ${visibleLine(file)} is neither .smtp nor .eml nor a rules file (capture-rules.json, *.capture-rules.json); say how to read it with --language smtp or --language eml\n`,
+      );
       unusable = true;
       continue;
     }
@@ -163,7 +184,7 @@ export async function lintCommand(args: string[], io: CliIo): Promise<number> {
       unusable = true;
       continue;
     }
-    const document = TextDocument.create(pathToFileURL(path).toString(), kind, 1, text);
+    const document = TextDocument.create(pathToFileURL(path).toString(), languageIdOf(kind), 1, text);
     const diagnostics = toDiagnostics(service.problems(document), document);
     service.forget(document.uri);
     errors += diagnostics.filter((d) => d.severity === 1).length;
@@ -188,7 +209,7 @@ export async function lintCommand(args: string[], io: CliIo): Promise<number> {
  * Reads a file as UTF-8. A message that is not valid UTF-8 is read as Latin-1 instead, byte for
  * byte, so a correct 8-bit ISO-8859-1 body is not reported as damaged text (RFC 2045 §2.8).
  */
-function decodeFile(bytes: Buffer, kind: 'smtp' | 'eml'): string {
+function decodeFile(bytes: Buffer, kind: LintKind): string {
   if (kind !== 'eml') return bytes.toString('utf8');
   try {
     return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
