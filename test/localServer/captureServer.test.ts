@@ -9,7 +9,7 @@ import * as net from 'node:net';
 import * as tls from 'node:tls';
 import { join } from 'node:path';
 import { X509Certificate } from 'node:crypto';
-import { startCaptureServer, generateSelfSignedCertificate, CERT_FOLDER, type CaptureLogEntry, type CaptureServer } from '../../client/src/localServer';
+import { startCaptureServer, generateSelfSignedCertificate, parseCaptureRules, CERT_FOLDER, type CaptureLogEntry, type CaptureServer } from '../../client/src/localServer';
 import { makeTempDir, removeTempDir } from '../peers/process';
 import { RawSmtp } from '../peers/rawSmtp';
 import { auth, cmd, data, makePlan, nextMessage, sendLocal, starttls, why, withCaptureServer } from './support';
@@ -492,5 +492,54 @@ test('the folder can be removed while the server runs; stale partial files are c
     });
   } finally {
     removeTempDir(dir);
+  }
+});
+
+test('SMTPUTF8 (RFC 6531 §3.4, §3.7.4.1): a non-ASCII address without the MAIL parameter gets 553 5.6.7, also when a rule hides SMTPUTF8', async () => {
+  const hidden = parseCaptureRules(JSON.stringify({ version: 1, rules: [{ name: 'no utf8', extensions: { hide: ['SMTPUTF8'] } }] }));
+  assert.deepEqual(hidden.problems, []);
+  for (const rules of [undefined, hidden.rules]) {
+    await withCaptureServer({ tls: false, rules }, async (server) => {
+      const raw = await RawSmtp.connect(server.host, server.port);
+      const utf8 = async (line: string): Promise<{ code: number; raw: string }> => {
+        raw.write(Buffer.from(`${line}\r\n`, 'utf8'));
+        return raw.read();
+      };
+      try {
+        await raw.read();
+        const ehlo = await raw.command('EHLO client.example.test');
+        assert.equal(ehlo.lines.includes('SMTPUTF8'), rules === undefined, ehlo.raw);
+        // A non-ASCII sender without SMTPUTF8 is refused, in the local part and in the domain.
+        for (const sender of ['jörg@example.test', 'joerg@exämple.test']) {
+          const refused = await utf8(`MAIL FROM:<${sender}>`);
+          assert.equal(refused.code, 553, refused.raw);
+          assert.match(refused.raw, /^553 5\.6\.7 /);
+        }
+        // An A-label domain is ASCII: accepted without SMTPUTF8 (smtp-server shows it as a U-label).
+        assert.equal((await raw.command('MAIL FROM:<joerg@xn--exmple-cua.test>')).code, 250);
+        assert.equal((await raw.command('RSET')).code, 250);
+        // A non-ASCII recipient in a transaction whose MAIL had no SMTPUTF8 is refused; ASCII ones are not.
+        assert.equal((await raw.command('MAIL FROM:<a@example.test>')).code, 250);
+        const rcpt = await utf8('RCPT TO:<用户@例子.test>');
+        assert.equal(rcpt.code, 553, rcpt.raw);
+        assert.match(rcpt.raw, /^553 5\.6\.7 /);
+        assert.equal((await raw.command('RCPT TO:<b@example.test>')).code, 250);
+        assert.equal((await raw.command('RSET')).code, 250);
+        // With SMTPUTF8 offered the parameter makes both acceptable; hidden, the parameter itself is
+        // refused as one of an extension that was not advertised (RFC 5321 §4.1.1.11).
+        const withParameter = await utf8('MAIL FROM:<jörg@exämple.test> SMTPUTF8');
+        if (rules === undefined) {
+          assert.equal(withParameter.code, 250, withParameter.raw);
+          assert.equal((await utf8('RCPT TO:<用户@例子.test>')).code, 250);
+        } else {
+          assert.equal(withParameter.code, 555, withParameter.raw);
+          assert.match(withParameter.raw, /^555 5\.5\.4 /);
+        }
+        await raw.quit();
+      } finally {
+        raw.destroy();
+      }
+      assert.equal((await server.list()).length, 0);
+    });
   }
 });

@@ -5,6 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
 import * as net from 'node:net';
+import * as tls from 'node:tls';
 import { join } from 'node:path';
 import { bdat } from '../engine/plan';
 import { RawSmtp } from '../peers/rawSmtp';
@@ -89,3 +90,90 @@ test('messages larger than what is kept in memory (1 MiB) are streamed to disk a
     assert.deepEqual(readdirSync(join(server.dir, '.smtpwb-incoming')), []);
   });
 });
+
+/**
+ * The server's sockets on `port` in CLOSE-WAIT (the client closed its side, the server has not
+ * closed its own), read from /proc/net/tcp and /proc/net/tcp6 as `ss -tn state close-wait` does.
+ */
+function closeWaitCount(port: number): number {
+  let count = 0;
+  for (const file of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    let text: string;
+    try {
+      text = readFileSync(file, 'latin1');
+    } catch {
+      continue;
+    }
+    for (const row of text.split('\n').slice(1)) {
+      const fields = row.trim().split(/\s+/);
+      if (fields.length < 4) continue;
+      // Field 1 is the local address as HEX_IP:HEX_PORT; field 3 is the state, 08 for CLOSE-WAIT.
+      if (fields[3] === '08' && parseInt(fields[1].split(':')[1] ?? '', 16) === port) count++;
+    }
+  }
+  return count;
+}
+
+/** Reads from a socket until the text holds a complete reply whose last line starts with `code `. */
+function readReply(socket: net.Socket, code: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let text = '';
+    const onData = (chunk: Buffer): void => {
+      text += chunk.toString('latin1');
+      if (new RegExp(`(^|\\r\\n)${code} [^\\r\\n]*\\r\\n$`).test(text)) {
+        socket.removeListener('data', onData);
+        resolve(text);
+      }
+    };
+    socket.on('data', onData);
+    socket.once('error', reject);
+    socket.once('close', () => reject(new Error(`closed before a ${code} reply: ${JSON.stringify(text)}`)));
+  });
+}
+
+/** Waits until `check` holds, for `timeoutMs` at most; reports whether it held. */
+async function within(timeoutMs: number, check: () => boolean): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (check()) return true;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return check();
+}
+
+for (const ending of ['end', 'destroy'] as const) {
+  const how = ending === 'end' ? 'with close_notify and FIN (end)' : 'with a FIN and no close_notify (destroy)';
+  test(`a TLS session closed without QUIT ${how} is gone within seconds and frees its maxClients slot`, async () => {
+    await withCaptureServer({ maxClients: 1 }, async (server) => {
+      const plain = net.connect(server.port, server.host);
+      await readReply(plain, '220');
+      plain.write('EHLO tls.example.test\r\n');
+      await readReply(plain, '250');
+      plain.write('STARTTLS\r\n');
+      await readReply(plain, '220');
+      plain.removeAllListeners('data');
+      plain.removeAllListeners('close');
+      plain.removeAllListeners('error');
+      const secure = await new Promise<tls.TLSSocket>((resolve, reject) => {
+        const socket = tls.connect({ socket: plain, ca: server.certificatePem, servername: 'localhost' }, () => resolve(socket));
+        socket.once('error', reject);
+      });
+      secure.write('EHLO tls.example.test\r\n');
+      assert.match(await readReply(secure, '250'), /^250-/);
+      const closed = new Promise<void>((resolve) => secure.once('close', () => resolve()));
+      secure.on('error', () => undefined);
+      if (ending === 'end') secure.end();
+      else secure.destroy();
+      if (ending === 'end') {
+        // The client waits for the server's side to close: that happens within seconds, not after
+        // the idle timeout.
+        assert.ok(await Promise.race([closed.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 3000))]), 'the server closed its side');
+      }
+      assert.ok(await within(3000, () => closeWaitCount(server.port) === 0), `${closeWaitCount(server.port)} socket(s) of the server still in CLOSE-WAIT`);
+      // The one slot is free again: the next client is greeted, not refused with 421.
+      const next = await greeting(server.port, server.host);
+      next.socket.destroy();
+      assert.match(next.line, /^220 /);
+    });
+  });
+}

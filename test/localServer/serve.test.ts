@@ -12,6 +12,7 @@ import { serveCommand } from '../../client/src/cli/serveCommand';
 import type { CliIo } from '../../client/src/cli/cliIo';
 import { startCaptureServer } from '../../client/src/localServer';
 import { makeTempDir, removeTempDir } from '../peers/process';
+import { RawSmtp } from '../peers/rawSmtp';
 import { repoRoot } from '../peers/require';
 import { cmd, data, makePlan, why } from './support';
 
@@ -176,6 +177,56 @@ test('smtpwb run sends a session without CONNECT to smtpwb serve (--local), thro
     assert.match(stored, /\r\n\.this line starts with a single dot once delivered\.\r\n$/);
   } finally {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    removeTempDir(dir);
+  }
+});
+
+test('serve --idle-timeout and --max-clients: a client idle mid-DATA gets 421 4.4.2 after the timeout; one too many gets 421', async () => {
+  const dir = makeTempDir('serve');
+  try {
+    const help = fakeIo(dir);
+    assert.equal(await serveCommand(['--help'], help.io), 0);
+    assert.match(help.out.text, /--idle-timeout DURATION/);
+    assert.match(help.out.text, /--max-clients N/);
+    for (const bad of [['--idle-timeout', 'soon'], ['--idle-timeout', '0'], ['--idle-timeout=-1s'], ['--idle-timeout', '2147484s'], ['--max-clients', '0'], ['--max-clients', 'many'], ['--max-clients', '1.5']]) {
+      const usage = fakeIo(dir);
+      assert.equal(await serveCommand(bad, usage.io), 2, bad.join(' '));
+      assert.match(usage.err.text, new RegExp(`smtpwb serve: ${bad[0].split('=')[0]} needs`));
+    }
+    const controller = new AbortController();
+    const run = fakeIo(dir, controller.signal);
+    const done = serveCommand(['--port=0', '--dir=box', '--no-tls', '--no-verify', '--idle-timeout', '1500ms', '--max-clients', '2'], run.io);
+    const [, host, port] = await run.out.waitFor(/listening on (\S+):(\d+)/);
+    try {
+      // Two clients are greeted; the third gets 421 and is closed.
+      const first = await RawSmtp.connect(host, Number(port));
+      const second = await RawSmtp.connect(host, Number(port));
+      assert.equal((await first.read()).code, 220);
+      assert.equal((await second.read()).code, 220);
+      const third = await RawSmtp.connect(host, Number(port));
+      const refused = await third.read();
+      assert.equal(refused.code, 421, refused.raw);
+      assert.match(refused.raw, /Too many connected clients/);
+      third.destroy();
+      // The first stops in the middle of DATA: after 1.5 s of silence it gets 421 4.4.2.
+      await first.command('EHLO slow.example.test');
+      await first.command('MAIL FROM:<a@example.test>');
+      await first.command('RCPT TO:<b@example.test>');
+      assert.equal((await first.command('DATA')).code, 354);
+      first.write('Subject: never ends\r\n\r\npart');
+      const started = Date.now();
+      const timeout = await first.read(10_000);
+      const waited = Date.now() - started;
+      assert.equal(timeout.code, 421, timeout.raw);
+      assert.match(timeout.raw, /^421 4\.4\.2 /);
+      assert.ok(waited >= 1000 && waited < 5000, `421 after ${waited} ms`);
+      first.destroy();
+      second.destroy();
+    } finally {
+      controller.abort();
+    }
+    assert.equal(await done, 0);
+  } finally {
     removeTempDir(dir);
   }
 });

@@ -12,12 +12,14 @@ import type { CliIo } from './cliIo';
 import { isLoopbackHost, loadRulesFile, startCaptureServer, type CaptureRules, type CaptureServer, type CaptureServerOptions, type StoredMessage } from '../localServer';
 import { startCaptureApi, type CaptureApi } from '../localServer/captureApi';
 import { createResolver, parseDnsServer } from '../mailAuth';
+import { parseDuration } from './options';
 
 export const SERVE_AUTH_ENV = 'SMTPWB_SERVE_AUTH';
 export const SERVE_API_TOKEN_ENV = 'SMTPWB_API_TOKEN';
 
 export const SERVE_HELP = `usage: smtpwb serve [--port N] [--host H] [--dir DIR] [--auth-file FILE] [--require-auth]
                    [--no-tls] [--no-chunking] [--size-limit OCTETS] [--rules FILE]
+                   [--idle-timeout DURATION] [--max-clients N]
                    [--api PORT [--api-host H --api-token-file FILE]] [--no-verify | --dns-server HOST:PORT]
 
 Runs the local capture server: an SMTP server that accepts every message and stores it in DIR: at
@@ -36,6 +38,10 @@ in DIR/.smtpwb-tls/cert.pem, AUTH, SIZE, 8BITMIME, SMTPUTF8, PIPELINING and CHUN
   --no-chunking         do not offer CHUNKING (BDAT)
   --size-limit OCTETS   the SIZE limit; larger messages get 552 (default 52428800; 0 for none)
   --rules FILE          behaviour rules (capture-rules.json); reloaded when the file changes
+  --idle-timeout DURATION  close a connection that sends nothing for this long, also in the
+                        middle of DATA or BDAT (421 4.4.2; what it sent of the message is
+                        dropped): seconds, or 1500ms, 2s (default 300)
+  --max-clients N       at most N connections at once; one more gets 421 (default 1000)
   --api PORT            serve the HTTP API for tests on PORT (0 picks one); see docs/capture-api.yaml
   --api-host H          the API's address (default 127.0.0.1); another than loopback needs a token
   --api-token-file FILE a bearer token the API requires (or set ${SERVE_API_TOKEN_ENV})
@@ -47,6 +53,9 @@ in DIR/.smtpwb-tls/cert.pem, AUTH, SIZE, 8BITMIME, SMTPUTF8, PIPELINING and CHUN
 Stop it with Ctrl+C (SIGINT) or SIGTERM. Exit codes: 0 stopped, 1 cannot start, 2 usage error.
 `;
 
+/** The longest delay a Node timer (and so a socket's idle timeout) can hold. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 /** What `serveCommand` reads from its arguments. */
 interface ServeArgs {
   port: number;
@@ -57,6 +66,8 @@ interface ServeArgs {
   tls: boolean;
   chunking: boolean;
   sizeLimit?: number;
+  idleTimeoutMs?: number;
+  maxClients?: number;
   rulesFile?: string;
   api?: { port: number; host: string; token?: string };
   verify?: { dnsServer?: string };
@@ -97,6 +108,8 @@ async function readServeArgs(args: string[], io: CliIo): Promise<ServeArgs | str
         'no-tls': { type: 'boolean' },
         'no-chunking': { type: 'boolean' },
         'size-limit': { type: 'string' },
+        'idle-timeout': { type: 'string' },
+        'max-clients': { type: 'string' },
         rules: { type: 'string' },
         api: { type: 'string' },
         'api-host': { type: 'string' },
@@ -136,6 +149,20 @@ async function readServeArgs(args: string[], io: CliIo): Promise<ServeArgs | str
   if (sizeText !== undefined) {
     if (!/^\d+$/.test(sizeText)) return `--size-limit needs a number of octets, not "${sizeText}"`;
     out.sizeLimit = Number(sizeText);
+  }
+  const idleText = text('idle-timeout');
+  if (idleText !== undefined) {
+    // The duration grammar of --timeout (options.ts), in seconds unless the text names its unit.
+    const ms = parseDuration(idleText, 's');
+    if (ms === undefined) return `--idle-timeout needs a duration in seconds (or 1500ms, 30s), not "${idleText}"`;
+    // Node's timers hold at most 2^31-1 ms (about 24.8 days); a longer one would fire at once.
+    if (ms > MAX_TIMER_MS) return `--idle-timeout needs a duration of at most ${Math.floor(MAX_TIMER_MS / 1000)} seconds, not "${idleText}"`;
+    out.idleTimeoutMs = ms;
+  }
+  const clientsText = text('max-clients');
+  if (clientsText !== undefined) {
+    if (!/^\d{1,9}$/.test(clientsText) || Number(clientsText) < 1) return `--max-clients needs a whole number of connections from 1, not "${clientsText}"`;
+    out.maxClients = Number(clientsText);
   }
   // The account: a file or the environment keep the password out of `ps`; --auth is kept for
   // existing scripts, with a warning (issue 10 §4).
@@ -233,6 +260,8 @@ export async function serveCommand(args: string[], io: CliIo & { signal?: AbortS
     auth: parsed.auth ?? 'any',
     requireAuth: parsed.requireAuth,
     sizeLimit: parsed.sizeLimit,
+    idleTimeoutMs: parsed.idleTimeoutMs,
+    maxClients: parsed.maxClients,
     chunking: parsed.chunking,
     rules,
     verify: parsed.verify ? { resolver: createResolver({ server: parsed.verify.dnsServer, timeoutMs: 1500, tries: 1 }) } : undefined,

@@ -295,6 +295,33 @@ function parsePathCommand(line: string, verb: 'MAIL' | 'RCPT'): { address: strin
   return { address: m[1], parameters };
 }
 
+/** An octet over 127 in a command line read as latin1. */
+const NON_ASCII = /[\x80-\xff]/;
+
+/**
+ * The refusal of a MAIL or RCPT whose address is not ASCII in a transaction without the SMTPUTF8
+ * parameter, or undefined when smtp-server should answer (the address is ASCII, or the command is
+ * out of sequence or malformed, which smtp-server refuses with 503 or 501).
+ *
+ * RFC 6531 §3.4: a client sends a non-ASCII address only with SMTPUTF8 on MAIL, which covers the
+ * RCPTs of the transaction. §3.7.4.1: a server refuses such an address with 553 and, with enhanced
+ * status codes, X.6.7 "Non-ASCII addresses not permitted for that sender/recipient" (registered by
+ * §4). When a rule hides SMTPUTF8, the parameter itself is refused first (555,
+ * captureRuleEngine.ts), so such an address is refused either way. The address is read from the
+ * line as sent, because smtp-server shows an A-label domain as a U-label.
+ */
+function undeclaredUtf8(line: string, verb: 'MAIL' | 'RCPT', session: SMTPServerSession): string | undefined {
+  const path = parsePathCommand(line, verb);
+  if (!path || !NON_ASCII.test(path.address) || !session.hostNameAppearsAs) return undefined;
+  const envelope = session.envelope;
+  if (verb === 'MAIL') {
+    if (envelope.mailFrom !== false || path.parameters.SMTPUTF8 !== undefined) return undefined;
+    return '5.6.7 Non-ASCII sender address without the SMTPUTF8 parameter (RFC 6531)';
+  }
+  if (envelope.mailFrom === false || envelope.smtpUtf8 === true) return undefined;
+  return '5.6.7 Non-ASCII recipient address, but MAIL had no SMTPUTF8 parameter (RFC 6531)';
+}
+
 async function startOnListener(
   listener: Server,
   host: string,
@@ -393,13 +420,29 @@ async function startOnListener(
     else run();
   };
 
+  /**
+   * Lets smtp-server handle a command the rules let through, unless it is a MAIL or RCPT with a
+   * non-ASCII address that its transaction did not announce: on the hot path, one test of the line
+   * for an octet over 127.
+   */
+  const forward = (context: CommandContext, verb: string, proceed: () => void, done: () => void): void => {
+    const refusal = (verb === 'MAIL' || verb === 'RCPT') && NON_ASCII.test(context.line) ? undeclaredUtf8(context.line, verb, context.session) : undefined;
+    if (refusal === undefined) {
+      proceed();
+      return;
+    }
+    log({ level: 'info', message: `refused ${verb}: ${refusal}`, remoteAddress: context.session.remoteAddress });
+    context.reply(553, refusal);
+    done();
+  };
+
   const onCommand = (context: CommandContext, proceed: () => void, done: () => void): void => {
     const verb = context.verb === 'LHLO' ? 'EHLO' : context.verb;
     // Without rules nothing can fire: the command goes to smtp-server at once (the common case, and
     // the hot path of a load test).
     if (rules.rules.length === 0 || !COMMAND_VERBS.has(verb)) {
       // Commands no rule can name (HELP, EXPN, unknown ones) go to smtp-server as they are.
-      proceed();
+      forward(context, verb, proceed, done);
       return;
     }
     const session = context.session;
@@ -445,7 +488,7 @@ async function startOnListener(
         context.close();
         if (!decision.reply) done();
       },
-      proceed,
+      proceed: () => forward(context, verb, proceed, done),
     });
   };
 

@@ -9,8 +9,9 @@
  * - a rewrite of the EHLO keyword lines, so rules can advertise or hide extensions;
  * - CHUNKING and BDAT (RFC 3030), which smtp-server does not implement.
  *
- * It uses smtp-server's documented-in-typings internals (`_onCommand`, `_parser`, `send`), so it is
- * pinned to the 3.x line: the tests in test/localServer cover each of them.
+ * It uses smtp-server's documented-in-typings internals (`_onCommand`, `_parser`, `_socket`,
+ * `upgrade`, `send`), so it is pinned to the 3.x line: the tests in test/localServer cover each of
+ * them.
  */
 import { Socket as NetSocket, type Server, type Socket } from 'node:net';
 import { PassThrough } from 'node:stream';
@@ -125,34 +126,7 @@ export class CaptureSmtpServer extends SMTPServer {
     connection.on('error', (err: Error) => this._onError(err as Parameters<SMTPServer['_onError']>[0]));
     connection.on('connect', (data: Parameters<SMTPServer['_onClientConnect']>[0]) => this._onClientConnect(data));
     this.installHooks(connection);
-    // The listener allows half-open sockets, so replies to pipelined commands reach a client that
-    // already shut its side (Exim does after QUIT). smtp-server writes only while `readyState` is
-    // 'open'; a half-closed client ('writeOnly' here) still reads what we send, so for this socket
-    // that state counts as open.
-    const readyState = Object.getOwnPropertyDescriptor(NetSocket.prototype, 'readyState')?.get;
-    if (readyState) {
-      Object.defineProperty(socket, 'readyState', {
-        configurable: true,
-        get(this: Socket): string {
-          const state = readyState.call(this) as string;
-          return state === 'writeOnly' ? 'open' : state;
-        },
-      });
-    }
-    // Once the client's side has ended, the socket goes at the latest a few seconds later.
-    socket.once('end', () => {
-      setTimeout(() => {
-        if (!socket.destroyed) socket.destroy();
-      }, HALF_CLOSE_GRACE_MS).unref();
-    });
-    // The parser finishes once the client's side has ended and every command it sent was answered
-    // (a message in progress can then never be completed): the session is over.
-    const parser = connection._parser;
-    if (parser) {
-      parser.once('finish', () => {
-        if (!connection._closing && !connection._closed && connection._parser === parser) connection.close();
-      });
-    }
+    this.endWithClient(connection, socket);
     connection._setListeners(() => {
       if (this.options.maxClients && this.connections.size > this.options.maxClients) {
         connection.send(421, `${connection.name} Too many connected clients, try again in a moment`, false);
@@ -181,6 +155,43 @@ export class CaptureSmtpServer extends SMTPServer {
     });
   }
 
+  /**
+   * Ends the session with the client's side of the connection, on the socket and parser it has now:
+   * the ones it starts with, and the TLS socket and parser that smtp-server swaps in after STARTTLS
+   * (`upgrade`, wrapped in installHooks), which would otherwise hold the connection, its descriptor
+   * and its maxClients slot until the idle timeout once a client closes without QUIT.
+   */
+  private endWithClient(connection: Connection, socket: Socket): void {
+    // The listener allows half-open sockets, so replies to pipelined commands reach a client that
+    // already shut its side (Exim does after QUIT). smtp-server writes only while `readyState` is
+    // 'open'; a half-closed client ('writeOnly' here) still reads what we send, so for this socket
+    // that state counts as open. A TLS socket inherits half-open from the socket it wraps.
+    const readyState = Object.getOwnPropertyDescriptor(NetSocket.prototype, 'readyState')?.get;
+    if (readyState) {
+      Object.defineProperty(socket, 'readyState', {
+        configurable: true,
+        get(this: Socket): string {
+          const state = readyState.call(this) as string;
+          return state === 'writeOnly' ? 'open' : state;
+        },
+      });
+    }
+    // Once the client's side has ended, the socket goes at the latest a few seconds later.
+    socket.once('end', () => {
+      setTimeout(() => {
+        if (!socket.destroyed) socket.destroy();
+      }, HALF_CLOSE_GRACE_MS).unref();
+    });
+    // The parser finishes once the client's side has ended and every command it sent was answered
+    // (a message in progress can then never be completed): the session is over.
+    const parser = connection._parser;
+    if (parser) {
+      parser.once('finish', () => {
+        if (!connection._closing && !connection._closed && connection._parser === parser) connection.close();
+      });
+    }
+  }
+
   private installHooks(connection: Connection): void {
     // A reply text that already carries an enhanced status code (a rule's own, RFC 3463) is sent as
     // it is; smtp-server would put its default code in front of it.
@@ -188,6 +199,17 @@ export class CaptureSmtpServer extends SMTPServer {
     connection.send = (code: number, data: string | string[], context?: string | false): void => {
       const own = typeof data === 'string' && ENHANCED_PREFIX.test(data);
       originalSend(code, data, own ? false : context);
+    };
+
+    // STARTTLS (and implicit TLS) swaps in a TLS socket and a new parser once the handshake is done
+    // and onSecure has answered; smtp-server then calls the secure callback, where both are in place
+    // and the session ends with the client's side as it did before.
+    const originalUpgrade = connection.upgrade.bind(connection);
+    connection.upgrade = (callback: () => void, secureCallback?: () => void): void => {
+      originalUpgrade(callback, () => {
+        this.endWithClient(connection, connection._socket);
+        secureCallback?.();
+      });
     };
 
     const originalCommand = connection._onCommand.bind(connection);
