@@ -192,3 +192,37 @@ test('setRules replaces the rules of a running server', async () => {
     assert.equal(open.ok, true, why(open));
   });
 });
+
+test('rules match non-ASCII addresses as the client wrote them (SMTPUTF8, RFC 6531): a sender and a recipient rule with ö and ä fire', async () => {
+  const log: CaptureLogEntry[] = [];
+  await withCaptureServer(
+    {
+      tls: false,
+      logger: (e) => log.push(e),
+      rules: rules([
+        { name: 'no jörg', when: { command: 'MAIL', sender: 'jörg@*' }, reply: '550 5.7.1 not jörg' },
+        { name: 'no ärger', when: { command: 'RCPT', recipient: 'ärger@*' }, reply: '550 5.1.1 no ärger' },
+      ]),
+    },
+    async (server) => {
+      const result = await sendLocal(
+        server,
+        makePlan({
+          steps: [
+            EHLO,
+            cmd('MAIL FROM:<jörg@exämple.test> SMTPUTF8', '550'),
+            cmd('MAIL FROM:<anna@exämple.test> SMTPUTF8'),
+            cmd('RCPT TO:<ärger@exämple.test>', '550'),
+            cmd('RCPT TO:<bob@example.test>'),
+            cmd('QUIT'),
+          ],
+        }),
+      );
+      assert.equal(result.ok, true, why(result));
+      assert.match(result.steps[1].reply?.lines.join('') ?? '', /^550 5\.7\.1 not j/);
+      assert.match(result.steps[3].reply?.lines.join('') ?? '', /^550 5\.1\.1 no /);
+      assert.ok(log.some((e) => e.message.startsWith('rule "no jörg" (reply) at MAIL')), JSON.stringify(log));
+      assert.ok(log.some((e) => e.message.startsWith('rule "no ärger" (reply) at RCPT')), JSON.stringify(log));
+    },
+  );
+});

@@ -298,6 +298,22 @@ function parsePathCommand(line: string, verb: 'MAIL' | 'RCPT'): { address: strin
 /** An octet over 127 in a command line read as latin1. */
 const NON_ASCII = /[\x80-\xff]/;
 
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * An address from a command line read as latin1, as the text it is: SMTPUTF8 addresses are UTF-8
+ * (RFC 6531 §3.3), so a rule written with `jörg@*` matches what a client sent. Octets that are
+ * not UTF-8 stay as they were read.
+ */
+function addressText(latin1: string): string {
+  if (!NON_ASCII.test(latin1)) return latin1;
+  try {
+    return strictUtf8.decode(Buffer.from(latin1, 'latin1'));
+  } catch {
+    return latin1;
+  }
+}
+
 /**
  * The refusal of a MAIL or RCPT whose address is not ASCII in a transaction without the SMTPUTF8
  * parameter, or undefined when smtp-server should answer (the address is ASCII, or the command is
@@ -465,13 +481,14 @@ async function startOnListener(
         return;
       }
       event.parameters = path.parameters;
+      const address = addressText(path.address);
       if (verb === 'MAIL') {
-        event.sender = path.address;
+        event.sender = address;
         event.recipients = [];
         const size = path.parameters.SIZE;
         if (typeof size === 'string' && /^\d+$/.test(size)) event.size = Number(size);
         state.transaction = [];
-      } else event.recipient = path.address;
+      } else event.recipient = address;
     }
     if (verb === 'EHLO' || verb === 'HELO' || verb === 'RSET') state.transaction = [];
     const decision = engine.decide(event);
