@@ -91,6 +91,13 @@ test('SPF: an include loop, void lookups, two records, a syntax error at its col
 
   one(await report('spf-two.test'), 'spf-multiple');
 
+  // "include:" names no domain: a syntax error, and not a loop back to the domain itself.
+  for (const domain of ['spf-empty.test', 'spf-bare.test']) {
+    const r = await report(domain);
+    assert.ok(findings(r).some((f) => f.code === 'spf-syntax' && f.severity === 'error'), domain);
+    assert.ok(!findings(r).some((f) => f.code === 'spf-loop'), `${domain}: ${findings(r).map((f) => `${f.code}: ${f.message}`).join('; ')}`);
+  }
+
   const syntax = one(await report('spf-syntax.test'), 'spf-syntax');
   assert.equal(syntax.record?.text, SPF_SYNTAX_RECORD);
   assert.equal(syntax.record!.range!.start + 1, SPF_SYNTAX_COLUMN);
@@ -169,6 +176,39 @@ test('MTA-STS: a wildcard covers one label only, testing mode is noted (RFC 8461
   assert.equal(covered(one(r, 'mta-sts-testing')), 'testing');
   const policy = r.checks.find((c) => c.id === 'mta-sts')!.records.find((x) => x.type === 'HTTPS');
   assert.match(policy!.data, /mx: \*\.sts\.test/);
+});
+
+test('MTA-STS: an mx: pattern with a wildcard inside the name is an error, not only unused (RFC 8461 §3.2, §4.1)', async () => {
+  const r = await report('sts-pattern.test');
+  const bad = one(r, 'mta-sts-policy-mx');
+  assert.equal(bad.severity, 'error');
+  assert.equal(covered(bad), 'mx.*.sts-pattern.test');
+  assert.match(bad.message, /leftmost label/);
+  assert.ok(!findings(r).some((f) => f.code === 'mta-sts-ok' || f.code === 'mta-sts-pattern-unused'), findings(r).map((f) => f.code).join(', '));
+  // The valid pattern still matches the MX.
+  assert.ok(!findings(r).some((f) => f.code === 'mta-sts-mx-mismatch'));
+});
+
+test('MTA-STS and TLS-RPT: a record meant for them that does not begin with the version tag is an error, and listed (RFC 8461 §3.1, RFC 8460 §3)', async () => {
+  const cases: Array<[string, string, string, RegExp]> = [
+    ['sts-lower.test', 'mta-sts', 'mta-sts-not-a-record', /the version value is "stsv1", but it must be exactly "STSv1"/],
+    ['sts-space.test', 'mta-sts', 'mta-sts-not-a-record', /starts with white space/],
+    ['tlsrpt-order.test', 'tls-rpt', 'tls-rpt-not-a-record', /"v=TLSRPTv1" is not its first field/],
+    ['tlsrpt-nosemi.test', 'tls-rpt', 'tls-rpt-not-a-record', /followed by "rua=mailto:tlsrpt@example\.test" with no ";"/],
+  ];
+  for (const [domain, check, code, why] of cases) {
+    const r = await report(domain);
+    const f = one(r, code);
+    assert.equal(f.severity, 'error', domain);
+    assert.match(f.message, why, domain);
+    assert.match(f.message, /is not one/, domain);
+    const result = r.checks.find((c) => c.id === check)!;
+    assert.equal(result.records.length, 1, domain);
+    assert.equal(result.records[0].data, f.record?.text, domain);
+  }
+  // A record that does not mention the version at all is still just no record.
+  const none = await report('nomx.test');
+  assert.ok(!findings(none).some((f) => f.code === 'mta-sts-not-a-record' || f.code === 'tls-rpt-not-a-record'));
 });
 
 test('MTA-STS: without the test CA the certificate is refused; without a fetcher only DNS is used', async () => {

@@ -23,6 +23,13 @@ const ZONE = [
   '_dmarc.size IN TXT "v=DMARC1; p=none; rua=mailto:a@size.dmarc.test!10m,mailto:b@example.net!10x"',
   '_dmarc.org IN TXT "v=DMARC1; p=reject; sp=quarantine; np=none"',
   'sub.org IN A 192.0.2.1',
+  // Meant as DMARC records, but not ones (RFC 9989 §4.8): receivers skip them and org's sp= applies.
+  '_dmarc.nosemi.org IN TXT "v=DMARC1 p=reject"',
+  'nosemi.org IN A 192.0.2.1',
+  '_dmarc.lead.org IN TXT " v=DMARC1; p=reject"',
+  'lead.org IN A 192.0.2.1',
+  '_dmarc.vlater.org IN TXT "p=reject; v=DMARC1"',
+  'vlater.org IN A 192.0.2.1',
   '_dmarc.psd IN TXT "v=DMARC1; p=reject; psd=y"',
   'shop.psd IN A 192.0.2.2',
   '_dmarc.long IN TXT "v=DMARC1; p=quarantine"',
@@ -104,6 +111,17 @@ const CASES: Case[] = [
       '_dmarc.test',
     ],
   },
+  // A record that was meant to be DMARC is an error; the parent's policy applies instead (§4.10.1).
+  ...['nosemi', 'lead', 'vlater'].map(
+    (label): Case => ({
+      domain: `${label}.org.dmarc.test`,
+      codes: [['dmarc-not-a-record', 'error'], ['dmarc-org-fallback', 'info']],
+      absent: ['dmarc-ok', 'dmarc-version-case'],
+      policy: 'quarantine',
+      policyTag: 'sp',
+      policyDomain: 'org.dmarc.test',
+    }),
+  ),
   { domain: 'multi.dmarc.test', codes: [['dmarc-multiple', 'error'], ['dmarc-none', 'error']] },
   { domain: 'position.dmarc.test', codes: [['dmarc-policy-position', 'info']], policy: 'reject' },
 ];
@@ -156,6 +174,28 @@ test('the walk is in the text, Markdown and JSON renderings', async () => {
   assert.match(renderMarkdown([report]), /Policy discovery \(DNS Tree Walk\):/);
   const json = reportToJson(report).checks.find((c) => c.id === 'dmarc');
   assert.deepEqual(json?.dmarcWalk?.steps.map((s) => s.outcome), ['no-record', 'record', 'no-record', 'no-record']);
+});
+
+test('a record meant to be DMARC names why it is not one and which policy applies instead, and is listed', async () => {
+  const why: Record<string, RegExp> = {
+    nosemi: /"v=DMARC1" is followed by "p=reject" with no ";" between them/,
+    lead: /starts with white space/,
+    vlater: /"v=DMARC1" is not its first tag/,
+  };
+  for (const [label, reason] of Object.entries(why)) {
+    const check = await dmarcCheck(`${label}.org.dmarc.test`);
+    const f = check.findings.find((x) => x.code === 'dmarc-not-a-record');
+    assert.ok(f, label);
+    assert.match(f.message, reason, label);
+    assert.match(f.message, /the record of org\.dmarc\.test \(sp=quarantine\), found by the DNS Tree Walk, applies to/, label);
+    assert.equal(f.record?.name, `_dmarc.${label}.org.dmarc.test`);
+    const listed = check.records.filter((r) => r.name === `_dmarc.${label}.org.dmarc.test`);
+    assert.equal(listed.length, 1, label);
+    assert.equal(listed[0].data, f.record?.text);
+  }
+  // With no parent record, the finding says that no policy applies.
+  const lower = await dmarcCheck('lowerval.dmarc.test');
+  assert.match(lower.findings.find((x) => x.code === 'dmarc-version-case')?.message ?? '', /no DMARC policy applies to lowerval\.dmarc\.test/);
 });
 
 test('the size suffix is never looked up as part of a host name', async () => {

@@ -30,6 +30,8 @@ export function txt(value: string): string {
 export const MTA_STS_POLICIES: Record<string, string> = {
   'mta-sts.example.test': 'version: STSv1\r\nmode: enforce\r\nmx: mail.example.test\r\nmx: *.example.test\r\nmax_age: 604800\r\n',
   'mta-sts.sts.test': 'version: STSv1\nmode: testing\nmx: *.sts.test\nmax_age: 86400\n',
+  // A wildcard inside the name is not a pattern (RFC 8461 §3.2, §4.1).
+  'mta-sts.sts-pattern.test': 'version: STSv1\nmode: enforce\nmx: mail.sts-pattern.test\nmx: mx.*.sts-pattern.test\nmax_age: 86400\n',
 };
 
 /**
@@ -101,6 +103,8 @@ spf-redir                    TXT   "v=spf1 redirect=_spf.example.test ~all"
 spf-exp                      TXT   "v=spf1 ip4:192.0.2.1 exp=explain.spf-exp.test -all"
 explain.spf-exp              TXT   "%{i} is not one of %{d}'s designated mail servers."
 spf-exp2                     TXT   "v=spf1 ip4:192.0.2.1 -all exp=nothing.spf-exp.test"
+spf-empty                    TXT   "v=spf1 include: -all"
+spf-bare                     TXT   "v=spf1 include redirect= -all"
 spf-macro                    TXT   "v=spf1 exists:%{ir}.%{l1r+-}._spf.%{d} include:%{z}.bad.test -all"
 
 ; ---- DKIM (selectors given by the tests) ----
@@ -152,9 +156,18 @@ _mta-sts.sts-bad             TXT   "v=STSv1; id=not-alnum!"
 _mta-sts.sts-dupid           TXT   "v=STSv1; id=20260101; id=20260102"
 _mta-sts.sts-two             TXT   "v=STSv1; id=1"
 _mta-sts.sts-two             TXT   "v=STSv1; id=2"
+sts-pattern                  MX    10 mail.sts-pattern
+mail.sts-pattern             A     127.0.0.1
+_mta-sts.sts-pattern         TXT   "v=STSv1; id=7"
+mta-sts.sts-pattern          A     127.0.0.1
+; Meant as MTA-STS records, but not beginning with "v=STSv1;" (RFC 8461 §3.1).
+_mta-sts.sts-lower           TXT   "v=stsv1; id=1"
+_mta-sts.sts-space           TXT   " v=STSv1; id=1"
 
 ; ---- TLS-RPT and BIMI ----
 _smtp._tls.tlsrpt-bad        TXT   "v=TLSRPTv1; rua=ftp://reports.tlsrpt-bad.test"
+_smtp._tls.tlsrpt-order      TXT   "rua=mailto:tlsrpt@example.test; v=TLSRPTv1"
+_smtp._tls.tlsrpt-nosemi     TXT   "v=TLSRPTv1 rua=mailto:tlsrpt@example.test"
 _dmarc.bimi-bad              TXT   "v=DMARC1; p=none"
 default._bimi.bimi-bad       TXT   "v=BIMI1; l=http://bimi-bad.test/logo.png; a="
 _dmarc.bimiorg               TXT   "v=DMARC1; p=reject"

@@ -6,7 +6,9 @@ import { DnsClient, type MxData, type RawResolver, reverseName } from '../../cli
 import { parseSpf } from '../../client/src/dns/spfParse';
 import { checkBimiSvg } from '../../client/src/dns/bimiSvg';
 import { parseTagList } from '../../common/tagList';
-import { matchesMxPattern, parseStsPolicy } from '../../client/src/dns/mtaSts';
+import { matchesMxPattern, mxPatternProblem, parseStsPolicy } from '../../client/src/dns/mtaSts';
+import { intendedRecordProblem } from '../../client/src/dns/versionTag';
+import { intendedDmarcRecordProblem } from '../../client/src/dns/dmarcDiscovery';
 import { renderMarkdown, reportToJson, runReport, normalizeDomain } from '../../client/src/dns/index';
 import { pslOrgDomain } from '../../client/src/dns/context';
 import { buildDomainNode, parseSelectorInput, rememberRecent } from '../../client/src/views/mailDnsTree';
@@ -98,6 +100,27 @@ test('MTA-STS: a wildcard covers exactly one label (RFC 8461 §4.1); the policy 
   assert.equal(p.maxAge, 86400);
   assert.deepEqual(p.mx.map((m) => m.value), ['a.example.com', '*.example.net']);
   assert.deepEqual(p.errors, []);
+});
+
+test('MTA-STS mx: patterns: a wildcard only as the whole leftmost label (RFC 8461 §3.2, §4.1)', () => {
+  for (const ok of ['mail.example.com', '*.example.com', 'mx1.example.com.', 'xn--bcher-kva.example']) assert.equal(mxPatternProblem(ok), undefined, ok);
+  for (const bad of ['mx.*.example.com', '*mx.example.com', '*.*.example.com', 'mx..example.com', '*.', '', 'mx_1.example.com', 'mx.example.com*']) {
+    assert.ok(mxPatternProblem(bad), bad);
+  }
+});
+
+test('records meant for DMARC, MTA-STS or TLS-RPT that are not ones, and records that were not meant', () => {
+  assert.equal(intendedDmarcRecordProblem('v=DMARC1; p=reject'), undefined);
+  assert.equal(intendedDmarcRecordProblem('google-site-verification=abc'), undefined);
+  // The miscased one has its own finding (dmarc-version-case).
+  assert.equal(intendedDmarcRecordProblem('v=dmarc1; p=reject'), undefined);
+  assert.match(intendedDmarcRecordProblem('v=DMARC1 p=reject') ?? '', /no ";"/);
+  assert.match(intendedDmarcRecordProblem('\tv=DMARC1; p=reject') ?? '', /white space/);
+  assert.match(intendedDmarcRecordProblem('p=reject; V=dmarc1') ?? '', /not its first tag.*exactly "DMARC1"/);
+  assert.equal(intendedRecordProblem('v=STSv1; id=1', 'STSv1'), undefined);
+  assert.equal(intendedRecordProblem('v=spf1 -all', 'STSv1'), undefined);
+  assert.match(intendedRecordProblem('v=stsv1; id=1', 'STSv1') ?? '', /"stsv1", but it must be exactly "STSv1"/);
+  assert.match(intendedRecordProblem('rua=mailto:a@example.com; v=TLSRPTv1', 'TLSRPTv1') ?? '', /not its first field/);
 });
 
 test('reverse names for IPv4 and IPv6', () => {

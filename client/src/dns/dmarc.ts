@@ -9,6 +9,7 @@ import { type DnsAnswer, describeFailure, normalizeName } from './resolver';
 import {
   discoverDmarcPolicy,
   isDmarcRecord,
+  intendedDmarcRecordProblem,
   isMiscasedDmarcRecord,
   organizationalDomain,
   readDmarcRecord,
@@ -147,13 +148,33 @@ export async function checkDmarc(ctx: CheckContext): Promise<DmarcOutcome> {
     finding('info', 'dmarc-walk', `Policy discovery queried ${walkText}; it stopped because ${discovery.stop}.`, LINK('4.10')),
   );
 
-  // The Author Domain's own name: several records, or a record whose version value has the wrong case.
+  // The Author Domain's own name: several records, or TXT records that were meant to be DMARC but
+  // are not (RFC 9989 §4.8: only a record that starts with "v=DMARC1" is one). Receivers skip them and
+  // the walk goes on, so the owner is told which policy applies instead (§4.10.1).
   const own = await ctx.dns.query(`_dmarc.${domain}`, 'TXT');
-  const miscased = own.data.find(isMiscasedDmarcRecord);
-  if (miscased) {
-    records.push({ name: `_dmarc.${domain}`, type: 'TXT', data: miscased });
+  const ownName = `_dmarc.${domain}`;
+  const instead =
+    discovery.status === 'temperror'
+      ? 'no policy can be stated until the walk can read every level'
+      : discovery.record === undefined || discovery.policyDomain === undefined
+        ? `no DMARC policy applies to ${domain}`
+        : discovery.source === 'author'
+          ? `the valid DMARC record at ${ownName} applies`
+          : `the record of ${discovery.policyDomain}${discovery.policy ? ` (${discovery.policyTag === 'fallback' ? 'p=none by default' : `${discovery.policyTag}=${discovery.policy}`})` : ''}, found by the DNS Tree Walk, applies to ${domain} instead`;
+  for (const text of own.data) {
+    if (isMiscasedDmarcRecord(text)) {
+      const end = text.indexOf(';') === -1 ? text.length : text.indexOf(';');
+      records.push({ name: ownName, type: 'TXT', data: text });
+      findings.push(
+        finding('error', 'dmarc-version-case', `The record at ${ownName} starts with "${text.slice(0, end)}": the value must be exactly "DMARC1" (upper case), so receivers ignore the record and ${instead}. The tag name "v" may be in either case.`, LINK('4.8'), { name: ownName, type: 'TXT', text, range: { start: 0, end } }),
+      );
+      continue;
+    }
+    const why = intendedDmarcRecordProblem(text);
+    if (why === undefined) continue;
+    records.push({ name: ownName, type: 'TXT', data: text });
     findings.push(
-      finding('error', 'dmarc-version-case', `The record at _dmarc.${domain} starts with "${miscased.slice(0, miscased.indexOf(';') === -1 ? miscased.length : miscased.indexOf(';'))}": the value must be exactly "DMARC1" (upper case), so receivers ignore the record. The tag name "v" may be in either case.`, LINK('4.8'), { name: `_dmarc.${domain}`, type: 'TXT', text: miscased, range: { start: 0, end: Math.min(miscased.length, miscased.indexOf(';') === -1 ? miscased.length : miscased.indexOf(';')) } }),
+      finding('error', 'dmarc-not-a-record', `The TXT record at ${ownName} looks like a DMARC record but is not one: ${why}. Receivers ignore it, and ${instead}.`, LINK('4.8'), { name: ownName, type: 'TXT', text, range: { start: 0, end: text.length } }),
     );
   }
   for (const step of discovery.steps.filter((s) => s.outcome === 'multiple')) {

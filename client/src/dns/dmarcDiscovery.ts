@@ -56,6 +56,29 @@ export function isMiscasedDmarcRecord(text: string): boolean {
 }
 
 /**
+ * Why a TXT record that is not a DMARC record was clearly meant to be one, or undefined when it was
+ * not. RFC 9989 §4.8 makes a record DMARC only when it begins with the version tag, so receivers skip
+ * any other TXT record at `_dmarc.<domain>` (§4.10 step 2) and the DNS Tree Walk goes on to the
+ * parent; an owner who wrote "v=DMARC1 p=reject" must hear that the record is ignored. A record is
+ * taken as meant for DMARC when it contains "v=DMARC1" in any case, anywhere. The miscased but
+ * otherwise well-formed "v=dmarc1" has its own finding and is not reported here.
+ */
+export function intendedDmarcRecordProblem(text: string): string | undefined {
+  if (isDmarcRecord(text) || isMiscasedDmarcRecord(text)) return undefined;
+  const found = /v[ \t]*=[ \t]*dmarc1/i.exec(text);
+  if (!found) return undefined;
+  const reasons: string[] = [];
+  if (/^[ \t]/.test(text)) reasons.push('it starts with white space, but a DMARC record must start with "v=DMARC1"');
+  else if (text.slice(0, found.index).trim() !== '') reasons.push('"v=DMARC1" is not its first tag, but a DMARC record must start with it');
+  const version = found[0].slice(found[0].search(/dmarc1/i));
+  if (version !== 'DMARC1') reasons.push(`the version value is "${version}", but it must be exactly "DMARC1" (upper case)`);
+  const after = text.slice(found.index + found[0].length);
+  const next = /^[ \t]*(;|$)/.test(after) ? undefined : after.split(';')[0].trim();
+  if (next !== undefined) reasons.push(`"${found[0]}" is followed by "${next}" with no ";" between them, so the version value is not "DMARC1"`);
+  return reasons.length > 0 ? reasons.join('; and ') : 'it is not a valid DMARC record';
+}
+
+/**
  * Splits a rua=/ruf= value into its URIs (RFC 9989 §4.8 dmarc-urilist). RFC 7489 §6.4 allowed a size
  * suffix ("!10m"); it is split off here so it is never part of a host name, and reported by the check.
  */

@@ -6,6 +6,7 @@ import { type CheckContext, finding, rfc } from './context';
 import type { MxOutcome } from './mx';
 import { describeFailure } from './resolver';
 import { getTag, parseTagList } from '../../../common/tagList';
+import { intendedRecordProblem, startsWithVersion } from './versionTag';
 import { CHECK_TITLES, type CheckResult, type Finding, type RawRecord, type RecordRef, type TextRange } from './types';
 
 export interface StsPolicyField {
@@ -76,6 +77,21 @@ export function matchesMxPattern(host: string, pattern: string): boolean {
   return h === p;
 }
 
+/**
+ * Why an mx: pattern is invalid, or undefined when it is valid (RFC 8461 §3.2 and §4.1): a domain
+ * name, or "*." and a domain name, where the wildcard is the whole leftmost label and stands for one
+ * label; a "*" anywhere else (mx.*.example.com, *mx.example.com) or an empty label is not allowed.
+ */
+export function mxPatternProblem(pattern: string): string | undefined {
+  const name = pattern.startsWith('*.') ? pattern.slice(2) : pattern;
+  if (name.includes('*')) return 'a wildcard is allowed only as the whole leftmost label, "*." followed by a domain name';
+  const labels = name.replace(/\.$/, '').split('.');
+  if (name === '' || labels.some((l) => l === '')) return 'it has an empty label';
+  const bad = labels.find((l) => !/^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/.test(l));
+  if (bad !== undefined) return `"${bad}" is not a valid host name label`;
+  return undefined;
+}
+
 /** Runs the MTA-STS check. */
 export async function checkMtaSts(ctx: CheckContext, mxPromise: Promise<MxOutcome>): Promise<CheckResult> {
   const findings: Finding[] = [];
@@ -92,8 +108,19 @@ export async function checkMtaSts(ctx: CheckContext, mxPromise: Promise<MxOutcom
     findings.push(finding('error', 'mta-sts-dns-error', `The TXT query for ${txtName} failed: ${describeFailure(txt)}.`, rfc(8461, '3.1')));
     return result;
   }
-  const sts = txt.data.filter((t) => /^v=STSv1\s*(;|$)/.test(t));
+  const sts = txt.data.filter((t) => startsWithVersion(t, 'STSv1'));
   for (const r of sts) records.push({ name: txtName, type: 'TXT', data: r });
+  // RFC 8461 §3.1: a record meant for MTA-STS that does not begin with "v=STSv1;" is discarded.
+  for (const t of txt.data) {
+    const why = intendedRecordProblem(t, 'STSv1');
+    if (why === undefined) continue;
+    records.push({ name: txtName, type: 'TXT', data: t });
+    findings.push(
+      finding('error', 'mta-sts-not-a-record', `The TXT record at ${txtName} looks like an MTA-STS record but is not one: ${why}. Senders ignore it${sts.length === 0 ? ', so the domain has no MTA-STS policy' : ''}.`, rfc(8461, '3.1'), {
+        name: txtName, type: 'TXT', text: t, range: { start: 0, end: t.length },
+      }),
+    );
+  }
   if (sts.length === 0) {
     findings.push(finding('info', 'mta-sts-none', `No MTA-STS record at ${txtName}; senders cannot require TLS for this domain.`, rfc(8461, '3.1')));
     return result;
@@ -191,6 +218,14 @@ export async function checkMtaSts(ctx: CheckContext, mxPromise: Promise<MxOutcom
   if (policy.mx.length === 0 && policy.mode !== 'none') {
     findings.push(finding('error', 'mta-sts-policy-no-mx', 'The policy has no "mx:" lines.', rfc(8461, '3.2')));
   }
+  // §3.2, §4.1: every mx: value must be a host name, or "*." and a host name; a broken pattern matches no MX.
+  const invalidPatterns = new Set<StsPolicyField>();
+  for (const f of policy.mx) {
+    const why = mxPatternProblem(f.value);
+    if (why === undefined) continue;
+    invalidPatterns.add(f);
+    findings.push(finding('error', 'mta-sts-policy-mx', `Policy: "mx: ${f.value}" is not a valid MX pattern: ${why}; it matches no MX host.`, rfc(8461, '4.1'), pat(f.valueRange)));
+  }
   // Match every MX host against the patterns (§4.1); a wildcard covers exactly one label.
   if (mx.explicit && policy.mode !== 'none') {
     for (const host of mx.mxAnswer.data.filter((m) => m.exchange !== '')) {
@@ -207,7 +242,7 @@ export async function checkMtaSts(ctx: CheckContext, mxPromise: Promise<MxOutcom
         );
       }
     }
-    for (const f of policy.mx) {
+    for (const f of policy.mx.filter((p) => !invalidPatterns.has(p))) {
       if (!mx.mxAnswer.data.some((m) => m.exchange !== '' && matchesMxPattern(m.exchange, f.value))) {
         findings.push(finding('info', 'mta-sts-pattern-unused', `The policy pattern "mx: ${f.value}" matches no MX host.`, rfc(8461, '4.1'), pat(f.valueRange)));
       }

@@ -247,7 +247,12 @@ async function walkRecord(
     const label = `"${record.slice(term.range.start, term.range.end)}" in ${domain}`;
     node.lookups.push({ ref: termRef, label });
     tree.lookups++;
-    const target = normalizeName(term.value && term.value !== '' ? term.value : domain);
+    // "include:" with nothing after the colon, or "include" with no colon, names no domain: the
+    // parser reports the syntax error (RFC 7208 §5.2, §6.1 need a domain-spec), and there is nothing
+    // to follow. Only "a" and "mx" without a domain mean the current domain (§5.3, §5.4).
+    const needsDomain = term.name === 'include' || term.name === 'exists' || term.name === 'redirect';
+    if (term.value === '' || (term.value === undefined && needsDomain)) continue;
+    const target = normalizeName(term.value ?? domain);
     if (term.hasMacros) {
       findings.push(
         finding('info', 'spf-macro', `${label} uses macros; it depends on the message, so it was not followed.`, rfc(7208, '7'), termRef),

@@ -5,6 +5,7 @@
 import { type CheckContext, finding, rfc } from './context';
 import { describeFailure } from './resolver';
 import { getTag, parseTagList } from '../../../common/tagList';
+import { intendedRecordProblem, startsWithVersion } from './versionTag';
 import { CHECK_TITLES, type CheckResult, type Finding, type RawRecord, type RecordRef, type TextRange } from './types';
 
 export async function checkTlsRpt(ctx: CheckContext): Promise<CheckResult> {
@@ -18,8 +19,18 @@ export async function checkTlsRpt(ctx: CheckContext): Promise<CheckResult> {
     return result;
   }
   // §3: records that do not begin with "v=TLSRPTv1" are discarded; exactly one must remain.
-  const rpt = answer.data.filter((t) => /^v=TLSRPTv1\s*(;|$)/.test(t));
+  const rpt = answer.data.filter((t) => startsWithVersion(t, 'TLSRPTv1'));
   for (const r of rpt) records.push({ name, type: 'TXT', data: r });
+  for (const t of answer.data) {
+    const why = intendedRecordProblem(t, 'TLSRPTv1');
+    if (why === undefined) continue;
+    records.push({ name, type: 'TXT', data: t });
+    findings.push(
+      finding('error', 'tls-rpt-not-a-record', `The TXT record at ${name} looks like a TLS-RPT record but is not one: ${why}. Senders ignore it${rpt.length === 0 ? ', so they send no TLS reports' : ''}.`, rfc(8460, '3'), {
+        name, type: 'TXT', text: t, range: { start: 0, end: t.length },
+      }),
+    );
+  }
   if (rpt.length === 0) {
     findings.push(finding('info', 'tls-rpt-none', `No TLS-RPT record at ${name}; you will get no reports of TLS failures.`, rfc(8460, '3')));
     return result;
