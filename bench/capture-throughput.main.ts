@@ -78,9 +78,9 @@ async function drive(address: string, sessions: number, serverPid?: number): Pro
 }
 
 /**
- * The capture server's run, timed until the last message is stored (its files in the folder and its
- * event fired), not only until smtp-source has its replies; the CPU figure is this process's (the
- * server's) per message. `acceptedRate` is the rate smtp-source saw.
+ * The capture server's run, timed until the last message is stored (journaled, its event fired; its
+ * files are written later), not only until smtp-source has its replies; the CPU figure is this
+ * process's (the server's) per message. `acceptedRate` is the rate smtp-source saw.
  */
 async function driveCapture(capture: CaptureServer, sessions: number): Promise<Figure> {
   let count = 0;
@@ -89,25 +89,27 @@ async function driveCapture(capture: CaptureServer, sessions: number): Promise<F
   const subscription = capture.onMessage(() => {
     if (++count === MESSAGES) allStored();
   });
-  const before = process.cpuUsage();
-  const started = performance.now();
-  const figure = await drive(capture.address, sessions);
-  await stored;
-  const wallMs = performance.now() - started;
-  const used = process.cpuUsage(before);
+  const figure = await driveInProcess(capture.address, sessions, stored);
   subscription.dispose();
   const cleared = await capture.clear();
   if (cleared !== MESSAGES) throw new Error(`the capture server stored ${cleared} of ${MESSAGES} messages`);
-  return { rate: (MESSAGES * 1000) / wallMs, acceptedRate: figure.rate, cpuUsPerMessage: (used.user + used.system) / MESSAGES };
+  return figure;
 }
 
-/** A reference server's run (it stores nothing), timed until it has read the last message; CPU is this process's. */
-async function driveReference(server: ReferenceServer, sessions: number): Promise<Figure> {
-  const read = server.messages(MESSAGES);
+/** A reference server's run (it stores nothing), timed until it has read the last message. */
+function driveReference(server: ReferenceServer, sessions: number): Promise<Figure> {
+  return driveInProcess(server.address, sessions, server.messages(MESSAGES));
+}
+
+/**
+ * smtp-source against a server in this process, timed until `done` (the server's own "all
+ * messages in"), not only until smtp-source has its replies; the CPU figure is this process's.
+ */
+async function driveInProcess(address: string, sessions: number, done: Promise<void>): Promise<Figure> {
   const before = process.cpuUsage();
   const started = performance.now();
-  const figure = await drive(server.address, sessions);
-  await read;
+  const figure = await drive(address, sessions);
+  await done;
   const wallMs = performance.now() - started;
   const used = process.cpuUsage(before);
   return { rate: (MESSAGES * 1000) / wallMs, acceptedRate: figure.rate, cpuUsPerMessage: (used.user + used.system) / MESSAGES };
