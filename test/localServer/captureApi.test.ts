@@ -414,3 +414,64 @@ test('smtpwb inbox: an answer that is not what was asked for is a clear error (e
     removeTempDir(dir);
   }
 });
+
+test('API: GET /rules answers a rules file, which PUT takes back unchanged', async () => {
+  await withApi(async (server, url) => {
+    const fixture = JSON.parse(readFileSync(join(repoRoot(), 'test', 'localServer', 'fixtures', 'capture-rules.json'), 'utf8')) as { rules: unknown[] };
+    // The fixture's rules, and the conditions and actions it does not have.
+    const file = JSON.stringify({
+      version: 1,
+      rules: [
+        ...fixture.rules,
+        { name: 'going away', when: { command: ['MAIL', 'RCPT'], client: '127.*', after: 0.5, before: 100, tls: false, authenticated: false }, reply: '421 4.3.2 Going away', close: true, delay: 0.25 },
+        { when: { command: 'NOOP' }, reply: '550' },
+        { name: 'advertise', extensions: { advertise: ['XFOO bar'] } },
+        { name: 'grey by default', greylist: true },
+        { name: 'auth to VRFY', when: { command: 'VRFY' }, require: 'auth' },
+      ],
+    });
+    const first = await fetch(`${url}/api/v1/rules`, { method: 'PUT', body: file });
+    assert.equal(first.status, 200, await first.clone().text());
+    const inForce = server.rules;
+    const got = await fetch(`${url}/api/v1/rules`);
+    const text = await got.text();
+    const rules = JSON.parse(text) as { version: number; rules: Array<Record<string, unknown>> };
+    assert.equal(rules.version, 1);
+    assert.equal(rules.rules.length, inForce.rules.length);
+    for (const rule of rules.rules) {
+      for (const internal of ['index', 'action', 'delayMs', 'range']) assert.equal(internal in rule, false, `no "${internal}" in ${JSON.stringify(rule)}`);
+      assert.equal(typeof rule.name, 'string');
+    }
+    // Every kind of action and condition comes back: the same rules are in force after the round trip.
+    const back = await fetch(`${url}/api/v1/rules`, { method: 'PUT', body: text });
+    assert.equal(back.status, 200, await back.clone().text());
+    assert.deepEqual(((await back.json()) as { problems: unknown[] }).problems, []);
+    const strip = (r: typeof inForce) => r.rules.map(({ range: _range, ...rest }) => rest);
+    assert.deepEqual(strip(server.rules), strip(inForce));
+    assert.equal(await (await fetch(`${url}/api/v1/rules`)).text(), text, 'GET after the PUT answers the same file');
+  });
+});
+
+test('API: a rules body over 1 MiB gets 413 with its JSON error, then the connection is closed', async () => {
+  await withApi(async (server, url) => {
+    const body = Buffer.alloc(1024 * 1024 + 4096, 0x20);
+    const answer = await new Promise<{ status: number; connection: string | undefined; body: string; closed: boolean }>((done, fail) => {
+      const req = request(`${url}/api/v1/rules`, { method: 'PUT', headers: { 'content-length': String(body.length) } }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          const finish = (closed: boolean) => done({ status: res.statusCode ?? 0, connection: res.headers.connection, body: Buffer.concat(chunks).toString('utf8'), closed });
+          if (res.socket.destroyed) finish(true);
+          else res.socket.once('close', () => finish(true));
+        });
+      });
+      req.on('error', fail);
+      req.end(body);
+    });
+    assert.equal(answer.status, 413);
+    assert.equal(answer.connection, 'close');
+    assert.match((JSON.parse(answer.body) as { error: string }).error, /over 1048576 octets/);
+    assert.equal(answer.closed, true);
+    assert.equal(server.rules.rules.length, 0, 'the rules in force stay');
+  });
+});

@@ -5,7 +5,7 @@
 // bench/capture-throughput.main.ts, never asserted here.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { startCaptureApi } from '../../client/src/localServer/captureApi';
@@ -146,5 +146,119 @@ test('a crash before the files are written: the next start writes the journaled 
     await store.close();
     removeTempDir(dir);
     removeTempDir(crashed);
+  }
+});
+
+/** A sidecar and its message written straight into `dir`, as a server that stored them earlier leaves them. */
+function writeStored(dir: string, i: number, subject: string): { id: string; base: string } {
+  const at = new Date(Date.UTC(2026, 10, 23, 10, 0, 0) + i * 1000);
+  const id = `f${i.toString(16).padStart(11, '0')}`;
+  const base = `${at.toISOString().replace(/[-:.]/g, '')}-${id}`;
+  const content = `Subject: ${subject}\r\n\r\nbody\r\n`;
+  const envelope = { mailFrom: 'a@example.test', rcptTo: ['b@example.test'], mailParameters: {}, rcptParameters: [{}], remoteAddress: '127.0.0.1', remotePort: 1, helo: 'c', tls: null, auth: null, bodyType: '7bit', smtpUtf8: false, transmissionType: 'ESMTP', receivedAt: at.toISOString(), size: content.length };
+  writeFileSync(join(dir, `${base}.envelope.json`), JSON.stringify({ version: 1, id, file: `${base}.eml`, envelope, headers: { subject } }));
+  writeFileSync(join(dir, `${base}.eml`), content);
+  return { id, base };
+}
+
+const STORED = 3000;
+
+test('the store lists from its index: each sidecar is read once, and only files it does not know are read again', async () => {
+  const dir = makeTempDir('index');
+  try {
+    for (let i = 0; i < STORED; i++) writeStored(dir, i, `stored ${i}`);
+    // As the Local Inbox makes it: no init, no server.
+    const store = new MessageStore(dir);
+    const first = await store.list();
+    assert.equal(first.length, STORED);
+    assert.equal(first[0].subject, `stored ${STORED - 1}`, 'newest first');
+    assert.equal(store.sidecarReads, STORED, 'the first listing reads each sidecar once');
+    for (let i = 0; i < 20; i++) await Promise.all([store.list(), store.list({ write: false })]);
+    assert.equal(store.sidecarReads, STORED, 'later listings read no sidecar');
+    // Another process adds a message, and a user removes one and the sidecar of another.
+    const added = writeStored(dir, STORED, 'added by hand');
+    const removed = first[10];
+    rmSync(removed.path);
+    rmSync(removed.envelopePath);
+    rmSync(first[20].envelopePath);
+    const second = await store.list();
+    assert.equal(second.length, STORED);
+    assert.equal(second[0].id, added.id);
+    assert.equal(second.some((m) => m.id === removed.id), false, 'a message removed by hand is gone from the listing');
+    const bare = second.find((m) => m.id === first[20].id);
+    assert.equal(bare?.envelope, undefined, 'a message whose sidecar was removed is shown from its own header fields');
+    assert.equal(bare?.subject, first[20].subject);
+    assert.equal(store.sidecarReads, STORED + 2, 'only the new message and the one whose sidecar went are read');
+    assert.equal(await store.get(removed.id), undefined);
+    assert.equal(await store.delete(second[5].id), true);
+    assert.equal((await store.list()).length, STORED - 1);
+    assert.equal(store.sidecarReads, STORED + 2);
+  } finally {
+    removeTempDir(dir);
+  }
+});
+
+test('many parallel waits on a store of thousands of messages list it once, and the SMTP side goes on meanwhile', async () => {
+  const dir = makeTempDir('index-wait');
+  try {
+    const written = Array.from({ length: STORED }, (_, i) => writeStored(dir, i, `stored ${i}`));
+    await withCaptureServer({ tls: false, dir }, async (server) => {
+      let lists = 0;
+      let subscribers = 0;
+      let baseline = Infinity;
+      let registered: () => void = () => undefined;
+      const waitsRegistered = new Promise<void>((done) => (registered = done));
+      const WAITS = 50;
+      // The API sees the server through this wrapper, which counts its listings and subscriptions.
+      const counting: CaptureServer = {
+        ...server,
+        get rules() {
+          return server.rules;
+        },
+        list: (options) => {
+          lists++;
+          return server.list(options);
+        },
+        onMessage: (listener) => {
+          // Each wait subscribes once it is registered (the API may subscribe once for itself as it starts).
+          if (++subscribers - baseline === WAITS) registered();
+          return server.onMessage(listener);
+        },
+      };
+      const api = await startCaptureApi(counting, { port: 0 });
+      baseline = subscribers;
+      try {
+        const waits = Array.from({ length: WAITS }, () => fetch(`${api.url}/api/v1/wait?subject=nomatch&timeout=600000`));
+        await waitsRegistered;
+        // An SMTP client is greeted and served while they wait.
+        const other = await sendLocal(server, makePlan({ steps: [cmd('EHLO c.example.test'), ...transaction('other@example.test', 'something else'), cmd('QUIT')] }));
+        assert.equal(other.ok, true, why(other));
+        const match = await sendLocal(server, makePlan({ steps: [cmd('EHLO c.example.test'), ...transaction('w@example.test', 'nomatch at last'), cmd('QUIT')] }));
+        assert.equal(match.ok, true, why(match));
+        const answers = await Promise.all(waits);
+        for (const answer of answers) {
+          assert.equal(answer.status, 200);
+          assert.equal(((await answer.json()) as { subject: string }).subject, 'nomatch at last');
+        }
+        assert.equal(lists, 1, `${WAITS} waits listed the store once between them`);
+        // A stored match: the oldest that is there, still without a listing.
+        const oldest = await fetch(`${api.url}/api/v1/wait?subject=stored&timeout=0`);
+        assert.equal(((await oldest.json()) as { id: string }).id, written[0].id);
+        assert.equal(lists, 1);
+        // One removed behind the server's back is not answered; one deleted through it makes the next wait list again.
+        rmSync(join(dir, `${written[0].base}.eml`));
+        rmSync(join(dir, `${written[0].base}.envelope.json`));
+        const next = await fetch(`${api.url}/api/v1/wait?subject=stored&timeout=0`);
+        assert.equal(((await next.json()) as { id: string }).id, written[1].id);
+        assert.equal(await server.delete(written[1].id), true);
+        const after = await fetch(`${api.url}/api/v1/wait?subject=stored&timeout=0`);
+        assert.equal(((await after.json()) as { id: string }).id, written[2].id);
+        assert.equal(lists, 2);
+      } finally {
+        await api.stop();
+      }
+    });
+  } finally {
+    removeTempDir(dir);
   }
 });

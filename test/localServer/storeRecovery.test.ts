@@ -86,10 +86,11 @@ test('a temporary file left by a server killed between writing and renaming it d
     try {
       const message = await put(store, 'survivor');
       crashCopy(live, crashed);
-      // The earlier replay was killed after writing the sidecar's temporary file, before renaming it.
+      // The earlier replay was killed after writing the sidecar's temporary file, before renaming it;
+      // a temporary file carries the pid of its writer.
       mkdirSync(join(crashed, INCOMING), { recursive: true });
-      writeFileSync(join(crashed, INCOMING, `${message.id}.envelope.part`), '{"half":');
-      writeFileSync(join(crashed, INCOMING, `${message.id}.part`), '');
+      writeFileSync(join(crashed, INCOMING, `${message.id}.envelope.p${GONE_PID}.part`), '{"half":');
+      writeFileSync(join(crashed, INCOMING, `${message.id}.p${GONE_PID}.part`), '');
       const log: CaptureLogEntry[] = [];
       server = await startCaptureServer({ dir: crashed, tls: false, logger: (entry) => log.push(entry) });
       const listed = await server.list();
@@ -320,7 +321,7 @@ test('a store whose replay was cut short: what it deletes or clears stays gone a
     crashCopy(live, crashed);
     copyFiles((await store.get(written.id))!, crashed);
     // A folder in the way of the last message's temporary sidecar: the replay writes two messages, then fails.
-    const blocker = join(crashed, INCOMING, `${blocked.id}.envelope.part`);
+    const blocker = join(crashed, INCOMING, `${blocked.id}.envelope.p${process.pid}.part`);
     mkdirSync(join(blocker, 'x'), { recursive: true });
     const log: string[] = [];
     const restarted = new MessageStore(crashed, { log: (_level, message) => log.push(message) });
@@ -451,4 +452,77 @@ test('a journal whose server is dead but not yet reaped (a zombie) is replayed a
       sleeper.kill('SIGKILL');
     }
   });
+});
+
+/** A sidecar in `dir` whose `.eml` is not there, as a crash between the two renames leaves it; returns its id and base. */
+function halfMessage(dir: string, id: string, text: string): { base: string; path: string } {
+  const base = `20261123T100000000Z-${id}`;
+  const sidecar = { version: 1, id, file: `${base}.eml`, envelope: { ...envelope, receivedAt: '2026-11-23T10:00:00.000Z', size: Buffer.byteLength(text, 'latin1') }, headers: { subject: id } };
+  writeFileSync(join(dir, `${base}.envelope.json`), JSON.stringify(sidecar));
+  return { base, path: join(dir, `${base}.eml`) };
+}
+
+test('a crash between the renames of a large message: the next start completes it from its whole temporary file, or removes its sidecar', async () => {
+  const dir = makeTempDir('recovery-half');
+  let server: Awaited<ReturnType<typeof startCaptureServer>> | undefined;
+  try {
+    mkdirSync(join(dir, INCOMING), { recursive: true });
+    const big = content('whole', 1_500_000);
+    // Whole: the message went to its temporary file in full before its sidecar was renamed.
+    const whole = halfMessage(dir, 'a1b2c3d4e5f6', big);
+    writeFileSync(join(dir, INCOMING, `a1b2c3d4e5f6.p${GONE_PID}.part`), big, 'latin1');
+    // Cut short (its file is not as long as its sidecar says): removed.
+    const cut = halfMessage(dir, 'b1b2c3d4e5f6', big);
+    writeFileSync(join(dir, INCOMING, `b1b2c3d4e5f6.p${GONE_PID}.part`), big.slice(0, 1000), 'latin1');
+    // No temporary file at all (a deletion cut short, say): removed.
+    const bare = halfMessage(dir, 'c1b2c3d4e5f6', big);
+    // A live server (here, this test's parent process) is between its two renames: left to it.
+    const live = halfMessage(dir, 'd1b2c3d4e5f6', big);
+    writeFileSync(join(dir, INCOMING, `d1b2c3d4e5f6.p${process.ppid}.part`), big, 'latin1');
+    // The temporary file of a message a gone server was receiving, a moment ago.
+    writeFileSync(join(dir, INCOMING, `e1b2c3d4e5f6.p${GONE_PID}.part`), big.slice(0, 5000), 'latin1');
+    const log: CaptureLogEntry[] = [];
+    server = await startCaptureServer({ dir, tls: false, logger: (entry) => log.push(entry) });
+    assert.equal(readFileSync(whole.path, 'latin1'), big, 'the whole message is completed');
+    const listed = await server.list();
+    assert.deepEqual(listed.map((m) => m.id), ['a1b2c3d4e5f6']);
+    assert.equal(listed[0].envelope?.mailFrom, 'a@example.test');
+    assert.equal((await server.read('a1b2c3d4e5f6')).length, big.length);
+    for (const gone of [cut, bare]) assert.deepEqual(readdirSync(dir).filter((n) => n.startsWith(gone.base)), [], `${gone.base} leaves nothing`);
+    assert.equal(await server.get('b1b2c3d4e5f6'), undefined);
+    assert.deepEqual(readdirSync(dir).filter((n) => n.startsWith(live.base)), [`${live.base}.envelope.json`], 'a live server\'s half message is left to it');
+    assert.deepEqual(readdirSync(join(dir, INCOMING)), [`d1b2c3d4e5f6.p${process.ppid}.part`], 'the temporary files of gone servers are removed at once');
+    assert.equal(log.filter((e) => e.level === 'warn').length, 3, 'one line for each half message finished');
+  } finally {
+    await server?.stop();
+    removeTempDir(dir);
+  }
+});
+
+test('a large message is put into the folder whole: its temporary file carries the server\'s pid and is gone once it is stored', async () => {
+  const dir = makeTempDir('recovery-large');
+  try {
+    const store = new MessageStore(dir);
+    await store.init();
+    const incoming = store.begin();
+    const big = content('large', 1_500_000);
+    let seen: string[] = [];
+    // Read while it is being received: the temporary file names its writer.
+    const stream = new Readable({ read() {} });
+    const receiving = incoming.receive(stream);
+    stream.push(Buffer.from(big, 'latin1'));
+    await new Promise((done) => setTimeout(done, 50));
+    seen = readdirSync(join(dir, INCOMING));
+    stream.push(null);
+    await receiving;
+    const stored = await incoming.commit(envelope);
+    assert.equal(seen.length, 1);
+    assert.match(seen[0], new RegExp(`^${stored.id}\\.p${process.pid}\\.part$`));
+    assert.equal(readFileSync(stored.path, 'latin1'), big);
+    assert.deepEqual(readdirSync(join(dir, INCOMING)), []);
+    assert.deepEqual((await store.list()).map((m) => m.id), [stored.id]);
+    await store.close();
+  } finally {
+    removeTempDir(dir);
+  }
 });

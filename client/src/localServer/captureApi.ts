@@ -13,7 +13,7 @@ import { simpleParser, type AddressObject } from 'mailparser';
 import { formatAddress, isLoopbackHost, type CaptureServer, type StoredMessage } from './captureServer';
 import { ID_PATTERN } from './messageId';
 import { jsonText } from '../../../common/escape';
-import { parseCaptureRules } from '../../../common/captureRules';
+import { parseCaptureRules, type CaptureRule, type CaptureRules } from '../../../common/captureRules';
 
 export interface CaptureApiOptions {
   /** The port; 0 picks one. */
@@ -33,6 +33,13 @@ export interface CaptureApi {
 
 /** The largest rules file PUT /rules accepts. */
 const MAX_RULES_BYTES = 1024 * 1024;
+/**
+ * Of a body over its limit, this much more (or this long) is read and dropped before the 413 is
+ * sent and the connection closed: closing a socket with unread octets resets it, and the client
+ * would lose the answer.
+ */
+const DRAIN_BYTES = 16 * 1024 * 1024;
+const DRAIN_MS = 5000;
 /** The longest a wait may last, in milliseconds. */
 const MAX_WAIT_MS = 10 * 60 * 1000;
 
@@ -83,6 +90,8 @@ class HttpError extends Error {
     readonly status: number,
     message: string,
     readonly extra: Record<string, unknown> = {},
+    /** Whether the connection is closed after the answer (a request body was not read to its end). */
+    readonly closeConnection = false,
   ) {
     super(message);
   }
@@ -94,22 +103,94 @@ function send(res: ServerResponse, status: number, body: unknown): void {
   res.end(text);
 }
 
+/**
+ * Reads a request body of at most `limit` octets. A larger one is refused with 413 once it has
+ * been read to its end (its octets past the limit are dropped), or once DRAIN_BYTES more came or
+ * DRAIN_MS passed; the connection is closed after that answer.
+ */
 function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   return new Promise((resolveBody, rejectBody) => {
-    const chunks: Buffer[] = [];
+    let chunks: Buffer[] = [];
     let size = 0;
+    let timer: NodeJS.Timeout | undefined;
+    let settled = false;
+    const tooLarge = (): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      rejectBody(new HttpError(413, `the body is over ${limit} octets`, {}, true));
+    };
     req.on('data', (chunk: Buffer) => {
       size += chunk.length;
-      if (size > limit) {
-        rejectBody(new HttpError(413, `the body is over ${limit} octets`));
-        req.destroy();
+      if (size <= limit) {
+        chunks.push(chunk);
         return;
       }
-      chunks.push(chunk);
+      chunks = [];
+      timer ??= setTimeout(tooLarge, DRAIN_MS);
+      if (size > limit + DRAIN_BYTES) tooLarge();
     });
-    req.on('end', () => resolveBody(Buffer.concat(chunks)));
-    req.on('error', rejectBody);
+    req.on('end', () => {
+      if (size > limit) tooLarge();
+      else if (!settled) {
+        settled = true;
+        resolveBody(Buffer.concat(chunks));
+      }
+    });
+    req.on('error', (error) => {
+      clearTimeout(timer);
+      if (!settled) {
+        settled = true;
+        rejectBody(error);
+      }
+    });
   });
+}
+
+/** A rule in the rules-file format (what PUT /rules takes; see common/captureRules.ts), from its parsed form. */
+function ruleFileJson(rule: CaptureRule): Record<string, unknown> {
+  const out: Record<string, unknown> = { name: rule.name };
+  const w = rule.when;
+  const when: Record<string, unknown> = {};
+  if (w.commands !== undefined) when.command = w.commands.length === 1 ? w.commands[0] : w.commands;
+  if (w.sender !== undefined) when.sender = w.sender;
+  if (w.recipient !== undefined) when.recipient = w.recipient;
+  if (w.client !== undefined) when.client = w.client;
+  if (w.attempt !== undefined) when.attempt = w.attempt;
+  if (w.after !== undefined) when.after = w.after;
+  if (w.before !== undefined) when.before = w.before;
+  if (w.size !== undefined) when.size = w.size;
+  if (w.tls !== undefined) when.tls = w.tls;
+  if (w.authenticated !== undefined) when.authenticated = w.authenticated;
+  if (Object.keys(when).length > 0) out.when = when;
+  const action = rule.action;
+  switch (action.kind) {
+    case 'reply':
+      out.reply = action.text === '' ? String(action.code) : `${action.code} ${action.text}`;
+      if (action.close) out.close = true;
+      break;
+    case 'close':
+      out.close = true;
+      break;
+    case 'delay':
+      break;
+    case 'greylist':
+      out.greylist = { retryAfter: action.retryAfterMs / 1000 };
+      break;
+    case 'require':
+      out.require = action.what;
+      break;
+    case 'extensions':
+      out.extensions = { hide: action.hide, advertise: action.advertise, ...(action.size !== undefined ? { size: action.size } : {}) };
+      break;
+  }
+  if (action.kind === 'delay' || rule.delayMs > 0) out.delay = rule.delayMs / 1000;
+  return out;
+}
+
+/** The rules in force as a rules file, so that what GET /rules answers can be PUT back. */
+export function rulesFileJson(rules: CaptureRules): { version: 1; rules: Array<Record<string, unknown>> } {
+  return { version: 1, rules: rules.rules.map(ruleFileJson) };
 }
 
 function sameToken(given: string, expected: string): boolean {
@@ -159,6 +240,84 @@ function routeOf(pathname: string): ApiTarget {
   return { kind: 'unknown' };
 }
 
+/**
+ * What waits look through: the stored messages, oldest first, listed from the store once (one
+ * listing shared by the waits that come meanwhile) and then kept up to date with each message as
+ * it arrives, so a wait never lists the store. A deletion or a clear through the server makes the
+ * next wait list it again; a message removed behind the server's back (by the Local Inbox or by
+ * hand) is found out when a wait would answer with it, since the store is asked for that one.
+ */
+class WaitIndex {
+  /** The stored messages by id, oldest first; undefined until listed, and after a deletion. */
+  private messages: Map<string, StoredMessage> | undefined;
+  private building: Promise<Map<string, StoredMessage>> | undefined;
+  /** Messages that arrive while the store is listed, added to what it lists. */
+  private arrivedMeanwhile: StoredMessage[] | undefined;
+  /** Arrivals whose change event (which the server fires right after each) has not come yet. */
+  private arrivals = 0;
+  private generation = 0;
+  private readonly subscriptions: Array<{ dispose(): void }>;
+
+  constructor(private readonly capture: CaptureServer) {
+    this.subscriptions = [
+      capture.onMessage((m) => {
+        this.arrivals++;
+        this.messages?.set(m.id, m);
+        this.arrivedMeanwhile?.push(m);
+      }),
+      // A change that is not an arrival is a deletion, a clear or new rules: listed again when needed.
+      capture.onChange(() => {
+        if (this.arrivals > 0) this.arrivals--;
+        else {
+          this.messages = undefined;
+          this.generation++;
+        }
+      }),
+    ];
+  }
+
+  dispose(): void {
+    for (const subscription of this.subscriptions) subscription.dispose();
+  }
+
+  /** The oldest stored message that matches, or undefined. */
+  async oldest(filter: MessageFilter): Promise<StoredMessage | undefined> {
+    for (;;) {
+      const messages = this.messages ?? (await (this.building ??= this.build()));
+      let candidate: StoredMessage | undefined;
+      for (const m of messages.values()) {
+        if (messageMatches(m, filter)) {
+          candidate = m;
+          break;
+        }
+      }
+      if (candidate === undefined) return undefined;
+      const stored = await this.capture.get(candidate.id);
+      if (stored !== undefined) return stored;
+      // Gone behind the server's back.
+      messages.delete(candidate.id);
+    }
+  }
+
+  private async build(): Promise<Map<string, StoredMessage>> {
+    const generation = this.generation;
+    const arrived: StoredMessage[] = [];
+    this.arrivedMeanwhile = arrived;
+    try {
+      // Without writing files: the journaled messages are listed as they are.
+      const listed = await this.capture.list({ write: false });
+      const messages = new Map<string, StoredMessage>();
+      for (let i = listed.length - 1; i >= 0; i--) messages.set(listed[i].id, listed[i]);
+      for (const m of arrived) messages.set(m.id, m);
+      if (this.generation === generation) this.messages = messages;
+      return messages;
+    } finally {
+      this.arrivedMeanwhile = undefined;
+      this.building = undefined;
+    }
+  }
+}
+
 /** The path of a request target as the client sent it (origin form, or the path of an absolute form). */
 function requestPath(target: string): string {
   const path = target.startsWith('/') ? target : (/^[a-z][a-z0-9+.-]*:\/\/[^/?#]*([^?#]*)/i.exec(target)?.[1] ?? target);
@@ -172,6 +331,7 @@ export async function startCaptureApi(capture: CaptureServer, options: CaptureAp
   const host = options.host ?? '127.0.0.1';
   if (!isLoopbackHost(host) && options.token === undefined) throw new Error(`the API on ${host} (not loopback) needs a token`);
   const waiting = new Set<() => void>();
+  const waitIndex = new WaitIndex(capture);
 
   const route = async (req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> => {
     const method = req.method ?? 'GET';
@@ -238,21 +398,20 @@ export async function startCaptureApi(capture: CaptureServer, options: CaptureAp
         }
       });
       try {
-        // What is stored already is looked through (without writing files: a wait answers from the
-        // store's index); a message that arrives meanwhile answers at once, without waiting for it.
-        let listError: unknown;
-        const listing = capture.list({ write: false }).then(
+        // What is stored already is looked through, in the messages the API keeps (WaitIndex), never
+        // by listing the store for each wait; a message that arrives meanwhile answers at once.
+        let lookError: unknown;
+        const looking = waitIndex.oldest(filter).then(
           (stored) => {
-            const matches = stored.filter((m) => messageMatches(m, filter));
             // The oldest match that is already there answers at once.
-            found ??= matches[matches.length - 1];
+            found ??= stored;
           },
           (error: unknown) => {
-            listError = error;
+            lookError = error;
           },
         );
-        await Promise.race([listing, arrived]);
-        if (listError !== undefined) throw listError;
+        await Promise.race([looking, arrived]);
+        if (lookError !== undefined) throw lookError;
         if (!found) {
           const stop = (): void => wake?.();
           waiting.add(stop);
@@ -271,7 +430,7 @@ export async function startCaptureApi(capture: CaptureServer, options: CaptureAp
       return;
     }
     if (target.kind === 'rules' && method === 'GET') {
-      send(res, 200, capture.rules);
+      send(res, 200, rulesFileJson(capture.rules));
       return;
     }
     if (target.kind === 'rules' && method === 'PUT') {
@@ -307,6 +466,7 @@ export async function startCaptureApi(capture: CaptureServer, options: CaptureAp
         if (res.headersSent || res.destroyed) return;
         if (error instanceof HttpError) {
           if (error.status === 401) res.setHeader('www-authenticate', 'Bearer');
+          if (error.closeConnection) res.setHeader('connection', 'close');
           send(res, error.status, { error: error.message, ...error.extra });
         } else send(res, 500, { error: error instanceof Error ? error.message : String(error) });
       }
@@ -325,6 +485,7 @@ export async function startCaptureApi(capture: CaptureServer, options: CaptureAp
     url: `http://${formatAddress(host, port)}`,
     port,
     async stop(): Promise<void> {
+      waitIndex.dispose();
       for (const stop of waiting) stop();
       await new Promise<void>((done) => {
         server.close(() => done());

@@ -18,7 +18,10 @@
  * acknowledged and is dropped; an unreadable one keeps the file as `.corrupt`). A full disk is
  * reported as an ENOSPC error from `commit` with the journal cut back to its last whole record.
  * Nothing is fsynced: an acknowledged message survives the process dying, not the machine losing
- * power. Nothing here imports `vscode`.
+ * power. Listings answer from an index of the folder's messages kept in memory (see `index`),
+ * checked against the folder's names, so a sidecar is read once, not at each listing. Temporary
+ * files carry their writer's pid, and a start finishes or removes a message a crash caught between
+ * the renames of its sidecar and its `.eml` (`finishHalfMessages`). Nothing here imports `vscode`.
  */
 import { randomBytes } from 'node:crypto';
 import { closeSync, fstatSync, ftruncateSync, mkdirSync, openSync, promises as fs, readdirSync, readFileSync, readSync, renameSync, rmSync, writeFileSync, writevSync } from 'node:fs';
@@ -120,6 +123,17 @@ const MESSAGE_FILE = /^(\d{8}T\d{9}Z)-([a-z0-9]+)\.eml$/;
 const SIDECAR_SUFFIX = '.envelope.json';
 /** The hidden folder where messages are written before they are complete. */
 const TEMP_FOLDER = '.smtpwb-incoming';
+/**
+ * A temporary file carries the pid of the process writing it (`<id>.p<pid>.part`,
+ * `<id>.envelope.p<pid>.part`, ...), so a start can remove at once those of a server that is gone
+ * while it leaves alone those another live server is writing into the same folder.
+ */
+const OWNED_TEMP = /\.p(\d+)\.part$/;
+
+/** The temporary name of a file this process writes: `<stem>.p<pid>.part` in the temporary folder. */
+function tempFile(tempDir: string, stem: string): string {
+  return join(tempDir, `${stem}.p${process.pid}.part`);
+}
 
 function stamp(date: Date): string {
   return date.toISOString().replace(/[-:.]/g, '');
@@ -531,11 +545,11 @@ function sidecarText(sidecar: Sidecar): string {
 }
 
 /**
- * Writes `data` to `temp` and renames it to `target`; makes the temporary folder if it is gone.
- * Temporary names are private to one message, so one left by a run that died is removed, and
- * the temporary file is removed again when the write fails (a full disk, say), so none stays behind.
+ * Writes `data` to the temporary file `temp`; makes the temporary folder if it is gone. Temporary
+ * names are private to one message and one process, so one left by a run that died is removed
+ * first; when the write fails (a full disk, say), the temporary file is removed again.
  */
-function writeThroughTempSync(tempDir: string, temp: string, target: string, data: string | Buffer): void {
+function writeTempSync(tempDir: string, temp: string, data: string | Buffer): void {
   try {
     try {
       writeFileSync(temp, data, { flag: 'wx' });
@@ -546,6 +560,38 @@ function writeThroughTempSync(tempDir: string, temp: string, target: string, dat
       else throw error;
       writeFileSync(temp, data, { flag: 'wx' });
     }
+  } catch (error) {
+    try {
+      rmSync(temp, { force: true });
+    } catch {
+      // The folder itself is unusable; the caller reports the first error.
+    }
+    throw error;
+  }
+}
+
+/** The asynchronous twin of writeTempSync, for writes off the hot path. */
+async function writeTemp(tempDir: string, temp: string, data: string | Buffer): Promise<void> {
+  try {
+    try {
+      await fs.writeFile(temp, data, { flag: 'wx' });
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'EEXIST') await fs.rm(temp, { force: true });
+      else if (code === 'ENOENT') await fs.mkdir(tempDir, { recursive: true });
+      else throw error;
+      await fs.writeFile(temp, data, { flag: 'wx' });
+    }
+  } catch (error) {
+    await fs.rm(temp, { force: true }).catch(() => undefined);
+    throw error;
+  }
+}
+
+/** Writes `data` to `temp` and renames it to `target` (see writeTempSync). */
+function writeThroughTempSync(tempDir: string, temp: string, target: string, data: string | Buffer): void {
+  writeTempSync(tempDir, temp, data);
+  try {
     renameSync(temp, target);
   } catch (error) {
     try {
@@ -559,21 +605,68 @@ function writeThroughTempSync(tempDir: string, temp: string, target: string, dat
 
 /** The asynchronous twin of writeThroughTempSync, for writes off the hot path. */
 async function writeThroughTemp(tempDir: string, temp: string, target: string, data: string | Buffer): Promise<void> {
+  await writeTemp(tempDir, temp, data);
   try {
-    try {
-      await fs.writeFile(temp, data, { flag: 'wx' });
-    } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code;
-      if (code === 'EEXIST') await fs.rm(temp, { force: true });
-      else if (code === 'ENOENT') await fs.mkdir(tempDir, { recursive: true });
-      else throw error;
-      await fs.writeFile(temp, data, { flag: 'wx' });
-    }
     await fs.rename(temp, target);
   } catch (error) {
     await fs.rm(temp, { force: true }).catch(() => undefined);
     throw error;
   }
+}
+
+/**
+ * Puts a message into the folder whose content is whole in the temporary file `emlTemp`: its
+ * sidecar is written under a temporary name, renamed into place, and then the message is renamed
+ * into place. Listings go by the `.eml` files, so a listed message always has its envelope; a
+ * crash between the two renames leaves a sidecar without its message but with its whole temporary
+ * file, which the next start completes (`init`). Nothing of the message stays when this throws.
+ */
+async function placeFiles(tempDir: string, id: string, emlTemp: string, path: string, envelopePath: string, sidecar: string): Promise<void> {
+  const sidecarTemp = tempFile(tempDir, `${id}.envelope`);
+  try {
+    await writeTemp(tempDir, sidecarTemp, sidecar);
+    await fs.rename(sidecarTemp, envelopePath);
+    await fs.rename(emlTemp, path);
+  } catch (error) {
+    await fs.rm(sidecarTemp, { force: true }).catch(() => undefined);
+    await fs.rm(envelopePath, { force: true }).catch(() => undefined);
+    await fs.rm(emlTemp, { force: true }).catch(() => undefined);
+    throw error;
+  }
+}
+
+/** A stored message as its sidecar describes it. */
+function messageOf(path: string, envelopePath: string, id: string, sidecar: Sidecar): StoredMessage {
+  return {
+    id,
+    path,
+    envelopePath,
+    receivedAt: new Date(sidecar.envelope.receivedAt),
+    size: sidecar.envelope.size,
+    envelope: sidecar.envelope,
+    ...(sidecar.rules ? { rules: sidecar.rules } : {}),
+    ...(sidecar.authentication ? { authentication: sidecar.authentication } : {}),
+    ...sidecar.headers,
+  };
+}
+
+/** Newest first; messages of one millisecond by file name, the later first. */
+function newestFirst(a: StoredMessage, b: StoredMessage): number {
+  return b.receivedAt.getTime() - a.receivedAt.getTime() || (basename(b.path) < basename(a.path) ? -1 : 1);
+}
+
+/** Runs `work` over `items`, at most `limit` at once, and returns the results in order. */
+async function mapLimited<T, R>(items: readonly T[], limit: number, work: (item: T) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const at = next++;
+      results[at] = await work(items[at]);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
 }
 
 /** The message of an error, for one line of a log. */
@@ -594,6 +687,28 @@ interface JournalFile {
   /** Ids deleted by records here whose message record is in an older journal, which must not outlive them. */
   deletions: Set<string>;
 }
+
+/** A message of the folder, as the store's index knows it. */
+interface IndexEntry {
+  /** The name of its `.eml` file. */
+  name: string;
+  message: StoredMessage;
+  /** Whether its sidecar was there when the entry was made (without it, the `.eml`'s own header fields tell). */
+  withSidecar: boolean;
+  /** When the entry was made or changed (the index's counter), so a look at the folder begun earlier leaves it alone. */
+  seq: number;
+  /**
+   * For an entry read from the folder: the sidecar's modification time then. Another server writing
+   * into the folder may still add its verification results, so while it runs, a recent sidecar of a
+   * message not verified yet is looked at again when it changes.
+   */
+  sidecarMtimeMs?: number;
+}
+
+/** A sidecar read this long after it was written is no longer expected to get verification results. */
+const ANNOTATION_WINDOW_MS = 60 * 60 * 1000;
+/** How many sidecars are read at once while the index is built. */
+const INDEX_READ_CONCURRENCY = 16;
 
 export class MessageStore {
   readonly dir: string;
@@ -626,6 +741,24 @@ export class MessageStore {
    */
   private readonly replayed = new Set<string>();
   private closed = false;
+  /**
+   * The messages whose files are in the folder, by id, as far as this store knows: built from the
+   * sidecars once (the first listing reads each of them), kept up to date by this store's own
+   * write-outs, deletions, clears, replays and verification results, and checked against the
+   * folder's names at each listing, which reads only the sidecars of messages it does not know yet
+   * (files another process wrote, or put back). Journaled messages are in `pending` instead.
+   */
+  private readonly index = new Map<string, IndexEntry>();
+  /** Counts the changes of the index (see IndexEntry.seq). */
+  private indexSeq = 0;
+  /** Counts this store's deletions, so a look at the folder that raced one looks again. */
+  private removals = 0;
+  /** The look at the folder under way, which listings that come meanwhile share. */
+  private refreshing: Promise<void> | undefined;
+  /** The listing of index and pending messages, newest first, until either changes. */
+  private sorted: StoredMessage[] | undefined;
+  /** How many sidecar files this store has read to learn of messages (for tests of the index). */
+  sidecarReads = 0;
 
   private readonly quietMs: number;
   private readonly maxWaitMs: number;
@@ -649,19 +782,90 @@ export class MessageStore {
   }
 
   /**
-   * Creates the folder, removes temporary files an earlier run left behind over an hour ago, and
-   * writes the messages of journals that a crashed server left behind. A journal that cannot be
-   * replayed now (a full disk, say) is kept, logged and tried again later: it never stops a start.
+   * Creates the folder, finishes or removes half messages a crashed server left (see
+   * `finishHalfMessages`), removes the temporary files of servers that are gone (and those without
+   * a writer's pid, from earlier versions, once over an hour old), and writes the messages of
+   * journals that a crashed server left behind. A journal that cannot be replayed now (a full disk,
+   * say) is kept, logged and tried again later: it never stops a start.
    */
   async init(): Promise<void> {
     await fs.mkdir(this.tempDir, { recursive: true });
+    await this.finishHalfMessages();
     const hourAgo = Date.now() - 60 * 60 * 1000;
     for (const name of await fs.readdir(this.tempDir).catch(() => [] as string[])) {
       const path = join(this.tempDir, name);
-      const stat = await fs.stat(path).catch(() => undefined);
-      if (stat && stat.mtimeMs < hourAgo) await fs.rm(path, { force: true }).catch(() => undefined);
+      if (!this.tempWriterGone(name)) {
+        if (OWNED_TEMP.test(name)) continue;
+        const stat = await fs.stat(path).catch(() => undefined);
+        if (stat === undefined || stat.mtimeMs >= hourAgo) continue;
+      }
+      await fs.rm(path, { force: true }).catch(() => undefined);
     }
     this.replayJournals();
+  }
+
+  /** Whether the temporary file `name` carries the pid of a process that is gone (see OWNED_TEMP). */
+  private tempWriterGone(name: string): boolean {
+    const m = OWNED_TEMP.exec(name);
+    if (!m) return false;
+    const pid = Number(m[1]);
+    // Another store of this process may be writing it.
+    return pid !== process.pid && !processAlive(pid);
+  }
+
+  /**
+   * A server puts a message into the folder by renaming its sidecar into place, then its `.eml`,
+   * whose content is whole in a temporary file before the first rename (`placeFiles`). A crash
+   * between the two renames leaves a sidecar without its message: it is completed from that
+   * temporary file when the file is whole (as long as the sidecar says) and its writer is gone, and
+   * removed when there is no such file. One whose temporary file a live server holds is left to
+   * that server, which is between its two renames. The folder is listed before the temporary
+   * folder, so a live server's file is seen either there or, renamed, in the folder.
+   */
+  private async finishHalfMessages(): Promise<void> {
+    const names = await fs.readdir(this.dir).catch(() => [] as string[]);
+    const present = new Set(names);
+    const halves = names.filter((n) => {
+      if (!n.endsWith(SIDECAR_SUFFIX)) return false;
+      const base = n.slice(0, -SIDECAR_SUFFIX.length);
+      return BASE_PATTERN.test(base) && !present.has(`${base}.eml`);
+    });
+    if (halves.length === 0) return;
+    const temps = await fs.readdir(this.tempDir).catch(() => [] as string[]);
+    const hourAgo = Date.now() - 60 * 60 * 1000;
+    for (const name of halves) {
+      const base = name.slice(0, -SIDECAR_SUFFIX.length);
+      const id = base.slice(base.lastIndexOf('-') + 1);
+      const path = join(this.dir, `${base}.eml`);
+      const envelopePath = join(this.dir, name);
+      // Its message's temporary files: `<id>.p<pid>.part` (or `<id>.part`, from earlier versions).
+      const parts = temps.filter((t) => t === `${id}.part` || new RegExp(`^${id}\\.p\\d+\\.part$`).test(t));
+      let writerLive = false;
+      let whole: string | undefined;
+      const sidecar = (await readSidecar(envelopePath))?.sidecar;
+      for (const part of parts) {
+        const partPath = join(this.tempDir, part);
+        const stat = await fs.stat(partPath).catch(() => undefined);
+        if (stat === undefined) continue;
+        const gone = OWNED_TEMP.test(part) ? this.tempWriterGone(part) : stat.mtimeMs < hourAgo;
+        if (!gone) writerLive = true;
+        else if (sidecar !== undefined && sidecar.id === id && stat.size === sidecar.envelope.size) whole = partPath;
+      }
+      if (writerLive) continue;
+      try {
+        if (whole !== undefined) {
+          await fs.rename(whole, path);
+          this.log('warn', `completed the message ${id}, which a server that stopped was putting into the folder`);
+          continue;
+        }
+        // Its message may have been put into place meanwhile by a server that is not gone after all.
+        if (await fs.access(path).then(() => true, () => false)) continue;
+        await fs.rm(envelopePath, { force: true });
+        this.log('warn', `removed the sidecar of the message ${id}, whose content a server that stopped never put into the folder`);
+      } catch (error) {
+        this.log('warn', `could not finish the message ${id} a server that stopped left half written: ${errorText(error)}`);
+      }
+    }
   }
 
   /** The store of this process that keeps the folder's journal, when it is another one. */
@@ -703,6 +907,7 @@ export class MessageStore {
     }
     this.journals = [];
     this.pending.clear();
+    this.sorted = undefined;
   }
 
   /** Whether this store keeps the journal file at `path`. */
@@ -785,21 +990,30 @@ export class MessageStore {
             if (present.has(`${record.base}.eml`) || present.has(`${record.base}${SIDECAR_SUFFIX}`)) {
               rmSync(path, { force: true });
               rmSync(envelopePath, { force: true });
+              this.indexDrop(id);
             }
             return;
           }
           if (present.has(`${record.base}.eml`) || this.replayed.has(id)) return;
           const auth = authentication.get(id);
           const sidecar: Sidecar = auth ? { ...record.sidecar, authentication: auth } : record.sidecar;
+          const emlTemp = tempFile(this.tempDir, id);
+          const sidecarTemp = tempFile(this.tempDir, `${id}.envelope`);
           try {
-            writeThroughTempSync(this.tempDir, join(this.tempDir, `${id}.envelope.part`), envelopePath, sidecarText(sidecar));
-            writeThroughTempSync(this.tempDir, join(this.tempDir, `${id}.part`), path, file.reader.read(record.contentOffset, record.contentLength));
+            // The message's temporary file is whole before its sidecar is in place (see placeFiles).
+            writeTempSync(this.tempDir, emlTemp, file.reader.read(record.contentOffset, record.contentLength));
+            writeTempSync(this.tempDir, sidecarTemp, sidecarText(sidecar));
+            renameSync(sidecarTemp, envelopePath);
+            renameSync(emlTemp, path);
           } catch (error) {
-            // No sidecar without its message.
+            // No sidecar without its message, and no temporary file left behind.
             rmSync(envelopePath, { force: true });
+            rmSync(sidecarTemp, { force: true });
+            rmSync(emlTemp, { force: true });
             throw error;
           }
           this.replayed.add(id);
+          this.indexPut(`${record.base}.eml`, messageOf(path, envelopePath, id, sidecar), true);
         });
       }
     } catch (error) {
@@ -1001,28 +1215,23 @@ export class MessageStore {
     return run;
   }
 
-  /** Writes one journaled message's sidecar, then its `.eml`, each under a temporary name first. */
+  /** Writes one journaled message's files: both under temporary names, then into place (see placeFiles). */
   private exportOne(entry: PendingMessage): Promise<void> {
     entry.exporting ??= (async (): Promise<void> => {
       const id = entry.message.id;
-      const sidecarTemp = join(this.tempDir, `${id}.envelope.part`);
-      const emlTemp = join(this.tempDir, `${id}.part`);
+      const emlTemp = tempFile(this.tempDir, id);
       try {
-        const content = this.pendingContent(entry);
-        // The sidecar first, so a listed message always has its envelope.
-        await writeThroughTemp(this.tempDir, sidecarTemp, entry.message.envelopePath, sidecarText(entry.sidecar));
-        await writeThroughTemp(this.tempDir, emlTemp, entry.message.path, content);
+        await writeTemp(this.tempDir, emlTemp, this.pendingContent(entry));
+        await placeFiles(this.tempDir, id, emlTemp, entry.message.path, entry.message.envelopePath, sidecarText(entry.sidecar));
       } catch (error) {
         // A full disk, say: nothing of this message shows in the folder; the journal keeps it.
-        await fs.rm(sidecarTemp, { force: true }).catch(() => undefined);
-        await fs.rm(entry.message.envelopePath, { force: true }).catch(() => undefined);
-        await fs.rm(emlTemp, { force: true }).catch(() => undefined);
         entry.exporting = undefined;
         throw error;
       }
       if (this.pending.get(id) === entry) {
         this.pending.delete(id);
         this.release(entry);
+        this.indexPut(basename(entry.message.path), entry.message, true);
         this.collectJournals();
       }
     })();
@@ -1032,7 +1241,7 @@ export class MessageStore {
   /** Starts receiving a message. */
   begin(): IncomingMessage {
     const id = newId();
-    const tempPath = join(this.tempDir, `${id}.part`);
+    const tempPath = tempFile(this.tempDir, id);
     let finished = false;
     let spill: MessageReceiver | undefined;
     const store = this;
@@ -1062,22 +1271,13 @@ export class MessageStore {
           journal.ids.add(id);
           store.lastCommit = performance.now();
           store.pending.set(id, { base, message, sidecar, queuedAt: store.lastCommit, journal, offset, length: content.length });
+          store.sorted = undefined;
           store.scheduleExport();
           return message;
         }
-        // A large message is on disk already: its sidecar is written and both are renamed into place.
-        const sidecarTemp = join(store.tempDir, `${id}.envelope.part`);
-        try {
-          await fs.writeFile(sidecarTemp, sidecarText(sidecar));
-          await fs.rename(sidecarTemp, envelopePath);
-          await fs.rename(tempPath, path);
-        } catch (error) {
-          // A full disk, say: nothing of this message stays, in the folder or beside it.
-          await fs.rm(sidecarTemp, { force: true }).catch(() => undefined);
-          await fs.rm(envelopePath, { force: true }).catch(() => undefined);
-          await fs.rm(tempPath, { force: true }).catch(() => undefined);
-          throw error;
-        }
+        // A large message is on disk already, whole: its sidecar is written and both go into place.
+        await placeFiles(store.tempDir, id, tempPath, path, envelopePath, sidecarText(sidecar));
+        store.indexPut(`${base}.eml`, message, true);
         return message;
       },
       async abort(): Promise<void> {
@@ -1094,20 +1294,16 @@ export class MessageStore {
    */
   async list(options: { write?: boolean } = {}): Promise<StoredMessage[]> {
     const writer = this.writer;
-    if (writer) return writer.list(options);
-    if (options.write !== false) await this.settled();
-    let names: string[];
-    try {
-      names = await fs.readdir(this.dir);
-    } catch (error) {
-      if (isNotFound(error)) return [];
-      throw error;
+    if (writer) {
+      // The writer keeps the folder meanwhile: what this store knew may be out of date once it stops.
+      this.forgetIndex();
+      return writer.list(options);
     }
-    const loaded = await Promise.all(names.filter((n) => MESSAGE_FILE.test(n)).map((n) => this.load(n)));
-    const messages = loaded.filter((m): m is StoredMessage => m !== undefined && !this.pending.has(m.id));
+    if (options.write !== false) await this.settled();
+    await this.refreshIndex();
     // Messages the disk had no room for yet are still stored, in the journal.
-    messages.push(...[...this.pending.values()].map((e) => e.message));
-    return messages.sort((a, b) => b.receivedAt.getTime() - a.receivedAt.getTime() || (basename(b.path) < basename(a.path) ? -1 : 1));
+    this.sorted ??= [...[...this.index.values()].map((e) => e.message), ...[...this.pending.values()].map((e) => e.message)].sort(newestFirst);
+    return this.sorted.slice();
   }
 
   /** The message with this id (its files written out first), or undefined. */
@@ -1120,7 +1316,108 @@ export class MessageStore {
       return entry.message;
     }
     const name = await this.fileOf(id);
-    return name === undefined ? undefined : this.load(name);
+    if (name === undefined) return undefined;
+    // One sidecar is read afresh (another server may have added its verification results).
+    const loaded = await this.load(name);
+    if (loaded !== undefined && !this.pending.has(id)) this.indexPut(name, loaded.message, loaded.withSidecar, loaded.sidecarMtimeMs);
+    return loaded?.message;
+  }
+
+  /** Adds or replaces the index entry of a message whose files are in the folder. */
+  private indexPut(name: string, message: StoredMessage, withSidecar: boolean, sidecarMtimeMs?: number): void {
+    this.index.set(message.id, { name, message, withSidecar, seq: ++this.indexSeq, ...(sidecarMtimeMs !== undefined ? { sidecarMtimeMs } : {}) });
+    this.sorted = undefined;
+  }
+
+  /** Removes a message this store deleted from the index. */
+  private indexDrop(id: string): void {
+    this.index.delete(id);
+    this.removals++;
+    this.sorted = undefined;
+  }
+
+  /** Forgets the index, which the next listing builds again from the folder. */
+  private forgetIndex(): void {
+    if (this.index.size === 0) return;
+    this.index.clear();
+    this.removals++;
+    this.sorted = undefined;
+  }
+
+  /** Checks the index against the folder (see `index`); listings that come meanwhile share one look. */
+  private refreshIndex(): Promise<void> {
+    this.refreshing ??= this.revalidate().finally(() => {
+      this.refreshing = undefined;
+    });
+    return this.refreshing;
+  }
+
+  private async revalidate(): Promise<void> {
+    for (;;) {
+      const removals = this.removals;
+      const seq = this.indexSeq;
+      let names: string[];
+      try {
+        names = await fs.readdir(this.dir);
+      } catch (error) {
+        if (!isNotFound(error)) throw error;
+        names = [];
+      }
+      const present = new Set(names);
+      const gone: string[] = [];
+      const toRead: string[] = [];
+      const recheck: IndexEntry[] = [];
+      const recent = Date.now() - ANNOTATION_WINDOW_MS;
+      let othersWrite: boolean | undefined;
+      for (const [id, entry] of this.index) {
+        if (entry.seq > seq) continue;
+        const base = entry.name.slice(0, -'.eml'.length);
+        if (!present.has(entry.name)) gone.push(id);
+        // A sidecar that came or went (removed by hand, say) since the entry was made.
+        else if (present.has(`${base}${SIDECAR_SUFFIX}`) !== entry.withSidecar) toRead.push(entry.name);
+        else if (entry.sidecarMtimeMs !== undefined && entry.sidecarMtimeMs > recent && entry.message.authentication === undefined && (othersWrite ??= this.otherServerWrites())) {
+          recheck.push(entry);
+        }
+      }
+      for (const name of names) {
+        const m = MESSAGE_FILE.exec(name);
+        if (m && !this.pending.has(m[2]) && this.index.get(m[2])?.name !== name) toRead.push(name);
+      }
+      // Sidecars another server rewrote with its verification results (renamed over, so newer).
+      const changed = await mapLimited(recheck, INDEX_READ_CONCURRENCY, async (entry) => {
+        const stat = await fs.stat(join(this.dir, `${entry.name.slice(0, -'.eml'.length)}${SIDECAR_SUFFIX}`)).catch(() => undefined);
+        return stat !== undefined && stat.mtimeMs !== entry.sidecarMtimeMs ? entry.name : undefined;
+      });
+      for (const name of changed) if (name !== undefined) toRead.push(name);
+      const loaded = await mapLimited(toRead, INDEX_READ_CONCURRENCY, async (name) => ({ name, loaded: await this.load(name) }));
+      // A deletion of this store's came meanwhile: what was read may be gone, so look again.
+      if (this.removals !== removals) continue;
+      for (const id of gone) {
+        if ((this.index.get(id)?.seq ?? Infinity) <= seq) this.index.delete(id);
+      }
+      for (const { name, loaded: l } of loaded) {
+        const id = MESSAGE_FILE.exec(name)?.[2];
+        if (id === undefined || this.pending.has(id) || (this.index.get(id)?.seq ?? 0) > seq) continue;
+        if (l === undefined) this.index.delete(id);
+        else this.index.set(id, { name, message: l.message, withSidecar: l.withSidecar, seq: ++this.indexSeq, ...(l.sidecarMtimeMs !== undefined ? { sidecarMtimeMs: l.sidecarMtimeMs } : {}) });
+      }
+      if (gone.length > 0 || loaded.length > 0) this.sorted = undefined;
+      return;
+    }
+  }
+
+  /** Whether a server in another process, alive, keeps a journal in this folder (so it may be writing into it). */
+  private otherServerWrites(): boolean {
+    let names: string[];
+    try {
+      names = readdirSync(this.journalDir);
+    } catch {
+      return false;
+    }
+    return names.some((name) => {
+      const pid = Number(JOURNAL_FILE.exec(name)?.[1] ?? process.pid);
+      return pid !== process.pid && processAlive(pid);
+    });
   }
 
   /** The stored bytes of a message. */
@@ -1151,6 +1448,7 @@ export class MessageStore {
     if (entry) {
       entry.sidecar = { ...entry.sidecar, authentication };
       entry.message = { ...entry.message, authentication };
+      this.sorted = undefined;
       // Journaled too, so a crash before the files are written keeps the results (a full disk
       // loses them only if the server also dies before it writes the files).
       if (this.appendJournalQuietly({ a: id, authentication })) {
@@ -1165,15 +1463,16 @@ export class MessageStore {
     const name = await this.fileOf(id);
     if (name === undefined) return false;
     const envelopePath = join(this.dir, `${name.slice(0, -'.eml'.length)}${SIDECAR_SUFFIX}`);
-    const sidecar = await readSidecar(envelopePath);
+    const sidecar = (await readSidecar(envelopePath))?.sidecar;
     if (sidecar === undefined) return false;
-    const temp = join(this.tempDir, `${id}.annotate.part`);
+    const temp = tempFile(this.tempDir, `${id}.annotate`);
     await writeThroughTemp(this.tempDir, temp, envelopePath, sidecarText({ ...sidecar, authentication }));
     // A deletion (delete() removes the .eml first) while the sidecar was written: it must not stay alone.
     if (!(await fs.access(join(this.dir, name)).then(() => true, () => false))) {
       await fs.rm(envelopePath, { force: true });
       return false;
     }
+    if (!this.pending.has(id)) this.indexPut(name, messageOf(join(this.dir, name), envelopePath, id, { ...sidecar, authentication }), true);
     return true;
   }
 
@@ -1192,6 +1491,7 @@ export class MessageStore {
         this.release(entry);
       }
       this.journalDeletion(id);
+      this.indexDrop(id);
       await fs.rm(entry.message.path, { force: true });
       await fs.rm(entry.message.envelopePath, { force: true });
       this.collectJournals();
@@ -1202,6 +1502,7 @@ export class MessageStore {
     // Before the files go: a crash in between leaves a journaled deletion, which a replay carries out.
     // When it cannot be recorded where a replay would need it, this throws and nothing is removed.
     this.journalDeletion(id);
+    this.indexDrop(id);
     await this.remove(name);
     this.collectJournals();
     return true;
@@ -1241,7 +1542,7 @@ export class MessageStore {
       parts.push(Buffer.from(`${JOURNAL_MAGIC} ${head.length} 0\n`, 'latin1'), head, NEWLINE);
     }
     const name = `deletions-${newId()}`;
-    writeThroughTempSync(this.tempDir, join(this.tempDir, `${name}.part`), join(this.journalDir, `${name}.log`), Buffer.concat(parts));
+    writeThroughTempSync(this.tempDir, tempFile(this.tempDir, name), join(this.journalDir, `${name}.log`), Buffer.concat(parts));
   }
 
   /**
@@ -1265,6 +1566,8 @@ export class MessageStore {
     while ((running = this.runningExports()) !== undefined) await running;
     const journaled = [...this.pending.keys()];
     this.pending.clear();
+    this.forgetIndex();
+    this.removals++;
     // No journal record is needed any more: every message goes.
     const left: string[] = [];
     for (const journal of [...this.journals]) {
@@ -1298,6 +1601,9 @@ export class MessageStore {
       this.journalDeletionsBeside(names.flatMap((n) => MESSAGE_FILE.exec(n)?.[2] ?? []));
     }
     await Promise.all(names.map((n) => this.remove(n)));
+    // Whatever the index learnt while the files went is gone with them.
+    this.forgetIndex();
+    this.removals++;
     // Sidecars whose message is gone already.
     for (const name of await fs.readdir(this.dir).catch(() => [] as string[])) {
       if (name.endsWith(SIDECAR_SUFFIX) && MESSAGE_FILE.test(`${name.slice(0, -SIDECAR_SUFFIX.length)}.eml`)) {
@@ -1327,33 +1633,32 @@ export class MessageStore {
     await fs.rm(join(this.dir, `${base}${SIDECAR_SUFFIX}`), { force: true });
   }
 
-  /** Finds the file name of an id; ids are checked, so no path can escape the folder. */
+  /**
+   * Finds the file name of an id (the index's, when its `.eml` is still there, else the folder's);
+   * ids are checked, so no path can escape the folder.
+   */
   private async fileOf(id: string): Promise<string | undefined> {
     if (!ID_PATTERN.test(id)) return undefined;
+    const known = this.index.get(id)?.name;
+    if (known !== undefined && (await fs.access(join(this.dir, known)).then(() => true, () => false))) return known;
     const names = await fs.readdir(this.dir).catch(() => [] as string[]);
     return names.find((n) => MESSAGE_FILE.exec(n)?.[2] === id);
   }
 
-  private async load(name: string): Promise<StoredMessage | undefined> {
+  /**
+   * Reads a message of the folder from its sidecar (and the sidecar's modification time), or, when
+   * the sidecar is missing or unreadable, from the `.eml`'s own header fields; undefined when the
+   * `.eml` is gone.
+   */
+  private async load(name: string): Promise<{ message: StoredMessage; withSidecar: boolean; sidecarMtimeMs?: number } | undefined> {
     const m = MESSAGE_FILE.exec(name);
     if (!m) return undefined;
     const base = name.slice(0, -'.eml'.length);
     const path = join(this.dir, name);
     const envelopePath = join(this.dir, `${base}${SIDECAR_SUFFIX}`);
-    const sidecar = await readSidecar(envelopePath);
-    if (sidecar !== undefined) {
-      return {
-        id: m[2],
-        path,
-        envelopePath,
-        receivedAt: new Date(sidecar.envelope.receivedAt),
-        size: sidecar.envelope.size,
-        envelope: sidecar.envelope,
-        ...(sidecar.rules ? { rules: sidecar.rules } : {}),
-        ...(sidecar.authentication ? { authentication: sidecar.authentication } : {}),
-        ...sidecar.headers,
-      };
-    }
+    this.sidecarReads++;
+    const read = await readSidecar(envelopePath);
+    if (read !== undefined) return { message: messageOf(path, envelopePath, m[2], read.sidecar), withSidecar: true, sidecarMtimeMs: read.mtimeMs };
     // No sidecar (removed by hand, say): show what the file itself says.
     let handle: fs.FileHandle | undefined;
     try {
@@ -1361,7 +1666,8 @@ export class MessageStore {
       const stat = await handle.stat();
       const buffer = Buffer.alloc(Math.min(stat.size, HEADER_SCAN_LIMIT));
       await handle.read(buffer, 0, buffer.length, 0);
-      return { id: m[2], path, envelopePath, receivedAt: stampToDate(m[1]), size: stat.size, ...parseSummaryHeaders(buffer) };
+      const exists = await fs.access(envelopePath).then(() => true, () => false);
+      return { message: { id: m[2], path, envelopePath, receivedAt: stampToDate(m[1]), size: stat.size, ...parseSummaryHeaders(buffer) }, withSidecar: exists };
     } catch (error) {
       // Deleted while we looked.
       if (isNotFound(error)) return undefined;
@@ -1372,9 +1678,25 @@ export class MessageStore {
   }
 }
 
-async function readSidecar(path: string): Promise<Sidecar | undefined> {
+/** Reads a sidecar and when it was last written; undefined when it is missing or unreadable. Never throws. */
+async function readSidecar(path: string): Promise<{ sidecar: Sidecar; mtimeMs: number } | undefined> {
+  let handle: fs.FileHandle | undefined;
   try {
-    const value = JSON.parse(await fs.readFile(path, 'utf8')) as Partial<Sidecar> | null;
+    handle = await fs.open(path, 'r');
+    const mtimeMs = (await handle.stat()).mtimeMs;
+    const sidecar = parseSidecar(await handle.readFile('utf8'));
+    return sidecar === undefined ? undefined : { sidecar, mtimeMs };
+  } catch {
+    return undefined;
+  } finally {
+    await handle?.close().catch(() => undefined);
+  }
+}
+
+/** A sidecar's text as a sidecar, or undefined. Never throws. */
+function parseSidecar(text: string): Sidecar | undefined {
+  try {
+    const value = JSON.parse(text) as Partial<Sidecar> | null;
     if (value === null || typeof value !== 'object' || value.version !== 1 || typeof value.envelope !== 'object' || value.envelope === null) {
       return undefined;
     }
