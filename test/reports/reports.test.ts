@@ -152,6 +152,57 @@ describe('aggregate reports: reading and findings', () => {
     assert.ok(r.report, 'the records read so far are kept');
   });
 
+  it('keeps the complete records before a cut inside a later record, with the truncation finding (docs/reports.md)', () => {
+    const spec = randomAggregate(15, 'rfc9990');
+    while (spec.records.length < 3) spec.records.push({ ...spec.records[0], sourceIp: `192.0.2.${100 + spec.records.length}` });
+    const xml = aggregateXml(spec);
+    const firstEnd = xml.indexOf('</record>') + '</record>'.length;
+    const second = xml.indexOf('<record>', firstEnd);
+    // Cuts inside the second record's start tag, inside its <count>, inside an end tag, and right after the first record.
+    for (const cut of [second + 4, xml.indexOf('<count>', second) + 8, xml.indexOf('</source_ip', second) + 5, firstEnd]) {
+      const { report, problems } = parseAggregateXml(xml.slice(0, cut));
+      assert.ok(report, `cut ${cut}: the report is kept`);
+      assert.equal(report.records.length, 1, `cut ${cut}: only the complete record`);
+      assert.equal(report.records[0].count, spec.records[0].count, `cut ${cut}`);
+      assert.equal(report.records[0].sourceIp, spec.records[0].sourceIp);
+      assert.ok(codes(problems).includes('report-xml-truncated'), `cut ${cut}`);
+      assert.ok(!codes(problems).includes('dmarc-agg-missing'), `cut ${cut}: the cut record's missing parts are the truncation: ${JSON.stringify(problems)}`);
+    }
+    // Through openReportBytes and the summary, as \`smtpwb report\` reads it: one aggregate report, none unreadable.
+    const s = new ReportSummariser();
+    for (const o of openReportBytes('t.xml', Buffer.from(xml.slice(0, second + 4)))) s.add(o);
+    const sum = s.result();
+    assert.deepEqual(sum.counts, { aggregate: 1, tlsRpt: 0, failure: 0, unreadable: 0 });
+    assert.equal(sum.aggregate.messages, spec.records[0].count);
+  });
+
+  it('a negative, huge or fractional <count> is an error on its text, and its record is left out of the totals', () => {
+    const spec = randomAggregate(16, 'rfc9990');
+    while (spec.records.length < 2) spec.records.push({ ...spec.records[0], sourceIp: '192.0.2.200' });
+    const xml = aggregateXml(spec);
+    for (const [value, why] of [['-5', /negative/], ['99999999999999999999', /too large/], ['1.5', /not an integer/], ['9007199254740992', /too large/]] as const) {
+      const bad = xml.replace(`<count>${spec.records[0].count}</count>`, `<count>${value}</count>`);
+      const { report, problems } = parseAggregateXml(bad);
+      const f = problems.find((p) => p.code === 'dmarc-agg-value');
+      assert.ok(f, `${value}: ${JSON.stringify(problems)}`);
+      assert.equal(f.severity, 'error');
+      assert.equal(bad.slice(f.range.start, f.range.end), value);
+      assert.match(f.message, why, value);
+      assert.match(f.message, /left out of the totals/, value);
+      assert.equal(report?.records.length, spec.records.length - 1, value);
+      assert.ok(report?.records.every((r) => r.count >= 0));
+      const s = new ReportSummariser();
+      s.add({ source: 'bad.xml', report, problems });
+      assert.equal(s.result().aggregate.messages, expectedCounts([{ ...spec, records: spec.records.slice(1) }]).messages, value);
+    }
+    // The largest exact count and zero are accepted.
+    for (const value of ['0', '9007199254740991']) {
+      const { report, problems } = parseAggregateXml(xml.replace(`<count>${spec.records[0].count}</count>`, `<count>${value}</count>`));
+      assert.deepEqual(errors(problems), [], value);
+      assert.equal(report?.records[0].count, Number(value));
+    }
+  });
+
   it('finds a report that lies about its domain (file name, subject, foreign records)', () => {
     const spec = randomAggregate(11, 'rfc9990', 'example.com');
     spec.records[0].headerFrom = 'victim.example';
@@ -176,6 +227,8 @@ describe('aggregate reports: reading and findings', () => {
       ...parseAggregateXml('<x/>').problems,
       ...scanXml('<a><b></a>').problems,
       ...parseTlsRptJson('{"policies": 3}').problems,
+      ...parseTlsRptJson('{"a": 1, "a": 2, "date-range": {"start-datetime": "2026-01-02T00:00:00Z", "end-datetime": "2026-01-01T00:00:00Z"}, "policies": [{"summary": {"total-failure-session-count": 0}, "failure-details": [{"failed-session-count": 1}]}]}').problems,
+      ...parseAggregateXml('<feedback><record><row><count>-1</count></row></record></feedback>').problems,
       ...parseFailureReport('Subject: x\r\n\r\nbody').problems,
     ];
     for (const p of all) assert.ok(reportProblemDefinition(p.code), p.code);
@@ -293,6 +346,40 @@ describe('TLS-RPT reports (RFC 8460)', () => {
     assert.ok(problems.some((p) => p.code === 'tlsrpt-value' && text.slice(p.range.start, p.range.end) === '"many"'));
     const syntax = parseTlsRptJson(text.slice(0, 100));
     assert.ok(codes(syntax.problems).includes('tlsrpt-json-syntax'));
+  });
+
+  it('finds a start after the end, failure details over the total, and a duplicated field (RFC 8460 §4.4)', () => {
+    const good = tlsRptJson(spec);
+    const reversed = good.replace('"start-datetime": "2026-01-01T00:00:00Z"', '"start-datetime": "2026-01-02T00:00:00Z"');
+    const range = parseTlsRptJson(reversed).problems.find((p) => p.code === 'tlsrpt-date-range');
+    assert.ok(range, JSON.stringify(parseTlsRptJson(reversed).problems));
+    assert.equal(range.severity, 'error');
+    assert.ok(reversed.slice(range.range.start, range.range.end).startsWith('{'));
+    assert.ok(reversed.slice(range.range.start, range.range.end).includes('end-datetime'));
+    // The same instant in another offset is not a reversed range.
+    const offset = good.replace('"end-datetime": "2026-01-01T23:59:59Z"', '"end-datetime": "2026-01-01T00:30:00+00:30"');
+    assert.ok(!codes(parseTlsRptJson(offset).problems).includes('tlsrpt-date-range'));
+
+    const over = good.replace('"total-failure-session-count": 35', '"total-failure-session-count": 20');
+    const count = parseTlsRptJson(over).problems.find((p) => p.code === 'tlsrpt-failure-count');
+    assert.ok(count, JSON.stringify(parseTlsRptJson(over).problems));
+    assert.equal(count.severity, 'error');
+    assert.equal(over.slice(count.range.start, count.range.end), '20');
+    assert.match(count.message, /35 failed sessions, more than the 20/);
+    // Fewer in the details than the total is allowed.
+    assert.ok(!codes(parseTlsRptJson(good.replace('"total-failure-session-count": 35', '"total-failure-session-count": 40')).problems).includes('tlsrpt-failure-count'));
+
+    const twice = good.replace('"organization-name": "Receiver Inc.",', '"organization-name": "Receiver Inc.",\n  "organization-name": "Someone Else",');
+    const parsed = parseTlsRptJson(twice);
+    const dup = parsed.problems.filter((p) => p.code === 'tlsrpt-duplicate-key');
+    assert.equal(dup.length, 1, JSON.stringify(parsed.problems));
+    assert.equal(dup[0].severity, 'error');
+    assert.equal(twice.slice(dup[0].range.start, dup[0].range.end), '"organization-name"');
+    assert.ok(dup[0].range.start > twice.indexOf('"organization-name"'), 'the second occurrence');
+    assert.equal(parsed.report?.organizationName, 'Receiver Inc.');
+    const nested = good.replace('"end-datetime": "2026-01-01T23:59:59Z"', '"end-datetime": "2026-01-01T23:59:59Z", "end-datetime": "2026-01-01T23:59:59Z"');
+    assert.ok(codes(parseTlsRptJson(nested).problems).includes('tlsrpt-duplicate-key'));
+    assert.deepEqual(parseTlsRptJson(good).problems, []);
   });
 
   it('finds a report whose file name names another domain', () => {

@@ -76,10 +76,10 @@ export interface AggregateParse {
 
 // ---------------------------------------------------------------------------------------------
 // The schemas as tables. `min` 0 is optional, `max` Infinity unbounded; a type is a keyword list,
-// 'integer', 'decimal', 'ip' or 'string'. Transcribed from RFC 9990 Appendix A and RFC 7489
+// 'integer', 'decimal', 'ip', 'count' (a message count: an integer from 0 to 2^53 - 1) or 'string'. Transcribed from RFC 9990 Appendix A and RFC 7489
 // Appendix C (the XSDs under test/reports/schemas/ are the same schemas for xmllint).
 
-type ValueType = 'string' | 'integer' | 'decimal' | 'ip' | readonly string[];
+type ValueType = 'string' | 'integer' | 'decimal' | 'ip' | 'count' | readonly string[];
 interface ElementSpec {
   min: 0 | 1;
   max: number;
@@ -130,7 +130,7 @@ const FEEDBACK_9990: Record<string, ElementSpec> = {
   record: group(1, Infinity, {
     row: group(1, 1, {
       source_ip: one('ip'),
-      count: one('integer'),
+      count: one('count'),
       policy_evaluated: group(1, 1, {
         disposition: one(['none', 'pass', 'quarantine', 'reject']),
         dkim: one(DMARC_RESULT),
@@ -163,7 +163,7 @@ const FEEDBACK_7489: Record<string, ElementSpec> = {
   record: group(1, Infinity, {
     row: group(1, 1, {
       source_ip: one('ip'),
-      count: one('integer'),
+      count: one('count'),
       policy_evaluated: group(1, 1, {
         disposition: one(DISPOSITION),
         dkim: one(DMARC_RESULT),
@@ -188,6 +188,12 @@ function checkValue(e: XmlElement, name: string, type: ValueType, problems: Prob
     if (!type.includes(value)) wrong = `the schema allows ${type.join(', ')}`;
   } else if (type === 'integer') {
     if (!INTEGER_RE.test(value)) wrong = 'not an integer';
+  } else if (type === 'count') {
+    // The schemas say xs:integer, but <count> is a number of messages (RFC 9990 §2.1, Appendix A):
+    // a negative one is impossible, and one past 2^53 - 1 cannot be added up exactly. Such a record
+    // is left out of every total rather than counted as some other number.
+    if (!INTEGER_RE.test(value)) wrong = 'not an integer; the record is left out of the totals';
+    else if (readCount(value) === undefined) wrong = `${value.startsWith('-') ? 'a negative number of messages' : 'too large to count exactly (over 9007199254740991)'}; the record is left out of the totals`;
   } else if (type === 'decimal') {
     if (!DECIMAL_RE.test(value)) wrong = 'not a decimal number';
   } else if (type === 'ip' && isIP(value) === 0) wrong = 'not an IPv4 or IPv6 address';
@@ -215,6 +221,9 @@ function checkElement(e: XmlElement, spec: Record<string, ElementSpec>, problems
     if (s.children) checkElement(c, s.children, problems, format);
     else if (s.type) checkValue(c, c.name, s.type, problems);
   }
+  // An element the end of a truncated file cuts through misses children because of the cut, which
+  // report-xml-truncated already says.
+  if (e.cut) return;
   for (const name of requiredOf(spec)) {
     if (!counts.has(name)) problems.push(finding('dmarc-agg-missing', `<${e.name}> has no <${name}>`, e.start, e.contentStart));
   }
@@ -232,6 +241,12 @@ function requiredOf(spec: Record<string, ElementSpec>): string[] {
     REQUIRED.set(spec, list);
   }
   return list;
+}
+
+/** A message count (RFC 9990 <count>): an integer from 0 to 2^53 - 1, else undefined. */
+function readCount(text: string | undefined): number | undefined {
+  const n = int(text);
+  return n === undefined || n < 0 ? undefined : Math.abs(n);
 }
 
 function int(text: string | undefined): number | undefined {
@@ -259,6 +274,7 @@ export function parseAggregateXml(text: string, options: AggregateOptions = {}):
   const scan = scanXml(text);
   const problems = scan.problems;
   const root = scan.root;
+  // A truncated document is not aborted: what was read before the cut is kept (docs/reports.md).
   if (!root || scan.aborted) return { report: undefined, problems };
   if (root.name !== 'feedback') {
     problems.push(finding('dmarc-agg-root', `the root element is <${root.name}>, not <feedback>`, root.start, root.contentStart));
@@ -317,13 +333,19 @@ export function parseAggregateXml(text: string, options: AggregateOptions = {}):
   }
   let foreign = 0;
   for (const rec of children(root, 'record')) {
+    // A record the end of a truncated file cuts through is not summarised; report-xml-truncated says so.
+    if (rec.cut) continue;
     const row = child(rec, 'row');
+    // A record without a usable <count> (missing, negative, too large, not an integer) is left out
+    // of the model, so no total counts it as some invented number; checkElement reported why.
+    const count = readCount(childText(row, 'count'));
+    if (count === undefined) continue;
     const pe = child(row, 'policy_evaluated');
     const ids = child(rec, 'identifiers');
     const auth = child(rec, 'auth_results');
     const record: AggregateRecord = {
       sourceIp: childText(row, 'source_ip') ?? '',
-      count: Math.max(0, int(childText(row, 'count')) ?? 0),
+      count,
       disposition: childText(pe, 'disposition') ?? '',
       dkim: childText(pe, 'dkim') ?? '',
       spf: childText(pe, 'spf') ?? '',

@@ -140,7 +140,22 @@ class Reader {
     return out;
   }
 
+  /**
+   * A name that appears twice in one object: RFC 8259 §4 says the names of an object should be
+   * unique and that receivers then differ (some read the last value); this reader reads the first.
+   */
+  duplicates(o: Obj, where: string): void {
+    const seen = new Set<string>();
+    for (const p of o.properties) {
+      if (seen.has(p.key)) {
+        this.problems.push(finding('tlsrpt-duplicate-key', `"${p.key}" appears more than once in ${where}; receivers may read either value (the first is read here)`, p.keyRange.start, p.keyRange.end));
+      }
+      seen.add(p.key);
+    }
+  }
+
   unknown(o: Obj, known: readonly string[], where: string): void {
+    this.duplicates(o, where);
     for (const p of o.properties) {
       if (!known.includes(p.key)) this.problems.push(finding('tlsrpt-unknown', `"${p.key}" is not a field of ${where} in RFC 8460 §4.4`, p.keyRange.start, p.keyRange.end));
     }
@@ -165,6 +180,7 @@ export function parseTlsRptJson(text: string, options: TlsRptOptions = {}): TlsR
   }
   r.unknown(root, ['organization-name', 'date-range', 'contact-info', 'report-id', 'policies'], 'the report');
   const dates = r.object(root, 'date-range', 'the report');
+  if (dates) r.duplicates(dates, '"date-range"');
   const report: TlsRptReport = {
     kind: 'tls-rpt',
     organizationName: r.string(root, 'organization-name', 'the report') ?? '',
@@ -174,6 +190,12 @@ export function parseTlsRptJson(text: string, options: TlsRptOptions = {}): TlsR
     endDatetime: (dates && r.string(dates, 'end-datetime', '"date-range"', true, RFC3339, 'an RFC 3339 date-time')) ?? '',
     policies: [],
   };
+  // RFC 8460 §4.4: the report covers start-datetime to end-datetime, so the start cannot be later.
+  const startMs = Date.parse(report.startDatetime);
+  const endMs = Date.parse(report.endDatetime);
+  if (dates && RFC3339.test(report.startDatetime) && RFC3339.test(report.endDatetime) && Number.isFinite(startMs) && Number.isFinite(endMs) && startMs > endMs) {
+    r.problems.push(finding('tlsrpt-date-range', `the date range begins (${report.startDatetime}) after it ends (${report.endDatetime})`, dates.range.start, dates.range.end));
+  }
   const policies = prop(root, 'policies');
   if (!policies) r.missing('the report', 'policies', root.range);
   else if (policies.kind !== 'array') r.bad(policies, '"policies" is not a list');
@@ -242,6 +264,15 @@ export function parseTlsRptJson(text: string, options: TlsRptOptions = {}): TlsR
             if (v !== undefined) (failure as unknown as Record<string, string>)[field] = v;
           }
           policy.failures.push(failure);
+        }
+        // RFC 8460 §4.4: each failed-session-count counts sessions that are part of the policy's
+        // total-failure-session-count, so together they cannot be more than it.
+        const total = sum ? prop(sum, 'total-failure-session-count') : undefined;
+        const detailed = policy.failures.reduce((n, f) => n + f.failedSessionCount, 0);
+        if (total?.kind === 'number' && Number.isSafeInteger(total.value) && total.value >= 0 && detailed > policy.failed) {
+          r.problems.push(
+            finding('tlsrpt-failure-count', `the failure details count ${detailed} failed sessions, more than the ${policy.failed} of "total-failure-session-count"`, total.range.start, total.range.end),
+          );
         }
       }
       report.policies.push(policy);

@@ -33,12 +33,17 @@ export interface XmlElement {
   contentStart: number;
   contentEnd: number;
   closed: boolean;
+  /** True when the input ends before the element's end tag (a truncated file). */
+  cut?: boolean;
 }
 
 export interface XmlScan {
   root: XmlElement | undefined;
   problems: Problem[];
-  /** True when the scan stopped early (a DTD, or an error that made the rest unreadable). */
+  /**
+   * True when the scan stopped early because the rest is refused (a DTD, a limit). A truncated
+   * document is not aborted: the elements read before the cut are kept, and the open ones are `cut`.
+   */
   aborted: boolean;
 }
 
@@ -96,12 +101,13 @@ export function scanXml(text: string): XmlScan {
   if (text.charCodeAt(0) === 0xfeff) pos = 1;
   const truncated = (at: number, what: string): XmlScan => {
     problems.push(problem('report-xml-truncated', 'error', `the document ends ${what}: the report is truncated`, at, len));
-    return finish(true);
+    return finish(false);
   };
   const finish = (aborted: boolean): XmlScan => {
     for (const open of stack) {
       open.end = len;
       open.contentEnd = len;
+      if (!aborted) open.cut = true;
     }
     return { root, problems, aborted };
   };
