@@ -559,3 +559,52 @@ function readExtensions(node: JsonNode, report: Report): RuleAction | undefined 
   }
   return action;
 }
+
+/** A rule in the rules-file format (what `parseCaptureRules` reads), from its parsed form. */
+function ruleFileJson(rule: CaptureRule): Record<string, unknown> {
+  const out: Record<string, unknown> = { name: rule.name };
+  const w = rule.when;
+  const when: Record<string, unknown> = {};
+  if (w.commands !== undefined) when.command = w.commands.length === 1 ? w.commands[0] : w.commands;
+  if (w.sender !== undefined) when.sender = w.sender;
+  if (w.recipient !== undefined) when.recipient = w.recipient;
+  if (w.client !== undefined) when.client = w.client;
+  if (w.attempt !== undefined) when.attempt = w.attempt;
+  if (w.after !== undefined) when.after = w.after;
+  if (w.before !== undefined) when.before = w.before;
+  if (w.size !== undefined) when.size = w.size;
+  if (w.tls !== undefined) when.tls = w.tls;
+  if (w.authenticated !== undefined) when.authenticated = w.authenticated;
+  if (Object.keys(when).length > 0) out.when = when;
+  const action = rule.action;
+  switch (action.kind) {
+    case 'reply':
+      out.reply = action.text === '' ? String(action.code) : `${action.code} ${action.text}`;
+      if (action.close) out.close = true;
+      break;
+    case 'close':
+      out.close = true;
+      break;
+    case 'delay':
+      break;
+    case 'greylist':
+      out.greylist = { retryAfter: action.retryAfterMs / 1000 };
+      break;
+    case 'require':
+      out.require = action.what;
+      break;
+    case 'extensions':
+      out.extensions = { hide: action.hide, advertise: action.advertise, ...(action.size !== undefined ? { size: action.size } : {}) };
+      break;
+  }
+  if (action.kind === 'delay' || rule.delayMs > 0) out.delay = rule.delayMs / 1000;
+  return out;
+}
+
+/**
+ * Rules as a rules file, the inverse of `parseCaptureRules`: what the capture API's GET /rules
+ * answers, so that it can be PUT back.
+ */
+export function rulesFileJson(rules: CaptureRules): { version: 1; rules: Array<Record<string, unknown>> } {
+  return { version: 1, rules: rules.rules.map(ruleFileJson) };
+}
