@@ -16,6 +16,8 @@
  * - `escapeMarkdownData`: the same for peer data (a DNS answer, a header), with line breaks shown
  *   escaped (`\x0A`) instead of joined, so that the text the peer sent stays visible as sent.
  * - `markdownCodeSpan`: peer data as one inline code span, exact but inert.
+ * - `markdownTableCell`: peer data for one cell of a GFM table row: no `|` can split the cell and
+ *   no line break can end the row.
  * - `markdownFence`: a code fence that no line of the text it encloses can close.
  * - `escapeHtml`: the five HTML specials, for text nodes and double-quoted attributes.
  * - `jsonText`: JSON for `--json` output, with the same characters written as `\uXXXX` escapes.
@@ -188,6 +190,18 @@ export function markdownCodeSpan(text: string): string {
   const fence = '`'.repeat(longestBacktickRun(body) + 1);
   const pad = /^[` ]|[` ]$/.test(body) ? ' ' : '';
   return `${fence}${pad}${body}${pad}${fence}`;
+}
+
+/**
+ * Peer data for one cell of a GitHub Flavored Markdown table row (GFM §4.10), inert like
+ * `escapeMarkdownData`. A table row is split at every unescaped `|` before anything else is parsed,
+ * even inside a code span, so each `|` is written `\|` (the only way a cell can hold one), and a line
+ * break would end the row, so line feeds and carriage returns are shown escaped (`\x0A`). The result
+ * is one line that reads as exactly one cell.
+ */
+export function markdownTableCell(text: string): string {
+  // escapeMarkdown writes every `|` as `\|`, and visibleLine shows every line break escaped.
+  return escapeMarkdownData(text);
 }
 
 /**

@@ -1,7 +1,12 @@
 /**
  * Editor features of the `.eml` language service, all pure functions over the document text with
- * offsets: the outline (symbols), folding ranges and hovers.
+ * offsets: the outline (symbols), folding ranges and hovers. Every piece of the message that a hover
+ * shows (names, values, decoded words, parameters, tags, body text) is data and reaches Markdown only
+ * through `common/escape.ts`: prose through `escapeMarkdownData`, exact values through
+ * `markdownCodeSpan`, table cells through `markdownTableCell` and body previews inside a
+ * `markdownFence`.
  */
+import { escapeMarkdownData, markdownCodeSpan, markdownFence, markdownTableCell, visibleText } from '../../../common/escape';
 import { OffsetRange, rfcLink } from '../../../common/problem';
 import { formatReference } from '../facts/rfc';
 import { parseAuthResults, parseTagList, Tag } from './authHeaders';
@@ -203,7 +208,7 @@ function hover(text: string, offset: number, options: HoverOptions): EmlHover | 
     for (let index = 0; index < part.delimiters.length; index++) {
       const d = part.delimiters[index];
       if (inRange(offset, d.range)) {
-        return { range: d.range, markdown: d.close ? `**Close delimiter** of \`${part.mediaType}\`: ends its ${part.children.length} part${part.children.length === 1 ? '' : 's'} (${link(2046, '5.1.1')}).` : `**Boundary delimiter** of \`${part.mediaType}\`: starts part ${index + 1} of ${part.children.length} (${link(2046, '5.1.1')}).` };
+        return { range: d.range, markdown: d.close ? `**Close delimiter** of ${markdownCodeSpan(part.mediaType)}: ends its ${part.children.length} part${part.children.length === 1 ? '' : 's'} (${link(2046, '5.1.1')}).` : `**Boundary delimiter** of ${markdownCodeSpan(part.mediaType)}: starts part ${index + 1} of ${part.children.length} (${link(2046, '5.1.1')}).` };
       }
     }
   }
@@ -227,7 +232,7 @@ function hoverField(text: string, parsed: ParsedMessage, field: HeaderField, off
       const required = fact.required ? ' Required.' : '';
       return { range: field.nameRange, markdown: `**${fact.name}** — ${fact.description}${required}${once}\n\nDefined in ${link(fact.rfc, fact.section)}.` };
     }
-    return { range: field.nameRange, markdown: `**${field.name}** — an optional field not defined by a standard the linter knows; readers that do not know it ignore it (${link(5322, '3.6.8')}).` };
+    return { range: field.nameRange, markdown: `**${escapeMarkdownData(field.name)}** — an optional field not defined by a standard the linter knows; readers that do not know it ignore it (${link(5322, '3.6.8')}).` };
   }
   // Only the neighbourhood of the cursor is searched: an encoded word is at most a few hundred characters.
   const words = findEncodedWords(text, Math.max(field.valueRange.start, offset - 400), Math.min(field.valueRange.end, offset + 400));
@@ -238,7 +243,7 @@ function hoverField(text: string, parsed: ParsedMessage, field: HeaderField, off
     const all = long ? '(too long to show)' : decodeHeaderValue(unfold(text, field.valueRange));
     return {
       range: word.range,
-      markdown: decoded === undefined ? `**Encoded word** that readers cannot decode (${link(2047, '2')}).` : `**Encoded word** (${word.charset}, ${word.encoding === 'B' ? 'base64' : 'quoted-printable'}): \`${escapeCode(decoded)}\`\n\nWhole field: ${escapeText(all)} (${link(2047, '2')})`,
+      markdown: decoded === undefined ? `**Encoded word** that readers cannot decode (${link(2047, '2')}).` : `**Encoded word** (${escapeMarkdownData(word.charset)}, ${word.encoding === 'B' ? 'base64' : 'quoted-printable'}): ${markdownCodeSpan(decoded)}\n\nWhole field: ${escapeMarkdownData(all)} (${link(2047, '2')})`,
     };
   }
   const kind = fact?.kind;
@@ -263,25 +268,31 @@ function hoverField(text: string, parsed: ParsedMessage, field: HeaderField, off
     const results = parseAuthResults(text, field.valueRange.start, field.valueRange.end, undefined, field.lname === 'arc-authentication-results');
     for (const r of results) {
       const fact = arMethod(r.method);
-      if (inRange(offset, r.methodRange)) return { range: r.methodRange, markdown: `**${r.method}** — ${fact ? fact.meaning : 'an authentication method that is not registered.'}\n\nResult \`${r.result}\`: ${AR_RESULTS[r.result] ?? 'a method-specific result.'} (${link(8601, '2.7')})` };
-      if (inRange(offset, r.resultRange)) return { range: r.resultRange, markdown: `**${r.method}=${r.result}** — ${AR_RESULTS[r.result] ?? 'a method-specific result.'} (${link(8601, '2.7')})` };
+      if (inRange(offset, r.methodRange)) return { range: r.methodRange, markdown: `**${escapeMarkdownData(r.method)}** — ${fact ? fact.meaning : 'an authentication method that is not registered.'}\n\nResult ${markdownCodeSpan(r.result)}: ${AR_RESULTS[r.result] ?? 'a method-specific result.'} (${link(8601, '2.7')})` };
+      if (inRange(offset, r.resultRange)) return { range: r.resultRange, markdown: `**${escapeMarkdownData(`${r.method}=${r.result}`)}** — ${AR_RESULTS[r.result] ?? 'a method-specific result.'} (${link(8601, '2.7')})` };
       const prop = r.properties.find((p) => inRange(offset, p.range));
-      if (prop) return { range: prop.range, markdown: `**${prop.name}** — ${propertyMeaning(prop.name)} (${link(8601, '2.3')})` };
+      if (prop) return { range: prop.range, markdown: `**${escapeMarkdownData(prop.name)}** — ${propertyMeaning(prop.name)} (${link(8601, '2.3')})` };
     }
   }
   if (kind === 'content-disposition') {
     const value = parseMimeValue(text, field.valueRange.start, field.valueRange.end, new ProblemSink(), 'disposition');
-    const params = [...value.params.values()].map((p) => `- \`${p.name}\` = ${escapeText(p.value)}${p.extended ? ` (RFC 2231${p.charset ? `, ${p.charset}` : ''})` : ''}`);
-    return { range: field.valueRange, markdown: `**${value.type || 'unknown'}** — ${value.type === 'inline' ? 'shown in the message body' : value.type === 'attachment' ? 'offered as a separate file' : 'an unknown disposition, treated as attachment'}${params.length ? `\n\n${params.join('\n')}` : ''}\n\n${link(2183, '2')}` };
+    const params = [...value.params.values()].map(parameterLine);
+    return { range: field.valueRange, markdown: `**${value.type ? escapeMarkdownData(value.type) : 'unknown'}** — ${value.type === 'inline' ? 'shown in the message body' : value.type === 'attachment' ? 'offered as a separate file' : 'an unknown disposition, treated as attachment'}${params.length ? `\n\n${params.join('\n')}` : ''}\n\n${link(2183, '2')}` };
   }
   if (kind === 'content-type') {
     const part = parsed.parts.find((p) => p.contentTypeField === field);
     if (part?.contentType) {
-      const params = [...part.contentType.params.values()].map((p) => `- \`${p.name}\` = ${escapeText(p.value)}${p.extended ? ` (RFC 2231${p.charset ? `, ${p.charset}` : ''})` : ''}`);
-      return { range: field.valueRange, markdown: `**${part.mediaType}**${params.length ? `\n\n${params.join('\n')}` : ''}\n\n${link(2045, '5.1')}` };
+      const params = [...part.contentType.params.values()].map(parameterLine);
+      return { range: field.valueRange, markdown: `**${escapeMarkdownData(part.mediaType)}**${params.length ? `\n\n${params.join('\n')}` : ''}\n\n${link(2045, '5.1')}` };
     }
   }
   return undefined;
+}
+
+/** One MIME parameter as a list item: the name as an exact code span, the decoded value as inert prose. */
+function parameterLine(p: { name: string; value: string; extended: boolean; charset?: string }): string {
+  const origin = p.extended ? ` (RFC 2231${p.charset ? `, ${escapeMarkdownData(p.charset)}` : ''})` : '';
+  return `- ${markdownCodeSpan(p.name)} = ${escapeMarkdownData(p.value)}${origin}`;
 }
 
 function propertyMeaning(name: string): string {
@@ -303,17 +314,9 @@ function tagHover(tag: Tag, family: 'dkim' | 'arc'): EmlHover {
   const fact = family === 'dkim' ? dkimTag(tag.name) : arcTag(tag.name) ?? dkimTag(tag.name);
   let extra = '';
   if ((tag.name === 't' || tag.name === 'x') && /^\d{1,12}$/.test(tag.value)) extra = `\n\n\`${tag.value}\` = ${new Date(Number(tag.value) * 1000).toISOString().replace('.000Z', 'Z')}`;
-  if (tag.name === 'h') extra = `\n\nSigned fields: ${tag.value.split(':').map((n) => `\`${n}\``).join(', ')}`;
+  if (tag.name === 'h') extra = `\n\nSigned fields: ${tag.value.split(':').map((n) => markdownCodeSpan(n)).join(', ')}`;
   const meaning = fact ? fact.meaning : 'A tag this signature defines no meaning for; verifiers ignore unknown tags.';
-  return { range: tag.range, markdown: `**${tag.name}=** — ${meaning}${extra}\n\n${family === 'dkim' ? link(6376, '3.5') : link(8617, '4.1')}` };
-}
-
-function escapeCode(s: string): string {
-  return s.replace(/`/g, 'ˋ');
-}
-
-function escapeText(s: string): string {
-  return s.replace(/([\\`*_[\]<>])/g, '\\$1');
+  return { range: tag.range, markdown: `**${escapeMarkdownData(tag.name)}=** — ${meaning}${extra}\n\n${family === 'dkim' ? link(6376, '3.5') : link(8617, '4.1')}` };
 }
 
 function formatInZone(epochMs: number, timeZone: string): string {
@@ -332,7 +335,7 @@ function dateMarkdown(name: string, value: DateTimeValue, options: HoverOptions)
     zone = 'UTC';
     local = formatInZone(value.epochMs, 'UTC');
   }
-  return `**${name}**\n\n- UTC: ${utc}\n- ${zone}: ${local}\n- Written with offset ${formatOffset(value.offsetMinutes)}\n\n${link(5322, '3.3')}`;
+  return `**${escapeMarkdownData(name)}**\n\n- UTC: ${utc}\n- ${zone}: ${local}\n- Written with offset ${formatOffset(value.offsetMinutes)}\n\n${link(5322, '3.3')}`;
 }
 
 interface Hop {
@@ -384,7 +387,7 @@ function hoverReceived(text: string, parsed: ParsedMessage, field: HeaderField):
     const delay = hop.date && prev ? formatDelay(hop.date.epochMs - prev.epochMs) + (hop.date.epochMs < prev.epochMs ? ' ⚠ clock skew' : '') : '';
     const when = hop.date ? new Date(hop.date.epochMs).toISOString().slice(11, 19) + ' UTC' : '?';
     const mark = hop.field === field ? '**→**' : '';
-    return `| ${mark}${i + 1} | ${escapeText(hop.from ?? '—')} | ${escapeText(hop.by ?? '—')} | ${when} | ${delay} |`;
+    return `| ${mark}${i + 1} | ${hop.from === undefined ? '—' : markdownTableCell(hop.from)} | ${hop.by === undefined ? '—' : markdownTableCell(hop.by)} | ${when} | ${delay} |`;
   });
   const first = hops.find((h) => h.date)?.date;
   const last = [...hops].reverse().find((h) => h.date)?.date;
@@ -452,11 +455,14 @@ function hoverBody(text: string, part: MimePart): EmlHover {
   const bytes = part.encoding === 'base64' ? decodeBase64Start(text, part.bodyRange, PREVIEW_BYTES) : decodeQpStart(text, part.bodyRange, PREVIEW_BYTES);
   const charset = part.contentType?.params.get('charset')?.value ?? (part.mediaType.startsWith('text/') ? 'us-ascii' : '');
   const range = { ...part.bodyRange };
-  const title = `**${part.mediaType}**, ${part.encoding}, ${partSize(part)}`;
+  const title = `**${escapeMarkdownData(part.mediaType)}**, ${escapeMarkdownData(part.encoding)}, ${partSize(part)}`;
   const isText = part.mediaType.startsWith('text/') || part.mediaType === 'message/rfc822' || part.mediaType.endsWith('+xml') || part.mediaType === 'application/json';
   if (isText) {
-    const decoded = decodeBytes(bytes, charset || 'utf-8');
-    return { range, markdown: `${title} — decoded start:\n\n\`\`\`text\n${decoded.replace(/```/g, 'ˋˋˋ')}${bytes.length >= PREVIEW_BYTES ? '\n…' : ''}\n\`\`\`` };
+    // The decoded text is shown exactly, in a fence none of its lines can close, with control and
+    // invisible characters made visible; CRLF line ends are shown as the line breaks they are.
+    const decoded = visibleText(decodeBytes(bytes, charset || 'utf-8').replace(/\r\n/g, '\n'));
+    const fence = markdownFence(decoded);
+    return { range, markdown: `${title} — decoded start:\n\n${fence}text\n${decoded}${bytes.length >= PREVIEW_BYTES ? '\n…' : ''}\n${fence}` };
   }
   const kind = sniff(bytes);
   const hex = Buffer.from(bytes.slice(0, 32)).toString('hex').replace(/(..)/g, '$1 ').trim();
