@@ -3,9 +3,9 @@
  * display names and angle addresses, quoted local-parts, comments and domain literals. It reports
  * syntax errors with the range of the offending address and returns the mailboxes it found.
  */
-import { OffsetRange } from '../../../common/problem';
+import { OffsetRange, TextEdit } from '../../../common/problem';
 import { ProblemSink } from './problems';
-import { findEncodedWord, isSpecial, Token, tokenize } from './structured';
+import { findEncodedWord, indexOfWithin, isSpecial, Token, tokenize } from './structured';
 
 export interface Mailbox {
   range: OffsetRange;
@@ -190,8 +190,10 @@ function checkPhrase(text: string, tokens: Token[], from: number, to: number, si
   for (let k = from; k < to; k++) {
     const t = tokens[k];
     if (isSpecial(text, t, '.')) {
+      const edits = quotePhraseEdits(text, tokens, from, to);
+      const whole = edits?.length === 1 && edits[0].range.start === tokens[from].start && edits[0].range.end === tokens[to - 1].end;
       sink.add('eml-address-obsolete', { start: t.start, end: t.end }, 'An unquoted `.` in a display name is obsolete syntax (RFC 5322 §4.1); quote the name.', {
-        fixes: [{ title: 'Quote the display name', edits: [{ range: { start: tokens[from].start, end: tokens[to - 1].end }, newText: quote(text.slice(tokens[from].start, tokens[to - 1].end)) }], preferred: true }],
+        ...(edits ? { fixes: [{ title: whole ? 'Quote the display name' : 'Quote the words around the `.`', edits, preferred: true }] } : {}),
       });
       return;
     }
@@ -201,9 +203,48 @@ function checkPhrase(text: string, tokens: Token[], from: number, to: number, si
   }
 }
 
-function quote(s: string): string {
-  const inner = s.replace(/^"|"$/g, '').replace(/\\/g, '\\\\').replace(/"/g, '\\"');
-  return `"${inner}"`;
+/** True when the token is, or holds, an encoded word (`=?…?=`), which must stay outside quotes. */
+function isEncodedWordToken(text: string, token: Token): boolean {
+  return token.kind === 'atom' && findEncodedWord(text, token.start, token.end) !== -1;
+}
+
+/**
+ * The edits that quote the words of a display name (`phrase`, tokens `[from, to)`) around its
+ * obsolete `.`s without changing what readers show, or undefined when no edit can do that. The name
+ * is cut at encoded words and at comments: an encoded word inside quotes is no longer decoded
+ * (RFC 2047 §5 (3)), and a comment inside quotes would become part of the name (RFC 5322 §3.2.2).
+ * Each run of plain words between those cuts that holds a `.` becomes one quoted string whose
+ * content is the run as written: atoms and dots as they are, quoted strings without their quotes
+ * (their quoted pairs kept), and the white space between them (RFC 5322 §3.2.4). A run that touches an
+ * encoded word without white space, or holds anything but words and dots, has no faithful quoting.
+ */
+function quotePhraseEdits(text: string, tokens: Token[], from: number, to: number): TextEdit[] | undefined {
+  const edits: TextEdit[] = [];
+  let k = from;
+  while (k < to) {
+    if (isEncodedWordToken(text, tokens[k])) {
+      k++;
+      continue;
+    }
+    let end = k + 1;
+    while (end < to && !isEncodedWordToken(text, tokens[end]) && indexOfWithin(text, '(', tokens[end - 1].end, tokens[end].start) === -1) end++;
+    const run = tokens.slice(k, end);
+    if (run.some((t) => isSpecial(text, t, '.'))) {
+      if (run.some((t) => t.kind !== 'atom' && t.kind !== 'quoted' && !isSpecial(text, t, '.'))) return undefined;
+      // An encoded word must be separated from an adjacent word or special by white space (RFC 2047 §5 (3)).
+      if (k > from && isEncodedWordToken(text, tokens[k - 1]) && !tokens[k].spaced) return undefined;
+      if (end < to && isEncodedWordToken(text, tokens[end]) && !tokens[end].spaced) return undefined;
+      let content = '';
+      for (let i = 0; i < run.length; i++) {
+        const t = run[i];
+        if (i > 0) content += text.slice(run[i - 1].end, t.start);
+        content += t.kind === 'quoted' ? text.slice(t.start + 1, t.end - 1) : text.slice(t.start, t.end);
+      }
+      edits.push({ range: { start: run[0].start, end: run[run.length - 1].end }, newText: `"${content}"` });
+    }
+    k = end;
+  }
+  return edits.length > 0 ? edits : undefined;
 }
 
 /**
