@@ -1,12 +1,14 @@
 /**
- * Shared helpers of the `.eml` fixture tests: where the fixtures are, how a fixture is linted and how
- * problems are turned into the `{code, range}` entries of `expected.json` (0-based lines/characters).
+ * Shared helpers of the `.eml` fixture tests: where the fixtures are, how a fixture is read (as the
+ * editor and `smtpwb lint` read it, `emlDocumentText`) and linted, and how problems are turned into
+ * the `{code, range}` entries of `expected.json` (0-based lines/characters).
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Problem } from '../../common/problem';
 import { LineIndex, Position } from '../../server/src/eml/lines';
 import { lintMessage, LintOptions } from '../../server/src/eml/lint';
+import { emlDocumentText } from '../../server/src/eml/emlService';
 import { repoPath } from '../smtp/repoRoot';
 
 export interface ExpectedProblem {
@@ -25,7 +27,8 @@ export function fixtureNames(): string[] {
 
 export function readFixture(name: string): { text: string; options: LintOptions; expectedPath: string } {
   const dir = join(fixturesDir(), name);
-  const text = readFileSync(join(dir, 'message.eml'), 'utf8');
+  // The text the editor and `smtpwb lint` give the language service for the file's bytes.
+  const text = emlDocumentText(readFileSync(join(dir, 'message.eml')));
   const optionsPath = join(dir, 'options.json');
   const options = existsSync(optionsPath) ? (JSON.parse(readFileSync(optionsPath, 'utf8')) as LintOptions) : {};
   return { text, options, expectedPath: join(dir, 'expected.json') };

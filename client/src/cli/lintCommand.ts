@@ -11,6 +11,7 @@ import type { Diagnostic } from 'vscode-languageserver-types';
 import { jsonText, visibleLine } from '../../../common/escape';
 import { allProblemDefinitions, toDiagnostics } from '../../../server/src/diagnostics';
 import { isCaptureRulesFileName, LanguageService, type DocumentKind } from '../../../server/src/languageService';
+import { emlDocumentText } from '../../../server/src/eml/emlService';
 import type { CliIo } from './cliIo';
 import { parseOptions, usageError, wantsHelp } from './options';
 
@@ -206,16 +207,12 @@ export async function lintCommand(args: string[], io: CliIo): Promise<number> {
 }
 
 /**
- * Reads a file as UTF-8. A message that is not valid UTF-8 is read as Latin-1 instead, byte for
- * byte, so a correct 8-bit ISO-8859-1 body is not reported as damaged text (RFC 2045 §2.8).
+ * The text of a file as the editor gives it to the language service: a message through
+ * `emlDocumentText` (UTF-8, each ill-formed sequence a U+FFFD, as the editor opens it), so the CLI
+ * and the editor report the same codes at the same places; scripts and rules files as UTF-8.
  */
 function decodeFile(bytes: Buffer, kind: LintKind): string {
-  if (kind !== 'eml') return bytes.toString('utf8');
-  try {
-    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
-  } catch {
-    return bytes.toString('latin1');
-  }
+  return kind === 'eml' ? emlDocumentText(bytes) : bytes.toString('utf8');
 }
 
 function relativeName(cwd: string, path: string): string {
