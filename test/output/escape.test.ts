@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { decodeRawEscapes, escapeBytes, escapeHtml, escapeMarkdown, hasInvisible, jsonText, visibleLine, visibleText } from '../../common/escape';
+import { decodeRawEscapes, escapeBytes, escapeHtml, escapeMarkdown, hasInvisible, jsonText, markdownTableCell, visibleLine, visibleText } from '../../common/escape';
 import { runSession } from '../../client/src/engine';
 import type { SessionResult, TranscriptEvent } from '../../client/src/engine/types';
 import { runCommand } from '../../client/src/cli/runCommand';
@@ -108,6 +108,19 @@ test('escapeMarkdown and escapeHtml make peer text inert', () => {
   const marked = markupText(HOSTILE[0]);
   assert.ok(!marked.includes('\u001b') && !marked.includes('\u0007'));
   assert.match(marked, /<span class="ctl" title="U\+001B">␛<\/span>/);
+});
+
+test('markdownTableCell keeps peer data in one cell of one table row', () => {
+  // A Received hop, a heading, a link and a row break: every `|` escaped, line breaks shown, nothing live.
+  assert.equal(markdownTableCell('evil|spoofed.example|01:02:03'), 'evil\\|spoofed.example\\|01:02:03');
+  assert.equal(markdownTableCell('a\r\n| x | y |\n# h [l](https://evil.test/)'), 'a\\\\x0D\\\\x0A\\| x \\| y \\|\\\\x0A\\# h \\[l\\](https://evil.test/)');
+  assert.equal(markdownTableCell('mx.example.net'), 'mx.example.net');
+  for (const h of HOSTILE) {
+    const cell = markdownTableCell(h);
+    assert.ok(!cell.includes('\n') && !cell.includes('\r'), 'one line');
+    assert.equal((cell.match(/(?<!\\)\|/g) ?? []).length, 0, 'no unescaped |');
+  }
+  assertClean(markdownTableCell(HOSTILE.join(' ')), 'markdownTableCell');
 });
 
 function event(dir: TranscriptEvent['dir'], text: string, t = 1.25): TranscriptEvent {
