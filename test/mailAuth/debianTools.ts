@@ -76,11 +76,15 @@ export async function dkimverifyInNamespace(zoneText: string, origin: string, me
   }
 }
 
-/** Signs with Debian's `dkimsign` (relaxed/simple, rsa-sha256); the key must be PKCS#1 PEM. */
-export async function dkimsign(message: Buffer, selector: string, domain: string, keyFile: string): Promise<Buffer> {
+/**
+ * Signs with Debian's `dkimsign` (relaxed/simple, rsa-sha256 unless `options` say otherwise); the key
+ * must be PKCS#1 PEM. `identity` becomes i=, `algorithm` a= (dkimsign also signs rsa-sha1).
+ */
+export async function dkimsign(message: Buffer, selector: string, domain: string, keyFile: string, options: { identity?: string; algorithm?: 'rsa-sha256' | 'rsa-sha1' } = {}): Promise<Buffer> {
   const tool = requireBinary('dkimsign');
+  const extra = [...(options.identity !== undefined ? ['--identity', options.identity] : []), ...(options.algorithm !== undefined ? ['--signalg', options.algorithm] : [])];
   return new Promise((resolve, reject) => {
-    const child = execFile(tool, [selector, domain, keyFile], { encoding: 'buffer', maxBuffer: 1 << 24 }, (err, stdout, stderr) => {
+    const child = execFile(tool, [...extra, selector, domain, keyFile], { encoding: 'buffer', maxBuffer: 1 << 24 }, (err, stdout, stderr) => {
       if (err) reject(new Error(`dkimsign failed: ${err.message} ${stderr.toString('utf8')}`));
       else resolve(stdout);
     });

@@ -24,6 +24,10 @@ export interface DkimKeyInfo {
   publicKey?: Buffer;
   /** Whether h= leaves a hash verifiers accept (sha256; RFC 8301 §3.1); true when h= is absent. */
   usableHash: boolean;
+  /** The hash algorithms h= lists, lower-cased; absent when the record has no h= (all hashes allowed, RFC 6376 §3.6.1). */
+  hashes?: string[];
+  /** Whether t= holds the "s" flag: the i= domain of a signature must equal d= (RFC 6376 §3.6.1). */
+  strictSubdomain: boolean;
 }
 
 /** Runs the DKIM check. */
@@ -92,7 +96,7 @@ export async function checkDkim(ctx: CheckContext): Promise<CheckResult> {
 
 /** Checks one key record and appends its findings; returns what it learned. */
 export function checkKeyRecord(selector: string, name: string, text: string, findings: Finding[]): DkimKeyInfo {
-  const info: DkimKeyInfo = { selector, revoked: false, testing: false, usableHash: true };
+  const info: DkimKeyInfo = { selector, revoked: false, testing: false, usableHash: true, strictSubdomain: false };
   const at = (start: number, end: number): RecordRef => ({ name, type: 'TXT', text, range: { start, end } });
   const before = findings.length;
   const list = parseTagList(text);
@@ -116,6 +120,7 @@ export function checkKeyRecord(selector: string, name: string, text: string, fin
   const h = getTag(list, 'h');
   if (h) {
     const algs = h.value.split(':').map((a) => a.trim().toLowerCase());
+    info.hashes = algs;
     const unknown = algs.filter((a) => a !== 'sha1' && a !== 'sha256');
     if (unknown.length > 0) findings.push(finding('warning', 'dkim-hash-unknown', `Selector ${selector}: unknown hash algorithm(s) ${unknown.join(', ')} in h=.`, rfc(6376, '3.6.1'), at(h.valueRange.start, h.valueRange.end)));
     info.usableHash = algs.includes('sha256');
@@ -148,6 +153,7 @@ export function checkKeyRecord(selector: string, name: string, text: string, fin
       findings.push(finding('warning', 'dkim-testing', `Selector ${selector}: t=y marks the key as testing; verifiers treat its failures like unsigned mail.`, rfc(6376, '3.6.1'), at(t.valueRange.start, t.valueRange.end)));
     }
     if (flags.includes('s')) {
+      info.strictSubdomain = true;
       findings.push(finding('info', 'dkim-strict-subdomain', `Selector ${selector}: t=s forbids signing with i= in a subdomain of d=.`, rfc(6376, '3.6.1'), at(t.valueRange.start, t.valueRange.end)));
     }
   }

@@ -100,3 +100,118 @@ export async function checkDkimKey(pem: string, domain: string, selector: string
   }
   return { name, ...matchDkimKey(pem, selector.toLowerCase(), name, txt) };
 }
+
+/** The tags of one DKIM-Signature field that the key-record decision needs (RFC 6376 §3.5). */
+export interface DkimSignatureTags {
+  /** a=, e.g. `rsa-sha256`. */
+  algorithm: string;
+  /** d=, the Signing Domain Identifier. */
+  domain: string;
+  /** s=, the selector. */
+  selector: string;
+  /** i=, the Agent or User Identifier, when the field has one. */
+  identity?: string;
+}
+
+/** Why a key record cannot verify a signature. */
+export interface DkimKeyRecordProblem {
+  /** The finding code of the record check, or `dkim-signature-*` for a fault of the signature itself. */
+  code: string;
+  /** A short ASCII sentence for the Authentication-Results comment (RFC 8601 §2.2), naming the tag. */
+  comment: string;
+  /** The comment followed by the RFC sections that decide it. */
+  reason: string;
+}
+
+/**
+ * The record checks whose error makes a key record unusable for every signature, in the order a
+ * verifier meets them (RFC 6376 §6.1.2), each with the sections that decide it. A finding with an
+ * error severity that is not listed here (other than the key size, see below) still makes the record
+ * unusable, with the finding's own words.
+ */
+const RECORD_PROBLEMS: ReadonlyArray<{ code: string; comment: (value: string, message: string) => string; rfc: string }> = [
+  // RFC 6376 §3.6.1: "Records beginning with a "v=" tag with any other value MUST be discarded",
+  // and "Verifiers must do a string comparison on this value".
+  { code: 'dkim-version', comment: (v) => `key v=${v} is not DKIM1, so the record is discarded`, rfc: 'RFC 6376 §3.6.1' },
+  // RFC 6376 §3.6.1: v= "MUST be the first tag in the record"; a record that does not adhere to the
+  // format is ignored, PERMFAIL (key syntax error), §6.1.2.
+  { code: 'dkim-version-position', comment: (v) => `key ${v} is not the first tag: key syntax error`, rfc: 'RFC 6376 §3.6.1, §6.1.2' },
+  { code: 'dkim-syntax', comment: (_v, m) => `key syntax error: ${m}`, rfc: 'RFC 6376 §3.2, §6.1.2' },
+  { code: 'dkim-duplicate-tag', comment: (_v, m) => `key syntax error: ${m}`, rfc: 'RFC 6376 §3.2, §6.1.2' },
+  { code: 'dkim-no-key', comment: () => 'key syntax error: no p= tag', rfc: 'RFC 6376 §3.6.1, §6.1.2' },
+  { code: 'dkim-key-type', comment: (v) => `key k=${v} is not a known key type: key syntax error`, rfc: 'RFC 6376 §3.6.1, §6.1.2' },
+  { code: 'dkim-key-base64', comment: () => 'key syntax error: p= is not base64', rfc: 'RFC 6376 §3.6.1, §6.1.2' },
+  { code: 'dkim-key-invalid', comment: (_v, m) => `key syntax error: ${m}`, rfc: 'RFC 6376 §3.6.1, §6.1.2' },
+  // RFC 6376 §3.6.1: "Verifiers for a given service type MUST ignore this record if the appropriate
+  // type is not listed"; ignored, the record leaves the signature without a key.
+  { code: 'dkim-service-type', comment: (v) => `key s=${v} does not list email or *, so the record does not apply to email`, rfc: 'RFC 6376 §3.6.1' },
+];
+
+/** `RFC n §s` for a finding's link (common/problem.ts `rfcLink`). */
+function rfcOfLink(link: string): string {
+  const m = /rfc(\d+)(?:[^#]*#section-([\d.]+))?/i.exec(link);
+  return m ? `RFC ${m[1]}${m[2] ? ` §${m[2]}` : ''}` : link;
+}
+
+function problem(code: string, comment: string, rfc: string): DkimKeyRecordProblem {
+  // The comment goes into a header field, so it stays ASCII (RFC 5322 §2.2): a section sign from a
+  // finding's words is spelt out, and any other non-ASCII character from the record is replaced.
+  const ascii = comment.replace(/§\s*/g, 'section ').replace(/[^\x20-\x7e]/g, '?');
+  return { code, comment: ascii, reason: `${comment} (${rfc})` };
+}
+
+/**
+ * Decides whether the key record a verifier fetched may verify this signature: the one home of that
+ * decision, used by `verifyMessage` for every DKIM signature after mailauth checked it. The record
+ * is read by `checkKeyRecord` (client/src/dns/dkim.ts), the same checks as the Mail DNS report and
+ * `smtpwb dkim check`, so an unusable record is unusable in all three. In RFC 6376 §6.1.1 and §6.1.2
+ * order, it is not usable when:
+ * - the signature uses SHA-1, which RFC 8301 §3.1 forbids verifiers to accept;
+ * - the i= domain is neither d= nor a subdomain of it: PERMFAIL (domain mismatch), §6.1.1;
+ * - v= is not DKIM1 or not first, the record does not parse, or s= excludes email (RECORD_PROBLEMS);
+ * - h= does not list the hash of a=: PERMFAIL (inappropriate hash algorithm), §3.6.1 and §6.1.2;
+ * - p= is empty: PERMFAIL (key revoked), §6.1.2;
+ * - k= is not the key type of a=: PERMFAIL (inappropriate key algorithm), §6.1.2;
+ * - t= has "s" and the i= domain is a subdomain of d= ("the "i=" domain MUST NOT be a subdomain of
+ *   "d="", §3.6.1);
+ * - any other error-severity finding about the record. The key size is not decided here: mailauth
+ *   applies the verifier's smallest accepted size (`minBitLength`, RFC 8301 §3.2) before this runs.
+ */
+export function dkimKeyRecordProblem(record: string, signature: DkimSignatureTags): DkimKeyRecordProblem | undefined {
+  const [signAlgo, hashAlgo] = signature.algorithm.toLowerCase().split('-');
+  if (hashAlgo === 'sha1') {
+    return problem('dkim-signature-sha1', `a=${signature.algorithm} uses SHA-1, which verifiers must not accept`, 'RFC 8301 §3.1');
+  }
+  const domain = signature.domain.toLowerCase().replace(/\.$/, '');
+  const identityDomain = signature.identity === undefined ? undefined : signature.identity.slice(signature.identity.lastIndexOf('@') + 1).toLowerCase().replace(/\.$/, '');
+  if (identityDomain !== undefined && identityDomain !== domain && !identityDomain.endsWith(`.${domain}`)) {
+    return problem('dkim-signature-domain', `i= domain ${identityDomain} is not d=${domain} or a subdomain of it: domain mismatch`, 'RFC 6376 §3.5, §6.1.1');
+  }
+  const selector = signature.selector.toLowerCase();
+  const name = `${selector}._domainkey.${domain}`;
+  const findings: Finding[] = [];
+  const info = checkKeyRecord(selector, name, record, findings);
+  const errors = findings.filter((f) => f.severity === 'error');
+  const messageOf = (f: Finding): string => f.message.replace(/^Selector [^:]*: /, '').replace(/\.$/, '');
+  for (const p of RECORD_PROBLEMS) {
+    const f = errors.find((e) => e.code === p.code);
+    if (!f) continue;
+    const value = f.record?.range ? f.record.text.slice(f.record.range.start, f.record.range.end) : '';
+    return problem(p.code, p.comment(value, messageOf(f)), p.rfc);
+  }
+  if (info.hashes !== undefined && !info.hashes.includes(hashAlgo)) {
+    return problem('dkim-hash-excluded', `key h=${info.hashes.join(':')} does not list ${hashAlgo}, the hash of a=${signature.algorithm}: inappropriate hash algorithm`, 'RFC 6376 §3.6.1, §6.1.2');
+  }
+  if (info.revoked) return problem('dkim-revoked', 'key revoked (empty p=)', 'RFC 6376 §3.6.1, §6.1.2');
+  const keyType = info.keyType ?? 'rsa';
+  if (keyType !== signAlgo) {
+    return problem('dkim-key-algorithm', `key k=${keyType} does not fit a=${signature.algorithm}: inappropriate key algorithm`, 'RFC 6376 §6.1.2, RFC 8463 §3');
+  }
+  if (info.strictSubdomain && identityDomain !== undefined && identityDomain !== domain) {
+    return problem('dkim-strict-subdomain', `key t=s, but the i= domain ${identityDomain} is a subdomain of d=${domain}`, 'RFC 6376 §3.6.1');
+  }
+  // The key size is mailauth's decision with the verifier's minBitLength (RFC 8301 §3.2).
+  const other = errors.find((e) => e.code !== 'dkim-key-too-short');
+  if (other) return problem(other.code, `key record unusable: ${messageOf(other)}`, rfcOfLink(other.link));
+  return undefined;
+}

@@ -78,7 +78,8 @@ export interface DmarcVerifyResult extends MaDmarcResult {
   alignmentNotes: string[];
 }
 
-function escapeComment(text: string): string {
+/** Escapes text for a comment in an Authentication-Results clause (RFC 8601 §2.2, RFC 5322 §3.2.2). */
+export function escapeComment(text: string): string {
   return text.replace(/[\x00-\x1f\x7f]+/g, ' ').replace(/[\\()]/g, (c) => `\\${c}`);
 }
 

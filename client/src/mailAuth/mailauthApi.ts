@@ -22,6 +22,8 @@ export interface MaDkimResult {
   id?: string;
   signingDomain?: string;
   selector?: string;
+  /** The b= value, without white space. */
+  signature?: string;
   algo?: string;
   format?: string;
   bodyHash?: string;

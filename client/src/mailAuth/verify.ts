@@ -14,7 +14,9 @@ import { parseHeaderFields } from './headers';
 import { returnPath, topReceived } from './received';
 import { trackResolver, type MailauthResolver } from './resolver';
 import { verifySpf } from './spfResult';
-import { authorDomain, dmarcPermerrorInfo, verifyDmarc, type DmarcVerifyResult } from './dmarcVerify';
+import { authorDomain, dmarcPermerrorInfo, escapeComment, verifyDmarc, type DmarcVerifyResult } from './dmarcVerify';
+import { dkimKeyRecordProblem, type DkimKeyRecordProblem, type DkimSignatureTags } from './dkimKeyCheck';
+import { getTag, parseTagList } from '../../../common/tagList';
 import { analyzeArcChain } from './arcChain';
 import type { SpfEvaluation } from '../dns/spfEval';
 
@@ -110,6 +112,27 @@ export function isFailing(method: AuthMethod, result: string): boolean {
 /** mailauth's comment for a signature whose body hash (`bh=`) does not match the body. */
 const BODY_HASH_MISMATCH = 'body hash did not verify';
 
+/** mailauth's comments for a key record it fetched and could not use (lib/dkim/dkim-verifier.js). */
+const MAILAUTH_KEY_COMMENTS: ReadonlySet<string> = new Set(['unknown key version', 'unknown key type', 'invalid public key']);
+
+/**
+ * The tags of each DKIM-Signature field, by its b= value without white space (the form mailauth
+ * gives as a result's `signature`), so each result can be matched with its field's i= and a=.
+ */
+function dkimSignatureTags(message: Buffer): Map<string, DkimSignatureTags> {
+  const out = new Map<string, DkimSignatureTags>();
+  for (const field of parseHeaderFields(message)) {
+    if (field.name.toLowerCase() !== 'dkim-signature') continue;
+    const list = parseTagList(field.value);
+    const value = (name: string): string | undefined => getTag(list, name)?.value.replace(/\s+/g, '');
+    const b = value('b');
+    if (b === undefined || b === '' || out.has(b)) continue;
+    const identity = value('i');
+    out.set(b, { algorithm: value('a') ?? '', domain: value('d') ?? '', selector: value('s') ?? '', ...(identity !== undefined ? { identity } : {}) });
+  }
+  return out;
+}
+
 /**
  * Turns mailauth's result for one DKIM signature into the product's: the one place that does, so
  * `smtpwb verify`, the capture server's stored authentication, ARC sealing and the editor (all
@@ -120,11 +143,35 @@ const BODY_HASH_MISMATCH = 'body hash did not verify';
  * the verification test(s)"). The result and the Authentication-Results clause both say `fail`;
  * mailauth's other results are kept as they are.
  */
-function dkimResultOf(r: MaDkimResult): { status: MaStatus; info: string; bodyHashMismatch: boolean } {
+function dkimResultOf(r: MaDkimResult, tags: DkimSignatureTags | undefined): { status: MaStatus; info: string; bodyHashMismatch: boolean; keyProblem?: DkimKeyRecordProblem } {
   const bodyHashMismatch = r.status.result === 'neutral' && r.status.comment === BODY_HASH_MISMATCH;
-  if (!bodyHashMismatch) return { status: r.status, info: r.info, bodyHashMismatch };
-  // mailauth's clause starts with `dkim=<result>` (formatAuthHeaderRow); only the result changes.
-  return { status: { ...r.status, result: 'fail' }, info: r.info.replace(/^dkim=neutral(?=[ ;]|$)/, 'dkim=fail'), bodyHashMismatch };
+  if (bodyHashMismatch) {
+    // mailauth's clause starts with `dkim=<result>` (formatAuthHeaderRow); only the result changes.
+    return { status: { ...r.status, result: 'fail' }, info: r.info.replace(/^dkim=neutral(?=[ ;]|$)/, 'dkim=fail'), bodyHashMismatch };
+  }
+  // mailauth reads only p=, v= (case-insensitively) and k= of the key record (lib/tools.js
+  // getPublicKey), so it verifies with records RFC 6376 tells verifiers to ignore: an h= without the
+  // signature's hash (§3.6.1, §6.1.2), an s= without email (§3.6.1), t=s with an i= in a subdomain
+  // (§3.6.1), a v= that is not exactly DKIM1 or not first (§3.6.1). It also accepts rsa-sha1 (RFC 8301
+  // §3.1) and an i= outside d= (§6.1.1). When mailauth used the record it fetched (`rr`: a pass, a
+  // bad signature, or its own objection to the record), the product's key-record decision
+  // (dkimKeyCheck.ts, `dkimKeyRecordProblem`) has the last word. An unusable record is a PERMFAIL in
+  // RFC 6376 §6.1.2, which RFC 8601 §2.7.1 writes as `permerror` ("the message could not be verified
+  // due to some error that is unrecoverable"); a result other than pass never counts for DMARC.
+  const used = r.status.result === 'pass' || r.status.result === 'fail' || (r.status.result === 'neutral' && MAILAUTH_KEY_COMMENTS.has(String(r.status.comment)));
+  if (!used || r.rr === undefined || tags === undefined) return { status: r.status, info: r.info, bodyHashMismatch };
+  const keyProblem = dkimKeyRecordProblem(r.rr, tags);
+  if (!keyProblem) return { status: r.status, info: r.info, bodyHashMismatch };
+  // Only the result and its comment change: the clause keeps mailauth's header.* properties, which
+  // follow `dkim=<result>`, an optional undersized note, and the comment (formatAuthHeaderRow).
+  let rest = r.info.replace(/^dkim=[a-z]+/, '');
+  if (typeof r.status.comment === 'string' && r.status.comment !== '') rest = rest.replace(` (${mailauthComment(r.status.comment)})`, '');
+  return { status: { ...r.status, result: 'permerror', comment: keyProblem.reason }, info: `dkim=permerror (${escapeComment(keyProblem.comment)})${rest}`, bodyHashMismatch, keyProblem };
+}
+
+/** mailauth's escaping of a comment in a clause (lib/tools.js escapeCommentValue), to find it there. */
+function mailauthComment(value: string): string {
+  return value.replace(/[\x00-\x1F]+/g, ' ').replace(/\s+/g, ' ').trim().replace(/[\\)]/g, (c) => `\\${c}`);
 }
 
 function reasonOf(status: MaStatus | undefined): string | undefined {
@@ -210,7 +257,8 @@ export async function verifyMessage(message: Buffer, options: VerifyOptions): Pr
     sender: smtp.mailFrom === '' ? undefined : smtp.mailFrom,
     minBitLength: options.minBitLength,
   });
-  const dkimResults = dkimResult.results.map((r) => ({ raw: r, ...dkimResultOf(r) }));
+  const signatureTags = dkimSignatureTags(message);
+  const dkimResults = dkimResult.results.map((r) => ({ raw: r, ...dkimResultOf(r, r.signature === undefined ? undefined : signatureTags.get(r.signature.replace(/\s+/g, ''))) }));
 
   // SPF (RFC 7208 §4) needs the client IP; without one there is nothing to check. The product's own
   // evaluator decides it (RFC 7208 exactly); mailauth's SPF is not used.
@@ -254,7 +302,7 @@ export async function verifyMessage(message: Buffer, options: VerifyOptions): Pr
   if (bimiResult && bimiResult.info) clauses.push(libmime.foldLines(bimiResult.info, 160));
   const authenticationResults = `Authentication-Results: ${mta};\r\n ${clauses.join(';\r\n ')}\r\n`;
 
-  const dkim: DkimSignatureReport[] = dkimResults.map(({ raw: r, status, info, bodyHashMismatch }) => {
+  const dkim: DkimSignatureReport[] = dkimResults.map(({ raw: r, status, info, bodyHashMismatch, keyProblem }) => {
     const base = report('dkim', status, info, clean({
       domain: r.signingDomain,
       selector: r.selector,
@@ -267,6 +315,8 @@ export async function verifyMessage(message: Buffer, options: VerifyOptions): Pr
       'body hash (computed)': bodyHashMismatch ? r.bodyHash : undefined,
       'body hash (signed)': bodyHashMismatch ? r.bodyHashExpecting : undefined,
       'DNS record': r.rr,
+      'key record problem': keyProblem?.code,
+      'mailauth result': keyProblem ? `${r.status.result ?? 'none'}${typeof r.status.comment === 'string' && r.status.comment !== '' ? ` (${r.status.comment})` : ''}` : undefined,
     }));
     const sig: DkimSignatureReport = { ...base, method: 'dkim' };
     if (r.signingDomain) sig.domain = r.signingDomain;
