@@ -1,3 +1,4 @@
+import { domainToASCII, domainToUnicode } from 'node:url';
 import type { ConnectTarget } from './sessionPlan';
 
 /** Default ports of the `CONNECT` schemes. */
@@ -91,20 +92,55 @@ function validPort(port: number): boolean {
   return Number.isInteger(port) && port >= 1 && port <= 65535;
 }
 
-/** Returns why a host name is not a valid domain (RFC 1035 §2.3.1 as relaxed by RFC 1123), or undefined. */
+/**
+ * Returns why a host name is not a valid domain name, or undefined. Each label is one of:
+ * - an LDH label (RFC 1035 §2.3.1 as relaxed by RFC 1123 §2.1; `_` is allowed too, as service
+ *   names use it), which, when it starts with `xn--`, must be a valid A-label: `xn--` followed by
+ *   LDH characters that decode as Punycode to a U-label that encodes back to the same A-label
+ *   (RFC 5890 §2.3.2.1, RFC 5891 §5.4);
+ * - a U-label, holding non-ASCII characters, that converts to such an A-label (the resolver sends
+ *   the A-label).
+ * Lengths (63 per label, 253 in all) are counted on the A-label form, as it goes on the wire.
+ * Conversions use node's `url.domainToASCII` and `url.domainToUnicode` (UTS #46), whose result is
+ * checked again as LDH: they let through characters such as `*` or `!` that no host name holds.
+ */
 export function checkHostName(host: string): string | undefined {
   const name = host.endsWith('.') ? host.slice(0, -1) : host;
   if (name.length === 0) return 'the host name is empty';
-  if (name.length > 253) return 'a host name has at most 253 characters';
-  for (const label of name.split('.')) {
+  let length = 0;
+  const labels = name.split('.');
+  for (const label of labels) {
     if (label.length === 0) return `"${host}" has an empty label`;
-    if (label.length > 63) return `"${label}" is longer than 63 characters`;
-    if (!/^[a-z0-9_](?:[a-z0-9_-]*[a-z0-9_])?$/i.test(label) && !/^xn--/i.test(label)) {
-      if (/[^\x00-\x7f]/.test(label)) continue; // An internationalised name; the resolver encodes it.
-      return `"${label}" is not a valid host name label`;
+    let ascii: string;
+    if (/^[\x00-\x7f]*$/.test(label)) {
+      if (!LDH_LABEL.test(label)) return `"${label}" is not a valid host name label`;
+      if (/^xn--/i.test(label) && !isALabel(label)) return `"${label}" is not a valid A-label: xn-- must be followed by the Punycode form of an internationalised label`;
+      ascii = label;
+    } else {
+      const converted = domainToASCII(label);
+      if (converted === '' || converted.includes('.') || !LDH_LABEL.test(converted) || (/^xn--/i.test(converted) && !isALabel(converted))) {
+        return `"${label}" is not a valid internationalised host name label`;
+      }
+      ascii = converted;
     }
+    if (ascii.length > 63) return `"${label}" is longer than 63 characters`;
+    length += ascii.length;
   }
+  if (length + labels.length - 1 > 253) return 'a host name has at most 253 characters';
   return undefined;
+}
+
+/** An LDH label, with `_` allowed: letters, digits and hyphens, not starting or ending with a hyphen. */
+const LDH_LABEL = /^[a-z0-9_](?:[a-z0-9_-]*[a-z0-9_])?$/i;
+
+/**
+ * True when an `xn--` label is an A-label: it decodes to a label that holds a non-ASCII character
+ * (else it is no U-label) and that encodes back to the same A-label.
+ */
+function isALabel(label: string): boolean {
+  const unicode = domainToUnicode(label);
+  if (unicode === '' || unicode.includes('.') || /^[\x00-\x7f]*$/.test(unicode)) return false;
+  return domainToASCII(unicode) === label.toLowerCase();
 }
 
 export function isIpv4(text: string): boolean {

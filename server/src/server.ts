@@ -4,15 +4,19 @@
  */
 import { randomUUID } from 'node:crypto';
 import { statSync } from 'node:fs';
+import { basename } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import {
   CodeAction,
   CodeActionKind,
   CompletionItemKind,
+  DidChangeWatchedFilesNotification,
   InsertTextFormat,
   ProposedFeatures,
   SymbolKind,
   TextDocumentSyncKind,
   TextDocuments,
+  WatchKind,
   createConnection,
   type CompletionItem,
   type Connection,
@@ -39,8 +43,10 @@ export function startServer(connection: Connection): void {
   const documents = new TextDocuments(TextDocument);
   // The server is the glue that gives the pure language service its view of the world.
   const service = new LanguageService({ processEnv: process.env, now: () => new Date(), uuid: randomUUID, fileExists: isFile });
+  let watchFiles = false;
 
   connection.onInitialize((params): InitializeResult => {
+    watchFiles = params.capabilities.workspace?.didChangeWatchedFiles?.dynamicRegistration === true;
     const options = params.initializationOptions as Partial<ServerSettings> | undefined;
     if (options?.externalVariables) service.setExternalVariables(options.externalVariables, options.environment);
     return {
@@ -62,6 +68,42 @@ export function startServer(connection: Connection): void {
   };
 
   documents.onDidChangeContent((change) => validate(change.document));
+
+  // The files a script names (TLS ca=, cert=, key=, DATA < file) are checked when the script is
+  // analysed, so a file created or deleted afterwards would leave a stale smtp-file-missing until
+  // the next edit. The client is asked to report files created and deleted in the workspace (a
+  // client that cannot register watchers may still send the notification), and the open scripts
+  // such a change may concern are analysed again: those that miss a file, and those whose text
+  // holds the changed file's name. Files outside the workspace are not watched.
+  connection.onInitialized(() => {
+    if (!watchFiles) return;
+    void connection.client
+      .register(DidChangeWatchedFilesNotification.type, { watchers: [{ globPattern: '**/*', kind: WatchKind.Create | WatchKind.Delete }] })
+      .catch(() => undefined);
+  });
+  const changedNames = new Set<string>();
+  let relint: ReturnType<typeof setTimeout> | undefined;
+  connection.onDidChangeWatchedFiles((params) => {
+    for (const change of params.changes) {
+      const name = fileName(change.uri);
+      if (name !== undefined) changedNames.add(name);
+    }
+    // A checkout or a build creates many files at once: the scripts are analysed once for them all.
+    relint ??= setTimeout(() => {
+      relint = undefined;
+      const names = [...changedNames];
+      changedNames.clear();
+      for (const document of documents.all()) {
+        // Only scripts in files name files: an untitled script's relative paths mean nothing yet.
+        if (!/^file:/i.test(document.uri) || (document.languageId !== 'smtp' && !/\.smtp$/i.test(document.uri))) continue;
+        const text = document.getText();
+        const concerned = service.problems(document).some((p) => p.code === 'smtp-file-missing') || names.some((name) => text.includes(name));
+        if (!concerned) continue;
+        service.forget(document.uri);
+        validate(document);
+      }
+    }, WATCHED_FILES_DELAY_MS);
+  });
   documents.onDidClose((event) => {
     service.forget(event.document.uri);
     void connection.sendDiagnostics({ uri: event.document.uri, diagnostics: [] });
@@ -154,6 +196,18 @@ export function startServer(connection: Connection): void {
 
   documents.listen(connection);
   connection.listen();
+}
+
+/** How long the server waits after a file change for more changes before it analyses scripts again. */
+const WATCHED_FILES_DELAY_MS = 100;
+
+/** The last segment of a `file:` URI's path, or undefined for another URI. */
+function fileName(uri: string): string | undefined {
+  try {
+    return basename(fileURLToPath(uri));
+  } catch {
+    return undefined;
+  }
 }
 
 const SYMBOL_KINDS: Record<string, SymbolKind> = {

@@ -137,3 +137,15 @@ test('the server checks the files a script names, relative to the script', async
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('a RAW line with 100,000 unknown escapes publishes a short list promptly', async () => {
+  const floodUri = 'file:///tmp/flood.smtp';
+  const started = performance.now();
+  await client.connection.sendNotification('textDocument/didOpen', { textDocument: { uri: floodUri, languageId: 'smtp', version: 1, text: `EHLO a.example.test\nRAW ${'\\q'.repeat(100_000)}\n` } });
+  const published = await client.nextDiagnostics(floodUri, 1);
+  const escapes = published.diagnostics.filter((d) => d.code === 'smtp-raw-escape');
+  assert.equal(escapes.length, 11);
+  assert.match(escapes[10].message, /99,990 more/);
+  assert.ok(performance.now() - started < 5000, `${(performance.now() - started).toFixed(0)} ms`);
+  await client.connection.sendNotification('textDocument/didClose', { textDocument: { uri: floodUri } });
+});

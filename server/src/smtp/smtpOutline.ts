@@ -28,16 +28,35 @@ export function smtpOutline(analysis: SmtpAnalysis): OutlineNode[] {
   for (const session of document.sessions) {
     const name = session.items.find((i) => i.kind === 'metadata' && i.key.text === 'name');
     const children = session.items.map(itemNode).filter((n): n is OutlineNode => n !== undefined);
+    // An untitled session (commands before the first `###`) starts at its first command, though its
+    // items also hold the comments and metadata above that command: its first outlined child is the
+    // command it starts with, so it names the session from inside the session's range.
+    const selection = session.separator?.title?.range ?? session.separator?.range ?? children[0]?.selectionRange ?? session.range;
     nodes.push({
       name: session.title,
       detail: name && name.kind === 'metadata' ? `@name ${name.value?.text ?? ''}` : undefined,
       kind: 'session',
       range: session.range,
-      selectionRange: session.separator?.title?.range ?? session.separator?.range ?? session.items[0]?.range ?? session.range,
+      selectionRange: selection,
       children,
     });
   }
-  return nodes;
+  return nodes.map(contained);
+}
+
+/**
+ * The node with its selection range inside its range and its children inside it, as editors require
+ * of a document symbol (VS Code's DocumentSymbol throws otherwise, and the whole outline fails). The
+ * tree already holds this; the check keeps one item the parser placed oddly from costing the
+ * outline: such a selection becomes the start of the node's range, and such a child is left out.
+ */
+function contained(node: OutlineNode): OutlineNode {
+  const inside = (inner: OffsetRange): boolean => inner.start >= node.range.start && inner.end <= node.range.end && inner.start <= inner.end;
+  const children = node.children.filter((child) => inside(child.range)).map(contained);
+  const selectionRange = inside(node.selectionRange) ? node.selectionRange : { start: node.range.start, end: node.range.start };
+  return children.length === node.children.length && selectionRange === node.selectionRange && children.every((c, i) => c === node.children[i])
+    ? node
+    : { ...node, selectionRange, children };
 }
 
 function itemNode(item: SessionItem): OutlineNode | undefined {

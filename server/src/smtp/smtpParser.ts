@@ -611,83 +611,143 @@ function lastNonBlankLine(lines: Lines, from: number, to: number): number {
   return from;
 }
 
+/**
+ * At most this many problems of one code are listed for one line; the rest are counted in one more
+ * problem of that code (see capPerLine). A crafted line (a RAW line of 100,000 unknown escapes)
+ * would otherwise make as many diagnostics, and sending and drawing them stalls the editor.
+ */
+export const PROBLEMS_PER_LINE = 10;
+
+/**
+ * Caps the problems from `mark` on, which lines [first, last] produced: of each code on each line,
+ * the first PROBLEMS_PER_LINE stay as they are, and the rest become one problem of that code and
+ * severity, in the place of the first one left out, that covers them all and says how many there
+ * are. Linear in the number of problems (a line is found by a binary search over those lines).
+ */
+function capPerLine(problems: Problem[], mark: number, lines: Lines, first: number, last: number): void {
+  if (problems.length - mark <= PROBLEMS_PER_LINE) return;
+  const lineOf = (offset: number): number => {
+    let lo = first;
+    let hi = last;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (lines.starts[mid] <= offset) lo = mid;
+      else hi = mid - 1;
+    }
+    return lo;
+  };
+  const counts = new Map<string, { count: number; summary?: { at: number; start: number; end: number; omitted: number } }>();
+  const kept: Problem[] = [];
+  for (let k = mark; k < problems.length; k++) {
+    const p = problems[k];
+    const key = `${lineOf(p.range.start)} ${p.code}`;
+    let seen = counts.get(key);
+    if (!seen) counts.set(key, (seen = { count: 0 }));
+    seen.count++;
+    if (seen.count <= PROBLEMS_PER_LINE) {
+      kept.push(p);
+    } else if (!seen.summary) {
+      seen.summary = { at: kept.length, start: p.range.start, end: p.range.end, omitted: 1 };
+      kept.push(p);
+    } else {
+      seen.summary.end = Math.max(seen.summary.end, p.range.end);
+      seen.summary.omitted++;
+    }
+  }
+  for (const { summary } of counts.values()) {
+    if (!summary) continue;
+    const like = kept[summary.at];
+    const more = summary.omitted.toLocaleString('en-US');
+    kept[summary.at] = problem(like.code, { start: summary.start, end: summary.end }, `…and ${more} more problem${summary.omitted === 1 ? '' : 's'} like the ones before on this line (only the first ${PROBLEMS_PER_LINE} of a kind are listed)`);
+  }
+  problems.length = mark;
+  for (const p of kept) problems.push(p);
+}
+
 /** Parses lines [from, to) into items. */
 function parseItems(lines: Lines, from: number, to: number, items: SessionItem[], problems: Problem[]): void {
   for (let i = from; i < to; i++) {
-    const line = lines.at(i);
-    const text = line.text;
-    const lead = text.length - text.trimStart().length;
-    const content = text.slice(lead).trimEnd();
-    if (content === '') continue;
-    const start = line.start + lead;
-    const range = { start, end: start + content.length };
-
-    if (content.startsWith('#') || content.startsWith('//')) {
-      const meta = /^#\s*@([A-Za-z][\w-]*)(?:\s+(.*))?$/.exec(content);
-      if (meta) {
-        const keyStart = start + content.indexOf('@');
-        const node: MetadataNode = {
-          kind: 'metadata',
-          line: i,
-          range,
-          references: [],
-          key: { text: meta[1], range: { start: keyStart + 1, end: keyStart + 1 + meta[1].length } },
-        };
-        if (meta[2] !== undefined && meta[2].trim() !== '') {
-          const value = meta[2].trim();
-          const valueStart = start + content.lastIndexOf(value);
-          node.value = { text: value, range: { start: valueStart, end: valueStart + value.length } };
-          node.references = findReferences(value, valueStart, problems);
-        }
-        items.push(node);
-      } else {
-        items.push({ kind: 'comment', line: i, range, references: [], text: content });
-      }
-      continue;
-    }
-
-    if (content.startsWith('@')) {
-      items.push(parseVariable(content, start, i, problems));
-      continue;
-    }
-
-    const word = /^\S+/.exec(content)![0];
-    const upper = word.toUpperCase();
-    const keyword: Token = { text: word, range: { start, end: start + word.length } };
-    const restOffset = word.length + (content.length > word.length ? 1 : 0);
-    const rest = content.slice(restOffset);
-    const restStart = start + restOffset;
-
-    if (DIRECTIVES.has(upper) && (upper !== 'AUTH' || true)) {
-      const references = upper === 'RAW' ? findReferences(rest, restStart, problems) : findReferences(content, start, problems);
-      switch (upper) {
-        case 'CONNECT':
-          items.push(parseConnect(keyword, rest, restStart, i, range, references));
-          break;
-        case 'TLS':
-          items.push(parseTls(keyword, rest, restStart, i, range, references, problems));
-          break;
-        case 'AUTH':
-          items.push(parseAuth(keyword, rest, restStart, i, range, references));
-          break;
-        case 'EXPECT':
-          items.push(parseExpect(keyword, rest, restStart, i, range, references, problems));
-          break;
-        case 'RAW':
-          items.push(parseRaw(keyword, content.slice(word.length + 1), start + word.length + 1, i, range, references, problems));
-          break;
-      }
-      continue;
-    }
-
-    if (upper === 'DATA' || upper === 'BDAT') {
-      const consumed = parseMessage(lines, i, to, keyword, upper === 'DATA' ? 'data' : 'bdat', rest, restStart, range, items, problems);
-      i = consumed;
-      continue;
-    }
-
-    items.push(parseCommand(keyword, upper, rest, restStart, i, range, findReferences(content, start, problems)));
+    const mark = problems.length;
+    const first = i;
+    i = parseLine(lines, i, to, items, problems);
+    capPerLine(problems, mark, lines, first, i);
   }
+}
+
+/** Parses the item that starts on line i (a DATA or BDAT item with its body); returns its last line. */
+function parseLine(lines: Lines, i: number, to: number, items: SessionItem[], problems: Problem[]): number {
+  const line = lines.at(i);
+  const text = line.text;
+  const lead = text.length - text.trimStart().length;
+  const content = text.slice(lead).trimEnd();
+  if (content === '') return i;
+  const start = line.start + lead;
+  const range = { start, end: start + content.length };
+
+  if (content.startsWith('#') || content.startsWith('//')) {
+    const meta = /^#\s*@([A-Za-z][\w-]*)(?:\s+(.*))?$/.exec(content);
+    if (meta) {
+      const keyStart = start + content.indexOf('@');
+      const node: MetadataNode = {
+        kind: 'metadata',
+        line: i,
+        range,
+        references: [],
+        key: { text: meta[1], range: { start: keyStart + 1, end: keyStart + 1 + meta[1].length } },
+      };
+      if (meta[2] !== undefined && meta[2].trim() !== '') {
+        const value = meta[2].trim();
+        const valueStart = start + content.lastIndexOf(value);
+        node.value = { text: value, range: { start: valueStart, end: valueStart + value.length } };
+        node.references = findReferences(value, valueStart, problems);
+      }
+      items.push(node);
+    } else {
+      items.push({ kind: 'comment', line: i, range, references: [], text: content });
+    }
+    return i;
+  }
+
+  if (content.startsWith('@')) {
+    items.push(parseVariable(content, start, i, problems));
+    return i;
+  }
+
+  const word = /^\S+/.exec(content)![0];
+  const upper = word.toUpperCase();
+  const keyword: Token = { text: word, range: { start, end: start + word.length } };
+  const restOffset = word.length + (content.length > word.length ? 1 : 0);
+  const rest = content.slice(restOffset);
+  const restStart = start + restOffset;
+
+  if (DIRECTIVES.has(upper) && (upper !== 'AUTH' || true)) {
+    const references = upper === 'RAW' ? findReferences(rest, restStart, problems) : findReferences(content, start, problems);
+    switch (upper) {
+      case 'CONNECT':
+        items.push(parseConnect(keyword, rest, restStart, i, range, references));
+        break;
+      case 'TLS':
+        items.push(parseTls(keyword, rest, restStart, i, range, references, problems));
+        break;
+      case 'AUTH':
+        items.push(parseAuth(keyword, rest, restStart, i, range, references));
+        break;
+      case 'EXPECT':
+        items.push(parseExpect(keyword, rest, restStart, i, range, references, problems));
+        break;
+      case 'RAW':
+        items.push(parseRaw(keyword, content.slice(word.length + 1), start + word.length + 1, i, range, references, problems));
+        break;
+    }
+    return i;
+  }
+
+  if (upper === 'DATA' || upper === 'BDAT') {
+    return parseMessage(lines, i, to, keyword, upper === 'DATA' ? 'data' : 'bdat', rest, restStart, range, items, problems);
+  }
+
+  items.push(parseCommand(keyword, upper, rest, restStart, i, range, findReferences(content, start, problems)));
+  return i;
 }
 
 function parseVariable(content: string, start: number, line: number, problems: Problem[]): VariableNode {
