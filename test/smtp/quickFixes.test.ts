@@ -55,6 +55,48 @@ const CASES: FixCase[] = [
     title: /STARTTLS and LHLO/,
     fixed: 'CONNECT lmtp://127.0.0.1:2424\n  LHLO client.example.test\n  STARTTLS\n  LHLO client.example.test\n  AUTH PLAIN user {{$secret smtp-password}}\n',
   },
+  {
+    name: 'cleartext AUTH after HELO: EHLO instead, then STARTTLS and EHLO again (RFC 3207 §4.2)',
+    script: 'CONNECT smtp://127.0.0.1:2525\nHELO client.example.test\nAUTH PLAIN user {{$secret smtp-password}}\nQUIT\n',
+    code: 'smtp-security-cleartext-auth',
+    title: /STARTTLS/,
+    fixed: 'CONNECT smtp://127.0.0.1:2525\nEHLO client.example.test\nSTARTTLS\nEHLO client.example.test\nAUTH PLAIN user {{$secret smtp-password}}\nQUIT\n',
+  },
+  {
+    name: 'STARTTLS after HELO: greet with EHLO',
+    script: 'CONNECT smtp://127.0.0.1:2525\nHELO client.example.test\nSTARTTLS\nEHLO client.example.test\nQUIT\n',
+    code: 'smtp-order-extension-after-helo',
+    title: /EHLO instead of HELO/,
+    fixed: 'CONNECT smtp://127.0.0.1:2525\nEHLO client.example.test\nSTARTTLS\nEHLO client.example.test\nQUIT\n',
+  },
+  {
+    name: 'AUTH after HELO over TLS: greet with EHLO',
+    script: 'CONNECT smtps://mail.example.test\nHELO client.example.test\nAUTH PLAIN user {{$secret smtp-password}}\n',
+    code: 'smtp-order-extension-after-helo',
+    title: /EHLO instead of HELO/,
+    fixed: 'CONNECT smtps://mail.example.test\nEHLO client.example.test\nAUTH PLAIN user {{$secret smtp-password}}\n',
+  },
+  {
+    name: 'MAIL parameters after HELO: greet with EHLO',
+    script: 'HELO client.example.test\nMAIL FROM:<a@example.test> SIZE=100\nRCPT TO:<b@example.test> NOTIFY=NEVER\nBDAT\nSubject: x\n\nhi\n.\n',
+    code: 'smtp-order-extension-after-helo',
+    title: /EHLO instead of HELO/,
+    fixed: 'EHLO client.example.test\nMAIL FROM:<a@example.test> SIZE=100\nRCPT TO:<b@example.test> NOTIFY=NEVER\nBDAT\nSubject: x\n\nhi\n.\n',
+  },
+  {
+    name: 'DATA after BODY=BINARYMIME: send with BDAT (RFC 3030 §3)',
+    script: 'EHLO client.example.test\nMAIL FROM:<a@example.test> BODY=BINARYMIME\nRCPT TO:<b@example.test>\nDATA\nSubject: x\n\nhi\n.\n',
+    code: 'smtp-order-binarymime-data',
+    title: /BDAT/,
+    fixed: 'EHLO client.example.test\nMAIL FROM:<a@example.test> BODY=BINARYMIME\nRCPT TO:<b@example.test>\nBDAT\nSubject: x\n\nhi\n.\n',
+  },
+  {
+    name: 'a literal password reached through variables moves to $secret',
+    script: '@login = hunter2xyz\n@alias = {{login}}\n### s\nCONNECT smtps://mail.example.test\nEHLO client.example.test\nAUTH PLAIN user {{alias}}\n',
+    code: 'smtp-security-literal-secret',
+    title: /\$secret login/,
+    fixed: '@login = {{$secret login}}\n@alias = {{login}}\n### s\nCONNECT smtps://mail.example.test\nEHLO client.example.test\nAUTH PLAIN user {{alias}}\n',
+  },
 ];
 
 for (const c of CASES) {
@@ -92,4 +134,39 @@ test('one malformed EXPECT gets one diagnostic', () => {
     const problems = analyzeSmtp(`EHLO x.example.test\n${line}\n`, '/tmp/expect.smtp').problems.filter((p) => p.code === 'smtp-expect-syntax');
     assert.equal(problems.length, 1, `${line}: ${problems.map((p) => p.message).join(' | ')}`);
   }
+});
+
+test('the tester\'s script: every extension after HELO is an error, and a literal through an alias a warning', () => {
+  const script = [
+    '@login = hunter2xyz',
+    '@alias = {{login}}',
+    '### s',
+    'HELO a.example.test',
+    'STARTTLS',
+    'HELO a.example.test',
+    'AUTH PLAIN user {{alias}}',
+    'MAIL FROM:<a@example.test> SIZE=100 BODY=8BITMIME SMTPUTF8',
+    'RCPT TO:<b@example.test> NOTIFY=NEVER',
+    'BDAT',
+    'Subject: x',
+    '',
+    'hi',
+    '.',
+    '',
+  ].join('\n');
+  const problems = analyzeSmtp(script, '/tmp/fix.smtp').problems;
+  const helo = problems.filter((p) => p.code === 'smtp-order-extension-after-helo');
+  // STARTTLS, AUTH, three MAIL parameters, NOTIFY and BDAT.
+  assert.equal(helo.length, 7, JSON.stringify(helo.map((p) => script.slice(p.range.start, p.range.end))));
+  assert.ok(helo.every((p) => p.severity === 'error'));
+  const literal = problems.filter((p) => p.code === 'smtp-security-literal-secret');
+  assert.deepEqual(literal.map((p) => script.slice(p.range.start, p.range.end)), ['hunter2xyz']);
+  // In place, the same warning: the two are one rule.
+  const inPlace = analyzeSmtp('CONNECT smtps://mail.example.test\nEHLO a.example.test\nAUTH PLAIN user hunter2\n', '/tmp/fix.smtp').problems;
+  assert.equal(inPlace.find((p) => p.code === 'smtp-security-literal-secret')?.severity, literal[0].severity);
+});
+
+test('a refused extension after HELO is a deliberate probe: a warning', () => {
+  const problems = analyzeSmtp('HELO a.example.test\nSTARTTLS\nEXPECT 5xx\n', '/tmp/fix.smtp').problems;
+  assert.equal(problems.find((p) => p.code === 'smtp-order-extension-after-helo')?.severity, 'warning');
 });

@@ -29,7 +29,8 @@ import { moveProblem, moveRange } from './smtpMove';
 import { problem } from './smtpProblems';
 import { namesSecret } from '../../../common/variables';
 import { fileScope, sessionScope, staticValue, type Scope } from './smtpScopes';
-import { expectsSuccess, foldSession, pairSteps, type PairedStep, type SmtpState } from './smtpState';
+import { documentCredentialSources, sessionCredentialSources } from './smtpSecrets';
+import { declaresBinaryMime, expectsSuccess, foldSession, greetedWithoutExtensions, pairSteps, type PairedStep, type SmtpState } from './smtpState';
 
 export interface AnalyzeOptions {
   /** Variable names defined outside the file (the selected environment, `--var`). */
@@ -70,7 +71,7 @@ export function analyzeSession(document: SmtpDocument, session: SessionNode, fil
   const problems: Problem[] = [];
   const scope = sessionScope(file, session);
   const used = new Set<VariableNode>();
-  checkVariableDefinitions(session.items, problems);
+  checkVariableDefinitions(session.items, problems, sessionCredentialSources(session, scope).variables);
   checkReferences(session.items, scope, problems, used);
   const names: SessionName[] = [];
   checkSessionRules(document, session, scope, problems, names);
@@ -122,7 +123,7 @@ export function analyzeDocument(document: SmtpDocument, options: AnalyzeDocument
   const file = fileScope(document, external);
   const usedInPreamble = new Set<VariableNode>();
 
-  checkVariableDefinitions(document.preamble, problems);
+  checkVariableDefinitions(document.preamble, problems, documentCredentialSources(document, file).variables);
   checkReferences(document.preamble, file, problems, usedInPreamble);
   for (const item of document.preamble) {
     if (item.kind === 'metadata') problems.push(problem('smtp-metadata-unknown', item.range, 'metadata belongs inside a session, after its ### line'));
@@ -160,7 +161,13 @@ export function analyzeDocument(document: SmtpDocument, options: AnalyzeDocument
   return problems;
 }
 
-function checkVariableDefinitions(items: readonly SessionItem[], problems: Problem[]): void {
+/**
+ * Checks duplicates and literal secrets among definitions. A value is a literal secret when the
+ * name looks secret, or when the value reaches the secret of an AUTH line (`credentials`, from
+ * smtpSecrets.ts), directly or through other variables: the same warning as a password written on
+ * the AUTH line itself.
+ */
+function checkVariableDefinitions(items: readonly SessionItem[], problems: Problem[], credentials: ReadonlySet<VariableNode>): void {
   const seen = new Map<string, VariableNode>();
   for (const item of items) {
     if (item.kind !== 'variable' || !item.value) continue;
@@ -169,8 +176,11 @@ function checkVariableDefinitions(items: readonly SessionItem[], problems: Probl
       problems.push(problem('smtp-variable-duplicate', item.name.range, `"${item.name.text}" is already defined above in the same scope; this later definition wins`));
     }
     seen.set(item.name.text, item);
-    if (namesSecret(item.name.text) && item.value.text !== '' && !item.value.text.includes('{{')) {
+    if (item.value.text === '' || item.value.text.includes('{{')) continue;
+    if (namesSecret(item.name.text)) {
       problems.push(secretFix(item.value, item.name.text, 'a secret written literally ends up in git and in every copy of the script'));
+    } else if (credentials.has(item)) {
+      problems.push(secretFix(item.value, item.name.text, `the value of "${item.name.text}" is used as an AUTH secret: a password written literally ends up in git and in every copy of the script`));
     }
   }
 }
@@ -419,6 +429,7 @@ function checkAuth(item: AuthNode, state: SessionState, allowCleartext: boolean,
   }
   if (state.raw) return;
   if (!state.greeted) problems.push(problem('smtp-order-auth-before-ehlo', item.keyword.range, 'send EHLO first: servers offer AUTH only in the EHLO reply (RFC 4954 §3)'));
+  else if (greetedWithoutExtensions(state)) problems.push(extensionAfterHelo(item.keyword.range, 'AUTH', state));
   if (state.mail) problems.push(problem('smtp-order-auth-in-transaction', item.keyword.range, 'AUTH is not permitted during a mail transaction (RFC 4954 §4)'));
   if (state.authenticated) problems.push(problem('smtp-order-auth-twice', item.keyword.range, 'the session is already authenticated; a second AUTH is refused with 503 (RFC 4954 §4)'));
   // A target known only at run time (CONNECT {{server}} from the environment) is checked by the
@@ -445,8 +456,17 @@ function cleartextAuthFixes(item: AuthNode, state: SessionState, document: SmtpD
   const indent = documentText(document, lineStart, item.range.start);
   const greeting = state.greeting;
   if (greeting && !state.mail && !state.starttls && state.scheme !== 'smtps') {
-    const again = documentText(document, greeting.verbToken.range.start, greeting.range.end);
-    fixes.push({ title: `Add STARTTLS and ${greeting.name} before AUTH`, edits: [{ range: { start: lineStart, end: lineStart }, newText: `${indent}STARTTLS\n${indent}${again}\n` }], preferred: true });
+    // After HELO the server offers no STARTTLS (RFC 5321 §2.2.1): the fix greets with EHLO instead,
+    // and greets with EHLO again after TLS starts, as RFC 3207 §4.2 asks.
+    const helo = greeting.name === 'HELO';
+    const verb = helo ? extendedGreeting(state) : documentText(document, greeting.verbToken.range.start, greeting.verbToken.range.end);
+    const again = verb + documentText(document, greeting.verbToken.range.end, greeting.range.end);
+    const insert = { range: { start: lineStart, end: lineStart }, newText: `${indent}STARTTLS\n${indent}${again}\n` };
+    fixes.push(
+      helo
+        ? { title: `Greet with ${verb} instead of HELO, and add STARTTLS and ${verb} before AUTH`, edits: [{ range: greeting.verbToken.range, newText: verb }, insert], preferred: true }
+        : { title: `Add STARTTLS and ${greeting.name} before AUTH`, edits: [insert], preferred: true },
+    );
   }
   const optIn = '# @allow-cleartext-auth';
   fixes.push(
@@ -455,6 +475,28 @@ function cleartextAuthFixes(item: AuthNode, state: SessionState, document: SmtpD
       : { title: `Allow cleartext AUTH in this session (${optIn})`, edits: [{ range: { start: documentLineStart(document, session.line) ?? session.range.start, end: documentLineStart(document, session.line) ?? session.range.start }, newText: `${optIn}\n` }] },
   );
   return fixes;
+}
+
+/** The greeting that negotiates extensions on the session's connection: LHLO on LMTP, else EHLO. */
+function extendedGreeting(state: SessionState): 'EHLO' | 'LHLO' {
+  return state.scheme === 'lmtp' ? 'LHLO' : 'EHLO';
+}
+
+/**
+ * An extension (a command or a MAIL/RCPT parameter) used after HELO: the server offers none
+ * (RFC 5321 §2.2.1, §4.1.1.1), so it refuses the command (502 or 503) or the parameter (555,
+ * §4.1.1.11). The fix greets with EHLO (LHLO on LMTP) instead of the HELO in force.
+ */
+function extensionAfterHelo(range: OffsetRange, what: string, state: SessionState): Problem {
+  const verb = extendedGreeting(state);
+  const greeting = state.greeting;
+  // Messages name no line: a cached analysis is reused when its session moves (smtpMove.ts).
+  return problem(
+    'smtp-order-extension-after-helo',
+    range,
+    `${what} is an ESMTP extension, but the session greeted with HELO: a server offers extensions only in its reply to ${verb} (RFC 5321 §2.2.1, §4.1.1.1)`,
+    greeting ? [{ title: `Greet with ${verb} instead of HELO`, edits: [{ range: greeting.verbToken.range, newText: verb }], preferred: true }] : undefined,
+  );
 }
 
 /**
@@ -471,6 +513,8 @@ interface CommandCheck {
   readonly scheme: SessionState['scheme'];
   readonly starttls: boolean;
   readonly greeted: boolean;
+  readonly esmtp: boolean;
+  readonly greeting: CommandNode | undefined;
   readonly needGreetingAfterTls: boolean;
   readonly mail: CommandNode | undefined;
   readonly value: string | undefined;
@@ -490,6 +534,8 @@ function checkCommandKept(item: CommandNode, state: SessionState, scope: Scope, 
     kept.scheme === state.scheme &&
     kept.starttls === state.starttls &&
     kept.greeted === state.greeted &&
+    kept.esmtp === state.esmtp &&
+    kept.greeting === state.greeting &&
     kept.needGreetingAfterTls === state.needGreetingAfterTls &&
     kept.mail === state.mail &&
     kept.value === value
@@ -499,7 +545,7 @@ function checkCommandKept(item: CommandNode, state: SessionState, scope: Scope, 
   }
   const found: Problem[] = [];
   checkCommand(item, state, scope, ok, found);
-  commandChecks.set(item, { ok, raw: state.raw, scheme: state.scheme, starttls: state.starttls, greeted: state.greeted, needGreetingAfterTls: state.needGreetingAfterTls, mail: state.mail, value, problems: found });
+  commandChecks.set(item, { ok, raw: state.raw, scheme: state.scheme, starttls: state.starttls, greeted: state.greeted, esmtp: state.esmtp, greeting: state.greeting, needGreetingAfterTls: state.needGreetingAfterTls, mail: state.mail, value, problems: found });
   for (const p of found) problems.push(p);
 }
 
@@ -520,6 +566,12 @@ function checkCommand(item: CommandNode, state: SessionState, scope: Scope, ok: 
     }
   }
   if (state.raw) return;
+  // Commands that need an EHLO keyword (RFC 5321 §2.2.1); STARTTLS is checked below with its own rules.
+  if (fact?.requiresKeyword && item.name !== 'STARTTLS' && greetedWithoutExtensions(state)) problems.push(extensionAfterHelo(verb, item.name, state));
+  if ((item.name === 'MAIL' || item.name === 'RCPT') && greetedWithoutExtensions(state)) {
+    // Every MAIL and RCPT parameter belongs to an extension (RFC 5321 §4.1.2, Mail-parameters).
+    for (const param of item.parameters) problems.push(extensionAfterHelo(param.range, `the ${item.name} parameter ${param.name.text.toUpperCase()}`, state));
+  }
 
   switch (item.name) {
     case 'HELO':
@@ -540,6 +592,7 @@ function checkCommand(item: CommandNode, state: SessionState, scope: Scope, ok: 
       if (state.scheme === 'smtps') problems.push(problem('smtp-order-starttls-implicit-tls', verb, 'smtps:// already uses TLS from the start (RFC 8314); STARTTLS would be refused'));
       else if (state.starttls) problems.push(problem('smtp-order-starttls-twice', verb, 'TLS is already active: a second STARTTLS is refused with 503 (RFC 3207 §4.2)'));
       else if (!state.greeted) problems.push(problem('smtp-order-starttls-before-ehlo', verb, 'send EHLO first: STARTTLS is offered only in the EHLO reply (RFC 3207 §4)'));
+      else if (greetedWithoutExtensions(state)) problems.push(extensionAfterHelo(verb, 'STARTTLS', state));
       if (state.mail) problems.push(problem('smtp-order-starttls-in-transaction', verb, 'STARTTLS during a mail transaction'));
       break;
     case 'MAIL':
@@ -764,6 +817,20 @@ function checkMessage(item: MessageNode, state: SessionState, step: PairedStep, 
   if (state.raw) return;
   if (state.needGreetingAfterTls) {
     problems.push(problem('smtp-order-ehlo-after-starttls', verb, 'after STARTTLS the client must send EHLO again (RFC 3207 §4.2)'));
+  }
+  // BDAT is the CHUNKING extension (RFC 3030 §2), which HELO does not negotiate.
+  if (item.kind === 'bdat' && greetedWithoutExtensions(state)) problems.push(extensionAfterHelo(verb, 'BDAT', state));
+  // RFC 3030 §3: a message declared BODY=BINARYMIME is sent only with BDAT; DATA gets 503.
+  if (item.kind === 'data' && declaresBinaryMime(state.mail)) {
+    problems.push(
+      problem(
+        'smtp-order-binarymime-data',
+        verb,
+        'the transaction\'s MAIL FROM declares BODY=BINARYMIME: such a message is sent only with BDAT, and the server answers DATA with 503 (RFC 3030 §3)',
+        // A script writes a BDAT body as a DATA body, so only the verb changes; DATA before RAW has no body to move.
+        item.body || item.file ? [{ title: 'Send the message with BDAT', edits: [{ range: verb, newText: 'BDAT' }], preferred: true }] : undefined,
+      ),
+    );
   }
   // A DATA that the script expects to be refused (EXPECT 554 …) is a deliberate probe.
   const probing = !expectsSuccess(step);

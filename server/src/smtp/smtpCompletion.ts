@@ -15,8 +15,8 @@ import { ENGINE_AUTH_MECHANISMS, METADATA_KEYS, TIMEOUT_PHASES, TLS_OPTIONS, TLS
 import type { SessionNode } from './smtpAst';
 import { MASK } from '../../../common/masking';
 import { BUILTINS } from './smtpParser';
-import { namesSecret } from '../../../common/variables';
 import { fileScope, sessionScope, staticValue } from './smtpScopes';
+import { documentCredentialSources, variableSecrecy } from './smtpSecrets';
 import { sessionAt, type SmtpAnalysis } from './smtpService';
 import { authMayFollow, emptyState, foldSession, nextCommands as allowedNext, stepReplies, type SmtpState } from './smtpState';
 
@@ -34,6 +34,16 @@ export interface CompletionItem {
   /** The text the item replaces; the word before the cursor when absent. */
   replaceRange?: OffsetRange;
   sortText?: string;
+}
+
+/**
+ * An item as it is offered, before it is fitted to the text around the cursor: `plain` is the text
+ * it inserts when what its snippet would add is already written (the arguments after `AUTH LOGIN`,
+ * the address after `FROM:`, the value after `SIZE`). An item with a snippet and no plain form is
+ * left out then.
+ */
+interface Offered extends CompletionItem {
+  plain?: string;
 }
 
 /** Escapes text for use inside a snippet (`$`, `}` and `\` are special there). */
@@ -57,9 +67,9 @@ function stateBefore(analysis: SmtpAnalysis, session: SessionNode | undefined, l
 // -------------------------------------------------------------------------------------------------
 // Items
 
-function commandItem(verb: string, sort: number, label = verb, insertText?: string): CompletionItem {
+function commandItem(verb: string, sort: number, label = verb, insertText?: string): Offered {
   const fact = commandFact(verb);
-  const item: CompletionItem = { label, kind: 'command', sortText: `${sort}-${label}` };
+  const item: Offered = { label, kind: 'command', sortText: `${sort}-${label}`, plain: verb };
   if (fact) {
     item.detail = fact.syntax;
     item.documentation = `${fact.summary}\n\n[${fact.rfc === 821 ? 'RFC 821' : `RFC ${fact.rfc} §${fact.section}`}](${fact.link})`;
@@ -72,16 +82,16 @@ function commandItem(verb: string, sort: number, label = verb, insertText?: stri
 }
 
 /** The commands that may come next in the given state, as smtpState.ts decides them. */
-function nextCommands(state: CompletionState): CompletionItem[] {
+function nextCommands(state: CompletionState): Offered[] {
   return allowedNext(state).map((next) => commandItem(next.verb, next.sort, next.label, next.insertText));
 }
 
-function directive(label: string, insertText: string, detail: string, sort: number): CompletionItem {
-  return { label, kind: 'directive', insertText, snippet: true, detail, sortText: `${sort}-${label}` };
+function directive(label: string, insertText: string, detail: string, sort: number): Offered {
+  return { label, kind: 'directive', insertText, snippet: true, detail, sortText: `${sort}-${label}`, plain: label };
 }
 
-function lineStartItems(state: CompletionState, analysis: SmtpAnalysis): CompletionItem[] {
-  const separator: CompletionItem = { label: '###', kind: 'keyword', insertText: '### ${1:title}', snippet: true, detail: 'starts a new session', sortText: '8-###' };
+function lineStartItems(state: CompletionState, analysis: SmtpAnalysis): Offered[] {
+  const separator: Offered = { label: '###', kind: 'keyword', insertText: '### ${1:title}', snippet: true, detail: 'starts a new session', sortText: '8-###', plain: '###' };
   if (state.quit && !state.raw) return [separator];
   const items = nextCommands(state);
   if (!state.commandSeen && !state.connected) {
@@ -101,13 +111,13 @@ function lineStartItems(state: CompletionState, analysis: SmtpAnalysis): Complet
   items.push({ label: '@var = ', kind: 'snippet', insertText: '@${1:name} = ${2:value}', snippet: true, detail: 'defines a variable', sortText: '8-@' });
   if (state.inSession || !analysis.document.sessions.some((s) => s.separator)) {
     for (const key of METADATA_KEYS) {
-      items.push({ label: `# @${key}`, kind: 'snippet', insertText: key === 'name' ? '# @name ${1:session-name}' : key === 'timeout' ? `# @timeout \${1|${TIMEOUT_PHASES.join(',')}|}=\${2:30}` : `# @${key}`, snippet: true, detail: 'session metadata', sortText: `9-${key}` });
+      items.push({ label: `# @${key}`, kind: 'snippet', insertText: key === 'name' ? '# @name ${1:session-name}' : key === 'timeout' ? `# @timeout \${1|${TIMEOUT_PHASES.join(',')}|}=\${2:30}` : `# @${key}`, snippet: true, detail: 'session metadata', sortText: `9-${key}`, plain: `# @${key}` });
     }
   }
   return items;
 }
 
-function parameterItem(fact: ParameterFact): CompletionItem {
+function parameterItem(fact: ParameterFact): Offered {
   let insertText = fact.name;
   if (fact.value === 'required') {
     insertText += '=' + (fact.values ? `\${1|${fact.values.map((v) => v.replace(/,/g, '\\,')).join(',')}|}` : `\${1:${snippetText(placeholderFor(fact.name))}}`);
@@ -119,6 +129,7 @@ function parameterItem(fact: ParameterFact): CompletionItem {
     documentation: `${fact.summary}\n\n[${fact.rfc ? `RFC ${fact.rfc} §${fact.section}` : 'specification'}](${fact.link})`,
     insertText,
     snippet: fact.value === 'required',
+    plain: fact.name,
   };
 }
 
@@ -188,14 +199,20 @@ function expectItems(words: string[], state: CompletionState): CompletionItem[] 
   return items;
 }
 
-function variableItems(analysis: SmtpAnalysis, session: SessionNode | undefined, replaceRange: OffsetRange, closing: boolean): CompletionItem[] {
+/**
+ * The variables and built-ins inside `{{`. `closing` adds the `}}` that is missing; `argumentFollows`
+ * says that a built-in's argument is already written after the name, so only the name is inserted.
+ */
+function variableItems(analysis: SmtpAnalysis, session: SessionNode | undefined, replaceRange: OffsetRange, closing: boolean, argumentFollows: boolean): CompletionItem[] {
   const file = fileScope(analysis.document);
   const scope = session ? sessionScope(file, session) : file;
+  // Which values are secret is decided once, in smtpSecrets.ts, for hover, completion and the analyzer.
+  const secrets = documentCredentialSources(analysis.document, file);
   const items: CompletionItem[] = [];
-  const close = closing ? '}}' : '';
+  const close = closing && !argumentFollows ? '}}' : '';
   for (const [name, node] of scope.variables) {
     const value = node.value?.text ?? '';
-    const secret = namesSecret(name) || /\{\{\s*\$secret\b/.test(value);
+    const secret = variableSecrecy(name, scope, secrets) !== undefined;
     items.push({
       label: name,
       kind: 'variable',
@@ -216,7 +233,7 @@ function variableItems(analysis: SmtpAnalysis, session: SessionNode | undefined,
       label: '$' + name,
       kind: 'builtin',
       detail: fact.summary,
-      insertText: fact.argument ? `\\$${name} \${1:NAME}${close}` : `\\$${name}${close}`,
+      insertText: argumentFollows ? `\\$${name}` : fact.argument ? `\\$${name} \${1:NAME}${close}` : `\\$${name}${close}`,
       snippet: true,
       replaceRange,
       sortText: `1-${name}`,
@@ -261,7 +278,8 @@ export function smtpCompletionStrict(analysis: SmtpAnalysis, at: number): Comple
       const replaceRange = { start: lineStart + open + 2, end: offset };
       const rest = /^[\w.$-]*/.exec(after)?.[0] ?? '';
       replaceRange.end = offset + rest.length;
-      return variableItems(analysis, session, replaceRange, !text.slice(replaceRange.end).startsWith('}}'));
+      const following = text.slice(replaceRange.end, lineEnd);
+      return variableItems(analysis, session, replaceRange, !following.startsWith('}}'), /^[ \t]+[^\s}]/.test(following));
     }
     return [];
   }
@@ -281,24 +299,57 @@ export function smtpCompletionStrict(analysis: SmtpAnalysis, at: number): Comple
 
   const wordStart = offset - (/[^\s]*$/.exec(prefix)?.[0].length ?? 0);
   const currentWord = text.slice(wordStart, offset);
-  const wordRange = { start: wordStart, end: offset + (/^\S*/.exec(after)?.[0].length ?? 0) };
   const state = stateBefore(analysis, session, lineStart);
-  const withRange = (items: CompletionItem[], range: OffsetRange = wordRange): CompletionItem[] => items.map((i) => (i.replaceRange ? i : { ...i, replaceRange: range }));
+  /**
+   * The token being typed: from `start` up to the cursor, and on after it over the characters
+   * `token` matches (the rest of the same word: `IL` of `MA|IL`, never the `<address>` after
+   * `FROM:` nor the `=100` after `SIZE`).
+   */
+  const tokenRange = (token: RegExp, start = wordStart): OffsetRange => ({ start, end: offset + (token.exec(after)?.[0].length ?? 0) });
+  /**
+   * Fits the items to the token being typed: each replaces only that token, and when the text after
+   * it already holds what an item's snippet would add (the token goes on, as `=100` after `SIZE`, or
+   * the line goes on after a snippet that adds arguments), the item inserts its plain form. So
+   * accepting an item never deletes nor repeats what is written after the cursor.
+   */
+  const fit = (items: Offered[], range: OffsetRange): CompletionItem[] => {
+    const following = text.slice(range.end, lineEnd);
+    const continues = /^\S/.test(following);
+    const lineGoesOn = /\S/.test(following);
+    const out: CompletionItem[] = [];
+    for (const { plain, ...item } of items) {
+      if (item.replaceRange) {
+        out.push(item);
+        continue;
+      }
+      const full = item.insertText ?? item.label;
+      if (!continues && !(lineGoesOn && /\s/.test(full))) {
+        out.push({ ...item, replaceRange: range });
+        continue;
+      }
+      const alone = plain ?? (item.snippet ? undefined : full.trim());
+      if (alone) out.push({ ...item, insertText: alone, snippet: false, replaceRange: range });
+    }
+    return out;
+  };
 
   // The start of a line.
   if (/^\s*[A-Za-z@#/-]*$/.test(prefix) && !/^\s*#\s*@/.test(prefix)) {
     const lead = prefix.length - prefix.trimStart().length;
-    return withRange(lineStartItems(state, analysis), { start: lineStart + lead, end: wordRange.end });
+    return fit(lineStartItems(state, analysis), tokenRange(/^[A-Za-z@#/-]*/, lineStart + lead));
   }
 
   // Metadata.
   const meta = /^\s*#\s*@([\w-]*)$/.exec(prefix);
   if (meta) {
-    return withRange(METADATA_KEYS.map((key) => ({ label: key, kind: 'keyword' as const, detail: 'session metadata', insertText: key === 'name' ? 'name ${1:session-name}' : key === 'timeout' ? 'timeout ' : key, snippet: key === 'name' })), { start: offset - meta[1].length, end: wordRange.end });
+    return fit(
+      METADATA_KEYS.map((key) => ({ label: key, kind: 'keyword' as const, detail: 'session metadata', insertText: key === 'name' ? 'name ${1:session-name}' : key === 'timeout' ? 'timeout ' : key, snippet: key === 'name', plain: key })),
+      tokenRange(/^[\w-]*/, offset - meta[1].length),
+    );
   }
   if (/^\s*#\s*@timeout\s/i.test(prefix)) {
     if (currentWord.includes('=')) return [];
-    return withRange(TIMEOUT_PHASES.map((phase) => ({ label: phase, kind: 'value' as const, insertText: `${phase}=\${1:${phase === 'data-end' ? 600 : 300}}`, snippet: true, detail: 'seconds' })));
+    return fit(TIMEOUT_PHASES.map((phase) => ({ label: phase, kind: 'value' as const, insertText: `${phase}=\${1:${phase === 'data-end' ? 600 : 300}}`, snippet: true, detail: 'seconds', plain: phase })), tokenRange(/^[\w-]*/));
   }
 
   const first = /^\s*(\S+)\s/.exec(prefix)?.[1]?.toUpperCase();
@@ -306,7 +357,7 @@ export function smtpCompletionStrict(analysis: SmtpAnalysis, at: number): Comple
   switch (first) {
     case 'CONNECT': {
       if (words.length > 1) return [];
-      const items: CompletionItem[] = [
+      const items: Offered[] = [
         { label: 'smtp://', kind: 'value', insertText: 'smtp://${1:127.0.0.1}:${2:2525}', snippet: true, detail: 'port 25 by default; STARTTLS when the script asks' },
         { label: 'submission://', kind: 'value', insertText: 'submission://${1:mail.example.test}', snippet: true, detail: 'port 587, message submission (RFC 6409)' },
         { label: 'smtps://', kind: 'value', insertText: 'smtps://${1:mail.example.test}', snippet: true, detail: 'port 465, implicit TLS (RFC 8314)' },
@@ -320,24 +371,24 @@ export function smtpCompletionStrict(analysis: SmtpAnalysis, at: number): Comple
         const value = node.value ? staticValue(node.value.text, scope) : undefined;
         if (value !== undefined && /^(smtps?|submission|lmtp):\/\/|^mx:|^local$/i.test(value)) items.push({ label: `{{${name}}}`, kind: 'variable', detail: value });
       }
-      return withRange(items);
+      return fit(items.map((item) => ({ ...item, plain: item.label })), tokenRange(/^[A-Za-z0-9+.-]*(?::\/\/|:)?/));
     }
     case 'TLS': {
       const eq = currentWord.indexOf('=');
       if (eq >= 0) {
         const key = currentWord.slice(0, eq).toLowerCase();
-        const valueRange = { start: wordStart + eq + 1, end: wordRange.end };
-        if (key === 'verify') return withRange([{ label: 'on', kind: 'value', detail: 'verify the certificate (default)' }, { label: 'off', kind: 'value', detail: 'accept any certificate (a warning)' }], valueRange);
-        if (key === 'min') return withRange(TLS_VERSIONS.map((v) => ({ label: v, kind: 'value' as const, detail: v === 'TLSv1' || v === 'TLSv1.1' ? 'deprecated by RFC 8996' : undefined })), valueRange);
+        const valueRange = tokenRange(/^\S*/, wordStart + eq + 1);
+        if (key === 'verify') return fit([{ label: 'on', kind: 'value', detail: 'verify the certificate (default)' }, { label: 'off', kind: 'value', detail: 'accept any certificate (a warning)' }], valueRange);
+        if (key === 'min') return fit(TLS_VERSIONS.map((v) => ({ label: v, kind: 'value' as const, detail: v === 'TLSv1' || v === 'TLSv1.1' ? 'deprecated by RFC 8996' : undefined })), valueRange);
         return [];
       }
       const used = new Set(words.map((w) => w.split('=')[0].toLowerCase()));
       const insert: Record<string, string> = { verify: 'verify=${1|on,off|}', sni: 'sni=${1:mail.example.test}', ca: 'ca=${1:certs/ca.pem}', cert: 'cert=${1:client.pem}', key: 'key=${1:client-key.pem}', min: 'min=${1|TLSv1.2,TLSv1.3|}' };
-      return withRange(TLS_OPTIONS.filter((o) => !used.has(o) || o === currentWord.toLowerCase()).map((o) => ({ label: o + '=', kind: 'parameter' as const, insertText: insert[o], snippet: true })));
+      return fit(TLS_OPTIONS.filter((o) => !used.has(o) || o === currentWord.toLowerCase()).map((o) => ({ label: o + '=', kind: 'parameter' as const, insertText: insert[o], snippet: true, plain: o })), tokenRange(/^[\w-]*/));
     }
     case 'AUTH': {
       if (words.length > 1) return [];
-      return withRange(ENGINE_AUTH_MECHANISMS.map((m, i) => {
+      return fit(ENGINE_AUTH_MECHANISMS.map((m, i) => {
         const fact = authMechanism(m);
         return {
           label: m,
@@ -347,19 +398,20 @@ export function smtpCompletionStrict(analysis: SmtpAnalysis, at: number): Comple
           insertText: `${m} \${1:user} {{\\$secret \${2:${m === 'XOAUTH2' ? 'oauth-token' : 'smtp-password'}}}}`,
           snippet: true,
           sortText: String(i),
+          plain: m,
         };
-      }));
+      }), tokenRange(/^[\w-]*/));
     }
     case 'EXPECT':
       if (/["/]/.test(prefix.slice(prefix.toUpperCase().indexOf('EXPECT') + 6))) return [];
-      return withRange(expectItems(words.slice(0, -1).concat(currentWord === '' ? words.slice(-1) : []), state));
+      return fit(expectItems(words.slice(0, -1).concat(currentWord === '' ? words.slice(-1) : []), state), tokenRange(/^[\w.]*/));
     case 'MAIL':
     case 'RCPT': {
       const m = first === 'MAIL' ? /^\s*MAIL\s+FROM:\s*(<[^>]*>|\S+)\s+/i.exec(prefix) : /^\s*RCPT\s+TO:\s*(<[^>]*>|\S+)\s+/i.exec(prefix);
       if (!m) {
         if (words.length === 0 || (words.length === 1 && currentWord !== '')) {
           const keyword = first === 'MAIL' ? 'FROM:' : 'TO:';
-          return withRange([{ label: keyword + '<>', kind: 'keyword', insertText: `${keyword}<\${1}>`, snippet: true }]);
+          return fit([{ label: keyword + '<>', kind: 'keyword', insertText: `${keyword}<\${1}>`, snippet: true, plain: keyword }], tokenRange(/^[A-Za-z]*:?/));
         }
         return [];
       }
@@ -368,16 +420,16 @@ export function smtpCompletionStrict(analysis: SmtpAnalysis, at: number): Comple
       if (eq >= 0) {
         const fact = facts.get(currentWord.slice(0, eq).toUpperCase());
         if (!fact?.values) return [];
-        return withRange(fact.values.map((v) => ({ label: v, kind: 'value' as const, detail: fact.name })), { start: wordStart + eq + 1, end: wordRange.end });
+        return fit(fact.values.map((v) => ({ label: v, kind: 'value' as const, detail: fact.name })), tokenRange(/^\S*/, wordStart + eq + 1));
       }
       const used = new Set(prefix.slice(m[0].length).trim().split(/\s+/).filter(Boolean).map((w) => w.split('=')[0].toUpperCase()));
-      return withRange([...facts.values()].filter((f) => !used.has(f.name) || f.name === currentWord.toUpperCase()).map(parameterItem));
+      return fit([...facts.values()].filter((f) => !used.has(f.name) || f.name === currentWord.toUpperCase()).map(parameterItem), tokenRange(/^[\w-]*/));
     }
     case 'BDAT':
     case 'DATA': {
-      const items: CompletionItem[] = [{ label: '< file', kind: 'snippet', insertText: '< ${1:message.eml}', snippet: true, detail: 'sends a file instead of an inline body' }];
-      if (first === 'BDAT' && !/chunk=/i.test(prefix)) items.push({ label: 'chunk=', kind: 'parameter', insertText: 'chunk=${1:65536}', snippet: true, detail: 'octets per BDAT chunk (RFC 3030 §2)' });
-      return withRange(items);
+      const items: Offered[] = [{ label: '< file', kind: 'snippet', insertText: '< ${1:message.eml}', snippet: true, detail: 'sends a file instead of an inline body' }];
+      if (first === 'BDAT' && !/chunk=/i.test(prefix)) items.push({ label: 'chunk=', kind: 'parameter', insertText: 'chunk=${1:65536}', snippet: true, detail: 'octets per BDAT chunk (RFC 3030 §2)', plain: 'chunk' });
+      return fit(items, tokenRange(/^\w*/));
     }
     default:
       return [];

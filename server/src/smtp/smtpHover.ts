@@ -29,43 +29,13 @@ import type {
 } from './smtpAst';
 import { ENGINE_AUTH_MECHANISMS, isTlsVersion, METADATA_KEYS, TIMEOUT_PHASES, TLS_VERSIONS } from '../facts/scriptVocabulary';
 import { describeState, expectsSuccess, foldSession, nextCommands, pairSteps, stepReplies } from './smtpState';
-import { decodeRawEscapes, escapeBytes, escapeMarkdown } from '../../../common/escape';
+import { decodeRawEscapes, escapeBytes, escapeMarkdown, markdownCodeSpan, markdownFence } from '../../../common/escape';
 import { MASK } from '../../../common/masking';
 import { BUILTINS } from './smtpParser';
 import { namesSecret, rfc5322Date } from '../../../common/variables';
 import { fileScope, sessionScope, staticValue, type Scope } from './smtpScopes';
+import { documentCredentialSources, outsideNameSecret, variableSecrecy, type CredentialSources, type SecretReason } from './smtpSecrets';
 
-/**
- * Names (variables and `$env`/`$dotenv` arguments) whose values reach an AUTH secret in the script
- * being hovered: they are masked like names that look secret. Set for the duration of one hover.
- */
-let authSecretNames: ReadonlySet<string> = new Set();
-
-function looksSecret(name: string): boolean {
-  return namesSecret(name) || authSecretNames.has(name);
-}
-
-/** Collects the names whose values feed AUTH secrets, following variable definitions. */
-function collectAuthSecretNames(analysis: SmtpAnalysis): Set<string> {
-  const names = new Set<string>();
-  const document = analysis.document;
-  const definitions = new Map<string, string[]>();
-  for (const item of [...document.preamble, ...document.sessions.flatMap((s) => s.items)]) {
-    if (item.kind === 'variable' && item.value) definitions.set(item.name.text, [...(definitions.get(item.name.text) ?? []), item.value.text]);
-  }
-  const add = (text: string, depth: number): void => {
-    for (const m of text.matchAll(/\{\{\s*(\$[A-Za-z]+\s+)?([^}\s]+)\s*\}\}/g)) {
-      const name = m[2];
-      if (names.has(name) || depth > 16) continue;
-      names.add(name);
-      if (!m[1]) for (const value of definitions.get(name) ?? []) add(value, depth + 1);
-    }
-  };
-  for (const session of document.sessions) {
-    for (const item of session.items) if (item.kind === 'auth' && item.args[1]) add(item.args[1].text, 0);
-  }
-  return names;
-}
 import type { SmtpAnalysis } from './smtpService';
 
 export interface SmtpHover {
@@ -97,16 +67,6 @@ const IANA_ENHANCED_CODES = 'https://www.iana.org/assignments/smtp-enhanced-stat
 // -------------------------------------------------------------------------------------------------
 // Markdown helpers
 
-/** A Markdown code span holding text exactly, whatever backticks it contains (CommonMark §6.1). */
-export function codeSpan(text: string): string {
-  const flat = text.replace(/\r\n|\r|\n/g, ' ');
-  if (flat === '') return '` `';
-  const longest = Math.max(0, ...(flat.match(/`+/g) ?? []).map((run) => run.length));
-  const fence = '`'.repeat(longest + 1);
-  const pad = flat.startsWith('`') || flat.endsWith('`') || (flat.startsWith(' ') && flat.endsWith(' ')) ? ' ' : '';
-  return `${fence}${pad}${flat}${pad}${fence}`;
-}
-
 /**
  * Markdown for the project's own fact texts (RFC summaries, notes), where `backticks` mark code:
  * those parts become code spans, the rest is escaped prose. Never used for text from a script or a
@@ -115,14 +75,13 @@ export function codeSpan(text: string): string {
 function factMarkdown(text: string): string {
   return text
     .split('`')
-    .map((part, i, parts) => (i % 2 === 1 && i < parts.length - 1 ? codeSpan(part) : escapeMarkdown(i % 2 === 1 ? '`' + part : part)))
+    .map((part, i, parts) => (i % 2 === 1 && i < parts.length - 1 ? markdownCodeSpan(part) : escapeMarkdown(i % 2 === 1 ? '`' + part : part)))
     .join('');
 }
 
-/** A fenced code block holding text exactly (CommonMark §4.5). */
+/** A fenced code block holding text exactly (CommonMark §4.5), with the fence of common/escape.ts. */
 function codeBlock(text: string, language = ''): string {
-  const longest = Math.max(2, ...(text.match(/`+/g) ?? []).map((run) => run.length));
-  const fence = '`'.repeat(longest + 1);
+  const fence = markdownFence(text);
   return `${fence}${language}\n${text}\n${fence}`;
 }
 
@@ -149,6 +108,8 @@ function touches(range: OffsetRange, offset: number): boolean {
 
 interface ResolveContext {
   scope: Scope;
+  /** What reaches the script's AUTH secrets: with the names, it decides which values are secret (smtpSecrets.ts). */
+  secrets: CredentialSources;
   environment: Record<string, string>;
   processEnv: Record<string, string | undefined>;
   now: () => Date;
@@ -186,11 +147,11 @@ function resolveText(text: string, ctx: ResolveContext, stack: string[] = []): R
       const m = /^\$([A-Za-z]+)(?:\s+(\S+))?$/.exec(inner);
       const name = m?.[1] ?? '';
       const argument = m?.[2] ?? '';
-      if (name === 'secret' || (name === 'prompt' && looksSecret(argument))) {
+      if (name === 'secret' || (name === 'prompt' && outsideNameSecret(argument, ctx.secrets))) {
         out += MASK;
         secret = true;
       } else if (name === 'env' && argument !== '' && ctx.processEnv[argument] !== undefined) {
-        if (looksSecret(argument)) {
+        if (outsideNameSecret(argument, ctx.secrets)) {
           out += MASK;
           secret = true;
         } else out += ctx.processEnv[argument];
@@ -199,8 +160,9 @@ function resolveText(text: string, ctx: ResolveContext, stack: string[] = []): R
         complete = false;
       }
     } else if (Object.prototype.hasOwnProperty.call(ctx.environment, inner)) {
-      out += looksSecret(inner) ? MASK : ctx.environment[inner];
-      secret ||= looksSecret(inner);
+      const masked = outsideNameSecret(inner, ctx.secrets);
+      out += masked ? MASK : ctx.environment[inner];
+      secret ||= masked;
     } else {
       const definition = ctx.scope.variables.get(inner);
       if (!definition?.value || stack.includes(inner) || stack.length > 16) {
@@ -208,7 +170,7 @@ function resolveText(text: string, ctx: ResolveContext, stack: string[] = []): R
         complete = false;
       } else {
         const nested = resolveText(definition.value.text, ctx, [...stack, inner]);
-        const masked = nested.secret || looksSecret(inner);
+        const masked = nested.secret || variableSecrecy(inner, ctx.scope, ctx.secrets) !== undefined;
         out += masked ? MASK : nested.text;
         secret ||= masked;
         complete &&= nested.complete;
@@ -228,58 +190,70 @@ function builtinHover(ref: VariableReference, ctx: ResolveContext): string {
   const arg = ref.argument?.text;
   const lines: string[] = [];
   if (!fact) {
-    lines.push(`**Unknown built-in** ${codeSpan('$' + ref.name)}`, '', `Built-ins: ${Object.keys(BUILTINS).map((b) => codeSpan('$' + b)).join(', ')}.`);
+    lines.push(`**Unknown built-in** ${markdownCodeSpan('$' + ref.name)}`, '', `Built-ins: ${Object.keys(BUILTINS).map((b) => markdownCodeSpan('$' + b)).join(', ')}.`);
     return lines.join('\n');
   }
-  lines.push(`**Built-in** ${codeSpan(`{{$${ref.name}${fact.argument ? ' NAME' : ''}}}`)}: ${factMarkdown(fact.summary)}.`, '');
+  lines.push(`**Built-in** ${markdownCodeSpan(`{{$${ref.name}${fact.argument ? ' NAME' : ''}}}`)}: ${factMarkdown(fact.summary)}.`, '');
   switch (ref.name) {
     case 'env':
       if (arg === undefined) lines.push('Needs the name of an environment variable: `{{$env NAME}}`.');
-      else if (looksSecret(arg)) lines.push(`Value: ${codeSpan(MASK)} (masked: ${codeSpan(arg)} looks like a secret).`);
-      else if (ctx.processEnv[arg] === undefined) lines.push(`${codeSpan(arg)} is not set in the environment: the run fails with an undefined-variable error.`);
-      else lines.push(`Value: ${codeSpan(ctx.processEnv[arg] ?? '')}`);
+      else if (outsideNameSecret(arg, ctx.secrets)) lines.push(`Value: ${markdownCodeSpan(MASK)} (masked: ${markdownCodeSpan(arg)} ${namesSecret(arg) ? 'looks like a secret' : 'is used as an AUTH secret'}).`);
+      else if (ctx.processEnv[arg] === undefined) lines.push(`${markdownCodeSpan(arg)} is not set in the environment: the run fails with an undefined-variable error.`);
+      else lines.push(`Value: ${markdownCodeSpan(ctx.processEnv[arg] ?? '')}`);
       break;
     case 'secret':
       if (arg === undefined) lines.push('Needs the name of the secret: `{{$secret NAME}}`.');
       else {
         lines.push(
-          `The secret ${codeSpan(arg)} is stored in VS Code's SecretStorage (asked for once when missing); in the CLI it is read from the environment variable ${codeSpan(cliSecretVariable(arg))}.`,
+          `The secret ${markdownCodeSpan(arg)} is stored in VS Code's SecretStorage (asked for once when missing); in the CLI it is read from the environment variable ${markdownCodeSpan(cliSecretVariable(arg))}.`,
           '',
-          `Its value is never shown, and appears as ${codeSpan(MASK)} in transcripts, logs and exports.`,
+          `Its value is never shown, and appears as ${markdownCodeSpan(MASK)} in transcripts, logs and exports.`,
         );
       }
       break;
     case 'dotenv':
-      lines.push(arg === undefined ? 'Needs a name: `{{$dotenv NAME}}`.' : `Read at run time from ${codeSpan('.env')} beside the script, or else at the workspace root: ${codeSpan(arg)}.`);
+      lines.push(arg === undefined ? 'Needs a name: `{{$dotenv NAME}}`.' : `Read at run time from ${markdownCodeSpan('.env')} beside the script, or else at the workspace root: ${markdownCodeSpan(arg)}.`);
       break;
     case 'prompt':
       lines.push(
         arg === undefined
           ? 'Needs a name: `{{$prompt NAME}}`.'
-          : looksSecret(arg)
-            ? `Asked at run time; the input is masked because ${codeSpan(arg)} looks like a password, and it appears as ${codeSpan(MASK)} in transcripts.`
-            : `Asked at run time as ${codeSpan(arg)}.`,
+          : outsideNameSecret(arg, ctx.secrets)
+            ? `Asked at run time; the input is masked because ${markdownCodeSpan(arg)} ${namesSecret(arg) ? 'looks like a password' : 'is used as an AUTH secret'}, and it appears as ${markdownCodeSpan(MASK)} in transcripts.`
+            : `Asked at run time as ${markdownCodeSpan(arg)}.`,
       );
       break;
     case 'uuid':
-      lines.push(`A new random UUID (RFC 9562) each time, e.g. ${codeSpan(ctx.uuid())}.`);
+      lines.push(`A new random UUID (RFC 9562) each time, e.g. ${markdownCodeSpan(ctx.uuid())}.`);
       break;
     case 'date':
-      lines.push(`The current date and time in RFC 5322 §3.3 form, e.g. ${codeSpan(rfc5322Date(ctx.now()))}.`);
+      lines.push(`The current date and time in RFC 5322 §3.3 form, e.g. ${markdownCodeSpan(rfc5322Date(ctx.now()))}.`);
       break;
     case 'messageId':
-      lines.push(`A new Message-ID (RFC 5322 §3.6.4), e.g. ${codeSpan(`<${ctx.uuid()}@${ctx.hostname}>`)}.`);
+      lines.push(`A new Message-ID (RFC 5322 §3.6.4), e.g. ${markdownCodeSpan(`<${ctx.uuid()}@${ctx.hostname}>`)}.`);
       break;
   }
   return lines.join('\n');
 }
 
+/** The reason a hover gives for a masked value, in the words of smtpSecrets.ts's decision. */
+function secretReasonText(reason: SecretReason): string {
+  switch (reason) {
+    case 'name':
+      return 'the name looks like a secret';
+    case 'credential':
+      return 'the value is used as an AUTH secret';
+    case 'holds-secret':
+      return 'it holds a secret';
+  }
+}
+
 function variableHover(name: string, ctx: ResolveContext, definitionLine: (node: VariableNode) => number): string {
-  const lines: string[] = [`**Variable** ${codeSpan(name)}`, ''];
-  const secretName = looksSecret(name);
+  const lines: string[] = [`**Variable** ${markdownCodeSpan(name)}`, ''];
   if (Object.prototype.hasOwnProperty.call(ctx.environment, name)) {
-    lines.push(`Value: ${codeSpan(secretName ? MASK : ctx.environment[name])} (from the selected environment, which overrides the script).`);
-    if (secretName) lines.push('', 'The value is masked because the name looks like a secret.');
+    const secret = outsideNameSecret(name, ctx.secrets);
+    lines.push(`Value: ${markdownCodeSpan(secret ? MASK : ctx.environment[name])} (from the selected environment, which overrides the script).`);
+    if (secret) lines.push('', `The value is masked because ${secretReasonText(namesSecret(name) ? 'name' : 'credential')}.`);
     return lines.join('\n');
   }
   if (ctx.scope.external.has(name)) {
@@ -288,33 +262,34 @@ function variableHover(name: string, ctx: ResolveContext, definitionLine: (node:
   }
   const definition = ctx.scope.variables.get(name);
   if (!definition?.value) {
-    lines.push(`Not defined: add ${codeSpan(`@${name} = value`)} or define it in the selected environment.`);
+    lines.push(`Not defined: add ${markdownCodeSpan(`@${name} = value`)} or define it in the selected environment.`);
     return lines.join('\n');
   }
   const resolved = resolveText(definition.value.text, ctx, [name]);
-  const masked = secretName || resolved.secret;
+  const reason: SecretReason | undefined = variableSecrecy(name, ctx.scope, ctx.secrets) ?? (resolved.secret ? 'holds-secret' : undefined);
+  const masked = reason !== undefined;
   const plain = staticValue(definition.value.text, ctx.scope);
-  if (masked) {
-    lines.push(`Value: ${codeSpan(MASK)} (masked: ${secretName ? 'the name looks like a secret' : 'it holds a secret'}).`);
+  if (reason) {
+    lines.push(`Value: ${markdownCodeSpan(MASK)} (masked: ${secretReasonText(reason)}).`);
   } else if (plain !== undefined) {
-    lines.push(`Value: ${codeSpan(plain)}`);
+    lines.push(`Value: ${markdownCodeSpan(plain)}`);
   } else {
-    lines.push(`Value: ${codeSpan(resolved.text)}${resolved.complete ? '' : ' (parts are known only at run time)'}`);
+    lines.push(`Value: ${markdownCodeSpan(resolved.text)}${resolved.complete ? '' : ' (parts are known only at run time)'}`);
   }
-  lines.push('', `Defined on line ${definitionLine(definition) + 1}${masked ? '' : ` as ${codeSpan(definition.value.text)}`}.`);
+  lines.push('', `Defined on line ${definitionLine(definition) + 1}${masked ? '' : ` as ${markdownCodeSpan(definition.value.text)}`}.`);
   const nested = definition.references;
   if (nested.length > 0) {
     lines.push('', 'References:');
     for (const ref of nested) {
       if (ref.builtin) {
-        lines.push(`- ${codeSpan(`{{$${ref.name}${ref.argument ? ' ' + ref.argument.text : ''}}}`)}: ${factMarkdown(BUILTINS[ref.name]?.summary ?? 'an unknown built-in')}`);
+        lines.push(`- ${markdownCodeSpan(`{{$${ref.name}${ref.argument ? ' ' + ref.argument.text : ''}}}`)}: ${factMarkdown(BUILTINS[ref.name]?.summary ?? 'an unknown built-in')}`);
         continue;
       }
       const target = ctx.scope.variables.get(ref.name);
       const value = resolveText(`{{${ref.name}}}`, ctx, [name]);
       const where = Object.prototype.hasOwnProperty.call(ctx.environment, ref.name) ? 'the selected environment' : target ? `line ${target.line + 1}` : 'not defined';
-      const shown = value.secret || looksSecret(ref.name) ? MASK : value.text;
-      lines.push(`- ${codeSpan(`{{${ref.name}}}`)} → ${codeSpan(shown)} (${where})`);
+      const shown = value.secret || variableSecrecy(ref.name, ctx.scope, ctx.secrets) !== undefined ? MASK : value.text;
+      lines.push(`- ${markdownCodeSpan(`{{${ref.name}}}`)} → ${markdownCodeSpan(shown)} (${where})`);
     }
   }
   return lines.join('\n');
@@ -337,7 +312,7 @@ function shorten(text: string): string {
 
 function commandMarkdown(fact: CommandFact): string {
   const lines: string[] = [`**${fact.verb}** — ${referenceLink(fact)}`, '', codeBlock(fact.syntax, 'smtp'), '', factMarkdown(fact.summary)];
-  if (fact.requiresKeyword) lines.push('', `The server must advertise ${codeSpan(fact.requiresKeyword)} in its EHLO reply.`);
+  if (fact.requiresKeyword) lines.push('', `The server must advertise ${markdownCodeSpan(fact.requiresKeyword)} in its EHLO reply.`);
   if (fact.lmtpOnly) lines.push('', 'LMTP only (`lmtp://`, RFC 2033).');
   if (fact.insecure) lines.push('', '**Insecure**: see the notes below.');
   lines.push('', '**Replies** (RFC 5321 §4.2.1, §4.3.2):');
@@ -358,9 +333,9 @@ function unknownCommandMarkdown(verb: string): string {
 
 function parameterMarkdown(fact: ParameterFact, written: string): string {
   const lines: string[] = [`**${fact.command} parameter ${fact.name}** — ${referenceLink(fact)}`, '', factMarkdown(fact.summary), ''];
-  lines.push(fact.value === 'none' ? `Written ${codeSpan(fact.name)}, without a value.` : `Value: ${codeSpan(fact.valueSyntax)}${fact.values ? ` — one of ${fact.values.map(codeSpan).join(', ')}` : ''}`);
+  lines.push(fact.value === 'none' ? `Written ${markdownCodeSpan(fact.name)}, without a value.` : `Value: ${markdownCodeSpan(fact.valueSyntax)}${fact.values ? ` — one of ${fact.values.map(markdownCodeSpan).join(', ')}` : ''}`);
   const keyword = ehloKeyword(fact.keyword);
-  lines.push('', `The server must advertise ${codeSpan(fact.keyword)} in its EHLO reply${keyword ? ` (${referenceLink(keyword)})` : ''}; otherwise it answers 555 (RFC 5321 §4.1.1.11).`);
+  lines.push('', `The server must advertise ${markdownCodeSpan(fact.keyword)} in its EHLO reply${keyword ? ` (${referenceLink(keyword)})` : ''}; otherwise it answers 555 (RFC 5321 §4.1.1.11).`);
   const eq = written.indexOf('=');
   const value = eq < 0 ? undefined : written.slice(eq + 1);
   if (!written.includes('{{')) {
@@ -375,12 +350,12 @@ function parameterMarkdown(fact: ParameterFact, written: string): string {
 
 function addressMarkdown(command: CommandNode, written: string, value: string | undefined): string {
   const keyword = command.name === 'MAIL' ? 'reverse-path' : 'forward-path';
-  const lines: string[] = [`**${command.name === 'MAIL' ? 'Reverse-path' : 'Forward-path'}** ${codeSpan(written === '' ? '<>' : written)} — ${link('RFC 5321 §4.1.2', 'https://www.rfc-editor.org/rfc/rfc5321#section-4.1.2')}`, ''];
+  const lines: string[] = [`**${command.name === 'MAIL' ? 'Reverse-path' : 'Forward-path'}** ${markdownCodeSpan(written === '' ? '<>' : written)} — ${link('RFC 5321 §4.1.2', 'https://www.rfc-editor.org/rfc/rfc5321#section-4.1.2')}`, ''];
   if (value === undefined) {
     lines.push('The address depends on values known only at run time; its limits are checked then.');
     return lines.join('\n');
   }
-  if (value !== written) lines.push(`Resolved: ${codeSpan(value)}`, '');
+  if (value !== written) lines.push(`Resolved: ${markdownCodeSpan(value)}`, '');
   if (value === '') {
     lines.push(command.name === 'MAIL' ? 'The null reverse-path: used by bounces and other notifications, to which no reply must be sent (RFC 5321 §4.5.5).' : 'The null path is not allowed in RCPT TO (RFC 5321 §4.1.1.3).');
     return lines.join('\n');
@@ -412,10 +387,10 @@ function connectMarkdown(node: ConnectNode, ctx: ResolveContext): string {
   }
   const resolved = resolveText(node.url.text, ctx);
   if (!resolved.complete) {
-    lines.push(`Target: ${codeSpan(resolved.text)}; it is known only at run time.`);
+    lines.push(`Target: ${markdownCodeSpan(resolved.text)}; it is known only at run time.`);
     return lines.join('\n');
   }
-  if (resolved.text !== node.url.text) lines.push(`Resolved: ${codeSpan(resolved.text)}`, '');
+  if (resolved.text !== node.url.text) lines.push(`Resolved: ${markdownCodeSpan(resolved.text)}`, '');
   const parsed = parseConnectTarget(resolved.text);
   if (!parsed.ok) {
     lines.push(`**Invalid target**: ${escapeMarkdown(parsed.message)}`);
@@ -426,26 +401,26 @@ function connectMarkdown(node: ConnectNode, ctx: ResolveContext): string {
     lines.push('The embedded local capture server: messages are captured for preview and never delivered.');
   } else if (target.kind === 'mx') {
     lines.push(
-      `Delivers as an MTA does (${link('RFC 5321 §5.1', 'https://www.rfc-editor.org/rfc/rfc5321#section-5.1')}): resolves the MX records of ${codeSpan(target.domain)} and tries the hosts in order of preference, on port ${target.port}${target.port === DEFAULT_PORTS.smtp ? ' (the default)' : ''}.`,
+      `Delivers as an MTA does (${link('RFC 5321 §5.1', 'https://www.rfc-editor.org/rfc/rfc5321#section-5.1')}): resolves the MX records of ${markdownCodeSpan(target.domain)} and tries the hosts in order of preference, on port ${target.port}${target.port === DEFAULT_PORTS.smtp ? ' (the default)' : ''}.`,
       '',
       'Without MX records the domain\'s own A/AAAA records are used; a null MX (RFC 7505) stops delivery. The connection starts in cleartext; STARTTLS is used when the script asks for it.',
     );
   } else {
     const explicitPort = /:\d+\/?$/.test(resolved.text.trim());
     const portNote = explicitPort ? '' : ` (the default of ${target.scheme}://)`;
-    lines.push(`| | |`, `|---|---|`, `| scheme | ${codeSpan(target.scheme + '://')} |`, `| host | ${codeSpan(target.host)} |`, `| port | ${target.port}${portNote} |`);
+    lines.push(`| | |`, `|---|---|`, `| scheme | ${markdownCodeSpan(target.scheme + '://')} |`, `| host | ${markdownCodeSpan(target.host)} |`, `| port | ${target.port}${portNote} |`);
     switch (target.scheme) {
       case 'smtp':
-        lines.push(`| TLS | none at first; ${codeSpan('STARTTLS')} upgrades the connection when the script sends it (${link('RFC 3207', 'https://www.rfc-editor.org/rfc/rfc3207')}) |`);
+        lines.push(`| TLS | none at first; ${markdownCodeSpan('STARTTLS')} upgrades the connection when the script sends it (${link('RFC 3207', 'https://www.rfc-editor.org/rfc/rfc3207')}) |`);
         break;
       case 'submission':
-        lines.push(`| TLS | none at first; use ${codeSpan('STARTTLS')} before ${codeSpan('AUTH')} (message submission, ${link('RFC 6409', 'https://www.rfc-editor.org/rfc/rfc6409')}) |`);
+        lines.push(`| TLS | none at first; use ${markdownCodeSpan('STARTTLS')} before ${markdownCodeSpan('AUTH')} (message submission, ${link('RFC 6409', 'https://www.rfc-editor.org/rfc/rfc6409')}) |`);
         break;
       case 'smtps':
         lines.push(`| TLS | implicit: TLS starts before the greeting (${link('RFC 8314 §3.3', 'https://www.rfc-editor.org/rfc/rfc8314#section-3.3')}) |`);
         break;
       case 'lmtp':
-        lines.push(`| TLS | none at first; LMTP greets with ${codeSpan('LHLO')} (${link('RFC 2033', 'https://www.rfc-editor.org/rfc/rfc2033')}) |`);
+        lines.push(`| TLS | none at first; LMTP greets with ${markdownCodeSpan('LHLO')} (${link('RFC 2033', 'https://www.rfc-editor.org/rfc/rfc2033')}) |`);
         break;
     }
   }
@@ -466,11 +441,11 @@ function tlsMarkdown(node: TlsNode, offset: number): { markdown: string; range: 
   if (option) {
     const key = option.key.text.toLowerCase();
     const doc = TLS_OPTION_DOCS[key];
-    const lines: string[] = [`**TLS option** ${codeSpan(option.key.text)}`, ''];
-    lines.push(doc ?? `Unknown option: use ${Object.keys(TLS_OPTION_DOCS).map((k) => codeSpan(k + '=')).join(', ')}.`);
+    const lines: string[] = [`**TLS option** ${markdownCodeSpan(option.key.text)}`, ''];
+    lines.push(doc ?? `Unknown option: use ${Object.keys(TLS_OPTION_DOCS).map((k) => markdownCodeSpan(k + '=')).join(', ')}.`);
     const value = option.value?.text;
     if (key === 'verify' && value !== undefined && /^(off|false|no)$/i.test(value)) lines.push('', '**Warning**: certificate verification is off.');
-    if (key === 'min' && value !== undefined && !isTlsVersion(value)) lines.push('', `**Problem**: ${codeSpan(value)} is not one of ${TLS_VERSIONS.join(', ')}.`);
+    if (key === 'min' && value !== undefined && !isTlsVersion(value)) lines.push('', `**Problem**: ${markdownCodeSpan(value)} is not one of ${TLS_VERSIONS.join(', ')}.`);
     return { markdown: lines.join('\n'), range: option.range };
   }
   const lines = ['**TLS** — options of the session\'s TLS, implicit (`smtps://`) or started by `STARTTLS` (RFC 3207)', ''];
@@ -483,7 +458,7 @@ function authMarkdown(node: AuthNode, offset: number): { markdown: string; range
     const fact = authMechanism(node.mechanism.text);
     const lines: string[] = [];
     if (!fact) {
-      lines.push(`**Unknown SASL mechanism** ${codeSpan(node.mechanism.text)}`, '', `The engine performs ${ENGINE_AUTH_MECHANISMS.map(codeSpan).join(', ')}.`);
+      lines.push(`**Unknown SASL mechanism** ${markdownCodeSpan(node.mechanism.text)}`, '', `The engine performs ${ENGINE_AUTH_MECHANISMS.map(markdownCodeSpan).join(', ')}.`);
     } else {
       lines.push(`**AUTH ${fact.name}** — ${referenceLink(fact)}`, '', factMarkdown(fact.summary), '');
       lines.push(
@@ -505,7 +480,7 @@ function authMarkdown(node: AuthNode, offset: number): { markdown: string; range
   if (secretArg && contains(secretArg.range, offset)) {
     const literal = !secretArg.text.includes('{{');
     return {
-      markdown: `**AUTH ${literal ? 'secret (written literally)' : 'secret'}**: the password or token; masked as ${codeSpan(MASK)} in transcripts.${literal ? ' A password written in the script ends up in git: move it to `{{$secret NAME}}`.' : ''}`,
+      markdown: `**AUTH ${literal ? 'secret (written literally)' : 'secret'}**: the password or token; masked as ${markdownCodeSpan(MASK)} in transcripts.${literal ? ' A password written in the script ends up in git: move it to `{{$secret NAME}}`.' : ''}`,
       range: secretArg.range,
     };
   }
@@ -516,7 +491,7 @@ function authMarkdown(node: AuthNode, offset: number): { markdown: string; range
       '',
       codeBlock('AUTH MECHANISM user secret', 'smtp'),
       '',
-      `The engine performs the SASL exchange of RFC 4954 with ${ENGINE_AUTH_MECHANISMS.map(codeSpan).join(', ')}, and masks every payload. Without EXPECT it expects 235.`,
+      `The engine performs the SASL exchange of RFC 4954 with ${ENGINE_AUTH_MECHANISMS.map(markdownCodeSpan).join(', ')}, and masks every payload. Without EXPECT it expects 235.`,
       '',
       '**Replies**: ' + replyList(allRepliesOf(fact).filter((c) => c !== 334)),
     ].join('\n');
@@ -531,7 +506,7 @@ function authMarkdown(node: AuthNode, offset: number): { markdown: string; range
  */
 function stateLines(session: SessionNode, scope: Scope, limit: number, heading: string): string[] {
   const state = foldSession(session, scope, { limit });
-  const next = nextCommands(state).map((n) => codeSpan(n.label));
+  const next = nextCommands(state).map((n) => markdownCodeSpan(n.label));
   return ['', `${heading}: ${escapeMarkdown(describeState(state))}.${next.length > 0 ? ` May come next: ${next.join(', ')}.` : ''}`];
 }
 
@@ -540,7 +515,7 @@ function expectMarkdown(node: ExpectNode, offset: number, session: SessionNode |
   const replies = step ? stepReplies(step.item) : undefined;
   const context = (code: number): string => {
     if (!replies || !replies.fact) return '';
-    return replies.codes.includes(code) ? `\n\n${codeSpan(replies.label)} can get this reply.` : `\n\n${codeSpan(replies.label)} does not normally get this reply (RFC 5321 §4.3.2).`;
+    return replies.codes.includes(code) ? `\n\n${markdownCodeSpan(replies.label)} can get this reply.` : `\n\n${markdownCodeSpan(replies.label)} does not normally get this reply (RFC 5321 §4.3.2).`;
   };
   for (const pattern of [...node.codes, ...node.enhanced]) {
     if (!contains(pattern.range, offset)) continue;
@@ -552,7 +527,7 @@ function expectMarkdown(node: ExpectNode, offset: number, session: SessionNode |
         lines.push(`Class ${pattern.code.toString()[0]}yz: **${factMarkdown(info.class.name)}**. ${factMarkdown(info.class.description)}`);
         if (info.category) lines.push('', `Category x${pattern.code.toString()[1]}z: ${factMarkdown(info.category.name)}. ${factMarkdown(info.category.description)}`);
         for (const use of info.fact?.uses ?? []) {
-          lines.push('', `- ${factMarkdown(use.context)}: ${factMarkdown(use.meaning)}${use.enhanced ? ` (${codeSpan(use.enhanced)})` : ''} — ${referenceLink(use)}`);
+          lines.push('', `- ${factMarkdown(use.context)}: ${factMarkdown(use.meaning)}${use.enhanced ? ` (${markdownCodeSpan(use.enhanced)})` : ''} — ${referenceLink(use)}`);
         }
       }
       return { markdown: lines.join('\n') + context(pattern.code), range: pattern.range };
@@ -561,7 +536,7 @@ function expectMarkdown(node: ExpectNode, offset: number, session: SessionNode |
       const cls = describeReplyClass(pattern.class);
       const matching = replies?.codes.filter((c) => Math.floor(c / 100) === pattern.class) ?? [];
       const lines = [`**Reply class ${pattern.class}xx** — ${link('RFC 5321 §4.2.1', 'https://www.rfc-editor.org/rfc/rfc5321#section-4.2.1')}`, '', `**${factMarkdown(cls.name)}**. ${factMarkdown(cls.description)}`];
-      if (replies?.fact) lines.push('', matching.length > 0 ? `Matches the replies of ${codeSpan(replies.label)}: ${replyList(matching)}.` : `${codeSpan(replies.label)} normally gets no ${pattern.class}xx reply.`);
+      if (replies?.fact) lines.push('', matching.length > 0 ? `Matches the replies of ${markdownCodeSpan(replies.label)}: ${replyList(matching)}.` : `${markdownCodeSpan(replies.label)} normally gets no ${pattern.class}xx reply.`);
       return { markdown: lines.join('\n'), range: pattern.range };
     }
     const lookup = enhancedCodeFact(pattern.code);
@@ -589,17 +564,17 @@ function expectMarkdown(node: ExpectNode, offset: number, session: SessionNode |
   const keepsNeed = 'With no reply code on the line, the reply must also be the one the command gets without EXPECT (2xx for most commands, 354 for DATA before RAW, 220 for STARTTLS, 235 for AUTH): a text does not allow other replies.';
   if (node.text && contains(node.text.range, offset)) {
     const markdown = node.text.kind === 'substring'
-      ? `**Expected text**: the reply must contain ${codeSpan(node.text.value)} (case-insensitive).`
-      : `**Expected text**: the reply text must match the regular expression ${codeSpan(`/${node.text.source}/${node.text.flags}`)}.`;
+      ? `**Expected text**: the reply must contain ${markdownCodeSpan(node.text.value)} (case-insensitive).`
+      : `**Expected text**: the reply text must match the regular expression ${markdownCodeSpan(`/${node.text.source}/${node.text.flags}`)}.`;
     return { markdown: textOnly ? `${markdown}\n\n${keepsNeed}` : markdown, range: node.text.range };
   }
   const lines = ['**EXPECT** — the reply the previous command must get', ''];
   lines.push('Reply codes (`250`), classes (`2xx`), enhanced status codes (`5.1.1`, RFC 3463) and optionally `"text"` or `/regex/flags`. Only codes, classes and enhanced codes change the replies the command may get; a text alone is checked on top of the reply it needs without EXPECT.');
   if (textOnly && node.text) lines.push('', keepsNeed);
   if (step && replies) {
-    lines.push('', `Checks the reply to ${codeSpan(replies.label)} on line ${step.item.line + 1}.`);
-    if (replies.codes.length > 0) lines.push('', `${codeSpan(replies.label)} can get: ${replyList(replies.codes)}.`);
-    if (!expectsSuccess(step)) lines.push('', `A refusal: the server does not carry out ${codeSpan(replies.label)}, so the session goes on as if it had not been sent.`);
+    lines.push('', `Checks the reply to ${markdownCodeSpan(replies.label)} on line ${step.item.line + 1}.`);
+    if (replies.codes.length > 0) lines.push('', `${markdownCodeSpan(replies.label)} can get: ${replyList(replies.codes)}.`);
+    if (!expectsSuccess(step)) lines.push('', `A refusal: the server does not carry out ${markdownCodeSpan(replies.label)}, so the session goes on as if it had not been sent.`);
     if (session) lines.push(...stateLines(session, scope, node.range.end, 'After this reply'));
   } else {
     lines.push('', '**No command before it**: EXPECT must follow the command whose reply it checks.');
@@ -633,8 +608,8 @@ const METADATA_DOCS: Record<string, string> = {
 function metadataMarkdown(node: MetadataNode): string {
   const key = node.key.text.toLowerCase();
   const doc = METADATA_DOCS[key];
-  if (!doc) return `**Unknown metadata** ${codeSpan('@' + node.key.text)}: use ${METADATA_KEYS.map((k) => codeSpan('@' + k)).join(', ')}.`;
-  return `**Session metadata** ${codeSpan('@' + key)}\n\n${doc}`;
+  if (!doc) return `**Unknown metadata** ${markdownCodeSpan('@' + node.key.text)}: use ${METADATA_KEYS.map((k) => markdownCodeSpan('@' + k)).join(', ')}.`;
+  return `**Session metadata** ${markdownCodeSpan('@' + key)}\n\n${doc}`;
 }
 
 function sessionMarkdown(session: SessionNode, ctx: ResolveContext): string {
@@ -642,16 +617,16 @@ function sessionMarkdown(session: SessionNode, ctx: ResolveContext): string {
   const connect = session.items.find((i): i is ConnectNode => i.kind === 'connect');
   const name = session.items.find((i): i is MetadataNode => i.kind === 'metadata' && i.key.text.toLowerCase() === 'name');
   const lines = [`**Session ${session.index + 1}**: ${escapeMarkdown(session.title)}`, ''];
-  if (name?.value) lines.push(`Name: ${codeSpan(name.value.text)}`, '');
+  if (name?.value) lines.push(`Name: ${markdownCodeSpan(name.value.text)}`, '');
   lines.push(`Lines ${session.line + 1}–${session.endLine + 1}; ${steps.length} step${steps.length === 1 ? '' : 's'}, ${steps.filter((s) => s.expects.length > 0).length} with EXPECT.`, '');
   if (connect?.url) {
     const resolved = resolveText(connect.url.text, ctx);
-    lines.push(`Target: ${codeSpan(resolved.text)}`);
+    lines.push(`Target: ${markdownCodeSpan(resolved.text)}`);
   } else {
     lines.push('Target: the embedded local capture server (no CONNECT).');
   }
   const verbs = steps.map((s) => (s.item.kind === 'command' ? s.item.name : s.item.kind === 'auth' ? 'AUTH' : s.item.kind === 'raw' ? 'RAW' : s.item.kind.toUpperCase()));
-  if (verbs.length > 0) lines.push('', codeSpan(verbs.join(' → ')));
+  if (verbs.length > 0) lines.push('', markdownCodeSpan(verbs.join(' → ')));
   return lines.join('\n');
 }
 
@@ -672,12 +647,7 @@ export function smtpHover(analysis: SmtpAnalysis, offset: number, env: HoverEnvi
  * hover. Editors call {@link smtpHover}.
  */
 export function smtpHoverStrict(analysis: SmtpAnalysis, offset: number, env: HoverEnvironment): SmtpHover | undefined {
-  authSecretNames = collectAuthSecretNames(analysis);
-  try {
-    return hoverAt(analysis, offset, env);
-  } finally {
-    authSecretNames = new Set();
-  }
+  return hoverAt(analysis, offset, env);
 }
 
 function hoverAt(analysis: SmtpAnalysis, offset: number, env: HoverEnvironment): SmtpHover | undefined {
@@ -686,6 +656,7 @@ function hoverAt(analysis: SmtpAnalysis, offset: number, env: HoverEnvironment):
   const external = new Set(Object.keys(environment));
   const file = fileScope(document, external);
   const sources = {
+    secrets: documentCredentialSources(document, file),
     environment,
     processEnv: env.processEnv ?? {},
     now: env.now ?? (() => SAMPLE_DATE),
@@ -767,7 +738,7 @@ function messageHover(item: MessageNode, offset: number): SmtpHover | undefined 
     return { markdown, range: item.verbToken.range };
   }
   if (item.file && contains(item.file.range, offset)) {
-    return { markdown: `**Message file** ${codeSpan(item.file.text)}: read relative to the script; the engine converts line endings to CRLF${item.kind === 'data' ? ' and dot-stuffs it (RFC 5321 §4.5.2)' : ''}.`, range: item.file.range };
+    return { markdown: `**Message file** ${markdownCodeSpan(item.file.text)}: read relative to the script; the engine converts line endings to CRLF${item.kind === 'data' ? ' and dot-stuffs it (RFC 5321 §4.5.2)' : ''}.`, range: item.file.range };
   }
   if (item.chunkOption && (contains(item.chunkOption.key.range, offset) || (item.chunkOption.value && contains(item.chunkOption.value.range, offset)))) {
     const size = item.chunkOption.size;
@@ -802,7 +773,7 @@ function commandHover(item: CommandNode, offset: number, scope: Scope, ctx: Reso
     return {
       markdown: other
         ? `**${escapeMarkdown(param.name.text)}** is a ${other.command} parameter, not a ${item.name} one.\n\n${parameterMarkdown(other, param.name.text)}`
-        : `**Unknown ${item.name} parameter** ${codeSpan(param.name.text)}: it is sent as written; a server that does not know it answers 555 (RFC 5321 §4.1.1.11).`,
+        : `**Unknown ${item.name} parameter** ${markdownCodeSpan(param.name.text)}: it is sent as written; a server that does not know it answers 555 (RFC 5321 §4.1.1.11).`,
       range: param.range,
     };
   }

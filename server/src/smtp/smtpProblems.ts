@@ -65,6 +65,8 @@ export const SMTP_PROBLEMS: readonly ProblemDefinition[] = [
   def('smtp-order-ehlo-after-starttls', 'error', 'No EHLO after STARTTLS: the client must greet again and forget what it knew.', rfcLink(3207, '4.2')),
   def('smtp-order-ehlo-on-lmtp', 'error', 'EHLO or HELO on an LMTP connection: LMTP greets with LHLO.', rfcLink(2033, '4.1')),
   def('smtp-order-lhlo-on-smtp', 'error', 'LHLO on an SMTP connection.', rfcLink(2033, '4.1')),
+  def('smtp-order-extension-after-helo', 'error', 'An extension command (STARTTLS, AUTH, BDAT, ...) or a MAIL/RCPT parameter after HELO: extensions are offered only in the EHLO reply.', rfcLink(5321, '2.2.1')),
+  def('smtp-order-binarymime-data', 'error', 'DATA for a message declared BODY=BINARYMIME: binary content is sent only with BDAT.', rfcLink(3030, '3')),
   // Limits, RFC 5321 §4.5.3.1.
   def('smtp-limit-command-line', 'error', 'A command line over 512 octets, CRLF included.', rfcLink(5321, '4.5.3.1.4')),
   def('smtp-limit-text-line', 'error', 'A message line over 1000 octets, CRLF included.', rfcLink(5321, '4.5.3.1.6')),

@@ -141,6 +141,12 @@ export interface SmtpState {
   /** A step (command, AUTH, DATA, BDAT or RAW) has been passed. */
   commandSeen: boolean;
   greeted: boolean;
+  /**
+   * The greeting in force was EHLO or LHLO, so the server may offer service extensions. After HELO
+   * it offers none (RFC 5321 §2.2.1, §4.1.1.1; RFC 2033 §4.1 for LHLO): no extension command
+   * (STARTTLS, AUTH, BDAT, ...) and no MAIL or RCPT parameter may follow until an EHLO.
+   */
+  esmtp: boolean;
   /** The last greeting (EHLO, HELO or LHLO) the server accepted, kept across STARTTLS. */
   greeting?: CommandNode;
   /** TLS is in force: implicit TLS, or after STARTTLS. */
@@ -185,6 +191,7 @@ export function emptyState(scheme: SessionScheme = 'local'): SmtpState {
     connected: false,
     commandSeen: false,
     greeted: false,
+    esmtp: false,
     tls: scheme === 'smtps',
     starttls: false,
     needGreetingAfterTls: false,
@@ -251,6 +258,7 @@ function applyStep(state: SmtpState, item: PairedStep['item'], ok: boolean): voi
     case 'LHLO':
       if (ok) {
         state.greeted = true;
+        state.esmtp = item.name !== 'HELO';
         state.greeting = item;
         state.needGreetingAfterTls = false;
         endTransaction(state);
@@ -261,6 +269,7 @@ function applyStep(state: SmtpState, item: PairedStep['item'], ok: boolean): voi
         state.starttls = true;
         state.tls = true;
         state.greeted = false;
+        state.esmtp = false;
         state.needGreetingAfterTls = true;
         endTransaction(state);
       }
@@ -281,6 +290,22 @@ function applyStep(state: SmtpState, item: PairedStep['item'], ok: boolean): voi
       state.quit = true;
       break;
   }
+}
+
+/**
+ * True when the session was greeted with HELO, so the server offers no extension: a command or
+ * parameter that needs an EHLO keyword is refused (RFC 5321 §2.2.1, §4.1.1.1).
+ */
+export function greetedWithoutExtensions(state: Readonly<SmtpState>): boolean {
+  return state.greeted && !state.esmtp;
+}
+
+/**
+ * True when a MAIL command declares BODY=BINARYMIME: its content must be sent with BDAT, and a
+ * server answers DATA with 503 (RFC 3030 §3).
+ */
+export function declaresBinaryMime(mail: CommandNode | undefined): boolean {
+  return mail?.parameters.some((p) => p.name.text.toUpperCase() === 'BODY' && p.value?.text.toUpperCase() === 'BINARYMIME') ?? false;
 }
 
 function endTransaction(state: SmtpState): void {
@@ -340,29 +365,35 @@ export function nextCommands(state: Readonly<SmtpState>): NextCommand[] {
     add('QUIT', 6);
     return out;
   }
+  // After HELO the server offers no extension (RFC 5321 §2.2.1): STARTTLS, AUTH, ETRN and BDAT wait for an EHLO.
+  const esmtp = state.esmtp;
   if (!state.mail) {
-    if (!state.tls && !state.starttls) add('STARTTLS', 0);
+    if (!state.tls && !state.starttls && esmtp) add('STARTTLS', 0);
     mailFrom(1);
     greeting(4);
     add('VRFY', 5, 'VRFY', 'VRFY ${1:bob}');
     add('EXPN', 5, 'EXPN', 'EXPN ${1:list}');
     add('HELP', 5);
-    add('ETRN', 5, 'ETRN', 'ETRN ${1:example.test}');
+    if (esmtp) add('ETRN', 5, 'ETRN', 'ETRN ${1:example.test}');
     always(3);
     return out;
   }
   rcptTo(0);
   if (state.recipients > 0) {
-    add('DATA', 0, 'DATA', `DATA\n${BODY_SNIPPET}`);
-    add('BDAT', 1, 'BDAT', `BDAT\n${BODY_SNIPPET}`);
+    // BODY=BINARYMIME content goes only with BDAT (RFC 3030 §3).
+    if (!declaresBinaryMime(state.mail)) add('DATA', 0, 'DATA', `DATA\n${BODY_SNIPPET}`);
+    if (esmtp) add('BDAT', 1, 'BDAT', `BDAT\n${BODY_SNIPPET}`);
   }
   always(3);
   return out;
 }
 
-/** True when AUTH may come next: greeted, outside a transaction, not yet authenticated (RFC 4954 §4). */
+/**
+ * True when AUTH may come next: greeted with EHLO or LHLO (AUTH is an extension, RFC 4954 §3),
+ * outside a transaction, not yet authenticated (RFC 4954 §4).
+ */
 export function authMayFollow(state: Readonly<SmtpState>): boolean {
-  return !state.raw && !state.quit && state.greeted && !state.mail && !state.authenticated;
+  return !state.raw && !state.quit && state.greeted && state.esmtp && !state.mail && !state.authenticated;
 }
 
 /** A one-line description of a state, for hovers. */
@@ -371,7 +402,7 @@ export function describeState(state: Readonly<SmtpState>): string {
   if (state.quit) return 'closed (QUIT was sent)';
   const parts: string[] = [];
   if (state.needGreetingAfterTls) parts.push('TLS started, EHLO needed again');
-  else parts.push(state.greeted ? 'greeted' : 'not greeted yet');
+  else parts.push(state.greeted ? (state.esmtp ? 'greeted' : 'greeted with HELO (no extensions)') : 'not greeted yet');
   if (state.tls && !state.needGreetingAfterTls) parts.push('TLS');
   if (state.authenticated) parts.push('authenticated');
   if (state.mail) parts.push(`transaction open (MAIL FROM on line ${state.mail.line + 1}, ${state.recipients} recipient${state.recipients === 1 ? '' : 's'})`);

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { analyzeSmtp } from '../../../server/src/smtp/smtpService';
 import { smtpCompletion, smtpCompletionStrict, type CompletionItem } from '../../../server/src/smtp/smtpCompletion';
-import { analyzeAtCursor, BROKEN_SCRIPTS } from '../hover/cursor';
+import { analyzeAtCursor, BROKEN_SCRIPTS, snippetDefault } from '../hover/cursor';
 
 interface CompletionCase {
   name: string;
@@ -18,6 +18,9 @@ const CASES: CompletionCase[] = [
   { name: 'empty script', script: '|', expect: { contains: ['EHLO', 'HELO', 'CONNECT', 'TLS', 'RAW', '###', '@var = ', 'QUIT'], excludes: ['LHLO', 'MAIL FROM', 'RCPT TO', 'DATA', 'BDAT', 'STARTTLS', 'AUTH', 'EXPECT'] } },
   { name: 'LMTP greets with LHLO', script: 'CONNECT lmtp://127.0.0.1:2424\n|', expect: { contains: ['LHLO'], excludes: ['EHLO', 'HELO', 'CONNECT'] } },
   { name: 'after EHLO', script: 'EHLO client.example.test\n|', expect: { contains: ['STARTTLS', 'AUTH', 'MAIL FROM', 'EXPECT', 'QUIT', 'RSET', 'VRFY'], excludes: ['RCPT TO', 'DATA', 'BDAT', 'CONNECT'] } },
+  { name: 'after HELO no extension', script: 'HELO client.example.test\n|', expect: { contains: ['MAIL FROM', 'EXPECT', 'QUIT', 'EHLO'], excludes: ['STARTTLS', 'AUTH'] } },
+  { name: 'after HELO no BDAT', script: 'HELO x.test\nMAIL FROM:<a@b.test>\nRCPT TO:<c@d.test>\n|', expect: { contains: ['DATA', 'RCPT TO'], excludes: ['BDAT'] } },
+  { name: 'BODY=BINARYMIME offers BDAT, not DATA', script: 'EHLO x.test\nMAIL FROM:<a@b.test> BODY=BINARYMIME\nRCPT TO:<c@d.test>\n|', expect: { contains: ['BDAT'], excludes: ['DATA'] } },
   { name: 'smtps has no STARTTLS', script: 'CONNECT smtps://mail.example.test\nEHLO x.test\n|', expect: { contains: ['AUTH', 'MAIL FROM'], excludes: ['STARTTLS'] } },
   { name: 'STARTTLS needs EHLO again', script: 'EHLO x.test\nSTARTTLS\n|', expect: { contains: ['EHLO', 'EXPECT'], excludes: ['MAIL FROM', 'STARTTLS', 'AUTH', 'RCPT TO'] } },
   { name: 'no second STARTTLS', script: 'EHLO x.test\nSTARTTLS\nEHLO x.test\n|', expect: { contains: ['AUTH', 'MAIL FROM'], excludes: ['STARTTLS', 'TLS'] } },
@@ -146,6 +149,76 @@ test('completion: secret values are masked in details', () => {
   const item = find('@password = hunter2\n@login = {{$secret smtp-login}}\nEHLO {{|', 'password');
   assert.equal(item.detail, '********');
   assert.equal(find('@password = hunter2\n@login = {{$secret smtp-login}}\nEHLO {{|', 'login').detail, '********');
+});
+
+test('completion: a value that reaches an AUTH secret through an alias is masked, as hover masks it', () => {
+  const script = '@login = hunter2xyz\n@alias = {{login}}\n@mailbox = alice@example.test\n### s\nCONNECT smtps://mail.example.test\nEHLO x.example.test\nAUTH PLAIN user {{alias}}\nNOOP {{|\n';
+  assert.equal(find(script, 'login').detail, '********');
+  assert.equal(find(script, 'alias').detail, '********');
+  assert.equal(find(script, 'mailbox').detail, 'alice@example.test');
+});
+
+/**
+ * Accepts the completion `label` at the `|` cursor: applies its edit (a snippet with its defaults)
+ * and returns the line the cursor was on.
+ */
+function accept(script: string, label: string): string {
+  const { analysis, offset } = analyzeAtCursor(script);
+  const item = smtpCompletionStrict(analysis, offset).find((i) => i.label === label);
+  assert.ok(item, `no ${label} at ${JSON.stringify(script)}`);
+  const range = item.replaceRange ?? { start: offset, end: offset };
+  const inserted = item.insertText === undefined ? item.label : item.snippet ? snippetDefault(item.insertText) : item.insertText;
+  const text = analysis.text.slice(0, range.start) + inserted + analysis.text.slice(range.end);
+  const lineStart = analysis.text.lastIndexOf('\n', offset - 1) + 1;
+  const lineEnd = text.indexOf('\n', lineStart);
+  return text.slice(lineStart, lineEnd < 0 ? text.length : lineEnd);
+}
+
+interface AcceptCase {
+  name: string;
+  script: string;
+  label: string;
+  line: string;
+}
+
+const ACCEPT_CASES: AcceptCase[] = [
+  // The tester's cases: the address after FROM: and the arguments after the mechanism stay as written.
+  { name: 'the missing colon typed before an address', script: 'EHLO x.test\nMAIL FROM:|<alice@example.test> SIZE=100', label: 'FROM:<>', line: 'MAIL FROM:<alice@example.test> SIZE=100' },
+  { name: 'the keyword without its colon before an address', script: 'EHLO x.test\nMAIL FROM|<alice@example.test> SIZE=100', label: 'FROM:<>', line: 'MAIL FROM:<alice@example.test> SIZE=100' },
+  { name: 'the keyword in the middle', script: 'EHLO x.test\nMAIL FR|OM:<alice@example.test>', label: 'FROM:<>', line: 'MAIL FROM:<alice@example.test>' },
+  { name: 'the keyword before parameters but no address', script: 'EHLO x.test\nMAIL FROM| SIZE=100', label: 'FROM:<>', line: 'MAIL FROM:<> SIZE=100' },
+  { name: 'FROM:<> at the end of the line', script: 'EHLO x.test\nMAIL F|', label: 'FROM:<>', line: 'MAIL FROM:<>' },
+  { name: 'an AUTH mechanism before its arguments', script: 'EHLO x.test\nSTARTTLS\nEHLO x.test\nAUTH LOG| user {{$secret pw}}', label: 'LOGIN', line: 'AUTH LOGIN user {{$secret pw}}' },
+  { name: 'an AUTH mechanism at the end of the line', script: 'EHLO x.test\nSTARTTLS\nEHLO x.test\nAUTH LOG|', label: 'LOGIN', line: 'AUTH LOGIN user {{$secret smtp-password}}' },
+  // The other completions follow the same rule.
+  { name: 'a parameter name before its value', script: 'EHLO x.test\nMAIL FROM:<a@b.test> SI|ZE=100', label: 'SIZE', line: 'MAIL FROM:<a@b.test> SIZE=100' },
+  { name: 'a parameter name at the end', script: 'EHLO x.test\nMAIL FROM:<a@b.test> SI|', label: 'SIZE', line: 'MAIL FROM:<a@b.test> SIZE=12345' },
+  { name: 'a parameter before another parameter', script: 'EHLO x.test\nMAIL FROM:<a@b.test> SI| BODY=8BITMIME', label: 'SIZE', line: 'MAIL FROM:<a@b.test> SIZE=12345 BODY=8BITMIME' },
+  { name: 'a parameter value', script: 'EHLO x.test\nMAIL FROM:<a@b.test> BODY=8B| SIZE=1', label: '8BITMIME', line: 'MAIL FROM:<a@b.test> BODY=8BITMIME SIZE=1' },
+  { name: 'a command verb before its arguments', script: 'EHLO x.test\nMA|IL FROM:<a@b.test>', label: 'MAIL FROM', line: 'MAIL FROM:<a@b.test>' },
+  { name: 'a command verb alone', script: 'EHLO x.test\nMA|', label: 'MAIL FROM', line: 'MAIL FROM:<alice@example.test>' },
+  { name: 'a directive before its arguments', script: 'CONN| smtp://127.0.0.1:2525', label: 'CONNECT', line: 'CONNECT smtp://127.0.0.1:2525' },
+  { name: 'a TLS option before its value', script: 'TLS ver|ify=off', label: 'verify=', line: 'TLS verify=off' },
+  { name: 'a CONNECT scheme before its host', script: 'CONNECT smt|p://mail.example.test:2525', label: 'smtp://', line: 'CONNECT smtp://mail.example.test:2525' },
+  { name: 'a built-in before its argument', script: 'EHLO {{$en| HOME}}', label: '$env', line: 'EHLO {{$env HOME}}' },
+  { name: 'a built-in alone', script: 'EHLO {{$en|', label: '$env', line: 'EHLO {{$env NAME}}' },
+  { name: 'a metadata key before its value', script: '### S\n# @na| session-1', label: 'name', line: '# @name session-1' },
+  { name: 'a timeout phase before its value', script: '### S\n# @timeout con|=30', label: 'connect', line: '# @timeout connect=30' },
+  { name: 'a BDAT option before its value', script: 'EHLO x.test\nMAIL FROM:<a@b.test>\nRCPT TO:<c@d.test>\nBDAT chu|=100\nhi\n.\n', label: 'chunk=', line: 'BDAT chunk=100' },
+];
+
+for (const c of ACCEPT_CASES) {
+  test(`completion accepted: ${c.name}`, () => {
+    assert.equal(accept(c.script, c.label), c.line);
+  });
+}
+
+test('completion accepted: AUTH LOGIN before its arguments lints as it did, without a new smtp-auth-arguments', () => {
+  const script = 'CONNECT smtps://mail.example.test\nEHLO x.test\nAUTH LOG| user {{$secret pw}}';
+  const { analysis, offset } = analyzeAtCursor(script);
+  const item = smtpCompletionStrict(analysis, offset).find((i) => i.label === 'LOGIN')!;
+  const text = analysis.text.slice(0, item.replaceRange!.start) + (item.snippet ? snippetDefault(item.insertText!) : item.insertText) + analysis.text.slice(item.replaceRange!.end);
+  assert.ok(!analyzeSmtp(text, '/tmp/accept.smtp').problems.some((p) => p.code === 'smtp-auth-arguments'), text);
 });
 
 test('completion: EXPECT codes come in the order of the facts, with paired enhanced codes first', () => {

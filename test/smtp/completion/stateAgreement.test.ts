@@ -11,45 +11,11 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { smtpCompletionStrict, type CompletionItem } from '../../../server/src/smtp/smtpCompletion';
 import { analyzeSmtp } from '../../../server/src/smtp/smtpService';
-import { cursor } from '../hover/cursor';
+import { cursor, snippetDefault } from '../hover/cursor';
 import { repoPath } from '../repoRoot';
 
 /** Problems that say a line stands in the wrong place in the session. */
 const ORDERING = /^smtp-order-|^smtp-connect-late$|^smtp-tls-late$|^smtp-expect-orphan$|^smtp-expect-duplicate$/;
-
-/** The text a snippet inserts when every placeholder keeps its default (its first choice). */
-export function snippetDefault(snippet: string): string {
-  let out = '';
-  for (let i = 0; i < snippet.length; i++) {
-    const c = snippet[i];
-    if (c === '\\' && i + 1 < snippet.length) {
-      out += snippet[++i];
-      continue;
-    }
-    if (c === '$') {
-      const rest = snippet.slice(i);
-      const choice = /^\$\{\d+\|((?:[^|\\]|\\.)*?)(?:,(?:[^|\\]|\\.)*)*\|\}/.exec(rest);
-      if (choice) {
-        out += choice[1].replace(/\\(.)/g, '$1');
-        i += choice[0].length - 1;
-        continue;
-      }
-      const placeholder = /^\$\{\d+:((?:[^}\\]|\\.)*)\}/.exec(rest);
-      if (placeholder) {
-        out += placeholder[1].replace(/\\(.)/g, '$1');
-        i += placeholder[0].length - 1;
-        continue;
-      }
-      const tab = /^\$(?:\d+|\{\d+\})/.exec(rest);
-      if (tab) {
-        i += tab[0].length - 1;
-        continue;
-      }
-    }
-    out += c;
-  }
-  return out;
-}
 
 /** The lines a start-of-line completion offers: commands and directives, as they are inserted. */
 function offeredLines(items: CompletionItem[]): Array<{ label: string; text: string }> {

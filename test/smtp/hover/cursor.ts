@@ -29,3 +29,37 @@ export const BROKEN_SCRIPTS: readonly string[] = [
   'EHLO {{}}\nMAIL FROM:<"\\"@x> BODY=\nRCPT TO:<{{$env}}> ORCPT=;\nEXPECT 9xx 5.x 5.1.x /(/\nQUIT\nEHLO again\n{{$secret}}\n@a = {{b}}\n@b = {{a}}\nEHLO {{a}}',
   '\r\n\r###\rEHLO x\r\nMAIL FROM:<a@b>\rDATA < \r\n.\r\nAUTH PLAIN u p\r\n`code` *bold* [x](y)\n',
 ];
+
+/** The text a snippet inserts when every placeholder keeps its default (its first choice). */
+export function snippetDefault(snippet: string): string {
+  let out = '';
+  for (let i = 0; i < snippet.length; i++) {
+    const c = snippet[i];
+    if (c === '\\' && i + 1 < snippet.length) {
+      out += snippet[++i];
+      continue;
+    }
+    if (c === '$') {
+      const rest = snippet.slice(i);
+      const choice = /^\$\{\d+\|((?:[^|\\]|\\.)*?)(?:,(?:[^|\\]|\\.)*)*\|\}/.exec(rest);
+      if (choice) {
+        out += choice[1].replace(/\\(.)/g, '$1');
+        i += choice[0].length - 1;
+        continue;
+      }
+      const placeholder = /^\$\{\d+:((?:[^}\\]|\\.)*)\}/.exec(rest);
+      if (placeholder) {
+        out += placeholder[1].replace(/\\(.)/g, '$1');
+        i += placeholder[0].length - 1;
+        continue;
+      }
+      const tab = /^\$(?:\d+|\{\d+\})/.exec(rest);
+      if (tab) {
+        i += tab[0].length - 1;
+        continue;
+      }
+    }
+    out += c;
+  }
+  return out;
+}

@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { analyzeSmtp } from '../../../server/src/smtp/smtpService';
-import { escapeBytes, escapeMarkdown } from '../../../common/escape';
-import { codeSpan, smtpHover, smtpHoverStrict, type HoverEnvironment } from '../../../server/src/smtp/smtpHover';
+import { escapeBytes, escapeMarkdown, markdownCodeSpan } from '../../../common/escape';
+import { smtpHover, smtpHoverStrict, type HoverEnvironment } from '../../../server/src/smtp/smtpHover';
 import { analyzeAtCursor, BROKEN_SCRIPTS, cursor } from './cursor';
 
 interface HoverCase {
@@ -149,10 +149,9 @@ test('hover: the cursor helper', () => {
 
 test('hover: markdown helpers escape user text', () => {
   assert.equal(escapeMarkdown('a*b_c`d[e]<f>|g'), 'a\\*b\\_c\\`d\\[e\\]\\<f\\>\\|g');
-  assert.equal(codeSpan('plain'), '`plain`');
-  assert.equal(codeSpan('a`b'), '``a`b``');
-  assert.equal(codeSpan('`x`'), '`` `x` ``');
-  assert.equal(codeSpan('two\nlines'), '`two lines`');
+  assert.equal(markdownCodeSpan('plain'), '`plain`');
+  assert.equal(markdownCodeSpan('a`b'), '``a`b``');
+  assert.equal(markdownCodeSpan('`x`'), '`` `x` ``');
   assert.equal(escapeBytes(Buffer.from([65, 13, 10, 9, 92, 0, 255])), 'A\\r\\n\\t\\\\\\x00\\xFF');
 });
 
@@ -189,4 +188,31 @@ test('a variable that feeds an AUTH secret is masked even when its name does not
     const hover = smtpHover(analysis, offset, { processEnv: { SMTP_AUTH: 'hunter2-from-env' } });
     assert.doesNotMatch(hover?.markdown ?? '', /hunter2/, needle);
   }
+});
+
+test('hover: invisible and bidi characters of a script are shown escaped in code spans, never raw', () => {
+  const script = '@rcpt = admin\u202Etset.elpmaxe@evil\u200B.test\nEHLO x.example.test\nMAIL FROM:<a@example.test>\nRCPT TO:<{{rcpt}}>\nNOOP {{rcpt}}\n';
+  const analysis = analyzeSmtp(script, '/tmp/bidi.smtp');
+  let shown = 0;
+  for (let offset = 0; offset <= script.length; offset++) {
+    const hover = smtpHoverStrict(analysis, offset, {});
+    if (!hover) continue;
+    assert.doesNotMatch(hover.markdown, /[\u202E\u200B]/, `offset ${offset}: ${hover.markdown}`);
+    if (hover.markdown.includes('\\u202E')) shown++;
+  }
+  assert.ok(shown > 0, 'the variable and address hovers show the character escaped');
+  const { offset } = cursor('@rcpt = admin\u202Etset.elpmaxe@evil\u200B.test\nEHLO x.example.test\nMAIL FROM:<a@example.test>\nRCPT TO:<{{rc|pt}}>\nNOOP {{rcpt}}\n');
+  assert.match(smtpHoverStrict(analysis, offset, {})?.markdown ?? '', /`admin\\u202Etset\.elpmaxe@evil\\u200B\.test`/);
+});
+
+test('hover: a value that reaches an AUTH secret through an alias is masked for that reason', () => {
+  const script = '@login = hunter2xyz\n@alias = {{login}}\n### s\nCONNECT smtps://mail.example.test\nEHLO x.example.test\nAUTH PLAIN user {{alias}}\n';
+  const analysis = analyzeSmtp(script, '/tmp/alias.smtp');
+  for (const needle of ['@login', '@alias', '{{alias}}']) {
+    const markdown = smtpHoverStrict(analysis, script.indexOf(needle) + 2, {})?.markdown ?? '';
+    assert.match(markdown, /`\*{8}`/, needle);
+    assert.doesNotMatch(markdown, /hunter2xyz/, needle);
+    assert.doesNotMatch(markdown, /the name looks like a secret/, needle);
+  }
+  assert.match(smtpHoverStrict(analysis, script.indexOf('@login') + 2, {})?.markdown ?? '', /the value is used as an AUTH secret/);
 });
