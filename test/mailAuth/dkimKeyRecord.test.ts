@@ -223,3 +223,29 @@ test('the capture server stores a signature whose key h= excludes its hash as pe
     removeTempDir(inbox);
   }
 });
+
+/** The message with a copy of its DKIM-Signature field on top, changed by `edit` (as a relay could add one). */
+function withForgedCopy(message: Buffer, edit: (field: string) => string): Buffer {
+  const text = message.toString('latin1');
+  const m = /^DKIM-Signature:[^\r\n]*(?:\r?\n[ \t][^\r\n]*)*\r?\n/im.exec(text);
+  assert.ok(m, 'the message is signed');
+  return Buffer.from(edit(m[0]) + text, 'latin1');
+}
+
+test('verify: a copy of the signed field with other tags on top cannot turn an unusable signature into a pass', async () => {
+  // rsa-sha1, with a copy that claims rsa-sha256: the genuine field still decides (RFC 8301 §3.1).
+  const sha1 = await dkimsign(sampleMessage('alice@dm.test'), 'hboth', 'dm.test', pkcs1, { algorithm: 'rsa-sha1' });
+  const forgedAlgo = await verify(withForgedCopy(sha1, (f) => f.replace(/a=rsa-sha1/, 'a=rsa-sha256')));
+  const dkimAll = JSON.stringify(forgedAlgo.report.dkim, null, 2);
+  assert.equal(forgedAlgo.report.dkim.some((d) => d.result === 'pass'), false, dkimAll);
+  assert.ok(forgedAlgo.report.dkim.some((d) => d.result === 'permerror' && /rsa-sha1/.test(d.reason ?? '')), dkimAll);
+  assert.equal(forgedAlgo.report.dmarc.result, 'fail');
+  assert.equal(forgedAlgo.code, 1);
+  // t=s with a subdomain i=, with a copy that drops i=: still the genuine field's i= that counts.
+  const strict = await dkimsign(sampleMessage('alice@dm.test'), 'tstrict', 'dm.test', pkcs1, { identity: 'alice@mail.dm.test' });
+  const forgedIdentity = await verify(withForgedCopy(strict, (f) => f.replace(/\bi=[^;]*;\s*/, '')));
+  const all = JSON.stringify(forgedIdentity.report.dkim, null, 2);
+  assert.equal(forgedIdentity.report.dkim.some((d) => d.result === 'pass'), false, all);
+  assert.equal(forgedIdentity.report.dmarc.result, 'fail');
+  assert.equal(forgedIdentity.code, 1);
+});

@@ -116,21 +116,39 @@ const BODY_HASH_MISMATCH = 'body hash did not verify';
 const MAILAUTH_KEY_COMMENTS: ReadonlySet<string> = new Set(['unknown key version', 'unknown key type', 'invalid public key']);
 
 /**
- * The tags of each DKIM-Signature field, by its b= value without white space (the form mailauth
- * gives as a result's `signature`), so each result can be matched with its field's i= and a=.
+ * The tags of the DKIM-Signature fields, by their b= value without white space (the form mailauth
+ * gives as a result's `signature`), so each result can be matched with its field's i= and a=. One
+ * b= value can head several fields (a relay can put a copy of a signed field, with other tags, on
+ * top of it): all of them are kept, and `tagsOfResult` picks among them.
  */
-function dkimSignatureTags(message: Buffer): Map<string, DkimSignatureTags> {
-  const out = new Map<string, DkimSignatureTags>();
+function dkimSignatureTags(message: Buffer): Map<string, DkimSignatureTags[]> {
+  const out = new Map<string, DkimSignatureTags[]>();
   for (const field of parseHeaderFields(message)) {
     if (field.name.toLowerCase() !== 'dkim-signature') continue;
     const list = parseTagList(field.value);
     const value = (name: string): string | undefined => getTag(list, name)?.value.replace(/\s+/g, '');
     const b = value('b');
-    if (b === undefined || b === '' || out.has(b)) continue;
+    if (b === undefined || b === '') continue;
     const identity = value('i');
-    out.set(b, { algorithm: value('a') ?? '', domain: value('d') ?? '', selector: value('s') ?? '', ...(identity !== undefined ? { identity } : {}) });
+    const tags: DkimSignatureTags = { algorithm: value('a') ?? '', domain: value('d') ?? '', selector: value('s') ?? '', ...(identity !== undefined ? { identity } : {}) };
+    const same = out.get(b);
+    if (same) same.push(tags);
+    else out.set(b, [tags]);
   }
   return out;
+}
+
+/**
+ * The fields a result can have come from: those with its b= whose a=, d= and s= are the ones
+ * mailauth verified (it reports them from the field itself). The key-record decision is made for
+ * each, and the first problem counts, so a copy of a field with other tags cannot stand in for the
+ * one that was verified.
+ */
+function tagsOfResult(r: MaDkimResult, byB: Map<string, DkimSignatureTags[]>): DkimSignatureTags[] {
+  if (r.signature === undefined) return [];
+  const fields = byB.get(r.signature.replace(/\s+/g, '')) ?? [];
+  const matching = fields.filter((t) => t.algorithm === (r.algo ?? '') && t.domain === (r.signingDomain ?? '') && t.selector === (r.selector ?? ''));
+  return matching.length > 0 ? matching : fields;
 }
 
 /**
@@ -143,7 +161,7 @@ function dkimSignatureTags(message: Buffer): Map<string, DkimSignatureTags> {
  * the verification test(s)"). The result and the Authentication-Results clause both say `fail`;
  * mailauth's other results are kept as they are.
  */
-function dkimResultOf(r: MaDkimResult, tags: DkimSignatureTags | undefined): { status: MaStatus; info: string; bodyHashMismatch: boolean; keyProblem?: DkimKeyRecordProblem } {
+function dkimResultOf(r: MaDkimResult, candidates: readonly DkimSignatureTags[]): { status: MaStatus; info: string; bodyHashMismatch: boolean; keyProblem?: DkimKeyRecordProblem } {
   const bodyHashMismatch = r.status.result === 'neutral' && r.status.comment === BODY_HASH_MISMATCH;
   if (bodyHashMismatch) {
     // mailauth's clause starts with `dkim=<result>` (formatAuthHeaderRow); only the result changes.
@@ -159,8 +177,9 @@ function dkimResultOf(r: MaDkimResult, tags: DkimSignatureTags | undefined): { s
   // RFC 6376 §6.1.2, which RFC 8601 §2.7.1 writes as `permerror` ("the message could not be verified
   // due to some error that is unrecoverable"); a result other than pass never counts for DMARC.
   const used = r.status.result === 'pass' || r.status.result === 'fail' || (r.status.result === 'neutral' && MAILAUTH_KEY_COMMENTS.has(String(r.status.comment)));
-  if (!used || r.rr === undefined || tags === undefined) return { status: r.status, info: r.info, bodyHashMismatch };
-  const keyProblem = dkimKeyRecordProblem(r.rr, tags);
+  if (!used || r.rr === undefined || candidates.length === 0) return { status: r.status, info: r.info, bodyHashMismatch };
+  const rr = r.rr;
+  const keyProblem = candidates.map((tags) => dkimKeyRecordProblem(rr, tags)).find((problem) => problem !== undefined);
   if (!keyProblem) return { status: r.status, info: r.info, bodyHashMismatch };
   // Only the result and its comment change: the clause keeps mailauth's header.* properties, which
   // follow `dkim=<result>`, an optional undersized note, and the comment (formatAuthHeaderRow).
@@ -258,7 +277,7 @@ export async function verifyMessage(message: Buffer, options: VerifyOptions): Pr
     minBitLength: options.minBitLength,
   });
   const signatureTags = dkimSignatureTags(message);
-  const dkimResults = dkimResult.results.map((r) => ({ raw: r, ...dkimResultOf(r, r.signature === undefined ? undefined : signatureTags.get(r.signature.replace(/\s+/g, ''))) }));
+  const dkimResults = dkimResult.results.map((r) => ({ raw: r, ...dkimResultOf(r, tagsOfResult(r, signatureTags)) }));
 
   // SPF (RFC 7208 §4) needs the client IP; without one there is nothing to check. The product's own
   // evaluator decides it (RFC 7208 exactly); mailauth's SPF is not used.
