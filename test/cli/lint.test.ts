@@ -151,4 +151,10 @@ test('rules files are found in folders by name (capture-rules.json, *.capture-ru
   // A rules file cannot be read as a script by mistake, but --language still reads every file as it says.
   const asSmtp = await runCli(['lint', '--language', 'smtp', join(broken, 'x.capture-rules.json')], { cwd: work.dir });
   assert.doesNotMatch(asSmtp.stdout, /rules-json-syntax/);
+  // In a folder, --language is for scripts and messages: a rules file found by its name stays one.
+  const mixed = folder('rules-mixed', { 'm.eml': 'From: a@example.test\r\nTo: b@example.test\r\nSubject: x\r\nDate: Sun, 6 Dec 2026 10:00:00 +0000\r\nMessage-ID: <1@example.test>\r\n\r\nbody\r\n', 'capture-rules.json': '{"version": 1, "rules": []}\n' });
+  const asEml = await runCli(['lint', '--language', 'eml', mixed, '--json'], { cwd: work.dir });
+  const mixedResults = JSON.parse(asEml.stdout) as Array<{ file: string; diagnostics: JsonDiagnostic[] }>;
+  assert.deepEqual(mixedResults.find((x) => x.file === 'rules-mixed/capture-rules.json')?.diagnostics, [], asEml.stdout);
+  assert.equal(asEml.code, 0, asEml.stdout + asEml.stderr);
 });

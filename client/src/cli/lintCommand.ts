@@ -159,7 +159,11 @@ export async function lintCommand(args: string[], io: CliIo): Promise<number> {
         io.stderr.write(`smtpwb lint: ${visibleLine(file)} holds no .smtp, .eml or rules file (capture-rules.json, *.capture-rules.json)\n`);
         unusable = true;
       }
-      for (const f of found) add(f, (language as DocumentKind | undefined) ?? kindOfName(f)!);
+      // --language says how to read scripts and messages; a rules file, found by its name, stays one.
+      for (const f of found) {
+        const named = kindOfName(f)!;
+        add(f, named === 'rules' ? named : ((language as DocumentKind | undefined) ?? named));
+      }
       continue;
     }
     const kind = (language as DocumentKind | undefined) ?? kindOfName(path);
