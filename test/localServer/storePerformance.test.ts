@@ -262,3 +262,78 @@ test('many parallel waits on a store of thousands of messages list it once, and 
     removeTempDir(dir);
   }
 });
+
+test('a clear after a listing that saw only journaled messages leaves nothing listed', async () => {
+  const dir = makeTempDir('index-clear');
+  const store = new MessageStore(dir, { quietMs: 3_600_000, maxWaitMs: 3_600_000 });
+  try {
+    await store.init();
+    for (const subject of ['one', 'two']) {
+      const incoming = store.begin();
+      await incoming.receive(Readable.from([Buffer.from(`Subject: ${subject}\r\n\r\nbody\r\n`, 'latin1')]));
+      await incoming.commit({ mailFrom: 'a@example.test', rcptTo: ['b@example.test'], mailParameters: {}, rcptParameters: [{}], remoteAddress: '127.0.0.1', remotePort: 1, helo: 'c.example.test', tls: null, auth: null, bodyType: '7bit', smtpUtf8: false, transmissionType: 'ESMTP' });
+    }
+    // The index is empty (nothing written out yet): the listing comes from the journal alone.
+    assert.equal((await store.list({ write: false })).length, 2);
+    assert.equal(await store.clear(), 2);
+    assert.deepEqual(await store.list({ write: false }), []);
+    assert.deepEqual(await store.list(), []);
+  } finally {
+    await store.close();
+    removeTempDir(dir);
+  }
+});
+
+test('waits keep their index across verifications, and a wait asks for its match without writing files', async () => {
+  const dir = makeTempDir('index-verify');
+  try {
+    // A resolver that knows no name: every verification finishes at once, with results.
+    const resolver = async (): Promise<never> => {
+      throw Object.assign(new Error('no such name'), { code: 'ENOTFOUND' });
+    };
+    await withCaptureServer({ tls: false, dir, verify: { resolver } }, async (server) => {
+      let lists = 0;
+      const counting: CaptureServer = {
+        ...server,
+        get rules() {
+          return server.rules;
+        },
+        list: (options) => {
+          lists++;
+          return server.list(options);
+        },
+        get: (id, options) => {
+          gets.push(options?.write);
+          return server.get(id, options);
+        },
+      };
+      const gets: Array<boolean | undefined> = [];
+      const api = await startCaptureApi(counting, { port: 0 });
+      try {
+        const first = await fetch(`${api.url}/api/v1/wait?subject=nothing&timeout=0`);
+        assert.equal(first.status, 408);
+        assert.equal(lists, 1);
+        const verified = new Promise<void>((done) => {
+          const subscription = server.onAuthenticated(() => {
+            subscription.dispose();
+            done();
+          });
+        });
+        const sent = await sendLocal(server, makePlan({ steps: [cmd('EHLO c.example.test'), ...transaction('v@example.test', 'verified one'), cmd('QUIT')] }));
+        assert.equal(sent.ok, true, why(sent));
+        await verified;
+        const answer = await fetch(`${api.url}/api/v1/wait?subject=verified&timeout=0`);
+        assert.equal(answer.status, 200);
+        const body = (await answer.json()) as { id: string; authentication?: unknown };
+        assert.ok(body.authentication !== undefined, 'the wait answers with the verification result');
+        assert.equal(lists, 1, 'a verification does not make the next wait list the store again');
+        // A wait asks the store whether its match is still there without writing the match's files.
+        assert.ok(gets.length > 0 && gets.every((write) => write === false), JSON.stringify(gets));
+      } finally {
+        await api.stop();
+      }
+    });
+  } finally {
+    removeTempDir(dir);
+  }
+});

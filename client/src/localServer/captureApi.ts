@@ -207,7 +207,7 @@ class WaitIndex {
   private building: Promise<Map<string, StoredMessage>> | undefined;
   /** Messages that arrive while the store is listed, added to what it lists. */
   private arrivedMeanwhile: StoredMessage[] | undefined;
-  /** Arrivals whose change event (which the server fires right after each) has not come yet. */
+  /** Arrivals and verifications whose change event (which the server fires right after each) has not come yet. */
   private arrivals = 0;
   private generation = 0;
   private readonly subscriptions: Array<{ dispose(): void }>;
@@ -219,7 +219,13 @@ class WaitIndex {
         this.messages?.set(m.id, m);
         this.arrivedMeanwhile?.push(m);
       }),
-      // A change that is not an arrival is a deletion, a clear or new rules: listed again when needed.
+      // A verification result changes one message (the server fires a change right after it).
+      capture.onAuthenticated((m) => {
+        this.arrivals++;
+        if (this.messages?.has(m.id)) this.messages.set(m.id, m);
+      }),
+      // A change that is not an arrival or a verification is a deletion, a clear or new rules:
+      // listed again when needed.
       capture.onChange(() => {
         if (this.arrivals > 0) this.arrivals--;
         else {
@@ -246,7 +252,8 @@ class WaitIndex {
         }
       }
       if (candidate === undefined) return undefined;
-      const stored = await this.capture.get(candidate.id);
+      // Still there? Asked without writing its files (a wait answers from the journal, as listings do).
+      const stored = await this.capture.get(candidate.id, { write: false });
       if (stored !== undefined) return stored;
       // Gone behind the server's back.
       messages.delete(candidate.id);

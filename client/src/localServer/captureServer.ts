@@ -146,7 +146,7 @@ export interface CaptureServer {
    */
   list(options?: { write?: boolean }): Promise<StoredMessage[]>;
   /** One stored message, or undefined. */
-  get(id: string): Promise<StoredMessage | undefined>;
+  get(id: string, options?: { write?: boolean }): Promise<StoredMessage | undefined>;
   /** The bytes of a stored message, exactly as received. */
   read(id: string): Promise<Buffer>;
   /** Deletes a stored message; reports whether it existed. */
@@ -781,7 +781,7 @@ async function startOnListener(
     onChange: (listener) => changes.on(listener),
     onRule: (listener) => firedRules.on(listener),
     list: (listOptions) => store.list(listOptions),
-    get: (id) => store.get(id),
+    get: (id, getOptions) => store.get(id, getOptions),
     read: (id) => store.read(id),
     async delete(id) {
       const existed = await store.delete(id);

@@ -751,10 +751,14 @@ export class MessageStore {
   private readonly index = new Map<string, IndexEntry>();
   /** Counts the changes of the index (see IndexEntry.seq). */
   private indexSeq = 0;
-  /** Counts this store's deletions, so a look at the folder that raced one looks again. */
+  /** Counts this store's clears, so a look at the folder that raced one looks again. */
   private removals = 0;
-  /** The look at the folder under way, which listings that come meanwhile share. */
+  /** While a look at the folder is under way: the ids this store deleted meanwhile, which it must not put back. */
+  private removedWhileLooking: Set<string> | undefined;
+  /** The look at the folder under way. */
   private refreshing: Promise<void> | undefined;
+  /** The look that follows the one under way, shared by the listings that come meanwhile. */
+  private nextRefresh: Promise<void> | undefined;
   /** The listing of index and pending messages, newest first, until either changes. */
   private sorted: StoredMessage[] | undefined;
   /** How many sidecar files this store has read to learn of messages (for tests of the index). */
@@ -1307,12 +1311,13 @@ export class MessageStore {
   }
 
   /** The message with this id (its files written out first), or undefined. */
-  async get(id: string): Promise<StoredMessage | undefined> {
+  async get(id: string, options: { write?: boolean } = {}): Promise<StoredMessage | undefined> {
     const writer = this.writer;
-    if (writer) return writer.get(id);
+    if (writer) return writer.get(id, options);
     const entry = this.pending.get(id);
     if (entry) {
-      await this.exportOne(entry).catch(() => undefined);
+      // With `write: false` a journaled message is answered as it is (its `path` may not exist yet).
+      if (options.write !== false) await this.exportOne(entry).catch(() => undefined);
       return entry.message;
     }
     const name = await this.fileOf(id);
@@ -1332,30 +1337,56 @@ export class MessageStore {
   /** Removes a message this store deleted from the index. */
   private indexDrop(id: string): void {
     this.index.delete(id);
-    this.removals++;
+    this.removedWhileLooking?.add(id);
     this.sorted = undefined;
   }
 
-  /** Forgets the index, which the next listing builds again from the folder. */
+  /**
+   * Forgets the index, which the next listing builds again from the folder. The cached listing goes
+   * too, even when the index was empty: it may hold journaled messages that a clear just dropped.
+   */
   private forgetIndex(): void {
-    if (this.index.size === 0) return;
+    this.sorted = undefined;
     this.index.clear();
     this.removals++;
-    this.sorted = undefined;
   }
 
-  /** Checks the index against the folder (see `index`); listings that come meanwhile share one look. */
+  /**
+   * Checks the index against the folder (see `index`). A listing never takes the result of a look
+   * that began before it was asked for (a file put in place meanwhile would be missed): while one
+   * is under way, one more follows it, shared by every listing that comes meanwhile.
+   */
   private refreshIndex(): Promise<void> {
-    this.refreshing ??= this.revalidate().finally(() => {
-      this.refreshing = undefined;
-    });
-    return this.refreshing;
+    if (this.refreshing === undefined) {
+      this.refreshing = this.revalidate().finally(() => {
+        this.refreshing = undefined;
+      });
+      return this.refreshing;
+    }
+    this.nextRefresh ??= this.refreshing
+      .catch(() => undefined)
+      .then(() => {
+        this.nextRefresh = undefined;
+        return this.refreshIndex();
+      });
+    return this.nextRefresh;
   }
 
   private async revalidate(): Promise<void> {
+    try {
+      await this.lookAtFolder();
+    } finally {
+      this.removedWhileLooking = undefined;
+    }
+  }
+
+  private async lookAtFolder(): Promise<void> {
     for (;;) {
       const removals = this.removals;
       const seq = this.indexSeq;
+      // Deletions during this look are noted, so what it read of them is not put back; only a clear
+      // (which forgets the whole index) makes it look again.
+      this.removedWhileLooking = new Set();
       let names: string[];
       try {
         names = await fs.readdir(this.dir);
@@ -1390,14 +1421,15 @@ export class MessageStore {
       });
       for (const name of changed) if (name !== undefined) toRead.push(name);
       const loaded = await mapLimited(toRead, INDEX_READ_CONCURRENCY, async (name) => ({ name, loaded: await this.load(name) }));
-      // A deletion of this store's came meanwhile: what was read may be gone, so look again.
+      // A clear came meanwhile: what was read may be gone, so look again.
       if (this.removals !== removals) continue;
+      const removed = this.removedWhileLooking;
       for (const id of gone) {
         if ((this.index.get(id)?.seq ?? Infinity) <= seq) this.index.delete(id);
       }
       for (const { name, loaded: l } of loaded) {
         const id = MESSAGE_FILE.exec(name)?.[2];
-        if (id === undefined || this.pending.has(id) || (this.index.get(id)?.seq ?? 0) > seq) continue;
+        if (id === undefined || removed.has(id) || this.pending.has(id) || (this.index.get(id)?.seq ?? 0) > seq) continue;
         if (l === undefined) this.index.delete(id);
         else this.index.set(id, { name, message: l.message, withSidecar: l.withSidecar, seq: ++this.indexSeq, ...(l.sidecarMtimeMs !== undefined ? { sidecarMtimeMs: l.sidecarMtimeMs } : {}) });
       }
@@ -1567,7 +1599,6 @@ export class MessageStore {
     const journaled = [...this.pending.keys()];
     this.pending.clear();
     this.forgetIndex();
-    this.removals++;
     // No journal record is needed any more: every message goes.
     const left: string[] = [];
     for (const journal of [...this.journals]) {
@@ -1603,7 +1634,6 @@ export class MessageStore {
     await Promise.all(names.map((n) => this.remove(n)));
     // Whatever the index learnt while the files went is gone with them.
     this.forgetIndex();
-    this.removals++;
     // Sidecars whose message is gone already.
     for (const name of await fs.readdir(this.dir).catch(() => [] as string[])) {
       if (name.endsWith(SIDECAR_SUFFIX) && MESSAGE_FILE.test(`${name.slice(0, -SIDECAR_SUFFIX.length)}.eml`)) {
