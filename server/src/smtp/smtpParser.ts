@@ -367,6 +367,11 @@ export class ChunkEntry {
     return this.built;
   }
 
+  /** The items as built, where they stood then: without moving them (see `itemsAsBuilt`). */
+  get itemsAsBuilt(): readonly SessionItem[] {
+    return this.built ?? this.origin.items;
+  }
+
   /**
    * The session in its chunk's own text (see Source), to analyse it without the whole document.
    * When its items are not built where it stands now, the session is given as it stood where they
@@ -601,9 +606,26 @@ class ChunkSession implements SessionNode {
     return items instanceof ChunkEntry ? items.items : items;
   }
 
+  /** The items as built, without moving them here (see `itemsAsBuilt`). */
+  get itemsAsBuilt(): readonly SessionItem[] {
+    const items = this.#items;
+    return items instanceof ChunkEntry ? items.itemsAsBuilt : items;
+  }
+
   toJSON(): SessionNode {
     return { separator: this.separator, title: this.title, index: this.index, range: this.range, line: this.line, endLine: this.endLine, items: this.items };
   }
+}
+
+/**
+ * A session's items as they were built, possibly where the session stood before an edit above it
+ * moved it: the same items as `session.items` but for their offsets and lines. For work that reads
+ * no position (the names a session's AUTH secrets refer to, say), this costs nothing per keystroke,
+ * where `items` moves every item of every session after the edit. The same array while the
+ * session's text is unchanged, so it can key a cache.
+ */
+export function itemsAsBuilt(session: SessionNode): readonly SessionItem[] {
+  return session instanceof ChunkSession ? session.itemsAsBuilt : session.items;
 }
 
 function lastNonBlankLine(lines: Lines, from: number, to: number): number {

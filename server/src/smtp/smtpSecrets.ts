@@ -7,7 +7,8 @@
  * `$prompt`, or another secret variable). Pure; never throws.
  */
 import { namesSecret } from '../../../common/variables';
-import type { SessionNode, SmtpDocument, VariableNode, VariableReference } from './smtpAst';
+import type { SessionItem, SessionNode, SmtpDocument, VariableNode, VariableReference } from './smtpAst';
+import { itemsAsBuilt } from './smtpParser';
 import { sessionScope, type Scope } from './smtpScopes';
 
 /** Why a value is secret. */
@@ -30,19 +31,24 @@ export interface CredentialSources {
   readonly names: ReadonlySet<string>;
 }
 
-/** The `{{…}}` references of each session's AUTH secrets: sessions are values, so the answer is kept with them. */
-const authSecretReferences = new WeakMap<SessionNode, readonly VariableReference[]>();
+/**
+ * The `{{…}}` references of each session's AUTH secrets, kept with the session's items as built:
+ * an edit above a session moves it but leaves these the same (only their names and arguments are
+ * read here, never their positions), so a keystroke reads no session it did not change.
+ */
+const authSecretReferences = new WeakMap<readonly SessionItem[], readonly VariableReference[]>();
 
 function credentialReferences(session: SessionNode): readonly VariableReference[] {
-  let found = authSecretReferences.get(session);
+  const items = itemsAsBuilt(session);
+  let found = authSecretReferences.get(items);
   if (!found) {
     const refs: VariableReference[] = [];
-    for (const item of session.items) {
+    for (const item of items) {
       const secret = item.kind === 'auth' ? item.args[1] : undefined;
       if (!secret) continue;
       for (const ref of item.references) if (ref.range.start >= secret.range.start && ref.range.end <= secret.range.end) refs.push(ref);
     }
-    authSecretReferences.set(session, (found = refs));
+    authSecretReferences.set(items, (found = refs));
   }
   return found;
 }
