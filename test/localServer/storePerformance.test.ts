@@ -12,6 +12,8 @@ import { startCaptureApi } from '../../client/src/localServer/captureApi';
 import type { CaptureServer } from '../../client/src/localServer';
 import { MessageStore, parseJournal } from '../../client/src/localServer/messageStore';
 import { makeTempDir, removeTempDir } from '../peers/process';
+import { startKnot } from '../peers/knot';
+import { createResolver } from '../../client/src/mailAuth';
 import { cmd, data, makePlan, sendLocal, why, withCaptureServer } from './support';
 
 function transaction(to: string, subject: string) {
@@ -161,6 +163,31 @@ function writeStored(dir: string, i: number, subject: string): { id: string; bas
   return { id, base };
 }
 
+/** The server as the API sees it, with calls to it reported to `on` first (for counting them). */
+function observed(
+  server: CaptureServer,
+  on: { list?(options?: { write?: boolean }): void; get?(id: string, options?: { write?: boolean }): void; onMessage?(): void },
+): CaptureServer {
+  return {
+    ...server,
+    get rules() {
+      return server.rules;
+    },
+    list: (options) => {
+      on.list?.(options);
+      return server.list(options);
+    },
+    get: (id, options) => {
+      on.get?.(id, options);
+      return server.get(id, options);
+    },
+    onMessage: (listener) => {
+      on.onMessage?.();
+      return server.onMessage(listener);
+    },
+  };
+}
+
 const STORED = 3000;
 
 test('the store lists from its index: each sidecar is read once, and only files it does not know are read again', async () => {
@@ -210,21 +237,13 @@ test('many parallel waits on a store of thousands of messages list it once, and 
       const waitsRegistered = new Promise<void>((done) => (registered = done));
       const WAITS = 50;
       // The API sees the server through this wrapper, which counts its listings and subscriptions.
-      const counting: CaptureServer = {
-        ...server,
-        get rules() {
-          return server.rules;
-        },
-        list: (options) => {
-          lists++;
-          return server.list(options);
-        },
-        onMessage: (listener) => {
-          // Each wait subscribes once it is registered (the API may subscribe once for itself as it starts).
+      const counting = observed(server, {
+        list: () => lists++,
+        // Each wait subscribes once it is registered (the API may subscribe once for itself as it starts).
+        onMessage: () => {
           if (++subscribers - baseline === WAITS) registered();
-          return server.onMessage(listener);
         },
-      };
+      });
       const api = await startCaptureApi(counting, { port: 0 });
       baseline = subscribers;
       try {
@@ -286,28 +305,15 @@ test('a clear after a listing that saw only journaled messages leaves nothing li
 
 test('waits keep their index across verifications, and a wait asks for its match without writing files', async () => {
   const dir = makeTempDir('index-verify');
+  let knot: Awaited<ReturnType<typeof startKnot>> | undefined;
   try {
-    // A resolver that knows no name: every verification finishes at once, with results.
-    const resolver = async (): Promise<never> => {
-      throw Object.assign(new Error('no such name'), { code: 'ENOTFOUND' });
-    };
+    // A real DNS server that knows the sender's domain: each verification finishes, with results.
+    knot = await startKnot({ zones: { 'example.test': ['@ TXT "v=spf1 -all"', '_dmarc TXT "v=DMARC1; p=none"'].join('\n') } });
+    const resolver = createResolver({ server: knot.address, timeoutMs: 2000, tries: 2 });
     await withCaptureServer({ tls: false, dir, verify: { resolver } }, async (server) => {
       let lists = 0;
-      const counting: CaptureServer = {
-        ...server,
-        get rules() {
-          return server.rules;
-        },
-        list: (options) => {
-          lists++;
-          return server.list(options);
-        },
-        get: (id, options) => {
-          gets.push(options?.write);
-          return server.get(id, options);
-        },
-      };
       const gets: Array<boolean | undefined> = [];
+      const counting = observed(server, { list: () => lists++, get: (_id, options) => gets.push(options?.write) });
       const api = await startCaptureApi(counting, { port: 0 });
       try {
         const first = await fetch(`${api.url}/api/v1/wait?subject=nothing&timeout=0`);
@@ -334,6 +340,7 @@ test('waits keep their index across verifications, and a wait asks for its match
       }
     });
   } finally {
+    await knot?.stop();
     removeTempDir(dir);
   }
 });

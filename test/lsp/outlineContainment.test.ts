@@ -10,6 +10,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { repoRoot } from '../peers/require';
 import { startLspClient, type LspClient } from '../support/lspClient';
+import { prng } from '../support/prng';
 
 interface Position {
   line: number;
@@ -103,18 +104,6 @@ test('every .smtp file in the repository has a well-formed outline', async () =>
   assert.deepEqual(failures, []);
 });
 
-/** A small deterministic generator (mulberry32), so a failure names a seed that reproduces it. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const LINES = [
   '',
   '   ',
@@ -157,7 +146,7 @@ const LINES = [
 test('generated shapes: comments, metadata, variables and blanks before and between sessions, any line breaks', async () => {
   const failures: string[] = [];
   for (let seed = 1; seed <= 300; seed++) {
-    const next = random(seed);
+    const next = prng(seed);
     const count = Math.floor(next() * 14);
     const lines: string[] = [];
     for (let i = 0; i < count; i++) lines.push(LINES[Math.floor(next() * LINES.length)]);

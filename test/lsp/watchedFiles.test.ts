@@ -6,13 +6,12 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { createMessageConnection, StreamMessageReader, StreamMessageWriter, type MessageConnection } from 'vscode-jsonrpc/node';
-import { distDir } from '../support/lspClient';
+import type { MessageConnection } from 'vscode-jsonrpc/node';
+import { startLspClient, type LspClient } from '../support/lspClient';
 
 interface Published {
   uri: string;
@@ -25,60 +24,32 @@ interface Registration {
   registerOptions?: { watchers?: Array<{ globPattern: unknown; kind?: number }> };
 }
 
-let child: ChildProcess;
+let client: LspClient;
 let connection: MessageConnection;
 const registrations: Registration[] = [];
-const published: Published[] = [];
-const waiters: Array<{ uri: string; resolve: (p: Published) => void }> = [];
 let dir: string;
 
 /** The next diagnostics published for the URI (those already received first). */
 function nextDiagnostics(uri: string): Promise<Published> {
-  const index = published.findIndex((p) => p.uri === uri);
-  if (index >= 0) return Promise.resolve(published.splice(index, 1)[0]);
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no diagnostics for ${uri} within 10 s`)), 10_000);
-    waiters.push({ uri, resolve: (p) => { clearTimeout(timer); resolve(p); } });
-  });
+  return client.nextDiagnostics(uri);
 }
 
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'smtpwb-lsp-watch-'));
-  child = spawn(process.execPath, [join(distDir(), 'cli.js'), 'lsp', '--stdio'], { stdio: ['pipe', 'pipe', 'pipe'] });
-  connection = createMessageConnection(new StreamMessageReader(child.stdout!), new StreamMessageWriter(child.stdin!));
-  connection.onNotification('textDocument/publishDiagnostics', (params: Published) => {
-    const index = waiters.findIndex((w) => w.uri === params.uri);
-    if (index >= 0) waiters.splice(index, 1)[0].resolve(params);
-    else published.push(params);
-  });
-  connection.onRequest('client/registerCapability', (params: { registrations: Registration[] }) => {
-    registrations.push(...params.registrations);
-    return null;
-  });
-  connection.listen();
-  await connection.sendRequest('initialize', {
-    processId: process.pid,
-    rootUri: pathToFileURL(dir).toString(),
+  // A client that can register watchers dynamically, as VS Code's can.
+  client = await startLspClient(pathToFileURL(dir).toString(), {
     capabilities: { workspace: { didChangeWatchedFiles: { dynamicRegistration: true } } },
-    initializationOptions: { externalVariables: [] },
+    beforeInitialize: (c) =>
+      c.onRequest('client/registerCapability', (params: { registrations: Registration[] }) => {
+        registrations.push(...params.registrations);
+        return null;
+      }),
   });
-  await connection.sendNotification('initialized', {});
+  connection = client.connection;
 });
 
 after(async () => {
-  try {
-    await Promise.race([connection.sendRequest('shutdown'), new Promise((r) => setTimeout(r, 2000))]);
-    await connection.sendNotification('exit');
-  } catch {
-    // The server may already be gone; killing it below is enough.
-  }
-  connection.dispose();
-  if (child.exitCode === null) {
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(() => { child.kill('SIGKILL'); resolve(); }, 2000);
-      child.once('exit', () => { clearTimeout(timer); resolve(); });
-    });
-  }
+  await client.stop();
   rmSync(dir, { recursive: true, force: true });
 });
 

@@ -32,7 +32,14 @@ export function distDir(): string {
   return process.env.SMTPWB_DIST ?? join(repoRoot(), 'dist');
 }
 
-export async function startLspClient(rootUri = 'file:///tmp'): Promise<LspClient> {
+/** What a test may add to the client: capabilities to announce, and handlers to set before `initialize`. */
+export interface LspClientOptions {
+  capabilities?: object;
+  /** Called with the connection before `initialize`, to answer the server's own requests. */
+  beforeInitialize?: (connection: MessageConnection) => void;
+}
+
+export async function startLspClient(rootUri = 'file:///tmp', options: LspClientOptions = {}): Promise<LspClient> {
   const child = spawn(process.execPath, [join(distDir(), 'cli.js'), 'lsp', '--stdio'], { stdio: ['pipe', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr!.on('data', (chunk: Buffer) => {
@@ -47,8 +54,9 @@ export async function startLspClient(rootUri = 'file:///tmp'): Promise<LspClient
     if (index >= 0) waiters.splice(index, 1)[0].resolve(entry);
     else published.push(entry);
   });
+  options.beforeInitialize?.(connection);
   connection.listen();
-  await connection.sendRequest('initialize', { processId: process.pid, rootUri, capabilities: {}, initializationOptions: { externalVariables: [] } });
+  await connection.sendRequest('initialize', { processId: process.pid, rootUri, capabilities: options.capabilities ?? {}, initializationOptions: { externalVariables: [] } });
   await connection.sendNotification('initialized', {});
   return {
     connection,
