@@ -12,10 +12,7 @@ import { signCommand } from '../../client/src/cli/signCommand';
 import { verifyCommand } from '../../client/src/cli/verifyCommand';
 import { signMessage } from '../../client/src/mailAuth/sign';
 import type { AuthReport } from '../../client/src/mailAuth/verify';
-import { createResolver } from '../../client/src/mailAuth/resolver';
-import { startCaptureServer, type StoredMessage } from '../../client/src/localServer';
-import { RawSmtp } from '../peers/rawSmtp';
-import { makeTempDir, removeTempDir } from '../peers/process';
+import { verifiedByCaptureServer } from '../support/captureVerified';
 import { captureIo, exampleZone, makeKeys, ROOT_ZONE, sampleMessage, type TestKeys } from './fixtures';
 import { dkimverifyInNamespace } from './debianTools';
 
@@ -113,33 +110,11 @@ for (const [algorithm, keyFile, selector] of [
 test('the capture server stores a body changed after signing as dkim=fail (body hash did not verify), verified against Knot', async () => {
   const signed = await signMessage(sampleMessage(), { domain: 'example.test', selector: 'rsa1', privateKeyPem: keys.rsaPem });
   const tampered = Buffer.from(signed.toString('latin1').replace('Hello Bob', 'Jello Bob'), 'latin1');
-  const inbox = makeTempDir('dkim-inbox');
-  const server = await startCaptureServer({ dir: inbox, tls: false, verify: { resolver: createResolver({ server: knot.address, timeoutMs: 2000, tries: 2 }), authServId: 'mx.test' } });
-  try {
-    const verified = new Promise<StoredMessage>((resolve) => {
-      const subscription = server.onAuthenticated((m) => {
-        subscription.dispose();
-        resolve(m);
-      });
-    });
-    const client = await RawSmtp.connect(server.host, server.port);
-    assert.equal((await client.read()).code, 220);
-    assert.equal((await client.command('EHLO mail.example.test')).code, 250);
-    assert.equal((await client.command('MAIL FROM:<alice@example.test>')).code, 250);
-    assert.equal((await client.command('RCPT TO:<bob@example.net>')).code, 250);
-    assert.equal((await client.command('DATA')).code, 354);
-    client.write(Buffer.concat([tampered, Buffer.from('.\r\n')]));
-    assert.equal((await client.read()).code, 250);
-    await client.quit();
-    const authentication = (await verified).authentication;
-    assert.deepEqual(authentication?.dkim.map((d) => [d.result, d.domain, d.selector]), [['fail', 'example.test', 'rsa1']]);
-    assert.match(authentication?.dkim[0].info ?? '', /^dkim=fail \(body hash did not verify\) /);
-    assert.match(authentication?.authenticationResults ?? '', /^Authentication-Results: mx\.test;\r\n dkim=fail \(body hash did not verify\) /);
-    assert.equal(authentication?.failed, true);
-  } finally {
-    await server.stop();
-    removeTempDir(inbox);
-  }
+  const authentication = await verifiedByCaptureServer(tampered, { dnsServer: knot.address, authServId: 'mx.test', helo: 'mail.example.test', mailFrom: 'alice@example.test', rcptTo: 'bob@example.net' });
+  assert.deepEqual(authentication?.dkim.map((d) => [d.result, d.domain, d.selector]), [['fail', 'example.test', 'rsa1']]);
+  assert.match(authentication?.dkim[0].info ?? '', /^dkim=fail \(body hash did not verify\) /);
+  assert.match(authentication?.authenticationResults ?? '', /^Authentication-Results: mx\.test;\r\n dkim=fail \(body hash did not verify\) /);
+  assert.equal(authentication?.failed, true);
 });
 
 test('a changed signed header fails with "bad signature"', async () => {

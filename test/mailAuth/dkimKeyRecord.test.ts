@@ -18,10 +18,7 @@ import { publicKeyRecord } from '../../client/src/mailAuth/sign';
 import { checkKeyRecord } from '../../client/src/dns/dkim';
 import type { Finding } from '../../client/src/dns/types';
 import type { AuthReport } from '../../client/src/mailAuth/verify';
-import { createResolver } from '../../client/src/mailAuth/resolver';
-import { startCaptureServer, type StoredMessage } from '../../client/src/localServer';
-import { RawSmtp } from '../peers/rawSmtp';
-import { makeTempDir, removeTempDir } from '../peers/process';
+import { verifiedByCaptureServer } from '../support/captureVerified';
 import { captureIo, makeKeys, ROOT_ZONE, sampleMessage, txt, type TestKeys } from './fixtures';
 import { dkimsign, opendkimTestkey } from './debianTools';
 
@@ -195,33 +192,11 @@ test('verify and dkim check agree on which key records are unusable; opendkim-te
 
 test('the capture server stores a signature whose key h= excludes its hash as permerror, and DMARC fail', async () => {
   const signed = await dkimsign(sampleMessage('alice@dm.test'), 'hsha1', 'dm.test', pkcs1);
-  const inbox = makeTempDir('dkimkeyrec-inbox');
-  const server = await startCaptureServer({ dir: inbox, tls: false, verify: { resolver: createResolver({ server: knot.address, timeoutMs: 2000, tries: 2 }), authServId: 'mx.test' } });
-  try {
-    const verified = new Promise<StoredMessage>((resolve) => {
-      const subscription = server.onAuthenticated((m) => {
-        subscription.dispose();
-        resolve(m);
-      });
-    });
-    const client = await RawSmtp.connect(server.host, server.port);
-    assert.equal((await client.read()).code, 220);
-    assert.equal((await client.command('EHLO mail.dm.test')).code, 250);
-    assert.equal((await client.command('MAIL FROM:<alice@dm.test>')).code, 250);
-    assert.equal((await client.command('RCPT TO:<bob@example.net>')).code, 250);
-    assert.equal((await client.command('DATA')).code, 354);
-    client.write(Buffer.concat([signed, Buffer.from('.\r\n')]));
-    assert.equal((await client.read()).code, 250);
-    await client.quit();
-    const authentication = (await verified).authentication;
-    assert.deepEqual(authentication?.dkim.map((d) => [d.result, d.domain, d.selector]), [['permerror', 'dm.test', 'hsha1']]);
-    assert.match(authentication?.authenticationResults ?? '', /^Authentication-Results: mx\.test;\r\n dkim=permerror \(key h=sha1 does not list sha256/);
-    assert.notEqual(authentication?.dmarc.result, 'pass');
-    assert.equal(authentication?.failed, true);
-  } finally {
-    await server.stop();
-    removeTempDir(inbox);
-  }
+  const authentication = await verifiedByCaptureServer(signed, { dnsServer: knot.address, authServId: 'mx.test', helo: 'mail.dm.test', mailFrom: 'alice@dm.test', rcptTo: 'bob@example.net' });
+  assert.deepEqual(authentication?.dkim.map((d) => [d.result, d.domain, d.selector]), [['permerror', 'dm.test', 'hsha1']]);
+  assert.match(authentication?.authenticationResults ?? '', /^Authentication-Results: mx\.test;\r\n dkim=permerror \(key h=sha1 does not list sha256/);
+  assert.notEqual(authentication?.dmarc.result, 'pass');
+  assert.equal(authentication?.failed, true);
 });
 
 /** The message with a copy of its DKIM-Signature field on top, changed by `edit` (as a relay could add one). */
