@@ -742,7 +742,7 @@ function parseLine(lines: Lines, i: number, to: number, items: SessionItem[], pr
   const rest = content.slice(restOffset);
   const restStart = start + restOffset;
 
-  if (DIRECTIVES.has(upper) && (upper !== 'AUTH' || true)) {
+  if (DIRECTIVES.has(upper)) {
     const references = upper === 'RAW' ? findReferences(rest, restStart, problems) : findReferences(content, start, problems);
     switch (upper) {
       case 'CONNECT':
