@@ -145,37 +145,21 @@ export type ConditionSource = 'command' | 'transaction';
  * holds the running server to it.
  */
 export const CONDITION_KNOWN_AT: Readonly<Record<DataCondition, Readonly<Partial<Record<RuleCommand, ConditionSource>>>>> = {
-  sender: {
-    EHLO: 'transaction',
-    HELO: 'transaction',
-    STARTTLS: 'transaction',
-    AUTH: 'transaction',
-    MAIL: 'command',
-    RCPT: 'transaction',
-    DATA: 'transaction',
-    BDAT: 'transaction',
-    MESSAGE: 'transaction',
-    RSET: 'transaction',
-    NOOP: 'transaction',
-    VRFY: 'transaction',
-    QUIT: 'transaction',
-  },
-  recipient: {
-    EHLO: 'transaction',
-    HELO: 'transaction',
-    STARTTLS: 'transaction',
-    AUTH: 'transaction',
-    RCPT: 'command',
-    DATA: 'transaction',
-    BDAT: 'transaction',
-    MESSAGE: 'transaction',
-    RSET: 'transaction',
-    NOOP: 'transaction',
-    VRFY: 'transaction',
-    QUIT: 'transaction',
-  },
+  sender: knownFromTransaction('MAIL'),
+  recipient: knownFromTransaction('RCPT'),
   size: { MAIL: 'command', MESSAGE: 'command' },
 };
+
+/**
+ * A condition that `own` carries itself and every point of an open transaction knows; MAIL starts
+ * a new transaction, so it knows only what it carries (and CONNECT, before any, nothing).
+ */
+function knownFromTransaction(own: RuleCommand): Partial<Record<RuleCommand, ConditionSource>> {
+  const known: Partial<Record<RuleCommand, ConditionSource>> = {};
+  for (const command of RULE_COMMANDS) if (command !== 'CONNECT' && command !== 'MAIL') known[command] = 'transaction';
+  known[own] = 'command';
+  return known;
+}
 
 /** Parses a reply such as `550 5.1.1 No such user` (RFC 5321 §4.2, RFC 3463 §2). */
 export function parseRuleReply(text: string): { code: number; enhanced?: string; text: string } | undefined {
