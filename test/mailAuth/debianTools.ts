@@ -21,7 +21,8 @@ until "$KDIG" +short +time=1 +tries=1 @127.0.0.1 SOA "$ORIGIN" 2>/dev/null | gre
   i=$((i+1)); if [ $i -gt 500 ]; then echo "knotd did not start" >&2; cat "$DIR/knot.log" >&2; kill $KP; exit 99; fi
   sleep 0.01
 done
-"$TOOL" < "$DIR/message.eml"; rc=$?
+# TOOL_ARGS holds plain words only (options such as "-v" or "--index 1"), split on spaces here.
+"$TOOL" $TOOL_ARGS < "$DIR/message.eml"; rc=$?
 kill $KP; wait $KP 2>/dev/null
 exit $rc
 `;
@@ -49,8 +50,21 @@ function knotConf(dir: string, origin: string): string {
 }
 
 /** Runs `dkimverify` on the message with DNS served from the zone text; resolves with its exit code and output. */
-export async function dkimverifyInNamespace(zoneText: string, origin: string, message: Buffer): Promise<{ code: number; output: string }> {
-  const dkimverify = requireBinary('dkimverify');
+export async function dkimverifyInNamespace(zoneText: string, origin: string, message: Buffer, args: string[] = []): Promise<{ code: number; output: string }> {
+  return python3DkimInNamespace('dkimverify', args, zoneText, origin, message);
+}
+
+/**
+ * Runs `arcverify` (python3-dkim's ARC verifier, RFC 8617) on the message with DNS served from the
+ * zone text. It prints `arc verification: cv=<pass|fail|none> <comment>` and exits 0 either way.
+ */
+export async function arcverifyInNamespace(zoneText: string, origin: string, message: Buffer): Promise<{ code: number; output: string }> {
+  return python3DkimInNamespace('arcverify', [], zoneText, origin, message);
+}
+
+/** Runs one of python3-dkim's tools (`dkimverify`, `arcverify`) in the private namespace described above. */
+async function python3DkimInNamespace(toolName: string, args: string[], zoneText: string, origin: string, message: Buffer): Promise<{ code: number; output: string }> {
+  const dkimverify = requireBinary(toolName, 'python3-dkim');
   const knotd = requireBinary('knotd');
   const kdig = requireBinary('kdig');
   const unshare = requireBinary('unshare', 'util-linux');
@@ -62,7 +76,7 @@ export async function dkimverifyInNamespace(zoneText: string, origin: string, me
     writeFileSync(join(dir, 'message.eml'), message);
     return await new Promise((resolve, reject) => {
       const child = spawn(unshare, ['-mn', 'sh', '-c', NAMESPACE_SCRIPT], {
-        env: { ...process.env, DIR: dir, KNOTD: knotd, KDIG: kdig, ORIGIN: origin, TOOL: dkimverify },
+        env: { ...process.env, DIR: dir, KNOTD: knotd, KDIG: kdig, ORIGIN: origin, TOOL: dkimverify, TOOL_ARGS: args.join(' ') },
         stdio: ['ignore', 'pipe', 'pipe'],
       });
       let output = '';

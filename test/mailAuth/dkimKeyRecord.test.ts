@@ -11,7 +11,6 @@ import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startKnot, type KnotPeer } from '../peers/knot';
-import { verifyCommand } from '../../client/src/cli/verifyCommand';
 import { signCommand } from '../../client/src/cli/signCommand';
 import { dkimCommand } from '../../client/src/cli/dkimCommand';
 import { publicKeyRecord } from '../../client/src/mailAuth/sign';
@@ -19,7 +18,7 @@ import { checkKeyRecord } from '../../client/src/dns/dkim';
 import type { Finding } from '../../client/src/dns/types';
 import type { AuthReport } from '../../client/src/mailAuth/verify';
 import { verifiedByCaptureServer } from '../support/captureVerified';
-import { captureIo, makeKeys, ROOT_ZONE, sampleMessage, txt, type TestKeys } from './fixtures';
+import { captureIo, firstDkimSignatureField, makeKeys, ROOT_ZONE, sampleMessage, txt, verifyUnalignedSpfJson, type TestKeys } from './fixtures';
 import { dkimsign, opendkimTestkey } from './debianTools';
 
 let knot: KnotPeer;
@@ -49,6 +48,9 @@ before(async () => {
     '$TTL 300',
     '_dmarc IN TXT "v=DMARC1; p=reject"',
     ...Object.entries(RECORDS).map(([selector, tags]) => `${selector}._domainkey IN TXT ${txt(`${tags}p=${p}`)}`),
+    // Two records at one selector, both usable on their own (RFC 6376 §3.6.2.2: the results are undefined).
+    `two._domainkey IN TXT ${txt(`v=DKIM1; k=rsa; p=${p}`)}`,
+    `two._domainkey IN TXT ${txt(`v=DKIM1; p=${p}`)}`,
     '',
   ].join('\n');
   // The envelope domain passes SPF for 192.0.2.99 but is not aligned with dm.test, so DMARC rests on DKIM.
@@ -69,14 +71,7 @@ after(async () => {
 
 /** Runs `smtpwb verify --json` as the tester did; returns the exit code and the report. */
 async function verify(message: Buffer): Promise<{ code: number; report: AuthReport }> {
-  const file = join(dir, 'verify.eml');
-  writeFileSync(file, message);
-  const cap = captureIo(dir);
-  const code = await verifyCommand(
-    [file, '--ip', '192.0.2.99', '--mail-from', 'u@ok.spf.test', '--dns-server', knot.address, '--no-received', '--authserv-id', 'mx.test', '--json'],
-    cap.io,
-  );
-  return { code, report: JSON.parse(cap.stdout().toString('utf8')) as AuthReport };
+  return verifyUnalignedSpfJson(dir, knot.address, message);
 }
 
 /** Runs `smtpwb dkim check` for a selector of dm.test with the key that signed. */
@@ -201,10 +196,7 @@ test('the capture server stores a signature whose key h= excludes its hash as pe
 
 /** The message with a copy of its DKIM-Signature field on top, changed by `edit` (as a relay could add one). */
 function withForgedCopy(message: Buffer, edit: (field: string) => string): Buffer {
-  const text = message.toString('latin1');
-  const m = /^DKIM-Signature:[^\r\n]*(?:\r?\n[ \t][^\r\n]*)*\r?\n/im.exec(text);
-  assert.ok(m, 'the message is signed');
-  return Buffer.from(edit(m[0]) + text, 'latin1');
+  return Buffer.concat([Buffer.from(edit(firstDkimSignatureField(message)), 'latin1'), message]);
 }
 
 test('verify: a copy of the signed field with other tags on top cannot turn an unusable signature into a pass', async () => {
@@ -223,4 +215,29 @@ test('verify: a copy of the signed field with other tags on top cannot turn an u
   assert.equal(forgedIdentity.report.dkim.some((d) => d.result === 'pass'), false, all);
   assert.equal(forgedIdentity.report.dmarc.result, 'fail');
   assert.equal(forgedIdentity.code, 1);
+});
+
+test('verify: two key records at the selector are permerror (RFC 6376 §3.6.2.2), as dkim check decides; opendkim-testkey refuses them too', async () => {
+  // mailauth reads the first record of the answer and passes with either one.
+  const res = await verify(await dkimsign(sampleMessage('alice@dm.test'), 'two', 'dm.test', pkcs1));
+  assertUnusable(
+    res,
+    'two',
+    /^2 key records at two\._domainkey\.dm\.test: the verdict would depend on which one is read \(RFC 6376 §3\.6\.2\.2, §6\.1\.2\)$/,
+    /^dkim=permerror \(2 key records at two\._domainkey\.dm\.test: the verdict would depend on which one is read\) header\.i=@dm\.test header\.s=two /,
+  );
+  const sig = res.report.dkim[0];
+  assert.equal(sig.details['key record problem'], 'dkim-key-multiple');
+  assert.match(sig.details['DNS records'] ?? '', /^#1: v=DKIM1; (k=rsa; )?p=\S+ \| #2: v=DKIM1; (k=rsa; )?p=\S+$/, JSON.stringify(sig.details, null, 2));
+  // smtpwb dkim check makes the same decision, in the same words.
+  const check = await dkimCheck('two');
+  assert.notEqual(check.code, 0, check.out);
+  assert.match(check.out, /2 key records at two\._domainkey\.dm\.test: the verdict would depend on which one is read/);
+  // The capture server stores the same verdict.
+  const authentication = await verifiedByCaptureServer(await dkimsign(sampleMessage('alice@dm.test'), 'two', 'dm.test', pkcs1), { dnsServer: knot.address, authServId: 'mx.test', helo: 'mail.dm.test', mailFrom: 'alice@dm.test', rcptTo: 'bob@example.net' });
+  assert.deepEqual(authentication?.dkim.map((d) => [d.result, d.selector]), [['permerror', 'two']]);
+  // libopendkim's key lookup (opendkim-testkey) refuses an answer with more than one record too.
+  const od = await opendkimTestkey(knot.port, 'dm.test', 'two', join(dir, 'rsa.pem'));
+  assert.notEqual(od.code, 0, od.output);
+  assert.match(od.output, /multiple DNS replies for 'two\._domainkey\.dm\.test'/, od.output);
 });

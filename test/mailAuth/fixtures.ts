@@ -1,8 +1,12 @@
 // Shared fixtures for the mail authentication tests: keys, zone text and a capturing CommandIo.
 import { generateKeyPairSync } from 'node:crypto';
+import assert from 'node:assert/strict';
 import { PassThrough } from 'node:stream';
 import { publicKeyRecord } from '../../client/src/mailAuth/sign';
-import type { CommandIo } from '../../client/src/cli/verifyCommand';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { verifyCommand, type CommandIo } from '../../client/src/cli/verifyCommand';
+import type { AuthReport } from '../../client/src/mailAuth/verify';
 
 /** Splits a TXT value into quoted character-strings of at most 255 octets (RFC 1035 §3.3.14). */
 export function txt(value: string): string {
@@ -92,4 +96,33 @@ export function captureIo(cwd: string): { io: CommandIo; stdout(): Buffer; stder
     stdout: () => Buffer.concat(out),
     stderr: () => Buffer.concat(err).toString('utf8'),
   };
+}
+
+/**
+ * Runs `smtpwb verify` on a dm.test message as the testers did: from 192.0.2.99 with MAIL FROM
+ * u@ok.spf.test, which passes SPF (the zone's `ok.spf.test`) but is not aligned with dm.test, so
+ * DMARC rests on DKIM. Returns the exit code and standard output (JSON with `json`).
+ */
+export async function verifyUnalignedSpf(dir: string, dnsServer: string, message: Buffer, json = true): Promise<{ code: number; out: string }> {
+  const file = join(dir, 'verify.eml');
+  writeFileSync(file, message);
+  const cap = captureIo(dir);
+  const code = await verifyCommand(
+    [file, '--ip', '192.0.2.99', '--mail-from', 'u@ok.spf.test', '--dns-server', dnsServer, '--no-received', '--authserv-id', 'mx.test', ...(json ? ['--json'] : [])],
+    cap.io,
+  );
+  return { code, out: cap.stdout().toString('utf8') };
+}
+
+/** `verifyUnalignedSpf` with `--json`, parsed. */
+export async function verifyUnalignedSpfJson(dir: string, dnsServer: string, message: Buffer): Promise<{ code: number; report: AuthReport }> {
+  const { code, out } = await verifyUnalignedSpf(dir, dnsServer, message);
+  return { code, report: JSON.parse(out) as AuthReport };
+}
+
+/** The first DKIM-Signature field of a message, as written: folding and the final line end included. */
+export function firstDkimSignatureField(message: Buffer): string {
+  const m = /^DKIM-Signature:[^\r\n]*(?:\r?\n[ \t][^\r\n]*)*\r?\n/im.exec(message.toString('latin1'));
+  assert.ok(m, 'the message is signed');
+  return m[0];
 }

@@ -15,6 +15,7 @@
 import { createHash, createPublicKey, verify as cryptoVerify, type KeyObject } from 'node:crypto';
 import { checkKeyRecord } from '../dns/dkim';
 import type { Finding } from '../dns/types';
+import { dkimKeyRecordsProblem } from './dkimKeyCheck';
 import { headerEnd } from './headers';
 
 /** The TXT lookup: each record's character-strings, failing like `dns.promises.resolveTxt`. */
@@ -27,6 +28,11 @@ export interface ArcSignatureCheck {
   domain?: string;
   selector?: string;
   algorithm?: string;
+  /**
+   * The key-record decision's code when the key record could not verify this signature
+   * (dkimKeyCheck.ts, `dkimKeyRecordsProblem`: several records, h=, s=, t=, v=, key type, revoked).
+   */
+  keyProblem?: string;
 }
 
 export interface ArcMessageSignatureCheck extends ArcSignatureCheck {
@@ -56,6 +62,8 @@ export interface ArcChainView {
   reason: string;
   /** Where the chain failed, when it did. */
   failedAt?: { instance: number; signature: 'AS' | 'AMS' | 'structure' };
+  /** The key-record decision's code, when the signature that decided a failure had an unusable key record. */
+  keyProblem?: string;
   instances: ArcInstanceView[];
   /** The oldest instance whose AMS still verifies (RFC 8617 §5.2 step 5), when the chain passes. */
   oldestPass?: number;
@@ -148,9 +156,16 @@ function selectHeaders(fields: RawField[], names: string[], skip?: RawField): Ra
   return out;
 }
 
-type KeyResult = { key: KeyObject; type: 'rsa' | 'ed25519' } | { error: string };
+type KeyResult = { key: KeyObject; type: 'rsa' | 'ed25519' } | { error: string; keyProblem?: string };
 
-async function fetchKey(lookup: ArcTxtLookup, selector: string, domain: string): Promise<KeyResult> {
+/**
+ * Fetches the key of an ARC-Seal or ARC-Message-Signature. RFC 8617 §5.1.1 and §5.2 verify both as
+ * DKIM signatures are verified, with keys at the same `<selector>._domainkey.<domain>` (§4.1.2,
+ * §4.1.3), so the key-record decision is DKIM's, `dkimKeyRecordsProblem` (dkimKeyCheck.ts): several
+ * records, an h= without the hash of a=, an s= without email, a v= other than DKIM1 or not first, a
+ * key type that does not fit a=, a revoked key. A key that decision refuses verifies nothing.
+ */
+async function fetchKey(lookup: ArcTxtLookup, selector: string, domain: string, algorithm: string): Promise<KeyResult> {
   const name = `${selector}._domainkey.${domain}`;
   let records: string[];
   try {
@@ -159,7 +174,9 @@ async function fetchKey(lookup: ArcTxtLookup, selector: string, domain: string):
     const code = (err as NodeJS.ErrnoException).code;
     return { error: code === 'ENOTFOUND' || code === 'ENODATA' ? `no key record at ${name}` : `the key query for ${name} failed (${code ?? (err as Error).message})` };
   }
-  if (records.length !== 1) return { error: records.length === 0 ? `no key record at ${name}` : `${name} has ${records.length} key records` };
+  if (records.length === 0) return { error: `no key record at ${name}` };
+  const problem = dkimKeyRecordsProblem(records, { algorithm, domain, selector });
+  if (problem) return { error: `the key record at ${name} is unusable: ${problem.reason}`, keyProblem: problem.code };
   const findings: Finding[] = [];
   const info = checkKeyRecord(selector, name, records[0], findings);
   if (info.revoked) return { error: `the key at ${name} is revoked (empty p=)` };
@@ -204,8 +221,8 @@ async function checkMessageSignature(set: ArcSet, fields: RawField[], body: Buff
   if (t.has('l')) canon = canon.subarray(0, Number(t.get('l')));
   const bodyHash: ArcMessageSignatureCheck['bodyHash'] = t.get('bh') === undefined ? 'unknown' : createHash('sha256').update(canon).digest('base64') === t.get('bh')?.replace(/\s+/g, '') ? 'match' : 'mismatch';
   if (!t.get('d') || !t.get('s') || !t.get('b') || signedHeaders.length === 0) return { ...base, result: 'fail', reason: 'the ARC-Message-Signature lacks d=, s=, h= or b=', bodyHash, headers: 'unknown' };
-  const key = await fetchKey(lookup, t.get('s') as string, t.get('d') as string);
-  if ('error' in key) return { ...base, result: 'fail', reason: key.error, bodyHash, headers: 'unknown' };
+  const key = await fetchKey(lookup, t.get('s') as string, t.get('d') as string, t.get('a') ?? '');
+  if ('error' in key) return { ...base, result: 'fail', reason: key.error, bodyHash, headers: 'unknown', ...(key.keyProblem ? { keyProblem: key.keyProblem } : {}) };
   const hashed = (selected: RawField[], transform?: (f: RawField) => string): Buffer => {
     const canonical = (raw: string): string => (headerCanon === 'relaxed' ? relaxedHeader(raw) : raw);
     const lines = selected.map((f) => `${canonical(transform ? transform(f) : f.raw)}\r\n`);
@@ -252,8 +269,8 @@ async function checkSeal(sets: ArcSet[], index: number, lookup: ArcTxtLookup): P
   const t = tags(valueOf(as));
   const base = { domain: t.get('d'), selector: t.get('s'), algorithm: t.get('a') };
   if (!t.get('d') || !t.get('s') || !t.get('b')) return { ...base, result: 'fail', reason: 'the ARC-Seal lacks d=, s= or b=' };
-  const key = await fetchKey(lookup, t.get('s') as string, t.get('d') as string);
-  if ('error' in key) return { ...base, result: 'fail', reason: key.error };
+  const key = await fetchKey(lookup, t.get('s') as string, t.get('d') as string, t.get('a') ?? '');
+  if ('error' in key) return { ...base, result: 'fail', reason: key.error, ...(key.keyProblem ? { keyProblem: key.keyProblem } : {}) };
   const lines: string[] = [];
   for (let j = 0; j <= index; j++) {
     const s = sets[j].fields;
@@ -329,11 +346,11 @@ export async function analyzeArcChain(message: Buffer, lookup: ArcTxtLookup): Pr
   }
   const latest = instances[instances.length - 1];
   if (latest.messageSignature.result !== 'pass') {
-    return finish({ result: 'fail', reason: `the ARC-Message-Signature of instance ${latest.instance} (the latest) fails: ${latest.messageSignature.reason}`, failedAt: { instance: latest.instance, signature: 'AMS' } });
+    return finish({ result: 'fail', reason: `the ARC-Message-Signature of instance ${latest.instance} (the latest) fails: ${latest.messageSignature.reason}`, failedAt: { instance: latest.instance, signature: 'AMS' }, ...(latest.messageSignature.keyProblem ? { keyProblem: latest.messageSignature.keyProblem } : {}) });
   }
   for (let k = instances.length - 1; k >= 0; k--) {
     if (instances[k].seal.result !== 'pass') {
-      return finish({ result: 'fail', reason: `the ARC-Seal of instance ${instances[k].instance} fails: ${instances[k].seal.reason}`, failedAt: { instance: instances[k].instance, signature: 'AS' } });
+      return finish({ result: 'fail', reason: `the ARC-Seal of instance ${instances[k].instance} fails: ${instances[k].seal.reason}`, failedAt: { instance: instances[k].instance, signature: 'AS' }, ...(instances[k].seal.keyProblem ? { keyProblem: instances[k].seal.keyProblem } : {}) });
     }
   }
   let oldestPass = latest.instance;

@@ -48,7 +48,7 @@ export function matchDkimKey(pem: string, selector: string, name: string, txtRec
   const mine = dkimPublicKeyOf(pem);
   if ('error' in mine) return { ok: false, message: mine.error, findings };
   if (txtRecords.length === 0) return { ok: false, message: `no DKIM key record at ${name}`, findings };
-  if (txtRecords.length > 1) return { ok: false, message: `${name} has ${txtRecords.length} key records; verifiers may pick any of them`, findings };
+  if (txtRecords.length > 1) return { ok: false, message: multipleKeyRecords(name, txtRecords.length).reason, findings };
   const record = txtRecords[0];
   const info = checkKeyRecord(selector, name, record, findings);
   const publishedType = info.keyType ?? 'rsa';
@@ -153,11 +153,17 @@ function rfcOfLink(link: string): string {
   return m ? `RFC ${m[1]}${m[2] ? ` §${m[2]}` : ''}` : link;
 }
 
-function problem(code: string, comment: string, rfc: string): DkimKeyRecordProblem {
-  // The comment goes into a header field, so it stays ASCII (RFC 5322 §2.2): a section sign from a
-  // finding's words is spelt out, and any other non-ASCII character from the record is replaced.
-  const ascii = comment.replace(/§\s*/g, 'section ').replace(/[^\x20-\x7e]/g, '?');
-  return { code, comment: ascii, reason: `${comment} (${rfc})` };
+/**
+ * Text for a comment of a header field, which stays ASCII (RFC 5322 §2.2): a section sign is spelt
+ * out, and any other non-ASCII character (from a record or a field) is replaced.
+ */
+export function asciiComment(text: string): string {
+  return text.replace(/§\s*/g, 'section ').replace(/[^\x20-\x7e]/g, '?');
+}
+
+/** A problem with its comment made fit for a header field; the one way every DKIM problem is worded. */
+export function dkimProblem(code: string, comment: string, rfc: string): DkimKeyRecordProblem {
+  return { code, comment: asciiComment(comment), reason: `${comment} (${rfc})` };
 }
 
 /**
@@ -180,12 +186,12 @@ function problem(code: string, comment: string, rfc: string): DkimKeyRecordProbl
 export function dkimKeyRecordProblem(record: string, signature: DkimSignatureTags): DkimKeyRecordProblem | undefined {
   const [signAlgo, hashAlgo] = signature.algorithm.toLowerCase().split('-');
   if (hashAlgo === 'sha1') {
-    return problem('dkim-signature-sha1', `a=${signature.algorithm} uses SHA-1, which verifiers must not accept`, 'RFC 8301 §3.1');
+    return dkimProblem('dkim-signature-sha1', `a=${signature.algorithm} uses SHA-1, which verifiers must not accept`, 'RFC 8301 §3.1');
   }
   const domain = signature.domain.toLowerCase().replace(/\.$/, '');
   const identityDomain = signature.identity === undefined ? undefined : signature.identity.slice(signature.identity.lastIndexOf('@') + 1).toLowerCase().replace(/\.$/, '');
   if (identityDomain !== undefined && identityDomain !== domain && !identityDomain.endsWith(`.${domain}`)) {
-    return problem('dkim-signature-domain', `i= domain ${identityDomain} is not d=${domain} or a subdomain of it: domain mismatch`, 'RFC 6376 §3.5, §6.1.1');
+    return dkimProblem('dkim-signature-domain', `i= domain ${identityDomain} is not d=${domain} or a subdomain of it: domain mismatch`, 'RFC 6376 §3.5, §6.1.1');
   }
   const selector = signature.selector.toLowerCase();
   const name = `${selector}._domainkey.${domain}`;
@@ -197,21 +203,50 @@ export function dkimKeyRecordProblem(record: string, signature: DkimSignatureTag
     const f = errors.find((e) => e.code === p.code);
     if (!f) continue;
     const value = f.record?.range ? f.record.text.slice(f.record.range.start, f.record.range.end) : '';
-    return problem(p.code, p.comment(value, messageOf(f)), p.rfc);
+    return dkimProblem(p.code, p.comment(value, messageOf(f)), p.rfc);
   }
   if (info.hashes !== undefined && !info.hashes.includes(hashAlgo)) {
-    return problem('dkim-hash-excluded', `key h=${info.hashes.join(':')} does not list ${hashAlgo}, the hash of a=${signature.algorithm}: inappropriate hash algorithm`, 'RFC 6376 §3.6.1, §6.1.2');
+    return dkimProblem('dkim-hash-excluded', `key h=${info.hashes.join(':')} does not list ${hashAlgo}, the hash of a=${signature.algorithm}: inappropriate hash algorithm`, 'RFC 6376 §3.6.1, §6.1.2');
   }
-  if (info.revoked) return problem('dkim-revoked', 'key revoked (empty p=)', 'RFC 6376 §3.6.1, §6.1.2');
+  if (info.revoked) return dkimProblem('dkim-revoked', 'key revoked (empty p=)', 'RFC 6376 §3.6.1, §6.1.2');
   const keyType = info.keyType ?? 'rsa';
   if (keyType !== signAlgo) {
-    return problem('dkim-key-algorithm', `key k=${keyType} does not fit a=${signature.algorithm}: inappropriate key algorithm`, 'RFC 6376 §6.1.2, RFC 8463 §3');
+    return dkimProblem('dkim-key-algorithm', `key k=${keyType} does not fit a=${signature.algorithm}: inappropriate key algorithm`, 'RFC 6376 §6.1.2, RFC 8463 §3');
   }
   if (info.strictSubdomain && identityDomain !== undefined && identityDomain !== domain) {
-    return problem('dkim-strict-subdomain', `key t=s, but the i= domain ${identityDomain} is a subdomain of d=${domain}`, 'RFC 6376 §3.6.1');
+    return dkimProblem('dkim-strict-subdomain', `key t=s, but the i= domain ${identityDomain} is a subdomain of d=${domain}`, 'RFC 6376 §3.6.1');
   }
   // The key size is mailauth's decision with the verifier's minBitLength (RFC 8301 §3.2).
   const other = errors.find((e) => e.code !== 'dkim-key-too-short');
-  if (other) return problem(other.code, `key record unusable: ${messageOf(other)}`, rfcOfLink(other.link));
+  if (other) return dkimProblem(other.code, `key record unusable: ${messageOf(other)}`, rfcOfLink(other.link));
   return undefined;
+}
+
+/**
+ * RFC 6376 §3.6.2.2: "TXT RRs MUST be unique for a particular selector name; that is, if there are
+ * multiple records in an RRset, the results are undefined." §6.1.2 step 4 lets a verifier pick one or
+ * try each, and the order of the records in an answer is unspecified, so verifiers (and the same
+ * verifier on two queries) can reach different verdicts. The product does not pick: the key query
+ * found no single key record, which is not a transient condition, so it is a PERMFAIL (RFC 8601
+ * §2.7.1 `permerror`, "some error that is unrecoverable"), not a `temperror`.
+ */
+function multipleKeyRecords(name: string, count: number): DkimKeyRecordProblem {
+  return dkimProblem('dkim-key-multiple', `${count} key records at ${name}: the verdict would depend on which one is read`, 'RFC 6376 §3.6.2.2, §6.1.2');
+}
+
+/**
+ * The key-record decision on every TXT record the key query returned (`records`, each record's
+ * character-strings already joined, RFC 6376 §3.6.2.2): several records are unusable as such (see
+ * `multipleKeyRecords`); one record is decided by `dkimKeyRecordProblem`. No record is not decided
+ * here: that is "no key for signature" (§6.1.2 step 3), which each verifier reports in its own words.
+ * `verifyMessage` (DKIM), the ARC chain view (ARC-Seal and ARC-Message-Signature keys, RFC 8617
+ * §5.1.1, §5.2) and `matchDkimKey` make the same decision through it.
+ */
+export function dkimKeyRecordsProblem(records: readonly string[], signature: DkimSignatureTags): DkimKeyRecordProblem | undefined {
+  if (records.length === 0) return undefined;
+  if (records.length > 1) {
+    const name = `${signature.selector.toLowerCase()}._domainkey.${signature.domain.toLowerCase().replace(/\.$/, '')}`;
+    return multipleKeyRecords(name, records.length);
+  }
+  return dkimKeyRecordProblem(records[0], signature);
 }

@@ -49,24 +49,42 @@ export interface TrackedResolver {
   unreachable: Array<{ name: string; rrtype: string; code: string }>;
   /** Number of queries made. */
   queries(): number;
+  /**
+   * The TXT records the last TXT query for `name` returned, each record's character-strings joined
+   * (RFC 6376 §3.6.2.2), or undefined when it was not asked or the last one failed. A caller that
+   * sees only the first record (mailauth reads `list[0]` of a DKIM key query) can still decide on
+   * all of them.
+   */
+  txtRecords(name: string): string[] | undefined;
 }
 
-/** Wraps a resolver to record unreachable-server failures; results and errors pass through unchanged. */
+/** A DNS name as a map key: lower case, without the root dot. */
+function nameKey(name: string): string {
+  return name.toLowerCase().replace(/\.$/, '');
+}
+
+/** Wraps a resolver to record unreachable-server failures and TXT answers; results and errors pass through unchanged. */
 export function trackResolver(inner: MailauthResolver): TrackedResolver {
   const unreachable: TrackedResolver['unreachable'] = [];
   let count = 0;
+  const txt = new Map<string, string[]>();
   const resolve: MailauthResolver = async (name, rrtype) => {
     count += 1;
     try {
-      return await inner(name, rrtype);
+      const answer = await inner(name, rrtype);
+      if (rrtype.toUpperCase() === 'TXT' && Array.isArray(answer)) {
+        txt.set(nameKey(name), answer.map((record) => (Array.isArray(record) ? record.join('') : String(record))));
+      }
+      return answer;
     } catch (err) {
+      if (rrtype.toUpperCase() === 'TXT') txt.delete(nameKey(name));
       if (isUnreachableDnsError(err)) {
         unreachable.push({ name, rrtype, code: String((err as { code?: unknown }).code) });
       }
       throw err;
     }
   };
-  return { resolve, unreachable, queries: () => count };
+  return { resolve, unreachable, queries: () => count, txtRecords: (name) => txt.get(nameKey(name)) };
 }
 
 /**

@@ -19,7 +19,7 @@ function commentText(value: string): string {
 }
 
 /** A property value of Authentication-Results (RFC 8601 §2.2): a token, or a quoted string. */
-function propValue(value: string): string {
+export function propValue(value: string): string {
   const v = value.replace(/[\x00-\x1f\x7f]+/g, ' ').replace(/\s+/g, ' ').trim();
   if (v !== '' && !/[\s\x00-\x1f\x7f-\uffff()<>,;:\\"/[\]?=]/.test(v)) return v;
   return `"${v.replace(/["\\]/g, (c) => `\\${c}`)}"`;

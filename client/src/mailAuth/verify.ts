@@ -12,11 +12,12 @@ import { libmime } from './libmime';
 import { mailauth, type MaArcResult, type MaDkimResult, type MaSpfResult, type MaStatus } from './mailauthApi';
 import { parseHeaderFields } from './headers';
 import { returnPath, topReceived } from './received';
-import { trackResolver, type MailauthResolver } from './resolver';
+import { trackResolver, type MailauthResolver, type TrackedResolver } from './resolver';
 import { verifySpf } from './spfResult';
 import { authorDomain, dmarcPermerrorInfo, escapeComment, verifyDmarc, type DmarcVerifyResult } from './dmarcVerify';
-import { dkimKeyRecordProblem, type DkimKeyRecordProblem, type DkimSignatureTags } from './dkimKeyCheck';
-import { getTag, parseTagList } from '../../../common/tagList';
+import { asciiComment, dkimKeyRecordsProblem, dkimProblem, type DkimKeyRecordProblem, type DkimSignatureTags } from './dkimKeyCheck';
+import { readDkimSignatureField, type DkimSignatureField } from './dkimSignatureCheck';
+import { propValue } from './spfResult';
 import { analyzeArcChain } from './arcChain';
 import type { SpfEvaluation } from '../dns/spfEval';
 
@@ -115,82 +116,147 @@ const BODY_HASH_MISMATCH = 'body hash did not verify';
 /** mailauth's comments for a key record it fetched and could not use (lib/dkim/dkim-verifier.js). */
 const MAILAUTH_KEY_COMMENTS: ReadonlySet<string> = new Set(['unknown key version', 'unknown key type', 'invalid public key']);
 
+/** The DKIM-Signature fields of the message, in order (RFC 6376 §6.1.1 reads each of them). */
+function dkimSignatureFields(message: Buffer): DkimSignatureField[] {
+  return parseHeaderFields(message)
+    .filter((field) => field.name.toLowerCase() === 'dkim-signature')
+    .map((field) => readDkimSignatureField(field.value));
+}
+
+/** Whether mailauth's result reports this field's a=, d= and s= (it takes them from the field itself). */
+function sameSignature(r: MaDkimResult, tags: DkimSignatureTags): boolean {
+  return tags.algorithm === (r.algo ?? '') && tags.domain === (r.signingDomain ?? '') && tags.selector === (r.selector ?? '');
+}
+
 /**
- * The tags of the DKIM-Signature fields, by their b= value without white space (the form mailauth
- * gives as a result's `signature`), so each result can be matched with its field's i= and a=. One
- * b= value can head several fields (a relay can put a copy of a signed field, with other tags, on
- * top of it): all of them are kept, and `tagsOfResult` picks among them.
+ * Pairs every DKIM-Signature field with mailauth's result for it, in the order of the fields, so
+ * that each field has exactly one line in the report. mailauth gives no result for a field it
+ * skips (lib/dkim/dkim-verifier.js: an a= or c= it does not know, no d= or no s=): such a field
+ * is paired with nothing, and `verifyMessage` gives it the product's own result. A result that
+ * belongs to no DKIM-Signature field is dropped: mailauth's "message not signed" placeholder, and
+ * an ARC-Seal that carries c= (mailauth files it among its DKIM results). A message without any
+ * DKIM-Signature field keeps mailauth's results as they are.
  */
-function dkimSignatureTags(message: Buffer): Map<string, DkimSignatureTags[]> {
-  const out = new Map<string, DkimSignatureTags[]>();
-  for (const field of parseHeaderFields(message)) {
-    if (field.name.toLowerCase() !== 'dkim-signature') continue;
-    const list = parseTagList(field.value);
-    const value = (name: string): string | undefined => getTag(list, name)?.value.replace(/\s+/g, '');
-    const b = value('b');
-    if (b === undefined || b === '') continue;
-    const identity = value('i');
-    const tags: DkimSignatureTags = { algorithm: value('a') ?? '', domain: value('d') ?? '', selector: value('s') ?? '', ...(identity !== undefined ? { identity } : {}) };
-    const same = out.get(b);
-    if (same) same.push(tags);
-    else out.set(b, [tags]);
+function pairDkimResults(fields: readonly DkimSignatureField[], results: readonly MaDkimResult[]): Array<{ field?: DkimSignatureField; result?: MaDkimResult }> {
+  if (fields.length === 0) return results.map((result) => ({ result }));
+  const used = new Set<MaDkimResult>();
+  return fields.map((field) => {
+    // A field mailauth skipped must not take the result of a later field with the same b=, a=, d=
+    // and s= (a copy with c=strict on top of the genuine field would otherwise take its pass).
+    if (field.skippedByMailauth) return { field };
+    const result = results.find((r) => !used.has(r) && r.signature !== undefined && r.signature.replace(/\s+/g, '') === field.b && sameSignature(r, field.tags));
+    if (result) used.add(result);
+    return { field, ...(result ? { result } : {}) };
+  });
+}
+
+/** One DKIM line of the report before it is rendered: mailauth's result (if any) and the product's verdict. */
+interface DkimOutcome {
+  raw?: MaDkimResult;
+  field?: DkimSignatureField;
+  status: MaStatus;
+  info: string;
+  bodyHashMismatch: boolean;
+  /** The key record (or records) could not verify the signature (dkimKeyCheck.ts). */
+  keyProblem?: DkimKeyRecordProblem;
+  /** The field itself could not be verified (dkimSignatureCheck.ts). */
+  signatureProblem?: DkimKeyRecordProblem;
+  /** Every record the key query returned, when there were several. */
+  keyRecords?: string[];
+}
+
+/**
+ * A `permerror` for a problem the product found, keeping what mailauth's clause says after the
+ * result: its header.* properties follow `dkim=<result>`, an optional undersized note and the
+ * comment (formatAuthHeaderRow). Without a mailauth result (a field it skipped), the properties are
+ * written from the field as mailauth writes them: header.i=@d, header.s, header.a, header.b (the
+ * first 8 characters).
+ */
+function permerrorOf(problem: DkimKeyRecordProblem, r: MaDkimResult | undefined, field: DkimSignatureField | undefined): { status: MaStatus; info: string } {
+  if (r) {
+    let rest = r.info.replace(/^dkim=[a-z]+/, '');
+    if (typeof r.status.comment === 'string' && r.status.comment !== '') rest = rest.replace(` (${mailauthComment(r.status.comment)})`, '');
+    return { status: { ...r.status, result: 'permerror', comment: problem.reason }, info: `dkim=permerror (${escapeComment(problem.comment)})${rest}` };
   }
-  return out;
+  const t = field?.tags;
+  const header: Record<string, string | false> = {
+    i: t?.domain ? `@${t.domain}` : false,
+    s: t?.selector || false,
+    a: t?.algorithm || false,
+    b: field?.b ? field.b.slice(0, 8) : false,
+  };
+  const props = Object.entries(header)
+    .filter((e): e is [string, string] => typeof e[1] === 'string')
+    .map(([k, v]) => ` header.${k}=${propValue(v)}`)
+    .join('');
+  return { status: { result: 'permerror', comment: problem.reason, header }, info: `dkim=permerror (${escapeComment(problem.comment)})${props}` };
 }
 
 /**
- * The fields a result can have come from: those with its b= whose a=, d= and s= are the ones
- * mailauth verified (it reports them from the field itself). The key-record decision is made for
- * each, and the first problem counts, so a copy of a field with other tags cannot stand in for the
- * one that was verified.
+ * Turns mailauth's result for one DKIM-Signature field into the product's: the one place that does,
+ * so `smtpwb verify`, the capture server's stored authentication, ARC sealing and the editor (all
+ * through `verifyMessage`) agree. In RFC 6376 §6.1 order:
+ * - §6.1.1: a field that cannot be verified (dkimSignatureCheck.ts: syntax, a required tag missing,
+ *   v= not 1, an unknown a= or c=, h= without From) is `permerror`, whatever mailauth said, and also
+ *   when mailauth skipped the field and said nothing;
+ * - §6.1.2: a key query that returned several TXT records is `permerror` (dkimKeyCheck.ts,
+ *   `dkimKeyRecordsProblem`, RFC 6376 §3.6.2.2): mailauth read the first one only;
+ * - §6.1.3: mailauth reports a body hash mismatch as `neutral`; RFC 6376 says "If the hash does not
+ *   match, the Verifier SHOULD ignore the signature and return PERMFAIL (body hash did not verify)",
+ *   and RFC 8601 §2.7.1 gives that outcome as `fail` ("the message was signed and the signature or
+ *   signatures were acceptable to the ADMD, but they failed the verification test(s)");
+ * - §6.1.2 again, for the one record mailauth used: mailauth reads only p=, v= (case-insensitively)
+ *   and k= of the key record (lib/tools.js getPublicKey), so it verifies with records RFC 6376 tells
+ *   verifiers to ignore: an h= without the signature's hash (§3.6.1, §6.1.2), an s= without email
+ *   (§3.6.1), t=s with an i= in a subdomain (§3.6.1), a v= that is not exactly DKIM1 or not first
+ *   (§3.6.1). It also accepts rsa-sha1 (RFC 8301 §3.1) and an i= outside d= (§6.1.1). When mailauth
+ *   used the record it fetched (`rr`: a pass, a bad signature, or its own objection to the record),
+ *   the product's key-record decision (`dkimKeyRecordProblem`) has the last word.
+ * An unusable field or record is a PERMFAIL, which RFC 8601 §2.7.1 writes as `permerror` ("the
+ * message could not be verified due to some error that is unrecoverable"); a result other than
+ * pass never counts for DMARC. mailauth's other results are kept as they are.
  */
-function tagsOfResult(r: MaDkimResult, byB: Map<string, DkimSignatureTags[]>): DkimSignatureTags[] {
-  if (r.signature === undefined) return [];
-  const fields = byB.get(r.signature.replace(/\s+/g, '')) ?? [];
-  const matching = fields.filter((t) => t.algorithm === (r.algo ?? '') && t.domain === (r.signingDomain ?? '') && t.selector === (r.selector ?? ''));
-  return matching.length > 0 ? matching : fields;
-}
-
-/**
- * Turns mailauth's result for one DKIM signature into the product's: the one place that does, so
- * `smtpwb verify`, the capture server's stored authentication, ARC sealing and the editor (all
- * through `verifyMessage`) agree. mailauth reports a body hash mismatch as `neutral`; RFC 6376
- * §6.1.3 says "If the hash does not match, the Verifier SHOULD ignore the signature and return
- * PERMFAIL (body hash did not verify)", and RFC 8601 §2.7.1 gives that outcome as `fail` ("the
- * message was signed and the signature or signatures were acceptable to the ADMD, but they failed
- * the verification test(s)"). The result and the Authentication-Results clause both say `fail`;
- * mailauth's other results are kept as they are.
- */
-function dkimResultOf(r: MaDkimResult, candidates: readonly DkimSignatureTags[]): { status: MaStatus; info: string; bodyHashMismatch: boolean; keyProblem?: DkimKeyRecordProblem } {
+function dkimOutcomeOf(field: DkimSignatureField | undefined, r: MaDkimResult | undefined, tracked: TrackedResolver): DkimOutcome {
+  if (field?.problem) return { raw: r, field, ...permerrorOf(field.problem, r, field), bodyHashMismatch: false, signatureProblem: field.problem };
+  if (!r) {
+    // mailauth skipped a field the product finds nothing wrong with: it was not verified, so it cannot pass.
+    const skipped = dkimProblemOfSkip();
+    return { field, ...permerrorOf(skipped, undefined, field), bodyHashMismatch: false, signatureProblem: skipped };
+  }
+  const tags = field?.tags;
+  const records = r.selector && r.signingDomain ? tracked.txtRecords(`${r.selector}._domainkey.${r.signingDomain}`) : undefined;
+  if (tags && records !== undefined && records.length > 1) {
+    const keyProblem = dkimKeyRecordsProblem(records, tags);
+    if (keyProblem) return { raw: r, field, ...permerrorOf(keyProblem, r, field), bodyHashMismatch: false, keyProblem, keyRecords: records };
+  }
   const bodyHashMismatch = r.status.result === 'neutral' && r.status.comment === BODY_HASH_MISMATCH;
   if (bodyHashMismatch) {
     // mailauth's clause starts with `dkim=<result>` (formatAuthHeaderRow); only the result changes.
-    return { status: { ...r.status, result: 'fail' }, info: r.info.replace(/^dkim=neutral(?=[ ;]|$)/, 'dkim=fail'), bodyHashMismatch };
+    return { raw: r, field, status: { ...r.status, result: 'fail' }, info: r.info.replace(/^dkim=neutral(?=[ ;]|$)/, 'dkim=fail'), bodyHashMismatch };
   }
-  // mailauth reads only p=, v= (case-insensitively) and k= of the key record (lib/tools.js
-  // getPublicKey), so it verifies with records RFC 6376 tells verifiers to ignore: an h= without the
-  // signature's hash (§3.6.1, §6.1.2), an s= without email (§3.6.1), t=s with an i= in a subdomain
-  // (§3.6.1), a v= that is not exactly DKIM1 or not first (§3.6.1). It also accepts rsa-sha1 (RFC 8301
-  // §3.1) and an i= outside d= (§6.1.1). When mailauth used the record it fetched (`rr`: a pass, a
-  // bad signature, or its own objection to the record), the product's key-record decision
-  // (dkimKeyCheck.ts, `dkimKeyRecordProblem`) has the last word. An unusable record is a PERMFAIL in
-  // RFC 6376 §6.1.2, which RFC 8601 §2.7.1 writes as `permerror` ("the message could not be verified
-  // due to some error that is unrecoverable"); a result other than pass never counts for DMARC.
   const used = r.status.result === 'pass' || r.status.result === 'fail' || (r.status.result === 'neutral' && MAILAUTH_KEY_COMMENTS.has(String(r.status.comment)));
-  if (!used || r.rr === undefined || candidates.length === 0) return { status: r.status, info: r.info, bodyHashMismatch };
-  const rr = r.rr;
-  const keyProblem = candidates.map((tags) => dkimKeyRecordProblem(rr, tags)).find((problem) => problem !== undefined);
-  if (!keyProblem) return { status: r.status, info: r.info, bodyHashMismatch };
-  // Only the result and its comment change: the clause keeps mailauth's header.* properties, which
-  // follow `dkim=<result>`, an optional undersized note, and the comment (formatAuthHeaderRow).
-  let rest = r.info.replace(/^dkim=[a-z]+/, '');
-  if (typeof r.status.comment === 'string' && r.status.comment !== '') rest = rest.replace(` (${mailauthComment(r.status.comment)})`, '');
-  return { status: { ...r.status, result: 'permerror', comment: keyProblem.reason }, info: `dkim=permerror (${escapeComment(keyProblem.comment)})${rest}`, bodyHashMismatch, keyProblem };
+  if (!used || r.rr === undefined || !tags) return { raw: r, field, status: r.status, info: r.info, bodyHashMismatch };
+  const keyProblem = dkimKeyRecordsProblem([r.rr], tags);
+  if (!keyProblem) return { raw: r, field, status: r.status, info: r.info, bodyHashMismatch };
+  return { raw: r, field, ...permerrorOf(keyProblem, r, field), bodyHashMismatch, keyProblem };
+}
+
+/**
+ * The problem of a field mailauth skipped though the product's field check found nothing: a safety
+ * net, so that no DKIM-Signature field is ever left without a result or passes unverified.
+ */
+function dkimProblemOfSkip(): DkimKeyRecordProblem {
+  return dkimProblem('dkim-signature-skipped', 'the signature was not verified: the verifier could not read it', 'RFC 6376 §6.1.1');
 }
 
 /** mailauth's escaping of a comment in a clause (lib/tools.js escapeCommentValue), to find it there. */
 function mailauthComment(value: string): string {
   return value.replace(/[\x00-\x1F]+/g, ' ').replace(/\s+/g, ' ').trim().replace(/[\\)]/g, (c) => `\\${c}`);
+}
+
+/** What mailauth alone said, for the details when the product's verdict differs: `result (comment)`. */
+function mailauthSaid(status: MaStatus): string {
+  return `${status.result ?? 'none'}${typeof status.comment === 'string' && status.comment !== '' ? ` (${status.comment})` : ''}`;
 }
 
 function reasonOf(status: MaStatus | undefined): string | undefined {
@@ -276,8 +342,9 @@ export async function verifyMessage(message: Buffer, options: VerifyOptions): Pr
     sender: smtp.mailFrom === '' ? undefined : smtp.mailFrom,
     minBitLength: options.minBitLength,
   });
-  const signatureTags = dkimSignatureTags(message);
-  const dkimResults = dkimResult.results.map((r) => ({ raw: r, ...dkimResultOf(r, tagsOfResult(r, signatureTags)) }));
+  // Every DKIM-Signature field gets one result, also those mailauth skipped (pairDkimResults).
+  const signatureFields = dkimSignatureFields(message);
+  const dkimResults = pairDkimResults(signatureFields, dkimResult.results).map(({ field, result }) => dkimOutcomeOf(field, result, tracked));
 
   // SPF (RFC 7208 §4) needs the client IP; without one there is nothing to check. The product's own
   // evaluator decides it (RFC 7208 exactly); mailauth's SPF is not used.
@@ -293,6 +360,29 @@ export async function verifyMessage(message: Buffer, options: VerifyOptions): Pr
 
   const arcResult: MaArcResult = await mailauth.arc(dkimResult.arc, { resolver, minBitLength: options.minBitLength });
 
+  // The chain view (arcChain.ts) explains the verdict per instance: which signature failed and what changed.
+  const arcView = arcResult.status.result === 'none' ? undefined : await analyzeArcChain(message, async (name) => (await resolver(name, 'TXT')) as string[][]);
+  const arcDetails: Record<string, string | number | false | undefined> = { instance: arcResult.i, chain: arcView?.reason };
+  for (const v of arcView?.instances ?? []) {
+    arcDetails[`i=${v.instance}`] = `cv=${v.cv ?? '?'}: AS ${v.seal.result} (d=${v.seal.domain ?? '?'}: ${v.seal.reason}); AMS ${v.messageSignature.result} (d=${v.messageSignature.domain ?? '?'}: ${v.messageSignature.reason})`;
+  }
+  // mailauth reads only p=, k= and v= of an ARC key record (and v= not even that: lib/tools.js
+  // getPublicKey checks it for DKIM only), and the first record of several. RFC 8617 §5.1.1 and §5.2
+  // verify the ARC-Seal and ARC-Message-Signature as DKIM signatures, with the same key records, so
+  // the chain view applies DKIM's key-record decision (arcChain.ts `fetchKey`). When the signature
+  // that decides the chain's verdict (the latest AMS, §5.2 step 4, or any AS, step 6) has an unusable
+  // key record, the chain fails: "cv=fail" (§5.2), with the view's reason, whatever mailauth said.
+  let arcStatus = arcResult.status;
+  let arcInfo = arcResult.info;
+  if (arcView?.result === 'fail' && arcView.keyProblem !== undefined) {
+    arcDetails['key record problem'] = arcView.keyProblem;
+    arcDetails['mailauth result'] = mailauthSaid(arcResult.status);
+    arcStatus = { ...arcResult.status, result: 'fail', comment: arcView.reason };
+    arcInfo = `arc=fail (${escapeComment(asciiComment(arcView.reason))})`;
+  } else if (arcView && arcView.result !== arcResult.status.result) {
+    arcDetails['chain view'] = `the chain view says ${arcView.result}, mailauth ${arcResult.status.result ?? 'none'}`;
+  }
+
   // DMARC is RFC 9989: the product's own tree-walk discovery and alignment (dmarcVerify.ts), the
   // same code as the Mail DNS check; mailauth's RFC 7489 discovery uses the public suffix list.
   // The Author Domain (RFC 9989 §5.3.1): exactly one From field naming exactly one domain, or a
@@ -304,7 +394,7 @@ export async function verifyMessage(message: Buffer, options: VerifyOptions): Pr
     dmarcResult = await verifyDmarc({
       fromDomain: author.domain,
       spfDomain: spfResult && spfResult.status.result === 'pass' && spfResult.domain ? spfResult.domain : undefined,
-      dkimDomains: dkimResults.filter((r) => r.status.result === 'pass' && r.raw.signingDomain).map((r) => r.raw.signingDomain as string),
+      dkimDomains: dkimResults.filter((r) => r.status.result === 'pass' && r.raw?.signingDomain).map((r) => r.raw?.signingDomain as string),
       resolver,
     });
   }
@@ -315,33 +405,41 @@ export async function verifyMessage(message: Buffer, options: VerifyOptions): Pr
   for (const r of dkimResults) clauses.push(libmime.foldLines(r.info, 160));
   const spfInfo = spfResult ? spfResult.info : 'spf=none (no SMTP client IP address known)';
   clauses.push(libmime.foldLines(spfInfo, 160));
-  if (arcResult.info) clauses.push(libmime.foldLines(arcResult.info, 160));
+  if (arcInfo) clauses.push(libmime.foldLines(arcInfo, 160));
   if (dmarcResult && dmarcResult.info) clauses.push(libmime.foldLines(dmarcResult.info, 160));
   else if ('problem' in author) clauses.push(libmime.foldLines(dmarcPermerrorInfo(author.problem), 160));
   if (bimiResult && bimiResult.info) clauses.push(libmime.foldLines(bimiResult.info, 160));
   const authenticationResults = `Authentication-Results: ${mta};\r\n ${clauses.join(';\r\n ')}\r\n`;
 
-  const dkim: DkimSignatureReport[] = dkimResults.map(({ raw: r, status, info, bodyHashMismatch, keyProblem }) => {
+  const dkim: DkimSignatureReport[] = dkimResults.map(({ raw: r, field, status, info, bodyHashMismatch, keyProblem, signatureProblem, keyRecords }) => {
+    const domain = r?.signingDomain ?? field?.tags.domain;
+    const selector = r?.selector ?? field?.tags.selector;
+    const algorithm = r?.algo ?? field?.tags.algorithm;
+    const canonicalization = r?.format ?? field?.canonicalization;
+    const changed = keyProblem ?? signatureProblem;
     const base = report('dkim', status, info, clean({
-      domain: r.signingDomain,
-      selector: r.selector,
-      algorithm: r.algo,
-      canonicalization: r.format,
-      aligned: r.status.aligned,
-      'key bits': r.modulusLength,
-      'signed at': r.signTime,
-      'expires at': r.expiresAfter,
-      'body hash (computed)': bodyHashMismatch ? r.bodyHash : undefined,
-      'body hash (signed)': bodyHashMismatch ? r.bodyHashExpecting : undefined,
-      'DNS record': r.rr,
+      domain,
+      selector,
+      algorithm,
+      canonicalization,
+      aligned: r?.status.aligned,
+      'key bits': r?.modulusLength,
+      'signed at': r?.signTime,
+      'expires at': r?.expiresAfter,
+      'body hash (computed)': bodyHashMismatch ? r?.bodyHash : undefined,
+      'body hash (signed)': bodyHashMismatch ? r?.bodyHashExpecting : undefined,
+      'DNS record': keyRecords === undefined ? r?.rr : undefined,
+      'DNS records': keyRecords?.map((record, k) => `#${k + 1}: ${record}`).join(' | '),
+      'signature problem': signatureProblem?.code,
       'key record problem': keyProblem?.code,
-      'mailauth result': keyProblem ? `${r.status.result ?? 'none'}${typeof r.status.comment === 'string' && r.status.comment !== '' ? ` (${r.status.comment})` : ''}` : undefined,
+      // What mailauth alone said, beside the product's verdict; "skipped" when it gave the field no result.
+      'mailauth result': !changed ? undefined : r ? mailauthSaid(r.status) : 'none (skipped the field without a result)',
     }));
     const sig: DkimSignatureReport = { ...base, method: 'dkim' };
-    if (r.signingDomain) sig.domain = r.signingDomain;
-    if (r.selector) sig.selector = r.selector;
-    if (r.algo) sig.algorithm = r.algo;
-    if (r.format) sig.canonicalization = r.format;
+    if (domain) sig.domain = domain;
+    if (selector) sig.selector = selector;
+    if (algorithm) sig.algorithm = algorithm;
+    if (canonicalization) sig.canonicalization = canonicalization;
     if (typeof status.aligned === 'string') sig.aligned = status.aligned;
     return sig;
   });
@@ -392,14 +490,7 @@ export async function verifyMessage(message: Buffer, options: VerifyOptions): Pr
         details: clean({ 'From fields': String(fromFields), 'From domains': 'problem' in author ? author.domains.join(', ') : undefined }),
       };
 
-  // The chain view (arcChain.ts) explains the verdict per instance: which signature failed and what changed.
-  const arcView = arcResult.status.result === 'none' ? undefined : await analyzeArcChain(message, async (name) => (await resolver(name, 'TXT')) as string[][]);
-  const arcDetails: Record<string, string | number | false | undefined> = { instance: arcResult.i, chain: arcView?.reason };
-  for (const v of arcView?.instances ?? []) {
-    arcDetails[`i=${v.instance}`] = `cv=${v.cv ?? '?'}: AS ${v.seal.result} (d=${v.seal.domain ?? '?'}: ${v.seal.reason}); AMS ${v.messageSignature.result} (d=${v.messageSignature.domain ?? '?'}: ${v.messageSignature.reason})`;
-  }
-  if (arcView && arcView.result !== arcResult.status.result) arcDetails['chain view'] = `the chain view says ${arcView.result}, mailauth ${arcResult.status.result ?? 'none'}`;
-  const arc = report('arc', arcResult.status, arcResult.info, clean(arcDetails));
+  const arc = report('arc', arcStatus, arcInfo, clean(arcDetails));
   const bimi: MethodReport = bimiResult
     ? report('bimi', bimiResult.status, bimiResult.info, clean({ location: bimiResult.location, authority: bimiResult.authority, 'BIMI record': bimiResult.rr }))
     : { method: 'bimi', result: 'none', reason: 'DMARC was not evaluated', failed: false, info: 'bimi=none', details: {} };
