@@ -9,6 +9,8 @@
  */
 import { existsSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
+import { format } from 'node:util';
+import { visibleText } from '../../../common/escape';
 import { FdWriter, type CliIo } from './cliIo';
 import type { loadBundle as LoadBundle } from './commandLoader';
 
@@ -156,9 +158,26 @@ function commandStreams(command: string | undefined): { stdout: NodeJS.WritableS
   };
 }
 
+/**
+ * Libraries print now and then: mailauth logs `TOTAL … EXPECTING …` when a DKIM signature's `l=` is
+ * longer than the body, which the sender of the message decides. Standard output carries only the
+ * command's own output (so `--json` stays one exact JSON document), and what the libraries print
+ * goes to standard error, escaped like anything a peer may have shaped. The language server sends
+ * it to the client's log instead (lspCommand.ts).
+ */
+function routeLibraryConsole(stderr: NodeJS.WritableStream): void {
+  const write = (...args: unknown[]): void => {
+    stderr.write(`${visibleText(format(...args))}\n`);
+  };
+  console.log = write;
+  console.info = write;
+  console.debug = write;
+}
+
 if (require.main === module) {
   const argv = basename(process.argv[1] ?? '') === 'smtp-language-server' ? ['lsp', ...process.argv.slice(2)] : process.argv.slice(2);
   const streams = commandStreams(argv[0]);
+  if (argv[0] !== 'lsp') routeLibraryConsole(streams.stderr);
   const io: CliIo = {
     stdout: streams.stdout,
     stderr: streams.stderr,
