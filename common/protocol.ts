@@ -2,9 +2,27 @@
  * The custom messages between the extension (client) and the language server, typed once and
  * imported by both sides, as vscode-eslint does. Positions are LSP positions (0-based line and
  * UTF-16 character).
+ *
+ * Each message is its method name with its types, not a `RequestType` of vscode-jsonrpc: the
+ * extension's bundle would otherwise carry that library and its protocol definitions (about 290 KB,
+ * some 15 ms to evaluate at every activation), which only the language client needs, and that is
+ * loaded later (client/src/lazy/languageClientTools.ts).
  */
-import { NotificationType, RequestType } from 'vscode-languageserver-protocol';
 import type { SessionPlan } from './sessionPlan';
+
+/** A request: its method name, and (for the type checker only) its parameters and result. */
+export interface CustomRequest<P, R> {
+  readonly method: string;
+  /** Never set: carries the types. */
+  readonly types?: { params: P; result: R };
+}
+
+/** A notification: its method name, and (for the type checker only) its parameters. */
+export interface CustomNotification<P> {
+  readonly method: string;
+  /** Never set: carries the type. */
+  readonly types?: { params: P };
+}
 
 export interface SessionsParams {
   uri: string;
@@ -30,7 +48,7 @@ export interface SessionsResult {
 }
 
 /** Lists a script's sessions, for CodeLenses and the Test Explorer. */
-export const SessionsRequest = new RequestType<SessionsParams, SessionsResult, void>('smtp/sessions');
+export const SessionsRequest: CustomRequest<SessionsParams, SessionsResult> = { method: 'smtp/sessions' };
 
 export interface SessionPlanParams {
   uri: string;
@@ -49,7 +67,7 @@ export interface SessionPlanResult {
 }
 
 /** Gives the client the resolved structure of one session, which the client then runs with the engine. */
-export const SessionPlanRequest = new RequestType<SessionPlanParams, SessionPlanResult, void>('smtp/sessionPlan');
+export const SessionPlanRequest: CustomRequest<SessionPlanParams, SessionPlanResult> = { method: 'smtp/sessionPlan' };
 
 /** Settings the server needs from the client: the names the selected environment defines. */
 export interface ServerSettings {
@@ -59,4 +77,4 @@ export interface ServerSettings {
 }
 
 /** The client tells the server which variables the selected environment defines (so they are not "undefined"). */
-export const SettingsNotification = new NotificationType<ServerSettings>('smtp/settings');
+export const SettingsNotification: CustomNotification<ServerSettings> = { method: 'smtp/settings' };

@@ -18,6 +18,7 @@ import { parseCaptureRules } from '../../common/captureRules';
 import { isReportDocument, validateReportDocument } from './reports/validate';
 import { reportHover } from './reports/hover';
 import { bulkHeaderProblems } from './reports/bulkHeaders';
+import { capProblemsPerLine } from './problemsPerLine';
 
 export type CompletionEntry = SmtpCompletionItem;
 
@@ -130,6 +131,12 @@ export interface LanguageServiceHost {
   now?: () => Date;
   uuid?: () => string;
   fileExists?: FileExists;
+  /**
+   * Whether the file behind a document's URI starts with a UTF-8 byte-order mark, for `.eml`
+   * documents whose text does not show it (VS Code removes the mark from the text it opens). The
+   * language server reads it from disk when a `file:` document is opened and saved.
+   */
+  fileStartsWithBom?: (uri: string) => boolean;
 }
 
 export class LanguageService {
@@ -159,7 +166,8 @@ export class LanguageService {
       // A failure report (RFC 9991, ARF) is a message too: its report findings join the lint, and
       // so do the bulk-sender requirements its header fields decide (bulkHeaders.ts).
       const reportProblems = validateReportDocument('message.eml', text);
-      entry = { version: document.version, kind, problems: [...lintMessage(text), ...reportProblems, ...bulkHeaderProblems(text)] };
+      const fileStartsWithBom = this.host.fileStartsWithBom?.(document.uri) === true;
+      entry = { version: document.version, kind, problems: [...lintMessage(text, { fileStartsWithBom }), ...reportProblems, ...bulkHeaderProblems(text)] };
     } else if (kind === 'report') {
       entry = { version: document.version, kind, problems: validateReportDocument(reportFileName(document), text) };
     } else if (kind === 'rules') {
@@ -176,10 +184,13 @@ export class LanguageService {
       });
       entry = { version: document.version, kind, smtp, problems: smtp.problems, parseCache };
     }
+    // What the editor shows and `smtpwb lint` prints: at most PROBLEMS_PER_LINE of a kind per line.
+    entry.problems = capProblemsPerLine(entry.problems, (offset) => document.positionAt(offset).line);
     this.cache.set(document.uri, entry);
     return entry;
   }
 
+  /** The problems the editor shows and `smtpwb lint` prints: at most PROBLEMS_PER_LINE of a kind per line. */
   problems(document: TextDocument): Problem[] {
     return this.entry(document).problems;
   }

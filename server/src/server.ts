@@ -3,16 +3,18 @@
  * smtp/ and eml/ through languageService.ts; this file adapts requests and positions.
  */
 import { randomUUID } from 'node:crypto';
-import { statSync } from 'node:fs';
-import { basename } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { closeSync, openSync, readSync, statSync } from 'node:fs';
+import { basename, dirname, isAbsolute, relative, sep } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import {
   CodeAction,
   CodeActionKind,
   CompletionItemKind,
   DidChangeWatchedFilesNotification,
   InsertTextFormat,
+  NotificationType,
   ProposedFeatures,
+  RequestType,
   SymbolKind,
   TextDocumentSyncKind,
   TextDocuments,
@@ -20,12 +22,14 @@ import {
   createConnection,
   type CompletionItem,
   type Connection,
+  type Disposable,
   type DocumentSymbol,
   type InitializeResult,
   type Range,
+  type RequestHandler,
 } from 'vscode-languageserver/node';
 import { TextDocument } from 'vscode-languageserver-textdocument';
-import { SessionPlanRequest, SessionsRequest, SettingsNotification, type ServerSettings } from '../../common/protocol';
+import { SessionPlanRequest, SessionsRequest, SettingsNotification, type CustomNotification, type CustomRequest, type ServerSettings } from '../../common/protocol';
 import type { OffsetRange } from '../../common/problem';
 import { toDiagnostics } from './diagnostics';
 import { LanguageService, type CompletionEntry, type OutlineEntry } from './languageService';
@@ -39,19 +43,59 @@ function isFile(path: string): boolean {
   }
 }
 
+/**
+ * Whether the file behind a `file:` URI starts with a UTF-8 byte-order mark (EF BB BF). Any other
+ * URI (an `untitled:` document has no file yet) and a file that cannot be read answer false.
+ */
+function fileStartsWithBom(uri: string): boolean {
+  if (!/^file:/i.test(uri)) return false;
+  let fd: number | undefined;
+  try {
+    fd = openSync(fileURLToPath(uri), 'r');
+    const head = Buffer.alloc(3);
+    return readSync(fd, head, 0, 3, 0) === 3 && head[0] === 0xef && head[1] === 0xbb && head[2] === 0xbf;
+  } catch {
+    return false;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
 export function startServer(connection: Connection): void {
   const documents = new TextDocuments(TextDocument);
+  // VS Code removes a byte-order mark from the text of a document it opens, so whether an `.eml`
+  // file starts with one is read from disk: once when the document is first linted after it is
+  // opened, and again when it is saved. Only documents the service asks about (messages) are read.
+  const bomOnDisk = new Map<string, boolean>();
+  const startsWithBom = (uri: string): boolean => {
+    let known = bomOnDisk.get(uri);
+    if (known === undefined) bomOnDisk.set(uri, (known = fileStartsWithBom(uri)));
+    return known;
+  };
+  // The paths the service asks about while it analyses a script (the files the script names), so
+  // that those outside the workspace can be watched too (watchOutside, below).
+  let checking: Set<string> | undefined;
+  const fileExists = (path: string): boolean => {
+    checking?.add(path);
+    return isFile(path);
+  };
   // The server is the glue that gives the pure language service its view of the world.
-  const service = new LanguageService({ processEnv: process.env, now: () => new Date(), uuid: randomUUID, fileExists: isFile });
+  const service = new LanguageService({ processEnv: process.env, now: () => new Date(), uuid: randomUUID, fileExists, fileStartsWithBom: startsWithBom });
   let watchFiles = false;
+  let watchOutsideFiles = false;
+  let workspacePaths: string[] = [];
 
   connection.onInitialize((params): InitializeResult => {
     watchFiles = params.capabilities.workspace?.didChangeWatchedFiles?.dynamicRegistration === true;
+    watchOutsideFiles = watchFiles && params.capabilities.workspace?.didChangeWatchedFiles?.relativePatternSupport === true;
+    const folders = params.workspaceFolders?.map((folder) => folder.uri) ?? (params.rootUri ? [params.rootUri] : []);
+    workspacePaths = folders.map(filePath).filter((path): path is string => path !== undefined);
     const options = params.initializationOptions as Partial<ServerSettings> | undefined;
     if (options?.externalVariables) service.setExternalVariables(options.externalVariables, options.environment);
     return {
       capabilities: {
-        textDocumentSync: TextDocumentSyncKind.Incremental,
+        // Saves are announced so that a byte-order mark added or removed on disk is seen (bomOnDisk).
+        textDocumentSync: { openClose: true, change: TextDocumentSyncKind.Incremental, save: { includeText: false } },
         hoverProvider: true,
         completionProvider: { triggerCharacters: ['{', '$', '@', ' ', ':', '=', '<'] },
         documentSymbolProvider: true,
@@ -62,12 +106,56 @@ export function startServer(connection: Connection): void {
     };
   });
 
+  // Every call of validate follows a change of the document or a dropped analysis, so the service
+  // analyses it again and asks about every file it names.
   const validate = (document: TextDocument) => {
-    const problems = service.problems(document);
+    const checked = new Set<string>();
+    checking = checked;
+    let problems;
+    try {
+      problems = service.problems(document);
+    } finally {
+      checking = undefined;
+    }
     void connection.sendDiagnostics({ uri: document.uri, version: document.version, diagnostics: toDiagnostics(problems, document) });
+    if (watchOutsideFiles) watchOutside(document.uri, checked);
   };
 
+  // The workspace watcher below sees only files inside the workspace. Files an open script names
+  // outside it (`TLS ca=/etc/ssl/…`, `DATA < ../shared/message.eml`) are watched one by one, with
+  // relative patterns (LSP 3.17), when the client supports them; their changes arrive as
+  // workspace/didChangeWatchedFiles like the others. One registration holds them all, replaced when
+  // the set changes.
+  const outsideByDocument = new Map<string, string[]>();
+  let outsideKey = '';
+  let outsideRegistration: Promise<Disposable | undefined> = Promise.resolve(undefined);
+  const watchOutside = (uri: string, paths: ReadonlySet<string>): void => {
+    const outside = [...paths].filter((path) => !workspacePaths.some((folder) => isInside(path, folder)));
+    if (outside.length > 0) outsideByDocument.set(uri, outside);
+    else outsideByDocument.delete(uri);
+    const all = [...new Set([...outsideByDocument.values()].flat())].sort();
+    const key = all.join('\n');
+    if (key === outsideKey) return;
+    outsideKey = key;
+    const watchers = all.map((path) => ({ globPattern: { baseUri: pathToFileURL(dirname(path)).toString(), pattern: globFor(basename(path)) }, kind: WatchKind.Create | WatchKind.Delete }));
+    outsideRegistration = outsideRegistration.then(async (previous) => {
+      previous?.dispose();
+      return watchers.length > 0 ? connection.client.register(DidChangeWatchedFilesNotification.type, { watchers }) : undefined;
+    }).catch(() => undefined);
+  };
+
+  documents.onDidOpen((event) => bomOnDisk.delete(event.document.uri));
   documents.onDidChangeContent((change) => validate(change.document));
+  documents.onDidSave((event) => {
+    const uri = event.document.uri;
+    const before = bomOnDisk.get(uri);
+    if (before === undefined) return;
+    const now = fileStartsWithBom(uri);
+    if (now === before) return;
+    bomOnDisk.set(uri, now);
+    service.forget(uri);
+    validate(event.document);
+  });
 
   // The files a script names (TLS ca=, cert=, key=, DATA < file) are checked when the script is
   // analysed, so a file created or deleted afterwards would leave a stale smtp-file-missing until
@@ -106,10 +194,17 @@ export function startServer(connection: Connection): void {
   });
   documents.onDidClose((event) => {
     service.forget(event.document.uri);
+    bomOnDisk.delete(event.document.uri);
+    if (watchOutsideFiles) watchOutside(event.document.uri, new Set());
     void connection.sendDiagnostics({ uri: event.document.uri, diagnostics: [] });
   });
 
-  connection.onNotification(SettingsNotification, (settings) => {
+  // The custom messages are method names with their types (common/protocol.ts); the server, which
+  // carries vscode-jsonrpc anyway, makes them the library's typed message types.
+  const onCustomRequest = <P, R>(request: CustomRequest<P, R>, handler: RequestHandler<P, R, void>) => connection.onRequest(new RequestType<P, R, void>(request.method), handler);
+  const onCustomNotification = <P>(notification: CustomNotification<P>, handler: (params: P) => void) => connection.onNotification(new NotificationType<P>(notification.method), handler);
+
+  onCustomNotification(SettingsNotification, (settings) => {
     service.setExternalVariables(settings.externalVariables, settings.environment);
     for (const document of documents.all()) validate(document);
   });
@@ -179,14 +274,14 @@ export function startServer(connection: Connection): void {
   // A script the editor has not opened arrives with its text; it is analysed once and not kept.
   const scriptFor = (uri: string, text: string | undefined) => documents.get(uri) ?? (text !== undefined ? TextDocument.create(uri, 'smtp', -1, text) : undefined);
 
-  connection.onRequest(SessionsRequest, (params) => {
+  onCustomRequest(SessionsRequest, (params) => {
     const document = scriptFor(params.uri, params.text);
     const sessions = document ? service.sessions(document) : [];
     if (document && !documents.get(params.uri)) service.forget(params.uri);
     return { sessions };
   });
 
-  connection.onRequest(SessionPlanRequest, (params) => {
+  onCustomRequest(SessionPlanRequest, (params) => {
     const document = scriptFor(params.uri, params.text);
     if (!document) return { errors: [{ line: 0, message: 'the script is neither open nor given', code: 'not-open' }] };
     const result = service.sessionPlan(document, params);
@@ -203,11 +298,32 @@ const WATCHED_FILES_DELAY_MS = 100;
 
 /** The last segment of a `file:` URI's path, or undefined for another URI. */
 function fileName(uri: string): string | undefined {
+  const path = filePath(uri);
+  return path === undefined ? undefined : basename(path);
+}
+
+/** The path of a `file:` URI, or undefined for another URI. */
+function filePath(uri: string): string | undefined {
   try {
-    return basename(fileURLToPath(uri));
+    return fileURLToPath(uri);
   } catch {
     return undefined;
   }
+}
+
+/** Whether a path is the folder or inside it. */
+function isInside(path: string, folder: string): boolean {
+  const from = relative(folder, path);
+  return from === '' || (from !== '..' && !from.startsWith(`..${sep}`) && !isAbsolute(from));
+}
+
+/**
+ * A glob pattern for a file name: the name itself, or every file of its folder when the name holds
+ * a glob's special characters (more changes reported than needed is harmless: the scripts
+ * concerned are picked by name).
+ */
+function globFor(name: string): string {
+  return /[*?[\]{},!]/.test(name) ? '*' : name;
 }
 
 const SYMBOL_KINDS: Record<string, SymbolKind> = {

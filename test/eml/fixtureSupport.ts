@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { Problem } from '../../common/problem';
 import { LineIndex, Position } from '../../server/src/eml/lines';
 import { lintMessage, LintOptions } from '../../server/src/eml/lint';
-import { emlDocumentText } from '../../server/src/eml/emlService';
+import { emlDocumentText, startsWithBom } from '../../server/src/eml/emlService';
 import { repoPath } from '../smtp/repoRoot';
 
 export interface ExpectedProblem {
@@ -28,9 +28,12 @@ export function fixtureNames(): string[] {
 export function readFixture(name: string): { text: string; options: LintOptions; expectedPath: string } {
   const dir = join(fixturesDir(), name);
   // The text the editor and `smtpwb lint` give the language service for the file's bytes.
-  const text = emlDocumentText(readFileSync(join(dir, 'message.eml')));
+  const bytes = readFileSync(join(dir, 'message.eml'));
+  const text = emlDocumentText(bytes);
   const optionsPath = join(dir, 'options.json');
   const options = existsSync(optionsPath) ? (JSON.parse(readFileSync(optionsPath, 'utf8')) as LintOptions) : {};
+  // A byte-order mark is not in the text; the language server reads it from the file (`fileStartsWithBom`).
+  if (startsWithBom(bytes)) options.fileStartsWithBom = true;
   return { text, options, expectedPath: join(dir, 'expected.json') };
 }
 

@@ -88,3 +88,27 @@ test('a client that closes the input without shutdown leaves a server that exits
   child.stdin.end();
   assert.equal(await code, 1);
 });
+
+test('a Content-Type header before or after Content-Length is allowed, and a message that is not JSON is skipped', async () => {
+  const child = startServer();
+  const messages = readMessages(child);
+  const content = (message: object) => Buffer.from(JSON.stringify(message), 'utf8');
+  const initialize = content({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { processId: null, rootUri: null, capabilities: {} } });
+  const symbols = content({ jsonrpc: '2.0', id: 2, method: 'textDocument/documentSymbol', params: { textDocument: { uri: 'file:///tmp/none.smtp' } } });
+  const notJson = Buffer.from('{"jsonrpc": "2.0", "id": 9, ', 'utf8');
+  child.stdin.write(Buffer.concat([
+    Buffer.from(`Content-Type: application/vscode-jsonrpc; charset=utf-8\r\nContent-Length: ${initialize.length}\r\n\r\n`, 'latin1'),
+    initialize,
+    Buffer.from(`Content-Length: ${notJson.length}\r\n\r\n`, 'latin1'),
+    notJson,
+    Buffer.from(`content-length: ${symbols.length}\r\nContent-Type: application/vscode-jsonrpc; charset=utf-8\r\n\r\n`, 'latin1'),
+    symbols,
+  ]));
+  await until(() => messages.find((m) => m.id === 1), 'initialize reply');
+  const reply = await until(() => messages.find((m) => m.id === 2), 'the reply after the message that is not JSON');
+  assert.deepEqual(reply.result, []);
+  assert.equal(messages.some((m) => m.id === 9), false);
+  const code = exited(child);
+  child.stdin.end();
+  assert.equal(await code, 1);
+});

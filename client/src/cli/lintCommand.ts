@@ -11,7 +11,7 @@ import type { Diagnostic } from 'vscode-languageserver-types';
 import { jsonText, visibleLine } from '../../../common/escape';
 import { allProblemDefinitions, toDiagnostics } from '../../../server/src/diagnostics';
 import { isCaptureRulesFileName, LanguageService, type DocumentKind } from '../../../server/src/languageService';
-import { emlDocumentText } from '../../../server/src/eml/emlService';
+import { emlDocumentText, startsWithBom } from '../../../server/src/eml/emlService';
 import type { CliIo } from './cliIo';
 import { parseOptions, usageError, wantsHelp } from './options';
 
@@ -116,7 +116,10 @@ export async function lintCommand(args: string[], io: CliIo): Promise<number> {
   if (language !== undefined && language !== 'smtp' && language !== 'eml') return usageError(io, 'lint', `--language must be smtp or eml, not "${visibleLine(language)}"`, LINT_USAGE);
   const files = parsed.positionals;
   if (files.length === 0) return usageError(io, 'lint', 'give at least one file or folder', LINT_USAGE);
-  const service = new LanguageService({ fileExists: isFile });
+  // Messages whose file starts with a byte-order mark: the text has none (as in the editor), and the
+  // service learns of the mark as the language server learns it, from the file (`fileStartsWithBom`).
+  const withBom = new Set<string>();
+  const service = new LanguageService({ fileExists: isFile, fileStartsWithBom: (uri) => withBom.has(uri) });
   const results: Array<{ file: string; diagnostics: Diagnostic[] }> = [];
   let errors = 0;
   let unusable = false;
@@ -182,14 +185,17 @@ export async function lintCommand(args: string[], io: CliIo): Promise<number> {
   }
   for (const { path, kind } of paths) {
     let text: string;
+    const uri = pathToFileURL(path).toString();
     try {
-      text = decodeFile(readFileSync(path), kind);
+      const bytes = readFileSync(path);
+      if (kind === 'eml' && startsWithBom(bytes)) withBom.add(uri);
+      text = decodeFile(bytes, kind);
     } catch (error) {
       io.stderr.write(`smtpwb lint: cannot read ${visibleLine(path)}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}\n`);
       unusable = true;
       continue;
     }
-    const document = TextDocument.create(pathToFileURL(path).toString(), languageIdOf(kind), 1, text);
+    const document = TextDocument.create(uri, languageIdOf(kind), 1, text);
     const diagnostics = toDiagnostics(service.problems(document), document);
     service.forget(document.uri);
     errors += diagnostics.filter((d) => d.severity === 1).length;
@@ -212,7 +218,7 @@ export async function lintCommand(args: string[], io: CliIo): Promise<number> {
 
 /**
  * The text of a file as the editor gives it to the language service: a message through
- * `emlDocumentText` (UTF-8, each ill-formed sequence a U+FFFD, as the editor opens it), so the CLI
+ * `emlDocumentText` (UTF-8, each ill-formed sequence a U+FFFD, a byte-order mark taken off, as the editor opens it), so the CLI
  * and the editor report the same codes at the same places; scripts and rules files as UTF-8.
  */
 function decodeFile(bytes: Buffer, kind: LintKind): string {

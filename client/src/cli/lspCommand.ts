@@ -3,7 +3,7 @@
  * transport the arguments name. A bundle of its own (dist/cli-lsp.js), loaded only for this command.
  */
 import { inspect } from 'node:util';
-import type { DataCallback, Disposable, Message, MessageWriter, RemoteConsole } from 'vscode-languageserver/node';
+import type { DataCallback, Disposable, Message, MessageReader, MessageWriter, NotificationMessage, RemoteConsole } from 'vscode-languageserver/node';
 import type { CliIo } from './cliIo';
 import { parseOptions, usageError, wantsHelp } from './options';
 
@@ -42,22 +42,15 @@ export async function lspCommand(args: string[], io: CliIo): Promise<number> {
   if (stdio) {
     // What vscode-languageserver does when it owns the stdio streams, done here as it does not when
     // given a reader and writer: console output goes to the client's log (stdout carries only
-    // protocol messages), and when the client goes the server goes, with status 0 only after a
-    // shutdown request.
+    // protocol messages). The end is done here too, without losing output (exitAfterOutput).
+    const writer = stdioWriter(lsp, process.stdout);
     let shutdownReceived = false;
-    class StdinReader extends lsp.StreamMessageReader {
-      override listen(callback: DataCallback): Disposable {
-        return super.listen((message) => {
-          if ((message as { method?: unknown }).method === 'shutdown') shutdownReceived = true;
-          callback(message);
-        });
-      }
-    }
-    const connection = createConnection(ProposedFeatures.all, new StdinReader(process.stdin), stdioWriter(lsp, process.stdout));
+    const reader = stdinReader(lsp, process.stdin, (method) => {
+      if (method === 'shutdown') shutdownReceived = true;
+    });
+    const connection = createConnection(ProposedFeatures.all, reader, writer);
     routeConsole(connection.console);
-    const onEnd = () => process.exit(shutdownReceived ? 0 : 1);
-    process.stdin.once('end', onEnd);
-    process.stdin.once('close', onEnd);
+    connection.onNotification(EXIT_AFTER_OUTPUT, () => exitAfterOutput(writer, shutdownReceived ? 0 : 1));
     startServer(connection);
   } else {
     startServer(createConnection(ProposedFeatures.all));
@@ -65,6 +58,138 @@ export async function lspCommand(args: string[], io: CliIo): Promise<number> {
   // The connection keeps the process alive until the client sends exit.
   return new Promise<number>(() => undefined);
 }
+
+/**
+ * The notification the stdio reader hands the connection for the client's `exit` (or the end of its
+ * input): handled by exitAfterOutput, never by vscode-languageserver.
+ */
+const EXIT_AFTER_OUTPUT = 'smtpwb/exitAfterOutput';
+
+/**
+ * How long the server waits at exit for what it wrote to reach the pipe. A client that reads its
+ * answers gets them all well within this; one that stopped reading does not keep the server alive.
+ */
+const EXIT_OUTPUT_WAIT_MS = 3000;
+
+/**
+ * Ends the process with `code` once every message written so far is in the pipe, or after
+ * EXIT_OUTPUT_WAIT_MS. On a POSIX pipe stdout is asynchronous: exiting at once, as
+ * vscode-languageserver does on `exit`, drops the shutdown response and the diagnostics still queued
+ * when the client sends `shutdown` and `exit` back to back.
+ */
+function exitAfterOutput(writer: StdioMessageWriter, code: number): void {
+  const timer = setTimeout(() => process.exit(code), EXIT_OUTPUT_WAIT_MS);
+  void writer.written().then(() => {
+    clearTimeout(timer);
+    process.exit(code);
+  });
+}
+
+/**
+ * A message reader for stdin that hands the connection each message as soon as its last byte is
+ * read, in the order of the input, and the client's `exit` (or the end of the input, when the
+ * client goes without one) as EXIT_AFTER_OUTPUT after them. vscode-jsonrpc's stream reader decodes
+ * each message in a later turn of the event loop, so the end of the input overtook the messages
+ * before it, and its `exit` ended the process before the answers were written. LSP §exit: the
+ * server exits with 0 if shutdown was received before, else 1; what a client sends after `exit` is
+ * not read. `seen` is told each method read, before the connection handles it.
+ */
+function stdinReader(lsp: typeof import('vscode-languageserver/node'), input: NodeJS.ReadableStream, seen: (method: string) => void): MessageReader {
+  class Reader extends lsp.AbstractMessageReader implements MessageReader {
+    /** What was read and not yet handed on: a header being read, or the content of a message. */
+    private chunks: Buffer[] = [];
+    private length = 0;
+    /** The content length the last header gave, or -1 while a header is being read. */
+    private contentLength = -1;
+    private exited = false;
+
+    listen(callback: DataCallback): Disposable {
+      const exit = () => {
+        if (this.exited) return;
+        this.exited = true;
+        input.pause();
+        this.chunks = [];
+        callback({ jsonrpc: '2.0', method: EXIT_AFTER_OUTPUT } as NotificationMessage);
+      };
+      const onData = (chunk: Buffer) => {
+        if (this.exited) return;
+        this.chunks.push(chunk);
+        this.length += chunk.length;
+        for (;;) {
+          const message = this.next();
+          if (message === undefined || this.exited) return;
+          const method = (message as { method?: unknown }).method;
+          if (method === 'exit') return exit();
+          if (typeof method === 'string') seen(method);
+          callback(message);
+        }
+      };
+      const onError = (error: Error) => this.fireError(error);
+      input.on('data', onData);
+      input.on('error', onError);
+      input.once('end', exit);
+      input.once('close', exit);
+      return lsp.Disposable.create(() => {
+        input.off('data', onData);
+        input.off('error', onError);
+        input.off('end', exit);
+        input.off('close', exit);
+      });
+    }
+
+    /** The next whole message read, if there is one; a message that is not JSON is reported and skipped. */
+    private next(): Message | undefined {
+      for (;;) {
+        if (this.contentLength < 0) {
+          const bytes = this.joined();
+          const end = bytes.indexOf('\r\n\r\n');
+          if (end < 0) {
+            if (bytes.length > MAX_HEADER_BYTES) this.skip(bytes.length, new Error(`a message header longer than ${MAX_HEADER_BYTES} bytes`));
+            return undefined;
+          }
+          // LSP base protocol: header fields end with CRLF, Content-Length is required, and the only
+          // content type is JSON in UTF-8 (Content-Type, when given, is not read further).
+          const header = bytes.subarray(0, end).toString('latin1');
+          const length = /^content-length:[ \t]*(\d+)[ \t]*\r?$/im.exec(header)?.[1];
+          this.skip(end + 4);
+          if (length === undefined) {
+            this.fireError(new Error(`a message header without Content-Length: ${JSON.stringify(header.slice(0, 200))}`));
+            continue;
+          }
+          this.contentLength = Number(length);
+        }
+        if (this.length < this.contentLength) return undefined;
+        const bytes = this.joined();
+        const content = bytes.subarray(0, this.contentLength);
+        this.skip(this.contentLength);
+        this.contentLength = -1;
+        try {
+          return JSON.parse(content.toString('utf8')) as Message;
+        } catch (error) {
+          this.fireError(error);
+        }
+      }
+    }
+
+    /** The bytes read so far, as one buffer (joined once for a message, however many chunks it came in). */
+    private joined(): Buffer {
+      if (this.chunks.length !== 1) this.chunks = [this.chunks.length === 0 ? Buffer.alloc(0) : Buffer.concat(this.chunks, this.length)];
+      return this.chunks[0];
+    }
+
+    /** Drops the first `count` bytes read (joined first). */
+    private skip(count: number, error?: Error): void {
+      const rest = this.joined().subarray(count);
+      this.chunks = rest.length > 0 ? [rest] : [];
+      this.length = rest.length;
+      if (error) this.fireError(error);
+    }
+  }
+  return new Reader();
+}
+
+/** A header longer than this is not a header: the input is skipped up to where it ends. */
+const MAX_HEADER_BYTES = 64 * 1024;
 
 /**
  * The bytes of one message as the LSP base protocol frames it (a Content-Length header, an empty
@@ -79,13 +204,21 @@ function frameMessage(content: string): Buffer {
   return out;
 }
 
+/** The stdio writer, with what the exit needs: a promise for the moment nothing is left to write. */
+interface StdioMessageWriter extends MessageWriter {
+  /** Resolves when every message written so far has been handed to the pipe (or failed to be). */
+  written(): Promise<void>;
+}
+
 /**
  * A message writer for stdout that sends each message in one write, header and content together. vscode-jsonrpc's stream writer writes them apart, and on a pipe each write is a
  * system call that wakes the client: every keystroke's diagnostics paid for two.
  */
-function stdioWriter(lsp: typeof import('vscode-languageserver/node'), output: NodeJS.WritableStream): MessageWriter {
-  class StdioMessageWriter extends lsp.AbstractMessageWriter implements MessageWriter {
+function stdioWriter(lsp: typeof import('vscode-languageserver/node'), output: NodeJS.WritableStream): StdioMessageWriter {
+  class Writer extends lsp.AbstractMessageWriter implements StdioMessageWriter {
     private errorCount = 0;
+    private pending = 0;
+    private idle: Array<() => void> = [];
 
     constructor() {
       super();
@@ -94,8 +227,10 @@ function stdioWriter(lsp: typeof import('vscode-languageserver/node'), output: N
     }
 
     write(message: Message): Promise<void> {
+      this.pending++;
       return new Promise((resolve, reject) => {
         output.write(frameMessage(JSON.stringify(message)), (error?: Error | null) => {
+          if (--this.pending === 0) for (const done of this.idle.splice(0)) done();
           if (error) {
             this.errorCount++;
             this.fireError(error, message, this.errorCount);
@@ -108,11 +243,16 @@ function stdioWriter(lsp: typeof import('vscode-languageserver/node'), output: N
       });
     }
 
+    written(): Promise<void> {
+      if (this.pending === 0) return Promise.resolve();
+      return new Promise((resolve) => this.idle.push(resolve));
+    }
+
     end(): void {
       // The process's stdout is not ended by the connection.
     }
   }
-  return new StdioMessageWriter();
+  return new Writer();
 }
 
 /**

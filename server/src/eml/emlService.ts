@@ -2,7 +2,7 @@
  * The `.eml` language service: one facade over the pure functions that parse, lint and describe a
  * message. Every function takes the document text and works with UTF-16 offsets; none throws.
  */
-export { emlDocumentText } from './documentText';
+export { emlDocumentText, startsWithBom } from './documentText';
 export { parseMessage } from './parser';
 export type { HeaderField, MimePart, ParsedMessage, ParseOptions } from './parser';
 export { lintMessage } from './lint';

@@ -22,6 +22,12 @@ export interface LintOptions {
    * §8.2, §8.3), so a missing Message-ID is not reported and a missing Date is a warning.
    */
   embedded?: boolean;
+  /**
+   * The file the text was read from starts with a UTF-8 byte-order mark that is not in the text:
+   * VS Code removes the mark from a document it opens (and writes it back when it saves), so the
+   * language server reads the file's first bytes and says so here (server/src/server.ts).
+   */
+  fileStartsWithBom?: boolean;
 }
 
 /** Kinds whose values hold encoded words only where RFC 2047 §5 allows them (phrases, comments, text). */
@@ -52,11 +58,18 @@ function lintParsed(parsed: ParsedMessage, options: LintOptions = {}): Problem[]
   }
   checkMimeVersion(text, root, sink);
   const bom = text.charCodeAt(0) === 0xfeff;
-  if (bom) {
+  if (bom || options.fileStartsWithBom === true) {
     // RFC 5322 §2.2: a field name is printable US-ASCII; verifiers and servers read the mark as part of it.
-    sink.add('eml-bom', { start: 0, end: 1 }, 'The message starts with a UTF-8 byte-order mark (U+FEFF): servers and DKIM verifiers read it as part of the first field name. Save the file without a BOM.', {
-      fixes: [{ title: 'Remove the byte-order mark', edits: [{ range: { start: 0, end: 1 }, newText: '' }], preferred: true }],
-    });
+    // The problem is the point before the first character whether the mark is in the text (`smtpwb
+    // lint`, an editor that keeps it) or only in the file (VS Code), so both report the same range.
+    // Only a mark in the text can be removed by an edit; VS Code's is dropped by saving the file
+    // with the encoding "UTF-8" instead of "UTF-8 with BOM".
+    sink.add(
+      'eml-bom',
+      { start: 0, end: 0 },
+      'The message starts with a UTF-8 byte-order mark (U+FEFF): servers and DKIM verifiers read it as part of the first field name. Save the file without a BOM.',
+      bom ? { fixes: [{ title: 'Remove the byte-order mark', edits: [{ range: { start: 0, end: 1 }, newText: '' }], preferred: true }] } : undefined,
+    );
   }
   const headerRanges = parsed.parts.map((part) => part.headerRange);
   let fffd = text.indexOf('\uFFFD');

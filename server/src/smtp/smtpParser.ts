@@ -633,67 +633,11 @@ function lastNonBlankLine(lines: Lines, from: number, to: number): number {
   return from;
 }
 
-/**
- * At most this many problems of one code are listed for one line; the rest are counted in one more
- * problem of that code (see capPerLine). A crafted line (a RAW line of 100,000 unknown escapes)
- * would otherwise make as many diagnostics, and sending and drawing them stalls the editor.
- */
-export const PROBLEMS_PER_LINE = 10;
-
-/**
- * Caps the problems from `mark` on, which lines [first, last] produced: of each code on each line,
- * the first PROBLEMS_PER_LINE stay as they are, and the rest become one problem of that code and
- * severity, in the place of the first one left out, that covers them all and says how many there
- * are. Linear in the number of problems (a line is found by a binary search over those lines).
- */
-function capPerLine(problems: Problem[], mark: number, lines: Lines, first: number, last: number): void {
-  if (problems.length - mark <= PROBLEMS_PER_LINE) return;
-  const lineOf = (offset: number): number => {
-    let lo = first;
-    let hi = last;
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >> 1;
-      if (lines.starts[mid] <= offset) lo = mid;
-      else hi = mid - 1;
-    }
-    return lo;
-  };
-  const counts = new Map<string, { count: number; summary?: { at: number; start: number; end: number; omitted: number } }>();
-  const kept: Problem[] = [];
-  for (let k = mark; k < problems.length; k++) {
-    const p = problems[k];
-    const key = `${lineOf(p.range.start)} ${p.code}`;
-    let seen = counts.get(key);
-    if (!seen) counts.set(key, (seen = { count: 0 }));
-    seen.count++;
-    if (seen.count <= PROBLEMS_PER_LINE) {
-      kept.push(p);
-    } else if (!seen.summary) {
-      seen.summary = { at: kept.length, start: p.range.start, end: p.range.end, omitted: 1 };
-      kept.push(p);
-    } else {
-      seen.summary.end = Math.max(seen.summary.end, p.range.end);
-      seen.summary.omitted++;
-    }
-  }
-  for (const { summary } of counts.values()) {
-    if (!summary) continue;
-    const like = kept[summary.at];
-    const more = summary.omitted.toLocaleString('en-US');
-    kept[summary.at] = problem(like.code, { start: summary.start, end: summary.end }, `…and ${more} more problem${summary.omitted === 1 ? '' : 's'} like the ones before on this line (only the first ${PROBLEMS_PER_LINE} of a kind are listed)`);
-  }
-  problems.length = mark;
-  for (const p of kept) problems.push(p);
-}
-
 /** Parses lines [from, to) into items. */
 function parseItems(lines: Lines, from: number, to: number, items: SessionItem[], problems: Problem[]): void {
-  for (let i = from; i < to; i++) {
-    const mark = problems.length;
-    const first = i;
-    i = parseLine(lines, i, to, items, problems);
-    capPerLine(problems, mark, lines, first, i);
-  }
+  // How many problems of a kind one line may list is decided once, for the whole list the language
+  // service publishes (server/src/problemsPerLine.ts), not here.
+  for (let i = from; i < to; i++) i = parseLine(lines, i, to, items, problems);
 }
 
 /** Parses the item that starts on line i (a DATA or BDAT item with its body); returns its last line. */
