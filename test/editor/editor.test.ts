@@ -726,6 +726,8 @@ describe('SMTP Workbench in a real editor (code-server + Chromium)', { skip, con
         assert.match(verdict, /198\.51\.100\.7: 70 of 70 messages fail, From news\.example\.com/);
         assert.match(verdict, /p=quarantine/);
         assert.match(text, /Check DNS: news\.example\.com/);
+        // Reverse DNS is asked for, never done on opening (the closed network refuses the system resolver).
+        assert.match(text, /Look up reverse DNS of 2 sources/);
         // Sorting from the keyboard: the header's button takes Enter and Space, and says its order.
         const view = await wb.webviewBody(/Top failing sources/);
         const header = view.locator('#sources thead th:nth-child(2)');

@@ -40,7 +40,7 @@ usage:
       run the local capture server
   smtpwb inbox list|get|wait|delete|clear [...]
       the capture server's messages, over its HTTP API
-  smtpwb report FILE|DIR... [--json|--csv|--markdown] [--min-pass RATE]
+  smtpwb report FILE|DIR... [--json|--csv|--markdown] [--min-pass RATE] [--no-dns | --dns-server HOST:PORT]
   smtpwb report fetch --imap HOST:PORT --user U [--mailbox M] [--tls|--starttls] [--out DIR]
       summarise DMARC aggregate, failure and TLS-RPT reports; fetch them over IMAP
   smtpwb lsp [--stdio]

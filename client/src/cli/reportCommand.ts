@@ -4,6 +4,10 @@
  * (RFC 9991) from files and folders, and `smtpwb report fetch` saves the reports of an IMAP
  * mailbox to a folder (imapflow). The parsing and the summary live in client/src/reports/.
  *
+ * Each DMARC source IP's PTR names and whether they are forward-confirmed are looked up after the
+ * summary (reports/fcrdns.ts `addReverseDns`: 8 at a time, a timeout per IP, each IP once), through
+ * `--dns-server` or the system's resolver; `--no-dns` leaves them out.
+ *
  * Exit status: 0 done (and the pass rate held), 1 the DMARC pass rate is below --min-pass (or
  * there was nothing to measure), 2 usage error, a path that cannot be read, or no report read at all
  * (no report file, or every file unreadable), as `smtpwb lint` exits 2 with nothing to lint, 3 the
@@ -11,10 +15,12 @@
  */
 import { readFile, stat } from 'node:fs/promises';
 import { listReportFiles, summariseReportFiles } from '../reports/collect';
+import { addReverseDns } from '../reports/fcrdns';
+import { createResolver } from '../mailAuth/resolver';
 import { reportDomain } from '../reports/reportDomain';
 import { resolve as resolvePath } from 'node:path';
 import { visibleLine } from '../../../common/escape';
-import { parseHostPort, parseOptions, usageError, wantsHelp } from './options';
+import { parseDuration, parseHostPort, parseOptions, resolveDnsServer, usageError, wantsHelp } from './options';
 import { fetchReportsOverImap, imapFetchRefusal } from '../reports/imapFetch';
 import { summaryCsv, summaryJson, summaryMarkdown, summaryText } from '../reports/render';
 
@@ -25,7 +31,11 @@ export interface ReportIo {
   cwd: string;
 }
 
+/** At most this many source IPs are looked up, the largest first. */
+const REVERSE_DNS_LIMIT = 1000;
+
 export const REPORT_USAGE = `usage: smtpwb report FILE|DIR... [--json|--csv|--markdown] [--min-pass RATE] [--top N] [--domain D]...
+                    [--no-dns | --dns-server HOST:PORT] [--dns-timeout MS]
        smtpwb report fetch --imap HOST:PORT --user USER [--mailbox NAME] [--tls|--starttls]
                            [--ca FILE] [--out DIR] [--timeout S]
 
@@ -40,6 +50,17 @@ Summarises DMARC aggregate reports (.xml, .xml.gz, .zip; RFC 9990 and RFC 7489),
                     (0.95 or 95%), or when no DMARC aggregate report was read
   --top N           how many failing sources to list (default 10)
   --domain D        only reports about D (the policy domain; repeatable); others are skipped
+  --no-dns          do not look up the reverse DNS of the DMARC source IPs
+  --dns-server HOST:PORT
+                    ask this DNS server for the sources' PTR, A and AAAA records (IPv6 in
+                    brackets); the system's resolver when absent
+  --dns-timeout MS  the time one source's lookups may take (default 3000; also 3s); a source
+                    whose lookups take longer is shown as "lookup failed (TIMEOUT)"
+
+Reverse DNS: each DMARC source IP (the ${REVERSE_DNS_LIMIT} with the most messages) gets its PTR names and
+whether one resolves back to it (forward-confirmed, RFC 8601 §3), 8 lookups at a time; after 8
+sources in a row without an answer from the DNS server the rest are left out (and stderr says so).
+AS numbers are not shown: they need a database that is not part of smtpwb.
 
 fetch reads every message of an IMAP mailbox (read-only: nothing is marked seen) and saves its
 report attachments and failure reports to --out (default ./reports). The password comes from the
@@ -62,6 +83,9 @@ report file, or every file unreadable), 3 IMAP connection or login failed.
 `;
 
 const REPORT_OPTIONS = {
+  'no-dns': { type: 'boolean' },
+  'dns-server': { type: 'string' },
+  'dns-timeout': { type: 'string' },
   json: { type: 'boolean' },
   csv: { type: 'boolean' },
   markdown: { type: 'boolean' },
@@ -111,6 +135,19 @@ export async function reportCommand(args: string[], io: ReportIo): Promise<numbe
     if (!/^\d{1,6}$/.test(v.top)) return usageError(io, 'report', `--top "${visibleLine(v.top)}" is not a count`, REPORT_USAGE);
     top = Number(v.top);
   }
+  if (v['no-dns'] && (v['dns-server'] !== undefined || v['dns-timeout'] !== undefined)) return usageError(io, 'report', '--no-dns leaves out the lookups that --dns-server and --dns-timeout are for', REPORT_USAGE);
+  let dnsTimeoutMs = 3000;
+  if (v['dns-timeout'] !== undefined) {
+    const ms = parseDuration(v['dns-timeout'], 'ms');
+    if (ms === undefined) return usageError(io, 'report', '--dns-timeout needs a number of milliseconds (or 3s, 1500ms)', REPORT_USAGE);
+    dnsTimeoutMs = ms;
+  }
+  let dnsServer: string | undefined;
+  if (v['dns-server'] !== undefined) {
+    const resolved = await resolveDnsServer(v['dns-server']);
+    if ('error' in resolved) return usageError(io, 'report', visibleLine(resolved.error), REPORT_USAGE);
+    dnsServer = resolved.server;
+  }
   const domains = v.domain ? new Set(v.domain.map((d) => d.toLowerCase().replace(/\.$/, ''))) : undefined;
   const files: string[] = [];
   for (const p of parsed.positionals) {
@@ -125,7 +162,7 @@ export async function reportCommand(args: string[], io: ReportIo): Promise<numbe
   }
   // Reports left out by --domain were read: only a run that read no report at all is unusable.
   let skipped = 0;
-  const summary = await summariseReportFiles(files, {
+  let summary = await summariseReportFiles(files, {
     shownName: (file) => (file.startsWith(io.cwd + '/') ? file.slice(io.cwd.length + 1) : file),
     top,
     include: (opened) => {
@@ -134,6 +171,15 @@ export async function reportCommand(args: string[], io: ReportIo): Promise<numbe
       return included;
     },
   });
+  if (!v['no-dns'] && summary.aggregate.sources.length > 0) {
+    // One query per try, so that a silent server costs about --dns-timeout per source, not more.
+    const resolver = createResolver({ ...(dnsServer !== undefined ? { server: dnsServer } : {}), timeoutMs: dnsTimeoutMs, tries: 1 });
+    summary = await addReverseDns(summary, resolver, { timeoutMs: dnsTimeoutMs, concurrency: 8, limit: REVERSE_DNS_LIMIT });
+    const o = summary.aggregate.reverseDns;
+    if (o?.leftOutBecause === 'unanswered') {
+      io.stderr.write(`smtpwb report: the DNS server${dnsServer ? ` ${visibleLine(v['dns-server'] ?? '')}` : ''} did not answer; the reverse DNS of ${o.leftOut} source(s) was not looked up (--no-dns leaves the lookups out)\n`);
+    }
+  }
   io.stdout.write(v.json ? summaryJson(summary) : v.csv ? summaryCsv(summary) : v.markdown ? summaryMarkdown(summary) : summaryText(summary));
   const read = summary.counts.aggregate + summary.counts.tlsRpt + summary.counts.failure + skipped;
   if (read === 0) {

@@ -5,7 +5,8 @@
  */
 import { escapeMarkdown, jsonText, visibleLine } from '../../../common/escape';
 import type { PublishedPolicy } from '../../../server/src/reports/aggregate';
-import type { ReportSummary, SourceSummary } from './summary';
+import type { ReverseDnsResult } from './fcrdns';
+import type { ReportSummary, ReverseDnsOverview, SourceSummary, TlsDaySummary } from './summary';
 
 /** A rate as a percentage with one decimal, or "n/a". */
 export function percent(part: number, whole: number): string {
@@ -50,6 +51,79 @@ export function dispositionsText(d: Record<string, number>): string {
     .join(', ');
 }
 
+/**
+ * A source's reverse DNS in words, the one wording of the CLI, Markdown, CSV and the report view:
+ * `mail.example.com (forward-confirmed)`, `x.example.net (not forward-confirmed)`, `no PTR
+ * (NXDOMAIN)`, `lookup failed (TIMEOUT)`. Exact text: each renderer escapes it as its output needs
+ * (PTR names are peer data). Undefined when the source was not looked up.
+ */
+export function reverseDnsText(r: ReverseDnsResult | undefined): string | undefined {
+  if (!r) return undefined;
+  // The confirmed names first, at most three names in all.
+  const names = [...r.confirmedNames, ...r.ptrs.filter((n) => !r.confirmedNames.includes(n))];
+  const shown = names.slice(0, 3).join(' ') + (names.length > 3 ? ` (+${names.length - 3})` : '');
+  switch (r.status) {
+    case 'confirmed':
+      return `${shown} (forward-confirmed)`;
+    case 'unconfirmed':
+      return `${shown} (not forward-confirmed)`;
+    case 'nxdomain':
+      return 'no PTR (NXDOMAIN)';
+    case 'nodata':
+      return 'no PTR (no data)';
+    case 'invalid':
+      return 'not an IP address';
+    case 'failed':
+      return `${shown ? `${shown}, ` : ''}lookup failed (${r.failure ?? 'OTHER'})`;
+  }
+}
+
+const LEFT_OUT_WORDS: Record<NonNullable<ReverseDnsOverview['leftOutBecause']>, string> = {
+  limit: 'past the limit of lookups, the sources with the fewest messages',
+  unanswered: 'the DNS server stopped answering',
+  cancelled: 'stopped',
+};
+
+/** The lookups in one line: `5 sources: 3 forward-confirmed, 1 not confirmed, 1 failed (TIMEOUT 1)`. */
+export function reverseDnsOverviewText(o: ReverseDnsOverview | undefined): string {
+  if (!o) return 'not looked up';
+  const n = (k: keyof ReverseDnsOverview['byStatus']): number => o.byStatus[k] ?? 0;
+  const parts = [
+    n('confirmed') ? `${n('confirmed')} forward-confirmed` : '',
+    n('unconfirmed') ? `${n('unconfirmed')} not confirmed` : '',
+    n('nxdomain') + n('nodata') ? `${n('nxdomain') + n('nodata')} without PTR` : '',
+    n('invalid') ? `${n('invalid')} not an IP address` : '',
+    n('failed') ? `${n('failed')} lookup(s) failed (${Object.entries(o.failures).map(([k, v]) => `${k} ${v}`).join(', ')})` : '',
+  ].filter((p) => p !== '');
+  return `${o.lookedUp} source(s) looked up${parts.length ? `: ${parts.join(', ')}` : ''}${o.leftOut ? `; ${o.leftOut} not looked up (${LEFT_OUT_WORDS[o.leftOutBecause ?? 'limit']})` : ''}`;
+}
+
+/** Width of the text chart's bars, in characters. */
+const TEXT_BAR = 40;
+
+/**
+ * TLS-RPT sessions per day as text bars (`#` successful, `x` failed; a failure always shows at
+ * least one `x`), with the exact counts beside: the terminal's version of the report view's chart.
+ * The policy domain is named on each row when there are several.
+ */
+export function tlsDaysText(days: readonly TlsDaySummary[]): string[] {
+  if (days.length === 0) return [];
+  const domains = new Set(days.map((d) => d.policyDomain.toLowerCase()));
+  const named = domains.size > 1;
+  const width = named ? Math.min(40, Math.max(...days.map((d) => visibleLine(d.policyDomain).length))) : 0;
+  const max = Math.max(...days.map((d) => d.successful + d.failed), 1);
+  const out = [`  sessions per day (UTC; # successful, x failed; a full bar is ${max} sessions):`];
+  for (const d of days) {
+    const total = d.successful + d.failed;
+    const full = Math.round((total / max) * TEXT_BAR);
+    const failed = d.failed > 0 ? Math.max(1, Math.round((d.failed / max) * TEXT_BAR)) : 0;
+    const ok = Math.max(0, full - failed);
+    const domain = named ? ` ${visibleLine(d.policyDomain).slice(0, width).padEnd(width)}` : '';
+    out.push(`    ${visibleLine(d.day).padEnd(10)}${domain} ${('#'.repeat(ok) + 'x'.repeat(failed)).padEnd(TEXT_BAR)} ${d.successful} ok, ${d.failed} failed (${percent(d.failed, total)})`);
+  }
+  return out;
+}
+
 /** The terminal rendering. */
 export function summaryText(s: ReportSummary): string {
   const L = (x: string): string => visibleLine(x);
@@ -65,9 +139,13 @@ export function summaryText(s: ReportSummary): string {
       for (const p of d.policies) out.push(`    policy ${L(policyText(p.policy))}  (${isoDate(p.begin)} to ${isoDate(p.end)}, ${p.reports} report(s))`);
     }
     out.push('  reporters: ' + a.reporters.map((r) => `${L(r.orgName)} ${r.reports}/${r.messages}`).join(', '));
+    out.push(`  reverse DNS: ${reverseDnsOverviewText(a.reverseDns)}`);
     if (a.topFailing.length > 0) {
       out.push('  top failing sources (messages failing DMARC):');
-      for (const f of a.topFailing) out.push(`    ${L(f.sourceIp).padEnd(39)} ${String(f.failing).padStart(8)} of ${f.messages}  DKIM ${percent(f.dkimAligned, f.messages)} SPF ${percent(f.spfAligned, f.messages)}  from ${L(f.headerFrom.join(' '))}`);
+      for (const f of a.topFailing) {
+        const rdns = reverseDnsText(f.reverseDns);
+        out.push(`    ${L(f.sourceIp).padEnd(39)} ${String(f.failing).padStart(8)} of ${f.messages}  DKIM ${percent(f.dkimAligned, f.messages)} SPF ${percent(f.spfAligned, f.messages)}  from ${L(f.headerFrom.join(' '))}${rdns ? `  rDNS ${L(rdns)}` : ''}`);
+      }
     }
     out.push('  sources:');
     for (const src of a.sources.slice(0, 50)) out.push(`    ${sourceLine(src)}`);
@@ -80,6 +158,7 @@ export function summaryText(s: ReportSummary): string {
       out.push(`  ${L(p.policyType)} ${L(p.policyDomain)}: ${p.successful} ok, ${p.failed} failed${p.mxHost.length ? ` (mx ${L(p.mxHost.join(' '))})` : ''}`);
       for (const m of p.byMx) out.push(`    ${L(m.mx || '(no MX named)')}: ${L(m.resultType)} ${m.sessions}`);
     }
+    out.push(...tlsDaysText(s.tlsRpt.days));
   }
   if (s.failures.length > 0) {
     out.push('', 'Failure reports');
@@ -101,7 +180,8 @@ export function summaryText(s: ReportSummary): string {
 }
 
 function sourceLine(s: SourceSummary): string {
-  return `${visibleLine(s.sourceIp).padEnd(39)} ${String(s.messages).padStart(8)}  pass ${percent(s.dmarcPass, s.messages).padStart(6)}  DKIM ${percent(s.dkimAligned, s.messages).padStart(6)}  SPF ${percent(s.spfAligned, s.messages).padStart(6)}  ${visibleLine(dispositionsText(s.byDisposition))}`;
+  const rdns = reverseDnsText(s.reverseDns);
+  return `${visibleLine(s.sourceIp).padEnd(39)} ${String(s.messages).padStart(8)}  pass ${percent(s.dmarcPass, s.messages).padStart(6)}  DKIM ${percent(s.dkimAligned, s.messages).padStart(6)}  SPF ${percent(s.spfAligned, s.messages).padStart(6)}  ${visibleLine(dispositionsText(s.byDisposition))}${rdns ? `  rDNS ${visibleLine(rdns)}` : ''}`;
 }
 
 /** The Markdown rendering (tables; every report string escaped). */
@@ -115,10 +195,16 @@ export function summaryMarkdown(s: ReportSummary): string {
     for (const [k, v] of Object.entries(a.byDisposition)) out.push(`| ${M(k)} | ${v} |`);
     out.push('', '| Domain | Policy published | From | To | Reports |', '| --- | --- | --- | --- | ---: |');
     for (const d of a.domains) for (const p of d.policies) out.push(`| ${M(d.domain)} | ${M(policyText(p.policy))} | ${isoDate(p.begin)} | ${isoDate(p.end)} | ${p.reports} |`);
-    out.push('', '### Top failing sources', '', '| Source IP | Failing | Messages | DKIM aligned | SPF aligned | Header From |', '| --- | ---: | ---: | ---: | ---: | --- |');
-    for (const f of a.topFailing) out.push(`| ${M(f.sourceIp)} | ${f.failing} | ${f.messages} | ${percent(f.dkimAligned, f.messages)} | ${percent(f.spfAligned, f.messages)} | ${M(f.headerFrom.join(', '))} |`);
-    out.push('', '### Sources', '', '| Source IP | Messages | DMARC pass | DKIM aligned | SPF aligned | Dispositions |', '| --- | ---: | ---: | ---: | ---: | --- |');
-    for (const x of a.sources) out.push(`| ${M(x.sourceIp)} | ${x.messages} | ${percent(x.dmarcPass, x.messages)} | ${percent(x.dkimAligned, x.messages)} | ${percent(x.spfAligned, x.messages)} | ${M(dispositionsText(x.byDisposition))} |`);
+    // The Reverse DNS column is there once the sources were looked up (not with --no-dns).
+    const looked = a.reverseDns !== undefined;
+    const R = (x: SourceSummary): string => (looked ? ` ${M(reverseDnsText(x.reverseDns) ?? 'not looked up')} |` : '');
+    const rHead = looked ? ' Reverse DNS |' : '';
+    const rRule = looked ? ' --- |' : '';
+    out.push('', `Reverse DNS: ${M(reverseDnsOverviewText(a.reverseDns))}.`);
+    out.push('', '### Top failing sources', '', `| Source IP |${rHead} Failing | Messages | DKIM aligned | SPF aligned | Header From |`, `| --- |${rRule} ---: | ---: | ---: | ---: | --- |`);
+    for (const f of a.topFailing) out.push(`| ${M(f.sourceIp)} |${R(f)} ${f.failing} | ${f.messages} | ${percent(f.dkimAligned, f.messages)} | ${percent(f.spfAligned, f.messages)} | ${M(f.headerFrom.join(', '))} |`);
+    out.push('', '### Sources', '', `| Source IP |${rHead} Messages | DMARC pass | DKIM aligned | SPF aligned | Dispositions |`, `| --- |${rRule} ---: | ---: | ---: | ---: | --- |`);
+    for (const x of a.sources) out.push(`| ${M(x.sourceIp)} |${R(x)} ${x.messages} | ${percent(x.dmarcPass, x.messages)} | ${percent(x.dkimAligned, x.messages)} | ${percent(x.spfAligned, x.messages)} | ${M(dispositionsText(x.byDisposition))} |`);
   }
   if (s.counts.tlsRpt > 0) {
     out.push('', '## TLS-RPT', '', '| Policy | Domain | MX | Result type | Failed sessions |', '| --- | --- | --- | --- | ---: |');
@@ -126,6 +212,8 @@ export function summaryMarkdown(s: ReportSummary): string {
       out.push(`| ${M(p.policyType)} | ${M(p.policyDomain)} | (all) | success | ${p.successful} ok, ${p.failed} failed |`);
       for (const m of p.byMx) out.push(`| ${M(p.policyType)} | ${M(p.policyDomain)} | ${M(m.mx)} | ${M(m.resultType)} | ${m.sessions} |`);
     }
+    out.push('', '### TLS-RPT sessions per day', '', '| Day (UTC) | Policy domain | Successful | Failed | Failed share |', '| --- | --- | ---: | ---: | ---: |');
+    for (const d of s.tlsRpt.days) out.push(`| ${M(d.day)} | ${M(d.policyDomain)} | ${d.successful} | ${d.failed} | ${percent(d.failed, d.successful + d.failed)} |`);
   }
   if (s.failures.length > 0) {
     out.push('', '## Failure reports', '', '| File | Type | Reported domain | Source IP | Arrival |', '| --- | --- | --- | --- | --- |');
@@ -149,18 +237,25 @@ export function csvCell(value: string | number): string {
   return /[",\n\r]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v;
 }
 
-/** The CSV export: one row per DMARC source and domain-less TLS failure group. */
+/**
+ * The CSV export: one row per DMARC source and domain-less TLS failure group. The last two columns
+ * are a DMARC source's PTR names and its reverse DNS status (`confirmed`, `unconfirmed`,
+ * `nxdomain`, `nodata`, `failed:TIMEOUT`, ...; empty when not looked up).
+ */
 export function summaryCsv(s: ReportSummary): string {
-  const rows: Array<Array<string | number>> = [['section', 'domain', 'source', 'messages', 'dmarc_pass', 'dkim_aligned', 'spf_aligned', 'failing', 'detail']];
+  const rows: Array<Array<string | number>> = [['section', 'domain', 'source', 'messages', 'dmarc_pass', 'dkim_aligned', 'spf_aligned', 'failing', 'detail', 'ptr', 'fcrdns']];
   for (const x of s.aggregate.sources) {
-    rows.push(['dmarc-source', x.headerFrom.join(' '), x.sourceIp, x.messages, x.dmarcPass, x.dkimAligned, x.spfAligned, x.failing, dispositionsText(x.byDisposition)]);
+    const r = x.reverseDns;
+    const status = r ? (r.status === 'failed' ? `failed:${r.failure ?? 'OTHER'}` : r.status) : '';
+    rows.push(['dmarc-source', x.headerFrom.join(' '), x.sourceIp, x.messages, x.dmarcPass, x.dkimAligned, x.spfAligned, x.failing, dispositionsText(x.byDisposition), r ? r.ptrs.join(' ') : '', status]);
   }
   for (const p of s.tlsRpt.policies) {
     rows.push(['tls-policy', p.policyDomain, p.policyType, p.successful + p.failed, p.successful, '', '', p.failed, p.mxHost.join(' ')]);
     for (const m of p.byMx) rows.push(['tls-failure', p.policyDomain, m.mx, m.sessions, '', '', '', m.sessions, m.resultType]);
   }
   for (const f of s.failures) rows.push(['failure-report', f.reportedDomain ?? '', f.sourceIp ?? '', 1, '', '', '', 1, `${f.feedbackType} ${f.authFailure ?? ''}`.trim()]);
-  return rows.map((r) => r.map(csvCell).join(',')).join('\r\n') + '\r\n';
+  // Every row has as many fields as the header (RFC 4180 §2.4).
+  return rows.map((r) => [...r, ...Array<string>(Math.max(0, rows[0].length - r.length)).fill('')].map(csvCell).join(',')).join('\r\n') + '\r\n';
 }
 
 /** The JSON export: the summary exactly. */

@@ -15,8 +15,8 @@
  * data from reports: it reads only the table cells' text and `data-v` numbers.
  */
 import { escapeHtml, visibleText } from '../../../common/escape';
-import { dispositionsText, percent, policyText, utcDayTime } from './render';
-import type { DaySummary, ReportSummary, SourceSummary } from './summary';
+import { dispositionsText, percent, policyText, reverseDnsOverviewText, reverseDnsText, utcDayTime } from './render';
+import type { DaySummary, ReportSummary, SourceSummary, TlsDaySummary } from './summary';
 
 export interface ReportHtmlOptions {
   cspSource: string;
@@ -114,6 +114,7 @@ details{margin:.2em 0 .8em}summary{cursor:pointer;color:var(--vscode-textLink-fo
 /** The view's actions: posts to the extension; the data it sends are a button's own attributes. */
 const ACTION_SCRIPT = `
 for (const b of document.querySelectorAll('button[data-export]')) b.addEventListener('click', () => api && api.postMessage({ type: 'export', format: b.dataset.export }));
+for (const b of document.querySelectorAll('button.rdns')) b.addEventListener('click', () => { if (api) { b.disabled = true; b.textContent = 'Looking up reverse DNS…'; api.postMessage({ type: 'reverseDns' }); } });
 for (const b of document.querySelectorAll('button.dns')) b.addEventListener('click', (e) => { e.stopPropagation(); if (api) api.postMessage({ type: 'dnsCheck', domain: b.dataset.domain }); });
 `;
 
@@ -216,9 +217,9 @@ function hatch(id: string): string {
   return `<defs><pattern id="${id}" width="6" height="6" patternUnits="userSpaceOnUse"><rect class="fail" width="6" height="6"/><path class="hatch" d="M-1,1 l2,-2 M0,6 l6,-6 M5,7 l2,-2"/></pattern></defs>`;
 }
 
-/** The legend of both charts, in HTML: a swatch and a word for each series. */
-function legend(): string {
-  return '<p class="legend" aria-hidden="true"><span class="swatch pass"></span>DMARC pass <span class="swatch fail"></span>DMARC fail (hatched)</p>';
+/** The legend of a chart, in HTML: a swatch and a word for each series. */
+function legend(ok = 'DMARC pass', bad = 'DMARC fail'): string {
+  return `<p class="legend" aria-hidden="true"><span class="swatch pass"></span>${ok} <span class="swatch fail"></span>${bad} (hatched)</p>`;
 }
 
 /** Whole UTC days from the first reported day to the last (at most 400), the days without reports as zeros. */
@@ -257,13 +258,37 @@ export function weeklyBuckets(days: readonly DaySummary[]): DaySummary[] {
 }
 
 /**
+ * The words of a stacked day chart: what is counted, and the two series (the good one below, the
+ * failing one above and hatched).
+ */
+export interface DayChartWords {
+  /** The hatching pattern's id, unique in the document. */
+  id: string;
+  /** What a bar counts, plural: `messages`, `sessions`. */
+  what: string;
+  /** The lower series as said of a count: `pass DMARC`, `successful`. */
+  ok: string;
+  /** The upper series: `fail`, `failed`. */
+  bad: string;
+  /** Both series, for the chart's label: `DMARC pass and fail`. */
+  series: string;
+  /** What a day is: `the report period begins`; and a week: `the report periods begin in`. */
+  dayIs: string;
+  weekIs: string;
+  /** Whether each bar with failures carries its failed share above it (when there is room). */
+  badShare?: boolean;
+}
+
+const DMARC_DAY_WORDS: DayChartWords = { id: 'hatch-days', what: 'messages', ok: 'pass DMARC', bad: 'fail', series: 'DMARC pass and fail', dayIs: 'the report period begins', weekIs: 'the report periods begin in' };
+
+/**
  * Messages per day (UTC, by the day each report's period begins), stacked: DMARC pass below,
  * fail above and hatched. The axis is time: days without reports are gaps, not left out; past
  * DAYS_PER_BAR_LIMIT days a bar is a week. A y axis in messages with round ticks, dates under the
  * bars (thinned when they would touch), and the exact figures in each bar's title and in the
- * table beside.
+ * table beside. The TLS-RPT chart draws sessions with the same code and other words.
  */
-export function daysChart(reported: DaySummary[]): string {
+export function daysChart(reported: DaySummary[], words: DayChartWords = DMARC_DAY_WORDS): string {
   if (reported.length === 0) return '';
   const continuous = continuousDays(reported);
   const weekly = continuous.length > DAYS_PER_BAR_LIMIT;
@@ -294,18 +319,58 @@ export function daysChart(reported: DaySummary[]): string {
       const passTop = y(d.dmarcPass);
       const failTop = y(d.messages);
       const label = i % every === 0 ? `<text x="${x + barW / 2}" y="${top + plotH + 14}" text-anchor="middle">${t(d.day)}</text>` : '';
+      // The failed share above the bar, where a share (about 34 px wide) fits in the slot.
+      const share = words.badShare && fail > 0 && slot >= 36 ? `<text x="${x + barW / 2}" y="${failTop - 3}" text-anchor="middle">${percent(fail, d.messages)}</text>` : '';
       return (
-        `<g><title>${weekly ? 'week of ' : ''}${t(d.day)}: ${d.messages === 0 ? 'no messages reported' : `${d.messages} messages, ${d.dmarcPass} pass DMARC (${percent(d.dmarcPass, d.messages)}), ${fail} fail`}</title>` +
+        `<g><title>${weekly ? 'week of ' : ''}${t(d.day)}: ${d.messages === 0 ? `no ${words.what} reported` : `${d.messages} ${words.what}, ${d.dmarcPass} ${words.ok} (${percent(d.dmarcPass, d.messages)}), ${fail} ${words.bad}`}</title>` +
         `<rect class="pass" x="${x}" y="${passTop}" width="${barW}" height="${top + plotH - passTop}"/>` +
-        `<rect fill="url(#hatch-days)" x="${x}" y="${failTop}" width="${barW}" height="${passTop - failTop}"/>${label}</g>`
+        `<rect fill="url(#${words.id})" x="${x}" y="${failTop}" width="${barW}" height="${passTop - failTop}"/>${share}${label}</g>`
       );
     })
     .join('');
   const axes = `<line class="axis" x1="${left}" x2="${left}" y1="${top}" y2="${top + plotH}"/><line class="axis" x1="${left}" x2="${left + plotW}" y1="${top + plotH}" y2="${top + plotH}"/>`;
-  const titles = `<text x="0" y="10">messages per ${unit}</text><text x="${left + plotW}" y="${h - 2}" text-anchor="end">${weekly ? 'week (UTC, from Monday) the report periods begin in' : 'day (UTC) the report period begins'}</text>`;
+  const titles = `<text x="0" y="10">${words.what} per ${unit}</text><text x="${left + plotW}" y="${h - 2}" text-anchor="end">${weekly ? `week (UTC, from Monday) ${words.weekIs}` : `day (UTC) ${words.dayIs}`}</text>`;
   const total = days.reduce((n, d) => n + d.messages, 0);
-  const label = `Messages per ${unit} from ${t(days[0].day)} to ${t(days[days.length - 1].day)}: ${total} in all, stacked by DMARC pass and fail`;
-  return `<svg role="img" aria-label="${label}" width="${w}" height="${h}" viewBox="0 0 ${w} ${h}">${hatch('hatch-days')}${ticks}${bars}${axes}${titles}</svg>`;
+  const label = `${words.what[0].toUpperCase()}${words.what.slice(1)} per ${unit} from ${t(days[0].day)} to ${t(days[days.length - 1].day)}: ${total} in all, stacked by ${words.series}`;
+  return `<svg role="img" aria-label="${label}" width="${w}" height="${h}" viewBox="0 0 ${w} ${h}">${hatch(words.id)}${ticks}${bars}${axes}${titles}</svg>`;
+}
+
+/** The TLS-RPT days of one policy domain as the day chart's points: `messages` all sessions, `dmarcPass` the successful ones. */
+function tlsPoints(days: readonly TlsDaySummary[]): DaySummary[] {
+  const byDay = new Map<string, DaySummary>();
+  for (const d of days) {
+    const p = byDay.get(d.day) ?? { day: d.day, messages: 0, dmarcPass: 0, dkimAligned: 0, spfAligned: 0 };
+    p.messages += d.successful + d.failed;
+    p.dmarcPass += d.successful;
+    byDay.set(d.day, p);
+  }
+  // A report whose date range could not be read has no day to stand on; the table still lists it.
+  return [...byDay.values()].filter((p) => /^\d{4}-\d{2}-\d{2}$/.test(p.day)).sort((a, b) => a.day.localeCompare(b.day));
+}
+
+/**
+ * TLS-RPT sessions per day (UTC, by the day each report's date range starts; RFC 8460 §4.4),
+ * successful below and failed above (hatched, with the failed share above the bar): one chart per
+ * policy domain when there are several, each under a heading that names it. Inline SVG of
+ * attributes and classes only (no `style` attribute, no script), which the view's CSP allows.
+ */
+export function tlsDaysChart(days: readonly TlsDaySummary[]): string {
+  const domains = new Map<string, TlsDaySummary[]>();
+  for (const d of days) {
+    const key = d.policyDomain.toLowerCase();
+    domains.set(key, [...(domains.get(key) ?? []), d]);
+  }
+  const several = domains.size > 1;
+  const out: string[] = [];
+  let n = 0;
+  for (const list of domains.values()) {
+    const points = tlsPoints(list);
+    if (points.length === 0) continue;
+    const words: DayChartWords = { id: `hatch-tls-${n++}`, what: 'sessions', ok: 'successful', bad: 'failed', series: 'successful and failed sessions', dayIs: 'the report date range begins', weekIs: 'the report date ranges begin in', badShare: true };
+    const chart = `<div class="scroll chart">${daysChart(points, words)}</div>`;
+    out.push(several ? `<h4>${t(list[0].policyDomain)}</h4>${chart}` : chart);
+  }
+  return out.join('');
 }
 
 /**
@@ -327,7 +392,7 @@ export function sourcesChart(sources: SourceSummary[], top = 10): string {
       const passW = Math.round((x.dmarcPass / max) * barMax);
       const failW = Math.round(((x.messages - x.dmarcPass) / max) * barMax);
       return (
-        `<g><title>${t(x.sourceIp)}: ${x.messages} messages, ${x.dmarcPass} pass DMARC (${percent(x.dmarcPass, x.messages)}), ${x.failing} fail</title>` +
+        `<g><title>${t(x.sourceIp)}${x.reverseDns ? ` (rDNS ${t(reverseDnsText(x.reverseDns))})` : ''}: ${x.messages} messages, ${x.dmarcPass} pass DMARC (${percent(x.dmarcPass, x.messages)}), ${x.failing} fail</title>` +
         `<text x="${label - 6}" y="${y + 12}" text-anchor="end">${t(x.sourceIp)}</text>` +
         `<rect class="pass" x="${label}" y="${y + 2}" width="${passW}" height="${rowH - 5}"/>` +
         `<rect fill="url(#hatch-sources)" x="${label + passW}" y="${y + 2}" width="${failW}" height="${rowH - 5}"/>` +
@@ -427,7 +492,8 @@ function verdict(s: ReportSummary, actions: boolean): string {
       const top = a.topFailing.slice(0, 3).map((f) => {
         const from = f.headerFrom.length > 0 ? `, From ${f.headerFrom.slice(0, 3).map(t).join(', ')}` : '';
         const why = `DKIM aligned ${percent(f.dkimAligned, f.messages)}, SPF aligned ${percent(f.spfAligned, f.messages)}`;
-        return `<li><strong>${t(f.sourceIp)}</strong>: ${f.failing} of ${f.messages} messages fail${from} (${why})${actions && f.headerFrom.length > 0 ? ` ${dnsButtons(f.headerFrom.slice(0, 1))}` : ''}</li>`;
+        const name = reverseDnsText(f.reverseDns);
+        return `<li><strong>${t(f.sourceIp)}</strong>${name ? ` <span class="muted">rDNS ${t(name)}</span>` : ''}: ${f.failing} of ${f.messages} messages fail${from} (${why})${actions && f.headerFrom.length > 0 ? ` ${dnsButtons(f.headerFrom.slice(0, 1))}` : ''}</li>`;
       });
       const more = failingSources > 3 ? `<li class="muted">and ${failingSources - 3} more in Top failing sources below</li>` : '';
       out.push(`<p>Failing most:</p><ul class="failing">${top.join('')}${more}</ul>`);
@@ -446,10 +512,60 @@ function verdict(s: ReportSummary, actions: boolean): string {
   return out.join('\n');
 }
 
+/**
+ * A source's reverse DNS cell: its PTR names and whether one is forward-confirmed, as text (PTR
+ * names are peer data), marked with a sign as well as a colour; sorted by its words.
+ */
+function rdnsCell(x: SourceSummary): string {
+  const r = x.reverseDns;
+  if (!r) return '<td class="wrap muted">not looked up</td>';
+  const [cls, sign, why] =
+    r.status === 'confirmed'
+      ? ['good', '✓', 'a PTR name resolves back to the IP']
+      : r.status === 'failed'
+        ? ['warn', '?', `the lookup failed (${r.failure ?? 'OTHER'}): not decided`]
+        : ['bad', '✗', r.status === 'unconfirmed' ? 'no PTR name resolves back to the IP' : r.status === 'invalid' ? 'the report names no IP address here' : 'no PTR name'];
+  return `<td class="wrap ${cls}" title="${t(why)}"><span aria-hidden="true">${sign} </span>${t(reverseDnsText(r))}</td>`;
+}
+
+/** What the reverse DNS lookups gave, or (in the editor) the button that makes them. */
+function reverseDnsLine(s: ReportSummary, actions: boolean): string {
+  const o = s.aggregate.reverseDns;
+  if (o) return `<p class="muted">Reverse DNS: ${t(reverseDnsOverviewText(o))}. No AS numbers: they need a database that is not part of the extension.</p>`;
+  if (!actions || s.aggregate.sources.length === 0) return '';
+  return `<p><button type="button" class="rdns" data-rdns="lookup" title="Asks the DNS server of smtp.dns.server (or the system's) for the PTR names of the source IPs and whether they resolve back">Look up reverse DNS of ${plural(s.aggregate.sources.length, 'source')}</button></p>`;
+}
+
+/**
+ * The TLS-RPT section: sessions in all, the results per policy and MX, and the sessions per day
+ * (and policy domain) as a chart with its table, the chart's text alternative. Exported for the
+ * data-driven tests (test/views/fixtures/tls-section/).
+ */
+export function tlsSection(s: ReportSummary): string {
+  const out: string[] = [];
+  const total = s.tlsRpt.successful + s.tlsRpt.failed;
+  out.push(`<h2>TLS-RPT</h2><p>${s.tlsRpt.successful} successful and ${s.tlsRpt.failed} failed sessions (${percent(s.tlsRpt.failed, total)} failed).</p>`);
+  const rows: string[] = [];
+  for (const p of s.tlsRpt.policies) {
+    rows.push(`<tr><td>${t(p.policyType)}</td><td>${t(p.policyDomain)}</td><td class="wrap">${t(p.mxHost.join(', '))}</td><td>success</td>${num(p.successful)}</tr>`);
+    for (const m of p.byMx) rows.push(`<tr><td>${t(p.policyType)}</td><td>${t(p.policyDomain)}</td><td class="wrap">${t(m.mx)}</td><td class="bad">✗ ${t(m.resultType)}</td>${num(m.sessions)}</tr>`);
+  }
+  out.push(table('tls', ['Policy', 'Domain', 'MX', 'Result', { n: 'Sessions' }], rows));
+  if (s.tlsRpt.days.length > 0) {
+    const several = new Set(s.tlsRpt.days.map((d) => d.policyDomain.toLowerCase())).size > 1;
+    out.push(`<h3>Sessions per day${several ? ' and policy domain' : ''}</h3>`, legend('successful', 'failed'), tlsDaysChart(s.tlsRpt.days));
+    const dayRows = s.tlsRpt.days.map((d) => `<tr><td>${t(d.day)}</td><td>${t(d.policyDomain)}</td>${num(d.successful)}${num(d.failed)}${rate(d.successful, d.successful + d.failed)}</tr>`);
+    out.push(`<details><summary>The sessions per day</summary>${table('tls-days', ['Day (UTC)', 'Policy domain', { n: 'Successful' }, { n: 'Failed' }, { n: 'Success rate' }], dayRows)}</details>`);
+  }
+  return out.join('\n');
+}
+
 /** The body of the view (without the document around it), for tests and for updates. */
 export function reportBody(s: ReportSummary, actions = false): string {
   const a = s.aggregate;
   const out: string[] = [verdict(s, actions)];
+  // The reverse DNS column is drawn once the sources were looked up.
+  const rdns = a.reverseDns !== undefined;
   if (s.counts.aggregate > 0) {
     out.push('<h2>DMARC</h2>');
     out.push('<h3>Top failing sources</h3>');
@@ -458,9 +574,9 @@ export function reportBody(s: ReportSummary, actions = false): string {
     } else {
       const rows = a.topFailing.map(
         (f) =>
-          `<tr data-source-ip="${t(f.sourceIp)}"><td>${t(f.sourceIp)}</td>${num(f.failing)}${num(f.messages)}${rate(f.dkimAligned, f.messages)}${rate(f.spfAligned, f.messages)}<td class="wrap">${t(f.headerFrom.join(', '))}</td><td class="wrap">${t(f.dkimDomains.join(', '))}</td><td class="wrap">${t(f.spfDomains.join(', '))}</td>${actions ? `<td>${dnsButtons(f.headerFrom)}</td>` : ''}</tr>`,
+          `<tr data-source-ip="${t(f.sourceIp)}"><td>${t(f.sourceIp)}</td>${rdns ? rdnsCell(f) : ''}${num(f.failing)}${num(f.messages)}${rate(f.dkimAligned, f.messages)}${rate(f.spfAligned, f.messages)}<td class="wrap">${t(f.headerFrom.join(', '))}</td><td class="wrap">${t(f.dkimDomains.join(', '))}</td><td class="wrap">${t(f.spfDomains.join(', '))}</td>${actions ? `<td>${dnsButtons(f.headerFrom)}</td>` : ''}</tr>`,
       );
-      out.push(table('failing', ['Source IP', { n: 'Failing' }, { n: 'Messages' }, { n: 'DKIM aligned' }, { n: 'SPF aligned' }, 'Header From', 'DKIM results', 'SPF results', ...(actions ? ['Mail DNS'] : [])], rows));
+      out.push(table('failing', ['Source IP', ...(rdns ? ['Reverse DNS'] : []), { n: 'Failing' }, { n: 'Messages' }, { n: 'DKIM aligned' }, { n: 'SPF aligned' }, 'Header From', 'DKIM results', 'SPF results', ...(actions ? ['Mail DNS'] : [])], rows));
     }
     out.push(`<h3>Messages per ${continuousDays(a.days).length > DAYS_PER_BAR_LIMIT ? 'week' : 'day'}</h3>`, legend(), `<div class="scroll chart">${daysChart(a.days)}</div>`);
     const dayRows = a.days.map((d) => `<tr><td>${t(d.day)}</td>${num(d.messages)}${num(d.dmarcPass)}${num(d.messages - d.dmarcPass)}${rate(d.dmarcPass, d.messages)}</tr>`);
@@ -470,12 +586,13 @@ export function reportBody(s: ReportSummary, actions = false): string {
       out.push('<h3>Domains</h3>', table('domains', ['Domain', { n: 'Reports' }, { n: 'Messages' }, { n: 'DMARC pass' }, { n: 'DKIM aligned' }, { n: 'SPF aligned' }, 'Policy (latest)'], domainRows));
     }
     out.push('<h3>Sources</h3>', legend(), `<div class="scroll chart">${sourcesChart(a.sources)}</div>`);
-    out.push(`<label class="filter">Filter sources <input class="filter" type="search" data-filter="sources" placeholder="IP, domain or result"></label> <span id="sources-shown" class="muted" aria-live="polite"></span>`);
+    out.push(reverseDnsLine(s, actions));
+    out.push(`<label class="filter">Filter sources <input class="filter" type="search" data-filter="sources" placeholder="IP, PTR name, domain or result"></label> <span id="sources-shown" class="muted" aria-live="polite"></span>`);
     const sourceRows = a.sources.map(
       (x) =>
-        `<tr><td>${t(x.sourceIp)}</td>${num(x.messages)}${rate(x.dmarcPass, x.messages)}${rate(x.dkimAligned, x.messages)}${rate(x.spfAligned, x.messages)}<td class="wrap">${t(x.headerFrom.join(', '))}</td><td class="wrap">${t(x.dkimDomains.join(', '))}</td><td class="wrap">${t(x.spfDomains.join(', '))}</td><td class="wrap">${t(dispositionsText(x.byDisposition))}</td></tr>`,
+        `<tr><td>${t(x.sourceIp)}</td>${rdns ? rdnsCell(x) : ''}${num(x.messages)}${rate(x.dmarcPass, x.messages)}${rate(x.dkimAligned, x.messages)}${rate(x.spfAligned, x.messages)}<td class="wrap">${t(x.headerFrom.join(', '))}</td><td class="wrap">${t(x.dkimDomains.join(', '))}</td><td class="wrap">${t(x.spfDomains.join(', '))}</td><td class="wrap">${t(dispositionsText(x.byDisposition))}</td></tr>`,
     );
-    out.push(table('sources', ['Source IP', { n: 'Messages' }, { n: 'DMARC pass' }, { n: 'DKIM aligned' }, { n: 'SPF aligned' }, 'Header From', 'DKIM results', 'SPF results', 'Disposition'], sourceRows));
+    out.push(table('sources', ['Source IP', ...(rdns ? ['Reverse DNS'] : []), { n: 'Messages' }, { n: 'DMARC pass' }, { n: 'DKIM aligned' }, { n: 'SPF aligned' }, 'Header From', 'DKIM results', 'SPF results', 'Disposition'], sourceRows));
     const dispositionRows = Object.entries(a.byDisposition)
       .sort((x, y) => y[1] - x[1])
       .map(([k, v]) => `<tr><td>${t(k || '(none given)')}</td>${num(v)}<td class="n" data-v="${a.messages === 0 ? -1 : v / a.messages}">${percent(v, a.messages)}</td></tr>`);
@@ -485,16 +602,7 @@ export function reportBody(s: ReportSummary, actions = false): string {
     const reporterRows = a.reporters.map((r) => `<tr><td>${t(r.orgName)}</td>${num(r.reports)}${num(r.messages)}</tr>`);
     out.push('<h3>Reporters</h3>', table('reporters', ['Organisation', { n: 'Reports' }, { n: 'Messages' }], reporterRows));
   }
-  if (s.counts.tlsRpt > 0) {
-    const total = s.tlsRpt.successful + s.tlsRpt.failed;
-    out.push(`<h2>TLS-RPT</h2><p>${s.tlsRpt.successful} successful and ${s.tlsRpt.failed} failed sessions (${percent(s.tlsRpt.failed, total)} failed).</p>`);
-    const rows: string[] = [];
-    for (const p of s.tlsRpt.policies) {
-      rows.push(`<tr><td>${t(p.policyType)}</td><td>${t(p.policyDomain)}</td><td class="wrap">${t(p.mxHost.join(', '))}</td><td>success</td>${num(p.successful)}</tr>`);
-      for (const m of p.byMx) rows.push(`<tr><td>${t(p.policyType)}</td><td>${t(p.policyDomain)}</td><td class="wrap">${t(m.mx)}</td><td class="bad">✗ ${t(m.resultType)}</td>${num(m.sessions)}</tr>`);
-    }
-    out.push(table('tls', ['Policy', 'Domain', 'MX', 'Result', { n: 'Sessions' }], rows));
-  }
+  if (s.counts.tlsRpt > 0) out.push(tlsSection(s));
   if (s.failures.length > 0) {
     const rows = s.failures.map(
       (f) => `<tr><td class="wrap">${t(f.source)}</td><td>${t(f.feedbackType)} ${t(f.authFailure ?? '')}</td><td>${t(f.reportedDomain)}</td><td>${t(f.sourceIp)}</td><td>${t(f.arrivalDate)}</td><td class="wrap">${t(f.originalFrom)}</td></tr>`,

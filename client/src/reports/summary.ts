@@ -3,7 +3,8 @@
  * and the benchmark: DMARC volumes by disposition, DKIM and SPF alignment per source IP, the top
  * failing sources, the policies published over the period; TLS-RPT failure types per policy and
  * MX; the failure reports; and every finding with its link. Values are kept exact (JSON-safe);
- * escaping for display happens in the renderers. Pure.
+ * escaping for display happens in the renderers. Pure: the reverse DNS of the sources is looked
+ * up elsewhere and joined in (reports/fcrdns.ts `addReverseDns`, which takes a resolver).
  */
 import type { Problem, Severity } from '../../../common/problem';
 import type { AggregateReport, PublishedPolicy } from '../../../server/src/reports/aggregate';
@@ -11,6 +12,8 @@ import type { FailureReport } from '../../../server/src/reports/failure';
 import type { OpenedReport } from '../../../server/src/reports/open';
 import { reportProblemLink } from '../../../server/src/reports/reportProblems';
 import type { TlsRptReport } from '../../../server/src/reports/tlsRpt';
+import type { DnsFailure } from '../dns/resolver';
+import type { ReverseDnsLeftOut, ReverseDnsResult, ReverseDnsStatus } from './fcrdns';
 
 export interface Counts {
   messages: number;
@@ -28,6 +31,19 @@ export interface SourceSummary extends Counts {
   headerFrom: string[];
   dkimDomains: string[];
   spfDomains: string[];
+  /** The source IP's PTR names and whether one is forward-confirmed; absent when not looked up. */
+  reverseDns?: ReverseDnsResult;
+}
+
+/** What the reverse DNS lookups of the sources gave, in all; absent when none was made (`--no-dns`). */
+export interface ReverseDnsOverview {
+  /** Sources looked up, and sources left out (past the lookup limit, or stopped), with why. */
+  lookedUp: number;
+  leftOut: number;
+  leftOutBecause?: ReverseDnsLeftOut;
+  byStatus: Partial<Record<ReverseDnsStatus, number>>;
+  /** Failed lookups by their failure class (TIMEOUT, SERVFAIL, ...). */
+  failures: Partial<Record<DnsFailure, number>>;
 }
 
 export interface PolicyPeriod {
@@ -66,6 +82,14 @@ export interface TlsPolicySummary {
   failureTypes: Record<string, number>;
   byMx: TlsMxFailure[];
   reports: number;
+}
+
+/** TLS-RPT sessions of one policy domain on one day (UTC, the day its report's date range starts; RFC 8460 §4.4). */
+export interface TlsDaySummary {
+  day: string;
+  policyDomain: string;
+  successful: number;
+  failed: number;
 }
 
 export interface FailureSummary {
@@ -118,8 +142,9 @@ export interface ReportSummary {
     days: DaySummary[];
     begin?: number;
     end?: number;
+    reverseDns?: ReverseDnsOverview;
   };
-  tlsRpt: { successful: number; failed: number; policies: TlsPolicySummary[] };
+  tlsRpt: { successful: number; failed: number; policies: TlsPolicySummary[]; days: TlsDaySummary[] };
   failures: FailureSummary[];
   findings: SummaryFinding[];
 }
@@ -159,6 +184,7 @@ export class ReportSummariser {
   private end?: number;
   private tls = new Map<string, TlsPolicySummary & { mxMap: Map<string, TlsMxFailure> }>();
   private tlsTotals = { successful: 0, failed: 0 };
+  private tlsDays = new Map<string, TlsDaySummary>();
   private failures: FailureSummary[] = [];
   private findings: SummaryFinding[] = [];
 
@@ -252,7 +278,17 @@ export class ReportSummariser {
 
   private addTls(r: TlsRptReport): void {
     this.counts.tlsRpt++;
+    const startMs = Date.parse(r.startDatetime);
+    const day = Number.isFinite(startMs) ? new Date(startMs).toISOString().slice(0, 10) : 'unknown';
     for (const p of r.policies) {
+      const dayKey = `${day}\u0000${p.policyDomain.toLowerCase()}`;
+      let d = this.tlsDays.get(dayKey);
+      if (!d) {
+        d = { day, policyDomain: p.policyDomain, successful: 0, failed: 0 };
+        this.tlsDays.set(dayKey, d);
+      }
+      d.successful += p.successful;
+      d.failed += p.failed;
       const key = `${p.policyType}\u0000${p.policyDomain.toLowerCase()}`;
       let t = this.tls.get(key);
       if (!t) {
@@ -319,6 +355,7 @@ export class ReportSummariser {
         policies: [...this.tls.values()]
           .map(({ mxMap, ...t }) => ({ ...t, byMx: [...mxMap.values()].sort((a, b) => b.sessions - a.sessions || a.mx.localeCompare(b.mx)) }))
           .sort((a, b) => a.policyDomain.localeCompare(b.policyDomain) || a.policyType.localeCompare(b.policyType)),
+        days: [...this.tlsDays.values()].map((d) => ({ ...d })).sort((a, b) => a.day.localeCompare(b.day) || a.policyDomain.localeCompare(b.policyDomain)),
       },
       failures: [...this.failures],
       findings: [...this.findings],

@@ -7,7 +7,12 @@
  *
  * - `{ type: 'export', format: 'csv' | 'json' }`: the summary to a file the user picks;
  * - `{ type: 'dnsCheck', domain }`: the Mail DNS check of a failing source's domain
- *   (`smtp.mailDns.checkDomain`, which takes the domain as its argument).
+ *   (`smtp.mailDns.checkDomain`, which takes the domain as its argument);
+ * - `{ type: 'reverseDns' }`: look up the source IPs' PTR names and whether they are
+ *   forward-confirmed (reports/fcrdns.ts, through `smtp.dns.server` or the system's resolver; only
+ *   in a trusted workspace), then draw the view again with them. With the setting
+ *   `smtp.reports.reverseDnsOnOpen` the lookups start when the view opens. Results are kept per IP
+ *   for the window, so that opening the view again asks nothing twice.
  *
  * The parsing and rendering live in the emlTools feature bundle, loaded on the first use.
  *
@@ -23,6 +28,8 @@ import type * as EmlToolsModule from '../lazy/emlTools';
 import { lazyBundle } from '../lazy/loader';
 import type { OpenedReport } from '../../../server/src/reports/open';
 import { reportConcernsDomain } from '../reports/reportDomain';
+import { addReverseDns, type ReverseDnsResult } from '../reports/fcrdns';
+import type { ReportSummary } from '../reports/summary';
 import { resolveInboxFolder } from './localInboxModel';
 
 const emlTools = lazyBundle<typeof EmlToolsModule>('emlTools');
@@ -33,15 +40,20 @@ export const REPORTS_FOR_DOMAIN_COMMAND = 'smtp.reports.showForDomain';
 /** The setting with a folder of reports that "Show Reports for This Domain" always reads. */
 export const REPORTS_FOLDER_SETTING = 'smtp.reports.folder';
 const MAIL_DNS_CHECK = 'smtp.mailDns.checkDomain';
+/** The setting that starts the reverse DNS lookups when the view opens (else the view's button does). */
+export const REVERSE_DNS_ON_OPEN_SETTING = 'smtp.reports.reverseDnsOnOpen';
+/** Per source IP: all of one IP's lookups (PTR, then A or AAAA) may take this long. */
+const REVERSE_DNS_TIMEOUT_MS = 3000;
 
 /** A message from the view, as it arrives (unknown until checked). */
-export type ReportViewMessage = { type: 'export'; format: 'csv' | 'json' } | { type: 'dnsCheck'; domain: string };
+export type ReportViewMessage = { type: 'export'; format: 'csv' | 'json' } | { type: 'dnsCheck'; domain: string } | { type: 'reverseDns' };
 
 /** Checks a message from the webview: only the two known shapes, a domain that is a host name. */
 export function parseReportViewMessage(message: unknown): ReportViewMessage | undefined {
   if (typeof message !== 'object' || message === null) return undefined;
   const m = message as Record<string, unknown>;
   if (m.type === 'export' && (m.format === 'csv' || m.format === 'json')) return { type: 'export', format: m.format };
+  if (m.type === 'reverseDns') return { type: 'reverseDns' };
   if (m.type === 'dnsCheck' && typeof m.domain === 'string') {
     const domain = m.domain.trim().toLowerCase().replace(/\.$/, '');
     // A DNS name of LDH labels (RFC 1035 §2.3.1, RFC 5890 A-labels): what a report's header_from
@@ -100,6 +112,8 @@ function domainArgument(arg: unknown): string | undefined {
 
 export function registerReportView(context: vscode.ExtensionContext): ReportViewHandle {
   const opened: string[] = [];
+  // One answer per source IP for the window; a lookup the server did not answer is asked again when a view opens.
+  const reverseDnsCache = new Map<string, Promise<ReverseDnsResult>>();
   const open = async (paths: string[], options: ReportViewOptions = {}): Promise<vscode.WebviewPanel | undefined> => {
     const tools = emlTools();
     let files: string[];
@@ -115,21 +129,60 @@ export function registerReportView(context: vscode.ExtensionContext): ReportView
     }
     const domain = options.domain;
     for (const p of paths) if (!opened.includes(p)) opened.push(p);
-    const summary = await tools.summariseReportFiles(files, {
+    const first = await tools.summariseReportFiles(files, {
       shownName,
       ...(domain !== undefined ? { include: (o: OpenedReport) => o.report !== undefined && reportConcernsDomain(o.report, domain) } : {}),
     });
-    if (domain !== undefined && summary.counts.aggregate + summary.counts.tlsRpt + summary.counts.failure === 0) {
+    if (domain !== undefined && first.counts.aggregate + first.counts.tlsRpt + first.counts.failure === 0) {
       void vscode.window.showInformationMessage(`No report about ${domain} among ${files.length} report file(s) (those opened in the report view in this window and the folder of ${REPORTS_FOLDER_SETTING}).`);
       return undefined;
     }
     const title = options.title ?? (paths.length === 1 ? `Reports: ${basename(paths[0])}` : `Reports: ${files.length} files`);
     // Ctrl+F finds in the view (a source IP, a domain) as in an editor.
     const panel = vscode.window.createWebviewPanel(REPORT_VIEW_TYPE, title, vscode.ViewColumn.Active, { enableScripts: true, enableForms: false, enableCommandUris: false, localResourceRoots: [], retainContextWhenHidden: false, enableFindWidget: true });
-    panel.webview.html = tools.renderReportHtml(summary, { cspSource: panel.webview.cspSource, nonce: nonce(), actions: true });
+    let summary: ReportSummary = first;
+    let disposed = false;
+    const stop = new AbortController();
+    const draw = (): void => {
+      panel.webview.html = tools.renderReportHtml(summary, { cspSource: panel.webview.cspSource, nonce: nonce(), actions: true });
+    };
+    draw();
+    // The lookups of this view: made once; a second click while they run waits for the same ones.
+    let lookingUp: Promise<void> | undefined;
+    const lookUpReverseDns = async (): Promise<void> => {
+      if (lookingUp) return lookingUp;
+      if (!vscode.workspace.isTrusted) {
+        void vscode.window.showWarningMessage('Reverse DNS lookups send DNS queries: trust the workspace first.');
+        // The button said "Looking up…": the view is drawn again with it ready.
+        if (!disposed) draw();
+        return;
+      }
+      const server = (vscode.workspace.getConfiguration('smtp').get<string>('dns.server') ?? '').trim();
+      let resolver: ReturnType<typeof tools.createResolver>;
+      try {
+        resolver = tools.createResolver({ ...(server !== '' ? { server } : {}), timeoutMs: REVERSE_DNS_TIMEOUT_MS, tries: 1 });
+      } catch (error) {
+        void vscode.window.showErrorMessage(`smtp.dns.server: ${error instanceof Error ? error.message : String(error)}`);
+        if (!disposed) draw();
+        return;
+      }
+      lookingUp = (async () => {
+        const looked = await vscode.window.withProgress({ location: vscode.ProgressLocation.Window, title: `Reverse DNS of ${summary.aggregate.sources.length} source(s)` }, () =>
+          addReverseDns(summary, resolver, { timeoutMs: REVERSE_DNS_TIMEOUT_MS, concurrency: 8, limit: 1000, cache: reverseDnsCache, signal: stop.signal }),
+        );
+        if (disposed) return;
+        summary = looked;
+        draw();
+      })();
+      return lookingUp;
+    };
     const subscription = panel.webview.onDidReceiveMessage(async (raw: unknown) => {
       const message = parseReportViewMessage(raw);
       if (!message) return;
+      if (message.type === 'reverseDns') {
+        await lookUpReverseDns();
+        return;
+      }
       if (message.type === 'dnsCheck') {
         await vscode.commands.executeCommand(MAIL_DNS_CHECK, message.domain);
         return;
@@ -145,7 +198,12 @@ export function registerReportView(context: vscode.ExtensionContext): ReportView
       await vscode.workspace.fs.writeFile(target, Buffer.from(text, 'utf8'));
       vscode.window.setStatusBarMessage(`Report summary saved to ${basename(target.fsPath)}`, 5000);
     });
-    panel.onDidDispose(() => subscription.dispose());
+    panel.onDidDispose(() => {
+      disposed = true;
+      stop.abort();
+      subscription.dispose();
+    });
+    if (summary.aggregate.sources.length > 0 && vscode.workspace.isTrusted && vscode.workspace.getConfiguration('smtp').get<boolean>(REVERSE_DNS_ON_OPEN_SETTING.slice('smtp.'.length), false) === true) void lookUpReverseDns();
     return panel;
   };
   context.subscriptions.push(
