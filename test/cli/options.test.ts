@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Deadline, parseDuration, parseHostPort, parseOptions, resolveDnsServer, wantsHelp } from '../../client/src/cli/options';
+import { Deadline, MAX_DURATION_MS, parseDuration, parseHostPort, parseOptions, readDnsOptions, resolveDnsServer, wantsHelp } from '../../client/src/cli/options';
 
 test('parseOptions: strict, with errors that name the option', () => {
   const spec = { name: { type: 'string' }, flag: { type: 'boolean' }, many: { type: 'string', multiple: true } } as const;
@@ -72,6 +72,18 @@ test('parseDuration: the command’s unit, or an explicit ms or s', () => {
   assert.equal(parseDuration('2s', 'ms'), 2000);
   assert.equal(parseDuration('250ms', 's'), 250);
   for (const bad of ['0', '-1', 'soon', '1m', '0.0001', '']) assert.equal(parseDuration(bad, 's'), undefined, bad);
+  // What one Node timer can wait, and no more: a longer timer would fire at once (Node warns and waits 1 ms).
+  assert.equal(parseDuration('2147483647', 'ms'), MAX_DURATION_MS);
+  for (const tooLong of ['2147483648', '2147484s', '1e400', `${'9'.repeat(400)}`]) assert.equal(parseDuration(tooLong, 'ms'), undefined, tooLong);
+});
+
+test('readDnsOptions: one reading of --dns-server and a DNS timeout for verify, dkim check and report', async () => {
+  assert.deepEqual(await readDnsOptions(undefined, { option: '--timeout', text: undefined, defaultMs: 5000 }), { timeoutMs: 5000 });
+  assert.deepEqual(await readDnsOptions('127.0.0.1:5300', { option: '--dns-timeout', text: '2s', defaultMs: 3000 }), { server: '127.0.0.1:5300', timeoutMs: 2000 });
+  assert.deepEqual(await readDnsOptions(undefined, { option: '--dns-timeout', text: '2147483648', defaultMs: 3000 }), { error: '--dns-timeout needs a number of milliseconds (or 2s, 1500ms), at most 24 days' });
+  const bad = await readDnsOptions('\x1b[31mx:99999', { option: '--timeout', text: undefined, defaultMs: 5000 });
+  assert.ok('error' in bad);
+  assert.doesNotMatch(bad.error, /\x1b/);
 });
 
 test('Deadline: every call started through it fails with ETIMEOUT once the time is up', async () => {

@@ -11,7 +11,7 @@ import { checkDkimKey, dkimPublicKeyOf, isDkimName } from '../mailAuth/dkimKeyCh
 import { createResolver } from '../mailAuth/resolver';
 import { publicKeyRecord } from '../mailAuth/sign';
 import type { CliIo } from './cliIo';
-import { parseDuration, parseOptions, resolveDnsServer, timeoutError, usageError, wantsHelp } from './options';
+import { parseOptions, readDnsOptions, usageError, wantsHelp } from './options';
 
 const DKIM_USAGE = `Usage: smtpwb dkim keygen --domain D --selector S [--algorithm rsa-2048|rsa-3072|ed25519] [--out FILE] [--json]
        smtpwb dkim check --domain D --selector S --key FILE [--dns-server HOST:PORT] [--timeout MS] [--json]
@@ -116,18 +116,9 @@ async function check(args: string[], io: CliIo): Promise<number> {
   const n = names(v, io);
   if (typeof n === 'number') return n;
   if (v.key === undefined) return usageError(io, 'dkim check', '--key FILE is required', DKIM_USAGE);
-  let timeoutMs = 5000;
-  if (v.timeout !== undefined) {
-    const ms = parseDuration(v.timeout, 'ms');
-    if (ms === undefined) return usageError(io, 'dkim check', timeoutError('ms'), DKIM_USAGE);
-    timeoutMs = ms;
-  }
-  let server: string | undefined;
-  if (v['dns-server'] !== undefined) {
-    const resolved = await resolveDnsServer(v['dns-server']);
-    if ('error' in resolved) return usageError(io, 'dkim check', visibleLine(resolved.error), DKIM_USAGE);
-    server = resolved.server;
-  }
+  const dns = await readDnsOptions(v['dns-server'], { option: '--timeout', text: v.timeout, defaultMs: 5000 });
+  if ('error' in dns) return usageError(io, 'dkim check', dns.error, DKIM_USAGE);
+  const { server, timeoutMs } = dns;
   let pem: string;
   try {
     pem = await readFile(resolvePath(io.cwd, v.key), 'utf8');

@@ -6,6 +6,7 @@
 import { resolveDnsServer as resolveServerName, type HostLookup } from '../dns/serverAddress';
 import { systemHostLookup } from '../dns/resolver';
 import { parseArgs } from 'node:util';
+import { visibleLine } from '../../../common/escape';
 
 /** A parseArgs option: a flag or a valued option, optionally repeatable. */
 export interface OptionSpec {
@@ -88,19 +89,45 @@ export function resolveDnsServer(text: string, lookup: HostLookup = systemHostLo
 // --timeout
 
 /**
+ * The longest duration a command takes: what one Node timer can wait (2^31 − 1 ms, about 24.8 days).
+ * A longer one would fire at once (Node warns and waits 1 ms), so it is refused as a usage error.
+ */
+export const MAX_DURATION_MS = 2_147_483_647;
+
+/**
  * Parses a duration: a positive number in the command's unit, or with an explicit unit (`1500ms`,
- * `1.5s`). Returns milliseconds, or undefined when the text is not a duration.
+ * `1.5s`), at most MAX_DURATION_MS. Returns milliseconds, or undefined when the text is not such a
+ * duration.
  */
 export function parseDuration(text: string, unit: 'ms' | 's'): number | undefined {
   const m = /^(\d+(?:\.\d+)?)(ms|s)?$/.exec(text.trim());
   if (!m) return undefined;
-  const ms = Number(m[1]) * ((m[2] ?? unit) === 's' ? 1000 : 1);
-  return ms >= 1 && Number.isFinite(ms) ? Math.round(ms) : undefined;
+  const ms = Math.round(Number(m[1]) * ((m[2] ?? unit) === 's' ? 1000 : 1));
+  return ms >= 1 && ms <= MAX_DURATION_MS ? ms : undefined;
 }
 
-/** The help line of `--timeout` in a command's unit. */
-export function timeoutError(unit: 'ms' | 's'): string {
-  return unit === 's' ? '--timeout needs a number of seconds (or 1500ms, 2s)' : '--timeout needs a number of milliseconds (or 2s, 1500ms)';
+/** The usage error of a duration option (`--timeout` unless named) in a command's unit. */
+export function timeoutError(unit: 'ms' | 's', option = '--timeout'): string {
+  return unit === 's' ? `${option} needs a number of seconds (or 1500ms, 2s), at most 24 days` : `${option} needs a number of milliseconds (or 2s, 1500ms), at most 24 days`;
+}
+
+/**
+ * The DNS options of a command that asks DNS (`verify`, `dkim check`, `report`): `--dns-server`,
+ * validated and resolved once (`resolveDnsServer`), and a timeout in milliseconds from the option
+ * `timeout.option` (its text in `timeout.text`, `timeout.defaultMs` when absent). Returns the values,
+ * or the usage error's message (peer-free: the user's own text is escaped).
+ */
+export async function readDnsOptions(dnsServer: string | undefined, timeout: { option: string; text: string | undefined; defaultMs: number }): Promise<{ server?: string; timeoutMs: number } | { error: string }> {
+  let timeoutMs = timeout.defaultMs;
+  if (timeout.text !== undefined) {
+    const ms = parseDuration(timeout.text, 'ms');
+    if (ms === undefined) return { error: timeoutError('ms', timeout.option) };
+    timeoutMs = ms;
+  }
+  if (dnsServer === undefined) return { timeoutMs };
+  const resolved = await resolveDnsServer(dnsServer);
+  if ('error' in resolved) return { error: visibleLine(resolved.error) };
+  return { server: resolved.server, timeoutMs };
 }
 
 // ---------------------------------------------------------------------------------------------

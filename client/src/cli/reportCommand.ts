@@ -20,7 +20,7 @@ import { createResolver } from '../mailAuth/resolver';
 import { reportDomain } from '../reports/reportDomain';
 import { resolve as resolvePath } from 'node:path';
 import { visibleLine } from '../../../common/escape';
-import { parseDuration, parseHostPort, parseOptions, resolveDnsServer, usageError, wantsHelp } from './options';
+import { parseHostPort, parseOptions, readDnsOptions, usageError, wantsHelp } from './options';
 import { fetchReportsOverImap, imapFetchRefusal } from '../reports/imapFetch';
 import { summaryCsv, summaryJson, summaryMarkdown, summaryText } from '../reports/render';
 
@@ -136,18 +136,9 @@ export async function reportCommand(args: string[], io: ReportIo): Promise<numbe
     top = Number(v.top);
   }
   if (v['no-dns'] && (v['dns-server'] !== undefined || v['dns-timeout'] !== undefined)) return usageError(io, 'report', '--no-dns leaves out the lookups that --dns-server and --dns-timeout are for', REPORT_USAGE);
-  let dnsTimeoutMs = 3000;
-  if (v['dns-timeout'] !== undefined) {
-    const ms = parseDuration(v['dns-timeout'], 'ms');
-    if (ms === undefined) return usageError(io, 'report', '--dns-timeout needs a number of milliseconds (or 3s, 1500ms)', REPORT_USAGE);
-    dnsTimeoutMs = ms;
-  }
-  let dnsServer: string | undefined;
-  if (v['dns-server'] !== undefined) {
-    const resolved = await resolveDnsServer(v['dns-server']);
-    if ('error' in resolved) return usageError(io, 'report', visibleLine(resolved.error), REPORT_USAGE);
-    dnsServer = resolved.server;
-  }
+  const dns = await readDnsOptions(v['dns-server'], { option: '--dns-timeout', text: v['dns-timeout'], defaultMs: 3000 });
+  if ('error' in dns) return usageError(io, 'report', dns.error, REPORT_USAGE);
+  const { server: dnsServer, timeoutMs: dnsTimeoutMs } = dns;
   const domains = v.domain ? new Set(v.domain.map((d) => d.toLowerCase().replace(/\.$/, ''))) : undefined;
   const files: string[] = [];
   for (const p of parsed.positionals) {

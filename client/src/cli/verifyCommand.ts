@@ -18,7 +18,7 @@ import { verifyMessage, type AuthReport } from '../mailAuth/verify';
 import { formatReportText, reportJson } from '../mailAuth/format';
 import { checkBulkMessage, formatBulkText } from '../reports/bulkCheck';
 import type { BulkRequirement } from '../reports/bulkSender';
-import { Deadline, parseDuration, parseOptions, resolveDnsServer, timeoutError, usageError, wantsHelp } from './options';
+import { Deadline, parseOptions, readDnsOptions, usageError, wantsHelp } from './options';
 
 export interface CommandIo {
   stdout: NodeJS.WritableStream;
@@ -73,19 +73,10 @@ export async function verifyCommand(args: string[], io: CommandIo): Promise<numb
   if (parsed.positionals.length !== 1) return usageError(io, 'verify', 'expected one message file', VERIFY_USAGE);
   const ip = v.ip;
   if (ip !== undefined && isIP(ip) === 0) return usageError(io, 'verify', `--ip "${visibleLine(ip)}" is not an IP address`, VERIFY_USAGE);
-  let timeoutMs = 5000;
-  if (v.timeout !== undefined) {
-    const ms = parseDuration(v.timeout, 'ms');
-    if (ms === undefined) return usageError(io, 'verify', timeoutError('ms'), VERIFY_USAGE);
-    timeoutMs = ms;
-  }
   const dnsServer = v['dns-server'];
-  let server: string | undefined;
-  if (dnsServer !== undefined) {
-    const resolved = await resolveDnsServer(dnsServer);
-    if ('error' in resolved) return usageError(io, 'verify', visibleLine(resolved.error), VERIFY_USAGE);
-    server = resolved.server;
-  }
+  const dns = await readDnsOptions(dnsServer, { option: '--timeout', text: v.timeout, defaultMs: 5000 });
+  if ('error' in dns) return usageError(io, 'verify', dns.error, VERIFY_USAGE);
+  const { server, timeoutMs } = dns;
   const file = resolvePath(io.cwd, parsed.positionals[0]);
   let message: Buffer;
   try {
