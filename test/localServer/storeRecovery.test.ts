@@ -2,12 +2,13 @@
 // a temporary file left by a run that died never stops a later start; a deleted message stays
 // deleted; under steady load the journal is rotated and old journal files go, so it never grows
 // without bound; a replay never drops an acknowledged record silently (a corrupt journal is kept as
-// `.corrupt`); verification results survive a failed write-out, and a deletion racing a
-// verification leaves no sidecar behind. A deletion or a clear sticks: made while the server is
-// stopped, or by a store whose replay was cut short, it survives the replay of a crashed server's
-// journal, and a write-out racing it puts no file back. A "crash" is a store abandoned without
-// close(), whose journal files are copied, under the name of a process that is gone, into a fresh
-// folder, as storePerformance.test.ts does. Everything runs on real files.
+// `.corrupt`, and the whole records after the damage are recovered, see
+// storeJournalResync.test.ts); verification results survive a failed write-out, and a deletion
+// racing a verification leaves no sidecar behind. A deletion or a clear sticks: made while the
+// server is stopped, or by a store whose replay was cut short, it survives the replay of a crashed
+// server's journal, and a write-out racing it puts no file back. A "crash" is a store abandoned
+// without close(), whose journal files are copied, under the name of a process that is gone, into a
+// fresh folder, as storePerformance.test.ts does. Everything runs on real files.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -195,7 +196,7 @@ test('a replay reads a journal record by record: messages across its read window
   });
 });
 
-test('a journal with an unreadable record: the records before it are written, the journal is kept as .corrupt and logged', async () => {
+test('a journal with an unreadable record: the whole records around it are written, the journal is kept as .corrupt and logged', async () => {
   await withCrashFolders(async ({ live, crashed, store }) => {
     await put(store, 'before');
     const [name] = readdirSync(join(live, JOURNAL));
@@ -204,21 +205,25 @@ test('a journal with an unreadable record: the records before it are written, th
     await put(store, 'after');
     const both = readFileSync(join(live, JOURNAL, name));
     const second = both.subarray(good.length);
-    const damaged = Buffer.concat([good, Buffer.from('SMTPWB-J2 5 0\n{"m":\n', 'latin1'), second]);
+    const bad = Buffer.from('SMTPWB-J2 5 0\n{"m":\n', 'latin1');
+    const damaged = Buffer.concat([good, bad, second]);
     const scan = readJournal(damaged);
-    assert.deepEqual([scan.records.length, scan.end, scan.outcome], [1, good.length, 'corrupt']);
+    // The record after the unreadable one is found again and read.
+    assert.deepEqual([scan.records.length, scan.end, scan.outcome, scan.skipped], [2, damaged.length, 'corrupt', [[good.length, good.length + bad.length]]]);
     // A torn last record (a crash in the middle of its append) is not corruption.
     assert.equal(readJournal(both.subarray(0, both.length - 3)).outcome, 'torn');
     assert.equal(readJournal(Buffer.concat([good, Buffer.from('SMTPWB-J2 12', 'latin1')])).outcome, 'torn');
     assert.equal(readJournal(both).outcome, 'complete');
     // A record whose lengths run past the end while a later record follows was damaged, not torn:
-    // what follows was acknowledged, so the journal is corrupt (kept), never cut short in silence.
-    assert.equal(readJournal(Buffer.concat([good, Buffer.from('SMTPWB-J2 999999 0\n{"m":\n', 'latin1'), second])).outcome, 'corrupt');
+    // what follows was acknowledged, so the journal is corrupt (kept), never cut short in silence,
+    // and what follows is read.
+    const long = readJournal(Buffer.concat([good, Buffer.from('SMTPWB-J2 999999 0\n{"m":\n', 'latin1'), second]));
+    assert.deepEqual([long.outcome, long.records.length], ['corrupt', 2]);
     // A message record whose id is not the plain id its file name ends with is unreadable (the id
     // names files during a replay).
     const head = Buffer.from(JSON.stringify({ m: { version: 1, id: '../../x', file: '20261206T120000000Z-abc.eml', envelope: {} } }), 'utf8');
     const pathId = Buffer.concat([Buffer.from(`SMTPWB-J2 ${head.length} 0\n`, 'latin1'), head, Buffer.from('\n', 'latin1')]);
-    assert.equal(readJournal(Buffer.concat([good, pathId])).outcome, 'corrupt');
+    assert.deepEqual(readJournal(Buffer.concat([good, pathId])).skipped, [[good.length, good.length + pathId.length]]);
 
     mkdirSync(join(crashed, JOURNAL));
     const corruptName = `journal-${GONE_PID}-bad.log`;
@@ -226,11 +231,11 @@ test('a journal with an unreadable record: the records before it are written, th
     const log: Array<{ level: string; message: string }> = [];
     const restarted = new MessageStore(crashed, { log: (level, message) => log.push({ level, message }) });
     await restarted.init();
-    assert.deepEqual((await restarted.list()).map((m) => m.subject), ['before']);
+    assert.deepEqual((await restarted.list()).map((m) => m.subject).sort(), ['after', 'before']);
     assert.deepEqual(readdirSync(join(crashed, JOURNAL)), [`${corruptName}.corrupt`], 'kept for a person to look at, and not replayed again');
     assert.equal(log.length, 1, JSON.stringify(log));
     assert.equal(log[0].level, 'error');
-    assert.match(log[0].message, new RegExp(`unreadable record at octet ${good.length} .*\\.corrupt`));
+    assert.match(log[0].message, new RegExp(`unreadable octets \\(${good.length} to ${good.length + bad.length}, of ${damaged.length}\\).*\\.corrupt`));
     await restarted.close();
   });
 });
@@ -318,10 +323,13 @@ test('a store whose replay was cut short: what it deletes or clears stays gone a
     const cleared = await put(store, 'cleared');
     const blocked = await put(store, 'blocked');
     // The crashed server had written the files of the first message; its record stays journaled.
-    crashCopy(live, crashed);
+    const [journal] = crashCopy(live, crashed);
     copyFiles((await store.get(written.id))!, crashed);
-    // A folder in the way of the last message's temporary sidecar: the replay writes two messages, then fails.
-    const blocker = join(crashed, INCOMING, `${blocked.id}.envelope.p${process.pid}.part`);
+    // A folder in the way of the last message's temporary sidecar (`<id>.envelope.p<pid>n<space>.part`,
+    // the space as in this process's journal names): the replay writes two messages, then fails.
+    const space = /n([0-9a-f]{16})(?:s\d+)?\.log$/.exec(journal)?.[1];
+    assert.ok(space, journal);
+    const blocker = join(crashed, INCOMING, `${blocked.id}.envelope.p${process.pid}n${space}.part`);
     mkdirSync(join(blocker, 'x'), { recursive: true });
     const log: string[] = [];
     const restarted = new MessageStore(crashed, { log: (_level, message) => log.push(message) });
@@ -517,7 +525,7 @@ test('a large message is put into the folder whole: its temporary file carries t
     await receiving;
     const stored = await incoming.commit(envelope);
     assert.equal(seen.length, 1);
-    assert.match(seen[0], new RegExp(`^${stored.id}\\.p${process.pid}\\.part$`));
+    assert.match(seen[0], new RegExp(`^${stored.id}\\.p${process.pid}n[0-9a-f]{16}\\.part$`));
     assert.equal(readFileSync(stored.path, 'latin1'), big);
     assert.deepEqual(readdirSync(join(dir, INCOMING)), []);
     assert.deepEqual((await store.list()).map((m) => m.id), [stored.id]);

@@ -12,19 +12,24 @@
  * caller lists or gets it, or when it has waited too long), each under a temporary name and renamed,
  * so the folder never shows half a message. Deletions and verification results of messages whose
  * record is still journaled are journaled too; a deletion of a message whose record may be in a
- * journal a gone server left (not replayed yet) goes into a deletion file beside that journal, which
- * its replay reads. A journal file goes once nothing in it is needed any more, and the journals of
- * a crashed server are replayed by `init`, record by record (a torn last record was never
- * acknowledged and is dropped; an unreadable one keeps the file as `.corrupt`). A full disk is
- * reported as an ENOSPC error from `commit` with the journal cut back to its last whole record.
- * Nothing is fsynced: an acknowledged message survives the process dying, not the machine losing
+ * journal another process keeps (a live server's, or one a gone server left, not replayed yet) goes
+ * into a deletion file beside that journal, which names it, which a replay reads, and which the live
+ * server honours by retiring that journal once nothing waits in it. A journal file goes once
+ * nothing in it is needed any more, and the journals of a crashed server are replayed by `init`,
+ * record by record (a torn last record was never acknowledged and is dropped; past an unreadable
+ * stretch the replay resynchronises on the next whole record, and keeps the file as `.corrupt`).
+ * A journal is owned by its server's pid, start time and pid space (boot and pid namespace), and,
+ * for servers of other spaces (containers sharing the folder), by a lease its server refreshes (see
+ * `journalServerMayLive`). A full disk is reported as an ENOSPC error from `commit` with the
+ * journal cut back to its last whole record. Nothing is fsynced: an acknowledged message survives the process dying, not the machine losing
  * power. Listings answer from an index of the folder's messages kept in memory (see `index`),
  * checked against the folder's names, so a sidecar is read once, not at each listing. Temporary
- * files carry their writer's pid, and a start finishes or removes a message a crash caught between
+ * files carry their writer's pid and its space, and a start finishes or removes a message a crash caught between
  * the renames of its sidecar and its `.eml` (`finishHalfMessages`). Nothing here imports `vscode`.
  */
-import { randomBytes } from 'node:crypto';
-import { closeSync, fstatSync, ftruncateSync, mkdirSync, openSync, promises as fs, readdirSync, readFileSync, readSync, renameSync, rmSync, writeFileSync, writevSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { closeSync, existsSync, fstatSync, ftruncateSync, futimesSync, mkdirSync, openSync, promises as fs, readdirSync, readFileSync, readlinkSync, readSync, renameSync, rmSync, statSync, writeFileSync, writevSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { basename, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { Readable } from 'node:stream';
@@ -124,15 +129,40 @@ const SIDECAR_SUFFIX = '.envelope.json';
 /** The hidden folder where messages are written before they are complete. */
 const TEMP_FOLDER = '.smtpwb-incoming';
 /**
- * A temporary file carries the pid of the process writing it (`<id>.p<pid>.part`,
- * `<id>.envelope.p<pid>.part`, ...), so a start can remove at once those of a server that is gone
- * while it leaves alone those another live server is writing into the same folder.
+ * A temporary file carries the pid of the process writing it and that pid's space (see `pidSpace`):
+ * `<id>.p<pid>n<space>.part`, `<id>.envelope.p<pid>n<space>.part`, ... (`.p<pid>.part` from
+ * earlier versions), so a start can remove at once those of a server that is gone while it leaves
+ * alone those another live server is writing into the same folder. The pid of a file from another
+ * pid space tells nothing here: such a file goes only once it is an hour old, as one without a pid.
  */
-const OWNED_TEMP = /\.p(\d+)\.part$/;
+const OWNED_TEMP = /\.p(\d+)(?:n([0-9a-f]{16}))?\.part$/;
 
-/** The temporary name of a file this process writes: `<stem>.p<pid>.part` in the temporary folder. */
+/** The temporary name of a file this process writes: `<stem>.p<pid>n<space>.part` in the temporary folder. */
 function tempFile(tempDir: string, stem: string): string {
-  return join(tempDir, `${stem}.p${process.pid}.part`);
+  return join(tempDir, `${stem}.p${process.pid}n${pidSpace()}.part`);
+}
+
+let pidSpaceOfThisProcess: string | undefined;
+
+/**
+ * Where this process's pid means something: 16 hex digits hashed from the boot (Linux's
+ * `/proc/sys/kernel/random/boot_id`) and the pid namespace (`/proc/self/ns/pid`), or, where these
+ * cannot be read (another system), from the host name. Two processes in the same space have
+ * different pids while both run, and `process.kill(pid, 0)` answers for the other; containers
+ * with pid namespaces of their own that share a folder, or hosts sharing it over a network, are in
+ * different spaces, where the same pid may name two live processes and a pid says nothing about
+ * liveness (see `journalServerMayLive`).
+ */
+function pidSpace(): string {
+  if (pidSpaceOfThisProcess !== undefined) return pidSpaceOfThisProcess;
+  let where: string;
+  try {
+    where = `${readFileSync('/proc/sys/kernel/random/boot_id', 'latin1').trim()} ${readlinkSync('/proc/self/ns/pid')}`;
+  } catch {
+    where = `host ${hostname()}`;
+  }
+  pidSpaceOfThisProcess = createHash('sha256').update(where).digest('hex').slice(0, 16);
+  return pidSpaceOfThisProcess;
 }
 
 function stamp(date: Date): string {
@@ -188,18 +218,64 @@ const JOURNAL_BYTES = 8 * 1024 * 1024;
 const REPLAY_RETRY_MS = 5000;
 /** The hidden folder of write-ahead journals. */
 const JOURNAL_FOLDER = '.smtpwb-journal';
-/** `journal-<pid>-<random>.log`: the pid tells a crashed server's journal from a running one's. */
-const JOURNAL_FILE = /^journal-(\d+)-[a-z0-9]+\.log$/;
 /**
- * `deletions-<random>.log`: deletion records only, written whole beside journals a gone server left,
- * by a store that cannot append to them; replayed and removed with them.
+ * `journal-<pid>-<token>n<space>s<start>.log` (`s<start>` only where the process's start time can
+ * be read, see `processStartTime`): the pid, its space (see `pidSpace`) and the start time tell a
+ * crashed server's journal from a running one's (`journalServerMayLive`), and the token, 8 random hex
+ * digits, is in the head of each record too (`"j"`), so a resynchronising replay knows the records
+ * of this journal from text that only looks like them (see `resynchronise`). Journals of earlier
+ * versions are `journal-<pid>-<random>.log`, with no space and no token in their records.
+ */
+const JOURNAL_FILE = /^journal-(\d+)-(?:([0-9a-f]{8})n([0-9a-f]{16})(?:s(\d{1,20}))?|[a-z0-9]+)\.log$/;
+/**
+ * `deletions-<random>.log`: deletion records only, written whole beside journals other processes
+ * keep (live or gone), by a store that cannot append to them. Its first record names those
+ * journals (`{"for": [names]}`); it is read by every replay and removed once none of them is left.
+ * One of an earlier version names none, and is removed by the next replay that completes, or once
+ * no journal at all is left.
  */
 const DELETIONS_FILE = /^deletions-[a-z0-9]+\.log$/;
+/** A live server refreshes the modification time of its journals this often (its lease, see `journalServerMayLive`). */
+const HEARTBEAT_MS = 5000;
+/** A journal of another pid space not touched for this long belongs to a server that is gone. */
+const LEASE_MS = 60_000;
+/** The names of the journals the stores of this process keep open, whatever folder path they were opened by. */
+const openJournalNames = new Set<string>();
+
+/**
+ * Whether the server that keeps the journal `name` (at `path`), which no store of this process
+ * keeps, may still be running. In this process's pid space (or for a journal of an earlier version,
+ * which names no space) its pid answers, with its start time when the name has one (a later process
+ * with the same pid is not its server): a journal with this process's own pid is one a closed
+ * store of this process left. In another pid space a pid answers nothing (it may even be this
+ * process's own), so the journal's modification time does: a live server refreshes it every
+ * HEARTBEAT_MS, and one untouched for LEASE_MS is taken as gone. What is left: a server of another
+ * pid space that is frozen (SIGSTOP, a paused container) for longer than the lease, or whose clock
+ * is far from this one's (a network folder), may have its journal replayed while it lives; the
+ * replay writes its messages (harmless: they are its own, written again) and removes the journal,
+ * so the messages it journals after that are safe while it runs but lost if it then crashes.
+ */
+function journalServerMayLive(name: string, path: string): boolean {
+  const m = JOURNAL_FILE.exec(name);
+  if (!m) return false;
+  const pid = Number(m[1]);
+  if (m[3] === undefined || m[3] === pidSpace()) return pid !== process.pid && processAlive(pid, m[4]);
+  try {
+    return Date.now() - statSync(path).mtimeMs < LEASE_MS;
+  } catch {
+    // Gone meanwhile: nothing is left to replay.
+    return false;
+  }
+}
+
 /**
  * Each journal record: `SMTPWB-J2 <head length> <content length>` and LF, the head (JSON), the
- * content, LF. The head is `{"m": sidecar}` for a message (the content is the message),
- * `{"d": id}` for a deletion and `{"a": id, "authentication": ...}` for verification results.
- * `SMTPWB-J1` records (head `{base, sidecarText}`) from earlier versions are still read.
+ * content, LF. The head is `{"j": token, "m": sidecar}` for a message (the content is the message),
+ * `{"j": token, "d": id}` for a deletion and `{"j": token, "a": id, "authentication": ...}` for
+ * verification results, the token being the journal's (see JOURNAL_FILE); a deletion file's records
+ * carry none, and its first is `{"for": [journal names]}`. Heads of earlier versions carry no token
+ * and are read the same; `SMTPWB-J1` records (head `{base, sidecarText}`) are still read too. A
+ * version that does not know a head (`"for"`, say) passes over its record.
  */
 const JOURNAL_MAGIC = 'SMTPWB-J2';
 const BASE_PATTERN = /^\d{8}T\d{9}Z-[a-z0-9]+$/;
@@ -229,22 +305,49 @@ interface PendingMessage {
   exporting?: Promise<void>;
 }
 
-function processAlive(pid: number): boolean {
+/**
+ * Whether the process `pid` of this pid space runs; with `startedAt` (see `processStartTime`), whether
+ * the process that runs under that pid is the one that started then, not a later one that got the
+ * same pid once the first was gone.
+ */
+function processAlive(pid: number, startedAt?: string): boolean {
   try {
     process.kill(pid, 0);
   } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
+    // EPERM: it runs, as another user.
+    if ((error as NodeJS.ErrnoException).code !== 'EPERM') return false;
   }
   // A server killed a moment ago can still be a zombie (dead, not yet reaped by its parent), to which
   // kill() answers as if it lived: on Linux its state in /proc/PID/stat (after the name in
-  // parentheses) tells. Elsewhere, or when /proc cannot be read, the answer of kill() stands.
+  // parentheses) tells, and so does its start time. Elsewhere, or when /proc cannot be read, the
+  // answer of kill() stands.
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
-    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-    return state !== 'Z' && state !== 'X';
+    const fields = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    const after = fields.slice(fields.lastIndexOf(')') + 2).split(' ');
+    if (after[0] === 'Z' || after[0] === 'X') return false;
+    return startedAt === undefined || after[19] === startedAt;
   } catch {
     return true;
   }
+}
+
+let startOfThisProcess: string | null | undefined;
+
+/**
+ * When this process started, as Linux's `/proc/self/stat` says it (field 22, `starttime`, in clock
+ * ticks since boot), or null where that cannot be read. With the pid and its space it names this
+ * process for good, so a journal it leaves is not taken for a live one when its pid is used again.
+ */
+function processStartTime(): string | null {
+  if (startOfThisProcess !== undefined) return startOfThisProcess;
+  try {
+    const fields = readFileSync('/proc/self/stat', 'latin1');
+    const start = fields.slice(fields.lastIndexOf(')') + 2).split(' ')[19];
+    startOfThisProcess = start !== undefined && /^\d{1,20}$/.test(start) ? start : null;
+  } catch {
+    startOfThisProcess = null;
+  }
+  return startOfThisProcess;
 }
 
 function isSidecar(value: unknown): value is Sidecar {
@@ -256,7 +359,9 @@ function isSidecar(value: unknown): value is Sidecar {
 type JournalRecordAt =
   | { kind: 'message'; base: string; sidecar: Sidecar; contentOffset: number; contentLength: number }
   | { kind: 'delete'; id: string }
-  | { kind: 'annotate'; id: string; authentication: CapturedAuthentication };
+  | { kind: 'annotate'; id: string; authentication: CapturedAuthentication }
+  /** The first record of a deletion file: the journals its deletions are for. */
+  | { kind: 'for'; journals: string[] };
 
 /** How far the reading of a journal got. */
 export interface JournalScan {
@@ -264,66 +369,133 @@ export interface JournalScan {
   end: number;
   /**
    * `complete`: the whole records make up the file. `torn`: only a record cut short follows them
-   * (a crash in the middle of its append, so it was never acknowledged). `corrupt`: an unreadable
-   * record follows them, and whatever comes after it is not read.
+   * (a crash in the middle of its append, so it was never acknowledged). `corrupt`: octets that are
+   * no whole record were passed over (`skipped`) between or after the whole records, which were read.
    */
   outcome: 'complete' | 'torn' | 'corrupt';
+  /** The octet ranges passed over, `[from, to)`, in order; empty unless `corrupt`. */
+  skipped: Array<[number, number]>;
 }
 
 /** The longest header line a record can have (`SMTPWB-J2 <digits> <digits>` and LF). */
 const HEADER_MAX = 64;
+/** A record's header line. */
+const HEADER_LINE = /^(SMTPWB-J[12]) (\d{1,15}) (\d{1,15})$/;
 /** What the start of a header line cut short by the end of the file looks like. */
 const TORN_HEADER = /^(?:S(?:M(?:T(?:P(?:W(?:B(?:-(?:J(?:[12](?: \d*(?: \d*)?)?)?)?)?)?)?)?)?)?)?$/;
 /** How much of a journal file is read at once while it is replayed. */
 const READ_WINDOW = 1024 * 1024;
+/** What precedes every record header but the first: the newline that ends the record before it. */
+const RECORD_START = '\nSMTPWB-J';
+
+/** Reads `length` octets of a journal at `position` (fewer at the end of the file). */
+type JournalRead = (position: number, length: number) => Buffer;
 
 /**
- * Reads a journal record by record through `read(position, length)` (which may return fewer
- * octets at the end of the file), handing each whole record to `visit` with where its content is.
- * Never reads the contents themselves; stops at the first record that is cut short or unreadable.
+ * Where the next record header after `from` may start (just after a newline), or undefined when
+ * none does before the end of the journal.
  */
-/** Whether a record header (`\nSMTPWB-J`) occurs anywhere from `from` to the end of the journal. */
-function laterRecordFollows(read: (position: number, length: number) => Buffer, from: number, size: number): boolean {
-  const marker = Buffer.from('\nSMTPWB-J', 'latin1');
-  const window = 1024 * 1024;
-  for (let at = from; at < size; at += window - marker.length) {
-    if (read(at, Math.min(window, size - at)).includes(marker)) return true;
-    if (at + window >= size) break;
+function nextRecordStart(read: JournalRead, from: number, size: number): number | undefined {
+  for (let at = from; at < size; ) {
+    const window = read(at, Math.min(READ_WINDOW, size - at));
+    const found = window.indexOf(RECORD_START, 0, 'latin1');
+    if (found >= 0) return at + found + 1;
+    if (at + window.length >= size || window.length === 0) return undefined;
+    // The windows overlap by a marker's length less one, so a marker across two is found.
+    at += Math.max(1, window.length - RECORD_START.length + 1);
   }
-  return false;
+  return undefined;
 }
 
-function scanJournal(read: (position: number, length: number) => Buffer, size: number, visit: (record: JournalRecordAt) => void): JournalScan {
-  let at = 0;
-  while (at < size) {
-    const start = read(at, Math.min(HEADER_MAX, size - at));
-    const lineEnd = start.indexOf(0x0a);
-    if (lineEnd < 0) {
-      return { end: at, outcome: at + start.length >= size && TORN_HEADER.test(start.toString('latin1')) ? 'torn' : 'corrupt' };
-    }
-    const m = /^(SMTPWB-J[12]) (\d{1,15}) (\d{1,15})$/.exec(start.subarray(0, lineEnd).toString('latin1'));
-    if (!m) return { end: at, outcome: 'corrupt' };
-    const headStart = at + lineEnd + 1;
-    const headEnd = headStart + Number(m[2]);
-    const end = headEnd + Number(m[3]);
-    // A record that runs past the end of the file is the one the crash cut short, unless another
-    // record starts after its header: then its lengths are damaged, and what follows was written
-    // (and acknowledged) after it, so the journal is corrupt, not torn.
-    if (end + 1 > size) return { end: at, outcome: laterRecordFollows(read, headStart, size) ? 'corrupt' : 'torn' };
-    if (read(end, 1)[0] !== 0x0a) return { end: at, outcome: 'corrupt' };
-    let head: unknown;
-    try {
-      head = JSON.parse(read(headStart, headEnd - headStart).toString('utf8'));
-    } catch {
-      return { end: at, outcome: 'corrupt' };
-    }
-    const record = journalRecordAt(m[1], head, headEnd, end - headEnd);
-    if (record === 'unreadable') return { end: at, outcome: 'corrupt' };
-    // A head this version does not know is passed over.
-    if (record) visit(record);
-    at = end + 1;
+/**
+ * The record at `at`: whole (with the record, undefined for a head this version does not know, and
+ * where it ends, after its newline), `torn` (its header or its lengths run past the end of the
+ * file) or `bad`. With `token`, a record whose head does not carry it (`"j"`) is bad too.
+ */
+function recordAt(read: JournalRead, size: number, at: number, token?: string): { kind: 'whole'; record: JournalRecordAt | undefined; end: number } | { kind: 'torn' | 'bad' } {
+  const start = read(at, Math.min(HEADER_MAX, size - at));
+  const lineEnd = start.indexOf(0x0a);
+  if (lineEnd < 0) return { kind: at + start.length >= size && TORN_HEADER.test(start.toString('latin1')) ? 'torn' : 'bad' };
+  const m = HEADER_LINE.exec(start.subarray(0, lineEnd).toString('latin1'));
+  if (!m) return { kind: 'bad' };
+  const headStart = at + lineEnd + 1;
+  const headEnd = headStart + Number(m[2]);
+  const end = headEnd + Number(m[3]);
+  if (end + 1 > size) return { kind: 'torn' };
+  if (read(end, 1)[0] !== 0x0a) return { kind: 'bad' };
+  let head: unknown;
+  try {
+    head = JSON.parse(read(headStart, headEnd - headStart).toString('utf8'));
+  } catch {
+    return { kind: 'bad' };
   }
-  return { end: at, outcome: 'complete' };
+  if (token !== undefined && (typeof head !== 'object' || head === null || (head as { j?: unknown }).j !== token)) return { kind: 'bad' };
+  const record = journalRecordAt(m[1], head, headEnd, end - headEnd);
+  return record === 'unreadable' ? { kind: 'bad' } : { kind: 'whole', record, end: end + 1 };
+}
+
+/**
+ * Past an unreadable stretch that starts at `from`: where the next whole record starts, or
+ * undefined when none does. A candidate is a header at the start of a line after `from`; it is
+ * taken only when its whole record checks out (header, lengths within the file, the newline at its
+ * end, its head as JSON and as a record, and, in a journal whose name carries a token, that token in
+ * its head).
+ *
+ * Why this cannot be made to invent records: resynchronisation starts only where the journal is
+ * already unreadable, which nothing a client sends can cause (a record is written by one append of
+ * lengths the store computed). Within a readable journal, content is only ever skipped by the
+ * lengths of its own header, so text in a message that looks like a record is never read as one.
+ * Past a damaged header, though, the damaged record's content is searched like any other octets:
+ * a client who put a whole fake record into a message (a forged sidecar, a deletion, verification
+ * results) would have it taken if that very record's header were later damaged. The token closes
+ * this for journals written by this version: it is random, per journal, and in no message, sidecar
+ * or API answer, so a client cannot write a head that carries it. In a journal of an earlier
+ * version (no token) that risk is left, and so is the chance that damage hits a record exactly so
+ * that a fake inside it checks out.
+ */
+function resynchronise(read: JournalRead, size: number, from: number, token?: string): number | undefined {
+  let candidate = nextRecordStart(read, from, size);
+  while (candidate !== undefined) {
+    if (recordAt(read, size, candidate, token).kind === 'whole') return candidate;
+    candidate = nextRecordStart(read, candidate, size);
+  }
+  return undefined;
+}
+
+/**
+ * Reads a journal record by record through `read`, handing each whole record to `visit` with where
+ * its content is; never reads the contents themselves. A record cut short at the end of the file
+ * (a crash during its append) ends the reading. A record that is unreadable, or that runs past the
+ * end of the file while a whole record follows it (its lengths are damaged: what follows was
+ * written, and acknowledged, after it), starts a resynchronisation: the octets up to the next whole
+ * record (see `resynchronise`) are passed over and noted in `skipped`, and reading goes on from
+ * there. `token` is the journal's own (from its name), when it has one.
+ */
+function scanJournal(read: JournalRead, size: number, visit: (record: JournalRecordAt) => void, token?: string): JournalScan {
+  const skipped: Array<[number, number]> = [];
+  let at = 0;
+  let end = 0;
+  let torn = false;
+  while (at < size) {
+    const found = recordAt(read, size, at);
+    if (found.kind === 'whole') {
+      // A head this version does not know is passed over.
+      if (found.record) visit(found.record);
+      at = end = found.end;
+      continue;
+    }
+    const next = resynchronise(read, size, at, token);
+    // Cut short, with no whole record after it: the record the crash interrupted (text in its
+    // content that looks like a header is no whole record), never acknowledged.
+    if (found.kind === 'torn' && next === undefined) {
+      torn = true;
+      break;
+    }
+    skipped.push([at, next ?? size]);
+    if (next === undefined) break;
+    at = next;
+  }
+  return { end, outcome: skipped.length > 0 ? 'corrupt' : torn ? 'torn' : 'complete', skipped };
 }
 
 /**
@@ -354,21 +526,47 @@ function journalRecordAt(magic: string, head: unknown, contentOffset: number, co
     return BASE_PATTERN.test(base) && h.m.file.endsWith('.eml') && ownId(base, h.m.id) ? { kind: 'message', base, sidecar: h.m, contentOffset, contentLength } : 'unreadable';
   }
   if (typeof h.d === 'string' && ID_PATTERN.test(h.d)) return { kind: 'delete', id: h.d };
+  if (Array.isArray(h.for)) {
+    const journals = h.for.filter((name): name is string => typeof name === 'string' && JOURNAL_FILE.test(name));
+    return journals.length === h.for.length ? { kind: 'for', journals } : 'unreadable';
+  }
   if (typeof h.a === 'string' && ID_PATTERN.test(h.a) && typeof h.authentication === 'object' && h.authentication !== null) {
     return { kind: 'annotate', id: h.a, authentication: h.authentication as CapturedAuthentication };
   }
   return undefined;
 }
 
-/** The records of a journal held in memory, and how far its reading got (see JournalScan). */
-export function readJournal(bytes: Buffer): JournalScan & { records: JournalRecord[] } {
+/**
+ * The records of a journal held in memory, and how far its reading got (see JournalScan). `name`
+ * is the journal's file name, whose token (if it has one) a resynchronisation asks of the records
+ * past damage (see `resynchronise`).
+ */
+export function readJournal(bytes: Buffer, name?: string): JournalScan & { records: JournalRecord[] } {
   const records: JournalRecord[] = [];
   const scan = scanJournal(
     (position, length) => bytes.subarray(position, position + length),
     bytes.length,
-    (r) => records.push(r.kind === 'message' ? { kind: 'message', base: r.base, sidecar: r.sidecar, content: bytes.subarray(r.contentOffset, r.contentOffset + r.contentLength) } : r),
+    (r) => {
+      if (r.kind === 'message') records.push({ kind: 'message', base: r.base, sidecar: r.sidecar, content: bytes.subarray(r.contentOffset, r.contentOffset + r.contentLength) });
+      else if (r.kind !== 'for') records.push(r);
+    },
+    name === undefined ? undefined : journalToken(name),
   );
   return { ...scan, records };
+}
+
+/** The journals a deletion file's deletions are for (its `{"for": [...]}` record), or undefined for one of an earlier version, which names none. */
+function deletionFileJournals(bytes: Buffer): string[] | undefined {
+  let journals: string[] | undefined;
+  scanJournal((position, length) => bytes.subarray(position, position + length), bytes.length, (r) => {
+    if (r.kind === 'for') journals = [...(journals ?? []), ...r.journals];
+  });
+  return journals;
+}
+
+/** The token of a journal this version wrote (see JOURNAL_FILE), from its file name (`.corrupt` or not); undefined for others. */
+function journalToken(name: string): string | undefined {
+  return JOURNAL_FILE.exec(name.endsWith('.corrupt') ? name.slice(0, -'.corrupt'.length) : name)?.[2];
 }
 
 /** The complete records of a journal; a torn last record (a crash while appending) was never acknowledged and is dropped. */
@@ -677,6 +875,10 @@ export function errorText(error: unknown): string {
 /** One journal file of this store. */
 interface JournalFile {
   path: string;
+  /** Its file name (see JOURNAL_FILE). */
+  name: string;
+  /** The token in its name and in the head of each of its records. */
+  token: string;
   fd: number;
   /** Its length, so a torn append can be cut off again. */
   size: number;
@@ -731,6 +933,8 @@ export class MessageStore {
   private retryAfter = 0;
   /** Set while journals left by a crashed server wait to be replayed again, after a failure. */
   private replayTimer: NodeJS.Timeout | undefined;
+  /** Refreshes the lease of this store's journals and honours deletion files written for them (see `heartbeat`). */
+  private heartbeatTimer: NodeJS.Timeout | undefined;
   /** Set by `leftJournals` when it passed over a journal whose server seemed alive. */
   private liveJournalsSeen = false;
   /** Why the last replay failed, so a failure that stays the same is logged once, not every few seconds. */
@@ -799,7 +1003,7 @@ export class MessageStore {
     for (const name of await fs.readdir(this.tempDir).catch(() => [] as string[])) {
       const path = join(this.tempDir, name);
       if (!this.tempWriterGone(name)) {
-        if (OWNED_TEMP.test(name)) continue;
+        if (MessageStore.tempWriterHere(name)) continue;
         const stat = await fs.stat(path).catch(() => undefined);
         if (stat === undefined || stat.mtimeMs >= hourAgo) continue;
       }
@@ -808,13 +1012,22 @@ export class MessageStore {
     this.replayJournals();
   }
 
-  /** Whether the temporary file `name` carries the pid of a process that is gone (see OWNED_TEMP). */
+  /**
+   * Whether the temporary file `name` carries the pid of a process that is gone (see OWNED_TEMP).
+   * One of another pid space is not known to be gone (its age decides, as for one without a pid).
+   */
   private tempWriterGone(name: string): boolean {
     const m = OWNED_TEMP.exec(name);
-    if (!m) return false;
+    if (!m || (m[2] !== undefined && m[2] !== pidSpace())) return false;
     const pid = Number(m[1]);
     // Another store of this process may be writing it.
     return pid !== process.pid && !processAlive(pid);
+  }
+
+  /** Whether the temporary file `name` names its writer in this process's pid space (or names no space, from an earlier version). */
+  private static tempWriterHere(name: string): boolean {
+    const m = OWNED_TEMP.exec(name);
+    return m !== null && (m[2] === undefined || m[2] === pidSpace());
   }
 
   /**
@@ -842,8 +1055,8 @@ export class MessageStore {
       const id = base.slice(base.lastIndexOf('-') + 1);
       const path = join(this.dir, `${base}.eml`);
       const envelopePath = join(this.dir, name);
-      // Its message's temporary files: `<id>.p<pid>.part` (or `<id>.part`, from earlier versions).
-      const parts = temps.filter((t) => t === `${id}.part` || new RegExp(`^${id}\\.p\\d+\\.part$`).test(t));
+      // Its message's temporary files: `<id>.p<pid>n<space>.part` (or `<id>.p<pid>.part` and `<id>.part`, from earlier versions).
+      const parts = temps.filter((t) => t === `${id}.part` || (t.startsWith(`${id}.p`) && OWNED_TEMP.exec(t)?.index === id.length));
       let writerLive = false;
       let whole: string | undefined;
       const sidecar = (await readSidecar(envelopePath))?.sidecar;
@@ -851,7 +1064,7 @@ export class MessageStore {
         const partPath = join(this.tempDir, part);
         const stat = await fs.stat(partPath).catch(() => undefined);
         if (stat === undefined) continue;
-        const gone = OWNED_TEMP.test(part) ? this.tempWriterGone(part) : stat.mtimeMs < hourAgo;
+        const gone = MessageStore.tempWriterHere(part) ? this.tempWriterGone(part) : stat.mtimeMs < hourAgo;
         if (!gone) writerLive = true;
         else if (sidecar !== undefined && sidecar.id === id && stat.size === sidecar.envelope.size) whole = partPath;
       }
@@ -896,33 +1109,26 @@ export class MessageStore {
     this.exportTimer = undefined;
     if (this.replayTimer !== undefined) clearTimeout(this.replayTimer);
     this.replayTimer = undefined;
+    if (this.heartbeatTimer !== undefined) clearInterval(this.heartbeatTimer);
+    this.heartbeatTimer = undefined;
     await this.settled();
-    if (this.journals.length === 0) return;
+    // Before the journals are looked at: a store whose journal was retired (see `heartbeat`) keeps none.
     if (liveStores.get(this.dir) === this) liveStores.delete(this.dir);
+    if (this.journals.length === 0) return;
     // What could not be written stays in its journal, for the next start to write.
     this.current = undefined;
     this.collectJournals();
-    for (const journal of this.journals) {
-      try {
-        closeSync(journal.fd);
-      } catch {
-        // Closed already.
-      }
-    }
-    this.journals = [];
+    for (const journal of [...this.journals]) this.dropJournal(journal);
     this.pending.clear();
     this.sorted = undefined;
-  }
-
-  /** Whether this store keeps the journal file at `path`. */
-  private owns(path: string): boolean {
-    return this.journals.some((j) => j.path === path);
+    // Deletion files other processes wrote for the journals removed just now are not needed any more.
+    this.dropSpentDeletionFiles();
   }
 
   /**
    * The journal files of the folder that wait to be replayed: no store of this process keeps them
-   * and their server is gone (it crashed, or stopped with messages it could not write). With
-   * `withDeletions`, the deletion files beside them too.
+   * and their server is gone (it crashed, or stopped with messages it could not write; see
+   * `journalServerMayLive`). With `withDeletions`, the deletion files beside them too.
    */
   private leftJournals(withDeletions: boolean): string[] {
     let names: string[];
@@ -931,14 +1137,11 @@ export class MessageStore {
     } catch {
       return [];
     }
-    const live = liveStores.get(this.dir);
     return names.flatMap((name) => {
       const path = join(this.journalDir, name);
       if (withDeletions && DELETIONS_FILE.test(name)) return [path];
-      const m = JOURNAL_FILE.exec(name);
-      if (!m || this.owns(path) || live?.owns(path)) return [];
-      const pid = Number(m[1]);
-      if (pid !== process.pid && processAlive(pid)) {
+      if (!JOURNAL_FILE.test(name) || openJournalNames.has(name)) return [];
+      if (journalServerMayLive(name, path)) {
         // Another server's, or a server's that is still going away: looked at again later.
         this.liveJournalsSeen = true;
         return [];
@@ -948,30 +1151,61 @@ export class MessageStore {
   }
 
   /**
+   * The names of the journal files of the folder that this store does not keep: other servers'
+   * (live or gone), which may hold the record of any message of the folder. A store of this process
+   * that opened the folder by another path (so it is not this store's `writer`) counts as another
+   * server: it honours deletion files as they do.
+   */
+  private foreignJournals(): string[] {
+    let names: string[];
+    try {
+      names = readdirSync(this.journalDir);
+    } catch {
+      return [];
+    }
+    return names.filter((name) => JOURNAL_FILE.test(name) && !this.journals.some((j) => j.name === name));
+  }
+
+  /**
    * Writes the messages of journals whose server is gone (crashed before writing them), with their
    * deletions (and those of the deletion files beside them) and verification results applied, then
-   * removes the journals and the deletion files. Each is read record by record. A journal with an
-   * unreadable record has the records before it written and is kept as `<name>.corrupt`; when a
-   * write fails (a full disk, say), every journal is kept as it is, the failure is logged, and the
-   * replay is tried again later (writing a message twice is harmless: one already in the folder is
-   * skipped). Never throws.
+   * removes the journals and the deletion files no journal left needs (see DELETIONS_FILE). Each is
+   * read record by record. A journal with unreadable octets has every whole record around them
+   * written (see `scanJournal`), and is kept as `<name>.corrupt`, with the octet ranges passed over
+   * in the log; when a write fails (a full disk, say), every journal is kept as it is, the failure
+   * is logged, and the replay is tried again later (writing a message twice is harmless: one already
+   * in the folder is skipped). Never throws.
    */
   private replayJournals(): void {
     this.replayTimer = undefined;
     this.liveJournalsSeen = false;
-    const paths = this.leftJournals(true);
+    const waiting = this.leftJournals(false).length > 0;
     // A journal whose server still seemed alive is looked at again, so that once that server is
     // gone its messages are written in this run, not at some later start.
     if (this.liveJournalsSeen && !this.closed) {
       this.replayTimer = setTimeout(() => this.replayJournals(), REPLAY_RETRY_MS);
       this.replayTimer.unref();
     }
-    if (paths.length === 0) return;
-    const files: Array<{ path: string; fd: number; size: number; reader: JournalReader; scan?: JournalScan }> = [];
+    if (!waiting) {
+      this.dropSpentDeletionFiles();
+      return;
+    }
+    // The folder is read before the journal folder is looked at again: another process that deletes
+    // a message writes its deletion file before it removes the files, so either the files are seen
+    // here (and not written again) or the deletion file is among the paths read below.
+    let present: Set<string>;
+    try {
+      present = new Set(readdirSync(this.dir));
+    } catch {
+      present = new Set();
+    }
+    const paths = this.leftJournals(true);
+    const files: Array<{ path: string; fd: number; size: number; reader: JournalReader; token?: string; scan?: JournalScan; for?: string[] }> = [];
     try {
       for (const path of paths) {
         const fd = openSync(path, 'r');
-        files.push({ path, fd, size: fstatSync(fd).size, reader: new JournalReader(fd) });
+        const token = journalToken(basename(path));
+        files.push({ path, fd, size: fstatSync(fd).size, reader: new JournalReader(fd), ...(token !== undefined ? { token } : {}) });
       }
       // First the deletions and verification results of all of them: one may be in a later journal than its message.
       const deleted = new Set<string>();
@@ -980,9 +1214,9 @@ export class MessageStore {
         file.scan = scanJournal((p, n) => file.reader.read(p, n), file.size, (r) => {
           if (r.kind === 'delete') deleted.add(r.id);
           else if (r.kind === 'annotate') authentication.set(r.id, r.authentication);
-        });
+          else if (r.kind === 'for') file.for = [...(file.for ?? []), ...r.journals];
+        }, file.token);
       }
-      const present = new Set(readdirSync(this.dir));
       for (const file of files) {
         scanJournal((p, n) => file.reader.read(p, n), file.size, (record) => {
           if (record.kind !== 'message') return;
@@ -1018,7 +1252,7 @@ export class MessageStore {
           }
           this.replayed.add(id);
           this.indexPut(`${record.base}.eml`, messageOf(path, envelopePath, id, sidecar), true);
-        });
+        }, file.token);
       }
     } catch (error) {
       const failure = `could not replay the journal a stopped server left behind (${errorText(error)}); it is kept and tried again`;
@@ -1034,12 +1268,18 @@ export class MessageStore {
     }
     this.replayFailure = undefined;
     let kept = false;
-    for (const file of files) {
+    // Journals first, then the deletion files, which stay while a journal they name is left.
+    const deletionFilesLast = [...files].sort((a, b) => Number(DELETIONS_FILE.test(basename(a.path))) - Number(DELETIONS_FILE.test(basename(b.path))));
+    for (const file of deletionFilesLast) {
       try {
         if (file.scan?.outcome === 'corrupt') {
           renameSync(file.path, `${file.path}.corrupt`);
-          this.log('error', `the journal ${basename(file.path)} has an unreadable record at octet ${file.scan.end} of ${file.size}: the messages before it are written, the file is kept as ${basename(file.path)}.corrupt`);
-        } else {
+          // The first few ranges (a file damaged all over would make a line too long to read).
+          const shown = file.scan.skipped.slice(0, 8).map(([from, to]) => `${from} to ${to}`);
+          if (file.scan.skipped.length > shown.length) shown.push(`${file.scan.skipped.length - shown.length} more`);
+          const ranges = shown.join(', ');
+          this.log('error', `the journal ${basename(file.path)} has unreadable octets (${ranges}, of ${file.size}) that were passed over: the whole records around them are written, the file is kept as ${basename(file.path)}.corrupt`);
+        } else if (file.for === undefined || !file.for.some((name) => existsSync(join(this.journalDir, name)))) {
           rmSync(file.path, { force: true });
         }
       } catch (error) {
@@ -1056,13 +1296,126 @@ export class MessageStore {
   /** Opens a new journal file and appends to it from now on. */
   private openJournal(): JournalFile {
     mkdirSync(this.journalDir, { recursive: true });
-    const path = join(this.journalDir, `journal-${process.pid}-${randomBytes(4).toString('hex')}.log`);
+    const token = randomBytes(4).toString('hex');
+    const started = processStartTime();
+    const name = `journal-${process.pid}-${token}n${pidSpace()}${started === null ? '' : `s${started}`}.log`;
+    const path = join(this.journalDir, name);
     // Read and append: the contents of messages not written out yet are read back from it.
-    const journal: JournalFile = { path, fd: openSync(path, 'a+'), size: 0, refs: 0, ids: new Set(), deletions: new Set() };
+    const journal: JournalFile = { path, name, token, fd: openSync(path, 'a+'), size: 0, refs: 0, ids: new Set(), deletions: new Set() };
+    openJournalNames.add(name);
     this.journals.push(journal);
     this.current = journal;
     liveStores.set(this.dir, this);
+    this.startHeartbeat();
     return journal;
+  }
+
+  /** Forgets a journal file this store has removed (or could not remove, and leaves): closes it. */
+  private dropJournal(journal: JournalFile): void {
+    try {
+      closeSync(journal.fd);
+    } catch {
+      // Closed already.
+    }
+    openJournalNames.delete(journal.name);
+    const at = this.journals.indexOf(journal);
+    if (at >= 0) this.journals.splice(at, 1);
+    if (this.current === journal) this.current = undefined;
+  }
+
+  /**
+   * Every HEARTBEAT_MS while this store keeps journals: refreshes their modification time (the lease
+   * other pid spaces go by, see `journalServerMayLive`), and honours the deletion files other
+   * processes wrote for them (see `heartbeat`).
+   */
+  private startHeartbeat(): void {
+    if (this.heartbeatTimer !== undefined || this.closed) return;
+    this.heartbeatTimer = setInterval(() => this.heartbeat(), HEARTBEAT_MS);
+    this.heartbeatTimer.unref();
+  }
+
+  /**
+   * Refreshes the lease of this store's journals. A deletion file that names one of them was written
+   * by another process for a message whose record may be there: it must stay while that journal
+   * does, so a crash of this server replays the deletion with the journal. This store honours it by
+   * retiring its current journal as soon as no message waits in it (a new one is opened by the next
+   * append), and then removes the deletion files whose journals are all gone. Never throws.
+   */
+  private heartbeat(): void {
+    if (this.journals.length === 0) return;
+    const now = new Date();
+    for (const journal of this.journals) {
+      try {
+        futimesSync(journal.fd, now, now);
+      } catch {
+        // Tried again at the next beat.
+      }
+    }
+    const targets = this.deletionFileTargets();
+    if (targets.size === 0) return;
+    const current = this.current;
+    if (current !== undefined && targets.has(current.name) && current.refs === 0 && !this.deletionsNeeded(current)) {
+      try {
+        rmSync(current.path, { force: true });
+        this.dropJournal(current);
+      } catch {
+        // Tried again at the next beat.
+      }
+    }
+    this.dropSpentDeletionFiles();
+  }
+
+  /** The journal names the deletion files of the folder are for (see DELETIONS_FILE). Never throws. */
+  private deletionFileTargets(): Set<string> {
+    const targets = new Set<string>();
+    for (const { journals } of this.deletionFiles()) for (const name of journals ?? []) targets.add(name);
+    return targets;
+  }
+
+  /** The deletion files of the folder, each with the journals its first record names (undefined: an earlier version's, which names none). Never throws. */
+  private deletionFiles(): Array<{ path: string; journals: string[] | undefined }> {
+    let names: string[];
+    try {
+      names = readdirSync(this.journalDir).filter((n) => DELETIONS_FILE.test(n));
+    } catch {
+      return [];
+    }
+    return names.map((name) => {
+      const path = join(this.journalDir, name);
+      let journals: string[] | undefined;
+      try {
+        journals = deletionFileJournals(readFileSync(path));
+      } catch {
+        // Unreadable: it stays until a replay reads what it can of it.
+        journals = [];
+      }
+      return { path, journals };
+    });
+  }
+
+  /**
+   * Removes the deletion files every journal of which is gone (replayed, or removed by its server
+   * once it held nothing needed): their deletions concern no record any more. One of an earlier
+   * version (which names no journal) goes once no journal at all is left. Never throws.
+   */
+  private dropSpentDeletionFiles(): void {
+    let present: string[];
+    try {
+      present = readdirSync(this.journalDir);
+    } catch {
+      return;
+    }
+    const journalsLeft = present.some((name) => JOURNAL_FILE.test(name));
+    const names = new Set(present);
+    for (const { path, journals } of this.deletionFiles()) {
+      const spent = journals === undefined ? !journalsLeft : journals.length > 0 && !journals.some((name) => names.has(name));
+      if (!spent) continue;
+      try {
+        rmSync(path, { force: true });
+      } catch {
+        // Tried again later.
+      }
+    }
   }
 
   /**
@@ -1079,7 +1432,8 @@ export class MessageStore {
       // The journal before may hold nothing needed any more.
       this.collectJournals();
     }
-    const headBytes = Buffer.from(JSON.stringify(head), 'utf8');
+    // The journal's token first (see JOURNAL_FILE): `{"j":"<token>",` and the rest of the head.
+    const headBytes = Buffer.from(`{"j":"${journal.token}",${JSON.stringify(head).slice(1)}`, 'utf8');
     const body = content ?? Buffer.alloc(0);
     const line = Buffer.from(`${JOURNAL_MAGIC} ${headBytes.length} ${body.length}\n`, 'latin1');
     const parts = [line, headBytes, body, NEWLINE];
@@ -1154,12 +1508,7 @@ export class MessageStore {
         // Tried again next time.
         continue;
       }
-      try {
-        closeSync(journal.fd);
-      } catch {
-        // Closed already.
-      }
-      this.journals.splice(this.journals.indexOf(journal), 1);
+      this.dropJournal(journal);
     }
   }
 
@@ -1446,10 +1795,7 @@ export class MessageStore {
     } catch {
       return false;
     }
-    return names.some((name) => {
-      const pid = Number(JOURNAL_FILE.exec(name)?.[1] ?? process.pid);
-      return pid !== process.pid && processAlive(pid);
-    });
+    return names.some((name) => JOURNAL_FILE.test(name) && !openJournalNames.has(name) && journalServerMayLive(name, join(this.journalDir, name)));
   }
 
   /** The stored bytes of a message. */
@@ -1544,16 +1890,21 @@ export class MessageStore {
    * Journals the deletion of a message whose record may still be in a journal, so a replay of that
    * journal does not bring the message back. When one of this store's journals holds the record (its
    * files written or not), the deletion goes into this store's journal, and only a crash before the
-   * files are written loses it if the disk refuses it. Otherwise, while journals a gone server left
-   * wait to be replayed (this store's replay was cut short, or this store replays nothing, as the
-   * Local Inbox's while the server is stopped), it goes into a deletion file beside them, never into
-   * this store's journal, which `clear` empties; this throws when that file cannot be written, so
-   * the caller removes nothing: a deletion that would not stick is not made.
+   * files are written loses it if the disk refuses it. Otherwise, while other processes keep
+   * journals in the folder (a live server, whose crash would have its journal replayed; a gone
+   * server's journal waiting to be replayed, because this store's replay was cut short or because
+   * this store replays nothing, as the Local Inbox's while the server is stopped), it goes into a
+   * deletion file beside them that names them, never into this store's journal, which `clear`
+   * empties; this throws when that file cannot be written, so the caller removes nothing: a
+   * deletion that would not stick is not made. The journals are listed after the caller found the
+   * message's files, so the journal that holds its record, written before them, is among them. With
+   * one server alone in its folder, as usual, no other journal is there and this costs one listing.
    */
   private journalDeletion(id: string): void {
     const holder = this.journals.find((j) => j.ids.has(id));
     if (holder === undefined) {
-      if (this.leftJournals(false).length > 0) this.journalDeletionsBeside([id]);
+      const foreign = this.foreignJournals();
+      if (foreign.length > 0) this.journalDeletionsBeside([id], foreign);
       return;
     }
     if (!this.appendJournalQuietly({ d: id })) return;
@@ -1562,16 +1913,17 @@ export class MessageStore {
   }
 
   /**
-   * Writes a deletion file with the deletions of `ids` into the journal folder, whole under a
-   * temporary name and renamed, so a replay reads all of it or none of it. Throws when the disk
-   * refuses it.
+   * Writes a deletion file with the deletions of `ids`, for the journals named `journals`, into the
+   * journal folder, whole under a temporary name and renamed, so a replay reads all of it or none of
+   * it. Its first record names the journals, so it is removed once they are all gone (see
+   * DELETIONS_FILE). Throws when the disk refuses it.
    */
-  private journalDeletionsBeside(ids: string[]): void {
+  private journalDeletionsBeside(ids: string[], journals: string[]): void {
     if (ids.length === 0) return;
     const parts: Buffer[] = [];
-    for (const id of ids) {
-      const head = Buffer.from(JSON.stringify({ d: id }), 'utf8');
-      parts.push(Buffer.from(`${JOURNAL_MAGIC} ${head.length} 0\n`, 'latin1'), head, NEWLINE);
+    for (const head of [{ for: journals }, ...ids.map((id) => ({ d: id }))]) {
+      const bytes = Buffer.from(JSON.stringify(head), 'utf8');
+      parts.push(Buffer.from(`${JOURNAL_MAGIC} ${bytes.length} 0\n`, 'latin1'), bytes, NEWLINE);
     }
     const name = `deletions-${newId()}`;
     writeThroughTempSync(this.tempDir, tempFile(this.tempDir, name), join(this.journalDir, `${name}.log`), Buffer.concat(parts));
@@ -1616,21 +1968,22 @@ export class MessageStore {
       }
       try {
         rmSync(journal.path, { force: true });
-        closeSync(journal.fd);
-        this.journals.splice(this.journals.indexOf(journal), 1);
       } catch {
         left.push(...journal.ids);
+        continue;
       }
+      this.dropJournal(journal);
     }
     // A journal that could not be emptied gets the deletions of its messages instead.
     for (const id of left) this.journalDeletion(id);
     const names = (await fs.readdir(this.dir).catch(() => [] as string[])).filter((n) => MESSAGE_FILE.test(n));
-    // Messages whose records may be in journals a gone server left (not replayed yet): their
-    // deletions go beside those journals before the files go. When that cannot be written, this
-    // throws and the files stay (the messages that waited in this store's journal are gone already).
-    if (names.length > 0 && this.leftJournals(false).length > 0) {
-      this.journalDeletionsBeside(names.flatMap((n) => MESSAGE_FILE.exec(n)?.[2] ?? []));
-    }
+    // Messages whose records may be in journals other processes keep (live servers', or gone ones'
+    // not replayed yet): their deletions go beside those journals before the files go (the
+    // journals are listed after the folder, so one that holds a listed message is seen). When that
+    // cannot be written, this throws and the files stay (the messages that waited in this store's
+    // journal are gone already).
+    const foreign = names.length > 0 ? this.foreignJournals() : [];
+    if (foreign.length > 0) this.journalDeletionsBeside(names.flatMap((n) => MESSAGE_FILE.exec(n)?.[2] ?? []), foreign);
     await Promise.all(names.map((n) => this.remove(n)));
     // Whatever the index learnt while the files went is gone with them.
     this.forgetIndex();
