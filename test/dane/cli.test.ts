@@ -29,6 +29,10 @@ const EXPECTED: Record<string, { dane: string; errors: boolean }> = {
   'plain.example.test': { dane: 'dane-tlsa-insecure', errors: false },
   'bogus.example.test': { dane: 'dane-tlsa-bogus', errors: true },
   'expired.example.test': { dane: 'dane-tlsa-bogus', errors: true },
+  // No usable record: senders use TLS without authentication; a warning, not an error (RFC 7672 §2.2).
+  'unusable.example.test': { dane: 'dane-no-usable-tlsa', errors: false },
+  // A failed TLSA lookup: DANE senders skip the host (RFC 7672 §2.1.1), an error.
+  'fail.example.test': { dane: 'dane-tlsa-lookup-failed', errors: true },
 };
 
 function env(): NodeJS.ProcessEnv {

@@ -25,7 +25,7 @@ function mx(host: string, verdict: DaneVerdict, tlsa = verdict === 'no-tlsa' || 
   };
 }
 
-function transport(mxs: MxDane[], mxStatus: DnssecStatus = 'secure', validates: 'yes' | 'no' = 'yes'): TransportSecurityReport {
+function transport(mxs: MxDane[], mxStatus: DnssecStatus = 'secure', validates: 'yes' | 'no' | 'unknown' = 'yes'): TransportSecurityReport {
   return {
     domain: 'example.test',
     resolver: { server: '127.0.0.1:53', validates, evidence: 'test' },
@@ -90,6 +90,26 @@ const rows: Row[] = [
     name: 'bogus TLSA: validating senders defer, others deliver unprotected',
     input: { mxHosts: ['mx1.example.test'], stsRecord: false, tlsRpt: true, transport: transport([mx('mx1.example.test', 'tlsa-bogus', 1, 'bogus')], 'secure') },
     must: ['consistency-dnssec-bogus'],
+    // DANE senders defer: that is not opportunistic TLS.
+    mustNot: ['consistency-opportunistic-only'],
+  },
+  {
+    name: 'a TLSA lookup that failed: DANE senders skip the host, so it is not opportunistic-only',
+    input: { mxHosts: ['mx1.example.test'], stsRecord: false, tlsRpt: true, transport: transport([{ ...mx('mx1.example.test', 'indeterminate', 0), tlsaStatus: 'indeterminate', tlsaLookupFailed: true }]) },
+    must: [],
+    mustNot: ['consistency-opportunistic-only'],
+  },
+  {
+    name: 'TLSA published while nobody can tell whether the resolver validates: no claim either way',
+    input: { mxHosts: ['mx1.example.test'], stsRecord: false, tlsRpt: true, transport: transport([{ ...mx('mx1.example.test', 'indeterminate', 1), tlsaStatus: 'indeterminate' }], 'indeterminate', 'unknown') },
+    must: [],
+    mustNot: ['consistency-opportunistic-only', 'consistency-dane-silently-off'],
+  },
+  {
+    name: 'no TLSA and a resolver that does not validate: no claim',
+    input: { mxHosts: ['mx1.example.test'], stsRecord: false, tlsRpt: true, transport: transport([mx('mx1.example.test', 'indeterminate', 0)], 'indeterminate', 'no') },
+    must: ['consistency-resolver-not-validating'],
+    mustNot: ['consistency-opportunistic-only'],
   },
   {
     name: 'a resolver that does not validate',

@@ -9,14 +9,15 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { checkTransportSecurity, daneApplies, lookupDane, type TransportSecurityReport } from '../../client/src/dns/dane';
 import * as tls from 'node:tls';
-import { createDnssecQuery, parseDnsMessage, RR } from '../../client/src/dns/dnssecWire';
+import { createDnssecQuery, type DnssecQuery, parseDnsMessage, RR } from '../../client/src/dns/dnssecWire';
+import { transportCheckResults } from '../../client/src/dns/transportReport';
 import { checkResolverValidates, dsDigest, lookupWithStatus, signatureTimes } from '../../client/src/dns/dnssec';
 import { formatTlsa, verifyDane } from '../../client/src/dns/tlsa';
 import { createTlsChainProber, peerChainDer } from '../../client/src/dns/tlsChain';
 import { createNodeResolver, renderMarkdown, reportToJson, runReport } from '../../client/src/dns/index';
 import type { EximPeer } from '../peers/exim';
 import type { KnotPeer } from '../peers/knot';
-import type { UnboundPeer } from '../peers/unbound';
+import { startUnbound, type UnboundPeer } from '../peers/unbound';
 import { requireBinary } from '../peers/require';
 import { startDanePeers, type DanePeers } from './danePeers';
 import type { DaneFixture } from './fixtures';
@@ -45,12 +46,14 @@ const reports = new Map<string, Promise<TransportSecurityReport>>();
 function report(domain: string): Promise<TransportSecurityReport> {
   let r = reports.get(domain);
   if (!r) {
+    // The nonca and taleaf fixtures lead to the chain servers; every other MX host to Exim.
+    const server = fixtures.find((x) => x.domain === domain)?.server;
     r = checkTransportSecurity({
       domain,
       query: createDnssecQuery(unbound.address),
       resolverAddress: unbound.address,
       prober: createTlsChainProber(),
-      smtpPort: exim.port,
+      smtpPort: server ? peers.chainServers[server].port : exim.port,
       nowMs: Date.now(),
       timeoutMs: 4000,
     });
@@ -101,7 +104,7 @@ test('a bogus answer is a finding with the resolver\'s Extended DNS Error, never
   assert.ok(r.extendedErrors.some((e) => e.code === 6 || e.code === 9), JSON.stringify(r.extendedErrors));
 });
 
-for (const name of ['ok', 'roll', 'issuer', 'bad', 'pkix', 'full', 'implicit', 'cname', 'partial', 'plain', 'bogus', 'expired']) {
+for (const name of ['ok', 'roll', 'issuer', 'bad', 'pkix', 'full', 'implicit', 'cname', 'partial', 'plain', 'bogus', 'expired', 'cname2', 'cname3', 'unusable', 'short', 'empty', 'fail', 'nonca', 'taleaf']) {
   test(`fixture ${name}.example.test has its expected verdicts`, async () => {
     const fx = fixtures.find((x) => x.domain === `${name}.example.test`)!;
     const r = await report(fx.domain);
@@ -114,6 +117,7 @@ for (const name of ['ok', 'roll', 'issuer', 'bad', 'pkix', 'full', 'implicit', '
       assert.equal(m.verdict, verdict, `${host}: ${detail}`);
     }
     for (const code of fx.codes) assert.ok(codes(r).includes(code), `missing ${code}: ${detail}`);
+    for (const code of fx.absent ?? []) assert.ok(!codes(r).includes(code), `unexpected ${code}: ${detail}`);
   });
 }
 
@@ -122,6 +126,144 @@ test('the MX behind a CNAME is checked at the CNAME target (RFC 7672 §2.2.2)', 
   const m = r.mx[0];
   assert.deepEqual(m.cnameChain, ['mx-alias.example.test', 'mx-real.example.test']);
   assert.equal(m.tlsaName, '_25._tcp.mx-real.example.test');
+});
+
+test('a CNAME\'d MX: the expanded name\'s TLSA comes first, the alias\'s only when the expanded name has none (RFC 7672 §2.2.2, RFC 7671 §7)', async () => {
+  // Both names publish TLSA: the expanded name's record (which does not match) decides.
+  const both = (await report('cname2.example.test')).mx[0];
+  assert.deepEqual(both.cnameChain, ['mx-alias2.example.test', 'mx-real2.example.test']);
+  assert.equal(both.tlsaName, '_25._tcp.mx-real2.example.test');
+  assert.equal(both.tlsaBase, 'mx-real2.example.test');
+  assert.equal(both.verdict, 'failed');
+  // The expanded name has none (securely denied): the alias's record is used, with the alias as base.
+  const fallback = (await report('cname3.example.test')).mx[0];
+  assert.equal(fallback.tlsaName, '_25._tcp.mx-alias3.example.test');
+  assert.equal(fallback.verdict, 'authenticated');
+});
+
+test('records nobody can use: each gets its reason from unusableReason(), and the verdict is TLS without authentication', async () => {
+  const r = await report('unusable.example.test');
+  const unusable = r.daneFindings.filter((f) => f.code === 'dane-tlsa-unusable' || f.code === 'dane-tlsa-pkix-usage');
+  assert.equal(unusable.length, 5, JSON.stringify(r.daneFindings));
+  for (const reason of [/selector 9 is unknown/, /matching type 7 is unknown/, /32 bytes, not the 64 of SHA2-512/, /certificate usage 4 is unknown/, /PKIX-EE \(1\) is not used for SMTP/]) {
+    assert.ok(unusable.some((f) => reason.test(f.message)), `${reason}: ${JSON.stringify(unusable)}`);
+  }
+  // Each finding shows its own record, not the RRset.
+  for (const f of unusable) assert.equal(f.record?.text.includes('\n'), false, f.record?.text);
+  const none = r.daneFindings.find((f) => f.code === 'dane-no-usable-tlsa');
+  assert.equal(none?.severity, 'warning');
+  assert.match(none?.message ?? '', /require STARTTLS without authenticating/);
+  assert.ok(!r.daneFindings.some((f) => /will not deliver/.test(f.message)), JSON.stringify(r.daneFindings));
+  // The malformed RDATA (2 octets) is kept and said to be malformed (RFC 6698 §2.1).
+  const short = (await report('short.example.test')).daneFindings.find((f) => f.code === 'dane-tlsa-unusable');
+  assert.match(short?.message ?? '', /malformed: the RDATA is 2 octets/);
+  assert.match(short?.record?.text ?? '', /^\\# 2 0301/);
+  const empty = (await report('empty.example.test')).daneFindings.find((f) => f.code === 'dane-tlsa-unusable');
+  assert.match(empty?.message ?? '', /association data is empty/);
+});
+
+test('a TLSA lookup that fails is an error, and no transport finding calls the domain opportunistic-only', async () => {
+  const r = await report('fail.example.test');
+  const f = r.daneFindings.find((x) => x.code === 'dane-tlsa-lookup-failed');
+  assert.equal(f?.severity, 'error', JSON.stringify(r.daneFindings));
+  assert.match(f?.message ?? '', /_25\._tcp\.mx-fail\.example\.test/);
+  for (const domain of ['fail.example.test', 'bogus.example.test', 'expired.example.test']) {
+    const transport = transportCheckResults(await report(domain), [])[2].findings.map((x) => x.code);
+    assert.ok(!transport.includes('consistency-opportunistic-only'), `${domain}: ${transport.join(', ')}`);
+  }
+  // A domain known to be without DANE still gets it.
+  const plain = transportCheckResults(await report('plain.example.test'), [])[2].findings.map((x) => x.code);
+  assert.ok(plain.includes('consistency-opportunistic-only'), plain.join(', '));
+});
+
+test('DANE-TA: an issuer that is not a CA is rejected, and a record for the leaf is no trust anchor; ldns-dane agrees', async () => {
+  const nonCa = await report('nonca.example.test');
+  const rejected = nonCa.daneFindings.find((f) => f.code === 'dane-ta-rejected');
+  assert.match(rejected?.message ?? '', /depth 1 .* is not a CA certificate/);
+  const leaf = await report('taleaf.example.test');
+  const mismatch = leaf.daneFindings.find((f) => f.code === 'dane-tlsa-mismatch');
+  assert.match(mismatch?.message ?? '', /matches the server certificate itself/);
+  const ldnsDane = requireBinary('ldns-dane');
+  for (const c of [
+    { r: nonCa, chain: peers.chains.nonCa, host: 'mx-nonca.example.test' },
+    { r: leaf, chain: peers.chains.taLeaf, host: 'mx-taleaf.example.test' },
+  ]) {
+    const chainFile = join(work, 'ta-chain.pem');
+    writeFileSync(chainFile, c.chain.chainPem);
+    const t = c.r.mx[0].tlsa[0];
+    const tlsaFile = join(work, 'ta-tlsa.txt');
+    writeFileSync(tlsaFile, `_25._tcp.${c.host}. 300 IN TLSA ${t.usage} ${t.selector} ${t.matchingType} ${t.data.toString('hex')}\n`);
+    const out = await run(ldnsDane, ['-d', '-c', chainFile, '-t', tlsaFile, 'verify', c.host, '25']).then(
+      (x) => ({ ok: true, text: x.stdout + x.stderr }),
+      (e: { stdout?: string; stderr?: string }) => ({ ok: false, text: `${e.stdout ?? ''}${e.stderr ?? ''}` }),
+    );
+    assert.equal(out.ok, false, `${c.host}: ldns-dane accepted it: ${out.text}`);
+    assert.equal(c.r.mx[0].addresses[0]?.verification?.authenticated, false);
+  }
+});
+
+test('a resolver whose validation is unknown (Unbound without a trust anchor for the zone, no probes): nothing is called unsigned', async () => {
+  // Its anchor is for another zone: it answers the signed fixtures with their signatures but no AD,
+  // as a resolver does that does not validate them, and no probe can tell more.
+  const anchors = (await knot.ds('example.test')).map((l) => l.replace(/^example\.test\.?/, 'elsewhere.test.'));
+  const anchorless = await startUnbound({ trustAnchors: anchors, stubs: { 'example.test': knot.address, 'plain.example.test': knot.address } });
+  let r: TransportSecurityReport;
+  try {
+    r = await checkTransportSecurity({ domain: 'plain.example.test', query: createDnssecQuery(anchorless.address), resolverAddress: anchorless.address, nowMs: Date.now(), timeoutMs: 4000 });
+  } finally {
+    await anchorless.stop();
+  }
+  assert.equal(r.resolver.validates, 'unknown', r.resolver.evidence);
+  assert.equal(r.domainStatus, 'indeterminate');
+  assert.equal(r.mx[0]?.verdict, 'indeterminate');
+  const all = [...r.dnssecFindings, ...r.daneFindings];
+  for (const code of ['dnssec-domain-insecure', 'dane-tlsa-insecure', 'dane-host-insecure']) assert.ok(!all.some((f) => f.code === code), `${code}: ${JSON.stringify(all)}`);
+  assert.ok(!all.some((f) => /not signed|DANE does not apply/.test(f.message)), JSON.stringify(all));
+  assert.match(r.daneFindings.find((f) => f.code === 'dane-indeterminate')?.message ?? '', /not known whether the resolver/);
+  const transport = transportCheckResults(r, [])[2].findings.map((f) => f.code);
+  assert.ok(!transport.includes('consistency-opportunistic-only') && !transport.includes('consistency-dane-silently-off'), transport.join(', '));
+});
+
+test('the chain of trust of the domain and of its host stop at the same link: each DNSSEC finding once', async () => {
+  for (const domain of ['expired.example.test', 'bogus.example.test', 'plain.example.test']) {
+    const keys = (await report(domain)).dnssecFindings.map((f) => `${f.code} ${f.message}`);
+    assert.deepEqual(keys, [...new Set(keys)], domain);
+  }
+});
+
+test('a mismatch or an unmatched record shows the record at fault, not the whole RRset', async () => {
+  const roll = await report('roll.example.test');
+  const unmatched = roll.daneFindings.find((f) => f.code === 'dane-tlsa-unmatched');
+  const match = roll.daneFindings.find((f) => f.code === 'dane-tlsa-match');
+  assert.ok(unmatched?.record && match?.record, JSON.stringify(roll.daneFindings));
+  assert.ok(!unmatched.record.text.includes('\n') && !match.record.text.includes('\n'));
+  assert.notEqual(unmatched.record.text, match.record.text);
+  assert.ok(roll.mx[0].tlsa.some((t) => formatTlsa(t, true) === unmatched.record!.text));
+});
+
+test('records of another question in the TLSA answer are ignored, and never make a secure denial', async () => {
+  const real = createDnssecQuery(unbound.address);
+  // A resolver that adds records for another owner and another type to each TLSA answer.
+  const tampering: DnssecQuery = async (name, type, options) => {
+    const r = await real(name, type, options);
+    if (r.ok && type === RR.TLSA) {
+      r.message.answers.push({ name: 'evil.test', type: RR.TLSA, ttl: 300, rdata: Buffer.from('030101', 'hex'), tlsa: { usage: 3, selector: 1, matchingType: 1, data: Buffer.alloc(32) } });
+      r.message.answers.push({ name: name.toLowerCase(), type: RR.A, ttl: 300, rdata: Buffer.from([127, 0, 0, 1]), a: '127.0.0.1' });
+    }
+    return r;
+  };
+  const none = await lookupDane(tampering, 'mx-none.example.test', 25, 4000);
+  assert.equal(none.tlsa.length, 0);
+  assert.equal(daneApplies(none).applies, 'indeterminate', daneApplies(none).reason);
+  const r = await checkTransportSecurity({ domain: 'pf-none.example.test', query: tampering, resolverAddress: unbound.address, nowMs: Date.now(), timeoutMs: 4000 });
+  assert.equal(r.mx[0].verdict, 'indeterminate');
+  assert.ok(!r.daneFindings.some((f) => f.code === 'dane-no-tlsa'), JSON.stringify(r.daneFindings));
+  assert.match(r.daneFindings.find((f) => f.code === 'dane-indeterminate')?.message ?? '', /evil\.test TLSA/);
+  // Beside real records they are ignored, with a note.
+  const ok = await checkTransportSecurity({ domain: 'ok.example.test', query: tampering, resolverAddress: unbound.address, nowMs: Date.now(), timeoutMs: 4000 });
+  assert.equal(ok.mx[0].verdict, 'not-probed');
+  assert.equal(ok.mx[0].tlsa.length, 1);
+  assert.ok(ok.daneFindings.some((f) => f.code === 'dane-tlsa-foreign-records'), JSON.stringify(ok.daneFindings));
 });
 
 test('the bogus zone: the chain of trust stops at the DS that matches no DNSKEY', async () => {
@@ -244,6 +386,12 @@ test('the session engine\'s path (TLS dane=on|only): lookupDane, daneApplies and
     { host: 'mx-alias.example.test', applies: 'usable', authenticated: true },
     { host: 'mx-none.example.test', applies: 'none' },
     { host: 'mx-pkix.example.test', applies: 'unusable' },
+    // One decision for usability (tlsa.ts unusableReason): usage 3 with an unknown selector, a digest
+    // of the wrong length, or a malformed RDATA is as unusable as a PKIX usage.
+    { host: 'mx-unusable.example.test', applies: 'unusable' },
+    { host: 'mx-short.example.test', applies: 'unusable' },
+    { host: 'mx-empty.example.test', applies: 'unusable' },
+    { host: 'mx-alias2.example.test', applies: 'usable', authenticated: false },
     { host: 'mx.plain.example.test', applies: 'insecure' },
     { host: 'mx.bogus.example.test', applies: 'bogus' },
   ];

@@ -9,7 +9,8 @@ import { createTlsChainProber } from '../../client/src/dns/tlsChain';
 import { startExim, type EximPeer } from '../peers/exim';
 import { startKnot, type KnotPeer } from '../peers/knot';
 import { startUnbound, type UnboundPeer } from '../peers/unbound';
-import { daneZones, expiredZone, pemToDer, spkiSha256, type DaneFixture } from './fixtures';
+import { startChainServer, type ChainServer } from './chainServer';
+import { CHAIN_ADDRESSES, daneChains, daneZones, expiredZone, pemToDer, spkiSha256, type DaneChains, type DaneFixture } from './fixtures';
 
 export interface DanePeers {
   exim: EximPeer;
@@ -18,6 +19,9 @@ export interface DanePeers {
   fixtures: DaneFixture[];
   leafDer: Buffer;
   caDer: Buffer;
+  /** The chains of the extra STARTTLS servers, and the servers (nonca and taleaf fixtures). */
+  chains: DaneChains;
+  chainServers: Record<'nonCa' | 'taLeaf', ChainServer>;
   /** A private scratch folder, removed by `stop()`. */
   work: string;
   stop(): Promise<void>;
@@ -28,7 +32,9 @@ export async function startDanePeers(): Promise<DanePeers> {
   let exim: EximPeer | undefined;
   let knot: KnotPeer | undefined;
   let unbound: UnboundPeer | undefined;
+  const servers: ChainServer[] = [];
   const stop = async (): Promise<void> => {
+    for (const s of servers) await s.stop();
     await unbound?.stop();
     await knot?.stop();
     await exim?.stop();
@@ -43,15 +49,25 @@ export async function startDanePeers(): Promise<DanePeers> {
     await waitForChainLength(exim, 2);
     const leafDer = pemToDer(exim.certPem);
     const caDer = pemToDer(exim.caPem);
-    const z = daneZones({ leafDer, caDer }, await expiredZone(work, spkiSha256(leafDer)));
+    const chains = await daneChains(work);
+    const nonCa = await startChainServer(CHAIN_ADDRESSES.nonCa, 0, chains.nonCa);
+    servers.push(nonCa);
+    const taLeaf = await startChainServer(CHAIN_ADDRESSES.taLeaf, 0, chains.taLeaf);
+    servers.push(taLeaf);
+    const z = daneZones({ leafDer, caDer, chains }, await expiredZone(work, spkiSha256(leafDer)));
     knot = await startKnot({ zones: z.zones, signed: z.signed });
     const anchors = await knot.ds('example.test');
     assert.ok(anchors.length > 0, 'keymgr printed no DS for example.test');
     unbound = await startUnbound({
       trustAnchors: anchors,
-      stubs: { 'example.test': knot.address, 'plain.example.test': knot.address, 'bogus.example.test': knot.address, 'expired.example.test': knot.address },
+      stubs: {
+        'example.test': knot.address,
+        'plain.example.test': knot.address,
+        'bogus.example.test': knot.address,
+        'expired.example.test': knot.address,
+      },
     });
-    return { exim, knot, unbound, fixtures: z.fixtures, leafDer, caDer, work, stop };
+    return { exim, knot, unbound, fixtures: z.fixtures, leafDer, caDer, chains, chainServers: { nonCa, taLeaf }, work, stop };
   } catch (error) {
     await stop();
     throw error;

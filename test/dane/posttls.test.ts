@@ -16,6 +16,8 @@ import { postfixEnv, postfixRoot } from '../peers/postfixTools';
 import { requireBinary } from '../peers/require';
 import { startDanePeers, type DanePeers } from './danePeers';
 import { startDnsForwarder, startTcpForward } from '../peers/dnsForwarder';
+import { startChainServer } from './chainServer';
+import { CHAIN_ADDRESSES } from './fixtures';
 
 const run = promisify(execFile);
 let peers: DanePeers;
@@ -31,6 +33,9 @@ before(async () => {
   forwarders = [
     await startDnsForwarder({ host: '127.0.0.2', port: 53, upstream: { host: peers.unbound.host, port: peers.unbound.port } }),
     await startTcpForward('127.0.0.2', 25, { host: peers.exim.host, port: peers.exim.port }),
+    // The chains Exim does not present, on port 25 of the pf-nonca and pf-taleaf hosts' addresses.
+    await startChainServer(CHAIN_ADDRESSES.pfNonCa, 25, peers.chains.nonCa),
+    await startChainServer(CHAIN_ADDRESSES.pfTaLeaf, 25, peers.chains.taLeaf),
   ];
   config = join(peers.work, 'postfix');
   mkdirSync(config, { recursive: true });
@@ -69,7 +74,18 @@ for (const c of [
   { domain: 'pf-bad.example.test', ours: 'failed', postfix: 'untrusted' },
   // DANE-TA matches the issuer, but the certificate names mail.example.test, not mail-pf: both refuse.
   { domain: 'pf-ta.example.test', ours: 'failed', postfix: 'untrusted' },
-]) {
+  // The MX is a CNAME and both names publish TLSA: the expanded name's record (no match) decides
+  // (RFC 7672 §2.2.2); the alias's matching record is not used.
+  { domain: 'pf-cname.example.test', ours: 'failed', postfix: 'untrusted', says: /no matching DANE TLSA records|untrusted/i },
+  // DANE-TA names an issuer that is not a CA (basicConstraints CA:FALSE).
+  { domain: 'pf-nonca.example.test', ours: 'failed', postfix: 'untrusted', says: /invalid CA certificate/ },
+  // DANE-TA names the server certificate itself: a trust anchor is an issuer above it.
+  { domain: 'pf-taleaf.example.test', ours: 'failed', postfix: 'untrusted' },
+  // No record is usable: both fall back to TLS without authentication, and neither refuses the host.
+  { domain: 'pf-unusable.example.test', ours: 'no-usable-tlsa', postfix: 'untrusted', says: /unusable/ },
+  // A TLSA RDATA of 2 octets: malformed, unusable, never "no TLSA".
+  { domain: 'pf-short.example.test', ours: 'no-usable-tlsa', postfix: 'untrusted', says: /truncated TLSA RR|unusable/ },
+] as Array<{ domain: string; ours: string; postfix: string; says?: RegExp }>) {
   test(`posttls-finger -l dane agrees on ${c.domain}`, async () => {
     const ours = await checkTransportSecurity({
       domain: c.domain,
@@ -83,6 +99,9 @@ for (const c of [
     assert.equal(ours.mx[0]?.verdict, c.ours, JSON.stringify(ours.mx[0]));
     const pf = await postfixVerdict(c.domain, 'dane');
     assert.equal(pf.verdict, c.postfix, pf.output);
+    if (c.says) assert.match(pf.output, c.says);
+    // A host that no record can authenticate is still used, with TLS, by both sides.
+    if (c.ours === 'no-usable-tlsa') assert.ok(!ours.daneFindings.some((f) => f.code === 'dane-authentication-failed' || f.code === 'dane-tlsa-mismatch'), JSON.stringify(ours.daneFindings));
     if (c.ours === 'authenticated') {
       // Both name the same record: posttls-finger prints it as "Matched DANE EE certificate at depth 0: 3 1 1 HEX".
       const matched = /Matched DANE (?:EE|TA) certificate at depth \d+: (\d \d \d [0-9A-F]+)/i.exec(pf.output)?.[1];

@@ -12,10 +12,13 @@ import {
   createNodeStartTlsProber,
   type DomainReport,
   type Finding,
+  renderText,
   runReport,
   type ReportOptions,
 } from '../../client/src/dns/index';
 import { createEngineStartTlsProber } from '../../client/src/dns/engineProber';
+import { evaluateSpf } from '../../client/src/dns/spfEval';
+import { createWireResolver } from '../../client/src/dns/wireResolver';
 import { startExim, type EximPeer } from '../peers/exim';
 import { freePort } from '../peers/ports';
 import { findBinary } from '../peers/require';
@@ -163,6 +166,13 @@ test('MX: null MX, null MX mixed, CNAME, IP literal, implicit MX; reverse DNS mi
   assert.equal(covered(one(await report('mxcname.test'), 'mx-cname')), 'alias.mxcname.test');
   assert.equal(covered(one(await report('mxip.test'), 'mx-ip-literal')), '192.0.2.1');
   one(await report('nomx.test'), 'mx-implicit');
+  // An MX whose name holds a control character is the record's error, never sent as a query (RFC 5321 §2.3.5).
+  const mxbad = await report('mxbad.test');
+  const invalid = one(mxbad, 'mx-host-invalid');
+  assert.equal(invalid.severity, 'error');
+  // Node (c-ares) hands the name over in presentation form, the octet written as \007.
+  assert.equal(covered(invalid), 'bad\\007host.example.test');
+  assert.ok(!findings(mxbad, 'mx').some((f) => f.code === 'mx-dns-error'), findings(mxbad, 'mx').map((f) => f.code).join(', '));
   const noptr = await report('noptr.test');
   assert.equal(covered(one(noptr, 'ptr-missing')), '127.0.0.20');
   assert.equal(one(noptr, 'ptr-not-confirmed').record?.name, '30.0.0.127.in-addr.arpa');
@@ -232,6 +242,12 @@ test('MTA-STS: a redirect is not followed, a missing policy, a bad id, two recor
 
 test('TLS-RPT and BIMI problems', async () => {
   assert.equal(covered(one(await report('tlsrpt-bad.test'), 'tls-rpt-bad-uri')), 'ftp://reports.tlsrpt-bad.test');
+  // A control character or "<" makes a URI invalid (RFC 3986 §2, RFC 8460 §3), though new URL() takes both.
+  const esc = await report('tlsrpt-esc.test');
+  const bad = findings(esc, 'tls-rpt').filter((f) => f.code === 'tls-rpt-bad-uri');
+  assert.deepEqual(bad.map(covered), ['mailto:tls\x1brpt@example.test', 'https://reports.example.test/a<b']);
+  assert.match(bad[0].message, /U\+001B at column 11/);
+  assert.ok(!findings(esc, 'tls-rpt').some((f) => f.code === 'tls-rpt-ok'));
   // The Organizational Domain's BIMI record applies to a subdomain without one (BIMI draft, discovery).
   const orgBimi = await report('shop.bimiorg.test');
   one(orgBimi, 'bimi-org-fallback');
@@ -374,3 +390,46 @@ async function startPlainSmtp(): Promise<{ server: net.Server; port: number }> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return { server, port: (server.address() as net.AddressInfo).port };
 }
+
+test('SPF: a target name that cannot exist is decided as the evaluator decides it: no query, no temperror (RFC 7208 §4.3, §5)', async () => {
+  // a, mx and exists with an empty label: three void lookups that do not match, so the third crosses
+  // the void limit (§4.6.4); the parser's syntax findings say why, and no DNS failure is claimed.
+  const bad = await report('spf-badname.test');
+  const codes = findings(bad, 'spf').map((f) => f.code);
+  assert.ok(!codes.includes('spf-dns-error'), codes.join(', '));
+  assert.equal(codes.filter((c) => c === 'spf-syntax').length, 3);
+  assert.equal(covered(one(bad, 'spf-void-limit')), 'exists:e..f');
+  // The evaluator (smtpwb verify) gives the same verdict on the same record: permerror at the third void lookup.
+  const evaluated = await evaluateSpf({ ip: '192.0.2.1', mailFrom: 'a@spf-badname.test', helo: 'x.test', resolver: createWireResolver({ server: env.knot.address, timeoutMs: 3000 }) });
+  assert.equal(evaluated.result, 'permerror', evaluated.reason);
+  assert.equal(evaluated.voidLookups, 3);
+  // include: of such a name finds no record (permerror), said once, by the syntax finding.
+  const inc = await report('spf-badinc.test');
+  const incCodes = findings(inc, 'spf').map((f) => f.code);
+  assert.ok(!incCodes.includes('spf-dns-error'), incCodes.join(', '));
+  assert.equal(incCodes.filter((c) => c === 'spf-syntax').length, 1);
+  assert.match(inc.checks.find((c) => c.id === 'spf')!.spfTree!.children[0].note ?? '', /not a valid domain name/);
+  // "exp=" with no domain: a syntax error, and the empty name (the root) is never asked.
+  const exp = await report('spf-expempty.test');
+  const expCodes = findings(exp, 'spf').map((f) => f.code);
+  assert.deepEqual(expCodes.filter((c) => c.startsWith('spf-exp') || c === 'spf-dns-error'), []);
+  assert.match(one(exp, 'spf-syntax').message, /exp=: a domain is required/);
+});
+
+test('SPF: a failing lookup is one finding, however many terms and includes ask it', async () => {
+  // mail.elsewhere.example (A, AAAA) and elsewhere.example (MX) lie outside Knot's zones: REFUSED.
+  const r = await report('spf-fails.test');
+  const failures = findings(r, 'spf').filter((f) => f.code === 'spf-dns-error');
+  assert.equal(failures.length, 2, failures.map((f) => f.message).join('\n'));
+  assert.ok(failures.some((f) => /mail\.elsewhere\.example/.test(f.message)));
+  assert.ok(failures.some((f) => /mx:elsewhere\.example/.test(f.message)));
+});
+
+test('DMARC: a record with a duplicate tag is invalid, so the report states no policy from it (RFC 9989 §4.7)', async () => {
+  const r = await report('dmarc-dup.test');
+  assert.equal(one(r, 'dmarc-duplicate-tag').severity, 'error');
+  const dmarc = r.checks.find((c) => c.id === 'dmarc')!;
+  assert.equal(dmarc.dmarcWalk?.policy, undefined);
+  assert.doesNotMatch(renderText([r]), /policy: p=/);
+  assert.ok(!findings(r, 'dmarc').some((f) => f.code === 'dmarc-monitoring' || f.code === 'dmarc-ok'), findings(r, 'dmarc').map((f) => f.code).join(', '));
+});

@@ -12,6 +12,7 @@ import { buildDomainNode, type MailDnsNode } from '../../client/src/views/mailDn
 import { startExim } from '../peers/exim';
 import { startDnsTestEnv, type DnsTestEnv } from './env';
 import { startFakeDns } from './fakeDns';
+import { startStallingSmtp } from './stallingSmtp';
 
 let env: DnsTestEnv;
 before(async () => {
@@ -208,4 +209,69 @@ test('the CLI bundle runs `smtpwb dns`', async (t) => {
   assert.ok(result.stdout.startsWith('{'), `smtpwb dns printed no JSON (exit ${result.code}: ${result.stderr.slice(0, 200)})`);
   assert.equal(result.code, 0, result.stderr);
   assert.equal((JSON.parse(result.stdout) as DomainReportJson).domain, 'example.test');
+});
+
+test('--timeout bounds the whole run: a silent DNSSEC resolver and a STARTTLS probe that never ends stop within the timeout plus one second', async () => {
+  const silent = await startFakeDns('silent');
+  const smtp = await startStallingSmtp('drip');
+  try {
+    const started = Date.now();
+    const r = await cli(['tls.test', '--dns-server', env.knot.address, '--dnssec-resolver', silent.address, '--probe-starttls', '--timeout', '1500', '--json', '--no-selector-probe'], {
+      SMTPWB_DNS_SMTP_PORT: String(smtp.port),
+    });
+    const elapsed = Date.now() - started;
+    assert.ok(elapsed < 2500, `the run took ${elapsed} ms`);
+    const report = JSON.parse(r.stdout.trim()) as DomainReportJson;
+    // The EHLO reply never ended: a failed probe, not "STARTTLS not offered".
+    const starttls = report.checks.find((c) => c.id === 'starttls')!.findings.map((f) => f.code);
+    assert.ok(starttls.includes('starttls-connect-failed'), starttls.join(', '));
+    assert.ok(!starttls.includes('starttls-not-offered'), starttls.join(', '));
+    assert.ok(report.checks.some((c) => c.id === 'dnssec'));
+  } finally {
+    await smtp.stop();
+    await silent.stop();
+  }
+});
+
+test('a --timeout beyond what a timer can hold (2^31-1 ms) is a usage error, not a run where every query fails', async () => {
+  for (const value of ['2147483648', '2147484s', '99999999999999999999']) {
+    const r = await cli(['example.test', '--dns-server', env.knot.address, '--timeout', value]);
+    assert.equal(r.code, 2, `${value}: ${r.stderr}`);
+    assert.match(r.stderr, /--timeout/);
+  }
+  // The largest value that fits still runs.
+  const ok = await cli(['example.test', '--dns-server', env.knot.address, '--timeout', '2147483647', '--json', '--selector', 'ed']);
+  assert.equal(ok.code, 0, ok.stderr);
+});
+
+test('a selector that cannot be a DNS name is a usage error (exit 2), not a DNS error', async () => {
+  for (const selector of ['a..b', 'x'.repeat(64), 'a b', `${'s'.repeat(60)}.${'s'.repeat(60)}.${'s'.repeat(60)}.${'s'.repeat(60)}`]) {
+    const r = await cli(['example.test', '--dns-server', env.knot.address, '--selector', selector, '--json']);
+    assert.equal(r.code, 2, `${selector}: ${r.stdout.slice(0, 200)}`);
+    assert.match(r.stderr, /--selector/);
+    assert.equal(r.stdout, '');
+  }
+  // 63 characters is the longest label.
+  const ok = await cli(['example.test', '--dns-server', env.knot.address, '--selector', 'x'.repeat(63), '--no-selector-probe', '--json']);
+  assert.equal(ok.code, 1, ok.stderr);
+  assert.match(ok.stdout, /dkim-selector-missing/);
+});
+
+test('--no-selector-probe without --selector says that no selector was checked, not that common names were probed', async () => {
+  const r = await cli(['example.test', '--dns-server', env.knot.address, '--no-selector-probe', '--json']);
+  const dkim = (JSON.parse(r.stdout.trim()) as DomainReportJson).checks.find((c) => c.id === 'dkim')!;
+  assert.deepEqual(dkim.findings.map((f) => f.code), ['dkim-not-checked']);
+  assert.doesNotMatch(dkim.findings[0].message, /common selector names;/);
+  assert.match(dkim.findings[0].message, /not probed/);
+});
+
+test('TXT text that is UTF-8 reads as UTF-8 in the text report and --json, and a CR shows as \\r, not \\n', async () => {
+  const json = await cli(['utf8.test', '--dns-server', env.knot.address, '--no-selector-probe', '--json']);
+  const rpt = (JSON.parse(json.stdout.trim()) as DomainReportJson).checks.find((c) => c.id === 'tls-rpt')!;
+  assert.deepEqual(rpt.records.map((r) => r.data), ['v=TLSRPTv1; rua=mailto:caf\u00e9@example.test\r\n']);
+  const text = await cli(['utf8.test', '--dns-server', env.knot.address, '--no-selector-probe']);
+  assert.ok(text.stdout.includes('caf\u00e9@example.test\\r\\n"'), text.stdout);
+  assert.ok(!text.stdout.includes('\u00c3'), 'no Latin-1 reading of the UTF-8 octets');
+  const md = await cli(['utf8.test', '--dns-server', env.knot.address, '--no-selector-probe', '--markdown']);
+  assert.ok(md.stdout.includes('caf\u00e9@example.test\\r\\n'), md.stdout);
 });

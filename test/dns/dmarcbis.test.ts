@@ -20,6 +20,7 @@ const ZONE = [
   '_dmarc.hist IN TXT "v=DMARC1; p=quarantine; pct=50; rf=afrf; ri=3600"',
   '_dmarc.newtags IN TXT "v=DMARC1; p=reject; np=reject; psd=n; t=y"',
   '_dmarc.badnew IN TXT "v=DMARC1; p=reject; np=block; psd=x; t=maybe"',
+  '_dmarc.dup IN TXT "v=DMARC1; p=reject; p=none; rua=mailto:dmarc@dup.dmarc.test"',
   '_dmarc.size IN TXT "v=DMARC1; p=none; rua=mailto:a@size.dmarc.test!10m,mailto:b@example.net!10x"',
   '_dmarc.org IN TXT "v=DMARC1; p=reject; sp=quarantine; np=none"',
   'sub.org IN A 192.0.2.1',
@@ -73,6 +74,9 @@ const CASES: Case[] = [
   { domain: 'newtags.dmarc.test', codes: [['dmarc-test-mode', 'info'], ['dmarc-psd', 'info']], absent: ['dmarc-unknown-tag', 'dmarc-bad-value'], policy: 'reject', applied: 'quarantine', organizationalDomain: 'newtags.dmarc.test' },
   // An invalid np= without a valid rua= means no DMARC at all (§4.10.1).
   { domain: 'badnew.dmarc.test', codes: [['dmarc-bad-value', 'error'], ['dmarc-no-policy', 'error']], policy: undefined },
+  // A tag twice makes the whole record invalid (§4.7, RFC 6376 §3.2): no policy, even with a valid rua=,
+  // and verify decides the same (the last test below).
+  { domain: 'dup.dmarc.test', codes: [['dmarc-duplicate-tag', 'error']], absent: ['dmarc-monitoring', 'dmarc-ok'], policy: undefined },
   { domain: 'size.dmarc.test', policy: 'none', codes: [['dmarc-uri-size', 'warning'], ['dmarc-bad-uri-size', 'error']], absent: ['dmarc-external-unauthorized', 'dmarc-external-authorized', 'dmarc-dns-error'] },
   {
     domain: 'sub.org.dmarc.test',

@@ -106,6 +106,12 @@ spf-exp2                     TXT   "v=spf1 ip4:192.0.2.1 -all exp=nothing.spf-ex
 spf-empty                    TXT   "v=spf1 include: -all"
 spf-bare                     TXT   "v=spf1 include redirect= -all"
 spf-macro                    TXT   "v=spf1 exists:%{ir}.%{l1r+-}._spf.%{d} include:%{z}.bad.test -all"
+spf-badname                  TXT   "v=spf1 a:foo..bar mx:x..y exists:e..f -all"
+spf-badinc                   TXT   "v=spf1 include:foo..bar -all"
+spf-expempty                 TXT   "v=spf1 -all exp="
+spf-fails                    TXT   "v=spf1 a:mail.elsewhere.example include:i1.spf-fails.test include:i2.spf-fails.test -all"
+i1.spf-fails                 TXT   "v=spf1 a:mail.elsewhere.example mx:elsewhere.example -all"
+i2.spf-fails                 TXT   "v=spf1 a:mail.elsewhere.example mx:elsewhere.example -all"
 
 ; ---- DKIM (selectors given by the tests) ----
 dkim                         A     127.0.0.1
@@ -128,6 +134,8 @@ _dmarc.orgfb                 TXT   "v=DMARC1; p=reject; sp=none"
 
 ; ---- MX ----
 nullmx                       MX    0 .
+mxbad                        MX    10 bad\\007host.example.test.
+mxbad                        MX    20 mail.example.test.
 nullmixed                    MX    0 .
 nullmixed                    MX    10 mail.example.test.
 mxcname                      MX    10 alias.mxcname
@@ -168,6 +176,8 @@ _mta-sts.sts-space           TXT   " v=STSv1; id=1"
 _smtp._tls.tlsrpt-bad        TXT   "v=TLSRPTv1; rua=ftp://reports.tlsrpt-bad.test"
 _smtp._tls.tlsrpt-order      TXT   "rua=mailto:tlsrpt@example.test; v=TLSRPTv1"
 _smtp._tls.tlsrpt-nosemi     TXT   "v=TLSRPTv1 rua=mailto:tlsrpt@example.test"
+_smtp._tls.utf8              TXT   "v=TLSRPTv1; rua=mailto:caf\\195\\169@example.test\\013\\010"
+_smtp._tls.tlsrpt-esc        TXT   "v=TLSRPTv1; rua=mailto:tls\\027rpt@example.test,https://reports.example.test/a<b,mailto:ok@example.test"
 _dmarc.bimi-bad              TXT   "v=DMARC1; p=none"
 default._bimi.bimi-bad       TXT   "v=BIMI1; l=http://bimi-bad.test/logo.png; a="
 _dmarc.bimiorg               TXT   "v=DMARC1; p=reject"

@@ -9,7 +9,7 @@ import { parseTagList } from '../../common/tagList';
 import { matchesMxPattern, mxPatternProblem, parseStsPolicy } from '../../client/src/dns/mtaSts';
 import { intendedRecordProblem } from '../../client/src/dns/versionTag';
 import { intendedDmarcRecordProblem } from '../../client/src/dns/dmarcDiscovery';
-import { renderMarkdown, reportToJson, runReport, normalizeDomain } from '../../client/src/dns/index';
+import { renderMarkdown, renderText, reportToJson, runReport, normalizeDomain } from '../../client/src/dns/index';
 import { pslOrgDomain } from '../../client/src/dns/context';
 import { buildDomainNode, parseSelectorInput, rememberRecent } from '../../client/src/views/mailDnsTree';
 import { parseDnsArgs } from '../../client/src/cli/dnsCommand';
@@ -292,4 +292,13 @@ test('SVG Tiny PS rules for BIMI logos, one code per problem', () => {
     [`${good}<!--${'x'.repeat(33 * 1024)}-->`, ['bimi-svg-size']],
   ];
   for (const [svg, codes] of cases) assert.deepEqual(checkBimiSvg(svg).map((p) => p.code), codes, svg.slice(0, 120));
+});
+
+test('a check with no finding at all is shown as such, never as "pass"', async () => {
+  const resolver = memoryResolver({ 'TXT example.com': [['v=spf1 -all']] });
+  const report = await runReport('example.com', { resolver, probeSelectors: false, clock: { now: () => 0 } });
+  report.checks.push({ id: 'transport', title: 'Transport security', findings: [], records: [] });
+  assert.equal(reportToJson(report).checks.find((c) => c.id === 'transport')?.status, 'empty');
+  assert.match(renderMarkdown([report]), /\| Transport security \| no findings \|/);
+  assert.match(renderText([report]), /^ {2}Transport security \(no findings\)$/m);
 });

@@ -6,9 +6,9 @@
  * clock) is injected.
  */
 import { finding, rfc } from './context';
-import { describeExtendedErrors, explainBogusData, explainTrustChain, checkResolverValidates, lookupWithStatus, type DnssecStatus, type NameLookup, type ResolverValidation, type TrustChain, type ValidationProbes, type ZoneLink } from './dnssec';
-import { type DnssecQuery, normaliseName, RR } from './dnssecWire';
-import { formatTlsa, type DaneVerification, type TlsaRecordData, verifyDane } from './tlsa';
+import { describeExtendedErrors, explainBogusData, explainTrustChain, checkResolverValidates, lookupWithStatus, observeValidation, type DnssecStatus, type NameLookup, type ResolverValidation, type TrustChain, type ValidationProbes, type ZoneLink } from './dnssec';
+import { type DnsRecord, type DnssecQuery, foreignAnswers, normaliseName, RR } from './dnssecWire';
+import { formatTlsa, type DaneVerification, type TlsaRecordData, unusableReason, verifyDane } from './tlsa';
 import type { TlsChainProber } from './tlsChain';
 import type { Finding, FindingSeverity, RawRecord, RecordRef } from './types';
 
@@ -41,6 +41,10 @@ export interface MxDane {
   resolverSays?: string;
   /** Why the verdict is indeterminate. */
   note?: string;
+  /** Set when the verdict is indeterminate because the TLSA lookup itself failed (RFC 7672 §2.1.1). */
+  tlsaLookupFailed?: boolean;
+  /** Records of the TLSA answer that answer another question (owner or type), ignored. */
+  foreign?: string[];
   /** Whether the host name has A or AAAA records. */
   hasAddress: boolean;
 }
@@ -76,7 +80,10 @@ export interface TransportSecurityOptions {
 const DAY = 86_400_000;
 
 /** Runs the DNSSEC and DANE checks for a domain; never throws. */
-export async function checkTransportSecurity(o: TransportSecurityOptions): Promise<TransportSecurityReport> {
+export async function checkTransportSecurity(options: TransportSecurityOptions): Promise<TransportSecurityReport> {
+  // Every answer asked without CD adds to the evidence of whether the resolver validates (dnssec.ts).
+  const observed = observeValidation(options.query);
+  const o: TransportSecurityOptions = { ...options, query: observed.query };
   const t = o.timeoutMs;
   const dnssecFindings: Finding[] = [];
   const daneFindings: Finding[] = [];
@@ -90,15 +97,16 @@ export async function checkTransportSecurity(o: TransportSecurityOptions): Promi
   for (const h of hosts) records.push({ name: mxLookup.chain[mxLookup.chain.length - 1], type: 'MX', data: `${h.priority} ${h.exchange}` });
   let mx = await Promise.all(hosts.map((h) => checkMxHost(o, h.exchange, h.priority, mxLookup.status, records)));
   if (implicit) mx = mx.filter((m) => m.hasAddress);
-  const seenAd = mxLookup.status === 'secure' || mx.some((m) => m.addressStatus === 'secure' || m.tlsaStatus === 'secure');
   const [resolver, domainTrust] = await Promise.all([
-    checkResolverValidates(o.query, o.resolverAddress, seenAd, o.probes ?? {}, t),
+    checkResolverValidates(o.query, o.resolverAddress, observed.evidence, o.probes ?? {}, t),
     mxLookup.status === 'secure' ? Promise.resolve(undefined) : explainTrustChain(o.query, o.domain, o.nowMs, t),
   ]);
-  const report: TransportSecurityReport = { domain: o.domain, resolver, domainStatus: mxLookup.status, domainTrust, mxStatus: mxLookup.status, mx, dnssecFindings, daneFindings, records };
-  if (resolver.validates === 'no') {
-    // Without validation "no AD" means nothing: insecure becomes unknown, and no chain is explained.
+  const report: TransportSecurityReport = { domain: o.domain, resolver: validationFromTrust(resolver, mxLookup.status, mx, domainTrust), domainStatus: mxLookup.status, domainTrust, mxStatus: mxLookup.status, mx, dnssecFindings, daneFindings, records };
+  if (report.resolver.validates !== 'yes') {
+    // Without a resolver known to validate, "no AD" means nothing (the docs promise it): insecure
+    // becomes unknown, and no chain is explained, whether it does not validate or nobody can tell.
     const unknown = (s: DnssecStatus): DnssecStatus => (s === 'insecure' ? 'indeterminate' : s);
+    const why = report.resolver.validates === 'no' ? `the resolver ${report.resolver.server} does not validate` : `it is not known whether the resolver ${report.resolver.server} validates`;
     report.domainStatus = unknown(report.domainStatus);
     report.mxStatus = unknown(report.mxStatus);
     report.domainTrust = undefined;
@@ -108,7 +116,7 @@ export async function checkTransportSecurity(o: TransportSecurityOptions): Promi
       if (m.verdict === 'tlsa-insecure' || m.verdict === 'host-insecure') {
         m.verdict = 'indeterminate';
         m.trust = undefined;
-        m.note = `the resolver ${resolver.server} does not validate`;
+        m.note = why;
       }
     }
   }
@@ -116,6 +124,22 @@ export async function checkTransportSecurity(o: TransportSecurityOptions): Promi
   for (const m of mx) daneFindingsFor(m, o.nowMs, daneFindings);
   coverageFindings(report);
   return report;
+}
+
+/**
+ * Whether the resolver validates, with the evidence gathered after `checkResolverValidates` looked
+ * (the domain's chain of trust is explained at the same time) when it could not tell: the AD bit on
+ * a DS denial or a DNSKEY set of that chain, or an answer refused as bogus (SERVFAIL, yet data with
+ * CD set: RFC 4035 §3.2.2). A resolver known not to validate stays so.
+ */
+function validationFromTrust(v: ResolverValidation, mxStatus: DnssecStatus, mx: readonly MxDane[], domainTrust: TrustChain | undefined): ResolverValidation {
+  if (v.validates !== 'unknown') return v;
+  const chains = [domainTrust, ...mx.map((m) => m.trust)];
+  const ad = chains.some((c) => c?.links.some((l) => l.status === 'secure' || l.problemCode === 'dnssec-no-ds'));
+  if (ad) return { server: v.server, validates: 'yes', evidence: 'it set the AD bit on DS or DNSKEY answers for the zones above these names' };
+  const refused = mxStatus === 'bogus' || mx.some((m) => m.addressStatus === 'bogus' || m.tlsaStatus === 'bogus');
+  if (refused) return { server: v.server, validates: 'yes', evidence: 'it refused bogus answers for this domain that it hands over with the CD bit set' };
+  return v;
 }
 
 /** What DNS says about DANE for one host: its address and TLSA lookups, with their DNSSEC status. */
@@ -129,16 +153,28 @@ export interface DaneLookup {
   tlsa: TlsaRecordData[];
   /** The reference identifiers for DANE-TA name checks (RFC 7672 §3.2.2). */
   referenceNames: string[];
+  /** Records of the TLSA answer that answer another question (owner name or type): ignored. */
+  foreign: DnsRecord[];
+}
+
+const TYPE_NAMES: Record<number, string> = Object.fromEntries(Object.entries(RR).map(([k, v]) => [v, k]));
+
+/** A record of another question, in a few words: `evil.test A`. */
+function describeForeign(r: DnsRecord): string {
+  return `${r.name || '.'} ${TYPE_NAMES[r.type] ?? `TYPE${r.type}`}`;
 }
 
 /**
- * Looks up TLSA for a host as RFC 7672 §2.2.2 says: the address records first, with their CNAME
- * chain; with a secure chain and no TLSA at the original name, the TLSA records of the final target.
- * `port` is 25 for MX delivery; a session to another port asks `_PORT._tcp`. The address and the
- * original TLSA queries go out together to save a round trip. Never throws.
+ * Looks up TLSA for a host as RFC 7672 §2.2.2 and RFC 7671 §7 say: the address records first, with
+ * their CNAME chain. When that chain is secure and goes through a CNAME, the fully expanded name is
+ * the first candidate TLSA base domain; the initial (MX) name is the base domain only when the
+ * expanded name has no TLSA records (securely denied, or not signed). A bogus or failed lookup at
+ * the expanded name ends the search, as it does for Postfix: senders do not go on to the initial
+ * name. `port` is 25 for MX delivery; a session to another port asks `_PORT._tcp`. The address and
+ * the initial name's TLSA queries go out together to save a round trip. Never throws.
  */
 export async function lookupDane(query: DnssecQuery, host: string, port: number, timeoutMs: number): Promise<DaneLookup> {
-  const [a4, a6, tlsaOriginal] = await Promise.all([
+  const [a4, a6, tlsaInitial] = await Promise.all([
     lookupWithStatus(query, host, RR.A, timeoutMs),
     lookupWithStatus(query, host, RR.AAAA, timeoutMs),
     lookupWithStatus(query, `_${port}._tcp.${host}`, RR.TLSA, timeoutMs),
@@ -147,13 +183,21 @@ export async function lookupDane(query: DnssecQuery, host: string, port: number,
   const rank: Record<DnssecStatus, number> = { secure: 0, insecure: 1, indeterminate: 2, bogus: 3 };
   const worse = rank[a6.status] > rank[a4.status] ? a6 : a4;
   const a: NameLookup = { ...worse, records: [...a4.records, ...a6.records], chain: a4.chain.length >= a6.chain.length ? a4.chain : a6.chain };
-  let tlsa: NameLookup = tlsaOriginal;
+  let tlsa: NameLookup = tlsaInitial;
   let base = a.chain[0];
-  const final = a.chain[a.chain.length - 1];
-  if (a.status === 'secure' && a.chain.length > 1 && tlsaOriginal.status === 'secure' && tlsaOriginal.records.length === 0) {
-    tlsa = await lookupWithStatus(query, `_${port}._tcp.${final}`, RR.TLSA, timeoutMs);
-    base = final;
+  const expanded = a.chain[a.chain.length - 1];
+  if (a.status === 'secure' && a.chain.length > 1) {
+    const atExpanded = await lookupWithStatus(query, `_${port}._tcp.${expanded}`, RR.TLSA, timeoutMs);
+    // "No TLSA" is an answer (not a failure) without records, or with unsigned ones senders ignore.
+    const hasNone = (l: NameLookup): boolean => (l.status === 'secure' && l.records.length === 0) || l.status === 'insecure';
+    // The expanded name decides unless it has none; then the initial name does. When neither has
+    // any, the expanded name's unsigned records (if any) are the ones to report.
+    if (!hasNone(atExpanded) || (atExpanded.records.length > 0 && hasNone(tlsaInitial) && tlsaInitial.records.length === 0)) {
+      tlsa = atExpanded;
+      base = expanded;
+    }
   }
+  const foreign = tlsa.message ? foreignAnswers(tlsa.message, tlsa.chain, RR.TLSA) : [];
   return {
     host: a.chain[0],
     address: a,
@@ -162,6 +206,7 @@ export async function lookupDane(query: DnssecQuery, host: string, port: number,
     tlsaBase: base,
     tlsa: tlsa.records.filter((r) => r.tlsa).map((r) => r.tlsa!),
     referenceNames: [...new Set([base, a.chain[0]])],
+    foreign,
   };
 }
 
@@ -173,9 +218,16 @@ export function daneApplies(d: DaneLookup): { applies: 'usable' | 'none' | 'unus
   if (d.address.status === 'bogus' || d.tlsaLookup.status === 'bogus') return { applies: 'bogus', reason: `the ${d.address.status === 'bogus' ? 'address' : 'TLSA'} lookup for ${d.host} is DNSSEC-bogus` };
   if (d.address.status === 'indeterminate' || d.tlsaLookup.status === 'indeterminate') return { applies: 'indeterminate', reason: d.address.note ?? d.tlsaLookup.note ?? 'the lookup failed' };
   if (d.address.status === 'insecure' || d.tlsaLookup.status === 'insecure') return { applies: 'insecure', reason: `${d.address.status === 'insecure' ? d.host : d.tlsaName} is not DNSSEC-signed, so DANE does not apply` };
+  if (d.tlsa.length === 0 && d.foreign.length > 0) return { applies: 'indeterminate', reason: foreignOnlyNote(d.tlsaName, d.foreign) };
   if (d.tlsa.length === 0) return { applies: 'none', reason: `no TLSA records at ${d.tlsaName}` };
-  if (!d.tlsa.some((r) => r.usage === 2 || r.usage === 3)) return { applies: 'unusable', reason: `no TLSA record at ${d.tlsaName} is usable for SMTP (RFC 7672 §3.1.3)` };
-  return { applies: 'usable', reason: `${d.tlsa.length} secure TLSA record(s) at ${d.tlsaName}` };
+  const usable = d.tlsa.filter((r) => unusableReason(r) === undefined).length;
+  if (usable === 0) return { applies: 'unusable', reason: `no TLSA record at ${d.tlsaName} is usable for SMTP: ${d.tlsa.map((r) => `${formatTlsa(r)}: ${unusableReason(r)}`).join('; ')}` };
+  return { applies: 'usable', reason: `${usable} usable secure TLSA record(s) at ${d.tlsaName}` };
+}
+
+/** Why an answer with no TLSA records but records for another question proves nothing. */
+function foreignOnlyNote(tlsaName: string, foreign: readonly DnsRecord[]): string {
+  return `the answer for ${tlsaName} holds no TLSA records there, only records for another question (${foreign.map(describeForeign).join(', ')}), which are ignored; it does not prove that there are no TLSA records`;
 }
 
 async function checkMxHost(o: TransportSecurityOptions, host: string, preference: number, mxStatus: DnssecStatus, records: TransportSecurityReport['records']): Promise<MxDane> {
@@ -185,6 +237,7 @@ async function checkMxHost(o: TransportSecurityOptions, host: string, preference
   const tlsa = d.tlsaLookup;
   const base = d.tlsaBase;
   const m: MxDane = { host, preference, addressStatus: a.status, cnameChain: a.chain, tlsaName: d.tlsaName, tlsaBase: base, tlsaStatus: tlsa.status, tlsa: d.tlsa, addresses: [], verdict: 'indeterminate', hasAddress: a.records.some((r) => r.a !== undefined) };
+  if (d.foreign.length > 0) m.foreign = d.foreign.map(describeForeign);
   for (const r of m.tlsa) records.push({ name: d.tlsaName, type: 'TLSA', data: formatTlsa(r, true) });
   const addresses = a.records.filter((r) => r.a).map((r) => r.a!);
   if (a.status === 'bogus' || tlsa.status === 'bogus') {
@@ -202,12 +255,19 @@ async function checkMxHost(o: TransportSecurityOptions, host: string, preference
   }
   if (a.status === 'indeterminate' || tlsa.status === 'indeterminate') {
     m.verdict = 'indeterminate';
-    m.note = a.note ?? tlsa.note;
+    m.note = a.status === 'indeterminate' ? a.note : tlsa.note;
+    // RFC 7672 §2.1.1: a TLSA lookup that fails (not a secure denial) makes DANE senders skip the host.
+    if (a.status !== 'indeterminate') m.tlsaLookupFailed = true;
     return m;
   }
   if (a.status === 'insecure') {
     m.verdict = m.tlsa.length > 0 ? 'tlsa-insecure' : 'host-insecure';
     if (m.tlsa.length > 0 || mxStatus === 'secure') m.trust = await explainTrustChain(o.query, host, o.nowMs, t);
+    return m;
+  }
+  if (m.tlsa.length === 0 && d.foreign.length > 0) {
+    m.verdict = 'indeterminate';
+    m.note = foreignOnlyNote(d.tlsaName, d.foreign);
     return m;
   }
   if (m.tlsa.length === 0) {
@@ -224,7 +284,8 @@ async function checkMxHost(o: TransportSecurityOptions, host: string, preference
     m.trust = await explainTrustChain(o.query, d.tlsaName, o.nowMs, t);
     return m;
   }
-  if (!m.tlsa.some((r) => r.usage === 2 || r.usage === 3)) {
+  // One decision for what is usable (tlsa.ts): usage, selector, matching type, digest length, data.
+  if (m.tlsa.every((r) => unusableReason(r) !== undefined)) {
     m.verdict = 'no-usable-tlsa';
   }
   if (!o.prober) {
@@ -249,13 +310,15 @@ function trustFindings(trust: TrustChain | undefined, out: Finding[], severity: 
   const stop = trust?.stop;
   if (!stop) return;
   const code = stop.problemCode ?? 'dnssec-chain';
-  const link = code === 'dnssec-no-ds' ? rfc(4035, '5.2') : code === 'dnssec-ds-mismatch' || code === 'dnssec-dnskey-missing' ? rfc(4035, '5.2') : rfc(4035, '5.3.1');
+  const link = code === 'dnssec-no-ds' || code === 'dnssec-ds-unsupported' || code === 'dnssec-ds-mismatch' || code === 'dnssec-dnskey-missing' ? rfc(4035, '5.2') : rfc(4035, '5.3.1');
   const ds = stop.ds.map((d) => `${stop.zone}. DS ${d.keyTag} ${d.algorithm} ${d.digestType} ${d.digest.toString('hex')}`).join('\n');
-  out.push(finding(code === 'dnssec-no-ds' ? 'info' : severity, code, `${stop.zone}: ${stop.problem}`, link, ds ? { name: stop.zone, type: 'DS', text: ds } : undefined));
+  // An insecure delegation (no DS, or only DS records validators cannot use: RFC 4035 §5.2, RFC 6840 §5.2) is not an error of the zone's own signing.
+  out.push(finding(code === 'dnssec-no-ds' || code === 'dnssec-ds-unsupported' ? 'info' : severity, code, `${stop.zone}: ${stop.problem}`, link, ds ? { name: stop.zone, type: 'DS', text: ds } : undefined));
 }
 
 function dnssecFindingsFor(r: TransportSecurityReport, mxLookup: NameLookup): void {
-  const out = r.dnssecFindings;
+  // The domain's chain of trust and each host's often stop at the same link: each finding once.
+  const out: Finding[] = [];
   const v = r.resolver;
   if (v.validates === 'no') {
     out.push(finding('warning', 'dnssec-resolver-not-validating', `The resolver ${v.server} does not validate DNSSEC (${v.evidence}); every status below reads as insecure. Use a validating resolver, as sending MTAs with DANE do.`, rfc(4035, '4.9.3')));
@@ -273,7 +336,7 @@ function dnssecFindingsFor(r: TransportSecurityReport, mxLookup: NameLookup): vo
     out.push(finding('error', 'dnssec-domain-bogus', `The MX records of ${d} fail DNSSEC validation (bogus): validating senders cannot find the domain's mail servers and will defer mail.${mxLookup.extendedErrors.length ? ` The resolver says: ${describeExtendedErrors(mxLookup.extendedErrors)}.` : ''}`, rfc(4035, '5.5')));
     trustFindings(r.domainTrust, out, 'error');
   } else {
-    const why = v.validates === 'no' ? `the resolver ${v.server} does not validate` : (mxLookup.note ?? 'no answer');
+    const why = v.validates === 'no' ? `the resolver ${v.server} does not validate` : v.validates === 'unknown' && mxLookup.status === 'insecure' ? `it is not known whether the resolver ${v.server} validates` : (mxLookup.note ?? 'no answer');
     out.push(finding('warning', 'dnssec-indeterminate', `The DNSSEC status of ${d}'s MX records is unknown: ${why}.`, rfc(4035, '5')));
   }
   for (const m of r.mx) {
@@ -281,47 +344,78 @@ function dnssecFindingsFor(r: TransportSecurityReport, mxLookup: NameLookup): vo
     if (m.tlsaStatus === 'bogus' && m.addressStatus !== 'bogus') out.push(finding('error', 'dnssec-tlsa-bogus', `The TLSA records at ${m.tlsaName} are bogus.`, rfc(7672, '2.2')));
     if (m.verdict === 'tlsa-bogus') trustFindings(m.trust, out, 'error');
   }
+  const seen = new Set<string>();
+  for (const f of out) {
+    const key = `${f.code}\n${f.message}\n${f.record?.text ?? ''}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    r.dnssecFindings.push(f);
+  }
 }
 
 function daneFindingsFor(m: MxDane, nowMs: number, out: Finding[]): void {
+  const tlsaName = m.tlsaName ?? m.host;
   const tlsaText = m.tlsa.map((r) => formatTlsa(r, true)).join('\n');
-  const ref: RecordRef | undefined = tlsaText ? { name: m.tlsaName ?? m.host, type: 'TLSA', text: tlsaText } : undefined;
+  // The whole RRset, for findings about the set; findings about one record show that record.
+  const ref: RecordRef | undefined = tlsaText ? { name: tlsaName, type: 'TLSA', text: tlsaText } : undefined;
+  const one = (r: TlsaRecordData): RecordRef => ({ name: tlsaName, type: 'TLSA', text: formatTlsa(r, true) });
   const via = m.cnameChain.length > 1 ? ` (${m.cnameChain.join(' → ')})` : '';
+  if (m.foreign && m.foreign.length > 0 && m.tlsa.length > 0) {
+    out.push(finding('info', 'dane-tlsa-foreign-records', `${tlsaName}: the answer also holds records for another question (${m.foreign.join(', ')}); they are ignored.`, rfc(1034, '4.3.2')));
+  }
   switch (m.verdict) {
     case 'tlsa-bogus':
       out.push(finding('error', 'dane-tlsa-bogus', `${m.host}${via}: the ${m.addressStatus === 'bogus' ? 'address' : 'TLSA'} lookup is bogus${m.resolverSays ? ` (the resolver says: ${m.resolverSays})` : ''}; DANE senders must not deliver to this host and will defer mail (RFC 7672 §2.1.1).`, rfc(7672, '2.1.1')));
       return;
     case 'tlsa-insecure':
-      out.push(finding('warning', 'dane-tlsa-insecure', `${m.host}${via}: TLSA records are published at ${m.tlsaName}, but ${m.addressStatus === 'insecure' ? 'the host name' : 'they'} are not DNSSEC-signed (insecure). DANE does not apply: senders ignore these records.`, rfc(7672, '2.2'), ref));
+      out.push(finding('warning', 'dane-tlsa-insecure', `${m.host}${via}: TLSA records are published at ${m.tlsaName}, but ${m.addressStatus === 'insecure' ? 'the host name is' : 'they are'} not DNSSEC-signed (insecure). DANE does not apply: senders ignore these records.`, rfc(7672, '2.2'), ref));
       return;
     case 'host-insecure':
       out.push(finding('info', 'dane-host-insecure', `${m.host}${via}: the host name is in an unsigned zone, so senders do not look for TLSA records (RFC 7672 §2.2.2).`, rfc(7672, '2.2.2')));
       return;
     case 'no-tlsa':
-      out.push(finding('info', 'dane-no-tlsa', `${m.host}${via}: no TLSA records at ${m.tlsaName} (securely denied); DANE is not used for this host.`, rfc(7672, '2.2')));
+      out.push(finding('info', 'dane-no-tlsa', `${m.host}${via}: no TLSA records at ${m.tlsaName} (${m.tlsaStatus === 'secure' ? 'securely denied' : 'in an unsigned zone'}); DANE is not used for this host.`, rfc(7672, '2.2')));
       return;
     case 'indeterminate':
-      out.push(finding('warning', 'dane-indeterminate', `${m.host}: ${m.note ?? 'the TLSA or address lookup failed'}, so the DANE status is unknown.`, rfc(7672, '2.2')));
+      if (m.tlsaLookupFailed) {
+        // RFC 7672 §2.1.1: a failed TLSA lookup is not a denial; DANE senders skip the host (and defer
+        // when no other MX host is usable) rather than fall back to unauthenticated TLS.
+        out.push(finding('error', 'dane-tlsa-lookup-failed', `${m.host}${via}: the TLSA lookup at ${m.tlsaName} failed (${m.note ?? 'no answer'}); DANE senders cannot tell whether DANE applies, so they skip this host and defer mail when no other MX host is usable (RFC 7672 §2.1.1).`, rfc(7672, '2.1.1')));
+      } else {
+        out.push(finding('warning', 'dane-indeterminate', `${m.host}: ${m.note ?? 'the TLSA or address lookup failed'}, so the DANE status is unknown.`, rfc(7672, '2.2')));
+      }
       return;
     default:
       break;
   }
+  // Each record senders ignore, with the reason of the one decision in tlsa.ts.
   for (const r of m.tlsa) {
+    const why = unusableReason(r);
+    if (why === undefined) continue;
     if (r.usage === 0 || r.usage === 1) {
-      out.push(finding('warning', 'dane-tlsa-pkix-usage', `${m.tlsaName}: TLSA ${formatTlsa(r)} uses a PKIX usage, which SMTP senders treat as unusable (RFC 7672 §3.1.3).`, rfc(7672, '3.1.3'), ref));
-    } else if (r.usage > 3 || r.selector > 1 || r.matchingType > 2) {
-      out.push(finding('warning', 'dane-tlsa-unusable', `${m.tlsaName}: TLSA ${formatTlsa(r)} has parameters senders do not know; it is ignored.`, rfc(6698, '2.1'), ref));
+      out.push(finding('warning', 'dane-tlsa-pkix-usage', `${tlsaName}: TLSA ${formatTlsa(r)} is ignored by SMTP senders: ${why}.`, rfc(7672, '3.1.3'), one(r)));
+    } else {
+      out.push(finding('warning', 'dane-tlsa-unusable', `${tlsaName}: TLSA ${formatTlsa(r)} is ignored by senders: ${why}.`, rfc(6698, '2.1'), one(r)));
     }
   }
-  if (m.tlsa.some((r) => r.usage === 3 && r.selector === 0)) {
+  const usable = m.tlsa.filter((r) => unusableReason(r) === undefined);
+  if (usable.some((r) => r.usage === 3 && r.selector === 0)) {
     // RFC 7671 §5.1 and RFC 7672 §3.1.1 recommend "3 1 1": a key digest survives certificate renewals.
-    out.push(finding('info', 'dane-ee-cert-selector', `${m.tlsaName}: a DANE-EE record with selector 0 (the whole certificate) must change at every renewal; "3 1 1" (the public key) survives renewals with the same key.`, rfc(7671, '5.1'), ref));
+    out.push(finding('info', 'dane-ee-cert-selector', `${tlsaName}: a DANE-EE record with selector 0 (the whole certificate) must change at every renewal; "3 1 1" (the public key) survives renewals with the same key.`, rfc(7671, '5.1'), ref));
   }
   if (m.verdict === 'no-usable-tlsa') {
-    out.push(finding('error', 'dane-no-usable-tlsa', `${m.host}: TLSA records exist but none is usable for SMTP; DANE senders then require TLS without authenticating the server (RFC 7672 §2.2).`, rfc(7672, '2.2'), ref));
+    // RFC 7672 §2.2: secure TLSA records that are all unusable still make TLS mandatory, without
+    // authentication: senders deliver over any TLS, and an active attacker with a certificate of
+    // his own is not stopped.
+    out.push(finding('warning', 'dane-no-usable-tlsa', `${m.host}: TLSA records exist at ${tlsaName} but none is usable for SMTP; DANE senders then require STARTTLS without authenticating the server (RFC 7672 §2.2), so the records give no protection against an active attacker.`, rfc(7672, '2.2'), ref));
+    for (const addr of m.addresses) {
+      if (addr.verification) continue;
+      out.push(finding('error', 'dane-starttls-failed', `${m.host} (${addr.address}): ${addr.error ?? 'no TLS'}; with secure TLSA records DANE senders require STARTTLS, even when no record is usable, and will defer mail.`, rfc(7672, '2.2')));
+    }
+    return;
   }
   if (m.verdict === 'not-probed') {
-    out.push(finding('info', 'dane-not-probed', `${m.host}: ${m.tlsa.length} TLSA record(s) at ${m.tlsaName}, secure; run with the STARTTLS probe to match them against the certificates.`, rfc(7672, '3'), ref));
+    out.push(finding('info', 'dane-not-probed', `${m.host}: ${m.tlsa.length} TLSA record(s) at ${tlsaName}, secure; run with the STARTTLS probe to match them against the certificates.`, rfc(7672, '3'), ref));
     return;
   }
   for (const addr of m.addresses) {
@@ -335,15 +429,18 @@ function daneFindingsFor(m: MxDane, nowMs: number, out: Finding[]): void {
       if (o.unusable) continue;
       if (o.matchedDepth !== undefined && !o.matchRejected) {
         const c = v.chain[o.matchedDepth];
-        out.push(finding('pass', 'dane-tlsa-match', `${where}: TLSA ${o.text} matches ${o.matchedDepth === 0 ? 'the server certificate' : `the issuer at depth ${o.matchedDepth}`} (${c?.subject ?? ''}).`, rfc(7672, '3'), ref));
+        out.push(finding('pass', 'dane-tlsa-match', `${where}: TLSA ${o.text} matches ${o.matchedDepth === 0 ? 'the server certificate' : `the issuer at depth ${o.matchedDepth}`} (${c?.subject ?? ''}).`, rfc(7672, '3'), one(o.record)));
       } else if (o.matchedDepth !== undefined) {
-        out.push(finding('error', 'dane-ta-rejected', `${where}: TLSA ${o.text} matches the certificate at depth ${o.matchedDepth}, but ${o.matchRejected}.`, rfc(7672, '3.2'), ref));
+        out.push(finding('error', 'dane-ta-rejected', `${where}: TLSA ${o.text} matches the certificate at depth ${o.matchedDepth}, but ${o.matchRejected}.`, rfc(7672, '3.2'), one(o.record)));
       } else if (v.authenticated) {
-        out.push(finding('info', 'dane-tlsa-unmatched', `${where}: TLSA ${o.text} matches no certificate in the chain; beside a matching record this is usually the next key or issuer of a rollover.`, rfc(7671, '8.1'), ref));
+        out.push(finding('info', 'dane-tlsa-unmatched', `${where}: TLSA ${o.text} matches no certificate in the chain; beside a matching record this is usually the next key or issuer of a rollover.`, rfc(7671, '8.1'), one(o.record)));
       } else {
-        // RFC 7671 §5.2.2: a server with DANE-TA records must send the trust anchor in its chain.
-        const hint = o.record.usage === 2 && v.chain.length === 1 ? ' The server sends only its own certificate; a DANE-TA record needs the issuer certificate in the chain it sends (RFC 7671 §5.2.2).' : '';
-        out.push(finding('error', 'dane-tlsa-mismatch', `${where}: TLSA ${o.text} matches no certificate in the chain.${hint}`, rfc(7672, '3'), ref));
+        // RFC 7671 §5.2.2: a server with DANE-TA records must send the trust anchor in its chain,
+        // and the trust anchor is an issuer: a DANE-TA record that matches the leaf matches nothing.
+        const hint = o.matchesLeafOnly
+          ? ' It matches the server certificate itself, but a DANE-TA record names an issuer above it (RFC 7671 §5.2.2): publish the server certificate as DANE-EE ("3 1 1") or name its issuer.'
+          : o.record.usage === 2 && v.chain.length === 1 ? ' The server sends only its own certificate; a DANE-TA record needs the issuer certificate in the chain it sends (RFC 7671 §5.2.2).' : '';
+        out.push(finding('error', 'dane-tlsa-mismatch', `${where}: TLSA ${o.text} matches no certificate in the chain.${hint}`, rfc(7672, '3'), one(o.record)));
       }
     }
     if (!v.authenticated) {

@@ -81,14 +81,15 @@ export async function checkDkim(ctx: CheckContext): Promise<CheckResult> {
       ),
     );
   }
-  if (found === 0 && !findings.some((f) => f.severity === 'error')) {
+  if (all.length === 0) {
+    // Nothing was asked: no selector was given and the common names were not probed.
     findings.push(
-      finding(
-        'info',
-        'dkim-none-found',
-        `No DKIM key found for ${given.length > 0 ? `selector(s) ${given.join(', ')}` : 'the common selector names'}; DKIM selectors cannot be listed, so give the selector your signer uses.`,
-        rfc(6376, '3.1'),
-      ),
+      finding('info', 'dkim-not-checked', 'No DKIM selector was checked: none was given and the common selector names were not probed. DKIM selectors cannot be listed, so give the selector your signer uses.', rfc(6376, '3.1')),
+    );
+  } else if (found === 0 && !findings.some((f) => f.severity === 'error')) {
+    const asked = [given.length > 0 ? `selector(s) ${given.join(', ')}` : '', probed.length > 0 ? 'the common selector names' : ''].filter(Boolean).join(' or ');
+    findings.push(
+      finding('info', 'dkim-none-found', `No DKIM key found for ${asked}; DKIM selectors cannot be listed, so give the selector your signer uses.`, rfc(6376, '3.1')),
     );
   }
   return result;

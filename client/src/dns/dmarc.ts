@@ -214,9 +214,13 @@ export async function checkDmarc(ctx: CheckContext): Promise<DmarcOutcome> {
   }
   for (const d of list.duplicates) {
     findings.push(
-      finding('error', 'dmarc-duplicate-tag', `The tag "${d.name}" appears more than once; a record with duplicate tags is invalid, it does not mean "the last one wins".`, LINK('4.7'), at(d.range)),
+      finding('error', 'dmarc-duplicate-tag', `The tag "${d.name}" appears more than once; a record with duplicate tags is invalid, it does not mean "the last one wins", so no policy is stated from it.`, LINK('4.7'), at(d.range)),
     );
   }
+  // A record with a duplicate tag is invalid (RFC 9989 §4.7; discovery decides it, for `verify`
+  // too): no policy line, no policy for BIMI and the others, and no sentence that names one.
+  const invalid = (discovery.values?.duplicateTags.length ?? 0) > 0;
+  if (invalid && result.dmarcWalk) result.dmarcWalk = { ...result.dmarcWalk, policy: undefined, policyTag: undefined, appliedPolicy: undefined };
   const get = (n: string): Tag | undefined => list.tags.find((t) => t.name === n);
   const bad = (tag: Tag, why: string): void => {
     findings.push(finding('error', 'dmarc-bad-value', `${tag.name}=${tag.value}: ${why}`, LINK('4.8'), at(tag.valueRange)));
@@ -296,7 +300,7 @@ export async function checkDmarc(ctx: CheckContext): Promise<DmarcOutcome> {
     source: discovery.source,
     organizationalDomain: discovery.organizationalDomain,
   };
-  if (effective === 'none') {
+  if (effective === 'none' && !invalid) {
     const tag = discovery.policyTag === 'fallback' ? undefined : get(discovery.policyTag ?? 'p');
     findings.push(finding('info', 'dmarc-monitoring', `The policy for ${domain} is ${discovery.policyTag === 'fallback' ? 'p=none (fallback)' : `${discovery.policyTag}=none`}: monitoring only, failing mail is not quarantined or rejected.`, LINK('4.7'), at(tag?.valueRange ?? { start: 0, end: text.length })));
   }
@@ -337,5 +341,5 @@ export async function checkDmarc(ctx: CheckContext): Promise<DmarcOutcome> {
   if (!findings.some((f) => f.severity === 'error' || f.severity === 'warning')) {
     findings.push(finding('pass', 'dmarc-ok', `Valid DMARC record at ${name}; the policy for ${domain} is ${discovery.policyTag}=${effective}.`, LINK('4.7')));
   }
-  return { result, policy };
+  return invalid ? { result } : { result, policy };
 }

@@ -5,6 +5,7 @@
  * so both give the same policy for the same domain. Pure: DNS comes from the injected TXT lookup.
  */
 import { parseTagList, type Tag } from '../../../common/tagList';
+import { uriSyntaxProblem } from './reportUri';
 
 /** The outcome of one TXT query, as the walk needs it. */
 export interface DmarcTxtAnswer {
@@ -38,6 +39,8 @@ export interface DmarcRecordValues {
   aspf: 'r' | 's';
   /** The number of syntactically valid rua= URIs. */
   validRua: number;
+  /** The names of tags that occur more than once: such a record is invalid as a whole (§4.7). */
+  duplicateTags: string[];
 }
 
 const REQUESTS: readonly string[] = ['none', 'quarantine', 'reject'];
@@ -98,7 +101,7 @@ export function splitDmarcUris(value: string, valueStart: number): Array<{ raw: 
 
 /** Whether a URI is a syntactically valid absolute URI with a scheme (RFC 3986 §3), for policy decisions. */
 export function isValidReportUri(uri: string): boolean {
-  if (!/^[a-z][a-z0-9+.-]*:[^\s]+$/i.test(uri)) return false;
+  if (uriSyntaxProblem(uri) !== undefined) return false;
   try {
     const url = new URL(uri);
     if (url.protocol === 'mailto:') return /^[^@\s]+@[^@\s]+$/.test(decodeURIComponent(url.pathname));
@@ -113,10 +116,12 @@ export function readDmarcRecord(text: string): DmarcRecordValues {
   const list = parseTagList(text, { lowerCaseNames: true });
   const tags = list.tags;
   const first = tags[0];
-  const valid = isDmarcRecord(text) && first !== undefined && first.name === 'v';
-  // Duplicates: the first occurrence is the one read; the check reports the rest.
+  // RFC 9989 §4.7 takes the tag-value syntax of RFC 6376 §3.2: "if a tag name does occur more than
+  // once, the entire tag-list is invalid". Discovery states no policy from such a record.
+  const duplicateTags = [...new Set(list.duplicates.map((d) => d.name))];
+  const valid = isDmarcRecord(text) && first !== undefined && first.name === 'v' && duplicateTags.length === 0;
   const get = (n: string): Tag | undefined => tags.find((t) => t.name === n);
-  const out: DmarcRecordValues = { valid, tags, psd: 'u', t: 'n', adkim: 'r', aspf: 'r', validRua: 0 };
+  const out: DmarcRecordValues = { valid, tags, psd: 'u', t: 'n', adkim: 'r', aspf: 'r', validRua: 0, duplicateTags };
   for (const n of ['p', 'sp', 'np'] as const) {
     const tag = get(n);
     if (!tag) continue;
@@ -319,6 +324,9 @@ export async function discoverDmarcPolicy(author: string, lookup: DmarcTxtLookup
   }
   const values = readDmarcRecord(record);
   const found = { ...base, stop, policyDomain, record, values, source, organizationalDomain: org.domain, organizationalReason: org.reason };
+  if (values.duplicateTags.length > 0) {
+    return { ...found, status: 'none', reason: `the record at _dmarc.${policyDomain} has ${values.duplicateTags.map((n) => `${n}=`).join(', ')} more than once, which makes it invalid (RFC 9989 §4.7), so it states no policy and DMARC does not apply` };
+  }
   if (values.p === undefined || values.invalidPolicyTag !== undefined) {
     if (values.validRua === 0) {
       return { ...found, status: 'none', reason: `the record at _dmarc.${policyDomain} has ${values.invalidPolicyTag ? `an invalid ${values.invalidPolicyTag}=` : 'no p='} and no valid rua= URI, so DMARC does not apply (RFC 9989 §4.10.1)` };

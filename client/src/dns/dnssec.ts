@@ -84,13 +84,26 @@ export interface ZoneLink {
   /** What is wrong at this link, in one sentence, or undefined. */
   problem?: string;
   /** A stable code for the problem. */
-  problemCode?: 'dnssec-no-ds' | 'dnssec-ds-mismatch' | 'dnssec-dnskey-missing' | 'dnssec-signature-expired' | 'dnssec-signature-not-yet-valid' | 'dnssec-rrsig-missing' | 'dnssec-zone-bogus' | 'dnssec-lookup-failed';
+  problemCode?: 'dnssec-no-ds' | 'dnssec-ds-unsupported' | 'dnssec-ds-mismatch' | 'dnssec-dnskey-missing' | 'dnssec-signature-expired' | 'dnssec-signature-not-yet-valid' | 'dnssec-rrsig-missing' | 'dnssec-zone-bogus' | 'dnssec-lookup-failed';
 }
 
 export interface TrustChain {
   links: ZoneLink[];
   /** The link where the chain of trust stops (insecure delegation or a failure), if any. */
   stop?: ZoneLink;
+}
+
+/**
+ * The DNSKEY algorithms a validator may use (RFC 8624 §3.1: RSASHA1, RSASHA1-NSEC3-SHA1, RSASHA256,
+ * RSASHA512, ECDSA P-256 and P-384, Ed25519, Ed448); RSAMD5, DSA and ECC-GOST must not be used.
+ */
+const VALIDATING_ALGORITHMS = new Set([5, 7, 8, 10, 13, 14, 15, 16]);
+
+/** Why a DS record cannot be used by a validator (RFC 4035 §5.2, RFC 6840 §5.2), or undefined. */
+export function dsUnsupported(d: DsData): string | undefined {
+  if (!VALIDATING_ALGORITHMS.has(d.algorithm)) return `algorithm ${d.algorithm} is not one validators use`;
+  if (d.digestType !== 1 && d.digestType !== 2 && d.digestType !== 4) return `digest type ${d.digestType} is not one validators support`;
+  return undefined;
 }
 
 function dsLabel(d: DsData): string {
@@ -150,6 +163,15 @@ export async function explainTrustChain(query: DnssecQuery, name: string, nowMs:
       break;
     }
     const parentFailed = dsValidated.ok && dsValidated.message.rcode === 2;
+    // A DS set in which no record has an algorithm and digest type a validator supports makes the
+    // zone insecure, not bogus (RFC 4035 §5.2, RFC 6840 §5.2): it is not a mismatch.
+    const unsupported = ds.map(dsUnsupported);
+    if (ds.length > 0 && unsupported.every((why) => why !== undefined)) {
+      link.status = 'insecure';
+      link.problemCode = 'dnssec-ds-unsupported';
+      link.problem = `The parent publishes only DS records that validators cannot use for ${z} (${ds.map((d, i) => `${dsLabel(d)}: ${unsupported[i]}`).join('; ')}): validators treat ${z} as insecure, so the chain of trust stops here.`;
+      break;
+    }
     if (ds.length === 0) {
       if (dsValidated.ok && dsValidated.message.ad && (dsValidated.message.rcode === 0 || dsValidated.message.rcode === 3)) {
         link.status = 'insecure';
@@ -172,7 +194,8 @@ export async function explainTrustChain(query: DnssecQuery, name: string, nowMs:
     } else if (matchedDs.length === 0) {
       link.status = 'bogus';
       link.problemCode = 'dnssec-ds-mismatch';
-      link.problem = `No DNSKEY of ${z} (key tags ${dnskeys.map((k) => `${k.keyTag}/${k.algorithm}`).join(', ')}) matches the parent's ${ds.map(dsLabel).join(', ')}.`;
+      const usable = ds.filter((d, i) => unsupported[i] === undefined);
+      link.problem = `No DNSKEY of ${z} (key tags ${dnskeys.map((k) => `${k.keyTag}/${k.algorithm}`).join(', ')}) matches the parent's ${usable.map(dsLabel).join(', ')}.`;
       break;
     } else if (keysRaw.ok) {
       const times = signatureTimes(keysRaw.message, z, RR.DNSKEY, now);
@@ -237,18 +260,81 @@ export interface ValidationProbes {
  */
 export const PUBLIC_VALIDATION_PROBES: ValidationProbes = { secure: { name: '', type: RR.DNSKEY }, bogus: { name: 'dnssec-failed.org', type: RR.A } };
 
-/** Finds out whether the resolver validates: any AD seen already, else the probes (in parallel). */
-export async function checkResolverValidates(query: DnssecQuery, server: string, seenAd: boolean, probes: ValidationProbes, timeoutMs: number): Promise<ResolverValidation> {
-  if (seenAd) return { server, validates: 'yes', evidence: 'it set the AD bit on answers for this domain' };
-  const [sec, bog] = await Promise.all([
+/**
+ * What the report's own answers said about the resolver. An answer that carries RRSIGs over its data
+ * but no AD bit came from a signed zone that the resolver did not vouch for: either the resolver does
+ * not validate, or the zone hangs below an insecure delegation. Which one is decided in
+ * `checkResolverValidates`; until then such answers prove nothing about the zone being unsigned.
+ */
+export interface ValidationEvidence {
+  /** Some answer (asked without CD) carried the AD bit. */
+  ad: boolean;
+  /** Answers (asked without CD, NOERROR) that carried RRSIGs but no AD. */
+  signedWithoutAd: Array<{ name: string; type: number; signer: string; authoritative: boolean }>;
+}
+
+/**
+ * Wraps a resolver's query function so that every answer asked without CD adds to the evidence of
+ * whether the resolver validates: the AD bit, and signed data without it (RFC 4035 §3.2.3). Pass
+ * `query` to the lookups and `evidence` to `checkResolverValidates`.
+ */
+export function observeValidation(inner: DnssecQuery): { query: DnssecQuery; evidence: ValidationEvidence } {
+  const evidence: ValidationEvidence = { ad: false, signedWithoutAd: [] };
+  const query: DnssecQuery = async (name, type, options) => {
+    const r = await inner(name, type, options);
+    if (r.ok && options.cd !== true && (r.message.rcode === 0 || r.message.rcode === 3)) {
+      if (r.message.ad) evidence.ad = true;
+      else {
+        const sig = [...r.message.answers, ...r.message.authority].find((x) => x.type === RR.RRSIG && x.rrsig);
+        if (sig) evidence.signedWithoutAd.push({ name: normaliseName(name), type, signer: sig.rrsig!.signer, authoritative: r.message.aa });
+      }
+    }
+    return r;
+  };
+  return { query, evidence };
+}
+
+/**
+ * Finds out whether the resolver validates. The evidence of the report's own answers comes first: an
+ * AD bit means it does; signed data answered authoritatively (AA) without AD means the server is an
+ * authoritative server, which vouches for nothing (RFC 4035 §3.1.6, §3.2.3). Signed data without AD
+ * from a resolver is then checked against the DS of the zone that signed it, asked together with the
+ * probes: an AD there shows validation (the zone is then below an insecure delegation). When nothing
+ * decides, the answer is "unknown", never "no AD, so insecure": callers treat every "insecure" as
+ * unknown then. `seen` may still be a plain "some answer had AD".
+ */
+export async function checkResolverValidates(query: DnssecQuery, server: string, seen: boolean | ValidationEvidence, probes: ValidationProbes, timeoutMs: number): Promise<ResolverValidation> {
+  const evidence: ValidationEvidence = typeof seen === 'boolean' ? { ad: seen, signedWithoutAd: [] } : seen;
+  if (evidence.ad) return { server, validates: 'yes', evidence: 'it set the AD bit on answers for this domain' };
+  const label = (n: string): string => (n === '' ? 'the root zone' : n);
+  const authoritative = evidence.signedWithoutAd.find((e) => e.authoritative);
+  if (authoritative) {
+    return {
+      server,
+      validates: 'no',
+      evidence: `it answered ${label(authoritative.name)} as an authoritative server (AA), with DNSSEC signatures but without the AD bit: it serves zones, it does not validate them`,
+    };
+  }
+  const signed = evidence.signedWithoutAd[0];
+  const [sec, bog, signerDs] = await Promise.all([
     probes.secure ? query(probes.secure.name, probes.secure.type, { timeoutMs }) : Promise.resolve(undefined),
     probes.bogus ? query(probes.bogus.name, probes.bogus.type, { timeoutMs }) : Promise.resolve(undefined),
+    signed && signed.signer !== '' ? query(signed.signer, RR.DS, { timeoutMs }) : Promise.resolve(undefined),
   ]);
-  const label = (n: string): string => (n === '' ? 'the root zone' : n);
   if (bog?.ok && bog.message.rcode === 0 && probes.bogus) return { server, validates: 'no', evidence: `it answered the known-bogus ${label(probes.bogus.name)} with NOERROR` };
   if (sec?.ok && probes.secure) {
     if (sec.message.ad) return { server, validates: 'yes', evidence: `it set the AD bit for the signed ${label(probes.secure.name)}` };
     if (sec.message.rcode === 0) return { server, validates: 'no', evidence: `it did not set the AD bit for the signed ${label(probes.secure.name)}` };
+  }
+  if (signed && signerDs?.ok && signerDs.message.ad) {
+    return { server, validates: 'yes', evidence: `it set the AD bit on the DS answer for ${label(signed.signer)}` };
+  }
+  if (signed) {
+    return {
+      server,
+      validates: 'unknown',
+      evidence: `its answer for ${label(signed.name)} carried DNSSEC signatures (by ${label(signed.signer)}) but no AD bit, and no probe showed whether it validates; signed data is not called insecure on that ground`,
+    };
   }
   return { server, validates: 'unknown', evidence: 'no probe gave a usable answer' };
 }

@@ -12,7 +12,7 @@ import { randomInt } from 'node:crypto';
 import { lookup } from 'node:dns/promises';
 import { parseHostPort, splitServerAddress, type HostPort } from './serverAddress';
 
-export const RR = { A: 1, NS: 2, CNAME: 5, SOA: 6, MX: 15, TXT: 16, AAAA: 28, OPT: 41, DS: 43, RRSIG: 46, NSEC: 47, DNSKEY: 48, NSEC3: 50, TLSA: 52 } as const;
+export const RR = { A: 1, NS: 2, CNAME: 5, SOA: 6, MX: 15, TXT: 16, AAAA: 28, OPT: 41, DS: 43, RRSIG: 46, NSEC: 47, DNSKEY: 48, NSEC3: 50, TLSA: 52, DNAME: 39 } as const;
 export type RrName = keyof typeof RR;
 
 /** Names of the RCODEs a report shows (RFC 1035 §4.1.1, RFC 6895 §2.3). */
@@ -21,7 +21,8 @@ export const RCODE_NAMES: Record<number, string> = { 0: 'NOERROR', 1: 'FORMERR',
 export interface DsData { keyTag: number; algorithm: number; digestType: number; digest: Buffer }
 export interface DnskeyData { flags: number; protocol: number; algorithm: number; publicKey: Buffer; keyTag: number }
 export interface RrsigData { typeCovered: number; algorithm: number; labels: number; originalTtl: number; expiration: number; inception: number; keyTag: number; signer: string }
-export interface TlsaData { usage: number; selector: number; matchingType: number; data: Buffer }
+/** A TLSA record; `malformed` says why the RDATA is not one (then `data` is the whole RDATA). */
+export interface TlsaData { usage: number; selector: number; matchingType: number; data: Buffer; malformed?: string }
 export interface SoaData { mname: string; rname: string; serial: number }
 
 export interface DnsRecord {
@@ -204,7 +205,11 @@ function parseRecord(msg: Buffer, pos: number): { record: DnsRecord; next: numbe
       }
       break;
     case RR.TLSA:
+      // RFC 6698 §2.1: usage, selector and matching type are one octet each, then the association
+      // data. A shorter RDATA is kept, marked malformed, so that a report never reads an existing
+      // (broken) RRset as "no TLSA"; senders treat it as unusable.
       if (rdlen >= 3) record.tlsa = { usage: rdata[0], selector: rdata[1], matchingType: rdata[2], data: Buffer.from(rdata.subarray(3)) };
+      else record.tlsa = { usage: -1, selector: -1, matchingType: -1, data: Buffer.from(rdata), malformed: `the RDATA is ${rdlen} octet${rdlen === 1 ? '' : 's'}, shorter than the 3 octets of usage, selector and matching type (RFC 6698 §2.1)` };
       break;
     default:
       break;
@@ -354,4 +359,17 @@ export function answerRecords(message: DnsMessage, name: string, type: number): 
   }
   const target = chain[chain.length - 1];
   return { records: message.answers.filter((r) => r.type === type && r.name === target), chain };
+}
+
+/**
+ * The records of the answer section that answer another question: an owner name outside the CNAME
+ * chain, or a type other than the one asked, CNAME, DNAME or RRSIG. A resolver never sends them for
+ * the question asked; they are ignored, and a report says so.
+ */
+export function foreignAnswers(message: DnsMessage, chain: readonly string[], type: number): DnsRecord[] {
+  return message.answers.filter((r) => {
+    // A DNAME (and its signature) is owned by an ancestor of the name, and is part of the answer.
+    if (r.type === RR.DNAME || (r.type === RR.RRSIG && r.rrsig?.typeCovered === RR.DNAME)) return false;
+    return !chain.includes(r.name) || (r.type !== type && r.type !== RR.CNAME && r.type !== RR.RRSIG);
+  });
 }

@@ -54,18 +54,35 @@ export function createEngineStartTlsProber(options: EngineStartTlsProberOptions 
     async probe(request: StartTlsProbeRequest): Promise<StartTlsProbeResult> {
       const plan = probePlan(request.address, port, request.host, ehloName, bundle ? CA_BUNDLE : undefined);
       const t = request.timeoutMs;
-      const result = await runSession(plan, {
-        timeouts: { connect: t, greeting: t, command: t, tls: t },
-        readFile: async () => {
-          if (!bundle) throw new Error('no CA bundle');
-          return bundle;
-        },
-        keepTranscript: true,
-      });
+      // The probe as a whole ends within its timeout, as the node:tls prober's does: each phase has
+      // the timeout too, but connect, greeting, EHLO and STARTTLS in a row could otherwise take four.
+      const cancel = new AbortController();
+      const timer = setTimeout(() => cancel.abort(), t);
+      let result: Awaited<ReturnType<typeof runSession>>;
+      try {
+        result = await runSession(plan, {
+          timeouts: { connect: t, greeting: t, command: t, tls: t },
+          readFile: async () => {
+            if (!bundle) throw new Error('no CA bundle');
+            return bundle;
+          },
+          keepTranscript: true,
+          signal: cancel.signal,
+        });
+      } finally {
+        clearTimeout(timer);
+      }
       const greeting = result.transcript.find((e) => e.dir === 'server');
       if (!greeting) return { connected: false, error: result.failure?.message ?? 'no greeting' };
       const ehloStep = result.steps.find((s) => s.line === 1);
-      const ehloLines = ehloStep?.reply?.lines ?? [];
+      // Only a complete EHLO reply says whether STARTTLS is offered (RFC 5321 §4.2.1: a multiline
+      // reply ends with the line whose code is followed by a space). A timeout or a disconnect before
+      // it ends is a failed probe, never "not offered".
+      if (!ehloStep?.reply) {
+        const why = cancel.signal.aborted ? `no complete EHLO reply within ${t} ms` : result.failure ? `no complete EHLO reply: ${result.failure.message}` : 'no complete EHLO reply';
+        return { connected: false, error: why };
+      }
+      const ehloLines = ehloStep.reply.lines;
       const offered = ehloLines.some((l) => /^250[ -]STARTTLS\b/i.test(l));
       const base = { connected: true as const, banner: greeting.text, ehloLines, starttlsOffered: offered };
       if (!offered) return base;

@@ -26,6 +26,11 @@ export interface MxOutcome {
 
 const IP_LITERAL = /^(\[.*\]|\d{1,3}(\.\d{1,3}){3}|[0-9a-f:]*:[0-9a-f:.]*)$/i;
 
+/** Whether a name is a host name of RFC 5321 §2.3.5 (LDH labels of 1 to 63 octets, 253 in all). */
+function isHostName(name: string): boolean {
+  return name.length <= 253 && name.split('.').every((l) => /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/i.test(l));
+}
+
 function mxText(preference: number, exchange: string): string {
   return `${preference} ${exchange === '' ? '.' : `${exchange}.`}`;
 }
@@ -117,6 +122,15 @@ export async function checkMx(ctx: CheckContext): Promise<MxOutcome> {
       if (IP_LITERAL.test(m.exchange)) {
         findings.push(
           finding('error', 'mx-ip-literal', `The MX ${m.exchange} is an IP address; an MX must name a host, which is then resolved to addresses.`, rfc(5321, '5.1'), ref),
+        );
+        return undefined;
+      }
+      // RFC 5321 §2.3.5: an MX names a host, whose name is letters, digits and hyphens in labels of 1
+      // to 63 octets. Anything else (a control character, a space, an empty label) is not queried:
+      // it is the record's error, not a DNS failure.
+      if (!isHostName(m.exchange)) {
+        findings.push(
+          finding('error', 'mx-host-invalid', `The MX ${m.exchange} is not a host name (letters, digits and "-" in labels of 1 to 63 characters), so no sender can deliver to it.`, rfc(5321, '2.3.5'), ref),
         );
         return undefined;
       }

@@ -33,8 +33,9 @@ const MARKDOWN_ESCAPER: DataEscaper = { text: escapeMarkdownData, quoted: markdo
 function recordExcerpt(f: Finding, esc: DataEscaper): string | undefined {
   if (!f.record) return undefined;
   const r = f.record;
-  // Line breaks (the MTA-STS policy has several) read as `\n`; `esc` makes every other control visible.
-  const short = (t: string): string => (t.length > 100 ? `${t.slice(0, 60)}…${t.slice(-20)}` : t).replace(/\r?\n/g, '\\n');
+  // Line breaks (the MTA-STS policy has several) read as `\r` and `\n`, each as sent (a CR is never
+  // lost in a `\n`); `esc` makes every other control visible.
+  const short = (t: string): string => (t.length > 100 ? `${t.slice(0, 60)}…${t.slice(-20)}` : t).replace(/\r/g, '\\r').replace(/\n/g, '\\n');
   if (!r.range) return `${esc.text(r.name)} ${r.type} ${esc.quoted(short(r.text))}`;
   return `${esc.text(r.name)} ${r.type} ${esc.quoted(short(r.text))} (${position(r.text, r.range.start)}: ${esc.quoted(short(r.text.slice(r.range.start, r.range.end)))})`;
 }
@@ -59,6 +60,15 @@ export function renderDmarcWalk(walk: DmarcWalkReport): string[] {
   return dmarcWalkLines(walk, TEXT_ESCAPER);
 }
 
+/**
+ * The status of a check: `skipped`, its worst finding, or `empty` when it has no finding at all. A
+ * group with nothing to say has not passed anything (a verdict is earned), so it is never `pass`.
+ */
+export function checkStatus(c: CheckResult): FindingSeverity | 'skipped' | 'empty' {
+  if (c.skipped) return 'skipped';
+  return c.findings.length === 0 ? 'empty' : worstSeverity(c.findings);
+}
+
 /** The SPF tree as indented lines of plain text, records quoted and escaped. */
 export function renderSpfTree(node: SpfTreeNode): string[] {
   const out: string[] = [];
@@ -77,7 +87,7 @@ export function renderMarkdown(reports: readonly DomainReport[]): string {
     out.push(`Checked ${report.checkedAt} in ${report.durationMs} ms: ${report.queries} DNS queries, dependency depth ${report.depth}. **${errors} error(s), ${warnings} warning(s).**`, '');
     if (report.dnsUnreachable) out.push('> **DNS could not be reached**: every query timed out or was refused.', '');
     out.push('| Check | Result |', '|---|---|');
-    for (const c of report.checks) out.push(`| ${c.title} | ${c.skipped ? 'skipped' : worstSeverity(c.findings)} |`);
+    for (const c of report.checks) out.push(`| ${c.title} | ${checkStatus(c) === 'empty' ? 'no findings' : checkStatus(c)} |`);
     out.push('');
     for (const c of report.checks) out.push(...checkMarkdown(c));
   }
@@ -118,7 +128,7 @@ export function renderText(reports: readonly DomainReport[]): string {
     out.push(`${visibleLine(report.domain)}: ${errors} error(s), ${warnings} warning(s) — ${report.queries} queries, depth ${report.depth}, ${report.durationMs} ms`);
     if (report.dnsUnreachable) out.push('  DNS could not be reached: every query timed out or was refused.');
     for (const c of report.checks) {
-      out.push(`  ${c.title}${c.skipped ? ` (skipped: ${visibleLine(c.skipped)})` : ''}`);
+      out.push(`  ${c.title}${c.skipped ? ` (skipped: ${visibleLine(c.skipped)})` : c.findings.length === 0 ? ' (no findings)' : ''}`);
       for (const f of c.findings) {
         out.push(`    ${ICON[f.severity]} ${f.severity.padEnd(7)} ${f.code}: ${visibleLine(f.message)}`);
         const ex = recordExcerpt(f, TEXT_ESCAPER);
@@ -145,7 +155,8 @@ export interface DomainReportJson {
   checks: Array<{
     id: string;
     title: string;
-    status: FindingSeverity | 'skipped';
+    /** `empty` when the check has no finding at all (see `checkStatus`). */
+    status: FindingSeverity | 'skipped' | 'empty';
     skipped?: string;
     findings: Finding[];
     records: CheckResult['records'];
@@ -168,7 +179,7 @@ export function reportToJson(report: DomainReport): DomainReportJson {
     checks: report.checks.map((c) => ({
       id: c.id,
       title: c.title,
-      status: c.skipped ? 'skipped' : worstSeverity(c.findings),
+      status: checkStatus(c),
       ...(c.skipped ? { skipped: c.skipped } : {}),
       findings: c.findings,
       records: c.records,

@@ -14,7 +14,7 @@ import { checkSpf } from './spf';
 import { checkStartTls } from './starttls';
 import { checkTlsRpt } from './tlsRpt';
 import { PUBLIC_VALIDATION_PROBES, type ValidationProbes } from './dnssec';
-import { createDnssecQuery } from './dnssecWire';
+import { createDnssecQuery, type DnssecQuery } from './dnssecWire';
 import type { TlsChainProber } from './tlsChain';
 import { runTransportChecks } from './transportReport';
 import { type CheckResult, type Clock, type DomainReport, systemClock } from './types';
@@ -36,7 +36,8 @@ export interface ReportOptions {
    * DNSSEC, DANE and transport consistency: the validating resolver to ask (`IP`, `IP:PORT`), whose
    * AD bit decides what is secure. Absent: those three checks are left out of the report.
    */
-  dnssec?: { server: string; probes?: ValidationProbes };
+  /** `query`: the DNSSEC query function (default `createDnssecQuery(server)`); the CLI passes one bounded by its --timeout. */
+  dnssec?: { server: string; probes?: ValidationProbes; query?: DnssecQuery };
   /** Fetches each MX's certificate chain for DANE; set together with the STARTTLS probe. */
   chainProber?: TlsChainProber;
   /** The SMTP port the DANE probe connects to (25; tests point it elsewhere). */
@@ -97,7 +98,7 @@ export async function runReport(domain: string, options: ReportOptions): Promise
     ? runTransportChecks(
         {
           domain: ctx.domain,
-          query: createDnssecQuery(options.dnssec.server),
+          query: options.dnssec.query ?? createDnssecQuery(options.dnssec.server),
           resolverAddress: options.dnssec.server,
           prober: options.chainProber,
           smtpPort: options.smtpPort,

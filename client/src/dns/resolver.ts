@@ -164,12 +164,29 @@ export class DnsClient {
       case 'MX':
         return (await this.resolver.resolveMx(name)).map((m) => ({ exchange: normalizeName(m.exchange), priority: m.priority }));
       case 'TXT':
-        return (await this.resolver.resolveTxt(name)).map((chunks) => chunks.join(''));
+        return (await this.resolver.resolveTxt(name)).map((chunks) => txtText(chunks.join('')));
       case 'CNAME':
         return (await this.resolver.resolveCname(name)).map(normalizeName);
       case 'PTR':
         return (await this.resolver.resolvePtr(name)).map(normalizeName);
     }
+  }
+}
+
+/**
+ * The text of a TXT record. Node's resolver gives each octet of a character-string as one character
+ * (Latin-1); a record whose octets are valid UTF-8 is decoded as such, so "é" reads as "é" in every
+ * report and in `--json`, not as "Ã©". The strings are joined before decoding, since a character may
+ * be split across two character-strings (RFC 7208 §3.3, RFC 6376 §3.6.2.2 join them without spaces).
+ * A record that is not valid UTF-8, or text a resolver has already decoded (a character above
+ * U+00FF), is kept as it is: one character per octet, whose controls the renderers escape.
+ */
+export function txtText(text: string): string {
+  if (!/[\x80-\xff]/.test(text) || /[^\x00-\xff]/.test(text)) return text;
+  try {
+    return new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(Buffer.from(text, 'latin1'));
+  } catch {
+    return text;
   }
 }
 

@@ -4,6 +4,7 @@
  */
 import { type CheckContext, finding, rfc } from './context';
 import { type DnsAnswer, type Dependency, describeFailure, normalizeName } from './resolver';
+import { isQueryableName, isValidSpfDomain } from './spfEval';
 import { checkMacroString, isSpfRecord, parseSpf, type SpfMechanism, type SpfModifier } from './spfParse';
 import { CHECK_TITLES, type CheckResult, type Finding, type RawRecord, type RecordRef, type SpfTreeNode, type TextRange } from './types';
 
@@ -29,6 +30,16 @@ interface Walk {
   ctx: CheckContext;
   findings: Finding[];
   records: RawRecord[];
+  /** The queries (`TYPE name`) whose failure has been reported: one finding per failing lookup. */
+  failed: Set<string>;
+}
+
+/** Whether a failed query is reported for the first time (and notes it). */
+function firstFailure(walk: Walk, answer: DnsAnswer<unknown>): boolean {
+  const key = `${answer.type} ${answer.name}`;
+  if (walk.failed.has(key)) return false;
+  walk.failed.add(key);
+  return true;
 }
 
 function ref(domain: string, text: string, range?: TextRange): RecordRef {
@@ -37,7 +48,7 @@ function ref(domain: string, text: string, range?: TextRange): RecordRef {
 
 /** Runs the SPF check. */
 export async function checkSpf(ctx: CheckContext): Promise<CheckResult> {
-  const walk: Walk = { ctx, findings: [], records: [] };
+  const walk: Walk = { ctx, findings: [], records: [], failed: new Set() };
   const root = await walkRecord(walk, ctx.domain, 'root', [], [], true);
   const result: CheckResult = { id: 'spf', title: CHECK_TITLES.spf, findings: walk.findings, records: walk.records, spfTree: root.tree };
   if (root.tree.record === undefined) return result;
@@ -107,7 +118,7 @@ async function walkRecord(
 
   if (txt.status === 'error') {
     tree.note = `DNS failure: ${describeFailure(txt)}`;
-    findings.push(
+    if (firstFailure(walk, txt)) findings.push(
       finding(
         'error',
         'spf-dns-error',
@@ -149,6 +160,8 @@ async function walkRecord(
   const record = spf[0];
   tree.record = record;
   const parsed = parseSpf(record);
+  // One finding per problem: a term the parser already reports gets no second finding for the same cause.
+  const flagged = (range: TextRange): boolean => parsed.errors.some((e) => e.range.start >= range.start && e.range.start <= range.end);
   for (const e of parsed.errors) {
     findings.push(
       finding('error', 'spf-syntax', `Syntax error at column ${e.range.start + 1} of the SPF record of ${domain}: ${e.message}.`, rfc(7208, '12'), ref(domain, record, e.range)),
@@ -203,6 +216,12 @@ async function walkRecord(
   for (const exp of exps.slice(0, 1)) {
     if (!isRoot) {
       findings.push(finding('info', 'spf-exp-ignored', `"exp=" in an included record is ignored.`, rfc(7208, '6.2'), ref(domain, record, exp.range)));
+    } else if (exp.value === '' || !isQueryableName(exp.value)) {
+      // RFC 7208 §6.2: an explanation whose name cannot exist is never fetched (the evaluator asks no
+      // query either, spfEval.ts); "exp=" with no domain is a syntax error the parser reports.
+      if (!flagged(exp.range)) {
+        findings.push(finding('warning', 'spf-exp-missing', `exp=${exp.value} is not a valid domain name, so no explanation can be fetched.`, rfc(7208, '6.2'), ref(domain, record, exp.range)));
+      }
     } else if (exp.hasMacros) {
       findings.push(finding('info', 'spf-exp', `"exp=${exp.value}" uses macros; its explanation depends on the message.`, rfc(7208, '6.2'), ref(domain, record, exp.range)));
     } else {
@@ -266,11 +285,28 @@ async function walkRecord(
       answers.every((x) => x.status === 'nxdomain' || x.status === 'nodata');
     const dnsError = (answers: Array<DnsAnswer<unknown>>): void => {
       const failed = answers.find((x) => x.status === 'error');
-      if (failed) {
+      if (failed && firstFailure(walk, failed)) {
         findings.push(finding('error', 'spf-dns-error', `${label}: ${describeFailure(failed)}; evaluation would end in temperror.`, rfc(7208, '4.4'), termRef));
       }
     };
     const parentDeps = [txt];
+    // A target name that cannot exist (an empty label, a label over 63 octets, RFC 7208 §4.3, §5) is
+    // never queried; the evaluator's rules decide it (spfEval.ts): for a, mx and exists it is a void
+    // lookup that does not match, and include and redirect find no record (a permerror), with no
+    // DNS failure and so no temperror.
+    if ((term.name === 'a' || term.name === 'mx' || term.name === 'exists') && !isQueryableName(target)) {
+      node.voids.push({ ref: termRef, label });
+      continue;
+    }
+    if ((term.name === 'include' || term.name === 'redirect') && !isValidSpfDomain(target)) {
+      tree.children.push({ domain: target, via: term.name, lookups: 0, children: [], note: 'not followed: not a valid domain name, so it finds no SPF record (permerror)' });
+      if (!flagged(term.range)) {
+        findings.push(
+          finding('error', `spf-${term.name}-none`, `${label}: "${target}" is not a valid domain name, so it finds no SPF record and evaluation ends in permerror.`, rfc(7208, term.name === 'include' ? '5.2' : '6.1'), termRef),
+        );
+      }
+      continue;
+    }
     switch (term.name) {
       case 'include':
       case 'redirect': {

@@ -5,6 +5,7 @@
 import { type CheckContext, finding, rfc } from './context';
 import { describeFailure } from './resolver';
 import { getTag, parseTagList } from '../../../common/tagList';
+import { uriSyntaxProblem } from './reportUri';
 import { intendedRecordProblem, startsWithVersion } from './versionTag';
 import { CHECK_TITLES, type CheckResult, type Finding, type RawRecord, type RecordRef, type TextRange } from './types';
 
@@ -59,6 +60,13 @@ export async function checkTlsRpt(ctx: CheckContext): Promise<CheckResult> {
     const uri = part.trim();
     const range = { start: offset + lead, end: offset + lead + uri.length };
     offset += part.length + 1;
+    // §3: each tlsrpt-uri is an RFC 3986 URI, with "," and "!" percent-encoded; the WHATWG parser
+    // alone would accept (and encode) control characters and spaces.
+    const syntax = uriSyntaxProblem(uri) ?? (uri.includes('!') ? { offset: uri.indexOf('!'), message: '"!" must be percent-encoded in a TLS-RPT URI (RFC 8460 §3)' } : undefined);
+    if (syntax) {
+      findings.push(finding('error', 'tls-rpt-bad-uri', `rua=: "${uri}" is not a valid URI: ${syntax.message}.`, rfc(8460, '3'), at(range)));
+      continue;
+    }
     let ok = false;
     try {
       const url = new URL(uri);

@@ -96,7 +96,14 @@ export function checkTransportConsistency(input: ConsistencyInput): Finding[] {
   if (daneUsed && mode === 'enforce') {
     out.push(finding('info', 'consistency-dane-and-sts', 'DANE and MTA-STS (enforce) are both published; senders that support DANE use it and ignore MTA-STS (RFC 8461 §2), so both must stay valid.', rfc(8461, '2')));
   }
-  if (!daneUsed && mode !== 'enforce' && input.mxHosts.length > 0) {
+  // "Opportunistic only" is a claim about what senders see, so it is made only when it is known: the
+  // resolver validates, the MX set is not bogus or unknown, and every MX host is known to have no
+  // DANE (no TLSA, or TLSA senders ignore). A bogus or failed TLSA lookup makes DANE senders skip or
+  // defer the host (RFC 7672 §2.1.1), and TLSA behind a resolver of unknown validation may protect
+  // it: neither is opportunistic TLS.
+  const knownWithoutDane =
+    t.resolver.validates === 'yes' && (t.mxStatus === 'secure' || t.mxStatus === 'insecure') && t.mx.every((m) => m.verdict === 'no-tlsa' || m.verdict === 'tlsa-insecure' || m.verdict === 'host-insecure');
+  if (!daneUsed && knownWithoutDane && mode !== 'enforce' && input.mxHosts.length > 0) {
     out.push(finding('info', 'consistency-opportunistic-only', `Neither DANE nor an enforcing MTA-STS policy protects mail to ${input.domain}: senders use TLS opportunistically, and an active attacker can strip it.`, rfc(8461, '1')));
   }
   return out;
