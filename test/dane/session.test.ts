@@ -108,6 +108,18 @@ test('dane=only without usable TLSA fails; dane=on falls back to PKIX there', as
   assert.ok(on.transcript.some((e) => /DANE not used|DANE does not apply/.test(e.text)), explain(on));
 });
 
+test('dane=on with secure TLSA records none of which is usable: TLS without authentication, as posttls-finger does (RFC 7672 §2.2)', async () => {
+  // pkix.example.test publishes only PKIX usages, which SMTP does not use (RFC 7672 §3.1.3). Before,
+  // dane=on fell back to PKIX here, which fails without the test CA.
+  const r = await run(mx('pkix.example.test'), 'dane=on');
+  assert.equal(r.ok, true, explain(r));
+  assert.equal(r.tls?.verified, false, explain(r));
+  assert.equal(r.tls?.dane?.applies, 'unusable');
+  assert.equal(r.tls?.dane?.authenticated, false);
+  assert.ok(r.transcript.some((e) => e.dir === 'tls' && /TLS is required and the server is not authenticated \(RFC 7672 §2\.2\)/.test(e.text)), explain(r));
+  assert.ok(r.transcript.some((e) => e.dir === 'tls' && /PKIX/.test(e.text) && /not used for SMTP|PKIX usage/i.test(e.text)), explain(r));
+});
+
 test('dane=on: a bogus MX RRset stops the session before any connection (RFC 7672 §2.1.1)', async () => {
   const r = await run(mx('bogus.example.test'), 'dane=on');
   assert.equal(r.ok, false);

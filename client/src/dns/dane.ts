@@ -321,7 +321,7 @@ function dnssecFindingsFor(r: TransportSecurityReport, mxLookup: NameLookup): vo
   const out: Finding[] = [];
   const v = r.resolver;
   if (v.validates === 'no') {
-    out.push(finding('warning', 'dnssec-resolver-not-validating', `The resolver ${v.server} does not validate DNSSEC (${v.evidence}); every status below reads as insecure. Use a validating resolver, as sending MTAs with DANE do.`, rfc(4035, '4.9.3')));
+    out.push(finding('warning', 'dnssec-resolver-not-validating', `The resolver ${v.server} does not validate DNSSEC (${v.evidence}); every status below that would read insecure reads unknown. Use a validating resolver, as sending MTAs with DANE do.`, rfc(4035, '4.9.3')));
   } else if (v.validates === 'yes') {
     out.push(finding('pass', 'dnssec-resolver-validates', `The resolver ${v.server} validates DNSSEC (${v.evidence}); the statuses below are what it vouched for.`, rfc(4035, '3.2.3')));
   } else {

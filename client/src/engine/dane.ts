@@ -4,8 +4,9 @@
  * §2, §3). The lookups go to a validating resolver, whose AD bit decides what is secure.
  *
  * - `on`: usable TLSA (secure, DANE-TA(2) or DANE-EE(3)) → DANE decides and PKIX is not consulted;
- *   no TLSA, an insecure zone or only unusable records → PKIX as without `dane=`; a bogus lookup →
- *   the host is not used (RFC 7672 §2.1.1).
+ *   secure TLSA records none of which is usable → TLS without authentication (RFC 7672 §2.2); no
+ *   TLSA or an insecure zone → PKIX as without `dane=`; a bogus or failed lookup → the host is not
+ *   used (RFC 7672 §2.1.1).
  * - `only`: anything but usable TLSA fails the session (with MX targets, that host is skipped).
  */
 import * as dns from 'node:dns';

@@ -572,6 +572,14 @@ class SessionRunner {
         const records = v.outcomes.map((o) => `TLSA ${o.text}${o.unusable ? ` (${o.unusable})` : ''}`).join('; ');
         throw new StepFailure('tls', `DANE verification failed for ${d.lookup?.tlsaBase ?? host}: ${v.summary} Records at ${d.lookup?.tlsaName}: ${records}`, this.currentLine);
       }
+      if (d.applies === 'unusable') {
+        // RFC 7672 §2.2: secure TLSA records none of which is usable still make TLS mandatory, but
+        // the server is not authenticated, by DANE or by PKIX (posttls-finger: "all TLSA records
+        // unusable, fallback to unauthenticated TLS"). The session reached TLS, so it goes on.
+        details.dane.authenticated = false;
+        this.emit('tls', `DANE: ${d.reason}; TLS is required and the server is not authenticated (RFC 7672 §2.2)`);
+        return;
+      }
       this.emit('tls', `DANE not used (${d.reason}); verifying with PKIX`);
     }
     if (details.verified) this.emit('tls', `certificate verified for ${details.servername}`);

@@ -274,21 +274,6 @@ function clean(details: Record<string, string | number | boolean | undefined | n
   return out;
 }
 
-/**
- * Lists tags that occur more than once in a DMARC record. RFC 9989 §4.7 gives no meaning to
- * duplicates; the product reads the first (as the Mail DNS check does), and the report points them out.
- */
-export function duplicateTags(record: string | undefined): string | undefined {
-  if (!record) return undefined;
-  const seen = new Map<string, number>();
-  for (const part of record.split(';')) {
-    const tag = part.split('=')[0].trim().toLowerCase();
-    if (tag !== '') seen.set(tag, (seen.get(tag) ?? 0) + 1);
-  }
-  const dups = [...seen].filter(([, n]) => n > 1).map(([t]) => t);
-  return dups.length > 0 ? `${dups.join(', ')} (the first value of each was used; the record is malformed)` : undefined;
-}
-
 /** Works out the SMTP identities for SPF from the options and the message's trace fields. */
 export function smtpIdentities(message: Buffer, options: Pick<VerifyOptions, 'ip' | 'helo' | 'mailFrom' | 'useReceived'>): SmtpIdentities {
   const fields = parseHeaderFields(message);
@@ -470,7 +455,8 @@ export async function verifyMessage(message: Buffer, options: VerifyOptions): Pr
         'DMARC record': dmarcResult.rr,
         'SPF alignment': dmarcResult.alignment?.spf?.result,
         'DKIM alignment': dmarcResult.alignment?.dkim?.result,
-        'duplicate tags': duplicateTags(dmarcResult.rr),
+        // Discovery decides (RFC 9989 §4.7): a tag twice makes the record invalid, and no policy is read from it.
+        'duplicate tags': dmarcResult.discovery.values?.duplicateTags.length ? `${dmarcResult.discovery.values.duplicateTags.join(', ')} (a tag twice makes the record invalid, RFC 9989 §4.7: no policy is read from it)` : undefined,
         'policy domain': dmarcResult.discovery.policyDomain,
         'requested policy': dmarcResult.discovery.policy ? `${dmarcResult.discovery.policyTag}=${dmarcResult.discovery.policy}` : undefined,
         'policy discovery': dmarcResult.discovery.steps.map((st) => `${st.name}: ${st.outcome}`).join('; '),
