@@ -197,6 +197,11 @@ export function checkKeyRecord(selector: string, name: string, text: string, fin
         } else {
           info.bits = bits;
           info.publicKey = spkiOf(der);
+          if (!isSpki(der)) {
+            // RFC 6376 §3.6.1 names RSAPublicKey, but Appendix C, the large signers and most verifiers
+            // (OpenDKIM, mailauth) use SubjectPublicKeyInfo; erratum 3017 would allow both.
+            findings.push(finding('warning', 'dkim-key-pkcs1', `Selector ${selector}: p= holds the RSA key as an RSAPublicKey (PKCS#1). RFC 6376 allows it, but OpenDKIM and other verifiers read only the SubjectPublicKeyInfo form, which signers publish: publish that form.`, rfc(6376, '3.6.1'), pRange));
+          }
           if (bits < 1024) {
             findings.push(finding('error', 'dkim-key-too-short', `Selector ${selector}: the RSA key has ${bits} bits; keys under 1024 bits must not be used.`, rfc(8301, '3.2'), pRange));
           } else if (bits < 2048) {
@@ -209,6 +214,16 @@ export function checkKeyRecord(selector: string, name: string, text: string, fin
     }
   }
   return info;
+}
+
+/** Whether DER bytes are a SubjectPublicKeyInfo. */
+function isSpki(der: Buffer): boolean {
+  try {
+    createPublicKey({ key: der, format: 'der', type: 'spki' });
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** An RSA public key given as SubjectPublicKeyInfo or PKCS#1 DER, as SubjectPublicKeyInfo DER. */

@@ -3,6 +3,7 @@
  * `dns.promises.resolve`. TXT answers stay as arrays of character-strings (RFC 1035 §3.3.14);
  * mailauth joins the chunks of one record itself, as RFC 7208 §3.3 and RFC 6376 §3.6.2.2 require.
  */
+import { createPublicKey } from 'node:crypto';
 import { promises as dnsPromises } from 'node:dns';
 import { classifyDnsError, systemHostLookup } from '../dns/resolver';
 import { createWireResolver, type WireRrType } from '../dns/wireResolver';
@@ -63,7 +64,36 @@ function nameKey(name: string): string {
   return name.toLowerCase().replace(/\.$/, '');
 }
 
-/** Wraps a resolver to record unreachable-server failures and TXT answers; results and errors pass through unchanged. */
+/**
+ * A DKIM key record as mailauth can read it. RFC 6376 is of two minds about an RSA `p=`: §3.6.1
+ * names an RSAPublicKey (PKCS#1), its Appendix C and every large signer publish a
+ * SubjectPublicKeyInfo, and erratum 3017 would allow both. mailauth reads only the second, so a
+ * record in the first form was "unknown key type" in `verify` while `dkim check` and the Mail DNS
+ * check (client/src/dns/dkim.ts, which warns `dkim-key-pkcs1`) took it, as dkimpy does. The same
+ * key is handed to mailauth as a SubjectPublicKeyInfo; anything else in the record is kept as it is.
+ */
+export function withSubjectPublicKeyInfo(record: string): string {
+  const m = /(^|;)([ \t]*p[ \t]*=[ \t]*)([A-Za-z0-9+/=\s]+?)([ \t]*)(?=;|$)/.exec(record);
+  if (!m) return record;
+  const der = Buffer.from(m[3].replace(/\s+/g, ''), 'base64');
+  if (der.length === 0) return record;
+  try {
+    createPublicKey({ key: der, format: 'der', type: 'spki' });
+    return record;
+  } catch {
+    // Not a SubjectPublicKeyInfo: maybe an RSAPublicKey.
+  }
+  try {
+    const key = createPublicKey({ key: der, format: 'der', type: 'pkcs1' });
+    const spki = key.export({ type: 'spki', format: 'der' }).toString('base64');
+    const start = m.index + m[1].length + m[2].length;
+    return `${record.slice(0, start)}${spki}${record.slice(start + m[3].length)}`;
+  } catch {
+    return record;
+  }
+}
+
+/** Wraps a resolver to record unreachable-server failures and TXT answers; results and errors pass through unchanged (but see withSubjectPublicKeyInfo for DKIM key records). */
 export function trackResolver(inner: MailauthResolver): TrackedResolver {
   const unreachable: TrackedResolver['unreachable'] = [];
   let count = 0;
@@ -73,7 +103,13 @@ export function trackResolver(inner: MailauthResolver): TrackedResolver {
     try {
       const answer = await inner(name, rrtype);
       if (rrtype.toUpperCase() === 'TXT' && Array.isArray(answer)) {
-        txt.set(nameKey(name), answer.map((record) => (Array.isArray(record) ? record.join('') : String(record))));
+        const records = answer.map((record) => (Array.isArray(record) ? record.join('') : String(record)));
+        txt.set(nameKey(name), records);
+        // A DKIM key record with an RSA key in PKCS#1 form goes to mailauth as a SubjectPublicKeyInfo.
+        if (nameKey(name).includes('._domainkey.')) {
+          const read = records.map(withSubjectPublicKeyInfo);
+          if (read.some((r, i) => r !== records[i])) return read.map((r, i) => (r === records[i] ? answer[i] : [r])) as string[][];
+        }
       }
       return answer;
     } catch (err) {
