@@ -97,8 +97,12 @@ describe('smtpwb report', () => {
   });
 
   it('--domain keeps only the reports about a domain', async () => {
-    const none = JSON.parse((await run(['in', '--json', '--domain', 'other.example'], dir)).out);
+    const noneRun = await run(['in', '--json', '--domain', 'other.example'], dir);
+    const none = JSON.parse(noneRun.out);
     assert.equal(none.counts.aggregate, 0);
+    // A mistyped domain is not a quiet week: stderr says what was left out.
+    assert.match(noneRun.err, /--domain left out [1-9]\d* report\(s\) about other domains/);
+    assert.equal((await run(['in', '--domain', ''], dir)).code, 2);
     const some = JSON.parse((await run(['in', '--json', '--domain', 'EXAMPLE.com.'], dir)).out);
     assert.equal(some.counts.aggregate, 2);
   });

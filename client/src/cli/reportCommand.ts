@@ -139,6 +139,7 @@ export async function reportCommand(args: string[], io: ReportIo): Promise<numbe
   const dns = await readDnsOptions(v['dns-server'], { option: '--dns-timeout', text: v['dns-timeout'], defaultMs: 3000 });
   if ('error' in dns) return usageError(io, 'report', dns.error, REPORT_USAGE);
   const { server: dnsServer, timeoutMs: dnsTimeoutMs } = dns;
+  if (v.domain?.some((d) => d.replace(/\.$/, '').trim() === '')) return usageError(io, 'report', '--domain needs a domain name', REPORT_USAGE);
   const domains = v.domain ? new Set(v.domain.map((d) => d.toLowerCase().replace(/\.$/, ''))) : undefined;
   const files: string[] = [];
   for (const p of parsed.positionals) {
@@ -172,6 +173,8 @@ export async function reportCommand(args: string[], io: ReportIo): Promise<numbe
     }
   }
   io.stdout.write(v.json ? summaryJson(summary) : v.csv ? summaryCsv(summary) : v.markdown ? summaryMarkdown(summary) : summaryText(summary));
+  // A mistyped --domain must not look like a quiet week: say what it left out.
+  if (domains && skipped > 0) io.stderr.write(`smtpwb report: --domain left out ${skipped} report(s) about other domains\n`);
   const read = summary.counts.aggregate + summary.counts.tlsRpt + summary.counts.failure + skipped;
   if (read === 0) {
     // Nothing usable was read, as `smtpwb lint` with nothing to lint: exit 2, whatever --min-pass says.
