@@ -3,7 +3,7 @@
  * `.eml` messages and capture server rules files (`capture-rules.json`, `*.capture-rules.json`) with
  * the same language service as the editor, and prints `file:line:col severity code message`.
  */
-import { readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
+import { readdirSync, realpathSync, statSync } from 'node:fs';
 import { basename, extname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { TextDocument } from 'vscode-languageserver-textdocument';
@@ -13,7 +13,7 @@ import { allProblemDefinitions, toDiagnostics } from '../../../server/src/diagno
 import { isCaptureRulesFileName, LanguageService, type DocumentKind } from '../../../server/src/languageService';
 import { emlDocumentText, startsWithBom } from '../../../server/src/eml/emlService';
 import type { CliIo } from './cliIo';
-import { parseOptions, usageError, wantsHelp } from './options';
+import { parseOptions, readInputFileSync, usageError, wantsHelp } from './options';
 
 const SEVERITY_NAMES = ['', 'error', 'warning', 'info', 'hint'];
 
@@ -187,11 +187,11 @@ export async function lintCommand(args: string[], io: CliIo): Promise<number> {
     let text: string;
     const uri = pathToFileURL(path).toString();
     try {
-      const bytes = readFileSync(path);
+      const bytes = readInputFileSync(path);
       if (kind === 'eml' && startsWithBom(bytes)) withBom.add(uri);
       text = decodeFile(bytes, kind);
     } catch (error) {
-      io.stderr.write(`smtpwb lint: cannot read ${visibleLine(path)}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}\n`);
+      io.stderr.write(`smtpwb lint: cannot read ${visibleLine(path)}: ${visibleLine((error as NodeJS.ErrnoException).code ?? (error as Error).message)}\n`);
       unusable = true;
       continue;
     }

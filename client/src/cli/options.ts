@@ -5,6 +5,7 @@
  */
 import { resolveDnsServer as resolveServerName, type HostLookup } from '../dns/serverAddress';
 import { systemHostLookup } from '../dns/resolver';
+import { closeSync, constants, fstatSync, openSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { visibleLine } from '../../../common/escape';
 
@@ -177,5 +178,31 @@ export class Deadline {
 
   dispose(): void {
     clearTimeout(this.timer);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Files a user names
+
+/** The largest file a command reads whole (a message, a script, a key): 512 MiB. */
+export const MAX_INPUT_BYTES = 512 * 1024 * 1024;
+
+/**
+ * Reads a file a user named, whole. Only a regular file is read: a FIFO would block for ever and a
+ * device (`/dev/zero`, or a symlink to it) never ends, so either is refused with a reason, as is a
+ * file over MAX_INPUT_BYTES. The file is opened without blocking, so a FIFO is refused rather than
+ * waited on, and it is checked through the open descriptor, so what is read is what was checked.
+ * Throws like `readFileSync` (ENOENT, EACCES, ...) or with a sentence for the cases above.
+ */
+export function readInputFileSync(path: string): Buffer {
+  const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+  try {
+    const st = fstatSync(fd);
+    if (st.isDirectory()) throw new Error('it is a folder');
+    if (!st.isFile()) throw new Error('it is not a regular file (a FIFO, a socket or a device)');
+    if (st.size > MAX_INPUT_BYTES) throw new Error(`it is larger than ${MAX_INPUT_BYTES / 1024 / 1024} MiB`);
+    return readFileSync(fd);
+  } finally {
+    closeSync(fd);
   }
 }

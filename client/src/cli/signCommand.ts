@@ -9,13 +9,13 @@
  * error or input that is not a message that can be signed.
  */
 import { createPrivateKey, createPublicKey } from 'node:crypto';
-import { readFile, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { resolve as resolvePath } from 'node:path';
 import { visibleLine } from '../../../common/escape';
 import { normalizeDomain } from '../dns/index';
 import { DkimSignError, publicKeyRecord, signMessage, type DkimAlgorithm } from '../mailAuth/sign';
 import { zoneTxt } from './dkimCommand';
-import { parseOptions, usageError, wantsHelp } from './options';
+import { parseOptions, readInputFileSync, usageError, wantsHelp } from './options';
 import type { CommandIo } from './verifyCommand';
 
 export const SIGN_USAGE = `usage: smtpwb sign FILE.eml --domain DOMAIN --selector SELECTOR --key KEY.pem
@@ -102,13 +102,13 @@ export async function signCommand(args: string[], io: CommandIo): Promise<number
   let message: Buffer;
   let key: string;
   try {
-    message = await readFile(resolvePath(io.cwd, parsed.positionals[0]));
+    message = readInputFileSync(resolvePath(io.cwd, parsed.positionals[0]));
   } catch (err) {
     io.stderr.write(`smtpwb sign: cannot read ${visibleLine(parsed.positionals[0])}: ${visibleLine(err instanceof Error ? err.message : String(err))}\n`);
     return 2;
   }
   try {
-    key = await readFile(resolvePath(io.cwd, keyFile), 'utf8');
+    key = readInputFileSync(resolvePath(io.cwd, keyFile)).toString('utf8');
   } catch (err) {
     io.stderr.write(`smtpwb sign: cannot read the key ${visibleLine(keyFile)}: ${visibleLine(err instanceof Error ? err.message : String(err))}\n`);
     return 2;

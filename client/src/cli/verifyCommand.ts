@@ -9,7 +9,6 @@
  * (with `--bulk`, also when a requirement fails; one that cannot be told from a file is not a failure);
  * 2 for a usage error or an unreadable file; 3 when the DNS server did not answer.
  */
-import { readFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { resolve as resolvePath } from 'node:path';
 import { jsonText, visibleLine, visibleText } from '../../../common/escape';
@@ -18,7 +17,7 @@ import { verifyMessage, type AuthReport } from '../mailAuth/verify';
 import { formatReportText, reportJson } from '../mailAuth/format';
 import { checkBulkMessage, formatBulkText } from '../reports/bulkCheck';
 import type { BulkRequirement } from '../reports/bulkSender';
-import { Deadline, parseOptions, readDnsOptions, usageError, wantsHelp } from './options';
+import { Deadline, parseOptions, readDnsOptions, readInputFileSync, usageError, wantsHelp } from './options';
 
 export interface CommandIo {
   stdout: NodeJS.WritableStream;
@@ -80,7 +79,7 @@ export async function verifyCommand(args: string[], io: CommandIo): Promise<numb
   const file = resolvePath(io.cwd, parsed.positionals[0]);
   let message: Buffer;
   try {
-    message = await readFile(file);
+    message = readInputFileSync(file);
   } catch (err) {
     io.stderr.write(`smtpwb verify: cannot read ${visibleLine(parsed.positionals[0])}: ${visibleLine(err instanceof Error ? err.message : String(err))}\n`);
     return 2;
