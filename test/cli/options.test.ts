@@ -102,3 +102,20 @@ test('Deadline: every call started through it fails with ETIMEOUT once the time 
   await assert.rejects(resolver.resolveTxt('late.example'), { code: 'ETIMEOUT' });
   deadline.dispose();
 });
+
+test('Deadline: only time spent waiting for answers counts; the command’s own work before a query does not', async () => {
+  const deadline = new Deadline(100);
+  const answer = deadline.wrapFunction((ms: number): Promise<string> => new Promise((resolve) => setTimeout(() => resolve('answer'), ms)));
+  assert.equal(await answer(30), 'answer');
+  // 300 ms of the command's own work (a slow parse): no query is outstanding, so none of it counts.
+  const until = performance.now() + 300;
+  while (performance.now() < until) {
+    // Busy, as a parse of a huge header section is.
+  }
+  assert.equal(await answer(30), 'answer');
+  // Two queries at once cost their overlap once: 2 × 30 ms in parallel, about 30 ms of the budget.
+  assert.deepEqual(await Promise.all([answer(30), answer(30)]), ['answer', 'answer']);
+  // What is left of 100 ms (about 10) runs out while a slow answer is awaited.
+  await assert.rejects(answer(200), { code: 'ETIMEOUT' });
+  deadline.dispose();
+});

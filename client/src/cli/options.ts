@@ -135,29 +135,57 @@ export async function readDnsOptions(dnsServer: string | undefined, timeout: { o
 // A deadline for DNS work
 
 /**
- * Runs DNS work against one deadline: every query started through `wrap` fails with `ETIMEOUT`
- * once the deadline has passed, so a silent server costs the stated timeout, not the timeout times
- * the number of dependent queries.
+ * Runs DNS work against one budget of waiting time: every query started through `wrap` fails with
+ * `ETIMEOUT` once the command has waited `ms` in all for DNS answers, so a silent server costs the
+ * stated timeout, not the timeout times the number of dependent queries. Only time with a query
+ * outstanding counts: time the command spends on its own work (mailauth parsing a large header
+ * section for seconds, say) is not charged to DNS, which would turn a slow parse into "the DNS
+ * server did not answer" (exit 3).
  */
 export class Deadline {
   private readonly expired: Promise<never>;
+  private fail: (error: Error) => void = () => undefined;
   private timer: NodeJS.Timeout | undefined;
   private passed = false;
+  /** Queries outstanding now. */
+  private inFlight = 0;
+  /** Waiting time spent before the current stretch with queries outstanding began. */
+  private used = 0;
+  /** When the current stretch with queries outstanding began. */
+  private since = 0;
 
   constructor(readonly ms: number) {
     this.expired = new Promise<never>((_, reject) => {
-      this.timer = setTimeout(() => {
-        this.passed = true;
-        reject(Object.assign(new Error(`no answer within ${ms} ms`), { code: 'ETIMEOUT' }));
-      }, ms);
+      this.fail = reject;
     });
     this.expired.catch(() => undefined);
   }
 
-  /** Races one operation against the deadline. */
+  private begin(): void {
+    if (this.inFlight++ > 0) return;
+    this.since = performance.now();
+    this.timer = setTimeout(() => {
+      this.passed = true;
+      this.fail(Object.assign(new Error(`no answer within ${this.ms} ms`), { code: 'ETIMEOUT' }));
+    }, Math.max(0, this.ms - this.used));
+  }
+
+  private end(): void {
+    if (--this.inFlight > 0) return;
+    clearTimeout(this.timer);
+    this.used += performance.now() - this.since;
+  }
+
+  /** Races one operation against the deadline; its waiting time counts while it is outstanding. */
   race<T>(operation: () => Promise<T>): Promise<T> {
     if (this.passed) return this.expired;
-    return Promise.race([operation(), this.expired]);
+    this.begin();
+    const done = Promise.resolve().then(operation);
+    done.then(
+      () => this.end(),
+      () => this.end(),
+    );
+    return Promise.race([done, this.expired]);
   }
 
   /** Wraps every function-valued property of an object (a resolver) so its calls race the deadline. */
