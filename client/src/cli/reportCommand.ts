@@ -192,7 +192,10 @@ export async function reportCommand(args: string[], io: ReportIo): Promise<numbe
       return 1;
     }
     if (rate < minPass) {
-      io.stderr.write(`smtpwb report: the DMARC pass rate ${(rate * 100).toFixed(2)}% is below --min-pass ${(minPass * 100).toFixed(2)}%\n`);
+      // As many decimals as it takes for the two figures to differ (99.995% is below 100%, and says so).
+      let digits = 2;
+      while (digits < 8 && (rate * 100).toFixed(digits) === (minPass * 100).toFixed(digits)) digits++;
+      io.stderr.write(`smtpwb report: the DMARC pass rate ${(rate * 100).toFixed(digits)}% is below --min-pass ${(minPass * 100).toFixed(digits)}%\n`);
       return 1;
     }
   }

@@ -10,7 +10,12 @@ import type { ReportSummary, ReverseDnsOverview, SourceSummary, TlsDaySummary } 
 
 /** A rate as a percentage with one decimal, or "n/a". */
 export function percent(part: number, whole: number): string {
-  return whole === 0 ? 'n/a' : `${((100 * part) / whole).toFixed(1)}%`;
+  if (whole === 0) return 'n/a';
+  const text = ((100 * part) / whole).toFixed(1);
+  // Rounding must not hide a failure or a pass: 19,999 of 20,000 is not "100.0%", 1 of 20,000 not "0.0%".
+  if (text === '100.0' && part < whole) return '>99.9%';
+  if (text === '0.0' && part > 0) return '<0.1%';
+  return `${text}%`;
 }
 
 /** A UTC date-time from seconds since the epoch, or "?" when absent or out of range. */
