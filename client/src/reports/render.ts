@@ -179,7 +179,7 @@ export function summaryText(s: ReportSummary): string {
       if (f.severity === 'info' || f.severity === 'hint') info.set(f.code, (info.get(f.code) ?? 0) + 1);
       else out.push(`  ${L(f.source)}:${f.line !== undefined ? `${f.line}:${f.column}` : `@${f.start}`}: ${f.severity} ${f.code} ${L(f.message)}  ${f.link}`);
     }
-    for (const [code, n] of info) out.push(`  info ${code} in ${n} report(s) (--json lists each)`);
+    for (const [code, n] of info) out.push(`  info ${code} ×${n} (--json lists up to 100 of a code per report)`);
   }
   return out.join('\n') + '\n';
 }

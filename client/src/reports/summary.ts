@@ -7,9 +7,10 @@
  * up elsewhere and joined in (reports/fcrdns.ts `addReverseDns`, which takes a resolver).
  */
 import type { Problem, Severity } from '../../../common/problem';
+import { LineIndex } from '../../../server/src/eml/lines';
 import type { AggregateReport, PublishedPolicy } from '../../../server/src/reports/aggregate';
 import type { FailureReport } from '../../../server/src/reports/failure';
-import type { OpenedReport } from '../../../server/src/reports/open';
+import type { OpenedReport, ParsedReport } from '../../../server/src/reports/open';
 import { reportProblemLink } from '../../../server/src/reports/reportProblems';
 import type { TlsRptReport } from '../../../server/src/reports/tlsRpt';
 import type { DnsFailure } from '../dns/resolver';
@@ -117,15 +118,62 @@ export interface SummaryFinding {
   column?: number;
 }
 
-/** The 1-based line and column (in UTF-16 code units) of an offset. */
+/** The 1-based line and column (in UTF-16 code units) of an offset in a line index (LF ends a line). */
+function lineColumnIn(lines: LineIndex, offset: number): { line: number; column: number } {
+  const at = lines.positionAt(offset);
+  return { line: at.line + 1, column: at.character + 1 };
+}
+
+/**
+ * The 1-based line and column (in UTF-16 code units) of one offset. For many offsets into one text,
+ * build a LineIndex once (as ReportSummariser.add does): this scans the text up to the offset.
+ */
 export function lineColumn(text: string, offset: number): { line: number; column: number } {
-  let line = 1;
-  let lineStart = 0;
-  for (let i = text.indexOf('\n'); i >= 0 && i < offset; i = text.indexOf('\n', i + 1)) {
-    line++;
-    lineStart = i + 1;
+  return lineColumnIn(new LineIndex(text.slice(0, Math.max(0, offset))), offset);
+}
+
+/**
+ * At most this many findings of one code are listed for one report; the rest are counted in one more
+ * finding of that code (see capReportFindings), as the `.smtp` linter does per line
+ * (server/src/problemsPerLine.ts). A crafted report of 50,000 unknown elements would otherwise list
+ * 50,000 lines; the totals and verdicts never depend on the findings listed.
+ */
+export const FINDINGS_PER_CODE = 100;
+
+/**
+ * Caps a report's findings: of each code, the first FINDINGS_PER_CODE stay as they are, and the rest
+ * become one finding of that code and severity, in the place of the first one left out, that covers
+ * them all and says how many there are. The order is kept; linear in the number of findings.
+ */
+export function capReportFindings(problems: readonly Problem[]): Problem[] {
+  if (problems.length <= FINDINGS_PER_CODE) return [...problems];
+  const seen = new Map<string, { count: number; at?: number }>();
+  const kept: Problem[] = [];
+  for (const p of problems) {
+    let s = seen.get(p.code);
+    if (!s) seen.set(p.code, (s = { count: 0 }));
+    s.count++;
+    if (s.count <= FINDINGS_PER_CODE) kept.push(p);
+    else if (s.at === undefined) {
+      s.at = kept.length;
+      kept.push({ ...p, range: { ...p.range } });
+    } else {
+      const first = kept[s.at];
+      first.range.end = Math.max(first.range.end, p.range.end);
+    }
   }
-  return { line, column: offset - lineStart + 1 };
+  for (const s of seen.values()) {
+    if (s.at === undefined) continue;
+    const omitted = s.count - FINDINGS_PER_CODE;
+    const like = kept[s.at];
+    kept[s.at] = {
+      code: like.code,
+      severity: like.severity,
+      message: `…and ${omitted.toLocaleString('en-US')} more finding${omitted === 1 ? '' : 's'} like the ones before in this report (only the first ${FINDINGS_PER_CODE} of a kind are listed)`,
+      range: like.range,
+    };
+  }
+  return kept;
 }
 
 export interface ReportSummary {
@@ -147,6 +195,22 @@ export interface ReportSummary {
   tlsRpt: { successful: number; failed: number; policies: TlsPolicySummary[]; days: TlsDaySummary[] };
   failures: FailureSummary[];
   findings: SummaryFinding[];
+}
+
+/** The warning that a report was read before and is counted once (code report-duplicate). */
+function duplicateFinding(r: ParsedReport, first: string): Problem {
+  const what =
+    r.kind === 'dmarc-aggregate'
+      ? `DMARC aggregate report (org_name "${r.orgName}", report_id "${r.reportId}", policy domain "${r.policy.domain}")`
+      : r.kind === 'tls-rpt'
+        ? `TLS-RPT report (organization-name "${r.organizationName}", report-id "${r.reportId}")`
+        : 'report';
+  return {
+    code: 'report-duplicate',
+    severity: 'warning',
+    message: `the same ${what} as "${first}", which was read first: counted once`,
+    range: { start: 0, end: 0 },
+  };
 }
 
 const zero = (): Counts => ({ messages: 0, dmarcPass: 0, dkimAligned: 0, spfAligned: 0 });
@@ -187,29 +251,65 @@ export class ReportSummariser {
   private tlsDays = new Map<string, TlsDaySummary>();
   private failures: FailureSummary[] = [];
   private findings: SummaryFinding[] = [];
+  /** The reports counted so far, by what identifies them (firstCopy), with the source of each. */
+  private seen = new Map<string, string>();
 
   /** Counts a file that was read (one file may hold several reports). */
   addFile(): void {
     this.files++;
   }
 
-  /** Adds a finding that has no report (an unreadable file). */
-  addProblem(source: string, p: Problem, text?: string): void {
+  /**
+   * Adds a finding that has no report (an unreadable file). `text` (or its line index, built once
+   * for all the findings of one text) gives the line and column.
+   */
+  addProblem(source: string, p: Problem, text?: string | LineIndex): void {
     const f: SummaryFinding = { source, code: p.code, severity: p.severity, message: p.message, link: reportProblemLink(p.code), start: p.range.start, end: p.range.end };
-    if (text !== undefined) Object.assign(f, lineColumn(text, p.range.start));
+    if (text !== undefined) Object.assign(f, lineColumnIn(typeof text === 'string' ? new LineIndex(text) : text, p.range.start));
     this.findings.push(f);
   }
 
   add(opened: OpenedReport): void {
-    for (const p of opened.problems) this.addProblem(opened.source, p, opened.text);
+    const problems = capReportFindings(opened.problems);
+    // One line index per report text, whatever the number of findings (not a scan per finding).
+    const lines = opened.text !== undefined && problems.length > 0 ? new LineIndex(opened.text) : undefined;
+    for (const p of problems) this.addProblem(opened.source, p, lines);
     const r = opened.report;
     if (!r) {
       this.counts.unreadable++;
       return;
     }
+    const first = this.firstCopy(opened.source, r);
+    if (first !== undefined) {
+      this.addProblem(opened.source, duplicateFinding(r, first), lines);
+      return;
+    }
     if (r.kind === 'dmarc-aggregate') this.addAggregate(r);
     else if (r.kind === 'tls-rpt') this.addTls(r);
     else this.addFailure(opened.source, r);
+  }
+
+  /**
+   * The source of the first copy of a report read before, or undefined for a report not seen yet
+   * (which is remembered). A report is told by what identifies it, so the same report read from
+   * a.xml, a.xml.gz and a.zip, from a path given twice or from two mails counts once:
+   * - aggregate reports by org_name, email, report_id (RFC 9990 §2.1: unique per reporter), the
+   *   policy domain and the date range (the same report has them all; a reporter that reuses a
+   *   report_id for another domain or period is not merged);
+   * - TLS-RPT reports by organization-name and report-id (RFC 8460 §4.4: "a unique identifier").
+   * A report without an identifier is never taken for a copy. Failure reports are not compared.
+   */
+  private firstCopy(source: string, r: ParsedReport): string | undefined {
+    let key: string | undefined;
+    if (r.kind === 'dmarc-aggregate' && r.reportId !== '') {
+      key = JSON.stringify(['dmarc', r.orgName, r.email.toLowerCase(), r.reportId, r.policy.domain.toLowerCase().replace(/\.$/, ''), r.begin ?? null, r.end ?? null]);
+    } else if (r.kind === 'tls-rpt' && r.reportId !== '') {
+      key = JSON.stringify(['tls', r.organizationName, r.reportId]);
+    }
+    if (key === undefined) return undefined;
+    const first = this.seen.get(key);
+    if (first === undefined) this.seen.set(key, source);
+    return first;
   }
 
   private addAggregate(r: AggregateReport): void {

@@ -7,7 +7,7 @@
  */
 import { isIP } from 'node:net';
 import type { Problem } from '../../../common/problem';
-import { child, childText, children, scanXml, type XmlElement } from './xmlScanner';
+import { child, childText, children, sameNamespace, scanXml, type XmlElement } from './xmlScanner';
 import { finding } from './reportProblems';
 
 export const DMARC2_NAMESPACE = 'urn:ietf:params:xml:ns:dmarc-2.0';
@@ -203,12 +203,53 @@ function checkValue(e: XmlElement, name: string, type: ValueType, problems: Prob
 const INTEGER_RE = /^[+-]?\d+$/;
 const DECIMAL_RE = /^[+-]?(\d+(\.\d*)?|\.\d+)$/;
 
+/** The name of an element as written, for messages: its prefix and local name. */
+function written(e: XmlElement): string {
+  return e.prefix === undefined ? e.name : `${e.prefix}:${e.name}`;
+}
+
+/**
+ * Checks an element of another namespace than the report's (a child `c` of `e`): it is never read
+ * into the model. RFC 9990 Appendix A allows such elements (xs:any namespace="##other") only at the
+ * end of a <record>, after its own elements, and inside <extension> (whose content is not checked);
+ * RFC 7489's schema has no place for them. Anywhere else it is a finding.
+ */
+function checkForeign(e: XmlElement, c: XmlElement, afterOwn: boolean, problems: Problem[], format: AggregateFormat): void {
+  if (format === 'rfc9990' && e.name === 'record' && afterOwn) return;
+  const where =
+    c.ns === undefined
+      ? 'an undeclared namespace prefix'
+      : c.ns === ''
+        ? 'no namespace'
+        : `the namespace "${c.ns.length > 200 ? `${c.ns.slice(0, 200)}…` : c.ns}"`;
+  const rule =
+    format === 'rfc9990'
+      ? 'RFC 9990 allows elements of other namespaces only at the end of a <record> and inside <extension>'
+      : 'the RFC 7489 schema has no place for elements of other namespaces';
+  problems.push(finding('dmarc-agg-unknown', `<${written(c)}> (in ${where}) is out of place in <${written(e)}>: ${rule}; it is not read`, c.start, c.contentStart));
+}
+
 function checkElement(e: XmlElement, spec: Record<string, ElementSpec>, problems: Problem[], format: AggregateFormat): void {
   const counts = new Map<string, number>();
-  for (const c of e.children) {
-    // RFC 9990 allows elements of other namespaces in a record and in <extension> (xs:any
-    // namespace="##other"); they carry a prefix and are not checked.
-    if (c.prefix !== undefined && c.prefix !== 'xml' && format === 'rfc9990') continue;
+  // The index of the last child in the element's own namespace, found when a foreign one is met.
+  let lastOwn = -2;
+  for (let index = 0; index < e.children.length; index++) {
+    const c = e.children[index];
+    // The report's own elements are in its root's namespace (the parent's, as checkElement only
+    // descends into those); any other element is an extension or out of place, never read.
+    if (!sameNamespace(c, e)) {
+      if (lastOwn === -2) {
+        lastOwn = -1;
+        for (let i = e.children.length - 1; i >= 0; i--) {
+          if (sameNamespace(e.children[i], e)) {
+            lastOwn = i;
+            break;
+          }
+        }
+      }
+      checkForeign(e, c, index > lastOwn, problems, format);
+      continue;
+    }
     const s = spec[c.name];
     if (!s) {
       problems.push(finding('dmarc-agg-unknown', `<${c.name}> is not an element of <${e.name}> in the ${format === 'rfc9990' ? 'RFC 9990' : 'RFC 7489'} schema`, c.start, c.contentStart));
@@ -280,8 +321,9 @@ export function parseAggregateXml(text: string, options: AggregateOptions = {}):
     problems.push(finding('dmarc-agg-root', `the root element is <${root.name}>, not <feedback>`, root.start, root.contentStart));
     return { report: undefined, problems };
   }
-  const ns = root.attrs.xmlns;
-  const format: AggregateFormat = ns === DMARC2_NAMESPACE ? 'rfc9990' : 'rfc7489';
+  // The root's namespace decides the format, whatever prefix (or none) binds it (RFC 9990 Appendix A:
+  // targetNamespace urn:ietf:params:xml:ns:dmarc-2.0); a report without it is read as RFC 7489's.
+  const format: AggregateFormat = root.ns === DMARC2_NAMESPACE ? 'rfc9990' : 'rfc7489';
   if (format === 'rfc7489') problems.push(finding('dmarc-agg-7489', 'an RFC 7489 report (no dmarc-2.0 namespace): read with the RFC 7489 Appendix C schema', root.start, root.contentStart));
   checkElement(root, format === 'rfc9990' ? FEEDBACK_9990 : FEEDBACK_7489, problems, format);
 

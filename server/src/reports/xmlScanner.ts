@@ -11,8 +11,11 @@
  * - input that ends inside a tag or with open elements is a "truncated" finding, and the elements
  *   read so far are kept, so a summary can still say what was there.
  *
- * Namespace prefixes are removed from element names (RFC 9990 reports use a default namespace,
- * RFC 7489 ones none); the namespace URI of the root is kept for the format decision.
+ * Namespaces (Namespaces in XML 1.0): every element's prefix is resolved against the `xmlns` and
+ * `xmlns:p` declarations in scope, and the element keeps its local name and its namespace URI
+ * (`ns`). `child`, `children` and `childText` find only children in their parent's namespace, so an
+ * element of another namespace (an extension's `<x:count>`) never stands in for a report's own
+ * (RFC 9990 Appendix A: its elements are in `urn:ietf:params:xml:ns:dmarc-2.0`, RFC 7489's in none).
  */
 import type { Problem } from '../../../common/problem';
 
@@ -21,6 +24,11 @@ export interface XmlElement {
   name: string;
   /** The namespace prefix as written (`ext` of `<ext:data>`), when there is one. */
   prefix?: string;
+  /**
+   * The namespace URI the element is in, after resolving its prefix (or the default namespace) in
+   * scope: '' for none; undefined when its prefix is not declared (a finding), which matches nothing.
+   */
+  ns: string | undefined;
   attrs: Record<string, string>;
   children: XmlElement[];
   /** The character data directly inside the element, entity references decoded. */
@@ -87,6 +95,35 @@ const ATTR_RE = /\s*([A-Za-z_:][-A-Za-z0-9_.:]*)\s*=\s*("[^"<]*"|'[^'<]*')/y;
 /** The attributes of every element without any (shared, frozen: most report elements have none). */
 const NO_ATTRS: Record<string, string> = Object.freeze({}) as Record<string, string>;
 
+/** The namespace declarations in scope: the default namespace and the prefixes (inherited through the prototype). */
+interface NamespaceScope {
+  default: string;
+  prefixes: Record<string, string>;
+}
+
+/** The scope outside the root: no default namespace, and `xml` bound as Namespaces in XML 1.0 §3 fixes it. */
+function documentScope(): NamespaceScope {
+  const prefixes = Object.create(null) as Record<string, string>;
+  prefixes.xml = 'http://www.w3.org/XML/1998/namespace';
+  return { default: '', prefixes };
+}
+
+/** The scope inside an element with attributes: its `xmlns` and `xmlns:p` declarations over the parent's. */
+function declaredScope(attrs: Record<string, string>, parent: NamespaceScope): NamespaceScope {
+  let scope = parent;
+  for (const name in attrs) {
+    if (name !== 'xmlns' && !name.startsWith('xmlns:')) continue;
+    if (scope === parent) scope = { default: parent.default, prefixes: parent.prefixes };
+    if (name === 'xmlns') scope.default = attrs[name];
+    else {
+      if (scope.prefixes === parent.prefixes) scope.prefixes = Object.create(parent.prefixes) as Record<string, string>;
+      // xmlns:p="" undeclares p (Namespaces in XML 1.1; not allowed in 1.0), which leaves it unbound here.
+      scope.prefixes[name.slice(6)] = attrs[name];
+    }
+  }
+  return scope;
+}
+
 /** Limits that keep a hostile document from costing more than a real report. */
 export const XML_LIMITS = { maxDepth: 64, maxElements: 2_000_000 };
 
@@ -94,6 +131,9 @@ export const XML_LIMITS = { maxDepth: 64, maxElements: 2_000_000 };
 export function scanXml(text: string): XmlScan {
   const problems: Problem[] = [];
   const stack: XmlElement[] = [];
+  // scopes[i] is the namespace scope inside stack[i]; scopes[stack.length] is not used.
+  const scopes: NamespaceScope[] = [];
+  const outside = documentScope();
   let root: XmlElement | undefined;
   let pos = 0;
   let elements = 0;
@@ -231,8 +271,19 @@ export function scanXml(text: string): XmlScan {
       selfClosing = text[gt - 1] === '/';
       p = gt + 1;
     }
-    const element: XmlElement = { name: localName(m[0]), attrs, children: [], text: '', start: pos, end: p, contentStart: p, contentEnd: p, closed: selfClosing };
+    const parentScope = stack.length > 0 ? scopes[stack.length - 1] : outside;
+    const scope = attrs === NO_ATTRS ? parentScope : declaredScope(attrs, parentScope);
     const colon = m[0].indexOf(':');
+    let ns: string | undefined = scope.default;
+    if (colon > 0) {
+      const prefix = m[0].slice(0, colon);
+      const bound = scope.prefixes[prefix];
+      ns = bound === undefined || bound === '' ? undefined : bound;
+      if (ns === undefined) {
+        problems.push(problem('report-xml-syntax', 'error', `the namespace prefix "${prefix}" is not declared (Namespaces in XML 1.0 §5, Prefix Declared)`, pos, pos + 1 + m[0].length));
+      }
+    }
+    const element: XmlElement = { name: localName(m[0]), ns, attrs, children: [], text: '', start: pos, end: p, contentStart: p, contentEnd: p, closed: selfClosing };
     if (colon > 0) element.prefix = m[0].slice(0, colon);
     if (++elements > XML_LIMITS.maxElements) {
       problems.push(problem('report-xml-limit', 'error', `more than ${XML_LIMITS.maxElements} elements; the rest is not read`, pos, len));
@@ -247,6 +298,7 @@ export function scanXml(text: string): XmlScan {
         problems.push(problem('report-xml-limit', 'error', `elements nested deeper than ${XML_LIMITS.maxDepth}; the rest is not read`, pos, len));
         return finish(true);
       }
+      scopes[stack.length] = scope;
       stack.push(element);
     }
     pos = p;
@@ -260,19 +312,24 @@ export function scanXml(text: string): XmlScan {
   return finish(false);
 }
 
-/** The first child with a name. */
+/** Whether an element is in the same namespace as another (an undeclared prefix is in none that matches). */
+export function sameNamespace(a: XmlElement, b: XmlElement): boolean {
+  return a.ns !== undefined && a.ns === b.ns;
+}
+
+/** The first child with a local name in the element's own namespace. */
 export function child(e: XmlElement | undefined, name: string): XmlElement | undefined {
   if (!e) return undefined;
-  for (const c of e.children) if (c.name === name) return c;
+  for (const c of e.children) if (c.name === name && sameNamespace(c, e)) return c;
   return undefined;
 }
 
-/** All children with a name. */
+/** All children with a local name in the element's own namespace. */
 export function children(e: XmlElement | undefined, name: string): XmlElement[] {
-  return e ? e.children.filter((c) => c.name === name) : [];
+  return e ? e.children.filter((c) => c.name === name && sameNamespace(c, e)) : [];
 }
 
-/** The trimmed text of the first child with a name, or undefined. */
+/** The trimmed text of the first child with a name (in the element's namespace), or undefined. */
 export function childText(e: XmlElement | undefined, name: string): string | undefined {
   const c = child(e, name);
   return c ? c.text.trim() : undefined;
