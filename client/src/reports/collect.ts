@@ -6,7 +6,8 @@
  */
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { openReportBytes, type OpenedReport } from '../../../server/src/reports/open';
+import { openReportBytes, sizeLimitFinding, type OpenedReport } from '../../../server/src/reports/open';
+import { DEFAULT_ARCHIVE_LIMITS } from '../../../server/src/reports/archive';
 import { finding } from '../../../server/src/reports/reportProblems';
 import { ReportSummariser, type ReportSummary } from './summary';
 
@@ -54,6 +55,13 @@ export async function summariseReportFiles(files: readonly string[], options: Su
     const shown = options.shownName ? options.shownName(file) : file;
     let bytes: Buffer;
     try {
+      // A file over the size limit is a finding before it is read: no report is that large, and
+      // reading it whole could exhaust memory (gzip and zip output has the same limit).
+      const size = (await stat(file)).size;
+      if (size > DEFAULT_ARCHIVE_LIMITS.maxBytes) {
+        summariser.add({ source: shown, report: undefined, problems: [sizeLimitFinding(size, DEFAULT_ARCHIVE_LIMITS.maxBytes)] });
+        continue;
+      }
       bytes = await readFile(file);
     } catch (error) {
       summariser.add({ source: shown, report: undefined, problems: [finding('report-unreadable', `cannot read the file: ${(error as NodeJS.ErrnoException).code ?? String(error)}`, 0, 0)] });

@@ -7,6 +7,7 @@
  */
 import type { Problem } from '../../../common/problem';
 import { withinDomain } from './aggregate';
+import { attachmentFileName } from './attachmentName';
 import { finding } from './reportProblems';
 
 export interface FailureReport {
@@ -252,7 +253,7 @@ export function reportAttachments(text: string): ReportAttachment[] {
       return;
     }
     const cd = get(fields, 'content-disposition')?.value ?? '';
-    const filename = param(cd, 'filename') ?? (ct ? param(ct, 'name') : undefined) ?? '';
+    const filename = attachmentFileName(cd, ct);
     const byName = /\.(xml|xml\.gz|zip|json|json\.gz|gz)$/i.test(filename);
     if (!byName && !(REPORT_TYPES.includes(type) && type !== 'application/octet-stream')) return;
     const encoding = (get(fields, 'content-transfer-encoding')?.value ?? '7bit').toLowerCase();

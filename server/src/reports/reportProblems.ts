@@ -15,6 +15,8 @@ export const REPORT_PROBLEMS: readonly ProblemDefinition[] = [
   { code: 'report-xml-empty', severity: 'error', summary: 'The file holds no XML element.', link: rfcLink(9990) },
   { code: 'report-xml-limit', severity: 'error', summary: 'The XML nests too deep or has too many elements to be a report.', link: docsLink(DOCS, 'hostile-input') },
   { code: 'report-archive-limit', severity: 'error', summary: 'Decompressing would exceed the size or ratio limit (a zip or gzip bomb).', link: docsLink(DOCS, 'hostile-input') },
+  { code: 'report-nesting', severity: 'error', summary: 'A mail inside a report attachment: reports travel as a mail holding an archive holding the report, so deeper nesting is not opened.', link: docsLink(DOCS, 'hostile-input') },
+  { code: 'report-size-limit', severity: 'error', summary: 'The file is larger than a report can be (the 50 MiB limit decompressed output has); it is not read.', link: docsLink(DOCS, 'hostile-input') },
   { code: 'report-archive-corrupt', severity: 'error', summary: 'The gzip or zip container is damaged or truncated.', link: rfcLink(1952) },
   { code: 'report-archive-unsupported', severity: 'error', summary: 'A zip feature reports do not use (encryption, a compression method other than deflate, several reports).', link: rfcLink(7489, '7.2.1.1') },
   { code: 'report-unknown-format', severity: 'error', summary: 'The file is neither a DMARC aggregate report, a TLS-RPT report nor a failure report.', link: docsLink(DOCS, 'formats') },

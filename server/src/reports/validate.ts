@@ -5,7 +5,7 @@
  * severities are in reportProblems.ts (`reportProblemDefinition`). Pure; never throws.
  */
 import type { Problem } from '../../../common/problem';
-import { parseReportText } from './open';
+import { isFailureReportMessage, parseReportText } from './open';
 
 /** Whether a document's text looks like a report of a kind this module reads. */
 export function isReportDocument(fileName: string, text: string): boolean {
@@ -17,7 +17,7 @@ export function isReportDocument(fileName: string, text: string): boolean {
     const keys = new Set([...head.matchAll(/"(organization-name|date-range|contact-info|report-id|policies)"\s*:/g)].map((m) => m[1]));
     return keys.size >= 2;
   }
-  if (/\.eml$/i.test(fileName)) return /message\/feedback-report/i.test(text.slice(0, 65536));
+  if (/\.eml$/i.test(fileName)) return isFailureReportMessage(text.slice(0, 65536));
   return false;
 }
 
