@@ -8,7 +8,10 @@
  * or unexpected values MUST cause the header field to be completely ignored and the Verifier to
  * return PERMFAIL (signature syntax error)". RFC 8601 §2.7.1 writes PERMFAIL as `permerror` ("the
  * message could not be verified due to some error that is unrecoverable, such as a required header
- * field being absent"); it is never `pass`, so it never counts for DMARC. Pure; never throws.
+ * field being absent"); it is never `pass`, so it never counts for DMARC. mailauth also verifies
+ * fields whose t=, x=, l=, q= or i= break RFC 6376 §3.5, throws on a t= or x= it cannot turn into a
+ * date, and reads tag names case-insensitively; the field check says which fields it must not see
+ * (`hiddenFromMailauth`). Pure; never throws.
  */
 import { getTag, parseTagList, type TagList } from '../../../common/tagList';
 import { dkimProblem, type DkimKeyRecordProblem, type DkimSignatureTags } from './dkimKeyCheck';
@@ -25,6 +28,62 @@ export interface DkimSignatureField {
   problem?: DkimKeyRecordProblem;
   /** Whether mailauth skips the field without a result (`mailauthSkips`). */
   skippedByMailauth: boolean;
+  /**
+   * Why the field must not be given to mailauth at all, when it must not (`mailauthCannotRead`):
+   * `verifyMessage` hides it from mailauth, which then gives it no result.
+   */
+  hiddenFromMailauth?: string;
+  /** The body length limit (l=, RFC 6376 §3.5) in octets, as written, when the field has a valid one. */
+  bodyLength?: string;
+}
+
+/**
+ * The tags mailauth 4.13.3 reads from a DKIM-Signature field (lib/dkim/dkim-verifier.js,
+ * `signatureHeader.parsed?.X`). It reads tag names in lower case and keeps the last of a repeated
+ * name (lib/parse-dkim-headers.js), so an upper-case tag such as `S=` (an unknown tag that RFC 6376
+ * §3.2 tells verifiers to ignore) replaces the real `s=` when it comes after it, or stands in for an
+ * absent optional tag (`X=` for x=, `L=` for l=).
+ */
+const MAILAUTH_READS: ReadonlySet<string> = new Set(['a', 'b', 'bh', 'c', 'd', 'h', 'i', 'l', 's', 't', 'x']);
+
+/**
+ * The upper-case (or mixed-case) tags of the field that mailauth would read in place of the
+ * case-sensitive tag of the same name (MAILAUTH_READS): the last tag whose lower-cased name is a
+ * name mailauth reads is not that exact lower-case tag.
+ */
+function caseClashes(list: TagList): string[] {
+  const lastByLower = new Map<string, string>();
+  for (const tag of list.tags) lastByLower.set(tag.name.toLowerCase(), tag.name);
+  return [...lastByLower.entries()].filter(([lower, name]) => MAILAUTH_READS.has(lower) && name !== lower).map(([, name]) => name);
+}
+
+/**
+ * Whether mailauth 4.13.3 throws on the field: it turns a t= or x= that `isNaN` accepts into a
+ * number (lib/parse-dkim-headers.js) and calls `new Date(value * 1000).toISOString()`
+ * (lib/dkim/dkim-verifier.js), which throws `RangeError: Invalid time value` beyond
+ * 8.64e15 ms (t=99999999999999999999, t=1e30, t=Infinity). It reads the last t=/T= and x=/X=.
+ */
+function mailauthThrows(value: string): boolean {
+  const list = parseTagList(value, { lowerCaseNames: true });
+  for (const name of ['t', 'x']) {
+    const tag = [...list.tags].reverse().find((t) => t.name === name);
+    if (!tag) continue;
+    const v = tag.value.replace(/\s+/g, ' ').trim();
+    // mailauth's own tests, in its own order: `!isNaN(value)`, then `new Date(Number(value) * 1000)`.
+    if (!Number.isNaN(Number(v)) && Number.isNaN(new Date(Number(v) * 1000).getTime())) return true;
+  }
+  return false;
+}
+
+/**
+ * Why mailauth must not read the field, if it must not: it would throw on it (`mailauthThrows`),
+ * or read an upper-case tag as the real one (`caseClashes`) and verify with the wrong value.
+ */
+function mailauthCannotRead(value: string, list: TagList): string | undefined {
+  if (mailauthThrows(value)) return 'a t= or x= value mailauth cannot turn into a date';
+  const clashes = caseClashes(list);
+  if (clashes.length > 0) return `mailauth would read ${clashes.map((n) => `${n}=`).join(', ')} as ${clashes.map((n) => `${n.toLowerCase()}=`).join(', ')}`;
+  return undefined;
 }
 
 /**
@@ -111,6 +170,74 @@ function fieldProblem(list: TagList): DkimKeyRecordProblem | undefined {
   // ignore the DKIM-Signature header field and return PERMFAIL (From field not signed)."
   const signed = value('h').toLowerCase().split(':');
   if (!signed.includes('from')) return dkimProblem('dkim-signature-from-unsigned', 'h= does not include From: From field not signed', 'RFC 6376 §3.5, §6.1.1');
+  const tagValue = tagValueProblem(list);
+  if (tagValue) return tagValue;
+  // RFC 6376 §3.2: "Tags with unknown names MUST be ignored", and tag names are case-sensitive, so
+  // `S=` beside `s=` is an unknown tag. mailauth reads names in lower case (MAILAUTH_READS): when it
+  // would read the unknown tag in place of the real one, its verdict is about another signature.
+  // Rewriting the tag in the copy given to mailauth is no way out: b= covers the DKIM-Signature
+  // field itself (RFC 6376 §3.7), so any change to its bytes breaks the signature. The field is not
+  // verified, and the reason says why.
+  const clashes = caseClashes(list);
+  if (clashes.length > 0) {
+    const names = clashes.map((n) => `${n}=`).join(', ');
+    return dkimProblem(
+      'dkim-signature-tag-case',
+      `the unknown tag ${shown(names)} would be read as ${shown(clashes.map((n) => `${n.toLowerCase()}=`).join(', '))} by mailauth, which reads tag names case-insensitively: the signature was not verified`,
+      'RFC 6376 §3.2',
+    );
+  }
+  return undefined;
+}
+
+/** RFC 6376 §3.5: t= and x= are 1*12DIGIT. */
+const TIMESTAMP = /^\d{1,12}$/;
+
+/** RFC 6376 §3.5: l= is 1*76DIGIT. */
+const BODY_LENGTH = /^\d{1,76}$/;
+
+/** A domain name as RFC 6376 §3.5 `domain-name` has it (RFC 5321 sub-domains, dot-separated). */
+const DOMAIN_NAME = /^[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*$/;
+
+const TAG_VALUE = 'RFC 6376 §3.5, §6.1.1';
+
+/**
+ * The tag values RFC 6376 §3.5 gives a grammar for and the earlier checks leave: t=, x=, l=, q=
+ * and i=. Each invalid value is "an unexpected value" that §6.1.1 makes a PERMFAIL. The wording
+ * follows the `.eml` linter's `eml-dkim-tag-value` (server/src/eml/authHeaders.ts).
+ */
+function tagValueProblem(list: TagList): DkimKeyRecordProblem | undefined {
+  const raw = (name: string): string | undefined => getTag(list, name)?.value.replace(/\s+/g, '');
+  const bad = (name: string, value: string, why: string): DkimKeyRecordProblem =>
+    dkimProblem('dkim-signature-tag-value', `${name}=${shown(value)}: ${why}: signature syntax error`, TAG_VALUE);
+  const t = raw('t');
+  const x = raw('x');
+  for (const [name, v] of [['t', t], ['x', x]] as const) {
+    if (v !== undefined && !TIMESTAMP.test(v)) return bad(name, v, 'must be a decimal number of 1 to 12 digits');
+  }
+  // RFC 6376 §3.5 x=: "the value of the "x=" tag MUST be greater than the value of the "t=" tag".
+  if (t !== undefined && x !== undefined && Number(x) <= Number(t)) {
+    return bad('x', x, `the expiration must be later than the signing time (t=${t})`);
+  }
+  const l = raw('l');
+  if (l !== undefined && !BODY_LENGTH.test(l)) return bad('l', l, 'must be a decimal number of 1 to 76 digits');
+  // RFC 6376 §3.5 q=: a colon-separated list of query methods; "dns/txt" is the only one defined
+  // (ABNF literals, so case-insensitive), and a verifier ignores the methods it does not know only
+  // as long as one it knows is there.
+  const q = raw('q');
+  if (q !== undefined) {
+    const methods = q.split(':');
+    if (methods.some((m) => !/^[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\/[\x21-\x3a\x3c-\x7e]*)?$/.test(m))) return bad('q', q, 'is not a colon-separated list of query methods');
+    if (!methods.some((m) => m.toLowerCase() === 'dns/txt')) return bad('q', q, 'does not list dns/txt, the only query method defined');
+  }
+  // RFC 6376 §3.5 i=: [ Local-part ] "@" domain-name. The domain must also be d= or below it; the
+  // key-record decision says so (`dkimKeyRecordProblem`, domain mismatch).
+  const i = raw('i');
+  if (i !== undefined) {
+    const at = i.lastIndexOf('@');
+    if (at === -1) return bad('i', i, 'has no @: it is [local-part]@domain');
+    if (!DOMAIN_NAME.test(i.slice(at + 1))) return bad('i', i, `${shown(i.slice(at + 1))} is not a domain name`);
+  }
   return undefined;
 }
 
@@ -125,11 +252,15 @@ export function readDkimSignatureField(value: string): DkimSignatureField {
   const b = tag('b');
   const canonicalization = tag('c');
   const problem = fieldProblem(list);
+  const hiddenFromMailauth = mailauthCannotRead(value, list);
+  const l = tag('l');
   return {
     tags: { algorithm: tag('a') ?? '', domain: tag('d') ?? '', selector: tag('s') ?? '', ...(identity !== undefined ? { identity } : {}) },
     ...(b !== undefined && b !== '' ? { b } : {}),
     ...(canonicalization !== undefined ? { canonicalization } : {}),
     ...(problem ? { problem } : {}),
-    skippedByMailauth: mailauthSkips(value),
+    skippedByMailauth: hiddenFromMailauth !== undefined || mailauthSkips(value),
+    ...(hiddenFromMailauth !== undefined ? { hiddenFromMailauth } : {}),
+    ...(l !== undefined && BODY_LENGTH.test(l) ? { bodyLength: l } : {}),
   };
 }

@@ -4,6 +4,9 @@
  * not mailauth's RFC 7489 public-suffix-list discovery. The result keeps the shape mailauth's BIMI
  * step reads.
  */
+import { isIP } from 'node:net';
+import { domainToASCII, domainToUnicode } from 'node:url';
+import { checkHostName } from '../../../common/connectTarget';
 import { discoverDmarcPolicy, organizationalDomain, type DmarcDiscovery, type DmarcTxtAnswer, type DmarcTxtLookup, type DomainExists } from '../dns/dmarcDiscovery';
 import type { MaDmarcResult } from './mailauthApi';
 import type { MailauthResolver } from './resolver';
@@ -38,23 +41,72 @@ export function domainExistsFor(resolver: MailauthResolver): DomainExists {
   };
 }
 
+/** How a problem with the Author Domain ends: the consequence, the same for every problem. */
+const CANNOT = 'so DMARC validation is not possible (RFC 9989 §5.3.1) and the message cannot pass DMARC';
+
 /**
- * The Author Domain of a message (RFC 9989 §5.3.1, Extract Author Domain), or why there is none.
- * `fromFields` is how many From header fields the message has; `addresses` are the addresses they
- * hold. "If zero or more than one domain is extracted from the RFC5322.From header field, then DMARC
- * validation is not possible and the process terminates." §11.5 (Denial of DMARC Processing Attacks)
- * adds that such messages are a known way around DMARC, which the receiver must recognise and handle
- * as the threats they may be; a message with more than one From field also breaks RFC 5322 §3.6,
- * which allows exactly one. So such a message never gets a quiet "none": the verdict is permerror
- * (RFC 8601 §2.7.1), a failure, with the reason.
+ * A domain in the form DNS and alignment use: lower case, no final dot, U-labels converted to
+ * A-labels (IDNA2008, RFC 5890 §2.3.2.1, through the UTS #46 mapping of `node:url`'s
+ * `domainToASCII`). RFC 9989 (Author Domain) and RFC 8616 §3 require U-labels of the From domain to be
+ * converted to A-labels: the d= of DKIM and the SPF domains are A-labels, and so are the names the
+ * policy discovery queries. Returns the A-label form, or why the text is not a domain:
+ * - an address literal (`a@[192.0.2.1]`, RFC 5322 §3.4.1 domain-literal) names a host, not a domain;
+ * - a name that IDNA cannot convert (an invalid U-label or a disallowed code point);
+ * - a name that is an IPv4 address (`a@192.0.2.1`, or what the UTS #46 mapping turns into one);
+ * - a name that is no host name (`checkHostName`: a label that is not LDH, an `xn--` label that is
+ *   not an A-label, an empty label, a label over 63 octets or more than 253 octets).
+ * Never throws.
  */
-export function authorDomain(fromFields: number, addresses: readonly string[]): { domain: string } | { problem: string; domains: string[] } {
-  const domains = [...new Set(addresses.filter((a) => a.includes('@')).map((a) => a.slice(a.lastIndexOf('@') + 1).toLowerCase().replace(/\.$/, '')).filter((d) => d !== ''))];
-  const cannot = 'so DMARC validation is not possible (RFC 9989 §5.3.1) and the message cannot pass DMARC';
-  if (fromFields > 1) return { problem: `the message has ${fromFields} From fields, where RFC 5322 §3.6 allows exactly one (${domains.length === 1 ? `all of ${domains[0]}` : `domains: ${domains.join(', ') || 'none'}`}), ${cannot}`, domains };
-  if (domains.length === 0) return { problem: `the message has ${fromFields === 0 ? 'no From field' : 'no From address with a domain'}, ${cannot}`, domains };
-  if (domains.length > 1) return { problem: `the From field names ${domains.length} domains (${domains.join(', ')}), ${cannot}`, domains };
-  return { domain: domains[0] };
+export function asciiDomain(text: string): { domain: string } | { problem: string } {
+  const written = text.trim().replace(/\.$/, '');
+  if (/^\[.*\]$/s.test(written)) return { problem: `the From address has the address literal ${written}, which names a host, not a domain (RFC 5322 §3.4.1)` };
+  let domain = written.toLowerCase();
+  if (/[^\x00-\x7f]/.test(domain)) {
+    let converted = '';
+    try {
+      converted = domainToASCII(domain);
+    } catch {
+      converted = '';
+    }
+    if (converted === '') return { problem: `the From domain ${written} cannot be converted to A-labels (IDNA2008, RFC 5891 §4: an invalid U-label or a code point IDNA does not allow)` };
+    domain = converted.replace(/\.$/, '');
+  }
+  if (isIP(domain) !== 0) return { problem: `the From domain ${written} is an IP address${domain !== written ? ` (${domain})` : ''}, not a domain` };
+  // The one host-name check (LDH labels, valid A-labels, 63 and 253 octets: RFC 1035 §2.3.4, RFC 5890 §2.3.2.1).
+  const invalid = checkHostName(domain);
+  if (invalid !== undefined) return { problem: `the From domain ${written} is not a valid domain name (${invalid})` };
+  return { domain };
+}
+
+/**
+ * The Author Domain of a message (RFC 9989 §5.3.1, Extract Author Domain), in A-labels, or why there
+ * is none. `fromFields` is how many From header fields the message has; `addresses` are the
+ * addresses they hold. "If zero or more than one domain is extracted from the RFC5322.From header
+ * field, then DMARC validation is not possible and the process terminates." §11.5 (Denial of DMARC
+ * Processing Attacks) adds that such messages are a known way around DMARC, which the receiver must
+ * recognise and handle as the threats they may be; a message with more than one From field also
+ * breaks RFC 5322 §3.6, which allows exactly one. So such a message never gets a quiet "none": the
+ * verdict is permerror (RFC 8601 §2.7.1), a failure, with the reason. So is a From address whose
+ * domain is not a domain (an address literal, a name IDNA cannot convert: `asciiDomain`). Domains
+ * are compared in A-labels, so `a@bücher.test` and `b@xn--bcher-kva.test` are one Author Domain.
+ * `written` is the domain as the From field wrote it, when that differs (U-labels).
+ */
+export function authorDomain(fromFields: number, addresses: readonly string[]): { domain: string; written?: string } | { problem: string; domains: string[] } {
+  const writtenDomains = [...new Set(addresses.filter((a) => a.includes('@')).map((a) => a.slice(a.lastIndexOf('@') + 1).toLowerCase().replace(/\.$/, '')).filter((d) => d !== ''))];
+  // One entry per distinct domain: its A-label form, or its written form when it has no A-label form.
+  const byKey = new Map<string, { written: string; ascii: ReturnType<typeof asciiDomain> }>();
+  for (const written of writtenDomains) {
+    const ascii = asciiDomain(written);
+    const key = 'domain' in ascii ? ascii.domain : written;
+    if (!byKey.has(key)) byKey.set(key, { written, ascii });
+  }
+  const domains = [...byKey.values()].map((d) => d.written);
+  if (fromFields > 1) return { problem: `the message has ${fromFields} From fields, where RFC 5322 §3.6 allows exactly one (${domains.length === 1 ? `all of ${domains[0]}` : `domains: ${domains.join(', ') || 'none'}`}), ${CANNOT}`, domains };
+  if (domains.length === 0) return { problem: `the message has ${fromFields === 0 ? 'no From field' : 'no From address with a domain'}, ${CANNOT}`, domains };
+  if (domains.length > 1) return { problem: `the From field names ${domains.length} domains (${domains.join(', ')}), ${CANNOT}`, domains };
+  const only = [...byKey.values()][0];
+  if ('problem' in only.ascii) return { problem: `${only.ascii.problem}, ${CANNOT}`, domains };
+  return only.ascii.domain === only.written ? { domain: only.ascii.domain } : { domain: only.ascii.domain, written: only.written };
 }
 
 /** The Authentication-Results clause of a message without exactly one Author Domain (RFC 8601 §2.7.1). */
@@ -63,7 +115,7 @@ export function dmarcPermerrorInfo(problem: string): string {
 }
 
 export interface DmarcVerifyInput {
-  /** The domain of the one From address. */
+  /** The domain of the one From address (`authorDomain`); U-labels are converted to A-labels here too. */
   fromDomain: string;
   /** The SPF-authenticated domain, when SPF passed. */
   spfDomain?: string;
@@ -86,7 +138,18 @@ export function escapeComment(text: string): string {
 /** Evaluates DMARC for a message (RFC 9989 §4.10, §5). Never throws for DNS problems. */
 export async function verifyDmarc(input: DmarcVerifyInput): Promise<DmarcVerifyResult> {
   const lookup = dmarcLookupFor(input.resolver);
-  const from = input.fromDomain.toLowerCase().replace(/\.$/, '');
+  const author = asciiDomain(input.fromDomain);
+  if ('problem' in author) {
+    // Not a domain: nothing is queried (an address literal would become "_dmarc.[192.0.2.1]").
+    const written = input.fromDomain.trim().toLowerCase();
+    const reason = `${author.problem}, ${CANNOT}`;
+    const discovery: DmarcDiscovery = { status: 'none', authorDomain: written, steps: [], stop: 'nothing was queried: the From domain is not a domain', organizationalDomain: written, organizationalReason: 'none: the From domain is not a domain', reason };
+    return { domain: written, discovery, status: { result: 'permerror', comment: reason, header: { from: written } }, info: `dmarc=permerror (${escapeComment(reason)})`, alignmentNotes: [] };
+  }
+  // The Author Domain in A-labels (RFC 9989, Author Domain): the queries and the comparisons use it.
+  const from = author.domain;
+  const unicode = domainToUnicode(from);
+  const idnNote = unicode !== '' && unicode !== from ? [`the From domain ${unicode} is ${from} in A-labels, the form alignment and the DNS queries use`] : [];
   const discovery = await discoverDmarcPolicy(from, lookup, domainExistsFor(input.resolver));
   const base = { domain: discovery.organizationalDomain, rr: discovery.record, discovery };
   if (discovery.status !== 'found' || discovery.values === undefined) {
@@ -95,15 +158,14 @@ export async function verifyDmarc(input: DmarcVerifyInput): Promise<DmarcVerifyR
       ...base,
       status: { result, comment: discovery.reason, header: { from } },
       info: `dmarc=${result} (${escapeComment(discovery.reason)}) header.from=${from}`,
-      alignmentNotes: [],
+      alignmentNotes: idnNote,
       ...(discovery.status === 'temperror' ? { error: discovery.reason } : {}),
     };
   }
   const values = discovery.values;
   // Relaxed alignment compares Organizational Domains, each found by its own tree walk (§4.10.2).
   const orgCache = new Map<string, Promise<string>>();
-  const orgOf = (d: string): Promise<string> => {
-    const key = d.toLowerCase().replace(/\.$/, '');
+  const orgOf = (key: string): Promise<string> => {
     if (key === from) return Promise.resolve(discovery.organizationalDomain);
     let p = orgCache.get(key);
     if (!p) {
@@ -112,9 +174,11 @@ export async function verifyDmarc(input: DmarcVerifyInput): Promise<DmarcVerifyR
     }
     return p;
   };
-  const notes: string[] = [];
+  const notes: string[] = [...idnNote];
   const aligned = async (d: string, mode: 'r' | 's', what: string): Promise<boolean> => {
-    const id = d.toLowerCase().replace(/\.$/, '');
+    // d= and the SPF domain are compared in A-labels as well; one that is not a domain is compared as written.
+    const asAscii = asciiDomain(d);
+    const id = 'domain' in asAscii ? asAscii.domain : d.toLowerCase().replace(/\.$/, '');
     if (id === from) {
       notes.push(`${what} ${id} is the From domain`);
       return true;

@@ -9,8 +9,8 @@
 import { isIP } from 'node:net';
 import { hostname } from 'node:os';
 import { libmime } from './libmime';
-import { mailauth, type MaArcResult, type MaDkimResult, type MaSpfResult, type MaStatus } from './mailauthApi';
-import { parseHeaderFields } from './headers';
+import { mailauth, type MaArcResult, type MaDkimResult, type MaDkimVerifyResult, type MaSpfResult, type MaStatus } from './mailauthApi';
+import { headerEnd, parseHeaderFields } from './headers';
 import { returnPath, topReceived } from './received';
 import { trackResolver, type MailauthResolver, type TrackedResolver } from './resolver';
 import { verifySpf } from './spfResult';
@@ -123,6 +123,72 @@ function dkimSignatureFields(message: Buffer): DkimSignatureField[] {
     .map((field) => readDkimSignatureField(field.value));
 }
 
+/** The name a hidden field gets in the copy of the message given to mailauth (`hideFields`). */
+const HIDDEN_FIELD_NAME = 'X-Smtpwb-Hidden';
+
+/**
+ * A copy of the message in which the header fields `hide` picks (by lower-cased name and by their
+ * index among the fields of that name) are renamed `X-Smtpwb-Hidden-<name>`, so that mailauth does
+ * not read them as what they were. Only the header section changes; the fields are counted the way
+ * `parseHeaderFields` counts them, so index k is the k-th field of `dkimSignatureFields`.
+ */
+function hideFields(message: Buffer, hide: (name: string, index: number) => boolean): Buffer {
+  const { headerLength } = headerEnd(message);
+  const parts = message.subarray(0, headerLength).toString('latin1').split(/(\r?\n)/);
+  const seen = new Map<string, number>();
+  let changed = false;
+  let fields = 0;
+  for (let k = 0; k < parts.length; k += 2) {
+    const line = parts[k];
+    if (line === '' || ((line.startsWith(' ') || line.startsWith('\t')) && fields > 0)) continue;
+    const colon = line.indexOf(':');
+    if (colon <= 0) continue;
+    fields += 1;
+    const name = line.slice(0, colon).trim().toLowerCase();
+    const index = seen.get(name) ?? 0;
+    seen.set(name, index + 1);
+    if (!hide(name, index)) continue;
+    parts[k] = `${HIDDEN_FIELD_NAME}-${line.slice(0, colon).trim()}${line.slice(colon)}`;
+    changed = true;
+  }
+  return changed ? Buffer.concat([Buffer.from(parts.join(''), 'latin1'), message.subarray(headerLength)]) : message;
+}
+
+/** The signature fields mailauth reads: DKIM-Signature, and the ARC set (RFC 8617 §4.1). */
+const SIGNATURE_FIELD_NAMES: ReadonlySet<string> = new Set(['dkim-signature', 'arc-seal', 'arc-message-signature', 'arc-authentication-results']);
+
+/** A thrown value in words, for a reason. */
+function errorText(err: unknown): string {
+  return err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+}
+
+/**
+ * Runs mailauth's DKIM verification, which must never end verification with an internal error.
+ * Fields mailauth cannot read safely (`hiddenFromMailauth`, dkimSignatureCheck.ts: a t= or x= it
+ * throws on, an upper-case tag it would read as the real one) are hidden from it in a copy of the
+ * message (`hideFields`). The trade-off: a signature whose h= lists DKIM-Signature no longer
+ * verifies when one of the fields it signed is hidden, and that includes an ARC-Message-Signature
+ * (mailauth's ARC sealing signs DKIM-Signature by default), whose chain mailauth then fails while
+ * the chain view, reading the message itself, may not; that is acceptable, as the hidden field is
+ * itself invalid (a PERMFAIL, RFC 6376 §6.1.1), and mailauth would otherwise throw or misread it.
+ * If mailauth throws anyway (an ARC-Message-Signature with such a t=, or a bug of its own), it runs
+ * again on a copy without any signature field, which still gives the From addresses and the header
+ * fields DMARC and BIMI read, and `failure` says why.
+ */
+async function dkimVerifySafely(message: Buffer, fields: readonly DkimSignatureField[], options: Parameters<typeof mailauth.dkimVerify>[1]): Promise<{ result: MaDkimVerifyResult; failure?: string }> {
+  const copy = hideFields(message, (name, index) => name === 'dkim-signature' && fields[index]?.hiddenFromMailauth !== undefined);
+  try {
+    return { result: await mailauth.dkimVerify(copy, options) };
+  } catch (err) {
+    const failure = `the DKIM verifier (mailauth) failed on this message: ${errorText(err)}`;
+    try {
+      return { result: await mailauth.dkimVerify(hideFields(message, (name) => SIGNATURE_FIELD_NAMES.has(name)), options), failure };
+    } catch {
+      return { result: { results: [], headerFrom: [] }, failure };
+    }
+  }
+}
+
 /** Whether mailauth's result reports this field's a=, d= and s= (it takes them from the field itself). */
 function sameSignature(r: MaDkimResult, tags: DkimSignatureTags): boolean {
   return tags.algorithm === (r.algo ?? '') && tags.domain === (r.signingDomain ?? '') && tags.selector === (r.selector ?? '');
@@ -216,8 +282,15 @@ function permerrorOf(problem: DkimKeyRecordProblem, r: MaDkimResult | undefined,
  * message could not be verified due to some error that is unrecoverable"); a result other than
  * pass never counts for DMARC. mailauth's other results are kept as they are.
  */
-function dkimOutcomeOf(field: DkimSignatureField | undefined, r: MaDkimResult | undefined, tracked: TrackedResolver): DkimOutcome {
+function dkimOutcomeOf(field: DkimSignatureField | undefined, r: MaDkimResult | undefined, tracked: TrackedResolver, failure?: string): DkimOutcome {
   if (field?.problem) return { raw: r, field, ...permerrorOf(field.problem, r, field), bodyHashMismatch: false, signatureProblem: field.problem };
+  if (failure !== undefined && field) {
+    // The verifier failed (dkimVerifySafely): the signature was not checked. RFC 8601 §2.7.1
+    // temperror: "the message could not be verified due to some error"; a fixed verifier would check it.
+    const problem = dkimProblem('dkim-verifier-error', failure, 'RFC 8601 §2.7.1');
+    const { info } = permerrorOf(problem, undefined, field);
+    return { field, status: { result: 'temperror', comment: problem.reason }, info: info.replace(/^dkim=permerror/, 'dkim=temperror'), bodyHashMismatch: false, signatureProblem: problem };
+  }
   if (!r) {
     // mailauth skipped a field the product finds nothing wrong with: it was not verified, so it cannot pass.
     const skipped = dkimProblemOfSkip();
@@ -321,15 +394,15 @@ export async function verifyMessage(message: Buffer, options: VerifyOptions): Pr
   const mta = options.authServId ?? hostname();
   const smtp = smtpIdentities(message, options);
 
-  const dkimResult = await mailauth.dkimVerify(message, {
+  const signatureFields = dkimSignatureFields(message);
+  const { result: dkimResult, failure: mailauthFailure } = await dkimVerifySafely(message, signatureFields, {
     resolver,
     // mailauth reads Return-Path itself when no sender is given; pass ours so both agree.
     sender: smtp.mailFrom === '' ? undefined : smtp.mailFrom,
     minBitLength: options.minBitLength,
   });
   // Every DKIM-Signature field gets one result, also those mailauth skipped (pairDkimResults).
-  const signatureFields = dkimSignatureFields(message);
-  const dkimResults = pairDkimResults(signatureFields, dkimResult.results).map(({ field, result }) => dkimOutcomeOf(field, result, tracked));
+  const dkimResults = pairDkimResults(signatureFields, dkimResult.results).map(({ field, result }) => dkimOutcomeOf(field, result, tracked, mailauthFailure));
 
   // SPF (RFC 7208 §4) needs the client IP; without one there is nothing to check. The product's own
   // evaluator decides it (RFC 7208 exactly); mailauth's SPF is not used.
@@ -343,10 +416,22 @@ export async function verifyMessage(message: Buffer, options: VerifyOptions): Pr
     spfEvaluation = spf.evaluation;
   }
 
-  const arcResult: MaArcResult = await mailauth.arc(dkimResult.arc, { resolver, minBitLength: options.minBitLength });
+  // When mailauth failed, its second run saw no ARC set; a message that has one gets temperror, never "none".
+  const hasArc = parseHeaderFields(message).some((f) => f.name.toLowerCase() === 'arc-seal');
+  // mailauth's ARC verification must not end verification with an internal error either.
+  const arcTemperror = (why: string): MaArcResult => ({ status: { result: 'temperror', comment: why }, info: `arc=temperror (${escapeComment(asciiComment(why))})` });
+  let arcResult: MaArcResult;
+  if (mailauthFailure !== undefined && hasArc) arcResult = arcTemperror(mailauthFailure);
+  else {
+    try {
+      arcResult = await mailauth.arc(dkimResult.arc, { resolver, minBitLength: options.minBitLength });
+    } catch (err) {
+      arcResult = arcTemperror(`the ARC verifier (mailauth) failed on this message: ${errorText(err)}`);
+    }
+  }
 
   // The chain view (arcChain.ts) explains the verdict per instance: which signature failed and what changed.
-  const arcView = arcResult.status.result === 'none' ? undefined : await analyzeArcChain(message, async (name) => (await resolver(name, 'TXT')) as string[][]);
+  const arcView = arcResult.status.result === 'none' || mailauthFailure !== undefined ? undefined : await analyzeArcChain(message, async (name) => (await resolver(name, 'TXT')) as string[][]);
   const arcDetails: Record<string, string | number | false | undefined> = { instance: arcResult.i, chain: arcView?.reason };
   for (const v of arcView?.instances ?? []) {
     arcDetails[`i=${v.instance}`] = `cv=${v.cv ?? '?'}: AS ${v.seal.result} (d=${v.seal.domain ?? '?'}: ${v.seal.reason}); AMS ${v.messageSignature.result} (d=${v.messageSignature.domain ?? '?'}: ${v.messageSignature.reason})`;
@@ -402,6 +487,13 @@ export async function verifyMessage(message: Buffer, options: VerifyOptions): Pr
     const algorithm = r?.algo ?? field?.tags.algorithm;
     const canonicalization = r?.format ?? field?.canonicalization;
     const changed = keyProblem ?? signatureProblem;
+    // RFC 6376 §8.2: with l= only the first l octets of the canonicalized body are signed, and
+    // anything appended after them does not change the verdict. mailauth counts the canonicalized
+    // octets after the signed part (`underSized`).
+    const unsigned = r?.status.underSized ?? 0;
+    const partly = field?.bodyLength === undefined
+      ? undefined
+      : `the body is only partly signed: l=${field.bodyLength} covers the first ${field.bodyLength} octets of the canonicalized body${r ? `, and ${unsigned} octet${unsigned === 1 ? '' : 's'} after the signed part ${unsigned === 1 ? 'is' : 'are'} not signed` : ''} (RFC 6376 §8.2)`;
     const base = report('dkim', status, info, clean({
       domain,
       selector,
@@ -416,10 +508,22 @@ export async function verifyMessage(message: Buffer, options: VerifyOptions): Pr
       'DNS record': keyRecords === undefined ? r?.rr : undefined,
       'DNS records': keyRecords?.map((record, k) => `#${k + 1}: ${record}`).join(' | '),
       'signature problem': signatureProblem?.code,
+      'body length limit': partly,
+      'unsigned body octets': field?.bodyLength !== undefined && r ? unsigned : undefined,
       'key record problem': keyProblem?.code,
       // What mailauth alone said, beside the product's verdict; "skipped" when it gave the field no result.
-      'mailauth result': !changed ? undefined : r ? mailauthSaid(r.status) : 'none (skipped the field without a result)',
+      'mailauth result': !changed
+        ? undefined
+        : r
+          ? mailauthSaid(r.status)
+          : field?.hiddenFromMailauth !== undefined
+            ? `none (not given to mailauth: ${field.hiddenFromMailauth})`
+            : mailauthFailure !== undefined
+              ? 'none (mailauth failed)'
+              : 'none (skipped the field without a result)',
     }));
+    // The partly signed body is said in the reason too, which the text output shows (format.ts).
+    if (partly !== undefined && r && !changed) base.reason = base.reason ? `${base.reason}; ${partly}` : partly;
     const sig: DkimSignatureReport = { ...base, method: 'dkim' };
     if (domain) sig.domain = domain;
     if (selector) sig.selector = selector;
