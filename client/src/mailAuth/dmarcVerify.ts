@@ -47,7 +47,7 @@ const CANNOT = 'so DMARC validation is not possible (RFC 9989 §5.3.1) and the m
 /**
  * A domain in the form DNS and alignment use: lower case, no final dot, U-labels converted to
  * A-labels (IDNA2008, RFC 5890 §2.3.2.1, through the UTS #46 mapping of `node:url`'s
- * `domainToASCII`). RFC 9989 (Author Domain) and RFC 8616 §3 require U-labels of the From domain to be
+ * `domainToASCII`). RFC 8616 (§3, and §6 for DMARC) requires U-labels of the From domain to be
  * converted to A-labels: the d= of DKIM and the SPF domains are A-labels, and so are the names the
  * policy discovery queries. Returns the A-label form, or why the text is not a domain:
  * - an address literal (`a@[192.0.2.1]`, RFC 5322 §3.4.1 domain-literal) names a host, not a domain;
@@ -146,7 +146,7 @@ export async function verifyDmarc(input: DmarcVerifyInput): Promise<DmarcVerifyR
     const discovery: DmarcDiscovery = { status: 'none', authorDomain: written, steps: [], stop: 'nothing was queried: the From domain is not a domain', organizationalDomain: written, organizationalReason: 'none: the From domain is not a domain', reason };
     return { domain: written, discovery, status: { result: 'permerror', comment: reason, header: { from: written } }, info: `dmarc=permerror (${escapeComment(reason)})`, alignmentNotes: [] };
   }
-  // The Author Domain in A-labels (RFC 9989, Author Domain): the queries and the comparisons use it.
+  // The Author Domain in A-labels (RFC 8616 §6): the queries and the comparisons use it.
   const from = author.domain;
   const unicode = domainToUnicode(from);
   const idnNote = unicode !== '' && unicode !== from ? [`the From domain ${unicode} is ${from} in A-labels, the form alignment and the DNS queries use`] : [];
