@@ -87,14 +87,18 @@ function checkSignatureTags(field: HeaderField, tags: Tag[], sink: ProblemSink, 
     sink.add('eml-dkim-tag-value', c.valueRange, '`c=` is `simple` or `relaxed`, optionally followed by `/simple` or `/relaxed` for the body (RFC 6376 §3.5).');
   }
   const q = byName.get('q');
-  if (q && !q.value.split(':').includes('dns/txt')) {
+  // dns/txt is an ABNF literal, so matched case-insensitively (RFC 5234 §2.3); other methods are ignored.
+  if (q && !q.value.split(':').some((m) => m.trim().toLowerCase() === 'dns/txt')) {
     sink.add('eml-dkim-tag-value', q.valueRange, 'The only query method defined is `dns/txt` (RFC 6376 §3.5).');
   }
   const t = byName.get('t');
   const x = byName.get('x');
-  for (const tag of [t, x, byName.get('l')]) {
-    if (tag && !/^\d{1,12}$/.test(tag.value)) sink.add('eml-dkim-tag-value', tag.valueRange, `\`${tag.name}=\` must be a decimal number (RFC 6376 §3.5).`);
+  // RFC 6376 §3.5: t= and x= are 1*12DIGIT, l= is 1*76DIGIT (the same rule `smtpwb verify` applies).
+  for (const tag of [t, x]) {
+    if (tag && !/^\d{1,12}$/.test(tag.value)) sink.add('eml-dkim-tag-value', tag.valueRange, `\`${tag.name}=\` must be a decimal number of 1 to 12 digits (RFC 6376 §3.5).`);
   }
+  const l = byName.get('l');
+  if (l && !/^\d{1,76}$/.test(l.value)) sink.add('eml-dkim-tag-value', l.valueRange, '`l=` must be a decimal number of 1 to 76 digits (RFC 6376 §3.5).');
   if (t && x && /^\d+$/.test(t.value) && /^\d+$/.test(x.value) && Number(x.value) <= Number(t.value)) {
     sink.add('eml-dkim-tag-value', x.valueRange, 'The expiration (x=) must be later than the signing time (t=) (RFC 6376 §3.5).');
   }
@@ -119,7 +123,9 @@ export function checkDkimSignature(text: string, field: HeaderField, sink: Probl
     const at = i.value.lastIndexOf('@');
     const domain = (at === -1 ? i.value : i.value.slice(at + 1)).toLowerCase();
     const dd = d.value.toLowerCase();
-    if (at === -1 || (domain !== dd && !domain.endsWith(`.${dd}`))) {
+    if (at === -1) {
+      sink.add('eml-dkim-tag-value', i.valueRange, `\`i=\` has no @: it is [local-part]@domain (RFC 6376 §3.5).`);
+    } else if (domain !== dd && !domain.endsWith(`.${dd}`)) {
       sink.add('eml-dkim-tag-value', i.valueRange, `The domain of i= must be d= (${d.value}) or a subdomain of it (RFC 6376 §3.5).`);
     }
   }
