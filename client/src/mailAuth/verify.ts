@@ -582,7 +582,13 @@ export async function verifyMessage(message: Buffer, options: VerifyOptions): Pr
 
   const arc = report('arc', arcStatus, arcInfo, clean(arcDetails));
   const bimi: MethodReport = bimiResult
-    ? report('bimi', bimiResult.status, bimiResult.info, clean({ location: bimiResult.location, authority: bimiResult.authority, 'BIMI record': bimiResult.rr }))
+    ? report('bimi', bimiResult.status, bimiResult.info, clean({
+        location: bimiResult.location,
+        authority: bimiResult.authority,
+        'BIMI record': bimiResult.rr,
+        // mailauth's pass is about the record and DMARC enforcement only: say what it did not look at.
+        'not checked': bimiResult.status.result === 'pass' ? 'the logo (SVG Tiny PS) and the mark certificate are not fetched by verify; smtpwb dns checks them' : undefined,
+      }))
     : { method: 'bimi', result: 'none', reason: 'DMARC was not evaluated', failed: false, info: 'bimi=none', details: {} };
 
   const all = [...dkim, spf, dmarc, arc, bimi];
