@@ -33,6 +33,7 @@ import { SessionPlanRequest, SessionsRequest, SettingsNotification, type CustomN
 import type { OffsetRange } from '../../common/problem';
 import { toDiagnostics } from './diagnostics';
 import { LanguageService, type CompletionEntry, type OutlineEntry } from './languageService';
+import { connectStdio } from './stdioTransport';
 
 /** True when a regular file exists at the path (what the engine will read). */
 function isFile(path: string): boolean {
@@ -364,7 +365,8 @@ function toCompletionItem(entry: CompletionEntry, document: TextDocument, toRang
   return item;
 }
 
-// Started directly (dist/server.js, by the extension over IPC, or by `node dist/server.js --stdio`).
+// Started directly (dist/server.js, by the extension over IPC, or by `node dist/server.js --stdio`,
+// which gets the same stdio transport as `smtpwb lsp --stdio`).
 if (require.main === module) {
-  startServer(createConnection(ProposedFeatures.all));
+  startServer(process.argv.includes('--stdio') ? connectStdio() : createConnection(ProposedFeatures.all));
 }

@@ -1,5 +1,5 @@
 /**
- * `smtpwb lsp --stdio` ends as the LSP specification says, without losing output: a client that
+ * `smtpwb lsp --stdio` (and `node dist/server.js --stdio`, which has the same transport) ends as the LSP specification says, without losing output: a client that
  * sends `shutdown` and `exit` back to back (in the same write as everything before) gets the
  * shutdown response and every diagnostic published before it, then the server exits with status 0
  * (1 when `exit` comes without `shutdown`). The exit waits for standard output to be written to the
@@ -54,8 +54,9 @@ interface Outcome {
  * Starts the server, writes all the messages in one write (closing the input after them when asked),
  * and collects everything the server writes until it has exited and its output has ended.
  */
-function session(messages: object[], options: { closeInput: boolean; read?: boolean }): Promise<Outcome> {
-  const child = spawn(process.execPath, [join(distDir(), 'cli.js'), 'lsp', '--stdio'], { stdio: ['pipe', 'pipe', 'pipe'] });
+function session(messages: object[], options: { closeInput: boolean; read?: boolean; command?: string[] }): Promise<Outcome> {
+  const command = options.command ?? [join(distDir(), 'cli.js'), 'lsp', '--stdio'];
+  const child = spawn(process.execPath, command, { stdio: ['pipe', 'pipe', 'pipe'] });
   const chunks: Buffer[] = [];
   let stderr = '';
   if (options.read !== false) child.stdout.on('data', (chunk: Buffer) => chunks.push(chunk));
@@ -165,4 +166,15 @@ test('exit without shutdown: the output before it arrives, and the status is 1',
 test('a client that sends shutdown and exit but never reads the output does not keep the server alive', async () => {
   const outcome = await session([initialize, initialized, didOpen(large.uri, large.text), shutdown, exit], { closeInput: false, read: false });
   assert.equal(outcome.code, 0, outcome.stderr);
+});
+
+test('node dist/server.js --stdio has the same transport: shutdown and exit in one write, 20 times, lose nothing', async () => {
+  const command = [join(distDir(), 'server.js'), '--stdio'];
+  const failures = await repeat(20, 4, async (run) => {
+    const outcome = await session([initialize, initialized, didOpen(large.uri, large.text), shutdown, exit], { closeInput: run % 2 === 1, command });
+    return checkOutcome(outcome, large);
+  });
+  assert.deepEqual(failures, []);
+  const noShutdown = await session([initialize, initialized, didOpen(small.uri, small.text), exit], { closeInput: false, command });
+  assert.equal(noShutdown.code, 1, 'exit without shutdown ends with status 1');
 });
