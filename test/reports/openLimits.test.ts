@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { gzipSync } from 'node:zlib';
+import { crc32, gzipSync } from 'node:zlib';
 import { isFailureReportMessage as fetchDecision } from '../../client/src/reports/imapFetch';
 import { summariseReportFiles } from '../../client/src/reports/collect';
 import { DEFAULT_ARCHIVE_LIMITS } from '../../server/src/reports/archive';
@@ -58,7 +58,13 @@ function nestingBomb(levels: number, innermost: Buffer): Buffer {
     size += mailHead.length + head.length + tail.length;
   }
   // heads[i] wraps level i (0 = innermost): the file starts with the outermost head.
-  return Buffer.concat([...heads.reverse(), innermost, ...tails]);
+  const outerHead = heads[heads.length - 1].length;
+  const outerTail = tails[tails.length - 1].length;
+  const bomb = Buffer.concat([...heads.reverse(), innermost, ...tails]);
+  // Only the outermost entry is ever read (the mail inside it is not opened), so only its CRC-32
+  // is written (APPNOTE 4.4.7: the central record's, which the reader checks).
+  if (levels > 0) bomb.writeUInt32LE(crc32(bomb.subarray(outerHead, bomb.length - outerTail)), bomb.length - outerTail + 16);
+  return bomb;
 }
 
 /** A multipart mail with the given attachments (base64), as a receiver might send several reports at once. */

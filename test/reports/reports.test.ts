@@ -221,6 +221,16 @@ describe('aggregate reports: reading and findings', () => {
     assert.ok(codes(mail[0].problems).includes('dmarc-agg-domain-mismatch'));
   });
 
+  it('reads the Report Domain claim of an RFC 2047 encoded Subject in a whole mail', () => {
+    const plain = aggregateReportMail(randomAggregate(43, 'rfc9990'), 'other.example');
+    const encoded = `=?UTF-8?B?${Buffer.from('Report Domain: other.example Submitter: r').toString('base64')}?=`;
+    const mail = plain.replace(/^Subject: .*$/m, `Subject: ${encoded}`);
+    assert.notEqual(mail, plain);
+    const [opened] = openReportBytes('mail.eml', Buffer.from(mail));
+    assert.ok(opened.report);
+    assert.ok(codes(opened.problems).includes('dmarc-agg-domain-mismatch'));
+  });
+
   it('every code the parsers produce is in the catalogue', () => {
     const all = [
       ...parseAggregateXml('<feedback><record/></feedback>').problems,

@@ -17,11 +17,12 @@ import { readFile, stat } from 'node:fs/promises';
 import { listReportFiles, summariseReportFiles } from '../reports/collect';
 import { addReverseDns } from '../reports/fcrdns';
 import { createResolver } from '../mailAuth/resolver';
-import { reportDomain } from '../reports/reportDomain';
+import { reportForDomains } from '../reports/summary';
+import { normalDomain } from '../../../server/src/reports/normalForm';
 import { resolve as resolvePath } from 'node:path';
 import { visibleLine } from '../../../common/escape';
-import { parseHostPort, parseOptions, readDnsOptions, usageError, wantsHelp } from './options';
-import { fetchReportsOverImap, imapFetchRefusal } from '../reports/imapFetch';
+import { parseDuration, parseHostPort, parseOptions, readDnsOptions, timeoutError, usageError, wantsHelp } from './options';
+import { DEFAULT_IMAP_TIMEOUT_MS, fetchReportsOverImap, imapFetchRefusal } from '../reports/imapFetch';
 import { summaryCsv, summaryJson, summaryMarkdown, summaryText } from '../reports/render';
 
 export interface ReportIo {
@@ -47,9 +48,11 @@ Summarises DMARC aggregate reports (.xml, .xml.gz, .zip; RFC 9990 and RFC 7489),
   --csv             print one row per DMARC source and TLS-RPT failure group
   --markdown        print Markdown tables
   --min-pass RATE   exit 1 when the DMARC pass rate (aligned DKIM or SPF) is below RATE
-                    (0.95 or 95%), or when no DMARC aggregate report was read
+                    (0.95 or 95%), or when no DMARC aggregate report was read; records left
+                    out of the totals (an unusable count) are counted on stderr
   --top N           how many failing sources to list (default 10)
-  --domain D        only reports about D (the policy domain; repeatable); others are skipped
+  --domain D        only reports about D (the policy domain; repeatable); others are skipped,
+                    and so are a TLS-RPT report's policies for other domains
   --no-dns          do not look up the reverse DNS of the DMARC source IPs
   --dns-server HOST:PORT
                     ask this DNS server for the sources' PTR, A and AAAA records (IPv6 in
@@ -73,7 +76,10 @@ environment variable SMTPWB_IMAP_PASSWORD, never from the command line.
   --starttls        STARTTLS (RFC 3501 §6.2.1), required: no fallback to plain text
   --ca FILE         trust this CA certificate (PEM) for the server
   --out DIR         where to save the reports (created when missing)
-  --timeout S       connection and greeting timeout in seconds (default 30)
+  --timeout S       the longest wait for the server, in seconds (default 30; also 1500ms):
+                    connecting and logging in, then each command's answer and each message
+
+Messages larger than the report-size limit (50 MiB) are not downloaded; each is named on stderr.
 
 Without --tls or --starttls the connection is plain text, which is allowed only to a loopback
 address.
@@ -139,14 +145,16 @@ export async function reportCommand(args: string[], io: ReportIo): Promise<numbe
   const dns = await readDnsOptions(v['dns-server'], { option: '--dns-timeout', text: v['dns-timeout'], defaultMs: 3000 });
   if ('error' in dns) return usageError(io, 'report', dns.error, REPORT_USAGE);
   const { server: dnsServer, timeoutMs: dnsTimeoutMs } = dns;
-  if (v.domain?.some((d) => d.replace(/\.$/, '').trim() === '')) return usageError(io, 'report', '--domain needs a domain name', REPORT_USAGE);
-  const domains = v.domain ? new Set(v.domain.map((d) => d.toLowerCase().replace(/\.$/, ''))) : undefined;
+  if (v.domain?.some((d) => normalDomain(d) === '')) return usageError(io, 'report', '--domain needs a domain name', REPORT_USAGE);
+  const domains = v.domain ? new Set(v.domain.map((d) => normalDomain(d))) : undefined;
   const files: string[] = [];
+  // One listing for all the paths (collect.ts): a folder given twice, or inside another one given, is read once.
+  const seenFolders = new Set<string>();
   for (const p of parsed.positionals) {
     const path = resolvePath(io.cwd, p);
     try {
       const st = await stat(path);
-      if (st.isDirectory()) await listReportFiles(path, files);
+      if (st.isDirectory()) await listReportFiles(path, files, seenFolders);
       else files.push(path);
     } catch (error) {
       return usageError(io, 'report', `cannot read ${visibleLine(p)}: ${visibleLine((error as NodeJS.ErrnoException).code ?? String(error))}`, REPORT_USAGE);
@@ -154,13 +162,23 @@ export async function reportCommand(args: string[], io: ReportIo): Promise<numbe
   }
   // Reports left out by --domain were read: only a run that read no report at all is unusable.
   let skipped = 0;
+  let policiesSkipped = 0;
   let summary = await summariseReportFiles(files, {
     shownName: (file) => (file.startsWith(io.cwd + '/') ? file.slice(io.cwd.length + 1) : file),
     top,
     include: (opened) => {
-      const included = !domains || !opened.report || domains.has(reportDomain(opened.report));
-      if (!included) skipped++;
-      return included;
+      if (!domains || !opened.report) return true;
+      // A TLS-RPT report about several policy domains keeps only the policies asked for (summary.ts).
+      const kept = reportForDomains(opened.report, (d) => domains.has(d));
+      if (!kept) {
+        skipped++;
+        return false;
+      }
+      if (kept !== opened.report && kept.kind === 'tls-rpt' && opened.report.kind === 'tls-rpt') {
+        policiesSkipped += opened.report.policies.length - kept.policies.length;
+        opened.report = kept;
+      }
+      return true;
     },
   });
   if (!v['no-dns'] && summary.aggregate.sources.length > 0) {
@@ -175,6 +193,7 @@ export async function reportCommand(args: string[], io: ReportIo): Promise<numbe
   io.stdout.write(v.json ? summaryJson(summary) : v.csv ? summaryCsv(summary) : v.markdown ? summaryMarkdown(summary) : summaryText(summary));
   // A mistyped --domain must not look like a quiet week: say what it left out.
   if (domains && skipped > 0) io.stderr.write(`smtpwb report: --domain left out ${skipped} report(s) about other domains\n`);
+  if (domains && policiesSkipped > 0) io.stderr.write(`smtpwb report: --domain left out ${policiesSkipped} TLS-RPT policy item(s) about other domains from reports that also cover the domain(s) asked for\n`);
   const read = summary.counts.aggregate + summary.counts.tlsRpt + summary.counts.failure + skipped;
   if (read === 0) {
     // Nothing usable was read, as `smtpwb lint` with nothing to lint: exit 2, whatever --min-pass says.
@@ -186,6 +205,9 @@ export async function reportCommand(args: string[], io: ReportIo): Promise<numbe
     return 2;
   }
   if (minPass !== undefined) {
+    // The rate is over the records counted: say how many were not, so a pass is not read as covering them.
+    const leftOut = summary.aggregate.recordsLeftOut;
+    if (leftOut > 0) io.stderr.write(`smtpwb report: ${leftOut} DMARC record(s) are left out of the pass rate that --min-pass checks (an unusable count, a truncated file or a total past 2^53 - 1; see the error findings)\n`);
     const rate = summary.aggregate.passRate;
     if (rate === null) {
       io.stderr.write('smtpwb report: no DMARC aggregate report with messages was read, so --min-pass cannot hold\n');
@@ -225,10 +247,11 @@ async function fetchCommand(args: string[], io: ReportIo): Promise<number> {
   if (refusal) return usageError(io, 'report fetch', `${refusal} (--tls or --starttls)`, REPORT_USAGE);
   const password = io.env.SMTPWB_IMAP_PASSWORD;
   if (password === undefined || password === '') return usageError(io, 'report fetch', 'set the password in the environment variable SMTPWB_IMAP_PASSWORD', REPORT_USAGE);
-  let timeoutS = 30;
+  let timeoutMs = DEFAULT_IMAP_TIMEOUT_MS;
   if (v.timeout !== undefined) {
-    if (!/^\d{1,4}$/.test(v.timeout) || Number(v.timeout) === 0) return usageError(io, 'report fetch', `--timeout "${visibleLine(v.timeout)}" is not a number of seconds`, REPORT_USAGE);
-    timeoutS = Number(v.timeout);
+    const ms = parseDuration(v.timeout, 's');
+    if (ms === undefined) return usageError(io, 'report fetch', timeoutError('s'), REPORT_USAGE);
+    timeoutMs = ms;
   }
   let ca: Buffer | undefined;
   if (v.ca !== undefined) {
@@ -248,7 +271,8 @@ async function fetchCommand(args: string[], io: ReportIo): Promise<number> {
     mailbox,
     tls: tlsMode,
     ...(ca ? { ca } : {}),
-    timeoutMs: timeoutS * 1000,
+    timeoutMs,
+    onSkipped: (s) => io.stderr.write(`smtpwb report fetch: UID ${s.uid} skipped: ${s.reason}\n`),
     out,
     onSaved: (path) => io.stdout.write(`${visibleLine(path)}\n`),
   });
@@ -256,6 +280,6 @@ async function fetchCommand(args: string[], io: ReportIo): Promise<number> {
     io.stderr.write(`smtpwb report fetch: ${result.stage === 'connect' ? (result.authenticationFailed ? 'login failed: ' : 'cannot connect: ') : ''}${result.message}\n`);
     return 3;
   }
-  io.stderr.write(`smtpwb report fetch: ${result.messages} message(s) read from ${visibleLine(mailbox)}, ${result.saved.length} report(s) saved to ${visibleLine(out)}\n`);
+  io.stderr.write(`smtpwb report fetch: ${result.messages} message(s) read from ${visibleLine(mailbox)}, ${result.saved.length} report(s) saved to ${visibleLine(out)}${result.skipped.length > 0 ? `, ${result.skipped.length} message(s) over the size limit skipped` : ''}\n`);
   return 0;
 }

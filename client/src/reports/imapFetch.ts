@@ -6,22 +6,51 @@
  * messages (RFC 7489 §7.2.1.1, RFC 8460 §5.3) are saved under their own names (RFC 2047 decoded),
  * reduced to safe characters, with the report extension of their content and unique within the
  * message, so that `smtpwb report DIR` reads every file saved. No `vscode`: the caller gives the target, the credentials and the output folder.
+ *
+ * Bounds, so that a hostile or broken server can neither hang a fetch nor fill the disk or memory:
+ * - every wait for the server (connecting, greeting and login together, then EXAMINE, the size
+ *   listing, each message of a FETCH, LOGOUT) has the timeout (`timeoutMs`), which is also the
+ *   longest silence the connection allows;
+ * - a message larger than the report-size limit (its RFC822.SIZE, RFC 3501 §6.4.5) is not
+ *   downloaded but reported as skipped, and a download is asked for at most one byte more than the
+ *   limit (`BODY.PEEK[]<0.N>`): a server that sends more than it announced is caught there;
+ * - each file is written to a temporary name in the output folder and renamed into place, so an
+ *   interrupted fetch never leaves a half-written report under a name `smtpwb report DIR` reads.
+ *
+ * The `Report Domain:` claim of a rua= mail's Subject (RFC 7489 §7.2.1.1, kept by RFC 9990) is
+ * kept in the saved file's name, in the RFC 7489 §7.2.1.1 file-name form `UID!DOMAIN!subject!NAME`
+ * whenever the attachment's own name does not already claim that domain, so that `smtpwb report
+ * DIR` checks it (`dmarc-agg-domain-mismatch`, `tlsrpt-domain-mismatch`) as it checks a file name.
  */
-import { mkdir, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { mkdir, open, rename, unlink } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { basename, join } from 'node:path';
+import { formatMs } from '../../../common/duration';
 import { visibleLine } from '../../../common/escape';
 import { gunzipSync, constants as zlibConstants } from 'node:zlib';
-import { isGzip, isZip } from '../../../server/src/reports/archive';
+import { domainFromReportFileName, domainFromReportSubject } from '../../../server/src/reports/aggregate';
+import { DEFAULT_ARCHIVE_LIMITS, isGzip, isZip } from '../../../server/src/reports/archive';
 import { decodeEncodedWords } from '../../../server/src/reports/attachmentName';
-import { reportAttachments, type ReportAttachment } from '../../../server/src/reports/failure';
+import { messageSubject, reportAttachments, type ReportAttachment } from '../../../server/src/reports/failure';
 import { isFailureReportMessage } from '../../../server/src/reports/open';
+import { domainKey } from './reportDomain';
 
 // The one decision of what a failure report is lives with the report opener (server/src/reports/open.ts).
 export { isFailureReportMessage };
 
 /** How the connection is protected: implicit TLS (RFC 8314), STARTTLS (RFC 3501 §6.2.1) or none. */
 export type ImapTlsMode = 'tls' | 'starttls' | 'none';
+
+/**
+ * The largest message a fetch downloads: the report-size limit (`report-size-limit`, the 50 MiB
+ * that `smtpwb report` allows a file and decompressed output, archive.ts DEFAULT_ARCHIVE_LIMITS),
+ * so that nothing is fetched that `smtpwb report` would refuse to read.
+ */
+export const MAX_FETCHED_MESSAGE_BYTES = DEFAULT_ARCHIVE_LIMITS.maxBytes;
+
+/** The default of `timeoutMs`. */
+export const DEFAULT_IMAP_TIMEOUT_MS = 30_000;
 
 export interface ImapFetchOptions {
   host: string;
@@ -33,29 +62,77 @@ export interface ImapFetchOptions {
   tls: ImapTlsMode;
   /** A CA certificate (PEM) to trust for the server. */
   ca?: Buffer;
-  /** Connection and greeting timeout (default 30 s). */
+  /**
+   * The longest wait for the server (default 30 s): connecting, the greeting and the login
+   * together, then each command's answer and each message of a FETCH; also the longest silence.
+   */
   timeoutMs?: number;
+  /** The largest message downloaded (default MAX_FETCHED_MESSAGE_BYTES); larger ones are skipped. */
+  maxMessageBytes?: number;
   /** The folder the reports are saved to (created when missing). */
   out: string;
   /** Called with each saved file's path, as it is written. */
   onSaved?: (path: string) => void;
+  /** Called with each message that is not downloaded, as it is skipped. */
+  onSkipped?: (skipped: SkippedMessage) => void;
+}
+
+/** A message that was not downloaded; `reason` is this program's text (peer-free). */
+export interface SkippedMessage {
+  uid: number;
+  /** The size the server gave (RFC822.SIZE), or the bytes it sent when it sent more. */
+  size: number;
+  reason: string;
 }
 
 export type ImapFetchResult =
-  | { ok: true; messages: number; saved: string[]; mailbox: string }
+  | { ok: true; messages: number; saved: string[]; skipped: SkippedMessage[]; mailbox: string }
   /** `connect`: the server could not be reached or refused the login; `fetch`: a later command failed. The message has the password masked and control characters escaped. */
-  | { ok: false; stage: 'connect' | 'fetch'; authenticationFailed: boolean; message: string; saved: string[] };
+  | { ok: false; stage: 'connect' | 'fetch'; authenticationFailed: boolean; message: string; saved: string[]; skipped: SkippedMessage[] };
+
+/** The longest saved file name, in UTF-8 bytes (file systems allow 255; the temporary name adds about 20). */
+const MAX_NAME_BYTES = 200;
+
+/** The longest prefix of a text that fits in `bytes` UTF-8 bytes, never cutting a character. */
+function clipBytes(text: string, bytes: number): string {
+  let out = '';
+  let used = 0;
+  for (const ch of text) {
+    const n = Buffer.byteLength(ch);
+    if (used + n > bytes) break;
+    out += ch;
+    used += n;
+  }
+  return out;
+}
 
 /** A file name for a saved report: the attachment's own name, reduced to safe characters (letters, digits, `._!@+=-`). */
 export function safeReportFileName(uid: number, name: string, fallback: string): string {
   const base = safeBase(name);
-  return `${uid}-${base === '' ? fallback : base}`.slice(0, 200);
+  return clipBytes(`${uid}-${base === '' ? fallback : base}`, MAX_NAME_BYTES);
 }
 
 function safeBase(name: string): string {
   return basename(name.normalize('NFC').replace(/\\/g, '/'))
     .replace(/[^\p{L}\p{N}._!@+=-]/gu, '_')
     .replace(/^\.+/, '');
+}
+
+/**
+ * The policy domain a rua= mail's Subject claims (RFC 7489 §7.2.1.1 "Report Domain: X", kept by
+ * RFC 9990; RFC 8460 §5.3 for TLS-RPT), its RFC 2047 encoded words decoded first, lower case
+ * without a final dot; undefined when there is none, or when it is not a name a file name can carry
+ * (letters, digits, dots, hyphens: what aggregate.ts domainFromReportFileName reads back). A
+ * non-ASCII (U-label) claim is left out rather than converted: the report may write its policy
+ * domain either way, and a wrong mismatch finding would be worse than none.
+ */
+export function subjectDomainClaim(mail: string): string | undefined {
+  const subject = messageSubject(mail);
+  if (subject === undefined) return undefined;
+  const claim = domainFromReportSubject(subject);
+  if (claim === undefined) return undefined;
+  const key = domainKey(claim);
+  return /^[a-z0-9-]+(?:\.[a-z0-9-]+)*$/.test(key) && key.length <= 100 ? key : undefined;
 }
 
 /** The report extensions `smtpwb report DIR` reads (collect.ts REPORT_FILE), longest first. */
@@ -105,9 +182,15 @@ export function reportExtension(data: Buffer, contentType: string): string {
  * (RFC 2231 / RFC 2047 decoded, then reduced to safe characters) or `report`, EXT the report
  * extension of its content (kept when the name has it, appended otherwise: `report.xml` holding
  * gzip becomes `report.xml.gz`), unique within the message (`-2`, `-3` before the extension; `taken`
- * holds the names given so far, lower-cased) and at most 200 characters.
+ * holds the names given so far, lower-cased) and at most 200 bytes (UTF-8).
+ *
+ * `claimedDomain` is the domain the mail's Subject claims (subjectDomainClaim). When the name does
+ * not already claim it in the RFC 7489 §7.2.1.1 form (`receiver!policy-domain!begin!end.ext`, as
+ * aggregate.ts domainFromReportFileName reads it), the name becomes `UID!DOMAIN!subject!NAME.EXT`,
+ * which that form reads as claiming DOMAIN: the Subject's claim wins over the attachment's name, as
+ * it does when `smtpwb report` reads the whole mail (open.ts).
  */
-export function reportAttachmentFileName(uid: number, attachment: ReportAttachment, taken: Set<string>): string {
+export function reportAttachmentFileName(uid: number, attachment: ReportAttachment, taken: Set<string>, claimedDomain?: string): string {
   const ext = reportExtension(attachment.data, attachment.contentType);
   let base = safeBase(decodeEncodedWords(attachment.filename));
   const lower = base.toLowerCase();
@@ -123,11 +206,12 @@ export function reportAttachmentFileName(uid: number, attachment: ReportAttachme
   }
   if (stem.replace(/[._-]/g, '') === '') stem = 'report';
   base = stem;
-  const prefix = `${uid}-`;
+  const claim = claimedDomain === undefined ? undefined : domainKey(claimedDomain);
+  const nameWith = (prefix: string, suffix: string): string => `${prefix}${clipBytes(base, Math.max(1, MAX_NAME_BYTES - Buffer.byteLength(prefix) - suffix.length - ext.length))}${suffix}${ext}`;
   for (let n = 1; ; n++) {
     const suffix = n === 1 ? '' : `-${n}`;
-    const room = 200 - prefix.length - suffix.length - ext.length;
-    const name = `${prefix}${base.slice(0, Math.max(1, room))}${suffix}${ext}`;
+    let name = nameWith(`${uid}-`, suffix);
+    if (claim !== undefined && claim !== '' && domainKey(domainFromReportFileName(name) ?? '') !== claim) name = nameWith(`${uid}!${claim}!subject!`, suffix);
     if (!taken.has(name.toLowerCase())) {
       taken.add(name.toLowerCase());
       return name;
@@ -146,13 +230,52 @@ export function imapFetchRefusal(options: Pick<ImapFetchOptions, 'host' | 'tls'>
   return undefined;
 }
 
+/** The server did not answer within the timeout: `what` names the wait (this program's text). */
+class ImapWaitTimeout extends Error {
+  constructor(readonly what: string) {
+    super(what);
+  }
+}
+
+/** The codes of imapflow's own timeouts (connection, greeting, STARTTLS upgrade, silence). */
+const IMAPFLOW_TIMEOUTS = new Set(['CONNECT_TIMEOUT', 'GREETING_TIMEOUT', 'UPGRADE_TIMEOUT', 'ETIMEOUT']);
+
+/** The most messages one FETCH of message sources asks for (also bounded by their total size). */
+const FETCH_BATCH = 50;
+
+/**
+ * Writes a file so that it appears whole or not at all: the data goes to a temporary name in the
+ * same folder (created exclusively, so it never follows a planted link), is flushed to disk and
+ * renamed over the final name (which replaces a link or an older file there, never writes through
+ * it). The temporary name ends in `.part`, which `smtpwb report DIR` does not read; it is removed
+ * when any step fails.
+ */
+async function writeFileAtomically(path: string, dir: string, name: string, data: Buffer): Promise<void> {
+  const temp = join(dir, `.${name}.${process.pid}-${randomBytes(6).toString('hex')}.part`);
+  try {
+    const handle = await open(temp, 'wx', 0o644);
+    try {
+      await handle.writeFile(data);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await rename(temp, path);
+  } catch (error) {
+    await unlink(temp).catch(() => undefined);
+    throw error;
+  }
+}
+
 /** Saves the reports of one IMAP mailbox to a folder. Never throws for server or login errors. */
 export async function fetchReportsOverImap(options: ImapFetchOptions): Promise<ImapFetchResult> {
   const mailbox = options.mailbox ?? 'INBOX';
-  const timeout = options.timeoutMs ?? 30_000;
+  const timeout = options.timeoutMs ?? DEFAULT_IMAP_TIMEOUT_MS;
+  const limit = options.maxMessageBytes ?? MAX_FETCHED_MESSAGE_BYTES;
   const saved: string[] = [];
+  const skipped: SkippedMessage[] = [];
   const refusal = imapFetchRefusal(options);
-  if (refusal) return { ok: false, stage: 'connect', authenticationFailed: false, message: refusal, saved };
+  if (refusal) return { ok: false, stage: 'connect', authenticationFailed: false, message: refusal, saved, skipped };
   // imapflow is loaded on use, so the bundles that do not fetch do not pay for it.
   const { ImapFlow } = await import('imapflow');
   const client = new ImapFlow({
@@ -165,47 +288,128 @@ export async function fetchReportsOverImap(options: ImapFetchOptions): Promise<I
     disableAutoIdle: true,
     connectionTimeout: timeout,
     greetingTimeout: timeout,
+    // The longest silence; the waits below also bound a server that answers slowly but never ends.
+    socketTimeout: timeout,
+    // A download is asked for at most limit + 1 bytes; a literal beyond that is a server sending
+    // more than it was asked for, and imapflow ends the connection before buffering it.
+    maxLiteralSize: limit + 1,
+    maxResponseSize: limit + 1 + 1024 * 1024,
     tls: { rejectUnauthorized: true, ...(options.ca ? { ca: options.ca } : {}), ...(isIP(options.host) === 0 ? { servername: options.host } : {}) },
   } as ConstructorParameters<typeof ImapFlow>[0]);
-  client.on('error', () => {
-    // Errors also reject the pending command, which is where they are reported.
+  // Errors also reject the pending command, which is where they are reported; the first one is
+  // kept, because the command may only say that the connection is gone.
+  let connectionError: { code?: string; message?: string } | undefined;
+  client.on('error', (error: { code?: string; message?: string }) => {
+    connectionError ??= error;
   });
   // The server's text may quote what it was sent; the password is masked before anything shows it.
   const mask = (text: string): string => visibleLine(options.password === '' ? text : text.split(options.password).join('****'));
+  // What is being waited for: imapflow's own timers (connection, greeting, silence) may fire first.
+  let waitingFor = '';
+  const within = <T>(promise: Promise<T>, what: string): Promise<T> => {
+    waitingFor = what;
+    // The wait that lost the race may still reject when the connection is closed: that is handled here.
+    promise.catch(() => undefined);
+    let timer: NodeJS.Timeout | undefined;
+    const expiry = new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(() => reject(new ImapWaitTimeout(what)), timeout);
+    });
+    return Promise.race([promise, expiry]).finally(() => clearTimeout(timer));
+  };
+  /** Runs `each` on every item of a FETCH, each item awaited within the timeout. */
+  const eachWithin = async <T>(items: AsyncIterable<T>, what: string, each: (item: T) => Promise<void> | void): Promise<void> => {
+    const iterator = items[Symbol.asyncIterator]();
+    for (;;) {
+      const next = await within(iterator.next(), what);
+      if (next.done) return;
+      await each(next.value);
+    }
+  };
+  const failure = (stage: 'connect' | 'fetch', error: unknown): ImapFetchResult => {
+    client.close();
+    const e = error as { message?: string; responseText?: string; authenticationFailed?: boolean; code?: string };
+    // A command on a connection that failed says only "Connection not available"; the cause came first.
+    const code = connectionError?.code ?? e.code;
+    if (error instanceof ImapWaitTimeout || IMAPFLOW_TIMEOUTS.has(code ?? '')) {
+      const what = error instanceof ImapWaitTimeout ? error.what : waitingFor;
+      return { ok: false, stage, authenticationFailed: false, message: `the server did not answer ${visibleLine(what)} within ${formatMs(timeout)}`, saved, skipped };
+    }
+    if (code === 'LiteralTooLarge' || code === 'ResponseTooLarge') {
+      return { ok: false, stage, authenticationFailed: false, message: `the server sent more than the ${limit}-byte limit for a message it was asked for; the connection was closed`, saved, skipped };
+    }
+    return { ok: false, stage, authenticationFailed: e.authenticationFailed === true, message: mask(connectionError?.message ?? e.responseText ?? e.message ?? String(error)), saved, skipped };
+  };
   try {
-    await client.connect();
+    await within(client.connect(), 'the connection, greeting or login');
   } catch (error) {
-    const e = error as { message?: string; responseText?: string; authenticationFailed?: boolean };
-    return { ok: false, stage: 'connect', authenticationFailed: e.authenticationFailed === true, message: mask(e.responseText ?? e.message ?? String(error)), saved };
+    return failure('connect', error);
   }
   let messages = 0;
   const save = async (name: string, data: Buffer): Promise<void> => {
     const path = join(options.out, name);
-    await writeFile(path, data);
+    try {
+      await writeFileAtomically(path, options.out, name, data);
+    } catch (error) {
+      throw new Error(`cannot save ${path}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+    }
     saved.push(path);
     options.onSaved?.(path);
   };
+  const skip = (uid: number, size: number, reason: string): void => {
+    const s: SkippedMessage = { uid, size, reason };
+    skipped.push(s);
+    options.onSkipped?.(s);
+  };
   try {
     await mkdir(options.out, { recursive: true });
-    const box = await client.mailboxOpen(mailbox, { readOnly: true });
+    const box = await within(client.mailboxOpen(mailbox, { readOnly: true }), 'EXAMINE');
     if (box.exists > 0) {
-      for await (const msg of client.fetch('1:*', { uid: true, source: true })) {
-        messages++;
-        if (!msg.source) continue;
-        const text = msg.source.toString('latin1');
-        if (isFailureReportMessage(text)) {
-          await save(safeReportFileName(msg.uid, 'failure-report.eml', 'report.eml'), msg.source);
-          continue;
+      // The sizes first (RFC822.SIZE, RFC 3501 §6.4.5), so a message over the limit is never downloaded.
+      const listed: Array<{ uid: number; size: number | undefined }> = [];
+      await eachWithin(client.fetch('1:*', { uid: true, size: true }), 'FETCH (UID RFC822.SIZE)', (m) => {
+        listed.push({ uid: m.uid, size: m.size });
+      });
+      messages = listed.length;
+      const wanted: Array<{ uid: number; size: number }> = [];
+      for (const m of listed) {
+        if (m.size !== undefined && m.size > limit) skip(m.uid, m.size, `${m.size} bytes, more than the ${limit}-byte limit for a report: not downloaded`);
+        else wanted.push({ uid: m.uid, size: m.size ?? limit });
+      }
+      // Batches of at most FETCH_BATCH messages and about `limit` announced bytes: few round trips,
+      // and one answer's size stays near the limit (imapflow holds one message at a time: it reads
+      // the next only when the previous one has been handled).
+      for (let i = 0; i < wanted.length; ) {
+        const batch: number[] = [];
+        let bytes = 0;
+        while (i < wanted.length && batch.length < FETCH_BATCH && (batch.length === 0 || bytes + wanted[i].size <= limit)) {
+          bytes += wanted[i].size;
+          batch.push(wanted[i++].uid);
         }
-        const taken = new Set<string>();
-        for (const a of reportAttachments(text)) await save(reportAttachmentFileName(msg.uid, a, taken), a.data);
+        await eachWithin(client.fetch(batch.join(','), { uid: true, source: { start: 0, maxLength: limit + 1 } }, { uid: true }), 'FETCH (BODY.PEEK[])', async (msg) => {
+          if (!msg.source) return;
+          if (msg.source.length > limit) {
+            skip(msg.uid, msg.source.length, `more than the ${limit}-byte limit for a report (the server announced a smaller size): not saved`);
+            return;
+          }
+          const text = msg.source.toString('latin1');
+          if (isFailureReportMessage(text)) {
+            await save(safeReportFileName(msg.uid, 'failure-report.eml', 'report.eml'), msg.source);
+            return;
+          }
+          const claim = subjectDomainClaim(text);
+          const taken = new Set<string>();
+          for (const a of reportAttachments(text)) await save(reportAttachmentFileName(msg.uid, a, taken, claim), a.data);
+        });
       }
     }
-    await client.logout();
   } catch (error) {
-    const e = error as { message?: string; responseText?: string };
-    client.close();
-    return { ok: false, stage: 'fetch', authenticationFailed: false, message: mask(e.responseText ?? e.message ?? String(error)), saved };
+    return failure('fetch', error);
   }
-  return { ok: true, messages, saved, mailbox };
+  try {
+    await within(client.logout(), 'LOGOUT');
+  } catch {
+    // Everything is saved; a server that does not answer LOGOUT only loses its goodbye.
+    client.close();
+  }
+  return { ok: true, messages, saved, skipped, mailbox };
 }

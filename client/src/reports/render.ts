@@ -138,6 +138,7 @@ export function summaryText(s: ReportSummary): string {
   if (s.counts.aggregate > 0) {
     out.push('', `DMARC (${isoDate(a.begin)} to ${isoDate(a.end)})`);
     out.push(`  messages ${a.messages}, DMARC pass ${percent(a.dmarcPass, a.messages)}, DKIM aligned ${percent(a.dkimAligned, a.messages)}, SPF aligned ${percent(a.spfAligned, a.messages)}`);
+    if (a.recordsLeftOut > 0) out.push(`  records left out of the totals: ${a.recordsLeftOut} (an unusable count, a truncated file or a total past 2^53 - 1; see the error findings)`);
     out.push(`  dispositions: ${L(dispositionsText(a.byDisposition))}`);
     for (const d of a.domains) {
       out.push(`  ${L(d.domain)}: ${d.reports} report(s), ${d.messages} messages, pass ${percent(d.dmarcPass, d.messages)}`);
@@ -159,6 +160,7 @@ export function summaryText(s: ReportSummary): string {
   if (s.counts.tlsRpt > 0) {
     out.push('', 'TLS-RPT');
     out.push(`  sessions: ${s.tlsRpt.successful} successful, ${s.tlsRpt.failed} failed (${percent(s.tlsRpt.failed, s.tlsRpt.successful + s.tlsRpt.failed)})`);
+    if (s.tlsRpt.policiesLeftOut > 0) out.push(`  policies left out of the totals: ${s.tlsRpt.policiesLeftOut} (a missing or unusable session count, or a total past 2^53 - 1; see the error findings)`);
     for (const p of s.tlsRpt.policies) {
       out.push(`  ${L(p.policyType)} ${L(p.policyDomain)}: ${p.successful} ok, ${p.failed} failed${p.mxHost.length ? ` (mx ${L(p.mxHost.join(' '))})` : ''}`);
       for (const m of p.byMx) out.push(`    ${L(m.mx || '(no MX named)')}: ${L(m.resultType)} ${m.sessions}`);
@@ -196,6 +198,7 @@ export function summaryMarkdown(s: ReportSummary): string {
   const out: string[] = ['# Report summary', '', `${s.files} file(s): ${s.counts.aggregate} DMARC aggregate, ${s.counts.tlsRpt} TLS-RPT, ${s.counts.failure} failure report(s), ${s.counts.unreadable} unreadable.`];
   if (s.counts.aggregate > 0) {
     out.push('', '## DMARC', '', `From ${isoDate(a.begin)} to ${isoDate(a.end)}: ${a.messages} messages, DMARC pass ${percent(a.dmarcPass, a.messages)}, DKIM aligned ${percent(a.dkimAligned, a.messages)}, SPF aligned ${percent(a.spfAligned, a.messages)}.`);
+    if (a.recordsLeftOut > 0) out.push('', `Records left out of the totals: ${a.recordsLeftOut} (an unusable count, a truncated file or a total past 2^53 − 1; see the findings).`);
     out.push('', '| Disposition | Messages |', '| --- | ---: |');
     for (const [k, v] of Object.entries(a.byDisposition)) out.push(`| ${M(k)} | ${v} |`);
     out.push('', '| Domain | Policy published | From | To | Reports |', '| --- | --- | --- | --- | ---: |');
@@ -212,7 +215,9 @@ export function summaryMarkdown(s: ReportSummary): string {
     for (const x of a.sources) out.push(`| ${M(x.sourceIp)} |${R(x)} ${x.messages} | ${percent(x.dmarcPass, x.messages)} | ${percent(x.dkimAligned, x.messages)} | ${percent(x.spfAligned, x.messages)} | ${M(dispositionsText(x.byDisposition))} |`);
   }
   if (s.counts.tlsRpt > 0) {
-    out.push('', '## TLS-RPT', '', '| Policy | Domain | MX | Result type | Failed sessions |', '| --- | --- | --- | --- | ---: |');
+    out.push('', '## TLS-RPT');
+    if (s.tlsRpt.policiesLeftOut > 0) out.push('', `Policies left out of the totals: ${s.tlsRpt.policiesLeftOut} (a missing or unusable session count, or a total past 2^53 − 1; see the findings).`);
+    out.push('', '| Policy | Domain | MX | Result type | Failed sessions |', '| --- | --- | --- | --- | ---: |');
     for (const p of s.tlsRpt.policies) {
       out.push(`| ${M(p.policyType)} | ${M(p.policyDomain)} | (all) | success | ${p.successful} ok, ${p.failed} failed |`);
       for (const m of p.byMx) out.push(`| ${M(p.policyType)} | ${M(p.policyDomain)} | ${M(m.mx)} | ${M(m.resultType)} | ${m.sessions} |`);

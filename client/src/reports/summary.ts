@@ -11,7 +11,8 @@ import { LineIndex } from '../../../server/src/eml/lines';
 import type { AggregateReport, PublishedPolicy } from '../../../server/src/reports/aggregate';
 import type { FailureReport } from '../../../server/src/reports/failure';
 import type { OpenedReport, ParsedReport } from '../../../server/src/reports/open';
-import { reportProblemLink } from '../../../server/src/reports/reportProblems';
+import { normalDomain, normalIp } from '../../../server/src/reports/normalForm';
+import { finding, reportProblemLink } from '../../../server/src/reports/reportProblems';
 import type { TlsRptReport } from '../../../server/src/reports/tlsRpt';
 import type { DnsFailure } from '../dns/resolver';
 import type { ReverseDnsLeftOut, ReverseDnsResult, ReverseDnsStatus } from './fcrdns';
@@ -191,8 +192,24 @@ export interface ReportSummary {
     begin?: number;
     end?: number;
     reverseDns?: ReverseDnsOverview;
+    /**
+     * Records of the reports read that no total counts: an unusable <count> (dmarc-agg-value), a
+     * record a truncated file cuts through, or one that would take a total past 2^53 - 1
+     * (report-total-limit). The pass rate and `--min-pass` are over the other records.
+     */
+    recordsLeftOut: number;
   };
-  tlsRpt: { successful: number; failed: number; policies: TlsPolicySummary[]; days: TlsDaySummary[] };
+  tlsRpt: {
+    successful: number;
+    failed: number;
+    policies: TlsPolicySummary[];
+    days: TlsDaySummary[];
+    /**
+     * Policy items no total counts: "summary" or one of its counts missing or unusable (tlsrpt-missing,
+     * tlsrpt-value), or a policy that would take a total past 2^53 - 1 (report-total-limit).
+     */
+    policiesLeftOut: number;
+  };
   failures: FailureSummary[];
   findings: SummaryFinding[];
 }
@@ -231,7 +248,7 @@ function pushUnique(list: string[], value: string, max = 10): void {
 }
 
 function policyKey(p: PublishedPolicy): string {
-  return JSON.stringify([p.domain.toLowerCase(), p.p, p.sp, p.np, p.adkim, p.aspf, p.pct, p.fo, p.testing]);
+  return JSON.stringify([normalDomain(p.domain), p.p, p.sp, p.np, p.adkim, p.aspf, p.pct, p.fo, p.testing]);
 }
 
 /** Accumulates reports one at a time (a folder of 10,000 reports never sits in memory at once). */
@@ -251,6 +268,12 @@ export class ReportSummariser {
   private tlsDays = new Map<string, TlsDaySummary>();
   private failures: FailureSummary[] = [];
   private findings: SummaryFinding[] = [];
+  /** DMARC records no total counts, and TLS-RPT policy items likewise (ReportSummary). */
+  private recordsLeftOut = 0;
+  private tlsPoliciesLeftOut = 0;
+  /** The TLS-RPT sessions counted so far (successful and failed), and those in failure details: the bounds of every TLS total. */
+  private tlsSessions = 0;
+  private tlsDetailed = 0;
   /** The reports counted so far, by what identifies them (firstCopy), with the source of each. */
   private seen = new Map<string, string>();
 
@@ -284,9 +307,12 @@ export class ReportSummariser {
       this.addProblem(opened.source, duplicateFinding(r, first), lines);
       return;
     }
-    if (r.kind === 'dmarc-aggregate') this.addAggregate(r);
-    else if (r.kind === 'tls-rpt') this.addTls(r);
-    else this.addFailure(opened.source, r);
+    // The summary's own findings on the report (report-total-limit), capped as the parser's are.
+    const own = r.kind === 'dmarc-aggregate' ? this.addAggregate(r) : r.kind === 'tls-rpt' ? this.addTls(r) : this.addFailure(opened.source, r);
+    if (own.length > 0) {
+      const ownLines = lines ?? (opened.text !== undefined ? new LineIndex(opened.text) : undefined);
+      for (const p of capReportFindings(own)) this.addProblem(opened.source, p, ownLines);
+    }
   }
 
   /**
@@ -302,7 +328,7 @@ export class ReportSummariser {
   private firstCopy(source: string, r: ParsedReport): string | undefined {
     let key: string | undefined;
     if (r.kind === 'dmarc-aggregate' && r.reportId !== '') {
-      key = JSON.stringify(['dmarc', r.orgName, r.email.toLowerCase(), r.reportId, r.policy.domain.toLowerCase().replace(/\.$/, ''), r.begin ?? null, r.end ?? null]);
+      key = JSON.stringify(['dmarc', r.orgName, r.email.toLowerCase(), r.reportId, normalDomain(r.policy.domain), r.begin ?? null, r.end ?? null]);
     } else if (r.kind === 'tls-rpt' && r.reportId !== '') {
       key = JSON.stringify(['tls', r.organizationName, r.reportId]);
     }
@@ -312,19 +338,23 @@ export class ReportSummariser {
     return first;
   }
 
-  private addAggregate(r: AggregateReport): void {
+  /** Adds an aggregate report's records to the totals; returns the findings of the summary on it. */
+  private addAggregate(r: AggregateReport): Problem[] {
+    const problems: Problem[] = [];
     this.counts.aggregate++;
-    const domainName = r.policy.domain.toLowerCase();
+    this.recordsLeftOut += r.recordsLeftOut;
+    // Grouped and shown in the normal form (normalForm.ts): `Example.COM.` is `example.com`.
+    const domainName = normalDomain(r.policy.domain);
     let d = this.domains.get(domainName);
     if (!d) {
-      d = { domain: r.policy.domain, reports: 0, ...zero(), byDisposition: {}, policies: [], policyMap: new Map() };
+      d = { domain: domainName, reports: 0, ...zero(), byDisposition: {}, policies: [], policyMap: new Map() };
       this.domains.set(domainName, d);
     }
     d.reports++;
     const key = policyKey(r.policy);
     let period = d.policyMap.get(key);
     if (!period) {
-      period = { domain: r.policy.domain, policy: r.policy, reports: 0 };
+      period = { domain: domainName, policy: r.policy, reports: 0 };
       d.policyMap.set(key, period);
     }
     period.reports++;
@@ -350,6 +380,13 @@ export class ReportSummariser {
     }
     for (const rec of r.records) {
       const n = rec.count;
+      // Every total is at most the message total, so while it stays within 2^53 - 1 they all add up
+      // exactly; a record that would take it past is left out of all of them, with a finding.
+      if (this.total.messages + n > Number.MAX_SAFE_INTEGER) {
+        this.recordsLeftOut++;
+        problems.push(finding('report-total-limit', `this record's ${n} messages would take the total past ${Number.MAX_SAFE_INTEGER}, beyond which totals cannot be added up exactly: the record is left out of every total`, rec.range.start, rec.range.end));
+        continue;
+      }
       const dkim = rec.dkim === 'pass' ? n : 0;
       const spf = rec.spf === 'pass' ? n : 0;
       const pass = rec.dkim === 'pass' || rec.spf === 'pass' ? n : 0;
@@ -359,10 +396,12 @@ export class ReportSummariser {
       reporter.messages += n;
       addTo(this.byDisposition, rec.disposition, n);
       addTo(d.byDisposition, rec.disposition, n);
-      let s = this.sources.get(rec.sourceIp);
+      // One row per address, however it is written (`2001:0db8:0:0::1` is `2001:db8::1`, RFC 5952).
+      const ip = normalIp(rec.sourceIp);
+      let s = this.sources.get(ip);
       if (!s) {
-        s = { sourceIp: rec.sourceIp, ...zero(), failing: 0, byDisposition: {}, headerFrom: [], dkimDomains: [], spfDomains: [] };
-        this.sources.set(rec.sourceIp, s);
+        s = { sourceIp: ip, ...zero(), failing: 0, byDisposition: {}, headerFrom: [], dkimDomains: [], spfDomains: [] };
+        this.sources.set(ip, s);
       }
       s.messages += n;
       s.dkimAligned += dkim;
@@ -370,29 +409,50 @@ export class ReportSummariser {
       s.dmarcPass += pass;
       s.failing += n - pass;
       addTo(s.byDisposition, rec.disposition, n);
-      pushUnique(s.headerFrom, rec.headerFrom);
-      if (s.dkimDomains.length < 10) for (const x of rec.dkimResults) pushUnique(s.dkimDomains, x.selector ? `${x.domain} (s=${x.selector}) ${x.result}` : `${x.domain} ${x.result}`);
-      if (s.spfDomains.length < 10) for (const x of rec.spfResults) pushUnique(s.spfDomains, `${x.domain} ${x.result}`);
+      pushUnique(s.headerFrom, normalDomain(rec.headerFrom));
+      if (s.dkimDomains.length < 10) for (const x of rec.dkimResults) pushUnique(s.dkimDomains, x.selector ? `${normalDomain(x.domain)} (s=${x.selector}) ${x.result}` : `${normalDomain(x.domain)} ${x.result}`);
+      if (s.spfDomains.length < 10) for (const x of rec.spfResults) pushUnique(s.spfDomains, `${normalDomain(x.domain)} ${x.result}`);
     }
+    return problems;
   }
 
-  private addTls(r: TlsRptReport): void {
+  /** Adds a TLS-RPT report's policies to the totals; returns the findings of the summary on it. */
+  private addTls(r: TlsRptReport): Problem[] {
+    const problems: Problem[] = [];
     this.counts.tlsRpt++;
     const startMs = Date.parse(r.startDatetime);
     const day = Number.isFinite(startMs) ? new Date(startMs).toISOString().slice(0, 10) : 'unknown';
     for (const p of r.policies) {
-      const dayKey = `${day}\u0000${p.policyDomain.toLowerCase()}`;
+      // A policy without usable summary counts is in no total (tlsRpt.ts said why), not counted as 0.
+      if (!p.countsUsable) {
+        this.tlsPoliciesLeftOut++;
+        continue;
+      }
+      // Every TLS-RPT session total (successful, failed, both, per policy and day) is at most the sum
+      // of all successful and failed sessions, and every failure-detail total (per type, per MX) at
+      // most the sum of the detailed ones: both are kept within 2^53 - 1, as for DMARC.
+      const sessions = p.successful + p.failed;
+      const detailed = p.failures.reduce((n, f) => n + f.failedSessionCount, 0);
+      if (this.tlsSessions + sessions > Number.MAX_SAFE_INTEGER || this.tlsDetailed + detailed > Number.MAX_SAFE_INTEGER) {
+        this.tlsPoliciesLeftOut++;
+        problems.push(finding('report-total-limit', `this policy's ${sessions} sessions (${detailed} in its failure details) would take a total past ${Number.MAX_SAFE_INTEGER}, beyond which totals cannot be added up exactly: the policy is left out of every total`, p.range.start, p.range.end));
+        continue;
+      }
+      this.tlsSessions += sessions;
+      this.tlsDetailed += detailed;
+      const policyDomain = normalDomain(p.policyDomain);
+      const dayKey = `${day}\u0000${policyDomain}`;
       let d = this.tlsDays.get(dayKey);
       if (!d) {
-        d = { day, policyDomain: p.policyDomain, successful: 0, failed: 0 };
+        d = { day, policyDomain, successful: 0, failed: 0 };
         this.tlsDays.set(dayKey, d);
       }
       d.successful += p.successful;
       d.failed += p.failed;
-      const key = `${p.policyType}\u0000${p.policyDomain.toLowerCase()}`;
+      const key = `${p.policyType}\u0000${policyDomain}`;
       let t = this.tls.get(key);
       if (!t) {
-        t = { policyType: p.policyType, policyDomain: p.policyDomain, mxHost: [], successful: 0, failed: 0, failureTypes: {}, byMx: [], reports: 0, mxMap: new Map() };
+        t = { policyType: p.policyType, policyDomain, mxHost: [], successful: 0, failed: 0, failureTypes: {}, byMx: [], reports: 0, mxMap: new Map() };
         this.tls.set(key, t);
       }
       t.reports++;
@@ -413,9 +473,10 @@ export class ReportSummariser {
         m.sessions += f.failedSessionCount;
       }
     }
+    return problems;
   }
 
-  private addFailure(source: string, r: FailureReport): void {
+  private addFailure(source: string, r: FailureReport): Problem[] {
     this.counts.failure++;
     const f: FailureSummary = { source, feedbackType: r.feedbackType };
     if (r.authFailure !== undefined) f.authFailure = r.authFailure;
@@ -425,6 +486,7 @@ export class ReportSummariser {
     if (r.originalFrom !== undefined) f.originalFrom = r.originalFrom;
     if (r.originalMailFrom !== undefined) f.originalMailFrom = r.originalMailFrom;
     this.failures.push(f);
+    return [];
   }
 
   /** The summary so far; `top` limits the failing sources listed. */
@@ -449,6 +511,7 @@ export class ReportSummariser {
         topFailing,
         reporters: [...this.reporters.values()].sort((a, b) => b.messages - a.messages || a.orgName.localeCompare(b.orgName)),
         days: [...this.days.values()].sort((a, b) => a.day.localeCompare(b.day)),
+        recordsLeftOut: this.recordsLeftOut,
       },
       tlsRpt: {
         ...this.tlsTotals,
@@ -456,6 +519,7 @@ export class ReportSummariser {
           .map(({ mxMap, ...t }) => ({ ...t, byMx: [...mxMap.values()].sort((a, b) => b.sessions - a.sessions || a.mx.localeCompare(b.mx)) }))
           .sort((a, b) => a.policyDomain.localeCompare(b.policyDomain) || a.policyType.localeCompare(b.policyType)),
         days: [...this.tlsDays.values()].map((d) => ({ ...d })).sort((a, b) => a.day.localeCompare(b.day) || a.policyDomain.localeCompare(b.policyDomain)),
+        policiesLeftOut: this.tlsPoliciesLeftOut,
       },
       failures: [...this.failures],
       findings: [...this.findings],
@@ -464,6 +528,24 @@ export class ReportSummariser {
     if (this.end !== undefined) summary.aggregate.end = this.end;
     return summary;
   }
+}
+
+/**
+ * A report restricted to the domains `keep` accepts (given in the normal form, normalForm.ts
+ * `normalDomain`), or undefined when it keeps none: `smtpwb report --domain`, and any view of one
+ * domain's reports. An aggregate report is about its policy domain and a failure report about its
+ * Reported-Domain, so each is kept or left out whole. A TLS-RPT report covers every policy domain
+ * the sender met (RFC 8460 §4.4: one item of "policies" each), so it is restricted policy by
+ * policy: the copy returned holds only the items kept, and the others count in no figure. The
+ * report itself is returned when all of it is kept.
+ */
+export function reportForDomains(r: ParsedReport, keep: (domain: string) => boolean): ParsedReport | undefined {
+  if (r.kind === 'tls-rpt') {
+    const kept = r.policies.filter((p) => keep(normalDomain(p.policyDomain)));
+    if (kept.length === 0) return undefined;
+    return kept.length === r.policies.length ? r : { ...r, policies: kept };
+  }
+  return keep(normalDomain(r.kind === 'dmarc-aggregate' ? r.policy.domain : (r.reportedDomain ?? ''))) ? r : undefined;
 }
 
 /** Summarises opened reports in one go. */

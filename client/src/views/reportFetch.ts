@@ -131,6 +131,12 @@ export function registerReportFetch(context: vscode.ExtensionContext, reports: R
         );
         if (answer === 'Store Password') await context.secrets.store(key, password);
       }
+      if (result.skipped.length > 0) {
+        // The reasons are this program's text; UIDs and sizes are numbers (a notification shows no detail).
+        const first = result.skipped.slice(0, 5).map((s) => `UID ${s.uid}: ${s.reason}`).join('; ');
+        const more = result.skipped.length > 5 ? `; ${result.skipped.length - 5} more` : '';
+        void vscode.window.showWarningMessage(`${result.skipped.length} message(s) in ${mailbox} on ${target.host} were not downloaded: ${first}${more}.`);
+      }
       if (result.saved.length === 0) {
         void vscode.window.showInformationMessage(`${result.messages} message(s) read from ${mailbox} on ${target.host}: no reports among them.`);
         return;

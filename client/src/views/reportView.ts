@@ -27,7 +27,7 @@ import * as vscode from 'vscode';
 import type * as EmlToolsModule from '../lazy/emlTools';
 import { lazyBundle } from '../lazy/loader';
 import type { OpenedReport } from '../../../server/src/reports/open';
-import { reportConcernsDomain } from '../reports/reportDomain';
+import { reportAboutDomain } from '../reports/reportDomain';
 import { addReverseDns, type ReverseDnsResult } from '../reports/fcrdns';
 import type { ReportSummary } from '../reports/summary';
 import { resolveInboxFolder } from './localInboxModel';
@@ -131,7 +131,17 @@ export function registerReportView(context: vscode.ExtensionContext): ReportView
     for (const p of paths) if (!opened.includes(p)) opened.push(p);
     const first = await tools.summariseReportFiles(files, {
       shownName,
-      ...(domain !== undefined ? { include: (o: OpenedReport) => o.report !== undefined && reportConcernsDomain(o.report, domain) } : {}),
+      ...(domain !== undefined
+        ? {
+            // A TLS-RPT report about several policy domains keeps only this domain's policies.
+            include: (o: OpenedReport) => {
+              const kept = o.report && reportAboutDomain(o.report, domain);
+              if (!kept) return false;
+              o.report = kept;
+              return true;
+            },
+          }
+        : {}),
     });
     if (domain !== undefined && first.counts.aggregate + first.counts.tlsRpt + first.counts.failure === 0) {
       void vscode.window.showInformationMessage(`No report about ${domain} among ${files.length} report file(s) (those opened in the report view in this window and the folder of ${REPORTS_FOLDER_SETTING}).`);

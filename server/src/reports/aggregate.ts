@@ -8,7 +8,9 @@
 import { isIP } from 'node:net';
 import type { Problem } from '../../../common/problem';
 import { child, childText, children, sameNamespace, scanXml, type XmlElement } from './xmlScanner';
+import { normalDomain } from './normalForm';
 import { finding } from './reportProblems';
+import { decodeEncodedWords } from './attachmentName';
 
 export const DMARC2_NAMESPACE = 'urn:ietf:params:xml:ns:dmarc-2.0';
 
@@ -67,6 +69,11 @@ export interface AggregateReport {
   errors: string[];
   policy: PublishedPolicy;
   records: AggregateRecord[];
+  /**
+   * The <record> elements left out of `records`, so out of every total: a missing or unusable
+   * <count> (a dmarc-agg-value finding says why), or a record a truncated file cuts through.
+   */
+  recordsLeftOut: number;
 }
 
 export interface AggregateParse {
@@ -298,8 +305,8 @@ function int(text: string | undefined): number | undefined {
 
 /** Whether `name` is `domain` or one of its subdomains (case-insensitive, trailing dots ignored). */
 export function withinDomain(name: string, domain: string): boolean {
-  const a = name.toLowerCase().replace(/\.$/, '');
-  const b = domain.toLowerCase().replace(/\.$/, '');
+  const a = normalDomain(name);
+  const b = normalDomain(domain);
   return b !== '' && (a === b || a.endsWith('.' + b));
 }
 
@@ -358,12 +365,13 @@ export function parseAggregateXml(text: string, options: AggregateOptions = {}):
     errors: children(meta, 'error').map((e) => e.text.trim()),
     policy,
     records: [],
+    recordsLeftOut: 0,
   };
   if (report.begin !== undefined && report.end !== undefined && report.begin > report.end && range) {
     problems.push(finding('dmarc-agg-date-range', `the date range begins (${report.begin}) after it ends (${report.end})`, range.start, range.end));
   }
   const domainEl = child(pp, 'domain');
-  if (options.claimedDomain && policy.domain !== '' && policy.domain.toLowerCase() !== options.claimedDomain.toLowerCase().replace(/\.$/, '') && domainEl) {
+  if (options.claimedDomain && policy.domain !== '' && normalDomain(policy.domain) !== normalDomain(options.claimedDomain) && domainEl) {
     problems.push(
       finding(
         'dmarc-agg-domain-mismatch',
@@ -376,12 +384,18 @@ export function parseAggregateXml(text: string, options: AggregateOptions = {}):
   let foreign = 0;
   for (const rec of children(root, 'record')) {
     // A record the end of a truncated file cuts through is not summarised; report-xml-truncated says so.
-    if (rec.cut) continue;
+    if (rec.cut) {
+      report.recordsLeftOut++;
+      continue;
+    }
     const row = child(rec, 'row');
     // A record without a usable <count> (missing, negative, too large, not an integer) is left out
     // of the model, so no total counts it as some invented number; checkElement reported why.
     const count = readCount(childText(row, 'count'));
-    if (count === undefined) continue;
+    if (count === undefined) {
+      report.recordsLeftOut++;
+      continue;
+    }
     const pe = child(row, 'policy_evaluated');
     const ids = child(rec, 'identifiers');
     const auth = child(rec, 'auth_results');
@@ -451,6 +465,7 @@ export function domainFromReportFileName(name: string): string | undefined {
 
 /** Reads the policy domain an aggregate report mail's subject claims ("Report Domain: X Submitter: ..."). */
 export function domainFromReportSubject(subject: string): string | undefined {
-  const m = /Report\s+Domain:\s*([^\s]+)/i.exec(subject);
+  // RFC 2047 encoded words are decoded first: a Subject may carry the claim encoded.
+  const m = /Report\s+Domain:\s*([^\s]+)/i.exec(decodeEncodedWords(subject));
   return m ? m[1].replace(/[.;,]$/, '') : undefined;
 }

@@ -8,9 +8,13 @@
  *
  * Real aggregate reports compress 10–50×; a deflate bomb reaches 1032×. zlib's `maxOutputLength`
  * stops the inflater at the limit, so a bomb never occupies more than the limit in memory.
- * Encrypted entries, other methods and archives with several reports are refused. Never throws.
+ * Encrypted entries, other methods and archives with several reports are refused. What is read is
+ * checked: a gzip member's CRC-32 and ISIZE (RFC 1952 §2.3.1; node:zlib checks its trailer and fails
+ * with "incorrect data check" or "incorrect length check"), and a zip entry's CRC-32 and
+ * uncompressed size against its central directory record (APPNOTE 4.4.7, 4.4.9), so damaged data is
+ * `report-archive-corrupt`, never read as if fine. Never throws.
  */
-import { gunzipSync, inflateRawSync } from 'node:zlib';
+import { crc32, gunzipSync, inflateRawSync } from 'node:zlib';
 import type { Problem } from '../../../common/problem';
 import { finding } from './reportProblems';
 
@@ -29,6 +33,14 @@ export interface Unpacked {
 }
 
 const RATIO_FLOOR = 1024 * 1024;
+
+/** The longest name (an attachment or a zip entry, from the file: data) kept in a source name or a finding. */
+const MAX_NAME_PART = 200;
+
+/** A name from a report file shortened for a source name or a finding (the caller escapes it for output). */
+export function namePart(name: string): string {
+  return name.length > MAX_NAME_PART ? `${name.slice(0, MAX_NAME_PART)}…` : name;
+}
 
 function limitFor(inputLength: number, limits: ArchiveLimits): number {
   return Math.min(limits.maxBytes, Math.max(RATIO_FLOOR, inputLength * limits.maxRatio));
@@ -95,12 +107,13 @@ export function unzipReport(bytes: Buffer, limits: ArchiveLimits = DEFAULT_ARCHI
   const cdOffset = bytes.readUInt32LE(eocd + 16);
   if (cdOffset === 0xffffffff || entries === 0xffff) return { data: undefined, problems: [finding('report-archive-unsupported', 'a zip64 archive: no report needs one', 0, size)] };
   if (cdOffset + cdSize > eocd) return corrupt('the central directory lies outside the file');
-  const files: Array<{ name: string; method: number; flags: number; compressed: number; uncompressed: number; local: number }> = [];
+  const files: Array<{ name: string; method: number; flags: number; crc: number; compressed: number; uncompressed: number; local: number }> = [];
   let p = cdOffset;
   for (let n = 0; n < entries; n++) {
     if (p + 46 > eocd || bytes.readUInt32LE(p) !== 0x02014b50) return corrupt('a central directory entry is malformed');
     const flags = bytes.readUInt16LE(p + 8);
     const method = bytes.readUInt16LE(p + 10);
+    const crc = bytes.readUInt32LE(p + 16);
     const compressed = bytes.readUInt32LE(p + 20);
     const uncompressed = bytes.readUInt32LE(p + 24);
     const nameLength = bytes.readUInt16LE(p + 28);
@@ -109,12 +122,12 @@ export function unzipReport(bytes: Buffer, limits: ArchiveLimits = DEFAULT_ARCHI
     const local = bytes.readUInt32LE(p + 42);
     const name = bytes.subarray(p + 46, p + 46 + nameLength).toString(flags & 0x800 ? 'utf8' : 'latin1');
     p += 46 + nameLength + extraLength + commentLength;
-    if (!name.endsWith('/')) files.push({ name, method, flags, compressed, uncompressed, local });
+    if (!name.endsWith('/')) files.push({ name, method, flags, crc, compressed, uncompressed, local });
   }
   if (files.length === 0) return corrupt('the archive holds no file');
   const problems: Problem[] = [];
   if (files.length > 1) {
-    problems.push(finding('report-archive-unsupported', `the archive holds ${files.length} files; a report archive holds one, so only "${files[0].name}" is read`, 0, size, 'warning'));
+    problems.push(finding('report-archive-unsupported', `the archive holds ${files.length} files; a report archive holds one, so only "${namePart(files[0].name)}" is read`, 0, size, 'warning'));
   }
   const f = files[0];
   if (f.flags & 0x1) return { name: f.name, data: undefined, problems: [...problems, finding('report-archive-unsupported', 'the zip entry is encrypted', 0, size)] };
@@ -132,7 +145,19 @@ export function unzipReport(bytes: Buffer, limits: ArchiveLimits = DEFAULT_ARCHI
       problems: [...problems, finding('report-archive-limit', `the entry says it holds ${f.uncompressed} bytes, more than the ${limits.maxBytes}-byte limit: refused as a decompression bomb`, 0, size)],
     };
   }
-  if (f.method === 0) return { name: f.name, data: Buffer.from(body), problems };
-  const out = inflate('deflate', body, limits, `the zip entry "${f.name}"`, size);
+  const out: Unpacked = f.method === 0 ? { data: Buffer.from(body), problems: [] } : inflate('deflate', body, limits, `the zip entry "${namePart(f.name)}"`, size);
+  if (out.data) {
+    // The central directory's CRC-32 and uncompressed size are the entry's (APPNOTE 4.4.7, 4.4.9;
+    // with general purpose flag bit 3 the local header holds zeros and they follow the data, so
+    // the central record is the one to trust, as Info-ZIP's unzip and Python's zipfile do).
+    if (out.data.length !== f.uncompressed) {
+      return { name: f.name, data: undefined, problems: [...problems, ...corrupt(`the entry "${namePart(f.name)}" holds ${out.data.length} bytes, but the archive says ${f.uncompressed}`).problems] };
+    }
+    const actual = crc32(out.data) >>> 0;
+    if (actual !== f.crc) {
+      const hex = (n: number): string => n.toString(16).padStart(8, '0');
+      return { name: f.name, data: undefined, problems: [...problems, ...corrupt(`the CRC-32 of the entry "${namePart(f.name)}" is ${hex(actual)}, but the archive says ${hex(f.crc)}`).problems] };
+    }
+  }
   return { name: f.name, data: out.data, problems: [...problems, ...out.problems] };
 }

@@ -117,6 +117,33 @@ function get(fields: Field[], name: string): Field | undefined {
   return fields.find((f) => f.name === name);
 }
 
+/**
+ * A part's body with its Content-Transfer-Encoding undone (RFC 2045 §6.7 quoted-printable, §6.8
+ * base64; 7bit, 8bit and binary as they are), as latin1 text (one char per octet), and whether it
+ * was encoded (then offsets into it are not offsets into the message).
+ */
+function partBody(text: string, fields: Field[], bodyStart: number, end: number): { text: string; encoded: boolean } {
+  const encoding = (get(fields, 'content-transfer-encoding')?.value ?? '7bit').toLowerCase();
+  const body = text.slice(bodyStart, end);
+  if (encoding === 'base64') return { text: Buffer.from(body.replace(/[^A-Za-z0-9+/=]/g, ''), 'base64').toString('latin1'), encoded: true };
+  if (encoding === 'quoted-printable') {
+    return { text: body.replace(/=[ \t]*\r?\n/g, '').replace(/=([0-9A-Fa-f]{2})/g, (_m, h: string) => String.fromCharCode(parseInt(h, 16))), encoded: true };
+  }
+  return { text: body, encoded: false };
+}
+
+/**
+ * The fields of a part whose body is a header-like block (a feedback report, RFC 5965 §3.1; a
+ * returned header, RFC 6522 §3). When the body is transfer-encoded (a base64 feedback report, which
+ * RFC 5965 §2 does not forbid and some receivers send), the fields are read from the decoded body
+ * and each field's range is the whole encoded body, the closest place in the message.
+ */
+function bodyFields(text: string, part: Part): Field[] {
+  const body = partBody(text, part.fields, part.bodyStart, part.end);
+  if (!body.encoded) return parseHeader(text, part.bodyStart, part.end);
+  return parseHeader(body.text, 0, body.text.length).map((f) => ({ ...f, start: part.bodyStart, end: part.end }));
+}
+
 /** The domain of the first address in a From field value. */
 function fromDomain(value: string | undefined): string | undefined {
   if (!value) return undefined;
@@ -151,7 +178,7 @@ export function parseFailureReport(text: string): FailureParse {
   }
   const rp: Part = reportPart;
   // The feedback-report body is itself a header-like block of fields (RFC 5965 §3.1).
-  const fields = parseHeader(text, rp.bodyStart, rp.end);
+  const fields = bodyFields(text, rp);
   const value = (name: string): string | undefined => get(fields, name)?.value;
   for (const required of ['feedback-type', 'user-agent', 'version']) {
     if (!get(fields, required)) problems.push(finding('arf-missing', `the feedback report has no ${required} field (RFC 5965 §3.1)`, rp.bodyStart, Math.min(rp.end, rp.bodyStart + 1)));
@@ -177,8 +204,9 @@ export function parseFailureReport(text: string): FailureParse {
   let originalSubject: string | undefined;
   const orig: Part | undefined = original;
   if (orig) {
-    const inner = headerBounds(text, orig.bodyStart, orig.end);
-    const innerFields = parseHeader(text, orig.bodyStart, inner.headerEnd);
+    // A returned header (text/rfc822-headers) may be base64 too; a message/rfc822 part may not (RFC 2046 §5.2.1).
+    const body = partBody(text, orig.fields, orig.bodyStart, orig.end);
+    const innerFields = body.encoded ? parseHeader(body.text, 0, headerBounds(body.text, 0, body.text.length).headerEnd) : parseHeader(text, orig.bodyStart, headerBounds(text, orig.bodyStart, orig.end).headerEnd);
     originalFrom = get(innerFields, 'from')?.value;
     originalSubject = get(innerFields, 'subject')?.value;
   }
@@ -256,14 +284,7 @@ export function reportAttachments(text: string): ReportAttachment[] {
     const filename = attachmentFileName(cd, ct);
     const byName = /\.(xml|xml\.gz|zip|json|json\.gz|gz)$/i.test(filename);
     if (!byName && !(REPORT_TYPES.includes(type) && type !== 'application/octet-stream')) return;
-    const encoding = (get(fields, 'content-transfer-encoding')?.value ?? '7bit').toLowerCase();
-    const body = text.slice(bodyStart, end);
-    let data: Buffer;
-    if (encoding === 'base64') data = Buffer.from(body.replace(/[^A-Za-z0-9+/=]/g, ''), 'base64');
-    else if (encoding === 'quoted-printable') {
-      data = Buffer.from(body.replace(/=\r?\n/g, '').replace(/=([0-9A-Fa-f]{2})/g, (_m, h: string) => String.fromCharCode(parseInt(h, 16))), 'latin1');
-    } else data = Buffer.from(body, 'latin1');
-    out.push({ filename, contentType: type, data });
+    out.push({ filename, contentType: type, data: Buffer.from(partBody(text, fields, bodyStart, end).text, 'latin1') });
   };
   const top = headerBounds(text, 0, text.length);
   visit(parseHeader(text, 0, top.headerEnd), top.bodyStart, text.length, 0);

@@ -9,7 +9,7 @@
  */
 import type { Problem } from '../../../common/problem';
 import { domainFromReportFileName, domainFromReportSubject, parseAggregateXml, type AggregateReport } from './aggregate';
-import { DEFAULT_ARCHIVE_LIMITS, gunzipReport, isGzip, isZip, unzipReport, type ArchiveLimits } from './archive';
+import { DEFAULT_ARCHIVE_LIMITS, gunzipReport, isGzip, isZip, namePart, unzipReport, type ArchiveLimits } from './archive';
 import { messageSubject, parseFailureReport, reportAttachments, type FailureReport } from './failure';
 import { finding } from './reportProblems';
 import { parseTlsRptJson, type TlsRptReport } from './tlsRpt';
@@ -37,34 +37,96 @@ export interface OpenOptions {
 
 const utf8 = new TextDecoder('utf-8');
 
-/** The most bytes decodeReportText decodes: below V8's longest string (0x1fffffe8 UTF-16 units). */
-const MAX_DECODED_BYTES = 0x1fffffe8 >> 1;
+/**
+ * The most bytes decodeReportBytes decodes: below V8's longest string (0x1fffffe8 UTF-16 units),
+ * and even, so that a UTF-16 text is never cut inside a code unit.
+ */
+const MAX_DECODED_BYTES = (0x1fffffe8 >> 1) & ~1;
+
+/** Names of UTF-16 (the encoding names XML 1.0 §4.3.3 and the IANA registry give it). */
+const UTF16_NAME = /^(?:utf-?16(?:[lb]e)?|ucs-?2|iso-10646-ucs-2|unicode(?:fffe|feff)?|csunicode)$/i;
+
+/** The encoding name of an XML declaration at the start of a text, with its offset. */
+function declaredEncoding(head: string): { name: string; start: number } | undefined {
+  const m = /^\uFEFF?<\?xml\s[^>]*?\bencoding\s*=\s*(["'])([A-Za-z0-9._:-]+)\1/.exec(head);
+  return m ? { name: m[2], start: m.index + m[0].length - 1 - m[2].length } : undefined;
+}
+
+/** Decoded report text and what was wrong with its encoding (offsets into the text). */
+export interface DecodedReport {
+  text: string;
+  /** The encoding the bytes were read in (WHATWG name). */
+  encoding: string;
+  problems: Problem[];
+}
 
 /**
- * Decodes report text: UTF-8 (RFC 8460 requires it for TLS-RPT; aggregate reports are UTF-8 unless
- * their XML declaration names another encoding, XML 1.0 §4.3.3, which is honoured when the
- * platform's TextDecoder knows it), a BOM removed.
+ * Decodes report bytes to text, as XML 1.0 §4.3.3 and Appendix F have a processor do: a byte
+ * order mark decides (UTF-8 `EF BB BF`, UTF-16 big-endian `FE FF` or little-endian `FF FE`; it
+ * is removed and wins over the declaration); without one, UTF-16 is recognised from its first
+ * character (`3C 00` `<` little-endian, `00 3C` big-endian; JSON's `{` likewise), which XML
+ * requires to have a BOM (a `report-encoding` warning); else the XML declaration's encoding is
+ * honoured when the platform's TextDecoder knows it, and UTF-8 is the default (RFC 8460 requires it
+ * for TLS-RPT). A declaration that names UTF-16 in a file whose bytes are not UTF-16, an encoding
+ * the platform does not know, and a declaration that contradicts the BOM are `report-encoding`
+ * warnings, and the file is read as found. Every encoding decodes to at most one UTF-16 unit per
+ * byte, so the text is never longer than the bytes and the size limits on bytes bound it too.
+ * Never throws.
  */
-export function decodeReportText(bytes: Buffer): string {
+export function decodeReportBytes(bytes: Buffer): DecodedReport {
   // Callers refuse files over the size limit (a finding) before decoding; this bound only keeps
   // a direct caller from reaching the platform's longest string (about 512 Mi characters).
   const input = bytes.length > MAX_DECODED_BYTES ? bytes.subarray(0, MAX_DECODED_BYTES) : bytes;
-  if (input[0] === 0x3c && input[1] === 0x3f) {
-    const declared = /^<\?xml[^>]*\bencoding\s*=\s*["']([A-Za-z0-9._-]+)["']/.exec(input.subarray(0, 200).toString('latin1'))?.[1];
-    if (declared && !/^utf-?8$/i.test(declared)) {
+  const problems: Problem[] = [];
+  const warn = (message: string, start: number, end: number): void => {
+    problems.push(finding('report-encoding', message, start, end));
+  };
+  let encoding = 'utf-8';
+  let bom = false;
+  let bomless16 = false;
+  if (input[0] === 0xef && input[1] === 0xbb && input[2] === 0xbf) bom = true;
+  else if (input[0] === 0xff && input[1] === 0xfe) [encoding, bom] = ['utf-16le', true];
+  else if (input[0] === 0xfe && input[1] === 0xff) [encoding, bom] = ['utf-16be', true];
+  else if (input.length >= 2 && input[0] !== 0 && input[1] === 0 && (input[0] === 0x3c || input[0] === 0x7b)) [encoding, bomless16] = ['utf-16le', true];
+  else if (input.length >= 2 && input[0] === 0 && input[1] !== 0 && (input[1] === 0x3c || input[1] === 0x7b)) [encoding, bomless16] = ['utf-16be', true];
+  let declaredUnknown: string | undefined;
+  if (!bom && !bomless16 && input[0] === 0x3c && input[1] === 0x3f) {
+    const declared = declaredEncoding(input.subarray(0, 200).toString('latin1'));
+    if (declared && !/^utf-?8$/i.test(declared.name) && !UTF16_NAME.test(declared.name)) {
       try {
-        return new TextDecoder(declared).decode(input);
+        encoding = new TextDecoder(declared.name).encoding;
       } catch {
-        // An encoding the platform does not know: read as UTF-8.
+        declaredUnknown = declared.name;
       }
     }
   }
+  let text: string;
   try {
-    return utf8.decode(input);
+    text = encoding === 'utf-8' ? utf8.decode(input) : new TextDecoder(encoding).decode(input);
   } catch {
     // Out of memory for the string: nothing is readable, which the parser reports as a finding.
-    return '';
+    return { text: '', encoding, problems };
   }
+  const declared = declaredEncoding(text.slice(0, 200));
+  const at = (d: { name: string; start: number }): [number, number] => [d.start, d.start + d.name.length];
+  if (bomless16) {
+    warn(`the file is UTF-16 (${encoding === 'utf-16le' ? 'little' : 'big'}-endian) without a byte order mark, which XML 1.0 §4.3.3 requires of UTF-16: read as UTF-16`, 0, Math.min(1, text.length));
+  }
+  if (declared && encoding.startsWith('utf-16') && !UTF16_NAME.test(declared.name)) {
+    warn(`the XML declaration says "${declared.name}", but the file is ${bom ? 'UTF-16 with a byte order mark' : 'UTF-16'}: read as UTF-16 (XML 1.0 Appendix F)`, ...at(declared));
+  } else if (declared && bom && encoding === 'utf-8' && !/^utf-?8$/i.test(declared.name)) {
+    warn(`the XML declaration says "${declared.name}", but the file starts with a UTF-8 byte order mark: read as UTF-8 (XML 1.0 Appendix F)`, ...at(declared));
+  } else if (declared && encoding === 'utf-8' && UTF16_NAME.test(declared.name)) {
+    warn(`the XML declaration says "${declared.name}", but the file has no byte order mark and its bytes are not UTF-16 (XML 1.0 §4.3.3 requires a BOM of UTF-16): read as UTF-8`, ...at(declared));
+  } else if (declared && declaredUnknown !== undefined) {
+    warn(`the XML declaration names the encoding "${declaredUnknown}", which this reader does not know: read as UTF-8`, ...at(declared));
+  }
+  return { text, encoding, problems };
+}
+
+/** Decodes report bytes to text (decodeReportBytes without its findings). */
+export function decodeReportText(bytes: Buffer): string {
+  return decodeReportBytes(bytes).text;
 }
 
 /** Parses report text whose kind is known from its first non-blank character. */
@@ -113,13 +175,6 @@ export function sizeLimitFinding(size: number, limit: number): Problem {
  * archive holding a mail ... (a nesting bomb) costs one pass over the bytes, never recursion.
  */
 const MAX_MAIL_LEVELS = 1;
-
-/** The longest name part (an attachment or zip entry name) kept in a source name. */
-const MAX_NAME_PART = 200;
-
-function namePart(name: string): string {
-  return name.length > MAX_NAME_PART ? `${name.slice(0, MAX_NAME_PART)}…` : name;
-}
 
 /**
  * The decompression budget of one file: the documented limits (`maxBytes`, `maxRatio` × the
@@ -231,9 +286,9 @@ function openAt(name: string, bytes: Buffer, options: OpenOptions, limits: Archi
     if (containerProblems.length > 0 && out.length > 0) out[0].problems = [...containerProblems, ...out[0].problems];
     return out;
   }
-  const text = decodeReportText(data);
+  const { text, problems: encodingProblems } = decodeReportBytes(data);
   const opened = parseReportText(inner, text, options);
-  opened.problems = [...containerProblems, ...opened.problems];
+  opened.problems = [...containerProblems, ...encodingProblems, ...opened.problems];
   if (options.keepText) opened.text = text;
   return [opened];
 }

@@ -5,6 +5,7 @@
  */
 import type { OffsetRange, Problem } from '../../../common/problem';
 import { parseJsonTree, type JsonNode } from '../../../common/jsonTree';
+import { normalDomain } from './normalForm';
 import { finding } from './reportProblems';
 
 /** RFC 8460 §4.3: the result types. */
@@ -44,6 +45,14 @@ export interface TlsRptPolicy {
   successful: number;
   failed: number;
   failures: TlsRptFailure[];
+  /**
+   * False when "summary" or one of its two counts is missing or unusable (a tlsrpt-missing or
+   * tlsrpt-value finding): the policy is then left out of every total rather than counted as 0
+   * sessions, as a DMARC record without a usable <count> is.
+   */
+  countsUsable: boolean;
+  /** The offsets of the policy item in the report's text. */
+  range: OffsetRange;
 }
 
 export interface TlsRptReport {
@@ -72,22 +81,23 @@ const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})
 class Reader {
   readonly problems: Problem[] = [];
 
-  missing(where: string, key: string, range: OffsetRange): void {
-    this.problems.push(finding('tlsrpt-missing', `${where} has no "${key}"`, range.start, range.start + 1));
+  /** `consequence` says what the summary does about it (`; the policy is left out of the totals`). */
+  missing(where: string, key: string, range: OffsetRange, consequence = ''): void {
+    this.problems.push(finding('tlsrpt-missing', `${where} has no "${key}"${consequence}`, range.start, range.start + 1));
   }
 
   bad(node: JsonNode, message: string): void {
     this.problems.push(finding('tlsrpt-value', message, node.range.start, node.range.end));
   }
 
-  object(parent: Obj, key: string, where: string, required = true): Obj | undefined {
+  object(parent: Obj, key: string, where: string, required = true, consequence = ''): Obj | undefined {
     const v = prop(parent, key);
     if (!v) {
-      if (required) this.missing(where, key, parent.range);
+      if (required) this.missing(where, key, parent.range, consequence);
       return undefined;
     }
     if (v.kind !== 'object') {
-      this.bad(v, `"${key}" is a JSON ${v.kind}, not an object`);
+      this.bad(v, `"${key}" is a JSON ${v.kind}, not an object${consequence}`);
       return undefined;
     }
     return v;
@@ -107,15 +117,16 @@ class Reader {
     return v.value;
   }
 
-  count(parent: Obj, key: string, where: string, required = true): number {
+  /** A session count: an integer from 0 to 2^53 - 1, else undefined (with a finding). */
+  count(parent: Obj, key: string, where: string, consequence = ''): number | undefined {
     const v = prop(parent, key);
     if (!v) {
-      if (required) this.missing(where, key, parent.range);
-      return 0;
+      this.missing(where, key, parent.range, consequence);
+      return undefined;
     }
     if (v.kind !== 'number' || !Number.isSafeInteger(v.value) || v.value < 0) {
-      this.bad(v, `"${key}" is not a non-negative integer`);
-      return 0;
+      this.bad(v, `"${key}" is not a whole number of sessions from 0 to 2^53 - 1${consequence}`);
+      return undefined;
     }
     return v.value;
   }
@@ -167,10 +178,52 @@ export interface TlsRptOptions {
   claimedDomain?: string;
 }
 
+/** RFC 8460 §4.4: the members of a report's top-level object. */
+const TOP_LEVEL = ['organization-name', 'date-range', 'contact-info', 'report-id', 'policies'] as const;
+
+/**
+ * Whether JSON is a TLS-RPT report, decided before it is read as one, so that unrelated JSON
+ * (`{"name": "my-package"}`) is `report-unknown-format` rather than a report with five missing
+ * fields, while a real but damaged report still gets its precise `tlsrpt-*` findings. The one
+ * decision for `smtpwb report`, the report view and the language server (validate.ts).
+ *
+ * RFC 8460 §4.4 makes a report an object with `organization-name`, `date-range`, `contact-info`,
+ * `report-id` and `policies`. It is taken for one when any of these holds:
+ * - it has `report-id` or `date-range`: hyphenated names only a report of this shape uses;
+ * - it has two of the five members (`organization-name` and `contact-info`, say);
+ * - its `policies` is a list holding an object with `policy` or `summary` (§4.4's policy items),
+ *   which alone is the report's content without its metadata;
+ * - its file name (§5.1: `sender!policy-domain!begin!end[!id].json[.gz]`) or its mail's subject
+ *   (§5.3: `Report Domain:`) says it is a report (`claimed`).
+ * A `policies` member alone, or `organization-name` alone, is common in other JSON and is not enough.
+ * Text that is not JSON at all (a truncated report) is judged by the member names it has, in the
+ * same way. Anything else, a JSON array or a bare value included, is not a TLS-RPT report.
+ */
+export function isTlsRptShaped(text: string, root: JsonNode | undefined, claimed = false): boolean {
+  if (claimed) return true;
+  let names: Set<string>;
+  if (root === undefined) {
+    // Unparseable: the member names written anywhere in it, as `"name":`.
+    names = new Set([...text.matchAll(/"(organization-name|date-range|contact-info|report-id|policies)"\s*:/g)].map((m) => m[1]));
+  } else if (root.kind === 'object') {
+    names = new Set(root.properties.map((p) => p.key).filter((k) => (TOP_LEVEL as readonly string[]).includes(k)));
+    const policies = prop(root, 'policies');
+    if (policies?.kind === 'array' && policies.items.some((i) => i.kind === 'object' && i.properties.some((p) => p.key === 'policy' || p.key === 'summary'))) return true;
+  } else return false;
+  return names.has('report-id') || names.has('date-range') || names.size >= 2;
+}
+
 /** Parses a TLS-RPT report's JSON text. Never throws. */
 export function parseTlsRptJson(text: string, options: TlsRptOptions = {}): TlsRptParse {
   const parsed = parseJsonTree(text);
   const r = new Reader();
+  if (!isTlsRptShaped(text, parsed.root, options.claimedDomain !== undefined)) {
+    const without = 'without "report-id", "date-range" or policy items in "policies", and with fewer than two of the five members a report has';
+    const what =
+      parsed.root === undefined ? `text that does not parse as JSON, ${without}` : parsed.root.kind === 'object' ? `a JSON object ${without}` : `a JSON ${parsed.root.kind}, not the object a report is`;
+    const start = parsed.root?.range.start ?? 0;
+    return { report: undefined, problems: [finding('report-unknown-format', `not a TLS-RPT report (RFC 8460 §4.4): ${what}`, start, Math.min(text.length, start + 1))] };
+  }
   if (parsed.error) r.problems.push(finding('tlsrpt-json-syntax', parsed.error.message, parsed.error.range.start, parsed.error.range.end));
   const root = parsed.root;
   if (!root) return { report: undefined, problems: r.problems };
@@ -207,8 +260,9 @@ export function parseTlsRptJson(text: string, options: TlsRptOptions = {}): TlsR
       }
       r.unknown(item, ['policy', 'summary', 'failure-details'], 'a policy item');
       const pol = r.object(item, 'policy', 'a policy item');
-      const sum = r.object(item, 'summary', 'a policy item');
-      const policy: TlsRptPolicy = { policyType: '', policyDomain: '', policyString: [], mxHost: [], successful: 0, failed: 0, failures: [] };
+      const leftOut = '; the policy is left out of the totals';
+      const sum = r.object(item, 'summary', 'a policy item', true, leftOut);
+      const policy: TlsRptPolicy = { policyType: '', policyDomain: '', policyString: [], mxHost: [], successful: 0, failed: 0, failures: [], countsUsable: false, range: { ...item.range } };
       if (pol) {
         r.unknown(pol, ['policy-type', 'policy-string', 'policy-domain', 'mx-host'], '"policy"');
         const typeNode = prop(pol, 'policy-type');
@@ -220,7 +274,7 @@ export function parseTlsRptJson(text: string, options: TlsRptOptions = {}): TlsR
         policy.policyString = r.strings(pol, 'policy-string', '"policy"', false);
         policy.mxHost = r.strings(pol, 'mx-host', '"policy"', false);
         const domainNode = prop(pol, 'policy-domain');
-        if (options.claimedDomain && domainNode && policy.policyDomain !== '' && policy.policyDomain.toLowerCase() !== options.claimedDomain.toLowerCase()) {
+        if (options.claimedDomain && domainNode && policy.policyDomain !== '' && normalDomain(policy.policyDomain) !== normalDomain(options.claimedDomain)) {
           r.problems.push(
             finding('tlsrpt-domain-mismatch', `the policy is for "${policy.policyDomain}" but the file name says "${options.claimedDomain}"`, domainNode.range.start, domainNode.range.end),
           );
@@ -228,8 +282,11 @@ export function parseTlsRptJson(text: string, options: TlsRptOptions = {}): TlsR
       }
       if (sum) {
         r.unknown(sum, ['total-successful-session-count', 'total-failure-session-count'], '"summary"');
-        policy.successful = r.count(sum, 'total-successful-session-count', '"summary"');
-        policy.failed = r.count(sum, 'total-failure-session-count', '"summary"');
+        const successful = r.count(sum, 'total-successful-session-count', '"summary"', leftOut);
+        const failed = r.count(sum, 'total-failure-session-count', '"summary"', leftOut);
+        policy.successful = successful ?? 0;
+        policy.failed = failed ?? 0;
+        policy.countsUsable = successful !== undefined && failed !== undefined;
       }
       const details = prop(item, 'failure-details');
       if (details && details.kind !== 'array') r.bad(details, '"failure-details" is not a list');
@@ -245,7 +302,7 @@ export function parseTlsRptJson(text: string, options: TlsRptOptions = {}): TlsR
             'a failure detail',
           );
           const rtNode = prop(d, 'result-type');
-          const failure: TlsRptFailure = { resultType: r.string(d, 'result-type', 'a failure detail') ?? '', failedSessionCount: r.count(d, 'failed-session-count', 'a failure detail') };
+          const failure: TlsRptFailure = { resultType: r.string(d, 'result-type', 'a failure detail') ?? '', failedSessionCount: r.count(d, 'failed-session-count', 'a failure detail', '; it counts as 0 sessions') ?? 0 };
           // RFC 8460 §4.3 lists the types; §4.3 also says new types are registered, so an unknown
           // one is reported and still counted.
           if (rtNode?.kind === 'string' && !(TLSRPT_RESULT_TYPES as readonly string[]).includes(failure.resultType)) {

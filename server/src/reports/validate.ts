@@ -5,17 +5,21 @@
  * severities are in reportProblems.ts (`reportProblemDefinition`). Pure; never throws.
  */
 import type { Problem } from '../../../common/problem';
+import { parseJsonTree } from '../../../common/jsonTree';
+import { domainFromReportFileName } from './aggregate';
 import { isFailureReportMessage, parseReportText } from './open';
+import { isTlsRptShaped } from './tlsRpt';
 
 /** Whether a document's text looks like a report of a kind this module reads. */
 export function isReportDocument(fileName: string, text: string): boolean {
   const head = text.slice(0, 4096);
   if (/\.xml$/i.test(fileName)) return /<(?:[A-Za-z_][\w.-]*:)?feedback[\s>]/.test(head) || /<!DOCTYPE\s+feedback/i.test(head);
   if (/\.json$/i.test(fileName)) {
-    // Two of the top-level members RFC 8460 §4.4 requires: one alone (a "policies" key, say) is
-    // common in unrelated JSON, which must not get report findings.
-    const keys = new Set([...head.matchAll(/"(organization-name|date-range|contact-info|report-id|policies)"\s*:/g)].map((m) => m[1]));
-    return keys.size >= 2;
+    // The decision is tlsRpt.ts `isTlsRptShaped`, as `smtpwb report` takes it; a file that names
+    // none of RFC 8460 §4.4's members near its start is not parsed for it.
+    const claimed = domainFromReportFileName(fileName) !== undefined;
+    if (!claimed && !/"(?:organization-name|date-range|contact-info|report-id|policies)"\s*:/.test(head)) return false;
+    return isTlsRptShaped(text, parseJsonTree(text).root, claimed);
   }
   if (/\.eml$/i.test(fileName)) return isFailureReportMessage(text.slice(0, 65536));
   return false;
