@@ -5,7 +5,7 @@
  */
 import { resolveDnsServer as resolveServerName, type HostLookup } from '../dns/serverAddress';
 import { systemHostLookup } from '../dns/resolver';
-import { closeSync, constants, fstatSync, openSync, readFileSync } from 'node:fs';
+import { readInputFileSync as readNamedFile } from '../../../common/inputFile';
 import { parseArgs } from 'node:util';
 import { visibleLine } from '../../../common/escape';
 
@@ -216,21 +216,14 @@ export class Deadline {
 export const MAX_INPUT_BYTES = 512 * 1024 * 1024;
 
 /**
- * Reads a file a user named, whole. Only a regular file is read: a FIFO would block for ever and a
- * device (`/dev/zero`, or a symlink to it) never ends, so either is refused with a reason, as is a
- * file over MAX_INPUT_BYTES. The file is opened without blocking, so a FIFO is refused rather than
- * waited on, and it is checked through the open descriptor, so what is read is what was checked.
- * Throws like `readFileSync` (ENOENT, EACCES, ...) or with a sentence for the cases above.
+ * Reads a file a user named, whole, by the rule of common/inputFile.ts (a regular file only, opened
+ * without blocking), at most MAX_INPUT_BYTES. Throws like `readFileSync` (ENOENT, EACCES, ...) or
+ * with a sentence saying why the file is not read.
  */
 export function readInputFileSync(path: string): Buffer {
-  const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
-  try {
-    const st = fstatSync(fd);
-    if (st.isDirectory()) throw new Error('it is a folder');
-    if (!st.isFile()) throw new Error('it is not a regular file (a FIFO, a socket or a device)');
-    if (st.size > MAX_INPUT_BYTES) throw new Error(`it is larger than ${MAX_INPUT_BYTES / 1024 / 1024} MiB`);
-    return readFileSync(fd);
-  } finally {
-    closeSync(fd);
-  }
+  const read = readNamedFile(path, MAX_INPUT_BYTES);
+  if (read.kind === 'folder') throw new Error('it is a folder');
+  if (read.kind === 'not-regular') throw new Error('it is not a regular file (a FIFO, a socket or a device)');
+  if (read.kind === 'too-large') throw new Error(`it is larger than ${MAX_INPUT_BYTES / 1024 / 1024} MiB`);
+  return read.bytes;
 }

@@ -4,8 +4,8 @@
  * decompression limits, add it to a ReportSummariser, turn an unreadable file into a finding).
  * Core: node's file system only, no `vscode`.
  */
-import { constants } from 'node:fs';
-import { lstat, open, readdir, stat, type FileHandle } from 'node:fs/promises';
+import { lstat, readdir, stat } from 'node:fs/promises';
+import { readInputFile } from '../../../common/inputFile';
 import { join } from 'node:path';
 import type { Problem } from '../../../common/problem';
 import { openReportBytes, sizeLimitFinding, type OpenedReport } from '../../../server/src/reports/open';
@@ -78,35 +78,25 @@ export async function reportFilesOf(paths: readonly string[]): Promise<string[]>
 type ReadResult = { bytes: Buffer } | { problem: Problem } | { folder: true };
 
 /**
- * Reads a report file whole, if it is a regular file within the size limit: the rule of the CLI's
- * readInputFileSync (a FIFO would block for ever, a device never ends), kept asynchronous for the
- * editor. The file is opened without blocking and checked through the open descriptor, so what is
- * read is what was checked. Never throws.
+ * Reads a report file whole, if it is a regular file within the size limit, by the one rule for
+ * named files (common/inputFile.ts), asynchronously for the editor. Never throws.
  */
 async function readReportFile(path: string, limit: number): Promise<ReadResult> {
   const unreadable = (why: string): ReadResult => ({ problem: finding('report-unreadable', why, 0, 0) });
-  let handle: FileHandle;
   try {
-    handle = await open(path, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
+    const read = await readInputFile(path, limit);
+    if (read.kind === 'folder') return { folder: true };
+    if (read.kind === 'not-regular') return unreadable('not a regular file (a FIFO, a socket or a device): not read');
+    // A file over the size limit is a finding before it is read: no report is that large, and
+    // reading it whole could exhaust memory (gzip and zip output has the same limit).
+    if (read.kind === 'too-large') return { problem: sizeLimitFinding(read.size, limit) };
+    return { bytes: read.bytes };
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code ?? String(error);
     if (code === 'EISDIR') return { folder: true };
     if (code === 'ELOOP') return unreadable('cannot read the file: ELOOP (a loop of symbolic links)');
     if (code === 'ENOENT' && (await lstat(path).then((l) => l.isSymbolicLink(), () => false))) return unreadable('cannot read the file: ENOENT (a symbolic link whose target does not exist)');
     return unreadable(`cannot read the file: ${code}`);
-  }
-  try {
-    const st = await handle.stat();
-    if (st.isDirectory()) return { folder: true };
-    if (!st.isFile()) return unreadable('not a regular file (a FIFO, a socket or a device): not read');
-    // A file over the size limit is a finding before it is read: no report is that large, and
-    // reading it whole could exhaust memory (gzip and zip output has the same limit).
-    if (st.size > limit) return { problem: sizeLimitFinding(st.size, limit) };
-    return { bytes: await handle.readFile() };
-  } catch (error) {
-    return unreadable(`cannot read the file: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
-  } finally {
-    await handle.close().catch(() => undefined);
   }
 }
 
