@@ -9,6 +9,7 @@ import { promisify } from 'node:util';
 import { promises as dnsPromises } from 'node:dns';
 import {
   createNodeHttpsFetcher,
+  createNodeResolver,
   createNodeStartTlsProber,
   type DomainReport,
   type Finding,
@@ -432,4 +433,17 @@ test('DMARC: a record with a duplicate tag is invalid, so the report states no p
   assert.equal(dmarc.dmarcWalk?.policy, undefined);
   assert.doesNotMatch(renderText([r]), /policy: p=/);
   assert.ok(!findings(r, 'dmarc').some((f) => f.code === 'dmarc-monitoring' || f.code === 'dmarc-ok'), findings(r, 'dmarc').map((f) => f.code).join(', '));
+});
+
+test('MX records reached through a CNAME or a DNAME (Knot) are the domain\'s own: taken, with no foreign-record finding', async () => {
+  // The wire-format MX query decides owners from the answer; records owned along the CNAME chain
+  // (a synthesized CNAME for the DNAME) answer the question, so nothing is ignored.
+  const resolver = createNodeResolver({ server: env.knot.address });
+  for (const domain of ['mxalias.test', 'host.dn.test']) {
+    const r = await report(domain, { resolver });
+    const mx = r.checks.find((c) => c.id === 'mx')!;
+    assert.deepEqual(mx.records.filter((x) => x.type === 'MX').map((x) => x.data), ['10 mail.example.test.'], `${domain}: ${JSON.stringify(mx)}`);
+    assert.ok(!mx.findings.some((f) => f.code === 'mx-foreign-records'), `${domain}: ${JSON.stringify(mx.findings)}`);
+    one(r, 'mx-ok');
+  }
 });

@@ -275,3 +275,25 @@ test('TXT text that is UTF-8 reads as UTF-8 in the text report and --json, and a
   const md = await cli(['utf8.test', '--dns-server', env.knot.address, '--no-selector-probe', '--markdown']);
   assert.ok(md.stdout.includes('caf\u00e9@example.test\\r\\n'), md.stdout);
 });
+
+test('an MX record owned by another name in the answer is ignored with a finding, not taken as the domain\'s MX (RFC 1034 §3.6.2, RFC 5452 §9.1)', async () => {
+  // No real server sends such an answer (Knot answers only for the name asked, Unbound scrubs
+  // foreign records), so the project's loopback responder does, in real DNS over UDP.
+  const fake = await startFakeDns('foreign-mx');
+  try {
+    const r = await cli(['own.test', '--dns-server', fake.address, '--no-selector-probe', '--json']);
+    const mx = (JSON.parse(r.stdout.trim()) as DomainReportJson).checks.find((c) => c.id === 'mx')!;
+    assert.deepEqual(mx.records.filter((x) => x.type === 'MX').map((x) => x.data), ['10 mx.own.test.'], JSON.stringify(mx));
+    const foreign = mx.findings.find((f) => f.code === 'mx-foreign-records');
+    assert.ok(foreign, JSON.stringify(mx.findings));
+    assert.match(foreign.message, /evil\.test MX/);
+    assert.ok(!JSON.stringify(mx.findings.filter((f) => f !== foreign)).includes('evil'), JSON.stringify(mx.findings));
+    // An answer holding only a foreign MX record holds no MX of the domain: the implicit MX applies.
+    const only = await cli(['onlyforeign.own.test', '--dns-server', fake.address, '--no-selector-probe', '--json']);
+    const alone = (JSON.parse(only.stdout.trim()) as DomainReportJson).checks.find((c) => c.id === 'mx')!;
+    assert.deepEqual(alone.records.filter((x) => x.type === 'MX'), [], JSON.stringify(alone));
+    assert.deepEqual(alone.findings.map((f) => f.code).sort(), ['mx-foreign-records', 'mx-implicit'], JSON.stringify(alone.findings));
+  } finally {
+    await fake.stop();
+  }
+});

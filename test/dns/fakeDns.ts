@@ -2,12 +2,17 @@
 // (SERVFAIL or REFUSED) or not at all, to check that DNS failures are reported as failures and never
 // as "no record"; or, in 'wrong-question' mode, a forged answer first (the query's ID, another
 // question, an A record 192.0.2.66) and then the real one (the question echoed with its letters'
-// case flipped, NXDOMAIN), over UDP; over TCP only the forged one (RFC 5452 §9.1).
+// case flipped, NXDOMAIN), over UDP; over TCP only the forged one (RFC 5452 §9.1). In 'foreign-mx'
+// mode it answers an MX query for NAME with `NAME MX 10 mx.NAME` and also an MX record owned by
+// another name (`evil.test MX 5 mx.evil.test`), which no real server puts in that answer (Knot
+// answers only for the name asked, Unbound scrubs such records), or with the foreign one alone when
+// NAME's first label is "onlyforeign"; A queries with 127.0.0.1; anything else with no records
+// (RFC 1034 §3.6.2, RFC 5452 §9.1).
 import * as dgram from 'node:dgram';
 import * as net from 'node:net';
 import type { AddressInfo } from 'node:net';
 
-export type FakeDnsMode = 'servfail' | 'refused' | 'silent' | 'wrong-question';
+export type FakeDnsMode = 'servfail' | 'refused' | 'silent' | 'wrong-question' | 'foreign-mx';
 
 /** The address the forged answers hand out. */
 export const FORGED_ADDRESS = '192.0.2.66';
@@ -50,10 +55,50 @@ function genuineAnswer(query: Buffer): Buffer | undefined {
   return Buffer.concat([header(query.readUInt16BE(0), 3, 0), question]);
 }
 
+/** The wire form of a name written as text (ASCII labels). */
+function wireName(name: string): Buffer {
+  return Buffer.concat([...name.split('.').map((l) => Buffer.concat([Buffer.from([l.length]), Buffer.from(l, 'latin1')])), Buffer.from([0])]);
+}
+
+/** One resource record of class IN and TTL 60 (RFC 1035 §4.1.3). */
+function record(owner: Buffer, type: number, rdata: Buffer): Buffer {
+  const fixed = Buffer.alloc(10);
+  fixed.writeUInt16BE(type, 0);
+  fixed.writeUInt16BE(1, 2);
+  fixed.writeUInt32BE(60, 4);
+  fixed.writeUInt16BE(rdata.length, 8);
+  return Buffer.concat([owner, fixed, rdata]);
+}
+
+/** The 'foreign-mx' answer: the asked name's MX plus one owned by evil.test; A 127.0.0.1; else no data. */
+function foreignMxAnswer(query: Buffer): Buffer | undefined {
+  const end = questionEnd(query);
+  if (end === undefined) return undefined;
+  const question = query.subarray(12, end);
+  const type = query.readUInt16BE(end - 4);
+  const asked = Buffer.from([0xc0, 12]);
+  const answers: Buffer[] = [];
+  // A name whose first label is "onlyforeign" gets the foreign MX record alone.
+  const onlyForeign = query.subarray(13, 13 + query[12]).toString('latin1').toLowerCase() === 'onlyforeign';
+  if (type === 15) {
+    // "mx" followed by a pointer to the asked name: mx.NAME.
+    if (!onlyForeign) answers.push(record(asked, 15, Buffer.concat([Buffer.from([0, 10, 2]), Buffer.from('mx'), asked])));
+    answers.push(record(wireName('evil.test'), 15, Buffer.concat([Buffer.from([0, 5]), wireName('mx.evil.test')])));
+  } else if (type === 1) {
+    answers.push(record(asked, 1, Buffer.from([127, 0, 0, 1])));
+  }
+  return Buffer.concat([header(query.readUInt16BE(0), 0, answers.length), question, ...answers]);
+}
+
 export async function startFakeDns(mode: FakeDnsMode): Promise<{ address: string; port: number; stop(): Promise<void> }> {
   const socket = dgram.createSocket('udp4');
   socket.on('message', (msg, rinfo) => {
     if (mode === 'silent' || msg.length < 12) return;
+    if (mode === 'foreign-mx') {
+      const answer = foreignMxAnswer(msg);
+      if (answer) socket.send(answer, rinfo.port, rinfo.address);
+      return;
+    }
     if (mode === 'wrong-question') {
       const forged = forgedAnswer(msg);
       const genuine = genuineAnswer(msg);

@@ -147,6 +147,12 @@ mail.noptr                   A     127.0.0.20
 mx2.noptr                    A     127.0.0.30
 elsewhere.noptr              A     127.0.0.31
 nomx                         A     127.0.0.1
+; MX owners: a domain that is an alias, and one below a DNAME; their MX records are owned by the
+; target, which the answer reaches through its CNAME chain (RFC 1034 §3.6.2, RFC 6672 §2.2).
+mxalias                      CNAME mxtarget
+mxtarget                     MX    10 mail.example.test.
+dn                           DNAME dntarget
+host.dntarget                MX    10 mail.example.test.
 
 ; ---- MTA-STS with a pattern that does not match ----
 sts                          MX    10 mail.sts

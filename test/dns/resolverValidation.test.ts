@@ -5,6 +5,8 @@
 // - Knot asked directly answers signed data authoritatively without AD: it does not validate.
 // - Unbound answers the island's signed data without AD too, but it validates (it proves the missing
 //   DS with AD), so the island is insecure and the resolver is not called non-validating.
+// - bogusds.sec.test has a DS that matches none of its keys: Unbound refuses its answers (SERVFAIL)
+//   and hands them over with CD set, which shows by itself that it validates.
 // - unkds.sec.test and unkalg.sec.test have DS records with an unknown digest type (99) and an
 //   unknown algorithm (200): where the chain of trust stops is explained as unsupported (insecure,
 //   RFC 4035 §5.2, RFC 6840 §5.2), not as a DS that matches no key.
@@ -26,13 +28,15 @@ const ZONES = {
     'island 300 NS ns1.island', 'ns1.island 300 A 127.0.0.1',
     'unkds 300 NS ns1.unkds', 'ns1.unkds 300 A 127.0.0.1', `unkds 300 DS 12345 13 99 ${DIGEST}`,
     'unkalg 300 NS ns1.unkalg', 'ns1.unkalg 300 A 127.0.0.1', `unkalg 300 DS 12345 200 2 ${DIGEST}`,
+    'bogusds 300 NS ns1.bogusds', 'ns1.bogusds 300 A 127.0.0.1', `bogusds 300 DS 12345 13 2 ${DIGEST}`,
     '',
   ].join('\n'),
   'island.sec.test': CHILD,
   'unkds.sec.test': CHILD,
   'unkalg.sec.test': CHILD,
+  'bogusds.sec.test': CHILD,
 };
-const CHILDREN = ['island.sec.test', 'unkds.sec.test', 'unkalg.sec.test'];
+const CHILDREN = ['island.sec.test', 'unkds.sec.test', 'unkalg.sec.test', 'bogusds.sec.test'];
 
 before(async () => {
   knot = await startKnot({ zones: ZONES, signed: ['sec.test', ...CHILDREN] });
@@ -82,4 +86,18 @@ test('a DS with an unknown digest type or algorithm is explained as unsupported 
     assert.equal(chain.stop?.status, 'insecure');
     assert.match(chain.stop?.problem ?? '', why);
   }
+});
+
+test('a resolver that refuses a bogus answer and hands it over with CD set validates, by the evidence alone (one decision for dnssec.ts and dane.ts)', async () => {
+  const observed = observeValidation(createDnssecQuery(unbound.address));
+  const mx = await lookupWithStatus(observed.query, 'bogusds.sec.test', RR.MX, 4000);
+  assert.equal(mx.status, 'bogus', mx.note);
+  assert.equal(observed.evidence.ad, false, 'no AD on any answer');
+  const v = await checkResolverValidates(observed.query, unbound.address, observed.evidence, {}, 4000);
+  assert.equal(v.validates, 'yes', v.evidence);
+  assert.match(v.evidence, /refused .*bogusds\.sec\.test.*CD bit/);
+  // The same answers from a server that does not validate (Knot itself) never count as a refusal.
+  const direct = observeValidation(createDnssecQuery(knot.address));
+  assert.notEqual((await lookupWithStatus(direct.query, 'bogusds.sec.test', RR.MX, 4000)).status, 'bogus');
+  assert.notEqual((await checkResolverValidates(direct.query, knot.address, direct.evidence, {}, 4000)).validates, 'yes');
 });

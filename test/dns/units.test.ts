@@ -302,3 +302,33 @@ test('a check with no finding at all is shown as such, never as "pass"', async (
   assert.match(renderMarkdown([report]), /\| Transport security \| no findings \|/);
   assert.match(renderText([report]), /^ {2}Transport security \(no findings\)$/m);
 });
+
+test('the sidebar shows a check with no finding as neutral ("no findings"), never as pass, as the CLI\'s report does', async () => {
+  const resolver = memoryResolver({ 'TXT example.com': [['v=spf1 -all']] });
+  const report = await runReport('example.com', { resolver, probeSelectors: false, clock: { now: () => 0 } });
+  report.checks.push({ id: 'transport', title: 'Transport security', findings: [], records: [] });
+  const node = buildDomainNode({ domain: 'example.com', running: false, selectors: [], report });
+  const transport = node.children.find((c) => c.kind === 'check' && c.checkId === 'transport');
+  assert.ok(transport);
+  assert.equal(transport.icon, 'empty');
+  assert.equal(transport.description, 'no findings');
+  assert.equal(reportToJson(report).checks.find((c) => c.id === 'transport')?.status, transport.icon);
+  // A domain whose report has no finding at all is not a pass either.
+  const bare = buildDomainNode({ domain: 'example.com', running: false, selectors: [], report: { ...report, checks: [report.checks[report.checks.length - 1]] } });
+  assert.equal(bare.icon, 'empty');
+});
+
+test('the sidebar accepts exactly the DKIM selectors `smtpwb dns --selector` accepts (one rule, common/dnsName.ts)', () => {
+  for (const selector of ['s1', 'k1.mail', 'x'.repeat(63), '_tag', 'a..b', 'x'.repeat(64), 'a.', '.a', '-a', 'a-', 'bad/selector', 'é']) {
+    const cli = parseDnsArgs(['example.com', '--selector', selector]);
+    const sidebar = parseSelectorInput(selector, 'example.com');
+    assert.equal('error' in sidebar, 'error' in cli, `${selector}: sidebar ${JSON.stringify(sidebar)}, CLI ${JSON.stringify(cli)}`);
+  }
+  assert.deepEqual(parseSelectorInput('s1, k1.mail s1', 'example.com'), { selectors: ['s1', 'k1.mail'] });
+  // The whole name must fit in 253 characters: the domain is part of the check.
+  const selector = `${'s'.repeat(63)}.${'s'.repeat(63)}.${'s'.repeat(63)}`;
+  assert.ok(!('error' in parseSelectorInput(selector)));
+  assert.match(String((parseSelectorInput(selector, `${'d'.repeat(40)}.example.com`) as { error: string }).error), /longer than a DNS name/);
+  // What the user typed is shown escaped in the input box's message.
+  assert.doesNotMatch(String((parseSelectorInput('a\u001b[31m') as { error: string }).error), /\u001b/);
+});

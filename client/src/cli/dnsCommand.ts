@@ -25,7 +25,7 @@ import {
 import type { HttpsFetcher, StartTlsProber } from '../dns/context';
 import { createDnssecQuery, type DnssecQuery, RR } from '../dns/dnssecWire';
 import type { TlsChainProber } from '../dns/tlsChain';
-import { isDkimName } from '../mailAuth/dkimKeyCheck';
+import { dkimSelectorProblem } from '../../../common/dnsName';
 import { systemHostLookup } from '../dns/resolver';
 import { resolveDnsServer as resolveServerAddress } from '../dns/serverAddress';
 import { Deadline, DNS_SERVER_FORMAT, parseDuration, parseHostPort, parseOptions, resolveDnsServer, timeoutError, usageError, wantsHelp } from './options';
@@ -105,7 +105,8 @@ export function parseDnsArgs(args: readonly string[]): ParsedArgs | { error: str
   for (const selector of v.selector ?? []) {
     // A selector is dot-separated labels of 1 to 63 characters (RFC 6376 §3.1): "a..b" or a label of
     // 70 characters is a usage error, not a DNS failure.
-    if (!isDkimName(selector) || selector.endsWith('.')) return { error: `--selector needs a selector name (labels of 1 to 63 letters, digits, "-" or "_")${selector ? `, not "${selector}"` : ''}` };
+    const problem = dkimSelectorProblem(selector);
+    if (problem) return { error: `--selector: ${problem}` };
     out.selectors.push(selector);
   }
   const server = v['dns-server'];
@@ -153,8 +154,8 @@ export async function dnsCommand(args: string[], io: DnsCommandIo): Promise<numb
     domains.push(n.domain);
   }
   for (const selector of parsed.selectors) {
-    const long = domains.find((d) => !isDkimName(`${selector}._domainkey.${d}`));
-    if (long) return usageError(io, 'dns', visibleLine(`--selector ${selector}: ${selector}._domainkey.${long} is longer than a DNS name may be (253 characters)`), DNS_USAGE);
+    const problem = domains.map((d) => dkimSelectorProblem(selector, d)).find((p) => p !== undefined);
+    if (problem) return usageError(io, 'dns', visibleLine(`--selector ${selector}: ${problem}`), DNS_USAGE);
   }
   let extraCa: string[] = [];
   const caFile = io.env.SMTPWB_DNS_EXTRA_CA;
@@ -189,21 +190,29 @@ export async function dnsCommand(args: string[], io: DnsCommandIo): Promise<numb
     dnssecServer = server ?? getServers()[0];
   }
   const probeName = io.env.SMTPWB_DNSSEC_PROBE_NAME;
-  // One deadline for the whole run (issue 10: the run ends within --timeout plus one second): the
-  // resolver's queries race it, and every other piece of I/O (the DNSSEC queries, the MTA-STS fetch,
-  // the STARTTLS and DANE probes) gets at most the time left, and a failure once it has passed.
+  // One deadline for the whole run (issue 10: the run ends within --timeout plus one second; its one
+  // home is `Deadline` in options.ts): the resolver's queries race it, and every other piece of I/O
+  // (the DNSSEC queries, the MTA-STS fetch, the STARTTLS and DANE probes) gets at most the time left
+  // as its own timeout, and a failure value of its own kind once it has passed (never an exception:
+  // the checks report failures as findings).
   const deadline = new Deadline(parsed.timeoutMs);
-  const budget = runBudget(parsed.timeoutMs);
+  const over = `the run's --timeout of ${parsed.timeoutMs} ms has passed`;
   // The DNSSEC client is handed to the report (`dnssec.query`, read by report.ts) so that its
   // queries, chains of them included, end by the deadline too.
+  const dnssecQuery = (inner: DnssecQuery): DnssecQuery => (name, type, options) =>
+    deadline.bounded((timeoutMs) => inner(name, type, { ...options, timeoutMs }), options.timeoutMs, { ok: false, error: over });
   const dnssecOptions = dnssecServer
-    ? { server: dnssecServer, query: budget.dnssecQuery(createDnssecQuery(dnssecServer)), ...(probeName ? { probes: { secure: { name: probeName, type: RR.DNSKEY } } } : {}) }
+    ? { server: dnssecServer, query: dnssecQuery(createDnssecQuery(dnssecServer)), ...(probeName ? { probes: { secure: { name: probeName, type: RR.DNSKEY } } } : {}) }
     : undefined;
   const dnssec: ReportOptions['dnssec'] = dnssecOptions;
   const nodeResolver = createNodeResolver({ server, timeoutMs: Math.min(parsed.timeoutMs, 2000), tries: 2 });
   const resolver = deadline.wrap(nodeResolver);
-  const fetcher = budget.fetcher(createNodeHttpsFetcher({ extraCa, port: port('SMTPWB_DNS_HTTPS_PORT') }));
-  const prober = parsed.probeStartTls ? budget.prober(createEngineStartTlsProber({ port: port('SMTPWB_DNS_SMTP_PORT'), extraCa })) : undefined;
+  const https = createNodeHttpsFetcher({ extraCa, port: port('SMTPWB_DNS_HTTPS_PORT') });
+  const fetcher: HttpsFetcher = { fetch: (request) => deadline.bounded((timeoutMs) => https.fetch({ ...request, timeoutMs }), request.timeoutMs, { ok: false, error: over }) };
+  const starttls = parsed.probeStartTls ? createEngineStartTlsProber({ port: port('SMTPWB_DNS_SMTP_PORT'), extraCa }) : undefined;
+  const prober: StartTlsProber | undefined = starttls && { probe: (request) => deadline.bounded((timeoutMs) => starttls.probe({ ...request, timeoutMs }), request.timeoutMs, { connected: false, error: over }) };
+  const chains = createTlsChainProber();
+  const chainProber: TlsChainProber = { fetch: (request) => deadline.bounded((timeoutMs) => chains.fetch({ ...request, timeoutMs }), request.timeoutMs, { ok: false, stage: 'connect', error: over }) };
   let reports: DomainReport[];
   try {
     reports = await Promise.all(
@@ -216,13 +225,12 @@ export async function dnsCommand(args: string[], io: DnsCommandIo): Promise<numb
           probeSelectors: parsed.probeSelectors,
           timeoutMs: parsed.timeoutMs,
           ...(dnssec ? { dnssec } : {}),
-          ...(dnssec && parsed.probeStartTls ? { chainProber: budget.chainProber(createTlsChainProber()), smtpPort: port('SMTPWB_DNS_SMTP_PORT') } : {}),
+          ...(dnssec && parsed.probeStartTls ? { chainProber, smtpPort: port('SMTPWB_DNS_SMTP_PORT') } : {}),
         }),
       ),
     );
   } finally {
     deadline.dispose();
-    budget.dispose();
     // Queries still retrying in the background would keep the process alive.
     (nodeResolver as { cancel?: () => void }).cancel?.();
   }
@@ -240,65 +248,4 @@ export async function dnsCommand(args: string[], io: DnsCommandIo): Promise<numb
     return 3;
   }
   return reports.some((r) => countErrors(r) > 0) ? 1 : 0;
-}
-
-/**
- * The time left of a run, and wrappers that keep each kind of I/O inside it: each call gets at most
- * the time left as its own timeout, and a call still running when the time is up is answered with a
- * failure value of its own kind (never an exception: the checks report failures as findings).
- */
-function runBudget(timeoutMs: number): {
-  dnssecQuery(inner: DnssecQuery): DnssecQuery;
-  fetcher(inner: HttpsFetcher): HttpsFetcher;
-  prober(inner: StartTlsProber): StartTlsProber;
-  chainProber(inner: TlsChainProber): TlsChainProber;
-  dispose(): void;
-} {
-  const endsAt = Date.now() + timeoutMs;
-  const left = (): number => endsAt - Date.now();
-  const over = `the run's --timeout of ${timeoutMs} ms has passed`;
-  const timers = new Set<NodeJS.Timeout>();
-  /** The operation's result, or `late` once the time is up, whichever comes first. */
-  const within = <T>(operation: Promise<T>, late: T): Promise<T> =>
-    new Promise<T>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        timers.delete(timer);
-        resolve(late);
-      }, Math.max(0, left()));
-      timers.add(timer);
-      const settle = (): void => {
-        clearTimeout(timer);
-        timers.delete(timer);
-      };
-      operation.then(
-        (value) => {
-          settle();
-          resolve(value);
-        },
-        (error: unknown) => {
-          settle();
-          reject(error);
-        },
-      );
-    });
-  const limit = (ms: number): number => Math.max(1, Math.min(ms, left()));
-  return {
-    dnssecQuery: (inner) => (name, type, options) =>
-      left() <= 0 ? Promise.resolve({ ok: false, error: over }) : within(inner(name, type, { ...options, timeoutMs: limit(options.timeoutMs) }), { ok: false, error: over }),
-    fetcher: (inner) => ({
-      fetch: (request) => (left() <= 0 ? Promise.resolve({ ok: false, error: over }) : within(inner.fetch({ ...request, timeoutMs: limit(request.timeoutMs) }), { ok: false, error: over })),
-    }),
-    prober: (inner) => ({
-      probe: (request) =>
-        left() <= 0 ? Promise.resolve({ connected: false, error: over }) : within(inner.probe({ ...request, timeoutMs: limit(request.timeoutMs) }), { connected: false, error: over }),
-    }),
-    chainProber: (inner) => ({
-      fetch: (request) =>
-        left() <= 0 ? Promise.resolve({ ok: false, stage: 'connect', error: over }) : within(inner.fetch({ ...request, timeoutMs: limit(request.timeoutMs) }), { ok: false, stage: 'connect', error: over }),
-    }),
-    dispose: () => {
-      for (const timer of timers) clearTimeout(timer);
-      timers.clear();
-    },
-  };
 }

@@ -188,6 +188,22 @@ export class Deadline {
     return Promise.race([done, this.expired]);
   }
 
+  /**
+   * Runs one operation that takes its own timeout and answers failures as values (a fetch, a probe,
+   * a raw DNS query): it gets at most the waiting time left as its timeout, its waiting time counts
+   * as a query's does, and once the deadline has passed it is answered `late` (at once when it had
+   * passed before). A rejection of the operation itself before then is passed on.
+   */
+  bounded<T>(operation: (timeoutMs: number) => Promise<T>, timeoutMs: number, late: T): Promise<T> {
+    if (this.passed) return Promise.resolve(late);
+    const left = this.ms - this.used - (this.inFlight > 0 ? performance.now() - this.since : 0);
+    const limit = Math.max(1, Math.min(timeoutMs, left));
+    return this.race(() => operation(limit)).catch((error: unknown) => {
+      if (this.passed) return late;
+      throw error;
+    });
+  }
+
   /** Wraps every function-valued property of an object (a resolver) so its calls race the deadline. */
   wrap<T extends object>(target: T): T {
     return new Proxy(target, {

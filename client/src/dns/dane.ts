@@ -6,8 +6,8 @@
  * clock) is injected.
  */
 import { finding, rfc } from './context';
-import { describeExtendedErrors, explainBogusData, explainTrustChain, checkResolverValidates, lookupWithStatus, observeValidation, type DnssecStatus, type NameLookup, type ResolverValidation, type TrustChain, type ValidationProbes, type ZoneLink } from './dnssec';
-import { type DnsRecord, type DnssecQuery, foreignAnswers, normaliseName, RR } from './dnssecWire';
+import { decideResolverValidation, describeExtendedErrors, explainBogusData, explainTrustChain, lookupWithStatus, observeValidation, probeResolver, type DnssecStatus, type NameLookup, type ResolverValidation, type TrustChain, type ValidationProbes, type ZoneLink } from './dnssec';
+import { type DnsRecord, type DnssecQuery, foreignAnswers, normaliseName, RR, rrTypeName } from './dnssecWire';
 import { formatTlsa, type DaneVerification, type TlsaRecordData, unusableReason, verifyDane } from './tlsa';
 import type { TlsChainProber } from './tlsChain';
 import type { Finding, FindingSeverity, RawRecord, RecordRef } from './types';
@@ -97,11 +97,15 @@ export async function checkTransportSecurity(options: TransportSecurityOptions):
   for (const h of hosts) records.push({ name: mxLookup.chain[mxLookup.chain.length - 1], type: 'MX', data: `${h.priority} ${h.exchange}` });
   let mx = await Promise.all(hosts.map((h) => checkMxHost(o, h.exchange, h.priority, mxLookup.status, records)));
   if (implicit) mx = mx.filter((m) => m.hasAddress);
-  const [resolver, domainTrust] = await Promise.all([
-    checkResolverValidates(o.query, o.resolverAddress, observed.evidence, o.probes ?? {}, t),
+  // The probes the evidence leaves open go out while the domain's chain of trust is walked; whether
+  // the resolver validates is decided after both, from every answer of the report (dnssec.ts).
+  const probes = o.probes ?? {};
+  const [probeAnswers, domainTrust] = await Promise.all([
+    probeResolver(o.query, observed.evidence, probes, t),
     mxLookup.status === 'secure' ? Promise.resolve(undefined) : explainTrustChain(o.query, o.domain, o.nowMs, t),
   ]);
-  const report: TransportSecurityReport = { domain: o.domain, resolver: validationFromTrust(resolver, mxLookup.status, mx, domainTrust), domainStatus: mxLookup.status, domainTrust, mxStatus: mxLookup.status, mx, dnssecFindings, daneFindings, records };
+  const resolver = decideResolverValidation(o.resolverAddress, observed.evidence, probes, probeAnswers);
+  const report: TransportSecurityReport = { domain: o.domain, resolver, domainStatus: mxLookup.status, domainTrust, mxStatus: mxLookup.status, mx, dnssecFindings, daneFindings, records };
   if (report.resolver.validates !== 'yes') {
     // Without a resolver known to validate, "no AD" means nothing (the docs promise it): insecure
     // becomes unknown, and no chain is explained, whether it does not validate or nobody can tell.
@@ -126,22 +130,6 @@ export async function checkTransportSecurity(options: TransportSecurityOptions):
   return report;
 }
 
-/**
- * Whether the resolver validates, with the evidence gathered after `checkResolverValidates` looked
- * (the domain's chain of trust is explained at the same time) when it could not tell: the AD bit on
- * a DS denial or a DNSKEY set of that chain, or an answer refused as bogus (SERVFAIL, yet data with
- * CD set: RFC 4035 §3.2.2). A resolver known not to validate stays so.
- */
-function validationFromTrust(v: ResolverValidation, mxStatus: DnssecStatus, mx: readonly MxDane[], domainTrust: TrustChain | undefined): ResolverValidation {
-  if (v.validates !== 'unknown') return v;
-  const chains = [domainTrust, ...mx.map((m) => m.trust)];
-  const ad = chains.some((c) => c?.links.some((l) => l.status === 'secure' || l.problemCode === 'dnssec-no-ds'));
-  if (ad) return { server: v.server, validates: 'yes', evidence: 'it set the AD bit on DS or DNSKEY answers for the zones above these names' };
-  const refused = mxStatus === 'bogus' || mx.some((m) => m.addressStatus === 'bogus' || m.tlsaStatus === 'bogus');
-  if (refused) return { server: v.server, validates: 'yes', evidence: 'it refused bogus answers for this domain that it hands over with the CD bit set' };
-  return v;
-}
-
 /** What DNS says about DANE for one host: its address and TLSA lookups, with their DNSSEC status. */
 export interface DaneLookup {
   host: string;
@@ -157,11 +145,9 @@ export interface DaneLookup {
   foreign: DnsRecord[];
 }
 
-const TYPE_NAMES: Record<number, string> = Object.fromEntries(Object.entries(RR).map(([k, v]) => [v, k]));
-
 /** A record of another question, in a few words: `evil.test A`. */
 function describeForeign(r: DnsRecord): string {
-  return `${r.name || '.'} ${TYPE_NAMES[r.type] ?? `TYPE${r.type}`}`;
+  return `${r.name || '.'} ${rrTypeName(r.type)}`;
 }
 
 /**
@@ -197,7 +183,7 @@ export async function lookupDane(query: DnssecQuery, host: string, port: number,
       base = expanded;
     }
   }
-  const foreign = tlsa.message ? foreignAnswers(tlsa.message, tlsa.chain, RR.TLSA) : [];
+  const foreign = tlsa.message ? foreignAnswers(tlsa.message.answers, tlsa.chain, RR.TLSA) : [];
   return {
     host: a.chain[0],
     address: a,

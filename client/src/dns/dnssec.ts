@@ -12,7 +12,7 @@
  * which needs no signature verification.
  */
 import { createHash } from 'node:crypto';
-import { answerRecords, type DnskeyData, type DnsMessage, type DnsRecord, type DnssecQuery, type DsData, EDE_NAMES, encodeName, type ExtendedError, normaliseName, RCODE_NAMES, RR } from './dnssecWire';
+import { answerRecords, type DnskeyData, type DnsMessage, type DnsOutcome, type DnsRecord, type DnssecQuery, type DsData, EDE_NAMES, encodeName, type ExtendedError, normaliseName, RCODE_NAMES, RR, rrTypeName } from './dnssecWire';
 
 export type DnssecStatus = 'secure' | 'insecure' | 'bogus' | 'indeterminate';
 
@@ -264,49 +264,72 @@ export const PUBLIC_VALIDATION_PROBES: ValidationProbes = { secure: { name: '', 
  * What the report's own answers said about the resolver. An answer that carries RRSIGs over its data
  * but no AD bit came from a signed zone that the resolver did not vouch for: either the resolver does
  * not validate, or the zone hangs below an insecure delegation. Which one is decided in
- * `checkResolverValidates`; until then such answers prove nothing about the zone being unsigned.
+ * `decideResolverValidation`; until then such answers prove nothing about the zone being unsigned.
  */
 export interface ValidationEvidence {
   /** Some answer (asked without CD) carried the AD bit. */
   ad: boolean;
+  /** The first answer that carried it. */
+  adOn?: { name: string; type: number };
   /** Answers (asked without CD, NOERROR) that carried RRSIGs but no AD. */
   signedWithoutAd: Array<{ name: string; type: number; signer: string; authoritative: boolean }>;
+  /**
+   * Questions the resolver answered SERVFAIL without CD and with data (NOERROR or NXDOMAIN) with CD
+   * set: it refused bogus data it holds, which only a validating resolver does (RFC 4035 §3.2.2).
+   */
+  refused?: Array<{ name: string; type: number }>;
 }
 
 /**
- * Wraps a resolver's query function so that every answer asked without CD adds to the evidence of
- * whether the resolver validates: the AD bit, and signed data without it (RFC 4035 §3.2.3). Pass
- * `query` to the lookups and `evidence` to `checkResolverValidates`.
+ * Wraps a resolver's query function so that every answer adds to the evidence of whether the
+ * resolver validates: the AD bit and signed data without it (answers asked without CD, RFC 4035
+ * §3.2.3), and a question refused without CD yet answered with it (§3.2.2), in whichever order the
+ * two answers come. Every query of a report goes through it (the lookups, the chain-of-trust walk),
+ * so the decision sees all of them. Pass `query` to the lookups and `evidence` to
+ * `checkResolverValidates` or `decideResolverValidation`.
  */
 export function observeValidation(inner: DnssecQuery): { query: DnssecQuery; evidence: ValidationEvidence } {
-  const evidence: ValidationEvidence = { ad: false, signedWithoutAd: [] };
+  const evidence: ValidationEvidence = { ad: false, signedWithoutAd: [], refused: [] };
+  const servfail = new Set<string>();
+  const dataWithCd = new Set<string>();
   const query: DnssecQuery = async (name, type, options) => {
     const r = await inner(name, type, options);
-    if (r.ok && options.cd !== true && (r.message.rcode === 0 || r.message.rcode === 3)) {
-      if (r.message.ad) evidence.ad = true;
-      else {
+    if (!r.ok) return r;
+    const key = `${type} ${normaliseName(name)}`;
+    const data = r.message.rcode === 0 || r.message.rcode === 3;
+    if (options.cd === true) {
+      if (data) dataWithCd.add(key);
+    } else if (r.message.rcode === 2) {
+      servfail.add(key);
+    } else if (data) {
+      if (r.message.ad) {
+        evidence.ad = true;
+        evidence.adOn ??= { name: normaliseName(name), type };
+      } else {
         const sig = [...r.message.answers, ...r.message.authority].find((x) => x.type === RR.RRSIG && x.rrsig);
         if (sig) evidence.signedWithoutAd.push({ name: normaliseName(name), type, signer: sig.rrsig!.signer, authoritative: r.message.aa });
       }
+    }
+    if (servfail.has(key) && dataWithCd.has(key) && !evidence.refused!.some((x) => x.type === type && x.name === normaliseName(name))) {
+      evidence.refused!.push({ name: normaliseName(name), type });
     }
     return r;
   };
   return { query, evidence };
 }
 
-/**
- * Finds out whether the resolver validates. The evidence of the report's own answers comes first: an
- * AD bit means it does; signed data answered authoritatively (AA) without AD means the server is an
- * authoritative server, which vouches for nothing (RFC 4035 §3.1.6, §3.2.3). Signed data without AD
- * from a resolver is then checked against the DS of the zone that signed it, asked together with the
- * probes: an AD there shows validation (the zone is then below an insecure delegation). When nothing
- * decides, the answer is "unknown", never "no AD, so insecure": callers treat every "insecure" as
- * unknown then. `seen` may still be a plain "some answer had AD".
- */
-export async function checkResolverValidates(query: DnssecQuery, server: string, seen: boolean | ValidationEvidence, probes: ValidationProbes, timeoutMs: number): Promise<ResolverValidation> {
-  const evidence: ValidationEvidence = typeof seen === 'boolean' ? { ad: seen, signedWithoutAd: [] } : seen;
-  if (evidence.ad) return { server, validates: 'yes', evidence: 'it set the AD bit on answers for this domain' };
+/** What the probes of `probeResolver` answered; each absent when it was not sent. */
+export interface ValidationProbeAnswers {
+  secure?: DnsOutcome;
+  bogus?: DnsOutcome;
+  /** The DS of the zone that signed data answered without AD. */
+  signerDs?: DnsOutcome;
+}
+
+/** The first thing the evidence alone decides, or undefined when it decides nothing. */
+function decidedByEvidence(server: string, evidence: ValidationEvidence): ResolverValidation | undefined {
   const label = (n: string): string => (n === '' ? 'the root zone' : n);
+  if (evidence.ad) return { server, validates: 'yes', evidence: evidence.adOn ? `it set the AD bit on the ${rrTypeName(evidence.adOn.type)} answer for ${label(evidence.adOn.name)}` : 'it set the AD bit on answers for this domain' };
   const authoritative = evidence.signedWithoutAd.find((e) => e.authoritative);
   if (authoritative) {
     return {
@@ -315,17 +338,50 @@ export async function checkResolverValidates(query: DnssecQuery, server: string,
       evidence: `it answered ${label(authoritative.name)} as an authoritative server (AA), with DNSSEC signatures but without the AD bit: it serves zones, it does not validate them`,
     };
   }
+  const refused = evidence.refused?.[0];
+  if (refused) return { server, validates: 'yes', evidence: `it refused the bogus answer for ${label(refused.name)} (SERVFAIL) and handed it over with the CD bit set` };
+  return undefined;
+}
+
+/**
+ * Sends the probes that the evidence so far leaves open: the known-signed and known-bogus names, and
+ * the DS of the zone that signed data answered without AD. Sends nothing when the evidence already
+ * decides. Never throws.
+ */
+export async function probeResolver(query: DnssecQuery, evidence: ValidationEvidence, probes: ValidationProbes, timeoutMs: number): Promise<ValidationProbeAnswers> {
+  if (decidedByEvidence('', evidence)) return {};
   const signed = evidence.signedWithoutAd[0];
-  const [sec, bog, signerDs] = await Promise.all([
+  const [secure, bogus, signerDs] = await Promise.all([
     probes.secure ? query(probes.secure.name, probes.secure.type, { timeoutMs }) : Promise.resolve(undefined),
     probes.bogus ? query(probes.bogus.name, probes.bogus.type, { timeoutMs }) : Promise.resolve(undefined),
     signed && signed.signer !== '' ? query(signed.signer, RR.DS, { timeoutMs }) : Promise.resolve(undefined),
   ]);
+  return { ...(secure ? { secure } : {}), ...(bogus ? { bogus } : {}), ...(signerDs ? { signerDs } : {}) };
+}
+
+/**
+ * Whether the resolver validates: the one decision, for `checkResolverValidates` and the DNSSEC and
+ * DANE report (dane.ts), made from all the evidence gathered (read it after every query of the report
+ * has been answered) and the probes' answers. The report's own answers come first: an AD bit means it
+ * validates; signed data answered authoritatively (AA) without AD means the server is an
+ * authoritative server, which vouches for nothing (RFC 4035 §3.1.6, §3.2.3); a bogus answer refused
+ * and handed over with CD means it validates (§3.2.2). Then the probes: the known-bogus name answered
+ * NOERROR, the AD bit (or none) on the known-signed name, and an AD bit on the DS of the zone that
+ * signed data answered without AD (that zone then sits below an insecure delegation). When nothing
+ * decides, the answer is "unknown", never "no AD, so insecure": callers treat every "insecure" as
+ * unknown then.
+ */
+export function decideResolverValidation(server: string, evidence: ValidationEvidence, probes: ValidationProbes, answers: ValidationProbeAnswers): ResolverValidation {
+  const decided = decidedByEvidence(server, evidence);
+  if (decided) return decided;
+  const label = (n: string): string => (n === '' ? 'the root zone' : n);
+  const { secure: sec, bogus: bog, signerDs } = answers;
   if (bog?.ok && bog.message.rcode === 0 && probes.bogus) return { server, validates: 'no', evidence: `it answered the known-bogus ${label(probes.bogus.name)} with NOERROR` };
   if (sec?.ok && probes.secure) {
     if (sec.message.ad) return { server, validates: 'yes', evidence: `it set the AD bit for the signed ${label(probes.secure.name)}` };
     if (sec.message.rcode === 0) return { server, validates: 'no', evidence: `it did not set the AD bit for the signed ${label(probes.secure.name)}` };
   }
+  const signed = evidence.signedWithoutAd[0];
   if (signed && signerDs?.ok && signerDs.message.ad) {
     return { server, validates: 'yes', evidence: `it set the AD bit on the DS answer for ${label(signed.signer)}` };
   }
@@ -337,4 +393,13 @@ export async function checkResolverValidates(query: DnssecQuery, server: string,
     };
   }
   return { server, validates: 'unknown', evidence: 'no probe gave a usable answer' };
+}
+
+/**
+ * Finds out whether the resolver validates: the probes the evidence leaves open, then the one
+ * decision (`decideResolverValidation`). `seen` may still be a plain "some answer had AD".
+ */
+export async function checkResolverValidates(query: DnssecQuery, server: string, seen: boolean | ValidationEvidence, probes: ValidationProbes, timeoutMs: number): Promise<ResolverValidation> {
+  const evidence: ValidationEvidence = typeof seen === 'boolean' ? { ad: seen, signedWithoutAd: [] } : seen;
+  return decideResolverValidation(server, evidence, probes, await probeResolver(query, evidence, probes, timeoutMs));
 }

@@ -15,6 +15,13 @@ import { parseHostPort, splitServerAddress, type HostPort } from './serverAddres
 export const RR = { A: 1, NS: 2, CNAME: 5, SOA: 6, MX: 15, TXT: 16, AAAA: 28, OPT: 41, DS: 43, RRSIG: 46, NSEC: 47, DNSKEY: 48, NSEC3: 50, TLSA: 52, DNAME: 39 } as const;
 export type RrName = keyof typeof RR;
 
+const RR_NAMES: Record<number, string> = { ...Object.fromEntries(Object.entries(RR).map(([k, v]) => [v, k])), 12: 'PTR' };
+
+/** The mnemonic of a record type (`MX`), or `TYPE<n>` for one without (RFC 3597 §5). */
+export function rrTypeName(type: number): string {
+  return RR_NAMES[type] ?? `TYPE${type}`;
+}
+
 /** Names of the RCODEs a report shows (RFC 1035 §4.1.1, RFC 6895 §2.3). */
 export const RCODE_NAMES: Record<number, string> = { 0: 'NOERROR', 1: 'FORMERR', 2: 'SERVFAIL', 3: 'NXDOMAIN', 4: 'NOTIMP', 5: 'REFUSED' };
 
@@ -348,26 +355,49 @@ export function createDnssecQuery(server: string): DnssecQuery {
   };
 }
 
-/** The records of `type` at `name`, following CNAMEs inside the answer (RFC 1034 §3.6.2). */
-export function answerRecords(message: DnsMessage, name: string, type: number): { records: DnsRecord[]; chain: string[] } {
+/**
+ * What the owner-name rule needs of a record: its owner (lower case, no final dot), its type, a
+ * CNAME's target and the type an RRSIG covers. `DnsRecord` has this shape; `wireResolver.ts` maps its
+ * records to it, so the rule below is the one both raw clients apply.
+ */
+export interface AnswerRecordShape {
+  name: string;
+  type: number;
+  name_?: string;
+  rrsig?: { typeCovered: number };
+}
+
+/**
+ * The CNAME chain of an answer section, from the asked name (RFC 1034 §3.6.2): each CNAME owned by
+ * the last name of the chain adds its target, at most 10 links, never a loop. A question for CNAME
+ * itself follows none. Only records owned by a name of this chain can answer the question (RFC 5452
+ * §9.1); those of the asked type at its last name do.
+ */
+export function answerChain(answers: readonly AnswerRecordShape[], name: string, type: number): string[] {
   const chain = [normaliseName(name)];
-  for (let i = 0; i < 10; i++) {
+  for (let i = 0; i < 10 && type !== RR.CNAME; i++) {
     const last = chain[chain.length - 1];
-    const cname = message.answers.find((r) => r.type === RR.CNAME && r.name === last && r.name_ !== undefined);
-    if (!cname || chain.includes(cname.name_!) || type === RR.CNAME) break;
+    const cname = answers.find((r) => r.type === RR.CNAME && r.name === last && r.name_ !== undefined);
+    if (!cname || chain.includes(cname.name_!)) break;
     chain.push(cname.name_!);
   }
+  return chain;
+}
+
+/** The records of `type` at `name`, following CNAMEs inside the answer (RFC 1034 §3.6.2). */
+export function answerRecords(message: DnsMessage, name: string, type: number): { records: DnsRecord[]; chain: string[] } {
+  const chain = answerChain(message.answers, name, type);
   const target = chain[chain.length - 1];
   return { records: message.answers.filter((r) => r.type === type && r.name === target), chain };
 }
 
 /**
- * The records of the answer section that answer another question: an owner name outside the CNAME
+ * The records of an answer section that answer another question: an owner name outside the CNAME
  * chain, or a type other than the one asked, CNAME, DNAME or RRSIG. A resolver never sends them for
  * the question asked; they are ignored, and a report says so.
  */
-export function foreignAnswers(message: DnsMessage, chain: readonly string[], type: number): DnsRecord[] {
-  return message.answers.filter((r) => {
+export function foreignAnswers<R extends AnswerRecordShape>(answers: readonly R[], chain: readonly string[], type: number): R[] {
+  return answers.filter((r) => {
     // A DNAME (and its signature) is owned by an ancestor of the name, and is part of the answer.
     if (r.type === RR.DNAME || (r.type === RR.RRSIG && r.rrsig?.typeCovered === RR.DNAME)) return false;
     return !chain.includes(r.name) || (r.type !== type && r.type !== RR.CNAME && r.type !== RR.RRSIG);

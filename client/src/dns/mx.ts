@@ -59,6 +59,14 @@ export async function checkMx(ctx: CheckContext): Promise<MxOutcome> {
     findings.push(finding('error', 'mx-dns-error', `The MX query for ${domain} failed: ${describeFailure(mxAnswer)}.`, rfc(5321, '5.1')));
     return result([], false, false);
   }
+  if (mxAnswer.foreign && mxAnswer.foreign.length > 0) {
+    // RFC 1034 §3.6.2, RFC 5452 §9.1: only records owned by the name asked (or a name of its CNAME
+    // chain) answer the question. Others would let any server that answers name a domain's MX hosts.
+    const shown = mxAnswer.foreign.slice(0, 5).join(', ') + (mxAnswer.foreign.length > 5 ? `, and ${mxAnswer.foreign.length - 5} more` : '');
+    findings.push(
+      finding('info', 'mx-foreign-records', `The answer to the MX query for ${domain} also holds records for another question (${shown}); they are ignored, and only MX records owned by ${domain} (or by the name its CNAME chain leads to) count.`, rfc(1034, '3.6.2')),
+    );
+  }
   if (mxAnswer.status === 'nxdomain') {
     findings.push(finding('error', 'mx-nxdomain', `${domain} does not exist (NXDOMAIN), so it cannot receive mail.`, rfc(5321, '5.1')));
     return result([], false, false);

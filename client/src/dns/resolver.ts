@@ -7,6 +7,7 @@
 import { promises as dnsPromises } from 'node:dns';
 import type { RrType } from './types';
 import { parseDnsServerSpec, resolvedOnce, splitServerAddress, type HostLookup } from './serverAddress';
+import { createWireAnswerResolver } from './wireResolver';
 
 export interface MxData {
   exchange: string;
@@ -31,6 +32,14 @@ export interface RawResolver {
   resolveTxt(name: string): Promise<string[][]>;
   resolveCname(name: string): Promise<string[]>;
   resolvePtr(name: string): Promise<string[]>;
+  /**
+   * MX with the owner names decided from the answer: `records` are owned by the name the answer's
+   * CNAME chain from the asked name ends at (the asked name itself without one), `foreign` names the
+   * answer's records for another question, which are ignored (RFC 1034 §3.6.2, RFC 5452 §9.1). Node's `resolveMx` gives no owner, so a resolver that can read the
+   * answer itself (`createNodeResolver` does, with the wire resolver) offers this and the MX check
+   * uses it; an error of ENODATA may carry `foreign` too.
+   */
+  resolveMxAnswer?(name: string): Promise<{ records: MxData[]; foreign: string[] }>;
 }
 
 /** A failure to get an answer, which is never the same thing as "no record". */
@@ -48,6 +57,11 @@ export type DnsAnswer<T> =
   | (AnswerBase & { status: 'nxdomain'; data: T[] })
   | (AnswerBase & { status: 'nodata'; data: T[] })
   | (AnswerBase & { status: 'error'; failure: DnsFailure; detail: string; data: T[] });
+
+/** Records an answer held for another question (`evil.test MX`), ignored; set only where the resolver reads owners. */
+export interface ForeignRecords {
+  foreign?: string[];
+}
 
 /** Something a query depended on: an earlier answer, or anything else that carries a depth. */
 export interface Dependency {
@@ -119,7 +133,7 @@ export class DnsClient {
    * Queries one name and type. `after` lists the answers the name was derived from; the new query's
    * depth is one more than the deepest of them. A repeated query returns the first one's promise.
    */
-  query<T extends RrType>(name: string, type: T, after: readonly Dependency[] = []): Promise<DnsAnswer<RrData[T]>> {
+  query<T extends RrType>(name: string, type: T, after: readonly Dependency[] = []): Promise<DnsAnswer<RrData[T]> & ForeignRecords> {
     const norm = normalizeName(name);
     const key = `${type} ${norm}`;
     const cached = this.cache.get(key);
@@ -133,18 +147,22 @@ export class DnsClient {
     return promise;
   }
 
-  private async run<T extends RrType>(name: string, type: T, depth: number): Promise<DnsAnswer<RrData[T]>> {
-    const base = { name, type, depth };
+  private async run<T extends RrType>(name: string, type: T, depth: number): Promise<DnsAnswer<RrData[T]> & ForeignRecords> {
+    const base: AnswerBase & ForeignRecords = { name, type, depth };
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(Object.assign(new Error(`query ${type} ${name} timed out`), { code: 'ETIMEOUT' })), this.timeoutMs);
     });
     try {
-      const data = (await Promise.race([this.send(name, type), timeout])) as Array<RrData[T]>;
+      const sent = await Promise.race([this.send(name, type), timeout]);
+      const data = sent.data as Array<RrData[T]>;
+      if (sent.foreign && sent.foreign.length > 0) base.foreign = sent.foreign;
       if (data.length === 0) return { ...base, status: 'nodata', data: [] };
       return { ...base, status: 'ok', data };
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
+      const foreign = (err as ForeignRecords).foreign;
+      if (foreign && foreign.length > 0) base.foreign = foreign;
       const kind = classifyDnsError(code);
       if (kind.status === 'error') {
         return { ...base, status: 'error', failure: kind.failure, detail: `${code ?? 'error'}: ${(err as Error).message}`, data: [] };
@@ -155,20 +173,27 @@ export class DnsClient {
     }
   }
 
-  private async send(name: string, type: RrType): Promise<unknown[]> {
+  private async send(name: string, type: RrType): Promise<{ data: unknown[]; foreign?: string[] }> {
     switch (type) {
       case 'A':
-        return this.resolver.resolve4(name);
+        return { data: await this.resolver.resolve4(name) };
       case 'AAAA':
-        return this.resolver.resolve6(name);
-      case 'MX':
-        return (await this.resolver.resolveMx(name)).map((m) => ({ exchange: normalizeName(m.exchange), priority: m.priority }));
+        return { data: await this.resolver.resolve6(name) };
+      case 'MX': {
+        // The owners of the MX records decided from the answer where the resolver can read it.
+        const normal = (records: MxData[]): MxData[] => records.map((m) => ({ exchange: normalizeName(m.exchange), priority: m.priority }));
+        if (this.resolver.resolveMxAnswer) {
+          const answer = await this.resolver.resolveMxAnswer(name);
+          return { data: normal(answer.records), foreign: answer.foreign };
+        }
+        return { data: normal(await this.resolver.resolveMx(name)) };
+      }
       case 'TXT':
-        return (await this.resolver.resolveTxt(name)).map((chunks) => txtText(chunks.join('')));
+        return { data: (await this.resolver.resolveTxt(name)).map((chunks) => txtText(chunks.join(''))) };
       case 'CNAME':
-        return (await this.resolver.resolveCname(name)).map(normalizeName);
+        return { data: (await this.resolver.resolveCname(name)).map(normalizeName) };
       case 'PTR':
-        return (await this.resolver.resolvePtr(name)).map(normalizeName);
+        return { data: (await this.resolver.resolvePtr(name)).map(normalizeName) };
     }
   }
 }
@@ -207,10 +232,27 @@ export interface NodeResolverOptions {
  * the first query. Throws when the server text is not in that grammar.
  */
 export function createNodeResolver(options: NodeResolverOptions = {}): RawResolver {
+  const timeoutMs = options.timeoutMs ?? 2000;
   const build = (server: string | undefined): RawResolver => {
-    const resolver = new dnsPromises.Resolver({ timeout: options.timeoutMs ?? 2000, tries: options.tries ?? 2 });
+    const resolver = new dnsPromises.Resolver({ timeout: timeoutMs, tries: options.tries ?? 2 });
     if (server !== undefined) resolver.setServers([server]);
-    return resolver;
+    // MX owners are read from the answer itself (RFC 1034 §3.6.2): Node's resolveMx gives none. The
+    // wire resolver asks the same server. Without one named it asks the system's first server, and
+    // when that one cannot be reached, Node's resolver, which tries the others in turn, answers
+    // (without owners: the system's servers are the ones the user trusts for everything else too).
+    const mxAnswer = createWireAnswerResolver({ server, timeoutMs: timeoutMs * (options.tries ?? 2) });
+    return Object.assign(resolver, {
+      resolveMxAnswer: async (name: string): Promise<{ records: MxData[]; foreign: string[] }> => {
+        try {
+          const answer = await mxAnswer(name, 'MX');
+          return { records: answer.data as MxData[], foreign: answer.foreign };
+        } catch (err) {
+          const code = (err as NodeJS.ErrnoException).code;
+          if (server !== undefined || (code !== 'ETIMEOUT' && code !== 'ECONNREFUSED')) throw err;
+          return { records: await resolver.resolveMx(name), foreign: [] };
+        }
+      },
+    });
   };
   if (!options.server) return build(undefined);
   // Already in the setServers form (what the CLI passes after resolving `--dns-server`).
@@ -224,6 +266,7 @@ export function createNodeResolver(options: NodeResolverOptions = {}): RawResolv
     resolve4: async (name) => (await inner()).resolve4(name),
     resolve6: async (name) => (await inner()).resolve6(name),
     resolveMx: async (name) => (await inner()).resolveMx(name),
+    resolveMxAnswer: async (name) => (await inner()).resolveMxAnswer!(name),
     resolveTxt: async (name) => (await inner()).resolveTxt(name),
     resolveCname: async (name) => (await inner()).resolveCname(name),
     resolvePtr: async (name) => (await inner()).resolvePtr(name),

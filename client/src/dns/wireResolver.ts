@@ -11,6 +11,7 @@ import { exchangeTcp, exchangeUdp, type DnsExchange } from './dnsTransport';
 import { getServers } from 'node:dns';
 import { randomInt } from 'node:crypto';
 import { splitServerAddress } from './serverAddress';
+import { answerChain, foreignAnswers, rrTypeName } from './dnssecWire';
 
 export type WireRrType = 'A' | 'AAAA' | 'TXT' | 'MX' | 'PTR' | 'CNAME';
 
@@ -166,12 +167,29 @@ function sendTcp(host: string, port: number, query: Buffer, timeoutMs: number): 
   return orDnsError(exchangeTcp(host, port, query, timeoutMs), ' over TCP', timeoutMs);
 }
 
-/** Creates a resolver that sends its own queries to one server. */
-export function createWireResolver(options: WireResolverOptions = {}): WireResolver {
+/** The records of one answer: those of the asked type along the CNAME chain, and the records that answer another question. */
+export interface WireAnswer {
+  data: unknown[];
+  /**
+   * Records of the answer section owned by a name outside the CNAME chain of the asked name, or of
+   * another type than the one asked or CNAME (`evil.test MX`): ignored (RFC 1034 §3.6.2, RFC 5452
+   * §9.1), and named so a report can say so. DNAME and RRSIG records are part of an answer.
+   */
+  foreign: string[];
+}
+
+export type WireAnswerResolver = (name: string, rrtype: WireRrType) => Promise<WireAnswer>;
+
+/**
+ * Creates a resolver that sends its own queries to one server and says which records of each answer
+ * it took and which it ignored. Fails like `dns.promises.resolve` (ENODATA when no record of the
+ * asked type is owned by the name or its CNAME chain).
+ */
+export function createWireAnswerResolver(options: WireResolverOptions = {}): WireAnswerResolver {
   const serverText = options.server ?? getServers()[0] ?? '127.0.0.1';
   const server = splitServer(serverText);
   const timeoutMs = options.timeoutMs ?? 4000;
-  return async (name: string, rrtype: WireRrType): Promise<unknown[]> => {
+  return async (name: string, rrtype: WireRrType): Promise<WireAnswer> => {
     if (!server) throw dnsError('ECONNREFUSED', `invalid DNS server "${serverText}"`);
     const type = TYPE_CODES[rrtype];
     const id = randomInt(0, 0x10000);
@@ -197,15 +215,20 @@ export function createWireResolver(options: WireResolverOptions = {}): WireResol
     if (parsed.rcode === 2) throw dnsError('ESERVFAIL', `${name}: SERVFAIL`);
     if (parsed.rcode === 5) throw dnsError('EREFUSED', `${name}: REFUSED`);
     if (parsed.rcode !== 0) throw dnsError('EFORMERR', `${name}: RCODE ${parsed.rcode}`);
-    // Follow the CNAME chain inside the answer (RFC 1034 §3.6.2), at most 10 links.
-    const chain = new Set([name.toLowerCase().replace(/\.$/, '')]);
-    for (let i = 0; i < 10; i++) {
-      const before = chain.size;
-      for (const r of parsed.answers) if (r.type === 5 && chain.has(r.owner)) chain.add(String(r.data).toLowerCase());
-      if (chain.size === before) break;
-    }
-    const data = parsed.answers.filter((r) => r.type === type && chain.has(r.owner) && r.data !== undefined).map((r) => r.data);
-    if (data.length === 0) throw dnsError('ENODATA', `${name}: no ${rrtype} records`);
-    return data;
+    // Which records answer the question: the owner-name rule of dnssecWire.ts (RFC 1034 §3.6.2, RFC
+    // 5452 §9.1), the records of the asked type at the end of the CNAME chain; the others are named.
+    const shaped = parsed.answers.map((r) => ({ ...r, name: r.owner, ...(r.type === 5 ? { name_: String(r.data).toLowerCase() } : {}) }));
+    const chain = answerChain(shaped, name, type);
+    const target = chain[chain.length - 1];
+    const data = shaped.filter((r) => r.type === type && r.name === target && r.data !== undefined).map((r) => r.data);
+    const foreign = foreignAnswers(shaped, chain, type).map((r) => `${r.name || '.'} ${rrTypeName(r.type)}`);
+    if (data.length === 0) throw Object.assign(dnsError('ENODATA', `${name}: no ${rrtype} records`), { foreign });
+    return { data, foreign };
   };
+}
+
+/** Creates a resolver that sends its own queries to one server. */
+export function createWireResolver(options: WireResolverOptions = {}): WireResolver {
+  const resolve = createWireAnswerResolver(options);
+  return async (name: string, rrtype: WireRrType): Promise<unknown[]> => (await resolve(name, rrtype)).data;
 }

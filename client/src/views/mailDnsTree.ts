@@ -7,12 +7,13 @@
  * characters visible, no `$(icon)`), in tooltips through `visibleLine` piece by piece, so a record
  * can neither add a line to a tooltip nor show an icon.
  */
+import { dkimSelectorProblem } from '../../../common/dnsName';
 import { iconInertLine, visibleLine } from '../../../common/escape';
-import { position } from '../dns/render';
+import { checkStatus, position } from '../dns/render';
 import { type CheckResult, type DomainReport, type FindingSeverity, type SpfTreeNode, worstSeverity } from '../dns/types';
 
 /** The icon a node shows: a severity, or a state. */
-export type NodeIcon = FindingSeverity | 'skipped' | 'running' | 'failed' | 'record' | 'tree' | 'domain';
+export type NodeIcon = FindingSeverity | 'skipped' | 'empty' | 'running' | 'failed' | 'record' | 'tree' | 'domain';
 
 interface NodeBase {
   /** Unique and stable across refreshes, so the tree keeps its expansion state. */
@@ -79,6 +80,7 @@ function spfNodes(domain: string, node: SpfTreeNode, path: string): RecordNode {
 
 function checkNode(domain: string, c: CheckResult): CheckNode {
   const base = `${domain}/${c.id}`;
+  const status = checkStatus(c);
   const counts = (['error', 'warning'] as const).map((s) => [s, c.findings.filter((f) => f.severity === s).length] as const).filter(([, n]) => n > 0);
   const children: MailDnsNode[] = c.findings.map((f, i) => ({
     kind: 'finding',
@@ -138,8 +140,10 @@ function checkNode(domain: string, c: CheckResult): CheckNode {
     id: base,
     checkId: c.id,
     label: c.title,
-    description: c.skipped ? `skipped: ${iconInertLine(c.skipped)}` : counts.length > 0 ? counts.map(([s, n]) => plural(n, s)).join(', ') : worstSeverity(c.findings),
-    icon: c.skipped ? 'skipped' : worstSeverity(c.findings),
+    // A check with no finding at all has not passed anything: it shows as "no findings", never as
+    // pass (the status of the CLI's report, `checkStatus` in dns/render.ts).
+    description: c.skipped ? `skipped: ${iconInertLine(c.skipped)}` : counts.length > 0 ? counts.map(([s, n]) => plural(n, s)).join(', ') : status === 'empty' ? 'no findings' : status,
+    icon: status,
     contextValue: c.id === 'starttls' ? 'mailDnsCheckStartTls' : 'mailDnsCheck',
     domain,
     children,
@@ -176,7 +180,7 @@ export function buildDomainNode(state: DomainState): DomainNode {
   const errors = all.filter((f) => f.severity === 'error').length;
   const warnings = all.filter((f) => f.severity === 'warning').length;
   if (!state.running) {
-    node.icon = report.dnsUnreachable ? 'failed' : worstSeverity(all);
+    node.icon = report.dnsUnreachable ? 'failed' : all.length === 0 ? 'empty' : worstSeverity(all);
     node.description = report.dnsUnreachable ? 'DNS could not be reached' : `${plural(errors, 'error')}, ${plural(warnings, 'warning')}`;
   }
   node.tooltip = `${node.tooltip}\nChecked ${report.checkedAt}: ${report.queries} queries, depth ${report.depth}, ${report.durationMs} ms`;
@@ -189,10 +193,16 @@ export function rememberRecent(recent: readonly string[], domain: string, max = 
   return [domain, ...recent.filter((d) => d !== domain)].slice(0, max);
 }
 
-/** Parses the selectors a user typed: names separated by commas or spaces. */
-export function parseSelectorInput(text: string): { selectors: string[] } | { error: string } {
+/**
+ * Parses the selectors a user typed: names separated by commas or spaces, each checked by the rule
+ * `smtpwb dns --selector` applies (common/dnsName.ts), with the domain when it is known, so that
+ * `<selector>._domainkey.<domain>` fits in a DNS name.
+ */
+export function parseSelectorInput(text: string, domain?: string): { selectors: string[] } | { error: string } {
   const selectors = text.split(/[\s,]+/).filter(Boolean);
-  const bad = selectors.find((s) => !/^[A-Za-z0-9_]([A-Za-z0-9_.-]*[A-Za-z0-9_])?$/.test(s));
-  if (bad) return { error: `"${bad}" is not a selector name` };
+  for (const s of selectors) {
+    const problem = dkimSelectorProblem(s, domain);
+    if (problem) return { error: visibleLine(problem) };
+  }
   return { selectors: [...new Set(selectors)] };
 }

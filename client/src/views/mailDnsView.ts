@@ -59,6 +59,8 @@ const ICONS: Record<NodeIcon, vscode.ThemeIcon> = {
   info: new vscode.ThemeIcon('info', new vscode.ThemeColor('problemsInfoIcon.foreground')),
   pass: new vscode.ThemeIcon('pass', new vscode.ThemeColor('testing.iconPassed')),
   skipped: new vscode.ThemeIcon('circle-slash'),
+  // A check with no finding: neutral, neither pass nor a problem.
+  empty: new vscode.ThemeIcon('circle-outline'),
   running: new vscode.ThemeIcon('loading~spin'),
   failed: new vscode.ThemeIcon('debug-disconnect', new vscode.ThemeColor('problemsErrorIcon.foreground')),
   record: new vscode.ThemeIcon('symbol-string'),
@@ -266,12 +268,12 @@ export function registerMailDns(context: vscode.ExtensionContext, options: MailD
       prompt: 'Selector names, separated by commas. Common names are probed as well.',
       value: current.join(', '),
       validateInput: (v) => {
-        const parsed = parseSelectorInput(v);
+        const parsed = parseSelectorInput(v, domain);
         return 'error' in parsed ? parsed.error : undefined;
       },
     });
     if (text === undefined) return;
-    const parsed = parseSelectorInput(text);
+    const parsed = parseSelectorInput(text, domain);
     if ('error' in parsed) return;
     const all = state.get<Record<string, string[]>>(STATE_SELECTORS, {});
     await state.update(STATE_SELECTORS, { ...all, [domain]: parsed.selectors });
