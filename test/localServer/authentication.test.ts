@@ -163,3 +163,15 @@ test('verification: one DNS question per name and type for many messages of one 
     removeTempDir(dir);
   }
 });
+
+test('a server name that cannot be an authserv-id (RFC 8601 §2.2) is refused at start, not on every message', async () => {
+  const dir = makeTempDir('verify-name');
+  try {
+    await assert.rejects(
+      startCaptureServer({ dir, tls: false, name: 'bad name; x=y', verify: { resolver: createResolver({ timeoutMs: 100 }) } }),
+      (error: Error) => error instanceof RangeError && /cannot be an authserv-id/.test(error.message),
+    );
+  } finally {
+    removeTempDir(dir);
+  }
+});

@@ -1,14 +1,13 @@
 // The values of a DKIM-Signature's tags (RFC 6376 §3.5), which RFC 6376 §6.1.1 tells verifiers to
 // "meticulously validate": an invalid t=, x=, l=, q= or i= makes the field a PERMFAIL (permerror,
 // RFC 8601 §2.7.1). A t= or x= mailauth cannot turn into a date must not crash verification, and
-// mailauth itself failing must not either. An upper-case unknown tag (RFC 6376 §3.2) is ignored when
-// mailauth reads the real tag, and named when it would not. With l=, the details say how much of the
+// mailauth itself failing must not either. An upper-case unknown tag (RFC 6376 §3.2) is ignored:
+// when mailauth would read it as the real tag, the product verifies the signature itself. With l=, the details say how much of the
 // body is not signed (RFC 6376 §8.2). Each message is signed by the test's own signer (any tag list,
 // so that a signature is valid except for the tag under test), checked first against Debian's
 // dkimverify (python3-dkim); keys are published in a real Knot.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash, createPrivateKey, sign as rsaSign } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,9 +15,11 @@ import type { KnotPeer } from '../peers/knot';
 import { startDmKnot } from './dmZone';
 import type { AuthReport } from '../../client/src/mailAuth/verify';
 import { readDkimSignatureField } from '../../client/src/mailAuth/dkimSignatureCheck';
+import { signMessage } from '../../client/src/mailAuth/sign';
 import { verifiedByCaptureServer } from '../support/captureVerified';
 import { makeKeys, sampleMessage, verifyUnalignedSpf, verifyUnalignedSpfJson, type TestKeys } from './fixtures';
 import { dkimverifyInNamespace } from './debianTools';
+import { signWithTagList, simpleBody } from './tagSigner';
 
 let knot: KnotPeer;
 let keys: TestKeys;
@@ -36,43 +37,9 @@ after(async () => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-/** RFC 6376 §3.4.2 relaxed header canonicalization of one field (name and value, unfolded). */
-function relaxedHeader(name: string, value: string): string {
-  return `${name.toLowerCase()}:${value.replace(/\r?\n(?=[ \t])/g, '').replace(/[ \t]+/g, ' ').trim()}`;
-}
-
-/** RFC 6376 §3.4.3 simple body canonicalization: trailing empty lines removed, one CRLF at the end. */
-function simpleBody(body: string): string {
-  const trimmed = body.replace(/(\r\n)+$/, '');
-  return `${trimmed}\r\n`;
-}
-
-/**
- * Signs the message with rsa-sha256, c=relaxed/simple, d=dm.test, s=good and h=from:to:subject:date,
- * with `tags` written as given between s= and h= (any tag list, valid or not), `beforeSelector`
- * between d= and s=, and `bodyLength`
- * octets of the body when given (l=). A minimal signer for tests: it signs the first instance of
- * each named field, which is the only one in these messages.
- */
+/** The test's signer with this file's key. */
 function signWithTags(message: Buffer, tags: string, bodyLength?: number, beforeSelector = ''): Buffer {
-  const text = message.toString('latin1');
-  const split = text.indexOf('\r\n\r\n');
-  const head = text.slice(0, split + 2);
-  const body = simpleBody(text.slice(split + 4));
-  const signedBody = bodyLength === undefined ? body : body.slice(0, bodyLength);
-  const bh = createHash('sha256').update(signedBody, 'latin1').digest('base64');
-  const fields = head.split(/\r\n(?![ \t])/).filter((f) => f !== '');
-  const names = ['from', 'to', 'subject', 'date'];
-  const lines = names.map((n) => {
-    const f = fields.find((x) => x.slice(0, x.indexOf(':')).trim().toLowerCase() === n);
-    assert.ok(f, `the message has ${n}`);
-    return relaxedHeader(n, f.slice(f.indexOf(':') + 1));
-  });
-  const l = bodyLength === undefined ? '' : ` l=${bodyLength};`;
-  const value = ` v=1; a=rsa-sha256; c=relaxed/simple; d=dm.test;${beforeSelector ? ` ${beforeSelector};` : ''} s=good;${tags ? ` ${tags};` : ''}${l} h=${names.join(':')}; bh=${bh}; b=`;
-  const data = `${lines.join('\r\n')}\r\n${relaxedHeader('DKIM-Signature', value)}`;
-  const b = rsaSign('sha256', Buffer.from(data, 'latin1'), createPrivateKey(keys.rsaPem)).toString('base64');
-  return Buffer.concat([Buffer.from(`DKIM-Signature:${value}${b}\r\n`, 'latin1'), message]);
+  return signWithTagList(keys.rsaPem, message, tags, bodyLength, beforeSelector);
 }
 
 async function verify(message: Buffer): Promise<{ code: number; report: AuthReport }> {
@@ -212,24 +179,43 @@ test('verify: an upper-case unknown tag before the real one is ignored (RFC 6376
   const { report } = await verify(noL);
   assert.deepEqual(report.dkim.map((d) => d.result), ['pass'], JSON.stringify(report.dkim, null, 2));
   assert.equal(report.dmarc.result, 'pass');
-  // L= without an l=: mailauth would take it for l=3; the product says so rather than verify a signature that is not there.
-  const withL = await verify(signed('L=3; t=1700000000'));
-  assert.equal(withL.report.dkim[0].details['signature problem'], 'dkim-signature-tag-case', JSON.stringify(withL.report.dkim, null, 2));
+  // L= without an l=: mailauth would take it for l=3; the product verifies the whole body itself, as dkimverify does.
+  const withL = signed('L=3; t=1700000000');
+  assert.equal((await dkimverifyInNamespace(dmZone, 'dm.test', withL)).code, 0);
+  const l = await verify(withL);
+  const all = JSON.stringify(l.report.dkim, null, 2);
+  assert.deepEqual(l.report.dkim.map((d) => d.result), ['pass'], all);
+  assert.equal(l.report.dkim[0].details['signature problem'], undefined, all);
+  assert.equal(l.report.dkim[0].details['mailauth result'], 'none (mailauth would read L= as l=; the product verified the signature itself)', all);
+  assert.equal(l.report.dmarc.result, 'pass');
+  // A body changed after signing fails: L=3 did not limit anything.
+  const changed = Buffer.from(withL.toString('latin1').replace('this message is signed.', 'this message is changed'), 'latin1');
+  assert.deepEqual((await verify(changed)).report.dkim.map((d) => [d.result, d.reason]), [['fail', 'body hash did not verify']]);
 });
 
-test('verify: an upper-case unknown tag after the real one (s=good; S=evil) is permerror naming the case clash, not "could not read it"', async () => {
+test('verify: an upper-case unknown tag after the real one (s=good; S=evil) is ignored (RFC 6376 §3.2): the product verifies the signature itself and it passes, as in dkimverify', async () => {
   const message = signed('S=evil');
   // dkimpy ignores S= (tag names are case-sensitive) and verifies the signature.
   const theirs = await dkimverifyInNamespace(dmZone, 'dm.test', message);
   assert.equal(theirs.code, 0, theirs.output);
-  const { report } = await verify(message);
+  const { code, report } = await verify(message);
   const all = JSON.stringify(report.dkim, null, 2);
-  assert.equal(report.dkim[0].result, 'permerror', all);
-  assert.equal(report.dkim[0].details['signature problem'], 'dkim-signature-tag-case', all);
-  assert.equal(report.dkim[0].reason, 'the unknown tag S= would be read as s= by mailauth, which reads tag names case-insensitively: the signature was not verified (RFC 6376 §3.2)', all);
-  assert.equal(report.dkim[0].details['mailauth result'], 'none (not given to mailauth: mailauth would read S= as s=)', all);
-  // The selector shown is the real one, not mailauth's reading of S=.
+  assert.equal(report.dkim[0].result, 'pass', all);
+  assert.equal(report.dkim[0].details['signature problem'], undefined, all);
+  assert.equal(report.dkim[0].details['mailauth result'], 'none (mailauth would read S= as s=; the product verified the signature itself)', all);
+  assert.match(report.authenticationResults, /^Authentication-Results: mx\.test;\r\n dkim=pass header\.i=@dm\.test header\.s=good header\.a=rsa-sha256 header\.b=/);
+  // The selector shown is the real one, not mailauth's reading of S=, and DMARC passes through it.
   assert.equal(report.dkim[0].selector, 'good');
+  assert.equal(report.dmarc.result, 'pass');
+  assert.equal(code, 0);
+  // A changed signed header still fails, and S= naming a selector with no key changes nothing.
+  const tampered = Buffer.from(message.toString('latin1').replace('Subject: DKIM test', 'Subject: DKIM test!'), 'latin1');
+  assert.deepEqual((await verify(tampered)).report.dkim.map((d) => [d.result, d.reason]), [['fail', 'bad signature']]);
+  // A signature that signed this field (h= lists DKIM-Signature, as ARC-Message-Signatures do) still
+  // verifies: the field is given to mailauth as it is, only mailauth's result for it is not taken.
+  const over = await signMessage(message, { domain: 'dm.test', selector: 'good', privateKeyPem: keys.rsaPem, headerList: ['From', 'To', 'Subject', 'DKIM-Signature'] });
+  assert.equal((await dkimverifyInNamespace(dmZone, 'dm.test', over)).code, 0);
+  assert.deepEqual((await verify(over)).report.dkim.map((d) => d.result), ['pass', 'pass'], JSON.stringify((await verify(over)).report.dkim, null, 2));
 });
 
 test('verify (text and --json): with l= the details say the body is only partly signed and how many octets follow (RFC 6376 §8.2)', async () => {
@@ -264,13 +250,13 @@ const FIELD_TABLE: Array<[value: string, code: string, hidden: boolean]> = [
   ['v=1; a=rsa-sha256; d=dm.test; s=good; l=1' + '0'.repeat(76) + '; h=from; bh=AAAA; b=BBBB', 'dkim-signature-tag-value', false],
   ['v=1; a=rsa-sha256; d=dm.test; s=good; q=dns/txt:x-foo; h=from; bh=AAAA; b=BBBB', '', false],
   ['v=1; a=rsa-sha256; d=dm.test; s=good; q=x-foo; h=from; bh=AAAA; b=BBBB', 'dkim-signature-tag-value', false],
-  ['v=1; a=rsa-sha256; d=dm.test; s=good; S=evil; h=from; bh=AAAA; b=BBBB', 'dkim-signature-tag-case', true],
+  ['v=1; a=rsa-sha256; d=dm.test; s=good; S=evil; h=from; bh=AAAA; b=BBBB', '', false],
   ['v=1; a=rsa-sha256; d=dm.test; S=evil; s=good; h=from; bh=AAAA; b=BBBB', '', false],
   // Tags mailauth does not read (z=, unknown names) may have any case.
   ['v=1; a=rsa-sha256; d=dm.test; s=good; Z=x; Foo=bar; h=from; bh=AAAA; b=BBBB', '', false],
-  // T= with a huge value but read by nobody (t= after it) is harmless; T= alone is both a clash and a crash.
+  // T= with a huge value but read by nobody (t= after it) is harmless; T= alone would crash mailauth, so the field is hidden from it and verified by the product.
   ['v=1; a=rsa-sha256; d=dm.test; s=good; T=99999999999999999999; t=5; h=from; bh=AAAA; b=BBBB', '', false],
-  ['v=1; a=rsa-sha256; d=dm.test; s=good; T=99999999999999999999; h=from; bh=AAAA; b=BBBB', 'dkim-signature-tag-case', true],
+  ['v=1; a=rsa-sha256; d=dm.test; s=good; T=99999999999999999999; h=from; bh=AAAA; b=BBBB', '', true],
 ];
 
 test('the DKIM-Signature field check: tag values and case clashes give their codes (RFC 6376 §3.2, §3.5), and never throw', () => {
@@ -281,5 +267,10 @@ test('the DKIM-Signature field check: tag values and case clashes give their cod
     if (hidden) assert.equal(field.skippedByMailauth, true);
   }
   assert.equal(readDkimSignatureField('v=1; l=00012').bodyLength, '00012');
+  // A case clash alone is given to mailauth, but its result is not taken (the product verifies the field).
+  const clash = readDkimSignatureField('v=1; a=rsa-sha256; d=dm.test; s=good; S=evil; h=from; bh=AAAA; b=BBBB');
+  assert.equal(clash.misreadByMailauth, 'mailauth would read S= as s=');
+  assert.equal(clash.skippedByMailauth, true);
+  assert.equal(readDkimSignatureField('v=1; a=rsa-sha256; d=dm.test; S=evil; s=good; h=from; bh=AAAA; b=BBBB').misreadByMailauth, undefined);
   for (const hostile of ['t=' + '9'.repeat(100_000), 'x=-Infinity; T=1e400', `q=${':'.repeat(5000)}`, 'i=@'.repeat(1000)]) assert.ok(readDkimSignatureField(hostile).problem);
 });

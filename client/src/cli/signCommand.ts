@@ -13,7 +13,7 @@ import { writeFile } from 'node:fs/promises';
 import { resolve as resolvePath } from 'node:path';
 import { visibleLine } from '../../../common/escape';
 import { normalizeDomain } from '../dns/index';
-import { DkimSignError, publicKeyRecord, signMessage, type DkimAlgorithm } from '../mailAuth/sign';
+import { DkimSignError, publicKeyRecord, signMessage, unsignableReason, type DkimAlgorithm } from '../mailAuth/sign';
 import { zoneTxt } from './dkimCommand';
 import { parseOptions, readInputFileSync, usageError, wantsHelp } from './options';
 import type { CommandIo } from './verifyCommand';
@@ -22,7 +22,9 @@ export const SIGN_USAGE = `usage: smtpwb sign FILE.eml --domain DOMAIN --selecto
                    [--algorithm rsa-sha256|ed25519-sha256] [--output FILE]
 
 Signs a message with DKIM (RFC 6376; Ed25519 as RFC 8463) and writes the signed message to stdout
-or FILE. The DNS TXT record that verifiers need for the key is printed to stderr.
+or FILE. The DNS TXT record that verifiers need for the key is printed to stderr. From is signed
+once more than the message has it (oversigned, RFC 6376 §8.15), so a From added later breaks the
+signature. A message of header fields only is signed with an empty body.
 
   --domain DOMAIN       the signing domain (d=)
   --selector SELECTOR   the selector (s=); the key is published at SELECTOR._domainkey.DOMAIN
@@ -44,27 +46,6 @@ const SIGN_OPTIONS = {
 
 /** A DKIM selector: one or more sub-domain labels (RFC 6376 §3.1). */
 const SELECTOR = /^[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?(?:\.[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?)*$/i;
-
-/**
- * Why a file is not a message that can be signed, or undefined when it is one: empty, binary
- * (NUL bytes, which RFC 5322 §2.1 and RFC 5321 §4.5.2 forbid in mail), not starting with a header
- * field, or without a From field, which RFC 6376 §5.4 requires every signature to cover.
- */
-export function unsignableReason(message: Buffer): string | undefined {
-  if (message.length === 0) return 'the message is empty';
-  if (message.includes(0)) return 'the file holds NUL bytes: it is binary data, not an Internet message (RFC 5322 §2.1)';
-  const text = message.toString('latin1');
-  const headerEnd = /\r?\n\r?\n/.exec(text);
-  const header = headerEnd ? text.slice(0, headerEnd.index) : text;
-  // RFC 5322 §2.2: a header field is a name of printable characters except ":", then ":".
-  if (!/^[!-9;-~]+[ \t]*:/.test(header)) {
-    return /^\uFEFF|^\xEF\xBB\xBF/.test(text)
-      ? 'the message starts with a byte order mark, which would become part of the first field name; remove it'
-      : 'the file does not start with a header field ("Name: value"), so it is not an Internet message (RFC 5322 §2.2)';
-  }
-  if (!/(^|\n)From[ \t]*:/i.test(header)) return 'the message has no From field; RFC 6376 §5.4 requires the signature to cover From, so it cannot be signed';
-  return undefined;
-}
 
 /** Whether PEM text holds a public key rather than a private one. */
 function isPublicKey(pem: string): boolean {

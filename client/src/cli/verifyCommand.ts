@@ -13,7 +13,7 @@ import { isIP } from 'node:net';
 import { resolve as resolvePath } from 'node:path';
 import { jsonText, visibleLine, visibleText } from '../../../common/escape';
 import { createResolver } from '../mailAuth/resolver';
-import { verifyMessage, type AuthReport } from '../mailAuth/verify';
+import { authServIdProblem, verifyMessage, type AuthReport } from '../mailAuth/verify';
 import { formatReportText, reportJson } from '../mailAuth/format';
 import { checkBulkMessage, formatBulkText } from '../reports/bulkCheck';
 import type { BulkRequirement } from '../reports/bulkSender';
@@ -37,7 +37,8 @@ Authentication-Results field (RFC 8601).
   --mail-from ADDR        the envelope sender ("" for the null reverse-path)
   --dns-server HOST:PORT  ask this DNS server (IPv6 in brackets; a host name is resolved once)
   --timeout MS            the time the DNS queries may take in all (default 5000; also 5s)
-  --authserv-id NAME      the authserv-id of the Authentication-Results field (default: host name)
+  --authserv-id NAME      the authserv-id of the Authentication-Results field (default: host name;
+                          a token or a "quoted string", RFC 8601 §2.2)
   --no-received           do not read missing identities from Received and Return-Path
   --bulk                  also check the bulk-sender requirements (Gmail and Yahoo 2024: SPF, DKIM,
                           DMARC, alignment, RFC 8058 one-click unsubscribe; TLS and reverse DNS
@@ -76,6 +77,9 @@ export async function verifyCommand(args: string[], io: CommandIo): Promise<numb
   const dns = await readDnsOptions(dnsServer, { option: '--timeout', text: v.timeout, defaultMs: 5000 });
   if ('error' in dns) return usageError(io, 'verify', dns.error, VERIFY_USAGE);
   const { server, timeoutMs } = dns;
+  const authServId = v['authserv-id'];
+  const idProblem = authServId === undefined ? undefined : authServIdProblem(authServId);
+  if (idProblem !== undefined) return usageError(io, 'verify', `--authserv-id "${visibleLine(authServId ?? '')}": ${idProblem}`, VERIFY_USAGE);
   const file = resolvePath(io.cwd, parsed.positionals[0]);
   let message: Buffer;
   try {
@@ -95,11 +99,11 @@ export async function verifyCommand(args: string[], io: CommandIo): Promise<numb
     if (v.bulk) {
       // The one home of the bulk check (reports/bulkCheck.ts). A file says nothing of how it was
       // sent: no transport is given, so TLS and reverse DNS stay unknown.
-      const checked = await checkBulkMessage(message, envelope, { verify: verifyMessage, resolver, authServId: v['authserv-id'] });
+      const checked = await checkBulkMessage(message, envelope, { verify: verifyMessage, resolver, authServId });
       report = checked.report;
       bulk = checked.requirements;
     } else {
-      report = await verifyMessage(message, { resolver, ...envelope, authServId: v['authserv-id'] });
+      report = await verifyMessage(message, { resolver, ...envelope, authServId });
     }
   } finally {
     deadline.dispose();

@@ -12,9 +12,11 @@
  */
 import { createServer, isIP, type Server, type Socket } from 'node:net';
 import { resolve } from 'node:path';
+import { visibleLine } from '../../../common/escape';
 import type { TLSSocket } from 'node:tls';
 import { type SMTPServerAuthentication, type SMTPServerAuthenticationResponse, type SMTPServerDataStream, type SMTPServerSession } from 'smtp-server';
 import { verifyMessage, type AuthReport, type MailauthResolver } from '../mailAuth';
+import { authServIdProblem } from '../mailAuth/verify';
 import { errorText, isStorageFull, MessageStore, type CaptureEnvelope, type CapturedAuthentication, type StoredMessage } from './messageStore';
 import { loadOrCreateLocalCertificate } from './selfSignedCert';
 import { CaptureRuleEngine, describeFiredRule, type FiredRule, type RuleDecision, type RuleEvent, type SessionExtensions } from './captureRuleEngine';
@@ -234,6 +236,11 @@ function envelopeOf(session: SMTPServerSession, socketTls: { protocol: string | 
 
 /** Starts a capture server; rejects when the port cannot be bound or the folder cannot be made. */
 export async function startCaptureServer(options: CaptureServerOptions): Promise<CaptureServer> {
+  // The name goes into every stored message's Authentication-Results field as its authserv-id: one
+  // that is not an RFC 8601 §2.2 value is refused here, once, rather than failing every verification.
+  const authServId = options.verify?.authServId ?? options.name ?? 'localhost';
+  const nameProblem = authServIdProblem(authServId);
+  if (nameProblem !== undefined) throw new RangeError(`the server name "${visibleLine(authServId)}" cannot be an authserv-id: ${nameProblem}`);
   const host = options.host ?? '127.0.0.1';
   const dir = resolve(options.dir);
   const log = options.logger ?? ((): void => undefined);

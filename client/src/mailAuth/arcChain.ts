@@ -12,14 +12,12 @@
  * Pure: the caller passes the message bytes and a TXT lookup; keys are read with the Mail DNS DKIM
  * key parser (dns/dkim.ts), one home for key records. Canonicalization is RFC 6376 §3.4.
  */
-import { createHash, createPublicKey, verify as cryptoVerify, type KeyObject } from 'node:crypto';
-import { checkKeyRecord } from '../dns/dkim';
-import type { Finding } from '../dns/types';
-import { dkimKeyRecordsProblem } from './dkimKeyCheck';
-import { headerEnd } from './headers';
+import { createHash } from 'node:crypto';
+import { fetchKey, verifySignature, type TxtLookup } from './dkimSelfVerify';
+import { canonicalBody, messageBody, rawFields, relaxedHeader, selectHeaders, signedHeaderData, valueOf, withoutB, type RawField } from './dkimCanon';
 
 /** The TXT lookup: each record's character-strings, failing like `dns.promises.resolveTxt`. */
-export type ArcTxtLookup = (name: string) => Promise<string[][]>;
+export type ArcTxtLookup = TxtLookup;
 
 export interface ArcSignatureCheck {
   result: 'pass' | 'fail';
@@ -71,36 +69,8 @@ export interface ArcChainView {
   explanation: string[];
 }
 
-interface RawField {
-  name: string;
-  /** The whole field as written: name, colon, value with its folding, no final CRLF. */
-  raw: string;
-}
-
 const ARC_NAMES = ['arc-seal', 'arc-message-signature', 'arc-authentication-results'] as const;
 type ArcName = (typeof ARC_NAMES)[number];
-
-/** The header fields with their raw text (folding kept), for simple and relaxed canonicalization. */
-function rawFields(message: Buffer): RawField[] {
-  const { headerLength } = headerEnd(message);
-  const lines = message.subarray(0, headerLength).toString('latin1').split(/\r?\n/);
-  const out: RawField[] = [];
-  for (const line of lines) {
-    if (line === '') continue;
-    if ((line.startsWith(' ') || line.startsWith('\t')) && out.length > 0) {
-      out[out.length - 1].raw += `\r\n${line}`;
-      continue;
-    }
-    const colon = line.indexOf(':');
-    if (colon <= 0) continue;
-    out.push({ name: line.slice(0, colon).trim(), raw: line });
-  }
-  return out;
-}
-
-function valueOf(f: RawField): string {
-  return f.raw.slice(f.raw.indexOf(':') + 1);
-}
 
 /** Tag=value pairs of a signature field (RFC 6376 §3.2), names lower-cased, values with folding removed. */
 function tags(value: string): Map<string, string> {
@@ -112,96 +82,6 @@ function tags(value: string): Map<string, string> {
     if (name !== '' && !map.has(name)) map.set(name, part.slice(eq + 1).replace(/\r\n/g, '').replace(/[ \t]+/g, ' ').trim());
   }
   return map;
-}
-
-/** RFC 6376 §3.4.2: relaxed header canonicalization of one field, without the CRLF. */
-function relaxedHeader(raw: string): string {
-  const colon = raw.indexOf(':');
-  return `${raw.slice(0, colon).trim().toLowerCase()}:${raw.slice(colon + 1).replace(/\r\n/g, '').replace(/[ \t]+/g, ' ').trim()}`;
-}
-
-/** The field with the value of its b= tag removed (RFC 6376 §3.7, RFC 8617 §4.1.3), everything else kept. */
-function withoutB(raw: string): string {
-  const colon = raw.indexOf(':');
-  return raw.slice(0, colon + 1) + raw.slice(colon + 1).replace(/(^|;)([ \t\r\n]*b[ \t\r\n]*=)[^;]*/, '$1$2');
-}
-
-/** RFC 6376 §3.4.3 and §3.4.4: the canonical body (line ends normalized to CRLF first). */
-function canonicalBody(body: Buffer, relaxed: boolean): Buffer {
-  let text = body.toString('latin1').replace(/\r?\n/g, '\r\n');
-  if (relaxed) {
-    text = text
-      .split('\r\n')
-      .map((l) => l.replace(/[ \t]+/g, ' ').replace(/ $/, ''))
-      .join('\r\n');
-  }
-  text = text.replace(/(\r\n)*$/, '');
-  if (text === '' && relaxed) return Buffer.alloc(0);
-  return Buffer.from(`${text}\r\n`, 'latin1');
-}
-
-/** The fields h= selects: for each name, the last occurrence not yet used (RFC 6376 §5.4.2). */
-function selectHeaders(fields: RawField[], names: string[], skip?: RawField): RawField[] {
-  const used = new Set<RawField>();
-  const out: RawField[] = [];
-  for (const name of names) {
-    for (let i = fields.length - 1; i >= 0; i--) {
-      const f = fields[i];
-      if (f === skip || used.has(f) || f.name.toLowerCase() !== name) continue;
-      used.add(f);
-      out.push(f);
-      break;
-    }
-  }
-  return out;
-}
-
-type KeyResult = { key: KeyObject; type: 'rsa' | 'ed25519' } | { error: string; keyProblem?: string };
-
-/**
- * Fetches the key of an ARC-Seal or ARC-Message-Signature. RFC 8617 §5.1.1 and §5.2 verify both as
- * DKIM signatures are verified, with keys at the same `<selector>._domainkey.<domain>` (§4.1.2,
- * §4.1.3), so the key-record decision is DKIM's, `dkimKeyRecordsProblem` (dkimKeyCheck.ts): several
- * records, an h= without the hash of a=, an s= without email, a v= other than DKIM1 or not first, a
- * key type that does not fit a=, a revoked key. A key that decision refuses verifies nothing.
- */
-async function fetchKey(lookup: ArcTxtLookup, selector: string, domain: string, algorithm: string): Promise<KeyResult> {
-  const name = `${selector}._domainkey.${domain}`;
-  let records: string[];
-  try {
-    records = (await lookup(name)).map((c) => c.join(''));
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    return { error: code === 'ENOTFOUND' || code === 'ENODATA' ? `no key record at ${name}` : `the key query for ${name} failed (${code ?? (err as Error).message})` };
-  }
-  if (records.length === 0) return { error: `no key record at ${name}` };
-  const problem = dkimKeyRecordsProblem(records, { algorithm, domain, selector });
-  if (problem) return { error: `the key record at ${name} is unusable: ${problem.reason}`, keyProblem: problem.code };
-  const findings: Finding[] = [];
-  const info = checkKeyRecord(selector, name, records[0], findings);
-  if (info.revoked) return { error: `the key at ${name} is revoked (empty p=)` };
-  if (!info.publicKey) return { error: `the record at ${name} holds no usable public key` };
-  try {
-    if (info.keyType === 'ed25519') {
-      // RFC 8463 §4.2: the raw 32-byte key; Node takes it wrapped as SubjectPublicKeyInfo.
-      const spki = Buffer.concat([Buffer.from('302a300506032b6570032100', 'hex'), info.publicKey]);
-      return { key: createPublicKey({ key: spki, format: 'der', type: 'spki' }), type: 'ed25519' };
-    }
-    return { key: createPublicKey({ key: info.publicKey, format: 'der', type: 'spki' }), type: 'rsa' };
-  } catch {
-    return { error: `the record at ${name} holds no usable public key` };
-  }
-}
-
-function verifySignature(algorithm: string, key: { key: KeyObject; type: 'rsa' | 'ed25519' }, data: Buffer, b: string): boolean {
-  const signature = Buffer.from(b.replace(/\s+/g, ''), 'base64');
-  try {
-    if (algorithm === 'ed25519-sha256' && key.type === 'ed25519') return cryptoVerify(null, createHash('sha256').update(data).digest(), key.key, signature);
-    if (algorithm === 'rsa-sha256' && key.type === 'rsa') return cryptoVerify('sha256', data, key.key, signature);
-  } catch {
-    return false;
-  }
-  return false;
 }
 
 interface ArcSet {
@@ -223,11 +103,7 @@ async function checkMessageSignature(set: ArcSet, fields: RawField[], body: Buff
   if (!t.get('d') || !t.get('s') || !t.get('b') || signedHeaders.length === 0) return { ...base, result: 'fail', reason: 'the ARC-Message-Signature lacks d=, s=, h= or b=', bodyHash, headers: 'unknown' };
   const key = await fetchKey(lookup, t.get('s') as string, t.get('d') as string, t.get('a') ?? '');
   if ('error' in key) return { ...base, result: 'fail', reason: key.error, bodyHash, headers: 'unknown', ...(key.keyProblem ? { keyProblem: key.keyProblem } : {}) };
-  const hashed = (selected: RawField[], transform?: (f: RawField) => string): Buffer => {
-    const canonical = (raw: string): string => (headerCanon === 'relaxed' ? relaxedHeader(raw) : raw);
-    const lines = selected.map((f) => `${canonical(transform ? transform(f) : f.raw)}\r\n`);
-    return Buffer.from(lines.join('') + canonical(withoutB(ams.raw)), 'latin1');
-  };
+  const hashed = (selected: RawField[], transform?: (f: RawField) => string): Buffer => signedHeaderData(selected, ams.raw, headerCanon === 'relaxed', transform);
   const others = fields.filter((f) => f !== ams);
   const sigOk = verifySignature((t.get('a') ?? '').toLowerCase(), key, hashed(selectHeaders(others, signedHeaders)), t.get('b') as string);
   const changedHeaders: string[] = [];
@@ -288,7 +164,7 @@ async function checkSeal(sets: ArcSet[], index: number, lookup: ArcTxtLookup): P
 /** Builds the chain view of a message. */
 export async function analyzeArcChain(message: Buffer, lookup: ArcTxtLookup): Promise<ArcChainView> {
   const fields = rawFields(message);
-  const body = message.subarray(headerEnd(message).bodyStart);
+  const body = messageBody(message);
   const byInstance = new Map<number, ArcSet>();
   const structure: string[] = [];
   for (const f of fields) {

@@ -6,6 +6,7 @@
 import { createPrivateKey, createPublicKey } from 'node:crypto';
 import { checkKeyRecord } from '../dns/dkim';
 import type { Finding } from '../dns/types';
+import { isDkimName } from '../../../common/dnsName';
 
 /** The public key a private key holds, in the form key records carry (SPKI DER for RSA, raw 32 bytes for Ed25519, RFC 8463 §4.2). */
 export function dkimPublicKeyOf(pem: string): { type: 'rsa' | 'ed25519'; key: Buffer } | { error: string } {
@@ -66,11 +67,8 @@ export function matchDkimKey(pem: string, selector: string, name: string, txtRec
   return { ok: true, message: `the private key matches the ${mine.type === 'rsa' ? `RSA-${info.bits ?? '?'}` : 'Ed25519'} key published at ${name}`, findings, record };
 }
 
-/** A domain name or selector: dot-separated labels of letters, digits, "-" and "_" (RFC 6376 §3.1). */
-export function isDkimName(text: string): boolean {
-  const t = text.endsWith('.') ? text.slice(0, -1) : text;
-  return t.length > 0 && t.length <= 253 && t.split('.').every((l) => /^[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?$/.test(l));
-}
+/** A domain name or selector (RFC 6376 §3.1): the one rule lives in common/dnsName.ts. */
+export { isDkimName };
 
 /** The TXT lookup the check needs: the records' character-strings, failing like `dns.promises.resolveTxt`. */
 export type TxtLookup = (name: string) => Promise<string[][]>;

@@ -11,7 +11,9 @@
  * field being absent"); it is never `pass`, so it never counts for DMARC. mailauth also verifies
  * fields whose t=, x=, l=, q= or i= break RFC 6376 §3.5, throws on a t= or x= it cannot turn into a
  * date, and reads tag names case-insensitively; the field check says which fields it must not see
- * (`hiddenFromMailauth`). Pure; never throws.
+ * (`hiddenFromMailauth`) and which it would misread (`misreadByMailauth`); such a field without a
+ * problem is verified by the product itself.
+ * Pure; never throws.
  */
 import { getTag, parseTagList, type TagList } from '../../../common/tagList';
 import { dkimProblem, type DkimKeyRecordProblem, type DkimSignatureTags } from './dkimKeyCheck';
@@ -29,12 +31,19 @@ export interface DkimSignatureField {
   /** Whether mailauth skips the field without a result (`mailauthSkips`). */
   skippedByMailauth: boolean;
   /**
-   * Why the field must not be given to mailauth at all, when it must not (`mailauthCannotRead`):
-   * `verifyMessage` hides it from mailauth, which then gives it no result.
+   * Why the field must not be given to mailauth at all, when it must not (`mailauthThrows`: a t= or
+   * x= it throws on): `verifyMessage` hides it from mailauth, which then gives it no result.
    */
   hiddenFromMailauth?: string;
+  /**
+   * How mailauth would misread the field, when it would (`caseClashes`: an upper-case unknown tag
+   * read as the real one): its result is about another signature, so none is taken for the field.
+   */
+  misreadByMailauth?: string;
   /** The body length limit (l=, RFC 6376 §3.5) in octets, as written, when the field has a valid one. */
   bodyLength?: string;
+  /** The signing time (t=, RFC 6376 §3.5) in seconds since the epoch, as written, when the field has a valid one. */
+  timestamp?: string;
 }
 
 /**
@@ -75,12 +84,8 @@ function mailauthThrows(value: string): boolean {
   return false;
 }
 
-/**
- * Why mailauth must not read the field, if it must not: it would throw on it (`mailauthThrows`),
- * or read an upper-case tag as the real one (`caseClashes`) and verify with the wrong value.
- */
-function mailauthCannotRead(value: string, list: TagList): string | undefined {
-  if (mailauthThrows(value)) return 'a t= or x= value mailauth cannot turn into a date';
+/** How mailauth would misread the field's tags, if it would: an upper-case tag read as the real one (`caseClashes`). */
+function mailauthMisreads(list: TagList): string | undefined {
   const clashes = caseClashes(list);
   if (clashes.length > 0) return `mailauth would read ${clashes.map((n) => `${n}=`).join(', ')} as ${clashes.map((n) => `${n.toLowerCase()}=`).join(', ')}`;
   return undefined;
@@ -173,20 +178,10 @@ function fieldProblem(list: TagList): DkimKeyRecordProblem | undefined {
   const tagValue = tagValueProblem(list);
   if (tagValue) return tagValue;
   // RFC 6376 §3.2: "Tags with unknown names MUST be ignored", and tag names are case-sensitive, so
-  // `S=` beside `s=` is an unknown tag. mailauth reads names in lower case (MAILAUTH_READS): when it
-  // would read the unknown tag in place of the real one, its verdict is about another signature.
-  // Rewriting the tag in the copy given to mailauth is no way out: b= covers the DKIM-Signature
-  // field itself (RFC 6376 §3.7), so any change to its bytes breaks the signature. The field is not
-  // verified, and the reason says why.
-  const clashes = caseClashes(list);
-  if (clashes.length > 0) {
-    const names = clashes.map((n) => `${n}=`).join(', ');
-    return dkimProblem(
-      'dkim-signature-tag-case',
-      `the unknown tag ${shown(names)} would be read as ${shown(clashes.map((n) => `${n.toLowerCase()}=`).join(', '))} by mailauth, which reads tag names case-insensitively: the signature was not verified`,
-      'RFC 6376 §3.2',
-    );
-  }
+  // `S=` beside `s=` is an unknown tag, and no problem of the field. mailauth reads names in lower
+  // case (MAILAUTH_READS) and would read the unknown tag in place of the real one; rewriting the tag
+  // in its copy is no way out, as b= covers the field itself (RFC 6376 §3.7). mailauth's result for
+  // such a field is not taken (`misreadByMailauth`); `verifyMessage` verifies it itself (dkimSelfVerify.ts).
   return undefined;
 }
 
@@ -252,15 +247,19 @@ export function readDkimSignatureField(value: string): DkimSignatureField {
   const b = tag('b');
   const canonicalization = tag('c');
   const problem = fieldProblem(list);
-  const hiddenFromMailauth = mailauthCannotRead(value, list);
+  const hiddenFromMailauth = mailauthThrows(value) ? 'a t= or x= value mailauth cannot turn into a date' : undefined;
+  const misreadByMailauth = mailauthMisreads(list);
   const l = tag('l');
+  const t = tag('t');
   return {
     tags: { algorithm: tag('a') ?? '', domain: tag('d') ?? '', selector: tag('s') ?? '', ...(identity !== undefined ? { identity } : {}) },
     ...(b !== undefined && b !== '' ? { b } : {}),
     ...(canonicalization !== undefined ? { canonicalization } : {}),
     ...(problem ? { problem } : {}),
-    skippedByMailauth: hiddenFromMailauth !== undefined || mailauthSkips(value),
+    skippedByMailauth: hiddenFromMailauth !== undefined || misreadByMailauth !== undefined || mailauthSkips(value),
     ...(hiddenFromMailauth !== undefined ? { hiddenFromMailauth } : {}),
+    ...(misreadByMailauth !== undefined ? { misreadByMailauth } : {}),
     ...(l !== undefined && BODY_LENGTH.test(l) ? { bodyLength: l } : {}),
+    ...(t !== undefined && TIMESTAMP.test(t) ? { timestamp: t } : {}),
   };
 }

@@ -48,6 +48,8 @@ export function formatReportText(report: AuthReport): string {
       for (const [k, v] of Object.entries(m.details)) if (k === 'chain' || k === 'chain view' || /^i=\d+$/.test(k)) lines.push(`${''.padEnd(width)}${k}: ${visibleLine(v)}`);
     }
   }
+  // Notes about the message as a whole (a byte order mark, no body) say why the results are what they are.
+  for (const note of report.notes ?? []) lines.push(`note: ${visibleLine(note.message)} [${note.code}]`);
   lines.push('');
   lines.push(`SMTP: ${identityLine(report.smtp)}`);
   if (report.dnsUnreachable.length > 0) {
@@ -64,6 +66,7 @@ export function formatReportText(report: AuthReport): string {
 export function formatReportMarkdown(report: AuthReport, title = 'Authentication report'): string {
   const out: string[] = [`# ${escapeMarkdown(title)}`, ''];
   out.push(report.failed ? '**Result: something failed.**' : '**Result: nothing failed.**', '');
+  for (const note of report.notes ?? []) out.push(`> **Note (${escapeMarkdown(note.code)}):** ${escapeMarkdown(note.message)}`, '');
   out.push('| Check | Result | Reason | Details |', '|---|---|---|---|');
   for (const { label, m } of allMethods(report)) {
     const details = Object.entries(m.details)

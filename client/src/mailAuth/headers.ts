@@ -48,3 +48,41 @@ export function firstField(fields: RawHeaderField[], name: string): RawHeaderFie
   const lower = name.toLowerCase();
   return fields.find((f) => f.name.toLowerCase() === lower);
 }
+
+/** Whether the message starts with a UTF-8 byte order mark (EF BB BF), which becomes part of the first field name. */
+export function startsWithBom(message: Buffer): boolean {
+  return message.length >= 3 && message[0] === 0xef && message[1] === 0xbb && message[2] === 0xbf;
+}
+
+/**
+ * A field value read as `parseHeaderFields` reads it (one latin1 character per byte), as UTF-8 when
+ * its bytes are valid UTF-8 (RFC 6532 §3.2: SMTPUTF8 messages carry UTF-8 in field values, such as
+ * `Received: … (envelope-from <anna@bücher.test>)`, `Return-Path` or a DKIM-Signature's d=), else
+ * unchanged.
+ */
+export function utf8FieldValue(latin1: string): string {
+  if (!/[\x80-\xff]/.test(latin1)) return latin1;
+  try {
+    return new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(Buffer.from(latin1, 'latin1'));
+  } catch {
+    return latin1;
+  }
+}
+
+/** Whether the message is header fields only: no empty line, so no body (RFC 5322 §3.5 makes the body optional). */
+export function isHeaderOnly(message: Buffer): boolean {
+  return message.length > 0 && headerEnd(message).headerLength === message.length;
+}
+
+/**
+ * The message with the empty line that ends the header section, for a header-only message (mailauth
+ * needs it to find the header); any other message is returned as it is. The body stays empty, and
+ * an empty body canonicalizes the same with or without the separator (RFC 6376 §3.4.3, §3.4.4).
+ */
+export function withHeaderSeparator(message: Buffer): Buffer {
+  if (!isHeaderOnly(message)) return message;
+  const lf = !message.includes('\r\n') && message.includes('\n');
+  const eol = lf ? '\n' : '\r\n';
+  const last = message[message.length - 1] === 0x0a ? eol : `${eol}${eol}`;
+  return Buffer.concat([message, Buffer.from(last, 'latin1')]);
+}

@@ -1,8 +1,8 @@
 /**
  * Typed access to the parts of mailauth 4.13.3 this extension uses. Its bundled `.d.ts` is partly
- * wrong (dkimSign takes `signatureData: [...]`, not top-level key fields, and results carry more
- * fields than declared), so the module is loaded once and viewed through the interfaces below, which
- * were checked against lib/*.js of that version.
+ * wrong (results carry more fields than declared), so the module is loaded once and viewed through
+ * the interfaces below, which were checked against lib/*.js of that version. DKIM signing is the
+ * product's own (sign.ts).
  */
 import * as mailauthModule from 'mailauth';
 import type { MailauthResolver } from './resolver';
@@ -89,21 +89,8 @@ export interface MaBimiResult {
   rr?: string;
 }
 
-export interface MaDkimSignatureData {
-  signingDomain: string;
-  selector: string;
-  privateKey: string | Buffer;
-  algorithm?: 'rsa-sha256' | 'ed25519-sha256';
-  canonicalization?: string;
-  maxBodyLength?: number;
-}
-
 interface MailauthApi {
   dkimVerify(input: Buffer, options: { resolver?: MailauthResolver; sender?: string; minBitLength?: number }): Promise<MaDkimVerifyResult>;
-  dkimSign(
-    input: Buffer,
-    options: { signatureData: MaDkimSignatureData[]; signTime?: Date; headerList?: string; canonicalization?: string; expires?: Date },
-  ): Promise<{ signatures: string; errors: Array<Error & { code?: string }> }>;
   spf(options: { sender?: string; ip: string; helo?: string; mta?: string; resolver?: MailauthResolver }): Promise<MaSpfResult>;
   arc(chain: unknown, options: { resolver?: MailauthResolver; minBitLength?: number }): Promise<MaArcResult>;
   /** ARC sealing (lib/arc/index.js): the ARC-Seal, ARC-Message-Signature and ARC-Authentication-Results lines to prepend. */

@@ -14,7 +14,7 @@
  * from text the client chose (see there). Exim's `(envelope-from <addr>)` gives the MAIL FROM address.
  */
 import { isIP } from 'node:net';
-import { firstField, parseHeaderFields, type RawHeaderField } from './headers';
+import { firstField, parseHeaderFields, utf8FieldValue, type RawHeaderField } from './headers';
 
 export interface ReceivedInfo {
   /** The EHLO/HELO argument, as the client sent it (a domain or an address literal such as `[192.0.2.1]`). */
@@ -45,20 +45,6 @@ function literalAddress(text: string): string | undefined {
   if (isIP(inner) === 0) return undefined;
   const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(inner);
   return mapped ? mapped[1] : inner;
-}
-
-/**
- * The text of a header field value as UTF-8 when its bytes are valid UTF-8 (RFC 6532: SMTPUTF8
- * messages carry `Received: … (envelope-from <anna@bücher.test>)` and `Return-Path` in UTF-8), else
- * unchanged. `parseHeaderFields` gives each byte as one latin1 character.
- */
-function utf8Value(latin1: string): string {
-  if (!/[\x80-\xff]/.test(latin1)) return latin1;
-  try {
-    return new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(Buffer.from(latin1, 'latin1'));
-  } catch {
-    return latin1;
-  }
 }
 
 /** Reads a parenthesised comment starting at `start` (which holds "("), allowing nesting and quoted-pairs. */
@@ -214,7 +200,7 @@ export function topReceived(message: Buffer | RawHeaderField[]): TopReceived | u
   const received = fields.filter((f) => f.name.toLowerCase() === 'received');
   let fallback: TopReceived | undefined;
   for (let index = 0; index < received.length; index++) {
-    const parsed = parseReceived(utf8Value(received[index].value));
+    const parsed = parseReceived(utf8FieldValue(received[index].value));
     if (parsed.helo === undefined && parsed.ip === undefined) continue;
     const hop = { ...parsed, index, raw: received[index].value };
     if (parsed.ip !== undefined && !isInternalAddress(parsed.ip)) return hop;
@@ -242,7 +228,7 @@ export function returnPath(message: Buffer | RawHeaderField[]): string | undefin
   const fields = Array.isArray(message) ? message : parseHeaderFields(message);
   const field = firstField(fields, 'return-path');
   if (!field) return undefined;
-  const value = utf8Value(field.value);
+  const value = utf8FieldValue(field.value);
   const m = /<([^>]*)>/.exec(value);
   return (m ? m[1] : value).trim();
 }

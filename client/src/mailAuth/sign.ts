@@ -1,10 +1,14 @@
 /**
- * Signs a message with DKIM (RFC 6376 §5) through mailauth: rsa-sha256 (RFC 6376 §3.3) or
- * ed25519-sha256 (RFC 8463). The result is the new `DKIM-Signature` field followed by the original
- * bytes, unchanged (RFC 6376 §5.6: the signature field is prepended).
+ * Signs a message with DKIM (RFC 6376 §5): rsa-sha256 (RFC 6376 §3.3) or ed25519-sha256 (RFC 8463).
+ * The result is the new `DKIM-Signature` field followed by the original bytes, unchanged (RFC 6376
+ * §5.6: the signature field is prepended). The signature is computed here, with the product's one
+ * home of canonicalization (dkimCanon.ts), rather than by mailauth's signer, which cannot list a
+ * field in h= more often than the message has it (oversigning, RFC 6376 §8.15).
  */
-import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
-import { mailauth } from './mailauthApi';
+import { createHash, createPrivateKey, createPublicKey, sign as cryptoSign, type KeyObject } from 'node:crypto';
+import { canonicalBody, messageBody, rawFields, selectHeaders, signedHeaderData } from './dkimCanon';
+import { headerEnd, isHeaderOnly, startsWithBom } from './headers';
+import { isDkimName } from '../../../common/dnsName';
 
 export type DkimAlgorithm = 'rsa-sha256' | 'ed25519-sha256';
 
@@ -23,6 +27,12 @@ export interface SignOptions {
   signTime?: Date;
   /** Header fields to sign (`h=`); when absent, `DEFAULT_SIGNED_FIELDS` (those present are signed). */
   headerList?: string[];
+  /**
+   * Fields listed in h= once more than the message has them (RFC 6376 §5.4.2, §8.15), so that a
+   * field of that name added after signing breaks the signature. `['From']` by default, as dkimpy's
+   * "frozen" headers; only fields that are signed and present are oversigned; `[]` turns it off.
+   */
+  oversign?: string[];
 }
 
 export class DkimSignError extends Error {
@@ -50,9 +60,12 @@ export function keyAlgorithm(privateKeyPem: string): DkimAlgorithm {
   throw new DkimSignError(`a ${key.asymmetricKeyType ?? 'unknown'} key cannot sign DKIM: use RSA (rsa-sha256) or Ed25519 (ed25519-sha256)`);
 }
 
-/** Checks a domain or selector against the DKIM grammar (RFC 6376 §3.1 selectors are sub-domains). */
+/**
+ * Checks a domain or selector against the DKIM grammar (RFC 6376 §3.1 selectors are sub-domains),
+ * by the one rule (common/dnsName.ts), written without the final dot of an absolute name.
+ */
 function checkName(what: string, value: string): void {
-  if (!/^[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?(?:\.[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?)*$/i.test(value)) {
+  if (!isDkimName(value) || value.endsWith('.')) {
     throw new DkimSignError(`invalid ${what} "${value}"`);
   }
 }
@@ -69,37 +82,118 @@ const DEFAULT_SIGNED_FIELDS: readonly string[] = [
   'List-Unsubscribe', 'List-Unsubscribe-Post', 'List-Subscribe', 'List-Post', 'List-Owner', 'List-Archive', 'BIMI-Selector',
 ];
 
-/** Signs the message and returns `DKIM-Signature: …CRLF` followed by the original bytes. */
+/**
+ * Why a file is not a message that can be signed, or undefined when it is one: empty, binary
+ * (NUL bytes, which RFC 5322 §2.1 and RFC 5321 §4.5.2 forbid in mail), not starting with a header
+ * field, or without a From field, which RFC 6376 §5.4 requires every signature to cover.
+ */
+export function unsignableReason(message: Buffer): string | undefined {
+  if (message.length === 0) return 'the message is empty';
+  if (message.includes(0)) return 'the file holds NUL bytes: it is binary data, not an Internet message (RFC 5322 §2.1)';
+  const header = message.subarray(0, headerEnd(message).headerLength).toString('latin1');
+  // RFC 5322 §2.2: a header field is a name of printable characters except ":", then ":".
+  if (!/^[!-9;-~]+[ \t]*:/.test(header)) {
+    return startsWithBom(message)
+      ? 'the message starts with a byte order mark, which would become part of the first field name; remove it'
+      : 'the file does not start with a header field ("Name: value"), so it is not an Internet message (RFC 5322 §2.2)';
+  }
+  if (!/(^|\n)From[ \t]*:/i.test(header)) return 'the message has no From field; RFC 6376 §5.4 requires the signature to cover From, so it cannot be signed';
+  return undefined;
+}
+
+/** The fields oversigned when the caller names none: From, as dkimpy's FROZEN list. */
+const DEFAULT_OVERSIGNED_FIELDS: readonly string[] = ['From'];
+
+/** Longest line of the new field before it is folded (RFC 5322 §2.1.1 recommends 78). */
+const FOLD_AT = 76;
+
+/**
+ * Writes the DKIM-Signature field from its tags, folded with CRLF SP (RFC 5322 §2.2.3): between
+ * tags, after the colons of h= and inside the base64 of b= (RFC 6376 §3.5 allows FWS in each). The
+ * last tag is b=, written empty; the caller appends its value with `foldBase64`.
+ */
+function signatureFieldWithoutB(tags: Array<[string, string]>): string {
+  let out = 'DKIM-Signature:';
+  let line = out.length;
+  const put = (text: string, joiner: string): void => {
+    if (line + joiner.length + text.length > FOLD_AT && line > 1) {
+      out += '\r\n ' + text;
+      line = 1 + text.length;
+    } else {
+      out += joiner + text;
+      line += joiner.length + text.length;
+    }
+  };
+  tags.forEach(([name, value], k) => {
+    const parts = name === 'h' ? value.split(':').map((p, i, all) => (i < all.length - 1 ? `${p}:` : p)) : [value];
+    parts.forEach((part, i) => put(i === 0 ? `${name}=${part}${parts.length === 1 && k < tags.length - 1 ? ';' : ''}` : `${part}${i === parts.length - 1 && k < tags.length - 1 ? ';' : ''}`, i === 0 ? ' ' : ''));
+  });
+  return out;
+}
+
+/** The base64 of b= folded to the field's width (FWS inside base64 is allowed, RFC 6376 §2.4). */
+function foldBase64(rawWithoutB: string, b64: string): string {
+  const lastLine = rawWithoutB.length - rawWithoutB.lastIndexOf('\n') - 1;
+  const first = Math.max(0, FOLD_AT - lastLine);
+  const chunks = [b64.slice(0, first)];
+  for (let i = first; i < b64.length; i += FOLD_AT - 1) chunks.push(b64.slice(i, i + FOLD_AT - 1));
+  return chunks.filter((c, i) => c !== '' || i === 0).join('\r\n ');
+}
+
+/**
+ * Signs the message and returns `DKIM-Signature: …CRLF` followed by the original bytes. A message
+ * with header fields only (no empty line, RFC 5322 §3.5: the body is optional) is signed with an
+ * empty body (RFC 6376 §3.4.3, §3.4.4); when its last line has no line end, one is added, so that
+ * the result is a message.
+ */
 export async function signMessage(message: Buffer, options: SignOptions): Promise<Buffer> {
   checkName('domain', options.domain);
   checkName('selector', options.selector);
+  // Every caller (the CLI, the editor's command) gets the same refusal of what is not a message.
+  const unsignable = unsignableReason(message);
+  if (unsignable !== undefined) throw new DkimSignError(unsignable);
   const keyAlg = keyAlgorithm(options.privateKeyPem);
   const algorithm = options.algorithm ?? keyAlg;
   if (algorithm !== keyAlg) throw new DkimSignError(`${algorithm} needs ${algorithm === 'rsa-sha256' ? 'an RSA' : 'an Ed25519'} key, but the key is for ${keyAlg}`);
-  // mailauth's typings describe top-level key options, but only `signatureData` entries are used:
-  // without them it silently returns no signature.
-  const result = await mailauth.dkimSign(message, {
-    signatureData: [
-      {
-        signingDomain: options.domain,
-        selector: options.selector,
-        privateKey: options.privateKeyPem,
-        algorithm,
-        canonicalization: options.canonicalization ?? 'relaxed/relaxed',
-      },
-    ],
-    signTime: options.signTime ?? new Date(),
-    // mailauth reads the list only as a colon-separated string (its getSigningHeaderLines); an array would be ignored.
-    headerList: (options.headerList ?? DEFAULT_SIGNED_FIELDS).join(':'),
-  });
-  if (result.errors.length > 0) throw new DkimSignError(`signing failed: ${result.errors.map((e) => e.message).join('; ')}`);
-  const header = result.signatures.replace(/(\r\n)+$/, '');
-  if (!/^DKIM-Signature:/i.test(header)) throw new DkimSignError('mailauth produced no DKIM-Signature');
+  const canonicalization = options.canonicalization ?? 'relaxed/relaxed';
+  const [headerCanon, bodyCanon] = canonicalization.split('/');
+  const fields = rawFields(message);
+  const listed = new Set((options.headerList ?? DEFAULT_SIGNED_FIELDS).map((n) => n.toLowerCase()));
+  // h= names the signed fields from the bottom up, as written (RFC 6376 §5.4.2: a verifier selects
+  // the last unused instance of each name), then the oversigned names once more: a name with no field
+  // left selects nothing (RFC 6376 §5.4), so the signature holds until a field of that name is added.
+  const signedNames = [...fields].reverse().filter((f) => listed.has(f.name.toLowerCase())).map((f) => f.name);
+  for (const name of options.oversign ?? DEFAULT_OVERSIGNED_FIELDS) {
+    const present = fields.find((f) => f.name.toLowerCase() === name.toLowerCase());
+    if (present && listed.has(name.toLowerCase())) signedNames.push(present.name);
+  }
+  if (signedNames.length === 0) throw new DkimSignError('none of the header fields to sign is in the message');
+  const bodyHash = createHash('sha256').update(canonicalBody(messageBody(message), bodyCanon === 'relaxed')).digest('base64');
+  const signTime = Math.floor((options.signTime ?? new Date()).getTime() / 1000);
+  const raw = signatureFieldWithoutB([
+    ['v', '1'],
+    ['a', algorithm],
+    ['c', canonicalization],
+    ['d', options.domain],
+    ['s', options.selector],
+    ['t', String(signTime)],
+    ['h', signedNames.join(':')],
+    ['bh', bodyHash],
+    ['b', ''],
+  ]);
+  const data = signedHeaderData(selectHeaders(fields, signedNames.map((n) => n.toLowerCase())), raw, headerCanon === 'relaxed');
+  const key = createPrivateKey(options.privateKeyPem);
+  // RFC 6376 §3.3.2 signs the data with SHA-256; RFC 8463 §3 signs its SHA-256 hash with Ed25519.
+  const b = (algorithm === 'rsa-sha256' ? cryptoSign('sha256', data, key) : cryptoSign(null, createHash('sha256').update(data).digest(), key)).toString('base64');
+  const header = raw + foldBase64(raw, b);
   // The new field takes the file's own line endings: an LF-only file (as saved by most tools) stays
   // LF-only; the signature covers the CRLF form either way, which is what goes on the wire.
   const lfOnly = !message.includes('\r\n') && message.includes('\n');
-  const field = lfOnly ? `${header.replace(/\r\n/g, '\n')}\n` : `${header}\r\n`;
-  return Buffer.concat([Buffer.from(field, 'latin1'), message]);
+  const eol = lfOnly ? '\n' : '\r\n';
+  const field = `${lfOnly ? header.replace(/\r\n/g, '\n') : header}${eol}`;
+  // A header-only message whose last field has no line end would end in the middle of a field.
+  const tail = isHeaderOnly(message) && message.length > 0 && message[message.length - 1] !== 0x0a ? Buffer.from(eol, 'latin1') : Buffer.alloc(0);
+  return Buffer.concat([Buffer.from(field, 'latin1'), message, tail]);
 }
 
 /** Returns the DNS TXT record text (RFC 6376 §3.6.1) that publishes the public half of a private key. */

@@ -10,7 +10,9 @@ import { isIP } from 'node:net';
 import { hostname } from 'node:os';
 import { libmime } from './libmime';
 import { mailauth, type MaArcResult, type MaDkimResult, type MaDkimVerifyResult, type MaSpfResult, type MaStatus } from './mailauthApi';
-import { headerEnd, parseHeaderFields } from './headers';
+import { headerEnd, isHeaderOnly, parseHeaderFields, startsWithBom, utf8FieldValue, withHeaderSeparator } from './headers';
+import { rawFields, messageBody } from './dkimCanon';
+import { checkDkimField, type OwnDkimCheck } from './dkimSelfVerify';
 import { returnPath, topReceived } from './received';
 import { trackResolver, type MailauthResolver, type TrackedResolver } from './resolver';
 import { verifySpf } from './spfResult';
@@ -41,7 +43,7 @@ export interface VerifyOptions {
   useReceived?: boolean;
   /** Smallest RSA key accepted, in bits (default 1024, as RFC 8301 §3.2 requires). */
   minBitLength?: number;
-  /** The clock for SPF's %{t} macro (RFC 7208 §7.3); the system clock by default. */
+  /** The clock (milliseconds) for SPF's %{t} macro (RFC 7208 §7.3), a DKIM t= in the future and x=; the system clock by default. */
   now?: () => number;
 }
 
@@ -76,6 +78,11 @@ export interface SmtpIdentities {
   sources: { ip: IdentitySource; helo: IdentitySource; mailFrom: IdentitySource };
   /** Which `Received` field the identities came from (0 = topmost), when one was used. */
   receivedIndex?: number;
+  /**
+   * The `Received` field (0 = topmost) whose client address is in no form the parser knows, when
+   * the search for the client stopped there without an address (received.ts, `topReceived`).
+   */
+  unreadableReceivedIndex?: number;
 }
 
 export interface AuthReport {
@@ -97,6 +104,50 @@ export interface AuthReport {
   dnsQueries: number;
   /** Whether any method failed (see `isFailing`). */
   failed: boolean;
+  /** What the verifier noticed about the message as a whole that explains results (`messageNotes`). */
+  notes?: VerifyNote[];
+}
+
+/** A note about the message as a whole: a stable code and one sentence. */
+export interface VerifyNote {
+  code: 'eml-bom' | 'header-only';
+  message: string;
+}
+
+/**
+ * Notes about the message as a whole that change what the verifier can read, so the report says why:
+ * a UTF-8 byte order mark (the first field's name then starts with it, so a DKIM-Signature or From
+ * written first is not read as one; `smtpwb lint` reports the same as eml-bom, and `smtpwb sign`
+ * refuses such a file), and a message that is header fields only (RFC 5322 §3.5), verified as a
+ * message with an empty body.
+ */
+function messageNotes(message: Buffer): VerifyNote[] {
+  const notes: VerifyNote[] = [];
+  if (startsWithBom(message)) {
+    const firstField = parseHeaderFields(message)[0];
+    const first = firstField?.name.startsWith('\xEF\xBB\xBF') ? utf8FieldValue(firstField.name.slice(3)) : undefined;
+    notes.push({
+      code: 'eml-bom',
+      message: `the message starts with a UTF-8 byte order mark (EF BB BF), which becomes part of the first field name${first ? `: the first field is not read as "${first}"` : ''}; save the file without it (RFC 5322 §2.2)`,
+    });
+  }
+  if (isHeaderOnly(message)) {
+    notes.push({ code: 'header-only', message: 'the message has header fields only (no empty line and no body, RFC 5322 §3.5): it was verified as a message with an empty body (RFC 6376 §3.4.3, §3.4.4)' });
+  }
+  return notes;
+}
+
+/**
+ * Why a value cannot be the authserv-id of an Authentication-Results field, or undefined when it
+ * can. RFC 8601 §2.2: authserv-id = value, and a value is a token or a quoted-string (RFC 2045
+ * §5.1): a token is printable US-ASCII without SPACE and tspecials ( ) < > @ , ; : \ " / [ ] ? =.
+ * Anything else (CR or LF above all) would change the field it is written into.
+ */
+export function authServIdProblem(value: string): string | undefined {
+  if (value === '') return 'the authserv-id is empty';
+  if (/^[!#-'*+\-.0-9A-Z^-~]+$/.test(value)) return undefined;
+  if (/^"(?:[\t \x21\x23-\x5b\x5d-\x7e]|\\[\t \x21-\x7e])*"$/.test(value)) return undefined;
+  return 'an authserv-id is a token (printable US-ASCII without spaces or ( ) < > @ , ; : \\ " / [ ] ? =) or a "quoted string" without line breaks (RFC 8601 §2.2, RFC 2045 §5.1)';
 }
 
 /**
@@ -120,7 +171,8 @@ const MAILAUTH_KEY_COMMENTS: ReadonlySet<string> = new Set(['unknown key version
 function dkimSignatureFields(message: Buffer): DkimSignatureField[] {
   return parseHeaderFields(message)
     .filter((field) => field.name.toLowerCase() === 'dkim-signature')
-    .map((field) => readDkimSignatureField(field.value));
+    // RFC 6532 §3.2: field values may hold UTF-8 (a d= or s= in U-labels); mailauth reads them so too.
+    .map((field) => readDkimSignatureField(utf8FieldValue(field.value)));
 }
 
 /** The name a hidden field gets in the copy of the message given to mailauth (`hideFields`). */
@@ -164,13 +216,15 @@ function errorText(err: unknown): string {
 
 /**
  * Runs mailauth's DKIM verification, which must never end verification with an internal error.
- * Fields mailauth cannot read safely (`hiddenFromMailauth`, dkimSignatureCheck.ts: a t= or x= it
- * throws on, an upper-case tag it would read as the real one) are hidden from it in a copy of the
- * message (`hideFields`). The trade-off: a signature whose h= lists DKIM-Signature no longer
- * verifies when one of the fields it signed is hidden, and that includes an ARC-Message-Signature
- * (mailauth's ARC sealing signs DKIM-Signature by default), whose chain mailauth then fails while
- * the chain view, reading the message itself, may not; that is acceptable, as the hidden field is
- * itself invalid (a PERMFAIL, RFC 6376 §6.1.1), and mailauth would otherwise throw or misread it.
+ * Fields mailauth would throw on (`hiddenFromMailauth`, dkimSignatureCheck.ts: a t= or x= it
+ * cannot turn into a date, also an upper-case `T=` it reads as t=) are hidden from it in a copy of
+ * the message (`hideFields`); fields it would only misread (`misreadByMailauth`) are given to it,
+ * and its result for them is not taken. The trade-off: a signature whose h= lists DKIM-Signature no
+ * longer verifies when one of the fields it signed is hidden, and that includes an
+ * ARC-Message-Signature (mailauth's ARC sealing signs DKIM-Signature by default), whose chain
+ * mailauth then fails while the chain view, reading the message itself, may not; that is
+ * acceptable, as the hidden field is nearly always itself invalid (a PERMFAIL, RFC 6376 §6.1.1),
+ * and mailauth would otherwise throw.
  * If mailauth throws anyway (an ARC-Message-Signature with such a t=, or a bug of its own), it runs
  * again on a copy without any signature field, which still gives the From addresses and the header
  * fields DMARC and BIMI read, and `failure` says why.
@@ -229,6 +283,58 @@ interface DkimOutcome {
   signatureProblem?: DkimKeyRecordProblem;
   /** Every record the key query returned, when there were several. */
   keyRecords?: string[];
+  /** The product's own verdict, when it decided in mailauth's place (`l=0`, dkimSelfVerify.ts). */
+  ownCheck?: OwnDkimCheck;
+}
+
+/** A t= this far ahead of the verifier's clock (seconds) is worth a warning: more than ordinary clock skew. */
+const FUTURE_TOLERANCE_SECONDS = 300;
+
+/** A number of seconds in words, rounded down to the largest unit. */
+function aheadText(seconds: number): string {
+  const [n, unit] = seconds >= 86400 ? [Math.floor(seconds / 86400), 'day'] : seconds >= 3600 ? [Math.floor(seconds / 3600), 'hour'] : [Math.floor(seconds / 60), 'minute'];
+  return `${n} ${unit}${n === 1 ? '' : 's'}`;
+}
+
+/** Whether the field signs zero octets of the body (`l=0`, `l=00`…), which mailauth reads as no limit. */
+function signsNoBody(field: DkimSignatureField | undefined): boolean {
+  return field?.bodyLength !== undefined && /^0+$/.test(field.bodyLength);
+}
+
+/**
+ * Whether the product verifies the field itself (dkimSelfVerify.ts) rather than take mailauth's
+ * result: an `l=0` (`signsNoBody`) that mailauth checked, or a field hidden from mailauth
+ * or misread by it (`hiddenFromMailauth`, `misreadByMailauth`: an upper-case unknown tag it would
+ * read as the real one, with a value it would throw on or not) that has no
+ * problem of its own. Never when mailauth failed on the message or the key records were refused.
+ */
+function verifiedByProduct(outcome: DkimOutcome, failure: string | undefined): boolean {
+  const field = outcome.field;
+  if (!field || field.problem || failure !== undefined || outcome.keyProblem) return false;
+  if (outcome.raw) return signsNoBody(field);
+  return field.hiddenFromMailauth !== undefined || field.misreadByMailauth !== undefined;
+}
+
+/**
+ * The outcome of a field the product verified itself (`checkDkimField`) in mailauth's place, with
+ * mailauth's clause properties (header.i, header.s, header.a, header.b) after the new result, or
+ * the field's own when mailauth did not see it.
+ */
+function ownOutcomeOf(own: OwnDkimCheck, r: MaDkimResult | undefined, field: DkimSignatureField): DkimOutcome {
+  const comment = own.comment === undefined ? '' : ` (${escapeComment(asciiComment(own.comment))})`;
+  const base = { field, bodyHashMismatch: false, ownCheck: own };
+  if (!r) {
+    const { header, props } = fieldProperties(field);
+    return { ...base, status: { result: own.result, comment: own.comment ?? false, header }, info: `dkim=${own.result}${comment}${props}` };
+  }
+  let rest = r.info.replace(/^dkim=[a-z]+/, '');
+  if (typeof r.status.comment === 'string' && r.status.comment !== '') rest = rest.replace(` (${mailauthComment(r.status.comment)})`, '');
+  return {
+    ...base,
+    raw: r,
+    status: { ...r.status, result: own.result, comment: own.comment ?? false, underSized: own.unsignedOctets },
+    info: `dkim=${own.result}${comment}${rest}`,
+  };
 }
 
 /**
@@ -244,6 +350,15 @@ function permerrorOf(problem: DkimKeyRecordProblem, r: MaDkimResult | undefined,
     if (typeof r.status.comment === 'string' && r.status.comment !== '') rest = rest.replace(` (${mailauthComment(r.status.comment)})`, '');
     return { status: { ...r.status, result: 'permerror', comment: problem.reason }, info: `dkim=permerror (${escapeComment(problem.comment)})${rest}` };
   }
+  const { header, props } = fieldProperties(field);
+  return { status: { result: 'permerror', comment: problem.reason, header }, info: `dkim=permerror (${escapeComment(problem.comment)})${props}` };
+}
+
+/**
+ * The clause properties of a field mailauth gave no result for, written as mailauth writes them:
+ * header.i=@d, header.s, header.a, header.b (the first 8 characters).
+ */
+function fieldProperties(field: DkimSignatureField | undefined): { header: Record<string, string | false>; props: string } {
   const t = field?.tags;
   const header: Record<string, string | false> = {
     i: t?.domain ? `@${t.domain}` : false,
@@ -255,7 +370,7 @@ function permerrorOf(problem: DkimKeyRecordProblem, r: MaDkimResult | undefined,
     .filter((e): e is [string, string] => typeof e[1] === 'string')
     .map(([k, v]) => ` header.${k}=${propValue(v)}`)
     .join('');
-  return { status: { result: 'permerror', comment: problem.reason, header }, info: `dkim=permerror (${escapeComment(problem.comment)})${props}` };
+  return { header, props };
 }
 
 /**
@@ -384,6 +499,7 @@ export function smtpIdentities(message: Buffer, options: Pick<VerifyOptions, 'ip
   }
   const identities: SmtpIdentities = { ip, helo, mailFrom, sources };
   if (rcvd && (sources.ip === 'received' || sources.helo === 'received' || sources.mailFrom === 'received')) identities.receivedIndex = rcvd.index;
+  if (rcvd?.unreadable && ip === undefined) identities.unreadableReceivedIndex = rcvd.index;
   return identities;
 }
 
@@ -391,11 +507,17 @@ export function smtpIdentities(message: Buffer, options: Pick<VerifyOptions, 'ip
 export async function verifyMessage(message: Buffer, options: VerifyOptions): Promise<AuthReport> {
   const tracked = trackResolver(options.resolver);
   const resolver = tracked.resolve;
+  // The authserv-id is written into the Authentication-Results field: a caller's value must be one (RFC 8601 §2.2).
+  const idProblem = options.authServId === undefined ? undefined : authServIdProblem(options.authServId);
+  if (idProblem !== undefined) throw new RangeError(`invalid authserv-id: ${idProblem}`);
   const mta = options.authServId ?? hostname();
+  const notes = messageNotes(message);
+  const clock = options.now?.() ?? Date.now();
   const smtp = smtpIdentities(message, options);
 
   const signatureFields = dkimSignatureFields(message);
-  const { result: dkimResult, failure: mailauthFailure } = await dkimVerifySafely(message, signatureFields, {
+  // mailauth needs the empty line after the header; a header-only message gets one (an empty body).
+  const { result: dkimResult, failure: mailauthFailure } = await dkimVerifySafely(withHeaderSeparator(message), signatureFields, {
     resolver,
     // mailauth reads Return-Path itself when no sender is given; pass ours so both agree.
     sender: smtp.mailFrom === '' ? undefined : smtp.mailFrom,
@@ -403,6 +525,24 @@ export async function verifyMessage(message: Buffer, options: VerifyOptions): Pr
   });
   // Every DKIM-Signature field gets one result, also those mailauth skipped (pairDkimResults).
   const dkimResults = pairDkimResults(signatureFields, dkimResult.results).map(({ field, result }) => dkimOutcomeOf(field, result, tracked, mailauthFailure));
+  // The fields mailauth cannot decide (`verifiedByProduct`): RFC 6376 §3.5 l=0 signs no octet of
+  // the body, which mailauth reads as "no limit"; an upper-case unknown tag (RFC 6376 §3.2) it would
+  // read as the real one. The product verifies them itself (dkimSelfVerify.ts), with the same
+  // key-record decision.
+  if (dkimResults.some((o) => verifiedByProduct(o, mailauthFailure))) {
+    const raws = rawFields(message);
+    const sigRaws = raws.filter((f) => f.name.toLowerCase() === 'dkim-signature');
+    const lookup = async (name: string): Promise<string[][]> => (await resolver(name, 'TXT')) as string[][];
+    for (let k = 0; k < dkimResults.length; k++) {
+      const outcome = dkimResults[k];
+      const field = outcome.field;
+      if (!field || !verifiedByProduct(outcome, mailauthFailure)) continue;
+      const index = signatureFields.indexOf(field);
+      const sigRaw = sigRaws[index];
+      if (!sigRaw) continue;
+      dkimResults[k] = ownOutcomeOf(await checkDkimField(raws, sigRaw, messageBody(message), lookup, clock), outcome.raw, field);
+    }
+  }
 
   // SPF (RFC 7208 §4) needs the client IP; without one there is nothing to check. The product's own
   // evaluator decides it (RFC 7208 exactly); mailauth's SPF is not used.
@@ -464,7 +604,9 @@ export async function verifyMessage(message: Buffer, options: VerifyOptions): Pr
     dmarcResult = await verifyDmarc({
       fromDomain: author.domain,
       spfDomain: spfResult && spfResult.status.result === 'pass' && spfResult.domain ? spfResult.domain : undefined,
-      dkimDomains: dkimResults.filter((r) => r.status.result === 'pass' && r.raw?.signingDomain).map((r) => r.raw?.signingDomain as string),
+      dkimDomains: dkimResults
+        .map((r) => (r.status.result === 'pass' ? r.raw?.signingDomain ?? (r.ownCheck ? r.field?.tags.domain : undefined) : undefined))
+        .filter((d): d is string => d !== undefined && d !== ''),
       resolver,
     });
   }
@@ -481,7 +623,7 @@ export async function verifyMessage(message: Buffer, options: VerifyOptions): Pr
   if (bimiResult && bimiResult.info) clauses.push(libmime.foldLines(bimiResult.info, 160));
   const authenticationResults = `Authentication-Results: ${mta};\r\n ${clauses.join(';\r\n ')}\r\n`;
 
-  const dkim: DkimSignatureReport[] = dkimResults.map(({ raw: r, field, status, info, bodyHashMismatch, keyProblem, signatureProblem, keyRecords }) => {
+  const dkim: DkimSignatureReport[] = dkimResults.map(({ raw: r, field, status, info, bodyHashMismatch, keyProblem, signatureProblem, keyRecords, ownCheck }) => {
     const domain = r?.signingDomain ?? field?.tags.domain;
     const selector = r?.selector ?? field?.tags.selector;
     const algorithm = r?.algo ?? field?.tags.algorithm;
@@ -490,10 +632,17 @@ export async function verifyMessage(message: Buffer, options: VerifyOptions): Pr
     // RFC 6376 §8.2: with l= only the first l octets of the canonicalized body are signed, and
     // anything appended after them does not change the verdict. mailauth counts the canonicalized
     // octets after the signed part (`underSized`).
-    const unsigned = r?.status.underSized ?? 0;
+    const unsigned = ownCheck ? ownCheck.unsignedOctets : r?.status.underSized ?? 0;
+    const counted = r !== undefined || ownCheck !== undefined;
     const partly = field?.bodyLength === undefined
       ? undefined
-      : `the body is only partly signed: l=${field.bodyLength} covers the first ${field.bodyLength} octets of the canonicalized body${r ? `, and ${unsigned} octet${unsigned === 1 ? '' : 's'} after the signed part ${unsigned === 1 ? 'is' : 'are'} not signed` : ''} (RFC 6376 §8.2)`;
+      : signsNoBody(field)
+        ? `the body is not signed at all: l=${field.bodyLength} covers none of the canonicalized body${counted ? `, and its ${unsigned} octet${unsigned === 1 ? '' : 's'} ${unsigned === 1 ? 'is' : 'are'} not signed` : ''} (RFC 6376 §3.5, §8.2)`
+        : `the body is only partly signed: l=${field.bodyLength} covers the first ${field.bodyLength} octets of the canonicalized body${counted ? `, and ${unsigned} octet${unsigned === 1 ? '' : 's'} after the signed part ${unsigned === 1 ? 'is' : 'are'} not signed` : ''} (RFC 6376 §8.2)`;
+    // RFC 6376 §3.5 t=: "Verifiers MAY ignore signatures with a timestamp in the future." The
+    // product does not (mailauth does not either), but says so: dkimpy refuses a t= more than 10
+    // hours ahead, and a signer's clock that far off is worth knowing.
+    const ahead = field?.timestamp === undefined ? 0 : Number(field.timestamp) - Math.floor(clock / 1000);
     const base = report('dkim', status, info, clean({
       domain,
       selector,
@@ -502,6 +651,7 @@ export async function verifyMessage(message: Buffer, options: VerifyOptions): Pr
       aligned: r?.status.aligned,
       'key bits': r?.modulusLength,
       'signed at': r?.signTime,
+      'signing time warning': ahead > FUTURE_TOLERANCE_SECONDS ? `t=${field?.timestamp} is ${aheadText(ahead)} in the future: RFC 6376 §3.5 lets verifiers ignore such a signature (dkimpy refuses one more than 10 hours ahead); the signer's clock may be wrong` : undefined,
       'expires at': r?.expiresAfter,
       'body hash (computed)': bodyHashMismatch ? r?.bodyHash : undefined,
       'body hash (signed)': bodyHashMismatch ? r?.bodyHashExpecting : undefined,
@@ -509,10 +659,16 @@ export async function verifyMessage(message: Buffer, options: VerifyOptions): Pr
       'DNS records': keyRecords?.map((record, k) => `#${k + 1}: ${record}`).join(' | '),
       'signature problem': signatureProblem?.code,
       'body length limit': partly,
-      'unsigned body octets': field?.bodyLength !== undefined && r ? unsigned : undefined,
-      'key record problem': keyProblem?.code,
+      'unsigned body octets': field?.bodyLength !== undefined && counted ? unsigned : undefined,
+      'key record problem': keyProblem?.code ?? ownCheck?.keyProblem,
       // What mailauth alone said, beside the product's verdict; "skipped" when it gave the field no result.
-      'mailauth result': !changed
+      'mailauth result': ownCheck
+        ? r
+          ? `${mailauthSaid(r.status)} (mailauth reads l=0 as no limit; the product verified the signature itself)`
+          : field?.hiddenFromMailauth !== undefined
+            ? `none (not given to mailauth: ${field.hiddenFromMailauth}; the product verified the signature itself)`
+            : `none (${field?.misreadByMailauth ?? 'mailauth gave no result'}; the product verified the signature itself)`
+        : !changed
         ? undefined
         : r
           ? mailauthSaid(r.status)
@@ -523,7 +679,7 @@ export async function verifyMessage(message: Buffer, options: VerifyOptions): Pr
               : 'none (skipped the field without a result)',
     }));
     // The partly signed body is said in the reason too, which the text output shows (format.ts).
-    if (partly !== undefined && r && !changed) base.reason = base.reason ? `${base.reason}; ${partly}` : partly;
+    if (partly !== undefined && counted && !changed) base.reason = base.reason ? `${base.reason}; ${partly}` : partly;
     const sig: DkimSignatureReport = { ...base, method: 'dkim' };
     if (domain) sig.domain = domain;
     if (selector) sig.selector = selector;
@@ -547,7 +703,17 @@ export async function verifyMessage(message: Buffer, options: VerifyOptions): Pr
         explanation: spfEvaluation?.explanation,
         evaluation: spfEvaluation?.reason,
       }))
-    : { method: 'spf', result: 'none', reason: 'no SMTP client IP address: give one, or verify a message with a Received field', failed: false, info: spfInfo, details: {} };
+    : {
+        method: 'spf',
+        result: 'none',
+        reason:
+          smtp.unreadableReceivedIndex === undefined
+            ? 'no SMTP client IP address: give one, or verify a message with a Received field'
+            : `no SMTP client IP address: Received field #${smtp.unreadableReceivedIndex + 1} from the top records a client in a form that cannot be read, and the fields below it may have been written by the sender, so the search stops there (RFC 5321 §4.4); give the address with --ip`,
+        failed: false,
+        info: spfInfo,
+        details: {},
+      };
 
   const dmarc: MethodReport = dmarcResult
     ? report('dmarc', dmarcResult.status, dmarcResult.info, clean({
@@ -605,5 +771,6 @@ export async function verifyMessage(message: Buffer, options: VerifyOptions): Pr
     dnsUnreachable: [...tracked.unreachable],
     dnsQueries: tracked.queries(),
     failed: all.some((m) => m.failed),
+    ...(notes.length > 0 ? { notes } : {}),
   };
 }
