@@ -7,7 +7,6 @@
 import { promises as dnsPromises } from 'node:dns';
 import type { RrType } from './types';
 import { parseDnsServerSpec, resolvedOnce, splitServerAddress, type HostLookup } from './serverAddress';
-import { createWireAnswerResolver } from './wireResolver';
 
 export interface MxData {
   exchange: string;
@@ -226,6 +225,12 @@ export interface NodeResolverOptions {
   tries?: number;
 }
 
+/** The wire-format DNS client, loaded when first needed (see createNodeResolver). */
+function wireTools(): typeof import('./wireResolver') {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return require('./wireResolver') as typeof import('./wireResolver');
+}
+
 /**
  * Creates a Node resolver; it does not read /etc/hosts, only DNS. The server follows the one grammar
  * (serverAddress.ts, `HOST[:PORT]`); a host name is looked up once, with the system's lookup, before
@@ -240,10 +245,13 @@ export function createNodeResolver(options: NodeResolverOptions = {}): RawResolv
     // wire resolver asks the same server. Without one named it asks the system's first server, and
     // when that one cannot be reached, Node's resolver, which tries the others in turn, answers
     // (without owners: the system's servers are the ones the user trusts for everything else too).
-    const mxAnswer = createWireAnswerResolver({ server, timeoutMs: timeoutMs * (options.tries ?? 2) });
+    // The wire client (and dgram under it) is loaded on the first MX question: a cleartext
+    // `smtpwb run`, whose options module imports this one, never loads it (test/engine/speedPaths).
+    let mxAnswer: ReturnType<typeof import('./wireResolver').createWireAnswerResolver> | undefined;
     return Object.assign(resolver, {
       resolveMxAnswer: async (name: string): Promise<{ records: MxData[]; foreign: string[] }> => {
         try {
+          mxAnswer ??= wireTools().createWireAnswerResolver({ server, timeoutMs: timeoutMs * (options.tries ?? 2) });
           const answer = await mxAnswer(name, 'MX');
           return { records: answer.data as MxData[], foreign: answer.foreign };
         } catch (err) {
