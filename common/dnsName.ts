@@ -1,9 +1,10 @@
 /**
  * The rule for the names the DKIM checks query (`<selector>._domainkey.<domain>`): the one home for
  * "is this a DNS name we may ask", used by `smtpwb dns`, `smtpwb dkim`, the Mail DNS sidebar and the
- * DKIM key check. It imports nothing, so the extension's eager bundle can validate what a user types
- * without pulling any DNS code in.
+ * DKIM key check; and how a domain is written in A-labels. It imports only Node's `url` module, so
+ * the extension's eager bundle can validate what a user types without pulling any DNS code in.
  */
+import { domainToASCII } from 'node:url';
 
 /** The rule in words, for messages. */
 export const DNS_NAME_RULE = 'dot-separated labels of 1 to 63 letters, digits, "-" or "_"';
@@ -28,4 +29,23 @@ export function dkimSelectorProblem(selector: string, domain?: string): string |
   if (!isDkimName(selector) || selector.endsWith('.')) return `${selector === '' ? 'an empty selector' : `"${selector}"`} is not a selector name (${DNS_NAME_RULE})`;
   if (domain !== undefined && !isDkimName(`${selector}._domainkey.${domain}`)) return `${selector}._domainkey.${domain} is longer than a DNS name may be (253 characters)`;
   return undefined;
+}
+
+/**
+ * A domain in A-labels, lower case, without the final dot of an absolute name (IDNA2008, RFC 5890
+ * §2.3.2.1: `Bücher.example.` is `xn--bcher-kva.example`), or undefined when IDNA refuses it (an
+ * invalid U-label, a code point IDNA does not allow). ASCII text is only lower-cased: it is not
+ * checked here (see isDkimName and common/connectTarget.ts `checkHostName`). The one IDNA step of
+ * the reports' domain comparisons and the DMARC Author Domain.
+ */
+export function aLabelDomain(name: string): string | undefined {
+  const lower = name.trim().toLowerCase().replace(/\.$/, '');
+  if (!/[^\x00-\x7f]/.test(lower)) return lower;
+  let ascii = '';
+  try {
+    ascii = domainToASCII(lower);
+  } catch {
+    ascii = '';
+  }
+  return ascii === '' ? undefined : ascii.replace(/\.$/, '');
 }

@@ -7,7 +7,7 @@
  * anything is read. Errors of the file system (ENOENT, EACCES, ...) are thrown as Node throws them.
  */
 import { closeSync, constants, fstatSync, openSync, readFileSync, type Stats } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { open, type FileHandle } from 'node:fs/promises';
 
 /** What reading a named file gives: its bytes, or why it was not read. */
 export type InputFile = { kind: 'file'; bytes: Buffer } | { kind: 'folder' } | { kind: 'not-regular' } | { kind: 'too-large'; size: number };
@@ -23,9 +23,23 @@ function refusal(st: Stats, limit: number): InputFile | undefined {
   return undefined;
 }
 
+/**
+ * Whether an open failed because the path is a special file open(2) refuses with ENXIO (a Unix
+ * domain socket, a device with no driver): not a regular file either.
+ */
+function isSocketOpen(error: unknown): boolean {
+  return (error as NodeJS.ErrnoException).code === 'ENXIO';
+}
+
 /** Reads a named file whole, if it is a regular file of at most `limit` bytes (see the module). */
 export function readInputFileSync(path: string, limit: number): InputFile {
-  const fd = openSync(path, OPEN_FLAGS);
+  let fd: number;
+  try {
+    fd = openSync(path, OPEN_FLAGS);
+  } catch (error) {
+    if (isSocketOpen(error)) return { kind: 'not-regular' };
+    throw error;
+  }
   try {
     return refusal(fstatSync(fd), limit) ?? { kind: 'file', bytes: readFileSync(fd) };
   } finally {
@@ -35,7 +49,13 @@ export function readInputFileSync(path: string, limit: number): InputFile {
 
 /** The same, without blocking the event loop (the editor reads report folders with it). */
 export async function readInputFile(path: string, limit: number): Promise<InputFile> {
-  const handle = await open(path, OPEN_FLAGS);
+  let handle: FileHandle;
+  try {
+    handle = await open(path, OPEN_FLAGS);
+  } catch (error) {
+    if (isSocketOpen(error)) return { kind: 'not-regular' };
+    throw error;
+  }
   try {
     return refusal(await handle.stat(), limit) ?? { kind: 'file', bytes: await handle.readFile() };
   } finally {

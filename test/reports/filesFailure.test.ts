@@ -111,6 +111,41 @@ describe('failure reports: transfer-encoded parts are decoded (RFC 2045 §6.7, �
     assert.deepEqual(codes(opened[0].problems), ['arf-domain-mismatch']);
   });
 
+  // RFC 2045 §6.1: the mechanism is a token, case-insensitive, in a structured field that may hold
+  // comments (RFC 822 §3.1.4) and folding white space.
+  for (const written of ['base64 (sent by the fixture)', 'BASE64', '(encoded) Base64', 'base64\r\n (folded comment)']) {
+    it(`a feedback-report part with "Content-Transfer-Encoding: ${written.replace(/\r\n/g, '\\r\\n')}" is decoded`, () => {
+      const plain = parseFailureReport(pythonFailureReport('7bit', '7bit'));
+      const text = pythonFailureReport('base64', 'base64').replace(/Content-Transfer-Encoding: base64/g, `Content-Transfer-Encoding: ${written}`);
+      assert.equal(text.split(`Content-Transfer-Encoding: ${written}`).length, 3, 'both parts carry the rewritten field');
+      const r = parseFailureReport(text);
+      assert.deepEqual(codes(r.problems), ['arf-domain-mismatch']);
+      assert.deepEqual(r.report?.fields.map((f) => [f.name, f.value]), plain.report?.fields.map((f) => [f.name, f.value]));
+      assert.equal(r.report?.originalFrom, 'Someone <someone@other.example>');
+    });
+  }
+
+  it('a quoted-printable feedback-report part with a comment after its mechanism is decoded', () => {
+    const text = pythonFailureReport('quoted-printable', '7bit').replace('Content-Transfer-Encoding: quoted-printable', 'Content-Transfer-Encoding: Quoted-Printable (every octet escaped)');
+    const r = parseFailureReport(text);
+    assert.deepEqual(codes(r.problems), ['arf-domain-mismatch']);
+    assert.equal(r.report?.sourceIp, '192.0.2.77');
+  });
+
+  it('comments in the Content-Type fields (RFC 2045 §5.1) do not hide the report or its boundary', () => {
+    const text = pythonFailureReport('base64', '7bit')
+      .replace('Content-Type: multipart/report;', 'Content-Type: multipart/report (DMARC failure);')
+      .replace(/boundary="([^"]+)"/, 'boundary="$1" (the delimiter)')
+      .replace('Content-Type: message/feedback-report', 'Content-Type: message/feedback-report (ARF, RFC 5965)')
+      .replace('Content-Type: text/rfc822-headers', 'Content-Type: text/rfc822-headers (the original header)');
+    assert.match(text, /\(ARF, RFC 5965\)/);
+    assert.match(text, /\(the delimiter\)/);
+    const r = parseFailureReport(text);
+    assert.deepEqual(codes(r.problems), ['arf-domain-mismatch']);
+    assert.equal(r.report?.sourceIp, '192.0.2.77');
+    assert.equal(r.report?.originalFrom, 'Someone <someone@other.example>');
+  });
+
   it('a base64 part that lacks a required field still says so', () => {
     const text = pythonFailureReport('base64', '7bit');
     const cut = text.replace(/(Content-Transfer-Encoding: base64\r\n\r\n)([A-Za-z0-9+/=\r\n]+?)(\r\n--)/, (_m, head: string, _b64: string, tail: string) => head + Buffer.from(FIELDS.replace('Version: 1\r\n', '')).toString('base64') + tail);

@@ -93,3 +93,50 @@ describe('report folders with symbolic links and special files', () => {
     ]);
   });
 });
+
+// Session 22, second wave: a link to nothing is listed only when its name is a report file's (the
+// name rule files have), and a socket (whose open(2) fails with ENXIO) is refused in the same words
+// as a FIFO or a device.
+describe('dangling links without a report name, and sockets', () => {
+  let root = '';
+  let dir = '';
+  before(() => {
+    root = mkdtempSync(join(tmpdir(), 'smtpwb-files-special-'));
+    dir = join(root, 'reports');
+    mkdirSync(dir);
+    writeFileSync(join(dir, 'a.xml'), report('a'));
+    // A link back to a folder that is gone, a dangling link named like a report, and a socket
+    // named like a report (bound by Python, which leaves the socket file behind when it exits).
+    symlinkSync(join(root, 'gone'), join(dir, 'back'));
+    symlinkSync(join(root, 'gone.xml'), join(dir, 'gone.xml'));
+    const bound = spawnSync('/usr/bin/python3', ['-c', 'import socket, sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])', join(dir, 'sock.xml')]);
+    assert.equal(bound.status, 0, `python3 failed to bind a socket: ${bound.error?.message ?? bound.stderr.toString()}`);
+  });
+  after(() => {
+    if (root) rmSync(root, { recursive: true, force: true });
+  });
+
+  it('a dangling link whose name is not a report file\'s is left out, as a file of that name is', async () => {
+    const files = (await listReportFiles(dir)).map((f) => f.slice(dir.length + 1));
+    assert.deepEqual(files, ['a.xml', 'gone.xml', 'sock.xml']);
+  });
+
+  it('a socket is "not a regular file", in a folder and by name, and the other files are read', async () => {
+    const summary = await summariseReportFiles(await reportFilesOf([dir, join(dir, 'sock.xml')]));
+    assert.equal(summary.counts.aggregate, 1, JSON.stringify(summary.findings));
+    const unreadable = summary.findings.filter((f) => f.code === 'report-unreadable').map((f) => `${f.source.slice(dir.length + 1)}: ${f.message}`);
+    assert.deepEqual(unreadable, [
+      'gone.xml: cannot read the file: ENOENT (a symbolic link whose target does not exist)',
+      'sock.xml: not a regular file (a FIFO, a socket or a device): not read',
+      'sock.xml: not a regular file (a FIFO, a socket or a device): not read',
+    ]);
+  });
+
+  it('smtpwb report DIR names no dangling link but the report-named one', async () => {
+    const run = await captureCli(reportCommand, [dir, '--no-dns', '--json'], { cwd: root });
+    assert.equal(run.code, 0, run.err);
+    const json = JSON.parse(run.out) as { findings: Array<{ code: string; source: string; message: string }> };
+    assert.deepEqual(json.findings.map((f) => `${f.code} ${f.source}`).sort(), ['report-unreadable reports/gone.xml', 'report-unreadable reports/sock.xml']);
+    assert.ok(!run.out.includes('ENXIO'), run.out);
+  });
+});

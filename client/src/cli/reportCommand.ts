@@ -18,7 +18,7 @@ import { listReportFiles, summariseReportFiles } from '../reports/collect';
 import { addReverseDns } from '../reports/fcrdns';
 import { createResolver } from '../mailAuth/resolver';
 import { reportForDomains } from '../reports/summary';
-import { normalDomain } from '../../../server/src/reports/normalForm';
+import { normalDomain, reportDomainProblem } from '../../../server/src/reports/normalForm';
 import { resolve as resolvePath } from 'node:path';
 import { visibleLine } from '../../../common/escape';
 import { parseDuration, parseHostPort, parseOptions, readDnsOptions, timeoutError, usageError, wantsHelp } from './options';
@@ -52,7 +52,8 @@ Summarises DMARC aggregate reports (.xml, .xml.gz, .zip; RFC 9990 and RFC 7489),
                     out of the totals (an unusable count) are counted on stderr
   --top N           how many failing sources to list (default 10)
   --domain D        only reports about D (the policy domain; repeatable); others are skipped,
-                    and so are a TLS-RPT report's policies for other domains
+                    and so are a TLS-RPT report's policies for other domains; D and the
+                    reports' domains compare as A-labels (bücher.example = xn--bcher-kva.example)
   --no-dns          do not look up the reverse DNS of the DMARC source IPs
   --dns-server HOST:PORT
                     ask this DNS server for the sources' PTR, A and AAAA records (IPv6 in
@@ -145,7 +146,11 @@ export async function reportCommand(args: string[], io: ReportIo): Promise<numbe
   const dns = await readDnsOptions(v['dns-server'], { option: '--dns-timeout', text: v['dns-timeout'], defaultMs: 3000 });
   if ('error' in dns) return usageError(io, 'report', dns.error, REPORT_USAGE);
   const { server: dnsServer, timeoutMs: dnsTimeoutMs } = dns;
-  if (v.domain?.some((d) => normalDomain(d) === '')) return usageError(io, 'report', '--domain needs a domain name', REPORT_USAGE);
+  // A value that is no domain would quietly leave every report out: a usage error instead (normalForm.ts).
+  for (const d of v.domain ?? []) {
+    const problem = reportDomainProblem(d);
+    if (problem !== undefined) return usageError(io, 'report', `--domain "${visibleLine(d)}" is not a domain name: ${visibleLine(problem)}`, REPORT_USAGE);
+  }
   const domains = v.domain ? new Set(v.domain.map((d) => normalDomain(d))) : undefined;
   const files: string[] = [];
   // One listing for all the paths (collect.ts): a folder given twice, or inside another one given, is read once.

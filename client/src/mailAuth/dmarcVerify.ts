@@ -5,11 +5,12 @@
  * step reads.
  */
 import { isIP } from 'node:net';
-import { domainToASCII, domainToUnicode } from 'node:url';
+import { domainToUnicode } from 'node:url';
 import { checkHostName } from '../../../common/connectTarget';
 import { discoverDmarcPolicy, organizationalDomain, type DmarcDiscovery, type DmarcTxtAnswer, type DmarcTxtLookup, type DomainExists } from '../dns/dmarcDiscovery';
 import type { MaDmarcResult } from './mailauthApi';
 import type { MailauthResolver } from './resolver';
+import { aLabelDomain } from '../../../common/dnsName';
 
 /** Adapts a mailauth resolver to the tree walk's TXT lookup; DNS failures stay failures. */
 export function dmarcLookupFor(resolver: MailauthResolver): DmarcTxtLookup {
@@ -60,17 +61,8 @@ const CANNOT = 'so DMARC validation is not possible (RFC 9989 §5.3.1) and the m
 export function asciiDomain(text: string): { domain: string } | { problem: string } {
   const written = text.trim().replace(/\.$/, '');
   if (/^\[.*\]$/s.test(written)) return { problem: `the From address has the address literal ${written}, which names a host, not a domain (RFC 5322 §3.4.1)` };
-  let domain = written.toLowerCase();
-  if (/[^\x00-\x7f]/.test(domain)) {
-    let converted = '';
-    try {
-      converted = domainToASCII(domain);
-    } catch {
-      converted = '';
-    }
-    if (converted === '') return { problem: `the From domain ${written} cannot be converted to A-labels (IDNA2008, RFC 5891 §4: an invalid U-label or a code point IDNA does not allow)` };
-    domain = converted.replace(/\.$/, '');
-  }
+  const domain = aLabelDomain(written);
+  if (domain === undefined) return { problem: `the From domain ${written} cannot be converted to A-labels (IDNA2008, RFC 5891 §4: an invalid U-label or a code point IDNA does not allow)` };
   if (isIP(domain) !== 0) return { problem: `the From domain ${written} is an IP address${domain !== written ? ` (${domain})` : ''}, not a domain` };
   // The one host-name check (LDH labels, valid A-labels, 63 and 253 octets: RFC 1035 §2.3.4, RFC 5890 §2.3.2.1).
   const invalid = checkHostName(domain);

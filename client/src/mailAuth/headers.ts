@@ -3,6 +3,7 @@
  * where the body starts and the unfolded header fields in order. Used to find the top `Received`
  * and `Return-Path` fields; everything else goes to mailauth, which reads the raw bytes.
  */
+import { utf8FieldValue } from '../../../common/mailText';
 
 export interface RawHeaderField {
   /** The field name as written. */
@@ -54,20 +55,8 @@ export function startsWithBom(message: Buffer): boolean {
   return message.length >= 3 && message[0] === 0xef && message[1] === 0xbb && message[2] === 0xbf;
 }
 
-/**
- * A field value read as `parseHeaderFields` reads it (one latin1 character per byte), as UTF-8 when
- * its bytes are valid UTF-8 (RFC 6532 §3.2: SMTPUTF8 messages carry UTF-8 in field values, such as
- * `Received: … (envelope-from <anna@bücher.test>)`, `Return-Path` or a DKIM-Signature's d=), else
- * unchanged.
- */
-export function utf8FieldValue(latin1: string): string {
-  if (!/[\x80-\xff]/.test(latin1)) return latin1;
-  try {
-    return new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(Buffer.from(latin1, 'latin1'));
-  } catch {
-    return latin1;
-  }
-}
+/** A header value as text (RFC 6532): the one rule lives in common/mailText.ts. */
+export { utf8FieldValue };
 
 /** Whether the message is header fields only: no empty line, so no body (RFC 5322 §3.5 makes the body optional). */
 export function isHeaderOnly(message: Buffer): boolean {

@@ -23,8 +23,8 @@ export const REPORT_FILE = /\.(xml|xml\.gz|gz|zip|json|eml)$/i;
  * loops:
  * - a folder reached a second time (a link loop, or two links to one folder) is listed as the
  *   folder itself, not its files again, and summariseReportFiles reports it (`report-link-loop`);
- * - a link whose target is missing (or a loop of links) is listed, and reading it is a
- *   `report-unreadable` finding that says why;
+ * - a link whose target is missing (or a loop of links) is listed when its name is a report
+ *   file's, as a file is, and reading it is a `report-unreadable` finding that says why;
  * - a report-named entry that is not a regular file (a FIFO, a socket, a device) is listed, and
  *   summariseReportFiles refuses it without reading (`report-unreadable`).
  * `seen` holds the folders read so far (device and inode), shared by the calls of one listing.
@@ -47,8 +47,9 @@ export async function listReportFiles(dir: string, out: string[] = [], seen: Set
       try {
         isDirectory = (await stat(path)).isDirectory();
       } catch {
-        // A link to nothing: listed, so that reading it says so.
-        out.push(path);
+        // A link to nothing (or a loop of links) with a report's name: listed, so that reading it
+        // says so. Its target is unknown, so the link's name decides, as a file's name does.
+        if (REPORT_FILE.test(e.name)) out.push(path);
         continue;
       }
     }
@@ -77,6 +78,9 @@ export async function reportFilesOf(paths: readonly string[]): Promise<string[]>
 /** What reading one listed path gives: its bytes, a finding instead, or a folder already read. */
 type ReadResult = { bytes: Buffer } | { problem: Problem } | { folder: true };
 
+/** Why a FIFO, a socket or a device is not read. */
+const NOT_REGULAR = 'not a regular file (a FIFO, a socket or a device): not read';
+
 /**
  * Reads a report file whole, if it is a regular file within the size limit, by the one rule for
  * named files (common/inputFile.ts), asynchronously for the editor. Never throws.
@@ -86,7 +90,7 @@ async function readReportFile(path: string, limit: number): Promise<ReadResult> 
   try {
     const read = await readInputFile(path, limit);
     if (read.kind === 'folder') return { folder: true };
-    if (read.kind === 'not-regular') return unreadable('not a regular file (a FIFO, a socket or a device): not read');
+    if (read.kind === 'not-regular') return unreadable(NOT_REGULAR);
     // A file over the size limit is a finding before it is read: no report is that large, and
     // reading it whole could exhaust memory (gzip and zip output has the same limit).
     if (read.kind === 'too-large') return { problem: sizeLimitFinding(read.size, limit) };

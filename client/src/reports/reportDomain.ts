@@ -6,10 +6,10 @@ import type { ParsedReport } from '../../../server/src/reports/open';
 import { normalDomain } from '../../../server/src/reports/normalForm';
 import { reportForDomains } from './summary';
 
-/** A domain as reports compare it: trimmed, lower case, without a final dot (the one rule, normalForm.ts). */
+/** A domain as reports compare it: trimmed, lower case, without a final dot, in A-labels (the one rule, normalForm.ts). */
 export const domainKey: (domain: string) => string = normalDomain;
 
-/** The domain a report is about, lower case without a final dot: an aggregate report's policy domain (RFC 9990 `policy_published/domain`), a TLS-RPT report's first policy domain (RFC 8460 §4.4 `policy-domain`), a failure report's Reported-Domain (RFC 6591 §3.1). */
+/** The domain a report is about, in the normal form (lower case, no final dot, A-labels): an aggregate report's policy domain (RFC 9990 `policy_published/domain`), a TLS-RPT report's first policy domain (RFC 8460 §4.4 `policy-domain`), a failure report's Reported-Domain (RFC 6591 §3.1). */
 export function reportDomain(r: ParsedReport): string {
   const raw = r.kind === 'dmarc-aggregate' ? r.policy.domain : r.kind === 'tls-rpt' ? (r.policies[0]?.policyDomain ?? '') : (r.reportedDomain ?? '');
   return domainKey(raw);

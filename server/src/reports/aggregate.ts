@@ -11,6 +11,7 @@ import { child, childText, children, sameNamespace, scanXml, type XmlElement } f
 import { normalDomain } from './normalForm';
 import { finding } from './reportProblems';
 import { decodeEncodedWords } from './attachmentName';
+import { utf8FieldValue } from '../../../common/mailText';
 
 export const DMARC2_NAMESPACE = 'urn:ietf:params:xml:ns:dmarc-2.0';
 
@@ -453,19 +454,30 @@ function authResult(e: XmlElement): AuthResult {
 
 /**
  * Reads the policy domain a report's file name claims: RFC 7489 §7.2.1.1 (kept by RFC 9990)
- * names files `receiver "!" policy-domain "!" begin "!" end [ "!" unique-id ] "." ext`.
+ * names files `receiver "!" policy-domain "!" begin "!" end [ "!" unique-id ] "." ext`. The domain
+ * may be written with U-labels (`receiver!bücher.example!…`): letters, digits and marks of any
+ * script are read, and the comparison converts them to A-labels (normalForm.ts `normalDomain`).
  */
 export function domainFromReportFileName(name: string): string | undefined {
   const base = name.replace(/^.*[\\/]/, '');
   const parts = base.split('!');
   if (parts.length < 4) return undefined;
   const domain = parts[1];
-  return /^[A-Za-z0-9._-]+$/.test(domain) ? domain : undefined;
+  return /^[\p{L}\p{M}\p{N}._-]+$/u.test(domain) ? domain : undefined;
 }
 
-/** Reads the policy domain an aggregate report mail's subject claims ("Report Domain: X Submitter: ..."). */
+/** A header value as text (RFC 6532): the one rule lives in common/mailText.ts. */
+export const utf8FieldText: (latin1: string) => string = utf8FieldValue;
+
+/**
+ * Reads the policy domain an aggregate report mail's subject claims ("Report Domain: X Submitter:
+ * ...", RFC 7489 §7.2.1.1; RFC 8460 §5.3 for TLS-RPT). `subject` is the field value as the message
+ * parser reads it, one latin1 character per octet: it is read as UTF-8 when it is UTF-8
+ * (`utf8FieldText`), and its RFC 2047 encoded words are decoded after that.
+ */
 export function domainFromReportSubject(subject: string): string | undefined {
-  // RFC 2047 encoded words are decoded first: a Subject may carry the claim encoded.
-  const m = /Report\s+Domain:\s*([^\s]+)/i.exec(decodeEncodedWords(subject));
+  const text = utf8FieldText(subject);
+  // RFC 2047 encoded words are decoded next: a Subject may carry the claim encoded.
+  const m = /Report\s+Domain:\s*([^\s]+)/i.exec(decodeEncodedWords(text));
   return m ? m[1].replace(/[.;,]$/, '') : undefined;
 }

@@ -8,6 +8,7 @@
 import type { Problem } from '../../../common/problem';
 import { withinDomain } from './aggregate';
 import { attachmentFileName } from './attachmentName';
+import { tokenize } from '../eml/structured';
 import { finding } from './reportProblems';
 
 export interface FailureReport {
@@ -76,13 +77,31 @@ function headerBounds(text: string, start: number, limit: number): { headerEnd: 
   return { headerEnd: m.index, bodyStart: m.index + m[0].length };
 }
 
+/**
+ * A structured field value with its comments blanked out: MIME fields are structured (RFC 2045
+ * §5.1 Content-Type, §6.1 Content-Transfer-Encoding), so comments (RFC 822 §3.1.4, nested, with
+ * quoted pairs) may stand between their tokens, as in `base64 (sent by X)`. Quoted strings are
+ * kept as they are, so a `(` inside a quoted boundary stays.
+ */
+function uncommented(value: string): string {
+  const { comments } = tokenize(value, 0, value.length);
+  let out = '';
+  let at = 0;
+  for (const c of comments) {
+    out += value.slice(at, c.start) + ' ';
+    at = c.end;
+  }
+  return out + value.slice(at);
+}
+
 function param(value: string, name: string): string | undefined {
-  const m = new RegExp(`;\\s*${name}\\s*=\\s*(?:"([^"]*)"|([^;\\s]+))`, 'i').exec(value);
+  const m = new RegExp(`;\\s*${name}\\s*=\\s*(?:"([^"]*)"|([^;\\s]+))`, 'i').exec(uncommented(value));
   return m ? (m[1] ?? m[2]) : undefined;
 }
 
+/** The media type of a Content-Type value, lower-cased, without parameters or comments (RFC 2045 §5.1). */
 function mediaType(value: string | undefined): string {
-  return (value ?? 'text/plain').split(';')[0].trim().toLowerCase();
+  return uncommented(value ?? 'text/plain').split(';')[0].replace(/\s+/g, '').toLowerCase();
 }
 
 interface Part {
@@ -118,12 +137,21 @@ function get(fields: Field[], name: string): Field | undefined {
 }
 
 /**
+ * The mechanism of a Content-Transfer-Encoding value: a token, compared without regard to case,
+ * in a structured field where comments and white space may surround it (RFC 2045 §6.1, RFC 822
+ * §3.1.4), as `base64 (sent by X)` is; the eml parser reads it the same way (eml/parser.ts).
+ */
+function transferEncoding(value: string): string {
+  return uncommented(value).trim().toLowerCase();
+}
+
+/**
  * A part's body with its Content-Transfer-Encoding undone (RFC 2045 §6.7 quoted-printable, §6.8
  * base64; 7bit, 8bit and binary as they are), as latin1 text (one char per octet), and whether it
  * was encoded (then offsets into it are not offsets into the message).
  */
 function partBody(text: string, fields: Field[], bodyStart: number, end: number): { text: string; encoded: boolean } {
-  const encoding = (get(fields, 'content-transfer-encoding')?.value ?? '7bit').toLowerCase();
+  const encoding = transferEncoding(get(fields, 'content-transfer-encoding')?.value ?? '7bit');
   const body = text.slice(bodyStart, end);
   if (encoding === 'base64') return { text: Buffer.from(body.replace(/[^A-Za-z0-9+/=]/g, ''), 'base64').toString('latin1'), encoded: true };
   if (encoding === 'quoted-printable') {

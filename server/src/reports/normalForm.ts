@@ -5,14 +5,35 @@
  * says); the summary groups and shows the normal form. Pure; never throws.
  */
 import { isIP, SocketAddress } from 'node:net';
+import { checkHostName } from '../../../common/connectTarget';
+import { aLabelDomain } from '../../../common/dnsName';
 
 /**
  * A domain as reports compare it: without surrounding white space, in lower case (DNS names compare
- * case-insensitively, RFC 4343 §3) and without the final dot of an absolute name (`Example.COM.` is
- * `example.com`). A-labels and U-labels are not converted.
+ * case-insensitively, RFC 4343 §3), without the final dot of an absolute name (`Example.COM.` is
+ * `example.com`), and with its U-labels converted to A-labels (IDNA2008, RFC 5890 §2.3.2.1, through
+ * the UTS #46 mapping of `node:url`'s `domainToASCII`, as RFC 8616 §3 has mail software compare
+ * internationalised domains): `Bücher.example`, `bücher.example` and `XN--BCHER-KVA.example` are all
+ * `xn--bcher-kva.example`, so a report, its file name, its Subject and `--domain` may each write the
+ * domain either way. Text that IDNA cannot convert (a disallowed code point) is kept as written, in
+ * lower case: it equals no valid domain. The summary shows this form.
  */
 export function normalDomain(name: string): string {
-  return name.trim().toLowerCase().replace(/\.$/, '');
+  return aLabelDomain(name) ?? name.trim().toLowerCase().replace(/\.$/, '');
+}
+
+/**
+ * Why `text` cannot be a domain a report is about (`smtpwb report --domain`), or undefined: a host
+ * name by the one host-name rule (common/connectTarget.ts `checkHostName`: LDH labels, `_` allowed,
+ * valid A-labels, U-labels IDNA converts, 63 and 253 octets; RFC 1035 §2.3.4, RFC 5890 §2.3.2.1),
+ * one final dot allowed, and not an IP address (a policy domain is a name, RFC 9989 §4.1). The
+ * reason is plain text built from the caller's input: escape it where it is shown.
+ */
+export function reportDomainProblem(text: string): string | undefined {
+  const trimmed = text.trim();
+  if (trimmed === '') return 'the domain is empty';
+  if (isIP(trimmed.replace(/^\[(.*)\]$/s, '$1')) !== 0) return `"${trimmed}" is an IP address, not a domain`;
+  return checkHostName(trimmed);
 }
 
 /** An IPv4 address already in its normal form (no leading zeros), the common case, kept as it is. */

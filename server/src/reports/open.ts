@@ -52,6 +52,34 @@ function declaredEncoding(head: string): { name: string; start: number } | undef
   return m ? { name: m[2], start: m.index + m[0].length - 1 - m[2].length } : undefined;
 }
 
+/** XML white space (XML 1.0 §2.3 `S`: space, tab, CR, LF), which JSON's (RFC 8259 §2) is too. */
+function isXmlSpace(byte: number): boolean {
+  return byte === 0x20 || byte === 0x09 || byte === 0x0d || byte === 0x0a;
+}
+
+/**
+ * The byte order of UTF-16 text without a byte order mark, told from its first character that is
+ * not white space (XML 1.0 Appendix F; RFC 8259 §2 allows white space before JSON too): `<` or `{`
+ * as `3C 00` / `7B 00` little-endian or `00 3C` / `00 7B` big-endian, after any number of white
+ * space characters in the same byte order (`20 00`, `0A 00`, ... or `00 20`, `00 0A`, ...).
+ * Undefined when the bytes do not start that way.
+ */
+function bomlessUtf16(input: Buffer): 'utf-16le' | 'utf-16be' | undefined {
+  if (input.length < 2) return undefined;
+  const le = input[1] === 0 && input[0] !== 0;
+  const be = input[0] === 0 && input[1] !== 0;
+  if (!le && !be) return undefined;
+  // The significant byte of each unit: the first little-endian, the second big-endian.
+  const at = le ? 0 : 1;
+  for (let i = 0; i + 1 < input.length; i += 2) {
+    const byte = input[i + at];
+    if (input[i + 1 - at] !== 0) return undefined;
+    if (isXmlSpace(byte)) continue;
+    return byte === 0x3c || byte === 0x7b ? (le ? 'utf-16le' : 'utf-16be') : undefined;
+  }
+  return undefined;
+}
+
 /** Decoded report text and what was wrong with its encoding (offsets into the text). */
 export interface DecodedReport {
   text: string;
@@ -64,7 +92,8 @@ export interface DecodedReport {
  * Decodes report bytes to text, as XML 1.0 §4.3.3 and Appendix F have a processor do: a byte
  * order mark decides (UTF-8 `EF BB BF`, UTF-16 big-endian `FE FF` or little-endian `FF FE`; it
  * is removed and wins over the declaration); without one, UTF-16 is recognised from its first
- * character (`3C 00` `<` little-endian, `00 3C` big-endian; JSON's `{` likewise), which XML
+ * character after any leading white space (`3C 00` `<` little-endian, `00 3C` big-endian; JSON's
+ * `{` likewise; `bomlessUtf16`), which XML
  * requires to have a BOM (a `report-encoding` warning); else the XML declaration's encoding is
  * honoured when the platform's TextDecoder knows it, and UTF-8 is the default (RFC 8460 requires it
  * for TLS-RPT). A declaration that names UTF-16 in a file whose bytes are not UTF-16, an encoding
@@ -87,8 +116,10 @@ export function decodeReportBytes(bytes: Buffer): DecodedReport {
   if (input[0] === 0xef && input[1] === 0xbb && input[2] === 0xbf) bom = true;
   else if (input[0] === 0xff && input[1] === 0xfe) [encoding, bom] = ['utf-16le', true];
   else if (input[0] === 0xfe && input[1] === 0xff) [encoding, bom] = ['utf-16be', true];
-  else if (input.length >= 2 && input[0] !== 0 && input[1] === 0 && (input[0] === 0x3c || input[0] === 0x7b)) [encoding, bomless16] = ['utf-16le', true];
-  else if (input.length >= 2 && input[0] === 0 && input[1] !== 0 && (input[1] === 0x3c || input[1] === 0x7b)) [encoding, bomless16] = ['utf-16be', true];
+  else {
+    const order = bomlessUtf16(input);
+    if (order !== undefined) [encoding, bomless16] = [order, true];
+  }
   let declaredUnknown: string | undefined;
   if (!bom && !bomless16 && input[0] === 0x3c && input[1] === 0x3f) {
     const declared = declaredEncoding(input.subarray(0, 200).toString('latin1'));
@@ -136,7 +167,7 @@ export function parseReportText(name: string, text: string, options: OpenOptions
   const claimedDomain = options.claimedDomain ?? fileClaim;
   const claimSource = options.claimedDomain ? (options.claimSource ?? 'subject') : 'file name';
   if (first === '{' || first === '[') {
-    const r = parseTlsRptJson(text, { claimedDomain });
+    const r = parseTlsRptJson(text, { claimedDomain, claimSource });
     return { source: name, report: r.report, problems: r.problems };
   }
   if (first === '<') {

@@ -174,8 +174,10 @@ class Reader {
 }
 
 export interface TlsRptOptions {
-  /** The policy domain the file name claims (RFC 8460 §5.1: `sender!policy-domain!begin!end[!id].json[.gz]`). */
+  /** The policy domain the file name claims (RFC 8460 §5.1: `sender!policy-domain!begin!end[!id].json[.gz]`) or the mail's Subject (§5.3). */
   claimedDomain?: string;
+  /** Where the claim came from, for the message ("file name", "subject"; default "file name"). */
+  claimSource?: string;
 }
 
 /** RFC 8460 §4.4: the members of a report's top-level object. */
@@ -250,6 +252,8 @@ export function parseTlsRptJson(text: string, options: TlsRptOptions = {}): TlsR
     r.problems.push(finding('tlsrpt-date-range', `the date range begins (${report.startDatetime}) after it ends (${report.endDatetime})`, dates.range.start, dates.range.end));
   }
   const policies = prop(root, 'policies');
+  // The policy domains as the report writes them, with their places, for the claim check below.
+  const policyDomains: Array<{ text: string; node: JsonNode }> = [];
   if (!policies) r.missing('the report', 'policies', root.range);
   else if (policies.kind !== 'array') r.bad(policies, '"policies" is not a list');
   else {
@@ -274,11 +278,7 @@ export function parseTlsRptJson(text: string, options: TlsRptOptions = {}): TlsR
         policy.policyString = r.strings(pol, 'policy-string', '"policy"', false);
         policy.mxHost = r.strings(pol, 'mx-host', '"policy"', false);
         const domainNode = prop(pol, 'policy-domain');
-        if (options.claimedDomain && domainNode && policy.policyDomain !== '' && normalDomain(policy.policyDomain) !== normalDomain(options.claimedDomain)) {
-          r.problems.push(
-            finding('tlsrpt-domain-mismatch', `the policy is for "${policy.policyDomain}" but the file name says "${options.claimedDomain}"`, domainNode.range.start, domainNode.range.end),
-          );
-        }
+        if (domainNode?.kind === 'string' && policy.policyDomain !== '') policyDomains.push({ text: policy.policyDomain, node: domainNode });
       }
       if (sum) {
         r.unknown(sum, ['total-successful-session-count', 'total-failure-session-count'], '"summary"');
@@ -335,5 +335,33 @@ export function parseTlsRptJson(text: string, options: TlsRptOptions = {}): TlsR
       report.policies.push(policy);
     }
   }
+  claimCheck(r.problems, policyDomains, options);
   return { report, problems: r.problems };
+}
+
+/** At most this many policy domains are named in a `tlsrpt-domain-mismatch` message. */
+const CLAIM_NAMES_SHOWN = 5;
+
+/**
+ * The claim check: one report covers every policy domain the sending MTA met in the period (RFC
+ * 8460 §4.4: "policies" holds one item per policy applied), while the file name (§5.1) or the
+ * Subject (§5.3) names one of them. So a report lies about its domain only when none of its policy
+ * domains is the claimed one (compared in the normal form: lower case, no final dot, A-labels;
+ * normalForm.ts). The finding is on the first policy domain and names them all (the first few).
+ */
+function claimCheck(problems: Problem[], domains: Array<{ text: string; node: JsonNode }>, options: TlsRptOptions): void {
+  const claimed = options.claimedDomain;
+  if (!claimed || domains.length === 0) return;
+  const key = normalDomain(claimed);
+  if (domains.some((d) => normalDomain(d.text) === key)) return;
+  const names = [...new Set(domains.map((d) => d.text))];
+  const shown = names.slice(0, CLAIM_NAMES_SHOWN).map((n) => `"${n}"`);
+  const more = names.length > shown.length ? ` and ${names.length - shown.length} more` : '';
+  const source = options.claimSource ?? 'file name';
+  const message =
+    domains.length === 1
+      ? `the policy is for ${shown[0]} but the ${source} says "${claimed}"`
+      : `the ${source} says "${claimed}", but none of the report's ${domains.length} policies is for it: they are for ${shown.join(', ')}${more}`;
+  const first = domains[0].node.range;
+  problems.push(finding('tlsrpt-domain-mismatch', message, first.start, first.end));
 }
