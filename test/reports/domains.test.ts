@@ -14,7 +14,7 @@ import { domainFromReportSubject } from '../../server/src/reports/aggregate';
 import { normalDomain, reportDomainProblem } from '../../server/src/reports/normalForm';
 import { decodeReportBytes, openReportBytes, type OpenedReport } from '../../server/src/reports/open';
 import { captureCli, type CapturedRun } from '../support/cliCapture';
-import { aggregateReportMail, aggregateXml, randomAggregate, reportFileName, tlsRptJson, type TlsRptSpec } from './generate';
+import { aggregateReportMail, aggregateXml, failureReportEml, randomAggregate, reportFileName, tlsRptJson, type TlsRptSpec } from './generate';
 
 const codes = (ps: Array<{ code: string }>): string[] => [...new Set(ps.map((p) => p.code))].sort();
 
@@ -279,5 +279,24 @@ describe('UTF-16 without a byte order mark after leading white space (XML 1.0 §
     assert.equal(decodeReportBytes(Buffer.from(' \n ', 'utf16le')).encoding, 'utf-8');
     assert.equal(decodeReportBytes(Buffer.from(`\n  ${json}`, 'utf8')).encoding, 'utf-8');
     assert.equal(openReportBytes('r.json', Buffer.from(`\n  ${json}`, 'utf8'))[0].report?.kind, 'tls-rpt');
+  });
+});
+
+describe('failure reports: one domain as a U-label and as an A-label', () => {
+  it('Reported-Domain in A-labels and a raw UTF-8 From in U-labels (and the reverse) are one domain, read as UTF-8', () => {
+    for (const [reportedDomain, originalFromDomain] of [
+      ['xn--bcher-kva.example', 'bücher.example'],
+      ['bücher.example', 'xn--bcher-kva.example'],
+    ]) {
+      const eml = failureReportEml({ reportedDomain, originalFromDomain, sourceIp: '192.0.2.9', authFailure: 'dmarc' });
+      const [opened] = openReportBytes('f.eml', Buffer.from(eml, 'utf8'));
+      assert.ok(opened.report, reportedDomain);
+      assert.ok(!opened.problems.some((p) => p.code === 'arf-domain-mismatch'), JSON.stringify(opened.problems));
+      if (opened.report.kind === 'dmarc-failure') assert.equal(opened.report.reportedDomain, reportedDomain);
+    }
+    const [other] = openReportBytes('g.eml', Buffer.from(failureReportEml({ reportedDomain: 'müller.example', originalFromDomain: 'bücher.example', sourceIp: '192.0.2.9', authFailure: 'dmarc' }), 'utf8'));
+    const mismatch = other.problems.find((p) => p.code === 'arf-domain-mismatch');
+    assert.ok(mismatch, 'a real mismatch is still found');
+    assert.match(mismatch.message, /"müller\.example" but the original message is from "bücher\.example"/);
   });
 });

@@ -10,6 +10,7 @@ import { withinDomain } from './aggregate';
 import { attachmentFileName } from './attachmentName';
 import { tokenize } from '../eml/structured';
 import { finding } from './reportProblems';
+import { utf8FieldValue } from '../../../common/mailText';
 
 export interface FailureReport {
   kind: 'dmarc-failure';
@@ -172,10 +173,10 @@ function bodyFields(text: string, part: Part): Field[] {
   return parseHeader(body.text, 0, body.text.length).map((f) => ({ ...f, start: part.bodyStart, end: part.end }));
 }
 
-/** The domain of the first address in a From field value. */
+/** The domain of the first address in a From field value (read as UTF-8 when it is: RFC 6532), U-labels included. */
 function fromDomain(value: string | undefined): string | undefined {
   if (!value) return undefined;
-  const m = /@([A-Za-z0-9.-]+)\s*>?/.exec(value);
+  const m = /@([\p{L}\p{M}\p{N}.-]+)\s*>?/u.exec(utf8FieldValue(value));
   return m ? m[1].toLowerCase() : undefined;
 }
 
@@ -240,8 +241,11 @@ export function parseFailureReport(text: string): FailureParse {
   }
   const reported = get(fields, 'reported-domain');
   const fd = fromDomain(originalFrom);
-  if (reported && fd && !withinDomain(fd, reported.value)) {
-    problems.push(finding('arf-domain-mismatch', `Reported-Domain is "${reported.value}" but the original message is from "${fd}"`, reported.start, reported.end));
+  // Both are compared in A-labels (withinDomain, normalForm.ts), so bücher.example and
+  // xn--bcher-kva.example are one domain (RFC 5890 §2.3.2.1).
+  const reportedDomain = reported ? utf8FieldValue(reported.value) : undefined;
+  if (reported && reportedDomain !== undefined && fd && !withinDomain(fd, reportedDomain)) {
+    problems.push(finding('arf-domain-mismatch', `Reported-Domain is "${reportedDomain}" but the original message is from "${fd}"`, reported.start, reported.end));
   }
   const report: FailureReport = {
     kind: 'dmarc-failure',
@@ -264,10 +268,11 @@ export function parseFailureReport(text: string): FailureParse {
     ['identityAlignment', 'identity-alignment'],
   ];
   for (const [key, name] of optional) {
+    // Field values are read as UTF-8 when they are (RFC 6532: an SMTPUTF8 report may carry U-labels).
     const v = value(name);
-    if (v !== undefined) (report as unknown as Record<string, string>)[key] = v;
+    if (v !== undefined) (report as unknown as Record<string, string>)[key] = utf8FieldValue(v);
   }
-  if (originalFrom !== undefined) report.originalFrom = originalFrom;
+  if (originalFrom !== undefined) report.originalFrom = utf8FieldValue(originalFrom);
   if (originalSubject !== undefined) report.originalSubject = originalSubject;
   if (subject !== undefined) report.subject = subject;
   return { report, problems };
