@@ -37,7 +37,8 @@ describe('report fetch: the Subject domain claim kept in the saved name (unit)',
     assert.equal(subjectDomainClaim(`Subject: =?UTF-8?B?${b64('Report Domain: other.example Submitter: r')}?=\r\n\r\n`), 'other.example');
     assert.equal(subjectDomainClaim('Subject: =?utf-8?q?Report_Domain=3A_other=2Eexample?=\r\n\r\n'), 'other.example');
     assert.equal(subjectDomainClaim('Subject: Report\r\n Domain: folded.example\r\n\r\n'), 'folded.example');
-    assert.equal(subjectDomainClaim(`Subject: =?UTF-8?B?${b64('Report Domain: bücher.example')}?=\r\n\r\n`), undefined);
+    // A U-label claim is kept as its A-label, the form the mismatch check compares (normalForm.ts).
+    assert.equal(subjectDomainClaim(`Subject: =?UTF-8?B?${b64('Report Domain: bücher.example')}?=\r\n\r\n`), 'xn--bcher-kva.example');
     assert.equal(subjectDomainClaim('Subject: Report Domain: a/../b\r\n\r\n'), undefined);
     assert.equal(subjectDomainClaim('Subject: weekly report\r\n\r\n'), undefined);
   });
@@ -52,6 +53,17 @@ describe('report fetch: the Subject domain claim kept in the saved name (unit)',
     const long = reportAttachmentFileName(3, { filename: `${'é'.repeat(300)}.xml.gz`, contentType: 'application/gzip', data: gz }, taken, 'example.com');
     assert.ok(Buffer.byteLength(long) <= 200 && long.endsWith('.xml.gz') && long.startsWith('3!example.com!subject!'), long);
     assert.ok(REPORT_FILE.test(long));
+  });
+
+  it('a non-ASCII claim kept as its A-label agrees with a report that writes its domain either way', () => {
+    const claim = subjectDomainClaim(`Subject: =?UTF-8?B?${b64('Report Domain: bücher.example')}?=\r\n\r\n`);
+    for (const domain of ['bücher.example', 'xn--bcher-kva.example']) {
+      const data = gzip(aggregateXml({ ...randomAggregate(44, 'rfc9990'), domain }));
+      const name = reportAttachmentFileName(9, { filename: 'report.xml.gz', contentType: 'application/gzip', data }, new Set(), claim);
+      assert.equal(name, '9!xn--bcher-kva.example!subject!report.xml.gz');
+      const codes = openReportBytes(name, data).flatMap((o) => o.problems.map((p) => p.code));
+      assert.ok(!codes.includes('dmarc-agg-domain-mismatch'), `${domain}: ${codes.join(' ')}`);
+    }
   });
 
   it('downloads at most the report-size limit by default', () => {

@@ -2,7 +2,9 @@
 // on purpose: stop answering after the login, stall in the middle of a message, or send more than
 // its RFC822.SIZE announced. Dovecot (test/peers/dovecot.ts) is the real server for everything
 // else; it cannot be made to do these things, so this is a real TCP peer speaking just enough
-// IMAP4rev1 (RFC 3501) for imapflow, never a mock of the client's own code.
+// IMAP4rev1 (RFC 3501) for imapflow, never a mock of the client's own code. The `scripted` fault
+// lets a test write the answers to the size listing and the download itself (a message listed
+// beyond EXISTS, a UID given twice, an answer without a body, an endless stream).
 import { createServer, type Server, type Socket } from 'node:net';
 
 /** What the stub does wrong. */
@@ -18,7 +20,38 @@ export type StubFault =
   /** Announces RFC822.SIZE 100 and sends `bytes` bytes of source, more than it was asked for. */
   | 'overflow'
   /** Refuses the login with a text holding control characters. */
-  | 'hostile-no';
+  | 'hostile-no'
+  /** Answers EXAMINE with `script.exists` and the two FETCH commands as `script` says. */
+  | 'scripted';
+
+/** What a scripted answer writes with: the command's tag and text, and the connection. */
+export interface StubAnswer {
+  tag: string;
+  /** The command without its tag. */
+  command: string;
+  write(data: string | Buffer): void;
+  /**
+   * Writes `line(1)`, `line(2)`, ... for as long as the connection is open, `perTick` lines every
+   * `everyMs` milliseconds (and only when the socket has drained, so the stub's own memory stays flat).
+   */
+  stream(line: (n: number) => string, options: { everyMs: number; perTick: number }): void;
+}
+
+/** The answers of a scripted stub (fault `scripted`). */
+export interface StubScript {
+  /** The EXISTS count EXAMINE announces. */
+  exists: number;
+  /** Answers the size listing (`FETCH ... (UID RFC822.SIZE)`), tagged OK included when it ends. */
+  listing(answer: StubAnswer): void;
+  /** Answers the download (`UID FETCH ... BODY.PEEK[]`); by default a tagged OK only. */
+  bodies?(answer: StubAnswer): void;
+}
+
+/** One untagged FETCH answer carrying a message source as a literal: `* SEQ FETCH (UID UID BODY[]<0> {N}` CRLF source `)`. */
+export function bodyAnswer(seq: number, uid: number, source: Buffer | string): Buffer {
+  const data = typeof source === 'string' ? Buffer.from(source, 'latin1') : source;
+  return Buffer.concat([Buffer.from(`* ${seq} FETCH (UID ${uid} BODY[]<0> {${data.length}}\r\n`, 'latin1'), data, Buffer.from(')\r\n', 'latin1')]);
+}
 
 export interface ImapStub {
   port: number;
@@ -33,8 +66,9 @@ function messageOf(bytes: number): Buffer {
   return Buffer.from(head + 'x'.repeat(Math.max(0, bytes - head.length)), 'latin1');
 }
 
-export async function startImapStub(fault: StubFault, options: { bytes?: number } = {}): Promise<ImapStub> {
+export async function startImapStub(fault: StubFault, options: { bytes?: number; script?: StubScript } = {}): Promise<ImapStub> {
   const sockets = new Set<Socket>();
+  const timers = new Set<NodeJS.Timeout>();
   const commands: string[] = [];
   const server: Server = createServer((socket) => {
     sockets.add(socket);
@@ -56,9 +90,43 @@ export async function startImapStub(fault: StubFault, options: { bytes?: number 
       }
     });
   });
+  const scripted = (socket: Socket, tag: string, command: string): StubAnswer => ({
+    tag,
+    command,
+    write: (data) => {
+      if (!socket.destroyed) socket.write(data);
+    },
+    stream: (line, { everyMs, perTick }) => {
+      let n = 0;
+      const timer = setInterval(() => {
+        if (socket.destroyed) {
+          clearInterval(timer);
+          timers.delete(timer);
+          return;
+        }
+        if (socket.writableNeedDrain) return;
+        let chunk = '';
+        for (let i = 0; i < perTick; i++) chunk += line(++n);
+        socket.write(chunk);
+      }, everyMs);
+      timers.add(timer);
+    },
+  });
   const answer = (socket: Socket, tag: string, command: string): void => {
     const verb = command.toUpperCase();
     if (fault === 'stall-login') return;
+    const script = options.script;
+    if (fault === 'scripted' && script && (verb.startsWith('EXAMINE') || verb.startsWith('SELECT'))) {
+      socket.write(`* ${script.exists} EXISTS\r\n* 0 RECENT\r\n* FLAGS (\\Seen)\r\n* OK [UIDVALIDITY 7] ok\r\n* OK [UIDNEXT ${script.exists + 1}] ok\r\n${tag} OK [READ-ONLY] done\r\n`);
+      return;
+    }
+    if (fault === 'scripted' && script && verb.includes('FETCH')) {
+      if (verb.includes('BODY')) {
+        if (script.bodies) script.bodies(scripted(socket, tag, command));
+        else socket.write(`${tag} OK done\r\n`);
+      } else script.listing(scripted(socket, tag, command));
+      return;
+    }
     if (verb.startsWith('CAPABILITY')) {
       socket.write(`* CAPABILITY IMAP4rev1\r\n${tag} OK done\r\n`);
     } else if (verb.startsWith('LOGIN')) {
@@ -94,6 +162,8 @@ export async function startImapStub(fault: StubFault, options: { bytes?: number 
     commands,
     stop: () =>
       new Promise<void>((resolve) => {
+        for (const t of timers) clearInterval(t);
+        timers.clear();
         for (const s of sockets) s.destroy();
         server.close(() => resolve());
       }),

@@ -80,7 +80,9 @@ environment variable SMTPWB_IMAP_PASSWORD, never from the command line.
   --timeout S       the longest wait for the server, in seconds (default 30; also 1500ms):
                     connecting and logging in, then each command's answer and each message
 
-Messages larger than the report-size limit (50 MiB) are not downloaded; each is named on stderr.
+Messages larger than the report-size limit (50 MiB) are not downloaded; each message that is not
+saved (too large, a UID the server gave twice, an answer without the body, left out by the
+server) is named on stderr with the reason. A server that breaks the protocol is exit 3.
 
 Without --tls or --starttls the connection is plain text, which is allowed only to a loopback
 address.
@@ -285,6 +287,6 @@ async function fetchCommand(args: string[], io: ReportIo): Promise<number> {
     io.stderr.write(`smtpwb report fetch: ${result.stage === 'connect' ? (result.authenticationFailed ? 'login failed: ' : 'cannot connect: ') : ''}${result.message}\n`);
     return 3;
   }
-  io.stderr.write(`smtpwb report fetch: ${result.messages} message(s) read from ${visibleLine(mailbox)}, ${result.saved.length} report(s) saved to ${visibleLine(out)}${result.skipped.length > 0 ? `, ${result.skipped.length} message(s) over the size limit skipped` : ''}\n`);
+  io.stderr.write(`smtpwb report fetch: ${result.messages} message(s) read from ${visibleLine(mailbox)}, ${result.saved.length} report(s) saved to ${visibleLine(out)}${result.skipped.length > 0 ? `, ${result.skipped.length} message(s) not saved (named above)` : ''}\n`);
   return 0;
 }

@@ -5,17 +5,29 @@
  * `message/feedback-report` part) are saved whole as `.eml`, and the report attachments of other
  * messages (RFC 7489 §7.2.1.1, RFC 8460 §5.3) are saved under their own names (RFC 2047 decoded),
  * reduced to safe characters, with the report extension of their content and unique within the
- * message, so that `smtpwb report DIR` reads every file saved. No `vscode`: the caller gives the target, the credentials and the output folder.
+ * run, so that `smtpwb report DIR` reads every file saved. No `vscode`: the caller gives the target, the credentials and the output folder.
  *
  * Bounds, so that a hostile or broken server can neither hang a fetch nor fill the disk or memory:
  * - every wait for the server (connecting, greeting and login together, then EXAMINE, the size
  *   listing, each message of a FETCH, LOGOUT) has the timeout (`timeoutMs`), which is also the
  *   longest silence the connection allows;
+ * - the size listing asks for the messages EXAMINE announced (`FETCH 1:N`, N its EXISTS) and
+ *   accepts at most N of them: a message number outside 1..N or listed twice is a protocol
+ *   violation that ends the fetch, and the listing as a whole has the timeout for every
+ *   LISTING_PER_TIMEOUT messages announced, so that a server streaming answers for ever is stopped;
+ *   a mailbox announcing more than MAX_LISTED_MESSAGES is refused before the listing;
+ * - a download accepts at most twice as many answers as it asked for messages (the surplus being
+ *   server faults: a UID sent twice or not asked for, each refused and reported);
  * - a message larger than the report-size limit (its RFC822.SIZE, RFC 3501 §6.4.5) is not
  *   downloaded but reported as skipped, and a download is asked for at most one byte more than the
  *   limit (`BODY.PEEK[]<0.N>`): a server that sends more than it announced is caught there;
  * - each file is written to a temporary name in the output folder and renamed into place, so an
  *   interrupted fetch never leaves a half-written report under a name `smtpwb report DIR` reads.
+ *
+ * Every message that was listed but is not saved is reported through `onSkipped` with a reason:
+ * over the size limit, a UID the server gave twice (the second is refused, never saved over the
+ * first), an answer without the message body, or a message left out of the answer. The saved names
+ * are unique across the whole run, so the count of saved files is the number of files written.
  *
  * The `Report Domain:` claim of a rua= mail's Subject (RFC 7489 §7.2.1.1, kept by RFC 9990) is
  * kept in the saved file's name, in the RFC 7489 §7.2.1.1 file-name form `UID!DOMAIN!subject!NAME`
@@ -120,11 +132,11 @@ function safeBase(name: string): string {
 
 /**
  * The policy domain a rua= mail's Subject claims (RFC 7489 §7.2.1.1 "Report Domain: X", kept by
- * RFC 9990; RFC 8460 §5.3 for TLS-RPT), its RFC 2047 encoded words decoded first, lower case
- * without a final dot; undefined when there is none, or when it is not a name a file name can carry
- * (letters, digits, dots, hyphens: what aggregate.ts domainFromReportFileName reads back). A
- * non-ASCII (U-label) claim is left out rather than converted: the report may write its policy
- * domain either way, and a wrong mismatch finding would be worse than none.
+ * RFC 9990; RFC 8460 §5.3 for TLS-RPT), its RFC 2047 encoded words decoded first, in the reports'
+ * normal form (domainKey: lower case, no final dot, U-labels converted to A-labels, so that the
+ * mismatch check, which compares both sides in that form, agrees whichever form the report uses);
+ * undefined when there is none, or when it is not a name a file name can carry (letters, digits,
+ * dots, hyphens: what aggregate.ts domainFromReportFileName reads back).
  */
 export function subjectDomainClaim(mail: string): string | undefined {
   const subject = messageSubject(mail);
@@ -181,7 +193,7 @@ export function reportExtension(data: Buffer, contentType: string): string {
  * The name a report attachment is saved under: `UID-NAME.EXT`, NAME the attachment's own name
  * (RFC 2231 / RFC 2047 decoded, then reduced to safe characters) or `report`, EXT the report
  * extension of its content (kept when the name has it, appended otherwise: `report.xml` holding
- * gzip becomes `report.xml.gz`), unique within the message (`-2`, `-3` before the extension; `taken`
+ * gzip becomes `report.xml.gz`), unique within the run (`-2`, `-3` before the extension; `taken`
  * holds the names given so far, lower-cased) and at most 200 bytes (UTF-8).
  *
  * `claimedDomain` is the domain the mail's Subject claims (subjectDomainClaim). When the name does
@@ -219,6 +231,22 @@ export function reportAttachmentFileName(uid: number, attachment: ReportAttachme
   }
 }
 
+/**
+ * `name` itself when no name of the run has it yet (compared lower-cased, as `taken` holds them),
+ * else `-2`, `-3`, ... before its report extension; the name returned is added to `taken`.
+ */
+export function uniqueName(name: string, taken: Set<string>): string {
+  const ext = REPORT_EXTENSIONS.find((e) => name.toLowerCase().endsWith(e)) ?? '';
+  const stem = name.slice(0, name.length - ext.length);
+  for (let n = 1; ; n++) {
+    const candidate = n === 1 ? name : `${clipBytes(stem, MAX_NAME_BYTES - ext.length - `-${n}`.length)}-${n}${ext}`;
+    if (!taken.has(candidate.toLowerCase())) {
+      taken.add(candidate.toLowerCase());
+      return candidate;
+    }
+  }
+}
+
 /** True for the loopback names and addresses, the only targets a plain-text login may go to. */
 export function isLoopbackImapHost(host: string): boolean {
   return host === 'localhost' || (isIP(host) === 4 && host.startsWith('127.')) || host === '::1';
@@ -230,12 +258,32 @@ export function imapFetchRefusal(options: Pick<ImapFetchOptions, 'host' | 'tls'>
   return undefined;
 }
 
-/** The server did not answer within the timeout: `what` names the wait (this program's text). */
+/** The server did not answer within the timeout: `what` names the wait (this program's text); `text` replaces the whole message. */
 class ImapWaitTimeout extends Error {
-  constructor(readonly what: string) {
+  constructor(
+    readonly what: string,
+    readonly text?: string,
+  ) {
     super(what);
   }
 }
+
+/** What ends the fetch in this program's words (a protocol violation, a mailbox too large to list); numbers from the peer only. */
+class ImapFetchStopped extends Error {}
+
+/**
+ * How many announced messages the size listing may take per timeout: the listing as a whole must
+ * end within `timeoutMs` for each started block of this many messages (one line of about 40 bytes
+ * each), which a real server meets with a wide margin and a server streaming for ever does not.
+ */
+export const LISTING_PER_TIMEOUT = 10_000;
+
+/**
+ * The most messages one fetch lists (a mailbox announcing more is refused before the listing): the
+ * listing is held in memory (some 150 bytes a message) and bounded in time by the count, so a
+ * server announcing four billion messages must not make either unbounded.
+ */
+export const MAX_LISTED_MESSAGES = 1_000_000;
 
 /** The codes of imapflow's own timeouts (connection, greeting, STARTTLS upgrade, silence). */
 const IMAPFLOW_TIMEOUTS = new Set(['CONNECT_TIMEOUT', 'GREETING_TIMEOUT', 'UPGRADE_TIMEOUT', 'ETIMEOUT']);
@@ -316,13 +364,29 @@ export async function fetchReportsOverImap(options: ImapFetchOptions): Promise<I
     });
     return Promise.race([promise, expiry]).finally(() => clearTimeout(timer));
   };
-  /** Runs `each` on every item of a FETCH, each item awaited within the timeout. */
-  const eachWithin = async <T>(items: AsyncIterable<T>, what: string, each: (item: T) => Promise<void> | void): Promise<void> => {
+  /**
+   * Runs `each` on every item of a FETCH, each item awaited within the timeout; with `overall`, the
+   * whole FETCH must also end within `overall.ms` (its expiry says `overall.text`).
+   */
+  const eachWithin = async <T>(items: AsyncIterable<T>, what: string, each: (item: T) => Promise<void> | void, overall?: { ms: number; text: string }): Promise<void> => {
     const iterator = items[Symbol.asyncIterator]();
-    for (;;) {
-      const next = await within(iterator.next(), what);
-      if (next.done) return;
-      await each(next.value);
+    let overallTimer: NodeJS.Timeout | undefined;
+    const overallExpiry =
+      overall === undefined
+        ? undefined
+        : new Promise<never>((_resolve, reject) => {
+            overallTimer = setTimeout(() => reject(new ImapWaitTimeout(what, overall.text)), overall.ms);
+          });
+    overallExpiry?.catch(() => undefined);
+    try {
+      for (;;) {
+        const pending = iterator.next();
+        const next = await within(overallExpiry === undefined ? pending : Promise.race([pending, overallExpiry]), what);
+        if (next.done) return;
+        await each(next.value);
+      }
+    } finally {
+      clearTimeout(overallTimer);
     }
   };
   const failure = (stage: 'connect' | 'fetch', error: unknown): ImapFetchResult => {
@@ -330,6 +394,8 @@ export async function fetchReportsOverImap(options: ImapFetchOptions): Promise<I
     const e = error as { message?: string; responseText?: string; authenticationFailed?: boolean; code?: string };
     // A command on a connection that failed says only "Connection not available"; the cause came first.
     const code = connectionError?.code ?? e.code;
+    if (error instanceof ImapFetchStopped) return { ok: false, stage, authenticationFailed: false, message: error.message, saved, skipped };
+    if (error instanceof ImapWaitTimeout && error.text !== undefined) return { ok: false, stage, authenticationFailed: false, message: error.text, saved, skipped };
     if (error instanceof ImapWaitTimeout || IMAPFLOW_TIMEOUTS.has(code ?? '')) {
       const what = error instanceof ImapWaitTimeout ? error.what : waitingFor;
       return { ok: false, stage, authenticationFailed: false, message: `the server did not answer ${visibleLine(what)} within ${formatMs(timeout)}`, saved, skipped };
@@ -345,6 +411,9 @@ export async function fetchReportsOverImap(options: ImapFetchOptions): Promise<I
     return failure('connect', error);
   }
   let messages = 0;
+  // The names given so far in this run, lower-cased (file systems may ignore case): a name is never
+  // given twice, so no saved report is replaced by another and `saved` counts the files written.
+  const taken = new Set<string>();
   const save = async (name: string, data: Buffer): Promise<void> => {
     const path = join(options.out, name);
     try {
@@ -363,43 +432,107 @@ export async function fetchReportsOverImap(options: ImapFetchOptions): Promise<I
   try {
     await mkdir(options.out, { recursive: true });
     const box = await within(client.mailboxOpen(mailbox, { readOnly: true }), 'EXAMINE');
-    if (box.exists > 0) {
+    // The count EXAMINE announced (RFC 3501 §7.3.1); imapflow updates `box.exists` on later EXISTS
+    // responses, so it is read once here.
+    const exists = box.exists;
+    if (exists > MAX_LISTED_MESSAGES) {
+      throw new ImapFetchStopped(`${visibleLine(mailbox)} holds ${exists} messages, more than the ${MAX_LISTED_MESSAGES} one fetch lists: move older messages to another mailbox and fetch the mailboxes one at a time`);
+    }
+    if (exists > 0) {
       // The sizes first (RFC822.SIZE, RFC 3501 §6.4.5), so a message over the limit is never downloaded.
+      // Only the announced messages are asked for, and each may be listed once (a FETCH answer
+      // carries the message's number, RFC 3501 §7.4.2): at most `exists` messages are kept.
       const listed: Array<{ uid: number; size: number | undefined }> = [];
-      await eachWithin(client.fetch('1:*', { uid: true, size: true }), 'FETCH (UID RFC822.SIZE)', (m) => {
-        listed.push({ uid: m.uid, size: m.size });
-      });
-      messages = listed.length;
+      const listedSeqs = new Set<number>();
+      const listedUids = new Set<number>();
+      // Unsolicited FETCH answers (flag changes, RFC 3501 §7.4.2) are ignored, up to `exists` of them.
+      let updates = 0;
+      const listingMs = timeout * Math.max(1, Math.ceil(exists / LISTING_PER_TIMEOUT));
+      await eachWithin(
+        client.fetch(`1:${exists}`, { uid: true, size: true }),
+        'FETCH (UID RFC822.SIZE)',
+        (m) => {
+          const seq = m.seq;
+          if (!Number.isSafeInteger(seq) || seq < 1 || seq > exists) {
+            throw new ImapFetchStopped(`the server listed message ${Number.isSafeInteger(seq) ? seq : '(no number)'}, but EXAMINE announced ${exists} message(s) (RFC 3501 §6.4.5): the fetch was stopped`);
+          }
+          // A flag change may carry the UID too (RFC 7162 §3.2.4), but not the size, after the message was listed.
+          if (m.uid === undefined || (m.size === undefined && listedSeqs.has(seq))) {
+            if (++updates > exists) throw new ImapFetchStopped(`the server sent more than ${exists} answer(s) without a UID or size to the size listing of ${exists} message(s) (RFC 3501 §6.4.5): the fetch was stopped`);
+            return;
+          }
+          if (listedSeqs.has(seq)) throw new ImapFetchStopped(`the server listed message ${seq} twice in the size listing (RFC 3501 §6.4.5): the fetch was stopped`);
+          listedSeqs.add(seq);
+          if (listedUids.has(m.uid)) {
+            // RFC 3501 §2.3.1.1: a UID names one message of the mailbox. The first keeps it.
+            skip(m.uid, m.size ?? 0, `the server gave UID ${m.uid} to a second message (message ${seq}; a UID names one message, RFC 3501 §2.3.1.1): the second was not downloaded`);
+            return;
+          }
+          listedUids.add(m.uid);
+          listed.push({ uid: m.uid, size: m.size });
+        },
+        { ms: listingMs, text: `the server did not finish the size listing (FETCH (UID RFC822.SIZE)) of ${exists} message(s) within ${formatMs(listingMs)}` },
+      );
+      messages = listedSeqs.size;
       const wanted: Array<{ uid: number; size: number }> = [];
       for (const m of listed) {
         if (m.size !== undefined && m.size > limit) skip(m.uid, m.size, `${m.size} bytes, more than the ${limit}-byte limit for a report: not downloaded`);
         else wanted.push({ uid: m.uid, size: m.size ?? limit });
       }
+      // The UIDs whose message has been handled, over the whole run: one sent again is refused.
+      const delivered = new Set<number>();
       // Batches of at most FETCH_BATCH messages and about `limit` announced bytes: few round trips,
       // and one answer's size stays near the limit (imapflow holds one message at a time: it reads
       // the next only when the previous one has been handled).
       for (let i = 0; i < wanted.length; ) {
-        const batch: number[] = [];
+        // The UIDs asked for and not yet delivered, with their announced sizes.
+        const asked = new Map<number, number>();
         let bytes = 0;
-        while (i < wanted.length && batch.length < FETCH_BATCH && (batch.length === 0 || bytes + wanted[i].size <= limit)) {
+        while (i < wanted.length && asked.size < FETCH_BATCH && (asked.size === 0 || bytes + wanted[i].size <= limit)) {
           bytes += wanted[i].size;
-          batch.push(wanted[i++].uid);
+          asked.set(wanted[i].uid, wanted[i].size);
+          i++;
         }
+        const batch = [...asked.keys()];
+        // The asked-for UIDs that were answered without a body (the reason differs from "left out").
+        const bodiless = new Set<number>();
+        let answers = 0;
         await eachWithin(client.fetch(batch.join(','), { uid: true, source: { start: 0, maxLength: limit + 1 } }, { uid: true }), 'FETCH (BODY.PEEK[])', async (msg) => {
-          if (!msg.source) return;
+          if (++answers > 2 * batch.length) {
+            throw new ImapFetchStopped(`the server sent more than ${2 * batch.length} answers to a download of ${batch.length} message(s) (RFC 3501 §6.4.5): the fetch was stopped`);
+          }
+          const uid = msg.uid;
+          // An answer without a UID, or without a body, is not a delivery: an unsolicited flag
+          // change (RFC 3501 §7.4.2) looks like this, and a message the server did not send is
+          // reported below when the answer ends.
+          if (uid === undefined) return;
+          if (!msg.source) {
+            if (asked.has(uid)) bodiless.add(uid);
+            return;
+          }
+          if (!asked.has(uid)) {
+            skip(uid, msg.source.length, delivered.has(uid) ? `the server sent UID ${uid} a second time (a server fault): the second message was refused, not saved` : `the server sent UID ${uid}, which was not asked for (a server fault): not saved`);
+            return;
+          }
+          asked.delete(uid);
+          delivered.add(uid);
           if (msg.source.length > limit) {
-            skip(msg.uid, msg.source.length, `more than the ${limit}-byte limit for a report (the server announced a smaller size): not saved`);
+            skip(uid, msg.source.length, `more than the ${limit}-byte limit for a report (the server announced a smaller size): not saved`);
             return;
           }
           const text = msg.source.toString('latin1');
           if (isFailureReportMessage(text)) {
-            await save(safeReportFileName(msg.uid, 'failure-report.eml', 'report.eml'), msg.source);
+            await save(uniqueName(safeReportFileName(uid, 'failure-report.eml', 'report.eml'), taken), msg.source);
             return;
           }
           const claim = subjectDomainClaim(text);
-          const taken = new Set<string>();
-          for (const a of reportAttachments(text)) await save(reportAttachmentFileName(msg.uid, a, taken, claim), a.data);
+          for (const a of reportAttachments(text)) await save(reportAttachmentFileName(uid, a, taken, claim), a.data);
         });
+        // Every message asked for and not delivered is named, as the size limit's are.
+        for (const [uid, size] of asked) {
+          delivered.add(uid);
+          skip(uid, size, bodiless.has(uid) ? 'the server answered without the message body (BODY[]): not saved' : 'the server left this message out of its answer to FETCH (BODY.PEEK[]): not saved');
+        }
       }
     }
   } catch (error) {

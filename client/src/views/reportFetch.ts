@@ -135,7 +135,7 @@ export function registerReportFetch(context: vscode.ExtensionContext, reports: R
         // The reasons are this program's text; UIDs and sizes are numbers (a notification shows no detail).
         const first = result.skipped.slice(0, 5).map((s) => `UID ${s.uid}: ${s.reason}`).join('; ');
         const more = result.skipped.length > 5 ? `; ${result.skipped.length - 5} more` : '';
-        void vscode.window.showWarningMessage(`${result.skipped.length} message(s) in ${mailbox} on ${target.host} were not downloaded: ${first}${more}.`);
+        void vscode.window.showWarningMessage(`${result.skipped.length} message(s) in ${mailbox} on ${target.host} were not saved: ${first}${more}.`);
       }
       if (result.saved.length === 0) {
         void vscode.window.showInformationMessage(`${result.messages} message(s) read from ${mailbox} on ${target.host}: no reports among them.`);
