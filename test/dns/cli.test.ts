@@ -6,10 +6,10 @@ import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { dnsCommand } from '../../client/src/cli/dnsCommand';
 import { runReport, type DomainReportJson } from '../../client/src/dns/index';
 import { buildDomainNode, type MailDnsNode } from '../../client/src/views/mailDnsTree';
 import { startExim } from '../peers/exim';
+import { runDnsCli, type DnsCliResult } from './cliRun';
 import { startDnsTestEnv, type DnsTestEnv } from './env';
 import { startFakeDns } from './fakeDns';
 import { startStallingSmtp } from './stallingSmtp';
@@ -22,17 +22,7 @@ after(async () => {
   await env?.stop();
 });
 
-async function cli(args: string[], extraEnv: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const code = await dnsCommand(args, {
-    stdout: { write: (t: string) => (stdout += t) },
-    stderr: { write: (t: string) => (stderr += t) },
-    env: { SMTPWB_DNS_HTTPS_PORT: String(env.httpsPort), SMTPWB_DNS_EXTRA_CA: env.caPath, ...extraEnv },
-    cwd: process.cwd(),
-  });
-  return { code, stdout, stderr };
-}
+const cli = (args: string[], extraEnv: Record<string, string> = {}): Promise<DnsCliResult> => runDnsCli(env, args, extraEnv);
 
 test('the good domain: exit 0, one JSON object with checks, findings and raw records', async () => {
   const r = await cli(['example.test', '--selector', 'ed', '--dns-server', env.knot.address, '--json']);

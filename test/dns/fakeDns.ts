@@ -8,11 +8,23 @@
 // answers only for the name asked, Unbound scrubs such records), or with the foreign one alone when
 // NAME's first label is "onlyforeign"; A queries with 127.0.0.1; anything else with no records
 // (RFC 1034 §3.6.2, RFC 5452 §9.1).
+//
+// Modes for answers a broken or hostile server sends, which the wire client must never read as "no
+// data": 'dot-label' answers an MX query for NAME with an MX record owned by the one label whose
+// octets are NAME's text (`dotlabel\.test.` as kdig prints it), which is not NAME; 'tc-always' sets
+// TC and sends no records, over UDP and over TCP; 'tcp-wrong-id' sets TC over UDP and answers over TCP
+// with another ID; 'short-rdata' answers MX with a 1-octet RDATA and AAAA with a 2-octet one, each the
+// last record of the message; 'cname-chain' answers an MX query for NAME whose first label is "chainN"
+// with N CNAMEs (NAME → c1.NAME → … → cN.NAME) and `cN.NAME MX 10 mx.NAME`. In these modes A queries
+// get 127.0.0.1 and anything else no records.
 import * as dgram from 'node:dgram';
 import * as net from 'node:net';
 import type { AddressInfo } from 'node:net';
 
-export type FakeDnsMode = 'servfail' | 'refused' | 'silent' | 'wrong-question' | 'foreign-mx';
+export type FakeDnsMode = 'servfail' | 'refused' | 'silent' | 'wrong-question' | 'foreign-mx' | 'dot-label' | 'tc-always' | 'tcp-wrong-id' | 'short-rdata' | 'cname-chain';
+
+/** The modes that answer over TCP too (on the same port as UDP). */
+const TCP_MODES: ReadonlySet<FakeDnsMode> = new Set(['wrong-question', 'tc-always', 'tcp-wrong-id']);
 
 /** The address the forged answers hand out. */
 export const FORGED_ADDRESS = '192.0.2.66';
@@ -24,10 +36,10 @@ function questionEnd(msg: Buffer): number | undefined {
   return end + 5 <= msg.length ? end + 5 : undefined;
 }
 
-function header(id: number, rcode: number, answers: number): Buffer {
+function header(id: number, rcode: number, answers: number, tc = false): Buffer {
   const h = Buffer.alloc(12);
   h.writeUInt16BE(id, 0);
-  h.writeUInt16BE(0x8180 | rcode, 2); // QR, RD, RA
+  h.writeUInt16BE(0x8180 | (tc ? 0x0200 : 0) | rcode, 2); // QR, RD, RA, and TC when asked
   h.writeUInt16BE(1, 4);
   h.writeUInt16BE(answers, 6);
   return h;
@@ -90,10 +102,54 @@ function foreignMxAnswer(query: Buffer): Buffer | undefined {
   return Buffer.concat([header(query.readUInt16BE(0), 0, answers.length), question, ...answers]);
 }
 
+/** The asked name as text (labels joined by "."), lower case. */
+function askedName(query: Buffer, end: number): string {
+  const labels: string[] = [];
+  for (let p = 12; p < end - 5; p += 1 + query[p]) labels.push(query.toString('latin1', p + 1, p + 1 + query[p]).toLowerCase());
+  return labels.join('.');
+}
+
+/** The answer of the modes for broken or hostile servers; `tcp` says which transport asks. */
+function brokenAnswer(mode: FakeDnsMode, query: Buffer, tcp: boolean): Buffer | undefined {
+  const end = questionEnd(query);
+  if (end === undefined) return undefined;
+  const id = query.readUInt16BE(0);
+  const question = query.subarray(12, end);
+  const type = query.readUInt16BE(end - 4);
+  const asked = Buffer.from([0xc0, 12]);
+  const name = askedName(query, end);
+  if (mode === 'tc-always') return Buffer.concat([header(id, 0, 0, true), question]);
+  if (mode === 'tcp-wrong-id') return Buffer.concat([header(tcp ? id ^ 0x0101 : id, 0, 0, !tcp), question]);
+  const answers: Buffer[] = [];
+  if (type === 1) {
+    answers.push(record(asked, 1, Buffer.from([127, 0, 0, 1])));
+  } else if (mode === 'dot-label' && type === 15) {
+    // One label holding the whole text of the asked name, dots included (RFC 1035 §3.1 allows any octet).
+    const owner = Buffer.concat([Buffer.from([name.length]), Buffer.from(name, 'latin1'), Buffer.from([0])]);
+    answers.push(record(owner, 15, Buffer.concat([Buffer.from([0, 10]), wireName('mx.evil.test')])));
+  } else if (mode === 'short-rdata' && (type === 15 || type === 28)) {
+    answers.push(record(asked, type, Buffer.from(type === 15 ? [0] : [0x20, 0x01])));
+  } else if (mode === 'cname-chain' && type === 15) {
+    const links = Number(/^chain(\d+)$/.exec(name.split('.')[0])?.[1] ?? 0);
+    let owner = name;
+    for (let i = 1; i <= links; i++) {
+      answers.push(record(wireName(owner), 5, wireName(`c${i}.${name}`)));
+      owner = `c${i}.${name}`;
+    }
+    answers.push(record(wireName(owner), 15, Buffer.concat([Buffer.from([0, 10]), wireName(`mx.${name}`)])));
+  }
+  return Buffer.concat([header(id, 0, answers.length), question, ...answers]);
+}
+
 export async function startFakeDns(mode: FakeDnsMode): Promise<{ address: string; port: number; stop(): Promise<void> }> {
   const socket = dgram.createSocket('udp4');
   socket.on('message', (msg, rinfo) => {
     if (mode === 'silent' || msg.length < 12) return;
+    if (mode === 'dot-label' || mode === 'tc-always' || mode === 'tcp-wrong-id' || mode === 'short-rdata' || mode === 'cname-chain') {
+      const answer = brokenAnswer(mode, msg, false);
+      if (answer) socket.send(answer, rinfo.port, rinfo.address);
+      return;
+    }
     if (mode === 'foreign-mx') {
       const answer = foreignMxAnswer(msg);
       if (answer) socket.send(answer, rinfo.port, rinfo.address);
@@ -121,10 +177,10 @@ export async function startFakeDns(mode: FakeDnsMode): Promise<{ address: string
   });
   await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
   const port = (socket.address() as AddressInfo).port;
-  // Over TCP (wrong-question mode only), on the same port: the forged answer alone.
+  // Over TCP (in TCP_MODES only), on the same port: in wrong-question mode the forged answer alone.
   let tcp: net.Server | undefined;
   const connections = new Set<net.Socket>();
-  if (mode === 'wrong-question') {
+  if (TCP_MODES.has(mode)) {
     tcp = net.createServer((c) => {
       connections.add(c);
       c.on('close', () => connections.delete(c));
@@ -133,7 +189,8 @@ export async function startFakeDns(mode: FakeDnsMode): Promise<{ address: string
       c.on('data', (d) => {
         buffer = Buffer.concat([buffer, d]);
         if (buffer.length < 2 || buffer.length < 2 + buffer.readUInt16BE(0)) return;
-        const forged = forgedAnswer(buffer.subarray(2, 2 + buffer.readUInt16BE(0)));
+        const query = buffer.subarray(2, 2 + buffer.readUInt16BE(0));
+        const forged = mode === 'wrong-question' ? forgedAnswer(query) : brokenAnswer(mode, query, true);
         if (!forged) return;
         const len = Buffer.alloc(2);
         len.writeUInt16BE(forged.length, 0);

@@ -153,6 +153,25 @@ mxalias                      CNAME mxtarget
 mxtarget                     MX    10 mail.example.test.
 dn                           DNAME dntarget
 host.dntarget                MX    10 mail.example.test.
+; A CNAME chain of 11 links before the MX: every record of it is part of the answer (RFC 1034
+; §3.6.2); Knot hands over five links per answer, and the query goes on from the last one. And a
+; CNAME loop, which has no answer.
+chain11                      CNAME c1.chain11
+c1.chain11                   CNAME c2.chain11
+c2.chain11                   CNAME c3.chain11
+c3.chain11                   CNAME c4.chain11
+c4.chain11                   CNAME c5.chain11
+c5.chain11                   CNAME c6.chain11
+c6.chain11                   CNAME c7.chain11
+c7.chain11                   CNAME c8.chain11
+c8.chain11                   CNAME c9.chain11
+c9.chain11                   CNAME c10.chain11
+c10.chain11                  CNAME c11.chain11
+c11.chain11                  MX    10 mail.example.test.
+cnameloop                    CNAME l1.cnameloop
+; An alias of a name with no MX: the answer is the CNAME and the zone's SOA (RFC 2308 §2.2), no MX.
+aliasnomx                    CNAME nomx
+l1.cnameloop                 CNAME cnameloop
 
 ; ---- MTA-STS with a pattern that does not match ----
 sts                          MX    10 mail.sts

@@ -39,6 +39,16 @@ for (const behaviour of ['drip', 'close-after-greeting', 'close-mid-ehlo'] as co
   });
 }
 
+test('a greeting dribbled past the timeout is a failed probe that says the timeout ran out, not that "the run was cancelled"', async () => {
+  const port = await serverPort('drip-greeting');
+  for (const [name, result] of await probeBoth(port)) {
+    assert.equal(result.connected, false, `${name}: ${JSON.stringify(result)}`);
+    const error = result.connected ? '' : result.error;
+    assert.doesNotMatch(error, /cancelled/, name);
+    assert.match(error, /within 1500 ms/, `${name}: ${error}`);
+  }
+});
+
 test('a complete EHLO reply without STARTTLS is still "not offered"', async () => {
   const port = await serverPort('no-starttls');
   for (const [name, result] of await probeBoth(port)) {

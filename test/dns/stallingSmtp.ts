@@ -1,10 +1,11 @@
 // A local SMTP server that stops half way, for the STARTTLS probe's failure paths: its EHLO reply
 // never ends ('drip': continuation lines only), it hangs up after its greeting or in the middle of
-// the EHLO reply, or it answers EHLO completely but without STARTTLS ('no-starttls').
+// the EHLO reply, or it answers EHLO completely but without STARTTLS ('no-starttls'); or it dribbles
+// its greeting, a continuation line every 200 ms that never ends it ('drip-greeting').
 import * as net from 'node:net';
 import type { AddressInfo } from 'node:net';
 
-export type StallingBehaviour = 'drip' | 'close-after-greeting' | 'close-mid-ehlo' | 'no-starttls';
+export type StallingBehaviour = 'drip' | 'close-after-greeting' | 'close-mid-ehlo' | 'no-starttls' | 'drip-greeting';
 
 export async function startStallingSmtp(behaviour: StallingBehaviour): Promise<{ port: number; stop(): Promise<void> }> {
   const sockets = new Set<net.Socket>();
@@ -12,6 +13,12 @@ export async function startStallingSmtp(behaviour: StallingBehaviour): Promise<{
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
     socket.on('error', () => undefined);
+    if (behaviour === 'drip-greeting') {
+      socket.write('220-slow.test ESMTP\r\n');
+      const timer = setInterval(() => socket.write('220-still greeting\r\n'), 200);
+      socket.on('close', () => clearInterval(timer));
+      return;
+    }
     socket.write('220 slow.test ESMTP\r\n');
     if (behaviour === 'close-after-greeting') {
       socket.end();

@@ -210,7 +210,19 @@ export async function dnsCommand(args: string[], io: DnsCommandIo): Promise<numb
   const https = createNodeHttpsFetcher({ extraCa, port: port('SMTPWB_DNS_HTTPS_PORT') });
   const fetcher: HttpsFetcher = { fetch: (request) => deadline.bounded((timeoutMs) => https.fetch({ ...request, timeoutMs }), request.timeoutMs, { ok: false, error: over }) };
   const starttls = parsed.probeStartTls ? createEngineStartTlsProber({ port: port('SMTPWB_DNS_SMTP_PORT'), extraCa }) : undefined;
-  const prober: StartTlsProber | undefined = starttls && { probe: (request) => deadline.bounded((timeoutMs) => starttls.probe({ ...request, timeoutMs }), request.timeoutMs, { connected: false, error: over }) };
+  // A probe whose own timer ran out because the run's --timeout bounded it says the --timeout ran out,
+  // whichever of the two timers fired first.
+  const prober: StartTlsProber | undefined = starttls && {
+    probe: (request) =>
+      deadline.bounded(
+        async (timeoutMs) => {
+          const r = await starttls.probe({ ...request, timeoutMs });
+          return !r.connected && r.timedOut && timeoutMs < request.timeoutMs ? { connected: false, error: over } : r;
+        },
+        request.timeoutMs,
+        { connected: false, error: over },
+      ),
+  };
   const chains = createTlsChainProber();
   const chainProber: TlsChainProber = { fetch: (request) => deadline.bounded((timeoutMs) => chains.fetch({ ...request, timeoutMs }), request.timeoutMs, { ok: false, stage: 'connect', error: over }) };
   let reports: DomainReport[];

@@ -70,7 +70,12 @@ export interface CertificateInfo {
 }
 
 export type StartTlsProbeResult =
-  | { connected: false; error: string }
+  | {
+      connected: false;
+      error: string;
+      /** Set when the probe's own timeout ran out (not a refusal, a disconnect or a bad reply). */
+      timedOut?: true;
+    }
   | {
       connected: true;
       banner: string;

@@ -7,8 +7,12 @@
 import { createSocket } from 'node:dgram';
 import { createConnection, isIP } from 'node:net';
 
-/** The answer's bytes, or why there is none (`timedOut` tells a silent server from a refusal). */
-export type DnsExchange = { ok: true; message: Buffer } | { ok: false; timedOut: boolean; error: string };
+/**
+ * The answer's bytes, or why there is none: `timedOut` tells a silent server from a refusal, and
+ * `badAnswer` a server that answered with something that is not the answer (another ID or question
+ * over TCP) from one that could not be reached.
+ */
+export type DnsExchange = { ok: true; message: Buffer } | { ok: false; timedOut: boolean; badAnswer?: boolean; error: string };
 
 /** The question of a message: its name in wire form (labels as sent), its type and its class. */
 interface Question {
@@ -112,7 +116,11 @@ export function exchangeTcp(host: string, port: number, query: Buffer, timeoutMs
       const all = Buffer.concat(chunks);
       if (all.length >= 2 && all.length >= 2 + all.readUInt16BE(0)) {
         const message = all.subarray(2, 2 + all.readUInt16BE(0));
-        done(answersQuery(query, message) ? { ok: true, message } : { ok: false, timedOut: false, error: 'the server answered over TCP with another ID or question than the query (RFC 5452 §9.1)' });
+        done(
+          answersQuery(query, message)
+            ? { ok: true, message }
+            : { ok: false, timedOut: false, badAnswer: true, error: 'the server answered over TCP with another ID or question than the query (RFC 5452 §9.1)' },
+        );
       }
     });
     socket.on('error', (err) => done({ ok: false, timedOut: false, error: err.message }));

@@ -42,7 +42,9 @@ export async function lookupWithStatus(query: DnssecQuery, name: string, type: n
   const m = r.message;
   const rcode = RCODE_NAMES[m.rcode] ?? `RCODE ${m.rcode}`;
   if (m.rcode === 0 || m.rcode === 3) {
-    const a = answerRecords(m, name, type);
+    const { problem, ...a } = answerRecords(m, name, type);
+    // A CNAME chain that cannot be followed to its end (a loop, too long) leaves the answer unknown, never "no records".
+    if (problem) return { ...base, chain: a.chain, rcode, status: 'indeterminate', extendedErrors: m.extendedErrors, note: problem };
     return { ...base, ...a, rcode, status: m.ad ? 'secure' : 'insecure', extendedErrors: m.extendedErrors, message: m };
   }
   if (m.rcode === 2) {
@@ -50,7 +52,8 @@ export async function lookupWithStatus(query: DnssecQuery, name: string, type: n
     // (RFC 4035 §3.2.2). When the CD query works, the failure is DNSSEC; when it fails too, it is not.
     const cd = await query(name, type, { timeoutMs, cd: true });
     if (cd.ok && (cd.message.rcode === 0 || cd.message.rcode === 3)) {
-      const a = answerRecords(cd.message, name, type);
+      const { problem, ...a } = answerRecords(cd.message, name, type);
+      if (problem) return { ...base, chain: a.chain, rcode, status: 'indeterminate', extendedErrors: m.extendedErrors, note: `SERVFAIL, and with CD set ${problem}` };
       return { ...base, ...a, rcode, status: 'bogus', extendedErrors: m.extendedErrors, message: cd.message };
     }
     const why = cd.ok ? `SERVFAIL, and ${RCODE_NAMES[cd.message.rcode] ?? cd.message.rcode} with CD set` : `SERVFAIL, and with CD set: ${cd.error}`;

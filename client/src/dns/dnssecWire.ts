@@ -12,10 +12,10 @@ import { randomInt } from 'node:crypto';
 import { lookup } from 'node:dns/promises';
 import { parseHostPort, splitServerAddress, type HostPort } from './serverAddress';
 
-export const RR = { A: 1, NS: 2, CNAME: 5, SOA: 6, MX: 15, TXT: 16, AAAA: 28, OPT: 41, DS: 43, RRSIG: 46, NSEC: 47, DNSKEY: 48, NSEC3: 50, TLSA: 52, DNAME: 39 } as const;
+export const RR = { A: 1, NS: 2, CNAME: 5, SOA: 6, PTR: 12, MX: 15, TXT: 16, AAAA: 28, OPT: 41, DS: 43, RRSIG: 46, NSEC: 47, DNSKEY: 48, NSEC3: 50, TLSA: 52, DNAME: 39 } as const;
 export type RrName = keyof typeof RR;
 
-const RR_NAMES: Record<number, string> = { ...Object.fromEntries(Object.entries(RR).map(([k, v]) => [v, k])), 12: 'PTR' };
+const RR_NAMES: Record<number, string> = Object.fromEntries(Object.entries(RR).map(([k, v]) => [v, k]));
 
 /** The mnemonic of a record type (`MX`), or `TYPE<n>` for one without (RFC 3597 §5). */
 export function rrTypeName(type: number): string {
@@ -33,7 +33,12 @@ export interface TlsaData { usage: number; selector: number; matchingType: numbe
 export interface SoaData { mname: string; rname: string; serial: number }
 
 export interface DnsRecord {
-  /** The owner name, lower case, without the final dot ('' is the root). */
+  /**
+   * The owner name in presentation form (RFC 1035 §5.1): labels joined by ".", a "." or a backslash inside
+   * a label escaped with a backslash, ASCII letters in lower case (RFC 4343 §3), no final dot ('' is the root).
+   * So two names are the same name exactly when their texts are equal (`nameKey` gives an asked
+   * name's text in this form).
+   */
   name: string;
   type: number;
   ttl: number;
@@ -47,6 +52,13 @@ export interface DnsRecord {
   tlsa?: TlsaData;
   soa?: SoaData;
   mx?: { priority: number; exchange: string };
+  /** The character-strings of a TXT record (RFC 1035 §3.3.14), each as UTF-8 when it is valid UTF-8. */
+  txt?: string[];
+  /**
+   * Why the RDATA of an A, AAAA, CNAME, NS, PTR, MX or TXT record is not one of its type (too short,
+   * too long, a name running past it); such a record is never read as data, and never as "no data".
+   */
+  malformed?: string;
 }
 
 /** One Extended DNS Error option (RFC 8914 §2). */
@@ -85,6 +97,27 @@ export const EDE_NAMES: Record<number, string> = {
 /** Normalises a name: lower case, no final dot. */
 export function normaliseName(name: string): string {
   return name.replace(/\.$/, '').toLowerCase();
+}
+
+/** ASCII-only case folding: DNS names compare case-insensitively for A-Z alone (RFC 4343 §3). */
+function asciiLower(text: string): string {
+  return text.replace(/[A-Z]+/g, (s) => s.toLowerCase());
+}
+
+/** One label in presentation form (RFC 1035 §5.1): a "." or a backslash inside it escaped with a backslash. */
+function presentLabel(label: string): string {
+  return asciiLower(label.replace(/[.\\]/g, '\\$&'));
+}
+
+/**
+ * The key of a name as the clients send it (labels split at every ".", octets as they are, a final dot
+ * optional; see `encodeName`), in the form `readName` gives a received name: so an asked name and an
+ * owner name are the same name exactly when their keys are equal, and a one-label owner
+ * `dotlabel\.test` is never the two-label name `dotlabel.test`.
+ */
+export function nameKey(name: string): string {
+  const n = name.endsWith('.') ? name.slice(0, -1) : name;
+  return n === '' ? '' : n.split('.').map(presentLabel).join('.');
 }
 
 /** Encodes a name in wire form without compression; undefined when a label is empty or too long. */
@@ -134,7 +167,7 @@ function readName(msg: Buffer, offset: number): { name: string; next: number } {
     const len = msg[pos];
     if (len === 0) {
       if (next === -1) next = pos + 1;
-      return { name: labels.join('.').toLowerCase(), next };
+      return { name: labels.join('.'), next };
     }
     if ((len & 0xc0) === 0xc0) {
       need(msg, pos + 2);
@@ -144,10 +177,21 @@ function readName(msg: Buffer, offset: number): { name: string; next: number } {
     }
     if ((len & 0xc0) !== 0) throw new Truncated('an unknown label type');
     need(msg, pos + 1 + len);
-    labels.push(msg.toString('latin1', pos + 1, pos + 1 + len));
+    // The one place a received name becomes text: in presentation form (RFC 1035 §5.1), so a label
+    // holding a "." can never pass for two labels (see `nameKey`).
+    labels.push(presentLabel(msg.toString('latin1', pos + 1, pos + 1 + len)));
     pos += 1 + len;
   }
   throw new Truncated('a name compression loop');
+}
+
+/** TXT text as UTF-8 when it is valid UTF-8 (a byte-order mark kept), else one character per octet. */
+function decodeText(bytes: Buffer): string {
+  try {
+    return new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes);
+  } catch {
+    return bytes.toString('latin1');
+  }
 }
 
 /** The key tag of a DNSKEY's RDATA (RFC 4034 Appendix B). */
@@ -170,24 +214,65 @@ function parseRecord(msg: Buffer, pos: number): { record: DnsRecord; next: numbe
   need(msg, p);
   const rdata = msg.subarray(rd, p);
   const record: DnsRecord = { name: owner.name, type, ttl, rdata };
+  const octets = `${rdlen} octet${rdlen === 1 ? '' : 's'}`;
+  // A name in RDATA must end exactly where the RDATA does (RFC 1035 §3.3); a compression pointer may
+  // lead before it (§4.1.4), but the name's own octets are inside. Else undefined, and `malformed` set.
+  const rdataName = (at: number, what: string): string | undefined => {
+    if (at >= p) {
+      record.malformed = `the ${rrTypeName(type)} RDATA is ${octets}, too short to hold its ${what}`;
+      return undefined;
+    }
+    const n = readName(msg, at);
+    if (n.next !== p) {
+      record.malformed = `the ${what} in the ${rrTypeName(type)} RDATA ${n.next > p ? 'runs past the end of' : 'ends before the end of'} its ${octets}`;
+      return undefined;
+    }
+    return n.name;
+  };
   switch (type) {
     case RR.A:
+      // RFC 1035 §3.4.1: exactly four octets.
       if (rdlen === 4) record.a = [...rdata].join('.');
+      else record.malformed = `the A RDATA is ${octets}, not 4 (RFC 1035 §3.4.1)`;
       break;
     case RR.AAAA:
+      // RFC 3596 §2.2: exactly sixteen octets.
       if (rdlen === 16) {
         const g: string[] = [];
         for (let i = 0; i < 8; i++) g.push(rdata.readUInt16BE(i * 2).toString(16));
         record.a = g.join(':');
-      }
+      } else record.malformed = `the AAAA RDATA is ${octets}, not 16 (RFC 3596 §2.2)`;
       break;
     case RR.CNAME:
     case RR.NS:
-      record.name_ = readName(msg, rd).name;
+    case RR.PTR: {
+      const target = rdataName(rd, 'name');
+      if (target !== undefined) record.name_ = target;
       break;
-    case RR.MX:
-      if (rdlen >= 3) record.mx = { priority: rdata.readUInt16BE(0), exchange: readName(msg, rd + 2).name };
+    }
+    case RR.MX: {
+      // RFC 1035 §3.3.9: a 16-bit preference, then the exchange's name.
+      if (rdlen < 3) {
+        record.malformed = `the MX RDATA is ${octets}, shorter than a preference and a name (RFC 1035 §3.3.9)`;
+        break;
+      }
+      const exchange = rdataName(rd + 2, 'exchange name');
+      if (exchange !== undefined) record.mx = { priority: rdata.readUInt16BE(0), exchange };
       break;
+    }
+    case RR.TXT: {
+      // RFC 1035 §3.3.14: one or more character-strings, each a length octet and that many octets.
+      const chunks: string[] = [];
+      let q = 0;
+      while (q < rdlen && q + 1 + rdata[q] <= rdlen) {
+        chunks.push(decodeText(rdata.subarray(q + 1, q + 1 + rdata[q])));
+        q += 1 + rdata[q];
+      }
+      // An empty RDATA is read as a record without strings, as Node's resolver reads it.
+      if (q !== rdlen) record.malformed = `a character-string runs past the end of the TXT RDATA of ${octets} (RFC 1035 §3.3.14)`;
+      else record.txt = chunks;
+      break;
+    }
     case RR.SOA: {
       const m = readName(msg, rd);
       const r = readName(msg, m.next);
@@ -282,9 +367,13 @@ export function parseDnsMessage(msg: Buffer): { ok: true; message: DnsMessage } 
       },
     };
   } catch (error) {
-    return { ok: false, error: `malformed DNS message: ${(error as Error).message}` };
+    // The parser's own findings are worded; any other error (a read it failed to check) is not shown raw.
+    return { ok: false, error: `malformed DNS message: ${error instanceof Truncated ? error.message : 'a field could not be read'}` };
   }
 }
+
+/** Why an answer over TCP that is still marked truncated (TC) is not used; both raw clients say it. */
+export const TRUNCATED_OVER_TCP = 'the answer over TCP is marked truncated (TC) too, so it may lack records; it is not used (RFC 1035 §4.1.1)';
 
 /** Sends one UDP query and waits for the answer with the same id; an error message instead of throwing. */
 export async function sendDnsUdp(host: string, port: number, query: Buffer, id: number, timeoutMs: number): Promise<Buffer | string> {
@@ -349,6 +438,10 @@ export function createDnssecQuery(server: string): DnssecQuery {
       if (typeof tcp === 'string') return { ok: false, error: tcp };
       parsed = parseDnsMessage(tcp);
       transport = 'tcp';
+      // Over TCP nothing needs truncating (TC: "truncated due to length greater than that permitted on
+      // the transmission channel", RFC 1035 §4.1.1): an answer still marked TC may lack records,
+      // so it is a failure, never the answer (and never "no data").
+      if (parsed.ok && parsed.message.tc) return { ok: false, error: TRUNCATED_OVER_TCP };
     }
     if (!parsed.ok) return parsed;
     return { ok: true, message: parsed.message, transport, elapsedMs: Date.now() - started };
@@ -365,28 +458,68 @@ export interface AnswerRecordShape {
   type: number;
   name_?: string;
   rrsig?: { typeCovered: number };
+  /** Why the record's RDATA cannot be read (a CNAME's then has no `name_`). */
+  malformed?: string;
+}
+
+/**
+ * The most CNAME links of an answer's chain that are followed. RFC 1034 §3.6.2 sets no number; a
+ * recursive resolver gives up long before (Unbound and BIND after about a dozen restarts), but an
+ * authoritative server hands over as much of an in-zone chain as there is, and all of it is the
+ * answer. Beyond this the chain is a problem of the answer, never "no data".
+ */
+export const MAX_CNAME_LINKS = 32;
+
+/** A CNAME chain, and why it could not be followed to its end when it could not. */
+export interface AnswerChain {
+  /** The asked name (see `nameKey`), then each CNAME's target in turn. */
+  chain: string[];
+  /** A loop, a chain longer than `MAX_CNAME_LINKS`, or a CNAME that cannot be read. */
+  problem?: string;
 }
 
 /**
  * The CNAME chain of an answer section, from the asked name (RFC 1034 §3.6.2): each CNAME owned by
- * the last name of the chain adds its target, at most 10 links, never a loop. A question for CNAME
- * itself follows none. Only records owned by a name of this chain can answer the question (RFC 5452
- * §9.1); those of the asked type at its last name do.
+ * the last name of the chain adds its target, as far as the answer goes. A question for CNAME itself
+ * follows none. Only records owned by a name of this chain can answer the question (RFC 5452 §9.1);
+ * those of the asked type at its last name do. A chain that cannot be followed to its end (it loops,
+ * it is longer than `MAX_CNAME_LINKS`, a CNAME's RDATA cannot be read, or a name has two CNAMEs, which
+ * RFC 2181 §10.1 forbids) says why in `problem`: its last name's records are then not the answer.
  */
-export function answerChain(answers: readonly AnswerRecordShape[], name: string, type: number): string[] {
-  const chain = [normaliseName(name)];
-  for (let i = 0; i < 10 && type !== RR.CNAME; i++) {
+export function followAnswerChain(answers: readonly AnswerRecordShape[], name: string, type: number): AnswerChain {
+  const chain = [nameKey(name)];
+  if (type === RR.CNAME) return { chain };
+  const cnames = new Map<string, AnswerRecordShape[]>();
+  for (const r of answers) if (r.type === RR.CNAME) cnames.set(r.name, [...(cnames.get(r.name) ?? []), r]);
+  const shown = (n: string): string => n || '.';
+  for (;;) {
     const last = chain[chain.length - 1];
-    const cname = answers.find((r) => r.type === RR.CNAME && r.name === last && r.name_ !== undefined);
-    if (!cname || chain.includes(cname.name_!)) break;
-    chain.push(cname.name_!);
+    const here = cnames.get(last);
+    if (!here) return { chain };
+    const broken = here.find((r) => r.name_ === undefined);
+    if (broken) return { chain, problem: `the CNAME record of ${shown(last)} in the answer is malformed${broken.malformed ? ` (${broken.malformed})` : ''}` };
+    const targets = [...new Set(here.map((r) => r.name_!))];
+    if (targets.length > 1) return { chain, problem: `${shown(last)} has ${targets.length} CNAME records with different targets in the answer (${targets.map(shown).join(', ')}); a name has one canonical name (RFC 2181 §10.1)` };
+    const next = targets[0];
+    if (chain.includes(next)) return { chain, problem: `the CNAME chain in the answer loops (${[...chain.slice(chain.indexOf(next)), next].map(shown).join(' → ')})` };
+    if (chain.length > MAX_CNAME_LINKS) return { chain, problem: `the CNAME chain in the answer is longer than ${MAX_CNAME_LINKS} links (${shown(chain[0])} → ${shown(chain[1])} → … → ${shown(last)} → ${shown(next)}); it is not followed further` };
+    chain.push(next);
   }
-  return chain;
 }
 
-/** The records of `type` at `name`, following CNAMEs inside the answer (RFC 1034 §3.6.2). */
-export function answerRecords(message: DnsMessage, name: string, type: number): { records: DnsRecord[]; chain: string[] } {
-  const chain = answerChain(message.answers, name, type);
+/** The CNAME chain of an answer section (`followAnswerChain`), without why it may stop short. */
+export function answerChain(answers: readonly AnswerRecordShape[], name: string, type: number): string[] {
+  return followAnswerChain(answers, name, type).chain;
+}
+
+/**
+ * The records of `type` at `name`, following CNAMEs inside the answer (RFC 1034 §3.6.2). With a
+ * `problem` (the chain could not be followed to its end) there are none: the chain's last name is not
+ * the name the answer is for.
+ */
+export function answerRecords(message: DnsMessage, name: string, type: number): { records: DnsRecord[]; chain: string[]; problem?: string } {
+  const { chain, problem } = followAnswerChain(message.answers, name, type);
+  if (problem) return { records: [], chain, problem };
   const target = chain[chain.length - 1];
   return { records: message.answers.filter((r) => r.type === type && r.name === target), chain };
 }

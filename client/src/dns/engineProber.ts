@@ -72,22 +72,26 @@ export function createEngineStartTlsProber(options: EngineStartTlsProberOptions 
       } finally {
         clearTimeout(timer);
       }
+      // When the probe's own timer stopped the session, the engine says "the run was cancelled": the
+      // report says what happened instead, that the timeout ran out, and in which phase.
+      const timedOut = cancel.signal.aborted;
+      const ms = Math.round(t);
       const greeting = result.transcript.find((e) => e.dir === 'server');
-      if (!greeting) return { connected: false, error: result.failure?.message ?? 'no greeting' };
+      if (!greeting) return timedOut ? { connected: false, error: `no complete greeting within ${ms} ms`, timedOut } : { connected: false, error: result.failure?.message ?? 'no greeting' };
       const ehloStep = result.steps.find((s) => s.line === 1);
       // Only a complete EHLO reply says whether STARTTLS is offered (RFC 5321 §4.2.1: a multiline
       // reply ends with the line whose code is followed by a space). A timeout or a disconnect before
       // it ends is a failed probe, never "not offered".
       if (!ehloStep?.reply) {
-        const why = cancel.signal.aborted ? `no complete EHLO reply within ${t} ms` : result.failure ? `no complete EHLO reply: ${result.failure.message}` : 'no complete EHLO reply';
-        return { connected: false, error: why };
+        if (timedOut) return { connected: false, error: `no complete EHLO reply within ${ms} ms`, timedOut };
+        return { connected: false, error: result.failure ? `no complete EHLO reply: ${result.failure.message}` : 'no complete EHLO reply' };
       }
       const ehloLines = ehloStep.reply.lines;
       const offered = ehloLines.some((l) => /^250[ -]STARTTLS\b/i.test(l));
       const base = { connected: true as const, banner: greeting.text, ehloLines, starttlsOffered: offered };
       if (!offered) return base;
       const details = result.tls;
-      if (!details) return { ...base, tlsError: result.failure?.message ?? 'TLS did not start' };
+      if (!details) return { ...base, tlsError: timedOut ? `STARTTLS did not complete within ${ms} ms` : (result.failure?.message ?? 'TLS did not start') };
       let certificate: CertificateInfo | undefined;
       let nameMatches: boolean | undefined;
       let nameError: string | undefined;

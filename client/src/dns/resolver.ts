@@ -41,8 +41,12 @@ export interface RawResolver {
   resolveMxAnswer?(name: string): Promise<{ records: MxData[]; foreign: string[] }>;
 }
 
-/** A failure to get an answer, which is never the same thing as "no record". */
-export type DnsFailure = 'SERVFAIL' | 'TIMEOUT' | 'REFUSED' | 'UNREACHABLE' | 'OTHER';
+/**
+ * A failure to get an answer, which is never the same thing as "no record". BADANSWER: a server
+ * answered, but with an answer that cannot be used (malformed, still truncated over TCP, another ID,
+ * a CNAME chain that loops or is too long); the error's message says which.
+ */
+export type DnsFailure = 'SERVFAIL' | 'TIMEOUT' | 'REFUSED' | 'UNREACHABLE' | 'BADANSWER' | 'OTHER';
 
 interface AnswerBase {
   name: string;
@@ -91,6 +95,8 @@ export function classifyDnsError(code: string | undefined): { status: 'nxdomain'
       return { status: 'error', failure: 'TIMEOUT' };
     case 'EREFUSED':
       return { status: 'error', failure: 'REFUSED' };
+    case 'EBADRESP':
+      return { status: 'error', failure: 'BADANSWER' };
     case 'ECONNREFUSED':
     case 'ECONNRESET':
     case 'ENETUNREACH':
@@ -164,7 +170,9 @@ export class DnsClient {
       if (foreign && foreign.length > 0) base.foreign = foreign;
       const kind = classifyDnsError(code);
       if (kind.status === 'error') {
-        return { ...base, status: 'error', failure: kind.failure, detail: `${code ?? 'error'}: ${(err as Error).message}`, data: [] };
+        // A bad answer's message says what was wrong with it, in words; other failures keep their code.
+        const detail = kind.failure === 'BADANSWER' ? (err as Error).message : `${code ?? 'error'}: ${(err as Error).message}`;
+        return { ...base, status: 'error', failure: kind.failure, detail, data: [] };
       }
       return { ...base, status: kind.status, data: [] };
     } finally {
@@ -293,6 +301,8 @@ export function describeFailure(answer: DnsAnswer<unknown>): string {
       return 'the server refused the query';
     case 'UNREACHABLE':
       return 'no DNS server could be reached';
+    case 'BADANSWER':
+      return `the server's answer could not be used: ${answer.detail}`;
     default:
       return `the query failed (${answer.detail})`;
   }

@@ -5,13 +5,16 @@
  * RFC 2181 §11, and RFC 7208 §7 can produce such names), and because it keeps one timeout for the
  * whole query. It has the contract of `dns.promises.resolve(name, rrtype)`: errors carry Node's codes
  * (ENOTFOUND for NXDOMAIN, ENODATA for no records of the type, ESERVFAIL, EREFUSED, ETIMEOUT,
- * EBADNAME for a name that cannot be encoded).
+ * EBADNAME for a name that cannot be encoded, EBADRESP for an answer that cannot be used: malformed,
+ * still truncated over TCP, another ID over TCP, or a CNAME chain that cannot be followed to its end).
+ * Messages are read by the one parser of both raw clients, `parseDnsMessage` in dnssecWire.ts, which
+ * never throws and checks every read against the RDATA and the message.
  */
 import { exchangeTcp, exchangeUdp, type DnsExchange } from './dnsTransport';
 import { getServers } from 'node:dns';
 import { randomInt } from 'node:crypto';
 import { splitServerAddress } from './serverAddress';
-import { answerChain, foreignAnswers, rrTypeName } from './dnssecWire';
+import { type DnsMessage, type DnsRecord, followAnswerChain, foreignAnswers, MAX_CNAME_LINKS, parseDnsMessage, RR, rrTypeName, TRUNCATED_OVER_TCP } from './dnssecWire';
 
 export type WireRrType = 'A' | 'AAAA' | 'TXT' | 'MX' | 'PTR' | 'CNAME';
 
@@ -61,102 +64,38 @@ function encodeQuery(id: number, name: string, type: number): Buffer | undefined
   return Buffer.concat([header, ...parts, Buffer.from([0]), tail, opt]);
 }
 
-/** Reads a (possibly compressed) name at `offset`; returns it and the offset after it. */
-function readName(msg: Buffer, offset: number): { name: string; next: number } {
-  const labels: string[] = [];
-  let pos = offset;
-  let next = -1;
-  for (let hops = 0; hops < 128; hops++) {
-    if (pos >= msg.length) throw new Error('truncated name');
-    const len = msg[pos];
-    if (len === 0) {
-      if (next === -1) next = pos + 1;
-      return { name: labels.join('.'), next };
-    }
-    if ((len & 0xc0) === 0xc0) {
-      if (next === -1) next = pos + 2;
-      pos = ((len & 0x3f) << 8) | msg[pos + 1];
-      continue;
-    }
-    labels.push(msg.toString('latin1', pos + 1, pos + 1 + len));
-    pos += 1 + len;
-  }
-  throw new Error('name compression loop');
-}
-
-interface Record_ {
-  owner: string;
-  type: number;
-  data: unknown;
-}
-
-/** TXT text as UTF-8 when it is valid UTF-8 (a byte-order mark kept), else one character per octet. */
-function decodeText(bytes: Buffer): string {
-  try {
-    return new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes);
-  } catch {
-    return bytes.toString('latin1');
+/** The data of one record as `dns.promises.resolve` gives it; undefined when it cannot be read. */
+function recordData(r: DnsRecord): unknown {
+  switch (r.type) {
+    case RR.A:
+    case RR.AAAA:
+      return r.a;
+    case RR.CNAME:
+    case RR.PTR:
+      return r.name_;
+    case RR.MX:
+      return r.mx && { priority: r.mx.priority, exchange: r.mx.exchange };
+    case RR.TXT:
+      return r.txt;
+    default:
+      return undefined;
   }
 }
 
-function parseAnswer(msg: Buffer): { id: number; tc: boolean; rcode: number; answers: Record_[] } {
-  if (msg.length < 12) throw new Error('short DNS message');
-  const id = msg.readUInt16BE(0);
-  const flags = msg.readUInt16BE(2);
-  const qd = msg.readUInt16BE(4);
-  const an = msg.readUInt16BE(6);
-  let pos = 12;
-  for (let i = 0; i < qd; i++) pos = readName(msg, pos).next + 4;
-  const answers: Record_[] = [];
-  for (let i = 0; i < an; i++) {
-    const owner = readName(msg, pos);
-    pos = owner.next;
-    const type = msg.readUInt16BE(pos);
-    const rdlen = msg.readUInt16BE(pos + 8);
-    const rd = pos + 10;
-    pos = rd + rdlen;
-    if (pos > msg.length) throw new Error('truncated record');
-    let data: unknown;
-    switch (type) {
-      case 1:
-        data = [...msg.subarray(rd, rd + 4)].join('.');
-        break;
-      case 28: {
-        const groups: string[] = [];
-        for (let g = 0; g < 8; g++) groups.push(msg.readUInt16BE(rd + g * 2).toString(16));
-        data = groups.join(':');
-        break;
-      }
-      case 5:
-      case 12:
-        data = readName(msg, rd).name;
-        break;
-      case 15:
-        data = { priority: msg.readUInt16BE(rd), exchange: readName(msg, rd + 2).name };
-        break;
-      case 16: {
-        const chunks: string[] = [];
-        for (let p = rd; p < rd + rdlen; ) {
-          const len = msg[p];
-          chunks.push(decodeText(msg.subarray(p + 1, p + 1 + len)));
-          p += 1 + len;
-        }
-        data = chunks;
-        break;
-      }
-      default:
-        data = undefined;
-    }
-    answers.push({ owner: owner.name.toLowerCase(), type, data });
-  }
-  return { id, tc: (flags & 0x0200) !== 0, rcode: flags & 0x0f, answers };
+/** A message parsed by the one parser of both raw clients (dnssecWire.ts); a malformed one is EBADRESP. */
+function parseOrBadAnswer(msg: Buffer, name: string): DnsMessage {
+  const r = parseDnsMessage(msg);
+  if (!r.ok) throw dnsError('EBADRESP', `the answer for ${name}: ${r.error}`);
+  return r.message;
 }
 
 /** One exchange over the shared transport, with its failure as the error Node's resolver would raise. */
 async function orDnsError(exchange: Promise<DnsExchange>, over: string, timeoutMs: number): Promise<Buffer> {
   const r = await exchange;
   if (r.ok) return r.message;
-  throw r.timedOut ? dnsError('ETIMEOUT', `DNS query${over} timed out after ${timeoutMs} ms`) : dnsError('ECONNREFUSED', r.error);
+  // A server that answered with something else than the answer was reached: EBADRESP, never ECONNREFUSED.
+  if (r.timedOut) throw dnsError('ETIMEOUT', `DNS query${over} timed out after ${timeoutMs} ms`);
+  throw r.badAnswer ? dnsError('EBADRESP', r.error) : dnsError('ECONNREFUSED', r.error);
 }
 
 function sendUdp(host: string, port: number, query: Buffer, id: number, timeoutMs: number): Promise<Buffer> {
@@ -189,13 +128,12 @@ export function createWireAnswerResolver(options: WireResolverOptions = {}): Wir
   const serverText = options.server ?? getServers()[0] ?? '127.0.0.1';
   const server = splitServer(serverText);
   const timeoutMs = options.timeoutMs ?? 4000;
-  return async (name: string, rrtype: WireRrType): Promise<WireAnswer> => {
-    if (!server) throw dnsError('ECONNREFUSED', `invalid DNS server "${serverText}"`);
-    const type = TYPE_CODES[rrtype];
+
+  /** One question to the server within the time left of the whole query; the message of a NOERROR answer. */
+  const ask = async (host: { host: string; port: number }, name: string, type: number, started: number): Promise<DnsMessage> => {
     const id = randomInt(0, 0x10000);
     const query = encodeQuery(id, name, type);
     if (!query) throw dnsError('EBADNAME', `"${name}" cannot be sent as a DNS name`);
-    const started = Date.now();
     // Two UDP tries share the timeout; a truncated answer is asked again over TCP.
     let msg: Buffer | undefined;
     let lastError: unknown;
@@ -203,27 +141,75 @@ export function createWireAnswerResolver(options: WireResolverOptions = {}): Wir
       const left = timeoutMs - (Date.now() - started);
       if (left <= 0) break;
       try {
-        msg = await sendUdp(server.host, server.port, query, id, attempt === 0 ? Math.ceil(left / 2) : left);
+        msg = await sendUdp(host.host, host.port, query, id, attempt === 0 ? Math.ceil(left / 2) : left);
       } catch (err) {
         lastError = err;
       }
     }
     if (msg === undefined) throw lastError ?? dnsError('ETIMEOUT', `DNS query timed out after ${timeoutMs} ms`);
-    let parsed = parseAnswer(msg);
-    if (parsed.tc) parsed = parseAnswer(await sendTcp(server.host, server.port, query, Math.max(1, timeoutMs - (Date.now() - started))));
-    if (parsed.rcode === 3) throw dnsError('ENOTFOUND', `${name}: NXDOMAIN`);
-    if (parsed.rcode === 2) throw dnsError('ESERVFAIL', `${name}: SERVFAIL`);
-    if (parsed.rcode === 5) throw dnsError('EREFUSED', `${name}: REFUSED`);
-    if (parsed.rcode !== 0) throw dnsError('EFORMERR', `${name}: RCODE ${parsed.rcode}`);
-    // Which records answer the question: the owner-name rule of dnssecWire.ts (RFC 1034 §3.6.2, RFC
-    // 5452 §9.1), the records of the asked type at the end of the CNAME chain; the others are named.
-    const shaped = parsed.answers.map((r) => ({ ...r, name: r.owner, ...(r.type === 5 ? { name_: String(r.data).toLowerCase() } : {}) }));
-    const chain = answerChain(shaped, name, type);
-    const target = chain[chain.length - 1];
-    const data = shaped.filter((r) => r.type === type && r.name === target && r.data !== undefined).map((r) => r.data);
-    const foreign = foreignAnswers(shaped, chain, type).map((r) => `${r.name || '.'} ${rrTypeName(r.type)}`);
-    if (data.length === 0) throw Object.assign(dnsError('ENODATA', `${name}: no ${rrtype} records`), { foreign });
-    return { data, foreign };
+    let message = parseOrBadAnswer(msg, name);
+    if (message.tc) {
+      // The server did answer (over UDP, truncated): a failed TCP retry is that answer's problem,
+      // not an unreachable server, unless it timed out.
+      let tcp: Buffer;
+      try {
+        tcp = await sendTcp(host.host, host.port, query, Math.max(1, timeoutMs - (Date.now() - started)));
+      } catch (err) {
+        const e = err as NodeJS.ErrnoException;
+        if (e.code === 'ETIMEOUT' || e.code === 'EBADRESP') throw e;
+        throw dnsError('EBADRESP', `the answer for ${name} over UDP was truncated, and the TCP retry failed: ${e.message}`);
+      }
+      message = parseOrBadAnswer(tcp, name);
+      if (message.tc) throw dnsError('EBADRESP', `${name}: ${TRUNCATED_OVER_TCP}`);
+    }
+    if (message.rcode === 3) throw dnsError('ENOTFOUND', `${name}: NXDOMAIN`);
+    if (message.rcode === 2) throw dnsError('ESERVFAIL', `${name}: SERVFAIL`);
+    if (message.rcode === 5) throw dnsError('EREFUSED', `${name}: REFUSED`);
+    if (message.rcode !== 0) throw dnsError('EFORMERR', `${name}: RCODE ${message.rcode}`);
+    return message;
+  };
+
+  return async (name: string, rrtype: WireRrType): Promise<WireAnswer> => {
+    if (!server) throw dnsError('ECONNREFUSED', `invalid DNS server "${serverText}"`);
+    const type = TYPE_CODES[rrtype];
+    const started = Date.now();
+    // The whole chain from the asked name, across restarts, and the foreign records of every answer.
+    const chain: string[] = [];
+    const foreign: string[] = [];
+    for (let asked = name; ; ) {
+      const message = await ask(server, asked, type, started);
+      // Which records answer the question: the owner-name rule of dnssecWire.ts (RFC 1034 §3.6.2, RFC
+      // 5452 §9.1), the records of the asked type at the end of the CNAME chain; the others are named.
+      // A chain that cannot be followed to its end is an error, never "no records" (which, for MX,
+      // would make the domain its own implicit MX, RFC 5321 §5.1).
+      const part = followAnswerChain(message.answers, asked, type);
+      if (part.problem) throw dnsError('EBADRESP', `${name} ${rrtype}: ${part.problem}`);
+      const looped = part.chain.slice(1).find((n) => chain.includes(n));
+      if (looped !== undefined) throw dnsError('EBADRESP', `${name} ${rrtype}: the CNAME chain loops (${[...chain.slice(chain.indexOf(looped)), ...part.chain.slice(1, part.chain.indexOf(looped) + 1)].map((n) => n || '.').join(' → ')})`);
+      chain.push(...(chain.length === 0 ? part.chain : part.chain.slice(1)));
+      if (chain.length - 1 > MAX_CNAME_LINKS) throw dnsError('EBADRESP', `${name} ${rrtype}: the CNAME chain is longer than ${MAX_CNAME_LINKS} links; it is not followed further`);
+      // Foreign: outside the whole chain so far (a restarted answer may repeat an earlier link).
+      foreign.push(...foreignAnswers(message.answers, chain, type).map((r) => `${r.name || '.'} ${rrTypeName(r.type)}`));
+      const target = part.chain[part.chain.length - 1];
+      const own = message.answers.filter((r) => r.type === type && r.name === target);
+      // A record of the asked type that cannot be read is a malformed answer, never a smaller RRset.
+      const broken = own.find((r) => r.malformed !== undefined || recordData(r) === undefined);
+      if (broken) throw dnsError('EBADRESP', `the ${rrtype} record of ${target || '.'} in the answer is malformed: ${broken.malformed ?? 'its RDATA cannot be read'}`);
+      if (own.length > 0) return { data: own.map(recordData), foreign };
+      // A chain that ends at a name without the records and without the SOA a negative answer
+      // carries (RFC 2308 §2.2) was cut short, not answered: an authoritative server hands over a
+      // few links of an in-zone chain (Knot five) or stops where the chain leaves its zone. The
+      // query is restarted at the chain's last name, as a resolver does (RFC 1034 §3.6.2, §5.3.3).
+      const negative = message.authority.some((r) => r.type === RR.SOA);
+      if (part.chain.length > 1 && !negative) {
+        // A name whose label holds a "." or a backslash (written escaped) cannot be asked again as
+        // text; its chain is not followed, which is an error too.
+        if (target.includes('\\')) throw dnsError('EBADRESP', `${name} ${rrtype}: the CNAME chain stops at ${target} without its records, and a name with a "." or a backslash inside a label is not asked again`);
+        asked = target;
+        continue;
+      }
+      throw Object.assign(dnsError('ENODATA', `${name}: no ${rrtype} records`), { foreign });
+    }
   };
 }
 
