@@ -13,7 +13,7 @@ import { writeFile } from 'node:fs/promises';
 import { resolve as resolvePath } from 'node:path';
 import { visibleLine } from '../../../common/escape';
 import { normalizeDomain } from '../dns/index';
-import { DkimSignError, publicKeyRecord, signMessage, unsignableReason, type DkimAlgorithm } from '../mailAuth/sign';
+import { DkimSignError, publicKeyRecord, signMessage, signWarnings, unsignableReason, type DkimAlgorithm } from '../mailAuth/sign';
 import { zoneTxt } from './dkimCommand';
 import { parseOptions, readInputFileSync, usageError, wantsHelp } from './options';
 import type { CommandIo } from './verifyCommand';
@@ -96,7 +96,7 @@ export async function signCommand(args: string[], io: CommandIo): Promise<number
   }
   const problem = unsignableReason(message);
   if (problem) {
-    io.stderr.write(`smtpwb sign: ${visibleLine(parsed.positionals[0])}: ${problem}\n`);
+    io.stderr.write(`smtpwb sign: ${visibleLine(parsed.positionals[0])}: ${visibleLine(problem)}\n`);
     return 2;
   }
   if (isPublicKey(key)) {
@@ -108,6 +108,8 @@ export async function signCommand(args: string[], io: CommandIo): Promise<number
   try {
     signed = await signMessage(message, { domain: domain.domain, selector, privateKeyPem: key, algorithm });
     record = publicKeyRecord(key);
+    // Signed all the same, but worth knowing (two From fields): the same words as the editor's command.
+    for (const warning of signWarnings(message)) io.stderr.write(`smtpwb sign: warning: ${visibleLine(warning)}\n`);
   } catch (err) {
     const text = err instanceof DkimSignError || err instanceof Error ? err.message : String(err);
     io.stderr.write(`smtpwb sign: ${visibleLine(text)}\n`);

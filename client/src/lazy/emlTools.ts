@@ -4,7 +4,7 @@ export { envelopeFromHeaders, isPlausibleAddress, withoutBcc } from '../preview/
 export { createResolver, parseDnsServer } from '../mailAuth/resolver';
 export { verifyMessage } from '../mailAuth/verify';
 export { formatReportMarkdown } from '../mailAuth/format';
-export { DkimSignError, keyAlgorithm, publicKeyRecord, signMessage } from '../mailAuth/sign';
+export { DkimSignError, keyAlgorithm, publicKeyRecord, signMessage, signWarnings } from '../mailAuth/sign';
 export { parseHeaderFields, firstField } from '../mailAuth/headers';
 export { buildPreviewModel } from '../preview/model';
 export { renderPreviewHtml } from '../preview/webviewHtml';

@@ -13,7 +13,7 @@
  * key parser (dns/dkim.ts), one home for key records. Canonicalization is RFC 6376 §3.4.
  */
 import { createHash } from 'node:crypto';
-import { fetchKey, verifySignature, type TxtLookup } from './dkimSelfVerify';
+import { DEFAULT_MIN_RSA_BITS, fetchKey, verifySignature, type TxtLookup } from './dkimSelfVerify';
 import { canonicalBody, messageBody, rawFields, relaxedHeader, selectHeaders, signedHeaderData, valueOf, withoutB, type RawField } from './dkimCanon';
 
 /** The TXT lookup: each record's character-strings, failing like `dns.promises.resolveTxt`. */
@@ -90,7 +90,7 @@ interface ArcSet {
 }
 
 /** Checks one AMS; `fields` is the message's header as it is now. */
-async function checkMessageSignature(set: ArcSet, fields: RawField[], body: Buffer, lookup: ArcTxtLookup): Promise<ArcMessageSignatureCheck> {
+async function checkMessageSignature(set: ArcSet, fields: RawField[], body: Buffer, lookup: ArcTxtLookup, minBits: number): Promise<ArcMessageSignatureCheck> {
   const ams = set.fields['arc-message-signature'] as RawField;
   const t = tags(valueOf(ams));
   const signedHeaders = (t.get('h') ?? '').split(':').map((h) => h.trim().toLowerCase()).filter(Boolean);
@@ -101,7 +101,7 @@ async function checkMessageSignature(set: ArcSet, fields: RawField[], body: Buff
   if (t.has('l')) canon = canon.subarray(0, Number(t.get('l')));
   const bodyHash: ArcMessageSignatureCheck['bodyHash'] = t.get('bh') === undefined ? 'unknown' : createHash('sha256').update(canon).digest('base64') === t.get('bh')?.replace(/\s+/g, '') ? 'match' : 'mismatch';
   if (!t.get('d') || !t.get('s') || !t.get('b') || signedHeaders.length === 0) return { ...base, result: 'fail', reason: 'the ARC-Message-Signature lacks d=, s=, h= or b=', bodyHash, headers: 'unknown' };
-  const key = await fetchKey(lookup, t.get('s') as string, t.get('d') as string, t.get('a') ?? '');
+  const key = await fetchKey(lookup, t.get('s') as string, t.get('d') as string, t.get('a') ?? '', undefined, minBits);
   if ('error' in key) return { ...base, result: 'fail', reason: key.error, bodyHash, headers: 'unknown', ...(key.keyProblem ? { keyProblem: key.keyProblem } : {}) };
   const hashed = (selected: RawField[], transform?: (f: RawField) => string): Buffer => signedHeaderData(selected, ams.raw, headerCanon === 'relaxed', transform);
   const others = fields.filter((f) => f !== ams);
@@ -140,12 +140,12 @@ async function checkMessageSignature(set: ArcSet, fields: RawField[], body: Buff
 }
 
 /** Checks AS i over the sets 1..i (RFC 8617 §5.1.1: AAR, AMS, AS of each, this AS without b=). */
-async function checkSeal(sets: ArcSet[], index: number, lookup: ArcTxtLookup): Promise<ArcSignatureCheck> {
+async function checkSeal(sets: ArcSet[], index: number, lookup: ArcTxtLookup, minBits: number): Promise<ArcSignatureCheck> {
   const as = sets[index].fields['arc-seal'] as RawField;
   const t = tags(valueOf(as));
   const base = { domain: t.get('d'), selector: t.get('s'), algorithm: t.get('a') };
   if (!t.get('d') || !t.get('s') || !t.get('b')) return { ...base, result: 'fail', reason: 'the ARC-Seal lacks d=, s= or b=' };
-  const key = await fetchKey(lookup, t.get('s') as string, t.get('d') as string, t.get('a') ?? '');
+  const key = await fetchKey(lookup, t.get('s') as string, t.get('d') as string, t.get('a') ?? '', undefined, minBits);
   if ('error' in key) return { ...base, result: 'fail', reason: key.error, ...(key.keyProblem ? { keyProblem: key.keyProblem } : {}) };
   const lines: string[] = [];
   for (let j = 0; j <= index; j++) {
@@ -161,8 +161,8 @@ async function checkSeal(sets: ArcSet[], index: number, lookup: ArcTxtLookup): P
     : { ...base, result: 'fail', reason: `the seal does not verify: an ARC header field of instance 1..${sets[index].instance} changed after it was sealed, or another key signed it` };
 }
 
-/** Builds the chain view of a message. */
-export async function analyzeArcChain(message: Buffer, lookup: ArcTxtLookup): Promise<ArcChainView> {
+/** Builds the chain view of a message; `minBits` is the smallest RSA key accepted (RFC 8301 §3.2), as for DKIM. */
+export async function analyzeArcChain(message: Buffer, lookup: ArcTxtLookup, minBits = DEFAULT_MIN_RSA_BITS): Promise<ArcChainView> {
   const fields = rawFields(message);
   const body = messageBody(message);
   const byInstance = new Map<number, ArcSet>();
@@ -196,8 +196,8 @@ export async function analyzeArcChain(message: Buffer, lookup: ArcTxtLookup): Pr
     instances.push({
       instance: s.instance,
       cv: tags(valueOf(s.fields['arc-seal'] as RawField)).get('cv')?.toLowerCase(),
-      seal: await checkSeal(sets, k, lookup),
-      messageSignature: await checkMessageSignature(s, fields, body, lookup),
+      seal: await checkSeal(sets, k, lookup, minBits),
+      messageSignature: await checkMessageSignature(s, fields, body, lookup, minBits),
       authResults: aar.replace(/^i\s*=\s*\d+\s*;\s*/, ''),
     });
   }

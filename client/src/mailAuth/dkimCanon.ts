@@ -28,7 +28,7 @@ export function rawFields(message: Buffer): RawField[] {
     }
     const colon = line.indexOf(':');
     if (colon <= 0) continue;
-    out.push({ name: line.slice(0, colon).trim(), raw: line });
+    out.push({ name: line.slice(0, colon).replace(/[ \t]+$/, ''), raw: line });
   }
   return out;
 }
@@ -43,10 +43,17 @@ export function valueOf(f: RawField): string {
   return f.raw.slice(f.raw.indexOf(':') + 1);
 }
 
-/** RFC 6376 §3.4.2: relaxed header canonicalization of one field, without the CRLF. */
+/** WSP (SP, HTAB) at the start or end of a string: RFC 6376 §3.4.2 removes these and nothing else. */
+const EDGE_WSP = /^[ \t]+|[ \t]+$/g;
+
+/**
+ * RFC 6376 §3.4.2: relaxed header canonicalization of one field, without the CRLF. Only WSP is
+ * reduced and removed: a value ending in byte 0xA0 (the last byte of UTF-8 "à", C3 A0) or in VT or
+ * FF keeps it, where JavaScript's `trim()` would take it (and so would mailauth, verify.ts).
+ */
 export function relaxedHeader(raw: string): string {
   const colon = raw.indexOf(':');
-  return `${raw.slice(0, colon).trim().toLowerCase()}:${raw.slice(colon + 1).replace(/\r\n/g, '').replace(/[ \t]+/g, ' ').trim()}`;
+  return `${raw.slice(0, colon).replace(EDGE_WSP, '').toLowerCase()}:${raw.slice(colon + 1).replace(/\r\n/g, '').replace(/[ \t]+/g, ' ').replace(EDGE_WSP, '')}`;
 }
 
 /** The field with the value of its b= tag removed (RFC 6376 §3.7, RFC 8617 §4.1.3), everything else kept. */

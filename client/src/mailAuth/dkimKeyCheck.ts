@@ -7,6 +7,7 @@ import { createPrivateKey, createPublicKey } from 'node:crypto';
 import { checkKeyRecord } from '../dns/dkim';
 import type { Finding } from '../dns/types';
 import { isDkimName } from '../../../common/dnsName';
+import { visibleLine } from '../../../common/escape';
 
 /** The public key a private key holds, in the form key records carry (SPKI DER for RSA, raw 32 bytes for Ed25519, RFC 8463 §4.2). */
 export function dkimPublicKeyOf(pem: string): { type: 'rsa' | 'ed25519'; key: Buffer } | { error: string } {
@@ -161,7 +162,9 @@ export function asciiComment(text: string): string {
 
 /** A problem with its comment made fit for a header field; the one way every DKIM problem is worded. */
 export function dkimProblem(code: string, comment: string, rfc: string): DkimKeyRecordProblem {
-  return { code, comment: asciiComment(comment), reason: `${comment} (${rfc})` };
+  // The comment quotes peer text (a key record, a tag value): the reason is one line, escaped here,
+  // at its source (common/escape.ts `visibleLine`), so no output can show a forged line from it.
+  return { code, comment: asciiComment(comment), reason: visibleLine(`${comment} (${rfc})`) };
 }
 
 /**
@@ -178,8 +181,10 @@ export function dkimProblem(code: string, comment: string, rfc: string): DkimKey
  * - k= is not the key type of a=: PERMFAIL (inappropriate key algorithm), §6.1.2;
  * - t= has "s" and the i= domain is a subdomain of d= ("the "i=" domain MUST NOT be a subdomain of
  *   "d="", §3.6.1);
- * - any other error-severity finding about the record. The key size is not decided here: mailauth
- *   applies the verifier's smallest accepted size (`minBitLength`, RFC 8301 §3.2) before this runs.
+ * - any other error-severity finding about the record. The key size is not decided here: it is the
+ *   verifier's setting (`minBitLength`, RFC 8301 §3.2), which mailauth applies on its path and
+ *   `fetchKey` (dkimSelfVerify.ts, `DEFAULT_MIN_RSA_BITS`) on the product's own; a caller that
+ *   fetches a key itself must apply it too.
  */
 export function dkimKeyRecordProblem(record: string, signature: DkimSignatureTags): DkimKeyRecordProblem | undefined {
   const [signAlgo, hashAlgo] = signature.algorithm.toLowerCase().split('-');
@@ -214,7 +219,7 @@ export function dkimKeyRecordProblem(record: string, signature: DkimSignatureTag
   if (info.strictSubdomain && identityDomain !== undefined && identityDomain !== domain) {
     return dkimProblem('dkim-strict-subdomain', `key t=s, but the i= domain ${identityDomain} is a subdomain of d=${domain}`, 'RFC 6376 §3.6.1');
   }
-  // The key size is mailauth's decision with the verifier's minBitLength (RFC 8301 §3.2).
+  // The key size is the verifier's setting (minBitLength, RFC 8301 §3.2), applied by the caller.
   const other = errors.find((e) => e.code !== 'dkim-key-too-short');
   if (other) return dkimProblem(other.code, `key record unusable: ${messageOf(other)}`, rfcOfLink(other.link));
   return undefined;

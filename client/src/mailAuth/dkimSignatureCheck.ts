@@ -17,6 +17,7 @@
  */
 import { getTag, parseTagList, type TagList } from '../../../common/tagList';
 import { dkimProblem, type DkimKeyRecordProblem, type DkimSignatureTags } from './dkimKeyCheck';
+import { aLabelDomain, isDkimName } from '../../../common/dnsName';
 
 /** One DKIM-Signature field as the verifier reads it. */
 export interface DkimSignatureField {
@@ -44,6 +45,12 @@ export interface DkimSignatureField {
   bodyLength?: string;
   /** The signing time (t=, RFC 6376 §3.5) in seconds since the epoch, as written, when the field has a valid one. */
   timestamp?: string;
+  /** The expiration (x=, RFC 6376 §3.5) in seconds since the epoch, as written, when the field has a valid one. */
+  expiration?: string;
+  /** The body hash (bh=) without folding white space, when present. */
+  bodyHash?: string;
+  /** The names h= lists, lower-cased, in order (RFC 6376 §3.5, §5.4.2), empty names dropped. */
+  signedFields: string[];
 }
 
 /**
@@ -129,9 +136,29 @@ const KNOWN_ALGORITHMS: ReadonlySet<string> = new Set(['rsa-sha256', 'rsa-sha1',
 /** RFC 6376 §3.4: the canonicalization algorithms ("simple" and "relaxed"). */
 const CANONICALIZATIONS: ReadonlySet<string> = new Set(['simple', 'relaxed']);
 
+/**
+ * A tag value without its folding white space: RFC 6376 §3.2 allows only FWS (SP, HTAB, CRLF)
+ * between the parts of a value, so nothing else is removed (not VT, FF or U+00A0, which `\s` would
+ * take): the one reading of a tag value that the field check and the product's own verifier share.
+ */
+export function withoutFws(value: string): string {
+  return value.replace(/[ \t\r\n]+/g, '');
+}
+
+/**
+ * RFC 6376 §3.2: tag-value = [ tval *( 1*(WSP / FWS) tval ) ], tval = 1*VALCHAR, VALCHAR =
+ * %x21-3A / %x3C-7E; RFC 8616 §4 lets d=, i= and s= hold UTF-8. A control character (C0 other than
+ * SP, HTAB, CR and LF; DEL; C1) is in neither, and verifiers that remove "white space" with
+ * different rules (`\s` takes VT and FF) would read different values (`l=1<VT>0`).
+ */
+const CONTROL_IN_VALUE = /[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]/;
+
+/** RFC 6376 §3.5 b= and bh=: base64string = ALPHADIGITPS *([FWS] ALPHADIGITPS) [ [FWS] "=" [ [FWS] "=" ] ]. */
+const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
+
 /** A value from the field, shortened for a comment; the comment is made ASCII by `dkimProblem`. */
 function shown(value: string): string {
-  const one = value.replace(/\s+/g, ' ');
+  const one = value.replace(/[ \t\r\n]+/g, ' ');
   return one.length > 40 ? `${one.slice(0, 40)}...` : one;
 }
 
@@ -145,6 +172,11 @@ function fieldProblem(list: TagList): DkimKeyRecordProblem | undefined {
   if (syntax) return dkimProblem('dkim-signature-syntax', `signature syntax error: ${shown(syntax.message)}`, SYNTAX);
   const duplicate = list.duplicates[0];
   if (duplicate) return dkimProblem('dkim-signature-duplicate-tag', `signature syntax error: tag ${shown(duplicate.name)}= occurs more than once`, SYNTAX);
+  // RFC 6376 §3.2: only FWS may separate the parts of a value (CONTROL_IN_VALUE).
+  const control = list.tags.find((t) => CONTROL_IN_VALUE.test(t.value));
+  if (control) {
+    return dkimProblem('dkim-signature-syntax', `signature syntax error: the value of ${shown(control.name)}= holds a control character (only SP, HTAB and CRLF may fold a value)`, SYNTAX);
+  }
   // RFC 6376 §6.1.1: "If any tag listed as "required" in Section 3.5 is omitted from the
   // DKIM-Signature header field, the Verifier MUST ignore the DKIM-Signature header field and
   // return PERMFAIL (signature missing required tag)." An empty value leaves the tag without meaning.
@@ -152,7 +184,7 @@ function fieldProblem(list: TagList): DkimKeyRecordProblem | undefined {
   if (missing.length > 0) {
     return dkimProblem('dkim-signature-missing-tag', `signature missing required tag ${missing.map((t) => `${t}=`).join(', ')}`, 'RFC 6376 §3.5, §6.1.1');
   }
-  const value = (name: string): string => (getTag(list, name)?.value ?? '').replace(/\s+/g, '');
+  const value = (name: string): string => withoutFws(getTag(list, name)?.value ?? '');
   // RFC 6376 §3.5: v= "MUST have the value "1"", and §6.1.1: "Verifiers MUST return PERMFAIL
   // (incompatible version) when presented with a DKIM-Signature header field with a "v=" tag that
   // is inconsistent with this specification."
@@ -165,7 +197,7 @@ function fieldProblem(list: TagList): DkimKeyRecordProblem | undefined {
   // RFC 6376 §3.5 c=: "header/body"; a missing body algorithm is "simple", and so is a missing c=.
   const c = getTag(list, 'c');
   if (c !== undefined) {
-    const parts = c.value.replace(/\s+/g, '').toLowerCase().split('/');
+    const parts = withoutFws(c.value).toLowerCase().split('/');
     const bad = parts.length > 2 ? c.value : parts.find((p) => !CANONICALIZATIONS.has(p));
     if (bad !== undefined) {
       return dkimProblem('dkim-signature-canonicalization', `c=${shown(c.value)}: ${shown(bad)} is not simple or relaxed: signature syntax error`, 'RFC 6376 §3.4, §3.5, §6.1.1');
@@ -175,6 +207,18 @@ function fieldProblem(list: TagList): DkimKeyRecordProblem | undefined {
   // ignore the DKIM-Signature header field and return PERMFAIL (From field not signed)."
   const signed = value('h').toLowerCase().split(':');
   if (!signed.includes('from')) return dkimProblem('dkim-signature-from-unsigned', 'h= does not include From: From field not signed', 'RFC 6376 §3.5, §6.1.1');
+  // RFC 6376 §3.5 b= and bh= are base64 (BASE64); a lenient decoder would verify another value. dkimpy refuses them too.
+  for (const name of ['b', 'bh']) {
+    if (!BASE64.test(value(name))) return dkimProblem('dkim-signature-tag-value', `${name}=${shown(value(name))}: is not base64: signature syntax error`, TAG_VALUE);
+  }
+  // RFC 6376 §3.5 d=: domain-name, and s=: selector (sub-domains); RFC 8616 §4 allows U-labels,
+  // checked in A-labels. A d= that is not a domain name is "an unexpected value" (§6.1.1).
+  for (const name of ['d', 's']) {
+    const ascii = aLabelDomain(value(name));
+    if (ascii === undefined || !isDkimName(ascii) || (name === 's' && value(name).endsWith('.'))) {
+      return dkimProblem('dkim-signature-tag-value', `${name}=${shown(value(name))}: is not a ${name === 'd' ? 'domain name' : 'selector'}: signature syntax error`, TAG_VALUE);
+    }
+  }
   const tagValue = tagValueProblem(list);
   if (tagValue) return tagValue;
   // RFC 6376 §3.2: "Tags with unknown names MUST be ignored", and tag names are case-sensitive, so
@@ -202,7 +246,10 @@ const TAG_VALUE = 'RFC 6376 §3.5, §6.1.1';
  * follows the `.eml` linter's `eml-dkim-tag-value` (server/src/eml/authHeaders.ts).
  */
 function tagValueProblem(list: TagList): DkimKeyRecordProblem | undefined {
-  const raw = (name: string): string | undefined => getTag(list, name)?.value.replace(/\s+/g, '');
+  const raw = (name: string): string | undefined => {
+    const tag = getTag(list, name);
+    return tag === undefined ? undefined : withoutFws(tag.value);
+  };
   const bad = (name: string, value: string, why: string): DkimKeyRecordProblem =>
     dkimProblem('dkim-signature-tag-value', `${name}=${shown(value)}: ${why}: signature syntax error`, TAG_VALUE);
   const t = raw('t');
@@ -242,7 +289,10 @@ function tagValueProblem(list: TagList): DkimKeyRecordProblem | undefined {
  */
 export function readDkimSignatureField(value: string): DkimSignatureField {
   const list = parseTagList(value);
-  const tag = (name: string): string | undefined => getTag(list, name)?.value.replace(/\s+/g, '');
+  const tag = (name: string): string | undefined => {
+    const found = getTag(list, name);
+    return found === undefined ? undefined : withoutFws(found.value);
+  };
   const identity = tag('i');
   const b = tag('b');
   const canonicalization = tag('c');
@@ -251,6 +301,8 @@ export function readDkimSignatureField(value: string): DkimSignatureField {
   const misreadByMailauth = mailauthMisreads(list);
   const l = tag('l');
   const t = tag('t');
+  const x = tag('x');
+  const bh = tag('bh');
   return {
     tags: { algorithm: tag('a') ?? '', domain: tag('d') ?? '', selector: tag('s') ?? '', ...(identity !== undefined ? { identity } : {}) },
     ...(b !== undefined && b !== '' ? { b } : {}),
@@ -261,5 +313,8 @@ export function readDkimSignatureField(value: string): DkimSignatureField {
     ...(misreadByMailauth !== undefined ? { misreadByMailauth } : {}),
     ...(l !== undefined && BODY_LENGTH.test(l) ? { bodyLength: l } : {}),
     ...(t !== undefined && TIMESTAMP.test(t) ? { timestamp: t } : {}),
+    ...(x !== undefined && TIMESTAMP.test(x) ? { expiration: x } : {}),
+    ...(bh !== undefined && bh !== '' ? { bodyHash: bh } : {}),
+    signedFields: (tag('h') ?? '').toLowerCase().split(':').filter((n) => n !== ''),
   };
 }

@@ -11,6 +11,7 @@ import { discoverDmarcPolicy, organizationalDomain, type DmarcDiscovery, type Dm
 import type { MaDmarcResult } from './mailauthApi';
 import type { MailauthResolver } from './resolver';
 import { aLabelDomain } from '../../../common/dnsName';
+import { asciiComment } from './dkimKeyCheck';
 
 /** Adapts a mailauth resolver to the tree walk's TXT lookup; DNS failures stay failures. */
 export function dmarcLookupFor(resolver: MailauthResolver): DmarcTxtLookup {
@@ -103,7 +104,8 @@ export function authorDomain(fromFields: number, addresses: readonly string[]): 
 
 /** The Authentication-Results clause of a message without exactly one Author Domain (RFC 8601 §2.7.1). */
 export function dmarcPermerrorInfo(problem: string): string {
-  return `dmarc=permerror (${escapeComment(problem)})`;
+  // The comment stays ASCII (RFC 5322 §2.2): "§" is spelt out, anything else non-ASCII replaced.
+  return `dmarc=permerror (${escapeComment(asciiComment(problem))})`;
 }
 
 export interface DmarcVerifyInput {

@@ -41,8 +41,9 @@ export function formatReportText(report: AuthReport): string {
   for (const { label, m } of rows) {
     const status = m.failed ? `${m.result} ✗` : m.result;
     const extra = m.method === 'dkim' ? dkimSummary(m) : m.method === 'spf' || m.method === 'dmarc' ? m.details.domain ?? '' : '';
-    lines.push(`${label.padEnd(width)}${status.padEnd(12)}${extra}`.trimEnd());
-    if (m.reason) lines.push(`${''.padEnd(width)}reason: ${m.reason}`);
+    lines.push(`${label.padEnd(width)}${status.padEnd(12)}${visibleLine(extra)}`.trimEnd());
+    // A reason quotes what peers sent (a key record, a header line, a DNS error): one line, escaped.
+    if (m.reason) lines.push(`${''.padEnd(width)}reason: ${visibleLine(m.reason)}`);
     // The ARC chain view: why the chain fails, instance by instance (arcChain.ts). Header and DNS text: escaped.
     if (m.method === 'arc') {
       for (const [k, v] of Object.entries(m.details)) if (k === 'chain' || k === 'chain view' || /^i=\d+$/.test(k)) lines.push(`${''.padEnd(width)}${k}: ${visibleLine(v)}`);
@@ -51,14 +52,17 @@ export function formatReportText(report: AuthReport): string {
   // Notes about the message as a whole (a byte order mark, no body) say why the results are what they are.
   for (const note of report.notes ?? []) lines.push(`note: ${visibleLine(note.message)} [${note.code}]`);
   lines.push('');
-  lines.push(`SMTP: ${identityLine(report.smtp)}`);
+  // The identities may come from a Received field, and the DNS names from the message: escaped.
+  lines.push(`SMTP: ${visibleLine(identityLine(report.smtp))}`);
   if (report.dnsUnreachable.length > 0) {
     const first = report.dnsUnreachable[0];
-    lines.push(`DNS: ${report.dnsUnreachable.length} queries got no answer (first: ${first.name} ${first.rrtype}: ${first.code})`);
+    lines.push(visibleLine(`DNS: ${report.dnsUnreachable.length} queries got no answer (first: ${first.name} ${first.rrtype}: ${first.code})`));
   }
   lines.push('');
-  lines.push(report.authenticationResults.replace(/\r\n/g, '\n').trimEnd());
-  if (report.receivedSpf) lines.push(report.receivedSpf.replace(/\r\n/g, '\n').trimEnd());
+  // The fields are folded with CRLF; each of their lines is shown as one escaped line.
+  const fieldLines = (field: string): string[] => field.replace(/\r\n/g, '\n').trimEnd().split('\n').map(visibleLine);
+  lines.push(...fieldLines(report.authenticationResults));
+  if (report.receivedSpf) lines.push(...fieldLines(report.receivedSpf));
   return `${lines.join('\n')}\n`;
 }
 

@@ -4,6 +4,7 @@
  * and `Return-Path` fields; everything else goes to mailauth, which reads the raw bytes.
  */
 import { utf8FieldValue } from '../../../common/mailText';
+import { visibleLine } from '../../../common/escape';
 
 export interface RawHeaderField {
   /** The field name as written. */
@@ -25,7 +26,56 @@ export function headerEnd(message: Buffer): { headerLength: number; bodyStart: n
   return { headerLength: message.length, bodyStart: message.length };
 }
 
-/** Parses the header section into fields, in order. Lines that are not fields are skipped. */
+/** RFC 5322 §2.2, §3.6.8: a field name is printable US-ASCII except ":" (obs-optional allows WSP before the colon, §4.5.1). */
+const FIELD_START = /^[!-9;-~]+[ \t]*:/;
+
+/** One line of the header section that is neither a header field nor the continuation of one. */
+export interface HeaderLineProblem {
+  /** The line number in the message, from 1. */
+  line: number;
+  /** The line as written (latin1), without its line end. */
+  text: string;
+  /** One sentence, peer text escaped (common/escape.ts `visibleLine`), with the RFC sections. */
+  reason: string;
+}
+
+/**
+ * The first line of the header section that is not a header field ("Name: value") nor a folded
+ * continuation of one (a line starting with SP or HTAB after a field), or undefined when there is
+ * none. RFC 5322 §2.2 and §3.5: the header section is header fields only, up to the empty line. A
+ * mail client ends the header section at such a line and shows what follows as the body, while a
+ * verifier that skips it (mailauth, a lenient parser) would verify a signature over fields the
+ * reader never sees as fields and show the reader text no signature covers; dkimpy refuses such a
+ * message (MessageFormatError). The one home of that decision: `verifyMessage` makes every DKIM and
+ * ARC result of such a message a failure, and `signMessage` refuses to sign it (`unsignableReason`).
+ */
+export function headerSectionProblem(message: Buffer): HeaderLineProblem | undefined {
+  const { headerLength } = headerEnd(message);
+  const lines = message.subarray(0, headerLength).toString('latin1').split(/\r?\n/);
+  let fields = 0;
+  for (let k = 0; k < lines.length; k++) {
+    const line = lines[k];
+    if (line === '') continue;
+    if ((line.startsWith(' ') || line.startsWith('\t')) && fields > 0) continue;
+    // RFC 4155: an mbox "From " separator as the first line of a saved message is no part of the
+    // message (`smtpwb lint` accepts it, and dkimpy skips it); anywhere else it is text.
+    if (k === 0 && line.startsWith('From ')) continue;
+    if (FIELD_START.test(line)) {
+      fields += 1;
+      continue;
+    }
+    const shown = line.length > 60 ? `${line.slice(0, 60)}...` : line;
+    const what = line.startsWith(' ') || line.startsWith('\t') ? 'a continuation line before any header field' : 'not a header field ("Name: value")';
+    return {
+      line: k + 1,
+      text: line,
+      reason: `header line ${k + 1} ("${visibleLine(utf8FieldValue(shown))}") is ${what}; the header section holds header fields only, and a mail client ends it there and shows the rest as the body (RFC 5322 §2.2, §3.5)`,
+    };
+  }
+  return undefined;
+}
+
+/** Parses the header section into fields, in order. Lines that are not fields are skipped (`headerSectionProblem` says whether there are any). */
 export function parseHeaderFields(message: Buffer): RawHeaderField[] {
   const { headerLength } = headerEnd(message);
   const text = message.subarray(0, headerLength).toString('latin1');

@@ -7,7 +7,7 @@
  */
 import { createHash, createPrivateKey, createPublicKey, sign as cryptoSign, type KeyObject } from 'node:crypto';
 import { canonicalBody, messageBody, rawFields, selectHeaders, signedHeaderData } from './dkimCanon';
-import { headerEnd, isHeaderOnly, startsWithBom } from './headers';
+import { headerEnd, headerSectionProblem, isHeaderOnly, parseHeaderFields, startsWithBom } from './headers';
 import { isDkimName } from '../../../common/dnsName';
 
 export type DkimAlgorithm = 'rsa-sha256' | 'ed25519-sha256';
@@ -85,7 +85,10 @@ const DEFAULT_SIGNED_FIELDS: readonly string[] = [
 /**
  * Why a file is not a message that can be signed, or undefined when it is one: empty, binary
  * (NUL bytes, which RFC 5322 §2.1 and RFC 5321 §4.5.2 forbid in mail), not starting with a header
- * field, or without a From field, which RFC 6376 §5.4 requires every signature to cover.
+ * field, a header section with a line that is neither a field nor a continuation (headers.ts
+ * `headerSectionProblem`: a reader's client would end the header there, so the signature would
+ * cover fields the reader sees as body text), or without a From field, which RFC 6376 §5.4 requires
+ * every signature to cover. Several From fields are signed, with a warning (`signWarnings`).
  */
 export function unsignableReason(message: Buffer): string | undefined {
   if (message.length === 0) return 'the message is empty';
@@ -97,8 +100,26 @@ export function unsignableReason(message: Buffer): string | undefined {
       ? 'the message starts with a byte order mark, which would become part of the first field name; remove it'
       : 'the file does not start with a header field ("Name: value"), so it is not an Internet message (RFC 5322 §2.2)';
   }
-  if (!/(^|\n)From[ \t]*:/i.test(header)) return 'the message has no From field; RFC 6376 §5.4 requires the signature to cover From, so it cannot be signed';
+  const problem = headerSectionProblem(message);
+  if (problem !== undefined) return `${problem.reason}; it cannot be signed`;
+  const froms = parseHeaderFields(message).filter((f) => f.name.toLowerCase() === 'from').length;
+  if (froms === 0) return 'the message has no From field; RFC 6376 §5.4 requires the signature to cover From, so it cannot be signed';
   return undefined;
+}
+
+/**
+ * What is worth saying about a message that is signed all the same: more than one From field. RFC
+ * 5322 §3.6 allows exactly one, and DMARC finds no Author Domain in such a message (RFC 9989
+ * §5.3.1: receivers reject or give permerror). It is signed rather than refused: every From field
+ * is signed and From is oversigned (`DEFAULT_OVERSIGNED_FIELDS`, RFC 6376 §5.4.2, §8.15), so no
+ * From field can be added or swapped without breaking the signature, and testing how a receiver
+ * treats such a message is a use of a workbench. Plain text; the caller escapes it where shown.
+ */
+export function signWarnings(message: Buffer): string[] {
+  const froms = parseHeaderFields(message).filter((f) => f.name.toLowerCase() === 'from').length;
+  return froms > 1
+    ? [`the message has ${froms} From fields, where RFC 5322 §3.6 allows exactly one: all of them are signed, but DMARC finds no Author Domain in it (RFC 9989 §5.3.1) and receivers may reject it`]
+    : [];
 }
 
 /** The fields oversigned when the caller names none: From, as dkimpy's FROZEN list. */

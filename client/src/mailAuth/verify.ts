@@ -10,9 +10,9 @@ import { isIP } from 'node:net';
 import { hostname } from 'node:os';
 import { libmime } from './libmime';
 import { mailauth, type MaArcResult, type MaDkimResult, type MaDkimVerifyResult, type MaSpfResult, type MaStatus } from './mailauthApi';
-import { headerEnd, isHeaderOnly, parseHeaderFields, startsWithBom, utf8FieldValue, withHeaderSeparator } from './headers';
-import { rawFields, messageBody } from './dkimCanon';
-import { checkDkimField, type OwnDkimCheck } from './dkimSelfVerify';
+import { headerEnd, headerSectionProblem, isHeaderOnly, parseHeaderFields, startsWithBom, utf8FieldValue, withHeaderSeparator, type HeaderLineProblem } from './headers';
+import { rawFields, messageBody, selectHeaders, type RawField } from './dkimCanon';
+import { checkDkimField, DEFAULT_MIN_RSA_BITS, type OwnDkimCheck } from './dkimSelfVerify';
 import { returnPath, topReceived } from './received';
 import { trackResolver, type MailauthResolver, type TrackedResolver } from './resolver';
 import { verifySpf } from './spfResult';
@@ -285,6 +285,8 @@ interface DkimOutcome {
   keyRecords?: string[];
   /** The product's own verdict, when it decided in mailauth's place (`l=0`, dkimSelfVerify.ts). */
   ownCheck?: OwnDkimCheck;
+  /** Why mailauth's own result was not taken, when the product verified a field mailauth had a result for. */
+  ownReason?: string;
 }
 
 /** A t= this far ahead of the verifier's clock (seconds) is worth a warning: more than ordinary clock skew. */
@@ -302,17 +304,60 @@ function signsNoBody(field: DkimSignatureField | undefined): boolean {
 }
 
 /**
- * Whether the product verifies the field itself (dkimSelfVerify.ts) rather than take mailauth's
- * result: an `l=0` (`signsNoBody`) that mailauth checked, or a field hidden from mailauth
- * or misread by it (`hiddenFromMailauth`, `misreadByMailauth`: an upper-case unknown tag it would
- * read as the real one, with a value it would throw on or not) that has no
- * problem of its own. Never when mailauth failed on the message or the key records were refused.
+ * Characters JavaScript's `\s` takes in a latin1 ("binary") string besides SP, HTAB, CR and LF: VT,
+ * FF and U+00A0 (byte 0xA0, the last byte of UTF-8 "à"). mailauth's relaxed header canonicalization
+ * (lib/tools.js formatRelaxedLine: `.replace(/\s+/g, ' ').trim()`) reduces and trims them; RFC 6376
+ * §3.4.2 reduces and removes only WSP (SP, HTAB), as dkimpy and the product's own (dkimCanon.ts) do.
  */
-function verifiedByProduct(outcome: DkimOutcome, failure: string | undefined): boolean {
+const MAILAUTH_EXTRA_SPACE = /[\x0b\x0c\xa0]/;
+
+/**
+ * Why mailauth would canonicalize the data this field signs differently from RFC 6376 §3.4.2, or
+ * undefined: relaxed header canonicalization (c=relaxed/...) and a signed field, or the signature
+ * field itself, holding VT, FF or byte 0xA0 (MAILAUTH_EXTRA_SPACE). mailauth's result for such a
+ * field is about other data; the product verifies the field itself. Patching mailauth is not an
+ * option (node_modules is not the product's), so this routes the field instead.
+ */
+function mailauthMiscanonicalizes(field: DkimSignatureField, signature: RawField | undefined, raws: RawField[]): string | undefined {
+  if (!signature || !(field.canonicalization ?? '').toLowerCase().startsWith('relaxed')) return undefined;
+  const selected = selectHeaders(raws.filter((f) => f !== signature), field.signedFields);
+  if (![signature, ...selected].some((f) => MAILAUTH_EXTRA_SPACE.test(f.raw))) return undefined;
+  return 'mailauth would remove VT, FF or U+00A0 from a signed field, where relaxed canonicalization removes only SP and HTAB (RFC 6376 §3.4.2)';
+}
+
+/**
+ * Whether the product verifies the field itself (dkimSelfVerify.ts) rather than take mailauth's
+ * result: an `l=0` (`signsNoBody`) that mailauth checked, a field mailauth would canonicalize
+ * wrongly (`miscanonicalized`, `mailauthMiscanonicalizes`), or a field hidden from mailauth or
+ * misread by it (`hiddenFromMailauth`, `misreadByMailauth`: an upper-case unknown tag it would read
+ * as the real one, with a value it would throw on or not) that has no problem of its own. Never when
+ * mailauth failed on the message, the key records were refused, or mailauth's verdict is one the
+ * product's own check would not reach otherwise: `policy` (a key shorter than the verifier accepts,
+ * RFC 8301 §3.2), or a `fail` over the signed header fields (bad signature) that is not about the
+ * canonicalization mailauth gets wrong.
+ */
+function verifiedByProduct(outcome: DkimOutcome, failure: string | undefined, miscanonicalized: string | undefined): boolean {
   const field = outcome.field;
   if (!field || field.problem || failure !== undefined || outcome.keyProblem) return false;
-  if (outcome.raw) return signsNoBody(field);
+  if (outcome.raw) {
+    if (outcome.status.result === 'policy') return false;
+    if (outcome.status.result === 'fail' && !outcome.bodyHashMismatch && miscanonicalized === undefined) return false;
+    return signsNoBody(field) || miscanonicalized !== undefined;
+  }
   return field.hiddenFromMailauth !== undefined || field.misreadByMailauth !== undefined;
+}
+
+/**
+ * The problem every DKIM signature of a message with a malformed header section has (`headerSectionProblem`,
+ * headers.ts): the fields a verifier would check are not the ones a reader sees, so none can pass.
+ * RFC 8601 §2.7.1 permerror: "the message could not be verified due to some error that is unrecoverable".
+ */
+function headerSectionDkimProblem(problem: HeaderLineProblem): DkimKeyRecordProblem {
+  return {
+    code: 'dkim-header-section',
+    comment: asciiComment(`header line ${problem.line} is not a header field: the message cannot be verified (RFC 5322 §2.2, §3.5)`),
+    reason: `${problem.reason}: the message cannot be verified`,
+  };
 }
 
 /**
@@ -320,9 +365,9 @@ function verifiedByProduct(outcome: DkimOutcome, failure: string | undefined): b
  * mailauth's clause properties (header.i, header.s, header.a, header.b) after the new result, or
  * the field's own when mailauth did not see it.
  */
-function ownOutcomeOf(own: OwnDkimCheck, r: MaDkimResult | undefined, field: DkimSignatureField): DkimOutcome {
+function ownOutcomeOf(own: OwnDkimCheck, r: MaDkimResult | undefined, field: DkimSignatureField, why?: string): DkimOutcome {
   const comment = own.comment === undefined ? '' : ` (${escapeComment(asciiComment(own.comment))})`;
-  const base = { field, bodyHashMismatch: false, ownCheck: own };
+  const base = { field, bodyHashMismatch: false, ownCheck: own, ...(why !== undefined ? { ownReason: why } : {}) };
   if (!r) {
     const { header, props } = fieldProperties(field);
     return { ...base, status: { result: own.result, comment: own.comment ?? false, header }, info: `dkim=${own.result}${comment}${props}` };
@@ -514,6 +559,10 @@ export async function verifyMessage(message: Buffer, options: VerifyOptions): Pr
   const notes = messageNotes(message);
   const clock = options.now?.() ?? Date.now();
   const smtp = smtpIdentities(message, options);
+  // RFC 8301 §3.2: the smallest RSA key accepted, one setting for mailauth and the product's own checks.
+  const minBits = options.minBitLength ?? DEFAULT_MIN_RSA_BITS;
+  // A header section with a line that is not a field (headers.ts `headerSectionProblem`) cannot be verified.
+  const headerProblem = headerSectionProblem(message);
 
   const signatureFields = dkimSignatureFields(message);
   // mailauth needs the empty line after the header; a header-only message gets one (an empty body).
@@ -521,7 +570,7 @@ export async function verifyMessage(message: Buffer, options: VerifyOptions): Pr
     resolver,
     // mailauth reads Return-Path itself when no sender is given; pass ours so both agree.
     sender: smtp.mailFrom === '' ? undefined : smtp.mailFrom,
-    minBitLength: options.minBitLength,
+    minBitLength: minBits,
   });
   // Every DKIM-Signature field gets one result, also those mailauth skipped (pairDkimResults).
   const dkimResults = pairDkimResults(signatureFields, dkimResult.results).map(({ field, result }) => dkimOutcomeOf(field, result, tracked, mailauthFailure));
@@ -529,18 +578,31 @@ export async function verifyMessage(message: Buffer, options: VerifyOptions): Pr
   // the body, which mailauth reads as "no limit"; an upper-case unknown tag (RFC 6376 §3.2) it would
   // read as the real one. The product verifies them itself (dkimSelfVerify.ts), with the same
   // key-record decision.
-  if (dkimResults.some((o) => verifiedByProduct(o, mailauthFailure))) {
-    const raws = rawFields(message);
-    const sigRaws = raws.filter((f) => f.name.toLowerCase() === 'dkim-signature');
+  // Signed fields holding VT, FF or U+00A0, which mailauth's relaxed canonicalization changes
+  // (`mailauthMiscanonicalizes`), are verified by the product too.
+  const raws = rawFields(message);
+  const sigRaws = raws.filter((f) => f.name.toLowerCase() === 'dkim-signature');
+  const miscanonicalized = (field: DkimSignatureField | undefined): string | undefined =>
+    field === undefined ? undefined : mailauthMiscanonicalizes(field, sigRaws[signatureFields.indexOf(field)], raws);
+  if (headerProblem !== undefined) {
+    // No signature of such a message passes (RFC 5322 §2.2, §3.5): every DKIM result is permerror.
+    const problem = headerSectionDkimProblem(headerProblem);
+    for (let k = 0; k < dkimResults.length; k++) {
+      const { raw: r, field } = dkimResults[k];
+      if (!field && !r?.signature) continue;
+      dkimResults[k] = { raw: r, field, ...permerrorOf(problem, r, field), bodyHashMismatch: false, signatureProblem: problem };
+    }
+  } else if (dkimResults.some((o) => verifiedByProduct(o, mailauthFailure, miscanonicalized(o.field)))) {
     const lookup = async (name: string): Promise<string[][]> => (await resolver(name, 'TXT')) as string[][];
     for (let k = 0; k < dkimResults.length; k++) {
       const outcome = dkimResults[k];
       const field = outcome.field;
-      if (!field || !verifiedByProduct(outcome, mailauthFailure)) continue;
-      const index = signatureFields.indexOf(field);
-      const sigRaw = sigRaws[index];
+      const canonWhy = miscanonicalized(field);
+      if (!field || !verifiedByProduct(outcome, mailauthFailure, canonWhy)) continue;
+      const sigRaw = sigRaws[signatureFields.indexOf(field)];
       if (!sigRaw) continue;
-      dkimResults[k] = ownOutcomeOf(await checkDkimField(raws, sigRaw, messageBody(message), lookup, clock), outcome.raw, field);
+      const why = outcome.raw ? canonWhy ?? 'mailauth reads l=0 as no limit' : undefined;
+      dkimResults[k] = ownOutcomeOf(await checkDkimField(raws, sigRaw, field, messageBody(message), lookup, clock, minBits), outcome.raw, field, why);
     }
   }
 
@@ -564,14 +626,14 @@ export async function verifyMessage(message: Buffer, options: VerifyOptions): Pr
   if (mailauthFailure !== undefined && hasArc) arcResult = arcTemperror(mailauthFailure);
   else {
     try {
-      arcResult = await mailauth.arc(dkimResult.arc, { resolver, minBitLength: options.minBitLength });
+      arcResult = await mailauth.arc(dkimResult.arc, { resolver, minBitLength: minBits });
     } catch (err) {
       arcResult = arcTemperror(`the ARC verifier (mailauth) failed on this message: ${errorText(err)}`);
     }
   }
 
   // The chain view (arcChain.ts) explains the verdict per instance: which signature failed and what changed.
-  const arcView = arcResult.status.result === 'none' || mailauthFailure !== undefined ? undefined : await analyzeArcChain(message, async (name) => (await resolver(name, 'TXT')) as string[][]);
+  const arcView = arcResult.status.result === 'none' || mailauthFailure !== undefined ? undefined : await analyzeArcChain(message, async (name) => (await resolver(name, 'TXT')) as string[][], minBits);
   const arcDetails: Record<string, string | number | false | undefined> = { instance: arcResult.i, chain: arcView?.reason };
   for (const v of arcView?.instances ?? []) {
     arcDetails[`i=${v.instance}`] = `cv=${v.cv ?? '?'}: AS ${v.seal.result} (d=${v.seal.domain ?? '?'}: ${v.seal.reason}); AMS ${v.messageSignature.result} (d=${v.messageSignature.domain ?? '?'}: ${v.messageSignature.reason})`;
@@ -584,7 +646,14 @@ export async function verifyMessage(message: Buffer, options: VerifyOptions): Pr
   // key record, the chain fails: "cv=fail" (§5.2), with the view's reason, whatever mailauth said.
   let arcStatus = arcResult.status;
   let arcInfo = arcResult.info;
-  if (arcView?.result === 'fail' && arcView.keyProblem !== undefined) {
+  if (headerProblem !== undefined && hasArc) {
+    // RFC 8617 §5.2: a chain whose signatures cannot be verified fails (arc= has none, pass and
+    // fail only, RFC 8617 §10.1); the header section is malformed (`headerSectionProblem`).
+    const why = `${headerProblem.reason}: the chain cannot be verified`;
+    arcDetails['mailauth result'] = mailauthSaid(arcResult.status);
+    arcStatus = { ...arcResult.status, result: 'fail', comment: why };
+    arcInfo = `arc=fail (${escapeComment(asciiComment(`header line ${headerProblem.line} is not a header field: the chain cannot be verified (RFC 5322 section 2.2)`))})`;
+  } else if (arcView?.result === 'fail' && arcView.keyProblem !== undefined) {
     arcDetails['key record problem'] = arcView.keyProblem;
     arcDetails['mailauth result'] = mailauthSaid(arcResult.status);
     arcStatus = { ...arcResult.status, result: 'fail', comment: arcView.reason };
@@ -599,7 +668,11 @@ export async function verifyMessage(message: Buffer, options: VerifyOptions): Pr
   // permerror that says why (dmarcVerify.ts, `authorDomain`).
   let dmarcResult: DmarcVerifyResult | false = false;
   const fromFields = parseHeaderFields(message).filter((f) => f.name.toLowerCase() === 'from').length;
-  const author = authorDomain(fromFields, dkimResult.headerFrom ?? []);
+  // A malformed header section has no reliable Author Domain: a reader's client ends the header at
+  // the line that is not a field, so the From field it shows may not be the one a verifier reads.
+  const author: ReturnType<typeof authorDomain> = headerProblem !== undefined
+    ? { problem: `${headerProblem.reason}, so the Author Domain cannot be determined (RFC 9989 §5.3.1)`, domains: [] }
+    : authorDomain(fromFields, dkimResult.headerFrom ?? []);
   if ('domain' in author) {
     dmarcResult = await verifyDmarc({
       fromDomain: author.domain,
@@ -623,7 +696,7 @@ export async function verifyMessage(message: Buffer, options: VerifyOptions): Pr
   if (bimiResult && bimiResult.info) clauses.push(libmime.foldLines(bimiResult.info, 160));
   const authenticationResults = `Authentication-Results: ${mta};\r\n ${clauses.join(';\r\n ')}\r\n`;
 
-  const dkim: DkimSignatureReport[] = dkimResults.map(({ raw: r, field, status, info, bodyHashMismatch, keyProblem, signatureProblem, keyRecords, ownCheck }) => {
+  const dkim: DkimSignatureReport[] = dkimResults.map(({ raw: r, field, status, info, bodyHashMismatch, keyProblem, signatureProblem, keyRecords, ownCheck, ownReason }) => {
     const domain = r?.signingDomain ?? field?.tags.domain;
     const selector = r?.selector ?? field?.tags.selector;
     const algorithm = r?.algo ?? field?.tags.algorithm;
@@ -664,7 +737,7 @@ export async function verifyMessage(message: Buffer, options: VerifyOptions): Pr
       // What mailauth alone said, beside the product's verdict; "skipped" when it gave the field no result.
       'mailauth result': ownCheck
         ? r
-          ? `${mailauthSaid(r.status)} (mailauth reads l=0 as no limit; the product verified the signature itself)`
+          ? `${mailauthSaid(r.status)} (${ownReason ?? 'mailauth reads l=0 as no limit'}; the product verified the signature itself)`
           : field?.hiddenFromMailauth !== undefined
             ? `none (not given to mailauth: ${field.hiddenFromMailauth}; the product verified the signature itself)`
             : `none (${field?.misreadByMailauth ?? 'mailauth gave no result'}; the product verified the signature itself)`

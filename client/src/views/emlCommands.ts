@@ -235,6 +235,8 @@ async function signEml(uri: vscode.Uri, secrets: vscode.SecretStorage): Promise<
     void vscode.window.showErrorMessage(`DKIM signing failed: ${err instanceof emlTools().DkimSignError ? err.message : errorText(err)}`);
     return;
   }
+  // What `smtpwb sign` warns about (more than one From field), the editor says too.
+  for (const warning of emlTools().signWarnings(raw)) void vscode.window.showWarningMessage(`DKIM signing: ${visibleLine(warning)}`);
   const name = uri.path.split('/').pop() ?? 'message.eml';
   const signedName = name.toLowerCase().endsWith('.eml') ? `${name.slice(0, -4)}.signed.eml` : `${name}.signed.eml`;
   const target = vscode.Uri.joinPath(uri, '..', signedName);
