@@ -94,13 +94,20 @@ export const CAPTURE_RULE_PROBLEMS: ProblemDefinition[] = [
   { code: 'rules-unknown-command', severity: 'error', summary: 'Not a command a rule can match.', link: DOC },
   { code: 'rules-command-action', severity: 'error', summary: 'The action cannot apply to that command.', link: DOC },
   { code: 'rules-reply-syntax', severity: 'error', summary: 'A reply is a three-digit code, a space and text, e.g. "550 5.1.1 No such user".', link: rfcLink(5321, '4.2') },
-  { code: 'rules-reply-code', severity: 'error', summary: 'A rule replies with a 4xx or 5xx code (RFC 5321 §4.2.1).', link: rfcLink(5321, '4.2.1') },
-  { code: 'rules-reply-enhanced', severity: 'warning', summary: 'The enhanced status code must have the class of the reply code (RFC 3463 §2).', link: rfcLink(3463, '2') },
+  { code: 'rules-reply-code', severity: 'error', summary: 'A rule replies with a 4xx or 5xx code whose second digit is 0 to 5 (RFC 5321 §4.2.1).', link: rfcLink(5321, '4.2.1') },
+  { code: 'rules-reply-ascii', severity: 'error', summary: 'Reply text is printable US-ASCII (RFC 5321 §4.2).', link: rfcLink(5321, '4.2') },
+  { code: 'rules-reply-enhanced', severity: 'warning', summary: 'The enhanced status code must have the class of the reply code (RFC 3463 §2) and a defined subject (RFC 3463 §3).', link: rfcLink(3463, '2') },
   { code: 'rules-connect-reply', severity: 'warning', summary: 'At CONNECT only 421 and 554 are meaningful (RFC 5321 §3.1, §4.3.2).', link: rfcLink(5321, '3.1') },
   { code: 'rules-range', severity: 'error', summary: 'A number out of range, or a minimum above its maximum.', link: DOC },
   { code: 'rules-condition-command', severity: 'warning', summary: 'A condition that the rule\'s commands never have, so the rule can never fire.', link: DOC },
   { code: 'rules-unknown-extension', severity: 'warning', summary: 'An EHLO keyword the capture server does not know; hiding it has no effect.', link: rfcLink(5321, '4.1.1.1') },
   { code: 'rules-duplicate-name', severity: 'warning', summary: 'Two rules have the same name, so transcripts cannot tell them apart.', link: DOC },
+  {
+    code: 'rules-size-over-limit',
+    severity: 'error',
+    summary: "A rule advertises a SIZE above the server's own limit, which the server would then refuse (RFC 1870 §4, §6).",
+    link: rfcLink(1870, '4'),
+  },
 ];
 
 const SEVERITY = new Map<string, Severity>(CAPTURE_RULE_PROBLEMS.map((p) => [p.code, p.severity]));
@@ -219,6 +226,46 @@ export function parseCaptureRules(text: string): CaptureRulesParse {
     rules.push(rule);
   });
   return { rules: { version: 1, rules }, problems };
+}
+
+/**
+ * The SIZE limit an extensions rule advertises: its `extensions.size`, or the number of a `SIZE N`
+ * line in its `advertise` (0 for `SIZE` alone, which RFC 1870 §4 reads as "no fixed maximum").
+ * Undefined when the rule leaves SIZE alone.
+ */
+export function advertisedSize(action: RuleAction): number | undefined {
+  if (action.kind !== 'extensions') return undefined;
+  if (action.size !== undefined) return action.size;
+  for (const line of action.advertise) {
+    const [keyword, value] = line.split(' ');
+    if (keyword.toUpperCase() === 'SIZE') return value !== undefined && /^\d+$/.test(value) ? Number(value) : 0;
+  }
+  return undefined;
+}
+
+/**
+ * Rules checked against the server's own SIZE limit, where it is known (`smtpwb serve --rules`, the
+ * API's PUT /rules, a reload of the rules file). RFC 1870 §4: the advertised size is the largest
+ * the server accepts, and §6: a server refuses (552) a declared size above it. A rule that
+ * advertised more than the server's limit would invite a message the server then refuses, so it is
+ * an error (`rules-size-over-limit`) rather than silently lowered: the rule stays a truthful test
+ * double, and the author learns to raise `--size-limit`. A limit of 0 is none; nothing is refused.
+ */
+export function sizeLimitProblems(rules: CaptureRules, sizeLimit: number): Problem[] {
+  if (sizeLimit <= 0) return [];
+  const problems: Problem[] = [];
+  for (const rule of rules.rules) {
+    const size = advertisedSize(rule.action);
+    if (size === undefined || (size > 0 && size <= sizeLimit)) continue;
+    const what = size === 0 ? 'SIZE without a limit' : `SIZE ${size}`;
+    problems.push({
+      code: 'rules-size-over-limit',
+      severity: 'error',
+      message: `rule "${rule.name}" advertises ${what}, but the server refuses messages over ${sizeLimit} octets (RFC 1870 §4, §6): lower it or raise --size-limit`,
+      range: rule.range,
+    });
+  }
+  return problems;
 }
 
 type Report = (code: string, message: string, range: OffsetRange) => void;
@@ -416,8 +463,25 @@ function readRule(node: JsonNode, index: number, report: Report): CaptureRule | 
           ok = false;
           break;
         }
+        // RFC 5321 §4.2.1: the second digit is a category from 0 to 5.
+        if (Number(String(reply.code)[1]) > 5) {
+          report('rules-reply-code', `${reply.code} is not a reply code: its second digit is a category from 0 to 5 (RFC 5321 §4.2.1)`, v.range);
+          ok = false;
+          break;
+        }
+        // RFC 5321 §4.2: textstring = 1*(%d09 / %d32-126); anything else would be re-encoded on the wire.
+        const foreign = /[^\t\x20-\x7e]/u.exec(reply.text);
+        if (foreign) {
+          const codePoint = `U+${(foreign[0].codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, '0')}`;
+          report('rules-reply-ascii', `reply text is printable US-ASCII (RFC 5321 §4.2); "${foreign[0]}" (${codePoint}) at character ${foreign.index + 1} of the text is not`, v.range);
+          ok = false;
+          break;
+        }
         if (reply.enhanced !== undefined && reply.enhanced[0] !== String(reply.code)[0]) {
           report('rules-reply-enhanced', `the enhanced code ${reply.enhanced} has another class than ${reply.code}`, v.range);
+        } else if (reply.enhanced !== undefined && Number(reply.enhanced.split('.')[1]) > 7) {
+          // RFC 3463 §3 (and the registry of RFC 5248) define subjects 0 to 7 only.
+          report('rules-reply-enhanced', `the enhanced code ${reply.enhanced} has subject ${reply.enhanced.split('.')[1]}, which RFC 3463 §3 does not define (0 to 7)`, v.range);
         }
         actions.push({ property: p, action: { kind: 'reply', code: reply.code, text: reply.text, close: false } });
         break;

@@ -200,8 +200,8 @@ test('rules match non-ASCII addresses as the client wrote them (SMTPUTF8, RFC 65
       tls: false,
       logger: (e) => log.push(e),
       rules: rules([
-        { name: 'no jörg', when: { command: 'MAIL', sender: 'jörg@*' }, reply: '550 5.7.1 not jörg' },
-        { name: 'no ärger', when: { command: 'RCPT', recipient: 'ärger@*' }, reply: '550 5.1.1 no ärger' },
+        { name: 'no jörg', when: { command: 'MAIL', sender: 'jörg@*' }, reply: '550 5.7.1 not joerg' },
+        { name: 'no ärger', when: { command: 'RCPT', recipient: 'ärger@*' }, reply: '550 5.1.1 no aerger' },
       ]),
     },
     async (server) => {
@@ -219,8 +219,8 @@ test('rules match non-ASCII addresses as the client wrote them (SMTPUTF8, RFC 65
         }),
       );
       assert.equal(result.ok, true, why(result));
-      assert.match(result.steps[1].reply?.lines.join('') ?? '', /^550 5\.7\.1 not j/);
-      assert.match(result.steps[3].reply?.lines.join('') ?? '', /^550 5\.1\.1 no /);
+      assert.equal(result.steps[1].reply?.lines.join(''), '550 5.7.1 not joerg');
+      assert.equal(result.steps[3].reply?.lines.join(''), '550 5.1.1 no aerger');
       assert.ok(log.some((e) => e.message.startsWith('rule "no jörg" (reply) at MAIL')), JSON.stringify(log));
       assert.ok(log.some((e) => e.message.startsWith('rule "no ärger" (reply) at RCPT')), JSON.stringify(log));
     },

@@ -278,7 +278,7 @@ test('many concurrent clients, and many pipelined transactions on one connection
               cmd(`EHLO client${i}.example.test`),
               cmd(`MAIL FROM:<sender${i}@example.test>`),
               cmd(`RCPT TO:<rcpt${i}@example.test>`),
-              data([`Subject: message ${i}`, '', `body ${i}`, '.dot line']),
+              data([`Subject: message ${i}`, '', `body ${i}`, '..dot line']),
               cmd('QUIT'),
             ],
           }),

@@ -100,7 +100,7 @@ test('raw BDAT: over the SIZE limit gets 552 at the last chunk; a client gone mi
   });
 });
 
-test('chunking: false offers no CHUNKING and answers BDAT as an unknown command', async () => {
+test('chunking: false offers no CHUNKING and refuses BDAT with 502, reading its chunk', async () => {
   await withCaptureServer({ tls: false, chunking: false }, async (server) => {
     const result = await sendLocal(server, makePlan({ steps: [EHLO, cmd('QUIT')] }));
     assert.equal(result.ok, true, why(result));
@@ -108,7 +108,7 @@ test('chunking: false offers no CHUNKING and answers BDAT as an unknown command'
     const raw = await RawSmtp.connect(server.host, server.port);
     await raw.read();
     await raw.command('EHLO raw.example.test');
-    assert.equal((await raw.command('BDAT 0 LAST')).code, 500);
+    assert.equal((await raw.command('BDAT 0 LAST')).code, 502);
     await raw.quit();
   });
 });

@@ -7,6 +7,7 @@ import { promises as fs } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { jsonText, visibleLine, visibleText } from '../../../common/escape';
+import { sinceProblem } from '../localServer/apiFilter';
 import { ID_PATTERN } from '../localServer/messageId';
 import type { CliIo } from './cliIo';
 
@@ -26,7 +27,8 @@ Talks to the HTTP API of a capture server started with \`smtpwb serve --api PORT
   --token-file FILE   the bearer token, first line of FILE (default: $${INBOX_TOKEN_ENV})
   --from, --to, --subject S
                       keep messages whose sender, recipients or subject contain S (any case)
-  --since TIME        only messages received after TIME (ISO 8601)
+  --since TIME        only messages received after TIME, an RFC 3339 date-time with an
+                      offset: 2026-12-06T09:15:00Z or 2026-12-06T10:15:00+01:00
   --timeout MS        how long wait waits (default 10000)
   --raw               get prints the message as stored; --parsed its MIME structure as JSON
   --json              exact JSON output
@@ -125,6 +127,9 @@ export async function inboxCommand(args: string[], io: CliIo): Promise<number> {
   if (values.raw && values.parsed) return usage(io, 'give --raw or --parsed, not both');
   const timeout = typeof values.timeout === 'string' ? values.timeout : '10000';
   if (!/^\d+$/.test(timeout)) return usage(io, `--timeout needs milliseconds, not "${timeout}"`);
+  // The API's own grammar for since (RFC 3339 with an offset), checked here so a typo is a usage error.
+  const since = typeof values.since === 'string' ? sinceProblem(values.since) : undefined;
+  if (since !== undefined) return usage(io, `--${since}`);
 
   const base = (typeof values.api === 'string' ? values.api : io.env[INBOX_URL_ENV]) || DEFAULT_URL;
   let root: URL;

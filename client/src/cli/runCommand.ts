@@ -442,7 +442,8 @@ export async function runCommand(args: string[], io: CliIo): Promise<number> {
   // --rules is read before anything is asked or sent (and by --dry-run): a file with errors stops the run.
   let rules: CaptureRules | undefined;
   if (parsed.rules !== undefined) {
-    const loaded = await captureTools().loadRulesFile(resolve(io.cwd, parsed.rules));
+    // Checked against the SIZE limit of the embedded server the run starts (its default).
+    const loaded = await captureTools().loadRulesFile(resolve(io.cwd, parsed.rules), captureTools().DEFAULT_SIZE_LIMIT);
     for (const line of loaded.lines) io.stderr.write(`${line}\n`);
     if (!loaded.rules) {
       io.stderr.write('smtpwb run: --rules: the rules file has errors; nothing was sent\n');

@@ -9,7 +9,7 @@ import { basename, dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { visibleLine } from '../../../common/escape';
 import type { CliIo } from './cliIo';
-import { isLoopbackHost, loadRulesFile, startCaptureServer, type CaptureRules, type CaptureServer, type CaptureServerOptions, type StoredMessage } from '../localServer';
+import { DEFAULT_SIZE_LIMIT, isLoopbackHost, loadRulesFile, startCaptureServer, type CaptureRules, type CaptureServer, type CaptureServerOptions, type StoredMessage } from '../localServer';
 import { startCaptureApi, type CaptureApi } from '../localServer/captureApi';
 import { createResolver, parseDnsServer } from '../mailAuth';
 import { parseDuration } from './options';
@@ -215,6 +215,14 @@ async function readServeArgs(args: string[], io: CliIo): Promise<ServeArgs | str
   return out;
 }
 
+/**
+ * Reads the rules file and checks it against the server's SIZE limit (a rule may not advertise more
+ * than the server accepts, RFC 1870 §4): the rules, or none when there are errors, and the lines to print.
+ */
+async function loadServeRules(file: string, sizeLimit: number): Promise<{ rules?: CaptureRules; lines: string[] }> {
+  return loadRulesFile(file, sizeLimit);
+}
+
 /** One line for a received message: sender, recipients, subject, rules that fired, and file. */
 export function describeMessage(message: StoredMessage): string {
   const from = message.envelope ? `<${message.envelope.mailFrom}>` : (message.from ?? '?');
@@ -243,8 +251,9 @@ export async function serveCommand(args: string[], io: CliIo & { signal?: AbortS
   }
   for (const warning of parsed.warnings) io.stderr.write(`smtpwb serve: warning: ${warning}\n`);
   let rules: CaptureRules | undefined;
+  const sizeLimit = parsed.sizeLimit ?? DEFAULT_SIZE_LIMIT;
   if (parsed.rulesFile !== undefined) {
-    const loaded = await loadRulesFile(parsed.rulesFile);
+    const loaded = await loadServeRules(parsed.rulesFile, sizeLimit);
     for (const line of loaded.lines) io.stderr.write(`${line}\n`);
     if (!loaded.rules) {
       io.stderr.write(`smtpwb serve: the rules file has errors; nothing was started\n`);
@@ -294,7 +303,7 @@ export async function serveCommand(args: string[], io: CliIo & { signal?: AbortS
   let api: CaptureApi | undefined;
   if (parsed.api) {
     try {
-      api = await startCaptureApi(server, parsed.api);
+      api = await startCaptureApi(server, { ...parsed.api, sizeLimit });
     } catch (error) {
       await server.stop();
       const code = (error as NodeJS.ErrnoException).code;
@@ -335,7 +344,7 @@ export async function serveCommand(args: string[], io: CliIo & { signal?: AbortS
         if (name !== null && name !== basename(file)) return;
         clearTimeout(reload);
         reload = setTimeout(() => {
-          void loadRulesFile(file).then((loaded) => {
+          void loadServeRules(file, sizeLimit).then((loaded) => {
             for (const line of loaded.lines) io.stderr.write(`${line}\n`);
             if (loaded.rules) {
               server.setRules(loaded.rules);

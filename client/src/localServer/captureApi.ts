@@ -7,13 +7,15 @@
  * CLI refuses to start without one). On loopback it also checks the Host header, so a web page
  * cannot reach it through DNS rebinding, and it sends no CORS headers, so no page can read it.
  */
-import { timingSafeEqual } from 'node:crypto';
+import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { simpleParser, type AddressObject } from 'mailparser';
 import { formatAddress, isLoopbackHost, type CaptureServer, type StoredMessage } from './captureServer';
 import { ID_PATTERN } from './messageId';
 import { jsonText } from '../../../common/escape';
-import { parseCaptureRules, rulesFileJson } from '../../../common/captureRules';
+import { parseCaptureRules, rulesFileJson, sizeLimitProblems } from '../../../common/captureRules';
+import { parseDateTime } from '../../../server/src/eml/dateTime';
+import { LIST_PARAMETERS, parameterProblem, parseRfc3339, sinceProblem, WAIT_PARAMETERS } from './apiFilter';
 
 export interface CaptureApiOptions {
   /** The port; 0 picks one. */
@@ -22,6 +24,11 @@ export interface CaptureApiOptions {
   host?: string;
   /** A bearer token every request must carry (`Authorization: Bearer TOKEN`). */
   token?: string;
+  /**
+   * The capture server's SIZE limit in octets (0 for none), so that PUT /rules refuses a rule that
+   * advertises more (`rules-size-over-limit`); undefined when it is not known.
+   */
+  sizeLimit?: number;
 }
 
 export interface CaptureApi {
@@ -83,6 +90,18 @@ export function messageJson(message: StoredMessage): Record<string, unknown> {
 function addressList(value: AddressObject | AddressObject[] | undefined): Array<{ name: string; address: string }> {
   const list = value === undefined ? [] : Array.isArray(value) ? value : [value];
   return list.flatMap((a) => a.value).map((a) => ({ name: a.name ?? '', address: a.address ?? '' }));
+}
+
+/**
+ * The Date header of a message as an ISO time, or null when there is none or it does not parse as an
+ * RFC 5322 §3.3 date-time (mailparser puts the current time there instead, which would be made up).
+ */
+function headerDate(lines: ReadonlyArray<{ key: string; line: string }>): string | null {
+  const line = lines.find((h) => h.key === 'date')?.line;
+  if (line === undefined) return null;
+  const value = line.slice(line.indexOf(':') + 1).replace(/\r?\n[ \t]/g, ' ');
+  const parsed = parseDateTime(value, 0, value.length);
+  return parsed === undefined ? null : new Date(parsed.epochMs).toISOString();
 }
 
 class HttpError extends Error {
@@ -147,14 +166,27 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   });
 }
 
+/**
+ * Compares a token in constant time: both are hashed to a fixed-length SHA-256 digest first, so
+ * neither the comparison nor a length check tells how long the expected token is.
+ */
 function sameToken(given: string, expected: string): boolean {
-  const a = Buffer.from(given);
-  const b = Buffer.from(expected);
-  return a.length === b.length && timingSafeEqual(a, b);
+  const digest = (text: string): Buffer => createHash('sha256').update(text, 'utf8').digest();
+  return timingSafeEqual(digest(given), digest(expected));
 }
 
-/** Parses `?from=&to=&subject=&since=` into a filter. */
-function filterOf(params: URLSearchParams): MessageFilter {
+/** The bearer token of an Authorization header; the scheme is case-insensitive (RFC 7235 §2.1, RFC 6750 §2.1). */
+export function bearerToken(header: string | undefined): string | undefined {
+  return /^bearer +([^ ]+) *$/i.exec(header ?? '')?.[1];
+}
+
+/**
+ * Parses `?from=&to=&subject=&since=` (and the parameters `known` adds) into a filter; an unknown or
+ * repeated parameter, or a `since` that is not an RFC 3339 date-time with an offset, is a 400.
+ */
+function filterOf(params: URLSearchParams, known: readonly string[] = LIST_PARAMETERS): MessageFilter {
+  const unknown = parameterProblem(params, known);
+  if (unknown !== undefined) throw new HttpError(400, unknown);
   const filter: MessageFilter = {};
   for (const key of ['from', 'to', 'subject'] as const) {
     const value = params.get(key);
@@ -162,8 +194,8 @@ function filterOf(params: URLSearchParams): MessageFilter {
   }
   const since = params.get('since');
   if (since !== null) {
-    const date = new Date(since);
-    if (Number.isNaN(date.getTime())) throw new HttpError(400, `since must be an ISO 8601 time, not "${since}"`);
+    const date = parseRfc3339(since);
+    if (date === undefined) throw new HttpError(400, sinceProblem(since) ?? 'since is not a date-time');
     filter.since = date;
   }
   return filter;
@@ -334,7 +366,7 @@ export async function startCaptureApi(capture: CaptureServer, options: CaptureAp
           to: addressList(parsed.to),
           cc: addressList(parsed.cc),
           messageId: parsed.messageId ?? null,
-          date: parsed.date?.toISOString() ?? null,
+          date: headerDate(parsed.headerLines),
           text: parsed.text ?? null,
           html: typeof parsed.html === 'string' ? parsed.html : null,
           attachments: parsed.attachments.map((a) => ({ filename: a.filename ?? null, contentType: a.contentType, size: a.size, contentId: a.contentId ?? null })),
@@ -345,7 +377,7 @@ export async function startCaptureApi(capture: CaptureServer, options: CaptureAp
       return;
     }
     if (target.kind === 'wait' && method === 'GET') {
-      const filter = filterOf(url.searchParams);
+      const filter = filterOf(url.searchParams, WAIT_PARAMETERS);
       const timeoutText = url.searchParams.get('timeout') ?? '10000';
       if (!/^\d+$/.test(timeoutText) || Number(timeoutText) > MAX_WAIT_MS) throw new HttpError(400, `timeout is milliseconds from 0 to ${MAX_WAIT_MS}`);
       // Subscribe first, then look at what is stored, so a message that arrives in between is not missed.
@@ -397,6 +429,8 @@ export async function startCaptureApi(capture: CaptureServer, options: CaptureAp
     if (target.kind === 'rules' && method === 'PUT') {
       const text = (await readBody(req, MAX_RULES_BYTES)).toString('utf8');
       const parsed = parseCaptureRules(text);
+      // Where the server's SIZE limit is known, a rule cannot advertise more (RFC 1870 §4, §6).
+      if (options.sizeLimit !== undefined) parsed.problems.push(...sizeLimitProblems(parsed.rules, options.sizeLimit));
       if (parsed.problems.some((p) => p.severity === 'error')) throw new HttpError(422, 'the rules have errors; the earlier rules stay in force', { problems: parsed.problems });
       capture.setRules(parsed.rules);
       send(res, 200, { rules: parsed.rules.rules.length, problems: parsed.problems });
@@ -412,10 +446,11 @@ export async function startCaptureApi(capture: CaptureServer, options: CaptureAp
       try {
         // DNS rebinding: a page in a browser could resolve its own name to 127.0.0.1; on loopback
         // only requests addressed to a loopback host name are served.
-        const hostHeader = (req.headers.host ?? '').replace(/:\d+$/, '').replace(/^\[(.*)\]$/, '$1');
+        // Host names are case-insensitive (RFC 3986 §3.2.2, RFC 9110 §7.2): `LOCALHOST` is loopback too.
+        const hostHeader = (req.headers.host ?? '').replace(/:\d+$/, '').replace(/^\[(.*)\]$/, '$1').toLowerCase();
         if (isLoopbackHost(host) && !isLoopbackHost(hostHeader)) throw new HttpError(403, 'the Host header must name a loopback address');
         if (options.token !== undefined) {
-          const given = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1] ?? '';
+          const given = bearerToken(req.headers.authorization) ?? '';
           if (!sameToken(given, options.token)) throw new HttpError(401, 'a bearer token is required');
         }
         const url = new URL(req.url ?? '/', `http://${formatAddress(host, port)}`);

@@ -83,6 +83,16 @@ export function globMatches(pattern: string, value: string): boolean {
   return new RegExp(`^${source}$`, 'is').test(value);
 }
 
+/**
+ * An address as a key of the engine's memory (attempts, greylisting): the domain lower-cased, since
+ * RFC 5321 §2.4 makes domains case-insensitive, and the local part kept as it is (it may be
+ * case-sensitive). `<>` ('') stays ''.
+ */
+export function addressKey(address: string): string {
+  const at = address.lastIndexOf('@');
+  return at === -1 ? address : `${address.slice(0, at)}@${address.slice(at + 1).toLowerCase()}`;
+}
+
 const anyMatches = (patterns: string[], values: string[]): boolean => values.some((v) => patterns.some((p) => globMatches(p, v)));
 
 export class CaptureRuleEngine {
@@ -123,7 +133,8 @@ export class CaptureRuleEngine {
   /** Counts this attempt and reports whether the rule's `attempt` range includes it. */
   private attemptMatches(rule: CaptureRule, event: RuleEvent): boolean {
     if (!rule.when.attempt) return true;
-    const key = [rule.index, event.command, event.client, event.sender ?? '', event.recipient ?? (event.recipients ?? []).join(',')].join('\u0000');
+    const recipients = event.recipient !== undefined ? addressKey(event.recipient) : (event.recipients ?? []).map(addressKey).join(',');
+    const key = [rule.index, event.command, event.client, addressKey(event.sender ?? ''), recipients].join('\u0000');
     const n = (this.attempts.get(key) ?? 0) + 1;
     this.attempts.set(key, n);
     return n >= rule.when.attempt.min && n <= rule.when.attempt.max;
@@ -141,7 +152,8 @@ export class CaptureRuleEngine {
     const answer = (rule: { index: number; name: string } | undefined, action: string, code: number, text: string, close = false): RuleDecision => {
       // A reply the server words itself names the rule, so a transcript shows which one answered;
       // a rule's own reply text is sent exactly as written.
-      const named = rule !== undefined && action !== 'reply' ? `${text} (rule "${rule.name}")` : text;
+      // Replies are US-ASCII (RFC 5321 §4.2): a name in another script is shown with its characters as `?`.
+      const named = rule !== undefined && action !== 'reply' ? `${text} (rule "${rule.name.replace(/[^\x20-\x7e]/gu, '?')}")` : text;
       const full = withEnhanced(code, named);
       fired.push({ rule: rule?.index ?? -1, name: rule?.name ?? 'extensions', command: event.command, action, reply: `${code} ${full}`, at: this.stamp() });
       return { delayMs, reply: { code, text: full }, close: close || code === 421, fired };
@@ -185,7 +197,7 @@ export class CaptureRuleEngine {
           if (action.what === 'auth' && !event.authenticated) return answer(rule, 'require', 530, '5.7.0 Authentication required');
           continue;
         case 'greylist': {
-          const key = [event.client, event.sender ?? '', event.recipient ?? ''].join('\u0000');
+          const key = [event.client, addressKey(event.sender ?? ''), addressKey(event.recipient ?? '')].join('\u0000');
           const first = this.greylist.get(key);
           const now = this.now();
           if (first === undefined || now - first < action.retryAfterMs) {

@@ -230,8 +230,19 @@ function envelopeOf(session: SMTPServerSession, socketTls: { protocol: string | 
     auth: user && typeof user.username === 'string' ? { method: user.method ?? 'unknown', username: user.username } : null,
     bodyType: envelope.bodyType === '8bitmime' ? '8bitmime' : '7bit',
     smtpUtf8: envelope.smtpUtf8 === true,
-    transmissionType: session.transmissionType,
+    transmissionType: transmissionType(session.transmissionType, envelope.smtpUtf8 === true),
   };
+}
+
+/**
+ * The protocol name of a Received field's `with` clause (RFC 3848) for a transaction: smtp-server's
+ * (`ESMTPSA`, ...), or with SMTPUTF8 the names of RFC 6531 §3.7.3 (`UTF8SMTP`, `UTF8SMTPA`,
+ * `UTF8SMTPS`, `UTF8SMTPSA`; `UTF8LMTP...` for LMTP).
+ */
+function transmissionType(type: string, smtpUtf8: boolean): string {
+  if (!smtpUtf8) return type;
+  const m = /^E?(SMTP|LMTP)(S?A?)$/.exec(type);
+  return m ? `UTF8${m[1]}${m[2]}` : type;
 }
 
 /** Starts a capture server; rejects when the port cannot be bound or the folder cannot be made. */
@@ -461,6 +472,15 @@ async function startOnListener(
 
   const onCommand = (context: CommandContext, proceed: () => void, done: () => void): void => {
     const verb = context.verb === 'LHLO' ? 'EHLO' : context.verb;
+    // A parameter of an extension the EHLO reply did not advertise (RFC 5321 §4.1.1.11) is refused
+    // before any rule answers, as smtpServerExtensions.ts refuses commands out of sequence.
+    if (context.parameterRefusal) {
+      const { code, text } = context.parameterRefusal;
+      log({ level: 'info', message: `refused ${verb}: ${code} ${text}`, remoteAddress: context.session.remoteAddress });
+      context.reply(code, text);
+      done();
+      return;
+    }
     // Without rules nothing can fire: the command goes to smtp-server at once (the common case, and
     // the hot path of a load test).
     if (rules.rules.length === 0 || !COMMAND_VERBS.has(verb)) {
@@ -705,11 +725,11 @@ async function startOnListener(
       const state: SessionRules = { connection: [], transaction: [] };
       sessionRules.set(context.sessionId, state);
       record(decision.fired, context, state.connection);
+      // A 421 closes the connection; after a 554 the server waits for QUIT (RFC 5321 §3.1), unless
+      // the rule also says `close`.
       apply(decision, {
         reply: (code, text) => context.refuse(code, text),
-        close: () => {
-          if (!decision.reply) context.close();
-        },
+        close: () => context.close(),
         proceed,
       });
     },

@@ -7,7 +7,14 @@
  * - a listener bound before anything else exists, so a port in use creates no folder and no key;
  * - a hook before every command, so behaviour rules can answer, delay or close first;
  * - a rewrite of the EHLO keyword lines, so rules can advertise or hide extensions;
- * - CHUNKING and BDAT (RFC 3030), which smtp-server does not implement.
+ * - CHUNKING and BDAT (RFC 3030), which smtp-server does not implement;
+ * - RFC 5321 §4.5.2 transparency in DATA: the leading period of every line that has more after it is
+ *   deleted (smtp-server deletes it only from `..`), and only CRLF ends a line;
+ * - the SMTP state checked before any hook (RFC 5321 §3.3, §4.1.4: 503 for a command out of
+ *   sequence), and MAIL and RCPT parameters accepted only for extensions the EHLO reply advertised
+ *   (RFC 5321 §4.1.1.11: 555 otherwise);
+ * - a 554 greeting that keeps the connection open until QUIT (RFC 5321 §3.1), and an idle timeout
+ *   that does not run while the server itself delays a reply (RFC 5321 §4.5.3.2).
  *
  * It uses smtp-server's documented-in-typings internals (`_onCommand`, `_parser`, `_socket`,
  * `upgrade`, `send`), so it is pinned to the 3.x line: the tests in test/localServer cover each of
@@ -17,6 +24,7 @@ import { Socket as NetSocket, type Server, type Socket } from 'node:net';
 import { PassThrough } from 'node:stream';
 import { SMTPServer, type SMTPServerDataStream, type SMTPServerOptions, type SMTPServerSession } from 'smtp-server';
 import { SMTPConnection } from 'smtp-server/lib/smtp-connection.js';
+import type { SMTPStream } from 'smtp-server/lib/smtp-stream.js';
 
 /** What a command hook sees of one command. */
 export interface CommandContext {
@@ -32,6 +40,12 @@ export interface CommandContext {
   /** Closes the connection after what was sent. */
   close(): void;
   /**
+   * For MAIL and RCPT: the 555 refusal of a parameter no advertised extension defines (RFC 5321
+   * §4.1.1.11), with the parameter's name; the hook sends it (or its own refusal) instead of
+   * calling `proceed()`.
+   */
+  parameterRefusal?: { code: number; text: string; parameter: string };
+  /**
    * For BDAT: lets the chunk be read (its octets must be, whatever the answer, RFC 3030 §2) and then
    * answers with this refusal instead, dropping the message.
    */
@@ -44,7 +58,10 @@ export interface ConnectContext {
   sessionId: string;
   remoteAddress: string;
   remotePort: number;
-  /** Sends a reply (421 or 554 at this point) and closes the connection. */
+  /**
+   * Sends a refusing greeting. After 421 the connection is closed; after 554 (or any other code) it
+   * stays open, every command but QUIT gets 503 and QUIT gets 221 (RFC 5321 §3.1).
+   */
   refuse(code: number, text: string): void;
   /** Closes the connection without a word. */
   close(): void;
@@ -68,7 +85,166 @@ type Connection = SMTPConnection & {
   handler_BDAT?: (command: Buffer, callback: () => void) => void;
   _bdat?: BdatTransaction;
   _bdatRefusal?: { code: number; text: string };
+  /** The keywords of the EHLO reply sent last (upper case), empty after HELO. */
+  _advertised?: ReadonlySet<string>;
+  /** Set once the greeting was a refusal other than 421 (RFC 5321 §3.1). */
+  _refusedGreeting?: boolean;
 };
+
+/** The parser state that the DATA transparency procedure keeps between chunks. */
+type LineState = 'start' | 'middle' | 'cr' | 'dot' | 'dot-cr';
+type DataParser = SMTPStream & { _lineState?: LineState };
+
+const CR = 0x0d;
+const LF = 0x0a;
+const PERIOD = 0x2e;
+const CR_ONLY = Buffer.from([CR]);
+
+/**
+ * The MAIL and RCPT parameters the server implements, with the EHLO keyword that announces each
+ * (RFC 5321 §4.1.1.11: a parameter is accepted only with its extension advertised). BODY comes with
+ * 8BITMIME (RFC 6152) or BINARYMIME (RFC 3030), AUTH= with AUTH (RFC 4954 §5), RET, ENVID, NOTIFY and
+ * ORCPT with DSN (RFC 3461 §4), REQUIRETLS with REQUIRETLS (RFC 8689).
+ */
+const PARAMETER_KEYWORDS: Record<'MAIL' | 'RCPT', Record<string, readonly string[]>> = {
+  MAIL: {
+    SIZE: ['SIZE'],
+    BODY: ['8BITMIME', 'BINARYMIME'],
+    SMTPUTF8: ['SMTPUTF8'],
+    AUTH: ['AUTH'],
+    RET: ['DSN'],
+    ENVID: ['DSN'],
+    REQUIRETLS: ['REQUIRETLS'],
+  },
+  RCPT: { NOTIFY: ['DSN'], ORCPT: ['DSN'] },
+};
+
+/**
+ * The 503 for a command out of sequence (RFC 5321 §4.1.4 and §3.3), or undefined when the state
+ * allows it: MAIL, RCPT and DATA need HELO or EHLO first, MAIL no transaction open, RCPT a MAIL, DATA
+ * a RCPT. It is checked before any hook, so rules never answer a command the state refuses.
+ */
+export function sequenceRefusal(verb: string, greeted: boolean, session: SMTPServerSession): string | undefined {
+  if (verb !== 'MAIL' && verb !== 'RCPT' && verb !== 'DATA') return undefined;
+  if (!greeted) return '5.5.1 Error: send HELO/EHLO first';
+  const envelope = session.envelope;
+  if (verb === 'MAIL') return envelope.mailFrom !== false ? '5.5.1 Error: nested MAIL command' : undefined;
+  if (envelope.mailFrom === false) return '5.5.1 Error: need MAIL command';
+  if (verb === 'DATA' && envelope.rcptTo.length === 0) return '5.5.1 Error: need RCPT command';
+  return undefined;
+}
+
+/**
+ * The first parameter of `MAIL FROM:<...> ...` or `RCPT TO:<...> ...` that no advertised extension
+ * defines, or undefined. The local part may be quoted (RFC 5321 §4.1.2) and contain spaces.
+ */
+export function unadvertisedParameter(line: string, verb: 'MAIL' | 'RCPT', advertised: ReadonlySet<string>): string | undefined {
+  // A line without an angle-bracketed path is smtp-server's to refuse, with 501.
+  const m = /^[A-Z]+ +[A-Z]+:\s*<(?:"(?:[^"\\]|\\.)*"|[^>"])*>(.*)$/i.exec(line.trim());
+  if (!m) return undefined;
+  const known = PARAMETER_KEYWORDS[verb];
+  for (const part of m[1].split(/\s+/)) {
+    if (part === '') continue;
+    const name = part.split('=', 1)[0].toUpperCase();
+    const keywords = Object.prototype.hasOwnProperty.call(known, name) ? known[name] : undefined;
+    if (keywords === undefined || !keywords.some((k) => advertised.has(k))) return name;
+  }
+  return undefined;
+}
+
+/**
+ * Replaces a parser's DATA procedure with RFC 5321 §4.5.2 transparency: a line (ended by CRLF, or the
+ * first line of the message) that starts with a period has that period deleted when anything follows
+ * it on the line, and a line of a single period ends the data. smtp-server deletes the period only
+ * from `..` and would store `.x` as it came, hiding a client that does not dot-stuff. A bare LF does
+ * not end a line, just as `<LF>.<LF>` does not end the data.
+ */
+export function installTransparency(parser: DataParser): void {
+  const startDataMode = parser.startDataMode.bind(parser);
+  parser.startDataMode = (maxBytes?: number | string | null): SMTPServerDataStream => {
+    parser._lineState = 'start';
+    return startDataMode(maxBytes);
+  };
+  parser._feedDataStream = (chunk: Buffer, done: (err?: Error | null) => void): void => {
+    const stream = parser._dataStream;
+    if (!stream) {
+      done();
+      return;
+    }
+    const parts: Buffer[] = [];
+    let state: LineState = parser._lineState ?? 'start';
+    let from = 0;
+    let i = 0;
+    let ended = -1;
+    while (i < chunk.length && ended < 0) {
+      switch (state) {
+        case 'start':
+          if (chunk[i] === PERIOD) {
+            // The period is held back: it is deleted unless the line is the end of the data.
+            if (i > from) parts.push(chunk.subarray(from, i));
+            i++;
+            from = i;
+            state = 'dot';
+          } else state = 'middle';
+          break;
+        case 'middle': {
+          const cr = chunk.indexOf(CR, i);
+          if (cr < 0) i = chunk.length;
+          else {
+            i = cr + 1;
+            state = 'cr';
+          }
+          break;
+        }
+        case 'cr':
+          if (chunk[i] === LF) {
+            i++;
+            state = 'start';
+          } else if (chunk[i] === CR) i++;
+          else state = 'middle';
+          break;
+        case 'dot':
+          if (chunk[i] === CR) {
+            // The CR is held back too, until it is known whether LF follows.
+            i++;
+            from = i;
+            state = 'dot-cr';
+          } else state = 'middle';
+          break;
+        case 'dot-cr':
+          if (chunk[i] === LF) ended = i + 1;
+          else {
+            parts.push(CR_ONLY);
+            state = 'cr';
+          }
+          break;
+      }
+    }
+    if (ended < 0 && chunk.length > from) parts.push(chunk.subarray(from));
+    parser._lineState = state;
+    let writable = true;
+    for (const part of parts) {
+      parser._countDataBytes(part.length);
+      if (stream.writable) writable = stream.write(part);
+    }
+    if (ended >= 0) {
+      parser._lineState = 'start';
+      parser._endDataMode(false, chunk.subarray(ended), done);
+      return;
+    }
+    if (writable || stream.destroyed) {
+      done();
+      return;
+    }
+    const onDrain = (): void => {
+      stream.removeListener('drain', onDrain);
+      stream.removeListener('close', onDrain);
+      done();
+    };
+    stream.once('drain', onDrain);
+    stream.once('close', onDrain);
+  };
+}
 
 /** One BDAT transaction in progress (RFC 3030 §2). */
 interface BdatTransaction {
@@ -90,6 +266,15 @@ interface ChunkParser {
 }
 
 const HALF_CLOSE_GRACE_MS = 5000;
+/**
+ * A MAIL or RCPT line whose path has a quoted local part (RFC 5321 §4.1.2: Quoted-string, whose
+ * qtextSMTP includes the space and whose quoted-pairSMTP is a backslash and a printable character;
+ * RFC 6531 §3.3 adds UTF-8). smtp-server splits the line at spaces and the address at `@`, so it
+ * refuses `<"john smith"@example.com>` with 501; the local part is handed to it as a placeholder atom
+ * and put back afterwards.
+ */
+const QUOTED_PATH = /^(\s*[A-Za-z]+ +[A-Za-z]+:\s*<(?:@[^:<>]*:)?)("(?:[\x20\x21\x23-\x5b\x5d-\x7e\u0080-\uffff]|\\[\x20-\x7e])*")(@[^<>]*>.*)$/s;
+const QUOTED_PLACEHOLDER = 'smtpwb-quoted-local-part';
 const ENHANCED_PREFIX = /^[245]\.\d{1,3}\.\d{1,3}(?: |$)/;
 const BDAT_SYNTAX = /^BDAT +(\d{1,15})( +LAST)? *$/i;
 
@@ -122,6 +307,14 @@ export class CaptureSmtpServer extends SMTPServer {
   /** Like smtp-server's `connect`, but greets at once instead of after 100 ms. */
   override connect(socket: Socket, socketOptions?: Parameters<SMTPServer['connect']>[1]): void {
     const connection = new SMTPConnection(this, socket, socketOptions) as Connection;
+    // The parser made in the constructor, and each one STARTTLS makes, get RFC 5321 transparency.
+    if (connection._parser) installTransparency(connection._parser);
+    const createParser = connection._createParser.bind(connection);
+    connection._createParser = (): SMTPStream => {
+      const parser = createParser();
+      installTransparency(parser);
+      return parser;
+    };
     this.connections.add(connection);
     connection.on('error', (err: Error) => this._onError(err as Parameters<SMTPServer['_onError']>[0]));
     connection.on('connect', (data: Parameters<SMTPServer['_onClientConnect']>[0]) => this._onClientConnect(data));
@@ -137,18 +330,33 @@ export class CaptureSmtpServer extends SMTPServer {
         connection.connectionReady();
         return;
       }
+      // While the hook decides (a rule may delay the greeting), the client waits for the server:
+      // the idle timeout does not run (smtp-server re-arms it while a handler is pending).
+      connection._handlerPending = true;
       hook(
         {
           sessionId: connection.id,
           remoteAddress: connection.remoteAddress,
           remotePort: connection.remotePort,
           refuse: (code, text) => {
+            connection._handlerPending = false;
             connection.send(code, text, false);
+            if (code === 421) {
+              connection.close();
+              return;
+            }
+            // RFC 5321 §3.1: after a 554 greeting the server waits for QUIT and answers 503 to the
+            // rest (see the command wrapper in installHooks).
+            connection._refusedGreeting = true;
+            connection._ready = true;
+          },
+          close: () => {
+            connection._handlerPending = false;
             connection.close();
           },
-          close: () => connection.close(),
         },
         () => {
+          connection._handlerPending = false;
           if (!connection._closed && !connection._closing) connection.connectionReady();
         },
       );
@@ -193,6 +401,15 @@ export class CaptureSmtpServer extends SMTPServer {
   }
 
   private installHooks(connection: Connection): void {
+    const originalParse = connection._parseAddressCommand.bind(connection);
+    connection._parseAddressCommand = (rawName: string, rawCommand: Buffer | string): ReturnType<SMTPConnection['_parseAddressCommand']> => {
+      const m = QUOTED_PATH.exec(rawCommand.toString());
+      if (!m) return originalParse(rawName, rawCommand);
+      const parsed = originalParse(rawName, `${m[1]}${QUOTED_PLACEHOLDER}${m[3]}`);
+      if (parsed && parsed.address.startsWith(`${QUOTED_PLACEHOLDER}@`)) parsed.address = m[2] + parsed.address.slice(QUOTED_PLACEHOLDER.length);
+      return parsed;
+    };
+
     // A reply text that already carries an enhanced status code (a rule's own, RFC 3463) is sent as
     // it is; smtp-server would put its default code in front of it.
     const originalSend = connection.send.bind(connection);
@@ -207,6 +424,8 @@ export class CaptureSmtpServer extends SMTPServer {
     const originalUpgrade = connection.upgrade.bind(connection);
     connection.upgrade = (callback: () => void, secureCallback?: () => void): void => {
       originalUpgrade(callback, () => {
+        // RFC 3207 §4.2: the client starts afresh with EHLO; nothing advertised before counts.
+        connection._advertised = undefined;
         this.endWithClient(connection, connection._socket);
         secureCallback?.();
       });
@@ -215,16 +434,62 @@ export class CaptureSmtpServer extends SMTPServer {
     const originalCommand = connection._onCommand.bind(connection);
     connection._onCommand = (command: Buffer, callback?: () => void): void => {
       const next = callback ?? ((): void => undefined);
+      if (connection._refusedGreeting && !connection._upgrading && !this._closeTimeout) {
+        // RFC 5321 §3.1: after a 554 greeting only QUIT is accepted.
+        const quit = /^QUIT\s*$/i.test(command.toString('latin1'));
+        if (quit) {
+          connection.send(221, '2.0.0 Bye', false);
+          connection.close();
+        } else connection.send(503, '5.5.1 Error: no valid commands after the refusal, send QUIT', false);
+        connection._whenWritable(next);
+        return;
+      }
       const hook = this.hooks.command;
       // Continuation lines of AUTH, and anything before the greeting or during a TLS handshake,
       // belong to smtp-server alone.
-      if (!hook || connection._nextHandler || connection._upgrading || !connection._ready || this._closeTimeout) {
+      if (connection._nextHandler || connection._upgrading || !connection._ready || this._closeTimeout) {
         originalCommand(command, next);
         return;
       }
       const line = command.toString('latin1');
       const verb = (line.split(' ', 1)[0] ?? '').toUpperCase();
+      // A command of an extension this server does not offer (STARTTLS without TLS, AUTH without
+      // accounts) gets 502 (RFC 5321 §4.2.4), as one a rule hides does; BDAT without CHUNKING is
+      // refused the same way once its chunk is read (handleBdat), so the chunk is never taken for
+      // commands.
+      if (verb === 'BDAT' && !this.chunking) {
+        originalCommand(command, next);
+        return;
+      }
+      if ((verb === 'STARTTLS' || verb === 'AUTH') && (this.options.disabledCommands ?? []).includes(verb)) {
+        connection.send(502, `5.5.1 ${verb} is not offered here`, false);
+        connection._whenWritable(next);
+        return;
+      }
+      // A command out of sequence gets 503 before any rule can answer it (RFC 5321 §4.1.4).
+      const outOfSequence = sequenceRefusal(verb, connection.hostNameAppearsAs !== false, connection.session);
+      if (outOfSequence !== undefined) {
+        connection.send(503, outOfSequence, false);
+        connection._whenWritable(next);
+        return;
+      }
+      let parameterRefusal: CommandContext['parameterRefusal'];
+      if (verb === 'MAIL' || verb === 'RCPT') {
+        const parameter = unadvertisedParameter(line, verb, connection._advertised ?? new Set<string>());
+        // The name goes back to the client only when it is an esmtp-keyword (RFC 5321 §4.1.2), so
+        // no byte the client chose beyond that is echoed.
+        const shown = /^[A-Z0-9][A-Z0-9-]{0,63}$/.test(parameter ?? '') ? `${parameter} parameter` : 'Parameter';
+        if (parameter !== undefined) parameterRefusal = { code: 555, text: `5.5.4 ${shown} not recognized`, parameter };
+      }
+      if (!hook) {
+        if (parameterRefusal) {
+          connection.send(parameterRefusal.code, parameterRefusal.text, false);
+          connection._whenWritable(next);
+        } else originalCommand(command, next);
+        return;
+      }
       const context: CommandContext = {
+        parameterRefusal,
         verb,
         line,
         session: connection.session,
@@ -236,10 +501,19 @@ export class CaptureSmtpServer extends SMTPServer {
           originalCommand(command, next);
         },
       };
+      // While the hook decides (a rule may delay the reply), the client waits for the server: the
+      // idle timeout does not run (RFC 5321 §4.5.3.2 timeouts are for a silent client).
+      connection._handlerPending = true;
       hook(
         context,
-        () => originalCommand(command, next),
-        () => connection._whenWritable(next),
+        () => {
+          connection._handlerPending = false;
+          originalCommand(command, next);
+        },
+        () => {
+          connection._handlerPending = false;
+          connection._whenWritable(next);
+        },
       );
     };
 
@@ -252,6 +526,7 @@ export class CaptureSmtpServer extends SMTPServer {
           let keywords = data.slice(1);
           if (this.chunking) keywords.push('CHUNKING');
           if (this.hooks.ehlo) keywords = this.hooks.ehlo(connection.session, connection.secure, keywords);
+          connection._advertised = new Set(keywords.map((k) => (k.split(' ', 1)[0] ?? '').toUpperCase()));
           send(code, [data[0], ...keywords], context);
           return;
         }
@@ -263,6 +538,15 @@ export class CaptureSmtpServer extends SMTPServer {
       });
     };
 
+    // After HELO no extension is in force (RFC 5321 §4.1.1.1), so no parameter is either.
+    const originalHelo = connection.handler_HELO.bind(connection);
+    connection.handler_HELO = (command: Buffer, callback: () => void): void => {
+      originalHelo(command, () => {
+        if (connection.hostNameAppearsAs !== false) connection._advertised = new Set<string>();
+        callback();
+      });
+    };
+
     const originalClose = connection._onClose.bind(connection);
     connection._onClose = (): void => {
       // A client that goes away in the middle of BDAT leaves nothing stored.
@@ -270,8 +554,9 @@ export class CaptureSmtpServer extends SMTPServer {
       originalClose();
     };
 
+    // Without CHUNKING, BDAT is still read (and refused with 502) so its chunk is not taken for commands.
+    connection.handler_BDAT = (command: Buffer, callback: () => void): void => this.handleBdat(connection, command, callback);
     if (this.chunking) {
-      connection.handler_BDAT = (command: Buffer, callback: () => void): void => this.handleBdat(connection, command, callback);
       // A new transaction (RSET, EHLO, MAIL after an unfinished one) drops a BDAT message.
       for (const name of ['handler_RSET', 'handler_EHLO', 'handler_HELO'] as const) {
         const original = connection[name].bind(connection);
@@ -309,9 +594,13 @@ export class CaptureSmtpServer extends SMTPServer {
     const parser = connection._parser as unknown as ChunkParser | false;
     const m = BDAT_SYNTAX.exec(command.toString('latin1').trim());
     if (!parser || !m) {
-      // Without a valid size the chunk cannot be skipped, so the connection cannot go on.
+      // Without a valid size the chunk cannot be skipped, so the connection cannot go on; the
+      // server says so with 421 before it closes (RFC 5321 §3.8).
       connection.send(501, '5.5.4 Syntax: BDAT chunk-size [LAST]', false);
-      if (parser) connection.close();
+      if (parser) {
+        connection.send(421, '4.5.0 Closing the connection: the chunk cannot be skipped without a valid size', false);
+        connection.close();
+      }
       callback();
       return;
     }
@@ -322,7 +611,10 @@ export class CaptureSmtpServer extends SMTPServer {
     let refusalCode = 503;
     const ruled = connection._bdatRefusal;
     connection._bdatRefusal = undefined;
-    if (ruled) {
+    if (!this.chunking) {
+      refusal = '5.5.1 BDAT is not offered here';
+      refusalCode = 502;
+    } else if (ruled) {
       refusal = ruled.text;
       refusalCode = ruled.code;
       this.dropBdat(connection);
@@ -335,10 +627,11 @@ export class CaptureSmtpServer extends SMTPServer {
     let remaining = size;
     const limit = this.options.size ?? 0;
 
+    const dataFeed = parser._feedDataStream;
     const finishChunk = (rest: Buffer, done: (err?: Error) => void): void => {
       parser._dataMode = false;
       parser._remainder = '';
-      delete (parser as Partial<ChunkParser>)._feedDataStream;
+      parser._feedDataStream = dataFeed;
       const resume = (): void => {
         if (rest.length > 0) parser._write(rest, 'buffer', done);
         else done();
@@ -401,7 +694,7 @@ export class CaptureSmtpServer extends SMTPServer {
     if (size === 0) {
       // Nothing to read: answer now, then go on with what follows the command line.
       parser._dataMode = false;
-      delete (parser as Partial<ChunkParser>)._feedDataStream;
+      parser._feedDataStream = dataFeed;
       const after = (): void => callback();
       finishChunk(Buffer.alloc(0), after);
       return;

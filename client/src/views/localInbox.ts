@@ -411,6 +411,8 @@ export function registerLocalInbox(context: vscode.ExtensionContext, options: Lo
       return;
     }
     const parsed = captureTools().parseCaptureRules(text);
+    // The Local Inbox's server has the default SIZE limit: a rule may not advertise more (RFC 1870 §4).
+    parsed.problems.push(...captureTools().sizeLimitProblems(parsed.rules, captureTools().DEFAULT_SIZE_LIMIT));
     const errors = parsed.problems.filter((p) => p.severity === 'error');
     if (errors.length > 0) {
       const first = offsetPosition(text, errors[0].range.start);
