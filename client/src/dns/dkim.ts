@@ -9,6 +9,13 @@ import { getTag, parseTagList } from '../../../common/tagList';
 import { CHECK_TITLES, type CheckResult, type Finding, type RawRecord, type RecordRef } from './types';
 
 /** Selector names in common use, probed when the user asks (DKIM selectors cannot be listed). */
+/**
+ * The smallest RSA key DKIM may use, in bits (RFC 8301 §3.2: signers MUST use at least 1024 bits,
+ * and verifiers MUST NOT consider signatures with smaller keys valid). The one home: the DNS key
+ * check, the signer and the verifiers' default (mailAuth/dkimSelfVerify.ts) read it.
+ */
+export const MIN_RSA_KEY_BITS = 1024;
+
 export const COMMON_SELECTORS: readonly string[] = [
   'default', 'dkim', 'mail', 'selector1', 'selector2', 'google', 'k1', 'k2', 's1', 's2', 'sig1', 'smtp', 'mx', 'key1', 'dkim1',
 ];
@@ -202,8 +209,8 @@ export function checkKeyRecord(selector: string, name: string, text: string, fin
             // (OpenDKIM, mailauth) use SubjectPublicKeyInfo; erratum 3017 would allow both.
             findings.push(finding('warning', 'dkim-key-pkcs1', `Selector ${selector}: p= holds the RSA key as an RSAPublicKey (PKCS#1). RFC 6376 allows it, but OpenDKIM and other verifiers read only the SubjectPublicKeyInfo form, which signers publish: publish that form.`, rfc(6376, '3.6.1'), pRange));
           }
-          if (bits < 1024) {
-            findings.push(finding('error', 'dkim-key-too-short', `Selector ${selector}: the RSA key has ${bits} bits; keys under 1024 bits must not be used.`, rfc(8301, '3.2'), pRange));
+          if (bits < MIN_RSA_KEY_BITS) {
+            findings.push(finding('error', 'dkim-key-too-short', `Selector ${selector}: the RSA key has ${bits} bits; keys under ${MIN_RSA_KEY_BITS} bits must not be used.`, rfc(8301, '3.2'), pRange));
           } else if (bits < 2048) {
             findings.push(finding('warning', 'dkim-key-short', `Selector ${selector}: the RSA key has ${bits} bits; use at least 2048.`, rfc(8301, '3.2'), pRange));
           } else if (findings.length === before) {

@@ -11,7 +11,7 @@
  * check's. Pure: the TXT lookup is a parameter; never throws.
  */
 import { createHash, createPublicKey, verify as cryptoVerify, type KeyObject } from 'node:crypto';
-import { checkKeyRecord } from '../dns/dkim';
+import { checkKeyRecord, MIN_RSA_KEY_BITS } from '../dns/dkim';
 import type { Finding } from '../dns/types';
 import { canonicalBody, selectHeaders, signedHeaderData, type RawField } from './dkimCanon';
 import { dkimKeyRecordsProblem } from './dkimKeyCheck';
@@ -20,11 +20,12 @@ import { aLabelDomain } from '../../../common/dnsName';
 import { visibleLine } from '../../../common/escape';
 
 /**
- * The smallest RSA key a verifier accepts, in bits: RFC 8301 §3.2, "Verifiers MUST NOT consider
- * signatures using RSA keys of less than 1024 bits as valid signatures". The one home of the
- * default: `verifyMessage` gives it (or the caller's `minBitLength`) to mailauth and to `fetchKey`.
+ * The smallest RSA key a verifier accepts by default, in bits: RFC 8301 §3.2, "Verifiers MUST NOT
+ * consider signatures using RSA keys of less than 1024 bits as valid signatures" (the value lives
+ * with the DNS key check, dns/dkim.ts). `verifyMessage` gives it (or the caller's `minBitLength`)
+ * to mailauth and to `fetchKey`.
  */
-export const DEFAULT_MIN_RSA_BITS = 1024;
+export const DEFAULT_MIN_RSA_BITS = MIN_RSA_KEY_BITS;
 
 /** The TXT lookup: each record's character-strings, failing like `dns.promises.resolveTxt`. */
 export type TxtLookup = (name: string) => Promise<string[][]>;

@@ -9,6 +9,7 @@ import { createHash, createPrivateKey, createPublicKey, sign as cryptoSign, type
 import { canonicalBody, messageBody, rawFields, selectHeaders, signedHeaderData } from './dkimCanon';
 import { headerEnd, headerSectionProblem, isHeaderOnly, parseHeaderFields, startsWithBom } from './headers';
 import { isDkimName } from '../../../common/dnsName';
+import { MIN_RSA_KEY_BITS } from '../dns/dkim';
 
 export type DkimAlgorithm = 'rsa-sha256' | 'ed25519-sha256';
 
@@ -53,7 +54,7 @@ export function keyAlgorithm(privateKeyPem: string): DkimAlgorithm {
   if (key.asymmetricKeyType === 'rsa') {
     const bits = key.asymmetricKeyDetails?.modulusLength ?? 0;
     // RFC 8301 §3.2: signers MUST use RSA keys of at least 1024 bits.
-    if (bits < 1024) throw new DkimSignError(`the RSA key has ${bits} bits; RFC 8301 §3.2 requires at least 1024`);
+    if (bits < MIN_RSA_KEY_BITS) throw new DkimSignError(`the RSA key has ${bits} bits; RFC 8301 §3.2 requires at least ${MIN_RSA_KEY_BITS}`);
     return 'rsa-sha256';
   }
   if (key.asymmetricKeyType === 'ed25519') return 'ed25519-sha256';
