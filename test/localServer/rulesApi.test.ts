@@ -18,7 +18,7 @@ import type { CaptureServer } from '../../client/src/localServer';
 import { parseCaptureRules, sizeLimitProblems } from '../../common/captureRules';
 import { runSession } from '../../client/src/engine';
 import { makeTempDir, removeTempDir } from '../peers/process';
-import { cmd, data, makePlan, why, withCaptureServer } from './support';
+import { cmd, data, makePlan, until, why, withCaptureServer } from './support';
 
 function cliIo(cwd: string, signal?: AbortSignal): { io: CliIo & { signal?: AbortSignal }; out: () => string; err: () => string } {
   const stdout = new PassThrough();
@@ -28,15 +28,6 @@ function cliIo(cwd: string, signal?: AbortSignal): { io: CliIo & { signal?: Abor
   stdout.on('data', (c: Buffer) => (out += c.toString()));
   stderr.on('data', (c: Buffer) => (err += c.toString()));
   return { io: { stdout, stderr, env: {}, cwd, signal }, out: () => out, err: () => err };
-}
-
-async function until(read: () => string, re: RegExp): Promise<RegExpExecArray> {
-  for (let i = 0; i < 300; i++) {
-    const m = re.exec(read());
-    if (m) return m;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`no ${re} in ${read()}`);
 }
 
 async function withApi(options: { token?: string; sizeLimit?: number; serverSizeLimit?: number }, fn: (server: CaptureServer, url: string) => Promise<void>): Promise<void> {

@@ -8,16 +8,7 @@ import { PassThrough } from 'node:stream';
 import { serveCommand } from '../../client/src/cli/serveCommand';
 import { runSession } from '../../client/src/engine';
 import { makeTempDir, removeTempDir } from '../peers/process';
-import { cmd, makePlan, why } from './support';
-
-async function until(read: () => string, re: RegExp): Promise<RegExpExecArray> {
-  for (let i = 0; i < 300; i++) {
-    const m = re.exec(read());
-    if (m) return m;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`no ${re} in ${read()}`);
-}
+import { cmd, makePlan, until, why } from './support';
 
 const rcpt = (reply: string | undefined): string =>
   JSON.stringify({ rules: reply === undefined ? [] : [{ name: 'rcpt rule', when: { command: 'RCPT' }, reply }] });

@@ -53,3 +53,13 @@ export async function nextMessage(server: CaptureServer, timeoutMs = 10_000): Pr
 export function why(result: SessionResult): string {
   return JSON.stringify({ failure: result.failure, steps: result.steps.map((s) => `${s.command} -> ${s.reply?.lines.join(' / ') ?? s.message}`) }, null, 1);
 }
+
+/** Waits (up to 15 s, polling every 50 ms) until `read()` matches `re`; the match, or an error naming what was read. */
+export async function until(read: () => string, re: RegExp): Promise<RegExpExecArray> {
+  for (let i = 0; i < 300; i++) {
+    const m = re.exec(read());
+    if (m) return m;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`no ${re} in ${read()}`);
+}

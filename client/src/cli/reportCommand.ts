@@ -279,7 +279,7 @@ async function fetchCommand(args: string[], io: ReportIo): Promise<number> {
     tls: tlsMode,
     ...(ca ? { ca } : {}),
     timeoutMs,
-    onSkipped: (s) => io.stderr.write(`smtpwb report fetch: UID ${s.uid} skipped: ${s.reason}\n`),
+    onSkipped: (s) => io.stderr.write(`smtpwb report fetch: UID ${s.uid} skipped: ${visibleLine(s.reason)}\n`),
     out,
     onSaved: (path) => io.stdout.write(`${visibleLine(path)}\n`),
   });
