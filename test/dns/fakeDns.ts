@@ -142,8 +142,8 @@ function brokenAnswer(mode: FakeDnsMode, query: Buffer, tcp: boolean): Buffer | 
 }
 
 export async function startFakeDns(mode: FakeDnsMode): Promise<{ address: string; port: number; stop(): Promise<void> }> {
-  const socket = dgram.createSocket('udp4');
-  socket.on('message', (msg, rinfo) => {
+  let socket = dgram.createSocket('udp4');
+  const onMessage = (msg: Buffer, rinfo: dgram.RemoteInfo): void => {
     if (mode === 'silent' || msg.length < 12) return;
     if (mode === 'dot-label' || mode === 'tc-always' || mode === 'tcp-wrong-id' || mode === 'short-rdata' || mode === 'cname-chain') {
       const answer = brokenAnswer(mode, msg, false);
@@ -174,14 +174,12 @@ export async function startFakeDns(mode: FakeDnsMode): Promise<{ address: string
     let end = 12;
     while (end < reply.length && reply[end] !== 0) end += reply[end] + 1;
     socket.send(reply.subarray(0, end + 5), rinfo.port, rinfo.address);
-  });
-  await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
-  const port = (socket.address() as AddressInfo).port;
+  };
   // Over TCP (in TCP_MODES only), on the same port: in wrong-question mode the forged answer alone.
   let tcp: net.Server | undefined;
   const connections = new Set<net.Socket>();
-  if (TCP_MODES.has(mode)) {
-    tcp = net.createServer((c) => {
+  const makeTcp = (): net.Server =>
+    net.createServer((c) => {
       connections.add(c);
       c.on('close', () => connections.delete(c));
       c.on('error', () => undefined);
@@ -197,7 +195,33 @@ export async function startFakeDns(mode: FakeDnsMode): Promise<{ address: string
         c.write(Buffer.concat([len, forged]));
       });
     });
-    await new Promise<void>((resolve) => tcp!.listen(port, '127.0.0.1', resolve));
+  // The system picks the UDP port; TCP must listen on the same number, which another socket may
+  // hold (a client's ephemeral port): then both are bound again on a new port. A bind or listen
+  // error is awaited, never left unhandled (that would leave `before` waiting for ever).
+  let port = 0;
+  for (let attempt = 1; ; attempt++) {
+    await new Promise<void>((resolve, reject) => {
+      socket.once('error', reject);
+      socket.bind(0, '127.0.0.1', () => {
+        socket.off('error', reject);
+        resolve();
+      });
+    });
+    socket.on('message', onMessage);
+    port = (socket.address() as AddressInfo).port;
+    if (!TCP_MODES.has(mode)) break;
+    const server = makeTcp();
+    const listened = await new Promise<boolean>((resolve) => {
+      server.once('error', () => resolve(false));
+      server.listen(port, '127.0.0.1', () => resolve(true));
+    });
+    if (listened) {
+      tcp = server;
+      break;
+    }
+    await new Promise<void>((resolve) => socket.close(() => resolve()));
+    if (attempt >= 20) throw new Error('no port free for both UDP and TCP on 127.0.0.1');
+    socket = dgram.createSocket('udp4');
   }
   return {
     address: `127.0.0.1:${port}`,
